@@ -1,0 +1,1 @@
+# One line per fuzz target; each module's owner adds its own.

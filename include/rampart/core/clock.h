@@ -1,0 +1,39 @@
+// Time and randomness come through these interfaces so that engines and tests are
+// deterministic (LevelDB Env style). Implementations must be thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace rampart {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time, for timestamps shown to users.
+  virtual std::chrono::system_clock::time_point Now() const = 0;
+  // Monotonic time, for durations and deadlines.
+  virtual std::chrono::steady_clock::time_point Monotonic() const = 0;
+  // Blocks the calling thread (retry backoff). A fake clock advances instead.
+  virtual void SleepFor(std::chrono::nanoseconds duration) = 0;
+};
+
+// The real clocks of the machine.
+Clock& SystemClock();
+
+class Random {
+ public:
+  virtual ~Random() = default;
+  // Fills `size` bytes. The system implementation uses the OS CSPRNG.
+  virtual void Fill(uint8_t* out, size_t size) = 0;
+  uint64_t NextU64();
+};
+
+// OpenSSL's CSPRNG (RAND_bytes); aborts if the OS cannot provide randomness.
+Random& SystemRandom();
+
+// RFC 3339 UTC with millisecond precision, e.g. "2026-11-24T18:41:41.123Z".
+std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+
+}  // namespace rampart

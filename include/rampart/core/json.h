@@ -1,0 +1,43 @@
+// JSON helpers shared by every module. Rampart's value type is boost::json::value.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "rampart/core/result.h"
+
+namespace rampart::json {
+
+struct ParseLimits {
+  size_t max_bytes = 1 << 20;  // input size
+  size_t max_depth = 64;       // nesting of arrays/objects
+};
+
+// Parses untrusted JSON text. Errors (kInvalidArgument, or kLimitExceeded for the
+// bounds) carry a sanitized message with the byte offset; never throws.
+Result<boost::json::value> Parse(std::string_view text, const ParseLimits& limits = {});
+
+// Compact serialization (same as boost::json::serialize).
+std::string Serialize(const boost::json::value& v);
+
+// The length of Serialize(v), stopping early once it exceeds `cap` (returns cap + 1 then).
+// Cheap enough to bound intermediate values without building the string.
+size_t SerializedSizeAtMost(const boost::json::value& v, size_t cap);
+
+// Escapes one JSON Pointer reference token (RFC 6901: ~ -> ~0, / -> ~1).
+std::string PointerEscape(std::string_view token);
+
+// Appends "/<escaped token>" or "/<index>" to a pointer.
+std::string PointerAppend(std::string_view pointer, std::string_view token);
+std::string PointerAppend(std::string_view pointer, size_t index);
+
+// The JSON type name used in messages: "null", "boolean", "number", "string", "array", "object".
+std::string_view TypeName(const boost::json::value& v);
+
+// Truncates text for use inside an error message: at most `max_chars` code points,
+// followed by "..." when cut. Never splits a UTF-8 sequence.
+std::string Excerpt(std::string_view text, size_t max_chars = 64);
+
+}  // namespace rampart::json

@@ -1,0 +1,71 @@
+#include "rampart/core/json.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <string>
+
+namespace rampart::json {
+namespace {
+
+TEST(JsonParseTest, ParsesValidDocument) {
+  auto v = Parse(R"({"a": [1, 2.5, "x", null, true]})");
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(Serialize(*v), R"({"a":[1,2.5E0,"x",null,true]})");
+}
+
+TEST(JsonParseTest, RejectsTrailingGarbage) {
+  auto v = Parse(R"({"a": 1} x)");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(JsonParseTest, RejectsMalformed) {
+  for (const char* text : {"", "{", "[1,]", "{'a':1}", "nul", "\"\\x\""}) {
+    auto v = Parse(text);
+    EXPECT_FALSE(v.ok()) << text;
+  }
+}
+
+TEST(JsonParseTest, DeepNestingIsALimitNotACrash) {
+  std::string deep(100000, '[');
+  auto v = Parse(deep, {.max_bytes = 1 << 20, .max_depth = 64});
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, ErrorCode::kLimitExceeded);
+}
+
+TEST(JsonParseTest, OversizedInputIsALimit) {
+  std::string big = "\"" + std::string(2000, 'a') + "\"";
+  auto v = Parse(big, {.max_bytes = 1000, .max_depth = 8});
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, ErrorCode::kLimitExceeded);
+}
+
+TEST(JsonSizeTest, MatchesSerializedLength) {
+  for (const char* text : {R"({"a":[1,2,"x\n\"",{"b":null}],"c":true,"d":-1.5})", "[]", "{}",
+                           R"("\u0001")", "12345678901234"}) {
+    auto v = Parse(text);
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(SerializedSizeAtMost(*v, 1 << 20), Serialize(*v).size()) << text;
+  }
+}
+
+TEST(JsonSizeTest, StopsAtCap) {
+  boost::json::array a;
+  for (int i = 0; i < 1000; ++i) a.emplace_back("0123456789");
+  EXPECT_EQ(SerializedSizeAtMost(boost::json::value(a), 100), 101u);
+}
+
+TEST(JsonPointerTest, EscapesTokens) {
+  EXPECT_EQ(PointerEscape("a/b~c"), "a~1b~0c");
+  EXPECT_EQ(PointerAppend(PointerAppend("", "steps"), 2), "/steps/2");
+}
+
+TEST(JsonExcerptTest, CutsOnCodePointBoundary) {
+  EXPECT_EQ(Excerpt("abc", 5), "abc");
+  EXPECT_EQ(Excerpt("abcdef", 3), "abc...");
+  EXPECT_EQ(Excerpt("\xC3\xA9\xC3\xA9\xC3\xA9", 2), "\xC3\xA9\xC3\xA9...");
+}
+
+}  // namespace
+}  // namespace rampart::json
