@@ -1,1 +1,2 @@
 # One line per fuzz target; each module's owner adds its own.
+rampart_fuzz(definition SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/definition_fuzz.cc DEPS rampart_engine)

@@ -1,0 +1,90 @@
+// The execution engine: runs a loaded Workflow against an input and produces the run
+// record of spec/workflow.md.
+//
+// The engine is synchronous and re-entrant: Engine::Run may be called concurrently from
+// many threads on the same Engine (each run keeps its own state). Time, randomness,
+// actions, child workflows and logs come through the injected Env, so tests are
+// deterministic.
+#pragma once
+
+#include <atomic>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rampart/actions/action.h"
+#include "rampart/core/clock.h"
+#include "rampart/core/result.h"
+#include "rampart/model/workflow.h"
+#include "rampart/schema/schema.h"
+
+namespace rampart::engine {
+
+// Where `workflow` steps find their children (the same org's live versions in the
+// server; a directory for local runs).
+class WorkflowSource {
+ public:
+  virtual ~WorkflowSource() = default;
+  // kNotFound when there is no such workflow; kInvalidDefinition when it does not load.
+  virtual Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) = 0;
+};
+
+struct Env {
+  Clock* clock = &SystemClock();
+  Random* random = &SystemRandom();
+  const actions::Registry* actions = nullptr;  // null: every action step fails unknown_action
+  WorkflowSource* workflows = nullptr;         // null: every workflow step fails not_found
+  actions::LogSink* log = nullptr;             // null: log lines are dropped
+};
+
+struct RunRequest {
+  boost::json::value input = boost::json::object();
+  boost::json::value trigger = nullptr;  // {type, received_at, delivery_id}
+  int version = 1;
+  std::string run_id;                    // generated when empty
+  int call_depth = 1;                    // 1 for a top-level run
+  // Set from another thread to cancel; checked between steps.
+  const std::atomic<bool>* cancel = nullptr;
+  // Absolute deadline inherited by child runs (the earlier of this and the timeout wins).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+struct Response {
+  int status = 200;
+  boost::json::value body;
+};
+
+struct RunResult {
+  boost::json::object record;          // exactly the run record of spec/workflow.md
+  std::string status;                  // record["status"]
+  std::optional<Error> error;          // set unless succeeded
+  std::optional<Response> response;    // the first `respond` step's response
+  std::vector<RunResult> children;     // child runs of `workflow` steps, in order
+  bool succeeded() const { return status == "succeeded"; }
+};
+
+class Engine {
+ public:
+  explicit Engine(Env env);
+
+  // Validates `input` against the workflow's inputs schema.
+  std::vector<schema::ValidationError> ValidateInput(const model::Workflow& workflow,
+                                                     const boost::json::value& input) const;
+
+  // Runs to completion, failure, timeout, cancellation or an approval wait. Never
+  // throws; an invalid input fails the run with kInvalidInput before any step.
+  RunResult Run(const model::Workflow& workflow, RunRequest request) const;
+
+  const Env& env() const { return env_; }
+
+ private:
+  Env env_;
+};
+
+// "run_" + 26 lowercase base32 characters (128 random bits).
+std::string NewRunId(Random& random);
+
+}  // namespace rampart::engine

@@ -1,0 +1,566 @@
+// The executor. One Execution object per run holds the run's state: the scope seen by
+// expressions, the step records in execution order, the deadline. Steps are executed by
+// a recursive walk over the immutable model; recursion depth is bounded by the load-time
+// nesting limit (10) and the call depth limit (10).
+#include "rampart/engine/engine.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <string>
+
+#include "rampart/core/json.h"
+#include "rampart/expr/expr.h"
+
+namespace rampart::engine {
+namespace {
+
+namespace bj = boost::json;
+using model::Step;
+using model::StepType;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+constexpr std::string_view kRedacted = "***REDACTED***";
+
+double MillisBetween(SteadyTime a, SteadyTime b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+bj::object ErrorJson(const Error& e, std::string_view step) {
+  bj::object o;
+  o["code"] = e.code_name();
+  o["message"] = e.message;
+  if (!step.empty()) o["step"] = step;
+  return o;
+}
+
+// Variables of the enclosing for_each loops, innermost last.
+struct LoopFrame {
+  std::string_view as;
+  const bj::value* item;
+  bj::value index;
+};
+
+// The names expressions see during one run.
+class RunScope final : public expr::Scope {
+ public:
+  RunScope(const bj::value* inputs, const bj::value* trigger, const bj::value* run)
+      : inputs_(inputs), trigger_(trigger), run_(run) {}
+
+  expr::ScopeEntry Lookup(std::string_view name) const override {
+    for (auto it = loops_.rbegin(); it != loops_.rend(); ++it) {
+      if (name == it->as) return {it->item, false};
+      if (name == "index") return {&it->index, false};
+    }
+    if (name == "inputs") return {inputs_, false};
+    if (name == "steps") return {&steps_, false};
+    if (name == "trigger") return {trigger_, false};
+    if (name == "run") return {run_, false};
+    return {};
+  }
+
+  void SetStep(const std::string& id, const bj::value& output, std::string_view status) {
+    bj::object& entry = steps_.get_object()[id].emplace_object();
+    entry["output"] = output;
+    entry["status"] = status;
+  }
+
+  std::vector<LoopFrame>& loops() { return loops_; }
+
+ private:
+  const bj::value* inputs_;
+  const bj::value* trigger_;
+  const bj::value* run_;
+  bj::value steps_ = bj::object();
+  std::vector<LoopFrame> loops_;
+};
+
+// Why a list of steps stopped early.
+enum class Stop { kNone, kFailed, kAwaitingApproval };
+
+class Execution {
+ public:
+  Execution(const Engine& engine, const model::Workflow& wf, const RunRequest& req,
+            const bj::value* inputs, const bj::value* trigger, const bj::value* run_meta,
+            SteadyTime deadline)
+      : engine_(engine),
+        env_(engine.env()),
+        wf_(wf),
+        req_(req),
+        scope_(inputs, trigger, run_meta),
+        deadline_(deadline),
+        run_id_(run_meta->at("id").get_string()) {}
+
+  Stop RunList(const std::vector<Step>& steps, const std::string& prefix, bj::value* last_output) {
+    for (const Step& step : steps) {
+      Stop s = RunStep(step, prefix, last_output);
+      if (s != Stop::kNone) return s;
+    }
+    return Stop::kNone;
+  }
+
+  bj::array& records() { return records_; }
+  const std::optional<Error>& error() const { return error_; }
+  const std::string& error_step() const { return error_step_; }
+  std::optional<Response>& response() { return response_; }
+  std::vector<RunResult>& children() { return children_; }
+  RunScope& scope() { return scope_; }
+
+  void FailRun(Error e, std::string step_path) {
+    if (!error_) {
+      error_ = std::move(e);
+      error_step_ = std::move(step_path);
+    }
+  }
+
+ private:
+  // Checks run-wide stop conditions before a step starts.
+  std::optional<Error> PreflightError() const {
+    if (req_.cancel && req_.cancel->load(std::memory_order_relaxed)) {
+      return MakeError(ErrorCode::kCancelled, "run was cancelled");
+    }
+    if (env_.clock->Monotonic() >= deadline_) {
+      return MakeError(ErrorCode::kTimeout,
+                       "run exceeded its timeout of " + FormatSeconds(wf_.timeout_s) + " s");
+    }
+    return std::nullopt;
+  }
+
+  static std::string FormatSeconds(double s) {
+    std::string out = bj::serialize(bj::value(s));
+    if (s == std::floor(s) && std::abs(s) < 1e15) out = std::to_string(static_cast<int64_t>(s));
+    return out;
+  }
+
+  // Redacts a tainted value: a value derived from a secret never enters a record.
+  static bj::value Clean(expr::Value&& v) {
+    if (v.tainted) return bj::string(kRedacted);
+    return std::move(v.json);
+  }
+
+  Stop RunStep(const Step& step, const std::string& prefix, bj::value* last_output) {
+    std::string path = prefix + step.id;
+    const SteadyTime start = env_.clock->Monotonic();
+    const size_t index = records_.size();
+    {
+      bj::object& rec = records_.emplace_back(bj::object()).get_object();
+      rec["path"] = path;
+      rec["id"] = step.id;
+      rec["type"] = model::StepTypeName(step.type);
+    }
+    auto rec = [&]() -> bj::object& { return records_[index].get_object(); };
+    auto finish = [&](std::string_view status) {
+      bj::object& r = rec();
+      r["status"] = status;
+      r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+    };
+    auto fail_step = [&](Error e) {
+      rec()["error"] = ErrorJson(e, "");
+      finish("failed");
+      scope_.SetStep(step.id, nullptr, "failed");
+      FailRun(std::move(e), path);
+      return Stop::kFailed;
+    };
+
+    if (auto e = PreflightError()) return fail_step(std::move(*e));
+
+    // Decision: `if` skips a step, or picks a branch.
+    bool decision = true;
+    if (step.condition) {
+      expr::Trace trace;
+      auto r = step.condition->Evaluate(scope_, &trace);
+      if (!r.ok()) return fail_step(r.error());
+      decision = expr::Truthy(r->json);
+      bj::object d;
+      d["expression"] = step.condition->source();
+      d["result"] = decision;
+      d["values"] = std::move(trace.values);
+      rec()["decision"] = std::move(d);
+      if (!decision && step.type != StepType::kBranch) {
+        finish("skipped");
+        return Stop::kNone;
+      }
+    }
+
+    switch (step.type) {
+      case StepType::kSet: {
+        auto r = step.values.Evaluate(scope_);
+        if (!r.ok()) return fail_step(r.error());
+        bj::value out = Clean(std::move(r).value());
+        rec()["output"] = out;
+        finish("succeeded");
+        scope_.SetStep(step.id, out, "succeeded");
+        if (last_output) *last_output = std::move(out);
+        return Stop::kNone;
+      }
+      case StepType::kBranch: {
+        rec()["branch"] = decision ? "then" : "else";
+        bj::value out = nullptr;
+        Stop s = RunList(decision ? step.then_steps : step.else_steps, prefix, &out);
+        return FinishCompound(step, index, start, s, std::move(out), last_output);
+      }
+      case StepType::kForEach:
+        return RunForEach(step, path, index, start, last_output);
+      case StepType::kAction:
+        return RunAction(step, path, index, start, last_output);
+      case StepType::kWorkflow:
+        return RunChild(step, path, index, start, last_output);
+      case StepType::kApproval: {
+        // Durable approvals need the server's store; a run reaching one stops here in
+        // awaiting_approval (resumed by the approvals API).
+        bj::object& r = rec();
+        bj::object approvers;
+        approvers["roles"] = bj::value_from(step.approvers.roles);
+        approvers["users"] = bj::value_from(step.approvers.users);
+        approvers["count"] = step.approvers.count;
+        r["input"] = std::move(approvers);
+        finish("awaiting_approval");
+        return Stop::kAwaitingApproval;
+      }
+      case StepType::kFail: {
+        auto r = step.message.Evaluate(scope_);
+        if (!r.ok()) return fail_step(r.error());
+        bj::value msg = Clean(std::move(r).value());
+        std::string text = msg.is_string() ? std::string(msg.get_string()) : expr::RenderText(msg);
+        return fail_step(MakeError(ErrorCode::kStepFailed, std::move(text)));
+      }
+      case StepType::kRespond: {
+        auto r = step.body.Evaluate(scope_);
+        if (!r.ok()) return fail_step(r.error());
+        bj::object out;
+        out["status"] = step.status;
+        out["body"] = Clean(std::move(r).value());
+        if (!response_) response_ = Response{step.status, out["body"]};
+        bj::value outv(std::move(out));
+        rec()["output"] = outv;
+        finish("succeeded");
+        scope_.SetStep(step.id, outv, "succeeded");
+        if (last_output) *last_output = std::move(outv);
+        return Stop::kNone;
+      }
+    }
+    return fail_step(MakeError(ErrorCode::kInternal, "unknown step type"));
+  }
+
+  // Completes the record of a step that contains other steps (branch, for_each).
+  Stop FinishCompound(const Step& step, size_t index, SteadyTime start, Stop inner,
+                      bj::value out, bj::value* last_output) {
+    bj::object& r = records_[index].get_object();
+    std::string_view status = inner == Stop::kNone              ? "succeeded"
+                              : inner == Stop::kAwaitingApproval ? "awaiting_approval"
+                                                                 : "failed";
+    r["status"] = status;
+    r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+    if (inner == Stop::kNone) {
+      r["output"] = out;
+      scope_.SetStep(step.id, out, status);
+      if (last_output) *last_output = std::move(out);
+    } else {
+      scope_.SetStep(step.id, nullptr, status);
+    }
+    return inner;
+  }
+
+  Stop RunForEach(const Step& step, const std::string& path, size_t index, SteadyTime start,
+                  bj::value* last_output) {
+    auto fail = [&](Error e) {
+      bj::object& r = records_[index].get_object();
+      r["error"] = ErrorJson(e, "");
+      r["status"] = "failed";
+      r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+      scope_.SetStep(step.id, nullptr, "failed");
+      FailRun(std::move(e), path);
+      return Stop::kFailed;
+    };
+    auto items = step.items.Evaluate(scope_);
+    if (!items.ok()) return fail(items.error());
+    if (items->tainted) {
+      return fail(MakeError(ErrorCode::kSecretExposure, "for_each items derive from a secret"));
+    }
+    if (!items->json.is_array()) {
+      return fail(MakeError(ErrorCode::kTypeError, "for_each items must be a list, got " +
+                                                       std::string(json::TypeName(items->json))));
+    }
+    const bj::array& list = items->json.get_array();
+    records_[index].get_object()["iterations"] = list.size();
+    if (list.size() > model::kMaxForEachItems) {
+      return fail(MakeError(ErrorCode::kLimitExceeded,
+                            "for_each has " + std::to_string(list.size()) +
+                                " items; the limit is " + std::to_string(model::kMaxForEachItems)));
+    }
+    bj::array outputs;
+    outputs.reserve(list.size());
+    Stop s = Stop::kNone;
+    for (size_t i = 0; i < list.size() && s == Stop::kNone; ++i) {
+      scope_.loops().push_back({step.as, &list[i], bj::value(static_cast<int64_t>(i))});
+      bj::value last = nullptr;
+      s = RunList(step.do_steps, path + "[" + std::to_string(i) + "].", &last);
+      scope_.loops().pop_back();
+      outputs.push_back(std::move(last));
+    }
+    return FinishCompound(step, index, start, s, bj::value(std::move(outputs)), last_output);
+  }
+
+  Stop RunAction(const Step& step, const std::string& path, size_t index, SteadyTime start,
+                 bj::value* last_output) {
+    auto finish = [&](std::string_view status) {
+      bj::object& r = records_[index].get_object();
+      r["status"] = status;
+      r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+    };
+    auto fail = [&](Error e, int attempts) {
+      bj::object& r = records_[index].get_object();
+      if (attempts > 0) r["attempts"] = attempts;
+      r["output"] = nullptr;
+      r["error"] = ErrorJson(e, "");
+      finish("failed");
+      scope_.SetStep(step.id, nullptr, "failed");
+      FailRun(std::move(e), path);
+      return Stop::kFailed;
+    };
+    auto args = step.with.Evaluate(scope_);
+    if (!args.ok()) return fail(args.error(), 0);
+    bool tainted = args->tainted;
+    bj::value with = std::move(args->json);
+    if (with.is_null()) with = bj::object();
+    records_[index].get_object()["input"] = tainted ? bj::value(kRedacted) : with;
+
+    const actions::Action* action = env_.actions ? env_.actions->Find(step.uses) : nullptr;
+    if (!action) {
+      return fail(MakeError(ErrorCode::kUnknownAction,
+                            "action " + step.uses + " is not available in this build"),
+                  0);
+    }
+    std::vector<schema::ValidationError> problems;
+    if (!action->ArgsSchema().Validate(with, &problems)) {
+      std::string msg = "invalid arguments for " + step.uses;
+      if (!problems.empty()) {
+        msg += ": " + (problems[0].instance_path.empty() ? std::string("with")
+                                                          : "with" + problems[0].instance_path) +
+               ": " + problems[0].message;
+      }
+      return fail(MakeError(ErrorCode::kInvalidArgument, std::move(msg)), 0);
+    }
+
+    SteadyTime step_deadline = deadline_;
+    if (step.timeout_s) {
+      auto t = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(*step.timeout_s));
+      step_deadline = std::min(step_deadline, t);
+    }
+    const int max_attempts = std::max(1, step.retry.max_attempts);
+    int attempt = 0;
+    while (true) {
+      ++attempt;
+      actions::Context ctx{with,       wf_.id,        run_id_,     path,
+                           step.connector, step_deadline, *env_.clock, env_.log};
+      Result<bj::value> r = action->Execute(ctx);
+      if (r.ok()) {
+        bj::value out = std::move(r).value();
+        bj::object& rec = records_[index].get_object();
+        rec["attempts"] = attempt;
+        rec["output"] = out;
+        finish("succeeded");
+        scope_.SetStep(step.id, out, "succeeded");
+        if (last_output) *last_output = std::move(out);
+        return Stop::kNone;
+      }
+      Error e = r.error();
+      if (attempt >= max_attempts || !action->Retryable(e)) return fail(std::move(e), attempt);
+      // Exponential backoff with jitter in [50%, 100%], capped at 60 s.
+      double base = std::min(60.0, step.retry.backoff_s * std::pow(2.0, attempt - 1));
+      double jitter = 0.5 + 0.5 * static_cast<double>(env_.random->NextU64() >> 11) * 0x1.0p-53;
+      auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::duration<double>(base * jitter));
+      if (env_.clock->Monotonic() + delay >= step_deadline) {
+        return fail(MakeError(ErrorCode::kTimeout, "no time left to retry after: " + e.message),
+                    attempt);
+      }
+      env_.clock->SleepFor(delay);
+      if (auto stop = PreflightError()) return fail(std::move(*stop), attempt);
+    }
+  }
+
+  Stop RunChild(const Step& step, const std::string& path, size_t index, SteadyTime start,
+                bj::value* last_output) {
+    auto fail = [&](Error e) {
+      bj::object& r = records_[index].get_object();
+      r["output"] = nullptr;
+      r["error"] = ErrorJson(e, "");
+      r["status"] = "failed";
+      r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+      scope_.SetStep(step.id, nullptr, "failed");
+      FailRun(std::move(e), path);
+      return Stop::kFailed;
+    };
+    auto args = step.with.Evaluate(scope_);
+    if (!args.ok()) return fail(args.error());
+    bj::value input = std::move(args->json);
+    if (input.is_null()) input = bj::object();
+    records_[index].get_object()["input"] = args->tainted ? bj::value(kRedacted) : input;
+    if (req_.call_depth + 1 > model::kMaxCallDepth) {
+      return fail(MakeError(ErrorCode::kLimitExceeded,
+                            "workflow call depth would exceed " +
+                                std::to_string(model::kMaxCallDepth)));
+    }
+    if (!env_.workflows) {
+      return fail(MakeError(ErrorCode::kNotFound, "workflow " + step.workflow + " not found"));
+    }
+    auto child = env_.workflows->Find(step.workflow);
+    if (!child.ok()) return fail(child.error());
+
+    RunRequest child_req;
+    child_req.input = std::move(input);
+    bj::object trig;
+    trig["type"] = "workflow";
+    trig["parent_run_id"] = run_id_;
+    trig["parent_step"] = path;
+    child_req.trigger = std::move(trig);
+    child_req.call_depth = req_.call_depth + 1;
+    child_req.cancel = req_.cancel;
+    child_req.deadline = deadline_;
+    RunResult result = engine_.Run(**child, std::move(child_req));
+    bj::object& r = records_[index].get_object();
+    r["child_run_id"] = result.record["run_id"];
+    children_.push_back(result);
+    if (!result.succeeded()) {
+      Error e = result.error.value_or(MakeError(ErrorCode::kInternal, "child run failed"));
+      if (result.status == "awaiting_approval") {
+        e = MakeError(ErrorCode::kStepFailed,
+                      "child workflow is waiting for an approval, which nested runs do not support");
+      }
+      e.message = "workflow " + step.workflow + ": " + e.message;
+      return fail(std::move(e));
+    }
+    bj::value out = result.record["output"];
+    r["output"] = out;
+    r["status"] = "succeeded";
+    r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+    scope_.SetStep(step.id, out, "succeeded");
+    if (last_output) *last_output = std::move(out);
+    return Stop::kNone;
+  }
+
+  const Engine& engine_;
+  const Env& env_;
+  const model::Workflow& wf_;
+  const RunRequest& req_;
+  RunScope scope_;
+  SteadyTime deadline_;
+  std::string run_id_;
+  bj::array records_;
+  std::optional<Error> error_;
+  std::string error_step_;
+  std::optional<Response> response_;
+  std::vector<RunResult> children_;
+};
+
+}  // namespace
+
+std::string NewRunId(Random& random) {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+  uint8_t bytes[16];
+  random.Fill(bytes, sizeof bytes);
+  std::string id = "run_";
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (uint8_t b : bytes) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      id += kAlphabet[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) id += kAlphabet[(buffer << (5 - bits)) & 31];
+  return id;
+}
+
+Engine::Engine(Env env) : env_(env) {}
+
+std::vector<schema::ValidationError> Engine::ValidateInput(const model::Workflow& workflow,
+                                                           const bj::value& input) const {
+  std::vector<schema::ValidationError> errors;
+  if (workflow.inputs) workflow.inputs->Validate(input, &errors);
+  return errors;
+}
+
+RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
+  const auto started_wall = env_.clock->Now();
+  const SteadyTime started = env_.clock->Monotonic();
+  if (req.run_id.empty()) req.run_id = NewRunId(*env_.random);
+  SteadyTime deadline =
+      started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(wf.timeout_s));
+  if (req.deadline && *req.deadline < deadline) deadline = *req.deadline;
+
+  bj::object run_meta;
+  run_meta["id"] = req.run_id;
+  run_meta["workflow"] = wf.id;
+  run_meta["version"] = req.version;
+  run_meta["started_at"] = FormatRfc3339(started_wall);
+  const bj::value run_value(run_meta);
+
+  RunResult result;
+  bj::object& rec = result.record;
+  rec["run_id"] = req.run_id;
+  rec["workflow"] = wf.id;
+  rec["version"] = req.version;
+  rec["status"] = "running";
+  rec["input"] = req.input;
+  rec["output"] = nullptr;
+  rec["error"] = nullptr;
+  rec["started_at"] = run_meta["started_at"];
+  rec["finished_at"] = nullptr;
+
+  auto input_errors = ValidateInput(wf, req.input);
+  Execution exec(*this, wf, req, &req.input, &req.trigger, &run_value, deadline);
+  Stop stop = Stop::kNone;
+  if (!input_errors.empty()) {
+    std::string msg = "input does not match the workflow's inputs schema";
+    bj::array details;
+    for (const auto& e : input_errors) {
+      bj::object d;
+      d["path"] = e.instance_path;
+      d["keyword"] = e.keyword;
+      d["message"] = e.message;
+      details.push_back(std::move(d));
+    }
+    msg += ": " + (input_errors[0].instance_path.empty() ? std::string("(root)")
+                                                          : input_errors[0].instance_path) +
+           ": " + input_errors[0].message;
+    exec.FailRun(MakeError(ErrorCode::kInvalidInput, std::move(msg)), "");
+    rec["input_errors"] = std::move(details);
+    stop = Stop::kFailed;
+  } else {
+    stop = exec.RunList(wf.steps, "", nullptr);
+  }
+
+  if (stop == Stop::kNone && wf.output) {
+    auto out = wf.output->Evaluate(exec.scope());
+    if (out.ok()) {
+      rec["output"] = out->tainted ? bj::value(kRedacted) : std::move(out->json);
+    } else {
+      exec.FailRun(out.error(), "output");
+      stop = Stop::kFailed;
+    }
+  }
+  if (stop == Stop::kNone) {
+    result.status = "succeeded";
+  } else if (stop == Stop::kAwaitingApproval) {
+    result.status = "awaiting_approval";
+  } else {
+    const Error& e = *exec.error();
+    result.status = e.code == ErrorCode::kCancelled ? "cancelled" : "failed";
+    rec["error"] = ErrorJson(e, exec.error_step());
+    result.error = e;
+  }
+  rec["status"] = result.status;
+  if (stop != Stop::kAwaitingApproval) rec["finished_at"] = FormatRfc3339(env_.clock->Now());
+  rec["duration_ms"] = MillisBetween(started, env_.clock->Monotonic());
+  rec["steps"] = std::move(exec.records());
+  result.response = std::move(exec.response());
+  result.children = std::move(exec.children());
+  return result;
+}
+
+}  // namespace rampart::engine

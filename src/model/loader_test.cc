@@ -1,0 +1,252 @@
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+
+#include "rampart/model/workflow.h"
+
+namespace rampart::model {
+namespace {
+
+namespace bj = boost::json;
+
+std::string SetSteps(size_t n) {
+  std::string s = "rampart: 1\nid: many\nsteps:\n";
+  for (size_t i = 0; i < n; ++i) {
+    s += "  - {id: s" + std::to_string(i) + ", type: set, values: {v: \"{{ inputs.x + " +
+         std::to_string(i) + " }}\"}}\n";
+  }
+  return s;
+}
+
+bool HasError(const LoadResult& r, std::string_view path, ErrorCode code) {
+  for (const auto& e : r.errors) {
+    if (e.path == path && e.code == code) return true;
+  }
+  return false;
+}
+
+std::string Dump(const LoadResult& r) {
+  std::string out;
+  for (const auto& e : r.errors) {
+    out += e.path + ": " + std::string(ErrorCodeName(e.code)) + ": " + e.message + "\n";
+  }
+  return out;
+}
+
+TEST(LoaderTest, TenThousandStepsLoad) {
+  LoadResult r = LoadDefinition(SetSteps(kMaxSteps));
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_EQ(r.workflow->step_count, kMaxSteps);
+  EXPECT_EQ(r.workflow->steps.size(), kMaxSteps);
+}
+
+TEST(LoaderTest, OneStepPastTheLimitIsRejected) {
+  LoadResult r = LoadDefinition(SetSteps(kMaxSteps + 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(HasError(r, "/steps", ErrorCode::kLimitExceeded)) << Dump(r);
+}
+
+TEST(LoaderTest, NestedStepsCountTowardsTheLimit) {
+  // 5,001 top-level for_each steps each holding one step: 10,002 steps in all.
+  std::string s = "rampart: 1\nid: nested\nsteps:\n";
+  for (int i = 0; i < 5001; ++i) {
+    s += "  - {id: l" + std::to_string(i) + ", type: for_each, items: [1], do: [{id: c" +
+         std::to_string(i) + ", type: set, values: {}}]}\n";
+  }
+  LoadResult r = LoadDefinition(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(HasError(r, "/steps", ErrorCode::kLimitExceeded)) << Dump(r);
+}
+
+TEST(LoaderTest, DefinitionOverOneMebibyteIsRejectedBeforeParsing) {
+  std::string s = "rampart: 1\nid: big\ndescription: \"" + std::string(kMaxDefinitionBytes, 'a') +
+                  "\"\nsteps: [{id: s, type: set, values: {}}]\n";
+  LoadResult r = LoadDefinition(s);
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].code, ErrorCode::kInvalidDefinition);
+  EXPECT_NE(r.errors[0].message.find("1 MiB"), std::string::npos);
+}
+
+TEST(LoaderTest, TenMegabyteFileIsRejected) {
+  std::string s(10 << 20, '[');
+  LoadResult r = LoadDefinition(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].code, ErrorCode::kInvalidDefinition);
+}
+
+TEST(LoaderTest, DeepJsonNestingIsAnErrorNotACrash) {
+  std::string s = "{\"rampart\": 1, \"x\": " + std::string(10000, '[') + std::string(10000, ']') + "}";
+  LoadResult r = LoadDefinition(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].code, ErrorCode::kLimitExceeded);
+}
+
+TEST(LoaderTest, DeepYamlFlowNestingIsAnErrorNotACrash) {
+  std::string s = "rampart: 1\nx: " + std::string(10000, '[') + std::string(10000, ']') + "\n";
+  LoadResult r = LoadDefinition(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].code, ErrorCode::kLimitExceeded);
+}
+
+TEST(LoaderTest, DeepYamlBlockNestingIsAnErrorNotACrash) {
+  std::string s = "rampart: 1\nx:\n";
+  for (int i = 1; i < 3000; ++i) s += std::string(i * 2, ' ') + "k:\n";
+  LoadResult r = LoadDefinition(s);
+  ASSERT_FALSE(r.ok());
+}
+
+TEST(LoaderTest, YamlAliasBombIsBounded) {
+  std::string s = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'j'; ++c) {
+    s += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) s += std::string(i ? ", *" : "*") + prev;
+    s += "]\n";
+    prev = c;
+  }
+  LoadResult r = LoadDefinition(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].code, ErrorCode::kLimitExceeded) << Dump(r);
+}
+
+TEST(LoaderTest, YamlAndJsonGiveTheSameModel) {
+  const char* yaml = R"(
+rampart: 1
+id: same
+steps:
+  - id: s
+    type: set
+    values: { a: 1, b: "two", c: [true, null, 1.5], d: "{{ inputs.x }}", e: '1' }
+)";
+  const char* json = R"({"rampart": 1, "id": "same", "steps": [{"id": "s", "type": "set",
+    "values": {"a": 1, "b": "two", "c": [true, null, 1.5], "d": "{{ inputs.x }}", "e": "1"}}]})";
+  LoadResult a = LoadDefinition(yaml);
+  LoadResult b = LoadDefinition(json);
+  ASSERT_TRUE(a.ok()) << Dump(a);
+  ASSERT_TRUE(b.ok()) << Dump(b);
+  EXPECT_EQ(a.workflow->source, b.workflow->source);
+}
+
+TEST(LoaderTest, YamlScalarsFollowTheCoreSchema) {
+  auto v = YamlToJson("a: 1\nb: -2\nc: 1.5\nd: true\ne: null\nf: ~\ng: yes\nh: '3'\ni: 0x1F\nj: 1e3\nk: .inf\n");
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  const bj::object& o = v->as_object();
+  EXPECT_EQ(o.at("a"), bj::value(1));
+  EXPECT_EQ(o.at("b"), bj::value(-2));
+  EXPECT_EQ(o.at("c"), bj::value(1.5));
+  EXPECT_EQ(o.at("d"), bj::value(true));
+  EXPECT_TRUE(o.at("e").is_null());
+  EXPECT_TRUE(o.at("f").is_null());
+  EXPECT_EQ(o.at("g"), bj::value("yes"));  // YAML 1.2: not a boolean
+  EXPECT_EQ(o.at("h"), bj::value("3"));
+  EXPECT_EQ(o.at("i"), bj::value(31));
+  EXPECT_EQ(o.at("j"), bj::value(1000.0));
+  EXPECT_EQ(o.at("k"), bj::value(".inf"));
+}
+
+TEST(LoaderTest, CollectsEveryErrorInDocumentOrder) {
+  const char* text = R"(
+rampart: 1
+id: many-errors
+steps:
+  - id: a
+    type: set
+  - id: a
+    type: set
+    values: {}
+    bogus: 1
+  - id: c
+    type: set
+    values: { x: "{{ 1 + }}" }
+)";
+  LoadResult r = LoadDefinition(text);
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 4u) << Dump(r);
+  EXPECT_EQ(r.errors[0].path, "/steps/0");
+  EXPECT_EQ(r.errors[1].path, "/steps/1/id");
+  EXPECT_EQ(r.errors[2].path, "/steps/1/bogus");
+  EXPECT_EQ(r.errors[3].path, "/steps/2/values/x");
+  EXPECT_EQ(r.errors[3].code, ErrorCode::kInvalidExpression);
+}
+
+TEST(LoaderTest, ExpressionErrorsCarryLineAndColumn) {
+  LoadResult r = LoadDefinition(R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"set","values":{"v":"{{ inputs.a ** 2 }}"}}]})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].code, ErrorCode::kInvalidExpression);
+  EXPECT_NE(r.errors[0].message.find("column"), std::string::npos) << r.errors[0].message;
+}
+
+TEST(LoaderTest, SecretsAreForbiddenEverywhereInADefinition) {
+  for (const char* where : {
+           R"(values: { v: "{{ secrets.k }}" })",
+           R"(values: { v: "x {{ secrets['k'] | upper }}" })",
+           R"(if: "secrets.k == 'a'"
+    values: {})",
+       }) {
+    std::string text = std::string("rampart: 1\nid: s\nsteps:\n  - id: s\n    type: set\n    ") + where + "\n";
+    LoadResult r = LoadDefinition(text);
+    ASSERT_FALSE(r.ok()) << where;
+    EXPECT_EQ(r.errors[0].code, ErrorCode::kForbiddenSecretAccess) << Dump(r);
+  }
+}
+
+TEST(LoaderTest, ConditionAcceptsBareOrBracedExpression) {
+  for (const char* cond : {"inputs.a > 1", "{{ inputs.a > 1 }}", "  {{inputs.a > 1}}  "}) {
+    std::string text = std::string("rampart: 1\nid: c\nsteps:\n  - id: s\n    type: set\n    if: \"") +
+                       cond + "\"\n    values: {}\n";
+    LoadResult r = LoadDefinition(text);
+    ASSERT_TRUE(r.ok()) << cond << "\n" << Dump(r);
+    EXPECT_EQ(r.workflow->steps[0].condition->source(), "inputs.a > 1");
+  }
+}
+
+TEST(LoaderTest, NonObjectDocumentsAreRejected) {
+  for (const char* text : {"[]", "42", "\"x\"", "null", "", "---\n---\n"}) {
+    LoadResult r = LoadDefinition(text);
+    EXPECT_FALSE(r.ok()) << text;
+    EXPECT_FALSE(r.errors.empty()) << text;
+  }
+}
+
+TEST(LoaderTest, StepFieldsAreLoaded) {
+  const char* text = R"(
+rampart: 1
+id: fields
+limits: { timeout: 30 }
+steps:
+  - id: call
+    name: Notify
+    type: action
+    uses: log.write
+    connector: ops
+    with: { message: hi }
+    retry: { max_attempts: 3, backoff_s: 0.5 }
+    timeout: 10
+  - id: wait
+    type: approval
+    approvers: { roles: [owner], users: [u_1], count: 2 }
+    timeout: 86400
+    on_timeout: skip
+)";
+  LoadResult r = LoadDefinition(text);
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  const Workflow& wf = *r.workflow;
+  EXPECT_EQ(wf.timeout_s, 30);
+  const Step& call = wf.steps[0];
+  EXPECT_EQ(call.name, "Notify");
+  EXPECT_EQ(call.uses, "log.write");
+  EXPECT_EQ(call.connector, "ops");
+  EXPECT_EQ(call.retry.max_attempts, 3);
+  EXPECT_EQ(call.retry.backoff_s, 0.5);
+  EXPECT_EQ(call.timeout_s, 10);
+  const Step& wait = wf.steps[1];
+  EXPECT_EQ(wait.type, StepType::kApproval);
+  EXPECT_EQ(wait.approvers.count, 2);
+  EXPECT_EQ(wait.approvers.users, std::vector<std::string>{"u_1"});
+  EXPECT_EQ(wait.on_timeout, OnTimeout::kSkip);
+}
+
+}  // namespace
+}  // namespace rampart::model

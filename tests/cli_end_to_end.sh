@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# End-to-end checks of the `rampart` binary as a user runs it: exit codes, stdout/stderr
+# separation, --json output shape, --help everywhere.
+set -uo pipefail
+BIN="$1"
+SRC="$2"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
+  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (exit $3, want $2)"; fi
+}
+expect_grep() {  # expect_grep NAME PATTERN FILE
+  if grep -q -- "$2" "$3"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1: no '$2' in:"; cat "$3"; fi
+}
+
+"$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" --json >"$TMP/out" 2>"$TMP/err"
+check "run hello --json" 0 $?
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["status"]=="succeeded", r; assert r["output"]["total"]==128.0, r["output"]; assert [s["path"] for s in r["steps"]][:3]==["lines","lines[0].line_total","lines[1].line_total"], r["steps"]' "$TMP/out"
+check "run record shape" 0 $?
+expect_grep "log line on stderr" '"level":"warn"' "$TMP/err"
+
+"$BIN" run "$SRC/examples/hello.yaml" --input - <"$SRC/examples/hello.input.json" >"$TMP/out" 2>&1
+check "run with stdin input" 0 $?
+expect_grep "human summary" "status: succeeded" "$TMP/out"
+
+echo '{"order_id": "bad id", "items": []}' >"$TMP/bad-input.json"
+"$BIN" run "$SRC/examples/hello.yaml" --input "$TMP/bad-input.json" >"$TMP/out" 2>"$TMP/err"
+check "invalid input exits 2" 2 $?
+expect_grep "input error line" "^/order_id: invalid_input: " "$TMP/err"
+[[ ! -s "$TMP/out" ]]; check "nothing on stdout for invalid input" 0 $?
+
+printf 'not json' >"$TMP/garbage.json"
+"$BIN" run "$SRC/examples/hello.yaml" --input "$TMP/garbage.json" >/dev/null 2>"$TMP/err"
+check "malformed input exits 2" 2 $?
+
+"$BIN" run "$SRC/tests/workflows/fail_step.yaml" --input "$SRC/tests/workflows/fail_step.input.json" --json >"$TMP/out" 2>/dev/null
+check "failed run exits 1" 1 $?
+expect_grep "failed record" '"code":"step_failed"' "$TMP/out"
+
+"$BIN" run "$SRC/tests/workflows/load_unknown_key.yaml" >"$TMP/out" 2>"$TMP/err"
+check "invalid definition exits 2" 2 $?
+expect_grep "path: code: message" "^/steps/0/value: invalid_definition: unknown key 'value'" "$TMP/err"
+
+"$BIN" run "$SRC/tests/workflows/child_call.yaml" --input "$SRC/tests/workflows/child_call.input.json" --workflows "$SRC/tests/workflows/children" --json >"$TMP/out" 2>/dev/null
+check "child workflow from --workflows" 0 $?
+
+head -c 10485760 /dev/zero | tr '\0' 'a' >"$TMP/huge.yaml"
+"$BIN" run "$TMP/huge.yaml" >/dev/null 2>"$TMP/err"
+check "10 MB file exits 2" 2 $?
+
+"$BIN" run "$TMP/does-not-exist.yaml" >/dev/null 2>&1
+check "missing file exits 2" 2 $?
+
+"$BIN" validate "$SRC/examples/hello.yaml" "$SRC/tests/workflows/set_basic.yaml" >"$TMP/out" 2>&1
+check "validate ok" 0 $?
+"$BIN" validate "$SRC/examples/hello.yaml" "$SRC/tests/workflows/load_bad_header.yaml" >"$TMP/out" 2>&1
+check "validate with errors exits 2" 2 $?
+expect_grep "validate names the file" "load_bad_header.yaml: /rampart: invalid_definition" "$TMP/out"
+
+"$BIN" version >"$TMP/out"; check "version" 0 $?
+expect_grep "version text" "^rampart " "$TMP/out"
+for cmd in "" run validate version; do
+  "$BIN" $cmd --help >"$TMP/out" 2>&1; check "--help $cmd" 0 $?
+done
+"$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
+"$BIN" run >/dev/null 2>&1; check "missing FILE exits 2" 2 $?
+
+echo "cli_end_to_end: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

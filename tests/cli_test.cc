@@ -1,0 +1,106 @@
+// In-process tests of the CLI commands: exit codes and output channels.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "rampart/cli/commands.h"
+
+namespace rampart::cli {
+namespace {
+
+const std::string kWorkflows = std::string(RAMPART_SOURCE_DIR) + "/tests/workflows/";
+
+struct Captured {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(std::FILE* f) {
+  std::rewind(f);
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+template <typename F>
+Captured Capture(F f) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  int code = f(out, err);
+  return {code, Slurp(out), Slurp(err)};
+}
+
+TEST(CliRunTest, JsonPrintsOnlyTheRunRecord) {
+  RunOptions o;
+  o.file = kWorkflows + "set_basic.yaml";
+  o.input = kWorkflows + "set_basic.input.json";
+  o.json = true;
+  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitOk);
+  ASSERT_FALSE(c.out.empty());
+  EXPECT_EQ(c.out.front(), '{');
+  EXPECT_EQ(c.out.find('\n'), c.out.size() - 1);  // one line, the record
+  EXPECT_NE(c.out.find("\"status\":\"succeeded\""), std::string::npos);
+}
+
+TEST(CliRunTest, FailedRunExitsOne) {
+  RunOptions o;
+  o.file = kWorkflows + "div_zero.yaml";
+  o.input = kWorkflows + "div_zero.input.json";
+  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitRunFailed);
+  EXPECT_NE(c.out.find("division_by_zero"), std::string::npos) << c.out;
+}
+
+TEST(CliRunTest, InvalidDefinitionExitsTwoWithOneErrorPerLine) {
+  RunOptions o;
+  o.file = kWorkflows + "load_bad_header.yaml";
+  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitInvalid);
+  EXPECT_TRUE(c.out.empty());
+  EXPECT_NE(c.err.find("/rampart: invalid_definition: "), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("/limits/timeout: limit_exceeded: "), std::string::npos) << c.err;
+  EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 5);
+}
+
+TEST(CliRunTest, InvalidInputExitsTwo) {
+  RunOptions o;
+  o.file = kWorkflows + "input_invalid.yaml";
+  o.input = kWorkflows + "input_invalid.input.json";
+  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitInvalid);
+  EXPECT_NE(c.err.find("invalid_input"), std::string::npos);
+  EXPECT_TRUE(c.out.empty());
+}
+
+TEST(CliRunTest, HumanSummaryShowsEachStep) {
+  RunOptions o;
+  o.file = kWorkflows + "branch_then.yaml";
+  o.input = kWorkflows + "branch_then.input.json";
+  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitOk);
+  EXPECT_NE(c.out.find("check"), std::string::npos);
+  EXPECT_NE(c.out.find("inputs.amount > 100 -> true"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("large"), std::string::npos);
+  EXPECT_NE(c.out.find("status: succeeded"), std::string::npos);
+}
+
+TEST(CliValidateTest, ReportsEveryFile) {
+  auto c = Capture([&](auto out, auto err) {
+    return Validate({kWorkflows + "set_basic.yaml", kWorkflows + "load_duplicate_id.yaml"}, out, err);
+  });
+  EXPECT_EQ(c.code, kExitInvalid);
+  EXPECT_NE(c.out.find("set_basic.yaml: ok"), std::string::npos);
+  EXPECT_NE(c.err.find("load_duplicate_id.yaml: /steps/1/then/0/id: invalid_definition"),
+            std::string::npos)
+      << c.err;
+}
+
+}  // namespace
+}  // namespace rampart::cli
