@@ -41,7 +41,7 @@ TEST(CliRunTest, JsonPrintsOnlyTheRunRecord) {
   o.file = kWorkflows + "set_basic.yaml";
   o.input = kWorkflows + "set_basic.input.json";
   o.json = true;
-  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
   EXPECT_EQ(c.code, kExitOk);
   ASSERT_FALSE(c.out.empty());
   EXPECT_EQ(c.out.front(), '{');
@@ -53,7 +53,7 @@ TEST(CliRunTest, FailedRunExitsOne) {
   RunOptions o;
   o.file = kWorkflows + "div_zero.yaml";
   o.input = kWorkflows + "div_zero.input.json";
-  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
   EXPECT_EQ(c.code, kExitRunFailed);
   EXPECT_NE(c.out.find("division_by_zero"), std::string::npos) << c.out;
 }
@@ -61,7 +61,7 @@ TEST(CliRunTest, FailedRunExitsOne) {
 TEST(CliRunTest, InvalidDefinitionExitsTwoWithOneErrorPerLine) {
   RunOptions o;
   o.file = kWorkflows + "load_bad_header.yaml";
-  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
   EXPECT_EQ(c.code, kExitInvalid);
   EXPECT_TRUE(c.out.empty());
   EXPECT_NE(c.err.find("/rampart: invalid_definition: "), std::string::npos) << c.err;
@@ -73,7 +73,7 @@ TEST(CliRunTest, InvalidInputExitsTwo) {
   RunOptions o;
   o.file = kWorkflows + "input_invalid.yaml";
   o.input = kWorkflows + "input_invalid.input.json";
-  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
   EXPECT_EQ(c.code, kExitInvalid);
   EXPECT_NE(c.err.find("invalid_input"), std::string::npos);
   EXPECT_TRUE(c.out.empty());
@@ -83,7 +83,7 @@ TEST(CliRunTest, HumanSummaryShowsEachStep) {
   RunOptions o;
   o.file = kWorkflows + "branch_then.yaml";
   o.input = kWorkflows + "branch_then.input.json";
-  auto c = Capture([&](auto out, auto err) { return Run(o, out, err); });
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
   EXPECT_EQ(c.code, kExitOk);
   EXPECT_NE(c.out.find("check"), std::string::npos);
   EXPECT_NE(c.out.find("inputs.amount > 100 -> true"), std::string::npos) << c.out;

@@ -117,7 +117,9 @@ TEST_P(WorkflowCase, MatchesExpected) {
     for (size_t i = 0; i < errors.size(); ++i) {
       const bj::object& we = want->as_array()[i].as_object();
       EXPECT_EQ(errors[i].instance_path, we.at("path").as_string());
-      if (auto* k = we.if_contains("keyword")) EXPECT_EQ(errors[i].keyword, k->as_string());
+      if (auto* k = we.if_contains("keyword")) {
+        EXPECT_EQ(errors[i].keyword, k->as_string());
+      }
     }
     return;
   }
@@ -138,7 +140,9 @@ TEST_P(WorkflowCase, MatchesExpected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workflows, WorkflowCase, ::testing::ValuesIn(CaseNames()),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           return param_info.param;
+                         });
 
 TEST(WorkflowCasesTest, HasAtLeastFortyCases) { EXPECT_GE(CaseNames().size(), 40u); }
 

@@ -179,7 +179,7 @@ Result<bj::value> YamlToJson(std::string_view text, size_t max_depth, size_t max
       return MakeError(ErrorCode::kInvalidDefinition,
                        docs.empty() ? "empty document" : "expected exactly one YAML document");
     }
-    Converter converter{max_depth, max_nodes};
+    Converter converter{max_depth, max_nodes, 0, {}};
     bj::value out;
     if (!converter.Convert(docs[0], 0, out)) {
       return MakeError(converter.error.find("deeper") != std::string::npos ||

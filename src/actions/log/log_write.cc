@@ -1,6 +1,7 @@
 #include "actions/log/log_write.h"
 
 #include <boost/json/parse.hpp>
+#include <optional>
 
 #include "rampart/core/check.h"
 
