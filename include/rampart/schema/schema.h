@@ -30,6 +30,10 @@ struct Options {
   size_t max_schema_depth = 128;
   size_t max_instance_depth = 128;
   size_t max_errors = 100;
+  // Subschema evaluations allowed per Validate call. Bounds the work a hostile schema
+  // can cause (e.g. nested anyOf reaching the same definitions exponentially often);
+  // past it validation fails with a "limit" error.
+  size_t max_evaluations = 10'000'000;
 };
 
 struct ValidationError {
