@@ -57,6 +57,7 @@ enum class Kw : uint8_t {
   kMinLength,
   kPattern,
   kFormat,
+  kContent,  // draft-7 contentEncoding (base64) / contentMediaType (application/json)
   kMaxItems,
   kMinItems,
   kUniqueItems,

@@ -621,6 +621,19 @@ class Compiler {
       }
     }
 
+    if (!ref_only && d == Dialect::k7) {
+      // Draft-7 lets content keywords assert; 2019-09 and later make them annotations.
+      const bj::value* enc = o.if_contains("contentEncoding");
+      const bj::value* media = o.if_contains("contentMediaType");
+      bool base64 = enc != nullptr && enc->is_string() && enc->get_string() == "base64";
+      bool json_media = media != nullptr && media->is_string() && media->get_string() == "application/json";
+      if (base64 || json_media) {
+        Keyword& k = add(Kw::kContent, base64 ? "contentEncoding" : "contentMediaType");
+        k.flag = base64;
+        k.source = json_media ? "application/json" : "";
+      }
+    }
+
     if (!ref_only) {
       // Object applicators.
       const bj::value* props = o.if_contains("properties");

@@ -195,6 +195,39 @@ bool IsMultipleOf(const bj::value& v, const bj::value& m) {
   return std::fabs(q - r) <= std::fabs(q) * 4 * DBL_EPSILON;
 }
 
+// RFC 4648 base64 with padding; whitespace is not allowed.
+bool DecodeBase64(std::string_view in, std::string* out) {
+  if (in.size() % 4 != 0) return false;
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  for (size_t i = 0; i < in.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int j = 0; j < 4; ++j) {
+      char c = in[i + j];
+      if (c == '=' && i + 4 == in.size() && j >= 2) {
+        v[j] = 0;
+        ++pad;
+        continue;
+      }
+      if (pad > 0) return false;
+      v[j] = value(c);
+      if (v[j] < 0) return false;
+    }
+    uint32_t triple = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
+    out->push_back(static_cast<char>(triple >> 16));
+    if (pad < 2) out->push_back(static_cast<char>((triple >> 8) & 0xFF));
+    if (pad < 1) out->push_back(static_cast<char>(triple & 0xFF));
+  }
+  return true;
+}
+
 size_t CodePoints(std::string_view s) {
   size_t n = 0;
   for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -419,6 +452,23 @@ class Evaluator {
         if (CheckFormat(k.format, std::string_view(s.data(), s.size()))) return true;
         Report(k, Describe(v) + " is not a valid " + k.source);
         return false;
+      }
+      case Kw::kContent: {
+        if (!v.is_string()) return true;
+        std::string_view text(v.get_string().data(), v.get_string().size());
+        std::string decoded;
+        if (k.flag) {
+          if (!DecodeBase64(text, &decoded)) {
+            Report(k, Describe(v) + " is not valid base64");
+            return false;
+          }
+          text = decoded;
+        }
+        if (!k.source.empty() && !json::Parse(text).ok()) {
+          Report(k, "content is not a valid JSON document");
+          return false;
+        }
+        return true;
       }
       case Kw::kMaxItems:
         if (!v.is_array() || v.get_array().size() <= k.count) return true;

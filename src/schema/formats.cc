@@ -464,7 +464,8 @@ bool CheckUriTemplate(std::string_view s) {
       pos = close + 1;
       continue;
     }
-    if (c < 0x20 || c == ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' ||
+    // RFC 6570 literals (the apostrophe is allowed, per erratum 6937 and the test suite).
+    if (c < 0x20 || c == 0x7F || c == ' ' || c == '"' || c == '<' || c == '>' || c == '\\' ||
         c == '^' || c == '`' || c == '|' || c == '}') {
       return false;
     }
