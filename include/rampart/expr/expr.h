@@ -82,6 +82,7 @@ namespace internal {
 struct Program;    // compiled form of one expression
 struct TemplateParts;
 struct JsonTemplateNode;
+struct Access;  // lets the implementation build these objects from compiled parts
 }  // namespace internal
 
 // One compiled expression: the text between `{{` and `}}`.
@@ -100,6 +101,7 @@ class Expression {
   const std::vector<std::string>& referenced_steps() const;
 
  private:
+  friend struct internal::Access;
   std::shared_ptr<const internal::Program> program_;
 };
 
@@ -119,6 +121,7 @@ class Template {
   const std::vector<Expression>& expressions() const;
 
  private:
+  friend struct internal::Access;
   std::shared_ptr<const internal::TemplateParts> parts_;
 };
 
@@ -142,6 +145,7 @@ class JsonTemplate {
   std::vector<std::string> ReferencedSteps() const;
 
  private:
+  friend struct internal::Access;
   std::shared_ptr<const internal::JsonTemplateNode> root_;
 };
 

@@ -1,0 +1,54 @@
+// Builds the public handle types from compiled parts (they have no public constructors
+// taking internals, to keep the header light).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "expr/program.h"
+#include "rampart/expr/expr.h"
+
+namespace rampart::expr::internal {
+
+// A template string split at its `{{ }}` parts: texts[i] precedes expressions[i], and
+// texts has one more element than expressions.
+struct TemplateParts {
+  bool literal = true;
+  bool single = false;
+  std::string text;  // the whole string when literal
+  std::vector<std::string> texts;
+  std::vector<Expression> expressions;
+  Limits limits;
+};
+
+struct JsonTemplateNode {
+  enum class Kind : uint8_t { kConst, kTemplate, kArray, kObject };
+  Kind kind = Kind::kConst;
+  boost::json::value constant;
+  Template tmpl;
+  std::vector<std::string> keys;  // kObject
+  std::vector<JsonTemplateNode> children;
+  Limits limits;
+};
+
+struct Access {
+  static Expression MakeExpression(std::shared_ptr<const Program> p) {
+    Expression e;
+    e.program_ = std::move(p);
+    return e;
+  }
+  static const Program* GetProgram(const Expression& e) { return e.program_.get(); }
+  static Template MakeTemplate(std::shared_ptr<const TemplateParts> p) {
+    Template t;
+    t.parts_ = std::move(p);
+    return t;
+  }
+  static JsonTemplate MakeJsonTemplate(std::shared_ptr<const JsonTemplateNode> n) {
+    JsonTemplate t;
+    t.root_ = std::move(n);
+    return t;
+  }
+};
+
+}  // namespace rampart::expr::internal

@@ -1,0 +1,571 @@
+#include "expr/evaluator.h"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
+#include <cmath>
+#include <new>
+
+#include "expr/filters.h"
+#include "expr/lexer.h"
+#include "expr/value_ops.h"
+#include "rampart/core/json.h"
+
+namespace rampart::expr::internal {
+
+namespace bj = boost::json;
+
+const bj::value& NullValue() {
+  static const bj::value kNull;
+  return kNull;
+}
+
+void Val::SetNull(bool t) {
+  ref = &NullValue();
+  tainted = t;
+}
+
+bool Fail(Ctx& c, Position pos, ErrorCode code, std::string_view message) {
+  c.error = MakeError(code, PositionMessage(pos, message));
+  return false;
+}
+
+bool CheckPlannedSize(Ctx& c, Position pos, size_t size) {
+  if (size > c.limits.max_value_bytes) {
+    return Fail(c, pos, ErrorCode::kExpressionLimit,
+                "value larger than " + std::to_string(c.limits.max_value_bytes) + " bytes");
+  }
+  return true;
+}
+
+bool CheckSize(Ctx& c, Position pos, const bj::value& v) {
+  size_t cap = c.limits.max_value_bytes;
+  switch (v.kind()) {
+    case bj::kind::string:
+      if (StringSizeUpperBound(v.get_string().size()) <= cap) return true;
+      break;
+    case bj::kind::array:
+    case bj::kind::object: break;
+    default: return true;
+  }
+  return CheckPlannedSize(c, pos, json::SerializedSizeAtMost(v, cap));
+}
+
+namespace {
+
+bool Eval(Ctx& c, uint32_t id, Val& out);
+
+ScopeEntry Root(Ctx& c, int32_t slot) {
+  if (static_cast<size_t>(slot) < Ctx::kRootCache) {
+    uint32_t bit = 1u << slot;
+    if ((c.resolved & bit) == 0) {
+      c.roots[slot] = c.scope.Lookup(c.prog.roots[static_cast<size_t>(slot)]);
+      c.resolved |= bit;
+    }
+    return c.roots[slot];
+  }
+  return c.scope.Lookup(c.prog.roots[static_cast<size_t>(slot)]);
+}
+
+bool IsIdentifier(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char ch = s[i];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+              (i > 0 && ch >= '0' && ch <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void AppendTraceName(std::string& key, std::string_view name) {
+  if (IsIdentifier(name)) {
+    key += '.';
+    key += name;
+  } else {
+    key += '[';
+    AppendJsonString(key, name);
+    key += ']';
+  }
+}
+
+void Record(Ctx& c, const std::string& key, const bj::value& v, bool tainted) {
+  if (tainted) {
+    c.trace->values[key] = "***REDACTED***";
+  } else {
+    c.trace->values[key] = v;
+  }
+}
+
+const char* OpText(Op op) {
+  switch (op) {
+    case Op::kAdd: return "+";
+    case Op::kSub: return "-";
+    case Op::kMul: return "*";
+    case Op::kDiv: return "/";
+    case Op::kMod: return "%";
+    case Op::kEq: return "==";
+    case Op::kNe: return "!=";
+    case Op::kLt: return "<";
+    case Op::kLe: return "<=";
+    case Op::kGt: return ">";
+    case Op::kGe: return ">=";
+    case Op::kIn: return "in";
+    case Op::kNotIn: return "not in";
+  }
+  return "?";
+}
+
+std::string TypeMismatch(std::string_view what, const bj::value& a, const bj::value& b) {
+  std::string m(what);
+  m += " (";
+  m += json::TypeName(a);
+  m += " and ";
+  m += json::TypeName(b);
+  m += ")";
+  return m;
+}
+
+// Looks up one path segment in `cur`. `key` is the evaluated dynamic key, if any.
+bool Member(Ctx& c, const PathSegment& seg, const bj::value* key, const bj::value*& cur) {
+  if (cur->is_null()) return true;  // member access on null is null
+  std::string_view name;
+  int64_t index = 0;
+  bool by_name = false;
+  if (seg.kind == PathSegment::Kind::kName) {
+    name = seg.name;
+    by_name = true;
+  } else if (seg.kind == PathSegment::Kind::kIndex) {
+    index = seg.index;
+  } else if (key->is_string()) {
+    name = key->get_string();
+    by_name = true;
+  } else if (IsNumber(*key)) {
+    Num n = ToNum(*key);
+    if (n.is_int) {
+      index = n.i;
+    } else if (!DoubleToInt64(n.d, index)) {
+      return Fail(c, seg.pos, ErrorCode::kTypeError, "array index must be an integer");
+    }
+  } else {
+    return Fail(c, seg.pos, ErrorCode::kTypeError,
+                "index must be a string or an integer, not " + std::string(json::TypeName(*key)));
+  }
+  if (by_name) {
+    if (!cur->is_object()) {
+      // A dynamic key is data (possibly a secret): only a literal name is echoed.
+      std::string what = seg.kind == PathSegment::Kind::kName
+                             ? "member '" + json::Excerpt(name, 32) + "'"
+                             : std::string("a member");
+      return Fail(c, seg.pos, ErrorCode::kTypeError,
+                  "cannot read " + what + " of " + std::string(json::TypeName(*cur)));
+    }
+    const auto& obj = cur->get_object();
+    auto it = obj.find(name);
+    cur = it == obj.end() ? &NullValue() : &it->value();
+    return true;
+  }
+  if (!cur->is_array()) {
+    return Fail(c, seg.pos, ErrorCode::kTypeError,
+                "cannot index " + std::string(json::TypeName(*cur)) + " with a number");
+  }
+  const auto& arr = cur->get_array();
+  cur = (index >= 0 && static_cast<uint64_t>(index) < arr.size()) ? &arr[static_cast<size_t>(index)]
+                                                                  : &NullValue();
+  return true;
+}
+
+bool EvalPath(Ctx& c, const Node& n, Val& out) {
+  const bj::value* cur = nullptr;
+  bool tainted = false;
+  bool owned = false;
+  Val base;
+  if (n.root_slot >= 0) {
+    ScopeEntry e = Root(c, n.root_slot);
+    cur = e.value != nullptr ? e.value : &NullValue();
+    tainted = e.tainted;
+  } else {
+    if (!Eval(c, n.kids[0], base)) return false;
+    cur = &base.get();
+    tainted = base.tainted;
+    owned = base.owned();
+  }
+  const bool tracing = c.trace != nullptr && n.root_slot >= 0;
+  std::string key_text;
+  if (tracing) key_text = c.prog.roots[static_cast<size_t>(n.root_slot)];
+  for (const auto& seg : n.segments) {
+    if (!Step(c, seg.pos)) return false;
+    Val key;
+    if (seg.kind == PathSegment::Kind::kDynamic) {
+      if (!Eval(c, seg.expr, key)) return false;
+      tainted = tainted || key.tainted;
+    }
+    if (tracing) {
+      if (seg.kind == PathSegment::Kind::kName) {
+        AppendTraceName(key_text, seg.name);
+      } else if (seg.kind == PathSegment::Kind::kIndex) {
+        key_text += '[' + std::to_string(seg.index) + ']';
+      } else if (key.tainted) {
+        key_text += "[***REDACTED***]";
+      } else if (key.get().is_string()) {
+        AppendTraceName(key_text, key.get().get_string());
+      } else {
+        key_text += '[';
+        AppendJson(key_text, key.get());
+        key_text += ']';
+      }
+    }
+    if (!Member(c, seg, &key.get(), cur)) return false;
+  }
+  if (tracing) Record(c, key_text, *cur, tainted);
+  if (owned && cur != &NullValue()) {
+    // `cur` points into `base.own`, which dies here: move the selected part out.
+    bj::value part = std::move(*const_cast<bj::value*>(cur));
+    out.Set(std::move(part), tainted);
+  } else {
+    out.Ref(cur, tainted);
+  }
+  return true;
+}
+
+bool ZeroNum(const Num& n) { return n.is_int ? n.i == 0 : n.d == 0; }
+
+bool SetFinite(Ctx& c, Position pos, double d, bool t, Val& out) {
+  if (!std::isfinite(d)) {
+    return Fail(c, pos, ErrorCode::kExpressionLimit, "numeric result out of range");
+  }
+  out.SetDouble(d, t);
+  return true;
+}
+
+bool ArithNumbers(Ctx& c, Position pos, Op op, const Num& x, const Num& y, bool t, Val& out) {
+  const bool ints = x.is_int && y.is_int;
+  int64_t r = 0;
+  switch (op) {
+    case Op::kAdd:
+      if (ints && !__builtin_add_overflow(x.i, y.i, &r)) {
+        out.SetInt(r, t);
+        return true;
+      }
+      return SetFinite(c, pos, x.AsDouble() + y.AsDouble(), t, out);
+    case Op::kSub:
+      if (ints && !__builtin_sub_overflow(x.i, y.i, &r)) {
+        out.SetInt(r, t);
+        return true;
+      }
+      return SetFinite(c, pos, x.AsDouble() - y.AsDouble(), t, out);
+    case Op::kMul:
+      if (ints && !__builtin_mul_overflow(x.i, y.i, &r)) {
+        out.SetInt(r, t);
+        return true;
+      }
+      return SetFinite(c, pos, x.AsDouble() * y.AsDouble(), t, out);
+    case Op::kDiv:
+      if (ZeroNum(y)) return Fail(c, pos, ErrorCode::kDivisionByZero, "division by zero");
+      if (ints && !(x.i == INT64_MIN && y.i == -1) && x.i % y.i == 0) {
+        out.SetInt(x.i / y.i, t);
+        return true;
+      }
+      return SetFinite(c, pos, x.AsDouble() / y.AsDouble(), t, out);
+    case Op::kMod:
+      if (ZeroNum(y)) return Fail(c, pos, ErrorCode::kDivisionByZero, "modulo by zero");
+      if (ints) {
+        out.SetInt(y.i == -1 ? 0 : x.i % y.i, t);
+        return true;
+      }
+      return SetFinite(c, pos, std::fmod(x.AsDouble(), y.AsDouble()), t, out);
+    default: break;
+  }
+  return Fail(c, pos, ErrorCode::kInternal, "bad arithmetic operator");
+}
+
+// acc = acc <op> rhs.
+bool Arith(Ctx& c, Position pos, Op op, Val& acc, Val& rhs) {
+  const bj::value& a = acc.get();
+  const bj::value& b = rhs.get();
+  const bool t = acc.tainted || rhs.tainted;
+  if (IsNumber(a) && IsNumber(b)) return ArithNumbers(c, pos, op, ToNum(a), ToNum(b), t, acc);
+  if (op != Op::kAdd) {
+    return Fail(c, pos, ErrorCode::kTypeError,
+                TypeMismatch(std::string("'") + OpText(op) + "' needs two numbers", a, b));
+  }
+  const size_t cap = c.limits.max_value_bytes;
+  if (a.is_string() && b.is_string()) {
+    const auto& sb = b.get_string();
+    size_t len = a.get_string().size() + sb.size();
+    if (!CheckPlannedSize(c, pos, len + 2)) return false;
+    if (!StepBytes(c, pos, len)) return false;
+    if (acc.owned()) {
+      acc.own.get_string().append(sb);
+    } else {
+      bj::string s;
+      s.reserve(len);
+      s.append(a.get_string());
+      s.append(sb);
+      acc.Set(bj::value(std::move(s)), t);
+    }
+    acc.tainted = t;
+    return CheckSize(c, pos, acc.get());
+  }
+  if (a.is_array() && b.is_array()) {
+    const auto& ab = b.get_array();
+    size_t sa = json::SerializedSizeAtMost(a, cap);
+    size_t sbytes = json::SerializedSizeAtMost(b, cap);
+    if (!CheckPlannedSize(c, pos, sa + sbytes - 1)) return false;
+    if (!Step(c, pos, a.get_array().size() + ab.size())) return false;
+    if (!acc.owned()) acc.Set(bj::value(a.get_array()), t);
+    auto& out = acc.own.get_array();
+    out.reserve(out.size() + ab.size());
+    if (rhs.owned()) {
+      for (auto& e : rhs.own.get_array()) out.push_back(std::move(e));
+    } else {
+      for (const auto& e : ab) out.push_back(e);
+    }
+    acc.tainted = t;
+    return true;
+  }
+  return Fail(c, pos, ErrorCode::kTypeError,
+              TypeMismatch("'+' adds numbers and concatenates strings or arrays", a, b));
+}
+
+bool EvalNeg(Ctx& c, const Node& n, Val& out) {
+  Val v;
+  if (!Eval(c, n.kids[0], v)) return false;
+  const bj::value& x = v.get();
+  if (!IsNumber(x)) {
+    return Fail(c, n.pos, ErrorCode::kTypeError,
+                "unary '-' needs a number, not " + std::string(json::TypeName(x)));
+  }
+  Num num = ToNum(x);
+  if (num.is_int && num.i != INT64_MIN) {
+    out.SetInt(-num.i, v.tainted);
+  } else {
+    out.SetDouble(-num.AsDouble(), v.tainted);
+  }
+  return true;
+}
+
+bool EvalCompare(Ctx& c, const Node& n, Val& out) {
+  Val a, b;
+  if (!Eval(c, n.kids[0], a) || !Eval(c, n.kids[1], b)) return false;
+  const bool t = a.tainted || b.tainted;
+  bool result = false;
+  switch (n.op) {
+    case Op::kEq:
+    case Op::kNe:
+      if (!Equal(c, n.pos, a.get(), b.get(), result)) return false;
+      if (n.op == Op::kNe) result = !result;
+      break;
+    case Op::kIn:
+    case Op::kNotIn:
+      if (!Contains(c, n.pos, b.get(), a.get(), result)) return false;
+      if (n.op == Op::kNotIn) result = !result;
+      break;
+    default: {
+      int cmp = 0;
+      if (!Compare3(a.get(), b.get(), cmp)) {
+        return Fail(c, n.pos, ErrorCode::kTypeError,
+                    TypeMismatch(std::string("'") + OpText(n.op) +
+                                     "' compares two numbers or two strings",
+                                 a.get(), b.get()));
+      }
+      switch (n.op) {
+        case Op::kLt: result = cmp < 0; break;
+        case Op::kLe: result = cmp <= 0; break;
+        case Op::kGt: result = cmp > 0; break;
+        default: result = cmp >= 0; break;
+      }
+    }
+  }
+  out.SetBool(result, t);
+  return true;
+}
+
+bool EvalArray(Ctx& c, const Node& n, Val& out) {
+  const size_t cap = c.limits.max_value_bytes;
+  bj::array arr;
+  arr.reserve(n.kids.size());
+  size_t size = 1;
+  bool t = false;
+  for (uint32_t kid : n.kids) {
+    Val v;
+    if (!Eval(c, kid, v)) return false;
+    t = t || v.tainted;
+    size += json::SerializedSizeAtMost(v.get(), cap) + 1;
+    if (!CheckPlannedSize(c, n.pos, size)) return false;
+    arr.push_back(std::move(v).Take());
+  }
+  out.Set(bj::value(std::move(arr)), t);
+  return true;
+}
+
+bool EvalObject(Ctx& c, const Node& n, Val& out) {
+  const size_t cap = c.limits.max_value_bytes;
+  bj::object obj;
+  obj.reserve(n.kids.size());
+  size_t size = 1;
+  bool t = false;
+  for (size_t i = 0; i < n.kids.size(); ++i) {
+    Val v;
+    if (!Eval(c, n.kids[i], v)) return false;
+    t = t || v.tainted;
+    size += json::SerializedSizeAtMost(v.get(), cap) + n.keys[i].size() * 6 + 4;
+    if (!CheckPlannedSize(c, n.pos, size)) return false;
+    obj.emplace(n.keys[i], std::move(v).Take());
+  }
+  out.Set(bj::value(std::move(obj)), t);
+  return true;
+}
+
+bool EvalFilters(Ctx& c, const Node& n, Val& out) {
+  Val cur;
+  if (!Eval(c, n.kids[0], cur)) return false;
+  for (const auto& call : n.filters) {
+    if (!Step(c, call.pos)) return false;
+    if (call.id == FilterId::kDefault) {
+      // The fallback is evaluated only when needed; the choice depends on the input, so
+      // the input's taint carries over either way.
+      if (cur.get().is_null()) {
+        Val d;
+        if (!Eval(c, n.kids[call.first_arg], d)) return false;
+        d.tainted = d.tainted || cur.tainted;
+        cur = std::move(d);
+      }
+      continue;
+    }
+    Val args[2];
+    for (uint32_t i = 0; i < call.nargs; ++i) {
+      if (!Eval(c, n.kids[call.first_arg + i], args[i])) return false;
+    }
+    Val next;
+    if (!ApplyFilter(c, call, cur, args, next)) return false;
+    cur = std::move(next);
+  }
+  out = std::move(cur);
+  return true;
+}
+
+bool Eval(Ctx& c, uint32_t id, Val& out) {
+  const Node& n = c.prog.nodes[id];
+  if (!Step(c, n.pos)) return false;
+  switch (n.kind) {
+    case NodeKind::kConst:
+      out.Ref(&c.prog.constants[n.constant], false);
+      return true;
+    case NodeKind::kPath: return EvalPath(c, n, out);
+    case NodeKind::kArray: return EvalArray(c, n, out);
+    case NodeKind::kObject: return EvalObject(c, n, out);
+    case NodeKind::kNeg: return EvalNeg(c, n, out);
+    case NodeKind::kNot: {
+      Val v;
+      if (!Eval(c, n.kids[0], v)) return false;
+      out.SetBool(!IsTruthy(v.get()), v.tainted);
+      return true;
+    }
+    case NodeKind::kArith: {
+      if (!Eval(c, n.kids[0], out)) return false;
+      for (size_t i = 1; i < n.kids.size(); ++i) {
+        Val rhs;
+        if (!Eval(c, n.kids[i], rhs)) return false;
+        if (!Arith(c, n.op_pos[i - 1], n.ops[i - 1], out, rhs)) return false;
+      }
+      return true;
+    }
+    case NodeKind::kCompare: return EvalCompare(c, n, out);
+    case NodeKind::kAnd:
+    case NodeKind::kOr: {
+      const bool is_and = n.kind == NodeKind::kAnd;
+      bool t = false;
+      for (uint32_t kid : n.kids) {
+        Val v;
+        if (!Eval(c, kid, v)) return false;
+        t = t || v.tainted;
+        if (IsTruthy(v.get()) != is_and) {
+          out.SetBool(!is_and, t);
+          return true;
+        }
+      }
+      out.SetBool(is_and, t);
+      return true;
+    }
+    case NodeKind::kCond: {
+      Val cond;
+      if (!Eval(c, n.kids[0], cond)) return false;
+      if (!Eval(c, n.kids[IsTruthy(cond.get()) ? 1 : 2], out)) return false;
+      out.tainted = out.tainted || cond.tainted;
+      return true;
+    }
+    case NodeKind::kFilters: return EvalFilters(c, n, out);
+  }
+  return Fail(c, n.pos, ErrorCode::kInternal, "bad node");
+}
+
+}  // namespace
+
+bool Equal(Ctx& c, Position pos, const bj::value& a, const bj::value& b, bool& result) {
+  const bool scalar = !a.is_structured() && !b.is_structured();
+  if (scalar) {
+    int64_t budget = 1;
+    result = DeepEqual(a, b, budget);
+    return true;
+  }
+  int64_t budget = static_cast<int64_t>(c.limits.max_steps - std::min(c.steps, c.limits.max_steps));
+  const int64_t before = budget;
+  result = DeepEqual(a, b, budget);
+  if (budget < 0) return Step(c, pos, c.limits.max_steps + 1);
+  return Step(c, pos, static_cast<size_t>(before - budget));
+}
+
+bool Contains(Ctx& c, Position pos, const bj::value& container, const bj::value& needle,
+              bool& result) {
+  switch (container.kind()) {
+    case bj::kind::null: result = false; return true;
+    case bj::kind::string:
+      if (!needle.is_string()) {
+        return Fail(c, pos, ErrorCode::kTypeError,
+                    "only a string can be searched for in a string, not " +
+                        std::string(json::TypeName(needle)));
+      }
+      if (!StepBytes(c, pos, container.get_string().size())) return false;
+      result = std::string_view(container.get_string()).find(std::string_view(needle.get_string())) !=
+               std::string_view::npos;
+      return true;
+    case bj::kind::array:
+      result = false;
+      for (const auto& e : container.get_array()) {
+        if (!Step(c, pos)) return false;
+        if (!Equal(c, pos, e, needle, result)) return false;
+        if (result) return true;
+      }
+      return true;
+    case bj::kind::object:
+      if (!needle.is_string()) {
+        return Fail(c, pos, ErrorCode::kTypeError,
+                    "object keys are strings; cannot look up a " + std::string(json::TypeName(needle)));
+      }
+      result = container.get_object().contains(needle.get_string());
+      return true;
+    default:
+      return Fail(c, pos, ErrorCode::kTypeError,
+                  "cannot search in a " + std::string(json::TypeName(container)));
+  }
+}
+
+Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* trace) {
+  Ctx c(prog, scope, trace);
+  try {
+    Val v;
+    if (!Eval(c, prog.root, v)) return std::move(c.error);
+    if (!CheckSize(c, prog.nodes[prog.root].pos, v.get())) return std::move(c.error);
+    Value out;
+    out.tainted = v.tainted;
+    out.json = std::move(v).Take();
+    return out;
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the expression");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while evaluating the expression");
+  }
+}
+
+}  // namespace rampart::expr::internal

@@ -1,0 +1,30 @@
+// Recursive-descent parser for spec/expressions.md with a nesting bound; produces the
+// compiled Program (filters resolved, literal regexes compiled, constants folded).
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "expr/program.h"
+#include "rampart/core/result.h"
+#include "rampart/expr/expr.h"
+
+namespace rampart::expr::internal {
+
+// Compiles the expression `source`, which starts at `start` in the user's text (for
+// positions in messages). Errors: kInvalidExpression, kForbiddenSecretAccess,
+// kExpressionLimit, kUnknownFilter, kInvalidRegex.
+Result<std::shared_ptr<const Program>> CompileProgram(std::string_view source, Position start,
+                                                      const CompileOptions& options);
+
+// The arity bounds and name of each filter.
+struct FilterInfo {
+  const char* name;
+  FilterId id;
+  uint8_t min_args;
+  uint8_t max_args;
+};
+const FilterInfo* FindFilter(std::string_view name);
+const FilterInfo& GetFilterInfo(FilterId id);
+
+}  // namespace rampart::expr::internal

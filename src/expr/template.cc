@@ -1,0 +1,361 @@
+// Templates (`text {{ expr }} text`), JSON trees of templates, and conditions.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/string.hpp>
+#include <new>
+
+#include "expr/access.h"
+#include "expr/lexer.h"
+#include "expr/parser.h"
+#include "expr/value_ops.h"
+#include "rampart/core/json.h"
+#include "rampart/expr/expr.h"
+
+namespace rampart::expr {
+
+namespace bj = boost::json;
+using internal::Access;
+using internal::JsonTemplateNode;
+using internal::Position;
+using internal::TemplateParts;
+
+namespace {
+
+constexpr size_t kMaxTreeDepth = 256;
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+bool AllSpace(std::string_view s) {
+  for (char c : s) {
+    if (!IsSpace(c)) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  size_t b = 0;
+  while (b < s.size() && IsSpace(s[b])) ++b;
+  size_t e = s.size();
+  while (e > b && IsSpace(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+// Finds the `}}` closing the expression that starts at `i`, skipping string literals and
+// balanced braces (object literals). Returns npos if there is none.
+size_t FindClose(std::string_view text, size_t i) {
+  size_t depth = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '\'' || c == '"') {
+      ++i;
+      while (i < text.size() && text[i] != c) i += text[i] == '\\' ? 2 : 1;
+      ++i;
+      continue;
+    }
+    if (c == '{') {
+      ++depth;
+    } else if (c == '}') {
+      if (depth == 0 && i + 1 < text.size() && text[i + 1] == '}') return i;
+      if (depth > 0) --depth;
+    }
+    ++i;
+  }
+  return std::string_view::npos;
+}
+
+Result<Template> CompileTemplate(std::string_view text, const CompileOptions& options) {
+  auto parts = std::make_shared<TemplateParts>();
+  parts->limits = options.limits;
+  size_t open = text.find("{{");
+  if (open == std::string_view::npos) {
+    parts->text = std::string(text);
+    return Access::MakeTemplate(std::move(parts));
+  }
+  parts->literal = false;
+  size_t last = 0;
+  Position pos;  // position of text[last]
+  while (open != std::string_view::npos) {
+    parts->texts.emplace_back(text.substr(last, open - last));
+    Position open_pos = internal::Advance(pos, text.substr(last, open - last));
+    size_t begin = open + 2;
+    size_t close = FindClose(text, begin);
+    if (close == std::string_view::npos) {
+      return MakeError(ErrorCode::kInvalidExpression,
+                       internal::PositionMessage(open_pos, "'{{' without a matching '}}'"));
+    }
+    Position expr_pos = internal::Advance(open_pos, "{{");
+    auto program = internal::CompileProgram(text.substr(begin, close - begin), expr_pos, options);
+    if (!program.ok()) return std::move(program).error();
+    parts->expressions.push_back(Access::MakeExpression(std::move(program).value()));
+    last = close + 2;
+    pos = internal::Advance(expr_pos, text.substr(begin, last - begin));
+    open = text.find("{{", last);
+  }
+  parts->texts.emplace_back(text.substr(last));
+  parts->single = parts->expressions.size() == 1 && AllSpace(parts->texts[0]) && AllSpace(parts->texts[1]);
+  return Access::MakeTemplate(std::move(parts));
+}
+
+Result<Value> EvaluateTemplate(const TemplateParts& parts, const Scope& scope, Trace* trace) {
+  if (parts.literal) return Value{bj::value(bj::string_view(parts.text)), false};
+  if (parts.single) return parts.expressions[0].Evaluate(scope, trace);
+  const size_t cap = parts.limits.max_value_bytes;
+  std::string out;
+  bool tainted = false;
+  auto too_big = [&] {
+    return MakeError(ErrorCode::kExpressionLimit,
+                     "interpolated text larger than " + std::to_string(cap) + " bytes");
+  };
+  for (size_t i = 0; i < parts.expressions.size(); ++i) {
+    if (out.size() + parts.texts[i].size() > cap) return too_big();
+    out += parts.texts[i];
+    auto v = parts.expressions[i].Evaluate(scope, trace);
+    if (!v.ok()) return std::move(v).error();
+    tainted = tainted || v->tainted;
+    const bj::value& j = v->json;
+    size_t add = j.is_string() ? j.get_string().size() : json::SerializedSizeAtMost(j, cap);
+    if (out.size() + add > cap) return too_big();
+    internal::AppendText(out, j);
+  }
+  if (out.size() + parts.texts.back().size() > cap) return too_big();
+  out += parts.texts.back();
+  bj::value result(bj::string_view(out.data(), out.size()));
+  if (internal::StringSizeUpperBound(out.size()) > cap &&
+      json::SerializedSizeAtMost(result, cap) > cap) {
+    return too_big();
+  }
+  return Value{std::move(result), tainted};
+}
+
+bool BuildNode(const bj::value& v, const CompileOptions& options, const std::string& pointer,
+               size_t depth, JsonTemplateNode& node, std::vector<JsonTemplate::Failure>& failures) {
+  node.limits = options.limits;
+  if (depth > kMaxTreeDepth) {
+    failures.push_back({pointer, MakeError(ErrorCode::kExpressionLimit, "JSON tree nested too deeply")});
+    return false;
+  }
+  switch (v.kind()) {
+    case bj::kind::string: {
+      std::string_view s = v.get_string();
+      if (s.find("{{") == std::string_view::npos) {
+        node.kind = JsonTemplateNode::Kind::kConst;
+        node.constant = v;
+        return true;
+      }
+      auto t = CompileTemplate(s, options);
+      if (!t.ok()) {
+        failures.push_back({pointer, std::move(t).error()});
+        return false;
+      }
+      node.kind = JsonTemplateNode::Kind::kTemplate;
+      node.tmpl = std::move(t).value();
+      return true;
+    }
+    case bj::kind::array: {
+      const auto& arr = v.get_array();
+      node.kind = JsonTemplateNode::Kind::kArray;
+      node.children.resize(arr.size());
+      bool ok = true;
+      bool constant = true;
+      for (size_t i = 0; i < arr.size(); ++i) {
+        ok = BuildNode(arr[i], options, json::PointerAppend(pointer, i), depth + 1, node.children[i],
+                       failures) && ok;
+        constant = constant && node.children[i].kind == JsonTemplateNode::Kind::kConst;
+      }
+      if (ok && constant) {
+        node = JsonTemplateNode{};
+        node.limits = options.limits;
+        node.constant = v;
+      }
+      return ok;
+    }
+    case bj::kind::object: {
+      const auto& obj = v.get_object();
+      node.kind = JsonTemplateNode::Kind::kObject;
+      node.children.resize(obj.size());
+      node.keys.reserve(obj.size());
+      bool ok = true;
+      bool constant = true;
+      size_t i = 0;
+      for (const auto& kv : obj) {
+        node.keys.emplace_back(kv.key());
+        ok = BuildNode(kv.value(), options, json::PointerAppend(pointer, kv.key()), depth + 1,
+                       node.children[i], failures) && ok;
+        constant = constant && node.children[i].kind == JsonTemplateNode::Kind::kConst;
+        ++i;
+      }
+      if (ok && constant) {
+        node = JsonTemplateNode{};
+        node.limits = options.limits;
+        node.constant = v;
+      }
+      return ok;
+    }
+    default:
+      node.kind = JsonTemplateNode::Kind::kConst;
+      node.constant = v;
+      return true;
+  }
+}
+
+// On failure, `where` receives the JSON Pointer of the failing string.
+bool EvalNode(const JsonTemplateNode& node, const Scope& scope, bj::value& out, bool& tainted,
+              size_t& dynamic_bytes, Error& error, std::string& where) {
+  switch (node.kind) {
+    case JsonTemplateNode::Kind::kConst: out = node.constant; return true;
+    case JsonTemplateNode::Kind::kTemplate: {
+      auto v = node.tmpl.Evaluate(scope);
+      if (!v.ok()) {
+        error = std::move(v).error();
+        return false;
+      }
+      const size_t cap = node.limits.max_value_bytes;
+      dynamic_bytes += json::SerializedSizeAtMost(v->json, cap);
+      if (dynamic_bytes > cap) {
+        error = MakeError(ErrorCode::kExpressionLimit,
+                          "evaluated values larger than " + std::to_string(cap) + " bytes in total");
+        return false;
+      }
+      tainted = tainted || v->tainted;
+      out = std::move(v->json);
+      return true;
+    }
+    case JsonTemplateNode::Kind::kArray: {
+      bj::array arr;
+      arr.reserve(node.children.size());
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        bj::value e;
+        if (!EvalNode(node.children[i], scope, e, tainted, dynamic_bytes, error, where)) {
+          where = json::PointerAppend("", i) + where;
+          return false;
+        }
+        arr.push_back(std::move(e));
+      }
+      out = std::move(arr);
+      return true;
+    }
+    case JsonTemplateNode::Kind::kObject: {
+      bj::object obj;
+      obj.reserve(node.children.size());
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        bj::value e;
+        if (!EvalNode(node.children[i], scope, e, tainted, dynamic_bytes, error, where)) {
+          where = json::PointerAppend("", node.keys[i]) + where;
+          return false;
+        }
+        obj.insert_or_assign(node.keys[i], std::move(e));
+      }
+      out = std::move(obj);
+      return true;
+    }
+  }
+  return false;
+}
+
+void CollectSteps(const JsonTemplateNode& node, std::vector<std::string>& out) {
+  if (node.kind == JsonTemplateNode::Kind::kTemplate) {
+    for (const auto& e : node.tmpl.expressions()) {
+      for (const auto& s : e.referenced_steps()) {
+        if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+      }
+    }
+  }
+  for (const auto& child : node.children) CollectSteps(child, out);
+}
+
+const std::vector<Expression>& NoExpressions() {
+  static const std::vector<Expression> kNone;
+  return kNone;
+}
+
+}  // namespace
+
+Result<Template> Template::Compile(std::string_view text, const CompileOptions& options) {
+  try {
+    return CompileTemplate(text, options);
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while compiling the template");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while compiling the template");
+  }
+}
+
+Result<Value> Template::Evaluate(const Scope& scope, Trace* trace) const {
+  if (parts_ == nullptr) return Value{bj::value(""), false};
+  try {
+    return EvaluateTemplate(*parts_, scope, trace);
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the template");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while evaluating the template");
+  }
+}
+
+bool Template::is_literal() const { return parts_ == nullptr || parts_->literal; }
+bool Template::is_single_expression() const { return parts_ != nullptr && parts_->single; }
+const std::vector<Expression>& Template::expressions() const {
+  return parts_ == nullptr ? NoExpressions() : parts_->expressions;
+}
+
+Result<JsonTemplate> JsonTemplate::Compile(const bj::value& tree, const CompileOptions& options,
+                                           std::vector<Failure>* failures) {
+  try {
+    std::vector<Failure> local;
+    std::vector<Failure>& all = failures != nullptr ? *failures : local;
+    const size_t before = all.size();
+    auto root = std::make_shared<JsonTemplateNode>();
+    BuildNode(tree, options, "", 0, *root, all);
+    if (all.size() > before) return all[before].error;
+    return Access::MakeJsonTemplate(std::move(root));
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while compiling templates");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while compiling templates");
+  }
+}
+
+Result<Value> JsonTemplate::Evaluate(const Scope& scope) const {
+  if (root_ == nullptr) return Value{};
+  try {
+    Value out;
+    Error error;
+    std::string where;
+    size_t dynamic_bytes = 0;
+    if (!EvalNode(*root_, scope, out.json, out.tainted, dynamic_bytes, error, where)) {
+      if (!where.empty()) error.message = "at " + where + ": " + error.message;
+      return error;
+    }
+    return out;
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating templates");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while evaluating templates");
+  }
+}
+
+bool JsonTemplate::is_constant() const {
+  return root_ == nullptr || root_->kind == JsonTemplateNode::Kind::kConst;
+}
+
+std::vector<std::string> JsonTemplate::ReferencedSteps() const {
+  std::vector<std::string> out;
+  if (root_ != nullptr) CollectSteps(*root_, out);
+  return out;
+}
+
+Result<Expression> CompileCondition(std::string_view text, const CompileOptions& options) {
+  std::string_view t = Trim(text);
+  if (t.size() >= 4 && t.substr(0, 2) == "{{" && t.substr(t.size() - 2) == "}}") {
+    auto tmpl = Template::Compile(text, options);
+    if (!tmpl.ok()) return std::move(tmpl).error();
+    if (!tmpl->is_single_expression()) {
+      return MakeError(ErrorCode::kInvalidExpression,
+                       internal::PositionMessage(
+                           Position{}, "a condition is a bare expression or exactly one '{{ }}'"));
+    }
+    return tmpl->expressions()[0];
+  }
+  return Expression::Compile(text, options);
+}
+
+}  // namespace rampart::expr
