@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cfloat>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 
@@ -23,6 +24,9 @@ namespace {
 // Total nesting of evaluation (subschemas applied, including $ref hops). Bounds the native
 // stack whatever the schema does; legitimate schemas stay far below.
 constexpr size_t kMaxEvalDepth = 1000;
+// Native stack the evaluation may use, whatever the frame sizes of the build (sanitizer
+// builds have much larger frames). Callers' threads need at least this much headroom.
+constexpr uintptr_t kMaxStackBytes = 1 << 20;
 constexpr size_t kExcerptChars = 64;
 
 struct Annot {
@@ -270,6 +274,7 @@ class Evaluator {
       : schema_(schema), options_(schema.options), top_(errors), errors_(errors) {}
 
   bool Run(const bj::value& instance) {
+    stack_base_ = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
     scope_.push_back(nullptr);
     bool ok = Eval(*schema_.root, instance, nullptr);
     return ok && !limit_hit_;
@@ -298,7 +303,7 @@ class Evaluator {
   }
 
   void Report(const Keyword& k, std::string message) {
-    if (errors_ == nullptr) return;
+    if (errors_ == nullptr || limit_hit_) return;
     if (reported_ >= options_.max_errors) {
       stop_ = true;
       return;
@@ -307,13 +312,21 @@ class Evaluator {
     if (++reported_ >= options_.max_errors) stop_ = true;
   }
 
-  void ReportAt(std::string schema_path, const char* keyword, std::string message) {
+  // Reports a failure of `k`; the message is only built when errors are collected, and
+  // out of line, so that the recursive evaluation frames stay small.
+  template <typename F>
+  [[gnu::noinline]] void Fail(const Keyword& k, F&& message) {
+    if (errors_ != nullptr) Report(k, message());
+  }
+
+  template <typename F>
+  [[gnu::noinline]] void FailAt(const std::string& schema_path, F&& message) {
     if (errors_ == nullptr) return;
     if (reported_ >= options_.max_errors) {
       stop_ = true;
       return;
     }
-    errors_->push_back(ValidationError{InstancePath(), std::move(schema_path), keyword, std::move(message)});
+    errors_->push_back(ValidationError{InstancePath(), schema_path, "additionalProperties", message()});
     if (++reported_ >= options_.max_errors) stop_ = true;
   }
 
@@ -333,7 +346,8 @@ class Evaluator {
             " subschema evaluations");
       return false;
     }
-    if (depth_ >= kMaxEvalDepth) {
+    uintptr_t frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    if (depth_ >= kMaxEvalDepth || (stack_base_ > frame && stack_base_ - frame > kMaxStackBytes)) {
       Limit("schema evaluation nests deeper than " + std::to_string(kMaxEvalDepth) +
             " levels ($ref cycle?)");
       return false;
@@ -388,17 +402,17 @@ class Evaluator {
   bool EvalKeyword(const Keyword& k, const bj::value& v, Annot* a) {
     switch (k.kind) {
       case Kw::kFalse:
-        Report(k, "no value is allowed here (false schema)");
+        Fail(k, [&] { return std::string("no value is allowed here (false schema)"); });
         return false;
       case Kw::kType: {
         if ((TypeBits(v) & k.types) != 0) return true;
-        Report(k, "expected " + TypeNames(k.types) + ", got " + std::string(json::TypeName(v)));
+        Fail(k, [&] { return std::string("expected " + TypeNames(k.types) + ", got " + std::string(json::TypeName(v))); });
         return false;
       }
       case Kw::kConst: {
         if (!CheckComparableDepth(v)) return false;
         if (JsonEqual(v, *k.value)) return true;
-        Report(k, "value " + Describe(v) + " is not the required constant");
+        Fail(k, [&] { return std::string("value " + Describe(v) + " is not the required constant"); });
         return false;
       }
       case Kw::kEnum: {
@@ -406,51 +420,51 @@ class Evaluator {
         for (const auto& e : k.value->get_array()) {
           if (JsonEqual(v, e)) return true;
         }
-        Report(k, "value " + Describe(v) + " is not one of the allowed values");
+        Fail(k, [&] { return std::string("value " + Describe(v) + " is not one of the allowed values"); });
         return false;
       }
       case Kw::kMultipleOf:
         if (!v.is_number() || IsMultipleOf(v, *k.value)) return true;
-        Report(k, Describe(v) + " is not a multiple of " + Describe(*k.value));
+        Fail(k, [&] { return std::string(Describe(v) + " is not a multiple of " + Describe(*k.value)); });
         return false;
       case Kw::kMaximum:
         if (!v.is_number() || CompareNumbers(v, *k.value) <= 0) return true;
-        Report(k, Describe(v) + " is greater than the maximum " + Describe(*k.value));
+        Fail(k, [&] { return std::string(Describe(v) + " is greater than the maximum " + Describe(*k.value)); });
         return false;
       case Kw::kExclusiveMaximum:
         if (!v.is_number() || CompareNumbers(v, *k.value) < 0) return true;
-        Report(k, Describe(v) + " is not less than " + Describe(*k.value));
+        Fail(k, [&] { return std::string(Describe(v) + " is not less than " + Describe(*k.value)); });
         return false;
       case Kw::kMinimum: {
         int c = CompareNumbers(v, *k.value);
         if (!v.is_number() || c == 0 || c == 1) return true;
-        Report(k, Describe(v) + " is less than the minimum " + Describe(*k.value));
+        Fail(k, [&] { return std::string(Describe(v) + " is less than the minimum " + Describe(*k.value)); });
         return false;
       }
       case Kw::kExclusiveMinimum:
         if (!v.is_number() || CompareNumbers(v, *k.value) == 1) return true;
-        Report(k, Describe(v) + " is not greater than " + Describe(*k.value));
+        Fail(k, [&] { return std::string(Describe(v) + " is not greater than " + Describe(*k.value)); });
         return false;
       case Kw::kMaxLength:
         if (!v.is_string() || CodePoints(v.get_string()) <= k.count) return true;
-        Report(k, "string is longer than " + std::to_string(k.count) + " characters");
+        Fail(k, [&] { return std::string("string is longer than " + std::to_string(k.count) + " characters"); });
         return false;
       case Kw::kMinLength:
         if (!v.is_string() || CodePoints(v.get_string()) >= k.count) return true;
-        Report(k, "string is shorter than " + std::to_string(k.count) + " characters");
+        Fail(k, [&] { return std::string("string is shorter than " + std::to_string(k.count) + " characters"); });
         return false;
       case Kw::kPattern: {
         if (!v.is_string()) return true;
         const auto& s = v.get_string();
         if (RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *k.regex)) return true;
-        Report(k, Describe(v) + " does not match the pattern " + Quote(k.source));
+        Fail(k, [&] { return std::string(Describe(v) + " does not match the pattern " + Quote(k.source)); });
         return false;
       }
       case Kw::kFormat: {
         if (!v.is_string()) return true;
         const auto& s = v.get_string();
         if (CheckFormat(k.format, std::string_view(s.data(), s.size()))) return true;
-        Report(k, Describe(v) + " is not a valid " + k.source);
+        Fail(k, [&] { return std::string(Describe(v) + " is not a valid " + k.source); });
         return false;
       }
       case Kw::kContent: {
@@ -459,34 +473,34 @@ class Evaluator {
         std::string decoded;
         if (k.flag) {
           if (!DecodeBase64(text, &decoded)) {
-            Report(k, Describe(v) + " is not valid base64");
+            Fail(k, [&] { return std::string(Describe(v) + " is not valid base64"); });
             return false;
           }
           text = decoded;
         }
         if (!k.source.empty() && !json::Parse(text).ok()) {
-          Report(k, "content is not a valid JSON document");
+          Fail(k, [&] { return std::string("content is not a valid JSON document"); });
           return false;
         }
         return true;
       }
       case Kw::kMaxItems:
         if (!v.is_array() || v.get_array().size() <= k.count) return true;
-        Report(k, "array has more than " + std::to_string(k.count) + " items");
+        Fail(k, [&] { return std::string("array has more than " + std::to_string(k.count) + " items"); });
         return false;
       case Kw::kMinItems:
         if (!v.is_array() || v.get_array().size() >= k.count) return true;
-        Report(k, "array has fewer than " + std::to_string(k.count) + " items");
+        Fail(k, [&] { return std::string("array has fewer than " + std::to_string(k.count) + " items"); });
         return false;
       case Kw::kUniqueItems:
         return EvalUniqueItems(k, v);
       case Kw::kMaxProperties:
         if (!v.is_object() || v.get_object().size() <= k.count) return true;
-        Report(k, "object has more than " + std::to_string(k.count) + " properties");
+        Fail(k, [&] { return std::string("object has more than " + std::to_string(k.count) + " properties"); });
         return false;
       case Kw::kMinProperties:
         if (!v.is_object() || v.get_object().size() >= k.count) return true;
-        Report(k, "object has fewer than " + std::to_string(k.count) + " properties");
+        Fail(k, [&] { return std::string("object has fewer than " + std::to_string(k.count) + " properties"); });
         return false;
       case Kw::kRequired: {
         if (!v.is_object()) return true;
@@ -495,7 +509,7 @@ class Evaluator {
         for (const auto& name : k.names) {
           if (o.contains(name)) continue;
           ok = false;
-          Report(k, "missing required property " + Quote(name));
+          Fail(k, [&] { return std::string("missing required property " + Quote(name)); });
           if (errors_ == nullptr || stop_) break;
         }
         return ok;
@@ -509,8 +523,8 @@ class Evaluator {
           for (const auto& name : dep.required) {
             if (o.contains(name)) continue;
             ok = false;
-            Report(k, "property " + Quote(name) + " is required when " + Quote(dep.property) +
-                          " is present");
+            Fail(k, [&] { return std::string("property " + Quote(name) + " is required when " + Quote(dep.property) +
+                          " is present"); });
             if (errors_ == nullptr || stop_) return false;
           }
         }
@@ -568,7 +582,7 @@ class Evaluator {
           if (a != nullptr) a->marks[i] = 1;
           if (k.child->always_false) {
             path_.push_back(PathSegment{{}, i, true});
-            Report(k, "array item " + std::to_string(i) + " is not allowed");
+            Fail(k, [&] { return std::string("array item " + std::to_string(i) + " is not allowed"); });
             path_.pop_back();
             ok = false;
             if (errors_ == nullptr || stop_) break;
@@ -634,7 +648,7 @@ class Evaluator {
           }
         }
         if (any) return true;
-        Report(k, "value does not match any of the anyOf schemas");
+        Fail(k, [&] { return std::string("value does not match any of the anyOf schemas"); });
         return false;
       }
       case Kw::kOneOf: {
@@ -663,10 +677,10 @@ class Evaluator {
         }
         if (matches == 1) return true;
         if (matches == 0) {
-          Report(k, "value does not match any of the oneOf schemas");
+          Fail(k, [&] { return std::string("value does not match any of the oneOf schemas"); });
         } else {
-          Report(k, "value matches more than one oneOf schema (" + std::to_string(first) + " and " +
-                        std::to_string(second) + ")");
+          Fail(k, [&] { return std::string("value matches more than one oneOf schema (" + std::to_string(first) + " and " +
+                        std::to_string(second) + ")"); });
         }
         return false;
       }
@@ -677,7 +691,7 @@ class Evaluator {
           matched = Eval(*k.child, v, nullptr);
         }
         if (!matched) return true;
-        Report(k, "value must not match the schema in not");
+        Fail(k, [&] { return std::string("value must not match the schema in not"); });
         return false;
       }
       case Kw::kIf: {
@@ -703,7 +717,7 @@ class Evaluator {
           path_.push_back(PathSegment{{}, i, true});
           bool item_ok;
           if (k.child->always_false) {
-            Report(k, "unevaluated array item " + std::to_string(i) + " is not allowed");
+            Fail(k, [&] { return std::string("unevaluated array item " + std::to_string(i) + " is not allowed"); });
             item_ok = false;
           } else {
             item_ok = EvalChild(*k.child, arr[i]);
@@ -727,7 +741,7 @@ class Evaluator {
           path_.push_back(PathSegment{it->key(), 0, false});
           bool member_ok;
           if (k.child->always_false) {
-            Report(k, "unevaluated property " + Quote(it->key()) + " is not allowed");
+            Fail(k, [&] { return std::string("unevaluated property " + Quote(it->key()) + " is not allowed"); });
             member_ok = false;
           } else {
             member_ok = EvalChild(*k.child, it->value());
@@ -791,8 +805,7 @@ class Evaluator {
         path_.push_back(PathSegment{key, 0, false});
         bool member_ok;
         if (g.additional->always_false) {
-          ReportAt(g.additional_path, "additionalProperties",
-                   "property " + Quote(key) + " is not allowed");
+          FailAt(g.additional_path, [&] { return "property " + Quote(key) + " is not allowed"; });
           member_ok = false;
         } else {
           member_ok = EvalChild(*g.additional, it->value());
@@ -831,12 +844,12 @@ class Evaluator {
       }
     }
     if (matches < min) {
-      Report(k, min == 1 ? std::string("array does not contain a matching item")
-                         : "array contains fewer than " + std::to_string(min) + " matching items");
+      Fail(k, [&] { return std::string(min == 1 ? std::string("array does not contain a matching item")
+                         : "array contains fewer than " + std::to_string(min) + " matching items"); });
       return false;
     }
     if (has_max && matches > max) {
-      Report(k, "array contains more than " + std::to_string(max) + " matching items");
+      Fail(k, [&] { return std::string("array contains more than " + std::to_string(max) + " matching items"); });
       return false;
     }
     return true;
@@ -848,7 +861,7 @@ class Evaluator {
     const auto& arr = v.get_array();
     size_t n = arr.size();
     auto duplicate = [&](size_t i, size_t j) {
-      Report(k, "array items " + std::to_string(i) + " and " + std::to_string(j) + " are equal");
+      Fail(k, [&] { return std::string("array items " + std::to_string(i) + " and " + std::to_string(j) + " are equal"); });
       return false;
     };
     if (n <= 16) {
@@ -889,6 +902,7 @@ class Evaluator {
   bool limit_hit_ = false;
   size_t depth_ = 0;
   size_t evaluations_ = 0;
+  uintptr_t stack_base_ = 0;
   std::vector<PathSegment> path_;
   std::vector<const Resource*> scope_;
 };
