@@ -1,3 +1,4 @@
 # One line per fuzz target; each module's owner adds its own.
 rampart_fuzz(definition SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/definition_fuzz.cc DEPS rampart_engine)
 rampart_fuzz(schema SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/schema_fuzz.cc DEPS rampart_schema)
+rampart_fuzz(expr SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/expr_fuzz.cc DEPS rampart_expr)
