@@ -66,8 +66,9 @@ class WorkflowCase : public ::testing::TestWithParam<std::string> {};
 TEST_P(WorkflowCase, MatchesExpected) {
   const std::string name = GetParam();
   const fs::path expected_path = kDir / (name + ".expected.json");
-  ASSERT_TRUE(fs::exists(expected_path)) << "missing " << expected_path;
-  auto expected = json::Parse(ReadAll(expected_path));
+  const bool have_expected = fs::exists(expected_path);
+  EXPECT_TRUE(have_expected) << "missing " << expected_path;
+  auto expected = json::Parse(have_expected ? ReadAll(expected_path) : "{}");
   ASSERT_TRUE(expected.ok()) << expected.error().message;
 
   model::LoadResult loaded = model::LoadDefinition(ReadAll(kDir / (name + ".yaml")));
@@ -106,7 +107,7 @@ TEST_P(WorkflowCase, MatchesExpected) {
   testing::FakeClock clock{std::chrono::milliseconds(tick_ms)};
   testing::FakeRandom random;
   actions::Registry registry = actions::BuiltinRegistry();
-  engine::DirectoryWorkflowSource children(kDir);
+  engine::DirectoryWorkflowSource children(kDir / "children");
   RecordingSink sink;
   engine::Env env{&clock, &random, &registry, &children, &sink};
   engine::Engine engine(env);

@@ -428,7 +428,9 @@ class Execution {
         e = MakeError(ErrorCode::kStepFailed,
                       "child workflow is waiting for an approval, which nested runs do not support");
       }
-      e.message = "workflow " + step.workflow + ": " + e.message;
+      // Name the workflow where the failure happened once, not at every level above it.
+      bool from_grandchild = !result.children.empty() && !result.children.back().succeeded();
+      if (!from_grandchild) e.message = "workflow " + step.workflow + ": " + e.message;
       return fail(std::move(e));
     }
     bj::value out = result.record["output"];

@@ -132,6 +132,6 @@ LoadResult LoadDefinitionValue(const boost::json::value& document);
 // scalars stay strings). Duplicate keys, non-scalar keys, anchors expanding past the
 // bounds, and documents deeper than `max_depth` are errors.
 Result<boost::json::value> YamlToJson(std::string_view text, size_t max_depth = 128,
-                                      size_t max_nodes = 1'000'000);
+                                      size_t max_nodes = 250'000);
 
 }  // namespace rampart::model
