@@ -88,7 +88,7 @@ struct PropertyEntry {
 };
 
 struct PatternEntry {
-  std::unique_ptr<RE2> regex;
+  std::shared_ptr<const RE2> regex;  // shared between identical patterns
   std::string source;
   const Node* node = nullptr;
   std::string path;  // schema path of this patternProperties member
@@ -99,6 +99,11 @@ struct ObjectGroup {
   std::unordered_map<std::string_view, uint32_t> index;  // name -> position in properties
   std::vector<PatternEntry> patterns;
   const Node* additional = nullptr;
+  // `required` folded into the one pass over the members when every required name is one
+  // of at most 64 properties: positions in `properties`, and their bit mask.
+  std::vector<uint32_t> required;
+  uint64_t required_mask = 0;
+  std::string required_path;
   std::string properties_path;
   std::string additional_path;
 };
@@ -130,7 +135,7 @@ struct Keyword {
   std::vector<DependentRequired> dependent_required;
   std::vector<DependentSchema> dependent_schemas;
   std::unique_ptr<ObjectGroup> object;
-  std::unique_ptr<RE2> regex;
+  std::shared_ptr<const RE2> regex;  // shared between identical patterns
   std::string source;  // pattern source, format name, $dynamicRef anchor name
   FormatKind format = FormatKind::kUnknown;
 };

@@ -676,6 +676,23 @@ class Compiler {
           if (!sub.ok()) return sub.error();
           group->additional = *sub;
         }
+        // Fold `required` into the object pass when it only names declared properties
+        // (and there are at most 64 of them): one lookup per member instead of one per name.
+        for (auto kw = node->keywords.begin(); kw != node->keywords.end(); ++kw) {
+          if (kw->kind != Kw::kRequired || group->properties.size() > 64) continue;
+          std::vector<uint32_t> positions;
+          for (const auto& name : kw->names) {
+            auto found = group->index.find(name);
+            if (found == group->index.end()) break;
+            positions.push_back(found->second);
+          }
+          if (positions.size() != kw->names.size()) break;
+          for (uint32_t p : positions) group->required_mask |= uint64_t{1} << p;
+          group->required = std::move(positions);
+          group->required_path = kw->path;
+          node->keywords.erase(kw);
+          break;
+        }
         Keyword& k = add(Kw::kObject, props != nullptr ? "properties" : pattern_props != nullptr
                                                                           ? "patternProperties"
                                                                           : "additionalProperties");
@@ -898,7 +915,14 @@ class Compiler {
     return Status::Ok();
   }
 
-  Result<std::unique_ptr<RE2>> CompileRegex(std::string_view source, const std::string& path) {
+  // Bounds on the regular expressions of one schema: RE2 keeps each program, and a DFA
+  // cache of up to ~1/3 of its 8 MiB budget, for the validator's lifetime.
+  static constexpr size_t kMaxRegexes = 1000;
+  static constexpr int64_t kMaxRegexProgramTotal = 4'000'000;  // RE2 instructions
+
+  Result<std::shared_ptr<const RE2>> CompileRegex(std::string_view source, const std::string& path) {
+    auto cached = regexes_.find(std::string(source));
+    if (cached != regexes_.end()) return cached->second;
     RegexTranslation t = TranslateEcmaRegex(source);
     if (t.status == RegexStatus::kInvalid) {
       return SchemaError(path, "invalid ECMA-262 regular expression '" + json::Excerpt(source) +
@@ -908,14 +932,23 @@ class Compiler {
       return SchemaError(path, "regular expression '" + json::Excerpt(source) +
                                    "' is not supported: " + t.message);
     }
+    if (regexes_.size() >= kMaxRegexes) {
+      return MakeError(ErrorCode::kLimitExceeded,
+                       "schema has more than " + std::to_string(kMaxRegexes) + " distinct patterns");
+    }
     RE2::Options opts;
     opts.set_log_errors(false);
     opts.set_encoding(RE2::Options::EncodingUTF8);
-    auto re = std::make_unique<RE2>(t.re2, opts);
+    auto re = std::make_shared<const RE2>(t.re2, opts);
     if (!re->ok()) {
       return SchemaError(path, "regular expression '" + json::Excerpt(source) +
                                    "' is not supported by RE2: " + json::Excerpt(re->error()));
     }
+    regex_program_total_ += re->ProgramSize();
+    if (regex_program_total_ > kMaxRegexProgramTotal) {
+      return MakeError(ErrorCode::kLimitExceeded, "the schema's patterns are too large in total");
+    }
+    regexes_.emplace(std::string(source), re);
     return re;
   }
 
@@ -930,6 +963,8 @@ class Compiler {
       dynamic_anchor_locations_;
   std::unordered_map<std::string, bj::value> builtin_;
   bool uses_dynamic_ref_ = false;
+  std::unordered_map<std::string, std::shared_ptr<const RE2>> regexes_;
+  int64_t regex_program_total_ = 0;
 };
 
 }  // namespace

@@ -268,10 +268,51 @@ std::string Describe(const bj::value& v) {
 
 std::string Quote(std::string_view s) { return Describe(bj::value(bj::string_view(s.data(), s.size()))); }
 
+// A stack that lives inline up to N entries (the dynamic scope is rarely deep), so that a
+// validation allocates nothing on its happy path.
+template <typename T, size_t N>
+class SmallStack {
+ public:
+  void push_back(T v) {
+    if (size_ < N) {
+      inline_[size_] = v;
+    } else {
+      overflow_.push_back(v);
+    }
+    ++size_;
+  }
+  void pop_back() {
+    if (size_ > N) overflow_.pop_back();
+    --size_;
+  }
+  T back() const { return size_ > N ? overflow_.back() : inline_[size_ - 1]; }
+  size_t size() const { return size_; }
+  T operator[](size_t i) const { return i < N ? inline_[i] : overflow_[i - N]; }
+
+ private:
+  T inline_[N] = {};
+  std::vector<T> overflow_;
+  size_t size_ = 0;
+};
+
 class Evaluator {
  public:
   Evaluator(const CompiledSchema& schema, std::vector<ValidationError>* errors)
       : schema_(schema), options_(schema.options), top_(errors), errors_(errors) {}
+
+  // Instance path segments are only kept when errors can be reported.
+  void Push(std::string_view key) {
+    ++instance_depth_;
+    if (top_ != nullptr) path_.push_back(PathSegment{key, 0, false});
+  }
+  void Push(size_t index) {
+    ++instance_depth_;
+    if (top_ != nullptr) path_.push_back(PathSegment{{}, index, true});
+  }
+  void Pop() {
+    --instance_depth_;
+    if (top_ != nullptr) path_.pop_back();
+  }
 
   bool Run(const bj::value& instance) {
     stack_base_ = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
@@ -320,13 +361,13 @@ class Evaluator {
   }
 
   template <typename F>
-  [[gnu::noinline]] void FailAt(const std::string& schema_path, F&& message) {
-    if (errors_ == nullptr) return;
+  [[gnu::noinline]] void FailAt(const std::string& schema_path, const char* keyword, F&& message) {
+    if (errors_ == nullptr || limit_hit_) return;
     if (reported_ >= options_.max_errors) {
       stop_ = true;
       return;
     }
-    errors_->push_back(ValidationError{InstancePath(), schema_path, "additionalProperties", message()});
+    errors_->push_back(ValidationError{InstancePath(), schema_path, keyword, message()});
     if (++reported_ >= options_.max_errors) stop_ = true;
   }
 
@@ -382,7 +423,7 @@ class Evaluator {
 
   // Evaluates a child instance (member or item).
   bool EvalChild(const Node& n, const bj::value& v) {
-    if (path_.size() >= options_.max_instance_depth) {
+    if (instance_depth_ >= options_.max_instance_depth) {
       Limit("instance nesting deeper than " + std::to_string(options_.max_instance_depth) +
             " levels");
       return false;
@@ -391,7 +432,7 @@ class Evaluator {
   }
 
   bool CheckComparableDepth(const bj::value& v) {
-    if (!DepthAtMost(v, options_.max_instance_depth - std::min(path_.size(), options_.max_instance_depth))) {
+    if (!DepthAtMost(v, options_.max_instance_depth - std::min(instance_depth_, options_.max_instance_depth))) {
       Limit("instance nesting deeper than " + std::to_string(options_.max_instance_depth) +
             " levels");
       return false;
@@ -446,11 +487,18 @@ class Evaluator {
         Fail(k, [&] { return std::string(Describe(v) + " is not greater than " + Describe(*k.value)); });
         return false;
       case Kw::kMaxLength:
-        if (!v.is_string() || CodePoints(v.get_string()) <= k.count) return true;
+        // A code point takes 1 to 4 bytes: most strings are decided by their byte size.
+        if (!v.is_string() || v.get_string().size() <= k.count ||
+            CodePoints(v.get_string()) <= k.count) {
+          return true;
+        }
         Fail(k, [&] { return std::string("string is longer than " + std::to_string(k.count) + " characters"); });
         return false;
       case Kw::kMinLength:
-        if (!v.is_string() || CodePoints(v.get_string()) >= k.count) return true;
+        if (!v.is_string() || (v.get_string().size() / 4 >= k.count) ||
+            (v.get_string().size() >= k.count && CodePoints(v.get_string()) >= k.count)) {
+          return true;
+        }
         Fail(k, [&] { return std::string("string is shorter than " + std::to_string(k.count) + " characters"); });
         return false;
       case Kw::kPattern: {
@@ -563,9 +611,9 @@ class Evaluator {
         bool ok = true;
         size_t n = std::min(arr.size(), k.children.size());
         for (size_t i = 0; i < n; ++i) {
-          path_.push_back(PathSegment{{}, i, true});
+          Push(i);
           bool item_ok = EvalChild(*k.children[i], arr[i]);
-          path_.pop_back();
+          Pop();
           if (a != nullptr) a->marks[i] = 1;
           if (!item_ok) {
             ok = false;
@@ -581,16 +629,16 @@ class Evaluator {
         for (size_t i = k.count; i < arr.size(); ++i) {
           if (a != nullptr) a->marks[i] = 1;
           if (k.child->always_false) {
-            path_.push_back(PathSegment{{}, i, true});
+            Push(i);
             Fail(k, [&] { return std::string("array item " + std::to_string(i) + " is not allowed"); });
-            path_.pop_back();
+            Pop();
             ok = false;
             if (errors_ == nullptr || stop_) break;
             continue;
           }
-          path_.push_back(PathSegment{{}, i, true});
+          Push(i);
           bool item_ok = EvalChild(*k.child, arr[i]);
-          path_.pop_back();
+          Pop();
           if (!item_ok) {
             ok = false;
             if (errors_ == nullptr || stop_) break;
@@ -605,7 +653,8 @@ class Evaluator {
       case Kw::kDynamicRef: {
         const Node* target = k.child;
         if (!k.source.empty()) {
-          for (const Resource* r : scope_) {
+          for (size_t i = 0; i < scope_.size(); ++i) {
+            const Resource* r = scope_[i];
             if (r == nullptr) continue;
             auto it = r->dynamic_anchors.find(k.source);
             if (it != r->dynamic_anchors.end()) {
@@ -714,7 +763,7 @@ class Evaluator {
         bool ok = true;
         for (size_t i = 0; i < arr.size(); ++i) {
           if (a->marks[i]) continue;
-          path_.push_back(PathSegment{{}, i, true});
+          Push(i);
           bool item_ok;
           if (k.child->always_false) {
             Fail(k, [&] { return std::string("unevaluated array item " + std::to_string(i) + " is not allowed"); });
@@ -722,7 +771,7 @@ class Evaluator {
           } else {
             item_ok = EvalChild(*k.child, arr[i]);
           }
-          path_.pop_back();
+          Pop();
           a->marks[i] = 1;
           if (!item_ok) {
             ok = false;
@@ -738,7 +787,7 @@ class Evaluator {
         size_t i = 0;
         for (auto it = o.begin(); it != o.end(); ++it, ++i) {
           if (a->marks[i]) continue;
-          path_.push_back(PathSegment{it->key(), 0, false});
+          Push(std::string_view(it->key().data(), it->key().size()));
           bool member_ok;
           if (k.child->always_false) {
             Fail(k, [&] { return std::string("unevaluated property " + Quote(it->key()) + " is not allowed"); });
@@ -746,7 +795,7 @@ class Evaluator {
           } else {
             member_ok = EvalChild(*k.child, it->value());
           }
-          path_.pop_back();
+          Pop();
           a->marks[i] = 1;
           if (!member_ok) {
             ok = false;
@@ -766,24 +815,27 @@ class Evaluator {
     bool ok = true;
     size_t i = 0;
     size_t cursor = 0;  // instances usually list properties in schema order
+    uint64_t seen = 0;  // properties present, when `required` is folded in (<= 64 properties)
     for (auto it = o.begin(); it != o.end(); ++it, ++i) {
       std::string_view key(it->key().data(), it->key().size());
       bool matched = false;
       const Node* prop = nullptr;
       if (cursor < g.properties.size() && g.properties[cursor].name == key) {
+        seen |= uint64_t{1} << (cursor & 63);
         prop = g.properties[cursor++].node;
       } else if (!g.properties.empty()) {
         auto found = g.index.find(key);
         if (found != g.index.end()) {
           prop = g.properties[found->second].node;
           cursor = found->second + 1;
+          seen |= uint64_t{1} << (found->second & 63);
         }
       }
       if (prop != nullptr) {
         matched = true;
-        path_.push_back(PathSegment{key, 0, false});
+        Push(key);
         bool member_ok = EvalChild(*prop, it->value());
-        path_.pop_back();
+        Pop();
         if (!member_ok) {
           ok = false;
           if (errors_ == nullptr || stop_) return false;
@@ -792,9 +844,9 @@ class Evaluator {
       for (const PatternEntry& p : g.patterns) {
         if (!RE2::PartialMatch(re2::StringPiece(key.data(), key.size()), *p.regex)) continue;
         matched = true;
-        path_.push_back(PathSegment{key, 0, false});
+        Push(key);
         bool member_ok = EvalChild(*p.node, it->value());
-        path_.pop_back();
+        Pop();
         if (!member_ok) {
           ok = false;
           if (errors_ == nullptr || stop_) return false;
@@ -802,21 +854,31 @@ class Evaluator {
       }
       if (!matched && g.additional != nullptr) {
         matched = true;
-        path_.push_back(PathSegment{key, 0, false});
+        Push(key);
         bool member_ok;
         if (g.additional->always_false) {
-          FailAt(g.additional_path, [&] { return "property " + Quote(key) + " is not allowed"; });
+          FailAt(g.additional_path, "additionalProperties", [&] { return "property " + Quote(key) + " is not allowed"; });
           member_ok = false;
         } else {
           member_ok = EvalChild(*g.additional, it->value());
         }
-        path_.pop_back();
+        Pop();
         if (!member_ok) {
           ok = false;
           if (errors_ == nullptr || stop_) return false;
         }
       }
       if (matched && a != nullptr) a->marks[i] = 1;
+    }
+    if (!g.required.empty() && (seen & g.required_mask) != g.required_mask) {
+      for (size_t r = 0; r < g.required.size(); ++r) {
+        if ((seen >> g.required[r]) & 1) continue;
+        ok = false;
+        FailAt(g.required_path, "required", [&] {
+          return "missing required property " + Quote(g.properties[g.required[r]].name);
+        });
+        if (errors_ == nullptr || stop_) break;
+      }
     }
     return ok;
   }
@@ -831,9 +893,9 @@ class Evaluator {
     {
       Silence silence(this);
       for (size_t i = 0; i < arr.size(); ++i) {
-        path_.push_back(PathSegment{{}, i, true});
+        Push(i);
         bool m = EvalChild(*k.child, arr[i]);
-        path_.pop_back();
+        Pop();
         if (stop_) return false;
         if (m) {
           ++matches;
@@ -903,8 +965,9 @@ class Evaluator {
   size_t depth_ = 0;
   size_t evaluations_ = 0;
   uintptr_t stack_base_ = 0;
+  size_t instance_depth_ = 0;
   std::vector<PathSegment> path_;
-  std::vector<const Resource*> scope_;
+  SmallStack<const Resource*, 32> scope_;
 };
 
 }  // namespace

@@ -419,6 +419,20 @@ bool CheckLabels(const std::vector<std::vector<uint32_t>>& labels) {
 
 bool CheckHostname(std::string_view text) {
   if (text.empty() || text.size() > 253) return false;
+  // Fast path: plain LDH labels, no A-label ("--" at positions 3-4) and so no Bidi rule.
+  bool plain = true;
+  size_t label_start = 0;
+  for (size_t i = 0; i <= text.size() && plain; ++i) {
+    if (i < text.size() && text[i] != '.') continue;
+    std::string_view label = text.substr(label_start, i - label_start);
+    if (label.empty() || label.size() > 63 || !IsLdh(label) || label.front() == '-' ||
+        label.back() == '-') {
+      return false;
+    }
+    plain = !(label.size() >= 4 && label[2] == '-' && label[3] == '-');
+    label_start = i + 1;
+  }
+  if (plain) return true;
   std::vector<std::vector<uint32_t>> labels;
   size_t start = 0;
   while (true) {

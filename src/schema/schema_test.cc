@@ -97,6 +97,20 @@ TEST(SchemaTest, RequiredListsEveryMissingProperty) {
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].message, "missing required property \"a\"");
   EXPECT_EQ(errors[1].message, "missing required property \"c\"");
+
+  // Same result when every required name is a declared property (checked in the same pass).
+  Validator declared = MustCompile(
+      R"({"properties": {"a": {}, "b": {}, "c": {}}, "required": ["a", "b", "c"]})");
+  errors.clear();
+  EXPECT_FALSE(declared.Validate(J(R"({"b": 1})"), &errors));
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].keyword, "required");
+  EXPECT_EQ(errors[0].schema_path, "/required");
+  EXPECT_EQ(errors[0].instance_path, "");
+  EXPECT_EQ(errors[0].message, "missing required property \"a\"");
+  EXPECT_EQ(errors[1].message, "missing required property \"c\"");
+  EXPECT_TRUE(declared.Validate(J(R"({"c": 1, "a": 2, "b": 3})")));
+  EXPECT_TRUE(declared.Validate(J(R"([1])")));
 }
 
 // No message echoes more than 64 characters of the offending value, whatever the keyword.
@@ -384,6 +398,19 @@ TEST(SchemaHostileTest, PathologicalPatternsRunInLinearTime) {
   // A pattern whose program is too large for RE2 is a compile error, not a hang.
   auto big = Validator::Compile(J(R"({"pattern": "((a{1000}){1000}){1000}"})"));
   EXPECT_FALSE(big.ok());
+}
+
+TEST(SchemaHostileTest, PatternCountIsBounded) {
+  std::string distinct = R"({"patternProperties": {)";
+  std::string same = R"({"properties": {)";
+  for (int i = 0; i < 1001; ++i) {
+    distinct += (i ? "," : "") + std::string(R"("^a)") + std::to_string(i) + R"($": true)";
+    same += (i ? "," : "") + std::string(R"("p)") + std::to_string(i) + R"(": {"pattern": "^[a-z]+$"})";
+  }
+  auto too_many = Validator::Compile(J(distinct + "}}"));
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code, ErrorCode::kLimitExceeded);
+  EXPECT_TRUE(Validator::Compile(J(same + "}}")).ok());  // identical patterns are shared
 }
 
 TEST(SchemaHostileTest, LargeUniqueItemsIsNotQuadratic) {
