@@ -73,6 +73,23 @@ void BM_RunSetSteps(benchmark::State& state) {
 }
 BENCHMARK(BM_RunSetSteps)->Arg(1000)->Unit(benchmark::kMillisecond);
 
+// The engine's own cost per step: `set` steps whose values are constants.
+void BM_RunConstantSetSteps(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::string yaml = "rampart: 1\nid: bench\nsteps:\n";
+  for (int i = 0; i < n; ++i) yaml += "  - {id: s" + std::to_string(i) + ", type: set, values: {v: 1}}\n";
+  auto loaded = rampart::model::LoadDefinition(yaml);
+  rampart::engine::Engine engine(rampart::engine::Env{});
+  for (auto _ : state) {
+    rampart::engine::RunRequest req;
+    req.run_id = "run_bench";
+    auto result = engine.Run(*loaded.workflow, std::move(req));
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_RunConstantSetSteps)->Arg(1000)->Unit(benchmark::kMillisecond);
+
 void BM_LoadDefinition10kYaml(benchmark::State& state) {
   const std::string text = CompactWorkflowYaml(10000);
   state.counters["bytes"] = static_cast<double>(text.size());
