@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rampart/schema/schema.h"
+#include "schema/ecma_regex.h"
 #include "schema/formats.h"
 
 namespace rampart::schema::internal {
@@ -82,13 +83,27 @@ enum class Kw : uint8_t {
   kUnevaluatedProperties,
 };
 
+// A compiled `pattern`: RE2, plus a direct matcher for the common simple shapes.
+struct CompiledPattern {
+  std::unique_ptr<const RE2> re2;
+  bool has_simple = false;
+  SimplePattern simple;
+
+  bool Matches(std::string_view text) const {
+    if (has_simple) return MatchSimplePattern(simple, text);
+    // Unanchored search without submatches: RE2 runs its DFA only.
+    return re2->Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
+                      RE2::UNANCHORED, nullptr, 0);
+  }
+};
+
 struct PropertyEntry {
   std::string_view name;  // points into a document held by CompiledSchema
   const Node* node = nullptr;
 };
 
 struct PatternEntry {
-  std::shared_ptr<const RE2> regex;  // shared between identical patterns
+  std::shared_ptr<const CompiledPattern> regex;  // shared between identical patterns
   std::string source;
   const Node* node = nullptr;
   std::string path;  // schema path of this patternProperties member
@@ -135,7 +150,7 @@ struct Keyword {
   std::vector<DependentRequired> dependent_required;
   std::vector<DependentSchema> dependent_schemas;
   std::unique_ptr<ObjectGroup> object;
-  std::shared_ptr<const RE2> regex;  // shared between identical patterns
+  std::shared_ptr<const CompiledPattern> regex;  // shared between identical patterns
   std::string source;  // pattern source, format name, $dynamicRef anchor name
   FormatKind format = FormatKind::kUnknown;
 };

@@ -920,7 +920,7 @@ class Compiler {
   static constexpr size_t kMaxRegexes = 1000;
   static constexpr int64_t kMaxRegexProgramTotal = 4'000'000;  // RE2 instructions
 
-  Result<std::shared_ptr<const RE2>> CompileRegex(std::string_view source, const std::string& path) {
+  Result<std::shared_ptr<const CompiledPattern>> CompileRegex(std::string_view source, const std::string& path) {
     auto cached = regexes_.find(std::string(source));
     if (cached != regexes_.end()) return cached->second;
     RegexTranslation t = TranslateEcmaRegex(source);
@@ -939,7 +939,7 @@ class Compiler {
     RE2::Options opts;
     opts.set_log_errors(false);
     opts.set_encoding(RE2::Options::EncodingUTF8);
-    auto re = std::make_shared<const RE2>(t.re2, opts);
+    auto re = std::make_unique<const RE2>(t.re2, opts);
     if (!re->ok()) {
       return SchemaError(path, "regular expression '" + json::Excerpt(source) +
                                    "' is not supported by RE2: " + json::Excerpt(re->error()));
@@ -948,8 +948,11 @@ class Compiler {
     if (regex_program_total_ > kMaxRegexProgramTotal) {
       return MakeError(ErrorCode::kLimitExceeded, "the schema's patterns are too large in total");
     }
-    regexes_.emplace(std::string(source), re);
-    return re;
+    auto compiled = std::make_shared<CompiledPattern>();
+    compiled->re2 = std::move(re);
+    compiled->has_simple = BuildSimplePattern(source, &compiled->simple);
+    regexes_.emplace(std::string(source), compiled);
+    return std::shared_ptr<const CompiledPattern>(std::move(compiled));
   }
 
   const Options& options_;
@@ -963,7 +966,7 @@ class Compiler {
       dynamic_anchor_locations_;
   std::unordered_map<std::string, bj::value> builtin_;
   bool uses_dynamic_ref_ = false;
-  std::unordered_map<std::string, std::shared_ptr<const RE2>> regexes_;
+  std::unordered_map<std::string, std::shared_ptr<const CompiledPattern>> regexes_;
   int64_t regex_program_total_ = 0;
 };
 

@@ -704,4 +704,132 @@ RegexTranslation TranslateEcmaRegex(std::string_view pattern) {
   return Translator(pattern).Run();
 }
 
+bool BuildSimplePattern(std::string_view s, SimplePattern* out) {
+  out->items.clear();
+  out->anchored_end = false;
+  if (s.empty() || s[0] != '^') return false;
+  size_t i = 1;
+  auto digits = [](std::bitset<128>* b) {
+    for (char c = '0'; c <= '9'; ++c) b->set(static_cast<size_t>(c));
+  };
+  auto word = [&](std::bitset<128>* b) {
+    digits(b);
+    for (char c = 'a'; c <= 'z'; ++c) b->set(static_cast<size_t>(c));
+    for (char c = 'A'; c <= 'Z'; ++c) b->set(static_cast<size_t>(c));
+    b->set('_');
+  };
+  // An escape inside or outside a class: \d \w or an escaped ASCII syntax character.
+  auto escape = [&](char c, std::bitset<128>* b, bool* single, char* literal) {
+    *single = false;
+    if (c == 'd') {
+      digits(b);
+      return true;
+    }
+    if (c == 'w') {
+      word(b);
+      return true;
+    }
+    if (IsSyntaxChar(static_cast<unsigned char>(c)) || c == '-') {
+      b->set(static_cast<size_t>(c));
+      *single = true;
+      *literal = c;
+      return true;
+    }
+    return false;
+  };
+  while (i < s.size()) {
+    char c = s[i];
+    SimplePattern::Item item;
+    if (c == '$') {
+      if (i + 1 != s.size()) return false;
+      out->anchored_end = true;
+      break;
+    }
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+    if (c == '[') {
+      ++i;
+      if (i < s.size() && (s[i] == '^' || s[i] == ']')) return false;  // negated or empty
+      bool closed = false;
+      while (i < s.size()) {
+        char a = s[i];
+        if (a == ']') {
+          closed = true;
+          ++i;
+          break;
+        }
+        if (static_cast<unsigned char>(a) >= 0x80 || a == '[') return false;
+        bool single = true;
+        char lo = a;
+        if (a == '\\') {
+          if (i + 1 >= s.size() || !escape(s[i + 1], &item.chars, &single, &lo)) return false;
+          i += 2;
+        } else {
+          ++i;
+        }
+        if (!single) continue;
+        if (i + 1 < s.size() && s[i] == '-' && s[i + 1] != ']') {
+          char hi = s[i + 1];
+          if (static_cast<unsigned char>(hi) >= 0x80 || hi == '\\' || hi == '[' || hi < lo) return false;
+          for (int x = lo; x <= hi; ++x) item.chars.set(static_cast<size_t>(x));
+          i += 2;
+        } else {
+          item.chars.set(static_cast<size_t>(static_cast<unsigned char>(lo)));
+        }
+      }
+      if (!closed || item.chars.none()) return false;
+    } else if (c == '\\') {
+      bool single = false;
+      char lit = 0;
+      if (i + 1 >= s.size() || !escape(s[i + 1], &item.chars, &single, &lit)) return false;
+      i += 2;
+    } else if (IsSyntaxChar(static_cast<unsigned char>(c))) {
+      return false;  // . ( ) | * + ? { } ] and friends: leave to RE2
+    } else {
+      item.chars.set(static_cast<size_t>(c));
+      ++i;
+    }
+    // Quantifier.
+    if (i < s.size()) {
+      char q = s[i];
+      if (q == '*' || q == '+' || q == '?') {
+        item.min = q == '+' ? 1 : 0;
+        item.max = q == '?' ? 1 : UINT32_MAX;
+        ++i;
+      } else if (q == '{') {
+        size_t p = i + 1;
+        uint64_t lo = 0;
+        uint64_t hi = 0;
+        size_t start = p;
+        while (p < s.size() && s[p] >= '0' && s[p] <= '9' && p - start < 5) lo = lo * 10 + static_cast<uint64_t>(s[p++] - '0');
+        if (p == start) return false;
+        hi = lo;
+        if (p < s.size() && s[p] == ',') {
+          ++p;
+          hi = 0;
+          size_t hstart = p;
+          while (p < s.size() && s[p] >= '0' && s[p] <= '9' && p - hstart < 5) hi = hi * 10 + static_cast<uint64_t>(s[p++] - '0');
+          if (p == hstart) hi = UINT32_MAX;
+        }
+        if (p >= s.size() || s[p] != '}' || hi < lo || lo > 1000 || (hi != UINT32_MAX && hi > 1000)) return false;
+        item.min = static_cast<uint32_t>(lo);
+        item.max = static_cast<uint32_t>(hi);
+        i = p + 1;
+      }
+      if (i < s.size() && (s[i] == '?' || s[i] == '*' || s[i] == '+' || s[i] == '{')) return false;
+    }
+    out->items.push_back(item);
+  }
+  if (out->items.empty() || out->items.size() > 64) return false;
+  // Greedy is exact when each variable item is disjoint from the items that can follow it
+  // before the next mandatory one.
+  for (size_t a = 0; a < out->items.size(); ++a) {
+    if (out->items[a].min == out->items[a].max) continue;
+    for (size_t b = a + 1; b < out->items.size(); ++b) {
+      if ((out->items[a].chars & out->items[b].chars).any()) return false;
+      if (out->items[b].min > 0) break;
+    }
+  }
+  return true;
+}
+
 }  // namespace rampart::schema::internal

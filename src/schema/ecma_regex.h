@@ -24,8 +24,11 @@
 //   - the m and s modifiers in modifier groups
 #pragma once
 
+#include <bitset>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rampart::schema::internal {
 
@@ -38,5 +41,39 @@ struct RegexTranslation {
 };
 
 RegexTranslation TranslateEcmaRegex(std::string_view pattern);
+
+// The common shape of schema patterns, matched without RE2's per-call overhead:
+// "^" then a sequence of ASCII character classes or literals with quantifiers, then
+// optionally "$" (e.g. ^[A-Z]{3}-[0-9]{4}$, ^[a-z0-9-]+$). Built only when greedy matching
+// is exact: every item whose count varies is disjoint from the items that may follow it
+// up to the next mandatory one, so no backtracking is ever needed (linear time).
+struct SimplePattern {
+  struct Item {
+    std::bitset<128> chars;
+    uint32_t min = 1;
+    uint32_t max = 1;
+  };
+  std::vector<Item> items;
+  bool anchored_end = false;
+};
+
+// Returns false when `pattern` is not of that shape (then RE2 is used).
+bool BuildSimplePattern(std::string_view pattern, SimplePattern* out);
+
+inline bool MatchSimplePattern(const SimplePattern& p, std::string_view text) {
+  size_t pos = 0;
+  const size_t n = text.size();
+  for (const auto& item : p.items) {
+    uint32_t count = 0;
+    while (count < item.max && pos < n) {
+      unsigned char c = static_cast<unsigned char>(text[pos]);
+      if (c >= 128 || !item.chars[c]) break;
+      ++pos;
+      ++count;
+    }
+    if (count < item.min) return false;
+  }
+  return !p.anchored_end || pos == n;
+}
 
 }  // namespace rampart::schema::internal

@@ -162,6 +162,12 @@ size_t JsonHash(const bj::value& v) {
 
 bool DepthAtMost(const bj::value& root, size_t max_depth) {
   if (!root.is_array() && !root.is_object()) return true;
+  if (max_depth >= 1 && root.is_array()) {
+    // Common case, without allocating: an array of scalars.
+    bool flat = true;
+    for (const auto& e : root.get_array()) flat = flat && !e.is_array() && !e.is_object();
+    if (flat) return true;
+  }
   std::vector<std::pair<const bj::value*, size_t>> stack{{&root, 0}};
   while (!stack.empty()) {
     auto [v, depth] = stack.back();
@@ -504,7 +510,7 @@ class Evaluator {
       case Kw::kPattern: {
         if (!v.is_string()) return true;
         const auto& s = v.get_string();
-        if (RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *k.regex)) return true;
+        if (k.regex->Matches(std::string_view(s.data(), s.size()))) return true;
         Fail(k, [&] { return std::string(Describe(v) + " does not match the pattern " + Quote(k.source)); });
         return false;
       }
@@ -842,7 +848,7 @@ class Evaluator {
         }
       }
       for (const PatternEntry& p : g.patterns) {
-        if (!RE2::PartialMatch(re2::StringPiece(key.data(), key.size()), *p.regex)) continue;
+        if (!p.regex->Matches(key)) continue;
         matched = true;
         Push(key);
         bool member_ok = EvalChild(*p.node, it->value());
