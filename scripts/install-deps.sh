@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
-  libyaml-cpp-dev libre2-dev libcli11-dev libssl-dev libsqlite3-dev
+  libyaml-dev libre2-dev libcli11-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${RAMPART_WITH_FUZZ:-0}" == "1" ]]; then

@@ -1,11 +1,12 @@
-// YAML -> JSON with yaml-cpp. yaml-cpp throws; every exception is caught here and
-// becomes an error, so nothing escapes the model module.
-#include <yaml-cpp/yaml.h>
+// YAML -> JSON with libyaml's event parser (see EventBuilder for why not a DOM parser).
+#include <yaml.h>
 
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "rampart/core/json.h"
 #include "rampart/model/workflow.h"
@@ -80,126 +81,213 @@ bj::value ResolvePlainScalar(const std::string& s) {
   return bj::string(s);
 }
 
-struct Converter {
-  size_t max_depth;
-  size_t max_nodes;
-  size_t nodes = 0;
-  std::string error;
+// Builds one JSON value from libyaml's event stream. libyaml is an event parser without
+// recursion, so nesting is bounded here (max_depth) and can never overflow the stack;
+// aliases are expanded by copy, counted against max_nodes (alias bombs stop there).
+class EventBuilder {
+ public:
+  EventBuilder(size_t max_depth, size_t max_nodes) : max_depth_(max_depth), max_nodes_(max_nodes) {}
 
-  bool Convert(const YAML::Node& node, size_t depth, bj::value& out) {
-    if (++nodes > max_nodes) {
-      error = "YAML document expands to more than " + std::to_string(max_nodes) +
-              " nodes (anchors/aliases?)";
-      return false;
+  Result<bj::value> Build(std::string_view text) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+      return MakeError(ErrorCode::kInternal, "YAML parser could not start");
     }
-    if (depth > max_depth) {
-      error = "YAML nesting deeper than " + std::to_string(max_depth) + " levels";
-      return false;
+    yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    Status status = Run(parser);
+    yaml_parser_delete(&parser);
+    if (!status.ok()) return status.error();
+    if (documents_ == 0 || !have_root_) {
+      return MakeError(ErrorCode::kInvalidDefinition, "empty document");
     }
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        out = nullptr;
-        return true;
-      case YAML::NodeType::Scalar:
-        if (node.Tag() == "?") {
-          out = ResolvePlainScalar(node.Scalar());
+    return std::move(root_);
+  }
+
+ private:
+  struct Frame {
+    bj::value value;
+    bool is_map = false;
+    bool have_key = false;
+    std::string key;
+    size_t key_line = 0;
+    std::string anchor;
+    size_t nodes_at_start = 0;
+  };
+  struct Anchor {
+    bj::value value;
+    size_t nodes = 1;
+  };
+
+  static std::string At(const yaml_mark_t& mark) {
+    return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
+  }
+
+  Status Run(yaml_parser_t& parser) {
+    while (true) {
+      yaml_event_t event;
+      if (!yaml_parser_parse(&parser, &event)) {
+        std::string msg = "invalid YAML at " + At(parser.problem_mark) + ": " +
+                          (parser.problem ? parser.problem : "syntax error");
+        if (parser.context) msg += std::string(" ") + parser.context;
+        return MakeError(ErrorCode::kInvalidDefinition, msg);
+      }
+      Status s = Handle(event);
+      const bool end = event.type == YAML_STREAM_END_EVENT;
+      yaml_event_delete(&event);
+      if (!s.ok()) return s;
+      if (end) return Status::Ok();
+    }
+  }
+
+  Status Count(size_t n, const yaml_mark_t& mark) {
+    nodes_ += n;
+    if (nodes_ > max_nodes_) {
+      return MakeError(ErrorCode::kLimitExceeded,
+                       "YAML document expands to more than " + std::to_string(max_nodes_) +
+                           " nodes (near " + At(mark) + "; anchors/aliases?)");
+    }
+    return Status::Ok();
+  }
+
+  Status Handle(const yaml_event_t& e) {
+    switch (e.type) {
+      case YAML_DOCUMENT_START_EVENT:
+        if (++documents_ > 1) {
+          return MakeError(ErrorCode::kInvalidDefinition, "expected exactly one YAML document");
+        }
+        return Status::Ok();
+      case YAML_SCALAR_EVENT: {
+        if (Status s = Count(1, e.start_mark); !s.ok()) return s;
+        std::string_view text(reinterpret_cast<const char*>(e.data.scalar.value),
+                              e.data.scalar.length);
+        if (InKeyPosition()) return SetKey(text, e.start_mark);
+        auto v = ResolveScalar(e, text);
+        if (!v.ok()) return v.error();
+        if (e.data.scalar.anchor) Remember(reinterpret_cast<const char*>(e.data.scalar.anchor), *v, 1);
+        return Emit(std::move(v).value(), e.start_mark);
+      }
+      case YAML_ALIAS_EVENT: {
+        std::string name(reinterpret_cast<const char*>(e.data.alias.anchor));
+        auto it = anchors_.find(name);
+        if (it == anchors_.end()) {
+          return MakeError(ErrorCode::kInvalidDefinition,
+                           "unknown alias *" + json::Excerpt(name) + " at " + At(e.start_mark));
+        }
+        if (InKeyPosition()) {
+          return MakeError(ErrorCode::kInvalidDefinition,
+                           "aliases cannot be mapping keys (" + At(e.start_mark) + ")");
+        }
+        if (Status s = Count(it->second.nodes, e.start_mark); !s.ok()) return s;
+        return Emit(it->second.value, e.start_mark);
+      }
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT: {
+        if (InKeyPosition()) {
+          return MakeError(ErrorCode::kInvalidDefinition,
+                           "mapping keys must be plain strings (" + At(e.start_mark) + ")");
+        }
+        if (stack_.size() + 1 > max_depth_) {
+          return MakeError(ErrorCode::kLimitExceeded,
+                           "YAML nesting deeper than " + std::to_string(max_depth_) + " levels");
+        }
+        if (Status s = Count(1, e.start_mark); !s.ok()) return s;
+        const bool is_map = e.type == YAML_MAPPING_START_EVENT;
+        const yaml_char_t* anchor = is_map ? e.data.mapping_start.anchor : e.data.sequence_start.anchor;
+        const yaml_char_t* tag = is_map ? e.data.mapping_start.tag : e.data.sequence_start.tag;
+        if (tag && std::string_view(reinterpret_cast<const char*>(tag)) !=
+                       (is_map ? "tag:yaml.org,2002:map" : "tag:yaml.org,2002:seq")) {
+          return MakeError(ErrorCode::kInvalidDefinition,
+                           "YAML tags are not supported (" + At(e.start_mark) + ")");
+        }
+        Frame f;
+        f.is_map = is_map;
+        if (is_map) {
+          f.value.emplace_object();
         } else {
-          out = bj::string(node.Scalar());
+          f.value.emplace_array();
         }
-        return true;
-      case YAML::NodeType::Sequence: {
-        bj::array& arr = out.emplace_array();
-        arr.reserve(node.size());
-        for (const auto& child : node) {
-          bj::value v;
-          if (!Convert(child, depth + 1, v)) return false;
-          arr.push_back(std::move(v));
-        }
-        return true;
+        if (anchor) f.anchor = reinterpret_cast<const char*>(anchor);
+        f.nodes_at_start = nodes_;
+        stack_.push_back(std::move(f));
+        return Status::Ok();
       }
-      case YAML::NodeType::Map: {
-        bj::object& obj = out.emplace_object();
-        for (const auto& kv : node) {
-          if (!kv.first.IsScalar()) {
-            error = "line " + std::to_string(kv.first.Mark().line + 1) +
-                    ": mapping keys must be plain strings";
-            return false;
-          }
-          const std::string& key = kv.first.Scalar();
-          if (obj.contains(key)) {
-            error = "line " + std::to_string(kv.first.Mark().line + 1) + ": duplicate key '" +
-                    json::Excerpt(key) + "'";
-            return false;
-          }
-          bj::value v;
-          if (!Convert(kv.second, depth + 1, v)) return false;
-          obj.emplace(key, std::move(v));
-        }
-        return true;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        Frame f = std::move(stack_.back());
+        stack_.pop_back();
+        if (!f.anchor.empty()) Remember(f.anchor, f.value, nodes_ - f.nodes_at_start + 1);
+        return Emit(std::move(f.value), e.start_mark);
       }
+      default:
+        return Status::Ok();
     }
-    return true;
   }
-};
 
-// yaml-cpp's own recursion guard throws at a depth it picks; catch deep flow nesting
-// earlier with a cheap scan so the parser never recurses that far.
-bool FlowNestingWithin(std::string_view text, size_t max_depth) {
-  size_t depth = 0;
-  char quote = 0;
-  for (char c : text) {
-    if (quote) {
-      if (c == quote) quote = 0;
-      continue;
+  bool InKeyPosition() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().have_key; }
+
+  Status SetKey(std::string_view text, const yaml_mark_t& mark) {
+    Frame& f = stack_.back();
+    if (f.value.get_object().contains(text)) {
+      return MakeError(ErrorCode::kInvalidDefinition, "duplicate key '" + json::Excerpt(text) +
+                                                          "' at " + At(mark));
     }
-    if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    } else if (c == '\n') {
-      quote = 0;
-    }
+    f.key.assign(text);
+    f.key_line = mark.line;
+    f.have_key = true;
+    return Status::Ok();
   }
-  return true;
-}
+
+  Status Emit(bj::value v, const yaml_mark_t& mark) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      have_root_ = true;
+      return Status::Ok();
+    }
+    Frame& f = stack_.back();
+    if (f.is_map) {
+      f.value.get_object().emplace(f.key, std::move(v));
+      f.have_key = false;
+    } else {
+      f.value.get_array().push_back(std::move(v));
+    }
+    return Status::Ok();
+  }
+
+  void Remember(const std::string& name, const bj::value& v, size_t nodes) {
+    anchors_[name] = Anchor{v, nodes};
+  }
+
+  static Result<bj::value> ResolveScalar(const yaml_event_t& e, std::string_view text) {
+    const yaml_char_t* tag = e.data.scalar.tag;
+    if (tag) {
+      std::string_view t(reinterpret_cast<const char*>(tag));
+      if (t == "tag:yaml.org,2002:str" || t == "!") return bj::value(bj::string(text));
+      if (t == "tag:yaml.org,2002:int" || t == "tag:yaml.org,2002:float" ||
+          t == "tag:yaml.org,2002:bool" || t == "tag:yaml.org,2002:null") {
+        return ResolvePlainScalar(std::string(text));
+      }
+      return MakeError(ErrorCode::kInvalidDefinition,
+                       "YAML tags are not supported (" + At(e.start_mark) + ")");
+    }
+    if (e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return ResolvePlainScalar(std::string(text));
+    return bj::value(bj::string(text));
+  }
+
+  size_t max_depth_;
+  size_t max_nodes_;
+  size_t nodes_ = 0;
+  int documents_ = 0;
+  bool have_root_ = false;
+  bj::value root_;
+  std::vector<Frame> stack_;
+  std::map<std::string, Anchor> anchors_;
+};
 
 }  // namespace
 
 Result<bj::value> YamlToJson(std::string_view text, size_t max_depth, size_t max_nodes) {
-  if (!FlowNestingWithin(text, max_depth)) {
-    return MakeError(ErrorCode::kLimitExceeded,
-                     "YAML nesting deeper than " + std::to_string(max_depth) + " levels");
-  }
-  try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() != 1) {
-      return MakeError(ErrorCode::kInvalidDefinition,
-                       docs.empty() ? "empty document" : "expected exactly one YAML document");
-    }
-    Converter converter{max_depth, max_nodes, 0, {}};
-    bj::value out;
-    if (!converter.Convert(docs[0], 0, out)) {
-      return MakeError(converter.error.find("deeper") != std::string::npos ||
-                               converter.error.find("expands") != std::string::npos
-                           ? ErrorCode::kLimitExceeded
-                           : ErrorCode::kInvalidDefinition,
-                       converter.error);
-    }
-    return out;
-  } catch (const YAML::Exception& e) {
-    std::string msg = "invalid YAML";
-    if (!e.mark.is_null()) {
-      msg += " at line " + std::to_string(e.mark.line + 1) + ", column " +
-             std::to_string(e.mark.column + 1);
-    }
-    msg += ": " + json::Excerpt(e.msg, 120);
-    return MakeError(ErrorCode::kInvalidDefinition, msg);
-  } catch (const std::exception&) {
-    return MakeError(ErrorCode::kInvalidDefinition, "invalid YAML");
-  }
+  return EventBuilder(max_depth, max_nodes).Build(text);
 }
 
 }  // namespace rampart::model

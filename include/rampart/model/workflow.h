@@ -129,8 +129,9 @@ LoadResult LoadDefinition(std::string_view text, Format format = Format::kAuto);
 LoadResult LoadDefinitionValue(const boost::json::value& document);
 
 // Converts YAML text into a JSON value (YAML 1.2 core schema for plain scalars; quoted
-// scalars stay strings). Duplicate keys, non-scalar keys, anchors expanding past the
-// bounds, and documents deeper than `max_depth` are errors.
+// scalars stay strings; `yes`/`no`/`on` stay strings). Duplicate keys, non-scalar keys,
+// custom tags, more than one document, aliases expanding past `max_nodes`, and nesting
+// deeper than `max_depth` are errors (kInvalidDefinition / kLimitExceeded).
 Result<boost::json::value> YamlToJson(std::string_view text, size_t max_depth = 128,
                                       size_t max_nodes = 250'000);
 
