@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 #include <cmath>
+#include <cstring>
 #include <new>
 
 #include "expr/filters.h"
@@ -15,14 +16,13 @@ namespace rampart::expr::internal {
 
 namespace bj = boost::json;
 
-const bj::value& NullValue() {
-  static const bj::value kNull;
-  return kNull;
-}
+const bj::value kNullValue;
+const bj::value kTrueValue(true);
+const bj::value kFalseValue(false);
 
-void Val::SetNull(bool t) {
-  ref = &NullValue();
-  tainted = t;
+bool StepLimitExceeded(Ctx& c, Position pos) {
+  return Fail(c, pos, ErrorCode::kExpressionLimit,
+              "evaluation exceeds " + std::to_string(c.limits.max_steps) + " steps");
 }
 
 bool Fail(Ctx& c, Position pos, ErrorCode code, std::string_view message) {
@@ -54,15 +54,32 @@ bool CheckSize(Ctx& c, Position pos, const bj::value& v) {
 namespace {
 
 bool Eval(Ctx& c, uint32_t id, Val& out);
+bool EvalStaticPath(Ctx& c, const Node& n, Val& out);
 
-ScopeEntry Root(Ctx& c, int32_t slot) {
+// Evaluates a child node; constants and plain paths skip the dispatcher.
+inline bool EvalKid(Ctx& c, uint32_t id, Val& out) {
+  const Node& n = c.nodes[id];
+  if (n.kind == NodeKind::kConst) {
+    if (!Step(c, n.pos)) return false;
+    out.Ref(&c.constants[n.constant], false);
+    return true;
+  }
+  if (n.static_path && c.trace == nullptr) {
+    if (!Step(c, n.pos)) return false;
+    return EvalStaticPath(c, n, out);
+  }
+  return Eval(c, id, out);
+}
+
+inline ScopeEntry Root(Ctx& c, int32_t slot) {
   if (static_cast<size_t>(slot) < Ctx::kRootCache) {
     uint32_t bit = 1u << slot;
     if ((c.resolved & bit) == 0) {
-      c.roots[slot] = c.scope.Lookup(c.prog.roots[static_cast<size_t>(slot)]);
+      ScopeEntry e = c.scope.Lookup(c.prog.roots[static_cast<size_t>(slot)]);
+      c.roots[slot] = {e.value, e.tainted};
       c.resolved |= bit;
     }
-    return c.roots[slot];
+    return ScopeEntry{c.roots[slot].value, c.roots[slot].tainted};
   }
   return c.scope.Lookup(c.prog.roots[static_cast<size_t>(slot)]);
 }
@@ -160,9 +177,8 @@ bool Member(Ctx& c, const PathSegment& seg, const bj::value* key, const bj::valu
       return Fail(c, seg.pos, ErrorCode::kTypeError,
                   "cannot read " + what + " of " + std::string(json::TypeName(*cur)));
     }
-    const auto& obj = cur->get_object();
-    auto it = obj.find(name);
-    cur = it == obj.end() ? &NullValue() : &it->value();
+    const bj::value* found = FindMember(cur->get_object(), name);
+    cur = found != nullptr ? found : &kNullValue;
     return true;
   }
   if (!cur->is_array()) {
@@ -175,7 +191,26 @@ bool Member(Ctx& c, const PathSegment& seg, const bj::value* key, const bj::valu
   return true;
 }
 
+// A path of literal names and indices rooted in the scope, without a trace: walks
+// pointers only.
+bool EvalStaticPath(Ctx& c, const Node& n, Val& out) {
+  ScopeEntry e = Root(c, n.root_slot);
+  const bj::value* cur = e.value != nullptr ? e.value : &kNullValue;
+  for (const auto& seg : n.segments) {
+    if (!Step(c, seg.pos)) return false;
+    if (seg.kind == PathSegment::Kind::kName && cur->is_object()) {
+      const bj::value* next = FindMember(cur->get_object(), seg.name);
+      cur = next != nullptr ? next : &kNullValue;
+    } else if (!Member(c, seg, nullptr, cur)) {
+      return false;
+    }
+  }
+  out.Ref(cur, e.tainted);
+  return true;
+}
+
 bool EvalPath(Ctx& c, const Node& n, Val& out) {
+  if (n.static_path && c.trace == nullptr) return EvalStaticPath(c, n, out);
   const bj::value* cur = nullptr;
   bool tainted = false;
   bool owned = false;
@@ -185,7 +220,7 @@ bool EvalPath(Ctx& c, const Node& n, Val& out) {
     cur = e.value != nullptr ? e.value : &NullValue();
     tainted = e.tainted;
   } else {
-    if (!Eval(c, n.kids[0], base)) return false;
+    if (!EvalKid(c, n.kids[0], base)) return false;
     cur = &base.get();
     tainted = base.tainted;
     owned = base.owned();
@@ -197,7 +232,7 @@ bool EvalPath(Ctx& c, const Node& n, Val& out) {
     if (!Step(c, seg.pos)) return false;
     Val key;
     if (seg.kind == PathSegment::Kind::kDynamic) {
-      if (!Eval(c, seg.expr, key)) return false;
+      if (!EvalKid(c, seg.expr, key)) return false;
       tainted = tainted || key.tainted;
     }
     if (tracing) {
@@ -230,7 +265,7 @@ bool EvalPath(Ctx& c, const Node& n, Val& out) {
 
 bool ZeroNum(const Num& n) { return n.is_int ? n.i == 0 : n.d == 0; }
 
-bool SetFinite(Ctx& c, Position pos, double d, bool t, Val& out) {
+inline bool SetFinite(Ctx& c, Position pos, double d, bool t, Val& out) {
   if (!std::isfinite(d)) {
     return Fail(c, pos, ErrorCode::kExpressionLimit, "numeric result out of range");
   }
@@ -284,6 +319,13 @@ bool Arith(Ctx& c, Position pos, Op op, Val& acc, Val& rhs) {
   const bj::value& a = acc.get();
   const bj::value& b = rhs.get();
   const bool t = acc.tainted || rhs.tainted;
+  if ((a.is_double() || b.is_double()) && (a.is_double() || a.is_int64()) &&
+      (b.is_double() || b.is_int64()) && op != Op::kMod && op != Op::kDiv) {
+    double x = a.is_double() ? a.get_double() : static_cast<double>(a.get_int64());
+    double y = b.is_double() ? b.get_double() : static_cast<double>(b.get_int64());
+    double r = op == Op::kAdd ? x + y : op == Op::kSub ? x - y : x * y;
+    return SetFinite(c, pos, r, t, acc);
+  }
   if (IsNumber(a) && IsNumber(b)) return ArithNumbers(c, pos, op, ToNum(a), ToNum(b), t, acc);
   if (op != Op::kAdd) {
     return Fail(c, pos, ErrorCode::kTypeError,
@@ -296,7 +338,7 @@ bool Arith(Ctx& c, Position pos, Op op, Val& acc, Val& rhs) {
     if (!CheckPlannedSize(c, pos, len + 2)) return false;
     if (!StepBytes(c, pos, len)) return false;
     if (acc.owned()) {
-      acc.own.get_string().append(sb);
+      acc.mut().get_string().append(sb);
     } else {
       bj::string s;
       s.reserve(len);
@@ -314,10 +356,10 @@ bool Arith(Ctx& c, Position pos, Op op, Val& acc, Val& rhs) {
     if (!CheckPlannedSize(c, pos, sa + sbytes - 1)) return false;
     if (!Step(c, pos, a.get_array().size() + ab.size())) return false;
     if (!acc.owned()) acc.Set(bj::value(a.get_array()), t);
-    auto& out = acc.own.get_array();
+    auto& out = acc.mut().get_array();
     out.reserve(out.size() + ab.size());
     if (rhs.owned()) {
-      for (auto& e : rhs.own.get_array()) out.push_back(std::move(e));
+      for (auto& e : rhs.mut().get_array()) out.push_back(std::move(e));
     } else {
       for (const auto& e : ab) out.push_back(e);
     }
@@ -330,7 +372,7 @@ bool Arith(Ctx& c, Position pos, Op op, Val& acc, Val& rhs) {
 
 bool EvalNeg(Ctx& c, const Node& n, Val& out) {
   Val v;
-  if (!Eval(c, n.kids[0], v)) return false;
+  if (!EvalKid(c, n.kids[0], v)) return false;
   const bj::value& x = v.get();
   if (!IsNumber(x)) {
     return Fail(c, n.pos, ErrorCode::kTypeError,
@@ -347,13 +389,25 @@ bool EvalNeg(Ctx& c, const Node& n, Val& out) {
 
 bool EvalCompare(Ctx& c, const Node& n, Val& out) {
   Val a, b;
-  if (!Eval(c, n.kids[0], a) || !Eval(c, n.kids[1], b)) return false;
+  if (!EvalKid(c, n.kids[0], a) || !EvalKid(c, n.kids[1], b)) return false;
   const bool t = a.tainted || b.tainted;
+  const bj::value& x = a.get();
+  const bj::value& y = b.get();
   bool result = false;
   switch (n.op) {
     case Op::kEq:
     case Op::kNe:
-      if (!Equal(c, n.pos, a.get(), b.get(), result)) return false;
+      if (x.is_string() && y.is_string()) {
+        const auto& xs = x.get_string();
+        const auto& ys = y.get_string();
+        result = xs.size() == ys.size() && SameBytes(xs.data(), ys.data(), xs.size());
+      } else if (x.is_double() && y.is_double()) {
+        result = x.get_double() == y.get_double();
+      } else if (x.is_int64() && y.is_int64()) {
+        result = x.get_int64() == y.get_int64();
+      } else if (!Equal(c, n.pos, x, y, result)) {
+        return false;
+      }
       if (n.op == Op::kNe) result = !result;
       break;
     case Op::kIn:
@@ -363,11 +417,22 @@ bool EvalCompare(Ctx& c, const Node& n, Val& out) {
       break;
     default: {
       int cmp = 0;
-      if (!Compare3(a.get(), b.get(), cmp)) {
+      if ((x.is_double() || x.is_int64()) && (y.is_double() || y.is_int64()) &&
+          !(x.is_int64() && y.is_int64())) {
+        // Mixed or double operands: exact enough below 2^53, where ints live.
+        double dx = x.is_double() ? x.get_double() : static_cast<double>(x.get_int64());
+        double dy = y.is_double() ? y.get_double() : static_cast<double>(y.get_int64());
+        if (dx < 9007199254740992.0 && dx > -9007199254740992.0 && dy < 9007199254740992.0 &&
+            dy > -9007199254740992.0) {
+          cmp = dx < dy ? -1 : (dx > dy ? 1 : 0);
+        } else {
+          Compare3(x, y, cmp);  // numbers always compare
+        }
+      } else if (!Compare3(x, y, cmp)) {
         return Fail(c, n.pos, ErrorCode::kTypeError,
                     TypeMismatch(std::string("'") + OpText(n.op) +
                                      "' compares two numbers or two strings",
-                                 a.get(), b.get()));
+                                 x, y));
       }
       switch (n.op) {
         case Op::kLt: result = cmp < 0; break;
@@ -389,7 +454,7 @@ bool EvalArray(Ctx& c, const Node& n, Val& out) {
   bool t = false;
   for (uint32_t kid : n.kids) {
     Val v;
-    if (!Eval(c, kid, v)) return false;
+    if (!EvalKid(c, kid, v)) return false;
     t = t || v.tainted;
     size += json::SerializedSizeAtMost(v.get(), cap) + 1;
     if (!CheckPlannedSize(c, n.pos, size)) return false;
@@ -407,7 +472,7 @@ bool EvalObject(Ctx& c, const Node& n, Val& out) {
   bool t = false;
   for (size_t i = 0; i < n.kids.size(); ++i) {
     Val v;
-    if (!Eval(c, n.kids[i], v)) return false;
+    if (!EvalKid(c, n.kids[i], v)) return false;
     t = t || v.tainted;
     size += json::SerializedSizeAtMost(v.get(), cap) + n.keys[i].size() * 6 + 4;
     if (!CheckPlannedSize(c, n.pos, size)) return false;
@@ -419,7 +484,7 @@ bool EvalObject(Ctx& c, const Node& n, Val& out) {
 
 bool EvalFilters(Ctx& c, const Node& n, Val& out) {
   Val cur;
-  if (!Eval(c, n.kids[0], cur)) return false;
+  if (!EvalKid(c, n.kids[0], cur)) return false;
   for (const auto& call : n.filters) {
     if (!Step(c, call.pos)) return false;
     if (call.id == FilterId::kDefault) {
@@ -427,7 +492,7 @@ bool EvalFilters(Ctx& c, const Node& n, Val& out) {
       // the input's taint carries over either way.
       if (cur.get().is_null()) {
         Val d;
-        if (!Eval(c, n.kids[call.first_arg], d)) return false;
+        if (!EvalKid(c, n.kids[call.first_arg], d)) return false;
         d.tainted = d.tainted || cur.tainted;
         cur = std::move(d);
       }
@@ -435,7 +500,7 @@ bool EvalFilters(Ctx& c, const Node& n, Val& out) {
     }
     Val args[2];
     for (uint32_t i = 0; i < call.nargs; ++i) {
-      if (!Eval(c, n.kids[call.first_arg + i], args[i])) return false;
+      if (!EvalKid(c, n.kids[call.first_arg + i], args[i])) return false;
     }
     Val next;
     if (!ApplyFilter(c, call, cur, args, next)) return false;
@@ -445,56 +510,65 @@ bool EvalFilters(Ctx& c, const Node& n, Val& out) {
   return true;
 }
 
+bool EvalNot(Ctx& c, const Node& n, Val& out) {
+  Val v;
+  if (!EvalKid(c, n.kids[0], v)) return false;
+  out.SetBool(!IsTruthy(v.get()), v.tainted);
+  return true;
+}
+
+bool EvalArith(Ctx& c, const Node& n, Val& out) {
+  if (!EvalKid(c, n.kids[0], out)) return false;
+  for (size_t i = 1; i < n.kids.size(); ++i) {
+    Val rhs;
+    if (!EvalKid(c, n.kids[i], rhs)) return false;
+    if (!Arith(c, n.op_pos[i - 1], n.ops[i - 1], out, rhs)) return false;
+  }
+  return true;
+}
+
+bool EvalLogic(Ctx& c, const Node& n, Val& out) {
+  const bool is_and = n.kind == NodeKind::kAnd;
+  bool t = false;
+  for (uint32_t kid : n.kids) {
+    Val v;
+    if (!EvalKid(c, kid, v)) return false;
+    t = t || v.tainted;
+    if (IsTruthy(v.get()) != is_and) {
+      out.SetBool(!is_and, t);
+      return true;
+    }
+  }
+  out.SetBool(is_and, t);
+  return true;
+}
+
+bool EvalCond(Ctx& c, const Node& n, Val& out) {
+  Val cond;
+  if (!EvalKid(c, n.kids[0], cond)) return false;
+  if (!EvalKid(c, n.kids[IsTruthy(cond.get()) ? 1 : 2], out)) return false;
+  out.tainted = out.tainted || cond.tainted;
+  return true;
+}
+
+// A small dispatcher: every case is a tail call, so the frame stays tiny.
 bool Eval(Ctx& c, uint32_t id, Val& out) {
-  const Node& n = c.prog.nodes[id];
+  const Node& n = c.nodes[id];
   if (!Step(c, n.pos)) return false;
   switch (n.kind) {
     case NodeKind::kConst:
-      out.Ref(&c.prog.constants[n.constant], false);
+      out.Ref(&c.constants[n.constant], false);
       return true;
     case NodeKind::kPath: return EvalPath(c, n, out);
     case NodeKind::kArray: return EvalArray(c, n, out);
     case NodeKind::kObject: return EvalObject(c, n, out);
     case NodeKind::kNeg: return EvalNeg(c, n, out);
-    case NodeKind::kNot: {
-      Val v;
-      if (!Eval(c, n.kids[0], v)) return false;
-      out.SetBool(!IsTruthy(v.get()), v.tainted);
-      return true;
-    }
-    case NodeKind::kArith: {
-      if (!Eval(c, n.kids[0], out)) return false;
-      for (size_t i = 1; i < n.kids.size(); ++i) {
-        Val rhs;
-        if (!Eval(c, n.kids[i], rhs)) return false;
-        if (!Arith(c, n.op_pos[i - 1], n.ops[i - 1], out, rhs)) return false;
-      }
-      return true;
-    }
+    case NodeKind::kNot: return EvalNot(c, n, out);
+    case NodeKind::kArith: return EvalArith(c, n, out);
     case NodeKind::kCompare: return EvalCompare(c, n, out);
     case NodeKind::kAnd:
-    case NodeKind::kOr: {
-      const bool is_and = n.kind == NodeKind::kAnd;
-      bool t = false;
-      for (uint32_t kid : n.kids) {
-        Val v;
-        if (!Eval(c, kid, v)) return false;
-        t = t || v.tainted;
-        if (IsTruthy(v.get()) != is_and) {
-          out.SetBool(!is_and, t);
-          return true;
-        }
-      }
-      out.SetBool(is_and, t);
-      return true;
-    }
-    case NodeKind::kCond: {
-      Val cond;
-      if (!Eval(c, n.kids[0], cond)) return false;
-      if (!Eval(c, n.kids[IsTruthy(cond.get()) ? 1 : 2], out)) return false;
-      out.tainted = out.tainted || cond.tainted;
-      return true;
-    }
+    case NodeKind::kOr: return EvalLogic(c, n, out);
+    case NodeKind::kCond: return EvalCond(c, n, out);
     case NodeKind::kFilters: return EvalFilters(c, n, out);
   }
   return Fail(c, n.pos, ErrorCode::kInternal, "bad node");
@@ -555,12 +629,10 @@ Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* tr
   Ctx c(prog, scope, trace);
   try {
     Val v;
-    if (!Eval(c, prog.root, v)) return std::move(c.error);
+    if (!EvalKid(c, prog.root, v)) return std::move(c.error);
     if (!CheckSize(c, prog.nodes[prog.root].pos, v.get())) return std::move(c.error);
-    Value out;
-    out.tainted = v.tainted;
-    out.json = std::move(v).Take();
-    return out;
+    const bool tainted = v.tainted;
+    return Value{std::move(v).Take(), tainted};
   } catch (const std::bad_alloc&) {
     return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the expression");
   } catch (...) {

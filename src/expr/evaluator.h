@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string_view>
 
 #include "expr/program.h"
@@ -15,69 +16,109 @@
 
 namespace rampart::expr::internal {
 
+// Shared immutable values, so that null and booleans never need an owned value.
+extern const boost::json::value kNullValue;
+extern const boost::json::value kTrueValue;
+extern const boost::json::value kFalseValue;
+
+inline const boost::json::value& NullValue() { return kNullValue; }
+
 struct Val {
-  const boost::json::value* ref = nullptr;  // borrowed; when null, `own` holds the value
-  boost::json::value own;
+  // Borrowed value; null when the value is owned (in `own`).
+  const boost::json::value* ref = &kNullValue;
+  // Constructed only when the value is owned: most values are borrowed, and boost::json's
+  // destructor is an out-of-line call.
+  std::optional<boost::json::value> own;
   bool tainted = false;
 
-  const boost::json::value& get() const { return ref != nullptr ? *ref : own; }
+  const boost::json::value& get() const { return ref != nullptr ? *ref : *own; }
   bool owned() const { return ref == nullptr; }
   void Ref(const boost::json::value* p, bool t) {
     ref = p;
     tainted = t;
   }
   void Set(boost::json::value v, bool t) {
+    if (own) {
+      *own = std::move(v);
+    } else {
+      own.emplace(std::move(v));
+    }
     ref = nullptr;
-    own = std::move(v);
     tainted = t;
   }
-  void SetBool(bool b, bool t) {
-    ref = nullptr;
-    own.emplace_bool() = b;
-    tainted = t;
-  }
+  void SetBool(bool b, bool t) { Ref(b ? &kTrueValue : &kFalseValue, t); }
   void SetInt(int64_t i, bool t) {
+    if (own) {
+      own->emplace_int64() = i;
+    } else {
+      own.emplace(i);
+    }
     ref = nullptr;
-    own.emplace_int64() = i;
     tainted = t;
   }
   void SetDouble(double d, bool t) {
+    if (own) {
+      own->emplace_double() = d;
+    } else {
+      own.emplace(d);
+    }
     ref = nullptr;
-    own.emplace_double() = d;
     tainted = t;
   }
-  void SetNull(bool t);
+  void SetNull(bool t) { Ref(&kNullValue, t); }
+  // The owned value (precondition: owned()).
+  boost::json::value& mut() { return *own; }
   // The value, copied if borrowed.
-  boost::json::value Take() && { return ref != nullptr ? boost::json::value(*ref) : std::move(own); }
+  boost::json::value Take() && {
+    if (ref == nullptr) return std::move(*own);
+    switch (ref->kind()) {  // scalars inline; boost's copy constructor is out of line
+      case boost::json::kind::null: return boost::json::value();
+      case boost::json::kind::bool_: return boost::json::value(ref->get_bool());
+      case boost::json::kind::int64: return boost::json::value(ref->get_int64());
+      case boost::json::kind::double_: return boost::json::value(ref->get_double());
+      default: return boost::json::value(*ref);
+    }
+  }
 };
 
-const boost::json::value& NullValue();
-
 struct Ctx {
-  Ctx(const Program& p, const Scope& s, Trace* t) : prog(p), scope(s), trace(t), limits(p.limits) {}
+  Ctx(const Program& p, const Scope& s, Trace* t)
+      : prog(p),
+        scope(s),
+        trace(t),
+        limits(p.limits),
+        nodes(p.nodes.data()),
+        constants(p.constants.data()),
+        max_steps(p.limits.max_steps) {}
 
   const Program& prog;
   const Scope& scope;
   Trace* trace;
   const Limits& limits;
+  // Copies of hot fields, one load away.
+  const Node* nodes;
+  const boost::json::value* constants;
+  size_t max_steps;
   size_t steps = 0;
   Error error;
 
   static constexpr size_t kRootCache = 8;
-  ScopeEntry roots[kRootCache];
+  struct CachedRoot {  // deliberately uninitialized: `resolved` says which are set
+    const boost::json::value* value;
+    bool tainted;
+  };
+  CachedRoot roots[kRootCache];
   uint32_t resolved = 0;  // bit i: roots[i] looked up
 };
 
 // Records an error at `pos`; always returns false.
-bool Fail(Ctx& c, Position pos, ErrorCode code, std::string_view message);
+[[gnu::cold]] bool Fail(Ctx& c, Position pos, ErrorCode code, std::string_view message);
+[[gnu::cold, gnu::noinline]] bool StepLimitExceeded(Ctx& c, Position pos);
 
 // Charges `n` evaluation steps.
 inline bool Step(Ctx& c, Position pos, size_t n = 1) {
   c.steps += n;
-  if (c.steps > c.limits.max_steps) [[unlikely]] {
-    return Fail(c, pos, ErrorCode::kExpressionLimit,
-                "evaluation exceeds " + std::to_string(c.limits.max_steps) + " steps");
-  }
+  if (c.steps > c.max_steps) [[unlikely]] return StepLimitExceeded(c, pos);
   return true;
 }
 

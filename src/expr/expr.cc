@@ -37,10 +37,16 @@ ObjectScope::ObjectScope(const boost::json::object* roots, std::vector<std::stri
 
 ScopeEntry ObjectScope::Lookup(std::string_view name) const {
   if (roots_ == nullptr) return {};
-  auto it = roots_->find(name);
-  if (it == roots_->end()) return {};
-  bool tainted = std::find(tainted_roots_.begin(), tainted_roots_.end(), name) != tainted_roots_.end();
-  return ScopeEntry{&it->value(), tainted};
+  const boost::json::value* v = internal::FindMember(*roots_, name);
+  if (v == nullptr) return {};
+  bool tainted = false;
+  for (const auto& t : tainted_roots_) {
+    if (t.size() == name.size() && internal::SameBytes(t.data(), name.data(), name.size())) {
+      tainted = true;
+      break;
+    }
+  }
+  return ScopeEntry{v, tainted};
 }
 
 Result<Expression> Expression::Compile(std::string_view source, const CompileOptions& options) {

@@ -656,17 +656,19 @@ class FilterRun {
     if (n == 1 && !IsNumber(arr[0]) && !arr[0].is_string()) {
       return TypeErr("elements must be all numbers or all strings");
     }
-    std::vector<const bj::value*> order;
+    // Stable by construction (ties keep input order) without std::stable_sort, whose
+    // temporary buffer API is deprecated under clang + libstdc++ 12.
+    std::vector<std::pair<const bj::value*, size_t>> order;
     order.reserve(n);
-    for (const auto& e : arr) order.push_back(&e);
-    std::stable_sort(order.begin(), order.end(), [](const bj::value* a, const bj::value* b) {
+    for (size_t i = 0; i < n; ++i) order.emplace_back(&arr[i], i);
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
       int cmp = 0;
-      Compare3(*a, *b, cmp);
-      return cmp < 0;
+      Compare3(*a.first, *b.first, cmp);
+      return cmp != 0 ? cmp < 0 : a.second < b.second;
     });
     bj::array out;
     out.reserve(n);
-    for (const bj::value* e : order) out.push_back(*e);
+    for (const auto& e : order) out.push_back(*e.first);
     out_.Set(bj::value(std::move(out)), t_);
     return true;
   }

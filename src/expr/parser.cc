@@ -498,6 +498,9 @@ class Parser {
       it = prog_.roots.end() - 1;
     }
     n.root_slot = static_cast<int32_t>(it - prog_.roots.begin());
+    n.static_path = std::none_of(n.segments.begin(), n.segments.end(), [](const PathSegment& s) {
+      return s.kind == PathSegment::Kind::kDynamic;
+    });
     out = AddNode(std::move(n));
     return true;
   }

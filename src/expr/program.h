@@ -78,6 +78,7 @@ struct Node {
   // kPath: `root_slot` >= 0 reads roots[root_slot] from the scope; -1 starts at kids[0].
   int32_t root_slot = -1;
   std::vector<PathSegment> segments;
+  bool static_path = false;  // kPath: rooted in the scope, only literal names/indices
   std::vector<std::string> keys;  // kObject
   std::vector<FilterCall> filters;
 };

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "expr/access.h"
+#include "expr/evaluator.h"
 #include "expr/lexer.h"
 #include "expr/parser.h"
 #include "expr/value_ops.h"
@@ -98,7 +99,9 @@ Result<Template> CompileTemplate(std::string_view text, const CompileOptions& op
 
 Result<Value> EvaluateTemplate(const TemplateParts& parts, const Scope& scope, Trace* trace) {
   if (parts.literal) return Value{bj::value(bj::string_view(parts.text)), false};
-  if (parts.single) return parts.expressions[0].Evaluate(scope, trace);
+  if (parts.single) {
+    return internal::EvaluateProgram(*Access::GetProgram(parts.expressions[0]), scope, trace);
+  }
   const size_t cap = parts.limits.max_value_bytes;
   std::string out;
   bool tainted = false;

@@ -101,7 +101,7 @@ bool DoubleToInt64(double d, int64_t& out) {
   return true;
 }
 
-bool IsTruthy(const bj::value& v) {
+bool IsTruthySlow(const bj::value& v) {
   switch (v.kind()) {
     case bj::kind::null: return false;
     case bj::kind::bool_: return v.get_bool();

@@ -2,9 +2,11 @@
 // numbers, equality and ordering, UTF-8 helpers.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -27,6 +29,53 @@ inline size_t Utf8SeqLen(unsigned char lead) {
 
 // Number of code points in `s`.
 size_t CodePointCount(std::string_view s);
+
+// Objects ------------------------------------------------------------------------------
+
+// Byte equality without a call to memcmp: keys and short strings dominate, so compare
+// whole words (overlapping loads for the tail; never past `n`).
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    for (; n > 8; a += 8, b += 8, n -= 8) {
+      uint64_t x, y;
+      std::memcpy(&x, a, 8);
+      std::memcpy(&y, b, 8);
+      if (x != y) return false;
+    }
+    uint64_t x, y;
+    std::memcpy(&x, a + n - 8, 8);
+    std::memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    uint32_t x0, y0, x1, y1;
+    std::memcpy(&x0, a, 4);
+    std::memcpy(&y0, b, 4);
+    std::memcpy(&x1, a + n - 4, 4);
+    std::memcpy(&y1, b + n - 4, 4);
+    return x0 == y0 && x1 == y1;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// Member lookup: small objects (the common case) are scanned inline, comparing lengths
+// first; boost::json hashes larger ones.
+inline const boost::json::value* FindMember(const boost::json::object& obj, std::string_view name) {
+  if (obj.size() <= 8) {
+    for (const auto& kv : obj) {
+      boost::json::string_view key = kv.key();
+      if (key.size() == name.size() && SameBytes(key.data(), name.data(), name.size())) {
+        return &kv.value();
+      }
+    }
+    return nullptr;
+  }
+  auto it = obj.find(name);
+  return it == obj.end() ? nullptr : &it->value();
+}
 
 // Numbers ----------------------------------------------------------------------------
 
@@ -52,7 +101,10 @@ bool DoubleToInt64(double d, int64_t& out);
 
 // Truthiness, text --------------------------------------------------------------------
 
-bool IsTruthy(const boost::json::value& v);
+bool IsTruthySlow(const boost::json::value& v);
+inline bool IsTruthy(const boost::json::value& v) {
+  return v.is_bool() ? v.get_bool() : IsTruthySlow(v);
+}
 
 // Compact JSON; numbers use the shortest round-trip form ("2.5", "120", "1e+21").
 void AppendJson(std::string& out, const boost::json::value& v);
