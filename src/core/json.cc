@@ -2,6 +2,7 @@
 
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 namespace rampart::json {
 
@@ -59,6 +60,27 @@ size_t StringSize(const bj::string& s) {
   return n;
 }
 
+// Serialized length of a number without allocating (this runs on every evaluated value).
+size_t NumberSize(const bj::value& v) {
+  if (v.is_int64() || v.is_uint64()) {
+    uint64_t n = v.is_uint64() ? v.get_uint64() : 0;
+    if (v.is_int64()) {
+      const int64_t i = v.get_int64();
+      n = i < 0 ? static_cast<uint64_t>(-(i + 1)) + 1 : static_cast<uint64_t>(i);
+    }
+    size_t digits = 1;
+    while (n >= 10) {
+      n /= 10;
+      ++digits;
+    }
+    return digits + (v.is_int64() && v.get_int64() < 0 ? 1 : 0);
+  }
+  char buf[64];
+  bj::serializer sr;
+  sr.reset(&v);
+  return sr.read(buf, sizeof buf).size();
+}
+
 void SizeOf(const bj::value& v, size_t cap, size_t& total) {
   if (total > cap) return;
   switch (v.kind()) {
@@ -66,7 +88,7 @@ void SizeOf(const bj::value& v, size_t cap, size_t& total) {
     case bj::kind::bool_: total += v.get_bool() ? 4 : 5; break;
     case bj::kind::int64:
     case bj::kind::uint64:
-    case bj::kind::double_: total += bj::serialize(v).size(); break;
+    case bj::kind::double_: total += NumberSize(v); break;
     case bj::kind::string: total += StringSize(v.get_string()); break;
     case bj::kind::array: {
       const auto& a = v.get_array();

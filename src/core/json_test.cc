@@ -43,7 +43,8 @@ TEST(JsonParseTest, OversizedInputIsALimit) {
 
 TEST(JsonSizeTest, MatchesSerializedLength) {
   for (const char* text : {R"({"a":[1,2,"x\n\"",{"b":null}],"c":true,"d":-1.5})", "[]", "{}",
-                           R"("\u0001")", "12345678901234"}) {
+                           R"("\u0001")", "12345678901234", "-9223372036854775808", "18446744073709551615",
+                           "0", "-1", "1e300", "-2.5e-7", "[1.0, 100, -100]"}) {
     auto v = Parse(text);
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(SerializedSizeAtMost(*v, 1 << 20), Serialize(*v).size()) << text;

@@ -69,9 +69,9 @@ size_t CodePoints(std::string_view s) {
 
 class Loader {
  public:
-  LoadResult Load(const bj::value& doc) {
+  LoadResult Load(bj::value document) {
     auto wf = std::make_shared<Workflow>();
-    wf->source = doc;
+    const bj::value& doc = document;
     const bj::object* root = doc.if_object();
     if (!root) {
       Fail("", "a workflow definition must be an object");
@@ -154,7 +154,9 @@ class Loader {
       wf->output = CompileTree(*v, "/output");
     }
     ResolveStepReferences();
-    return Finish(errors_.empty() ? std::move(wf) : nullptr);
+    if (!errors_.empty()) return Finish(nullptr);
+    wf->source = std::move(document);
+    return Finish(std::move(wf));
   }
 
  private:
@@ -873,7 +875,7 @@ class Loader {
 
 }  // namespace
 
-LoadResult LoadDefinitionValue(const bj::value& document) { return Loader().Load(document); }
+LoadResult LoadDefinitionValue(bj::value document) { return Loader().Load(std::move(document)); }
 
 LoadResult LoadDefinition(std::string_view text, Format format) {
   LoadResult result;
@@ -896,7 +898,7 @@ LoadResult LoadDefinition(std::string_view text, Format format) {
     result.errors.push_back({"", code, doc.error().message});
     return result;
   }
-  return LoadDefinitionValue(*doc);
+  return LoadDefinitionValue(std::move(doc).value());
 }
 
 std::string_view StepTypeName(StepType type) {

@@ -126,7 +126,7 @@ enum class Format { kAuto, kYaml, kJson };
 LoadResult LoadDefinition(std::string_view text, Format format = Format::kAuto);
 
 // Validates an already-parsed document.
-LoadResult LoadDefinitionValue(const boost::json::value& document);
+LoadResult LoadDefinitionValue(boost::json::value document);
 
 // Converts YAML text into a JSON value (YAML 1.2 core schema for plain scalars; quoted
 // scalars stay strings; `yes`/`no`/`on` stay strings). Duplicate keys, non-scalar keys,
