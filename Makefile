@@ -5,8 +5,10 @@ JOBS ?= $(shell nproc)
 
 .PHONY: run test deps build-release build-debug fuzz bench format tidy clean
 
-run: deps build-release
-	./build/release/rampart run examples/hello.yaml --input examples/hello.input.json
+run: deps
+	@cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target rampart
+	./build/release/apps/rampart/rampart run examples/hello.yaml --input examples/hello.input.json
 
 test: deps build-debug
 	ctest --preset debug

@@ -61,7 +61,7 @@ Result<bj::value> ReadInput(const std::string& source) {
 }
 
 std::string Compact(const bj::value& v, size_t max = 100) {
-  std::string s = bj::serialize(v);
+  std::string s = json::Serialize(v);
   return json::Excerpt(s, max);
 }
 
@@ -160,7 +160,7 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   req.trigger = std::move(trigger);
   engine::RunResult result = engine.Run(*loaded.workflow, std::move(req));
   if (options.json) {
-    std::string s = bj::serialize(result.record);
+    std::string s = json::Serialize(result.record);
     s += '\n';
     std::fwrite(s.data(), 1, s.size(), out);
   } else {

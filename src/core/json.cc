@@ -2,7 +2,9 @@
 
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/json/serializer.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstring>
 
 namespace rampart::json {
 
@@ -42,7 +44,91 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
   return parser.release();
 }
 
-std::string Serialize(const bj::value& v) { return bj::serialize(v); }
+namespace {
+
+// Shortest round-trip form ("99", "0.051", "1e+21"); non-finite numbers become null.
+size_t FormatDouble(double d, char* buf, size_t size) {
+  if (!std::isfinite(d)) {
+    std::memcpy(buf, "null", 4);
+    return 4;
+  }
+  auto r = std::to_chars(buf, buf + size, d);
+  return static_cast<size_t>(r.ptr - buf);
+}
+
+void AppendString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+void AppendValue(std::string& out, const bj::value& v) {
+  switch (v.kind()) {
+    case bj::kind::null: out += "null"; break;
+    case bj::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
+    case bj::kind::int64: out += std::to_string(v.get_int64()); break;
+    case bj::kind::uint64: out += std::to_string(v.get_uint64()); break;
+    case bj::kind::double_: {
+      char buf[64];
+      out.append(buf, FormatDouble(v.get_double(), buf, sizeof buf));
+      break;
+    }
+    case bj::kind::string: AppendString(out, v.get_string()); break;
+    case bj::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        AppendValue(out, e);
+      }
+      out += ']';
+      break;
+    }
+    case bj::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        AppendString(out, kv.key());
+        out += ':';
+        AppendValue(out, kv.value());
+      }
+      out += '}';
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string Serialize(const bj::value& v) {
+  std::string out;
+  AppendValue(out, v);
+  return out;
+}
 
 namespace {
 
@@ -76,9 +162,7 @@ size_t NumberSize(const bj::value& v) {
     return digits + (v.is_int64() && v.get_int64() < 0 ? 1 : 0);
   }
   char buf[64];
-  bj::serializer sr;
-  sr.reset(&v);
-  return sr.read(buf, sizeof buf).size();
+  return FormatDouble(v.get_double(), buf, sizeof buf);
 }
 
 void SizeOf(const bj::value& v, size_t cap, size_t& total) {

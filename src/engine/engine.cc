@@ -131,11 +131,7 @@ class Execution {
     return std::nullopt;
   }
 
-  static std::string FormatSeconds(double s) {
-    std::string out = bj::serialize(bj::value(s));
-    if (s == std::floor(s) && std::abs(s) < 1e15) out = std::to_string(static_cast<int64_t>(s));
-    return out;
-  }
+  static std::string FormatSeconds(double s) { return json::Serialize(bj::value(s)); }
 
   // Redacts a tainted value: a value derived from a secret never enters a record.
   static bj::value Clean(expr::Value&& v) {

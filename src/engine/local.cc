@@ -1,6 +1,6 @@
 #include "rampart/engine/local.h"
 
-#include <boost/json/serialize.hpp>
+#include "rampart/core/json.h"
 #include <fstream>
 
 namespace rampart::engine {
@@ -54,7 +54,7 @@ Result<std::shared_ptr<const model::Workflow>> DirectoryWorkflowSource::Find(std
 }
 
 void StreamLogSink::Write(const boost::json::object& line) {
-  std::string text = boost::json::serialize(line);
+  std::string text = json::Serialize(line);
   text += '\n';
   std::lock_guard lock(mu_);
   std::fwrite(text.data(), 1, text.size(), out_);

@@ -19,7 +19,8 @@ struct ParseLimits {
 // bounds) carry a sanitized message with the byte offset; never throws.
 Result<boost::json::value> Parse(std::string_view text, const ParseLimits& limits = {});
 
-// Compact serialization (same as boost::json::serialize).
+// Compact serialization. Unlike boost::json::serialize, doubles use the shortest
+// round-trip form a person expects ("99", "0.051", not "9.9E1"); non-finite -> null.
 std::string Serialize(const boost::json::value& v);
 
 // The length of Serialize(v), stopping early once it exceeds `cap` (returns cap + 1 then).
