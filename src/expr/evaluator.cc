@@ -483,18 +483,22 @@ bool EvalObject(Ctx& c, const Node& n, Val& out) {
 }
 
 bool EvalFilters(Ctx& c, const Node& n, Val& out) {
-  Val cur;
-  if (!EvalKid(c, n.kids[0], cur)) return false;
+  // Two buffers used in turn as input and output: no value is moved between filters.
+  Val buf[2];
+  int cur = 0;
+  if (!EvalKid(c, n.kids[0], buf[0])) return false;
   for (const auto& call : n.filters) {
     if (!Step(c, call.pos)) return false;
+    Val& in = buf[cur];
+    Val& next = buf[1 - cur];
     if (call.id == FilterId::kDefault) {
       // The fallback is evaluated only when needed; the choice depends on the input, so
       // the input's taint carries over either way.
-      if (cur.get().is_null()) {
-        Val d;
-        if (!EvalKid(c, n.kids[call.first_arg], d)) return false;
-        d.tainted = d.tainted || cur.tainted;
-        cur = std::move(d);
+      if (in.get().is_null()) {
+        next.Clear();
+        if (!EvalKid(c, n.kids[call.first_arg], next)) return false;
+        next.tainted = next.tainted || in.tainted;
+        cur = 1 - cur;
       }
       continue;
     }
@@ -502,11 +506,11 @@ bool EvalFilters(Ctx& c, const Node& n, Val& out) {
     for (uint32_t i = 0; i < call.nargs; ++i) {
       if (!EvalKid(c, n.kids[call.first_arg + i], args[i])) return false;
     }
-    Val next;
-    if (!ApplyFilter(c, call, cur, args, next)) return false;
-    cur = std::move(next);
+    next.Clear();
+    if (!ApplyFilter(c, call, in, args, next)) return false;
+    cur = 1 - cur;
   }
-  out = std::move(cur);
+  out = std::move(buf[cur]);
   return true;
 }
 
@@ -622,6 +626,28 @@ bool Contains(Ctx& c, Position pos, const bj::value& container, const bj::value&
     default:
       return Fail(c, pos, ErrorCode::kTypeError,
                   "cannot search in a " + std::string(json::TypeName(container)));
+  }
+}
+
+Status AppendEvaluatedText(const Program& prog, const Scope& scope, Trace* trace, size_t cap,
+                           std::string& out, bool& tainted) {
+  Ctx c(prog, scope, trace);
+  try {
+    Val v;
+    if (!EvalKid(c, prog.root, v)) return std::move(c.error);
+    const bj::value& j = v.get();
+    size_t add = j.is_string() ? j.get_string().size() : json::SerializedSizeAtMost(j, cap);
+    if (out.size() + add > cap) {
+      return MakeError(ErrorCode::kExpressionLimit,
+                       "interpolated text larger than " + std::to_string(cap) + " bytes");
+    }
+    AppendText(out, j);
+    tainted = tainted || v.tainted;
+    return Status::Ok();
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the expression");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while evaluating the expression");
   }
 }
 

@@ -38,13 +38,15 @@ struct Val {
     tainted = t;
   }
   void Set(boost::json::value v, bool t) {
-    if (own) {
-      *own = std::move(v);
-    } else {
-      own.emplace(std::move(v));
-    }
+    own.emplace(std::move(v));  // destroy + move-construct: cheaper than boost's move-assign
     ref = nullptr;
     tainted = t;
+  }
+  // Back to the initial state (null, untainted), keeping no owned value.
+  void Clear() {
+    own.reset();
+    ref = &kNullValue;
+    tainted = false;
   }
   void SetBool(bool b, bool t) { Ref(b ? &kTrueValue : &kFalseValue, t); }
   void SetInt(int64_t i, bool t) {
@@ -139,5 +141,11 @@ bool Contains(Ctx& c, Position pos, const boost::json::value& container,
               const boost::json::value& needle, bool& result);
 
 Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* trace);
+
+// Evaluates `prog` and appends its text rendering (RenderText) to `out`, failing with
+// kExpressionLimit if `out` would pass `cap` bytes. For interpolation: the value is
+// rendered straight from the scope, never copied.
+Status AppendEvaluatedText(const Program& prog, const Scope& scope, Trace* trace, size_t cap,
+                           std::string& out, bool& tainted);
 
 }  // namespace rampart::expr::internal

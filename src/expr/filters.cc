@@ -8,6 +8,7 @@
 #include <boost/json/string.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 #include "expr/parser.h"
@@ -104,7 +105,7 @@ class FilterRun {
 
  private:
   const bj::value& Arg(size_t i) const { return args_[i].get(); }
-  const char* Name() const { return GetFilterInfo(call_.id).name; }
+  std::string_view Name() const { return GetFilterInfo(call_.id).name; }
   size_t Cap() const { return c_.limits.max_value_bytes; }
 
   bool TypeErr(std::string_view message) {
@@ -161,12 +162,13 @@ class FilterRun {
   bool UpperLower(bool upper) {
     if (!v_.is_string()) return NeedInput("a string");
     if (!InputBounded() || !Bytes(v_.get_string().size())) return false;
-    bj::string s(v_.get_string());
-    for (char& ch : s) {
+    // An owned input (an intermediate) is changed in place; a borrowed one is copied.
+    if (!in_.owned()) out_.Set(bj::value(v_.get_string()), t_);
+    else out_.Set(std::move(in_.mut()), t_);
+    for (char& ch : out_.mut().get_string()) {
       if (upper && ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
       if (!upper && ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
     }
-    out_.Set(bj::value(std::move(s)), t_);
     return true;
   }
 
@@ -177,6 +179,10 @@ class FilterRun {
     size_t b = s.find_first_not_of(ws);
     if (b == std::string_view::npos) return SetString("");
     size_t e = s.find_last_not_of(ws);
+    if (b == 0 && e + 1 == s.size()) {
+      SetPart(&v_);  // nothing to trim
+      return true;
+    }
     return SetString(s.substr(b, e - b + 1));
   }
 
@@ -215,16 +221,19 @@ class FilterRun {
     if (grow > 0 && count > (cap / grow) + 1) return Planned(cap + 1);
     size_t len = s.size() - count * from.size() + count * to.size();
     if (!Planned(len + 2) || !Bytes(len)) return false;
-    std::string out;
-    out.reserve(len);
+    bj::string out;
+    out.resize(len);
+    char* w = out.data();
     size_t last = 0;
     for (size_t p = s.find(from); p != std::string_view::npos; p = s.find(from, p + from.size())) {
-      out.append(s.substr(last, p - last));
-      out.append(to);
+      std::memcpy(w, s.data() + last, p - last);
+      w += p - last;
+      std::memcpy(w, to.data(), to.size());
+      w += to.size();
       last = p + from.size();
     }
-    out.append(s.substr(last));
-    return SetString(out);
+    std::memcpy(w, s.data() + last, s.size() - last);
+    return SetOwned(bj::value(std::move(out)));
   }
 
   bool Split() {
@@ -256,6 +265,10 @@ class FilterRun {
     bj::array arr;
     arr.reserve(parts.size());
     for (auto p : parts) arr.emplace_back(bj::string_view(p.data(), p.size()));
+    if (StringSizeUpperBound(s.size()) + parts.size() * 3 <= Cap()) {
+      out_.Set(bj::value(std::move(arr)), t_);  // even fully escaped it fits
+      return true;
+    }
     return SetOwned(bj::value(std::move(arr)));
   }
 
@@ -297,9 +310,9 @@ class FilterRun {
 
   // Python-style bounds: negative counts from the end; out-of-range clamps.
   static size_t ClampIndex(int64_t i, size_t len) {
-    int64_t n = static_cast<int64_t>(len);
-    if (i < 0) i = std::max<int64_t>(0, n + i);
-    return static_cast<size_t>(std::min(i, n));
+    if (i >= 0) return std::min(static_cast<size_t>(i), len);
+    int64_t n = static_cast<int64_t>(std::min<size_t>(len, INT64_MAX));
+    return static_cast<size_t>(std::max<int64_t>(0, n + i));
   }
 
   bool Slice() {
@@ -311,19 +324,24 @@ class FilterRun {
     if (v_.is_string()) {
       std::string_view s = v_.get_string();
       if (!Bytes(s.size())) return false;
-      // Code-point offsets, so a slice never splits a UTF-8 sequence.
-      std::vector<size_t> offsets;
-      offsets.reserve(s.size() + 1);
-      for (size_t i = 0; i < s.size();) {
-        offsets.push_back(i);
+      // Code-point indices, so a slice never splits a UTF-8 sequence. The length is only
+      // needed for negative indices.
+      size_t n = (start < 0 || (has_end && end < 0)) ? CodePointCount(s) : SIZE_MAX;
+      size_t b = ClampIndex(start, n);
+      size_t e = has_end ? ClampIndex(end, n) : SIZE_MAX;
+      if (e < b) e = b;
+      size_t byte_b = s.size(), byte_e = s.size();
+      size_t cp = 0;
+      for (size_t i = 0; i < s.size(); ++cp) {
+        if (cp == b) byte_b = i;
+        if (cp == e) {
+          byte_e = i;
+          break;
+        }
         i += std::min(Utf8SeqLen(static_cast<unsigned char>(s[i])), s.size() - i);
       }
-      offsets.push_back(s.size());
-      size_t n = offsets.size() - 1;
-      size_t b = ClampIndex(start, n);
-      size_t e = has_end ? ClampIndex(end, n) : n;
-      if (e < b) e = b;
-      return SetString(s.substr(offsets[b], offsets[e] - offsets[b]));
+      if (byte_e < byte_b) byte_e = byte_b;
+      return SetString(s.substr(byte_b, byte_e - byte_b));
     }
     if (v_.is_array()) {
       const auto& arr = v_.get_array();
@@ -699,6 +717,12 @@ class FilterRun {
     if (v_.is_array()) {
       const auto& arr = v_.get_array();
       if (!Steps(arr.size()) || !InputBounded()) return false;
+      if (in_.owned()) {
+        auto& own = in_.mut().get_array();
+        std::reverse(own.begin(), own.end());
+        out_.Set(std::move(in_.mut()), t_);
+        return true;
+      }
       bj::array out;
       out.reserve(arr.size());
       for (size_t i = arr.size(); i > 0; --i) out.push_back(arr[i - 1]);

@@ -182,6 +182,10 @@ class Parser {
   bool ParseOr(uint32_t& out) {
     uint32_t first = 0;
     if (!ParseAnd(first)) return false;
+    if (Peek().kind != Tok::kOrOr && !IsIdent(Peek(), "or")) {
+      out = first;  // no chain: no node (and no allocation)
+      return true;
+    }
     Node n;
     n.kind = NodeKind::kOr;
     n.kids.push_back(first);
@@ -199,6 +203,10 @@ class Parser {
   bool ParseAnd(uint32_t& out) {
     uint32_t first = 0;
     if (!ParseNot(first)) return false;
+    if (Peek().kind != Tok::kAndAnd && !IsIdent(Peek(), "and")) {
+      out = first;
+      return true;
+    }
     Node n;
     n.kind = NodeKind::kAnd;
     n.kids.push_back(first);
@@ -275,6 +283,10 @@ class Parser {
   bool ParseAdd(uint32_t& out) {
     uint32_t first = 0;
     if (!ParseMul(first)) return false;
+    if (Peek().kind != Tok::kPlus && Peek().kind != Tok::kMinus) {
+      out = first;
+      return true;
+    }
     Node n;
     n.kind = NodeKind::kArith;
     n.kids.push_back(first);
@@ -298,6 +310,10 @@ class Parser {
   bool ParseMul(uint32_t& out) {
     uint32_t first = 0;
     if (!ParseUnary(first)) return false;
+    if (Peek().kind != Tok::kStar && Peek().kind != Tok::kSlash && Peek().kind != Tok::kPercent) {
+      out = first;
+      return true;
+    }
     Node n;
     n.kind = NodeKind::kArith;
     n.kids.push_back(first);
@@ -398,7 +414,7 @@ class Parser {
                                  : std::to_string(info->min_args) + " to " +
                                        std::to_string(info->max_args);
         return Fail(ErrorCode::kInvalidExpression, call.pos,
-                    std::string("filter '") + info->name + "' takes " + expect +
+                    "filter '" + std::string(info->name) + "' takes " + expect +
                         " argument(s), got " + std::to_string(call.nargs));
       }
       if (call.id == FilterId::kMatches && IsConst(n.kids[call.first_arg])) {
@@ -661,6 +677,7 @@ Result<std::shared_ptr<const Program>> CompileProgram(std::string_view source, P
                      PositionMessage(tokens->front().pos, "empty expression"));
   }
   auto prog = std::make_shared<Program>();
+  prog->nodes.reserve(tokens->size() + 1);  // about one node per token at most
   prog->source = std::string(trimmed);
   prog->limits = options.limits;
   Parser parser(std::move(tokens).value(), options, *prog);

@@ -19,7 +19,7 @@ Result<std::shared_ptr<const Program>> CompileProgram(std::string_view source, P
 
 // The arity bounds and name of each filter.
 struct FilterInfo {
-  const char* name;
+  std::string_view name;
   FilterId id;
   uint8_t min_args;
   uint8_t max_args;

@@ -112,13 +112,9 @@ Result<Value> EvaluateTemplate(const TemplateParts& parts, const Scope& scope, T
   for (size_t i = 0; i < parts.expressions.size(); ++i) {
     if (out.size() + parts.texts[i].size() > cap) return too_big();
     out += parts.texts[i];
-    auto v = parts.expressions[i].Evaluate(scope, trace);
-    if (!v.ok()) return std::move(v).error();
-    tainted = tainted || v->tainted;
-    const bj::value& j = v->json;
-    size_t add = j.is_string() ? j.get_string().size() : json::SerializedSizeAtMost(j, cap);
-    if (out.size() + add > cap) return too_big();
-    internal::AppendText(out, j);
+    Status st = internal::AppendEvaluatedText(*Access::GetProgram(parts.expressions[i]), scope, trace,
+                                              cap, out, tainted);
+    if (!st.ok()) return st.error();
   }
   if (out.size() + parts.texts.back().size() > cap) return too_big();
   out += parts.texts.back();

@@ -5,6 +5,7 @@
 #include <boost/json/string.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <functional>
 
 namespace rampart::expr::internal {
@@ -15,6 +16,14 @@ bool IsValidUtf8(std::string_view s, size_t* bad_offset) {
   size_t i = 0;
   const size_t n = s.size();
   while (i < n) {
+    if (i + 8 <= n) {  // ASCII fast path, a word at a time
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if ((w & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       ++i;
