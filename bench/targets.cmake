@@ -2,3 +2,4 @@
 rampart_bench(engine_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/engine_bench.cc DEPS rampart_engine)
 rampart_bench(schema_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/schema_bench.cc DEPS rampart_schema)
 target_compile_definitions(schema_bench PRIVATE RAMPART_BENCH_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data")
+rampart_bench(expr_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/expr_bench.cc DEPS rampart_expr)
