@@ -162,6 +162,9 @@ struct Node {
   bool unevaluated_properties = false;  // needs property annotations
   bool unevaluated_items = false;       // needs item annotations
   bool always_false = false;            // the `false` schema
+  // No applicator keyword: evaluating it cannot recurse, so the evaluator skips the
+  // bookkeeping (budget, depth, dynamic scope) that bounds recursion.
+  bool leaf = false;
 };
 
 struct CompiledSchema {

@@ -465,6 +465,25 @@ class Compiler {
   }
 
   Status CompileNode(Node* node, const bj::value* v) {
+    Status st = CompileKeywords(node, v);
+    if (!st.ok()) return st;
+    node->leaf = true;
+    for (const Keyword& k : node->keywords) {
+      switch (k.kind) {
+        case Kw::kObject: case Kw::kPropertyNames: case Kw::kDependentSchemas:
+        case Kw::kPrefixItems: case Kw::kItems: case Kw::kContains: case Kw::kRef:
+        case Kw::kDynamicRef: case Kw::kAllOf: case Kw::kAnyOf: case Kw::kOneOf: case Kw::kNot:
+        case Kw::kIf: case Kw::kUnevaluatedItems: case Kw::kUnevaluatedProperties:
+          node->leaf = false;
+          break;
+        default:
+          break;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status CompileKeywords(Node* node, const bj::value* v) {
     const Location& loc = locations_.at(v);
     node->path = loc.path;
     node->resource = loc.resource;

@@ -1,5 +1,6 @@
 #include "schema/formats.h"
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,11 +11,34 @@
 namespace rampart::schema::internal {
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsHexDigit(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+// Character classes of the ASCII grammars below, one table lookup each.
+enum : uint8_t {
+  kDigit = 1,
+  kAlpha = 2,
+  kHex = 4,
+  kUnreserved = 8,   // RFC 3986
+  kSubDelim = 16,    // RFC 3986
+  kAtext = 32,       // RFC 5322
+};
+
+constexpr std::array<uint8_t, 256> MakeCharTable() {
+  std::array<uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] |= kDigit | kHex | kUnreserved | kAtext;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] |= kAlpha | kUnreserved | kAtext;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] |= kAlpha | kUnreserved | kAtext;
+  for (int c = 'a'; c <= 'f'; ++c) t[c] |= kHex;
+  for (int c = 'A'; c <= 'F'; ++c) t[c] |= kHex;
+  for (char c : std::string_view("-._~")) t[static_cast<unsigned char>(c)] |= kUnreserved;
+  for (char c : std::string_view("!$&'()*+,;=")) t[static_cast<unsigned char>(c)] |= kSubDelim;
+  for (char c : std::string_view("!#$%&'*+-/=?^_`{|}~")) t[static_cast<unsigned char>(c)] |= kAtext;
+  return t;
 }
+constexpr std::array<uint8_t, 256> kChars = MakeCharTable();
+
+bool Is(char c, uint8_t mask) { return (kChars[static_cast<unsigned char>(c)] & mask) != 0; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return Is(c, kAlpha); }
+bool IsHexDigit(char c) { return Is(c, kHex); }
 
 // Reads exactly `n` ASCII digits at `*pos`.
 bool Digits(std::string_view s, size_t* pos, size_t n, int* value) {
@@ -226,18 +250,8 @@ bool CheckUuid(std::string_view s) {
 
 // ---- URIs and IRIs (RFC 3986 / RFC 3987) ----
 
-bool IsUnreserved(char c) {
-  return IsAlpha(c) || IsDigit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-bool IsSubDelim(char c) {
-  switch (c) {
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',':
-    case ';': case '=':
-      return true;
-    default:
-      return false;
-  }
-}
+bool IsUnreserved(char c) { return Is(c, kUnreserved); }
+bool IsSubDelim(char c) { return Is(c, kSubDelim); }
 
 class UriParser {
  public:
@@ -264,7 +278,7 @@ class UriParser {
   bool Char(std::string_view extra) {
     if (AtEnd()) return false;
     char c = s_[pos_];
-    if (IsUnreserved(c) || IsSubDelim(c) || extra.find(c) != std::string_view::npos) {
+    if (Is(c, kUnreserved | kSubDelim) || (!extra.empty() && extra.find(c) != std::string_view::npos)) {
       ++pos_;
       return true;
     }
@@ -481,12 +495,7 @@ bool CheckUriTemplate(std::string_view s) {
 
 // ---- e-mail (RFC 5321 Mailbox; RFC 6531 for the internationalized form) ----
 
-bool IsAtext(unsigned char c, bool idn) {
-  if (idn && c >= 0x80) return true;
-  return IsAlpha(static_cast<char>(c)) || IsDigit(static_cast<char>(c)) ||
-         std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) !=
-             std::string_view::npos;
-}
+bool IsAtext(unsigned char c, bool idn) { return (idn && c >= 0x80) || (kChars[c] & kAtext) != 0; }
 
 bool CheckEmail(std::string_view s, bool idn) {
   size_t pos = 0;
