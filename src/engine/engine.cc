@@ -121,6 +121,11 @@ class Execution {
  private:
   // Checks run-wide stop conditions before a step starts.
   std::optional<Error> PreflightError() const {
+    if (executed_steps_ > model::kMaxStepExecutions) {
+      return MakeError(ErrorCode::kLimitExceeded,
+                       "run executed more than " + std::to_string(model::kMaxStepExecutions) +
+                           " steps");
+    }
     if (req_.cancel && req_.cancel->load(std::memory_order_relaxed)) {
       return MakeError(ErrorCode::kCancelled, "run was cancelled");
     }
@@ -163,6 +168,7 @@ class Execution {
       return Stop::kFailed;
     };
 
+    ++executed_steps_;
     if (auto e = PreflightError()) return fail_step(std::move(*e));
 
     // Decision: `if` skips a step, or picks a branch.
@@ -452,6 +458,7 @@ class Execution {
   SteadyTime deadline_;
   std::string run_id_;
   bj::array records_;
+  size_t executed_steps_ = 0;
   std::optional<Error> error_;
   std::string error_step_;
   std::optional<Response> response_;

@@ -218,3 +218,43 @@ TEST(EngineTest, RunIdsAreUniqueAndWellFormed) {
 
 }  // namespace
 }  // namespace rampart::engine
+
+namespace rampart::engine {
+namespace {
+
+TEST(EngineLimitsTest, NestedLoopsStopAtTheStepExecutionCap) {
+  // 100 x 100 x 100 iterations would be 1,000,000 step executions.
+  auto loaded = model::LoadDefinition(R"(
+rampart: 1
+id: nested-loops
+steps:
+  - id: a
+    type: for_each
+    items: "{{ inputs.hundred }}"
+    do:
+      - id: b
+        type: for_each
+        items: "{{ inputs.hundred }}"
+        do:
+          - id: c
+            type: for_each
+            items: "{{ inputs.hundred }}"
+            do:
+              - { id: leaf, type: set, values: { v: 1 } }
+)");
+  ASSERT_TRUE(loaded.ok());
+  testing::FakeClock clock;
+  testing::FakeRandom random;
+  Engine engine(Env{&clock, &random, nullptr, nullptr, nullptr});
+  RunRequest req;
+  bj::array hundred;
+  for (int i = 0; i < 100; ++i) hundred.push_back(i);
+  req.input = bj::object{{"hundred", hundred}};
+  RunResult r = engine.Run(*loaded.workflow, std::move(req));
+  ASSERT_FALSE(r.succeeded());
+  EXPECT_EQ(r.error->code, ErrorCode::kLimitExceeded);
+  EXPECT_LE(r.record["steps"].as_array().size(), model::kMaxStepExecutions + 1);
+}
+
+}  // namespace
+}  // namespace rampart::engine

@@ -27,6 +27,9 @@ inline constexpr int kMaxCallDepth = 10;
 inline constexpr double kDefaultTimeoutS = 120;
 inline constexpr double kMaxTimeoutS = 600;
 inline constexpr size_t kMaxDefinitionBytes = 1 << 20;
+// Step executions in one run (loops multiply steps): bounds CPU and the size of the run
+// record even for nested loops that the run timeout alone would let run for minutes.
+inline constexpr size_t kMaxStepExecutions = 100'000;
 
 enum class StepType { kSet, kBranch, kForEach, kAction, kWorkflow, kApproval, kFail, kRespond };
 std::string_view StepTypeName(StepType type);
