@@ -61,8 +61,11 @@ class RunScope final : public expr::Scope {
     return {};
   }
 
+  void Reserve(size_t steps) { steps_.get_object().reserve(steps); }
+
   void SetStep(const std::string& id, const bj::value& output, std::string_view status) {
     bj::object& entry = steps_.get_object()[id].emplace_object();
+    entry.reserve(2);
     entry["output"] = output;
     entry["status"] = status;
   }
@@ -94,7 +97,10 @@ class Execution {
         scope_(inputs, trigger, run_meta),
         deadline_(deadline),
         run_id_(run_meta->at("id").get_string()),
-        records_(std::move(record_storage)) {}
+        records_(std::move(record_storage)) {
+    scope_.Reserve(wf.step_count);
+    records_.reserve(wf.step_count);
+  }
 
   Stop RunList(const std::vector<Step>& steps, const std::string& prefix, bj::value* last_output) {
     for (const Step& step : steps) {
@@ -150,6 +156,7 @@ class Execution {
     const size_t index = records_.size();
     {
       bj::object& rec = records_.emplace_back(bj::object(records_.storage())).get_object();
+      rec.reserve(8);  // path, id, type, decision, input, output, status, duration_ms
       rec["path"] = path;
       rec["id"] = step.id;
       rec["type"] = model::StepTypeName(step.type);
