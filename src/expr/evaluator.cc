@@ -30,24 +30,13 @@ bool Fail(Ctx& c, Position pos, ErrorCode code, std::string_view message) {
   return false;
 }
 
-bool CheckPlannedSize(Ctx& c, Position pos, size_t size) {
-  if (size > c.limits.max_value_bytes) {
-    return Fail(c, pos, ErrorCode::kExpressionLimit,
-                "value larger than " + std::to_string(c.limits.max_value_bytes) + " bytes");
-  }
-  return true;
+bool SizeLimitExceeded(Ctx& c, Position pos) {
+  return Fail(c, pos, ErrorCode::kExpressionLimit,
+              "value larger than " + std::to_string(c.limits.max_value_bytes) + " bytes");
 }
 
-bool CheckSize(Ctx& c, Position pos, const bj::value& v) {
+bool CheckSizeSlow(Ctx& c, Position pos, const bj::value& v) {
   size_t cap = c.limits.max_value_bytes;
-  switch (v.kind()) {
-    case bj::kind::string:
-      if (StringSizeUpperBound(v.get_string().size()) <= cap) return true;
-      break;
-    case bj::kind::array:
-    case bj::kind::object: break;
-    default: return true;
-  }
   return CheckPlannedSize(c, pos, json::SerializedSizeAtMost(v, cap));
 }
 
@@ -502,12 +491,16 @@ bool EvalFilters(Ctx& c, const Node& n, Val& out) {
       }
       continue;
     }
-    Val args[2];
-    for (uint32_t i = 0; i < call.nargs; ++i) {
-      if (!EvalKid(c, n.kids[call.first_arg + i], args[i])) return false;
-    }
     next.Clear();
-    if (!ApplyFilter(c, call, in, args, next)) return false;
+    if (call.nargs == 0) {
+      if (!ApplyFilter(c, call, in, nullptr, next)) return false;
+    } else {
+      Val args[2];
+      for (uint32_t i = 0; i < call.nargs; ++i) {
+        if (!EvalKid(c, n.kids[call.first_arg + i], args[i])) return false;
+      }
+      if (!ApplyFilter(c, call, in, args, next)) return false;
+    }
     cur = 1 - cur;
   }
   out = std::move(buf[cur]);

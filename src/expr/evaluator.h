@@ -127,10 +127,24 @@ inline bool Step(Ctx& c, Position pos, size_t n = 1) {
 // Charges the steps for processing `bytes` of text (one step per 256 bytes).
 inline bool StepBytes(Ctx& c, Position pos, size_t bytes) { return Step(c, pos, bytes / 256); }
 
-// Fails with kExpressionLimit if the serialized size of `v` exceeds the value bound.
-bool CheckSize(Ctx& c, Position pos, const boost::json::value& v);
+[[gnu::cold]] bool SizeLimitExceeded(Ctx& c, Position pos);
+bool CheckSizeSlow(Ctx& c, Position pos, const boost::json::value& v);
+
 // Fails if a value of `size` serialized bytes would exceed the bound.
-bool CheckPlannedSize(Ctx& c, Position pos, size_t size);
+inline bool CheckPlannedSize(Ctx& c, Position pos, size_t size) {
+  return size <= c.limits.max_value_bytes || SizeLimitExceeded(c, pos);
+}
+
+// Fails with kExpressionLimit if the serialized size of `v` exceeds the value bound.
+// Scalars and short strings are decided inline.
+inline bool CheckSize(Ctx& c, Position pos, const boost::json::value& v) {
+  if (v.is_string()) {
+    if (v.get_string().size() <= (c.limits.max_value_bytes - 2) / 6) return true;
+  } else if (!v.is_structured()) {
+    return true;
+  }
+  return CheckSizeSlow(c, pos, v);
+}
 
 // Deep equality (`==`), charging one step per element compared.
 bool Equal(Ctx& c, Position pos, const boost::json::value& a, const boost::json::value& b,

@@ -159,7 +159,7 @@ class FilterRun {
     return true;
   }
 
-  bool UpperLower(bool upper) {
+  [[gnu::noinline]] bool UpperLower(bool upper) {
     if (!v_.is_string()) return NeedInput("a string");
     if (!InputBounded() || !Bytes(v_.get_string().size())) return false;
     // An owned input (an intermediate) is changed in place; a borrowed one is copied.
@@ -172,7 +172,7 @@ class FilterRun {
     return true;
   }
 
-  bool Trim() {
+  [[gnu::noinline]] bool Trim() {
     if (!v_.is_string()) return NeedInput("a string");
     std::string_view s = v_.get_string();
     const char* ws = " \t\n\r\f\v";
@@ -186,7 +186,7 @@ class FilterRun {
     return SetString(s.substr(b, e - b + 1));
   }
 
-  bool Length() {
+  [[gnu::noinline]] bool Length() {
     switch (v_.kind()) {
       case bj::kind::string:
         if (!Bytes(v_.get_string().size())) return false;
@@ -202,7 +202,7 @@ class FilterRun {
     }
   }
 
-  bool Replace() {
+  [[gnu::noinline]] bool Replace() {
     if (!v_.is_string()) return NeedInput("a string");
     if (!Arg(0).is_string()) return NeedArg(0, "a string");
     if (!Arg(1).is_string()) return NeedArg(1, "a string");
@@ -212,8 +212,23 @@ class FilterRun {
     if (!Bytes(s.size())) return false;
     if (from.empty()) return SetString(s);
     size_t count = 0;
-    for (size_t p = s.find(from); p != std::string_view::npos; p = s.find(from, p + from.size())) {
-      ++count;
+    if (from.size() == 1) {  // common, and a plain loop beats memchr calls on short text
+      for (char ch : s) count += ch == from[0] ? 1 : 0;
+      if (count == 0) {
+        SetPart(&v_);
+        return true;
+      }
+      if (to.size() == 1 && in_.owned()) {  // same length: rewrite the intermediate in place
+        for (char& ch : in_.mut().get_string()) {
+          if (ch == from[0]) ch = to[0];
+        }
+        out_.Set(std::move(in_.mut()), t_);
+        return true;
+      }
+    } else {
+      for (size_t p = s.find(from); p != std::string_view::npos; p = s.find(from, p + from.size())) {
+        ++count;
+      }
     }
     // Plan the size before building anything (replace is a classic amplifier).
     const size_t cap = Cap();
@@ -236,43 +251,52 @@ class FilterRun {
     return SetOwned(bj::value(std::move(out)));
   }
 
-  bool Split() {
+  [[gnu::noinline]] bool Split() {
     if (!v_.is_string()) return NeedInput("a string");
     if (!Arg(0).is_string()) return NeedArg(0, "a string");
     std::string_view s = v_.get_string();
     std::string_view sep = Arg(0).get_string();
     if (!Bytes(s.size())) return false;
-    std::vector<std::string_view> parts;
-    if (sep.empty()) {
-      for (size_t i = 0; i < s.size();) {
-        size_t n = std::min(Utf8SeqLen(static_cast<unsigned char>(s[i])), s.size() - i);
-        parts.push_back(s.substr(i, n));
-        i += n;
-        if (parts.size() * 4 > Cap()) return Planned(Cap() + 1);
+    // The next part starting at `i`: its length and where the one after starts.
+    auto next = [&](size_t i, size_t& len) -> size_t {
+      if (sep.empty()) {
+        len = std::min(Utf8SeqLen(static_cast<unsigned char>(s[i])), s.size() - i);
+        return i + len;
       }
-    } else {
-      size_t last = 0;
-      for (size_t p = s.find(sep); p != std::string_view::npos; p = s.find(sep, p + sep.size())) {
-        parts.push_back(s.substr(last, p - last));
-        last = p + sep.size();
-        if (parts.size() * 3 > Cap()) return Planned(Cap() + 1);
+      size_t p = s.find(sep, i);
+      if (p == std::string_view::npos) {
+        len = s.size() - i;
+        return s.size() + 1;  // past the end: no more parts
       }
-      parts.push_back(s.substr(last));
+      len = p - i;
+      return p + sep.size();
+    };
+    // Count first (every part costs at least 3 serialized bytes), then build once.
+    size_t count = 0;
+    size_t len = 0;
+    const size_t max_parts = Cap() / 3 + 1;
+    if (!(sep.empty() && s.empty())) {
+      for (size_t i = 0; i <= s.size(); i = next(i, len)) {
+        if (sep.empty() && i == s.size()) break;
+        if (++count > max_parts) return Planned(Cap() + 1);
+      }
     }
-    size_t planned = 1;
-    for (auto p : parts) planned += p.size() + 3;
-    if (!Planned(planned) || !Steps(parts.size())) return false;
+    if (!Planned(s.size() + count * 3 + 1) || !Steps(count)) return false;
     bj::array arr;
-    arr.reserve(parts.size());
-    for (auto p : parts) arr.emplace_back(bj::string_view(p.data(), p.size()));
-    if (StringSizeUpperBound(s.size()) + parts.size() * 3 <= Cap()) {
+    arr.reserve(count);
+    for (size_t i = 0, k = 0; k < count; ++k) {
+      size_t j = next(i, len);
+      arr.emplace_back(bj::string_view(s.data() + i, len));
+      i = j;
+    }
+    if (StringSizeUpperBound(s.size()) + count * 3 <= Cap()) {
       out_.Set(bj::value(std::move(arr)), t_);  // even fully escaped it fits
       return true;
     }
     return SetOwned(bj::value(std::move(arr)));
   }
 
-  bool Join() {
+  [[gnu::noinline]] bool Join() {
     if (!v_.is_array()) return NeedInput("an array");
     std::string_view sep;
     if (call_.nargs > 0) {
@@ -282,6 +306,31 @@ class FilterRun {
     const auto& arr = v_.get_array();
     if (!Steps(arr.size())) return false;
     const size_t cap = Cap();
+    size_t total = arr.empty() ? 0 : sep.size() * (arr.size() - 1);
+    bool all_strings = true;
+    for (const auto& e : arr) {
+      if (!e.is_string()) {
+        all_strings = false;
+        break;
+      }
+      total += e.get_string().size();
+    }
+    if (all_strings) {  // the common case: size known up front, one allocation
+      if (!Planned(total + 2) || !Bytes(total)) return false;
+      bj::string joined;
+      joined.resize(total);
+      char* w = joined.data();
+      for (size_t i = 0; i < arr.size(); ++i) {
+        if (i > 0 && !sep.empty()) {  // memcpy from a null view is UB even for 0 bytes
+          std::memcpy(w, sep.data(), sep.size());
+          w += sep.size();
+        }
+        const auto& part = arr[i].get_string();
+        std::memcpy(w, part.data(), part.size());
+        w += part.size();
+      }
+      return SetOwned(bj::value(std::move(joined)));
+    }
     std::string out;
     for (size_t i = 0; i < arr.size(); ++i) {
       if (i > 0) {
@@ -297,7 +346,7 @@ class FilterRun {
     return SetString(out);
   }
 
-  bool StartsEnds(bool starts) {
+  [[gnu::noinline]] bool StartsEnds(bool starts) {
     if (!v_.is_string()) return NeedInput("a string");
     if (!Arg(0).is_string()) return NeedArg(0, "a string");
     std::string_view s = v_.get_string();
@@ -315,7 +364,7 @@ class FilterRun {
     return static_cast<size_t>(std::max<int64_t>(0, n + i));
   }
 
-  bool Slice() {
+  [[gnu::noinline]] bool Slice() {
     int64_t start = 0;
     if (!GetInt(0, start)) return false;
     bool has_end = call_.nargs > 1 && !Arg(1).is_null();
@@ -341,6 +390,17 @@ class FilterRun {
         i += std::min(Utf8SeqLen(static_cast<unsigned char>(s[i])), s.size() - i);
       }
       if (byte_e < byte_b) byte_e = byte_b;
+      if (byte_b == 0 && byte_e == s.size()) {
+        SetPart(&v_);  // the whole string
+        return true;
+      }
+      if (in_.owned()) {  // cut the intermediate in place
+        auto& str = in_.mut().get_string();
+        str.erase(byte_e);
+        str.erase(0, byte_b);
+        out_.Set(std::move(in_.mut()), t_);
+        return true;
+      }
       return SetString(s.substr(byte_b, byte_e - byte_b));
     }
     if (v_.is_array()) {
@@ -359,7 +419,7 @@ class FilterRun {
     return NeedInput("a string or an array");
   }
 
-  bool Matches() {
+  [[gnu::noinline]] bool Matches() {
     if (!v_.is_string()) return NeedInput("a string");
     std::shared_ptr<const re2::RE2> re = call_.regex;
     if (re == nullptr) {
@@ -375,7 +435,7 @@ class FilterRun {
     return true;
   }
 
-  bool UrlEncodeFilter() {
+  [[gnu::noinline]] bool UrlEncodeFilter() {
     if (!v_.is_string()) return NeedInput("a string");
     std::string_view s = v_.get_string();
     if (!Planned(UrlEncodedSize(s) + 2) || !Bytes(s.size())) return false;
@@ -384,7 +444,7 @@ class FilterRun {
     return SetString(out);
   }
 
-  bool Base64EncodeFilter() {
+  [[gnu::noinline]] bool Base64EncodeFilter() {
     if (!v_.is_string()) return NeedInput("a string");
     std::string_view s = v_.get_string();
     if (!Planned(Base64EncodedSize(s.size()) + 2) || !Bytes(s.size())) return false;
@@ -393,7 +453,7 @@ class FilterRun {
     return SetString(out);
   }
 
-  bool Base64DecodeFilter() {
+  [[gnu::noinline]] bool Base64DecodeFilter() {
     if (!v_.is_string()) return NeedInput("a string");
     std::string_view s = v_.get_string();
     if (!Bytes(s.size())) return false;
@@ -404,7 +464,7 @@ class FilterRun {
     return SetString(out);
   }
 
-  bool Sha256Filter() {
+  [[gnu::noinline]] bool Sha256Filter() {
     if (!v_.is_string()) return NeedInput("a string");
     std::string_view s = v_.get_string();
     if (!Bytes(s.size())) return false;
@@ -426,7 +486,7 @@ class FilterRun {
     return true;
   }
 
-  bool Abs() {
+  [[gnu::noinline]] bool Abs() {
     if (!IsNumber(v_)) return NeedInput("a number");
     Num n = ToNum(v_);
     if (n.is_int && n.i != INT64_MIN) {
@@ -437,7 +497,7 @@ class FilterRun {
     return true;
   }
 
-  bool Round() {
+  [[gnu::noinline]] bool Round() {
     if (!IsNumber(v_)) return NeedInput("a number");
     int64_t digits = 0;
     if (call_.nargs > 0 && !GetInt(0, digits)) return false;
@@ -462,7 +522,7 @@ class FilterRun {
     return true;
   }
 
-  bool FloorCeil(bool floor) {
+  [[gnu::noinline]] bool FloorCeil(bool floor) {
     if (!IsNumber(v_)) return NeedInput("a number");
     Num n = ToNum(v_);
     if (n.is_int) {
@@ -493,7 +553,7 @@ class FilterRun {
     return true;
   }
 
-  bool ToInt() {
+  [[gnu::noinline]] bool ToInt() {
     Num n;
     if (IsNumber(v_)) {
       n = ToNum(v_);
@@ -515,7 +575,7 @@ class FilterRun {
     return true;
   }
 
-  bool ToFloat() {
+  [[gnu::noinline]] bool ToFloat() {
     Num n;
     if (IsNumber(v_)) {
       n = ToNum(v_);
@@ -531,7 +591,7 @@ class FilterRun {
     return true;
   }
 
-  bool MinMax(bool min) {
+  [[gnu::noinline]] bool MinMax(bool min) {
     if (!v_.is_array()) return NeedInput("an array");
     const auto& arr = v_.get_array();
     if (!Steps(arr.size())) return false;
@@ -551,7 +611,7 @@ class FilterRun {
     return true;
   }
 
-  bool Sum() {
+  [[gnu::noinline]] bool Sum() {
     if (!v_.is_array()) return NeedInput("an array");
     const auto& arr = v_.get_array();
     if (!Steps(arr.size())) return false;
@@ -577,7 +637,7 @@ class FilterRun {
     return true;
   }
 
-  bool ToStringFilter() {
+  [[gnu::noinline]] bool ToStringFilter() {
     if (v_.is_string()) {
       SetPart(&v_);
       return true;
@@ -589,7 +649,7 @@ class FilterRun {
     return SetString(out);
   }
 
-  bool ToJson() {
+  [[gnu::noinline]] bool ToJson() {
     if (!Planned(json::SerializedSizeAtMost(v_, Cap()))) return false;
     std::string out;
     AppendJson(out, v_);
@@ -597,7 +657,7 @@ class FilterRun {
     return SetString(out);
   }
 
-  bool FromJson() {
+  [[gnu::noinline]] bool FromJson() {
     if (!v_.is_string()) return NeedInput("a string");
     std::string_view s = v_.get_string();
     if (!Bytes(s.size())) return false;
@@ -612,7 +672,7 @@ class FilterRun {
     return SetOwned(std::move(parsed).value());
   }
 
-  bool Keys() {
+  [[gnu::noinline]] bool Keys() {
     if (!v_.is_object()) return NeedInput("an object");
     const auto& obj = v_.get_object();
     if (!Steps(obj.size()) || !InputBounded()) return false;
@@ -623,7 +683,7 @@ class FilterRun {
     return true;
   }
 
-  bool Values() {
+  [[gnu::noinline]] bool Values() {
     if (!v_.is_object()) return NeedInput("an object");
     const auto& obj = v_.get_object();
     if (!Steps(obj.size()) || !InputBounded()) return false;
@@ -634,7 +694,7 @@ class FilterRun {
     return true;
   }
 
-  bool FirstLast(bool first) {
+  [[gnu::noinline]] bool FirstLast(bool first) {
     if (v_.is_array()) {
       const auto& arr = v_.get_array();
       if (arr.empty()) {
@@ -658,7 +718,7 @@ class FilterRun {
     return NeedInput("an array or a string");
   }
 
-  bool Sort() {
+  [[gnu::noinline]] bool Sort() {
     if (!v_.is_array()) return NeedInput("an array");
     const auto& arr = v_.get_array();
     size_t n = arr.size();
@@ -691,7 +751,7 @@ class FilterRun {
     return true;
   }
 
-  bool Unique() {
+  [[gnu::noinline]] bool Unique() {
     if (!v_.is_array()) return NeedInput("an array");
     const auto& arr = v_.get_array();
     if (!Steps(arr.size()) || !InputBounded()) return false;
@@ -713,7 +773,7 @@ class FilterRun {
     return true;
   }
 
-  bool Reverse() {
+  [[gnu::noinline]] bool Reverse() {
     if (v_.is_array()) {
       const auto& arr = v_.get_array();
       if (!Steps(arr.size()) || !InputBounded()) return false;
@@ -746,7 +806,7 @@ class FilterRun {
     return NeedInput("an array or a string");
   }
 
-  bool Map() {
+  [[gnu::noinline]] bool Map() {
     if (!v_.is_array()) return NeedInput("an array");
     if (!Arg(0).is_string()) return NeedArg(0, "a string");
     std::string_view key = Arg(0).get_string();
@@ -772,7 +832,7 @@ class FilterRun {
     return true;
   }
 
-  bool Select() {
+  [[gnu::noinline]] bool Select() {
     if (!v_.is_array()) return NeedInput("an array");
     if (!Arg(0).is_string()) return NeedArg(0, "a string");
     std::string_view key = Arg(0).get_string();
@@ -795,7 +855,7 @@ class FilterRun {
     return true;
   }
 
-  bool Flatten() {
+  [[gnu::noinline]] bool Flatten() {
     if (!v_.is_array()) return NeedInput("an array");
     const auto& arr = v_.get_array();
     if (!InputBounded()) return false;
@@ -815,7 +875,7 @@ class FilterRun {
     return true;
   }
 
-  bool Items() {
+  [[gnu::noinline]] bool Items() {
     if (!v_.is_object()) return NeedInput("an object");
     const auto& obj = v_.get_object();
     if (!Steps(obj.size())) return false;
@@ -835,7 +895,7 @@ class FilterRun {
     return true;
   }
 
-  bool Date() {
+  [[gnu::noinline]] bool Date() {
     if (!Arg(0).is_string()) return NeedArg(0, "a string");
     int64_t epoch = 0;
     if (v_.is_string()) {
