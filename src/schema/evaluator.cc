@@ -9,6 +9,7 @@
 // mark per member/item of the instance) to fill; nodes that don't need it pass nullptr
 // and pay nothing.
 #include <algorithm>
+#include <charconv>
 #include <boost/json/serialize.hpp>
 #include <cfloat>
 #include <cstdint>
@@ -268,6 +269,13 @@ std::string Describe(const bj::value& v) {
     }
     case bj::kind::object: return "an object";
     case bj::kind::array: return "an array";
+    case bj::kind::int64: return std::to_string(v.get_int64());
+    case bj::kind::uint64: return std::to_string(v.get_uint64());
+    case bj::kind::double_: {
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof(buf), v.get_double());  // shortest round-trip
+      return r.ec == std::errc() ? std::string(buf, r.ptr) : std::string("a number");
+    }
     default: return json::Excerpt(bj::serialize(v), kExcerptChars);
   }
 }

@@ -73,6 +73,7 @@ TEST(SchemaTest, ErrorShapeAndPaths) {
     } else if (e.keyword == "minimum") {
       EXPECT_EQ(e.instance_path, "/n");
       EXPECT_EQ(e.schema_path, "/properties/n/minimum");
+      EXPECT_EQ(e.message, "2 is less than the minimum 5");
     } else {
       EXPECT_EQ(e.keyword, "required");
       EXPECT_EQ(e.instance_path, "");
@@ -238,6 +239,15 @@ TEST(SchemaTest, PatternsRe2CannotRunAreCompileErrors) {
   EXPECT_TRUE(space.Validate(J(R"("\u00a0")")));
   Validator letter = MustCompile(R"({"pattern": "^\\p{L}+$"})");
   EXPECT_TRUE(letter.Validate(J(R"("\u00e9t\u00e9")")));
+}
+
+TEST(SchemaTest, NumbersInMessagesAreReadable) {
+  Validator v = MustCompile(R"({"maximum": 3, "multipleOf": 0.5})");
+  std::vector<ValidationError> errors;
+  EXPECT_FALSE(v.Validate(J("4.25"), &errors));
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].message, "4.25 is not a multiple of 0.5");
+  EXPECT_EQ(errors[1].message, "4.25 is greater than the maximum 3");
 }
 
 TEST(SchemaTest, LengthCountsCodePoints) {
