@@ -52,11 +52,14 @@ size_t FormatDouble(double d, char* buf, size_t size) {
     std::memcpy(buf, "null", 4);
     return 4;
   }
+  if (d == 0) d = 0;  // "-0" -> "0"
   auto r = std::to_chars(buf, buf + size, d);
   return static_cast<size_t>(r.ptr - buf);
 }
 
-void AppendString(std::string& out, std::string_view s) {
+}  // namespace
+
+void AppendQuoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   size_t run = 0;
@@ -83,7 +86,7 @@ void AppendString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void AppendValue(std::string& out, const bj::value& v) {
+void AppendSerialized(std::string& out, const bj::value& v) {
   switch (v.kind()) {
     case bj::kind::null: out += "null"; break;
     case bj::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
@@ -94,14 +97,14 @@ void AppendValue(std::string& out, const bj::value& v) {
       out.append(buf, FormatDouble(v.get_double(), buf, sizeof buf));
       break;
     }
-    case bj::kind::string: AppendString(out, v.get_string()); break;
+    case bj::kind::string: AppendQuoted(out, v.get_string()); break;
     case bj::kind::array: {
       out += '[';
       bool first = true;
       for (const auto& e : v.get_array()) {
         if (!first) out += ',';
         first = false;
-        AppendValue(out, e);
+        AppendSerialized(out, e);
       }
       out += ']';
       break;
@@ -112,9 +115,9 @@ void AppendValue(std::string& out, const bj::value& v) {
       for (const auto& kv : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        AppendString(out, kv.key());
+        AppendQuoted(out, kv.key());
         out += ':';
-        AppendValue(out, kv.value());
+        AppendSerialized(out, kv.value());
       }
       out += '}';
       break;
@@ -122,11 +125,9 @@ void AppendValue(std::string& out, const bj::value& v) {
   }
 }
 
-}  // namespace
-
 std::string Serialize(const bj::value& v) {
   std::string out;
-  AppendValue(out, v);
+  AppendSerialized(out, v);
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "expr/value_ops.h"
 
+#include "rampart/core/json.h"
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
@@ -127,38 +129,7 @@ bool IsTruthySlow(const bj::value& v) {
   return false;
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;  // start of the current run of bytes that need no escaping
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    const char* esc = nullptr;
-    switch (c) {
-      case '"': esc = "\\\""; break;
-      case '\\': esc = "\\\\"; break;
-      case '\b': esc = "\\b"; break;
-      case '\f': esc = "\\f"; break;
-      case '\n': esc = "\\n"; break;
-      case '\r': esc = "\\r"; break;
-      case '\t': esc = "\\t"; break;
-      default:
-        if (c >= 0x20) continue;
-        break;
-    }
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    if (esc != nullptr) {
-      out += esc;
-    } else {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
+void AppendJsonString(std::string& out, std::string_view s) { json::AppendQuoted(out, s); }
 
 void AppendNumber(std::string& out, const bj::value& v) {
   char buf[32];
@@ -182,38 +153,7 @@ void AppendNumber(std::string& out, const bj::value& v) {
 }
 
 void AppendJson(std::string& out, const bj::value& v) {
-  switch (v.kind()) {
-    case bj::kind::null: out += "null"; break;
-    case bj::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
-    case bj::kind::int64:
-    case bj::kind::uint64:
-    case bj::kind::double_: AppendNumber(out, v); break;
-    case bj::kind::string: AppendJsonString(out, v.get_string()); break;
-    case bj::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        AppendJson(out, e);
-      }
-      out += ']';
-      break;
-    }
-    case bj::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        AppendJsonString(out, kv.key());
-        out += ':';
-        AppendJson(out, kv.value());
-      }
-      out += '}';
-      break;
-    }
-  }
+  json::AppendSerialized(out, v);
 }
 
 void AppendText(std::string& out, const bj::value& v) {

@@ -22,6 +22,10 @@ Result<boost::json::value> Parse(std::string_view text, const ParseLimits& limit
 // Compact serialization. Unlike boost::json::serialize, doubles use the shortest
 // round-trip form a person expects ("99", "0.051", not "9.9E1"); non-finite -> null.
 std::string Serialize(const boost::json::value& v);
+// Appends Serialize(v) to `out`.
+void AppendSerialized(std::string& out, const boost::json::value& v);
+// Appends `s` as a quoted, escaped JSON string.
+void AppendQuoted(std::string& out, std::string_view s);
 
 // The length of Serialize(v), stopping early once it exceeds `cap` (returns cap + 1 then).
 // Cheap enough to bound intermediate values without building the string.
