@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libyaml-dev libre2-dev libcli11-dev libssl-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libargon2-dev
 )
 if [[ "${RAMPART_WITH_FUZZ:-0}" == "1" ]]; then
   PACKAGES+=(clang-19 libclang-rt-19-dev)
