@@ -1,0 +1,114 @@
+// The run service: durable, fair execution of queued runs on a worker pool.
+//
+// Submit() commits the run as `queued` (durable: group-committed through the store)
+// before it returns, then hands it to the scheduler. Workers take runs org by org, round
+// robin, with at most the org's `max_concurrent_runs` running at once; the rest wait
+// queued (they never fail for lack of capacity). A worker first commits the run as
+// `running` (attempts + 1), executes it with the engine, then commits the final status
+// and the run record.
+//
+// Recovery (Start): runs found `queued` are scheduled again; runs found `running` were
+// interrupted by a crash: they are failed with code `interrupted` (never silently run
+// twice, since their side effects may have happened).
+//
+// Thread-safety: all methods are thread-safe.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "rampart/core/result.h"
+#include "rampart/engine/engine.h"
+#include "rampart/store/store.h"
+
+namespace rampart::runs {
+
+struct RunServiceOptions {
+  int workers = 0;                // 0: max(2, 2 * hardware_concurrency)
+  int default_org_limit = 10;     // used when the org row says 0
+  int max_org_limit = 100;
+  size_t max_queued = 100000;     // Submit beyond this: kRateLimited
+};
+
+// What the engine needs besides the store: actions and logs (clock/random optional).
+struct RunEnvironment {
+  Clock* clock = &SystemClock();
+  Random* random = &SystemRandom();
+  const actions::Registry* actions = nullptr;
+  actions::LogSink* log = nullptr;
+};
+
+struct Submission {
+  std::string org_id;
+  std::string workflow_id;
+  int version = 0;                          // a concrete version (the caller resolved live/draft)
+  boost::json::value input = boost::json::object();
+  boost::json::value trigger = nullptr;     // {type: "api"|"webhook"|..., received_at, ...}
+  std::string actor;                        // "user:usr_..", "key:key_..", "public", "hook:.."
+};
+
+struct RunStats {
+  int64_t queued = 0;    // waiting in memory
+  int64_t running = 0;
+  int64_t succeeded = 0;  // finished since start
+  int64_t failed = 0;
+  int64_t cancelled = 0;
+};
+
+class RunService {
+ public:
+  RunService(store::Store& store, RunEnvironment env, RunServiceOptions options);
+  ~RunService();  // Stop(0) if still running
+  RunService(const RunService&) = delete;
+  RunService& operator=(const RunService&) = delete;
+
+  // Recovers runs left by a previous process (see above) and starts the workers.
+  Status Start();
+
+  // Validates the input against the version's `inputs` schema (kInvalidInput with the
+  // validation errors in the message, nothing stored), commits the run as queued and
+  // schedules it. Returns the stored run (id, status queued).
+  // kNotFound when the workflow version does not exist in that org.
+  Result<store::Run> Submit(Submission submission);
+
+  // Waits up to `timeout` for the run to reach a final status (or awaiting_approval).
+  // Returns the stored run when it did, nullopt on timeout. Cheap when already final.
+  std::optional<store::Run> Wait(std::string_view org_id, std::string_view run_id,
+                                 std::chrono::milliseconds timeout);
+
+  // Cancels a queued run at once (committed as cancelled) or asks a running one to stop
+  // between steps. kNotFound for an unknown run of that org; kConflict when already final.
+  Status Cancel(std::string_view org_id, std::string_view run_id);
+
+  RunStats Stats() const;
+
+  // Stops taking new runs, lets running ones finish until `drain` passes (then asks them
+  // to cancel and waits for them; a run cut here stays `running` and is recovered as
+  // `interrupted` on the next start), joins the workers. Queued runs stay queued.
+  void Stop(std::chrono::milliseconds drain);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Loads a stored workflow version into an engine Workflow (cached; versions are
+// immutable). Also used by the API to resolve child workflows of the same org.
+class WorkflowCache {
+ public:
+  explicit WorkflowCache(store::Store& store, size_t capacity = 1024);
+  ~WorkflowCache();
+  Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
+                                                     std::string_view workflow_id, int version);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rampart::runs

@@ -1,0 +1,267 @@
+// The store: every durable object of the server (orgs, users, memberships, sessions, API
+// keys, workflows and their versions, runs with their records, audit events, settings)
+// behind one abstract interface, so a PostgreSQL backend can follow without touching
+// callers. The embedded default is SQLite (OpenSqliteStore).
+//
+// Transactions. Callers never hold a connection: they pass a function that receives a
+// Tx. Read() runs it in a read transaction (a consistent snapshot; many run at once).
+// Write() runs it in a write transaction and returns only once the change is durable
+// (committed and fsynced). Concurrent Write() calls are grouped into one database
+// commit (group commit) so durability does not cost one fsync per caller; each caller's
+// function still applies atomically: when it returns an error, its changes are rolled
+// back (a savepoint) and the other callers of the group are unaffected.
+//
+// Org isolation. Every method that touches an org's object takes the org id and filters
+// by it: an object of another org is "absent" (std::nullopt / false), never an error
+// that would reveal its existence.
+//
+// Errors. Methods return kConflict for unique-key violations, kInternal for database
+// failures (the message is generic, never SQL text); "not found" is an empty optional.
+//
+// Thread-safety: a Store is thread-safe. A Tx must only be used inside the function it
+// was passed to, on that thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rampart/core/result.h"
+
+namespace rampart::store {
+
+// Unix time in milliseconds.
+using Millis = int64_t;
+
+struct Org {
+  std::string id;    // "org_..."
+  std::string slug;  // unique, ^[a-z0-9][a-z0-9-]{0,62}$, used in public URLs
+  std::string name;
+  int max_concurrent_runs = 10;
+  Millis created_at = 0;
+};
+
+struct User {
+  std::string id;             // "usr_..."
+  std::string email;          // unique, stored lowercase
+  std::string password_hash;  // Argon2id PHC string; empty for users without a password
+  Millis created_at = 0;
+};
+
+struct Membership {
+  std::string org_id;
+  std::string user_id;
+  std::string role;  // "owner" | "developer"
+  Millis created_at = 0;
+};
+
+struct Session {
+  std::string token_hash;  // hex SHA-256 of the session token (the token is never stored)
+  std::string user_id;
+  std::string csrf_hash;   // hex SHA-256 of the CSRF token
+  Millis created_at = 0;
+  Millis last_seen_at = 0;
+  Millis expires_at = 0;   // absolute expiry
+  bool revoked = false;
+};
+
+struct ApiKey {
+  std::string id;       // "key_..."
+  std::string org_id;
+  std::string user_id;  // the creator; the key acts with (a subset of) their permissions
+  std::string name;
+  std::string hash;     // hex SHA-256 of the full key
+  std::string hint;     // "rpk_abcd...wxyz": enough to recognize, useless to attack
+  std::string scope;    // "read" | "read_write"
+  Millis created_at = 0;
+  std::optional<Millis> expires_at;
+  std::optional<Millis> last_used_at;
+  std::optional<Millis> revoked_at;
+};
+
+struct Workflow {
+  std::string org_id;
+  std::string id;          // the definition's id
+  std::string name;
+  std::string visibility;  // of the live version, else of the latest draft
+  int latest_version = 0;  // the newest version (the draft)
+  int live_version = 0;    // 0: never published
+  Millis created_at = 0;
+  Millis updated_at = 0;
+};
+
+struct WorkflowVersion {
+  std::string org_id;
+  std::string workflow_id;
+  int version = 0;
+  std::string definition;  // the definition as JSON text (what the engine loads)
+  std::string source;      // the text as submitted (YAML or JSON)
+  std::string created_by;  // actor
+  Millis created_at = 0;
+};
+
+struct Run {
+  std::string org_id;
+  std::string id;  // "run_..."
+  std::string workflow_id;
+  int version = 0;
+  std::string status;        // queued|running|awaiting_approval|succeeded|failed|cancelled
+  std::string input;         // JSON text
+  std::string trigger;       // JSON text ({type, received_at, ...})
+  std::string record;        // JSON text of the run record once finished; "" before
+  std::string error_code;    // "" unless failed/cancelled
+  std::string actor;         // who started it ("user:usr_..", "key:key_..", "hook:..")
+  Millis created_at = 0;
+  Millis started_at = 0;
+  Millis finished_at = 0;
+  int attempts = 0;          // times a worker started it (recovery uses it)
+  bool cancel_requested = false;
+};
+
+struct AuditEvent {
+  int64_t seq = 0;  // assigned by AppendAudit, strictly increasing, global
+  Millis time = 0;
+  std::string org_id;  // "" for events outside any org (setup, failed login)
+  std::string actor;
+  std::string action;  // e.g. "login", "login_failed", "api_key.create"
+  std::string target;
+  std::string outcome;  // "success" | "failure" | "denied"
+  std::string source_ip;
+  std::string user_agent;
+  std::string details;    // JSON object text; never secret values or run payloads
+  std::string prev_hash;  // assigned by AppendAudit
+  std::string hash;       // assigned by AppendAudit (rampart/audit/chain.h)
+};
+
+// Keyset pagination: `after` is the opaque `next` of the previous page ("" = first page).
+struct PageRequest {
+  std::string after;
+  int limit = 50;  // clamped to [1, 200]
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next;  // "" when this is the last page
+};
+
+struct RunFilter {
+  std::string workflow_id;  // "" = any
+  std::string status;       // "" = any
+};
+
+class Tx {
+ public:
+  virtual ~Tx() = default;
+
+  // Orgs.
+  virtual Status InsertOrg(const Org& org) = 0;
+  virtual Result<std::optional<Org>> GetOrg(std::string_view org_id) = 0;
+  virtual Result<std::optional<Org>> GetOrgBySlug(std::string_view slug) = 0;
+  virtual Result<std::vector<Org>> ListOrgsOfUser(std::string_view user_id) = 0;
+  virtual Result<int64_t> CountOrgs() = 0;
+
+  // Users.
+  virtual Status InsertUser(const User& user) = 0;
+  virtual Result<std::optional<User>> GetUser(std::string_view user_id) = 0;
+  virtual Result<std::optional<User>> GetUserByEmail(std::string_view email) = 0;
+
+  // Memberships.
+  virtual Status UpsertMembership(const Membership& membership) = 0;
+  virtual Result<std::optional<Membership>> GetMembership(std::string_view org_id,
+                                                          std::string_view user_id) = 0;
+  virtual Result<Page<Membership>> ListMembers(std::string_view org_id, const PageRequest& page) = 0;
+  virtual Result<bool> DeleteMembership(std::string_view org_id, std::string_view user_id) = 0;
+  virtual Result<int64_t> CountOwners(std::string_view org_id) = 0;
+
+  // Sessions.
+  virtual Status InsertSession(const Session& session) = 0;
+  virtual Result<std::optional<Session>> GetSession(std::string_view token_hash) = 0;
+  virtual Status TouchSession(std::string_view token_hash, Millis now) = 0;
+  virtual Status RevokeSession(std::string_view token_hash) = 0;
+
+  // API keys.
+  virtual Status InsertApiKey(const ApiKey& key) = 0;
+  virtual Result<std::optional<ApiKey>> GetApiKeyByHash(std::string_view hash) = 0;
+  virtual Result<std::optional<ApiKey>> GetApiKey(std::string_view org_id, std::string_view id) = 0;
+  virtual Result<Page<ApiKey>> ListApiKeys(std::string_view org_id, const PageRequest& page) = 0;
+  // Keys not revoked and not expired at `now`.
+  virtual Result<int64_t> CountActiveApiKeys(std::string_view org_id, Millis now) = 0;
+  // false when there is no such key of this org or it was already revoked.
+  virtual Result<bool> RevokeApiKey(std::string_view org_id, std::string_view id, Millis now) = 0;
+  virtual Status TouchApiKey(std::string_view id, Millis now) = 0;
+
+  // Workflows and versions.
+  virtual Status InsertWorkflow(const Workflow& workflow) = 0;
+  virtual Status UpdateWorkflow(const Workflow& workflow) = 0;  // by (org_id, id)
+  virtual Result<std::optional<Workflow>> GetWorkflow(std::string_view org_id,
+                                                      std::string_view id) = 0;
+  virtual Result<Page<Workflow>> ListWorkflows(std::string_view org_id, const PageRequest& page) = 0;
+  // Deletes the workflow and its versions (runs stay, they are history).
+  virtual Result<bool> DeleteWorkflow(std::string_view org_id, std::string_view id) = 0;
+  virtual Status InsertWorkflowVersion(const WorkflowVersion& version) = 0;
+  virtual Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,
+                                                                    std::string_view workflow_id,
+                                                                    int version) = 0;
+  // Newest first.
+  virtual Result<Page<WorkflowVersion>> ListWorkflowVersions(std::string_view org_id,
+                                                             std::string_view workflow_id,
+                                                             const PageRequest& page) = 0;
+
+  // Runs.
+  virtual Status InsertRun(const Run& run) = 0;
+  // Replaces every mutable field of the run (by org_id, id).
+  virtual Status UpdateRun(const Run& run) = 0;
+  virtual Result<std::optional<Run>> GetRun(std::string_view org_id, std::string_view id) = 0;
+  // Newest first.
+  virtual Result<Page<Run>> ListRuns(std::string_view org_id, const RunFilter& filter,
+                                     const PageRequest& page) = 0;
+  // Across orgs, oldest first: for the run queue at start-up (queued, running).
+  virtual Result<std::vector<Run>> ListRunsByStatus(std::string_view status, int limit) = 0;
+  virtual Result<int64_t> CountRunsByStatus(std::string_view status) = 0;
+
+  // Audit. AppendAudit assigns seq, prev_hash and hash (chained to the previous event).
+  virtual Result<AuditEvent> AppendAudit(AuditEvent event) = 0;
+  // Events of one org with seq > after_seq, oldest first.
+  virtual Result<std::vector<AuditEvent>> ListAudit(std::string_view org_id, int64_t after_seq,
+                                                    int limit) = 0;
+  // Every event with seq > after_seq, oldest first (for `rampart audit verify`).
+  virtual Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) = 0;
+
+  // Settings: small server-wide values (setup token hash, ...).
+  virtual Result<std::optional<std::string>> GetSetting(std::string_view key) = 0;
+  virtual Status PutSetting(std::string_view key, std::string_view value) = 0;
+  virtual Status DeleteSetting(std::string_view key) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Runs `fn` in a read-only snapshot. Returns fn's status (or kInternal).
+  virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
+  // Runs `fn` in a write transaction, grouped with concurrent writers; returns once the
+  // commit is durable. When fn fails its changes are rolled back and its status returned.
+  virtual Status Write(const std::function<Status(Tx&)>& fn) = 0;
+  // kInternal when the database cannot be reached (for /readyz).
+  virtual Status Ping() = 0;
+};
+
+struct SqliteOptions {
+  std::string path;  // the database file, e.g. <data>/rampart.db (created 0600 if missing)
+  // FULL: every commit is fsynced (durable); NORMAL is for tests/benchmarks that
+  // explicitly trade durability for speed.
+  bool synchronous_full = true;
+  int read_connections = 4;
+  int max_group = 256;  // writers per group commit at most
+};
+
+// Opens (creating and migrating if needed) the SQLite store: WAL journal, foreign keys,
+// busy timeout, versioned migrations in code. kInternal when the file cannot be opened or
+// its schema is newer than this binary.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace rampart::store
