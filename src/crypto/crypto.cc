@@ -1,0 +1,239 @@
+#include "rampart/crypto/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "rampart/core/check.h"
+
+namespace rampart::crypto {
+
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64UrlAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kBase62Alphabet[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string EncodeBase64With(std::string_view bytes, const char* alphabet, bool pad) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    out.push_back(alphabet[(v >> 18) & 63]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    out.push_back(alphabet[(v >> 6) & 63]);
+    out.push_back(alphabet[v & 63]);
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t v = byte(i) << 16;
+    out.push_back(alphabet[(v >> 18) & 63]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    if (pad) out.append("==");
+  } else if (rest == 2) {
+    uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8);
+    out.push_back(alphabet[(v >> 18) & 63]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    out.push_back(alphabet[(v >> 6) & 63]);
+    if (pad) out.push_back('=');
+  }
+  return out;
+}
+
+int Base64Value(char c, bool url) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (url) {
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+  } else {
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+  }
+  return -1;
+}
+
+// Decodes unpadded base64 text (no '=' inside). Rejects a length of 1 mod 4 and non-zero
+// unused bits in the last character, so only the canonical encoding is accepted.
+std::optional<std::string> DecodeUnpadded(std::string_view text, bool url) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3 + 2);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = Base64Value(c, url);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+std::array<uint32_t, 256> MakeCrc32Table() {
+  std::array<uint32_t, 256> table{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
+    table[i] = c;
+  }
+  return table;
+}
+
+}  // namespace
+
+std::string DigestBytes(const Digest& digest) {
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+Digest Sha256(std::string_view data) {
+  Digest out{};
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) { return HexEncode(DigestBytes(Sha256(data))); }
+
+Digest HmacSha256(std::string_view key, std::string_view message) {
+  Digest out{};
+  unsigned int len = 0;
+  // HMAC() takes a non-null key pointer even for an empty key.
+  static const unsigned char kEmpty = 0;
+  const unsigned char* key_ptr =
+      key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  unsigned char* r = HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
+                          reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+                          out.data(), &len);
+  RAMPART_CHECK(r != nullptr && len == out.size());
+  return out;
+}
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    // Same work as a real comparison of a, so the time depends on lengths only.
+    (void)CRYPTO_memcmp(a.data(), a.data(), a.size());
+    return false;
+  }
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string HexEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    auto b = static_cast<uint8_t>(c);
+    out.push_back(kHexDigits[b >> 4]);
+    out.push_back(kHexDigits[b & 0xF]);
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = HexValue(hex[i]);
+    int lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>((hi << 4) | lo));
+  }
+  return out;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  return EncodeBase64With(bytes, kBase64Alphabet, /*pad=*/true);
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  size_t padding = 0;
+  if (!text.empty() && text.back() == '=') {
+    ++padding;
+    if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
+  }
+  std::string_view body = text.substr(0, text.size() - padding);
+  // Any remaining '=' is inside the body and rejected by the alphabet check.
+  return DecodeUnpadded(body, /*url=*/false);
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  return EncodeBase64With(bytes, kBase64UrlAlphabet, /*pad=*/false);
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  return DecodeUnpadded(text, /*url=*/true);
+}
+
+uint32_t Crc32(std::string_view data) {
+  static const std::array<uint32_t, 256> kTable = MakeCrc32Table();
+  uint32_t crc = 0xFFFFFFFFu;
+  for (char c : data) crc = kTable[(crc ^ static_cast<uint8_t>(c)) & 0xFF] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+std::string Base62Encode(std::string_view bytes, size_t width) {
+  // Repeated division of the big-endian number by 62; inputs are short (<= 64 bytes in
+  // practice), so the quadratic cost does not matter.
+  std::vector<uint8_t> number(bytes.begin(), bytes.end());
+  std::string digits;
+  size_t start = 0;
+  while (start < number.size() && number[start] == 0) ++start;
+  while (start < number.size()) {
+    uint32_t remainder = 0;
+    for (size_t i = start; i < number.size(); ++i) {
+      uint32_t cur = (remainder << 8) | number[i];
+      number[i] = static_cast<uint8_t>(cur / 62);
+      remainder = cur % 62;
+    }
+    digits.push_back(kBase62Alphabet[remainder]);
+    while (start < number.size() && number[start] == 0) ++start;
+  }
+  if (digits.size() < width) digits.append(width - digits.size(), '0');
+  std::reverse(digits.begin(), digits.end());
+  return digits;
+}
+
+std::string Base62Encode(uint32_t value, size_t width) {
+  char bytes[4] = {static_cast<char>(value >> 24), static_cast<char>(value >> 16),
+                   static_cast<char>(value >> 8), static_cast<char>(value)};
+  return Base62Encode(std::string_view(bytes, 4), width);
+}
+
+bool IsBase62(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  });
+}
+
+std::string RandomBytes(Random& random, size_t size) {
+  std::string out(size, '\0');
+  if (size > 0) random.Fill(reinterpret_cast<uint8_t*>(out.data()), size);
+  return out;
+}
+
+}  // namespace rampart::crypto
