@@ -1,5 +1,6 @@
 #include "rampart/audit/chain.h"
 
+#include <charconv>
 #include <string_view>
 
 #include "rampart/crypto/crypto.h"
@@ -15,6 +16,21 @@ void AppendField(std::string& out, std::string_view field) {
 }
 
 }  // namespace
+
+std::string FormatHead(const ChainHead& head) {
+  return std::to_string(head.seq) + ":" + head.hash;
+}
+
+std::optional<ChainHead> ParseHead(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  ChainHead head;
+  const char* end = text.data() + colon;
+  auto [ptr, ec] = std::from_chars(text.data(), end, head.seq);
+  if (ec != std::errc() || ptr != end || head.seq < 1) return std::nullopt;
+  head.hash = std::string(text.substr(colon + 1));
+  return head;
+}
 
 std::string EventHash(const store::AuditEvent& event) {
   std::string canonical;
@@ -39,16 +55,38 @@ Result<VerifyReport> Verify(store::Store& store) {
   std::string expected_prev = kGenesisHash;
   int64_t expected_seq = 1;
   int64_t after = 0;
+  // The head is read in the snapshot of the first batch: events appended while the walk
+  // runs come after it, so it must be found among the events walked.
+  bool head_read = false;
+  std::optional<std::string> head_text;
+  bool head_seen = false;
   constexpr int kBatch = 1000;
+  constexpr const char* kHeadMismatch = "head mismatch (events deleted at the end)";
   while (true) {
     std::vector<store::AuditEvent> batch;
     Status status = store.Read([&](store::Tx& tx) -> Status {
+      if (!head_read) {
+        auto head = tx.GetSetting(kHeadSettingKey);
+        if (!head.ok()) return head.error();
+        head_text = std::move(head).value();
+        head_read = true;
+      }
       auto events = tx.ListAllAudit(after, kBatch);
       if (!events.ok()) return events.error();
       batch = std::move(events).value();
       return Status::Ok();
     });
     if (!status.ok()) return status.error();
+    std::optional<ChainHead> head;
+    if (head_text.has_value()) {
+      head = ParseHead(*head_text);
+      if (!head) {
+        report.intact = false;
+        report.first_bad_seq = 0;
+        report.reason = kHeadMismatch;
+        return report;
+      }
+    }
     for (const store::AuditEvent& event : batch) {
       auto fail = [&](const char* reason) {
         report.intact = false;
@@ -62,6 +100,9 @@ Result<VerifyReport> Verify(store::Store& store) {
         fail("broken link");
       } else if (EventHash(event) != event.hash) {
         fail("hash mismatch");
+      } else if (head && event.seq == head->seq) {
+        if (event.hash != head->hash) fail(kHeadMismatch);
+        head_seen = true;
       }
       if (!report.intact) return report;
       ++report.events;
@@ -69,7 +110,15 @@ Result<VerifyReport> Verify(store::Store& store) {
       expected_seq = event.seq + 1;
       after = event.seq;
     }
-    if (static_cast<int>(batch.size()) < kBatch) break;
+    if (static_cast<int>(batch.size()) < kBatch) {
+      if (head && !head_seen) {
+        // The head names an event past the end of the chain: the tail was deleted.
+        report.intact = false;
+        report.first_bad_seq = expected_seq;
+        report.reason = kHeadMismatch;
+      }
+      break;
+    }
   }
   return report;
 }

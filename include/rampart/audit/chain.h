@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "rampart/core/result.h"
 #include "rampart/store/store.h"
@@ -17,6 +19,19 @@ namespace rampart::audit {
 inline constexpr const char* kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+// The setting under which the store records the chain's head, "<seq>:<hash>" of the last
+// event, in the same transaction as each append: deleting events at the end of the chain
+// leaves no broken link, but no longer matches the head.
+inline constexpr const char* kHeadSettingKey = "audit.head";
+
+struct ChainHead {
+  int64_t seq = 0;
+  std::string hash;
+};
+std::string FormatHead(const ChainHead& head);
+// nullopt when `text` is not "<seq>:<hash>" with seq >= 1.
+std::optional<ChainHead> ParseHead(std::string_view text);
+
 // The hash `event` must carry, given its fields and prev_hash (event.hash is ignored).
 std::string EventHash(const store::AuditEvent& event);
 
@@ -24,10 +39,14 @@ struct VerifyReport {
   bool intact = true;
   int64_t events = 0;        // events checked
   int64_t first_bad_seq = 0;  // when !intact
-  std::string reason;         // when !intact: "hash mismatch", "broken link", "gap in sequence"
+  // when !intact: "hash mismatch", "broken link", "gap in sequence",
+  // "head mismatch (events deleted at the end)"
+  std::string reason;
 };
 
-// Walks every event in seq order and checks hashes, links and that seq has no gaps.
+// Walks every event in seq order and checks hashes, links, that seq has no gaps, and
+// that the recorded head (kHeadSettingKey, when present) is an event of the chain with
+// that hash: deleting the last events is detected too.
 Result<VerifyReport> Verify(store::Store& store);
 
 }  // namespace rampart::audit

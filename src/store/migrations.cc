@@ -1,0 +1,201 @@
+#include "store/migrations.h"
+
+#include <iterator>
+#include <string>
+
+#include "rampart/core/error.h"
+#include "store/sqlite_connection.h"
+
+namespace rampart::store {
+namespace {
+
+// Step N (1-based) brings the schema from version N-1 to N.
+//
+// Conventions: STRICT tables (types are enforced), the org id leads every org-owned
+// table's primary key or an index, and every list has an index matching its keyset
+// order. Runs carry an INTEGER sequence (AUTOINCREMENT: never reused) as their stable
+// "newest first" order.
+constexpr const char* kMigrations[] = {
+    // 1: initial schema.
+    R"sql(
+CREATE TABLE orgs (
+  id TEXT PRIMARY KEY,
+  slug TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  max_concurrent_runs INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE memberships (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX memberships_by_user ON memberships(user_id, org_id);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions(user_id);
+
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  hint TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+) STRICT;
+CREATE INDEX api_keys_by_org ON api_keys(org_id, created_at, id);
+
+CREATE TABLE workflows (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  visibility TEXT NOT NULL,
+  latest_version INTEGER NOT NULL,
+  live_version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE workflow_versions (
+  org_id TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  source TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, workflow_id, version),
+  FOREIGN KEY (org_id, workflow_id) REFERENCES workflows(org_id, id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE runs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  org_id TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  input_json TEXT NOT NULL,
+  trigger_json TEXT NOT NULL,
+  record_json TEXT NOT NULL,
+  error_code TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  cancel_requested INTEGER NOT NULL
+) STRICT;
+CREATE INDEX runs_by_org ON runs(org_id, seq);
+CREATE INDEX runs_by_org_workflow ON runs(org_id, workflow_id, seq);
+CREATE INDEX runs_by_org_status ON runs(org_id, status, seq);
+CREATE INDEX runs_by_status ON runs(status, seq);
+
+CREATE TABLE audit_events (
+  seq INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  org_id TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  source_ip TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  details TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_events_by_org ON audit_events(org_id, seq);
+-- Append-only: the store has no update/delete path, and these make any other writer
+-- through SQLite fail too (tampering then needs dropping them, which Verify detects
+-- through the chain and the "audit.head" setting).
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql",
+};
+
+constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
+
+Result<int> ReadUserVersion(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return DatabaseError();
+  }
+  int version = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) version = sqlite3_column_int(stmt, 0);
+  sqlite3_finalize(stmt);
+  if (version < 0) return DatabaseError();
+  return version;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return kLatestVersion; }
+
+Status ApplyMigrations(sqlite3* db) {
+  // BEGIN IMMEDIATE takes the write lock before reading the version, so two processes
+  // opening the same new file cannot both apply step 1.
+  for (;;) {
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return DatabaseError();
+    }
+    auto version = ReadUserVersion(db);
+    if (!version.ok()) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return version.error();
+    }
+    if (*version > kLatestVersion) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return MakeError(ErrorCode::kInternal, "database schema is newer than this binary");
+    }
+    if (*version == kLatestVersion) {
+      return sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK
+                 ? Status::Ok()
+                 : Status(DatabaseError());
+    }
+    const int next = *version + 1;
+    // The version number comes from this code, never from input: PRAGMA takes no
+    // bound parameters.
+    const std::string set_version = "PRAGMA user_version = " + std::to_string(next);
+    if (sqlite3_exec(db, kMigrations[next - 1], nullptr, nullptr, nullptr) != SQLITE_OK ||
+        sqlite3_exec(db, set_version.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK ||
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return DatabaseError();
+    }
+  }
+}
+
+}  // namespace rampart::store

@@ -1,0 +1,674 @@
+#include "store/sqlite_tx.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <utility>
+
+#include "rampart/audit/chain.h"
+#include "rampart/core/error.h"
+
+namespace rampart::store {
+namespace {
+
+constexpr int kMaxPageLimit = 200;
+constexpr int64_t kNoUpperBound = std::numeric_limits<int64_t>::max();
+
+// ---- Cursors ---------------------------------------------------------------------------
+//
+// A cursor is "<kind>.<fields>": text fields hex-encoded (so the cursor is URL-safe and
+// any byte survives), numbers in decimal. Anything that does not parse back exactly is
+// kInvalidArgument "invalid cursor": a client can only hand back what it was given.
+
+Error InvalidCursor() { return MakeError(ErrorCode::kInvalidArgument, "invalid cursor"); }
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xf];
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int high = nibble(hex[i]);
+    const int low = nibble(hex[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high << 4 | low);
+  }
+  return out;
+}
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+// Splits "<kind>.<rest>"; nullopt when the prefix is not `kind`.
+std::optional<std::string_view> CursorBody(std::string_view cursor, std::string_view kind) {
+  if (cursor.size() <= kind.size() + 1 || cursor.substr(0, kind.size()) != kind ||
+      cursor[kind.size()] != '.') {
+    return std::nullopt;
+  }
+  return cursor.substr(kind.size() + 1);
+}
+
+Result<std::string> DecodeTextCursor(std::string_view cursor, std::string_view kind) {
+  auto body = CursorBody(cursor, kind);
+  if (!body) return InvalidCursor();
+  auto text = HexDecode(*body);
+  if (!text) return InvalidCursor();
+  return *std::move(text);
+}
+
+// A positive sequence/version number.
+Result<int64_t> DecodeNumberCursor(std::string_view cursor, std::string_view kind) {
+  auto body = CursorBody(cursor, kind);
+  if (!body) return InvalidCursor();
+  auto number = ParseInt(*body);
+  if (!number || *number <= 0) return InvalidCursor();
+  return *number;
+}
+
+int ClampLimit(int limit) { return std::clamp(limit, 1, kMaxPageLimit); }
+
+// ---- Row helpers -----------------------------------------------------------------------
+
+template <typename T, typename ReadRow>
+Result<std::optional<T>> QueryOne(Stmt& stmt, ReadRow read) {
+  auto row = stmt.Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<T>();
+  return std::optional<T>(read(stmt));
+}
+
+template <typename T, typename ReadRow>
+Result<std::vector<T>> QueryAll(Stmt& stmt, ReadRow read) {
+  std::vector<T> items;
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return items;
+    items.push_back(read(stmt));
+  }
+}
+
+Result<int64_t> QueryCount(Stmt& stmt) {
+  auto row = stmt.Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return DatabaseError();
+  return stmt.ColInt(0);
+}
+
+// Reads up to `limit` items of a statement that was bound with LIMIT limit + 1: the
+// extra row only tells that a next page exists, whose cursor is that of the last item.
+template <typename T, typename ReadRow, typename MakeCursor>
+Result<Page<T>> QueryPage(Stmt& stmt, int limit, ReadRow read, MakeCursor make_cursor) {
+  Page<T> page;
+  std::string last_cursor;
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row.ok()) return row.error();
+    if (!*row) return page;
+    if (static_cast<int>(page.items.size()) == limit) {
+      page.next = std::move(last_cursor);
+      return page;
+    }
+    page.items.push_back(read(stmt));
+    if (static_cast<int>(page.items.size()) == limit) last_cursor = make_cursor(stmt);
+  }
+}
+
+Status ChangedOne(Stmt& stmt, const char* what) {
+  if (stmt.Changes() == 0) return MakeError(ErrorCode::kNotFound, what);
+  return Status::Ok();
+}
+
+// ---- Orgs, users, memberships, sessions -------------------------------------------------
+
+constexpr const char* kOrgColumns = "id, slug, name, max_concurrent_runs, created_at";
+
+Org ReadOrg(const Stmt& s) {
+  return Org{s.ColText(0), s.ColText(1), s.ColText(2), static_cast<int>(s.ColInt(3)),
+             s.ColInt(4)};
+}
+
+User ReadUser(const Stmt& s) {
+  return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3)};
+}
+
+Membership ReadMembership(const Stmt& s) {
+  return Membership{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3)};
+}
+
+Session ReadSession(const Stmt& s) {
+  return Session{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3),
+                 s.ColInt(4),  s.ColInt(5),  s.ColInt(6) != 0};
+}
+
+ApiKey ReadApiKey(const Stmt& s) {
+  return ApiKey{s.ColText(0), s.ColText(1),  s.ColText(2),    s.ColText(3),
+                s.ColText(4), s.ColText(5),  s.ColText(6),    s.ColInt(7),
+                s.ColOptInt(8), s.ColOptInt(9), s.ColOptInt(10)};
+}
+
+Workflow ReadWorkflow(const Stmt& s) {
+  return Workflow{s.ColText(0), s.ColText(1), s.ColText(2), s.ColText(3),
+                  static_cast<int>(s.ColInt(4)), static_cast<int>(s.ColInt(5)),
+                  s.ColInt(6), s.ColInt(7)};
+}
+
+WorkflowVersion ReadWorkflowVersion(const Stmt& s) {
+  return WorkflowVersion{s.ColText(0), s.ColText(1), static_cast<int>(s.ColInt(2)),
+                         s.ColText(3), s.ColText(4), s.ColText(5), s.ColInt(6)};
+}
+
+// Column 0 is the run's seq (the cursor), not part of Run.
+Run ReadRun(const Stmt& s) {
+  Run run;
+  run.org_id = s.ColText(1);
+  run.id = s.ColText(2);
+  run.workflow_id = s.ColText(3);
+  run.version = static_cast<int>(s.ColInt(4));
+  run.status = s.ColText(5);
+  run.input = s.ColText(6);
+  run.trigger = s.ColText(7);
+  run.record = s.ColText(8);
+  run.error_code = s.ColText(9);
+  run.actor = s.ColText(10);
+  run.created_at = s.ColInt(11);
+  run.started_at = s.ColInt(12);
+  run.finished_at = s.ColInt(13);
+  run.attempts = static_cast<int>(s.ColInt(14));
+  run.cancel_requested = s.ColInt(15) != 0;
+  return run;
+}
+
+AuditEvent ReadAudit(const Stmt& s) {
+  AuditEvent event;
+  event.seq = s.ColInt(0);
+  event.time = s.ColInt(1);
+  event.org_id = s.ColText(2);
+  event.actor = s.ColText(3);
+  event.action = s.ColText(4);
+  event.target = s.ColText(5);
+  event.outcome = s.ColText(6);
+  event.source_ip = s.ColText(7);
+  event.user_agent = s.ColText(8);
+  event.details = s.ColText(9);
+  event.prev_hash = s.ColText(10);
+  event.hash = s.ColText(11);
+  return event;
+}
+
+#define RAMPART_RUN_COLUMNS                                                           \
+  "seq, org_id, id, workflow_id, version, status, input_json, trigger_json, record_json, " \
+  "error_code, actor, created_at, started_at, finished_at, attempts, cancel_requested"
+#define RAMPART_AUDIT_COLUMNS                                                         \
+  "seq, time, org_id, actor, action, target, outcome, source_ip, user_agent, details, "   \
+  "prev_hash, hash"
+#define RAMPART_API_KEY_COLUMNS                                                       \
+  "id, org_id, user_id, name, hash, hint, scope, created_at, expires_at, last_used_at, " \
+  "revoked_at"
+#define RAMPART_WORKFLOW_COLUMNS \
+  "org_id, id, name, visibility, latest_version, live_version, created_at, updated_at"
+#define RAMPART_VERSION_COLUMNS \
+  "org_id, workflow_id, version, definition, source, created_by, created_at"
+
+}  // namespace
+
+Status SqliteTx::InsertOrg(const Org& org) {
+  Stmt s(conn_,
+         "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
+         "VALUES (?, ?, ?, ?, ?)");
+  return s.Text(org.id).Text(org.slug).Text(org.name).Int(org.max_concurrent_runs)
+      .Int(org.created_at).Run();
+}
+
+Result<std::optional<Org>> SqliteTx::GetOrg(std::string_view org_id) {
+  Stmt s(conn_, "SELECT id, slug, name, max_concurrent_runs, created_at FROM orgs WHERE id = ?");
+  s.Text(org_id);
+  return QueryOne<Org>(s, ReadOrg);
+}
+
+Result<std::optional<Org>> SqliteTx::GetOrgBySlug(std::string_view slug) {
+  Stmt s(conn_,
+         "SELECT id, slug, name, max_concurrent_runs, created_at FROM orgs WHERE slug = ?");
+  s.Text(slug);
+  return QueryOne<Org>(s, ReadOrg);
+}
+
+Result<std::vector<Org>> SqliteTx::ListOrgsOfUser(std::string_view user_id) {
+  Stmt s(conn_,
+         "SELECT o.id, o.slug, o.name, o.max_concurrent_runs, o.created_at "
+         "FROM memberships m JOIN orgs o ON o.id = m.org_id "
+         "WHERE m.user_id = ? ORDER BY o.created_at, o.id");
+  s.Text(user_id);
+  return QueryAll<Org>(s, ReadOrg);
+}
+
+Result<int64_t> SqliteTx::CountOrgs() {
+  Stmt s(conn_, "SELECT count(*) FROM orgs");
+  return QueryCount(s);
+}
+
+Status SqliteTx::InsertUser(const User& user) {
+  Stmt s(conn_, "INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)");
+  return s.Text(user.id).Text(user.email).Text(user.password_hash).Int(user.created_at).Run();
+}
+
+Result<std::optional<User>> SqliteTx::GetUser(std::string_view user_id) {
+  Stmt s(conn_, "SELECT id, email, password_hash, created_at FROM users WHERE id = ?");
+  s.Text(user_id);
+  return QueryOne<User>(s, ReadUser);
+}
+
+Result<std::optional<User>> SqliteTx::GetUserByEmail(std::string_view email) {
+  Stmt s(conn_, "SELECT id, email, password_hash, created_at FROM users WHERE email = ?");
+  s.Text(email);
+  return QueryOne<User>(s, ReadUser);
+}
+
+Status SqliteTx::UpsertMembership(const Membership& m) {
+  // created_at is kept from the first insert: a role change is not a new membership.
+  Stmt s(conn_,
+         "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role");
+  return s.Text(m.org_id).Text(m.user_id).Text(m.role).Int(m.created_at).Run();
+}
+
+Result<std::optional<Membership>> SqliteTx::GetMembership(std::string_view org_id,
+                                                          std::string_view user_id) {
+  Stmt s(conn_,
+         "SELECT org_id, user_id, role, created_at FROM memberships "
+         "WHERE org_id = ? AND user_id = ?");
+  s.Text(org_id).Text(user_id);
+  return QueryOne<Membership>(s, ReadMembership);
+}
+
+Result<Page<Membership>> SqliteTx::ListMembers(std::string_view org_id, const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  auto cursor = [](const Stmt& s) { return "m." + HexEncode(s.ColText(1)); };
+  if (page.after.empty()) {
+    Stmt s(conn_,
+           "SELECT org_id, user_id, role, created_at FROM memberships "
+           "WHERE org_id = ? ORDER BY user_id LIMIT ?");
+    s.Text(org_id).Int(limit + 1);
+    return QueryPage<Membership>(s, limit, ReadMembership, cursor);
+  }
+  auto after = DecodeTextCursor(page.after, "m");
+  if (!after.ok()) return after.error();
+  Stmt s(conn_,
+         "SELECT org_id, user_id, role, created_at FROM memberships "
+         "WHERE org_id = ? AND user_id > ? ORDER BY user_id LIMIT ?");
+  s.Text(org_id).Text(*after).Int(limit + 1);
+  return QueryPage<Membership>(s, limit, ReadMembership, cursor);
+}
+
+Result<bool> SqliteTx::DeleteMembership(std::string_view org_id, std::string_view user_id) {
+  Stmt s(conn_, "DELETE FROM memberships WHERE org_id = ? AND user_id = ?");
+  Status status = s.Text(org_id).Text(user_id).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Result<int64_t> SqliteTx::CountOwners(std::string_view org_id) {
+  Stmt s(conn_, "SELECT count(*) FROM memberships WHERE org_id = ? AND role = 'owner'");
+  s.Text(org_id);
+  return QueryCount(s);
+}
+
+Status SqliteTx::InsertSession(const Session& session) {
+  Stmt s(conn_,
+         "INSERT INTO sessions (token_hash, user_id, csrf_hash, created_at, last_seen_at, "
+         "expires_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(session.token_hash).Text(session.user_id).Text(session.csrf_hash)
+      .Int(session.created_at).Int(session.last_seen_at).Int(session.expires_at)
+      .Int(session.revoked ? 1 : 0).Run();
+}
+
+Result<std::optional<Session>> SqliteTx::GetSession(std::string_view token_hash) {
+  Stmt s(conn_,
+         "SELECT token_hash, user_id, csrf_hash, created_at, last_seen_at, expires_at, revoked "
+         "FROM sessions WHERE token_hash = ?");
+  s.Text(token_hash);
+  return QueryOne<Session>(s, ReadSession);
+}
+
+Status SqliteTx::TouchSession(std::string_view token_hash, Millis now) {
+  Stmt s(conn_, "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?");
+  return s.Int(now).Text(token_hash).Run();
+}
+
+Status SqliteTx::RevokeSession(std::string_view token_hash) {
+  Stmt s(conn_, "UPDATE sessions SET revoked = 1 WHERE token_hash = ?");
+  return s.Text(token_hash).Run();
+}
+
+Status SqliteTx::InsertApiKey(const ApiKey& key) {
+  Stmt s(conn_,
+         "INSERT INTO api_keys (" RAMPART_API_KEY_COLUMNS
+         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(key.id).Text(key.org_id).Text(key.user_id).Text(key.name).Text(key.hash)
+      .Text(key.hint).Text(key.scope).Int(key.created_at).OptInt(key.expires_at)
+      .OptInt(key.last_used_at).OptInt(key.revoked_at).Run();
+}
+
+Result<std::optional<ApiKey>> SqliteTx::GetApiKeyByHash(std::string_view hash) {
+  Stmt s(conn_, "SELECT " RAMPART_API_KEY_COLUMNS " FROM api_keys WHERE hash = ?");
+  s.Text(hash);
+  return QueryOne<ApiKey>(s, ReadApiKey);
+}
+
+Result<std::optional<ApiKey>> SqliteTx::GetApiKey(std::string_view org_id, std::string_view id) {
+  Stmt s(conn_, "SELECT " RAMPART_API_KEY_COLUMNS " FROM api_keys WHERE org_id = ? AND id = ?");
+  s.Text(org_id).Text(id);
+  return QueryOne<ApiKey>(s, ReadApiKey);
+}
+
+Result<Page<ApiKey>> SqliteTx::ListApiKeys(std::string_view org_id, const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  auto cursor = [](const Stmt& s) {
+    return "k." + std::to_string(s.ColInt(7)) + "." + HexEncode(s.ColText(0));
+  };
+  if (page.after.empty()) {
+    Stmt s(conn_,
+           "SELECT " RAMPART_API_KEY_COLUMNS
+           " FROM api_keys WHERE org_id = ? ORDER BY created_at, id LIMIT ?");
+    s.Text(org_id).Int(limit + 1);
+    return QueryPage<ApiKey>(s, limit, ReadApiKey, cursor);
+  }
+  auto body = CursorBody(page.after, "k");
+  if (!body) return InvalidCursor();
+  const size_t dot = body->find('.');
+  if (dot == std::string_view::npos) return InvalidCursor();
+  auto created_at = ParseInt(body->substr(0, dot));
+  auto id = HexDecode(body->substr(dot + 1));
+  if (!created_at || !id) return InvalidCursor();
+  Stmt s(conn_,
+         "SELECT " RAMPART_API_KEY_COLUMNS
+         " FROM api_keys WHERE org_id = ? AND (created_at, id) > (?, ?) "
+         "ORDER BY created_at, id LIMIT ?");
+  s.Text(org_id).Int(*created_at).Text(*id).Int(limit + 1);
+  return QueryPage<ApiKey>(s, limit, ReadApiKey, cursor);
+}
+
+Result<int64_t> SqliteTx::CountActiveApiKeys(std::string_view org_id, Millis now) {
+  Stmt s(conn_,
+         "SELECT count(*) FROM api_keys WHERE org_id = ? AND revoked_at IS NULL "
+         "AND (expires_at IS NULL OR expires_at > ?)");
+  s.Text(org_id).Int(now);
+  return QueryCount(s);
+}
+
+Result<bool> SqliteTx::RevokeApiKey(std::string_view org_id, std::string_view id, Millis now) {
+  Stmt s(conn_,
+         "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at IS NULL");
+  Status status = s.Int(now).Text(org_id).Text(id).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Status SqliteTx::TouchApiKey(std::string_view id, Millis now) {
+  Stmt s(conn_, "UPDATE api_keys SET last_used_at = ? WHERE id = ?");
+  return s.Int(now).Text(id).Run();
+}
+
+Status SqliteTx::InsertWorkflow(const Workflow& w) {
+  Stmt s(conn_,
+         "INSERT INTO workflows (" RAMPART_WORKFLOW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(w.org_id).Text(w.id).Text(w.name).Text(w.visibility).Int(w.latest_version)
+      .Int(w.live_version).Int(w.created_at).Int(w.updated_at).Run();
+}
+
+Status SqliteTx::UpdateWorkflow(const Workflow& w) {
+  Stmt s(conn_,
+         "UPDATE workflows SET name = ?, visibility = ?, latest_version = ?, live_version = ?, "
+         "updated_at = ? WHERE org_id = ? AND id = ?");
+  Status status = s.Text(w.name).Text(w.visibility).Int(w.latest_version).Int(w.live_version)
+                      .Int(w.updated_at).Text(w.org_id).Text(w.id).Run();
+  if (!status.ok()) return status;
+  return ChangedOne(s, "workflow not found");
+}
+
+Result<std::optional<Workflow>> SqliteTx::GetWorkflow(std::string_view org_id,
+                                                      std::string_view id) {
+  Stmt s(conn_, "SELECT " RAMPART_WORKFLOW_COLUMNS " FROM workflows WHERE org_id = ? AND id = ?");
+  s.Text(org_id).Text(id);
+  return QueryOne<Workflow>(s, ReadWorkflow);
+}
+
+Result<Page<Workflow>> SqliteTx::ListWorkflows(std::string_view org_id, const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  auto cursor = [](const Stmt& s) { return "w." + HexEncode(s.ColText(1)); };
+  if (page.after.empty()) {
+    Stmt s(conn_,
+           "SELECT " RAMPART_WORKFLOW_COLUMNS
+           " FROM workflows WHERE org_id = ? ORDER BY id LIMIT ?");
+    s.Text(org_id).Int(limit + 1);
+    return QueryPage<Workflow>(s, limit, ReadWorkflow, cursor);
+  }
+  auto after = DecodeTextCursor(page.after, "w");
+  if (!after.ok()) return after.error();
+  Stmt s(conn_,
+         "SELECT " RAMPART_WORKFLOW_COLUMNS
+         " FROM workflows WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?");
+  s.Text(org_id).Text(*after).Int(limit + 1);
+  return QueryPage<Workflow>(s, limit, ReadWorkflow, cursor);
+}
+
+Result<bool> SqliteTx::DeleteWorkflow(std::string_view org_id, std::string_view id) {
+  // Versions go with it (ON DELETE CASCADE); runs have no foreign key: they are history.
+  Stmt s(conn_, "DELETE FROM workflows WHERE org_id = ? AND id = ?");
+  Status status = s.Text(org_id).Text(id).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Status SqliteTx::InsertWorkflowVersion(const WorkflowVersion& v) {
+  Stmt s(conn_,
+         "INSERT INTO workflow_versions (" RAMPART_VERSION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(v.org_id).Text(v.workflow_id).Int(v.version).Text(v.definition).Text(v.source)
+      .Text(v.created_by).Int(v.created_at).Run();
+}
+
+Result<std::optional<WorkflowVersion>> SqliteTx::GetWorkflowVersion(std::string_view org_id,
+                                                                    std::string_view workflow_id,
+                                                                    int version) {
+  Stmt s(conn_,
+         "SELECT " RAMPART_VERSION_COLUMNS
+         " FROM workflow_versions WHERE org_id = ? AND workflow_id = ? AND version = ?");
+  s.Text(org_id).Text(workflow_id).Int(version);
+  return QueryOne<WorkflowVersion>(s, ReadWorkflowVersion);
+}
+
+Result<Page<WorkflowVersion>> SqliteTx::ListWorkflowVersions(std::string_view org_id,
+                                                             std::string_view workflow_id,
+                                                             const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  int64_t before = kNoUpperBound;
+  if (!page.after.empty()) {
+    auto after = DecodeNumberCursor(page.after, "v");
+    if (!after.ok()) return after.error();
+    before = *after;
+  }
+  Stmt s(conn_,
+         "SELECT " RAMPART_VERSION_COLUMNS
+         " FROM workflow_versions WHERE org_id = ? AND workflow_id = ? AND version < ? "
+         "ORDER BY version DESC LIMIT ?");
+  s.Text(org_id).Text(workflow_id).Int(before).Int(limit + 1);
+  return QueryPage<WorkflowVersion>(s, limit, ReadWorkflowVersion, [](const Stmt& row) {
+    return "v." + std::to_string(row.ColInt(2));
+  });
+}
+
+Status SqliteTx::InsertRun(const Run& r) {
+  Stmt s(conn_,
+         "INSERT INTO runs (org_id, id, workflow_id, version, status, input_json, trigger_json, "
+         "record_json, error_code, actor, created_at, started_at, finished_at, attempts, "
+         "cancel_requested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(r.org_id).Text(r.id).Text(r.workflow_id).Int(r.version).Text(r.status)
+      .Text(r.input).Text(r.trigger).Text(r.record).Text(r.error_code).Text(r.actor)
+      .Int(r.created_at).Int(r.started_at).Int(r.finished_at).Int(r.attempts)
+      .Int(r.cancel_requested ? 1 : 0).Run();
+}
+
+Status SqliteTx::UpdateRun(const Run& r) {
+  // The identity and what the run was started with (workflow, version, input, trigger,
+  // actor, created_at) never change.
+  Stmt s(conn_,
+         "UPDATE runs SET status = ?, record_json = ?, error_code = ?, started_at = ?, "
+         "finished_at = ?, attempts = ?, cancel_requested = ? WHERE org_id = ? AND id = ?");
+  Status status = s.Text(r.status).Text(r.record).Text(r.error_code).Int(r.started_at)
+                      .Int(r.finished_at).Int(r.attempts).Int(r.cancel_requested ? 1 : 0)
+                      .Text(r.org_id).Text(r.id).Run();
+  if (!status.ok()) return status;
+  return ChangedOne(s, "run not found");
+}
+
+Result<std::optional<Run>> SqliteTx::GetRun(std::string_view org_id, std::string_view id) {
+  Stmt s(conn_, "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE id = ? AND org_id = ?");
+  s.Text(id).Text(org_id);
+  return QueryOne<Run>(s, ReadRun);
+}
+
+Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& filter,
+                                     const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  int64_t before = kNoUpperBound;
+  if (!page.after.empty()) {
+    auto after = DecodeNumberCursor(page.after, "r");
+    if (!after.ok()) return after.error();
+    before = *after;
+  }
+  // One statement per filter combination, so each one has an index that serves both
+  // the filter and the order.
+  static constexpr const char* kSql[4] = {
+      "SELECT " RAMPART_RUN_COLUMNS
+      " FROM runs WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+      "SELECT " RAMPART_RUN_COLUMNS
+      " FROM runs WHERE org_id = ? AND workflow_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+      "SELECT " RAMPART_RUN_COLUMNS
+      " FROM runs WHERE org_id = ? AND status = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+      "SELECT " RAMPART_RUN_COLUMNS
+      " FROM runs WHERE org_id = ? AND workflow_id = ? AND status = ? AND seq < ? "
+      "ORDER BY seq DESC LIMIT ?",
+  };
+  const bool by_workflow = !filter.workflow_id.empty();
+  const bool by_status = !filter.status.empty();
+  Stmt s(conn_, kSql[(by_workflow ? 1 : 0) + (by_status ? 2 : 0)]);
+  s.Text(org_id);
+  if (by_workflow) s.Text(filter.workflow_id);
+  if (by_status) s.Text(filter.status);
+  s.Int(before).Int(limit + 1);
+  return QueryPage<Run>(s, limit, ReadRun,
+                        [](const Stmt& row) { return "r." + std::to_string(row.ColInt(0)); });
+}
+
+Result<std::vector<Run>> SqliteTx::ListRunsByStatus(std::string_view status, int limit) {
+  if (limit <= 0) return std::vector<Run>();
+  Stmt s(conn_, "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE status = ? ORDER BY seq LIMIT ?");
+  s.Text(status).Int(limit);
+  return QueryAll<Run>(s, ReadRun);
+}
+
+Result<int64_t> SqliteTx::CountRunsByStatus(std::string_view status) {
+  Stmt s(conn_, "SELECT count(*) FROM runs WHERE status = ?");
+  s.Text(status);
+  return QueryCount(s);
+}
+
+Result<AuditEvent> SqliteTx::AppendAudit(AuditEvent event) {
+  // The chain continues from the newer of the last row and the recorded head. They agree
+  // unless someone tampered with the table; continuing from the head then keeps the
+  // evidence (a gap or broken link at the next event) instead of papering over a
+  // deleted tail.
+  int64_t last_seq = 0;
+  std::string last_hash = audit::kGenesisHash;
+  {
+    Stmt s(conn_, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+    auto row = s.Step();
+    if (!row.ok()) return row.error();
+    if (*row) {
+      last_seq = s.ColInt(0);
+      last_hash = s.ColText(1);
+    }
+  }
+  auto head_text = GetSetting(audit::kHeadSettingKey);
+  if (!head_text.ok()) return head_text.error();
+  if (head_text->has_value()) {
+    auto head = audit::ParseHead(**head_text);
+    if (head && head->seq >= last_seq) {
+      last_seq = head->seq;
+      last_hash = std::move(head->hash);
+    }
+  }
+  event.seq = last_seq + 1;
+  event.prev_hash = std::move(last_hash);
+  event.hash = audit::EventHash(event);
+  {
+    Stmt s(conn_, "INSERT INTO audit_events (" RAMPART_AUDIT_COLUMNS
+                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Status status = s.Int(event.seq).Int(event.time).Text(event.org_id).Text(event.actor)
+                        .Text(event.action).Text(event.target).Text(event.outcome)
+                        .Text(event.source_ip).Text(event.user_agent).Text(event.details)
+                        .Text(event.prev_hash).Text(event.hash).Run();
+    if (!status.ok()) return status.error();
+  }
+  Status status = PutSetting(audit::kHeadSettingKey,
+                             audit::FormatHead(audit::ChainHead{event.seq, event.hash}));
+  if (!status.ok()) return status.error();
+  return event;
+}
+
+Result<std::vector<AuditEvent>> SqliteTx::ListAudit(std::string_view org_id, int64_t after_seq,
+                                                    int limit) {
+  if (limit <= 0) return std::vector<AuditEvent>();
+  Stmt s(conn_, "SELECT " RAMPART_AUDIT_COLUMNS
+                " FROM audit_events WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+  s.Text(org_id).Int(after_seq).Int(limit);
+  return QueryAll<AuditEvent>(s, ReadAudit);
+}
+
+Result<std::vector<AuditEvent>> SqliteTx::ListAllAudit(int64_t after_seq, int limit) {
+  if (limit <= 0) return std::vector<AuditEvent>();
+  Stmt s(conn_,
+         "SELECT " RAMPART_AUDIT_COLUMNS " FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?");
+  s.Int(after_seq).Int(limit);
+  return QueryAll<AuditEvent>(s, ReadAudit);
+}
+
+Result<std::optional<std::string>> SqliteTx::GetSetting(std::string_view key) {
+  Stmt s(conn_, "SELECT value FROM settings WHERE key = ?");
+  s.Text(key);
+  return QueryOne<std::string>(s, [](const Stmt& row) { return row.ColText(0); });
+}
+
+Status SqliteTx::PutSetting(std::string_view key, std::string_view value) {
+  Stmt s(conn_,
+         "INSERT INTO settings (key, value) VALUES (?, ?) "
+         "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  return s.Text(key).Text(value).Run();
+}
+
+Status SqliteTx::DeleteSetting(std::string_view key) {
+  Stmt s(conn_, "DELETE FROM settings WHERE key = ?");
+  return s.Text(key).Run();
+}
+
+}  // namespace rampart::store

@@ -1,0 +1,79 @@
+// SqliteTx: the Tx of the SQLite store over one connection (internal to store/). It
+// runs statements only; transactions are opened and closed by SqliteStore.
+#pragma once
+
+#include "rampart/store/store.h"
+#include "store/sqlite_connection.h"
+
+namespace rampart::store {
+
+class SqliteTx final : public Tx {
+ public:
+  explicit SqliteTx(SqliteConnection& conn) : conn_(conn) {}
+
+  Status InsertOrg(const Org& org) override;
+  Result<std::optional<Org>> GetOrg(std::string_view org_id) override;
+  Result<std::optional<Org>> GetOrgBySlug(std::string_view slug) override;
+  Result<std::vector<Org>> ListOrgsOfUser(std::string_view user_id) override;
+  Result<int64_t> CountOrgs() override;
+
+  Status InsertUser(const User& user) override;
+  Result<std::optional<User>> GetUser(std::string_view user_id) override;
+  Result<std::optional<User>> GetUserByEmail(std::string_view email) override;
+
+  Status UpsertMembership(const Membership& membership) override;
+  Result<std::optional<Membership>> GetMembership(std::string_view org_id,
+                                                  std::string_view user_id) override;
+  Result<Page<Membership>> ListMembers(std::string_view org_id, const PageRequest& page) override;
+  Result<bool> DeleteMembership(std::string_view org_id, std::string_view user_id) override;
+  Result<int64_t> CountOwners(std::string_view org_id) override;
+
+  Status InsertSession(const Session& session) override;
+  Result<std::optional<Session>> GetSession(std::string_view token_hash) override;
+  Status TouchSession(std::string_view token_hash, Millis now) override;
+  Status RevokeSession(std::string_view token_hash) override;
+
+  Status InsertApiKey(const ApiKey& key) override;
+  Result<std::optional<ApiKey>> GetApiKeyByHash(std::string_view hash) override;
+  Result<std::optional<ApiKey>> GetApiKey(std::string_view org_id, std::string_view id) override;
+  Result<Page<ApiKey>> ListApiKeys(std::string_view org_id, const PageRequest& page) override;
+  Result<int64_t> CountActiveApiKeys(std::string_view org_id, Millis now) override;
+  Result<bool> RevokeApiKey(std::string_view org_id, std::string_view id, Millis now) override;
+  Status TouchApiKey(std::string_view id, Millis now) override;
+
+  Status InsertWorkflow(const Workflow& workflow) override;
+  Status UpdateWorkflow(const Workflow& workflow) override;
+  Result<std::optional<Workflow>> GetWorkflow(std::string_view org_id,
+                                              std::string_view id) override;
+  Result<Page<Workflow>> ListWorkflows(std::string_view org_id, const PageRequest& page) override;
+  Result<bool> DeleteWorkflow(std::string_view org_id, std::string_view id) override;
+  Status InsertWorkflowVersion(const WorkflowVersion& version) override;
+  Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,
+                                                            std::string_view workflow_id,
+                                                            int version) override;
+  Result<Page<WorkflowVersion>> ListWorkflowVersions(std::string_view org_id,
+                                                     std::string_view workflow_id,
+                                                     const PageRequest& page) override;
+
+  Status InsertRun(const Run& run) override;
+  Status UpdateRun(const Run& run) override;
+  Result<std::optional<Run>> GetRun(std::string_view org_id, std::string_view id) override;
+  Result<Page<Run>> ListRuns(std::string_view org_id, const RunFilter& filter,
+                             const PageRequest& page) override;
+  Result<std::vector<Run>> ListRunsByStatus(std::string_view status, int limit) override;
+  Result<int64_t> CountRunsByStatus(std::string_view status) override;
+
+  Result<AuditEvent> AppendAudit(AuditEvent event) override;
+  Result<std::vector<AuditEvent>> ListAudit(std::string_view org_id, int64_t after_seq,
+                                            int limit) override;
+  Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) override;
+
+  Result<std::optional<std::string>> GetSetting(std::string_view key) override;
+  Status PutSetting(std::string_view key, std::string_view value) override;
+  Status DeleteSetting(std::string_view key) override;
+
+ private:
+  SqliteConnection& conn_;
+};
+
+}  // namespace rampart::store
