@@ -1,0 +1,75 @@
+// HTTP request/response value types and the one mapping from Error to an HTTP error body.
+//
+// These are plain values: no sockets, no Beast. The server (server.h) fills a Request
+// from the wire and writes a Response back; handlers (router.h) only see these types.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rampart/core/error.h"
+
+namespace rampart::server {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// The first header named `name` (ASCII case-insensitive), or nullopt. The view points
+// into `headers` and is valid while it is not modified.
+std::optional<std::string_view> FindHeader(const HeaderList& headers, std::string_view name);
+
+struct Request {
+  std::string method;      // as sent, e.g. "GET" (methods are case-sensitive tokens)
+  std::string path;        // percent-decoded path, without the query, e.g. "/v1/orgs/a b"
+  std::string raw_target;  // the request-target exactly as received
+  std::vector<std::pair<std::string, std::string>> query;  // decoded ('+' = space), in order
+  HeaderList headers;      // in arrival order, names as sent
+  std::string body;
+  std::string remote_ip;   // peer address of the TCP connection (no proxy headers)
+  bool tls = false;
+  std::string request_id;  // "req_" + 20 random base32 chars, also sent as X-Request-Id
+  std::map<std::string, std::string> params;  // path parameters by name, percent-decoded
+
+  // Case-insensitive lookup of a request header (first occurrence).
+  std::optional<std::string_view> Header(std::string_view name) const {
+    return FindHeader(headers, name);
+  }
+  // The first query parameter named `name`, or nullopt.
+  std::optional<std::string_view> QueryParam(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  HeaderList headers;  // extra headers; the server adds security headers and X-Request-Id
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+// The HTTP status for an error code: 400 for input errors (invalid_argument,
+// invalid_definition, invalid_input, invalid_expression, limit_exceeded,
+// forbidden_secret_access), 401, 403, 404, 409, 413, 429 as in spec/interfaces.md,
+// 500 for every other code.
+int HttpStatusFor(ErrorCode code);
+
+// `status` with `value` serialized as compact JSON (core's serializer).
+Response JsonResponse(int status, const boost::json::value& value);
+
+// {"error": {"code": "...", "message": "...", "request_id": "..."}} with the status of
+// HttpStatusFor(error.code). For every 500 the code is "internal" and the message is
+// "internal error": no details ever leave the process. For rate_limited, a positive
+// `retry_after_seconds` adds `Retry-After: <n>` (1 when not positive).
+Response ErrorResponse(const Error& error, std::string_view request_id,
+                       int retry_after_seconds = 0);
+
+// Percent-decodes `in` into `out` (RFC 3986). With `plus_is_space` ('+' -> ' ', for
+// query strings). Returns false on a malformed escape ("%4", "%zz") or a decoded NUL.
+bool PercentDecode(std::string_view in, std::string& out, bool plus_is_space = false);
+
+// A fresh request id: "req_" + 20 chars of lowercase base32, from the OS CSPRNG.
+std::string NewRequestId();
+
+}  // namespace rampart::server

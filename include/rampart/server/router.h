@@ -1,0 +1,74 @@
+// The route table: the single source for dispatch (HttpServer) and for the OpenAPI
+// document, so the documented API and the served API cannot drift apart.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rampart/server/http.h"
+
+namespace rampart::server {
+
+struct Route {
+  std::string method;        // "GET", "POST", ... (exact, case-sensitive)
+  std::string pattern;       // "/v1/orgs/{org}/workflows/{id}": literal or {param} segments
+  std::string operation_id;  // OpenAPI operationId, unique per table
+  std::string summary;
+  std::string permission;    // "" = none. Informational here; enforced by the layer above.
+  size_t max_body = 1 << 20;  // bytes; larger bodies are answered 413 before being read
+  boost::json::value request_schema;  // null, or a JSON Schema for the OpenAPI requestBody
+  std::vector<std::string> body_fields;  // allowlisted body fields, for docs
+  int success_status = 200;
+  // Called on a server thread; may block briefly. Exceptions are caught and become a
+  // generic 500 (the message is never sent). Must be thread-safe.
+  std::function<Response(Request&)> handler;
+};
+
+// Thread-safety: build the table with Add() before the server starts; afterwards all
+// const methods are safe from any thread.
+class Router {
+ public:
+  // Adds a route. A malformed pattern (not starting with '/', an empty or unbalanced
+  // "{}" segment) or a duplicate method+pattern is a programming error: RAMPART_CHECK.
+  void Add(Route route);
+
+  // Matches `path`: the raw (still percent-encoded) path part of the target, without
+  // the query. Segments are compared after percent-decoding; at each segment a literal
+  // wins over a parameter. Parameters are percent-decoded and a segment that is empty,
+  // malformed or decodes to something containing '/' matches no parameter.
+  // Returns the route for `method`, filling `params`; nullptr otherwise, with
+  // `method_mismatch` true when the path matched routes of other methods (405).
+  const Route* Match(std::string_view method, std::string_view path,
+                     std::map<std::string, std::string>& params, bool& method_mismatch) const;
+
+  // The methods of the routes matching `path`, sorted, without duplicates (for `Allow`).
+  std::vector<std::string> AllowedMethods(std::string_view path) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  struct Compiled {
+    std::vector<std::string> segments;  // literal text, or the parameter name
+    std::vector<bool> is_param;
+  };
+  // The best route matching path (any method when `method` is empty).
+  const Route* Find(std::string_view method, std::string_view path,
+                    std::map<std::string, std::string>* params) const;
+
+  std::vector<Route> routes_;
+  std::vector<Compiled> compiled_;
+};
+
+// An OpenAPI 3.1 document for every route of `router`: paths with their parameters,
+// operationId, summary, requestBody (from request_schema), x-rampart-permission,
+// responses (success and the shared Error schema), bearer and cookie security schemes.
+boost::json::object OpenApiDocument(const Router& router, std::string_view title,
+                                    std::string_view version);
+
+}  // namespace rampart::server

@@ -1,0 +1,123 @@
+#include "rampart/server/http.h"
+
+#include <boost/json/object.hpp>
+#include <string>
+
+#include "rampart/core/clock.h"
+#include "rampart/core/json.h"
+
+namespace rampart::server {
+
+namespace {
+
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string_view> FindHeader(const HeaderList& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (EqualsIgnoreCase(key, name)) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::QueryParam(std::string_view name) const {
+  for (const auto& [key, value] : query) {
+    if (key == name) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+int HttpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kInvalidDefinition:
+    case ErrorCode::kInvalidInput:
+    case ErrorCode::kInvalidExpression:
+    case ErrorCode::kLimitExceeded:
+    case ErrorCode::kForbiddenSecretAccess:
+      return 400;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kPermissionDenied: return 403;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kPayloadTooLarge: return 413;
+    case ErrorCode::kRateLimited: return 429;
+    default: return 500;
+  }
+}
+
+Response JsonResponse(int status, const boost::json::value& value) {
+  Response response;
+  response.status = status;
+  response.body = json::Serialize(value);
+  return response;
+}
+
+Response ErrorResponse(const Error& error, std::string_view request_id, int retry_after_seconds) {
+  int status = HttpStatusFor(error.code);
+  std::string_view code = status == 500 ? std::string_view("internal") : error.code_name();
+  std::string_view message =
+      status == 500 ? std::string_view("internal error") : std::string_view(error.message);
+  boost::json::object inner;
+  inner["code"] = code;
+  inner["message"] = message;
+  inner["request_id"] = request_id;
+  boost::json::object outer;
+  outer["error"] = std::move(inner);
+  Response response = JsonResponse(status, outer);
+  if (status == 429) {
+    response.headers.emplace_back("Retry-After",
+                                  std::to_string(retry_after_seconds > 0 ? retry_after_seconds : 1));
+  }
+  return response;
+}
+
+bool PercentDecode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = HexValue(in[i + 1]);
+      int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '\0') return false;
+      out.push_back(decoded);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+  uint8_t bytes[20];
+  SystemRandom().Fill(bytes, sizeof(bytes));
+  std::string id = "req_";
+  for (uint8_t b : bytes) id.push_back(kAlphabet[b & 31]);
+  return id;
+}
+
+}  // namespace rampart::server

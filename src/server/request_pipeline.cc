@@ -1,0 +1,283 @@
+#include "server/request_pipeline.h"
+
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/json/object.hpp>
+#include <algorithm>
+#include <limits>
+
+#include "rampart/core/json.h"
+#include "server/beast_request.h"
+
+namespace rampart::server::internal {
+
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr std::string_view kJsonCsp = "default-src 'none'; frame-ancestors 'none'";
+constexpr std::string_view kCorsAllowHeaders =
+    "Authorization, Content-Type, X-CSRF-Token, Idempotency-Key";
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+void RemoveHeader(HeaderList& headers, std::string_view name) {
+  std::erase_if(headers, [&](const auto& h) { return EqualsIgnoreCase(h.first, name); });
+}
+
+void SetHeader(HeaderList& headers, std::string_view name, std::string_view value) {
+  RemoveHeader(headers, name);
+  headers.emplace_back(std::string(name), std::string(value));
+}
+
+bool HasHeader(const HeaderList& headers, std::string_view name) {
+  return FindHeader(headers, name).has_value();
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += sep;
+    out += items[i];
+  }
+  return out;
+}
+
+bool IsJson(std::string_view content_type) {
+  return content_type.substr(0, 16) == "application/json";
+}
+
+bool OriginAllowed(const Request& req, const ServerOptions& options, std::string* origin) {
+  if (options.cors_origins.empty()) return false;
+  auto value = req.Header("Origin");
+  if (!value) return false;
+  for (const auto& allowed : options.cors_origins) {
+    if (allowed == *value) {
+      *origin = allowed;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsPreflight(const Request& req) {
+  return req.method == "OPTIONS" && req.Header("Access-Control-Request-Method").has_value();
+}
+
+// Splits the origin-form target; false when it is not one or does not decode.
+bool SplitTarget(Request& req, std::string_view* raw_path) {
+  std::string_view target = req.raw_target;
+  if (target.empty() || target[0] != '/') return false;
+  if (target.find('#') != std::string_view::npos) return false;
+  size_t q = target.find('?');
+  *raw_path = target.substr(0, q);
+  if (!PercentDecode(*raw_path, req.path)) return false;
+  req.query.clear();
+  if (q == std::string_view::npos) return true;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key, value;
+    if (!PercentDecode(pair.substr(0, eq), key, true)) return false;
+    if (eq != std::string_view::npos && !PercentDecode(pair.substr(eq + 1), value, true)) {
+      return false;
+    }
+    req.query.emplace_back(std::move(key), std::move(value));
+  }
+  return true;
+}
+
+}  // namespace
+
+Response StatusError(int status, ErrorCode code, std::string_view message,
+                     std::string_view request_id) {
+  Response response = ErrorResponse(Error{code, std::string(message)}, request_id);
+  response.status = status;
+  return response;
+}
+
+HeadDecision ProcessHead(const Router& router, const ServerOptions& options, Request& req,
+                         std::optional<uint64_t> content_length) {
+  HeadDecision decision;
+  std::string_view raw_path;
+  if (!SplitTarget(req, &raw_path)) {
+    decision.response =
+        StatusError(400, ErrorCode::kInvalidArgument, "malformed request target", req.request_id);
+    return decision;
+  }
+  std::string origin;
+  if (IsPreflight(req) && OriginAllowed(req, options, &origin)) {
+    std::vector<std::string> methods = router.AllowedMethods(raw_path);
+    if (!methods.empty()) {
+      Response preflight;
+      preflight.status = 204;
+      preflight.content_type.clear();
+      decision.response = std::move(preflight);  // FinalizeResponse adds the CORS headers
+      decision.metrics_route = "preflight";
+      return decision;
+    }
+  }
+  bool method_mismatch = false;
+  const Route* route = router.Match(req.method, raw_path, req.params, method_mismatch);
+  if (route == nullptr) {
+    if (method_mismatch) {
+      Response r = StatusError(405, ErrorCode::kNotFound, "method not allowed", req.request_id);
+      r.headers.emplace_back("Allow", Join(router.AllowedMethods(raw_path), ", "));
+      decision.response = std::move(r);
+    } else {
+      decision.response = StatusError(404, ErrorCode::kNotFound, "not found", req.request_id);
+    }
+    return decision;
+  }
+  decision.metrics_route = route->pattern;
+  decision.body_limit = route->max_body;
+  if (content_length && *content_length > route->max_body) {
+    decision.response = ErrorResponse(
+        Error{ErrorCode::kPayloadTooLarge,
+              "request body exceeds " + std::to_string(route->max_body) + " bytes"},
+        req.request_id);
+    return decision;
+  }
+  decision.route = route;
+  return decision;
+}
+
+void FinalizeResponse(Response& response, const Request& request, const ServerOptions& options,
+                      const Router& router) {
+  HeaderList& h = response.headers;
+  RemoveHeader(h, "Server");
+  RemoveHeader(h, "Content-Type");
+  RemoveHeader(h, "Content-Length");
+  RemoveHeader(h, "Transfer-Encoding");
+  RemoveHeader(h, "Connection");
+  SetHeader(h, "X-Content-Type-Options", "nosniff");
+  SetHeader(h, "X-Frame-Options", "DENY");
+  SetHeader(h, "Referrer-Policy", "no-referrer");
+  bool is_api = request.path.rfind("/v1", 0) == 0 &&
+                (request.path.size() == 3 || request.path[3] == '/');
+  if (is_api || response.status >= 400 || !HasHeader(h, "Cache-Control")) {
+    SetHeader(h, "Cache-Control", "no-store");
+  }
+  if (IsJson(response.content_type) || !HasHeader(h, "Content-Security-Policy")) {
+    SetHeader(h, "Content-Security-Policy", kJsonCsp);
+  }
+  if (request.tls) {
+    SetHeader(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+  }
+  SetHeader(h, "X-Request-Id", request.request_id);
+  // Access-Control-* headers come only from here, and only for an allowed origin.
+  std::erase_if(h, [](const auto& header) {
+    return header.first.size() >= 15 &&
+           EqualsIgnoreCase(std::string_view(header.first).substr(0, 15), "Access-Control-");
+  });
+  std::string origin;
+  if (!OriginAllowed(request, options, &origin)) return;
+  h.emplace_back("Access-Control-Allow-Origin", origin);
+  h.emplace_back("Access-Control-Allow-Credentials", "true");
+  h.emplace_back("Vary", "Origin");
+  if (IsPreflight(request) && response.status == 204) {
+    std::string_view raw_path = request.raw_target;
+    raw_path = raw_path.substr(0, raw_path.find('?'));
+    h.emplace_back("Access-Control-Allow-Methods", Join(router.AllowedMethods(raw_path), ", "));
+    h.emplace_back("Access-Control-Allow-Headers", std::string(kCorsAllowHeaders));
+    h.emplace_back("Access-Control-Max-Age", "600");
+  } else {
+    h.emplace_back("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+  }
+}
+
+}  // namespace rampart::server::internal
+
+namespace rampart::server::internal {
+
+namespace {
+namespace http = boost::beast::http;
+}  // namespace
+
+void ConfigureParser(RequestParser& parser, const ServerOptions& options) {
+  parser.header_limit(static_cast<uint32_t>(
+      std::min<size_t>(options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
+  // No body limit while the head is read: Beast would otherwise reject a Content-Length
+  // above it before the route (and its own limit) is known. ProcessHead's decision sets
+  // the real limit before any body byte is read.
+  parser.body_limit(std::numeric_limits<uint64_t>::max());
+}
+
+void CopyHead(const RequestParser& parser, Request& req) {
+  const auto& msg = parser.get();
+  req.method = std::string(msg.method_string());
+  req.raw_target = std::string(msg.target());
+  req.headers.clear();
+  for (const auto& field : msg) {
+    req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+}
+
+Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view request_id) {
+  if (ec == http::error::header_limit) {
+    return StatusError(431, ErrorCode::kLimitExceeded, "request header too large", request_id);
+  }
+  if (ec == http::error::body_limit) {
+    return ErrorResponse(Error{ErrorCode::kPayloadTooLarge, "request body too large"},
+                         request_id);
+  }
+  return StatusError(400, ErrorCode::kInvalidArgument, "malformed HTTP request", request_id);
+}
+
+ParsedRequest ParseRequestBytes(std::string_view bytes, const Router& router,
+                                const ServerOptions& options) {
+  ParsedRequest out;
+  out.request.request_id = "req_fuzz";
+  RequestParser parser;
+  ConfigureParser(parser, options);
+  parser.eager(false);
+  boost::beast::error_code ec;
+  auto feed = [&](auto done) {
+    while (!done()) {
+      size_t n = parser.put(boost::asio::const_buffer(bytes.data(), bytes.size()), ec);
+      bytes.remove_prefix(n);
+      if (ec) return false;
+      if (n == 0 && !done()) {
+        ec = http::error::need_more;  // no progress: the input ends mid-message
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!feed([&] { return parser.is_header_done(); })) {
+    if (ec != http::error::need_more) out.error = ParseErrorResponse(ec, out.request.request_id);
+    return out;
+  }
+  CopyHead(parser, out.request);
+  std::optional<uint64_t> content_length;
+  if (parser.content_length()) content_length = *parser.content_length();
+  out.decision = ProcessHead(router, options, out.request, content_length);
+  if (out.decision.response) {
+    out.error = out.decision.response;
+    return out;
+  }
+  parser.body_limit(out.decision.body_limit);
+  parser.eager(true);
+  if (!feed([&] { return parser.is_done(); })) {
+    if (ec != http::error::need_more) out.error = ParseErrorResponse(ec, out.request.request_id);
+    return out;
+  }
+  out.request.body = parser.get().body();
+  out.complete = true;
+  return out;
+}
+
+}  // namespace rampart::server::internal

@@ -1,0 +1,470 @@
+#include "rampart/server/server.h"
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "server/beast_request.h"
+#include "server/request_pipeline.h"
+
+namespace rampart::server {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// After an error response that closes the connection, unread request bytes are drained
+// for at most this long / this many bytes, so that the peer sees the response instead
+// of a reset.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr size_t kLingerBytes = 256 * 1024;
+
+bool SafeHeaderText(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool IsHttpParseError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::need_more).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Posted by Stop(): closes the connection if it waits for a new request.
+  virtual void Shutdown() = 0;
+  // Closes the connection whatever it is doing.
+  virtual void ForceClose() = 0;
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(ServerOptions options, const Router& router, Metrics* metrics)
+      : options_(std::move(options)), router_(router), metrics_(metrics) {}
+
+  ~Impl() { Stop(std::chrono::milliseconds(0)); }
+
+  Status Start();
+  void Stop(std::chrono::milliseconds drain);
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stopped_ || !started_; });
+  }
+
+  // Registry of live sessions, for Stop().
+  uint64_t Register(std::weak_ptr<SessionBase> session) {
+    std::lock_guard lock(mu_);
+    uint64_t id = next_session_id_++;
+    sessions_[id] = std::move(session);
+    return id;
+  }
+  void Unregister(uint64_t id) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(id);
+    connections_.fetch_sub(1);
+    cv_.notify_all();
+  }
+
+  const ServerOptions options_;
+  const Router& router_;
+  Metrics* const metrics_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<size_t> connections_{0};
+  std::atomic<uint16_t> port_{0};
+
+ private:
+  void DoAccept();
+  void OnAccept(const beast::error_code& ec, tcp::socket socket);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, std::weak_ptr<SessionBase>> sessions_;  // guarded by mu_
+  uint64_t next_session_id_ = 0;                              // guarded by mu_
+  bool started_ = false;                                      // guarded by mu_
+  bool stop_called_ = false;                                  // guarded by mu_
+  bool stopped_ = false;                                      // guarded by mu_
+  std::optional<ssl::context> ssl_ctx_;
+  std::vector<std::thread> threads_;
+  // Declared last: destroyed first, while everything sessions touch in their
+  // destructors (registry, counters) is still alive.
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  tcp::acceptor acceptor_{asio::make_strand(ioc_)};
+  asio::steady_timer accept_retry_{acceptor_.get_executor()};
+};
+
+namespace {
+
+template <typename Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(HttpServer::Impl* server, Stream stream, bool tls)
+      : server_(server), stream_(std::move(stream)), tls_(tls) {
+    beast::error_code ec;
+    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) remote_ip_ = endpoint.address().to_string();
+  }
+  ~Session() override { server_->Unregister(id_); }
+
+  void Run() {
+    id_ = server_->Register(this->weak_from_this());
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->Begin(); });
+  }
+
+  void Shutdown() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->idle_) self->Close();
+    });
+  }
+  void ForceClose() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  const ServerOptions& options() const { return server_->options_; }
+
+  void Begin() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      ReadHead();
+    } else {
+      beast::get_lowest_layer(stream_).expires_after(options().header_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](const beast::error_code& ec) {
+                                if (ec) return self->Close();
+                                self->ReadHead();
+                              });
+    }
+  }
+
+  void ReadHead() {
+    if (server_->stopping_) return Close();
+    idle_ = true;
+    parser_.emplace();
+    internal::ConfigureParser(*parser_, options());
+    req_ = Request{};
+    req_.request_id = NewRequestId();
+    req_.remote_ip = remote_ip_;
+    req_.tls = tls_;
+    decision_ = internal::HeadDecision{};
+    beast::get_lowest_layer(stream_).expires_after(options().header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](const beast::error_code& ec,
+                                                              size_t) { self->OnHead(ec); });
+  }
+
+  void OnHead(const beast::error_code& ec) {
+    idle_ = false;
+    start_ = std::chrono::steady_clock::now();
+    if (ec) {
+      // Timeouts, resets and a peer closing between requests end the connection
+      // silently; a malformed or oversized head gets an error response.
+      if (IsHttpParseError(ec)) return Respond(internal::ParseErrorResponse(ec, req_.request_id), true);
+      return Close();
+    }
+    internal::CopyHead(*parser_, req_);
+    std::optional<uint64_t> content_length;
+    if (parser_->content_length()) content_length = *parser_->content_length();
+    decision_ = internal::ProcessHead(server_->router_, options(), req_, content_length);
+    if (decision_.response) {
+      Response response = std::move(*decision_.response);
+      decision_.response.reset();
+      // The body (if any) was not read: the connection cannot be reused.
+      return Respond(std::move(response), true);
+    }
+    parser_->body_limit(decision_.body_limit);
+    if (parser_->is_done()) return Handle();
+    auto expect = req_.Header("Expect");
+    if (expect && beast::iequals(*expect, "100-continue")) {
+      beast::get_lowest_layer(stream_).expires_after(options().request_timeout);
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = this->shared_from_this()](const beast::error_code& wec, size_t) {
+                          if (wec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    beast::get_lowest_layer(stream_).expires_after(options().request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](const beast::error_code& ec, size_t) {
+                       self->OnBody(ec);
+                     });
+  }
+
+  void OnBody(const beast::error_code& ec) {
+    if (ec) {
+      if (IsHttpParseError(ec)) return Respond(internal::ParseErrorResponse(ec, req_.request_id), true);
+      return Close();
+    }
+    req_.body = std::move(parser_->get().body());
+    Handle();
+  }
+
+  void Handle() {
+    Response response;
+    try {
+      response = decision_.route->handler(req_);
+    } catch (...) {
+      // Never what(): exception text may carry internals.
+      response = ErrorResponse(Error{ErrorCode::kInternal, ""}, req_.request_id);
+    }
+    Respond(std::move(response), !parser_->get().keep_alive());
+  }
+
+  void Respond(Response response, bool close) {
+    close = close || server_->stopping_;
+    internal::FinalizeResponse(response, req_, options(), server_->router_);
+    if (server_->metrics_ != nullptr) {
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      server_->metrics_->ObserveRequest(decision_.metrics_route,
+                                        req_.method.empty() ? "OTHER" : req_.method,
+                                        response.status, seconds);
+    }
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(response.status));
+    for (const auto& [name, value] : response.headers) {
+      if (name.empty() || !SafeHeaderText(name) || !SafeHeaderText(value)) continue;
+      res->insert(name, value);
+    }
+    if (!response.content_type.empty() && SafeHeaderText(response.content_type)) {
+      res->set(http::field::content_type, response.content_type);
+    }
+    res->body() = std::move(response.body);
+    res->keep_alive(!close);
+    res->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(options().request_timeout);
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res, close](const beast::error_code& ec,
+                                                                    size_t) {
+                        if (ec) return self->Close();
+                        if (close) return self->Linger();
+                        self->ReadHead();
+                      });
+  }
+
+  // Half-closes and drains what the peer still sends, then closes.
+  void Linger() {
+    auto& lowest = beast::get_lowest_layer(stream_);
+    beast::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    lowest.expires_after(kLingerTime);
+    DrainSome();
+  }
+  void DrainSome() {
+    beast::get_lowest_layer(stream_).async_read_some(
+        asio::buffer(drain_buffer_),
+        [self = this->shared_from_this()](const beast::error_code& ec, size_t n) {
+          self->drained_ += n;
+          if (ec || self->drained_ > kLingerBytes) return self->Close();
+          self->DrainSome();
+        });
+  }
+
+  void Close() {
+    auto& lowest = beast::get_lowest_layer(stream_);
+    beast::error_code ec;
+    lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest.close();
+  }
+
+  HttpServer::Impl* const server_;
+  Stream stream_;
+  const bool tls_;
+  std::string remote_ip_;
+  uint64_t id_ = 0;
+  bool idle_ = false;  // waiting for the head of a request (on the strand only)
+  beast::flat_buffer buffer_;
+  std::optional<internal::RequestParser> parser_;
+  Request req_;
+  internal::HeadDecision decision_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::array<char, 4096> drain_buffer_{};
+  size_t drained_ = 0;
+};
+
+}  // namespace
+
+Status HttpServer::Impl::Start() {
+  {
+    std::lock_guard lock(mu_);
+    if (started_) return Error{ErrorCode::kInternal, "server already started"};
+  }
+  try {
+    bool want_tls = !options_.tls_cert_file.empty() || !options_.tls_key_file.empty();
+    if (want_tls) {
+      if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+        return Error{ErrorCode::kInvalidArgument, "TLS needs both a certificate and a key file"};
+      }
+      ssl_ctx_.emplace(ssl::context::tls_server);
+      ssl_ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+      if (SSL_CTX_set_min_proto_version(ssl_ctx_->native_handle(), TLS1_2_VERSION) != 1) {
+        return Error{ErrorCode::kInternal, "cannot restrict TLS to 1.2+"};
+      }
+      beast::error_code ec;
+      ssl_ctx_->use_certificate_chain_file(options_.tls_cert_file, ec);
+      if (ec) return Error{ErrorCode::kInvalidArgument, "cannot load TLS certificate file"};
+      ssl_ctx_->use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
+      if (ec) return Error{ErrorCode::kInvalidArgument, "cannot load TLS private key file"};
+      if (SSL_CTX_check_private_key(ssl_ctx_->native_handle()) != 1) {
+        return Error{ErrorCode::kInvalidArgument, "TLS private key does not match the certificate"};
+      }
+    }
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) return Error{ErrorCode::kInvalidArgument, "invalid listen address: " + options_.host};
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Error{ErrorCode::kInternal, "cannot listen on " + options_.host + ":" +
+                                             std::to_string(options_.port) + ": " + ec.message()};
+    }
+    port_ = acceptor_.local_endpoint().port();
+  } catch (const std::exception&) {
+    return Error{ErrorCode::kInternal, "cannot start the HTTP server"};
+  }
+  work_.emplace(ioc_.get_executor());
+  asio::dispatch(acceptor_.get_executor(), [this] { DoAccept(); });
+  int threads = options_.threads;
+  if (threads <= 0) threads = std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      while (true) {
+        try {
+          ioc_.run();
+          return;
+        } catch (...) {
+          // A handler escaped the per-request catch; keep serving.
+        }
+      }
+    });
+  }
+  std::lock_guard lock(mu_);
+  started_ = true;
+  return Status::Ok();
+}
+
+void HttpServer::Impl::DoAccept() {
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         [this](const beast::error_code& ec, tcp::socket socket) {
+                           OnAccept(ec, std::move(socket));
+                         });
+}
+
+void HttpServer::Impl::OnAccept(const beast::error_code& ec, tcp::socket socket) {
+  if (stopping_ || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // E.g. out of file descriptors: back off instead of spinning.
+    accept_retry_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_.async_wait([this](const beast::error_code& wec) {
+      if (!wec && !stopping_) DoAccept();
+    });
+    return;
+  }
+  if (connections_.load() >= options_.max_connections) {
+    beast::error_code ignored;
+    socket.close(ignored);
+  } else {
+    connections_.fetch_add(1);
+    if (ssl_ctx_) {
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+          this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_ctx_),
+          true)
+          ->Run();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)), false)
+          ->Run();
+    }
+  }
+  DoAccept();
+}
+
+void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
+  {
+    std::unique_lock lock(mu_);
+    if (!started_) return;
+    if (stop_called_) {
+      cv_.wait(lock, [&] { return stopped_; });
+      return;
+    }
+    stop_called_ = true;
+  }
+  stopping_ = true;
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_.cancel();
+  });
+  auto snapshot = [&] {
+    std::vector<std::shared_ptr<SessionBase>> live;
+    std::lock_guard lock(mu_);
+    for (auto& [id, weak] : sessions_) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    return live;
+  };
+  for (auto& session : snapshot()) session->Shutdown();
+  auto deadline = std::chrono::steady_clock::now() + drain;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, deadline, [&] { return connections_.load() == 0; });
+  }
+  for (auto& session : snapshot()) session->ForceClose();
+  {
+    // Closing is asynchronous; give it a moment so sessions end through their handlers.
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return connections_.load() == 0; });
+  }
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+  cv_.notify_all();
+}
+
+HttpServer::HttpServer(ServerOptions options, const Router& router, Metrics* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), router, metrics)) {}
+HttpServer::~HttpServer() = default;
+Status HttpServer::Start() { return impl_->Start(); }
+uint16_t HttpServer::port() const { return impl_->port_.load(); }
+void HttpServer::Stop(std::chrono::milliseconds drain) { impl_->Stop(drain); }
+void HttpServer::Wait() { impl_->Wait(); }
+
+}  // namespace rampart::server
