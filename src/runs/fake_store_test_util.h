@@ -1,0 +1,189 @@
+// An in-memory store::Store for the run service's unit tests: orgs, workflows, versions
+// and runs only (every other method fails with kInternal). Write() applies a function
+// to a copy of the state and keeps it only when the function succeeds, like the real
+// store's savepoints. Failure injection: fail_writes makes every Write fail.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include "rampart/store/store.h"
+
+namespace rampart::runs::testing {
+
+struct FakeState {
+  std::map<std::string, store::Org> orgs;
+  std::map<std::pair<std::string, std::string>, store::Workflow> workflows;
+  std::map<std::tuple<std::string, std::string, int>, store::WorkflowVersion> versions;
+  std::map<std::string, store::Run> runs;  // by id (ids are globally unique)
+  int64_t seq = 0;
+  std::map<std::string, int64_t> run_order;  // id -> insertion sequence
+};
+
+class FakeTx final : public store::Tx {
+ public:
+  explicit FakeTx(FakeState& s) : s_(s) {}
+
+  static Error Unsupported() { return MakeError(ErrorCode::kInternal, "not supported by the fake"); }
+
+  Status InsertOrg(const store::Org& org) override {
+    if (s_.orgs.count(org.id)) return MakeError(ErrorCode::kConflict, "duplicate");
+    s_.orgs[org.id] = org;
+    return Status::Ok();
+  }
+  Result<std::optional<store::Org>> GetOrg(std::string_view id) override {
+    auto it = s_.orgs.find(std::string(id));
+    if (it == s_.orgs.end()) return std::optional<store::Org>();
+    return std::optional<store::Org>(it->second);
+  }
+  Result<std::optional<store::Org>> GetOrgBySlug(std::string_view) override { return Unsupported(); }
+  Result<std::vector<store::Org>> ListOrgsOfUser(std::string_view) override { return Unsupported(); }
+  Result<int64_t> CountOrgs() override { return static_cast<int64_t>(s_.orgs.size()); }
+  Status InsertUser(const store::User&) override { return Unsupported(); }
+  Result<std::optional<store::User>> GetUser(std::string_view) override { return Unsupported(); }
+  Result<std::optional<store::User>> GetUserByEmail(std::string_view) override { return Unsupported(); }
+  Status UpsertMembership(const store::Membership&) override { return Unsupported(); }
+  Result<std::optional<store::Membership>> GetMembership(std::string_view, std::string_view) override {
+    return Unsupported();
+  }
+  Result<store::Page<store::Membership>> ListMembers(std::string_view, const store::PageRequest&) override {
+    return Unsupported();
+  }
+  Result<bool> DeleteMembership(std::string_view, std::string_view) override { return Unsupported(); }
+  Result<int64_t> CountOwners(std::string_view) override { return Unsupported(); }
+  Status InsertSession(const store::Session&) override { return Unsupported(); }
+  Result<std::optional<store::Session>> GetSession(std::string_view) override { return Unsupported(); }
+  Status TouchSession(std::string_view, store::Millis) override { return Unsupported(); }
+  Status RevokeSession(std::string_view) override { return Unsupported(); }
+  Status InsertApiKey(const store::ApiKey&) override { return Unsupported(); }
+  Result<std::optional<store::ApiKey>> GetApiKeyByHash(std::string_view) override { return Unsupported(); }
+  Result<std::optional<store::ApiKey>> GetApiKey(std::string_view, std::string_view) override {
+    return Unsupported();
+  }
+  Result<store::Page<store::ApiKey>> ListApiKeys(std::string_view, const store::PageRequest&) override {
+    return Unsupported();
+  }
+  Result<int64_t> CountActiveApiKeys(std::string_view, store::Millis) override { return Unsupported(); }
+  Result<bool> RevokeApiKey(std::string_view, std::string_view, store::Millis) override {
+    return Unsupported();
+  }
+  Status TouchApiKey(std::string_view, store::Millis) override { return Unsupported(); }
+
+  Status InsertWorkflow(const store::Workflow& wf) override {
+    auto key = std::make_pair(wf.org_id, wf.id);
+    if (s_.workflows.count(key)) return MakeError(ErrorCode::kConflict, "duplicate");
+    s_.workflows[key] = wf;
+    return Status::Ok();
+  }
+  Status UpdateWorkflow(const store::Workflow& wf) override {
+    s_.workflows[std::make_pair(wf.org_id, wf.id)] = wf;
+    return Status::Ok();
+  }
+  Result<std::optional<store::Workflow>> GetWorkflow(std::string_view org, std::string_view id) override {
+    auto it = s_.workflows.find(std::make_pair(std::string(org), std::string(id)));
+    if (it == s_.workflows.end()) return std::optional<store::Workflow>();
+    return std::optional<store::Workflow>(it->second);
+  }
+  Result<store::Page<store::Workflow>> ListWorkflows(std::string_view, const store::PageRequest&) override {
+    return Unsupported();
+  }
+  Result<bool> DeleteWorkflow(std::string_view, std::string_view) override { return Unsupported(); }
+  Status InsertWorkflowVersion(const store::WorkflowVersion& v) override {
+    s_.versions[std::make_tuple(v.org_id, v.workflow_id, v.version)] = v;
+    return Status::Ok();
+  }
+  Result<std::optional<store::WorkflowVersion>> GetWorkflowVersion(std::string_view org,
+                                                                   std::string_view wf,
+                                                                   int version) override {
+    auto it = s_.versions.find(std::make_tuple(std::string(org), std::string(wf), version));
+    if (it == s_.versions.end()) return std::optional<store::WorkflowVersion>();
+    return std::optional<store::WorkflowVersion>(it->second);
+  }
+  Result<store::Page<store::WorkflowVersion>> ListWorkflowVersions(std::string_view, std::string_view,
+                                                                   const store::PageRequest&) override {
+    return Unsupported();
+  }
+
+  Status InsertRun(const store::Run& run) override {
+    if (s_.runs.count(run.id)) return MakeError(ErrorCode::kConflict, "duplicate run id");
+    s_.runs[run.id] = run;
+    s_.run_order[run.id] = ++s_.seq;
+    return Status::Ok();
+  }
+  Status UpdateRun(const store::Run& run) override {
+    auto it = s_.runs.find(run.id);
+    if (it == s_.runs.end() || it->second.org_id != run.org_id) return Status::Ok();
+    it->second = run;
+    return Status::Ok();
+  }
+  Result<std::optional<store::Run>> GetRun(std::string_view org, std::string_view id) override {
+    auto it = s_.runs.find(std::string(id));
+    if (it == s_.runs.end() || it->second.org_id != org) return std::optional<store::Run>();
+    return std::optional<store::Run>(it->second);
+  }
+  Result<store::Page<store::Run>> ListRuns(std::string_view, const store::RunFilter&,
+                                           const store::PageRequest&) override {
+    return Unsupported();
+  }
+  Result<std::vector<store::Run>> ListRunsByStatus(std::string_view status, int limit) override {
+    std::vector<std::pair<int64_t, const store::Run*>> found;
+    for (const auto& [id, run] : s_.runs) {
+      if (run.status == status) found.emplace_back(s_.run_order[id], &run);
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<store::Run> out;
+    for (const auto& [seq, run] : found) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      out.push_back(*run);
+    }
+    return out;
+  }
+  Result<int64_t> CountRunsByStatus(std::string_view status) override {
+    int64_t n = 0;
+    for (const auto& [id, run] : s_.runs) n += run.status == status;
+    return n;
+  }
+  Result<store::AuditEvent> AppendAudit(store::AuditEvent) override { return Unsupported(); }
+  Result<std::vector<store::AuditEvent>> ListAudit(std::string_view, int64_t, int) override {
+    return Unsupported();
+  }
+  Result<std::vector<store::AuditEvent>> ListAllAudit(int64_t, int) override { return Unsupported(); }
+  Result<std::optional<std::string>> GetSetting(std::string_view) override { return Unsupported(); }
+  Status PutSetting(std::string_view, std::string_view) override { return Unsupported(); }
+  Status DeleteSetting(std::string_view) override { return Unsupported(); }
+
+ private:
+  FakeState& s_;
+};
+
+class FakeStore final : public store::Store {
+ public:
+  Status Read(const std::function<Status(store::Tx&)>& fn) override {
+    std::lock_guard lock(mu_);
+    FakeState copy = state_;  // a snapshot: reads never see their own changes leak
+    FakeTx tx(copy);
+    return fn(tx);
+  }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    ++writes;
+    if (fail_writes.load()) return MakeError(ErrorCode::kInternal, "injected write failure");
+    std::lock_guard lock(mu_);
+    FakeState copy = state_;
+    FakeTx tx(copy);
+    Status s = fn(tx);
+    if (s.ok()) state_ = std::move(copy);
+    return s;
+  }
+  Status Ping() override { return Status::Ok(); }
+
+  std::atomic<bool> fail_writes{false};
+  std::atomic<int> writes{0};
+
+ private:
+  std::mutex mu_;
+  FakeState state_;
+};
+
+}  // namespace rampart::runs::testing

@@ -1,0 +1,782 @@
+// RunService: the durable queue in front of the engine.
+//
+// Durability rule: the store is the truth, memory follows it. Every state change of a run
+// (queued, running, final) is committed before memory shows it, so a crash at any point
+// leaves runs that Start() can classify: still `queued` -> never started, safe to run;
+// `running` -> maybe half done, failed as `interrupted` rather than run twice.
+//
+// Memory holds only runs that are queued or running in this process (`runs_`); a run
+// leaves memory as soon as its final state is committed, and later readers go to the
+// store. Waiters hold a shared_ptr to the entry, so they still see the final state.
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "rampart/core/json.h"
+#include "rampart/runs/runs.h"
+
+namespace rampart::runs {
+namespace {
+
+namespace bj = boost::json;
+
+constexpr size_t kMaxInputErrorsInMessage = 3;
+// Batch size when failing interrupted runs at start-up.
+constexpr int kRecoveryBatch = 500;
+
+bool IsFinal(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "cancelled";
+}
+
+store::Millis ToMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+bj::value RfcOrNull(store::Millis ms) {
+  if (ms <= 0) return nullptr;
+  return bj::value(FormatRfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms))));
+}
+
+bj::value ParseOr(std::string_view text, bj::value fallback) {
+  if (text.empty()) return fallback;
+  auto parsed = json::Parse(text);
+  return parsed.ok() ? std::move(*parsed) : std::move(fallback);
+}
+
+// The run record of a run the engine never finished (cancelled while queued, interrupted
+// by a crash, failed before it could start): the shape of spec/workflow.md, no steps.
+std::string MinimalRecord(const store::Run& run, std::string_view status, const Error& error,
+                          store::Millis finished_at) {
+  bj::object rec;
+  rec["run_id"] = run.id;
+  rec["workflow"] = run.workflow_id;
+  rec["version"] = run.version;
+  rec["status"] = status;
+  rec["input"] = ParseOr(run.input, nullptr);
+  rec["output"] = nullptr;
+  bj::object err;
+  err["code"] = error.code_name();
+  err["message"] = error.message;
+  rec["error"] = std::move(err);
+  rec["started_at"] = RfcOrNull(run.started_at);
+  rec["finished_at"] = RfcOrNull(finished_at);
+  rec["steps"] = bj::array();
+  return json::Serialize(rec);
+}
+
+// Resolves `workflow` steps to the live version of the run's own org. Memoized per run,
+// so every call of the same child id inside one run uses the same version even if a new
+// version is published meanwhile, and the version is known when the child row is stored.
+class OrgWorkflowSource final : public engine::WorkflowSource {
+ public:
+  OrgWorkflowSource(store::Store& store, WorkflowCache& cache, std::string org_id)
+      : store_(store), cache_(cache), org_id_(std::move(org_id)) {}
+
+  Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    if (auto it = resolved_.find(std::string(id)); it != resolved_.end()) return it->second.second;
+    int live = 0;
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto wf = tx.GetWorkflow(org_id_, id);
+      if (!wf.ok()) return wf.error();
+      if (*wf) live = (*wf)->live_version;
+      return Status::Ok();
+    });
+    if (!read.ok()) return read.error();
+    if (live <= 0) return MakeError(ErrorCode::kNotFound, "workflow " + std::string(id) + " not found");
+    auto loaded = cache_.Get(org_id_, id, live);
+    if (!loaded.ok()) return loaded.error();
+    resolved_.emplace(std::string(id), std::make_pair(live, *loaded));
+    return *loaded;
+  }
+
+  // The version Find resolved for `id` (0 if it never did).
+  int VersionOf(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = resolved_.find(id);
+    return it == resolved_.end() ? 0 : it->second.first;
+  }
+
+ private:
+  store::Store& store_;
+  WorkflowCache& cache_;
+  const std::string org_id_;
+  std::mutex mu_;
+  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::pair<int, std::shared_ptr<const model::Workflow>>> resolved_;
+};
+
+enum class State {
+  kQueued,     // in its org's queue
+  kRunning,    // taken by a worker
+  kFinishing,  // being cancelled from the queue (commit in flight)
+  kDone,       // final (or awaiting_approval) state committed; `run` holds it
+  kAbandoned,  // cut by Stop(): left `running` in the store for the next start
+};
+
+struct RunEntry {
+  // GUARDED_BY(Impl::mu_): the last committed state, and the scheduling state.
+  store::Run run;
+  State state = State::kQueued;
+  bool user_cancelled = false;
+  bool cut_by_stop = false;
+  std::condition_variable done_cv;  // waits on Impl::mu_; notified on kDone/kAbandoned
+
+  // Handed from Submit to the worker through the queue (the mutex orders the handoff);
+  // empty for runs recovered at start-up, which load and parse lazily.
+  std::shared_ptr<const model::Workflow> workflow;
+  std::optional<bj::value> input;
+  std::optional<bj::value> trigger;
+
+  std::atomic<bool> cancel{false};  // read by the engine between steps
+};
+
+using EntryPtr = std::shared_ptr<RunEntry>;
+
+struct OrgQueue {
+  std::deque<EntryPtr> queue;
+  int running = 0;
+  int limit = 0;          // 0: not known yet
+  bool in_ready = false;  // listed in Impl::ready_
+};
+
+}  // namespace
+
+class RunService::Impl {
+ public:
+  Impl(store::Store& store, RunEnvironment env, RunServiceOptions options)
+      : store_(store), env_(env), options_(options), cache_(store),
+        validator_(engine::Env{env.clock, env.random, env.actions, nullptr, env.log}) {
+    if (options_.workers <= 0) {
+      options_.workers = std::max(2, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+    }
+    if (options_.max_org_limit < 1) options_.max_org_limit = 1;
+    if (options_.default_org_limit < 1) options_.default_org_limit = 1;
+  }
+
+  ~Impl() { Stop(std::chrono::milliseconds(0)); }
+
+  Status Start() {
+    {
+      std::lock_guard lock(mu_);
+      if (started_ || stopping_) {
+        return MakeError(ErrorCode::kConflict, "the run service was already started");
+      }
+      started_ = true;
+    }
+    if (Status s = FailInterrupted(); !s.ok()) return s;
+    if (Status s = RequeueQueued(); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status::Ok();  // Stop() raced with the recovery: start nothing
+    for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    return Status::Ok();
+  }
+
+  Result<store::Run> Submit(Submission s) {
+    bool need_org = false;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return MakeError(ErrorCode::kRateLimited, "the server is shutting down");
+      auto it = orgs_.find(s.org_id);
+      need_org = it == orgs_.end() || it->second.limit == 0;
+    }
+    bool exists = false;
+    std::optional<store::Org> org;
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto v = tx.GetWorkflowVersion(s.org_id, s.workflow_id, s.version);
+      if (!v.ok()) return v.error();
+      exists = v->has_value();
+      if (exists && need_org) {
+        auto o = tx.GetOrg(s.org_id);
+        if (!o.ok()) return o.error();
+        org = std::move(*o);
+      }
+      return Status::Ok();
+    });
+    if (!read.ok()) return read.error();
+    if (!exists) {
+      return MakeError(ErrorCode::kNotFound, "workflow " + s.workflow_id + " version " +
+                                                 std::to_string(s.version) + " not found");
+    }
+    auto wf = cache_.Get(s.org_id, s.workflow_id, s.version);
+    if (!wf.ok()) return wf.error();
+    if (auto errors = validator_.ValidateInput(**wf, s.input); !errors.empty()) {
+      std::string msg = "input does not match the workflow's inputs schema: ";
+      for (size_t i = 0; i < errors.size() && i < kMaxInputErrorsInMessage; ++i) {
+        if (i) msg += "; ";
+        msg += errors[i].instance_path.empty() ? "(root)" : errors[i].instance_path;
+        msg += ": ";
+        msg += errors[i].message;
+      }
+      if (errors.size() > kMaxInputErrorsInMessage) {
+        msg += " (and " + std::to_string(errors.size() - kMaxInputErrorsInMessage) + " more)";
+      }
+      return MakeError(ErrorCode::kInvalidInput, std::move(msg));
+    }
+
+    store::Run run;
+    run.org_id = s.org_id;
+    run.id = engine::NewRunId(*env_.random);
+    run.workflow_id = s.workflow_id;
+    run.version = s.version;
+    run.status = "queued";
+    run.input = json::Serialize(s.input);
+    run.trigger = json::Serialize(s.trigger);
+    run.actor = s.actor;
+    run.created_at = NowMs();
+
+    {
+      // Reserve the queue slot before the commit, so concurrent submitters cannot all
+      // pass the check and overshoot max_queued.
+      std::lock_guard lock(mu_);
+      if (queued_ + reserved_ >= static_cast<int64_t>(options_.max_queued)) {
+        return MakeError(ErrorCode::kRateLimited, "too many queued runs; retry later");
+      }
+      ++reserved_;
+    }
+    Status written = store_.Write([&](store::Tx& tx) { return tx.InsertRun(run); });
+
+    auto entry = std::make_shared<RunEntry>();
+    entry->run = run;
+    entry->workflow = std::move(*wf);
+    entry->input = std::move(s.input);
+    entry->trigger = std::move(s.trigger);
+    std::lock_guard lock(mu_);
+    --reserved_;
+    if (!written.ok()) return written.error();
+    if (org) LearnLimit(run.org_id, *org);
+    else if (need_org) LearnLimit(run.org_id, std::nullopt);
+    runs_.emplace(run.id, entry);
+    Enqueue(entry);
+    return run;
+  }
+
+  std::optional<store::Run> Wait(std::string_view org_id, std::string_view run_id,
+                                 std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    {
+      std::unique_lock lock(mu_);
+      if (EntryPtr e = FindEntry(org_id, run_id)) return WaitEntry(lock, *e, deadline);
+    }
+    std::optional<store::Run> stored;
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto r = tx.GetRun(org_id, run_id);
+      if (!r.ok()) return r.error();
+      stored = std::move(*r);
+      return Status::Ok();
+    });
+    if (!read.ok() || !stored) return std::nullopt;
+    if (IsFinal(stored->status) || stored->status == "awaiting_approval") return stored;
+    // Queued or running in the store but was not in memory a moment ago: recovery may
+    // just have scheduled it. Anything else is not ours to wait for.
+    std::unique_lock lock(mu_);
+    if (EntryPtr e = FindEntry(org_id, run_id)) return WaitEntry(lock, *e, deadline);
+    return std::nullopt;
+  }
+
+  Status Cancel(std::string_view org_id, std::string_view run_id) {
+    EntryPtr entry;
+    store::Run run;
+    {
+      std::lock_guard lock(mu_);
+      entry = FindEntry(org_id, run_id);
+      if (entry) {
+        switch (entry->state) {
+          case State::kRunning:
+            entry->user_cancelled = true;
+            entry->run.cancel_requested = true;
+            entry->cancel.store(true, std::memory_order_relaxed);
+            return Status::Ok();
+          case State::kFinishing:
+            return Status::Ok();  // a cancel of the queued run is being committed
+          case State::kDone:
+          case State::kAbandoned:
+            return MakeError(ErrorCode::kConflict, "the run already finished");
+          case State::kQueued: {
+            OrgQueue& q = orgs_[entry->run.org_id];
+            auto it = std::find(q.queue.begin(), q.queue.end(), entry);
+            RAMPART_CHECK(it != q.queue.end());
+            q.queue.erase(it);
+            --queued_;
+            entry->state = State::kFinishing;
+            entry->user_cancelled = true;
+            run = entry->run;
+            break;
+          }
+        }
+      }
+    }
+    if (!entry) return CancelStored(org_id, run_id);
+
+    store::Run cancelled = CancelledRun(run);
+    Status written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(cancelled); });
+    if (!written.ok()) {
+      // Still queued in the store: put it back where it was.
+      std::lock_guard lock(mu_);
+      entry->state = State::kQueued;
+      entry->user_cancelled = false;
+      OrgQueue& q = orgs_[run.org_id];
+      q.queue.push_front(entry);
+      ++queued_;
+      MaybeReady(run.org_id, q);
+      return written.error();
+    }
+    Finish(entry, std::move(cancelled));
+    return Status::Ok();
+  }
+
+  RunStats Stats() const {
+    std::lock_guard lock(mu_);
+    RunStats stats = stats_;
+    stats.queued = queued_;
+    stats.running = running_;
+    return stats;
+  }
+
+  void Stop(std::chrono::milliseconds drain) {
+    std::lock_guard stop_lock(stop_mu_);
+    std::vector<std::thread> workers;
+    {
+      std::unique_lock lock(mu_);
+      stopping_ = true;
+      work_cv_.notify_all();
+      idle_cv_.wait_for(lock, drain, [&] { return running_ == 0; });
+      if (running_ > 0) {
+        for (auto& [id, e] : runs_) {
+          if (e->state != State::kRunning) continue;
+          e->cut_by_stop = true;
+          e->cancel.store(true, std::memory_order_relaxed);
+        }
+      }
+      workers.swap(workers_);
+    }
+    for (auto& t : workers) t.join();
+  }
+
+ private:
+  store::Millis NowMs() const { return ToMillis(env_.clock->Now()); }
+
+  int LimitOf(const std::optional<store::Org>& org) const {
+    int limit = org ? org->max_concurrent_runs : 0;
+    if (limit <= 0) limit = options_.default_org_limit;
+    return std::clamp(limit, 1, options_.max_org_limit);
+  }
+
+  // REQUIRES(mu_)
+  void LearnLimit(const std::string& org_id, const std::optional<store::Org>& org) {
+    OrgQueue& q = orgs_[org_id];
+    if (q.limit == 0) q.limit = LimitOf(org);
+  }
+
+  // REQUIRES(mu_)
+  EntryPtr FindEntry(std::string_view org_id, std::string_view run_id) {
+    auto it = runs_.find(std::string(run_id));
+    // Another org's run is reported exactly like an unknown one.
+    if (it == runs_.end() || it->second->run.org_id != org_id) return nullptr;
+    return it->second;
+  }
+
+  // REQUIRES(mu_) held by `lock`.
+  std::optional<store::Run> WaitEntry(std::unique_lock<std::mutex>& lock, RunEntry& e,
+                                      std::chrono::steady_clock::time_point deadline) {
+    auto settled = [&] { return e.state == State::kDone || e.state == State::kAbandoned; };
+    if (!e.done_cv.wait_until(lock, deadline, settled)) return std::nullopt;
+    if (e.state == State::kAbandoned) return std::nullopt;
+    return e.run;
+  }
+
+  // REQUIRES(mu_). Keeps the invariant: an org is in ready_ iff it has queued runs and
+  // room under its limit (checked lazily when popped).
+  void MaybeReady(const std::string& org_id, OrgQueue& q) {
+    if (q.in_ready || q.queue.empty() || q.running >= q.limit) return;
+    q.in_ready = true;
+    ready_.push_back(org_id);
+    work_cv_.notify_one();
+  }
+
+  // REQUIRES(mu_); the org's limit must be known.
+  void Enqueue(const EntryPtr& e) {
+    OrgQueue& q = orgs_[e->run.org_id];
+    RAMPART_CHECK(q.limit > 0);
+    e->state = State::kQueued;
+    q.queue.push_back(e);
+    ++queued_;
+    MaybeReady(e->run.org_id, q);
+  }
+
+  // REQUIRES(mu_). The next run in round-robin order across orgs, or null.
+  EntryPtr PopNext() {
+    while (!ready_.empty()) {
+      std::string org_id = std::move(ready_.front());
+      ready_.pop_front();
+      OrgQueue& q = orgs_[org_id];
+      q.in_ready = false;
+      if (q.queue.empty() || q.running >= q.limit) continue;
+      EntryPtr e = std::move(q.queue.front());
+      q.queue.pop_front();
+      --queued_;
+      ++q.running;
+      ++running_;
+      e->state = State::kRunning;
+      // Back of the line: the other orgs with work go first.
+      MaybeReady(org_id, q);
+      return e;
+    }
+    return nullptr;
+  }
+
+  void WorkerLoop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+      if (stopping_) return;
+      EntryPtr e = PopNext();
+      if (!e) continue;
+      lock.unlock();
+      Execute(e);
+      lock.lock();
+      OrgQueue& q = orgs_[e->run.org_id];
+      --q.running;
+      --running_;
+      MaybeReady(e->run.org_id, q);
+      if (running_ == 0) idle_cv_.notify_all();
+    }
+  }
+
+  void Execute(const EntryPtr& e) {
+    store::Run run;
+    {
+      std::lock_guard lock(mu_);
+      run = e->run;
+    }
+    run.status = "running";
+    run.attempts += 1;
+    run.started_at = NowMs();
+    // The transition to running is conditional on the stored status still being
+    // `queued`: a run cancelled (or otherwise settled) behind our back is never executed.
+    std::optional<store::Run> settled_elsewhere;
+    Status started = store_.Write([&](store::Tx& tx) -> Status {
+      auto current = tx.GetRun(run.org_id, run.id);
+      if (!current.ok()) return current.error();
+      if (!*current) return MakeError(ErrorCode::kNotFound, "run disappeared from the store");
+      if ((*current)->status != "queued") {
+        settled_elsewhere = std::move(**current);
+        return Status::Ok();
+      }
+      return tx.UpdateRun(run);
+    });
+    if (!started.ok()) {
+      // Nothing ran; the store still says queued (the next start runs it). Report the
+      // failure to waiters without claiming a final state in the store.
+      store::Run failed = run;
+      failed.status = "failed";
+      failed.error_code = std::string(ErrorCodeName(ErrorCode::kInternal));
+      failed.finished_at = NowMs();
+      failed.record = MinimalRecord(failed, "failed", MakeError(ErrorCode::kInternal, "the run could not be started"), failed.finished_at);
+      Finish(e, std::move(failed));
+      return;
+    }
+    if (settled_elsewhere) {
+      Finish(e, std::move(*settled_elsewhere));
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      e->run = run;
+    }
+
+    std::shared_ptr<const model::Workflow> wf = e->workflow;
+    if (!wf) {
+      auto loaded = cache_.Get(run.org_id, run.workflow_id, run.version);
+      if (!loaded.ok()) {
+        CommitFailure(e, run, loaded.error());
+        return;
+      }
+      wf = std::move(*loaded);
+    }
+    engine::RunRequest request;
+    if (e->input) {
+      request.input = std::move(*e->input);
+    } else {
+      auto parsed = json::Parse(run.input);
+      if (!parsed.ok()) {
+        CommitFailure(e, run, MakeError(ErrorCode::kInternal, "the stored input does not parse"));
+        return;
+      }
+      request.input = std::move(*parsed);
+    }
+    request.trigger = e->trigger ? std::move(*e->trigger) : ParseOr(run.trigger, nullptr);
+    request.version = run.version;
+    request.run_id = run.id;
+    request.cancel = &e->cancel;
+
+    OrgWorkflowSource source(store_, cache_, run.org_id);
+    engine::Engine engine(engine::Env{env_.clock, env_.random, env_.actions, &source, env_.log});
+    engine::RunResult result = engine.Run(*wf, std::move(request));
+
+    bool user_cancelled = false;
+    {
+      std::lock_guard lock(mu_);
+      user_cancelled = e->user_cancelled;
+      if (e->cut_by_stop && !e->user_cancelled && result.status == "cancelled") {
+        // Stop() cut it: leave it `running` in the store; the next start fails it as
+        // interrupted (its side effects may have happened).
+        e->state = State::kAbandoned;
+        e->done_cv.notify_all();
+        runs_.erase(run.id);
+        return;
+      }
+    }
+
+    store::Run final_run = run;
+    final_run.status = result.status;
+    final_run.cancel_requested = user_cancelled;
+    final_run.error_code = result.error ? std::string(result.error->code_name()) : "";
+    final_run.finished_at = result.status == "awaiting_approval" ? 0 : NowMs();
+    std::vector<store::Run> children;
+    CollectChildren(result, final_run, source, &children);
+    final_run.record = json::Serialize(result.record);
+
+    Status written = store_.Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.UpdateRun(final_run); !s.ok()) return s;
+      for (const auto& child : children) {
+        if (Status s = tx.InsertRun(child); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+    if (!written.ok() && !children.empty()) {
+      // The parent's outcome matters more than its children's rows.
+      written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(final_run); });
+    }
+    // If even that failed the store still says `running` (recovered as interrupted);
+    // waiters get the outcome the engine produced.
+    Finish(e, std::move(final_run));
+  }
+
+  // Stores every descendant run as its own row, parent before child.
+  void CollectChildren(engine::RunResult& parent_result, const store::Run& parent,
+                       OrgWorkflowSource& source, std::vector<store::Run>* out) {
+    for (engine::RunResult& child : parent_result.children) {
+      store::Run row;
+      row.org_id = parent.org_id;
+      const bj::value* id = child.record.if_contains("run_id");
+      const bj::value* wf = child.record.if_contains("workflow");
+      if (!id || !id->is_string() || !wf || !wf->is_string()) continue;
+      row.id = std::string(id->get_string());
+      row.workflow_id = std::string(wf->get_string());
+      row.version = source.VersionOf(row.workflow_id);
+      // The engine does not know which version the source resolved.
+      child.record["version"] = row.version;
+      row.status = child.status;
+      if (const bj::value* in = child.record.if_contains("input")) row.input = json::Serialize(*in);
+      bj::object trigger;
+      trigger["type"] = "workflow";
+      trigger["parent_run_id"] = parent.id;
+      if (const bj::value* steps = parent_result.record.if_contains("steps"); steps && steps->is_array()) {
+        for (const bj::value& step : steps->get_array()) {
+          const bj::object* so = step.if_object();
+          if (!so) continue;
+          const bj::value* cid = so->if_contains("child_run_id");
+          if (cid && *cid == *id) {
+            if (const bj::value* path = so->if_contains("path")) trigger["parent_step"] = *path;
+            break;
+          }
+        }
+      }
+      row.trigger = json::Serialize(trigger);
+      row.error_code = child.error ? std::string(child.error->code_name()) : "";
+      row.actor = "run:" + parent.id;
+      row.created_at = parent.started_at;
+      row.started_at = parent.started_at;
+      row.finished_at = child.status == "awaiting_approval" ? 0 : parent.finished_at;
+      row.attempts = 1;
+      size_t index = out->size();
+      out->push_back(std::move(row));
+      CollectChildren(child, (*out)[index], source, out);
+      (*out)[index].record = json::Serialize(child.record);
+    }
+  }
+
+  // A run that could not be executed at all (its version vanished, its input does not
+  // parse): committed failed with a minimal record.
+  void CommitFailure(const EntryPtr& e, const store::Run& run, const Error& error) {
+    store::Run failed = run;
+    failed.status = "failed";
+    failed.error_code = std::string(error.code_name());
+    failed.finished_at = NowMs();
+    failed.record = MinimalRecord(failed, "failed", error, failed.finished_at);
+    (void)store_.Write([&](store::Tx& tx) { return tx.UpdateRun(failed); });
+    Finish(e, std::move(failed));
+  }
+
+  store::Run CancelledRun(const store::Run& run) const {
+    store::Run cancelled = run;
+    cancelled.status = "cancelled";
+    cancelled.error_code = std::string(ErrorCodeName(ErrorCode::kCancelled));
+    cancelled.cancel_requested = true;
+    cancelled.finished_at = NowMs();
+    cancelled.record = MinimalRecord(cancelled, "cancelled",
+                                     MakeError(ErrorCode::kCancelled, "run was cancelled"),
+                                     cancelled.finished_at);
+    return cancelled;
+  }
+
+  // Cancel of a run this process does not hold: queued (not recovered yet) or awaiting
+  // approval in the store. Conditional inside the write transaction, so it cannot race
+  // a worker's transition to running.
+  Status CancelStored(std::string_view org_id, std::string_view run_id) {
+    bool found = false;
+    Status written = store_.Write([&](store::Tx& tx) -> Status {
+      auto current = tx.GetRun(org_id, run_id);
+      if (!current.ok()) return current.error();
+      if (!*current) return Status::Ok();
+      found = true;
+      const store::Run& run = **current;
+      if (IsFinal(run.status)) return MakeError(ErrorCode::kConflict, "the run already finished");
+      if (run.status != "queued" && run.status != "awaiting_approval") {
+        return MakeError(ErrorCode::kConflict, "the run is not active on this server");
+      }
+      return tx.UpdateRun(CancelledRun(run));
+    });
+    if (!written.ok()) return written;
+    if (!found) return MakeError(ErrorCode::kNotFound, "run not found");
+    std::lock_guard lock(mu_);
+    ++stats_.cancelled;
+    return Status::Ok();
+  }
+
+  // Publishes a committed final state: waiters wake, the run leaves memory.
+  void Finish(const EntryPtr& e, store::Run final_run) {
+    std::lock_guard lock(mu_);
+    if (final_run.status == "succeeded") ++stats_.succeeded;
+    else if (final_run.status == "failed") ++stats_.failed;
+    else if (final_run.status == "cancelled") ++stats_.cancelled;
+    e->run = std::move(final_run);
+    e->state = State::kDone;
+    e->done_cv.notify_all();
+    runs_.erase(e->run.id);
+  }
+
+  Status FailInterrupted() {
+    const Error interrupted =
+        MakeError(ErrorCode::kInterrupted, "the server stopped while this run was executing");
+    // Each batch leaves `running`, so listing again makes progress; bounded anyway.
+    for (int round = 0; round < 100000; ++round) {
+      std::vector<store::Run> batch;
+      Status read = store_.Read([&](store::Tx& tx) -> Status {
+        auto runs = tx.ListRunsByStatus("running", kRecoveryBatch);
+        if (!runs.ok()) return runs.error();
+        batch = std::move(*runs);
+        return Status::Ok();
+      });
+      if (!read.ok()) return read;
+      if (batch.empty()) return Status::Ok();
+      const store::Millis now = NowMs();
+      for (auto& run : batch) {
+        run.status = "failed";
+        run.error_code = std::string(interrupted.code_name());
+        run.finished_at = now;
+        run.record = MinimalRecord(run, "failed", interrupted, now);
+      }
+      Status written = store_.Write([&](store::Tx& tx) -> Status {
+        for (const auto& run : batch) {
+          if (Status s = tx.UpdateRun(run); !s.ok()) return s;
+        }
+        return Status::Ok();
+      });
+      if (!written.ok()) return written;
+      {
+        std::lock_guard lock(mu_);
+        stats_.failed += static_cast<int64_t>(batch.size());
+      }
+      if (batch.size() < static_cast<size_t>(kRecoveryBatch)) return Status::Ok();
+    }
+    return Status::Ok();
+  }
+
+  Status RequeueQueued() {
+    std::vector<store::Run> queued;
+    std::unordered_map<std::string, std::optional<store::Org>> orgs;
+    const int limit = static_cast<int>(std::min<size_t>(options_.max_queued, 1'000'000));
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto runs = tx.ListRunsByStatus("queued", limit);
+      if (!runs.ok()) return runs.error();
+      queued = std::move(*runs);
+      for (const auto& run : queued) {
+        if (orgs.count(run.org_id)) continue;
+        auto org = tx.GetOrg(run.org_id);
+        if (!org.ok()) return org.error();
+        orgs.emplace(run.org_id, std::move(*org));
+      }
+      return Status::Ok();
+    });
+    if (!read.ok()) return read;
+    std::lock_guard lock(mu_);
+    for (auto& [org_id, org] : orgs) LearnLimit(org_id, org);
+    for (auto& run : queued) {
+      // Submitted to this process before Start(): already scheduled.
+      if (runs_.count(run.id)) continue;
+      auto entry = std::make_shared<RunEntry>();
+      entry->run = std::move(run);
+      runs_.emplace(entry->run.id, entry);
+      Enqueue(entry);
+    }
+    return Status::Ok();
+  }
+
+  store::Store& store_;
+  const RunEnvironment env_;
+  RunServiceOptions options_;
+  WorkflowCache cache_;
+  const engine::Engine validator_;  // ValidateInput only
+
+  std::mutex stop_mu_;  // serializes Stop() callers, so a second one returns after the join
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // ready_ gained an org, or stopping_
+  std::condition_variable idle_cv_;  // running_ reached 0
+  // All GUARDED_BY(mu_):
+  bool started_ = false;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+  std::unordered_map<std::string, EntryPtr> runs_;  // queued and running runs, by id
+  std::unordered_map<std::string, OrgQueue> orgs_;
+  std::deque<std::string> ready_;  // round robin of orgs that may start a run
+  int64_t queued_ = 0;
+  int64_t running_ = 0;
+  int64_t reserved_ = 0;  // Submit calls between the max_queued check and the commit
+  RunStats stats_;
+};
+
+RunService::RunService(store::Store& store, RunEnvironment env, RunServiceOptions options)
+    : impl_(std::make_unique<Impl>(store, env, options)) {}
+
+RunService::~RunService() = default;
+
+Status RunService::Start() { return impl_->Start(); }
+
+Result<store::Run> RunService::Submit(Submission submission) {
+  return impl_->Submit(std::move(submission));
+}
+
+std::optional<store::Run> RunService::Wait(std::string_view org_id, std::string_view run_id,
+                                           std::chrono::milliseconds timeout) {
+  return impl_->Wait(org_id, run_id, timeout);
+}
+
+Status RunService::Cancel(std::string_view org_id, std::string_view run_id) {
+  return impl_->Cancel(org_id, run_id);
+}
+
+RunStats RunService::Stats() const { return impl_->Stats(); }
+
+void RunService::Stop(std::chrono::milliseconds drain) { impl_->Stop(drain); }
+
+}  // namespace rampart::runs

@@ -1,0 +1,496 @@
+#include "rampart/runs/runs.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "runs/test_util.h"
+
+namespace rampart::runs {
+namespace {
+
+namespace bj = boost::json;
+using namespace std::chrono_literals;
+using testing::FuncAction;
+
+constexpr const char* kDouble = R"(
+rampart: 1
+id: double
+inputs: { type: object, properties: { n: { type: integer } }, required: [n] }
+steps:
+  - { id: a, type: set, values: { v: 1 } }
+output: "{{ inputs.n * 2 }}"
+)";
+
+// One `test.gate` step (blocks until the test opens the gate), then a set step.
+constexpr const char* kGated = R"(
+rampart: 1
+id: gated
+steps:
+  - { id: wait, type: action, uses: test.gate, with: {} }
+  - { id: after, type: set, values: { v: 1 } }
+output: done
+)";
+
+constexpr const char* kSlow = R"(
+rampart: 1
+id: slow
+steps:
+  - { id: nap, type: action, uses: test.sleep, with: { ms: 20 } }
+)";
+
+// A gate the test opens; records when actions arrive at it.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  int arrived = 0;
+  void Open() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+  bool WaitArrived(int n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, 5s, [&] { return arrived >= n; });
+  }
+};
+
+// Concurrency per workflow id and the order in which runs started.
+struct Tracker {
+  std::mutex mu;
+  std::map<std::string, int> current;
+  std::map<std::string, int> max;
+  std::vector<std::string> started;  // workflow ids in start order
+};
+
+class RunServiceTest : public ::testing::Test {
+ protected:
+  RunServiceTest() : store_(testing::MakeStore(dir_.path())) {
+    registry_.Register("test.gate", std::make_unique<FuncAction>([this](const actions::Context&) {
+      std::unique_lock lock(gate_.mu);
+      ++gate_.arrived;
+      gate_.cv.notify_all();
+      gate_.cv.wait_for(lock, 10s, [&] { return gate_.open; });
+      return Result<bj::value>(bj::value(nullptr));
+    }));
+    registry_.Register("test.sleep", std::make_unique<FuncAction>([this](const actions::Context& ctx) {
+      std::string wf(ctx.workflow);
+      {
+        std::lock_guard lock(tracker_.mu);
+        int now = ++tracker_.current[wf];
+        tracker_.max[wf] = std::max(tracker_.max[wf], now);
+        tracker_.started.push_back(wf);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(ctx.args.at("ms").to_number<int64_t>()));
+      std::lock_guard lock(tracker_.mu);
+      --tracker_.current[wf];
+      return Result<bj::value>(bj::value(nullptr));
+    }));
+  }
+
+  std::unique_ptr<RunService> NewService(RunServiceOptions options = {}) {
+    if (options.workers == 0) options.workers = 4;
+    RunEnvironment env;
+    env.actions = &registry_;
+    return std::make_unique<RunService>(*store_, env, options);
+  }
+
+  Submission Sub(std::string org, std::string wf, int version, bj::value input = bj::object()) {
+    Submission s;
+    s.org_id = std::move(org);
+    s.workflow_id = std::move(wf);
+    s.version = version;
+    s.input = std::move(input);
+    s.trigger = bj::parse(R"({"type": "api"})");
+    s.actor = "user:usr_test";
+    return s;
+  }
+
+  std::optional<store::Run> Stored(const std::string& org, const std::string& id) {
+    std::optional<store::Run> run;
+    Status st = store_->Read([&](store::Tx& tx) -> Status {
+      auto r = tx.GetRun(org, id);
+      if (!r.ok()) return r.error();
+      run = std::move(*r);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok());
+    return run;
+  }
+
+  int64_t CountStatus(const std::string& status) {
+    int64_t n = -1;
+    Status st = store_->Read([&](store::Tx& tx) -> Status {
+      auto c = tx.CountRunsByStatus(status);
+      if (!c.ok()) return c.error();
+      n = *c;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok());
+    return n;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  actions::Registry registry_;
+  Gate gate_;
+  Tracker tracker_;
+};
+
+TEST_F(RunServiceTest, SubmitAndWaitSucceedsWithRecord) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto run = service->Submit(Sub("org_a", "double", 1, bj::parse(R"({"n": 21})")));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->status, "queued");
+  EXPECT_EQ(run->id.rfind("run_", 0), 0u);
+  EXPECT_EQ(run->actor, "user:usr_test");
+
+  auto done = service->Wait("org_a", run->id, 5s);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, "succeeded");
+  EXPECT_EQ(done->attempts, 1);
+  EXPECT_GT(done->started_at, 0);
+  EXPECT_GE(done->finished_at, done->started_at);
+  bj::value record = bj::parse(done->record);
+  EXPECT_EQ(record.at("output"), bj::value(42));
+  EXPECT_EQ(record.at("run_id"), bj::value(run->id));
+  EXPECT_EQ(record.at("status"), bj::value("succeeded"));
+
+  auto stored = Stored("org_a", run->id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(stored->record, done->record);
+  EXPECT_EQ(bj::parse(stored->trigger).at("type"), bj::value("api"));
+
+  // Already final and out of memory: one store read, at once.
+  auto again = service->Wait("org_a", run->id, 0ms);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, "succeeded");
+
+  RunStats stats = service->Stats();
+  EXPECT_EQ(stats.succeeded, 1);
+  EXPECT_EQ(stats.failed, 0);
+  EXPECT_EQ(stats.queued, 0);
+  EXPECT_EQ(stats.running, 0);
+}
+
+TEST_F(RunServiceTest, InvalidInputIsRejectedAndNothingStored) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto run = service->Submit(Sub("org_a", "double", 1, bj::parse(R"({"n": "x"})")));
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(run.error().message.find("/n: "), std::string::npos) << run.error().message;
+  auto missing = service->Submit(Sub("org_a", "double", 1, bj::object()));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(CountStatus("queued"), 0);
+  EXPECT_EQ(CountStatus("failed"), 0);
+}
+
+TEST_F(RunServiceTest, UnknownWorkflowVersionOrOrgIsNotFound) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutOrg(*store_, "org_b");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  bj::value input = bj::parse(R"({"n": 1})");
+  auto no_wf = service->Submit(Sub("org_a", "nope", 1, input));
+  ASSERT_FALSE(no_wf.ok());
+  EXPECT_EQ(no_wf.error().code, ErrorCode::kNotFound);
+  auto no_version = service->Submit(Sub("org_a", "double", 2, input));
+  ASSERT_FALSE(no_version.ok());
+  EXPECT_EQ(no_version.error().code, ErrorCode::kNotFound);
+  // Org B cannot run org A's workflow, even after org A's version is cached.
+  auto ok = service->Submit(Sub("org_a", "double", 1, input));
+  ASSERT_TRUE(ok.ok());
+  auto other = service->Submit(Sub("org_b", "double", 1, input));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, ErrorCode::kNotFound);
+  // Nor see or cancel org A's run.
+  EXPECT_FALSE(service->Wait("org_b", ok->id, 50ms).has_value());
+  Status cancel = service->Cancel("org_b", ok->id);
+  ASSERT_FALSE(cancel.ok());
+  EXPECT_EQ(cancel.error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(service->Wait("org_a", ok->id, 5s).has_value());
+  EXPECT_EQ(service->Cancel("org_b", ok->id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(service->Cancel("org_a", "run_unknown").error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(RunServiceTest, CancelQueuedRunningAndFinal) {
+  testing::PutOrg(*store_, "org_a", 1);  // one at a time: the second run stays queued
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto first = service->Submit(Sub("org_a", "gated", 1));
+  auto second = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  EXPECT_EQ(service->Stats().running, 1);
+  EXPECT_EQ(service->Stats().queued, 1);
+
+  // Queued: committed cancelled at once, never started.
+  ASSERT_TRUE(service->Cancel("org_a", second->id).ok());
+  auto cancelled = service->Wait("org_a", second->id, 1s);
+  ASSERT_TRUE(cancelled.has_value());
+  EXPECT_EQ(cancelled->status, "cancelled");
+  EXPECT_EQ(cancelled->error_code, "cancelled");
+  EXPECT_EQ(cancelled->attempts, 0);
+  bj::value rec = bj::parse(cancelled->record);
+  EXPECT_EQ(rec.at("status"), bj::value("cancelled"));
+  EXPECT_EQ(rec.at("error").at("code"), bj::value("cancelled"));
+  EXPECT_EQ(Stored("org_a", second->id)->status, "cancelled");
+  EXPECT_EQ(service->Stats().queued, 0);
+
+  // Running: the flag stops it before the next step.
+  ASSERT_TRUE(service->Cancel("org_a", first->id).ok());
+  gate_.Open();
+  auto stopped = service->Wait("org_a", first->id, 5s);
+  ASSERT_TRUE(stopped.has_value());
+  EXPECT_EQ(stopped->status, "cancelled");
+  EXPECT_EQ(stopped->error_code, "cancelled");
+  EXPECT_EQ(Stored("org_a", first->id)->status, "cancelled");
+
+  // Final.
+  Status again = service->Cancel("org_a", first->id);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(service->Cancel("org_a", second->id).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(gate_.arrived, 1);  // the cancelled queued run never ran
+  EXPECT_EQ(service->Stats().cancelled, 2);
+}
+
+TEST_F(RunServiceTest, ChildWorkflowUsesLiveVersionOfSameOrgOnly) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutOrg(*store_, "org_b");
+  const char* child_v1 = "rampart: 1\nid: child\nsteps: []\noutput: a-v1\n";
+  const char* child_v2 = "rampart: 1\nid: child\nsteps: []\noutput: a-v2\n";
+  const char* child_v3 = "rampart: 1\nid: child\nsteps: []\noutput: a-v3-draft\n";
+  const char* child_b = "rampart: 1\nid: child\nsteps: []\noutput: org-b\n";
+  const char* parent = R"(
+rampart: 1
+id: parent
+steps:
+  - { id: call, type: workflow, workflow: child, with: { x: 1 } }
+output: "{{ steps.call.output }}"
+)";
+  const char* unpublished_parent = R"(
+rampart: 1
+id: parent2
+steps:
+  - { id: call, type: workflow, workflow: draft-only, with: {} }
+)";
+  testing::PutVersion(*store_, "org_a", 1, child_v1, 0);
+  testing::PutVersion(*store_, "org_a", 2, child_v2, 2);
+  testing::PutVersion(*store_, "org_a", 3, child_v3, 0);  // draft; live stays 2
+  testing::PutVersion(*store_, "org_b", 1, child_b, 1);
+  testing::PutVersion(*store_, "org_a", 1, parent, 1);
+  testing::PutVersion(*store_, "org_a", 1, unpublished_parent, 1);
+  testing::PutVersion(*store_, "org_a", 1, "rampart: 1\nid: draft-only\nsteps: []\n", 0);
+  testing::PutVersion(*store_, "org_b", 1, parent, 1);
+
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto a = service->Submit(Sub("org_a", "parent", 1));
+  auto b = service->Submit(Sub("org_b", "parent", 1));
+  auto c = service->Submit(Sub("org_a", "parent2", 1));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  auto ra = service->Wait("org_a", a->id, 5s);
+  auto rb = service->Wait("org_b", b->id, 5s);
+  auto rc = service->Wait("org_a", c->id, 5s);
+  ASSERT_TRUE(ra && rb && rc);
+  EXPECT_EQ(ra->status, "succeeded") << ra->record;
+  EXPECT_EQ(bj::parse(ra->record).at("output"), bj::value("a-v2"));
+  EXPECT_EQ(rb->status, "succeeded") << rb->record;
+  EXPECT_EQ(bj::parse(rb->record).at("output"), bj::value("org-b"));
+  EXPECT_EQ(rc->status, "failed");
+  EXPECT_EQ(rc->error_code, "step_failed") << rc->record;
+  EXPECT_NE(rc->record.find("not_found"), std::string::npos) << rc->record;
+
+  // The child run is its own row in the parent's org.
+  bj::value rec = bj::parse(ra->record);
+  std::string child_id(rec.at("steps").at(0).at("child_run_id").as_string());
+  auto child = Stored("org_a", child_id);
+  ASSERT_TRUE(child.has_value());
+  EXPECT_EQ(child->status, "succeeded");
+  EXPECT_EQ(child->workflow_id, "child");
+  EXPECT_EQ(child->version, 2);
+  EXPECT_EQ(child->actor, "run:" + a->id);
+  EXPECT_EQ(bj::parse(child->record).at("version"), bj::value(2));
+  bj::value trigger = bj::parse(child->trigger);
+  EXPECT_EQ(trigger.at("type"), bj::value("workflow"));
+  EXPECT_EQ(trigger.at("parent_run_id"), bj::value(a->id));
+  EXPECT_FALSE(Stored("org_b", child_id).has_value());
+}
+
+TEST_F(RunServiceTest, OrgsShareWorkersFairlyAndLimitsHold) {
+  testing::PutOrg(*store_, "org_a", 2);
+  testing::PutOrg(*store_, "org_b");
+  testing::PutVersion(*store_, "org_a", 1, kSlow, 1);
+  testing::PutVersion(*store_, "org_b", 1,
+                      "rampart: 1\nid: slow-b\nsteps:\n  - { id: nap, type: action, uses: "
+                      "test.sleep, with: { ms: 20 } }\n",
+                      1);
+  auto service = NewService({.workers = 4});
+  ASSERT_TRUE(service->Start().ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    auto r = service->Submit(Sub("org_a", "slow", 1));
+    ASSERT_TRUE(r.ok());
+    ids.push_back(r->id);
+  }
+  auto b = service->Submit(Sub("org_b", "slow-b", 1));
+  ASSERT_TRUE(b.ok());
+  auto rb = service->Wait("org_b", b->id, 10s);
+  ASSERT_TRUE(rb.has_value());
+  EXPECT_EQ(rb->status, "succeeded");
+  for (const auto& id : ids) {
+    auto r = service->Wait("org_a", id, 10s);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, "succeeded");
+  }
+  std::lock_guard lock(tracker_.mu);
+  EXPECT_EQ(tracker_.max["slow"], 2);
+  auto pos = std::find(tracker_.started.begin(), tracker_.started.end(), "slow-b");
+  ASSERT_NE(pos, tracker_.started.end());
+  // B did not wait for A's 50 runs; it started among the first few.
+  EXPECT_LT(pos - tracker_.started.begin(), 10);
+  EXPECT_EQ(service->Stats().succeeded, 51);
+}
+
+TEST_F(RunServiceTest, MaxQueuedRateLimits) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  auto service = NewService({.workers = 2, .max_queued = 2});
+  ASSERT_TRUE(service->Start().ok());
+  ASSERT_TRUE(service->Submit(Sub("org_a", "gated", 1)).ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));  // running, no longer queued
+  ASSERT_TRUE(service->Submit(Sub("org_a", "gated", 1)).ok());
+  ASSERT_TRUE(service->Submit(Sub("org_a", "gated", 1)).ok());
+  auto over = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kRateLimited);
+  gate_.Open();
+}
+
+TEST_F(RunServiceTest, StopWithRunsInFlightDoesNotHangAndRecoveryInterruptsThem) {
+  testing::PutOrg(*store_, "org_a", 4);
+  // 200 steps of 10 ms: far longer than the drain, cancellable between steps.
+  std::string yaml = "rampart: 1\nid: long\nsteps:\n  - id: loop\n    type: for_each\n    items: [";
+  for (int i = 0; i < 100; ++i) yaml += (i ? ",1" : "1");
+  yaml += "]\n    do:\n      - { id: nap, type: action, uses: test.sleep, with: { ms: 10 } }\n";
+  testing::PutVersion(*store_, "org_a", 1, yaml, 1);
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+
+  std::vector<std::string> ids;
+  {
+    auto service = NewService({.workers = 2});
+    ASSERT_TRUE(service->Start().ok());
+    for (int i = 0; i < 4; ++i) {
+      auto r = service->Submit(Sub("org_a", "long", 1));
+      ASSERT_TRUE(r.ok());
+      ids.push_back(r->id);
+    }
+    std::this_thread::sleep_for(50ms);
+    auto t0 = std::chrono::steady_clock::now();
+    service->Stop(20ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    EXPECT_EQ(service->Stats().running, 0);
+    // After Stop: no new runs.
+    auto late = service->Submit(Sub("org_a", "double", 1, bj::parse(R"({"n": 1})")));
+    EXPECT_FALSE(late.ok());
+    service->Stop(0ms);  // idempotent
+  }
+  int running = 0, queued = 0;
+  for (const auto& id : ids) {
+    auto r = Stored("org_a", id);
+    ASSERT_TRUE(r.has_value());
+    running += r->status == "running";
+    queued += r->status == "queued";
+  }
+  EXPECT_EQ(running, 2);  // two workers were cut
+  EXPECT_EQ(queued, 2);   // the rest stay queued
+
+  // Next start: the cut ones fail as interrupted, the queued ones run (once).
+  registry_.Register("test.sleep", std::make_unique<FuncAction>([](const actions::Context&) {
+    return Result<bj::value>(bj::value(nullptr));
+  }));
+  auto service = NewService({.workers = 2});
+  ASSERT_TRUE(service->Start().ok());
+  EXPECT_EQ(service->Stats().failed, 2);
+  int interrupted = 0, succeeded = 0;
+  for (const auto& id : ids) {
+    auto r = service->Wait("org_a", id, 10s);
+    ASSERT_TRUE(r.has_value());
+    if (r->status == "failed") {
+      EXPECT_EQ(r->error_code, "interrupted");
+      bj::value rec = bj::parse(r->record);
+      EXPECT_EQ(rec.at("error").at("code"), bj::value("interrupted"));
+      EXPECT_EQ(rec.at("error").at("message"),
+                bj::value("the server stopped while this run was executing"));
+      ++interrupted;
+    } else {
+      EXPECT_EQ(r->status, "succeeded");
+      EXPECT_EQ(r->attempts, 1);
+      ++succeeded;
+    }
+  }
+  EXPECT_EQ(interrupted, 2);
+  EXPECT_EQ(succeeded, 2);
+}
+
+TEST_F(RunServiceTest, SubmittedBeforeStartRunsOnce) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kSlow, 1);
+  auto service = NewService();
+  auto r = service->Submit(Sub("org_a", "slow", 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(service->Stats().queued, 1);
+  ASSERT_TRUE(service->Start().ok());  // recovery sees it queued, but it is already ours
+  auto done = service->Wait("org_a", r->id, 5s);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, "succeeded");
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard lock(tracker_.mu);
+  EXPECT_EQ(tracker_.started.size(), 1u);
+  EXPECT_FALSE(service->Start().ok());
+}
+
+TEST_F(RunServiceTest, ManyWaitersFromManyThreads) {
+  testing::PutOrg(*store_, "org_a", 8);
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  auto service = NewService({.workers = 4});
+  ASSERT_TRUE(service->Start().ok());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = service->Submit(Sub("org_a", "double", 1, bj::parse("{\"n\": " + std::to_string(t) + "}")));
+        if (!r.ok()) continue;
+        auto done = service->Wait("org_a", r->id, 10s);
+        if (done && done->status == "succeeded" &&
+            bj::parse(done->record).at("output") == bj::value(2 * t)) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 80);
+  EXPECT_EQ(service->Stats().succeeded, 80);
+}
+
+}  // namespace
+}  // namespace rampart::runs

@@ -1,0 +1,121 @@
+// Helpers shared by the run service tests: a store (SQLite when this build has it, else
+// the in-memory fake), seeding of orgs and workflows, and scriptable test actions.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "rampart/actions/action.h"
+#include "rampart/core/check.h"
+#include "rampart/core/json.h"
+#include "rampart/model/workflow.h"
+#include "rampart/store/store.h"
+#include "runs/fake_store_test_util.h"
+
+namespace rampart::runs::testing {
+
+// A fresh temporary directory, removed with the object.
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "rampart-runs-XXXXXX").string();
+    char* made = mkdtemp(templ.data());
+    RAMPART_CHECK(made != nullptr);
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline std::unique_ptr<store::Store> MakeStore(const std::string& dir) {
+#ifdef RAMPART_RUNS_WITH_SQLITE
+  store::SqliteOptions options;
+  options.path = dir + "/rampart.db";
+  options.synchronous_full = false;  // unit tests do not crash the machine
+  auto opened = store::OpenSqliteStore(options);
+  RAMPART_CHECK(opened.ok());
+  return std::move(*opened);
+#else
+  (void)dir;
+  return std::make_unique<FakeStore>();
+#endif
+}
+
+inline void PutOrg(store::Store& s, const std::string& org_id, int max_concurrent_runs = 0) {
+  store::Org org;
+  org.id = org_id;
+  org.slug = "s-" + org_id.substr(org_id.find('_') + 1);
+  org.name = org_id;
+  org.max_concurrent_runs = max_concurrent_runs;
+  org.created_at = 1;
+  Status st = s.Write([&](store::Tx& tx) { return tx.InsertOrg(org); });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+}
+
+// Stores `yaml` as version `version` of its workflow (creating the workflow row), the
+// way the API does: the definition as JSON text. `live` becomes the live version when > 0.
+inline void PutVersion(store::Store& s, const std::string& org_id, int version,
+                       const std::string& yaml, int live) {
+  auto doc = model::YamlToJson(yaml);
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  auto loaded = model::LoadDefinitionValue(*doc);
+  ASSERT_TRUE(loaded.ok()) << loaded.errors[0].path << ": " << loaded.errors[0].message;
+  const std::string id = loaded.workflow->id;
+  Status st = s.Write([&](store::Tx& tx) -> Status {
+    auto existing = tx.GetWorkflow(org_id, id);
+    if (!existing.ok()) return existing.error();
+    store::Workflow wf = existing->value_or(store::Workflow{});
+    bool insert = !existing->has_value();
+    wf.org_id = org_id;
+    wf.id = id;
+    wf.name = id;
+    wf.visibility = "private";
+    wf.latest_version = std::max(wf.latest_version, version);
+    if (live > 0) wf.live_version = live;
+    wf.created_at = wf.updated_at = 1;
+    if (insert) {
+      if (Status x = tx.InsertWorkflow(wf); !x.ok()) return x;
+    }
+    store::WorkflowVersion v;
+    v.org_id = org_id;
+    v.workflow_id = id;
+    v.version = version;
+    v.definition = json::Serialize(*doc);
+    v.source = yaml;
+    v.created_by = "user:usr_test";
+    v.created_at = 1;
+    if (Status x = tx.InsertWorkflowVersion(v); !x.ok()) return x;
+    return insert ? Status::Ok() : tx.UpdateWorkflow(wf);
+  });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+}
+
+// An action whose behaviour is a function; args are any object.
+class FuncAction final : public actions::Action {
+ public:
+  using Fn = std::function<Result<boost::json::value>(const actions::Context&)>;
+  explicit FuncAction(Fn fn) : fn_(std::move(fn)) {
+    auto v = schema::Validator::Compile(boost::json::parse(R"({"type": "object"})"));
+    RAMPART_CHECK(v.ok());
+    schema_ = std::move(*v);
+  }
+  const schema::Validator& ArgsSchema() const override { return *schema_; }
+  Result<boost::json::value> Execute(const actions::Context& ctx) const override { return fn_(ctx); }
+
+ private:
+  Fn fn_;
+  std::optional<schema::Validator> schema_;
+};
+
+}  // namespace rampart::runs::testing

@@ -1,0 +1,91 @@
+// WorkflowCache: stored versions are immutable, so a loaded Workflow can be shared by
+// every run of that (org, workflow, version) for the life of the process. Loading
+// (parse + validation + expression compilation) costs far more than a store lookup, which
+// is why the cache exists at all.
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "rampart/runs/runs.h"
+
+namespace rampart::runs {
+
+class WorkflowCache::Impl {
+ public:
+  Impl(store::Store& store, size_t capacity) : store_(store), capacity_(capacity ? capacity : 1) {}
+
+  Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
+                                                     std::string_view workflow_id, int version) {
+    std::string key = Key(org_id, workflow_id, version);
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = index_.find(key); it != index_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second->second;
+      }
+    }
+    // Load outside the lock: a slow load must not block hits for other workflows. Two
+    // threads missing the same key at once both load; the second insert is dropped.
+    std::optional<store::WorkflowVersion> stored;
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto v = tx.GetWorkflowVersion(org_id, workflow_id, version);
+      if (!v.ok()) return v.error();
+      stored = std::move(*v);
+      return Status::Ok();
+    });
+    if (!read.ok()) return read.error();
+    if (!stored) {
+      return MakeError(ErrorCode::kNotFound, "workflow " + std::string(workflow_id) + " version " +
+                                                 std::to_string(version) + " not found");
+    }
+    model::LoadResult loaded = model::LoadDefinition(stored->definition, model::Format::kAuto);
+    if (!loaded.ok()) {
+      const auto& e = loaded.errors.front();
+      return MakeError(ErrorCode::kInvalidDefinition, "workflow " + std::string(workflow_id) +
+                                                          " version " + std::to_string(version) +
+                                                          " does not load: " + e.path + ": " +
+                                                          e.message);
+    }
+    std::lock_guard lock(mu_);
+    if (auto it = index_.find(key); it != index_.end()) return it->second->second;
+    lru_.emplace_front(key, loaded.workflow);
+    index_.emplace(std::move(key), lru_.begin());
+    while (lru_.size() > capacity_) {
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+    return loaded.workflow;
+  }
+
+ private:
+  // NUL cannot occur in ids, so the key is unambiguous.
+  static std::string Key(std::string_view org_id, std::string_view workflow_id, int version) {
+    std::string key;
+    key.reserve(org_id.size() + workflow_id.size() + 16);
+    key.append(org_id).push_back('\0');
+    key.append(workflow_id).push_back('\0');
+    key.append(std::to_string(version));
+    return key;
+  }
+
+  using Entry = std::pair<std::string, std::shared_ptr<const model::Workflow>>;
+
+  store::Store& store_;
+  const size_t capacity_;
+  std::mutex mu_;
+  std::list<Entry> lru_;                                            // GUARDED_BY(mu_), most recent first
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // GUARDED_BY(mu_)
+};
+
+WorkflowCache::WorkflowCache(store::Store& store, size_t capacity)
+    : impl_(std::make_unique<Impl>(store, capacity)) {}
+
+WorkflowCache::~WorkflowCache() = default;
+
+Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(std::string_view org_id,
+                                                                  std::string_view workflow_id,
+                                                                  int version) {
+  return impl_->Get(org_id, workflow_id, version);
+}
+
+}  // namespace rampart::runs
