@@ -1,2 +1,623 @@
 #include <gtest/gtest.h>
-TEST(Placeholder, Nothing) {}
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "rampart/store/store.h"
+#include "store/migrations.h"
+#include "store/sqlite_store_internal.h"
+#include "store/store_test_util.h"
+
+namespace rampart::store {
+namespace {
+
+using testing::ReadWith;
+using testing::TempDir;
+using testing::WriteWith;
+// testing::Test has a Run() member, which hides the type inside fixtures.
+using StoredRun = ::rampart::store::Run;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open(bool synchronous_full = false) {
+    store_.reset();
+    SqliteOptions options;
+    options.path = path();
+    options.synchronous_full = synchronous_full;
+    options.read_connections = 2;
+    auto opened = OpenSqliteStore(options);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_ = std::move(opened).value();
+  }
+
+  std::string path() const { return dir_.path() + "/rampart.db"; }
+  Store& store() { return *store_; }
+
+  // Org A and org B, each with one owner; user "usr_b" belongs to B only.
+  void SeedTwoOrgs() {
+    Status status = store().Write([](Tx& tx) -> Status {
+      for (const char* id : {"a", "b"}) {
+        Org org{std::string("org_") + id, std::string("slug-") + id, id, 10, 1};
+        if (Status s = tx.InsertOrg(org); !s.ok()) return s;
+        User user{std::string("usr_") + id, std::string(id) + "@example.com", "", 1};
+        if (Status s = tx.InsertUser(user); !s.ok()) return s;
+        if (Status s = tx.UpsertMembership({org.id, user.id, "owner", 1}); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(status.ok()) << status.error().message;
+  }
+
+  static StoredRun MakeRun(std::string org_id, std::string id, std::string workflow_id,
+                     std::string status = "queued") {
+    StoredRun run;
+    run.org_id = std::move(org_id);
+    run.id = std::move(id);
+    run.workflow_id = std::move(workflow_id);
+    run.version = 1;
+    run.status = std::move(status);
+    run.input = R"({"x":1})";
+    run.trigger = R"({"type":"manual"})";
+    run.actor = "user:usr_a";
+    run.created_at = 100;
+    return run;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteStoreTest, OrgsUsersAndMemberships) {
+  SeedTwoOrgs();
+  auto org = ReadWith(store(), [](Tx& tx) { return tx.GetOrg("org_a"); });
+  ASSERT_TRUE(org.ok());
+  ASSERT_TRUE(org->has_value());
+  EXPECT_EQ((*org)->slug, "slug-a");
+  EXPECT_EQ((*org)->max_concurrent_runs, 10);
+  auto by_slug = ReadWith(store(), [](Tx& tx) { return tx.GetOrgBySlug("slug-b"); });
+  ASSERT_TRUE(by_slug.ok() && by_slug->has_value());
+  EXPECT_EQ((*by_slug)->id, "org_b");
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetOrg("org_x"); })->has_value());
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOrgs(); }), 2);
+
+  auto user = ReadWith(store(), [](Tx& tx) { return tx.GetUserByEmail("a@example.com"); });
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_EQ((*user)->id, "usr_a");
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_b"); })->has_value());
+
+  // usr_a joins B as developer, then is promoted: the upsert changes the role.
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.UpsertMembership({"org_b", "usr_a", "developer", 5});
+              }).ok());
+  auto orgs = ReadWith(store(), [](Tx& tx) { return tx.ListOrgsOfUser("usr_a"); });
+  ASSERT_TRUE(orgs.ok());
+  ASSERT_EQ(orgs->size(), 2u);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOwners("org_b"); }), 1);
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.UpsertMembership({"org_b", "usr_a", "owner", 6});
+              }).ok());
+  auto m = ReadWith(store(), [](Tx& tx) { return tx.GetMembership("org_b", "usr_a"); });
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->role, "owner");
+  EXPECT_EQ((*m)->created_at, 5);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOwners("org_b"); }), 2);
+
+  // Isolation: B's membership of usr_b is absent through A's id.
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetMembership("org_a", "usr_b"); })
+                   ->has_value());
+  EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteMembership("org_a", "usr_b"); }));
+  auto members = ReadWith(store(), [](Tx& tx) { return tx.ListMembers("org_a", {}); });
+  ASSERT_TRUE(members.ok());
+  ASSERT_EQ(members->items.size(), 1u);
+  EXPECT_EQ(members->items[0].user_id, "usr_a");
+
+  EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteMembership("org_b", "usr_a"); }));
+  EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteMembership("org_b", "usr_a"); }));
+  EXPECT_EQ(ReadWith(store(), [](Tx& tx) { return tx.ListOrgsOfUser("usr_a"); })->size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, Sessions) {
+  SeedTwoOrgs();
+  Session session{"th1", "usr_a", "csrf1", 10, 10, 1000, false};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.InsertSession(session); }).ok());
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.TouchSession("th1", 50); }).ok());
+  auto got = ReadWith(store(), [](Tx& tx) { return tx.GetSession("th1"); });
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->last_seen_at, 50);
+  EXPECT_EQ((*got)->csrf_hash, "csrf1");
+  EXPECT_FALSE((*got)->revoked);
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.RevokeSession("th1"); }).ok());
+  EXPECT_TRUE((*ReadWith(store(), [](Tx& tx) { return tx.GetSession("th1"); }))->revoked);
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSession("nope"); })->has_value());
+}
+
+TEST_F(SqliteStoreTest, ApiKeysAndIsolation) {
+  SeedTwoOrgs();
+  ApiKey key{"key_1", "org_a", "usr_a", "ci", "hash1", "rpk_ab...yz", "read", 10,
+             std::optional<Millis>(500), std::nullopt, std::nullopt};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.InsertApiKey(key); }).ok());
+  auto by_hash = ReadWith(store(), [](Tx& tx) { return tx.GetApiKeyByHash("hash1"); });
+  ASSERT_TRUE(by_hash.ok() && by_hash->has_value());
+  EXPECT_EQ((*by_hash)->expires_at, std::optional<Millis>(500));
+  EXPECT_FALSE((*by_hash)->last_used_at.has_value());
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveApiKeys("org_a", 100); }), 1);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveApiKeys("org_a", 500); }), 0);
+
+  // Through B's id the key does not exist.
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetApiKey("org_b", "key_1"); })
+                   ->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListApiKeys("org_b", {}); })
+                  ->items.empty());
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveApiKeys("org_b", 0); }), 0);
+  EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.RevokeApiKey("org_b", "key_1", 7); }));
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.TouchApiKey("key_1", 20); }).ok());
+  EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.RevokeApiKey("org_a", "key_1", 30); }));
+  EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.RevokeApiKey("org_a", "key_1", 31); }));
+  auto got = ReadWith(store(), [](Tx& tx) { return tx.GetApiKey("org_a", "key_1"); });
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->last_used_at, std::optional<Millis>(20));
+  EXPECT_EQ((*got)->revoked_at, std::optional<Millis>(30));
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveApiKeys("org_a", 0); }), 0);
+}
+
+TEST_F(SqliteStoreTest, WorkflowsVersionsAndIsolation) {
+  SeedTwoOrgs();
+  Workflow wf{"org_a", "deploy", "Deploy", "private", 1, 0, 10, 10};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) -> Status {
+                if (Status s = tx.InsertWorkflow(wf); !s.ok()) return s;
+                for (int v = 1; v <= 3; ++v) {
+                  Status s = tx.InsertWorkflowVersion(
+                      {"org_a", "deploy", v, "{\"v\":" + std::to_string(v) + "}", "src", "me", v});
+                  if (!s.ok()) return s;
+                }
+                return Status::Ok();
+              }).ok());
+  wf.live_version = 2;
+  wf.latest_version = 3;
+  wf.updated_at = 99;
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.UpdateWorkflow(wf); }).ok());
+  auto got = ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_a", "deploy"); });
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->live_version, 2);
+  EXPECT_EQ((*got)->updated_at, 99);
+  EXPECT_EQ((*got)->created_at, 10);
+  auto v2 = ReadWith(store(), [](Tx& tx) { return tx.GetWorkflowVersion("org_a", "deploy", 2); });
+  ASSERT_TRUE(v2.ok() && v2->has_value());
+  EXPECT_EQ((*v2)->definition, "{\"v\":2}");
+
+  // Org B sees none of it, cannot update or delete it.
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_b", "deploy"); })
+                   ->has_value());
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) {
+                 return tx.GetWorkflowVersion("org_b", "deploy", 2);
+               })->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListWorkflows("org_b", {}); })
+                  ->items.empty());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) {
+                return tx.ListWorkflowVersions("org_b", "deploy", {});
+              })->items.empty());
+  Workflow stolen = wf;
+  stolen.org_id = "org_b";
+  Status update = WriteWith(store(), [&](Tx& tx) { return tx.UpdateWorkflow(stolen); });
+  ASSERT_FALSE(update.ok());
+  EXPECT_EQ(update.error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWorkflow("org_b", "deploy"); }));
+  // The same workflow id in another org is a different workflow.
+  Workflow other{"org_b", "deploy", "B's", "private", 1, 0, 1, 1};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.InsertWorkflow(other); }).ok());
+  EXPECT_EQ((*ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_a", "deploy"); }))->name,
+            "Deploy");
+
+  // Deleting removes the versions too, not the other org's workflow.
+  EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWorkflow("org_a", "deploy"); }));
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) {
+                 return tx.GetWorkflowVersion("org_a", "deploy", 1);
+               })->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_b", "deploy"); })
+                  ->has_value());
+}
+
+TEST_F(SqliteStoreTest, RunsAndIsolation) {
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                if (Status s = tx.InsertRun(MakeRun("org_a", "run_1", "w1")); !s.ok()) return s;
+                if (Status s = tx.InsertRun(MakeRun("org_a", "run_2", "w2", "running")); !s.ok())
+                  return s;
+                return tx.InsertRun(MakeRun("org_b", "run_3", "w1"));
+              }).ok());
+  StoredRun run = ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "run_1"); })->value();
+  EXPECT_EQ(run.input, R"({"x":1})");
+  EXPECT_EQ(run.trigger, R"({"type":"manual"})");
+  EXPECT_EQ(run.record, "");
+  run.status = "succeeded";
+  run.record = R"({"steps":[]})";
+  run.started_at = 110;
+  run.finished_at = 120;
+  run.attempts = 1;
+  run.cancel_requested = true;
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.UpdateRun(run); }).ok());
+  StoredRun updated = ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "run_1"); })->value();
+  EXPECT_EQ(updated.status, "succeeded");
+  EXPECT_EQ(updated.record, R"({"steps":[]})");
+  EXPECT_EQ(updated.finished_at, 120);
+  EXPECT_EQ(updated.attempts, 1);
+  EXPECT_TRUE(updated.cancel_requested);
+
+  // Isolation.
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_b", "run_1"); })
+                   ->has_value());
+  StoredRun stolen = run;
+  stolen.org_id = "org_b";
+  stolen.status = "cancelled";
+  Status update = WriteWith(store(), [&](Tx& tx) { return tx.UpdateRun(stolen); });
+  ASSERT_FALSE(update.ok());
+  EXPECT_EQ(update.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ((*ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "run_1"); }))->status,
+            "succeeded");
+
+  auto all_a = ReadWith(store(), [](Tx& tx) { return tx.ListRuns("org_a", {}, {}); });
+  ASSERT_EQ(all_a->items.size(), 2u);
+  EXPECT_EQ(all_a->items[0].id, "run_2");  // newest first
+  auto a_w1 = ReadWith(store(), [](Tx& tx) { return tx.ListRuns("org_a", {"w1", ""}, {}); });
+  ASSERT_EQ(a_w1->items.size(), 1u);
+  EXPECT_EQ(a_w1->items[0].id, "run_1");
+  auto a_running =
+      ReadWith(store(), [](Tx& tx) { return tx.ListRuns("org_a", {"", "running"}, {}); });
+  ASSERT_EQ(a_running->items.size(), 1u);
+  EXPECT_EQ(a_running->items[0].id, "run_2");
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) {
+                return tx.ListRuns("org_a", {"w1", "running"}, {});
+              })->items.empty());
+  auto b = ReadWith(store(), [](Tx& tx) { return tx.ListRuns("org_b", {}, {}); });
+  ASSERT_EQ(b->items.size(), 1u);
+  EXPECT_EQ(b->items[0].id, "run_3");
+
+  // Across orgs, oldest first.
+  auto queued = ReadWith(store(), [](Tx& tx) { return tx.ListRunsByStatus("queued", 10); });
+  ASSERT_EQ(queued->size(), 1u);
+  EXPECT_EQ((*queued)[0].id, "run_3");
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("running"); }), 1);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("queued"); }), 1);
+}
+
+TEST_F(SqliteStoreTest, SettingsPutGetDelete) {
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.PutSetting("k", "v1"); }).ok());
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.PutSetting("k", "v2"); }).ok());
+  EXPECT_EQ(**ReadWith(store(), [](Tx& tx) { return tx.GetSetting("k"); }), "v2");
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.DeleteSetting("k"); }).ok());
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSetting("k"); })->has_value());
+}
+
+TEST_F(SqliteStoreTest, UniqueViolationsAreConflictsWithGenericMessages) {
+  SeedTwoOrgs();
+  auto expect_conflict = [&](const std::function<Status(Tx&)>& fn) {
+    Status status = store().Write(fn);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().code, ErrorCode::kConflict);
+    EXPECT_EQ(status.error().message.find("UNIQUE"), std::string::npos);
+    EXPECT_EQ(status.error().message.find("INSERT"), std::string::npos);
+  };
+  expect_conflict([](Tx& tx) { return tx.InsertOrg({"org_c", "slug-a", "dup slug", 1, 1}); });
+  expect_conflict([](Tx& tx) { return tx.InsertOrg({"org_a", "slug-c", "dup id", 1, 1}); });
+  expect_conflict([](Tx& tx) { return tx.InsertUser({"usr_c", "a@example.com", "", 1}); });
+  ApiKey key{"key_1", "org_a", "usr_a", "n", "h", "hint", "read", 1, {}, {}, {}};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.InsertApiKey(key); }).ok());
+  key.id = "key_2";
+  expect_conflict([&](Tx& tx) { return tx.InsertApiKey(key); });
+  Workflow wf{"org_a", "w", "W", "private", 1, 0, 1, 1};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.InsertWorkflow(wf); }).ok());
+  expect_conflict([&](Tx& tx) { return tx.InsertWorkflow(wf); });
+  WorkflowVersion version{"org_a", "w", 1, "{}", "", "me", 1};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.InsertWorkflowVersion(version); }).ok());
+  expect_conflict([&](Tx& tx) { return tx.InsertWorkflowVersion(version); });
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.InsertRun(MakeRun("org_a", "r", "w")); })
+                  .ok());
+  // Run ids are global: even another org cannot reuse one.
+  expect_conflict([](Tx& tx) { return tx.InsertRun(MakeRun("org_b", "r", "w")); });
+  // Nothing of the failed writes landed.
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOrgs(); }), 2);
+}
+
+TEST_F(SqliteStoreTest, ForeignKeysAreEnforced) {
+  Status status = WriteWith(store(), [](Tx& tx) {
+    return tx.UpsertMembership({"org_missing", "usr_missing", "owner", 1});
+  });
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::kConflict);
+}
+
+// Walks a list page by page and returns the ids in order; fails on a repeated cursor.
+template <typename T, typename List, typename Id>
+std::vector<std::string> WalkPages(Store& store, int limit, List list, Id id) {
+  std::vector<std::string> ids;
+  PageRequest request;
+  request.limit = limit;
+  for (int pages = 0; pages < 1000; ++pages) {
+    auto page = ReadWith(store, [&](Tx& tx) { return list(tx, request); });
+    EXPECT_TRUE(page.ok());
+    if (!page.ok()) return ids;
+    EXPECT_LE(static_cast<int>(page->items.size()), std::clamp(limit, 1, 200));
+    for (const T& item : page->items) ids.push_back(id(item));
+    if (page->next.empty()) return ids;
+    request.after = page->next;
+  }
+  ADD_FAILURE() << "pagination does not end";
+  return ids;
+}
+
+TEST_F(SqliteStoreTest, PaginationVisitsEveryItemOnce) {
+  SeedTwoOrgs();
+  constexpr int kCount = 7;
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                for (int i = 0; i < kCount; ++i) {
+                  const std::string n = std::to_string(i);
+                  if (Status s = tx.InsertUser({"usr_m" + n, n + "@m.example", "", 1}); !s.ok())
+                    return s;
+                  if (Status s = tx.UpsertMembership({"org_a", "usr_m" + n, "developer", 1});
+                      !s.ok())
+                    return s;
+                  // Same created_at for several keys: the id breaks the tie.
+                  ApiKey key{"key_" + n, "org_a", "usr_a", n, "hash" + n, "", "read", i / 3,
+                             {}, {}, {}};
+                  if (Status s = tx.InsertApiKey(key); !s.ok()) return s;
+                  if (Status s = tx.InsertWorkflow({"org_a", "wf" + n, n, "private", 1, 0, 1, 1});
+                      !s.ok())
+                    return s;
+                  if (Status s = tx.InsertWorkflowVersion({"org_a", "wf0", i + 1, "{}", "", "", 1});
+                      !s.ok())
+                    return s;
+                  if (Status s = tx.InsertRun(MakeRun("org_a", "run_" + n, "wf0")); !s.ok())
+                    return s;
+                }
+                // Noise in the other org.
+                if (Status s = tx.InsertRun(MakeRun("org_b", "run_b", "wf0")); !s.ok()) return s;
+                return tx.InsertWorkflow({"org_b", "wf_b", "b", "private", 1, 0, 1, 1});
+              }).ok());
+
+  for (int limit : {1, 2, 200, 0, 1000}) {
+    SCOPED_TRACE(limit);
+    auto members = WalkPages<Membership>(
+        store(), limit, [](Tx& tx, const PageRequest& p) { return tx.ListMembers("org_a", p); },
+        [](const Membership& m) { return m.user_id; });
+    EXPECT_EQ(members.size(), kCount + 1u);  // + the owner usr_a
+    EXPECT_TRUE(std::is_sorted(members.begin(), members.end()));
+    EXPECT_EQ(std::set<std::string>(members.begin(), members.end()).size(), members.size());
+
+    auto keys = WalkPages<ApiKey>(
+        store(), limit, [](Tx& tx, const PageRequest& p) { return tx.ListApiKeys("org_a", p); },
+        [](const ApiKey& k) { return k.id; });
+    EXPECT_EQ(keys, (std::vector<std::string>{"key_0", "key_1", "key_2", "key_3", "key_4",
+                                              "key_5", "key_6"}));
+
+    auto workflows = WalkPages<Workflow>(
+        store(), limit, [](Tx& tx, const PageRequest& p) { return tx.ListWorkflows("org_a", p); },
+        [](const Workflow& w) { return w.id; });
+    EXPECT_EQ(workflows.size(), static_cast<size_t>(kCount));
+    EXPECT_TRUE(std::is_sorted(workflows.begin(), workflows.end()));
+
+    auto versions = WalkPages<WorkflowVersion>(
+        store(), limit,
+        [](Tx& tx, const PageRequest& p) { return tx.ListWorkflowVersions("org_a", "wf0", p); },
+        [](const WorkflowVersion& v) { return std::to_string(v.version); });
+    EXPECT_EQ(versions, (std::vector<std::string>{"7", "6", "5", "4", "3", "2", "1"}));
+
+    auto runs = WalkPages<StoredRun>(
+        store(), limit,
+        [](Tx& tx, const PageRequest& p) { return tx.ListRuns("org_a", {"wf0", "queued"}, p); },
+        [](const StoredRun& r) { return r.id; });
+    EXPECT_EQ(runs, (std::vector<std::string>{"run_6", "run_5", "run_4", "run_3", "run_2",
+                                              "run_1", "run_0"}));
+  }
+
+  // A garbage cursor is kInvalidArgument "invalid cursor", for every list.
+  for (std::string bad : std::vector<std::string>{"garbage", "m.", "m.zz", "m.abc", "w.0g", "k.1", "k.x.00", "v.0",
+                          "v.-3", "r.abc", "r.99999999999999999999", "r.1.", ".", "r",
+                          std::string("r.\0", 3)}) {
+    SCOPED_TRACE(bad);
+    PageRequest request{bad, 10};
+    auto check = [&](auto result) {
+      ASSERT_FALSE(result.ok());
+      EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
+      EXPECT_EQ(result.error().message, "invalid cursor");
+    };
+    check(ReadWith(store(), [&](Tx& tx) { return tx.ListMembers("org_a", request); }));
+    check(ReadWith(store(), [&](Tx& tx) { return tx.ListApiKeys("org_a", request); }));
+    check(ReadWith(store(), [&](Tx& tx) { return tx.ListWorkflows("org_a", request); }));
+    check(ReadWith(store(), [&](Tx& tx) { return tx.ListWorkflowVersions("org_a", "wf0", request); }));
+    check(ReadWith(store(), [&](Tx& tx) { return tx.ListRuns("org_a", {}, request); }));
+  }
+  // A cursor of one list is garbage to another.
+  auto cross = ReadWith(store(), [&](Tx& tx) { return tx.ListMembers("org_a", {"r.5", 1}); });
+  ASSERT_FALSE(cross.ok());
+  EXPECT_EQ(cross.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(SqliteStoreTest, ConcurrentWritersAllLandInGroups) {
+  Open(/*synchronous_full=*/true);
+  SeedTwoOrgs();
+  constexpr int kThreads = 32;
+  constexpr int kWritesPerThread = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        const std::string id = "run_" + std::to_string(t) + "_" + std::to_string(i);
+        Status status = store().Write([&](Tx& tx) { return tx.InsertRun(MakeRun("org_a", id, "w")); });
+        if (!status.ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("queued"); }),
+            kThreads * kWritesPerThread);
+  GroupCommitStats stats = GroupCommitStatsForTest(store());
+  EXPECT_EQ(stats.jobs, kThreads * kWritesPerThread + 1);  // + SeedTwoOrgs
+  EXPECT_GT(stats.grouped_commits, 0);
+  EXPECT_LT(stats.commits, stats.jobs);
+  std::printf("[ stats    ] %lld writes in %lld commits (%lld grouped, largest %lld)\n",
+              static_cast<long long>(stats.jobs), static_cast<long long>(stats.commits),
+              static_cast<long long>(stats.grouped_commits),
+              static_cast<long long>(stats.largest_group));
+}
+
+TEST_F(SqliteStoreTest, FailingWriterInAGroupIsRolledBackAlone) {
+  SeedTwoOrgs();
+  // Hold the writer thread inside a first job so the next ones queue up and run as one
+  // group: 0..kJobs-1, where job kFailing inserts a run and then fails, and job kThrowing
+  // inserts a run and throws.
+  constexpr int kJobs = 9;
+  constexpr int kFailing = 4;
+  constexpr int kThrowing = 6;
+  std::atomic<bool> release{false};
+  std::atomic<bool> blocking{false};
+  std::thread blocker([&] {
+    Status status = store().Write([&](Tx&) {
+      blocking.store(true);
+      while (!release.load()) std::this_thread::yield();
+      return Status::Ok();
+    });
+    EXPECT_TRUE(status.ok());
+  });
+  while (!blocking.load()) std::this_thread::yield();
+  const GroupCommitStats before = GroupCommitStatsForTest(store());
+  std::vector<Status> results(kJobs);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kJobs; ++i) {
+    writers.emplace_back([&, i] {
+      results[i] = store().Write([i](Tx& tx) -> Status {
+        Status inserted = tx.InsertRun(MakeRun("org_a", "run_" + std::to_string(i), "w"));
+        if (!inserted.ok()) return inserted;
+        if (i == kFailing) return MakeError(ErrorCode::kInvalidArgument, "changed my mind");
+        if (i == kThrowing) throw std::runtime_error("boom");
+        return Status::Ok();
+      });
+    });
+    // Queue them in order.
+    while (QueuedWritesForTest(store()) != static_cast<size_t>(i + 1)) std::this_thread::yield();
+  }
+  release.store(true);
+  blocker.join();
+  for (auto& writer : writers) writer.join();
+
+  for (int i = 0; i < kJobs; ++i) {
+    SCOPED_TRACE(i);
+    auto run = ReadWith(store(), [i](Tx& tx) { return tx.GetRun("org_a", "run_" + std::to_string(i)); });
+    if (i == kFailing) {
+      ASSERT_FALSE(results[i].ok());
+      EXPECT_EQ(results[i].error().code, ErrorCode::kInvalidArgument);
+      EXPECT_FALSE(run->has_value());
+    } else if (i == kThrowing) {
+      ASSERT_FALSE(results[i].ok());
+      EXPECT_EQ(results[i].error().code, ErrorCode::kInternal);
+      EXPECT_FALSE(run->has_value());
+    } else {
+      EXPECT_TRUE(results[i].ok());
+      EXPECT_TRUE(run->has_value());
+    }
+  }
+  const GroupCommitStats after = GroupCommitStatsForTest(store());
+  EXPECT_EQ(after.commits - before.commits, 2);  // the blocker's group, then all nine
+  EXPECT_EQ(after.largest_group, kJobs);
+  EXPECT_GE(after.grouped_commits, 1);
+}
+
+TEST_F(SqliteStoreTest, NestedWriteFailsInsteadOfDeadlocking) {
+  Status inner = Status::Ok();
+  Status outer = store().Write([&](Tx&) {
+    inner = store().Write([](Tx& tx) { return tx.PutSetting("x", "y"); });
+    return Status::Ok();
+  });
+  EXPECT_TRUE(outer.ok());
+  ASSERT_FALSE(inner.ok());
+  EXPECT_EQ(inner.error().code, ErrorCode::kInternal);
+}
+
+TEST_F(SqliteStoreTest, NestedReadReusesTheSnapshotAndReadTxCannotWrite) {
+  SqliteOptions options;
+  options.path = dir_.path() + "/one_reader.db";
+  options.read_connections = 1;
+  auto one = OpenSqliteStore(options);
+  ASSERT_TRUE(one.ok());
+  Status status = (*one)->Read([&](Tx&) {
+    return (*one)->Read([](Tx& tx) { return testing::StatusOf(tx.CountOrgs()); });
+  });
+  EXPECT_TRUE(status.ok());
+  Status write_in_read = store().Read([](Tx& tx) { return tx.PutSetting("k", "v"); });
+  ASSERT_FALSE(write_in_read.ok());
+  EXPECT_EQ(write_in_read.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(write_in_read.error().message, "database error");
+}
+
+TEST_F(SqliteStoreTest, DurableAcrossReopenAndMigrationsAreIdempotent) {
+  Open(/*synchronous_full=*/true);
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.InsertRun(MakeRun("org_a", "r1", "w")); })
+                  .ok());
+  for (int i = 0; i < 2; ++i) {
+    Open();
+    EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOrgs(); }), 2);
+    EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "r1"); })->has_value());
+  }
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), LatestSchemaVersion());
+  sqlite3_finalize(stmt);
+  std::string journal;
+  sqlite3_exec(
+      db, "PRAGMA journal_mode",
+      [](void* out, int, char** values, char**) {
+        *static_cast<std::string*>(out) = values[0];
+        return 0;
+      },
+      &journal, nullptr);
+  EXPECT_EQ(journal, "wal");
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteStoreTest, RefusesANewerSchema) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  const std::string newer = "PRAGMA user_version = " + std::to_string(LatestSchemaVersion() + 1);
+  ASSERT_EQ(sqlite3_exec(db, newer.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto opened = OpenSqliteStore({path()});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(opened.error().message, "database schema is newer than this binary");
+}
+
+TEST_F(SqliteStoreTest, DatabaseFilesAreOwnerOnly) {
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.PutSetting("k", "v"); }).ok());
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    struct stat info {};
+    ASSERT_EQ(::stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << file;
+  }
+}
+
+TEST_F(SqliteStoreTest, PingAndUnopenablePath) {
+  EXPECT_TRUE(store().Ping().ok());
+  auto missing_dir = OpenSqliteStore({dir_.path() + "/no/such/dir/x.db"});
+  ASSERT_FALSE(missing_dir.ok());
+  EXPECT_EQ(missing_dir.error().code, ErrorCode::kInternal);
+}
+
+}  // namespace
+}  // namespace rampart::store
