@@ -3,3 +3,4 @@ rampart_bench(engine_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/engine_bench.cc D
 rampart_bench(schema_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/schema_bench.cc DEPS rampart_schema)
 target_compile_definitions(schema_bench PRIVATE RAMPART_BENCH_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data")
 rampart_bench(expr_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/expr_bench.cc DEPS rampart_expr)
+rampart_bench(store_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/store_bench.cc DEPS rampart_store)
