@@ -1,7 +1,9 @@
 #include "rampart/server/metrics.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 namespace rampart::server {
@@ -33,6 +35,10 @@ std::string FormatDouble(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);  // "10", not "1e+01"
+    return buf;
+  }
   std::snprintf(buf, sizeof(buf), "%.17g", v);
   // Prefer the shortest representation that round-trips.
   for (int precision = 1; precision <= 17; ++precision) {

@@ -1,0 +1,582 @@
+// End-to-end tests of HttpServer: a real server on an ephemeral loopback port and the
+// real test client (tests/support/http_client.h).
+#include "rampart/server/server.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "support/http_client.h"
+
+namespace rampart::server {
+namespace {
+
+using namespace std::chrono_literals;
+using rampart::testing::HttpClient;
+using rampart::testing::HttpClientOptions;
+using rampart::testing::HttpResponse;
+
+bool Contains(std::string_view text, std::string_view needle) {
+  return text.find(needle) != std::string_view::npos;
+}
+
+Route MakeRoute(std::string method, std::string pattern, std::function<Response(Request&)> h) {
+  Route r;
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  r.operation_id = r.method + r.pattern;
+  r.handler = std::move(h);
+  return r;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  ServerTest() {
+    router_.Add(MakeRoute("GET", "/v1/orgs/{org}/workflows/{id}", [](Request& req) {
+      boost::json::object query;
+      for (const auto& [k, v] : req.query) query[k] = v;
+      return JsonResponse(200, boost::json::object{{"org", req.params.at("org")},
+                                                   {"id", req.params.at("id")},
+                                                   {"path", req.path},
+                                                   {"query", query},
+                                                   {"remote_ip", req.remote_ip},
+                                                   {"tls", req.tls},
+                                                   {"request_id", req.request_id}});
+    }));
+    router_.Add(MakeRoute("PUT", "/v1/orgs/{org}/workflows/{id}",
+                          [](Request&) { return JsonResponse(200, boost::json::object{}); }));
+    Route echo = MakeRoute("POST", "/v1/echo", [](Request& req) {
+      return JsonResponse(200, boost::json::object{{"size", req.body.size()}, {"body", req.body}});
+    });
+    echo.max_body = 1024;
+    router_.Add(std::move(echo));
+    router_.Add(MakeRoute("GET", "/v1/boom", [](Request&) -> Response {
+      throw std::runtime_error("secret detail: SELECT password FROM users");
+    }));
+    router_.Add(MakeRoute("GET", "/v1/conflict", [](Request& req) {
+      return ErrorResponse(Error{ErrorCode::kConflict, "already exists"}, req.request_id);
+    }));
+    router_.Add(MakeRoute("GET", "/v1/slow", [this](Request&) {
+      slow_started_ = true;
+      std::this_thread::sleep_for(700ms);
+      return JsonResponse(200, boost::json::object{{"slow", true}});
+    }));
+    router_.Add(MakeRoute("GET", "/ui", [](Request&) {
+      Response r;
+      r.content_type = "text/html";
+      r.body = "<p>hi</p>";
+      r.headers = {{"Cache-Control", "max-age=60"}, {"Server", "leaky/1.0"}};
+      return r;
+    }));
+    router_.Add(MakeRoute("GET", "/healthz", [](Request&) {
+      return JsonResponse(200, boost::json::object{{"ok", true}});
+    }));
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    options.port = 0;
+    if (options.threads == 0) options.threads = 4;
+    server_ = std::make_unique<HttpServer>(options, router_, &metrics_);
+    Status s = server_->Start();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  std::unique_ptr<HttpClient> Client(HttpClientOptions options = {}) {
+    return std::make_unique<HttpClient>("127.0.0.1", server_->port(), options);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop(2s);
+  }
+
+  static void ExpectError(const HttpResponse& res, int status, std::string_view code) {
+    EXPECT_EQ(res.status, status) << res.body;
+    auto v = boost::json::parse(res.body);
+    const auto& err = v.at("error");
+    EXPECT_EQ(err.at("code"), code.data()) << res.body;
+    EXPECT_TRUE(err.at("message").is_string());
+    EXPECT_EQ(err.at("request_id").as_string(), res.Header("X-Request-Id").value_or("?"));
+    EXPECT_EQ(v.as_object().size(), 1u);
+    EXPECT_EQ(err.as_object().size(), 3u);
+  }
+
+  static void ExpectSecurityHeaders(const HttpResponse& res) {
+    EXPECT_EQ(res.Header("X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(res.Header("X-Frame-Options"), "DENY");
+    EXPECT_EQ(res.Header("Referrer-Policy"), "no-referrer");
+    EXPECT_EQ(res.Header("Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'");
+    EXPECT_EQ(res.HeaderCount("Server"), 0u);
+    auto id = res.Header("X-Request-Id");
+    ASSERT_TRUE(id.has_value());
+    EXPECT_EQ(id->size(), 24u);
+    EXPECT_EQ(id->substr(0, 4), "req_");
+  }
+
+  Router router_;
+  Metrics metrics_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<bool> slow_started_{false};
+};
+
+TEST_F(ServerTest, RoutesWithDecodedParamsAndQuery) {
+  StartServer();
+  auto client = Client();
+  auto res = client->Request("GET", "/v1/orgs/ac%20me/workflows/w1?a=1&b=x+y&c=%26&d");
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  auto v = boost::json::parse(res->body);
+  EXPECT_EQ(v.at("org"), "ac me");
+  EXPECT_EQ(v.at("id"), "w1");
+  EXPECT_EQ(v.at("path"), "/v1/orgs/ac me/workflows/w1");
+  EXPECT_EQ(v.at("query"), boost::json::parse(R"({"a":"1","b":"x y","c":"&","d":""})"));
+  EXPECT_EQ(v.at("remote_ip"), "127.0.0.1");
+  EXPECT_EQ(v.at("tls"), false);
+  EXPECT_EQ(v.at("request_id").as_string(), res->Header("X-Request-Id").value());
+  EXPECT_EQ(res->Header("Content-Type"), "application/json");
+  EXPECT_EQ(res->Header("Cache-Control"), "no-store");
+  EXPECT_EQ(res->HeaderCount("Strict-Transport-Security"), 0u);
+  ExpectSecurityHeaders(*res);
+}
+
+TEST_F(ServerTest, NotFoundAndMethodNotAllowed) {
+  StartServer();
+  auto client = Client();
+  auto res = client->Request("GET", "/v1/nope");
+  ASSERT_TRUE(res.ok());
+  ExpectError(*res, 404, "not_found");
+  ExpectSecurityHeaders(*res);
+  EXPECT_EQ(res->Header("Cache-Control"), "no-store");
+
+  res = Client()->Request("POST", "/v1/orgs/a/workflows/b");
+  ASSERT_TRUE(res.ok());
+  ExpectError(*res, 405, "not_found");
+  EXPECT_EQ(res->Header("Allow"), "GET, PUT");
+  ExpectSecurityHeaders(*res);
+
+  res = Client()->Request("GET", "/v1/orgs/a%2Fb/workflows/c");  // '/' inside a param
+  ASSERT_TRUE(res.ok());
+  ExpectError(*res, 404, "not_found");
+}
+
+TEST_F(ServerTest, RequestIdsAreUniquePerRequest) {
+  StartServer();
+  auto client = Client();
+  auto a = client->Request("GET", "/healthz");
+  auto b = client->Request("GET", "/healthz");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->Header("X-Request-Id"), b->Header("X-Request-Id"));
+}
+
+TEST_F(ServerTest, HandlerErrorsAndExceptions) {
+  StartServer();
+  auto res = Client()->Request("GET", "/v1/conflict");
+  ASSERT_TRUE(res.ok());
+  ExpectError(*res, 409, "conflict");
+  ExpectSecurityHeaders(*res);
+
+  res = Client()->Request("GET", "/v1/boom");
+  ASSERT_TRUE(res.ok());
+  ExpectError(*res, 500, "internal");
+  EXPECT_EQ(boost::json::parse(res->body).at("error").at("message"), "internal error");
+  EXPECT_FALSE(Contains(res->body, "secret"));
+  EXPECT_FALSE(Contains(res->body, "SELECT"));
+  ExpectSecurityHeaders(*res);
+}
+
+TEST_F(ServerTest, NonApiHandlersMayOverrideCachingButNotBanner) {
+  StartServer();
+  auto res = Client()->Request("GET", "/ui");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->Header("Cache-Control"), "max-age=60");
+  EXPECT_EQ(res->HeaderCount("Server"), 0u);
+  EXPECT_EQ(res->Header("Content-Type"), "text/html");
+  EXPECT_EQ(res->Header("X-Content-Type-Options"), "nosniff");
+}
+
+TEST_F(ServerTest, HeaderTooLarge) {
+  ServerOptions options;
+  options.max_header_bytes = 2048;
+  StartServer(options);
+  auto client = Client();
+  auto res = client->Request("GET", "/healthz", {{"X-Big", std::string(4096, 'a')}});
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  ExpectError(*res, 431, "limit_exceeded");
+  ExpectSecurityHeaders(*res);
+  EXPECT_FALSE(res->keep_alive);
+}
+
+TEST_F(ServerTest, BodyTooLargeByContentLengthIsAnsweredBeforeTheBody) {
+  StartServer();
+  auto client = Client();
+  ASSERT_TRUE(client
+                  ->SendRaw("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Content-Length: 100000\r\n\r\n")
+                  .ok());
+  auto res = client->ReadResponse();  // no body byte was sent
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  ExpectError(*res, 413, "payload_too_large");
+  ExpectSecurityHeaders(*res);
+  EXPECT_FALSE(res->keep_alive);
+}
+
+TEST_F(ServerTest, BodyWithinLimit) {
+  StartServer();
+  auto client = Client();
+  auto res = client->Request("POST", "/v1/echo", {}, std::string(1024, 'x'));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(boost::json::parse(res->body).at("size"), 1024);
+  res = client->Request("POST", "/v1/echo", {}, std::string(1025, 'x'));
+  ASSERT_TRUE(res.ok());
+  ExpectError(*res, 413, "payload_too_large");
+}
+
+TEST_F(ServerTest, ChunkedBodies) {
+  StartServer();
+  auto client = Client();
+  ASSERT_TRUE(client
+                  ->SendRaw("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+                  .ok());
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(boost::json::parse(res->body).at("body"), "hello world");
+
+  auto big = Client();
+  std::string chunk(600, 'y');
+  std::string raw = "POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) raw += "258\r\n" + chunk + "\r\n";  // 0x258 = 600
+  raw += "0\r\n\r\n";
+  ASSERT_TRUE(big->SendRaw(raw).ok());
+  res = big->ReadResponse();
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  ExpectError(*res, 413, "payload_too_large");
+}
+
+TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
+  StartServer();
+  for (std::string raw : {std::string("GARBAGE\r\n\r\n"), std::string("GET /healthz HTTP/9.9\r\n\r\n"),
+                          std::string("GET http://evil.example/healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+                          std::string("GET /v1/orgs/%zz/workflows/x HTTP/1.1\r\nHost: x\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n"),
+                          std::string("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                                      "Content-Length: 2\r\n\r\nab")}) {
+    auto client = Client();
+    ASSERT_TRUE(client->SendRaw(raw).ok());
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res.ok()) << raw << ": " << res.error().message;
+    ExpectError(*res, 400, "invalid_argument");
+    ExpectSecurityHeaders(*res);
+    EXPECT_FALSE(res->keep_alive) << raw;
+  }
+}
+
+TEST_F(ServerTest, SlowLorisHeadersAreCutOff) {
+  ServerOptions options;
+  options.header_timeout = 1s;
+  StartServer(options);
+  auto client = Client();
+  ASSERT_TRUE(client->SendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").ok());
+  auto start = std::chrono::steady_clock::now();
+  auto rest = client->ReadUntilClose();
+  ASSERT_TRUE(rest.ok()) << rest.error().message;  // closed, not our 5 s client timeout
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+
+  // An idle keep-alive connection is closed after the same time.
+  auto idle = Client();
+  auto res = idle->Request("GET", "/healthz");
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(idle->ReadUntilClose().ok());
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequests) {
+  StartServer();
+  auto client = Client();
+  for (int i = 0; i < 5; ++i) {
+    auto res = client->Request("GET", "/healthz");
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    EXPECT_EQ(res->status, 200);
+    EXPECT_TRUE(res->keep_alive);
+    EXPECT_TRUE(client->connected());
+  }
+  // Pipelined requests on one write are answered in order.
+  ASSERT_TRUE(client
+                  ->SendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "GET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+                  .ok());
+  auto first = client->ReadResponse();
+  auto second = client->ReadResponse();
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(second->status, 404);
+  auto closing = client->Request("GET", "/healthz", {{"Connection", "close"}});
+  ASSERT_TRUE(closing.ok());
+  EXPECT_FALSE(closing->keep_alive);
+}
+
+TEST_F(ServerTest, ConcurrentClients) {
+  StartServer();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      HttpClient client("127.0.0.1", server_->port());
+      for (int i = 0; i < 20; ++i) {
+        auto res = client.Request("GET", "/v1/orgs/o" + std::to_string(t) + "/workflows/w" +
+                                             std::to_string(i));
+        if (res.ok() && res->status == 200 &&
+            boost::json::parse(res->body).at("id") == ("w" + std::to_string(i)).c_str()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 160);
+}
+
+TEST_F(ServerTest, ConnectionLimit) {
+  ServerOptions options;
+  options.max_connections = 2;
+  StartServer(options);
+  auto a = Client(), b = Client();
+  ASSERT_TRUE(a->Request("GET", "/healthz").ok());
+  ASSERT_TRUE(b->Request("GET", "/healthz").ok());
+  HttpClientOptions quick;
+  quick.timeout = 2000ms;
+  auto c = Client(quick);
+  auto refused = c->Request("GET", "/healthz");
+  EXPECT_FALSE(refused.ok());
+  // Freeing a slot lets a new connection in.
+  a->Close();
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    auto d = Client(quick);
+    auto res = d->Request("GET", "/healthz");
+    served = res.ok() && res->status == 200;
+    if (!served) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(ServerTest, GracefulStopDrainsInFlightRequests) {
+  StartServer();
+  auto idle = Client();
+  ASSERT_TRUE(idle->Request("GET", "/healthz").ok());
+  Result<HttpResponse> slow = Error{ErrorCode::kInternal, "not run"};
+  std::thread t([&] { slow = Client()->Request("GET", "/v1/slow"); });
+  for (int i = 0; i < 200 && !slow_started_; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(slow_started_);
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop(5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  t.join();
+  ASSERT_TRUE(slow.ok()) << slow.error().message;
+  EXPECT_EQ(slow->status, 200);
+  EXPECT_FALSE(slow->keep_alive);  // Connection: close while draining
+  EXPECT_TRUE(idle->ReadUntilClose().ok());  // the idle keep-alive connection was closed
+  server_->Wait();  // returns at once after Stop
+  auto after = Client()->Request("GET", "/healthz");
+  EXPECT_FALSE(after.ok());
+}
+
+TEST_F(ServerTest, StopWithShortDrainDoesNotHang) {
+  StartServer();
+  std::thread t([&] { (void)Client()->Request("GET", "/v1/slow"); });
+  for (int i = 0; i < 200 && !slow_started_; ++i) std::this_thread::sleep_for(5ms);
+  server_->Stop(10ms);
+  t.join();
+}
+
+TEST_F(ServerTest, WaitReturnsAfterStopFromAnotherThread) {
+  StartServer();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(50ms);
+    server_->Stop(100ms);
+  });
+  server_->Wait();
+  stopper.join();
+}
+
+TEST_F(ServerTest, CorsOnlyForListedOrigins) {
+  ServerOptions options;
+  options.cors_origins = {"https://app.example"};
+  StartServer(options);
+  auto res = Client()->Request("GET", "/healthz", {{"Origin", "https://app.example"}});
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->Header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(res->Header("Vary"), "Origin");
+
+  res = Client()->Request("GET", "/healthz", {{"Origin", "https://evil.example"}});
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 200);
+  for (const auto& [k, v] : res->headers) EXPECT_FALSE(Contains(k, "Access-Control")) << k;
+
+  res = Client()->Request("OPTIONS", "/v1/orgs/a/workflows/b",
+                          {{"Origin", "https://app.example"},
+                           {"Access-Control-Request-Method", "PUT"}});
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 204);
+  EXPECT_EQ(res->Header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(res->Header("Access-Control-Allow-Methods"), "GET, PUT");
+  EXPECT_TRUE(res->Header("Access-Control-Allow-Headers").has_value());
+  ExpectSecurityHeaders(*res);
+
+  res = Client()->Request("OPTIONS", "/v1/orgs/a/workflows/b",
+                          {{"Origin", "https://evil.example"},
+                           {"Access-Control-Request-Method", "PUT"}});
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 405);
+  for (const auto& [k, v] : res->headers) EXPECT_FALSE(Contains(k, "Access-Control")) << k;
+
+  res = Client()->Request("OPTIONS", "/v1/unknown",
+                          {{"Origin", "https://app.example"},
+                           {"Access-Control-Request-Method", "GET"}});
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 404);
+}
+
+TEST_F(ServerTest, NoCorsHeadersWithoutConfiguredOrigins) {
+  StartServer();
+  auto res = Client()->Request("GET", "/healthz", {{"Origin", "https://app.example"}});
+  ASSERT_TRUE(res.ok());
+  for (const auto& [k, v] : res->headers) EXPECT_FALSE(Contains(k, "Access-Control")) << k;
+}
+
+TEST_F(ServerTest, MetricsUseRoutePatterns) {
+  StartServer();
+  auto client = Client();
+  ASSERT_TRUE(client->Request("GET", "/v1/orgs/secret-org/workflows/w1").ok());
+  ASSERT_TRUE(client->Request("GET", "/v1/unknown-path-123").ok());
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_TRUE(Contains(text, "rampart_http_requests_total{route=\"/v1/orgs/{org}/workflows/{id}\","
+                             "method=\"GET\",status=\"200\"} 1\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "rampart_http_requests_total{route=\"unmatched\",method=\"GET\","
+                             "status=\"404\"} 1\n"))
+      << text;
+  EXPECT_FALSE(Contains(text, "secret-org"));
+  EXPECT_FALSE(Contains(text, "unknown-path-123"));
+}
+
+struct TempCert {
+  std::string dir, cert, key;
+  ~TempCert() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+// A self-signed P-256 certificate for CN=localhost, valid for an hour.
+void MakeSelfSigned(TempCert& out) {
+  char tmpl[] = "/tmp/rampart_server_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  out.dir = tmpl;
+  out.cert = out.dir + "/cert.pem";
+  out.key = out.dir + "/key.pem";
+  EVP_PKEY* pkey = EVP_EC_gen("P-256");
+  ASSERT_NE(pkey, nullptr);
+  X509* x509 = X509_new();
+  X509_set_version(x509, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x509), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x509), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x509), 3600);
+  X509_set_pubkey(x509, pkey);
+  X509_NAME* name = X509_get_subject_name(x509);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(x509, name);
+  ASSERT_GT(X509_sign(x509, pkey, EVP_sha256()), 0);
+  FILE* f = std::fopen(out.cert.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  PEM_write_X509(f, x509);
+  std::fclose(f);
+  f = std::fopen(out.key.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(x509);
+  EVP_PKEY_free(pkey);
+}
+
+TEST_F(ServerTest, TlsRoundTripWithHsts) {
+  TempCert cert;
+  MakeSelfSigned(cert);
+  ServerOptions options;
+  options.tls_cert_file = cert.cert;
+  options.tls_key_file = cert.key;
+  StartServer(options);
+  HttpClientOptions tls;
+  tls.tls = true;
+  auto client = Client(tls);
+  auto res = client->Request("GET", "/v1/orgs/a/workflows/b");
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(boost::json::parse(res->body).at("tls"), true);
+  EXPECT_EQ(res->Header("Strict-Transport-Security"), "max-age=31536000; includeSubDomains");
+  ExpectSecurityHeaders(*res);
+  res = client->Request("GET", "/v1/nope");  // errors too, same connection
+  ASSERT_TRUE(res.ok());
+  ExpectError(*res, 404, "not_found");
+  EXPECT_TRUE(res->Header("Strict-Transport-Security").has_value());
+
+  // Plain HTTP to a TLS port gets nothing useful.
+  HttpClientOptions quick;
+  quick.timeout = 2000ms;
+  auto plain = Client(quick);
+  auto bad = plain->Request("GET", "/healthz");
+  EXPECT_TRUE(!bad.ok() || bad->status >= 400);
+}
+
+TEST_F(ServerTest, BadTlsMaterialIsAnErrorNotACrash) {
+  ServerOptions options;
+  options.port = 0;
+  options.tls_cert_file = "/nonexistent/cert.pem";
+  options.tls_key_file = "/nonexistent/key.pem";
+  HttpServer server(options, router_, nullptr);
+  Status s = server.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+
+  TempCert cert;
+  MakeSelfSigned(cert);
+  TempCert other;
+  MakeSelfSigned(other);
+  options.tls_cert_file = cert.cert;
+  options.tls_key_file = other.key;  // mismatched key
+  HttpServer mismatched(options, router_, nullptr);
+  EXPECT_FALSE(mismatched.Start().ok());
+
+  options.tls_key_file = "";
+  HttpServer half(options, router_, nullptr);
+  EXPECT_FALSE(half.Start().ok());
+}
+
+TEST_F(ServerTest, BadListenAddressIsAnError) {
+  ServerOptions options;
+  options.host = "not an ip";
+  HttpServer server(options, router_, nullptr);
+  EXPECT_FALSE(server.Start().ok());
+  StartServer();
+  ServerOptions taken;
+  taken.port = server_->port();
+  HttpServer second(taken, router_, nullptr);
+  // SO_REUSEADDR does not allow two listeners on one port.
+  EXPECT_FALSE(second.Start().ok());
+}
+
+}  // namespace
+}  // namespace rampart::server
