@@ -58,7 +58,7 @@ Result<VerifyReport> Verify(store::Store& store) {
   // The head is read in the snapshot of the first batch: events appended while the walk
   // runs come after it, so it must be found among the events walked.
   bool head_read = false;
-  std::optional<std::string> head_text;
+  std::optional<ChainHead> head;
   bool head_seen = false;
   constexpr int kBatch = 1000;
   constexpr const char* kHeadMismatch = "head mismatch (events deleted at the end)";
@@ -66,10 +66,14 @@ Result<VerifyReport> Verify(store::Store& store) {
     std::vector<store::AuditEvent> batch;
     Status status = store.Read([&](store::Tx& tx) -> Status {
       if (!head_read) {
-        auto head = tx.GetSetting(kHeadSettingKey);
-        if (!head.ok()) return head.error();
-        head_text = std::move(head).value();
+        auto text = tx.GetSetting(kHeadSettingKey);
+        if (!text.ok()) return text.error();
         head_read = true;
+        if (text->has_value()) {
+          head = ParseHead(**text);
+          // A head that does not parse was written by someone else than the store.
+          if (!head) head = ChainHead{0, ""};
+        }
       }
       auto events = tx.ListAllAudit(after, kBatch);
       if (!events.ok()) return events.error();
@@ -77,15 +81,10 @@ Result<VerifyReport> Verify(store::Store& store) {
       return Status::Ok();
     });
     if (!status.ok()) return status.error();
-    std::optional<ChainHead> head;
-    if (head_text.has_value()) {
-      head = ParseHead(*head_text);
-      if (!head) {
-        report.intact = false;
-        report.first_bad_seq = 0;
-        report.reason = kHeadMismatch;
-        return report;
-      }
+    if (head && head->seq == 0) {
+      report.intact = false;
+      report.reason = kHeadMismatch;
+      return report;
     }
     for (const store::AuditEvent& event : batch) {
       auto fail = [&](const char* reason) {

@@ -181,6 +181,31 @@ TEST_F(AuditChainTest, TriggersRefuseUpdateAndDelete) {
   EXPECT_EQ(report.events, 5);
 }
 
+TEST_F(AuditChainTest, ManyEventsInOneTransactionAcrossVerifyBatches) {
+  // Appends in one transaction chain to each other (2500 > Verify's batch of 1000).
+  Status status = store_->Write([](store::Tx& tx) -> Status {
+    for (int i = 1; i <= 2500; ++i) {
+      auto appended = tx.AppendAudit(MakeEvent(i));
+      if (!appended.ok()) return appended.error();
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(status.ok());
+  VerifyReport report = VerifyOk();
+  EXPECT_TRUE(report.intact) << report.reason;
+  EXPECT_EQ(report.events, 2500);
+}
+
+TEST_F(AuditChainTest, ForeignHeadValueIsAHeadMismatch) {
+  AppendEvents(3);
+  ASSERT_TRUE(WriteWith(*store_, [](store::Tx& tx) {
+                return tx.PutSetting(kHeadSettingKey, "not a head");
+              }).ok());
+  VerifyReport report = VerifyOk();
+  EXPECT_FALSE(report.intact);
+  EXPECT_EQ(report.reason, "head mismatch (events deleted at the end)");
+}
+
 TEST(AuditHeadTest, FormatAndParse) {
   EXPECT_EQ(FormatHead({12, "ab"}), "12:ab");
   auto head = ParseHead("12:ab");
