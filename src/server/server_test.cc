@@ -243,6 +243,23 @@ TEST_F(ServerTest, BodyWithinLimit) {
   ExpectError(*res, 413, "payload_too_large");
 }
 
+TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
+  StartServer();
+  auto client = Client();
+  ASSERT_TRUE(client
+                  ->SendRaw("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                            "Expect: 100-continue\r\n\r\n")
+                  .ok());
+  auto interim = client->ReadResponse();
+  ASSERT_TRUE(interim.ok()) << interim.error().message;
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(client->SendRaw("hi").ok());
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(boost::json::parse(res->body).at("body"), "hi");
+}
+
 TEST_F(ServerTest, ChunkedBodies) {
   StartServer();
   auto client = Client();
