@@ -34,7 +34,7 @@ constexpr const char* kEffectWorkflow = R"(
 rampart: 1
 id: effect
 steps:
-  - { id: act, type: action, uses: test.effect, with: {} }
+  - { id: act, type: action, uses: webhook.send, with: {} }
 )";
 
 // Appends one line with a single write(2) on an O_APPEND|O_SYNC descriptor: lines of
@@ -56,11 +56,12 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return lines;
 }
 
-// The side effect: 20 ms of "work", then "<run_id> <pid>" appended to <dir>/effects.
+// The side effect: "<run_id>" appended to <dir>/begins, 20 ms of "work", then "<run_id> <pid>" appended to <dir>/effects.
 actions::Registry EffectRegistry(const std::string& dir) {
   actions::Registry registry;
-  registry.Register("test.effect",
+  registry.Register("webhook.send",
                     std::make_unique<testing::FuncAction>([dir](const actions::Context& ctx) {
+                      AppendLine(dir + "/begins", std::string(ctx.run_id));
                       std::this_thread::sleep_for(20ms);
                       AppendLine(dir + "/effects",
                                  std::string(ctx.run_id) + " " + std::to_string(::getpid()));
@@ -196,6 +197,11 @@ TEST(RunsDurability, KillNineMidBurst) {
     if (line.substr(line.find(' ') + 1) == parent_pid) parent_effects.insert(id);
   }
   for (const auto& [id, n] : effects) EXPECT_EQ(n, 1) << id << " had its side effect twice";
+  // Stricter than the effect: no action even began twice (a run cut before its effect and
+  // then run again would pass the check above).
+  std::map<std::string, int> begins;
+  for (const auto& id : ReadLines(dir.path() + "/begins")) ++begins[id];
+  for (const auto& [id, n] : begins) EXPECT_EQ(n, 1) << id << " was started twice";
 
   int succeeded = 0, interrupted = 0, recovered = 0;
   for (const auto& id : accepted) {

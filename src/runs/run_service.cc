@@ -440,14 +440,18 @@ class RunService::Impl {
       EntryPtr e = PopNext();
       if (!e) continue;
       lock.unlock();
-      Execute(e);
+      Execute(e);  // releases the run's slot (ReleaseSlot) before waiters wake
       lock.lock();
-      OrgQueue& q = orgs_[e->run.org_id];
-      --q.running;
-      --running_;
-      MaybeReady(e->run.org_id, q);
-      if (running_ == 0) idle_cv_.notify_all();
     }
+  }
+
+  // REQUIRES(mu_). Ends a kRunning entry's hold on its org's slot and a worker.
+  void ReleaseSlot(RunEntry& e) {
+    OrgQueue& q = orgs_[e.run.org_id];
+    --q.running;
+    --running_;
+    MaybeReady(e.run.org_id, q);
+    if (running_ == 0) idle_cv_.notify_all();
   }
 
   void Execute(const EntryPtr& e) {
@@ -528,6 +532,7 @@ class RunService::Impl {
       if (e->cut_by_stop && !e->user_cancelled && result.status == "cancelled") {
         // Stop() cut it: leave it `running` in the store; the next start fails it as
         // interrupted (its side effects may have happened).
+        ReleaseSlot(*e);
         e->state = State::kAbandoned;
         e->done_cv.notify_all();
         runs_.erase(run.id);
@@ -658,6 +663,7 @@ class RunService::Impl {
     if (final_run.status == "succeeded") ++stats_.succeeded;
     else if (final_run.status == "failed") ++stats_.failed;
     else if (final_run.status == "cancelled") ++stats_.cancelled;
+    if (e->state == State::kRunning) ReleaseSlot(*e);
     e->run = std::move(final_run);
     e->state = State::kDone;
     e->done_cv.notify_all();

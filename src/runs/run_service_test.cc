@@ -27,12 +27,12 @@ steps:
 output: "{{ inputs.n * 2 }}"
 )";
 
-// One `test.gate` step (blocks until the test opens the gate), then a set step.
+// One `wallet.sign` step (blocks until the test opens the gate), then a set step.
 constexpr const char* kGated = R"(
 rampart: 1
 id: gated
 steps:
-  - { id: wait, type: action, uses: test.gate, with: {} }
+  - { id: wait, type: action, uses: wallet.sign, with: {} }
   - { id: after, type: set, values: { v: 1 } }
 output: done
 )";
@@ -41,7 +41,7 @@ constexpr const char* kSlow = R"(
 rampart: 1
 id: slow
 steps:
-  - { id: nap, type: action, uses: test.sleep, with: { ms: 20 } }
+  - { id: nap, type: action, uses: db.query, with: { ms: 20 } }
 )";
 
 // A gate the test opens; records when actions arrive at it.
@@ -72,14 +72,14 @@ struct Tracker {
 class RunServiceTest : public ::testing::Test {
  protected:
   RunServiceTest() : store_(testing::MakeStore(dir_.path())) {
-    registry_.Register("test.gate", std::make_unique<FuncAction>([this](const actions::Context&) {
+    registry_.Register("wallet.sign", std::make_unique<FuncAction>([this](const actions::Context&) {
       std::unique_lock lock(gate_.mu);
       ++gate_.arrived;
       gate_.cv.notify_all();
       gate_.cv.wait_for(lock, 10s, [&] { return gate_.open; });
       return Result<bj::value>(bj::value(nullptr));
     }));
-    registry_.Register("test.sleep", std::make_unique<FuncAction>([this](const actions::Context& ctx) {
+    registry_.Register("db.query", std::make_unique<FuncAction>([this](const actions::Context& ctx) {
       std::string wf(ctx.workflow);
       {
         std::lock_guard lock(tracker_.mu);
@@ -274,10 +274,10 @@ TEST_F(RunServiceTest, CancelQueuedRunningAndFinal) {
 TEST_F(RunServiceTest, ChildWorkflowUsesLiveVersionOfSameOrgOnly) {
   testing::PutOrg(*store_, "org_a");
   testing::PutOrg(*store_, "org_b");
-  const char* child_v1 = "rampart: 1\nid: child\nsteps: []\noutput: a-v1\n";
-  const char* child_v2 = "rampart: 1\nid: child\nsteps: []\noutput: a-v2\n";
-  const char* child_v3 = "rampart: 1\nid: child\nsteps: []\noutput: a-v3-draft\n";
-  const char* child_b = "rampart: 1\nid: child\nsteps: []\noutput: org-b\n";
+  const char* child_v1 = "rampart: 1\nid: child\nsteps: [ { id: s, type: set, values: {} } ]\noutput: a-v1\n";
+  const char* child_v2 = "rampart: 1\nid: child\nsteps: [ { id: s, type: set, values: {} } ]\noutput: a-v2\n";
+  const char* child_v3 = "rampart: 1\nid: child\nsteps: [ { id: s, type: set, values: {} } ]\noutput: a-v3-draft\n";
+  const char* child_b = "rampart: 1\nid: child\nsteps: [ { id: s, type: set, values: {} } ]\noutput: org-b\n";
   const char* parent = R"(
 rampart: 1
 id: parent
@@ -297,7 +297,7 @@ steps:
   testing::PutVersion(*store_, "org_b", 1, child_b, 1);
   testing::PutVersion(*store_, "org_a", 1, parent, 1);
   testing::PutVersion(*store_, "org_a", 1, unpublished_parent, 1);
-  testing::PutVersion(*store_, "org_a", 1, "rampart: 1\nid: draft-only\nsteps: []\n", 0);
+  testing::PutVersion(*store_, "org_a", 1, "rampart: 1\nid: draft-only\nsteps: [ { id: s, type: set, values: {} } ]\n", 0);
   testing::PutVersion(*store_, "org_b", 1, parent, 1);
 
   auto service = NewService();
@@ -315,7 +315,7 @@ steps:
   EXPECT_EQ(rb->status, "succeeded") << rb->record;
   EXPECT_EQ(bj::parse(rb->record).at("output"), bj::value("org-b"));
   EXPECT_EQ(rc->status, "failed");
-  EXPECT_EQ(rc->error_code, "step_failed") << rc->record;
+  EXPECT_EQ(rc->error_code, "not_found") << rc->record;
   EXPECT_NE(rc->record.find("not_found"), std::string::npos) << rc->record;
 
   // The child run is its own row in the parent's org.
@@ -340,7 +340,7 @@ TEST_F(RunServiceTest, OrgsShareWorkersFairlyAndLimitsHold) {
   testing::PutVersion(*store_, "org_a", 1, kSlow, 1);
   testing::PutVersion(*store_, "org_b", 1,
                       "rampart: 1\nid: slow-b\nsteps:\n  - { id: nap, type: action, uses: "
-                      "test.sleep, with: { ms: 20 } }\n",
+                      "db.query, with: { ms: 20 } }\n",
                       1);
   auto service = NewService({.workers = 4});
   ASSERT_TRUE(service->Start().ok());
@@ -389,7 +389,7 @@ TEST_F(RunServiceTest, StopWithRunsInFlightDoesNotHangAndRecoveryInterruptsThem)
   // 200 steps of 10 ms: far longer than the drain, cancellable between steps.
   std::string yaml = "rampart: 1\nid: long\nsteps:\n  - id: loop\n    type: for_each\n    items: [";
   for (int i = 0; i < 100; ++i) yaml += (i ? ",1" : "1");
-  yaml += "]\n    do:\n      - { id: nap, type: action, uses: test.sleep, with: { ms: 10 } }\n";
+  yaml += "]\n    do:\n      - { id: nap, type: action, uses: db.query, with: { ms: 10 } }\n";
   testing::PutVersion(*store_, "org_a", 1, yaml, 1);
   testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
 
@@ -423,7 +423,7 @@ TEST_F(RunServiceTest, StopWithRunsInFlightDoesNotHangAndRecoveryInterruptsThem)
   EXPECT_EQ(queued, 2);   // the rest stay queued
 
   // Next start: the cut ones fail as interrupted, the queued ones run (once).
-  registry_.Register("test.sleep", std::make_unique<FuncAction>([](const actions::Context&) {
+  registry_.Register("db.query", std::make_unique<FuncAction>([](const actions::Context&) {
     return Result<bj::value>(bj::value(nullptr));
   }));
   auto service = NewService({.workers = 2});
