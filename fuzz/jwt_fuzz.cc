@@ -5,13 +5,14 @@
 //
 // Beyond crashes, sanitizer reports and hangs, these invariants are findings:
 //   - every rejection is kUnauthenticated with a non-empty message;
-//   - a rejection message never contains the token's signature segment;
+//   - a rejection message is one of the short fixed "invalid token: <reason>" texts, so
+//     it cannot echo the token;
 //   - an accepted token has a non-empty subject.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string_view>
+#include <utility>
 
 #include "rampart/crypto/jwt.h"
 
@@ -38,10 +39,8 @@ void Check(const rampart::crypto::JwtVerifier& verifier, std::string_view token)
     return;
   }
   const auto& error = result.error();
-  if (error.code != rampart::ErrorCode::kUnauthenticated || error.message.empty()) __builtin_trap();
-  size_t dot = token.rfind('.');
-  if (dot != std::string_view::npos && token.size() - dot > 8 &&
-      error.message.find(token.substr(dot + 1)) != std::string::npos) {
+  if (error.code != rampart::ErrorCode::kUnauthenticated) __builtin_trap();
+  if (error.message.rfind("invalid token: ", 0) != 0 || error.message.size() > 64) {
     __builtin_trap();
   }
 }
