@@ -89,7 +89,13 @@ class FakeTx final : public store::Tx {
   Result<store::Page<store::Workflow>> ListWorkflows(std::string_view, const store::PageRequest&) override {
     return Unsupported();
   }
-  Result<bool> DeleteWorkflow(std::string_view, std::string_view) override { return Unsupported(); }
+  Result<bool> DeleteWorkflow(std::string_view org, std::string_view id) override {
+    bool erased = s_.workflows.erase(std::make_pair(std::string(org), std::string(id))) > 0;
+    std::erase_if(s_.versions, [&](const auto& kv) {
+      return std::get<0>(kv.first) == org && std::get<1>(kv.first) == id;
+    });
+    return erased;
+  }
   Status InsertWorkflowVersion(const store::WorkflowVersion& v) override {
     s_.versions[std::make_tuple(v.org_id, v.workflow_id, v.version)] = v;
     return Status::Ok();

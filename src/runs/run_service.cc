@@ -82,18 +82,22 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
   Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) override {
     std::lock_guard lock(mu_);
     if (auto it = resolved_.find(std::string(id)); it != resolved_.end()) return it->second.second;
-    int live = 0;
+    // One snapshot for the workflow row and its live version's definition.
+    std::optional<store::WorkflowVersion> live;
     Status read = store_.Read([&](store::Tx& tx) -> Status {
       auto wf = tx.GetWorkflow(org_id_, id);
       if (!wf.ok()) return wf.error();
-      if (*wf) live = (*wf)->live_version;
+      if (!*wf || (*wf)->live_version <= 0) return Status::Ok();
+      auto v = tx.GetWorkflowVersion(org_id_, id, (*wf)->live_version);
+      if (!v.ok()) return v.error();
+      live = std::move(*v);
       return Status::Ok();
     });
     if (!read.ok()) return read.error();
-    if (live <= 0) return MakeError(ErrorCode::kNotFound, "workflow " + std::string(id) + " not found");
-    auto loaded = cache_.Get(org_id_, id, live);
+    if (!live) return MakeError(ErrorCode::kNotFound, "workflow " + std::string(id) + " not found");
+    auto loaded = cache_.Get(*live);
     if (!loaded.ok()) return loaded.error();
-    resolved_.emplace(std::string(id), std::make_pair(live, *loaded));
+    resolved_.emplace(std::string(id), std::make_pair(live->version, *loaded));
     return *loaded;
   }
 
@@ -187,13 +191,13 @@ class RunService::Impl {
       auto it = orgs_.find(s.org_id);
       need_org = it == orgs_.end() || it->second.limit == 0;
     }
-    bool exists = false;
+    std::optional<store::WorkflowVersion> version;
     std::optional<store::Org> org;
     Status read = store_.Read([&](store::Tx& tx) -> Status {
       auto v = tx.GetWorkflowVersion(s.org_id, s.workflow_id, s.version);
       if (!v.ok()) return v.error();
-      exists = v->has_value();
-      if (exists && need_org) {
+      version = std::move(*v);
+      if (version && need_org) {
         auto o = tx.GetOrg(s.org_id);
         if (!o.ok()) return o.error();
         org = std::move(*o);
@@ -201,11 +205,11 @@ class RunService::Impl {
       return Status::Ok();
     });
     if (!read.ok()) return read.error();
-    if (!exists) {
+    if (!version) {
       return MakeError(ErrorCode::kNotFound, "workflow " + s.workflow_id + " version " +
                                                  std::to_string(s.version) + " not found");
     }
-    auto wf = cache_.Get(s.org_id, s.workflow_id, s.version);
+    auto wf = cache_.Get(*version);
     if (!wf.ok()) return wf.error();
     if (auto errors = validator_.ValidateInput(**wf, s.input); !errors.empty()) {
       std::string msg = "input does not match the workflow's inputs schema: ";

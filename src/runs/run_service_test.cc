@@ -492,5 +492,53 @@ TEST_F(RunServiceTest, ManyWaitersFromManyThreads) {
   EXPECT_EQ(service->Stats().succeeded, 80);
 }
 
+TEST_F(RunServiceTest, RecreatedWorkflowIsNotServedFromTheCache) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, "rampart: 1\nid: w\nsteps: [ { id: s, type: set, values: {} } ]\noutput: old\n", 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto first = service->Submit(Sub("org_a", "w", 1));
+  ASSERT_TRUE(first.ok());
+  auto r1 = service->Wait("org_a", first->id, 5s);
+  ASSERT_TRUE(r1.has_value());
+  EXPECT_EQ(bj::parse(r1->record).at("output"), bj::value("old"));
+
+  Status deleted = store_->Write([](store::Tx& tx) -> Status {
+    auto d = tx.DeleteWorkflow("org_a", "w");
+    return d.ok() ? Status::Ok() : Status(d.error());
+  });
+  ASSERT_TRUE(deleted.ok());
+  auto gone = service->Submit(Sub("org_a", "w", 1));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+
+  testing::PutVersion(*store_, "org_a", 1, "rampart: 1\nid: w\nsteps: [ { id: s, type: set, values: {} } ]\noutput: new\n", 1);
+  auto second = service->Submit(Sub("org_a", "w", 1));
+  ASSERT_TRUE(second.ok());
+  auto r2 = service->Wait("org_a", second->id, 5s);
+  ASSERT_TRUE(r2.has_value());
+  EXPECT_EQ(bj::parse(r2->record).at("output"), bj::value("new"));
+}
+
+TEST(WorkflowCacheTest, LoadsOnceEvictsAndReportsMissing) {
+  testing::FakeStore store;
+  testing::PutOrg(store, "org_a");
+  testing::PutVersion(store, "org_a", 1, "rampart: 1\nid: x\nsteps: [ { id: s, type: set, values: {} } ]\n", 1);
+  testing::PutVersion(store, "org_a", 1, "rampart: 1\nid: y\nsteps: [ { id: s, type: set, values: {} } ]\n", 1);
+  WorkflowCache cache(store, 1);
+  auto x1 = cache.Get("org_a", "x", 1);
+  auto x2 = cache.Get("org_a", "x", 1);
+  ASSERT_TRUE(x1.ok() && x2.ok());
+  EXPECT_EQ(x1->get(), x2->get());  // parsed once
+  auto y = cache.Get("org_a", "y", 1);  // evicts x (capacity 1)
+  ASSERT_TRUE(y.ok());
+  EXPECT_EQ((*y)->id, "y");
+  auto x3 = cache.Get("org_a", "x", 1);
+  ASSERT_TRUE(x3.ok());
+  EXPECT_NE(x1->get(), x3->get());  // reloaded
+  EXPECT_EQ(cache.Get("org_a", "x", 2).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(cache.Get("org_b", "x", 1).error().code, ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace rampart::runs

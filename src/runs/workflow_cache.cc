@@ -16,16 +16,13 @@ class WorkflowCache::Impl {
 
   Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
                                                      std::string_view workflow_id, int version) {
-    std::string key = Key(org_id, workflow_id, version);
     {
       std::lock_guard lock(mu_);
-      if (auto it = index_.find(key); it != index_.end()) {
+      if (auto it = index_.find(Key(org_id, workflow_id, version)); it != index_.end()) {
         lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->second;
+        return it->second->workflow;
       }
     }
-    // Load outside the lock: a slow load must not block hits for other workflows. Two
-    // threads missing the same key at once both load; the second insert is dropped.
     std::optional<store::WorkflowVersion> stored;
     Status read = store_.Read([&](store::Tx& tx) -> Status {
       auto v = tx.GetWorkflowVersion(org_id, workflow_id, version);
@@ -38,20 +35,37 @@ class WorkflowCache::Impl {
       return MakeError(ErrorCode::kNotFound, "workflow " + std::string(workflow_id) + " version " +
                                                  std::to_string(version) + " not found");
     }
-    model::LoadResult loaded = model::LoadDefinition(stored->definition, model::Format::kAuto);
+    return Get(*stored);
+  }
+
+  Result<std::shared_ptr<const model::Workflow>> Get(const store::WorkflowVersion& stored) {
+    std::string key = Key(stored.org_id, stored.workflow_id, stored.version);
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = index_.find(key); it != index_.end() && it->second->definition == stored.definition) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second->workflow;
+      }
+    }
+    // Load outside the lock: a slow load must not block hits for other workflows. Two
+    // threads missing the same key at once both load; the last insert wins.
+    model::LoadResult loaded = model::LoadDefinition(stored.definition, model::Format::kAuto);
     if (!loaded.ok()) {
       const auto& e = loaded.errors.front();
-      return MakeError(ErrorCode::kInvalidDefinition, "workflow " + std::string(workflow_id) +
-                                                          " version " + std::to_string(version) +
-                                                          " does not load: " + e.path + ": " +
-                                                          e.message);
+      return MakeError(ErrorCode::kInvalidDefinition,
+                       "workflow " + stored.workflow_id + " version " +
+                           std::to_string(stored.version) + " does not load: " + e.path + ": " +
+                           e.message);
     }
     std::lock_guard lock(mu_);
-    if (auto it = index_.find(key); it != index_.end()) return it->second->second;
-    lru_.emplace_front(key, loaded.workflow);
+    if (auto it = index_.find(key); it != index_.end()) {
+      lru_.erase(it->second);
+      index_.erase(it);
+    }
+    lru_.push_front(Entry{key, stored.definition, loaded.workflow});
     index_.emplace(std::move(key), lru_.begin());
     while (lru_.size() > capacity_) {
-      index_.erase(lru_.back().first);
+      index_.erase(lru_.back().key);
       lru_.pop_back();
     }
     return loaded.workflow;
@@ -68,7 +82,11 @@ class WorkflowCache::Impl {
     return key;
   }
 
-  using Entry = std::pair<std::string, std::shared_ptr<const model::Workflow>>;
+  struct Entry {
+    std::string key;
+    std::string definition;  // what it was loaded from, to detect a re-created workflow
+    std::shared_ptr<const model::Workflow> workflow;
+  };
 
   store::Store& store_;
   const size_t capacity_;
@@ -86,6 +104,10 @@ Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(std::string_vi
                                                                   std::string_view workflow_id,
                                                                   int version) {
   return impl_->Get(org_id, workflow_id, version);
+}
+
+Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(const store::WorkflowVersion& stored) {
+  return impl_->Get(stored);
 }
 
 }  // namespace rampart::runs

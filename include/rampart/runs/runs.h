@@ -105,6 +105,10 @@ class WorkflowCache {
   ~WorkflowCache();
   Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
                                                      std::string_view workflow_id, int version);
+  // The same for a version the caller already read: no store access, and a cached entry
+  // whose definition text differs (the workflow was deleted and re-created under the same
+  // id) is replaced instead of served.
+  Result<std::shared_ptr<const model::Workflow>> Get(const store::WorkflowVersion& stored);
 
  private:
   class Impl;
