@@ -23,6 +23,20 @@ int main(int argc, char** argv) {
       app.add_subcommand("validate", "Static validation and security lint; no run");
   validate_cmd->add_option("FILE", files, "Workflow definitions")->required();
 
+  rampart::cli::ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run the server");
+  serve_cmd->add_option("--config", serve.config, "YAML configuration file");
+  serve_cmd->add_option("--data", serve.data_dir, "Data directory (default ./var)");
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (default 127.0.0.1:8787)");
+  serve_cmd->add_flag("--master-key-stdin", serve.master_key_stdin,
+                      "Read the master key from the first line of stdin");
+
+  std::string audit_data = "./var";
+  CLI::App* audit_cmd = app.add_subcommand("audit", "Audit log tools");
+  audit_cmd->require_subcommand(1);
+  CLI::App* verify_cmd = audit_cmd->add_subcommand("verify", "Check the audit hash chain");
+  verify_cmd->add_option("--data", audit_data, "Data directory (default ./var)");
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print version and build info");
 
   try {
@@ -32,6 +46,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : rampart::cli::kExitInvalid;
   }
   if (*run_cmd) return rampart::cli::Run(run, stdout, stderr);
+  if (*serve_cmd) return rampart::cli::Serve(serve, stdout, stderr);
+  if (*verify_cmd) return rampart::cli::AuditVerify(audit_data, stdout, stderr);
   if (*validate_cmd) return rampart::cli::Validate(files, stdout, stderr);
   if (*version_cmd) {
     std::printf("%s\n", rampart::cli::VersionText().c_str());

@@ -26,6 +26,21 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err);
 // 0 when every file is valid (warnings allowed), 2 otherwise.
 int Validate(const std::vector<std::string>& files, std::FILE* out, std::FILE* err);
 
+struct ServeOptions {
+  std::string config;        // YAML config file, "" for none
+  std::string data_dir;      // default: config `data`, else ./var
+  std::string listen;        // default: config `listen`, else 127.0.0.1:8787
+  bool master_key_stdin = false;
+};
+
+// Runs the server until SIGTERM/SIGINT, then drains requests and runs. 0 on clean
+// shutdown, 2 on bad configuration or when the store/port cannot be opened.
+int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err);
+
+// Checks the audit hash chain of the store in `data_dir`: 0 intact, 1 broken (the first
+// bad event is printed), 2 when there is no store.
+int AuditVerify(const std::string& data_dir, std::FILE* out, std::FILE* err);
+
 // Version and build information.
 std::string VersionText();
 

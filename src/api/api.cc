@@ -1,0 +1,1244 @@
+#include "rampart/api/api.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cctype>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/common.h"
+#include "rampart/audit/chain.h"
+#include "rampart/core/json.h"
+#include "rampart/crypto/crypto.h"
+#include "rampart/crypto/password.h"
+#include "rampart/crypto/tokens.h"
+#include "rampart/model/workflow.h"
+#include "rampart/server/http.h"
+
+namespace rampart::api {
+namespace {
+
+using boost::json::array;
+using boost::json::object;
+using boost::json::value;
+using server::Request;
+using server::Response;
+using Permission = auth::Permission;
+
+constexpr std::string_view kSetupTokenHashKey = "setup.token_hash";
+constexpr std::string_view kSetupTokenExpiresKey = "setup.expires_at";
+constexpr size_t kMaxNameLength = 200;
+constexpr size_t kMaxEmailLength = 254;
+constexpr size_t kMinPasswordLength = 12;
+constexpr size_t kMaxPasswordLength = 1024;
+
+// Who may call a route, before its permission.
+enum class Access {
+  kNone,           // anyone (health, OpenAPI, public workflows, login)
+  kSetupToken,     // POST /v1/setup: the body carries the token
+  kAuthenticated,  // any valid credential, no org
+  kOrg,            // a member of the path's {org}, with the route's permission
+};
+
+bool IsStateChanging(std::string_view method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+bool ValidEmail(std::string_view email) {
+  size_t at = email.find('@');
+  if (at == 0 || at == std::string_view::npos || at != email.rfind('@') ||
+      at + 1 >= email.size() || email.size() > kMaxEmailLength) {
+    return false;
+  }
+  for (char c : email) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>' || c == '"') return false;
+  }
+  return email.find('.', at) != std::string_view::npos;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string SlugFrom(std::string_view name) {
+  std::string slug;
+  for (char c : name) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      slug += static_cast<char>(std::tolower(u));
+    } else if (!slug.empty() && slug.back() != '-') {
+      slug += '-';
+    }
+    if (slug.size() >= 48) break;
+  }
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug.empty() ? std::string("org") : slug;
+}
+
+// An invalid definition: 400 with every problem listed under error.details.
+Response DefinitionErrorResponse(const std::vector<model::DefinitionError>& errors,
+                                 std::string_view request_id) {
+  array details;
+  for (const auto& e : errors) {
+    details.push_back(object{{"path", e.path}, {"code", ErrorCodeName(e.code)}, {"message", e.message}});
+    if (details.size() >= 100) break;
+  }
+  Error first = MakeError(ErrorCode::kInvalidDefinition,
+                          errors.empty() ? std::string("invalid definition")
+                                         : errors.front().path + ": " + errors.front().message);
+  Response response = server::ErrorResponse(first, request_id);
+  auto parsed = json::Parse(response.body);
+  if (parsed.ok()) {
+    parsed->as_object()["error"].as_object()["details"] = std::move(details);
+    response.body = json::Serialize(*parsed);
+  }
+  return response;
+}
+
+}  // namespace
+
+// One request in flight: the principal and org access established for it, the parsed
+// body, and the transaction it runs in.
+struct Call {
+  explicit Call(Request& r) : request(r) {}
+  Request& request;
+  store::Tx* tx = nullptr;
+  auth::Principal principal;
+  std::optional<auth::OrgAccess> access;
+  object body;
+  // Work to do after the transaction ended (runs that wait for completion).
+  std::function<Result<Response>()> deferred;
+  // Definition errors to answer with their details.
+  std::vector<model::DefinitionError> definition_errors;
+
+  const std::string& org_id() const { return access->org.id; }
+
+  // Appends an audit event in the request's transaction (write routes only).
+  Status Audit(std::string_view action, std::string_view target, object details = {},
+               std::string_view outcome = "success") {
+    store::AuditEvent event;
+    event.org_id = access.has_value() ? access->org.id : std::string();
+    event.actor = principal.user_id.empty() ? std::string("anonymous") : principal.Actor();
+    event.action = action;
+    event.target = target;
+    event.outcome = outcome;
+    event.source_ip = request.remote_ip;
+    event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+    event.details = json::Serialize(details);
+    event.time = time_ms;
+    auto appended = tx->AppendAudit(std::move(event));
+    if (!appended.ok()) return appended.error();
+    return Status::Ok();
+  }
+
+  store::Millis time_ms = 0;
+};
+
+using Handler = std::function<Result<Response>(Call&)>;
+
+struct RouteSpec {
+  const char* method;
+  const char* pattern;
+  const char* operation_id;
+  const char* summary;
+  Access access;
+  std::optional<Permission> permission;
+  bool write;  // runs in a write transaction
+  std::vector<std::string> fields;  // body allowlist ({} = no JSON body)
+  size_t max_body;
+  Handler handler;
+};
+
+class Api::Impl {
+ public:
+  Impl(ApiDeps deps, ApiOptions options)
+      : deps_(deps),
+        options_(options),
+        auth_failures_(options.auth_failures_per_minute),
+        public_requests_(options.public_requests_per_minute) {}
+
+  void RegisterRoutes(server::Router& router);
+
+ private:
+  Response Dispatch(const RouteSpec& spec, Request& request);
+  Result<Response> RunInStore(const RouteSpec& spec, Call& call);
+  void RecordAuthFailure(const Request& request, std::string_view reason);
+  void TouchCredentials(const auth::Principal& principal);
+  store::Millis Now() const { return ToMillis(deps_.clock->Now()); }
+
+  // Handlers.
+  Result<Response> Setup(Call& call);
+  Result<Response> Login(Call& call);
+  Result<Response> Logout(Call& call);
+  Result<Response> ListOrgs(Call& call);
+  Result<Response> GetOrg(Call& call);
+  Result<Response> ListMembers(Call& call);
+  Result<Response> AddMember(Call& call);
+  Result<Response> UpdateMember(Call& call);
+  Result<Response> RemoveMember(Call& call);
+  Result<Response> ListApiKeys(Call& call);
+  Result<Response> CreateApiKey(Call& call);
+  Result<Response> RevokeApiKey(Call& call);
+  Result<Response> ListWorkflows(Call& call);
+  Result<Response> CreateWorkflow(Call& call);
+  Result<Response> GetWorkflow(Call& call);
+  Result<Response> UpdateWorkflow(Call& call);
+  Result<Response> DeleteWorkflow(Call& call);
+  Result<Response> ListVersions(Call& call);
+  Result<Response> Publish(Call& call);
+  Result<Response> StartRun(Call& call);
+  Result<Response> ListRuns(Call& call);
+  Result<Response> GetRun(Call& call);
+  Result<Response> CancelRun(Call& call);
+  Result<Response> ListAudit(Call& call);
+  Result<Response> RunPublic(Call& call);
+  Result<Response> Metrics(Call& call);
+
+  // Shared by create and update: parses the definition in the body.
+  Result<std::shared_ptr<const model::Workflow>> LoadBodyDefinition(Call& call);
+  // A workflow of the caller's org that the caller may see (private: owners + creator).
+  Result<store::Workflow> VisibleWorkflow(Call& call, std::string_view id);
+  bool MaySee(const Call& call, const store::Workflow& workflow);
+
+  ApiDeps deps_;
+  ApiOptions options_;
+  SourceLimiter auth_failures_;
+  SourceLimiter public_requests_;
+  const server::Router* router_ = nullptr;
+  std::vector<RouteSpec> specs_;
+};
+
+Api::Api(ApiDeps deps, ApiOptions options)
+    : impl_(std::make_unique<Impl>(deps, options)) {}
+Api::~Api() = default;
+void Api::RegisterRoutes(server::Router& router) { impl_->RegisterRoutes(router); }
+
+void Api::Impl::RegisterRoutes(server::Router& router) {
+  router_ = &router;
+  using A = Access;
+  using P = Permission;
+  auto h = [this](Result<Response> (Impl::*fn)(Call&)) {
+    return [this, fn](Call& call) { return (this->*fn)(call); };
+  };
+  constexpr size_t kSmall = 64 * 1024;
+  const size_t kDefinition = options_.max_definition_bytes;
+  specs_ = {
+      {"POST", "/v1/setup", "setup", "Create the first org and its owner with the setup token",
+       A::kSetupToken, std::nullopt, true, {"setup_token", "org_name", "email", "password"}, kSmall,
+       h(&Impl::Setup)},
+      {"POST", "/v1/auth/login", "login", "Password login: session cookie and CSRF token",
+       A::kNone, std::nullopt, true, {"email", "password"}, kSmall, h(&Impl::Login)},
+      {"POST", "/v1/auth/logout", "logout", "End the current session", A::kAuthenticated,
+       std::nullopt, true, {}, kSmall, h(&Impl::Logout)},
+      {"GET", "/v1/orgs", "listOrgs", "Orgs the caller belongs to", A::kAuthenticated,
+       std::nullopt, false, {}, 0, h(&Impl::ListOrgs)},
+      {"GET", "/v1/orgs/{org}", "getOrg", "One org", A::kOrg, std::nullopt, false, {}, 0,
+       h(&Impl::GetOrg)},
+      {"GET", "/v1/orgs/{org}/members", "listMembers", "Members and their roles", A::kOrg,
+       P::kMembersRead, false, {}, 0, h(&Impl::ListMembers)},
+      {"POST", "/v1/orgs/{org}/members", "addMember", "Add a member (creates the user if new)",
+       A::kOrg, P::kMembersWrite, true, {"email", "role", "password"}, kSmall,
+       h(&Impl::AddMember)},
+      {"PATCH", "/v1/orgs/{org}/members/{user}", "updateMember", "Change a member's role",
+       A::kOrg, P::kMembersWrite, true, {"role"}, kSmall, h(&Impl::UpdateMember)},
+      {"DELETE", "/v1/orgs/{org}/members/{user}", "removeMember", "Remove a member", A::kOrg,
+       P::kMembersWrite, true, {}, kSmall, h(&Impl::RemoveMember)},
+      {"GET", "/v1/orgs/{org}/api-keys", "listApiKeys", "API keys (metadata only)", A::kOrg,
+       P::kApiKeysRead, false, {}, 0, h(&Impl::ListApiKeys)},
+      {"POST", "/v1/orgs/{org}/api-keys", "createApiKey",
+       "Create an API key (the key is shown once)", A::kOrg, P::kApiKeysWrite, true,
+       {"name", "scope", "expires_at"}, kSmall, h(&Impl::CreateApiKey)},
+      {"DELETE", "/v1/orgs/{org}/api-keys/{id}", "revokeApiKey", "Revoke an API key", A::kOrg,
+       P::kApiKeysWrite, true, {}, kSmall, h(&Impl::RevokeApiKey)},
+      {"GET", "/v1/orgs/{org}/workflows", "listWorkflows", "Workflows of the org", A::kOrg,
+       P::kWorkflowsRead, false, {}, 0, h(&Impl::ListWorkflows)},
+      {"POST", "/v1/orgs/{org}/workflows", "createWorkflow",
+       "Create a workflow from a definition (JSON or YAML by Content-Type)", A::kOrg,
+       P::kWorkflowsWrite, true, {}, kDefinition, h(&Impl::CreateWorkflow)},
+      {"GET", "/v1/orgs/{org}/workflows/{id}", "getWorkflow",
+       "A workflow with a version's definition (?version=draft|live|N)", A::kOrg,
+       P::kWorkflowsRead, false, {}, 0, h(&Impl::GetWorkflow)},
+      {"PUT", "/v1/orgs/{org}/workflows/{id}", "updateWorkflow",
+       "Save a new draft version", A::kOrg, P::kWorkflowsWrite, true, {}, kDefinition,
+       h(&Impl::UpdateWorkflow)},
+      {"DELETE", "/v1/orgs/{org}/workflows/{id}", "deleteWorkflow", "Delete a workflow",
+       A::kOrg, P::kWorkflowsDelete, true, {}, kSmall, h(&Impl::DeleteWorkflow)},
+      {"GET", "/v1/orgs/{org}/workflows/{id}/versions", "listWorkflowVersions",
+       "Versions, newest first", A::kOrg, P::kWorkflowsRead, false, {}, 0,
+       h(&Impl::ListVersions)},
+      {"POST", "/v1/orgs/{org}/workflows/{id}/publish", "publishWorkflow",
+       "Make a version live (re-validated and linted)", A::kOrg, P::kWorkflowsPublish, true,
+       {"version"}, kSmall, h(&Impl::Publish)},
+      {"POST", "/v1/orgs/{org}/workflows/{id}/runs", "startRun",
+       "Start a run; with wait, answer the run record when it finishes in time", A::kOrg,
+       P::kWorkflowsExecute, false, {"input", "version", "wait"}, 1 << 20, h(&Impl::StartRun)},
+      {"GET", "/v1/orgs/{org}/runs", "listRuns", "Runs, newest first (?workflow=&status=)",
+       A::kOrg, P::kRunsRead, false, {}, 0, h(&Impl::ListRuns)},
+      {"GET", "/v1/orgs/{org}/runs/{run_id}", "getRun", "A run record", A::kOrg, P::kRunsRead,
+       false, {}, 0, h(&Impl::GetRun)},
+      {"POST", "/v1/orgs/{org}/runs/{run_id}/cancel", "cancelRun", "Cancel a run", A::kOrg,
+       P::kRunsCancel, true, {}, kSmall, h(&Impl::CancelRun)},
+      {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events (?after=&limit=)", A::kOrg,
+       P::kAuditRead, false, {}, 0, h(&Impl::ListAudit)},
+      {"POST", "/p/{org_slug}/{workflow_id}", "runPublicWorkflow",
+       "Run a public workflow: answers run id, status and output only", A::kNone, std::nullopt,
+       false, {}, kSmall, h(&Impl::RunPublic)},
+      {"GET", "/metrics", "metrics", "Prometheus metrics", A::kAuthenticated, std::nullopt,
+       false, {}, 0, h(&Impl::Metrics)},
+  };
+  for (const RouteSpec& spec : specs_) {
+    server::Route route;
+    route.method = spec.method;
+    route.pattern = spec.pattern;
+    route.operation_id = spec.operation_id;
+    route.summary = spec.summary;
+    route.permission = spec.permission.has_value()
+                           ? std::string(auth::PermissionName(*spec.permission))
+                           : spec.access == Access::kOrg ? std::string("member")
+                                                         : std::string();
+    route.max_body = spec.max_body;
+    route.body_fields = spec.fields;
+    if (!spec.fields.empty()) {
+      object properties;
+      for (const auto& f : spec.fields) properties[f] = object();
+      route.request_schema = object{{"type", "object"},
+                                    {"properties", std::move(properties)},
+                                    {"additionalProperties", false}};
+    }
+    route.success_status = std::string_view(spec.method) == "POST" ? 201 : 200;
+    const RouteSpec* p = &spec;
+    route.handler = [this, p](Request& request) { return Dispatch(*p, request); };
+    router.Add(std::move(route));
+  }
+
+  server::Route health;
+  health.method = "GET";
+  health.pattern = "/healthz";
+  health.operation_id = "healthz";
+  health.summary = "Liveness";
+  health.handler = [](Request&) { return server::JsonResponse(200, object{{"status", "ok"}}); };
+  router.Add(health);
+
+  server::Route ready;
+  ready.method = "GET";
+  ready.pattern = "/readyz";
+  ready.operation_id = "readyz";
+  ready.summary = "Readiness: the store is reachable";
+  ready.handler = [this](Request& request) {
+    Status ping = deps_.store->Ping();
+    if (!ping.ok()) {
+      Response r = server::JsonResponse(503, object{{"status", "unavailable"}});
+      return r;
+    }
+    return server::JsonResponse(200, object{{"status", "ready"}});
+  };
+  router.Add(ready);
+
+  server::Route openapi;
+  openapi.method = "GET";
+  openapi.pattern = "/v1/openapi.json";
+  openapi.operation_id = "openapi";
+  openapi.summary = "This document";
+  openapi.handler = [this](Request&) {
+    return server::JsonResponse(200, server::OpenApiDocument(*router_, "Rampart API", "1"));
+  };
+  router.Add(openapi);
+}
+
+Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
+  const auto now = deps_.clock->Monotonic();
+  int retry_after = 0;
+  if (spec.access != Access::kNone && auth_failures_.Blocked(request.remote_ip, now, &retry_after)) {
+    return server::ErrorResponse(
+        MakeError(ErrorCode::kRateLimited, "too many failed authentications; retry later"),
+        request.request_id, retry_after);
+  }
+  if (spec.operation_id == std::string_view("runPublicWorkflow") &&
+      public_requests_.Hit(request.remote_ip, now, &retry_after)) {
+    return server::ErrorResponse(MakeError(ErrorCode::kRateLimited, "too many requests"),
+                                 request.request_id, retry_after);
+  }
+  Call call(request);
+  call.time_ms = Now();
+  Result<Response> response = RunInStore(spec, call);
+  if (response.ok() && call.deferred) response = call.deferred();
+  if (!response.ok()) {
+    if (response.error().code == ErrorCode::kUnauthenticated) {
+      RecordAuthFailure(request, spec.operation_id);
+    }
+    if (!call.definition_errors.empty()) {
+      return DefinitionErrorResponse(call.definition_errors, request.request_id);
+    }
+    return server::ErrorResponse(response.error(), request.request_id);
+  }
+  if (!call.principal.user_id.empty()) TouchCredentials(call.principal);
+  return std::move(response).value();
+}
+
+Result<Response> Api::Impl::RunInStore(const RouteSpec& spec, Call& call) {
+  std::optional<Response> out;
+  auto body = [&](store::Tx& tx) -> Status {
+    call.tx = &tx;
+    if (spec.access == Access::kAuthenticated || spec.access == Access::kOrg) {
+      auth::Credentials credentials;
+      credentials.authorization = call.request.Header("authorization").value_or("");
+      credentials.cookie = call.request.Header("cookie").value_or("");
+      credentials.csrf_token = call.request.Header("x-csrf-token").value_or("");
+      credentials.state_changing = IsStateChanging(call.request.method);
+      auto principal = deps_.authenticator->Authenticate(tx, credentials);
+      if (!principal.ok()) return principal.error();
+      call.principal = std::move(principal).value();
+    }
+    if (spec.access == Access::kOrg) {
+      auto access = auth::AuthorizeOrg(tx, call.principal, call.request.params.at("org"),
+                                       spec.permission);
+      if (!access.ok()) return access.error();
+      call.access = std::move(access).value();
+    }
+    if (!spec.fields.empty()) {
+      auto parsed = ParseObjectBody(call.request, spec.fields);
+      if (!parsed.ok()) return parsed.error();
+      call.body = std::move(parsed).value();
+    }
+    auto response = spec.handler(call);
+    if (!response.ok()) return response.error();
+    out = std::move(response).value();
+    return Status::Ok();
+  };
+  Status status = spec.write ? deps_.store->Write(body) : deps_.store->Read(body);
+  if (!status.ok()) return status.error();
+  return std::move(*out);
+}
+
+void Api::Impl::RecordAuthFailure(const Request& request, std::string_view operation) {
+  int retry_after = 0;
+  bool over = auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after);
+  if (over) return;  // already audited enough from this source this minute
+  store::AuditEvent event;
+  event.time = Now();
+  event.actor = "anonymous";
+  event.action = "auth.failed";
+  event.target = std::string(operation);
+  event.outcome = "failure";
+  event.source_ip = request.remote_ip;
+  event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+  event.details = "{}";
+  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
+    auto appended = tx.AppendAudit(event);
+    if (!appended.ok()) return appended.error();
+    return Status::Ok();
+  });
+}
+
+void Api::Impl::TouchCredentials(const auth::Principal& principal) {
+  if (!principal.api_key_needs_touch && !principal.session_needs_touch) return;
+  const store::Millis now = Now();
+  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
+    if (principal.api_key_needs_touch) return tx.TouchApiKey(principal.api_key_id, now);
+    return tx.TouchSession(principal.session_hash, now);
+  });
+}
+
+// ----- identity -----
+
+Result<Response> Api::Impl::Setup(Call& call) {
+  auto token = RequiredString(call.body, "setup_token", 128);
+  auto org_name = RequiredString(call.body, "org_name", kMaxNameLength);
+  auto email = RequiredString(call.body, "email", kMaxEmailLength);
+  auto password = RequiredString(call.body, "password", kMaxPasswordLength);
+  const Error unauthenticated = MakeError(ErrorCode::kUnauthenticated, "authentication required");
+  if (!token.ok()) return unauthenticated;
+  auto stored_hash = call.tx->GetSetting(kSetupTokenHashKey);
+  if (!stored_hash.ok()) return stored_hash.error();
+  auto expires = call.tx->GetSetting(kSetupTokenExpiresKey);
+  if (!expires.ok()) return expires.error();
+  if (!stored_hash->has_value() || !expires->has_value() ||
+      !crypto::ConstantTimeEqual(crypto::Sha256Hex(*token), **stored_hash) ||
+      std::stoll(**expires) <= call.time_ms) {
+    return unauthenticated;
+  }
+  if (!org_name.ok()) return org_name.error();
+  if (!email.ok()) return email.error();
+  if (!password.ok()) return password.error();
+  std::string normalized = Lower(*email);
+  if (!ValidEmail(normalized)) return MakeError(ErrorCode::kInvalidArgument, "invalid email");
+  if (password->size() < kMinPasswordLength) {
+    return MakeError(ErrorCode::kInvalidArgument, "password must be at least 12 characters");
+  }
+  auto orgs = call.tx->CountOrgs();
+  if (!orgs.ok()) return orgs.error();
+  if (*orgs > 0) return unauthenticated;
+  auto hash = crypto::HashPassword(*password, *deps_.random);
+  if (!hash.ok()) return hash.error();
+
+  store::Org org{.id = crypto::NewOpaqueToken(*deps_.random, "org_").substr(0, 24),
+                 .slug = SlugFrom(*org_name),
+                 .name = *org_name,
+                 .max_concurrent_runs = 10,
+                 .created_at = call.time_ms};
+  store::User user{.id = crypto::NewOpaqueToken(*deps_.random, "usr_").substr(0, 24),
+                   .email = normalized,
+                   .password_hash = std::move(hash).value(),
+                   .created_at = call.time_ms};
+  if (Status s = call.tx->InsertOrg(org); !s.ok()) return s.error();
+  if (Status s = call.tx->InsertUser(user); !s.ok()) return s.error();
+  if (Status s = call.tx->UpsertMembership({org.id, user.id, "owner", call.time_ms}); !s.ok()) {
+    return s.error();
+  }
+  // Single use: the token is gone with the transaction that used it (and its file).
+  if (!options_.setup_token_path.empty()) ::unlink(options_.setup_token_path.c_str());
+  if (Status s = call.tx->DeleteSetting(kSetupTokenHashKey); !s.ok()) return s.error();
+  if (Status s = call.tx->DeleteSetting(kSetupTokenExpiresKey); !s.ok()) return s.error();
+  call.principal.user_id = user.id;
+  call.access = auth::OrgAccess{org, "owner", auth::PermissionSet::All()};
+  if (Status s = call.Audit("setup", org.id, object{{"email", user.email}}); !s.ok()) {
+    return s.error();
+  }
+  return server::JsonResponse(
+      201, object{{"org", OrgJson(org)},
+                  {"user", object{{"id", user.id}, {"email", user.email}, {"role", "owner"}}}});
+}
+
+Result<Response> Api::Impl::Login(Call& call) {
+  const Error unauthenticated = MakeError(ErrorCode::kUnauthenticated, "authentication required");
+  auto email = RequiredString(call.body, "email", kMaxEmailLength);
+  auto password = RequiredString(call.body, "password", kMaxPasswordLength);
+  if (!email.ok() || !password.ok()) {
+    crypto::BurnPasswordVerifyTime();
+    return unauthenticated;
+  }
+  auto user = call.tx->GetUserByEmail(Lower(*email));
+  if (!user.ok()) return user.error();
+  if (!user->has_value() || (*user)->password_hash.empty()) {
+    // Same work as a real check, so the answer's timing does not reveal the email exists.
+    crypto::BurnPasswordVerifyTime();
+    return unauthenticated;
+  }
+  if (!crypto::VerifyPassword((*user)->password_hash, *password)) return unauthenticated;
+
+  std::string token = crypto::NewOpaqueToken(*deps_.random, crypto::kSessionPrefix);
+  std::string csrf = crypto::NewOpaqueToken(*deps_.random, "csr_");
+  const auto& config = deps_.authenticator->config();
+  const store::Millis absolute =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.session_absolute).count();
+  store::Session session{.token_hash = crypto::Sha256Hex(token),
+                         .user_id = (*user)->id,
+                         .csrf_hash = crypto::Sha256Hex(csrf),
+                         .created_at = call.time_ms,
+                         .last_seen_at = call.time_ms,
+                         .expires_at = call.time_ms + absolute,
+                         .revoked = false};
+  if (Status s = call.tx->InsertSession(session); !s.ok()) return s.error();
+  call.principal.user_id = (*user)->id;
+  if (Status s = call.Audit("login", (*user)->id); !s.ok()) return s.error();
+  Response response = server::JsonResponse(
+      200, object{{"csrf_token", csrf},
+                  {"user", object{{"id", (*user)->id}, {"email", (*user)->email}}}});
+  std::string cookie = std::string(auth::kSessionCookie) + "=" + token +
+                       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                       std::to_string(absolute / 1000);
+  if (options_.tls) cookie += "; Secure";
+  response.headers.emplace_back("Set-Cookie", std::move(cookie));
+  return response;
+}
+
+Result<Response> Api::Impl::Logout(Call& call) {
+  if (call.principal.kind == auth::Principal::Kind::kSession) {
+    if (Status s = call.tx->RevokeSession(call.principal.session_hash); !s.ok()) return s.error();
+    if (Status s = call.Audit("logout", call.principal.user_id); !s.ok()) return s.error();
+  }
+  call.principal.session_needs_touch = false;
+  Response response = server::JsonResponse(200, object{{"status", "logged_out"}});
+  std::string cookie = std::string(auth::kSessionCookie) +
+                       "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+  if (options_.tls) cookie += "; Secure";
+  response.headers.emplace_back("Set-Cookie", std::move(cookie));
+  return response;
+}
+
+// ----- orgs and members -----
+
+Result<Response> Api::Impl::ListOrgs(Call& call) {
+  auto orgs = call.tx->ListOrgsOfUser(call.principal.user_id);
+  if (!orgs.ok()) return orgs.error();
+  array items;
+  for (const store::Org& org : *orgs) {
+    // A key belongs to one org: it sees only that one.
+    if (call.principal.kind == auth::Principal::Kind::kApiKey &&
+        org.id != call.principal.api_key_org) {
+      continue;
+    }
+    auto membership = call.tx->GetMembership(org.id, call.principal.user_id);
+    if (!membership.ok()) return membership.error();
+    object o = OrgJson(org);
+    o["role"] = membership->has_value() ? (*membership)->role : std::string();
+    items.push_back(std::move(o));
+  }
+  return server::JsonResponse(200, ListBody(std::move(items), ""));
+}
+
+Result<Response> Api::Impl::GetOrg(Call& call) {
+  object o = OrgJson(call.access->org);
+  o["role"] = call.access->role;
+  array permissions;
+  for (const auto& name : call.access->permissions.Names()) permissions.push_back(value(name));
+  o["permissions"] = std::move(permissions);
+  return server::JsonResponse(200, o);
+}
+
+Result<Response> Api::Impl::ListMembers(Call& call) {
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  auto members = call.tx->ListMembers(call.org_id(), *page);
+  if (!members.ok()) return members.error();
+  array items;
+  for (const store::Membership& m : members->items) {
+    auto user = call.tx->GetUser(m.user_id);
+    if (!user.ok()) return user.error();
+    items.push_back(object{{"user_id", m.user_id},
+                           {"email", user->has_value() ? (*user)->email : std::string()},
+                           {"role", m.role},
+                           {"created_at", TimeValue(m.created_at)}});
+  }
+  return server::JsonResponse(200, ListBody(std::move(items), members->next));
+}
+
+Result<Response> Api::Impl::AddMember(Call& call) {
+  auto email = RequiredString(call.body, "email", kMaxEmailLength);
+  if (!email.ok()) return email.error();
+  auto role = RequiredString(call.body, "role", 32);
+  if (!role.ok()) return role.error();
+  if (!auth::IsRole(*role)) {
+    return MakeError(ErrorCode::kInvalidArgument, "role must be owner or developer");
+  }
+  auto password = OptionalString(call.body, "password", kMaxPasswordLength);
+  if (!password.ok()) return password.error();
+  std::string normalized = Lower(*email);
+  if (!ValidEmail(normalized)) return MakeError(ErrorCode::kInvalidArgument, "invalid email");
+  auto existing = call.tx->GetUserByEmail(normalized);
+  if (!existing.ok()) return existing.error();
+  store::User user;
+  if (existing->has_value()) {
+    user = **existing;
+    auto membership = call.tx->GetMembership(call.org_id(), user.id);
+    if (!membership.ok()) return membership.error();
+    if (membership->has_value()) return MakeError(ErrorCode::kConflict, "already a member");
+  } else {
+    if (!password->has_value() || (*password)->size() < kMinPasswordLength) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "a new user needs a password of at least 12 characters");
+    }
+    auto hash = crypto::HashPassword(**password, *deps_.random);
+    if (!hash.ok()) return hash.error();
+    user = store::User{.id = crypto::NewOpaqueToken(*deps_.random, "usr_").substr(0, 24),
+                       .email = normalized,
+                       .password_hash = std::move(hash).value(),
+                       .created_at = call.time_ms};
+    if (Status s = call.tx->InsertUser(user); !s.ok()) return s.error();
+  }
+  store::Membership membership{call.org_id(), user.id, *role, call.time_ms};
+  if (Status s = call.tx->UpsertMembership(membership); !s.ok()) return s.error();
+  if (Status s = call.Audit("member.add", user.id, object{{"role", *role}}); !s.ok()) {
+    return s.error();
+  }
+  return server::JsonResponse(201, object{{"user_id", user.id},
+                                          {"email", user.email},
+                                          {"role", *role},
+                                          {"created_at", TimeValue(call.time_ms)}});
+}
+
+Result<Response> Api::Impl::UpdateMember(Call& call) {
+  auto role = RequiredString(call.body, "role", 32);
+  if (!role.ok()) return role.error();
+  if (!auth::IsRole(*role)) {
+    return MakeError(ErrorCode::kInvalidArgument, "role must be owner or developer");
+  }
+  const std::string& user_id = call.request.params.at("user");
+  auto membership = call.tx->GetMembership(call.org_id(), user_id);
+  if (!membership.ok()) return membership.error();
+  if (!membership->has_value()) return MakeError(ErrorCode::kNotFound, "member not found");
+  if ((*membership)->role == "owner" && *role != "owner") {
+    auto owners = call.tx->CountOwners(call.org_id());
+    if (!owners.ok()) return owners.error();
+    if (*owners <= 1) return MakeError(ErrorCode::kConflict, "an org needs at least one owner");
+  }
+  store::Membership updated = **membership;
+  std::string before = updated.role;
+  updated.role = *role;
+  if (Status s = call.tx->UpsertMembership(updated); !s.ok()) return s.error();
+  if (Status s = call.Audit("member.role", user_id, object{{"from", before}, {"to", *role}});
+      !s.ok()) {
+    return s.error();
+  }
+  return server::JsonResponse(200, object{{"user_id", user_id}, {"role", *role}});
+}
+
+Result<Response> Api::Impl::RemoveMember(Call& call) {
+  const std::string& user_id = call.request.params.at("user");
+  auto membership = call.tx->GetMembership(call.org_id(), user_id);
+  if (!membership.ok()) return membership.error();
+  if (!membership->has_value()) return MakeError(ErrorCode::kNotFound, "member not found");
+  if ((*membership)->role == "owner") {
+    auto owners = call.tx->CountOwners(call.org_id());
+    if (!owners.ok()) return owners.error();
+    if (*owners <= 1) return MakeError(ErrorCode::kConflict, "an org needs at least one owner");
+  }
+  auto removed = call.tx->DeleteMembership(call.org_id(), user_id);
+  if (!removed.ok()) return removed.error();
+  if (Status s = call.Audit("member.remove", user_id); !s.ok()) return s.error();
+  return server::JsonResponse(200, object{{"user_id", user_id}, {"removed", true}});
+}
+
+// ----- API keys -----
+
+Result<Response> Api::Impl::ListApiKeys(Call& call) {
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  auto keys = call.tx->ListApiKeys(call.org_id(), *page);
+  if (!keys.ok()) return keys.error();
+  array items;
+  for (const store::ApiKey& key : keys->items) items.push_back(ApiKeyJson(key));
+  return server::JsonResponse(200, ListBody(std::move(items), keys->next));
+}
+
+Result<Response> Api::Impl::CreateApiKey(Call& call) {
+  auto name = RequiredString(call.body, "name", kMaxNameLength);
+  if (!name.ok()) return name.error();
+  auto scope = OptionalString(call.body, "scope", 16);
+  if (!scope.ok()) return scope.error();
+  std::string scope_value = scope->value_or("read");
+  if (scope_value != "read" && scope_value != "read_write") {
+    return MakeError(ErrorCode::kInvalidArgument, "scope must be read or read_write");
+  }
+  // A key never widens its creator: a key-authenticated caller cannot mint a wider key.
+  if (call.principal.kind == auth::Principal::Kind::kApiKey &&
+      call.principal.api_key_scope != "read_write" && scope_value == "read_write") {
+    return MakeError(ErrorCode::kPermissionDenied, "a key cannot create a wider key");
+  }
+  std::optional<store::Millis> expires_at;
+  if (const value* v = call.body.if_contains("expires_at"); v != nullptr && !v->is_null()) {
+    // RFC 3339 is accepted as a number of seconds from now too: {"expires_at": "..."}.
+    if (!v->is_string()) {
+      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be an RFC 3339 time");
+    }
+    std::string text(v->as_string());
+    std::tm tm{};
+    int ms = 0;
+    char zone = 0;
+    if (text.size() < 20 ||
+        std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be an RFC 3339 UTC time");
+    }
+    zone = text.back();
+    if (zone != 'Z') {
+      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be in UTC (end with Z)");
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t seconds = timegm(&tm);
+    if (seconds <= 0) return MakeError(ErrorCode::kInvalidArgument, "invalid expires_at");
+    expires_at = static_cast<store::Millis>(seconds) * 1000 + ms;
+    if (*expires_at <= call.time_ms) {
+      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be in the future");
+    }
+  }
+  auto active = call.tx->CountActiveApiKeys(call.org_id(), call.time_ms);
+  if (!active.ok()) return active.error();
+  if (*active >= options_.max_api_keys_per_org) {
+    return MakeError(ErrorCode::kConflict,
+                     "an org has at most " + std::to_string(options_.max_api_keys_per_org) +
+                         " active API keys; revoke one first");
+  }
+  std::string key = crypto::NewApiKey(*deps_.random);
+  store::ApiKey row{.id = crypto::NewOpaqueToken(*deps_.random, "key_").substr(0, 24),
+                    .org_id = call.org_id(),
+                    .user_id = call.principal.user_id,
+                    .name = *name,
+                    .hash = crypto::Sha256Hex(key),
+                    .hint = key.substr(0, 8) + "..." + key.substr(key.size() - 4),
+                    .scope = scope_value,
+                    .created_at = call.time_ms,
+                    .expires_at = expires_at,
+                    .last_used_at = std::nullopt,
+                    .revoked_at = std::nullopt};
+  if (Status s = call.tx->InsertApiKey(row); !s.ok()) return s.error();
+  if (Status s = call.Audit("api_key.create", row.id, object{{"scope", scope_value}}); !s.ok()) {
+    return s.error();
+  }
+  object body = ApiKeyJson(row);
+  body["key"] = key;  // shown once
+  return server::JsonResponse(201, body);
+}
+
+Result<Response> Api::Impl::RevokeApiKey(Call& call) {
+  const std::string& id = call.request.params.at("id");
+  auto revoked = call.tx->RevokeApiKey(call.org_id(), id, call.time_ms);
+  if (!revoked.ok()) return revoked.error();
+  if (!*revoked) return MakeError(ErrorCode::kNotFound, "API key not found");
+  if (Status s = call.Audit("api_key.revoke", id); !s.ok()) return s.error();
+  return server::JsonResponse(200, object{{"id", id}, {"revoked", true}});
+}
+
+// ----- workflows -----
+
+bool Api::Impl::MaySee(const Call& call, const store::Workflow& workflow) {
+  if (workflow.visibility != "private" || call.access->role == "owner") return true;
+  auto first = call.tx->GetWorkflowVersion(call.org_id(), workflow.id, 1);
+  return first.ok() && first->has_value() && (*first)->created_by == call.principal.user_id;
+}
+
+Result<store::Workflow> Api::Impl::VisibleWorkflow(Call& call, std::string_view id) {
+  auto workflow = call.tx->GetWorkflow(call.org_id(), id);
+  if (!workflow.ok()) return workflow.error();
+  if (!workflow->has_value() || !MaySee(call, **workflow)) {
+    return MakeError(ErrorCode::kNotFound, "workflow not found");
+  }
+  return std::move(**workflow);
+}
+
+Result<std::shared_ptr<const model::Workflow>> Api::Impl::LoadBodyDefinition(Call& call) {
+  std::string_view content_type = call.request.Header("content-type").value_or("");
+  model::Format format = model::Format::kAuto;
+  if (content_type.find("json") != std::string_view::npos) {
+    format = model::Format::kJson;
+  } else if (content_type.find("yaml") != std::string_view::npos) {
+    format = model::Format::kYaml;
+  } else if (!content_type.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "Content-Type must be application/json or application/yaml");
+  }
+  if (call.request.body.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "the request body must be a definition");
+  }
+  model::LoadResult loaded = model::LoadDefinition(call.request.body, format);
+  if (!loaded.ok()) {
+    call.definition_errors = loaded.errors;
+    return MakeError(ErrorCode::kInvalidDefinition, "invalid definition");
+  }
+  return loaded.workflow;
+}
+
+Result<Response> Api::Impl::ListWorkflows(Call& call) {
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  auto workflows = call.tx->ListWorkflows(call.org_id(), *page);
+  if (!workflows.ok()) return workflows.error();
+  array items;
+  for (const store::Workflow& w : workflows->items) {
+    if (MaySee(call, w)) items.push_back(WorkflowJson(w));
+  }
+  return server::JsonResponse(200, ListBody(std::move(items), workflows->next));
+}
+
+Result<Response> Api::Impl::CreateWorkflow(Call& call) {
+  auto definition = LoadBodyDefinition(call);
+  if (!definition.ok()) return definition.error();
+  const model::Workflow& w = **definition;
+  auto existing = call.tx->GetWorkflow(call.org_id(), w.id);
+  if (!existing.ok()) return existing.error();
+  if (existing->has_value()) {
+    return MakeError(ErrorCode::kConflict,
+                     "workflow " + w.id + " already exists; PUT a new version instead");
+  }
+  store::Workflow row{.org_id = call.org_id(),
+                      .id = w.id,
+                      .name = w.name,
+                      .visibility = std::string(model::VisibilityName(w.visibility)),
+                      .latest_version = 1,
+                      .live_version = 0,
+                      .created_at = call.time_ms,
+                      .updated_at = call.time_ms};
+  store::WorkflowVersion version{.org_id = call.org_id(),
+                                 .workflow_id = w.id,
+                                 .version = 1,
+                                 .definition = json::Serialize(w.source),
+                                 .source = call.request.body,
+                                 .created_by = call.principal.user_id,
+                                 .created_at = call.time_ms};
+  if (Status s = call.tx->InsertWorkflow(row); !s.ok()) return s.error();
+  if (Status s = call.tx->InsertWorkflowVersion(version); !s.ok()) return s.error();
+  if (Status s = call.Audit("workflow.create", w.id, object{{"version", 1}}); !s.ok()) {
+    return s.error();
+  }
+  object body = WorkflowJson(row);
+  body["version"] = 1;
+  return server::JsonResponse(201, body);
+}
+
+Result<Response> Api::Impl::UpdateWorkflow(Call& call) {
+  const std::string& id = call.request.params.at("id");
+  auto existing = VisibleWorkflow(call, id);
+  if (!existing.ok()) return existing.error();
+  auto definition = LoadBodyDefinition(call);
+  if (!definition.ok()) return definition.error();
+  const model::Workflow& w = **definition;
+  if (w.id != id) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the definition's id does not match the workflow in the path");
+  }
+  store::Workflow row = std::move(existing).value();
+  row.latest_version += 1;
+  row.name = w.name;
+  if (row.live_version == 0) row.visibility = std::string(model::VisibilityName(w.visibility));
+  row.updated_at = call.time_ms;
+  store::WorkflowVersion version{.org_id = call.org_id(),
+                                 .workflow_id = w.id,
+                                 .version = row.latest_version,
+                                 .definition = json::Serialize(w.source),
+                                 .source = call.request.body,
+                                 .created_by = call.principal.user_id,
+                                 .created_at = call.time_ms};
+  if (Status s = call.tx->InsertWorkflowVersion(version); !s.ok()) return s.error();
+  if (Status s = call.tx->UpdateWorkflow(row); !s.ok()) return s.error();
+  if (Status s = call.Audit("workflow.update", id, object{{"version", row.latest_version}});
+      !s.ok()) {
+    return s.error();
+  }
+  object body = WorkflowJson(row);
+  body["version"] = row.latest_version;
+  return server::JsonResponse(200, body);
+}
+
+Result<Response> Api::Impl::GetWorkflow(Call& call) {
+  auto workflow = VisibleWorkflow(call, call.request.params.at("id"));
+  if (!workflow.ok()) return workflow.error();
+  std::string_view requested = QueryParam(call.request, "version");
+  int version = workflow->latest_version;
+  if (requested == "live") {
+    version = workflow->live_version;
+    if (version == 0) return MakeError(ErrorCode::kNotFound, "the workflow has no live version");
+  } else if (!requested.empty() && requested != "draft") {
+    version = 0;
+    for (char c : requested) {
+      if (c < '0' || c > '9' || version > 1'000'000) {
+        return MakeError(ErrorCode::kInvalidArgument, "version must be draft, live or a number");
+      }
+      version = version * 10 + (c - '0');
+    }
+  }
+  auto row = call.tx->GetWorkflowVersion(call.org_id(), workflow->id, version);
+  if (!row.ok()) return row.error();
+  if (!row->has_value()) return MakeError(ErrorCode::kNotFound, "version not found");
+  object body = WorkflowJson(*workflow);
+  body["version"] = version;
+  auto definition = json::Parse((*row)->definition, {.max_bytes = (*row)->definition.size() + 1,
+                                                     .max_depth = 256});
+  body["definition"] = definition.ok() ? std::move(definition).value() : value(nullptr);
+  return server::JsonResponse(200, body);
+}
+
+Result<Response> Api::Impl::DeleteWorkflow(Call& call) {
+  const std::string& id = call.request.params.at("id");
+  auto workflow = VisibleWorkflow(call, id);
+  if (!workflow.ok()) return workflow.error();
+  auto deleted = call.tx->DeleteWorkflow(call.org_id(), id);
+  if (!deleted.ok()) return deleted.error();
+  if (Status s = call.Audit("workflow.delete", id); !s.ok()) return s.error();
+  return server::JsonResponse(200, object{{"id", id}, {"deleted", true}});
+}
+
+Result<Response> Api::Impl::ListVersions(Call& call) {
+  auto workflow = VisibleWorkflow(call, call.request.params.at("id"));
+  if (!workflow.ok()) return workflow.error();
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  auto versions = call.tx->ListWorkflowVersions(call.org_id(), workflow->id, *page);
+  if (!versions.ok()) return versions.error();
+  array items;
+  for (const auto& v : versions->items) {
+    items.push_back(object{{"version", v.version},
+                           {"live", v.version == workflow->live_version},
+                           {"created_by", v.created_by},
+                           {"created_at", TimeValue(v.created_at)}});
+  }
+  return server::JsonResponse(200, ListBody(std::move(items), versions->next));
+}
+
+Result<Response> Api::Impl::Publish(Call& call) {
+  const std::string& id = call.request.params.at("id");
+  auto workflow = VisibleWorkflow(call, id);
+  if (!workflow.ok()) return workflow.error();
+  const value* v = call.body.if_contains("version");
+  if (v == nullptr || !v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1'000'000) {
+    return MakeError(ErrorCode::kInvalidArgument, "field \"version\" must be a version number");
+  }
+  int version = static_cast<int>(v->as_int64());
+  auto row = call.tx->GetWorkflowVersion(call.org_id(), id, version);
+  if (!row.ok()) return row.error();
+  if (!row->has_value()) return MakeError(ErrorCode::kNotFound, "version not found");
+  // Re-validate with today's rules and lint: a version saved under older rules, or a
+  // public workflow without a strict inputs schema, does not go live.
+  model::LoadResult loaded = model::LoadDefinition((*row)->definition, model::Format::kJson);
+  if (!loaded.ok()) {
+    call.definition_errors = loaded.errors;
+    return MakeError(ErrorCode::kInvalidDefinition, "invalid definition");
+  }
+  store::Workflow updated = std::move(workflow).value();
+  std::string before = updated.visibility;
+  updated.live_version = version;
+  updated.visibility = std::string(model::VisibilityName(loaded.workflow->visibility));
+  updated.name = loaded.workflow->name;
+  updated.updated_at = call.time_ms;
+  if (Status s = call.tx->UpdateWorkflow(updated); !s.ok()) return s.error();
+  if (Status s = call.Audit("workflow.publish", id, object{{"version", version}}); !s.ok()) {
+    return s.error();
+  }
+  if (before != updated.visibility) {
+    if (Status s = call.Audit("workflow.visibility", id,
+                              object{{"from", before}, {"to", updated.visibility}});
+        !s.ok()) {
+      return s.error();
+    }
+  }
+  object body = WorkflowJson(updated);
+  array warnings;
+  for (const auto& w : loaded.warnings) {
+    warnings.push_back(object{{"path", w.path}, {"code", ErrorCodeName(w.code)}, {"message", w.message}});
+  }
+  body["warnings"] = std::move(warnings);
+  return server::JsonResponse(200, body);
+}
+
+// ----- runs -----
+
+Result<Response> Api::Impl::StartRun(Call& call) {
+  const std::string& id = call.request.params.at("id");
+  auto workflow = VisibleWorkflow(call, id);
+  if (!workflow.ok()) return workflow.error();
+  auto requested = OptionalString(call.body, "version", 16);
+  if (!requested.ok()) return requested.error();
+  int version = 0;
+  std::string which = requested->value_or("live");
+  if (which == "live") {
+    version = workflow->live_version;
+    if (version == 0) {
+      return MakeError(ErrorCode::kConflict,
+                       "the workflow has no live version; publish one or run the draft");
+    }
+  } else if (which == "draft") {
+    version = workflow->latest_version;
+  } else {
+    return MakeError(ErrorCode::kInvalidArgument, "version must be live or draft");
+  }
+  double wait_s = 0;
+  if (const value* w = call.body.if_contains("wait"); w != nullptr && !w->is_null()) {
+    if (!w->is_number()) return MakeError(ErrorCode::kInvalidArgument, "wait must be seconds");
+    wait_s = w->to_number<double>();
+    if (!(wait_s >= 0)) return MakeError(ErrorCode::kInvalidArgument, "wait must be >= 0");
+    wait_s = std::min<double>(wait_s, static_cast<double>(options_.max_wait.count()));
+  }
+  auto loaded = deps_.workflows->Get(call.org_id(), id, version);
+  if (!loaded.ok()) return loaded.error();
+  if (Status s = auth::CheckWorkflowAuthorization(*call.access, (*loaded)->authorization_roles,
+                                                  (*loaded)->authorization_permissions);
+      !s.ok()) {
+    return s.error();
+  }
+  runs::Submission submission;
+  submission.org_id = call.org_id();
+  submission.workflow_id = id;
+  submission.version = version;
+  if (const value* input = call.body.if_contains("input"); input != nullptr) {
+    submission.input = *input;
+  }
+  submission.trigger = object{{"type", "api"}, {"received_at", TimeValue(call.time_ms)}};
+  submission.actor = call.principal.Actor();
+  // The run is submitted after the request's read transaction: Submit commits on its
+  // own (group-committed with other requests).
+  call.deferred = [this, submission = std::move(submission), wait_s]() mutable -> Result<Response> {
+    std::string org_id = submission.org_id;
+    auto run = deps_.runs->Submit(std::move(submission));
+    if (!run.ok()) return run.error();
+    if (wait_s > 0) {
+      auto finished = deps_.runs->Wait(org_id, run->id,
+                                       std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)));
+      if (finished.has_value()) return server::JsonResponse(200, RunRecordJson(*finished));
+    }
+    return server::JsonResponse(202, object{{"run_id", run->id}, {"status", run->status}});
+  };
+  return Response{};
+}
+
+Result<Response> Api::Impl::ListRuns(Call& call) {
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  store::RunFilter filter;
+  filter.workflow_id = std::string(QueryParam(call.request, "workflow"));
+  filter.status = std::string(QueryParam(call.request, "status"));
+  static constexpr std::string_view kStatuses[] = {"queued",    "running", "awaiting_approval",
+                                                   "succeeded", "failed",  "cancelled"};
+  if (!filter.status.empty() &&
+      std::find(std::begin(kStatuses), std::end(kStatuses), filter.status) == std::end(kStatuses)) {
+    return MakeError(ErrorCode::kInvalidArgument, "unknown status");
+  }
+  auto runs = call.tx->ListRuns(call.org_id(), filter, *page);
+  if (!runs.ok()) return runs.error();
+  array items;
+  for (const store::Run& run : runs->items) items.push_back(RunSummaryJson(run));
+  return server::JsonResponse(200, ListBody(std::move(items), runs->next));
+}
+
+Result<Response> Api::Impl::GetRun(Call& call) {
+  auto run = call.tx->GetRun(call.org_id(), call.request.params.at("run_id"));
+  if (!run.ok()) return run.error();
+  if (!run->has_value()) return MakeError(ErrorCode::kNotFound, "run not found");
+  return server::JsonResponse(200, RunRecordJson(**run));
+}
+
+Result<Response> Api::Impl::CancelRun(Call& call) {
+  const std::string& run_id = call.request.params.at("run_id");
+  auto run = call.tx->GetRun(call.org_id(), run_id);
+  if (!run.ok()) return run.error();
+  if (!run->has_value()) return MakeError(ErrorCode::kNotFound, "run not found");
+  if (Status s = call.Audit("run.cancel", run_id); !s.ok()) return s.error();
+  std::string org_id = call.org_id();
+  call.deferred = [this, org_id, run_id]() -> Result<Response> {
+    Status cancelled = deps_.runs->Cancel(org_id, run_id);
+    if (!cancelled.ok()) return cancelled.error();
+    return server::JsonResponse(202, object{{"run_id", run_id}, {"status", "cancelling"}});
+  };
+  return Response{};
+}
+
+// ----- audit, public, metrics -----
+
+Result<Response> Api::Impl::ListAudit(Call& call) {
+  int64_t after = 0;
+  int limit = 100;
+  auto parse = [](std::string_view text, int64_t max, int64_t& out) {
+    if (text.empty() || text.size() > 18) return false;
+    int64_t n = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') return false;
+      n = n * 10 + (c - '0');
+    }
+    if (n > max) return false;
+    out = n;
+    return true;
+  };
+  if (std::string_view a = QueryParam(call.request, "after"); !a.empty()) {
+    if (!parse(a, INT64_MAX / 10, after)) {
+      return MakeError(ErrorCode::kInvalidArgument, "after must be an event sequence number");
+    }
+  }
+  if (std::string_view l = QueryParam(call.request, "limit"); !l.empty()) {
+    int64_t n = 0;
+    if (!parse(l, 500, n) || n < 1) {
+      return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to 500");
+    }
+    limit = static_cast<int>(n);
+  }
+  auto events = call.tx->ListAudit(call.org_id(), after, limit);
+  if (!events.ok()) return events.error();
+  array items;
+  for (const auto& e : *events) items.push_back(AuditJson(e));
+  object body;
+  body["next_after"] = events->empty() ? value(nullptr) : value(events->back().seq);
+  body["items"] = std::move(items);
+  return server::JsonResponse(200, body);
+}
+
+Result<Response> Api::Impl::RunPublic(Call& call) {
+  const Error not_found = MakeError(ErrorCode::kNotFound, "workflow not found");
+  auto org = call.tx->GetOrgBySlug(call.request.params.at("org_slug"));
+  if (!org.ok()) return org.error();
+  if (!org->has_value()) return not_found;
+  const std::string& id = call.request.params.at("workflow_id");
+  auto workflow = call.tx->GetWorkflow((*org)->id, id);
+  if (!workflow.ok()) return workflow.error();
+  if (!workflow->has_value() || (*workflow)->live_version == 0) return not_found;
+  auto loaded = deps_.workflows->Get((*org)->id, id, (*workflow)->live_version);
+  if (!loaded.ok()) return not_found;
+  if ((*loaded)->visibility != model::Visibility::kPublic) return not_found;
+  value input = object();
+  if (!call.request.body.empty()) {
+    auto parsed = json::Parse(call.request.body, {.max_bytes = call.request.body.size(), .max_depth = 32});
+    if (!parsed.ok()) return MakeError(ErrorCode::kInvalidArgument, "the body must be JSON");
+    input = std::move(parsed).value();
+  }
+  runs::Submission submission;
+  submission.org_id = (*org)->id;
+  submission.workflow_id = id;
+  submission.version = (*workflow)->live_version;
+  submission.input = std::move(input);
+  submission.trigger = object{{"type", "public"}, {"received_at", TimeValue(call.time_ms)}};
+  submission.actor = "public";
+  call.deferred = [this, submission = std::move(submission)]() mutable -> Result<Response> {
+    std::string org_id = submission.org_id;
+    auto run = deps_.runs->Submit(std::move(submission));
+    if (!run.ok()) {
+      // Input validation errors are the caller's to see; nothing else is.
+      if (run.error().code == ErrorCode::kInvalidInput) return run.error();
+      return MakeError(ErrorCode::kInternal, "internal error");
+    }
+    auto finished = deps_.runs->Wait(org_id, run->id, std::chrono::seconds(10));
+    const store::Run& r = finished.has_value() ? *finished : *run;
+    object body{{"run_id", r.id}, {"status", r.status}, {"output", nullptr}};
+    if (finished.has_value() && r.status == "succeeded") {
+      value record = RunRecordJson(r);
+      if (const value* output = record.as_object().if_contains("output")) body["output"] = *output;
+    }
+    return server::JsonResponse(finished.has_value() ? 200 : 202, body);
+  };
+  return Response{};
+}
+
+Result<Response> Api::Impl::Metrics(Call& call) {
+  Response response;
+  response.status = 200;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = deps_.metrics != nullptr ? deps_.metrics->RenderPrometheus() : std::string();
+  return response;
+}
+
+// ----- setup token -----
+
+Result<std::string> EnsureSetupToken(store::Store& store, const std::string& path, Clock& clock,
+                                     Random& random) {
+  std::string token;
+  bool set_up = false;
+  const store::Millis now = ToMillis(clock.Now());
+  Status status = store.Write([&](store::Tx& tx) -> Status {
+    auto orgs = tx.CountOrgs();
+    if (!orgs.ok()) return orgs.error();
+    set_up = *orgs > 0;
+    if (set_up) return Status::Ok();
+    auto expires = tx.GetSetting(kSetupTokenExpiresKey);
+    if (!expires.ok()) return expires.error();
+    if (expires->has_value() && std::stoll(**expires) > now && ::access(path.c_str(), F_OK) == 0) {
+      return Status::Ok();  // the unexpired token in the file is still valid
+    }
+    token = crypto::NewSetupToken(random);
+    if (Status s = tx.PutSetting(kSetupTokenHashKey, crypto::Sha256Hex(token)); !s.ok()) return s;
+    return tx.PutSetting(kSetupTokenExpiresKey, std::to_string(now + 3'600'000));
+  });
+  if (!status.ok()) return status.error();
+  if (set_up) {
+    ::unlink(path.c_str());  // a leftover token file is useless now; do not leave it around
+    return std::string();
+  }
+  if (token.empty()) return path;
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return MakeError(ErrorCode::kInternal, "cannot write the setup token file");
+  std::string line = token + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok) return MakeError(ErrorCode::kInternal, "cannot write the setup token file");
+  return path;
+}
+
+}  // namespace rampart::api

@@ -1,0 +1,253 @@
+#include "api/common.h"
+
+#include <boost/json/parse.hpp>
+
+#include "rampart/core/json.h"
+#include "rampart/crypto/crypto.h"
+
+namespace rampart::api {
+
+store::Millis ToMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+boost::json::value TimeValue(store::Millis ms) {
+  if (ms == 0) return nullptr;
+  return boost::json::string(FormatRfc3339(std::chrono::system_clock::time_point(
+      std::chrono::milliseconds(ms))));
+}
+
+boost::json::value TimeValue(const std::optional<store::Millis>& ms) {
+  return ms.has_value() ? TimeValue(*ms) : boost::json::value(nullptr);
+}
+
+Result<boost::json::object> ParseObjectBody(const server::Request& request,
+                                            const std::vector<std::string>& allowed) {
+  if (request.body.empty()) return boost::json::object();
+  auto content_type = request.Header("content-type");
+  if (content_type.has_value() && content_type->find("json") == std::string_view::npos) {
+    return MakeError(ErrorCode::kInvalidArgument, "the request body must be JSON");
+  }
+  auto parsed = json::Parse(request.body, {.max_bytes = request.body.size(), .max_depth = 64});
+  if (!parsed.ok()) {
+    return MakeError(ErrorCode::kInvalidArgument, "invalid JSON body: " + parsed.error().message);
+  }
+  if (!parsed->is_object()) {
+    return MakeError(ErrorCode::kInvalidArgument, "the request body must be a JSON object");
+  }
+  boost::json::object body = std::move(parsed->as_object());
+  for (const auto& entry : body) {
+    bool known = false;
+    for (const std::string& name : allowed) known = known || entry.key() == name;
+    if (!known) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "unknown field \"" + json::Excerpt(entry.key(), 64) + "\"");
+    }
+  }
+  return body;
+}
+
+Result<std::string> RequiredString(const boost::json::object& body, std::string_view field,
+                                   size_t max_length) {
+  auto value = OptionalString(body, field, max_length);
+  if (!value.ok()) return value.error();
+  if (!value->has_value() || (*value)->empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "field \"" + std::string(field) + "\" is required");
+  }
+  return std::move(**value);
+}
+
+Result<std::optional<std::string>> OptionalString(const boost::json::object& body,
+                                                  std::string_view field, size_t max_length) {
+  const boost::json::value* v = body.if_contains(field);
+  if (v == nullptr || v->is_null()) return std::optional<std::string>();
+  if (!v->is_string()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "field \"" + std::string(field) + "\" must be a string");
+  }
+  if (v->as_string().size() > max_length) {
+    return MakeError(ErrorCode::kInvalidArgument, "field \"" + std::string(field) +
+                                                      "\" is longer than " +
+                                                      std::to_string(max_length) + " bytes");
+  }
+  return std::optional<std::string>(std::string(v->as_string()));
+}
+
+std::string EncodeCursor(std::string_view store_next) {
+  return crypto::Base64UrlEncode(store_next);
+}
+
+Result<std::string> DecodeCursor(std::string_view cursor) {
+  if (cursor.size() > 512) return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");
+  auto decoded = crypto::Base64UrlDecode(cursor);
+  if (!decoded.has_value()) return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");
+  return std::string(*decoded);
+}
+
+std::string_view QueryParam(const server::Request& request, std::string_view name) {
+  for (const auto& [key, value] : request.query) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+Result<store::PageRequest> PageFromQuery(const server::Request& request) {
+  store::PageRequest page;
+  std::string_view cursor = QueryParam(request, "cursor");
+  if (!cursor.empty()) {
+    auto after = DecodeCursor(cursor);
+    if (!after.ok()) return after.error();
+    page.after = std::move(after).value();
+  }
+  std::string_view limit = QueryParam(request, "limit");
+  if (!limit.empty()) {
+    int n = 0;
+    for (char c : limit) {
+      if (c < '0' || c > '9' || n > 1000) {
+        return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to 200");
+      }
+      n = n * 10 + (c - '0');
+    }
+    if (n < 1 || n > 200) {
+      return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to 200");
+    }
+    page.limit = n;
+  }
+  return page;
+}
+
+boost::json::object ListBody(boost::json::array items, std::string_view store_next) {
+  boost::json::object body;
+  body["items"] = std::move(items);
+  body["next_cursor"] = store_next.empty() ? boost::json::value(nullptr)
+                                           : boost::json::value(EncodeCursor(store_next));
+  return body;
+}
+
+boost::json::object OrgJson(const store::Org& org) {
+  return {{"id", org.id},
+          {"slug", org.slug},
+          {"name", org.name},
+          {"max_concurrent_runs", org.max_concurrent_runs},
+          {"created_at", TimeValue(org.created_at)}};
+}
+
+boost::json::object ApiKeyJson(const store::ApiKey& key) {
+  return {{"id", key.id},
+          {"name", key.name},
+          {"scope", key.scope},
+          {"hint", key.hint},
+          {"created_by", key.user_id},
+          {"created_at", TimeValue(key.created_at)},
+          {"expires_at", TimeValue(key.expires_at)},
+          {"last_used_at", TimeValue(key.last_used_at)},
+          {"revoked_at", TimeValue(key.revoked_at)}};
+}
+
+boost::json::object WorkflowJson(const store::Workflow& workflow) {
+  return {{"id", workflow.id},
+          {"name", workflow.name},
+          {"visibility", workflow.visibility},
+          {"latest_version", workflow.latest_version},
+          {"live_version", workflow.live_version == 0 ? boost::json::value(nullptr)
+                                                      : boost::json::value(workflow.live_version)},
+          {"created_at", TimeValue(workflow.created_at)},
+          {"updated_at", TimeValue(workflow.updated_at)}};
+}
+
+boost::json::object AuditJson(const store::AuditEvent& event) {
+  boost::json::object o{{"seq", event.seq},
+                        {"time", TimeValue(event.time)},
+                        {"actor", event.actor},
+                        {"action", event.action},
+                        {"target", event.target},
+                        {"outcome", event.outcome},
+                        {"source_ip", event.source_ip},
+                        {"user_agent", event.user_agent},
+                        {"hash", event.hash},
+                        {"prev_hash", event.prev_hash}};
+  auto details = json::Parse(event.details.empty() ? std::string_view("{}") : event.details);
+  o["details"] = details.ok() ? std::move(details).value() : boost::json::object();
+  return o;
+}
+
+boost::json::value RunRecordJson(const store::Run& run) {
+  if (!run.record.empty()) {
+    auto record = json::Parse(run.record, {.max_bytes = run.record.size() + 1, .max_depth = 256});
+    if (record.ok() && record->is_object()) {
+      // The record stays authoritative for its content; the stored status wins while a
+      // run is still changing (awaiting approval -> cancelled).
+      record->as_object()["status"] = run.status;
+      return std::move(record).value();
+    }
+  }
+  boost::json::object o;
+  o["run_id"] = run.id;
+  o["workflow"] = run.workflow_id;
+  o["version"] = run.version;
+  o["status"] = run.status;
+  auto input = json::Parse(run.input.empty() ? std::string_view("{}") : run.input,
+                           {.max_bytes = run.input.size() + 2, .max_depth = 256});
+  o["input"] = input.ok() ? std::move(input).value() : boost::json::value(nullptr);
+  o["output"] = nullptr;
+  if (run.error_code.empty()) {
+    o["error"] = nullptr;
+  } else {
+    o["error"] = boost::json::object{{"code", run.error_code}, {"message", run.error_code}};
+  }
+  o["started_at"] = TimeValue(run.started_at);
+  o["finished_at"] = TimeValue(run.finished_at);
+  o["steps"] = boost::json::array();
+  return o;
+}
+
+boost::json::object RunSummaryJson(const store::Run& run) {
+  return {{"run_id", run.id},
+          {"workflow", run.workflow_id},
+          {"version", run.version},
+          {"status", run.status},
+          {"error_code", run.error_code.empty() ? boost::json::value(nullptr)
+                                                : boost::json::value(run.error_code)},
+          {"actor", run.actor},
+          {"created_at", TimeValue(run.created_at)},
+          {"started_at", TimeValue(run.started_at)},
+          {"finished_at", TimeValue(run.finished_at)}};
+}
+
+bool SourceLimiter::Hit(std::string_view source, std::chrono::steady_clock::time_point now,
+                        int* retry_after) {
+  std::lock_guard lock(mutex_);
+  if (windows_.size() > 100'000) {
+    // Bounded memory under a flood of sources: forget windows that already ended.
+    for (auto it = windows_.begin(); it != windows_.end();) {
+      it = now - it->second.start >= std::chrono::minutes(1) ? windows_.erase(it) : std::next(it);
+    }
+    if (windows_.size() > 100'000) windows_.clear();
+  }
+  Window& w = windows_[std::string(source)];
+  if (w.count == 0 || now - w.start >= std::chrono::minutes(1)) {
+    w.start = now;
+    w.count = 0;
+  }
+  ++w.count;
+  if (w.count <= per_minute_) return false;
+  auto left = std::chrono::duration_cast<std::chrono::seconds>(w.start + std::chrono::minutes(1) - now);
+  *retry_after = std::max<int>(1, static_cast<int>(left.count()));
+  return true;
+}
+
+bool SourceLimiter::Blocked(std::string_view source, std::chrono::steady_clock::time_point now,
+                            int* retry_after) {
+  std::lock_guard lock(mutex_);
+  auto it = windows_.find(std::string(source));
+  if (it == windows_.end() || now - it->second.start >= std::chrono::minutes(1) ||
+      it->second.count < per_minute_) {
+    return false;
+  }
+  auto left = std::chrono::duration_cast<std::chrono::seconds>(it->second.start +
+                                                               std::chrono::minutes(1) - now);
+  *retry_after = std::max<int>(1, static_cast<int>(left.count()));
+  return true;
+}
+
+}  // namespace rampart::api

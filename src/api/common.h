@@ -1,0 +1,78 @@
+// Shared pieces of the API handlers: request body parsing with field allowlists, cursor
+// encoding, JSON shapes of stored objects, and per-source rate limits.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "rampart/core/result.h"
+#include "rampart/server/http.h"
+#include "rampart/store/store.h"
+
+namespace rampart::api {
+
+store::Millis ToMillis(std::chrono::system_clock::time_point t);
+// RFC 3339 text of a stored time; null for 0 / nullopt.
+boost::json::value TimeValue(store::Millis ms);
+boost::json::value TimeValue(const std::optional<store::Millis>& ms);
+
+// Parses a JSON object body and rejects any field outside `allowed` (kInvalidArgument
+// naming the field). An empty body is {}.
+Result<boost::json::object> ParseObjectBody(const server::Request& request,
+                                            const std::vector<std::string>& allowed);
+
+// Typed field access with kInvalidArgument errors that name the field.
+Result<std::string> RequiredString(const boost::json::object& body, std::string_view field,
+                                   size_t max_length);
+Result<std::optional<std::string>> OptionalString(const boost::json::object& body,
+                                                  std::string_view field, size_t max_length);
+
+// Opaque cursors: base64url of the store's keyset position.
+std::string EncodeCursor(std::string_view store_next);
+Result<std::string> DecodeCursor(std::string_view cursor);
+// The query parameter `name` ("" when absent).
+std::string_view QueryParam(const server::Request& request, std::string_view name);
+// `limit` and `cursor` query parameters into a store page request.
+Result<store::PageRequest> PageFromQuery(const server::Request& request);
+boost::json::object ListBody(boost::json::array items, std::string_view store_next);
+
+boost::json::object OrgJson(const store::Org& org);
+boost::json::object ApiKeyJson(const store::ApiKey& key);
+boost::json::object WorkflowJson(const store::Workflow& workflow);
+boost::json::object AuditJson(const store::AuditEvent& event);
+// The run record of a stored run: the engine's record once final, else a partial one.
+boost::json::value RunRecordJson(const store::Run& run);
+boost::json::object RunSummaryJson(const store::Run& run);
+
+// Fixed-window counters per source address (bounded memory).
+class SourceLimiter {
+ public:
+  explicit SourceLimiter(int per_minute) : per_minute_(per_minute) {}
+  // Counts one event; true when the source is over its budget for this minute (then
+  // `retry_after` is the seconds until the window resets).
+  bool Hit(std::string_view source, std::chrono::steady_clock::time_point now, int* retry_after);
+  // True when the source is over budget, without counting.
+  bool Blocked(std::string_view source, std::chrono::steady_clock::time_point now,
+               int* retry_after);
+
+ private:
+  struct Window {
+    std::chrono::steady_clock::time_point start;
+    int count = 0;
+  };
+  const int per_minute_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Window> windows_;  // guarded by mutex_
+};
+
+}  // namespace rampart::api

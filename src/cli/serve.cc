@@ -1,0 +1,363 @@
+// `rampart serve` and `rampart audit verify`: wire the store, run service, API and HTTP
+// server together from the config file and flags.
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json/object.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "rampart/actions/action.h"
+#include "rampart/api/api.h"
+#include "rampart/audit/chain.h"
+#include "rampart/cli/commands.h"
+#include "rampart/core/json.h"
+#include "rampart/crypto/jwt.h"
+#include "rampart/engine/local.h"
+#include "rampart/model/workflow.h"
+#include "rampart/runs/runs.h"
+#include "rampart/server/metrics.h"
+#include "rampart/server/router.h"
+#include "rampart/server/server.h"
+#include "rampart/store/store.h"
+
+namespace rampart::cli {
+namespace {
+
+constexpr size_t kMaxConfigBytes = 256 * 1024;
+constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+
+// Reads a file that holds a secret: refused unless it is a regular file of mode
+// 0600/0400 (no group/other bits), so a key readable by others is never used.
+Result<std::string> ReadSecretFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the master key file must have mode 0600 or 0400 (chmod 600 it)");
+  }
+  auto text = engine::ReadFileBounded(path, kMaxKeyFileBytes);
+  if (!text.ok()) return text.error();
+  std::string key = std::move(text).value();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) {
+    key.pop_back();
+  }
+  if (key.size() < 32) {
+    return MakeError(ErrorCode::kInvalidArgument, "the master key must be at least 32 characters");
+  }
+  return key;
+}
+
+Status Unknown(const boost::json::object& o, std::initializer_list<std::string_view> allowed,
+               std::string_view where) {
+  for (const auto& entry : o) {
+    bool known = false;
+    for (std::string_view k : allowed) known = known || entry.key() == k;
+    if (!known) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: unknown key " + std::string(where) +
+                                                        "/" + std::string(entry.key()));
+    }
+  }
+  return Status::Ok();
+}
+
+struct Config {
+  std::string listen;
+  std::string data;
+  std::string tls_cert, tls_key;
+  std::string master_key_file;
+  std::vector<std::string> cors_origins;
+  std::string jwt_issuer, jwt_audience, jwt_jwks_file, jwt_pem_file;
+  std::vector<std::string> jwt_algorithms;
+  int max_concurrent_runs = 0;
+};
+
+Result<std::string> StringAt(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::string();
+  if (!v->is_string()) {
+    return MakeError(ErrorCode::kInvalidArgument, "config: " + std::string(key) + " must be a string");
+  }
+  return std::string(v->as_string());
+}
+
+Result<std::vector<std::string>> StringsAt(const boost::json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return out;
+  if (!v->is_array()) {
+    return MakeError(ErrorCode::kInvalidArgument, "config: " + std::string(key) + " must be a list");
+  }
+  for (const auto& item : v->as_array()) {
+    if (!item.is_string()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "config: " + std::string(key) + " must be a list of strings");
+    }
+    out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+#define RAMPART_ASSIGN(target, expr)          \
+  do {                                        \
+    auto _r = (expr);                         \
+    if (!_r.ok()) return _r.error();          \
+    target = std::move(_r).value();           \
+  } while (false)
+
+Result<Config> LoadConfig(const std::string& path) {
+  Config config;
+  if (path.empty()) return config;
+  auto text = engine::ReadFileBounded(path, kMaxConfigBytes);
+  if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the config file");
+  auto doc = model::YamlToJson(*text);
+  if (!doc.ok()) return MakeError(ErrorCode::kInvalidArgument, "config: " + doc.error().message);
+  if (doc->is_null()) return config;
+  if (!doc->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: not a mapping");
+  const auto& o = doc->as_object();
+  if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
+                             "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs"},
+                         "");
+      !s.ok()) {
+    return s.error();
+  }
+  RAMPART_ASSIGN(config.listen, StringAt(o, "listen"));
+  RAMPART_ASSIGN(config.data, StringAt(o, "data"));
+  RAMPART_ASSIGN(config.master_key_file, StringAt(o, "master_key_file"));
+  RAMPART_ASSIGN(config.cors_origins, StringsAt(o, "cors_origins"));
+  if (const auto* v = o.if_contains("max_concurrent_runs"); v != nullptr) {
+    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 100) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: max_concurrent_runs must be 1..100");
+    }
+    config.max_concurrent_runs = static_cast<int>(v->as_int64());
+  }
+  if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
+    if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");
+    if (Status s = Unknown(tls->as_object(), {"cert", "key"}, "tls"); !s.ok()) return s.error();
+    RAMPART_ASSIGN(config.tls_cert, StringAt(tls->as_object(), "cert"));
+    RAMPART_ASSIGN(config.tls_key, StringAt(tls->as_object(), "key"));
+    if (config.tls_cert.empty() != config.tls_key.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: tls needs both cert and key");
+    }
+  }
+  if (const auto* jwt = o.if_contains("jwt"); jwt != nullptr && !jwt->is_null()) {
+    if (!jwt->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: jwt must be a mapping");
+    const auto& j = jwt->as_object();
+    if (Status s = Unknown(j, {"issuer", "audience", "jwks_file", "pem_file", "algorithms"}, "jwt");
+        !s.ok()) {
+      return s.error();
+    }
+    RAMPART_ASSIGN(config.jwt_issuer, StringAt(j, "issuer"));
+    RAMPART_ASSIGN(config.jwt_audience, StringAt(j, "audience"));
+    RAMPART_ASSIGN(config.jwt_jwks_file, StringAt(j, "jwks_file"));
+    RAMPART_ASSIGN(config.jwt_pem_file, StringAt(j, "pem_file"));
+    RAMPART_ASSIGN(config.jwt_algorithms, StringsAt(j, "algorithms"));
+    if (config.jwt_issuer.empty() || config.jwt_audience.empty() ||
+        config.jwt_jwks_file.empty() == config.jwt_pem_file.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "config: jwt needs issuer, audience and one of jwks_file or pem_file");
+    }
+  }
+  return config;
+}
+
+Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= listen.size()) {
+    return MakeError(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  for (char c : listen.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) {
+      return MakeError(ErrorCode::kInvalidArgument, "--listen port must be 0..65535");
+    }
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return MakeError(ErrorCode::kInvalidArgument, "--listen port must be 0..65535");
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return MakeError(ErrorCode::kInternal, "cannot create the data directory");
+  ::chmod(data_dir.c_str(), 0700);
+  return store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
+}
+
+int Fail(std::FILE* err, const Error& error) {
+  std::fprintf(err, "rampart: %s: %s\n", std::string(error.code_name()).c_str(),
+               error.message.c_str());
+  return kExitInvalid;
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
+  auto config = LoadConfig(options.config);
+  if (!config.ok()) return Fail(err, config.error());
+  std::string data_dir = !options.data_dir.empty() ? options.data_dir
+                         : !config->data.empty()   ? config->data
+                                                   : "./var";
+  std::string listen = !options.listen.empty() ? options.listen
+                       : !config->listen.empty() ? config->listen
+                                                 : "127.0.0.1:8787";
+  auto address = SplitListen(listen);
+  if (!address.ok()) return Fail(err, address.error());
+
+  auth::AuthConfig auth_config;
+  if (!config->master_key_file.empty()) {
+    auto key = ReadSecretFile(config->master_key_file);
+    if (!key.ok()) return Fail(err, key.error());
+    auth_config.master_key = std::move(key).value();
+  } else if (options.master_key_stdin) {
+    std::string key;
+    std::getline(std::cin, key);
+    if (key.size() < 32) {
+      return Fail(err, MakeError(ErrorCode::kInvalidArgument,
+                                 "the master key must be at least 32 characters"));
+    }
+    auth_config.master_key = std::move(key);
+  } else if (const char* env = std::getenv("RAMPART_MASTER_KEY"); env != nullptr && *env != 0) {
+    if (std::string_view(env).size() < 32) {
+      return Fail(err, MakeError(ErrorCode::kInvalidArgument,
+                                 "RAMPART_MASTER_KEY must be at least 32 characters"));
+    }
+    auth_config.master_key = env;
+  }
+  if (!config->jwt_issuer.empty()) {
+    crypto::JwtConfig jwt;
+    jwt.issuer = config->jwt_issuer;
+    jwt.audience = config->jwt_audience;
+    if (!config->jwt_algorithms.empty()) jwt.algorithms = config->jwt_algorithms;
+    const std::string& file = config->jwt_jwks_file.empty() ? config->jwt_pem_file
+                                                            : config->jwt_jwks_file;
+    auto text = engine::ReadFileBounded(file, kMaxConfigBytes);
+    if (!text.ok()) return Fail(err, MakeError(ErrorCode::kInvalidArgument, "cannot read the JWT key file"));
+    auto verifier = config->jwt_jwks_file.empty() ? crypto::JwtVerifier::FromPem(jwt, *text)
+                                                  : crypto::JwtVerifier::FromJwks(jwt, *text);
+    if (!verifier.ok()) return Fail(err, verifier.error());
+    auth_config.jwt = std::make_shared<crypto::JwtVerifier>(std::move(verifier).value());
+  }
+
+  // Signals are handled by sigwait on this thread; block them before any thread starts
+  // so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto store = OpenStore(data_dir);
+  if (!store.ok()) return Fail(err, store.error());
+
+  actions::Registry registry = actions::BuiltinRegistry();
+  engine::StreamLogSink log(err);
+  runs::RunEnvironment env;
+  env.actions = &registry;
+  env.log = &log;
+  runs::RunServiceOptions run_options;
+  if (config->max_concurrent_runs > 0) run_options.default_org_limit = config->max_concurrent_runs;
+  runs::RunService run_service(**store, env, run_options);
+  if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
+  runs::WorkflowCache cache(**store);
+
+  server::Metrics metrics;
+  metrics.AddGaugeProvider([&run_service]() {
+    runs::RunStats stats = run_service.Stats();
+    std::vector<server::Sample> samples;
+    auto add = [&](const char* status, int64_t v) {
+      samples.push_back({"rampart_runs", {{"status", status}}, static_cast<double>(v),
+                         "Runs by status (queued and running now; final ones since start)"});
+    };
+    add("queued", stats.queued);
+    add("running", stats.running);
+    add("succeeded", stats.succeeded);
+    add("failed", stats.failed);
+    add("cancelled", stats.cancelled);
+    samples.push_back({"rampart_run_queue_depth", {}, static_cast<double>(stats.queued),
+                       "Runs waiting for a worker"});
+    return samples;
+  });
+
+  auth::Authenticator authenticator(auth_config, SystemClock());
+  api::ApiOptions api_options;
+  api_options.tls = !config->tls_cert.empty();
+  api_options.setup_token_path = data_dir + "/setup-token";
+  api::ApiDeps deps;
+  deps.store = store->get();
+  deps.runs = &run_service;
+  deps.workflows = &cache;
+  deps.authenticator = &authenticator;
+  deps.metrics = &metrics;
+  api::Api api(deps, api_options);
+  server::Router router;
+  api.RegisterRoutes(router);
+
+  auto token_file = api::EnsureSetupToken(**store, api_options.setup_token_path, SystemClock(),
+                                          SystemRandom());
+  if (!token_file.ok()) return Fail(err, token_file.error());
+
+  server::ServerOptions server_options;
+  server_options.host = address->first;
+  server_options.port = address->second;
+  server_options.tls_cert_file = config->tls_cert;
+  server_options.tls_key_file = config->tls_key;
+  server_options.cors_origins = config->cors_origins;
+  server::HttpServer http(server_options, router, &metrics);
+  if (Status s = http.Start(); !s.ok()) return Fail(err, s.error());
+
+  std::fprintf(out, "rampart: listening on %s://%s:%u (data %s)\n",
+               api_options.tls ? "https" : "http", address->first.c_str(), http.port(),
+               data_dir.c_str());
+  if (!token_file->empty()) {
+    std::fprintf(out,
+                 "rampart: first start: the one-time setup token is in %s (valid 1 hour); "
+                 "POST it to /v1/setup\n",
+                 token_file->c_str());
+  }
+  std::fflush(out);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::fprintf(out, "rampart: shutting down (draining requests and runs)\n");
+  std::fflush(out);
+  http.Stop(std::chrono::seconds(10));
+  run_service.Stop(std::chrono::seconds(20));
+  return kExitOk;
+}
+
+int AuditVerify(const std::string& data_dir, std::FILE* out, std::FILE* err) {
+  if (::access((data_dir + "/rampart.db").c_str(), F_OK) != 0) {
+    std::fprintf(err, "rampart: no store in %s\n", data_dir.c_str());
+    return kExitInvalid;
+  }
+  auto store = OpenStore(data_dir);
+  if (!store.ok()) return Fail(err, store.error());
+  auto report = audit::Verify(**store);
+  if (!report.ok()) return Fail(err, report.error());
+  if (!report->intact) {
+    std::fprintf(out, "audit chain BROKEN at event %lld: %s (%lld events intact before it)\n",
+                 static_cast<long long>(report->first_bad_seq), report->reason.c_str(),
+                 static_cast<long long>(report->events));
+    return kExitRunFailed;
+  }
+  std::fprintf(out, "audit chain intact: %lld events\n", static_cast<long long>(report->events));
+  return kExitOk;
+}
+
+}  // namespace rampart::cli
