@@ -3,9 +3,19 @@ SHELL := /bin/bash
 DEPS := scripts/install-deps.sh
 JOBS ?= $(shell nproc)
 
-.PHONY: run test deps build-release build-debug fuzz bench format tidy clean
+.PHONY: run run-example bench-server test deps build-release build-debug fuzz bench format tidy clean
 
+# Starts the server on 127.0.0.1:8787 with the embedded store in ./var; on first start it
+# prints where the one-time setup token is. Ctrl-C (SIGINT) or SIGTERM drains and stops it.
+LISTEN ?= 127.0.0.1:8787
+DATA ?= ./var
 run: deps
+	@cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target rampart
+	./build/release/apps/rampart/rampart serve --data $(DATA) --listen $(LISTEN)
+
+# The local, serverless form: runs one workflow file in-process.
+run-example: deps
 	@cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS) --target rampart
 	./build/release/apps/rampart/rampart run examples/hello.yaml --input examples/hello.input.json
@@ -36,6 +46,13 @@ fuzz:
 
 bench: deps build-release
 	@for b in build/release/bench/*_bench; do echo "== $$b"; $$b; done
+
+# End-to-end server load (wrk) against an nginx ceiling; needs nginx-light and wrk.
+bench-server:
+	@RAMPART_WITH_BENCH=1 $(DEPS)
+	@cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target rampart
+	bench/server_load.sh build/release/apps/rampart/rampart
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

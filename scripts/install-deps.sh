@@ -9,6 +9,9 @@ PACKAGES=(
   libyaml-dev libre2-dev libcli11-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libargon2-dev
 )
+if [[ "${RAMPART_WITH_BENCH:-0}" == "1" ]]; then
+  PACKAGES+=(nginx-light wrk curl)
+fi
 if [[ "${RAMPART_WITH_FUZZ:-0}" == "1" ]]; then
   PACKAGES+=(clang-19 libclang-rt-19-dev)
 fi

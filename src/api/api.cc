@@ -119,14 +119,16 @@ struct Call {
   object body;
   // Work to do after the transaction ended (runs that wait for completion).
   std::function<Result<Response>()> deferred;
+  // Runs once the transaction committed (in-memory effects of a durable change).
+  std::function<void()> after_commit;
   // Definition errors to answer with their details.
   std::vector<model::DefinitionError> definition_errors;
 
   const std::string& org_id() const { return access->org.id; }
 
-  // Appends an audit event in the request's transaction (write routes only).
-  Status Audit(std::string_view action, std::string_view target, object details = {},
-               std::string_view outcome = "success") {
+  // An audit event of this request (actor, org, source) for `action` on `target`.
+  store::AuditEvent Event(std::string_view action, std::string_view target, object details = {},
+                          std::string_view outcome = "success") const {
     store::AuditEvent event;
     event.org_id = access.has_value() ? access->org.id : std::string();
     event.actor = principal.user_id.empty() ? std::string("anonymous") : principal.Actor();
@@ -137,7 +139,13 @@ struct Call {
     event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
     event.details = json::Serialize(details);
     event.time = time_ms;
-    auto appended = tx->AppendAudit(std::move(event));
+    return event;
+  }
+
+  // Appends an audit event in the request's transaction (write routes only).
+  Status Audit(std::string_view action, std::string_view target, object details = {},
+               std::string_view outcome = "success") {
+    auto appended = tx->AppendAudit(Event(action, target, std::move(details), outcome));
     if (!appended.ok()) return appended.error();
     return Status::Ok();
   }
@@ -183,6 +191,7 @@ class Api::Impl {
   Result<Response> Logout(Call& call);
   Result<Response> ListOrgs(Call& call);
   Result<Response> GetOrg(Call& call);
+  Result<Response> UpdateOrg(Call& call);
   Result<Response> ListMembers(Call& call);
   Result<Response> AddMember(Call& call);
   Result<Response> UpdateMember(Call& call);
@@ -245,6 +254,8 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        std::nullopt, false, {}, 0, h(&Impl::ListOrgs)},
       {"GET", "/v1/orgs/{org}", "getOrg", "One org", A::kOrg, std::nullopt, false, {}, 0,
        h(&Impl::GetOrg)},
+      {"PATCH", "/v1/orgs/{org}", "updateOrg", "Rename an org or change its run concurrency",
+       A::kOrg, P::kOrgWrite, true, {"name", "max_concurrent_runs"}, kSmall, h(&Impl::UpdateOrg)},
       {"GET", "/v1/orgs/{org}/members", "listMembers", "Members and their roles", A::kOrg,
        P::kMembersRead, false, {}, 0, h(&Impl::ListMembers)},
       {"POST", "/v1/orgs/{org}/members", "addMember", "Add a member (creates the user if new)",
@@ -372,6 +383,7 @@ Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
   Call call(request);
   call.time_ms = Now();
   Result<Response> response = RunInStore(spec, call);
+  if (response.ok() && call.after_commit) call.after_commit();
   if (response.ok() && call.deferred) response = call.deferred();
   if (!response.ok()) {
     if (response.error().code == ErrorCode::kUnauthenticated) {
@@ -595,6 +607,35 @@ Result<Response> Api::Impl::GetOrg(Call& call) {
   for (const auto& name : call.access->permissions.Names()) permissions.push_back(value(name));
   o["permissions"] = std::move(permissions);
   return server::JsonResponse(200, o);
+}
+
+Result<Response> Api::Impl::UpdateOrg(Call& call) {
+  store::Org org = call.access->org;
+  object changes;
+  auto name = OptionalString(call.body, "name", kMaxNameLength);
+  if (!name.ok()) return name.error();
+  if (name->has_value()) {
+    if ((*name)->empty()) return MakeError(ErrorCode::kInvalidArgument, "name must not be empty");
+    changes["name"] = **name;
+    org.name = **name;
+  }
+  if (const value* v = call.body.if_contains("max_concurrent_runs"); v != nullptr) {
+    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 100) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "max_concurrent_runs must be an integer from 1 to 100");
+    }
+    org.max_concurrent_runs = static_cast<int>(v->as_int64());
+    changes["max_concurrent_runs"] = org.max_concurrent_runs;
+  }
+  if (Status s = call.tx->UpdateOrg(org); !s.ok()) return s.error();
+  if (Status s = call.Audit("org.update", org.id, changes); !s.ok()) return s.error();
+  if (changes.contains("max_concurrent_runs")) {
+    // Takes effect at once for queued runs; the store has the durable value.
+    std::string org_id = org.id;
+    int limit = org.max_concurrent_runs;
+    call.after_commit = [this, org_id, limit] { deps_.runs->SetOrgLimit(org_id, limit); };
+  }
+  return server::JsonResponse(200, OrgJson(org));
 }
 
 Result<Response> Api::Impl::ListMembers(Call& call) {
@@ -1055,6 +1096,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   }
   submission.trigger = object{{"type", "api"}, {"received_at", TimeValue(call.time_ms)}};
   submission.actor = call.principal.Actor();
+  submission.audit = call.Event("run.start", "", object{{"workflow", id}, {"version", version}});
   // The run is submitted after the request's read transaction: Submit commits on its
   // own (group-committed with other requests).
   call.deferred = [this, submission = std::move(submission), wait_s]() mutable -> Result<Response> {
@@ -1175,6 +1217,9 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
   submission.input = std::move(input);
   submission.trigger = object{{"type", "public"}, {"received_at", TimeValue(call.time_ms)}};
   submission.actor = "public";
+  submission.audit = call.Event("run.start", "", object{{"workflow", id}, {"version", (*workflow)->live_version}});
+  submission.audit->org_id = (*org)->id;
+  submission.audit->actor = "public";
   call.deferred = [this, submission = std::move(submission)]() mutable -> Result<Response> {
     std::string org_id = submission.org_id;
     auto run = deps_.runs->Submit(std::move(submission));

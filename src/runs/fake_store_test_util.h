@@ -33,6 +33,11 @@ class FakeTx final : public store::Tx {
     s_.orgs[org.id] = org;
     return Status::Ok();
   }
+  Status UpdateOrg(const store::Org& org) override {
+    if (!s_.orgs.count(org.id)) return MakeError(ErrorCode::kNotFound, "org not found");
+    s_.orgs[org.id] = org;
+    return Status::Ok();
+  }
   Result<std::optional<store::Org>> GetOrg(std::string_view id) override {
     auto it = s_.orgs.find(std::string(id));
     if (it == s_.orgs.end()) return std::optional<store::Org>();

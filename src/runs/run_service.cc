@@ -245,7 +245,18 @@ class RunService::Impl {
       }
       ++reserved_;
     }
-    Status written = store_.Write([&](store::Tx& tx) { return tx.InsertRun(run); });
+    if (s.audit.has_value()) {
+      s.audit->target = run.id;
+      s.audit->time = run.created_at;
+    }
+    Status written = store_.Write([&](store::Tx& tx) -> Status {
+      if (Status inserted = tx.InsertRun(run); !inserted.ok()) return inserted;
+      if (s.audit.has_value()) {
+        auto appended = tx.AppendAudit(*s.audit);
+        if (!appended.ok()) return appended.error();
+      }
+      return Status::Ok();
+    });
 
     auto entry = std::make_shared<RunEntry>();
     entry->run = run;
@@ -362,6 +373,15 @@ class RunService::Impl {
       workers.swap(workers_);
     }
     for (auto& t : workers) t.join();
+  }
+
+  void SetOrgLimit(std::string_view org_id, int limit) {
+    std::lock_guard lock(mu_);
+    store::Org org;
+    org.max_concurrent_runs = limit;
+    OrgQueue& q = orgs_[std::string(org_id)];
+    q.limit = LimitOf(org);
+    MaybeReady(std::string(org_id), q);
   }
 
  private:
@@ -786,6 +806,10 @@ Status RunService::Cancel(std::string_view org_id, std::string_view run_id) {
 }
 
 RunStats RunService::Stats() const { return impl_->Stats(); }
+
+void RunService::SetOrgLimit(std::string_view org_id, int limit) {
+  impl_->SetOrgLimit(org_id, limit);
+}
 
 void RunService::Stop(std::chrono::milliseconds drain) { impl_->Stop(drain); }
 

@@ -240,6 +240,13 @@ Status SqliteTx::InsertOrg(const Org& org) {
       .Int(org.created_at).Run();
 }
 
+Status SqliteTx::UpdateOrg(const Org& org) {
+  Stmt s(conn_, "UPDATE orgs SET name = ?, max_concurrent_runs = ? WHERE id = ?");
+  Status status = s.Text(org.name).Int(org.max_concurrent_runs).Text(org.id).Run();
+  if (!status.ok()) return status;
+  return ChangedOne(s, "org not found");
+}
+
 Result<std::optional<Org>> SqliteTx::GetOrg(std::string_view org_id) {
   Stmt s(conn_, "SELECT id, slug, name, max_concurrent_runs, created_at FROM orgs WHERE id = ?");
   s.Text(org_id);

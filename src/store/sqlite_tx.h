@@ -12,6 +12,7 @@ class SqliteTx final : public Tx {
   explicit SqliteTx(SqliteConnection& conn) : conn_(conn) {}
 
   Status InsertOrg(const Org& org) override;
+  Status UpdateOrg(const Org& org) override;
   Result<std::optional<Org>> GetOrg(std::string_view org_id) override;
   Result<std::optional<Org>> GetOrgBySlug(std::string_view slug) override;
   Result<std::vector<Org>> ListOrgsOfUser(std::string_view user_id) override;

@@ -50,6 +50,9 @@ struct Submission {
   boost::json::value input = boost::json::object();
   boost::json::value trigger = nullptr;     // {type: "api"|"webhook"|..., received_at, ...}
   std::string actor;                        // "user:usr_..", "key:key_..", "public", "hook:.."
+  // Appended in the same commit as the queued run (target = the run id), so "run
+  // started" is audited exactly when the run is accepted.
+  std::optional<store::AuditEvent> audit;
 };
 
 struct RunStats {
@@ -86,6 +89,10 @@ class RunService {
   Status Cancel(std::string_view org_id, std::string_view run_id);
 
   RunStats Stats() const;
+
+  // Applies a new concurrency limit of an org at once (clamped to [1, max_org_limit];
+  // 0 = the default). Queued runs start if the new limit leaves room.
+  void SetOrgLimit(std::string_view org_id, int limit);
 
   // Stops taking new runs, lets running ones finish until `drain` passes (then asks them
   // to cancel and waits for them; a run cut here stays `running` and is recovered as

@@ -164,6 +164,8 @@ class Tx {
   virtual Result<std::optional<Org>> GetOrgBySlug(std::string_view slug) = 0;
   virtual Result<std::vector<Org>> ListOrgsOfUser(std::string_view user_id) = 0;
   virtual Result<int64_t> CountOrgs() = 0;
+  // Changes name and max_concurrent_runs (by id); kNotFound when there is no such org.
+  virtual Status UpdateOrg(const Org& org) = 0;
 
   // Users.
   virtual Status InsertUser(const User& user) = 0;
