@@ -131,6 +131,17 @@ Result<Config> LoadConfig(const std::string& path) {
       !s.ok()) {
     return s.error();
   }
+  // Keys of features that are not built yet are refused when set, rather than accepted
+  // and silently ignored (an operator must not believe a guard is on when it is not).
+  for (std::string_view key : {"egress", "trusted_proxies"}) {
+    const boost::json::value* v = o.if_contains(key);
+    bool empty = v == nullptr || v->is_null() || (v->is_array() && v->as_array().empty()) ||
+                 (v->is_object() && v->as_object().empty());
+    if (!empty) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "config: " + std::string(key) + " is not supported by this version yet");
+    }
+  }
   RAMPART_ASSIGN(config.listen, StringAt(o, "listen"));
   RAMPART_ASSIGN(config.data, StringAt(o, "data"));
   RAMPART_ASSIGN(config.master_key_file, StringAt(o, "master_key_file"));

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# End-to-end checks of `rampart serve` as an operator runs it: first start with a setup
+# token, the API over real HTTP, kill -9 during a burst of runs and restart (every
+# accepted run is there and final), SIGTERM exits 0, `rampart audit verify`, and config
+# refusals. Talks only to 127.0.0.1 on an ephemeral port.
+set -uo pipefail
+BIN="$1"
+SRC="$2"
+TMP=$(mktemp -d)
+PID=""
+cleanup() {
+  if [[ -n "$PID" ]]; then kill -9 "$PID" 2>/dev/null; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2')"; fi
+}
+json() {  # json FILE PYTHON-EXPR-ON-d
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+DATA="$TMP/data"
+start() {
+  "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
+  PID=$!
+  for _ in $(seq 1 100); do
+    PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
+    [[ -n "$PORT" ]] && break
+    sleep 0.1
+  done
+  BASE="http://127.0.0.1:$PORT"
+}
+api() {  # api METHOD PATH [BODY] -> status code; body in $TMP/body
+  local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY")
+  if [[ $# -ge 3 ]]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
+  curl "${args[@]}"
+}
+
+start
+check "server started" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
+TOKEN_FILE="$DATA/setup-token"
+check "setup token file mode" 600 "$(stat -c %a "$TOKEN_FILE")"
+grep -q "setup-token" "$TMP/serve.out"
+check "start message names the token file" 0 $?
+TOKEN=$(cat "$TOKEN_FILE")
+grep -q "$TOKEN" "$TMP/serve.out" "$TMP/serve.err"
+check "token never printed" 1 $?
+check "healthz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")"
+check "readyz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")"
+
+SETUP="{\"setup_token\":\"$TOKEN\",\"org_name\":\"Acme\",\"email\":\"owner@acme.test\",\"password\":\"correct horse battery\"}"
+code=$(curl -s -o "$TMP/setup.json" -w '%{http_code}' -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' --data-binary "$SETUP")
+check "setup" 201 "$code"
+ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
+check "setup token file removed" 0 $([[ -e "$TOKEN_FILE" ]] && echo 1 || echo 0)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' --data-binary "$SETUP")
+check "setup token is single use" 401 "$code"
+
+code=$(curl -s -c "$TMP/cookies" -o "$TMP/login.json" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
+  -H 'Content-Type: application/json' --data-binary '{"email":"owner@acme.test","password":"correct horse battery"}')
+check "login" 200 "$code"
+CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
+code=$(curl -s -b "$TMP/cookies" -o "$TMP/key.json" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/api-keys" \
+  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data-binary '{"name":"e2e","scope":"read_write"}')
+check "create API key" 201 "$code"
+KEY=$(json "$TMP/key.json" 'd["key"]')
+
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/yaml' --data-binary @"$SRC/examples/hello.yaml")
+check "create workflow" 201 "$code"
+check "publish" 200 "$(api POST /v1/orgs/$ORG/workflows/hello/publish '{"version":1}')"
+INPUT=$(cat "$SRC/examples/hello.input.json")
+check "run with wait" 200 "$(api POST /v1/orgs/$ORG/workflows/hello/runs "{\"input\":$INPUT,\"wait\":10}")"
+check "run record status" succeeded "$(json "$TMP/body" 'd["status"]')"
+
+# A burst of runs, kill -9 in the middle, restart: every accepted run is stored and ends
+# in a final state (succeeded, or failed with `interrupted` when it was mid-execution).
+mkdir -p "$TMP/burst"
+for i in $(seq 1 80); do
+  curl -s -o "$TMP/burst/$i.json" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows/hello/runs" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    --data-binary "{\"input\":$INPUT}" >"$TMP/burst/$i.code" &
+done
+# Let part of the burst land, then kill while the rest is in flight.
+for _ in $(seq 1 50); do
+  [[ $(grep -l 202 "$TMP"/burst/*.code 2>/dev/null | wc -l) -ge 20 ]] && break
+  sleep 0.02
+done
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+PID=""
+wait
+accepted=()
+for f in "$TMP"/burst/*.code; do
+  if [[ "$(cat "$f")" == 202 ]]; then accepted+=("$(json "${f%.code}.json" 'd["run_id"]')"); fi
+done
+echo "burst: ${#accepted[@]} runs accepted before kill -9"
+start
+bad=0
+for id in "${accepted[@]}"; do
+  status=""
+  for _ in $(seq 1 100); do
+    api GET "/v1/orgs/$ORG/runs/$id" >/dev/null
+    status=$(json "$TMP/body" 'd.get("status")')
+    [[ "$status" == succeeded || "$status" == failed ]] && break
+    sleep 0.1
+  done
+  if [[ "$status" == failed ]]; then
+    [[ "$(json "$TMP/body" 'd["error"]["code"]')" == interrupted ]] || { bad=$((bad + 1)); echo "run $id failed: $(cat "$TMP/body")"; }
+  elif [[ "$status" != succeeded ]]; then
+    bad=$((bad + 1)); echo "run $id: status '$status'"
+  fi
+done
+check "every accepted run survived kill -9 and is final" 0 "$bad"
+
+check "metrics need auth" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/metrics")"
+check "metrics with a key" 200 "$(api GET /metrics)"
+grep -q 'rampart_runs{status="succeeded"}' "$TMP/body"
+check "metrics list runs by status" 0 $?
+
+kill -TERM "$PID"
+wait "$PID"
+check "SIGTERM exits 0" 0 $?
+PID=""
+
+"$BIN" audit verify --data "$DATA" >"$TMP/verify.out" 2>&1
+check "audit verify intact" 0 $?
+grep -q "intact" "$TMP/verify.out"
+check "audit verify message" 0 $?
+"$BIN" audit verify --data "$TMP/nothing" >/dev/null 2>&1
+check "audit verify without a store" 2 $?
+
+# Config refusals: a master key file readable by others, unknown keys.
+printf 'a%.0s' $(seq 1 40) >"$TMP/master.key"
+chmod 644 "$TMP/master.key"
+printf 'master_key_file: %s\n' "$TMP/master.key" >"$TMP/config.yaml"
+"$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" --listen 127.0.0.1:0 >"$TMP/out" 2>&1
+check "master key file with mode 0644 refused" 2 $?
+printf 'listen: 127.0.0.1:0\nlisen: typo\n' >"$TMP/config.yaml"
+"$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+check "unknown config key refused" 2 $?
+"$BIN" serve --help >/dev/null 2>&1
+check "serve --help" 0 $?
+"$BIN" audit verify --help >/dev/null 2>&1
+check "audit verify --help" 0 $?
+
+echo "serve_end_to_end: $pass passed, $fail failed"
+[[ $fail == 0 ]]
