@@ -370,7 +370,9 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
 Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
   const auto now = deps_.clock->Monotonic();
   int retry_after = 0;
-  if (spec.access != Access::kNone && auth_failures_.Blocked(request.remote_ip, now, &retry_after)) {
+  // Login is kNone but is where passwords are guessed: it is throttled too.
+  if ((spec.access != Access::kNone || spec.operation_id == std::string_view("login")) &&
+      auth_failures_.Blocked(request.remote_ip, now, &retry_after)) {
     return server::ErrorResponse(
         MakeError(ErrorCode::kRateLimited, "too many failed authentications; retry later"),
         request.request_id, retry_after);
