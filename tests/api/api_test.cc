@@ -1598,6 +1598,11 @@ TEST_F(ApiTest, MetricsNeedAuthentication) {
 // 11. Audit
 
 TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
+  // Events of its own, so the test stands alone (ctest runs every test in its own process).
+  std::string temp = InsertUser(s(), "audit-temp@a.test", c().org_a, "developer");
+  ASSERT_EQ(s().Do("DELETE", A() + "/members/" + temp, Bearer(c().owner_rw_key)).status, 200);
+  EXPECT_EQ(s().Do("GET", A(), Bearer("rpk_garbage")).status, 401);
+  EXPECT_TRUE(Login(s(), "dev@a.test").has_value());
   std::set<std::string> actions;
   int64_t after = 0;
   for (int page = 0; page < 100; ++page) {
@@ -1635,7 +1640,7 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
   auto report = audit::Verify(s().store());
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->intact) << report->reason;
-  EXPECT_GT(report->events, 20);
+  EXPECT_GT(report->events, 10);
 }
 
 }  // namespace
