@@ -510,8 +510,11 @@ Result<Response> Api::Impl::Setup(Call& call) {
   if (Status s = call.tx->UpsertMembership({org.id, user.id, "owner", call.time_ms}); !s.ok()) {
     return s.error();
   }
-  // Single use: the token is gone with the transaction that used it (and its file).
-  if (!options_.setup_token_path.empty()) ::unlink(options_.setup_token_path.c_str());
+  // Single use: the token is gone with the transaction that used it, its file once that
+  // transaction committed.
+  if (!options_.setup_token_path.empty()) {
+    call.after_commit = [path = options_.setup_token_path] { ::unlink(path.c_str()); };
+  }
   if (Status s = call.tx->DeleteSetting(kSetupTokenHashKey); !s.ok()) return s.error();
   if (Status s = call.tx->DeleteSetting(kSetupTokenExpiresKey); !s.ok()) return s.error();
   call.principal.user_id = user.id;
@@ -1146,10 +1149,18 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
   auto run = call.tx->GetRun(call.org_id(), run_id);
   if (!run.ok()) return run.error();
   if (!run->has_value()) return MakeError(ErrorCode::kNotFound, "run not found");
-  if (Status s = call.Audit("run.cancel", run_id); !s.ok()) return s.error();
   std::string org_id = call.org_id();
-  call.deferred = [this, org_id, run_id]() -> Result<Response> {
+  store::AuditEvent event = call.Event("run.cancel", run_id);
+  call.deferred = [this, org_id, run_id, event]() mutable -> Result<Response> {
     Status cancelled = deps_.runs->Cancel(org_id, run_id);
+    // Audited with the real outcome, after the run service decided.
+    event.outcome = cancelled.ok() ? "success" : "failure";
+    if (!cancelled.ok()) event.details = json::Serialize(object{{"code", cancelled.error().code_name()}});
+    (void)deps_.store->Write([&](store::Tx& tx) -> Status {
+      auto appended = tx.AppendAudit(event);
+      if (!appended.ok()) return appended.error();
+      return Status::Ok();
+    });
     if (!cancelled.ok()) return cancelled.error();
     return server::JsonResponse(202, object{{"run_id", run_id}, {"status", "cancelling"}});
   };

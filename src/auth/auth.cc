@@ -202,7 +202,11 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
       // The identity provider's user maps to a Rampart user by email; without a verified
       // email claim the subject must be a Rampart user id.
       Result<std::optional<store::User>> user = std::optional<store::User>();
-      if (!claims->email.empty()) {
+      const boost::json::value* verified = claims->payload.if_contains("email_verified");
+      const bool email_verified = verified != nullptr && verified->is_bool() && verified->as_bool();
+      // An unverified email is only a claim the account holder typed: matching on it would
+      // let anyone who adds the victim's address at the identity provider act as them.
+      if (!claims->email.empty() && email_verified) {
         std::string email = claims->email;
         std::transform(email.begin(), email.end(), email.begin(),
                        [](unsigned char c) { return std::tolower(c); });

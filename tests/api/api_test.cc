@@ -1199,7 +1199,7 @@ TEST_F(JwtEmailTest, VerifiedEmailIsAccepted) {
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
-TEST_F(JwtEmailTest, DISABLED_UnverifiedEmailIsRefused) {
+TEST_F(JwtEmailTest, UnverifiedEmailIsRefused) {
   HttpResponse r = server_->Do("GET", "/v1/orgs/" + org_, Bearer(Token(false)));
   EXPECT_EQ(r.status, 401) << r.body;
 }
@@ -1537,7 +1537,7 @@ TEST_F(ApiTest, RunsStartGetListCancel) {
 // A refused cancel (409) still writes a successful "run.cancel" audit event: CancelRun
 // appends it in the transaction before the deferred RunService::Cancel decides
 // (src/api/api.cc, CancelRun).
-TEST_F(ApiTest, DISABLED_RefusedCancelIsNotAuditedAsSuccess) {
+TEST_F(ApiTest, RefusedCancelIsNotAuditedAsSuccess) {
   HttpResponse r =
       s().Do("POST", A() + "/runs/" + c().run_id + "/cancel", Bearer(c().owner_rw_key));
   ASSERT_EQ(r.status, 409);

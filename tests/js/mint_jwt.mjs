@@ -57,7 +57,8 @@ const jwksWeak = { keys: [{ ...weak.publicKey.export({ format: 'jwk' }), kid: 'r
 const rsaPem = await exportSPKI(rsa.publicKey);
 
 const claims = (extra = {}) => ({
-  iss: ISS, aud: AUD, sub: 'user-123', email: 'ada@example.test', iat: IAT, exp: EXP, ...extra,
+  iss: ISS, aud: AUD, sub: 'user-123', email: 'ada@example.test', email_verified: true, iat: IAT, exp: EXP,
+  ...extra,
 });
 const strip = (obj, ...names) => {
   const copy = { ...obj };
