@@ -140,6 +140,9 @@ struct RunEntry {
   std::optional<bj::value> trigger;
 
   std::atomic<bool> cancel{false};  // read by the engine between steps
+  // Committed as `running` by Submit itself (the fast path), so the worker does not
+  // commit the queued -> running transition again.
+  bool prestarted = false;
 };
 
 using EntryPtr = std::shared_ptr<RunEntry>;
@@ -236,6 +239,7 @@ class RunService::Impl {
     run.actor = s.actor;
     run.created_at = NowMs();
 
+    bool direct = false;
     {
       // Reserve the queue slot before the commit, so concurrent submitters cannot all
       // pass the check and overshoot max_queued.
@@ -244,6 +248,20 @@ class RunService::Impl {
         return MakeError(ErrorCode::kRateLimited, "too many queued runs; retry later");
       }
       ++reserved_;
+      // Fast path: when the org has room, nothing of it waits, and a worker is free, the
+      // run is committed straight as `running` (one durable commit instead of two). A
+      // crash after that commit fails it as `interrupted` at the next start, exactly as
+      // for a run a worker had started: never run twice.
+      auto it = orgs_.find(run.org_id);
+      if (it != orgs_.end() && it->second.limit > 0 && it->second.queue.empty() &&
+          it->second.running < it->second.limit && running_ < options_.workers) {
+        ++it->second.running;
+        ++running_;
+        direct = true;
+        run.status = "running";
+        run.attempts = 1;
+        run.started_at = run.created_at;
+      }
     }
     if (s.audit.has_value()) {
       s.audit->target = run.id;
@@ -265,11 +283,21 @@ class RunService::Impl {
     entry->trigger = std::move(s.trigger);
     std::lock_guard lock(mu_);
     --reserved_;
-    if (!written.ok()) return written.error();
+    if (!written.ok()) {
+      if (direct) ReleaseSlot(*entry);
+      return written.error();
+    }
     if (org) LearnLimit(run.org_id, *org);
     else if (need_org) LearnLimit(run.org_id, std::nullopt);
     runs_.emplace(run.id, entry);
-    Enqueue(entry);
+    if (direct) {
+      entry->state = State::kRunning;
+      entry->prestarted = true;
+      direct_.push_back(entry);
+      work_cv_.notify_one();
+    } else {
+      Enqueue(entry);
+    }
     return run;
   }
 
@@ -459,9 +487,18 @@ class RunService::Impl {
   void WorkerLoop() {
     std::unique_lock lock(mu_);
     while (true) {
-      work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
-      if (stopping_) return;
-      EntryPtr e = PopNext();
+      // Runs committed as running by Submit are executed even while stopping: they count
+      // as in flight for the drain.
+      work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty() || !direct_.empty(); });
+      EntryPtr e;
+      if (!direct_.empty()) {
+        e = std::move(direct_.front());
+        direct_.pop_front();
+      } else if (stopping_) {
+        return;
+      } else {
+        e = PopNext();
+      }
       if (!e) continue;
       lock.unlock();
       Execute(e);  // releases the run's slot (ReleaseSlot) before waiters wake
@@ -478,12 +515,9 @@ class RunService::Impl {
     if (running_ == 0) idle_cv_.notify_all();
   }
 
-  void Execute(const EntryPtr& e) {
-    store::Run run;
-    {
-      std::lock_guard lock(mu_);
-      run = e->run;
-    }
+  // Commits queued -> running (attempts + 1). False when the run must not execute (it
+  // settled elsewhere or the commit failed); the entry is finished then.
+  bool MarkRunning(const EntryPtr& e, store::Run& run) {
     run.status = "running";
     run.attempts += 1;
     run.started_at = NowMs();
@@ -509,16 +543,28 @@ class RunService::Impl {
       failed.finished_at = NowMs();
       failed.record = MinimalRecord(failed, "failed", MakeError(ErrorCode::kInternal, "the run could not be started"), failed.finished_at);
       Finish(e, std::move(failed));
-      return;
+      return false;
     }
     if (settled_elsewhere) {
       Finish(e, std::move(*settled_elsewhere));
-      return;
+      return false;
     }
     {
       std::lock_guard lock(mu_);
       e->run = run;
     }
+    return true;
+  }
+
+  void Execute(const EntryPtr& e) {
+    store::Run run;
+    bool prestarted = false;
+    {
+      std::lock_guard lock(mu_);
+      run = e->run;
+      prestarted = e->prestarted;
+    }
+    if (!prestarted && !MarkRunning(e, run)) return;
 
     std::shared_ptr<const model::Workflow> wf = e->workflow;
     if (!wf) {
@@ -779,6 +825,7 @@ class RunService::Impl {
   std::unordered_map<std::string, EntryPtr> runs_;  // queued and running runs, by id
   std::unordered_map<std::string, OrgQueue> orgs_;
   std::deque<std::string> ready_;  // round robin of orgs that may start a run
+  std::deque<EntryPtr> direct_;    // committed as running by Submit, for the next free worker
   int64_t queued_ = 0;
   int64_t running_ = 0;
   int64_t reserved_ = 0;  // Submit calls between the max_queued check and the commit
