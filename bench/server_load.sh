@@ -7,7 +7,10 @@
 # Usage: bench/server_load.sh [path/to/rampart]
 #   default binary: $RAMPART_BIN, else build/release/apps/rampart/rampart
 #   env: DURATION (20s), CONNECTIONS (32), THREADS (2), WAIT (5, the run request's `wait`),
-#        PERF=1 to record `perf record -g` of rampart for 5 s in the middle of its load.
+#        ORG_CONCURRENCY=N to PATCH the org's max_concurrent_runs (1..100; setup makes 10),
+#        NGINX=0 to skip the nginx ceiling,
+#        PERF=1 to record `perf record -g` of rampart for 5 s in the middle of its load
+#        (written to ./perf-rampart.data).
 # Needs: wrk, nginx (Debian nginx-light), curl, jq. Builds nothing.
 #
 # Reports runs/s, p50/p99 latency, the ratio to nginx, idle RSS (VmRSS after bootstrap)
@@ -118,6 +121,10 @@ api POST "/v1/orgs/$org/workflows" -H "$auth" -H 'Content-Type: application/yaml
   --data-binary "@$here/server/workflow.yaml" > /dev/null
 api POST "/v1/orgs/$org/workflows/$workflow_id/publish" -H "$auth" \
   -H 'Content-Type: application/json' -d '{"version": 1}' > /dev/null
+if [[ -n "${ORG_CONCURRENCY:-}" ]]; then
+  api PATCH "/v1/orgs/$org" -H "$auth" -H 'Content-Type: application/json' \
+    -d "{\"max_concurrent_runs\": $ORG_CONCURRENCY}" > /dev/null
+fi
 jq -c --argjson w "$wait_s" '{input: ., wait: $w}' "$here/server/input.json" > "$tmp/run.json"
 runs_path="/v1/orgs/$org/workflows/$workflow_id/runs"
 
@@ -154,6 +161,7 @@ if [[ -n "$perf_pid" ]]; then wait "$perf_pid" 2> /dev/null || true; perf_pid=""
 cat "$tmp/wrk-rampart.txt" | grep -v '^BENCH' >&2
 [[ -s "$tmp/wrk-rampart.err" ]] && cat "$tmp/wrk-rampart.err" >&2
 
+rate_of() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
 bench() { awk -v k="$2" '$1 == "BENCH" && $2 == k { print $3 }' "$1"; }
 r_requests="$(bench "$tmp/wrk-rampart.txt" requests)"
 r_duration_us="$(bench "$tmp/wrk-rampart.txt" duration_us)"
@@ -184,6 +192,12 @@ stop_pid "$rampart_pid"
 rampart_pid=""
 
 # ----- nginx ceiling -----
+if [[ "${NGINX:-1}" == 0 ]]; then
+  echo "rampart: $(rate_of "$r_requests" "$r_duration_us") runs/s, p50 $(bench "$tmp/wrk-rampart.txt" p50_us) us," \
+    "p99 $(bench "$tmp/wrk-rampart.txt" p99_us) us, non-200 $r_non200, idle RSS $idle_rss_kb kB," \
+    "peak RSS $peak_rss_kb kB, stored succeeded $stored_succeeded (expected $((r_requests + warmup_runs))..)"
+  exit 0
+fi
 mkdir -p "$tmp/nginx"
 nginx_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2> /dev/null ||
   echo $((20000 + RANDOM % 20000)))"
@@ -218,10 +232,9 @@ n_duration_us="$(bench "$tmp/wrk-nginx.txt" duration_us)"
 n_non200="$(bench "$tmp/wrk-nginx.txt" non200)"
 
 # ----- summary -----
-rate() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
-r_rate="$(rate "$r_requests" "$r_duration_us")"
-n_rate="$(rate "$n_requests" "$n_duration_us")"
+r_rate="$(rate_of "$r_requests" "$r_duration_us")"
+n_rate="$(rate_of "$n_requests" "$n_duration_us")"
 ratio="$(awk -v a="$r_rate" -v b="$n_rate" 'BEGIN { printf "%.3f", a / b }')"
 hz="$(getconf CLK_TCK)"
 cpu_ms_per_run="$(awk -v t="$((cpu_after - cpu_before))" -v hz="$hz" -v n="$r_requests" \
