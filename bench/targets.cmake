@@ -4,3 +4,4 @@ rampart_bench(schema_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/schema_bench.cc D
 target_compile_definitions(schema_bench PRIVATE RAMPART_BENCH_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data")
 rampart_bench(expr_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/expr_bench.cc DEPS rampart_expr)
 rampart_bench(store_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/store_bench.cc DEPS rampart_store)
+rampart_bench(redact_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/redact_bench.cc DEPS rampart_redact)
