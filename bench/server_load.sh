@@ -153,6 +153,7 @@ log "wrk -> rampart: ${wrk_cmd[*]} $base$runs_path"
 "${wrk_cmd[@]}" "$base$runs_path" -- "$tmp/run.json" "Bearer $key" > "$tmp/wrk-rampart.txt" 2> "$tmp/wrk-rampart.err" ||
   { cat "$tmp/wrk-rampart.err" >&2; die "wrk failed"; }
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+kill -0 "$rampart_pid" 2> /dev/null || { tail -20 "$tmp/rampart.err" >&2; die "rampart exited during the load"; }
 cpu_after="$(cpu_ticks "$rampart_pid")"
 load_rss_kb="$(status_field "$rampart_pid" VmRSS)"
 peak_rss_kb="$(status_field "$rampart_pid" VmHWM)"
