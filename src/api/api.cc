@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/common.h"
+#include "api/connectors.h"
 #include "rampart/audit/chain.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
@@ -213,6 +214,14 @@ class Api::Impl {
   Result<Response> ListAudit(Call& call);
   Result<Response> RunPublic(Call& call);
   Result<Response> Metrics(Call& call);
+  // Connectors (handlers in connectors.cc).
+  Result<Response> ListConnectors(Call& call);
+  Result<Response> GetConnector(Call& call);
+  Result<Response> CreateConnector(Call& call);
+  Result<Response> UpdateConnector(Call& call);
+  Result<Response> DeleteConnector(Call& call);
+  Result<Response> ConnectorRoute(Call& call, Permission permission,
+                                  Result<Response> (*handler)(ConnectorCall&));
 
   // Shared by create and update: parses the definition in the body.
   Result<std::shared_ptr<const model::Workflow>> LoadBodyDefinition(Call& call);
@@ -302,6 +311,26 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        P::kRunsCancel, true, {}, kSmall, h(&Impl::CancelRun)},
       {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events (?after=&limit=)", A::kOrg,
        P::kAuditRead, false, {}, 0, h(&Impl::ListAudit)},
+      // Connector mutations run their own write transaction (after sealing the secrets,
+      // which may create the org's first data key durably), re-authorizing inside it.
+      {"GET", "/v1/orgs/{org}/connectors", "listConnectors",
+       "Connectors as masked metadata (?due=true: rotation due)", A::kOrg, P::kConnectorsRead,
+       false, {}, 0, h(&Impl::ListConnectors)},
+      {"POST", "/v1/orgs/{org}/connectors", "createConnector",
+       "Create a connector (secrets are encrypted, never shown again)", A::kOrg,
+       P::kConnectorsWrite, false,
+       {"id", "type", "options", "secrets", "allowed_workflows", "egress", "rotate_every_days"},
+       kSmall * 4, h(&Impl::CreateConnector)},
+      {"GET", "/v1/orgs/{org}/connectors/{id}", "getConnector", "A connector (masked)", A::kOrg,
+       P::kConnectorsRead, false, {}, 0, h(&Impl::GetConnector)},
+      {"PATCH", "/v1/orgs/{org}/connectors/{id}", "updateConnector",
+       "Change a connector; a secret field given is replaced, others stay", A::kOrg,
+       P::kConnectorsWrite, false,
+       {"options", "secrets", "allowed_workflows", "egress", "rotate_every_days"}, kSmall * 4,
+       h(&Impl::UpdateConnector)},
+      {"DELETE", "/v1/orgs/{org}/connectors/{id}", "deleteConnector",
+       "Delete a connector and its secrets", A::kOrg, P::kConnectorsDelete, false, {}, kSmall,
+       h(&Impl::DeleteConnector)},
       {"POST", "/p/{org_slug}/{workflow_id}", "runPublicWorkflow",
        "Run a public workflow: answers run id, status and output only", A::kNone, std::nullopt,
        false, {}, kSmall, h(&Impl::RunPublic)},
@@ -1297,6 +1326,51 @@ Result<std::string> EnsureSetupToken(store::Store& store, const std::string& pat
   ::close(fd);
   if (!ok) return MakeError(ErrorCode::kInternal, "cannot write the setup token file");
   return path;
+}
+
+// ----- connectors -----
+
+Result<Response> Api::Impl::ConnectorRoute(Call& call, Permission permission,
+                                           Result<Response> (*handler)(ConnectorCall&)) {
+  auto id = call.request.params.find("id");
+  ConnectorCall connector_call{
+      .store = *deps_.store,
+      .read_tx = *call.tx,
+      .keyring = deps_.keyring,
+      .org_id = call.org_id(),
+      .body = call.body,
+      .id = id != call.request.params.end() ? std::string(id->second) : std::string(),
+      .request = call.request,
+      .now = call.time_ms,
+      .reauthorize = [&call, permission](store::Tx& tx) -> Status {
+        auto access = auth::AuthorizeOrg(tx, call.principal, call.org_id(), permission);
+        if (!access.ok()) return access.error();
+        return Status::Ok();
+      },
+      .audit = [&call](store::Tx& tx, std::string_view action, std::string_view target,
+                       object details) -> Status {
+        auto appended = tx.AppendAudit(call.Event(action, target, std::move(details)));
+        if (!appended.ok()) return appended.error();
+        return Status::Ok();
+      },
+  };
+  return handler(connector_call);
+}
+
+Result<Response> Api::Impl::ListConnectors(Call& call) {
+  return ConnectorRoute(call, Permission::kConnectorsRead, &ListConnectorsHandler);
+}
+Result<Response> Api::Impl::GetConnector(Call& call) {
+  return ConnectorRoute(call, Permission::kConnectorsRead, &GetConnectorHandler);
+}
+Result<Response> Api::Impl::CreateConnector(Call& call) {
+  return ConnectorRoute(call, Permission::kConnectorsWrite, &CreateConnectorHandler);
+}
+Result<Response> Api::Impl::UpdateConnector(Call& call) {
+  return ConnectorRoute(call, Permission::kConnectorsWrite, &UpdateConnectorHandler);
+}
+Result<Response> Api::Impl::DeleteConnector(Call& call) {
+  return ConnectorRoute(call, Permission::kConnectorsDelete, &DeleteConnectorHandler);
 }
 
 }  // namespace rampart::api

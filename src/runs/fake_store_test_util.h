@@ -164,6 +164,28 @@ class FakeTx final : public store::Tx {
   Result<std::optional<std::string>> GetSetting(std::string_view) override { return Unsupported(); }
   Status PutSetting(std::string_view, std::string_view) override { return Unsupported(); }
   Status DeleteSetting(std::string_view) override { return Unsupported(); }
+  Status InsertDataKey(const store::DataKey&) override { return Unsupported(); }
+  Result<std::vector<store::DataKey>> ListDataKeys(std::string_view) override { return Unsupported(); }
+  Result<std::vector<std::string>> ListOrgIds() override { return Unsupported(); }
+  Status InsertConnector(const store::Connector&) override { return Unsupported(); }
+  Status UpdateConnector(const store::Connector&) override { return Unsupported(); }
+  Result<std::optional<store::Connector>> GetConnector(std::string_view, std::string_view) override {
+    return Unsupported();
+  }
+  Result<store::Page<store::Connector>> ListConnectors(std::string_view, const store::ConnectorFilter&,
+                                                       const store::PageRequest&) override {
+    return Unsupported();
+  }
+  Result<bool> DeleteConnector(std::string_view, std::string_view) override { return Unsupported(); }
+  Status PutConnectorSecret(const store::ConnectorSecret&) override { return Unsupported(); }
+  Result<std::vector<store::ConnectorSecret>> ListConnectorSecrets(std::string_view,
+                                                                   std::string_view) override {
+    return Unsupported();
+  }
+  Result<std::vector<store::ConnectorSecret>> ListSecretsBelowVersion(std::string_view, int64_t,
+                                                                      int) override {
+    return Unsupported();
+  }
 
  private:
   FakeState& s_;

@@ -143,6 +143,42 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // 2: keyring data keys, connectors and their encrypted secrets.
+    R"sql(
+CREATE TABLE data_keys (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  wrapped BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, version)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE connectors (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  options_json TEXT NOT NULL,
+  allowed_workflows_json TEXT NOT NULL,
+  egress_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  rotated_at INTEGER,
+  rotate_every_days INTEGER NOT NULL,
+  PRIMARY KEY (org_id, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE connector_secrets (
+  org_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  key_version INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, connector_id, field),
+  FOREIGN KEY (org_id, connector_id) REFERENCES connectors(org_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX connector_secrets_by_version ON connector_secrets(org_id, key_version);
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

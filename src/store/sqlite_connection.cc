@@ -132,6 +132,17 @@ Stmt& Stmt::OptInt(const std::optional<int64_t>& value) {
   return *this;
 }
 
+Stmt& Stmt::Blob(std::string_view bytes) {
+  // A zero-length blob must stay a blob (not NULL): bind a non-null pointer.
+  const char* data = bytes.data() != nullptr ? bytes.data() : "";
+  if (stmt_ == nullptr ||
+      sqlite3_bind_blob64(stmt_, next_index_++, data, bytes.size(), SQLITE_STATIC) !=
+          SQLITE_OK) {
+    bind_failed_ = true;
+  }
+  return *this;
+}
+
 Result<bool> Stmt::Step() {
   if (stmt_ == nullptr || bind_failed_) return DatabaseError();
   const int rc = sqlite3_step(stmt_);
@@ -152,6 +163,12 @@ std::string Stmt::ColText(int column) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   if (text == nullptr) return {};
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::string Stmt::ColBlob(int column) const {
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  if (data == nullptr) return {};
+  return std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
 std::optional<int64_t> Stmt::ColOptInt(int column) const {

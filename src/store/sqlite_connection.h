@@ -68,6 +68,7 @@ class Stmt {
   Stmt& Text(std::string_view value);
   Stmt& Int(int64_t value);
   Stmt& OptInt(const std::optional<int64_t>& value);
+  Stmt& Blob(std::string_view bytes);
 
   // true: a row is available; false: done; an error mapped by MapSqliteError.
   Result<bool> Step();
@@ -79,6 +80,7 @@ class Stmt {
   std::string ColText(int column) const;
   int64_t ColInt(int column) const { return sqlite3_column_int64(stmt_, column); }
   std::optional<int64_t> ColOptInt(int column) const;
+  std::string ColBlob(int column) const;
 
  private:
   SqliteConnection& conn_;

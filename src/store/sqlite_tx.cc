@@ -660,6 +660,151 @@ Result<std::vector<AuditEvent>> SqliteTx::ListAllAudit(int64_t after_seq, int li
   return QueryAll<AuditEvent>(s, ReadAudit);
 }
 
+// ---- Data keys and connectors -----------------------------------------------------------
+
+namespace {
+
+#define RAMPART_CONNECTOR_COLUMNS                                                     \
+  "org_id, id, type, options_json, allowed_workflows_json, egress_json, created_at, "   \
+  "updated_at, rotated_at, rotate_every_days"
+#define RAMPART_SECRET_COLUMNS \
+  "org_id, connector_id, field, sealed, key_version, updated_at"
+
+constexpr int64_t kMillisPerDay = 86400000;
+
+Connector ReadConnector(const Stmt& s) {
+  Connector c;
+  c.org_id = s.ColText(0);
+  c.id = s.ColText(1);
+  c.type = s.ColText(2);
+  c.options = s.ColText(3);
+  c.allowed_workflows = s.ColText(4);
+  c.egress = s.ColText(5);
+  c.created_at = s.ColInt(6);
+  c.updated_at = s.ColInt(7);
+  c.rotated_at = s.ColOptInt(8);
+  c.rotate_every_days = static_cast<int>(s.ColInt(9));
+  return c;
+}
+
+ConnectorSecret ReadSecret(const Stmt& s) {
+  return ConnectorSecret{s.ColText(0), s.ColText(1), s.ColText(2),
+                         s.ColBlob(3), s.ColInt(4),  s.ColInt(5)};
+}
+
+}  // namespace
+
+Status SqliteTx::InsertDataKey(const DataKey& key) {
+  Stmt s(conn_, "INSERT INTO data_keys (org_id, version, wrapped, created_at) VALUES (?, ?, ?, ?)");
+  return s.Text(key.org_id).Int(key.version).Blob(key.wrapped).Int(key.created_at).Run();
+}
+
+Result<std::vector<DataKey>> SqliteTx::ListDataKeys(std::string_view org_id) {
+  Stmt s(conn_,
+         "SELECT org_id, version, wrapped, created_at FROM data_keys WHERE org_id = ? "
+         "ORDER BY version");
+  s.Text(org_id);
+  return QueryAll<DataKey>(s, [](const Stmt& row) {
+    return DataKey{row.ColText(0), row.ColInt(1), row.ColBlob(2), row.ColInt(3)};
+  });
+}
+
+Result<std::vector<std::string>> SqliteTx::ListOrgIds() {
+  Stmt s(conn_, "SELECT id FROM orgs ORDER BY id");
+  return QueryAll<std::string>(s, [](const Stmt& row) { return row.ColText(0); });
+}
+
+Status SqliteTx::InsertConnector(const Connector& c) {
+  Stmt s(conn_, "INSERT INTO connectors (" RAMPART_CONNECTOR_COLUMNS
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(c.org_id).Text(c.id).Text(c.type).Text(c.options).Text(c.allowed_workflows)
+      .Text(c.egress).Int(c.created_at).Int(c.updated_at).OptInt(c.rotated_at)
+      .Int(c.rotate_every_days).Run();
+}
+
+Status SqliteTx::UpdateConnector(const Connector& c) {
+  Stmt s(conn_,
+         "UPDATE connectors SET options_json = ?, allowed_workflows_json = ?, egress_json = ?, "
+         "updated_at = ?, rotated_at = ?, rotate_every_days = ? WHERE org_id = ? AND id = ?");
+  Status status = s.Text(c.options).Text(c.allowed_workflows).Text(c.egress).Int(c.updated_at)
+                      .OptInt(c.rotated_at).Int(c.rotate_every_days).Text(c.org_id).Text(c.id)
+                      .Run();
+  if (!status.ok()) return status;
+  return ChangedOne(s, "connector not found");
+}
+
+Result<std::optional<Connector>> SqliteTx::GetConnector(std::string_view org_id,
+                                                        std::string_view id) {
+  Stmt s(conn_,
+         "SELECT " RAMPART_CONNECTOR_COLUMNS " FROM connectors WHERE org_id = ? AND id = ?");
+  s.Text(org_id).Text(id);
+  return QueryOne<Connector>(s, ReadConnector);
+}
+
+Result<Page<Connector>> SqliteTx::ListConnectors(std::string_view org_id,
+                                                 const ConnectorFilter& filter,
+                                                 const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  std::string after;
+  if (!page.after.empty()) {
+    auto decoded = DecodeTextCursor(page.after, "c");
+    if (!decoded.ok()) return decoded.error();
+    after = std::move(decoded).value();
+  }
+  // "" sorts before every id, so the first page needs no separate statement. Due: a
+  // rotation policy whose period has passed since the last rotation (or the creation).
+  static constexpr const char* kSql[2] = {
+      "SELECT " RAMPART_CONNECTOR_COLUMNS
+      " FROM connectors WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
+      "SELECT " RAMPART_CONNECTOR_COLUMNS
+      " FROM connectors WHERE org_id = ? AND id > ? AND rotate_every_days > 0 AND "
+      "coalesce(rotated_at, created_at) + rotate_every_days * ? <= ? ORDER BY id LIMIT ?",
+  };
+  Stmt s(conn_, kSql[filter.due_only ? 1 : 0]);
+  s.Text(org_id).Text(after);
+  if (filter.due_only) s.Int(kMillisPerDay).Int(filter.now);
+  s.Int(limit + 1);
+  return QueryPage<Connector>(s, limit, ReadConnector,
+                              [](const Stmt& row) { return "c." + HexEncode(row.ColText(1)); });
+}
+
+Result<bool> SqliteTx::DeleteConnector(std::string_view org_id, std::string_view id) {
+  // Secrets go with it (ON DELETE CASCADE).
+  Stmt s(conn_, "DELETE FROM connectors WHERE org_id = ? AND id = ?");
+  Status status = s.Text(org_id).Text(id).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Status SqliteTx::PutConnectorSecret(const ConnectorSecret& secret) {
+  Stmt s(conn_,
+         "INSERT INTO connector_secrets (" RAMPART_SECRET_COLUMNS
+         ") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, connector_id, field) DO UPDATE SET "
+         "sealed = excluded.sealed, key_version = excluded.key_version, "
+         "updated_at = excluded.updated_at");
+  return s.Text(secret.org_id).Text(secret.connector_id).Text(secret.field).Blob(secret.sealed)
+      .Int(secret.key_version).Int(secret.updated_at).Run();
+}
+
+Result<std::vector<ConnectorSecret>> SqliteTx::ListConnectorSecrets(
+    std::string_view org_id, std::string_view connector_id) {
+  Stmt s(conn_, "SELECT " RAMPART_SECRET_COLUMNS
+                " FROM connector_secrets WHERE org_id = ? AND connector_id = ? ORDER BY field");
+  s.Text(org_id).Text(connector_id);
+  return QueryAll<ConnectorSecret>(s, ReadSecret);
+}
+
+Result<std::vector<ConnectorSecret>> SqliteTx::ListSecretsBelowVersion(std::string_view org_id,
+                                                                       int64_t version,
+                                                                       int limit) {
+  if (limit <= 0) return std::vector<ConnectorSecret>();
+  Stmt s(conn_, "SELECT " RAMPART_SECRET_COLUMNS
+                " FROM connector_secrets WHERE org_id = ? AND key_version < ? "
+                "ORDER BY key_version, connector_id, field LIMIT ?");
+  s.Text(org_id).Int(version).Int(limit);
+  return QueryAll<ConnectorSecret>(s, ReadSecret);
+}
+
 Result<std::optional<std::string>> SqliteTx::GetSetting(std::string_view key) {
   Stmt s(conn_, "SELECT value FROM settings WHERE key = ?");
   s.Text(key);

@@ -69,6 +69,24 @@ class SqliteTx final : public Tx {
                                             int limit) override;
   Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) override;
 
+  Status InsertDataKey(const DataKey& key) override;
+  Result<std::vector<DataKey>> ListDataKeys(std::string_view org_id) override;
+  Result<std::vector<std::string>> ListOrgIds() override;
+
+  Status InsertConnector(const Connector& connector) override;
+  Status UpdateConnector(const Connector& connector) override;
+  Result<std::optional<Connector>> GetConnector(std::string_view org_id,
+                                                std::string_view id) override;
+  Result<Page<Connector>> ListConnectors(std::string_view org_id, const ConnectorFilter& filter,
+                                         const PageRequest& page) override;
+  Result<bool> DeleteConnector(std::string_view org_id, std::string_view id) override;
+  Status PutConnectorSecret(const ConnectorSecret& secret) override;
+  Result<std::vector<ConnectorSecret>> ListConnectorSecrets(
+      std::string_view org_id, std::string_view connector_id) override;
+  Result<std::vector<ConnectorSecret>> ListSecretsBelowVersion(std::string_view org_id,
+                                                               int64_t version,
+                                                               int limit) override;
+
   Result<std::optional<std::string>> GetSetting(std::string_view key) override;
   Status PutSetting(std::string_view key, std::string_view value) override;
   Status DeleteSetting(std::string_view key) override;

@@ -14,6 +14,7 @@
 #include "rampart/auth/auth.h"
 #include "rampart/core/clock.h"
 #include "rampart/core/result.h"
+#include "rampart/crypto/keyring.h"
 #include "rampart/runs/runs.h"
 #include "rampart/server/metrics.h"
 #include "rampart/server/router.h"
@@ -41,6 +42,9 @@ struct ApiDeps {
   server::Metrics* metrics = nullptr;  // /metrics; may be null
   Clock* clock = &SystemClock();
   Random* random = &SystemRandom();
+  // Seals connector secrets (rampart serve always creates one). Null: connector routes
+  // work for metadata, and setting a secret answers 500.
+  crypto::Keyring* keyring = nullptr;
 };
 
 class Api {

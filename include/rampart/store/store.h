@@ -137,6 +137,45 @@ struct AuditEvent {
   std::string hash;       // assigned by AppendAudit (rampart/audit/chain.h)
 };
 
+// A per-org data key of the keyring (crypto/keyring.h), wrapped by the KEK. Versions
+// start at 1 and only grow; a version is never deleted while a secret may use it.
+struct DataKey {
+  std::string org_id;
+  int64_t version = 0;
+  std::string wrapped;  // nonce || ciphertext || tag (bytes)
+  Millis created_at = 0;
+};
+
+// A connector (spec/interfaces.md "Connectors"): options and policy, never secrets.
+struct Connector {
+  std::string org_id;
+  std::string id;                  // ^[a-z0-9][a-z0-9_-]{0,63}$
+  std::string type;                // bearer|basic|api_key|oauth2|mtls|custom|webhook_secret
+  std::string options = "{}";      // JSON object text
+  std::string allowed_workflows = "[]";  // JSON array text; [] = any workflow of the org
+  std::string egress = "{}";       // JSON object text
+  Millis created_at = 0;
+  Millis updated_at = 0;
+  std::optional<Millis> rotated_at;  // last time a secret was replaced
+  int rotate_every_days = 0;         // 0 = no rotation policy
+};
+
+// One encrypted secret field of a connector. `sealed` is the keyring's output (it starts
+// with the key version, which is also stored in `key_version` for re-encryption scans).
+struct ConnectorSecret {
+  std::string org_id;
+  std::string connector_id;
+  std::string field;
+  std::string sealed;  // bytes
+  int64_t key_version = 0;
+  Millis updated_at = 0;
+};
+
+struct ConnectorFilter {
+  bool due_only = false;  // only connectors whose rotation is due at `now`
+  Millis now = 0;
+};
+
 // Keyset pagination: `after` is the opaque `next` of the previous page ("" = first page).
 struct PageRequest {
   std::string after;
@@ -233,6 +272,36 @@ class Tx {
                                                     int limit) = 0;
   // Every event with seq > after_seq, oldest first (for `rampart audit verify`).
   virtual Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) = 0;
+
+  // Data keys of the keyring. InsertDataKey: kConflict when (org_id, version) exists.
+  virtual Status InsertDataKey(const DataKey& key) = 0;
+  // Oldest version first.
+  virtual Result<std::vector<DataKey>> ListDataKeys(std::string_view org_id) = 0;
+  // Every org id (for key rotation across orgs), ordered.
+  virtual Result<std::vector<std::string>> ListOrgIds() = 0;
+
+  // Connectors. InsertConnector: kConflict when the id is taken in the org.
+  virtual Status InsertConnector(const Connector& connector) = 0;
+  // Replaces options, allowed_workflows, egress, updated_at, rotated_at and
+  // rotate_every_days (by org_id, id); kNotFound when absent.
+  virtual Status UpdateConnector(const Connector& connector) = 0;
+  virtual Result<std::optional<Connector>> GetConnector(std::string_view org_id,
+                                                        std::string_view id) = 0;
+  // By id.
+  virtual Result<Page<Connector>> ListConnectors(std::string_view org_id,
+                                                 const ConnectorFilter& filter,
+                                                 const PageRequest& page) = 0;
+  // Deletes the connector and its secrets; false when absent.
+  virtual Result<bool> DeleteConnector(std::string_view org_id, std::string_view id) = 0;
+  // Inserts or replaces one secret field (the connector must exist: kConflict otherwise).
+  virtual Status PutConnectorSecret(const ConnectorSecret& secret) = 0;
+  // By field.
+  virtual Result<std::vector<ConnectorSecret>> ListConnectorSecrets(
+      std::string_view org_id, std::string_view connector_id) = 0;
+  // Secrets of the org sealed under a key version below `version`, at most `limit`.
+  virtual Result<std::vector<ConnectorSecret>> ListSecretsBelowVersion(std::string_view org_id,
+                                                                       int64_t version,
+                                                                       int limit) = 0;
 
   // Settings: small server-wide values (setup token hash, ...).
   virtual Result<std::optional<std::string>> GetSetting(std::string_view key) = 0;

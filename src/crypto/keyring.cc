@@ -1,0 +1,268 @@
+#include "rampart/crypto/keyring.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <mutex>
+#include <utility>
+
+#include "rampart/core/check.h"
+#include "rampart/crypto/aead.h"
+#include "rampart/crypto/crypto.h"
+
+namespace rampart::crypto {
+
+struct Keyring::SecretKey {
+  std::array<uint8_t, kAeadKeyBytes> bytes{};
+  SecretKey() = default;
+  SecretKey(const SecretKey&) = delete;
+  SecretKey& operator=(const SecretKey&) = delete;
+  ~SecretKey() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+  std::string_view view() const {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+};
+
+namespace {
+
+constexpr std::string_view kKekInfo = "rampart kek v1";
+constexpr std::string_view kKekSalt = "rampart";
+
+Error CannotDecrypt() {
+  return MakeError(ErrorCode::kInternal, "cannot decrypt: wrong master key or corrupted data");
+}
+
+void AppendU32(std::string& out, uint32_t v) {
+  out += static_cast<char>(v >> 24);
+  out += static_cast<char>(v >> 16);
+  out += static_cast<char>(v >> 8);
+  out += static_cast<char>(v);
+}
+
+void AppendField(std::string& out, std::string_view field) {
+  AppendU32(out, static_cast<uint32_t>(field.size()));
+  out.append(field);
+}
+
+std::string WrapAd(std::string_view org_id, uint32_t version) {
+  std::string ad = "dek";
+  AppendField(ad, org_id);
+  AppendU32(ad, version);
+  return ad;
+}
+
+std::string SecretAd(std::string_view org_id, std::string_view connector_id,
+                     std::string_view field, uint32_t version) {
+  std::string ad;
+  ad.reserve(3 + 16 + org_id.size() + connector_id.size() + field.size());
+  ad = "sec";
+  AppendField(ad, org_id);
+  AppendField(ad, connector_id);
+  AppendField(ad, field);
+  AppendU32(ad, version);
+  return ad;
+}
+
+// HKDF-SHA256 (RFC 5869) through OpenSSL's EVP_KDF. A failure here is a broken
+// installation, not an input error.
+void DeriveKek(std::string_view material, uint8_t* out, size_t out_size) {
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  RAMPART_CHECK(kdf != nullptr);
+  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+  EVP_KDF_free(kdf);
+  RAMPART_CHECK(ctx != nullptr);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(material.data()),
+                                        material.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(kKekSalt.data()),
+                                        kKekSalt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(kKekInfo.data()),
+                                        kKekInfo.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  const int ok = EVP_KDF_derive(ctx, out, out_size, params);
+  EVP_KDF_CTX_free(ctx);
+  RAMPART_CHECK(ok == 1);
+}
+
+}  // namespace
+
+Keyring::Keyring(std::string master_key_material, KeyStore& keys, Random& random, Clock& clock)
+    : kek_(std::make_unique<SecretKey>()), store_(keys), random_(random), clock_(clock) {
+  RAMPART_CHECK(!master_key_material.empty());
+  DeriveKek(master_key_material, kek_->bytes.data(), kek_->bytes.size());
+  OPENSSL_cleanse(master_key_material.data(), master_key_material.size());
+}
+
+Keyring::~Keyring() = default;  // SecretKey destructors wipe every key
+
+Result<uint32_t> Keyring::VersionOf(std::string_view sealed) {
+  if (sealed.size() < kSealedHeaderBytes + kAeadOverheadBytes) return CannotDecrypt();
+  const auto* p = reinterpret_cast<const uint8_t*>(sealed.data());
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+         static_cast<uint32_t>(p[2]) << 8 | static_cast<uint32_t>(p[3]);
+}
+
+Status Keyring::LoadLocked(const std::string& org_id) {
+  auto listed = store_.ListDataKeys(org_id);
+  if (!listed.ok()) return listed.error();
+  OrgKeys loaded;
+  for (const WrappedDataKey& w : *listed) {
+    if (w.org_id != org_id || w.version == 0) return CannotDecrypt();
+    auto key = std::make_shared<SecretKey>();
+    auto opened = Open(kek_->view(), w.wrapped, WrapAd(org_id, w.version));
+    if (!opened.ok() || opened->size() != kAeadKeyBytes) {
+      if (opened.ok()) OPENSSL_cleanse(opened->data(), opened->size());
+      return CannotDecrypt();
+    }
+    std::copy(opened->begin(), opened->end(), reinterpret_cast<char*>(key->bytes.data()));
+    OPENSSL_cleanse(opened->data(), opened->size());
+    loaded.newest = std::max(loaded.newest, w.version);
+    loaded.keys.emplace(w.version, std::move(key));
+  }
+  // Merge, never replace: keys are never deleted, and a caller inside an older read
+  // snapshot must not make the cache forget a version this process already created.
+  OrgKeys& org = orgs_[org_id];
+  for (auto& [version, key] : loaded.keys) org.keys.try_emplace(version, std::move(key));
+  org.newest = std::max(org.newest, loaded.newest);
+  org.loaded_at = clock_.Monotonic();
+  return Status::Ok();
+}
+
+Status Keyring::CreateLocked(const std::string& org_id, uint32_t version) {
+  auto key = std::make_shared<SecretKey>();
+  random_.Fill(key->bytes.data(), key->bytes.size());
+  auto wrapped = Seal(kek_->view(), key->view(), WrapAd(org_id, version), random_);
+  if (!wrapped.ok()) return wrapped.error();
+  WrappedDataKey row{org_id, version, std::move(wrapped).value(),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         clock_.Now().time_since_epoch())
+                         .count()};
+  Status inserted = store_.InsertDataKey(row);
+  if (!inserted.ok()) {
+    // Another process created this version first: take the stored keys instead.
+    if (inserted.error().code == ErrorCode::kConflict) return LoadLocked(org_id);
+    return inserted;
+  }
+  OrgKeys& org = orgs_[org_id];
+  org.keys[version] = std::move(key);
+  org.newest = std::max(org.newest, version);
+  return Status::Ok();
+}
+
+std::shared_ptr<const Keyring::SecretKey> Keyring::Find(std::string_view org_id,
+                                                        uint32_t version) {
+  {
+    std::shared_lock lock(mutex_);
+    auto org = orgs_.find(org_id);
+    if (org != orgs_.end()) {
+      auto key = org->second.keys.find(version);
+      if (key != org->second.keys.end()) return key->second;
+    }
+  }
+  // A version this process has not seen: another process may have rotated.
+  std::unique_lock lock(mutex_);
+  const std::string org(org_id);
+  auto it = orgs_.find(org);
+  if (it == orgs_.end() || !it->second.keys.count(version)) {
+    if (!LoadLocked(org).ok()) return nullptr;
+    it = orgs_.find(org);
+  }
+  auto key = it->second.keys.find(version);
+  return key == it->second.keys.end() ? nullptr : key->second;
+}
+
+Result<std::pair<uint32_t, std::shared_ptr<const Keyring::SecretKey>>> Keyring::Newest(
+    std::string_view org_id) {
+  const auto now = clock_.Monotonic();
+  {
+    std::shared_lock lock(mutex_);
+    auto org = orgs_.find(org_id);
+    if (org != orgs_.end() && org->second.newest != 0 &&
+        now - org->second.loaded_at < refresh_interval_) {
+      return std::make_pair(org->second.newest, org->second.keys.at(org->second.newest));
+    }
+  }
+  std::unique_lock lock(mutex_);
+  const std::string org(org_id);
+  if (Status s = LoadLocked(org); !s.ok()) return s.error();
+  if (orgs_[org].newest == 0) {
+    if (Status s = CreateLocked(org, 1); !s.ok()) return s.error();
+  }
+  const OrgKeys& keys = orgs_.at(org);
+  if (keys.newest == 0) return CannotDecrypt();
+  return std::make_pair(keys.newest, keys.keys.at(keys.newest));
+}
+
+Result<std::string> Keyring::Encrypt(std::string_view org_id, std::string_view connector_id,
+                                     std::string_view field, std::string_view plaintext) {
+  auto newest = Newest(org_id);
+  if (!newest.ok()) return newest.error();
+  const uint32_t version = newest->first;
+  auto sealed = Seal(newest->second->view(), plaintext,
+                     SecretAd(org_id, connector_id, field, version), random_);
+  if (!sealed.ok()) return sealed.error();
+  std::string out;
+  out.reserve(kSealedHeaderBytes + sealed->size());
+  AppendU32(out, version);
+  out.append(*sealed);
+  return out;
+}
+
+Result<std::string> Keyring::Decrypt(std::string_view org_id, std::string_view connector_id,
+                                     std::string_view field, std::string_view sealed) {
+  auto version = VersionOf(sealed);
+  if (!version.ok()) return version.error();
+  auto key = Find(org_id, *version);
+  if (key == nullptr) return CannotDecrypt();
+  auto opened = Open(key->view(), sealed.substr(kSealedHeaderBytes),
+                     SecretAd(org_id, connector_id, field, *version));
+  if (!opened.ok()) return CannotDecrypt();
+  return opened;
+}
+
+Result<uint32_t> Keyring::Rotate(std::string_view org_id) {
+  std::unique_lock lock(mutex_);
+  const std::string org(org_id);
+  // Two attempts: a concurrent rotation elsewhere may take the version first.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (Status s = LoadLocked(org); !s.ok()) return s.error();
+    const uint32_t next = orgs_[org].newest + 1;
+    auto key = std::make_shared<SecretKey>();
+    random_.Fill(key->bytes.data(), key->bytes.size());
+    auto wrapped = Seal(kek_->view(), key->view(), WrapAd(org, next), random_);
+    if (!wrapped.ok()) return wrapped.error();
+    WrappedDataKey row{org, next, std::move(wrapped).value(),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                           clock_.Now().time_since_epoch())
+                           .count()};
+    Status inserted = store_.InsertDataKey(row);
+    if (inserted.ok()) {
+      OrgKeys& keys = orgs_[org];
+      keys.keys[next] = std::move(key);
+      keys.newest = next;
+      keys.loaded_at = clock_.Monotonic();
+      return next;
+    }
+    if (inserted.error().code != ErrorCode::kConflict) return inserted.error();
+  }
+  return MakeError(ErrorCode::kConflict, "concurrent key rotation; try again");
+}
+
+Result<uint32_t> Keyring::CurrentVersion(std::string_view org_id) {
+  auto newest = Newest(org_id);
+  if (!newest.ok()) return newest.error();
+  return newest->first;
+}
+
+Status Keyring::CheckOrg(std::string_view org_id) {
+  std::unique_lock lock(mutex_);
+  return LoadLocked(std::string(org_id));
+}
+
+}  // namespace rampart::crypto
