@@ -1,9 +1,13 @@
 // The compiled multi-pattern matcher behind SecretSet (internal to rampart_redact).
 //
-// An Aho-Corasick automaton turned into a full DFA over byte classes (bytes that occur
-// in no pattern share one class), so a scan is one table lookup per input byte. Table
-// entries are pre-multiplied row offsets with the top bit set when the target state
-// ends a pattern, which keeps the hot loop to a load, a mask and a rarely taken branch.
+// Aho-Corasick with sparse goto edges (a dense table for the root) and failure links,
+// behind a prefilter: every pattern is at least 4 bytes long, so a text position can
+// only start a match if its 4 bytes hash into a small bitmap of pattern prefixes. The
+// scan runs the cheap prefilter and switches to the automaton from a candidate
+// position until the automaton is back within 3 bytes of the root, then resumes the
+// prefilter where a match could still start. Every byte is examined a bounded number
+// of times, so a scan is linear in the text whatever the patterns; building costs
+// O(total pattern length), a few microseconds for a handful of secrets.
 // Immutable after construction; safe to share between threads.
 #pragma once
 
@@ -44,23 +48,32 @@ class Matcher {
   bool Redact(std::string_view text, std::string* out) const;
 
  private:
-  static constexpr uint32_t kOutputBit = 0x80000000u;
+  static constexpr size_t kGram = 4;        // every pattern is at least this long
+  static constexpr int kBloomBits = 16;     // 8 KiB bitmap
 
   bool ExactMatch(std::string_view text) const;
   // One pass. With `first_only`, stops at the first kept match (spans unmerged).
   bool ScanPass(std::string_view text, std::vector<Span>* spans, bool first_only) const;
+  uint32_t Child(uint32_t node, unsigned char c) const;
+  uint32_t Step(uint32_t node, unsigned char c) const;
+  bool MayStart(const unsigned char* at) const;
 
   bool empty_ = true;
   bool numbers_matter_ = false;
   bool has_star_ = false;  // a pattern contains '*' and may straddle the placeholder
-  size_t num_classes_ = 1;
-  std::array<uint8_t, 256> byte_class_{};
-  std::vector<uint32_t> delta_;      // [state * num_classes_ + class] -> offset | kOutputBit
-  std::vector<uint32_t> len_;        // per state: longest pattern ending here (0: none)
-  std::vector<uint32_t> len_left_;   // per state: longest len+1 of a left-extensible one
-  std::vector<uint8_t> right_ext_;   // per state: a right-extensible pattern ends here
+  std::array<uint32_t, 256> root_{};   // root transitions (0: stay at the root)
+  std::vector<uint32_t> edge_begin_;   // per node: its edges are [begin[n], begin[n+1])
+  std::vector<unsigned char> edge_byte_;  // sorted per node
+  std::vector<uint32_t> edge_to_;
+  std::vector<uint32_t> fail_;
+  std::vector<uint32_t> depth_;
+  std::vector<uint32_t> len_;        // per node: longest pattern ending here (0: none)
+  std::vector<uint32_t> len_left_;   // per node: longest len+1 of a left-extensible one
+  std::vector<uint8_t> right_ext_;   // per node: a right-extensible pattern ends here
+  std::vector<uint64_t> bloom_;      // 4-byte prefixes of the patterns, hashed
   std::vector<std::string> pattern_texts_;
-  std::unordered_set<std::string> exact_;
+  std::vector<std::string> exact_storage_;
+  std::unordered_set<std::string_view> exact_;
   size_t min_exact_ = 0;
   size_t max_exact_ = 0;
 };

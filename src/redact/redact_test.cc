@@ -468,6 +468,68 @@ TEST(SecretSet, ConcurrentScansAndAdds) {
   EXPECT_EQ(set.Redact("later-secret-150"), kR);
 }
 
+// The prefilter + automaton against a naive search, on a small alphabet where partial
+// matches, overlaps and restarts are frequent.
+TEST(Matcher, AgreesWithNaiveSearch) {
+  uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  for (int round = 0; round < 300; ++round) {
+    SecretSet set;
+    int count = 1 + static_cast<int>(next() % 4);
+    for (int k = 0; k < count; ++k) {
+      std::string secret;
+      size_t len = 4 + next() % 6;
+      for (size_t c = 0; c < len; ++c) secret += static_cast<char>('a' + next() % 3);
+      set.Add(secret);
+    }
+    std::vector<std::string> patterns = set.PatternsForTest();
+    std::string text;
+    size_t len = next() % 200;
+    for (size_t c = 0; c < len; ++c) text += static_cast<char>('a' + next() % 3);
+    bool naive = false;
+    std::vector<bool> covered(text.size(), false);
+    for (const auto& pat : patterns) {
+      for (size_t at = text.find(pat); at != std::string::npos; at = text.find(pat, at + 1)) {
+        naive = true;
+        for (size_t c = at; c < at + pat.size(); ++c) covered[c] = true;
+      }
+    }
+    SCOPED_TRACE("text: " + text);
+    ASSERT_EQ(set.Contains(text), naive);
+    // Redact leaves at most the bytes no pattern covers (a base64 phase match may also
+    // take one adjacent character).
+    std::string out = set.Redact(text);
+    EXPECT_FALSE(set.Contains(out));
+    std::string kept;
+    for (size_t c = 0; c < text.size(); ++c) {
+      if (!covered[c]) kept += text[c];
+    }
+    std::string out_plain;
+    for (size_t at = 0; at < out.size();) {
+      if (out.compare(at, kR.size(), kR) == 0) {
+        at += kR.size();
+      } else {
+        out_plain += out[at++];
+      }
+    }
+    EXPECT_LE(out_plain.size(), kept.size());
+  }
+}
+
+TEST(Matcher, RestartsAfterPartialPrefix) {
+  SecretSet set;
+  set.Add("abcdX");
+  set.Add("cdcdcdY");
+  EXPECT_EQ(set.Redact("abcabcdX"), R("abc", ""));
+  EXPECT_EQ(set.Redact("abcdabcdX."), R("abcd", "."));
+  EXPECT_EQ(set.Redact("cdcdcdcdY"), R("cd", ""));
+  EXPECT_EQ(set.Redact("abcdcdcdY"), R("ab", ""));
+  EXPECT_FALSE(set.Contains("abcdcdcdZ"));
+}
+
 TEST(Forms, PhasePatternsDropUnstableEdges) {
   // "user:" shifts the secret by 5 bytes = phase 2.
   const std::string secret = "0123456789";
