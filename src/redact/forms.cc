@@ -205,13 +205,22 @@ std::vector<Pattern> DerivedForms(std::string_view secret) {
   }
   add(Hex(secret, false));
   add(Hex(secret, true));
-  for (std::string_view keep : kUrlKeep) {
-    for (bool plus : {false, true}) {
-      for (bool upper : {false, true}) add(PercentEncode(secret, keep, plus, upper));
+  // Most API keys and tokens use only characters that no percent- or JSON-encoder
+  // changes; their URL and JSON forms are the raw value (a fast path for per-run setup).
+  bool plain = true;
+  for (char ch : secret) {
+    auto c = static_cast<unsigned char>(ch);
+    if (!IsAlnum(c) && c != '-' && c != '_' && c != '.') plain = false;
+  }
+  if (!plain) {
+    for (std::string_view keep : kUrlKeep) {
+      for (bool plus : {false, true}) {
+        for (bool upper : {false, true}) add(PercentEncode(secret, keep, plus, upper));
+      }
     }
   }
-  std::string single;  // the core serializer's form, escaped again below
-  for (int bits = 0; bits < 32; ++bits) {
+  std::string single(secret);  // the core serializer's form, escaped again below
+  for (int bits = 0; bits < (plain ? 0 : 32); ++bits) {
     JsonStyle style;
     style.short_controls = (bits & 1) == 0;
     style.upper_hex = (bits & 2) != 0;
@@ -223,7 +232,9 @@ std::vector<Pattern> DerivedForms(std::string_view secret) {
     if (bits == 0) single = *escaped;
     add(std::move(*escaped));
   }
-  if (auto twice = JsonEscape(single, JsonStyle{})) add(std::move(*twice));
+  if (!plain) {
+    if (auto twice = JsonEscape(single, JsonStyle{})) add(std::move(*twice));
+  }
 
   // Base64 phases: `secret` preceded by k bytes inside a longer base64 text. Only the
   // characters made of secret bits alone are stable; the one before (k > 0) and the one
