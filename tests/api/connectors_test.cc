@@ -1,0 +1,520 @@
+// End-to-end tests of the connector routes (spec/interfaces.md "Connectors",
+// spec/security.md section 1): masked responses, secrets kept or rotated by PATCH,
+// per-type validation, org isolation, permissions, audit without values, and no trace of
+// a secret anywhere in the data directory.
+//
+// A real server in-process on 127.0.0.1:0 wired like `rampart serve` (SQLite store in a
+// temp dir, keyring over the store, Api, HttpServer). Principals are API keys inserted in
+// the store (no Argon2 needed): an owner and a developer of org A, an owner of org B.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "rampart/actions/action.h"
+#include "rampart/api/api.h"
+#include "rampart/api/connectors.h"
+#include "rampart/auth/auth.h"
+#include "rampart/crypto/crypto.h"
+#include "rampart/crypto/keyring.h"
+#include "rampart/crypto/tokens.h"
+#include "rampart/engine/local.h"
+#include "rampart/runs/runs.h"
+#include "rampart/server/router.h"
+#include "rampart/server/server.h"
+#include "rampart/store/store.h"
+#include "support/http_client.h"
+
+namespace rampart {
+namespace {
+
+namespace bj = boost::json;
+using rampart::testing::HttpClient;
+using rampart::testing::HttpHeaders;
+using rampart::testing::HttpResponse;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kMasterKey = "connectors-test-master-key-0123456789abcdef";
+// Distinctive: it must appear nowhere but in the requests that set it.
+constexpr const char* kSecret = "Zq7-UNIQUE-SECRET-VALUE-4f0c2e9a81b3d657";
+
+class ManualClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::time_point(seconds(1893456000)) + milliseconds(wall_ms_);
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::hours(1)) + milliseconds(wall_ms_);
+  }
+  void SleepFor(std::chrono::nanoseconds) override {}
+  void AdvanceDays(int days) { wall_ms_ += static_cast<int64_t>(days) * 86400000; }
+
+ private:
+  int64_t wall_ms_ = 0;
+};
+
+bj::value Json(const HttpResponse& r) {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(r.body, ec);
+  if (ec) return nullptr;
+  return v;
+}
+
+std::string CodeOf(const HttpResponse& r) {
+  bj::value v = Json(r);
+  if (!v.is_object() || !v.as_object().contains("error")) return "";
+  return std::string(v.at("error").at("code").as_string());
+}
+std::string MessageOf(const HttpResponse& r) {
+  bj::value v = Json(r);
+  if (!v.is_object() || !v.as_object().contains("error")) return "";
+  return std::string(v.at("error").at("message").as_string());
+}
+
+HttpHeaders Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+std::string NewId(std::string_view prefix) {
+  return crypto::NewOpaqueToken(SystemRandom(), prefix).substr(0, 24);
+}
+
+class Server {
+ public:
+  Server() {
+    char tmpl[] = "/tmp/rampart-connectors-test-XXXXXX";
+    char* made = ::mkdtemp(tmpl);
+    if (made == nullptr) std::abort();
+    dir_ = made;
+    auto store = store::OpenSqliteStore({.path = dir_ + "/rampart.db", .synchronous_full = false});
+    if (!store.ok()) std::abort();
+    store_ = std::move(store).value();
+    registry_ = actions::BuiltinRegistry();
+    devnull_ = std::fopen("/dev/null", "w");
+    log_ = std::make_unique<engine::StreamLogSink>(devnull_);
+    runs::RunEnvironment env;
+    env.actions = &registry_;
+    env.log = log_.get();
+    runs_ = std::make_unique<runs::RunService>(*store_, env, runs::RunServiceOptions{.workers = 1});
+    if (!runs_->Start().ok()) std::abort();
+    cache_ = std::make_unique<runs::WorkflowCache>(*store_);
+    authenticator_ = std::make_unique<auth::Authenticator>(auth::AuthConfig{}, clock_);
+    key_store_ = std::make_unique<api::StoreKeyStore>(*store_);
+    keyring_ = std::make_unique<crypto::Keyring>(kMasterKey, *key_store_, SystemRandom(), clock_);
+    api::ApiDeps deps;
+    deps.store = store_.get();
+    deps.runs = runs_.get();
+    deps.workflows = cache_.get();
+    deps.authenticator = authenticator_.get();
+    deps.clock = &clock_;
+    deps.keyring = keyring_.get();
+    api_ = std::make_unique<api::Api>(deps, api::ApiOptions{});
+    api_->RegisterRoutes(router_);
+    server::ServerOptions options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;
+    http_ = std::make_unique<server::HttpServer>(options, router_, nullptr);
+    if (!http_->Start().ok()) std::abort();
+    client_ = std::make_unique<HttpClient>("127.0.0.1", http_->port(),
+                                           testing::HttpClientOptions{.timeout = seconds(30)});
+
+    org_a_ = NewId("org_");
+    org_b_ = NewId("org_");
+    Status st = store_->Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.InsertOrg({org_a_, "org-a", "Org A", 10, Now()}); !s.ok()) return s;
+      return tx.InsertOrg({org_b_, "org-b", "Org B", 10, Now()});
+    });
+    if (!st.ok()) std::abort();
+    owner_key_ = Member(org_a_, "owner@a.test", "owner");
+    dev_key_ = Member(org_a_, "dev@a.test", "developer");
+    owner_b_key_ = Member(org_b_, "owner@b.test", "owner");
+  }
+
+  ~Server() {
+    client_.reset();
+    http_->Stop(milliseconds(100));
+    runs_->Stop(seconds(5));
+    http_.reset();
+    api_.reset();
+    keyring_.reset();
+    key_store_.reset();
+    cache_.reset();
+    runs_.reset();
+    store_.reset();
+    log_.reset();
+    std::fclose(devnull_);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  store::Millis Now() const {
+    return std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count();
+  }
+
+  // A user with a read_write API key, member of `org` with `role`; returns the key.
+  std::string Member(const std::string& org, const std::string& email, const std::string& role) {
+    const std::string user = NewId("usr_");
+    const std::string key = crypto::NewApiKey(SystemRandom());
+    Status st = store_->Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.InsertUser({user, email, "", Now()}); !s.ok()) return s;
+      if (Status s = tx.UpsertMembership({org, user, role, Now()}); !s.ok()) return s;
+      return tx.InsertApiKey({.id = NewId("key_"),
+                              .org_id = org,
+                              .user_id = user,
+                              .name = "k",
+                              .hash = crypto::Sha256Hex(key),
+                              .hint = "rpk_...",
+                              .scope = "read_write",
+                              .created_at = Now(),
+                              .expires_at = std::nullopt,
+                              .last_used_at = std::nullopt,
+                              .revoked_at = std::nullopt});
+    });
+    if (!st.ok()) std::abort();
+    return key;
+  }
+
+  HttpResponse Do(std::string_view method, const std::string& path, const std::string& key,
+                  std::string_view body = {}) {
+    HttpHeaders headers = Bearer(key);
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    auto r = client_->Request(method, path, headers, body);
+    if (!r.ok()) {
+      ADD_FAILURE() << method << " " << path << ": " << r.error().message;
+      return HttpResponse{};
+    }
+    responses_.push_back(r->body);
+    return std::move(r).value();
+  }
+
+  std::string A() const { return "/v1/orgs/" + org_a_ + "/connectors"; }
+  std::string B() const { return "/v1/orgs/" + org_b_ + "/connectors"; }
+
+  ManualClock clock_;
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  actions::Registry registry_;
+  std::FILE* devnull_ = nullptr;
+  std::unique_ptr<engine::StreamLogSink> log_;
+  std::unique_ptr<runs::RunService> runs_;
+  std::unique_ptr<runs::WorkflowCache> cache_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<api::StoreKeyStore> key_store_;
+  std::unique_ptr<crypto::Keyring> keyring_;
+  std::unique_ptr<api::Api> api_;
+  server::Router router_;
+  std::unique_ptr<server::HttpServer> http_;
+  std::unique_ptr<HttpClient> client_;
+  std::string org_a_, org_b_, owner_key_, dev_key_, owner_b_key_;
+  std::vector<std::string> responses_;  // every response body, for the leak checks
+};
+
+class ConnectorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { s_ = std::make_unique<Server>(); }
+  void TearDown() override {
+    // No response of any test ever carried the secret (or a sealed form of it).
+    for (const std::string& body : s_->responses_) {
+      EXPECT_EQ(body.find(kSecret), std::string::npos) << body;
+      EXPECT_EQ(body.find(crypto::Base64Encode(kSecret)), std::string::npos) << body;
+      EXPECT_EQ(body.find(crypto::HexEncode(kSecret)), std::string::npos) << body;
+    }
+    s_.reset();
+  }
+  Server& s() { return *s_; }
+  HttpResponse CreateBearer(const std::string& id, const std::string& extra = "") {
+    return s().Do("POST", s().A(), s().owner_key_,
+                  R"({"id": ")" + id + R"(", "type": "bearer", "options": {"base_url": "https://api.acme.test"}, "secrets": {"token": ")" +
+                      kSecret + R"("}, "allowed_workflows": ["order-paid"])" + extra + "}");
+  }
+  std::unique_ptr<Server> s_;
+};
+
+TEST_F(ConnectorsTest, CreateListGetAreMasked) {
+  HttpResponse r = CreateBearer("acme", R"(, "egress": {"allow_domains": ["api.acme.test"]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  bj::value v = Json(r);
+  EXPECT_EQ(v.at("id").as_string(), "acme");
+  EXPECT_EQ(v.at("type").as_string(), "bearer");
+  EXPECT_EQ(v.at("options").at("base_url").as_string(), "https://api.acme.test");
+  EXPECT_EQ(v.at("secrets").at("token").at("set").as_bool(), true);
+  EXPECT_TRUE(v.at("secrets").at("token").at("updated_at").is_string());
+  EXPECT_EQ(v.at("allowed_workflows").as_array().size(), 1u);
+  EXPECT_EQ(v.at("egress").at("allow_domains").as_array()[0].as_string(), "api.acme.test");
+  EXPECT_TRUE(v.at("rotated_at").is_null());
+  EXPECT_EQ(v.at("rotation_due").as_bool(), false);
+
+  r = s().Do("GET", s().A() + "/acme", s().owner_key_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("secrets").at("token").at("set").as_bool(), true);
+  r = s().Do("GET", s().A(), s().owner_key_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Json(r).at("items").as_array().size(), 1u);
+  EXPECT_EQ(Json(r).at("items").as_array()[0].at("id").as_string(), "acme");
+
+  // Same id again: 409.
+  EXPECT_EQ(CreateBearer("acme").status, 409);
+  // The secret really is stored, sealed for this connector: the engine side reads it.
+  Status st = s().store_->Write([&](store::Tx& tx) -> Status {
+    auto c = api::LoadConnectorForRun(tx, *s().keyring_, s().org_a_, "acme", "order-paid",
+                                      s().Now(), "run:test");
+    if (!c.ok()) return c.error();
+    EXPECT_EQ(c->secrets.at("token"), kSecret);
+    auto denied = api::LoadConnectorForRun(tx, *s().keyring_, s().org_a_, "acme", "other-wf",
+                                           s().Now(), "run:test");
+    EXPECT_FALSE(denied.ok());
+    EXPECT_EQ(denied.error().code, ErrorCode::kPermissionDenied);
+    auto missing = api::LoadConnectorForRun(tx, *s().keyring_, s().org_b_, "acme", "order-paid",
+                                            s().Now(), "run:test");
+    EXPECT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+}
+
+TEST_F(ConnectorsTest, PatchWithoutSecretsKeepsThemAndWithASecretRotatesIt) {
+  ASSERT_EQ(CreateBearer("acme").status, 201);
+  std::vector<store::ConnectorSecret> before, after;
+  auto read_secrets = [&](std::vector<store::ConnectorSecret>& out) {
+    ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+                    auto l = tx.ListConnectorSecrets(s().org_a_, "acme");
+                    if (!l.ok()) return l.error();
+                    out = *l;
+                    return Status::Ok();
+                  }).ok());
+  };
+  read_secrets(before);
+  ASSERT_EQ(before.size(), 1u);
+
+  s().clock_.AdvanceDays(1);
+  HttpResponse r = s().Do("PATCH", s().A() + "/acme", s().owner_key_,
+                          R"({"options": {"base_url": "https://v2.acme.test"}, "rotate_every_days": 30})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("options").at("base_url").as_string(), "https://v2.acme.test");
+  EXPECT_TRUE(Json(r).at("rotated_at").is_null());
+  EXPECT_EQ(Json(r).at("secrets").at("token").at("set").as_bool(), true);
+  read_secrets(after);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].sealed, before[0].sealed);  // untouched
+
+  // Rotation due after 30 days since creation.
+  s().clock_.AdvanceDays(30);
+  r = s().Do("GET", s().A() + "?due=true", s().owner_key_);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(Json(r).at("items").as_array().size(), 1u);
+  EXPECT_EQ(Json(r).at("items").as_array()[0].at("rotation_due").as_bool(), true);
+
+  r = s().Do("PATCH", s().A() + "/acme", s().owner_key_, R"({"secrets": {"token": "new-token-value"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(Json(r).at("rotated_at").is_string());
+  EXPECT_EQ(Json(r).at("rotation_due").as_bool(), false);
+  EXPECT_EQ(r.body.find("new-token-value"), std::string::npos);
+  read_secrets(after);
+  EXPECT_NE(after[0].sealed, before[0].sealed);
+  auto plain = s().keyring_->Decrypt(s().org_a_, "acme", "token", after[0].sealed);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(*plain, "new-token-value");
+  r = s().Do("GET", s().A() + "?due=true", s().owner_key_);
+  EXPECT_EQ(Json(r).at("items").as_array().size(), 0u);
+
+  // id and type are not patchable; unknown fields are refused.
+  EXPECT_EQ(s().Do("PATCH", s().A() + "/acme", s().owner_key_, R"({"type": "basic"})").status, 400);
+  EXPECT_EQ(s().Do("PATCH", s().A() + "/acme", s().owner_key_, R"({"id": "x"})").status, 400);
+  EXPECT_EQ(s().Do("PATCH", s().A() + "/nope", s().owner_key_, R"({"egress": {}})").status, 404);
+}
+
+TEST_F(ConnectorsTest, ValidationPerType) {
+  struct Case {
+    std::string body;
+    std::string field;  // the error message names it
+  };
+  const std::vector<Case> cases = {
+      {R"({"id": "a", "type": "bearer"})", "secrets.token"},
+      {R"({"id": "a", "type": "bearer", "secrets": {"token": "x", "password": "y"}})", "secrets.password"},
+      {R"({"id": "a", "type": "bearer", "options": {"colour": "red"}, "secrets": {"token": "x"}})", "options.colour"},
+      {R"({"id": "a", "type": "bearer", "options": {"base_url": "http://api.acme.test"}, "secrets": {"token": "x"}})", "options.base_url"},
+      {R"({"id": "a", "type": "bearer", "secrets": {"token": ""}})", "secrets.token"},
+      {R"({"id": "a", "type": "basic", "secrets": {"password": "x"}})", "options.username"},
+      {R"({"id": "a", "type": "basic", "options": {"username": "u"}})", "secrets.password"},
+      {R"({"id": "a", "type": "api_key", "options": {"in": "body", "name": "X-Key"}, "secrets": {"key": "k"}})", "options.in"},
+      {R"({"id": "a", "type": "api_key", "options": {"in": "header"}, "secrets": {"key": "k"}})", "options.name"},
+      {R"({"id": "a", "type": "oauth2", "options": {"token_url": "https://t.test", "client_id": "c"}})", "secrets.client_secret"},
+      {R"({"id": "a", "type": "oauth2", "options": {"token_url": "ftp://t.test", "client_id": "c"}, "secrets": {"client_secret": "s"}})", "options.token_url"},
+      {R"({"id": "a", "type": "mtls", "secrets": {"cert": "c"}})", "secrets.key"},
+      {R"({"id": "a", "type": "custom", "options": {"headers": {"X-Key": "{{ secrets.api }}"}}})", "options.headers.X-Key"},
+      {R"({"id": "a", "type": "custom", "options": {"headers": {"X-Key": "{{ input.x }}"}}, "secrets": {"api": "v"}})", "options.headers.X-Key"},
+      {R"({"id": "a", "type": "custom", "secrets": {"Bad-Name": "v"}})", "secrets.Bad-Name"},
+      {R"({"id": "a", "type": "webhook_secret"})", "secrets.secret"},
+      {R"({"id": "a", "type": "webhook_secret", "options": {"base_url": "https://x.test"}, "secrets": {"secret": "s"}})", "options.base_url"},
+      {R"({"id": "a", "type": "telepathy", "secrets": {"x": "y"}})", "type"},
+      {R"({"id": "Bad Id", "type": "bearer", "secrets": {"token": "x"}})", "id"},
+      {R"({"type": "bearer", "secrets": {"token": "x"}})", "id"},
+      {R"({"id": "a", "type": "bearer", "secrets": {"token": "x"}, "egress": {"allow_everything": true}})", "egress.allow_everything"},
+      {R"({"id": "a", "type": "bearer", "secrets": {"token": "x"}, "allowed_workflows": "wf"})", "allowed_workflows"},
+      {R"({"id": "a", "type": "bearer", "secrets": {"token": "x"}, "rotate_every_days": -1})", "rotate_every_days"},
+      {R"({"id": "a", "type": "bearer", "secrets": {"token": "x"}, "owner": "me"})", "owner"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = s().Do("POST", s().A(), s().owner_key_, c.body);
+    EXPECT_EQ(r.status, 400) << c.body << " -> " << r.body;
+    EXPECT_EQ(CodeOf(r), "invalid_argument") << c.body;
+    EXPECT_NE(MessageOf(r).find(c.field), std::string::npos)
+        << c.body << " -> " << MessageOf(r);
+  }
+  // Nothing was created by any of them.
+  EXPECT_EQ(Json(s().Do("GET", s().A(), s().owner_key_)).at("items").as_array().size(), 0u);
+
+  // Every type with its complete field set is accepted.
+  const std::vector<std::string> valid = {
+      R"({"id": "t-bearer", "type": "bearer", "secrets": {"token": "x"}})",
+      R"({"id": "t-basic", "type": "basic", "options": {"username": "u", "base_url": "https://b.test/api"}, "secrets": {"password": "p"}})",
+      R"({"id": "t-api-key", "type": "api_key", "options": {"in": "query", "name": "api_key"}, "secrets": {"key": "k"}})",
+      R"({"id": "t-oauth2", "type": "oauth2", "options": {"token_url": "https://t.test/token", "scopes": ["a", "b"], "client_id": "c"}, "secrets": {"client_secret": "s", "refresh_token": "r"}})",
+      R"({"id": "t-mtls", "type": "mtls", "secrets": {"cert": "c", "key": "k", "ca": "a"}})",
+      R"({"id": "t-custom", "type": "custom", "options": {"headers": {"X-Api-Key": "{{ secrets.api }}", "X-Static": "v"}}, "secrets": {"api": "v"}})",
+      R"({"id": "t-webhook", "type": "webhook_secret", "secrets": {"secret": "whsec_x"}, "rotate_every_days": 90})",
+  };
+  for (const std::string& body : valid) {
+    HttpResponse r = s().Do("POST", s().A(), s().owner_key_, body);
+    EXPECT_EQ(r.status, 201) << body << " -> " << r.body;
+  }
+  // PATCH validates against the final state: removing the header's secret is impossible,
+  // a header using an unknown secret is refused.
+  HttpResponse r = s().Do("PATCH", s().A() + "/t-custom", s().owner_key_,
+                          R"({"options": {"headers": {"X": "{{ secrets.missing }}"}}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(MessageOf(r).find("options.headers.X"), std::string::npos);
+  r = s().Do("PATCH", s().A() + "/t-basic", s().owner_key_, R"({"secrets": {"token": "x"}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(MessageOf(r).find("secrets.token"), std::string::npos);
+}
+
+TEST_F(ConnectorsTest, OrgIsolationAndPermissions) {
+  ASSERT_EQ(CreateBearer("acme").status, 201);
+  // Org B's owner sees nothing of org A: the org itself is 404, and org B's own
+  // collection does not contain it.
+  EXPECT_EQ(s().Do("GET", s().A() + "/acme", s().owner_b_key_).status, 404);
+  EXPECT_EQ(s().Do("GET", s().A(), s().owner_b_key_).status, 404);
+  EXPECT_EQ(s().Do("GET", s().B() + "/acme", s().owner_b_key_).status, 404);
+  EXPECT_EQ(s().Do("PATCH", s().B() + "/acme", s().owner_b_key_, R"({"egress": {}})").status, 404);
+  EXPECT_EQ(s().Do("DELETE", s().B() + "/acme", s().owner_b_key_).status, 404);
+  EXPECT_EQ(Json(s().Do("GET", s().B(), s().owner_b_key_)).at("items").as_array().size(), 0u);
+
+  // A developer reads (connectors:read) but cannot write or delete.
+  EXPECT_EQ(s().Do("GET", s().A(), s().dev_key_).status, 200);
+  EXPECT_EQ(s().Do("GET", s().A() + "/acme", s().dev_key_).status, 200);
+  HttpResponse r = s().Do("POST", s().A(), s().dev_key_,
+                          R"({"id": "dev", "type": "bearer", "secrets": {"token": "x"}})");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(CodeOf(r), "permission_denied");
+  EXPECT_EQ(s().Do("PATCH", s().A() + "/acme", s().dev_key_, R"({"secrets": {"token": "x"}})").status,
+            403);
+  EXPECT_EQ(s().Do("DELETE", s().A() + "/acme", s().dev_key_).status, 403);
+  EXPECT_EQ(s().Do("GET", s().A(), "rpk_garbage").status, 401);
+
+  // The owner deletes; the secrets go with it.
+  EXPECT_EQ(s().Do("DELETE", s().A() + "/acme", s().owner_key_).status, 200);
+  EXPECT_EQ(s().Do("GET", s().A() + "/acme", s().owner_key_).status, 404);
+  EXPECT_EQ(s().Do("DELETE", s().A() + "/acme", s().owner_key_).status, 404);
+  ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+                  auto l = tx.ListConnectorSecrets(s().org_a_, "acme");
+                  EXPECT_TRUE(l.ok() && l->empty());
+                  return Status::Ok();
+                }).ok());
+}
+
+TEST_F(ConnectorsTest, AuditEventsNameFieldsNeverValues) {
+  ASSERT_EQ(CreateBearer("acme").status, 201);
+  ASSERT_EQ(s().Do("PATCH", s().A() + "/acme", s().owner_key_,
+                   std::string(R"({"secrets": {"token": ")") + kSecret + "2\"}}")
+                .status,
+            200);
+  ASSERT_EQ(s().Do("DELETE", s().A() + "/acme", s().owner_key_).status, 200);
+  std::vector<store::AuditEvent> events;
+  ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+                  auto l = tx.ListAudit(s().org_a_, 0, 100);
+                  if (!l.ok()) return l.error();
+                  events = *l;
+                  return Status::Ok();
+                }).ok());
+  std::vector<std::string> actions;
+  for (const auto& e : events) {
+    actions.push_back(e.action);
+    EXPECT_EQ(e.details.find(kSecret), std::string::npos) << e.details;
+    EXPECT_EQ(e.target, "acme");
+    EXPECT_EQ(e.outcome, "success");
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"connector.create", "connector.update",
+                                               "connector.delete"}));
+  EXPECT_NE(events[1].details.find("\"token\""), std::string::npos) << events[1].details;
+}
+
+TEST_F(ConnectorsTest, NoTraceOfTheSecretInTheDataDirectory) {
+  ASSERT_EQ(CreateBearer("acme").status, 201);
+  ASSERT_EQ(s().Do("PATCH", s().A() + "/acme", s().owner_key_, R"({"egress": {}})").status, 200);
+  const std::string raw = kSecret;
+  const std::vector<std::string> forms = {raw, crypto::Base64Encode(raw),
+                                          crypto::Base64UrlEncode(raw), crypto::HexEncode(raw)};
+  std::string upper_hex = crypto::HexEncode(raw);
+  for (char& c : upper_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  int files = 0;
+  // While the server is running (the WAL holds the recent pages) ...
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(s().dir_)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string bytes = ss.str();
+    ++files;
+    for (const std::string& form : forms) {
+      EXPECT_EQ(bytes.find(form), std::string::npos) << entry.path() << " holds " << form;
+    }
+    EXPECT_EQ(bytes.find(upper_hex), std::string::npos) << entry.path();
+  }
+  EXPECT_GE(files, 2);  // rampart.db and its WAL at least
+}
+
+TEST(LocalConnectorsTest, ParsedWithTheApiValidation) {
+  auto connectors = bj::parse(R"([
+    {"id": "acme", "type": "bearer", "options": {"base_url": "https://api.acme.test"},
+     "allowed_workflows": ["order-paid"]},
+    {"id": "hook", "type": "webhook_secret"}
+  ])");
+  auto secrets = bj::parse(R"({"acme": {"token": "t0k"}, "hook": {"secret": "whsec"}})");
+  auto source = api::ParseLocalConnectors(connectors, secrets);
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  EXPECT_EQ((*source)->size(), 2u);
+  auto acme = (*source)->Load("acme", "order-paid");
+  ASSERT_TRUE(acme.ok());
+  EXPECT_EQ(acme->secrets.at("token"), "t0k");
+  EXPECT_EQ((*source)->Load("acme", "other").error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ((*source)->Load("nope", "order-paid").error().code, ErrorCode::kNotFound);
+
+  struct Bad {
+    const char* connectors;
+    const char* secrets;
+    const char* needle;
+  };
+  for (Bad b : {Bad{R"([{"id": "a", "type": "bearer"}])", "{}", "secrets.token"},
+                Bad{R"([{"id": "a", "type": "bearer", "secrets": {"token": "x"}}])", "{}", "--secrets-file"},
+                Bad{R"([{"id": "a", "type": "bearer"}])", R"({"a": {"pw": "x"}})", "secrets.pw"},
+                Bad{R"([{"id": "a", "type": "bearer"}])", R"({"a": {"token": "x"}, "b": {"token": "y"}})", "b: no such connector"},
+                Bad{R"([{"id": "a", "type": "basic", "options": {"user": "x"}}])", R"({"a": {"password": "x"}})", "options.user"},
+                Bad{R"([{"id": "a", "type": "bearer"}, {"id": "a", "type": "bearer"}])", R"({"a": {"token": "x"}})", "duplicate"}}) {
+    auto r = api::ParseLocalConnectors(bj::parse(b.connectors), bj::parse(b.secrets));
+    ASSERT_FALSE(r.ok()) << b.connectors;
+    EXPECT_NE(r.error().message.find(b.needle), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("\"x\""), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace rampart
