@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--workflows", run.workflows_dir,
                       "Directory of child workflows (default: the file's directory)");
   run_cmd->add_option("--data", run.data_dir, "Data directory (default ./var)");
+  run_cmd->add_option("--connectors", run.connectors_file,
+                      "Connectors for this run (JSON/YAML list, no secrets)");
+  run_cmd->add_option("--secrets-file", run.secrets_file,
+                      "Connector secrets {\"<id>\": {\"<field>\": \"<value>\"}} (mode 0600)");
 
   std::vector<std::string> files;
   CLI::App* validate_cmd =
@@ -37,6 +41,16 @@ int main(int argc, char** argv) {
   CLI::App* verify_cmd = audit_cmd->add_subcommand("verify", "Check the audit hash chain");
   verify_cmd->add_option("--data", audit_data, "Data directory (default ./var)");
 
+  rampart::cli::KeysRotateOptions keys_rotate;
+  CLI::App* keys_cmd = app.add_subcommand("keys", "Keyring maintenance");
+  keys_cmd->require_subcommand(1);
+  CLI::App* rotate_cmd = keys_cmd->add_subcommand(
+      "rotate", "Add a data key version for every org and re-encrypt every connector secret");
+  rotate_cmd->add_option("--data", keys_rotate.data_dir, "Data directory (default ./var)");
+  rotate_cmd->add_option("--config", keys_rotate.config, "YAML configuration file");
+  rotate_cmd->add_flag("--master-key-stdin", keys_rotate.master_key_stdin,
+                       "Read the master key from the first line of stdin");
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print version and build info");
 
   try {
@@ -48,6 +62,7 @@ int main(int argc, char** argv) {
   if (*run_cmd) return rampart::cli::Run(run, stdout, stderr);
   if (*serve_cmd) return rampart::cli::Serve(serve, stdout, stderr);
   if (*verify_cmd) return rampart::cli::AuditVerify(audit_data, stdout, stderr);
+  if (*rotate_cmd) return rampart::cli::KeysRotate(keys_rotate, stdout, stderr);
   if (*validate_cmd) return rampart::cli::Validate(files, stdout, stderr);
   if (*version_cmd) {
     std::printf("%s\n", rampart::cli::VersionText().c_str());

@@ -652,6 +652,21 @@ Result<ReencryptStats> ReencryptSecrets(store::Store& store, crypto::Keyring& ke
   return stats;
 }
 
+Status CheckMasterKey(store::Store& store, crypto::Keyring& keyring) {
+  std::vector<std::string> orgs;
+  Status listed = store.Read([&](store::Tx& tx) -> Status {
+    auto ids = tx.ListOrgIds();
+    if (!ids.ok()) return ids.error();
+    orgs = std::move(ids).value();
+    return Status::Ok();
+  });
+  if (!listed.ok()) return listed;
+  for (const std::string& org : orgs) {
+    if (Status s = keyring.CheckOrg(org); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 Result<ReencryptStats> RotateAllKeys(store::Store& store, crypto::Keyring& keyring,
                                      int batch_size) {
   std::vector<std::string> orgs;

@@ -7,7 +7,10 @@
 #include <iostream>
 #include <iterator>
 
+#include <sys/stat.h>
+
 #include "rampart/actions/action.h"
+#include "rampart/api/connectors.h"
 #include "rampart/core/json.h"
 #include "rampart/engine/engine.h"
 #include "rampart/engine/local.h"
@@ -110,6 +113,46 @@ void PrintSummary(std::FILE* out, const bj::object& rec) {
   if (!rec.at("output").is_null()) std::fprintf(out, "output: %s\n", Compact(rec.at("output"), 2000).c_str());
 }
 
+constexpr size_t kMaxConnectorsFileBytes = 1 << 20;
+
+// --connectors FILE (JSON or YAML list) and --secrets-file FILE (JSON, mode 0600/0400):
+// validated like the API's connector bodies and kept in memory for the run only.
+Result<std::unique_ptr<api::InMemoryConnectorSource>> LoadLocalConnectors(
+    const RunOptions& options) {
+  bj::value connectors = bj::array();
+  bj::value secrets = nullptr;
+  if (!options.secrets_file.empty()) {
+    struct stat st {};
+    if (::stat(options.secrets_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return MakeError(ErrorCode::kInvalidArgument, "cannot read the secrets file");
+    }
+    if ((st.st_mode & 077) != 0) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "the secrets file must have mode 0600 or 0400 (chmod 600 it)");
+    }
+    auto text = engine::ReadFileBounded(options.secrets_file, kMaxConnectorsFileBytes);
+    if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the secrets file");
+    // The parser's message may quote the input: never echo a secrets file.
+    auto parsed = json::Parse(*text, {.max_bytes = kMaxConnectorsFileBytes, .max_depth = 8});
+    if (!parsed.ok()) {
+      return MakeError(ErrorCode::kInvalidArgument, "the secrets file is not valid JSON");
+    }
+    secrets = std::move(parsed).value();
+  }
+  if (!options.connectors_file.empty()) {
+    auto text = engine::ReadFileBounded(options.connectors_file, kMaxConnectorsFileBytes);
+    if (!text.ok()) {
+      return MakeError(ErrorCode::kInvalidArgument, "cannot read the connectors file");
+    }
+    auto parsed = model::YamlToJson(*text);
+    if (!parsed.ok()) {
+      return MakeError(ErrorCode::kInvalidArgument, "connectors file: " + parsed.error().message);
+    }
+    connectors = std::move(parsed).value();
+  }
+  return api::ParseLocalConnectors(connectors, secrets);
+}
+
 }  // namespace
 
 int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
@@ -130,6 +173,17 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   if (!input.ok()) {
     std::fprintf(err, "/: invalid_input: %s\n", input.error().message.c_str());
     return kExitInvalid;
+  }
+  // Connectors of the run: no action uses them yet; they are validated here and held
+  // for the run's duration (api::ConnectorSource is what the engine will ask).
+  std::unique_ptr<api::InMemoryConnectorSource> connectors;
+  if (!options.connectors_file.empty() || !options.secrets_file.empty()) {
+    auto loaded_connectors = LoadLocalConnectors(options);
+    if (!loaded_connectors.ok()) {
+      std::fprintf(err, "/: invalid_argument: %s\n", loaded_connectors.error().message.c_str());
+      return kExitInvalid;
+    }
+    connectors = std::move(loaded_connectors).value();
   }
   std::filesystem::path dir = options.workflows_dir.empty()
                                   ? std::filesystem::path(options.file).parent_path()

@@ -19,6 +19,8 @@
 
 #include "rampart/actions/action.h"
 #include "rampart/api/api.h"
+#include "rampart/api/connectors.h"
+#include "rampart/crypto/keyring.h"
 #include "rampart/audit/chain.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/json.h"
@@ -283,6 +285,34 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   auto store = OpenStore(data_dir);
   if (!store.ok()) return Fail(err, store.error());
 
+  // The keyring of connector secrets: the operator's master key, else <data>/master.key,
+  // generated on first start. A generated key only encrypts; it never enables master key
+  // API auth. A master key that does not open the stored data keys stops the start.
+  auto master = KeyringMasterKey(auth_config.master_key, data_dir, /*generate=*/true);
+  if (!master.ok()) return Fail(err, master.error());
+  api::StoreKeyStore key_store(**store);
+  crypto::Keyring keyring(std::move(master->material), key_store, SystemRandom());
+  if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) return Fail(err, s.error());
+  if (master->generated) {
+    std::fprintf(out,
+                 "rampart: first start: generated the master key of connector secrets in %s "
+                 "(0600); back it up - secrets cannot be decrypted without it\n",
+                 master->path.c_str());
+  }
+  // Finishes a re-encryption that `rampart keys rotate` left behind (secrets on older
+  // key versions keep decrypting meanwhile).
+  std::thread reencrypt([&store, &keyring, err] {
+    auto stats = api::ReencryptSecrets(**store, keyring);
+    if (!stats.ok()) {
+      std::fprintf(err, "rampart: re-encryption of connector secrets stopped: %s\n",
+                   stats.error().message.c_str());
+    }
+  });
+  struct JoinOnExit {
+    std::thread& t;
+    ~JoinOnExit() { t.join(); }
+  } join_reencrypt{reencrypt};
+
   actions::Registry registry = actions::BuiltinRegistry();
   engine::StreamLogSink log(err);
   runs::RunEnvironment env;
@@ -326,6 +356,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   deps.workflows = &cache;
   deps.authenticator = &authenticator;
   deps.metrics = &metrics;
+  deps.keyring = &keyring;
   api::Api api(deps, api_options);
   server::Router router;
   api.RegisterRoutes(router);

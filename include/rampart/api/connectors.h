@@ -152,6 +152,10 @@ struct ReencryptStats {
 Result<ReencryptStats> ReencryptSecrets(store::Store& store, crypto::Keyring& keyring,
                                         int batch_size = 100);
 
+// Unwraps the data keys of every org: the wrong master key fails here, at start-up, with
+// the keyring's "cannot decrypt: wrong master key or corrupted data".
+Status CheckMasterKey(store::Store& store, crypto::Keyring& keyring);
+
 // `rampart keys rotate`: adds a key version to every org, then ReencryptSecrets.
 Result<ReencryptStats> RotateAllKeys(store::Store& store, crypto::Keyring& keyring,
                                      int batch_size = 100);

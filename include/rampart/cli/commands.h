@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "rampart/core/result.h"
+
 namespace rampart::cli {
 
 inline constexpr int kExitOk = 0;
@@ -18,6 +20,11 @@ struct RunOptions {
   bool json = false;          // print exactly the run record
   std::string workflows_dir;  // default: the file's directory
   std::string data_dir = "./var";
+  // Connectors for the run (kept in memory, never persisted): a JSON/YAML list of
+  // connector objects without secrets, and a JSON file {"<id>": {"<field>": "<value>"}}
+  // that must have mode 0600/0400 (else exit 2).
+  std::string connectors_file;
+  std::string secrets_file;
 };
 
 // 0 succeeded, 1 run failed (or stopped awaiting approval), 2 invalid definition/input.
@@ -40,6 +47,32 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err);
 // Checks the audit hash chain of the store in `data_dir`: 0 intact, 1 broken (the first
 // bad event is printed), 2 when there is no store.
 int AuditVerify(const std::string& data_dir, std::FILE* out, std::FILE* err);
+
+// The master key material of the keyring. `configured` is the key given by the operator
+// (config master_key_file, --master-key-stdin or RAMPART_MASTER_KEY; it also enables
+// master key API auth); when empty, <data_dir>/master.key (0600) is used, and with
+// `generate` a random one is created there on first start (then `*generated` is set).
+// kInvalidArgument when the file is readable by others or too short.
+struct MasterKeyMaterial {
+  std::string material;
+  bool generated = false;
+  std::string path;  // the file used, "" when configured
+};
+Result<MasterKeyMaterial> KeyringMasterKey(const std::string& configured,
+                                           const std::string& data_dir, bool generate);
+
+struct KeysRotateOptions {
+  std::string config;     // YAML config file (its `data` and `master_key_file`), "" for none
+  std::string data_dir;   // default: config `data`, else ./var
+  bool master_key_stdin = false;
+  int batch_size = 100;
+};
+
+// `rampart keys rotate`: adds a data key version for every org, then re-encrypts every
+// connector secret with its org's newest version (batches, each one transaction). Safe
+// to run again and while the server runs. 0 done, 1 failed (nothing lost: every secret
+// stays readable), 2 bad configuration, no store or wrong master key.
+int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err);
 
 // Version and build information.
 std::string VersionText();
