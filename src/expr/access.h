@@ -25,10 +25,13 @@ struct TemplateParts {
 struct JsonTemplateNode {
   enum class Kind : uint8_t { kConst, kTemplate, kArray, kObject };
   Kind kind = Kind::kConst;
+  // kTemplate that is exactly one expression: its program (owned by `tmpl`), evaluated
+  // directly, which saves the walk through the template's parts.
+  const Program* program = nullptr;
+  std::vector<JsonTemplateNode> children;
+  std::vector<std::string> keys;  // kObject
   boost::json::value constant;
   Template tmpl;
-  std::vector<std::string> keys;  // kObject
-  std::vector<JsonTemplateNode> children;
   Limits limits;
 };
 
@@ -44,6 +47,8 @@ struct Access {
     t.parts_ = std::move(p);
     return t;
   }
+  // Null for a default-constructed Template.
+  static const TemplateParts* GetParts(const Template& t) { return t.parts_.get(); }
   static JsonTemplate MakeJsonTemplate(std::shared_ptr<const JsonTemplateNode> n) {
     JsonTemplate t;
     t.root_ = std::move(n);

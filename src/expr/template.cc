@@ -126,11 +126,39 @@ Result<Value> EvaluateTemplate(const TemplateParts& parts, const Scope& scope, T
   return Value{std::move(result), tainted};
 }
 
-bool BuildNode(const bj::value& v, const CompileOptions& options, const std::string& pointer,
+// Template::Evaluate; a null `parts` is the empty template.
+Result<Value> EvaluateParts(const TemplateParts* parts, const Scope& scope, Trace* trace) {
+  if (parts == nullptr) return Value{bj::value(""), false};
+  try {
+    return EvaluateTemplate(*parts, scope, trace);
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the template");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while evaluating the template");
+  }
+}
+
+// Where BuildNode is in the tree, as a chain up to the root: the JSON Pointer is spelled
+// out only for a failure, not for every node.
+struct TreePath {
+  const TreePath* parent = nullptr;  // null at the root
+  std::string_view key;              // the member name, unless `is_index`
+  size_t index = 0;
+  bool is_index = false;
+
+  std::string Pointer() const {
+    if (parent == nullptr) return "";
+    std::string up = parent->Pointer();
+    return is_index ? json::PointerAppend(up, index) : json::PointerAppend(up, key);
+  }
+};
+
+bool BuildNode(const bj::value& v, const CompileOptions& options, const TreePath& path,
                size_t depth, JsonTemplateNode& node, std::vector<JsonTemplate::Failure>& failures) {
   node.limits = options.limits;
   if (depth > kMaxTreeDepth) {
-    failures.push_back({pointer, MakeError(ErrorCode::kExpressionLimit, "JSON tree nested too deeply")});
+    failures.push_back(
+        {path.Pointer(), MakeError(ErrorCode::kExpressionLimit, "JSON tree nested too deeply")});
     return false;
   }
   switch (v.kind()) {
@@ -143,11 +171,14 @@ bool BuildNode(const bj::value& v, const CompileOptions& options, const std::str
       }
       auto t = CompileTemplate(s, options);
       if (!t.ok()) {
-        failures.push_back({pointer, std::move(t).error()});
+        failures.push_back({path.Pointer(), std::move(t).error()});
         return false;
       }
       node.kind = JsonTemplateNode::Kind::kTemplate;
       node.tmpl = std::move(t).value();
+      if (node.tmpl.is_single_expression()) {
+        node.program = Access::GetProgram(node.tmpl.expressions()[0]);
+      }
       return true;
     }
     case bj::kind::array: {
@@ -157,8 +188,8 @@ bool BuildNode(const bj::value& v, const CompileOptions& options, const std::str
       bool ok = true;
       bool constant = true;
       for (size_t i = 0; i < arr.size(); ++i) {
-        ok = BuildNode(arr[i], options, json::PointerAppend(pointer, i), depth + 1, node.children[i],
-                       failures) && ok;
+        const TreePath child{&path, {}, i, true};
+        ok = BuildNode(arr[i], options, child, depth + 1, node.children[i], failures) && ok;
         constant = constant && node.children[i].kind == JsonTemplateNode::Kind::kConst;
       }
       if (ok && constant) {
@@ -178,8 +209,8 @@ bool BuildNode(const bj::value& v, const CompileOptions& options, const std::str
       size_t i = 0;
       for (const auto& kv : obj) {
         node.keys.emplace_back(kv.key());
-        ok = BuildNode(kv.value(), options, json::PointerAppend(pointer, kv.key()), depth + 1,
-                       node.children[i], failures) && ok;
+        const TreePath child{&path, kv.key(), 0, false};
+        ok = BuildNode(kv.value(), options, child, depth + 1, node.children[i], failures) && ok;
         constant = constant && node.children[i].kind == JsonTemplateNode::Kind::kConst;
         ++i;
       }
@@ -197,20 +228,56 @@ bool BuildNode(const bj::value& v, const CompileOptions& options, const std::str
   }
 }
 
-// On failure, `where` receives the JSON Pointer of the failing string.
+// The running serialized size of the values a JsonTemplate evaluates, checked against
+// the cap after each one. A double's exact size needs shortest round-trip formatting,
+// the costly part, while the total is almost always far below the cap: doubles are held
+// back and counted at their largest size, and formatted only when that bound could pass
+// the cap. The outcome is exactly that of summing every exact size.
+class SizeBudget {
+ public:
+  explicit SizeBudget(size_t cap) : cap_(cap) {}
+
+  // Adds `v`; false once the exact total is larger than the cap.
+  bool Add(const bj::value& v) {
+    if (v.is_double() && pending_ < kMaxPending) {
+      pending_doubles_[pending_++] = v.get_double();
+    } else {
+      known_ += json::SerializedSizeAtMost(v, cap_);
+    }
+    if (known_ + kMaxDoubleBytes * pending_ <= cap_) return true;
+    for (size_t i = 0; i < pending_; ++i) {
+      known_ += json::SerializedSizeAtMost(bj::value(pending_doubles_[i]), cap_);
+    }
+    pending_ = 0;
+    return known_ <= cap_;
+  }
+
+ private:
+  static constexpr size_t kMaxPending = 8;
+  static constexpr size_t kMaxDoubleBytes = 24;  // "-1.2345678901234567e-308"
+  size_t cap_;
+  size_t known_ = 0;
+  size_t pending_ = 0;
+  double pending_doubles_[kMaxPending];  // the first `pending_` are set
+};
+
+// Evaluates `node` into `out` (which keeps its storage). On failure, `where` receives the
+// JSON Pointer of the failing string.
 bool EvalNode(const JsonTemplateNode& node, const Scope& scope, bj::value& out, bool& tainted,
-              size_t& dynamic_bytes, Error& error, std::string& where) {
+              SizeBudget& budget, Error& error, std::string& where) {
   switch (node.kind) {
     case JsonTemplateNode::Kind::kConst: out = node.constant; return true;
     case JsonTemplateNode::Kind::kTemplate: {
-      auto v = node.tmpl.Evaluate(scope);
+      // What Template::Evaluate does, with fewer indirections.
+      auto v = node.program != nullptr
+                   ? internal::EvaluateProgram(*node.program, scope, nullptr)
+                   : EvaluateParts(Access::GetParts(node.tmpl), scope, nullptr);
       if (!v.ok()) {
         error = std::move(v).error();
         return false;
       }
-      const size_t cap = node.limits.max_value_bytes;
-      dynamic_bytes += json::SerializedSizeAtMost(v->json, cap);
-      if (dynamic_bytes > cap) {
+      if (!budget.Add(v->json)) {
+        const size_t cap = node.limits.max_value_bytes;
         error = MakeError(ErrorCode::kExpressionLimit,
                           "evaluated values larger than " + std::to_string(cap) + " bytes in total");
         return false;
@@ -220,31 +287,29 @@ bool EvalNode(const JsonTemplateNode& node, const Scope& scope, bj::value& out, 
       return true;
     }
     case JsonTemplateNode::Kind::kArray: {
-      bj::array arr;
+      // Elements are evaluated in place: no temporary per element.
+      bj::array& arr = out.emplace_array();
       arr.reserve(node.children.size());
       for (size_t i = 0; i < node.children.size(); ++i) {
-        bj::value e;
-        if (!EvalNode(node.children[i], scope, e, tainted, dynamic_bytes, error, where)) {
+        bj::value& e = arr.emplace_back(nullptr);
+        if (!EvalNode(node.children[i], scope, e, tainted, budget, error, where)) {
           where = json::PointerAppend("", i) + where;
           return false;
         }
-        arr.push_back(std::move(e));
       }
-      out = std::move(arr);
       return true;
     }
     case JsonTemplateNode::Kind::kObject: {
-      bj::object obj;
+      // Keys are distinct (they come from a JSON object), so each emplace inserts.
+      bj::object& obj = out.emplace_object();
       obj.reserve(node.children.size());
       for (size_t i = 0; i < node.children.size(); ++i) {
-        bj::value e;
-        if (!EvalNode(node.children[i], scope, e, tainted, dynamic_bytes, error, where)) {
+        bj::value& e = obj.emplace(node.keys[i], nullptr).first->value();
+        if (!EvalNode(node.children[i], scope, e, tainted, budget, error, where)) {
           where = json::PointerAppend("", node.keys[i]) + where;
           return false;
         }
-        obj.insert_or_assign(node.keys[i], std::move(e));
       }
-      out = std::move(obj);
       return true;
     }
   }
@@ -280,14 +345,7 @@ Result<Template> Template::Compile(std::string_view text, const CompileOptions& 
 }
 
 Result<Value> Template::Evaluate(const Scope& scope, Trace* trace) const {
-  if (parts_ == nullptr) return Value{bj::value(""), false};
-  try {
-    return EvaluateTemplate(*parts_, scope, trace);
-  } catch (const std::bad_alloc&) {
-    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the template");
-  } catch (...) {
-    return MakeError(ErrorCode::kInternal, "internal error while evaluating the template");
-  }
+  return EvaluateParts(parts_.get(), scope, trace);
 }
 
 bool Template::is_literal() const { return parts_ == nullptr || parts_->literal; }
@@ -303,7 +361,7 @@ Result<JsonTemplate> JsonTemplate::Compile(const bj::value& tree, const CompileO
     std::vector<Failure>& all = failures != nullptr ? *failures : local;
     const size_t before = all.size();
     auto root = std::make_shared<JsonTemplateNode>();
-    BuildNode(tree, options, "", 0, *root, all);
+    BuildNode(tree, options, TreePath{}, 0, *root, all);
     if (all.size() > before) return all[before].error;
     return Access::MakeJsonTemplate(std::move(root));
   } catch (const std::bad_alloc&) {
@@ -319,8 +377,8 @@ Result<Value> JsonTemplate::Evaluate(const Scope& scope) const {
     Value out;
     Error error;
     std::string where;
-    size_t dynamic_bytes = 0;
-    if (!EvalNode(*root_, scope, out.json, out.tainted, dynamic_bytes, error, where)) {
+    SizeBudget budget(root_->limits.max_value_bytes);
+    if (!EvalNode(*root_, scope, out.json, out.tainted, budget, error, where)) {
       if (!where.empty()) error.message = "at " + where + ": " + error.message;
       return error;
     }
