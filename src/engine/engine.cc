@@ -8,6 +8,7 @@
 #include <cmath>
 #include <string>
 
+#include "engine/run_arena.h"
 #include "rampart/core/json.h"
 #include "rampart/expr/expr.h"
 
@@ -40,14 +41,19 @@ struct LoopFrame {
   bj::value index;
 };
 
+// Record index meaning "no record waits for this output".
+constexpr size_t kNoRecord = static_cast<size_t>(-1);
+
 // The names expressions see during one run.
+//
+// `steps.<id>` holds each step's output and status. An output is stored once, here, in the
+// run record's arena: the step's record keeps a null placeholder and receives the value
+// (a pointer move, same arena) when the run ends or when the step runs again in a loop.
 class RunScope final : public expr::Scope {
  public:
-  RunScope(const bj::value* inputs, const bj::value* trigger, const bj::value* run)
-      : inputs_(inputs),
-        trigger_(trigger),
-        run_(run),
-        steps_(bj::object(bj::make_shared_resource<bj::monotonic_resource>())) {}
+  RunScope(const bj::value* inputs, const bj::value* trigger, const bj::value* run,
+           bj::storage_ptr storage)
+      : inputs_(inputs), trigger_(trigger), run_(run), steps_(bj::object(std::move(storage))) {}
 
   expr::ScopeEntry Lookup(std::string_view name) const override {
     for (auto it = loops_.rbegin(); it != loops_.rend(); ++it) {
@@ -61,13 +67,47 @@ class RunScope final : public expr::Scope {
     return {};
   }
 
-  void Reserve(size_t steps) { steps_.get_object().reserve(steps); }
+  void Reserve(size_t steps) {
+    steps_.get_object().reserve(steps);
+    owners_.reserve(steps);
+  }
 
-  void SetStep(const std::string& id, const bj::value& output, std::string_view status) {
-    bj::object& entry = steps_.get_object()[id].emplace_object();
-    entry.reserve(2);
-    entry["output"] = output;
-    entry["status"] = status;
+  // Sets steps.<id> to {output, status}; `record` is the record that receives `output`
+  // when it leaves the scope (kNoRecord: none). If the entry's previous output is still
+  // owed to a record, `give(record, output)` gets it first.
+  template <class Give>
+  void SetStep(std::string_view id, bj::value&& output, std::string_view status, size_t record,
+               Give give) {
+    bj::object& steps = steps_.get_object();
+    auto [it, inserted] = steps.emplace(id, nullptr);
+    if (inserted) {
+      bj::object& entry = it->value().emplace_object();
+      entry.reserve(2);
+      entry.emplace("output", std::move(output));
+      entry.emplace("status", status);
+      owners_.push_back(record);
+      return;
+    }
+    // An entry is always {output, status}, in that order.
+    bj::object& entry = it->value().get_object();
+    size_t& owner = owners_[static_cast<size_t>(it - steps.begin())];
+    if (owner != kNoRecord) give(owner, entry.begin()->value());
+    entry.begin()->value() = std::move(output);
+    (entry.begin() + 1)->value() = status;
+    owner = record;
+  }
+
+  // Calls `give(record, output)` for every output still owed to a record, moving it out
+  // of the scope. Only once no expression will read the scope again.
+  template <class Give>
+  void ReleaseOutputs(Give give) {
+    bj::object& steps = steps_.get_object();
+    for (size_t i = 0; i < owners_.size(); ++i) {
+      if (owners_[i] == kNoRecord) continue;
+      bj::object& entry = (steps.begin() + static_cast<std::ptrdiff_t>(i))->value().get_object();
+      give(owners_[i], entry.begin()->value());
+      owners_[i] = kNoRecord;
+    }
   }
 
   std::vector<LoopFrame>& loops() { return loops_; }
@@ -76,9 +116,11 @@ class RunScope final : public expr::Scope {
   const bj::value* inputs_;
   const bj::value* trigger_;
   const bj::value* run_;
-  // Step outputs seen by expressions. A per-run arena: allocation is a pointer bump and
-  // everything is released at once when the run ends.
+  // Step outputs seen by expressions, in the run record's arena (allocation is a pointer
+  // bump, and outputs move to their records without a copy).
   bj::value steps_;
+  // owners_[i]: the record waiting for the output of the i-th entry of steps_.
+  std::vector<size_t> owners_;
   std::vector<LoopFrame> loops_;
 };
 
@@ -94,7 +136,7 @@ class Execution {
         env_(engine.env()),
         wf_(wf),
         req_(req),
-        scope_(inputs, trigger, run_meta),
+        scope_(inputs, trigger, run_meta, record_storage),
         deadline_(deadline),
         run_id_(run_meta->at("id").get_string()),
         records_(std::move(record_storage)) {
@@ -102,7 +144,7 @@ class Execution {
     records_.reserve(wf.step_count);
   }
 
-  Stop RunList(const std::vector<Step>& steps, const std::string& prefix, bj::value* last_output) {
+  Stop RunList(const std::vector<Step>& steps, std::string_view prefix, bj::value* last_output) {
     for (const Step& step : steps) {
       Stop s = RunStep(step, prefix, last_output);
       if (s != Stop::kNone) return s;
@@ -110,7 +152,11 @@ class Execution {
     return Stop::kNone;
   }
 
-  bj::array& records() { return records_; }
+  // The step records, complete. Call once, when no expression will read the scope again.
+  bj::array& FinishRecords() {
+    scope_.ReleaseOutputs([this](size_t record, bj::value& output) { GiveOutput(record, output); });
+    return records_;
+  }
   const std::optional<Error>& error() const { return error_; }
   const std::string& error_step() const { return error_step_; }
   std::optional<Response>& response() { return response_; }
@@ -150,28 +196,87 @@ class Execution {
     return std::move(v.json);
   }
 
-  Stop RunStep(const Step& step, const std::string& prefix, bj::value* last_output) {
-    std::string path = prefix + step.id;
-    const SteadyTime start = env_.clock->Monotonic();
+  // Makes a step's output visible as steps.<id>.output. The record at `index` must hold
+  // an "output" placeholder: it receives the value when the value leaves the scope.
+  void PublishOutput(const Step& step, size_t index, bj::value&& out, std::string_view status,
+                     bj::value* last_output) {
+    if (last_output) *last_output = out;
+    scope_.SetStep(step.id, std::move(out), status, index,
+                   [this](size_t record, bj::value& output) { GiveOutput(record, output); });
+  }
+
+  // steps.<id> = {output: null, status}.
+  void PublishNoOutput(const Step& step, std::string_view status) {
+    scope_.SetStep(step.id, nullptr, status, kNoRecord,
+                   [this](size_t record, bj::value& output) { GiveOutput(record, output); });
+  }
+
+  void GiveOutput(size_t record, bj::value& output) {
+    records_[record].get_object().find("output")->value() = std::move(output);
+  }
+
+  // Appends the record of a starting step: {path, id, type}; the rest follows as the step
+  // runs. Returns its index.
+  size_t NewRecord(const Step& step, std::string_view prefix) {
     const size_t index = records_.size();
-    {
-      bj::object& rec = records_.emplace_back(bj::object(records_.storage())).get_object();
-      rec.reserve(8);  // path, id, type, decision, input, output, status, duration_ms
-      rec["path"] = path;
-      rec["id"] = step.id;
-      rec["type"] = model::StepTypeName(step.type);
+    bj::object& rec = records_.emplace_back(nullptr).emplace_object();
+    rec.reserve(8);  // path, id, type, decision, input, output, status, duration_ms
+    SetPath(rec.emplace("path", nullptr).first->value(), step, prefix);
+    rec.emplace("id", step.id);
+    rec.emplace("type", model::StepTypeName(step.type));
+    return index;
+  }
+
+  // Appends the whole record of a `set` step without `if` that succeeded, copied from a
+  // prototype with the same keys in the same order (cheaper than inserting key by key).
+  // Its output is a placeholder (see PublishOutput). Returns its index.
+  size_t NewSetRecord(const Step& step, std::string_view prefix, SteadyTime start) {
+    static const bj::value kPrototype = {{"path", nullptr},       {"id", nullptr},
+                                         {"type", "set"},         {"output", nullptr},
+                                         {"status", "succeeded"}, {"duration_ms", nullptr}};
+    const size_t index = records_.size();
+    records_.push_back(kPrototype);
+    auto it = records_.back().get_object().begin();
+    SetPath(it[0].value(), step, prefix);
+    it[1].value().emplace_string().assign(step.id);
+    it[5].value() = MillisBetween(start, env_.clock->Monotonic());
+    return index;
+  }
+
+  static void SetPath(bj::value& slot, const Step& step, std::string_view prefix) {
+    bj::string& path = slot.emplace_string();
+    if (prefix.empty()) {
+      path.assign(step.id);
+      return;
     }
-    auto rec = [&]() -> bj::object& { return records_[index].get_object(); };
+    path.reserve(prefix.size() + step.id.size());
+    path.append(prefix);
+    path.append(step.id);
+  }
+
+  Stop RunStep(const Step& step, std::string_view prefix, bj::value* last_output) {
+    const SteadyTime start = env_.clock->Monotonic();
+    // A `set` step without `if` gets its record when it ends (NewSetRecord), the others
+    // now; either way the record's place is the step's start in execution order.
+    size_t index =
+        step.type == StepType::kSet && !step.condition ? kNoRecord : NewRecord(step, prefix);
+    auto rec = [&]() -> bj::object& {
+      if (index == kNoRecord) index = NewRecord(step, prefix);
+      return records_[index].get_object();
+    };
+    auto path = [&] { return std::string(prefix) + step.id; };
+    // Every step sets status and duration_ms once, last (compound steps add their output
+    // after them).
     auto finish = [&](std::string_view status) {
       bj::object& r = rec();
-      r["status"] = status;
-      r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+      r.emplace("status", status);
+      r.emplace("duration_ms", MillisBetween(start, env_.clock->Monotonic()));
     };
     auto fail_step = [&](Error e) {
       rec()["error"] = ErrorJson(e, "");
       finish("failed");
-      scope_.SetStep(step.id, nullptr, "failed");
-      FailRun(std::move(e), path);
+      PublishNoOutput(step, "failed");
+      FailRun(std::move(e), path());
       return Stop::kFailed;
     };
 
@@ -200,11 +305,13 @@ class Execution {
       case StepType::kSet: {
         auto r = step.values.Evaluate(scope_);
         if (!r.ok()) return fail_step(r.error());
-        bj::value out = Clean(std::move(r).value());
-        rec()["output"] = out;
-        finish("succeeded");
-        scope_.SetStep(step.id, out, "succeeded");
-        if (last_output) *last_output = std::move(out);
+        if (index == kNoRecord) {
+          index = NewSetRecord(step, prefix, start);
+        } else {
+          rec().emplace("output", nullptr);
+          finish("succeeded");
+        }
+        PublishOutput(step, index, Clean(std::move(r).value()), "succeeded", last_output);
         return Stop::kNone;
       }
       case StepType::kBranch: {
@@ -214,11 +321,11 @@ class Execution {
         return FinishCompound(step, index, start, s, std::move(out), last_output);
       }
       case StepType::kForEach:
-        return RunForEach(step, path, index, start, last_output);
+        return RunForEach(step, path(), index, start, last_output);
       case StepType::kAction:
-        return RunAction(step, path, index, start, last_output);
+        return RunAction(step, path(), index, start, last_output);
       case StepType::kWorkflow:
-        return RunChild(step, path, index, start, last_output);
+        return RunChild(step, path(), index, start, last_output);
       case StepType::kApproval: {
         // Durable approvals need the server's store; a run reaching one stops here in
         // awaiting_approval (resumed by the approvals API).
@@ -245,11 +352,9 @@ class Execution {
         out["status"] = step.status;
         out["body"] = Clean(std::move(r).value());
         if (!response_) response_ = Response{step.status, out["body"]};
-        bj::value outv(std::move(out));
-        rec()["output"] = outv;
+        rec().emplace("output", nullptr);
         finish("succeeded");
-        scope_.SetStep(step.id, outv, "succeeded");
-        if (last_output) *last_output = std::move(outv);
+        PublishOutput(step, index, bj::value(std::move(out)), "succeeded", last_output);
         return Stop::kNone;
       }
     }
@@ -263,14 +368,13 @@ class Execution {
     std::string_view status = inner == Stop::kNone              ? "succeeded"
                               : inner == Stop::kAwaitingApproval ? "awaiting_approval"
                                                                  : "failed";
-    r["status"] = status;
-    r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+    r.emplace("status", status);
+    r.emplace("duration_ms", MillisBetween(start, env_.clock->Monotonic()));
     if (inner == Stop::kNone) {
-      r["output"] = out;
-      scope_.SetStep(step.id, out, status);
-      if (last_output) *last_output = std::move(out);
+      r.emplace("output", nullptr);
+      PublishOutput(step, index, std::move(out), status, last_output);
     } else {
-      scope_.SetStep(step.id, nullptr, status);
+      PublishNoOutput(step, status);
     }
     return inner;
   }
@@ -282,7 +386,7 @@ class Execution {
       r["error"] = ErrorJson(e, "");
       r["status"] = "failed";
       r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
-      scope_.SetStep(step.id, nullptr, "failed");
+      PublishNoOutput(step, "failed");
       FailRun(std::move(e), path);
       return Stop::kFailed;
     };
@@ -328,7 +432,7 @@ class Execution {
       r["output"] = nullptr;
       r["error"] = ErrorJson(e, "");
       finish("failed");
-      scope_.SetStep(step.id, nullptr, "failed");
+      PublishNoOutput(step, "failed");
       FailRun(std::move(e), path);
       return Stop::kFailed;
     };
@@ -370,13 +474,11 @@ class Execution {
                            step.connector, step_deadline, *env_.clock, env_.log};
       Result<bj::value> r = action->Execute(ctx);
       if (r.ok()) {
-        bj::value out = std::move(r).value();
         bj::object& rec = records_[index].get_object();
         rec["attempts"] = attempt;
-        rec["output"] = out;
+        rec["output"] = nullptr;
         finish("succeeded");
-        scope_.SetStep(step.id, out, "succeeded");
-        if (last_output) *last_output = std::move(out);
+        PublishOutput(step, index, std::move(r).value(), "succeeded", last_output);
         return Stop::kNone;
       }
       Error e = r.error();
@@ -403,7 +505,7 @@ class Execution {
       r["error"] = ErrorJson(e, "");
       r["status"] = "failed";
       r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
-      scope_.SetStep(step.id, nullptr, "failed");
+      PublishNoOutput(step, "failed");
       FailRun(std::move(e), path);
       return Stop::kFailed;
     };
@@ -448,12 +550,10 @@ class Execution {
       if (!from_grandchild) e.message = "workflow " + step.workflow + ": " + e.message;
       return fail(std::move(e));
     }
-    bj::value out = result.record["output"];
-    r["output"] = out;
+    r["output"] = nullptr;
     r["status"] = "succeeded";
     r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
-    scope_.SetStep(step.id, out, "succeeded");
-    if (last_output) *last_output = std::move(out);
+    PublishOutput(step, index, bj::value(result.record["output"]), "succeeded", last_output);
     return Stop::kNone;
   }
 
@@ -518,9 +618,10 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   run_meta["started_at"] = FormatRfc3339(started_wall);
   const bj::value run_value(run_meta);
 
-  // The run record lives in one arena shared by every step record: building it costs a
-  // pointer bump per allocation, and it is freed whole with the RunResult.
-  bj::storage_ptr record_storage = bj::make_shared_resource<bj::monotonic_resource>();
+  // The run record lives in one arena shared by every step record and by the scope's
+  // step outputs (which move to their records at the end): building it costs a pointer
+  // bump per allocation, and it is freed whole with the RunResult.
+  bj::storage_ptr record_storage = bj::make_shared_resource<internal::RunArena>();
   RunResult result{bj::object(record_storage), {}, std::nullopt, std::nullopt, {}};
   bj::object& rec = result.record;
   rec["run_id"] = req.run_id;
@@ -578,7 +679,7 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   rec["status"] = result.status;
   if (stop != Stop::kAwaitingApproval) rec["finished_at"] = FormatRfc3339(env_.clock->Now());
   rec["duration_ms"] = MillisBetween(started, env_.clock->Monotonic());
-  rec["steps"] = std::move(exec.records());
+  rec["steps"] = std::move(exec.FinishRecords());
   result.response = std::move(exec.response());
   result.children = std::move(exec.children());
   return result;
