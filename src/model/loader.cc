@@ -4,10 +4,10 @@
 #include <arpa/inet.h>
 
 #include <cmath>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "rampart/core/json.h"
@@ -567,7 +567,8 @@ class Loader {
     steps.reserve(arr.size());
     for (size_t i = 0; i < arr.size(); ++i) {
       std::string sp = json::PointerAppend(path, i);
-      if (auto s = LoadStep(arr[i], sp, depth)) steps.push_back(std::move(*s));
+      // Built in place: a Step is large, and moving it costs as much as a small step's checks.
+      if (!LoadStep(arr[i], sp, depth, steps.emplace_back())) steps.pop_back();
     }
     return steps;
   }
@@ -600,10 +601,10 @@ class Loader {
     return std::move(t).value();
   }
 
-  std::optional<Step> LoadStep(const bj::value& v, const std::string& path, size_t depth) {
+  // Fills `step` (a fresh Step); false when the value cannot be a step at all.
+  bool LoadStep(const bj::value& v, const std::string& path, size_t depth, Step& step) {
     const bj::object* o = ExpectObject(v, path, "a step");
-    if (!o) return std::nullopt;
-    Step step;
+    if (!o) return false;
     step.pointer = path;
     const bj::value* id = o->if_contains("id");
     if (!id || !id->is_string() || !IsStepId(id->get_string())) {
@@ -828,9 +829,9 @@ class Loader {
            type ? "unknown step type; expected set, branch, for_each, action, workflow, approval, "
                   "fail or respond"
                 : "a step needs 'type'");
-      return std::nullopt;
+      return false;
     }
-    return step;
+    return true;
   }
 
   void LoadStepTimeout(const bj::object& o, const std::string& path, Step& step) {
@@ -866,7 +867,7 @@ class Loader {
 
   std::vector<DefinitionError> errors_;
   std::vector<DefinitionError> warnings_;
-  std::map<std::string, std::string> step_ids_;  // id -> pointer of first use
+  std::unordered_map<std::string, std::string> step_ids_;  // id -> pointer of first use
   std::vector<std::pair<std::string, std::string>> step_refs_;  // (id, pointer)
   size_t total_steps_ = 0;
   size_t max_depth_seen_ = 0;

@@ -17,7 +17,7 @@ namespace {
 namespace bj = boost::json;
 
 // YAML 1.2 core schema resolution of a plain (unquoted) scalar.
-bj::value ResolvePlainScalar(const std::string& s) {
+bj::value ResolvePlainScalar(std::string_view s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
@@ -74,7 +74,7 @@ bj::value ResolvePlainScalar(const std::string& s) {
       ok = exp;
     }
     if (ok && p == end) {
-      double d = std::strtod(s.c_str(), nullptr);
+      double d = std::strtod(std::string(s).c_str(), nullptr);
       if (std::isfinite(d)) return d;
     }
   }
@@ -109,8 +109,9 @@ class EventBuilder {
     bj::value value;
     bool is_map = false;
     bool have_key = false;
-    std::string key;
-    size_t key_line = 0;
+    // A mapping's key is inserted when it is read (null until its value comes), so the
+    // duplicate check and the insertion are one lookup.
+    size_t key_slot = 0;
     std::string anchor;
     size_t nodes_at_start = 0;
   };
@@ -228,12 +229,13 @@ class EventBuilder {
 
   Status SetKey(std::string_view text, const yaml_mark_t& mark) {
     Frame& f = stack_.back();
-    if (f.value.get_object().contains(text)) {
+    bj::object& obj = f.value.get_object();
+    auto [it, inserted] = obj.emplace(text, nullptr);
+    if (!inserted) {
       return MakeError(ErrorCode::kInvalidDefinition, "duplicate key '" + json::Excerpt(text) +
                                                           "' at " + At(mark));
     }
-    f.key.assign(text);
-    f.key_line = mark.line;
+    f.key_slot = static_cast<size_t>(it - obj.begin());
     f.have_key = true;
     return Status::Ok();
   }
@@ -246,7 +248,8 @@ class EventBuilder {
     }
     Frame& f = stack_.back();
     if (f.is_map) {
-      f.value.get_object().emplace(f.key, std::move(v));
+      bj::object& obj = f.value.get_object();
+      (obj.begin() + static_cast<std::ptrdiff_t>(f.key_slot))->value() = std::move(v);
       f.have_key = false;
     } else {
       f.value.get_array().push_back(std::move(v));
@@ -265,12 +268,12 @@ class EventBuilder {
       if (t == "tag:yaml.org,2002:str" || t == "!") return bj::value(bj::string(text));
       if (t == "tag:yaml.org,2002:int" || t == "tag:yaml.org,2002:float" ||
           t == "tag:yaml.org,2002:bool" || t == "tag:yaml.org,2002:null") {
-        return ResolvePlainScalar(std::string(text));
+        return ResolvePlainScalar(text);
       }
       return MakeError(ErrorCode::kInvalidDefinition,
                        "YAML tags are not supported (" + At(e.start_mark) + ")");
     }
-    if (e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return ResolvePlainScalar(std::string(text));
+    if (e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return ResolvePlainScalar(text);
     return bj::value(bj::string(text));
   }
 
