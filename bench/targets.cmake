@@ -5,3 +5,4 @@ target_compile_definitions(schema_bench PRIVATE RAMPART_BENCH_DATA_DIR="${CMAKE_
 rampart_bench(expr_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/expr_bench.cc DEPS rampart_expr)
 rampart_bench(store_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/store_bench.cc DEPS rampart_store)
 rampart_bench(redact_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/redact_bench.cc DEPS rampart_redact)
+rampart_bench(keyring_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/keyring_bench.cc DEPS rampart_crypto)

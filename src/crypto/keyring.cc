@@ -5,7 +5,11 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <mutex>
 #include <utility>
 
@@ -24,6 +28,57 @@ struct Keyring::SecretKey {
   std::string_view view() const {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
   }
+};
+
+namespace {
+
+// Incremented in the child after fork(): buffered randomness of the parent must never be
+// reused there (two processes would then draw the same nonces).
+std::atomic<uint64_t> fork_generation{0};
+
+void RegisterForkHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+  });
+}
+
+}  // namespace
+
+// Random bytes for nonces, fetched from the injected Random in 4 KiB blocks. Nonces are
+// public, so holding future ones in memory costs nothing; what matters is that every
+// nonce is fresh CSPRNG output used once, which the block discipline keeps.
+class Keyring::NonceSource final : public Random {
+ public:
+  explicit NonceSource(Random& source) : source_(source) { RegisterForkHandler(); }
+  void Fill(uint8_t* out, size_t size) override {
+    std::lock_guard lock(mutex_);
+    const uint64_t generation = fork_generation.load();
+    if (generation != generation_) {
+      generation_ = generation;
+      pos_ = buffer_.size();
+    }
+    while (size > 0) {
+      if (pos_ == buffer_.size()) {
+        source_.Fill(buffer_.data(), buffer_.size());
+        pos_ = 0;
+      }
+      const size_t n = std::min(size, buffer_.size() - pos_);
+      std::copy_n(buffer_.data() + pos_, n, out);
+      // Used bytes are cleared so a byte can never be handed out twice.
+      std::fill_n(buffer_.data() + pos_, n, uint8_t{0});
+      pos_ += n;
+      out += n;
+      size -= n;
+    }
+  }
+
+ private:
+  Random& source_;
+  std::mutex mutex_;
+  std::array<uint8_t, 4096> buffer_{};  // guarded by mutex_
+  size_t pos_ = 4096;                   // guarded by mutex_
+  uint64_t generation_ = 0;             // guarded by mutex_
 };
 
 namespace {
@@ -93,7 +148,11 @@ void DeriveKek(std::string_view material, uint8_t* out, size_t out_size) {
 }  // namespace
 
 Keyring::Keyring(std::string master_key_material, KeyStore& keys, Random& random, Clock& clock)
-    : kek_(std::make_unique<SecretKey>()), store_(keys), random_(random), clock_(clock) {
+    : kek_(std::make_unique<SecretKey>()),
+      store_(keys),
+      random_(random),
+      nonces_(std::make_unique<NonceSource>(random)),
+      clock_(clock) {
   RAMPART_CHECK(!master_key_material.empty());
   DeriveKek(master_key_material, kek_->bytes.data(), kek_->bytes.size());
   OPENSSL_cleanse(master_key_material.data(), master_key_material.size());
@@ -205,7 +264,7 @@ Result<std::string> Keyring::Encrypt(std::string_view org_id, std::string_view c
   if (!newest.ok()) return newest.error();
   const uint32_t version = newest->first;
   auto sealed = Seal(newest->second->view(), plaintext,
-                     SecretAd(org_id, connector_id, field, version), random_);
+                     SecretAd(org_id, connector_id, field, version), *nonces_);
   if (!sealed.ok()) return sealed.error();
   std::string out;
   out.reserve(kSealedHeaderBytes + sealed->size());

@@ -118,7 +118,11 @@ class Keyring {
 
   std::unique_ptr<SecretKey> kek_;
   KeyStore& store_;
-  Random& random_;
+  Random& random_;  // data keys
+  // Nonces: drawn from `random_` in blocks (one CSPRNG call per 340 nonces instead of
+  // one per encryption); the block is discarded in a forked child.
+  class NonceSource;
+  std::unique_ptr<NonceSource> nonces_;
   Clock& clock_;
   std::chrono::milliseconds refresh_interval_{30000};
   std::shared_mutex mutex_;
