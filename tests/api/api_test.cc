@@ -631,6 +631,13 @@ Prepared Prepare(TestServer& s, const server::Route& route) {
   if (p.path.find("/api-keys/{id}") != std::string::npos) {
     p.path = Replace(p.path, "{id}", InsertKey(s, c.org_a, c.owner_id, "read").second);
   }
+  if (p.path.find("/connectors/{id}") != std::string::npos) {
+    std::string id = "mx-conn-" + n;
+    HttpResponse r = s.Do("POST", "/v1/orgs/" + c.org_a + "/connectors", Bearer(c.owner_rw_key),
+                          R"({"id": ")" + id + R"(", "type": "custom"})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    p.path = Replace(p.path, "{id}", id);
+  }
   if (p.path.find("{user}") != std::string::npos) {
     p.path = Replace(p.path, "{user}",
                      InsertUser(s, "mx-member-" + n + "@a.test", c.org_a, "developer"));
@@ -652,6 +659,10 @@ Prepared Prepare(TestServer& s, const server::Route& route) {
     p.content_type = "application/yaml";
   } else if (op == "publishWorkflow") {
     p.body = R"({"version": 1})";
+  } else if (op == "createConnector") {
+    p.body = R"({"id": "mx-new-conn-)" + n + R"(", "type": "custom"})";
+  } else if (op == "updateConnector") {
+    p.body = R"({"allowed_workflows": []})";
   } else if (op == "startRun") {
     p.body = R"({"input": {}})";
   }
