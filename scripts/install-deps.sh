@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config curl python3
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libyaml-dev libre2-dev libcli11-dev libssl-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libargon2-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libargon2-dev libcurl4-openssl-dev
 )
 if [[ "${RAMPART_WITH_BENCH:-0}" == "1" ]]; then
   PACKAGES+=(nginx-light wrk curl)
