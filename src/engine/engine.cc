@@ -78,22 +78,17 @@ class RunScope final : public expr::Scope {
   template <class Give>
   void SetStep(std::string_view id, bj::value&& output, std::string_view status, size_t record,
                Give give) {
+    // An entry is always {output, status}, in that order: a new one is copied from this
+    // prototype (cheaper than inserting its keys one by one), then filled by position.
+    static const bj::value kEntry = {{"output", nullptr}, {"status", nullptr}};
     bj::object& steps = steps_.get_object();
-    auto [it, inserted] = steps.emplace(id, nullptr);
-    if (inserted) {
-      bj::object& entry = it->value().emplace_object();
-      entry.reserve(2);
-      entry.emplace("output", std::move(output));
-      entry.emplace("status", status);
-      owners_.push_back(record);
-      return;
-    }
-    // An entry is always {output, status}, in that order.
+    auto [it, inserted] = steps.emplace(id, kEntry);
     bj::object& entry = it->value().get_object();
+    if (inserted) owners_.push_back(kNoRecord);
     size_t& owner = owners_[static_cast<size_t>(it - steps.begin())];
     if (owner != kNoRecord) give(owner, entry.begin()->value());
     entry.begin()->value() = std::move(output);
-    (entry.begin() + 1)->value() = status;
+    (entry.begin() + 1)->value().emplace_string().assign(status);
     owner = record;
   }
 

@@ -644,19 +644,31 @@ Status AppendEvaluatedText(const Program& prog, const Scope& scope, Trace* trace
   }
 }
 
-Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* trace) {
+bool EvaluateProgramInto(const Program& prog, const Scope& scope, Trace* trace,
+                         boost::json::value& out, bool& tainted, Error& error) {
   Ctx c(prog, scope, trace);
   try {
     Val v;
-    if (!EvalKid(c, prog.root, v)) return std::move(c.error);
-    if (!CheckSize(c, prog.nodes[prog.root].pos, v.get())) return std::move(c.error);
-    const bool tainted = v.tainted;
-    return Value{std::move(v).Take(), tainted};
+    if (!EvalKid(c, prog.root, v) || !CheckSize(c, prog.nodes[prog.root].pos, v.get())) {
+      error = std::move(c.error);
+      return false;
+    }
+    tainted = v.tainted;
+    out = std::move(v).Take();
+    return true;
   } catch (const std::bad_alloc&) {
-    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the expression");
+    error = MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the expression");
   } catch (...) {
-    return MakeError(ErrorCode::kInternal, "internal error while evaluating the expression");
+    error = MakeError(ErrorCode::kInternal, "internal error while evaluating the expression");
   }
+  return false;
+}
+
+Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* trace) {
+  Value value;
+  Error error;
+  if (!EvaluateProgramInto(prog, scope, trace, value.json, value.tainted, error)) return error;
+  return value;
 }
 
 }  // namespace rampart::expr::internal

@@ -156,6 +156,11 @@ bool Contains(Ctx& c, Position pos, const boost::json::value& container,
 
 Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* trace);
 
+// EvaluateProgram without the Result: on success sets `out` (keeping its storage) and
+// `tainted`; on failure sets `error` and leaves `out` alone.
+bool EvaluateProgramInto(const Program& prog, const Scope& scope, Trace* trace,
+                         boost::json::value& out, bool& tainted, Error& error);
+
 // Evaluates `prog` and appends its text rendering (RenderText) to `out`, failing with
 // kExpressionLimit if `out` would pass `cap` bytes. For interpolation: the value is
 // rendered straight from the scope, never copied.
