@@ -67,5 +67,32 @@ done
 "$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
 "$BIN" run >/dev/null 2>&1; check "missing FILE exits 2" 2 $?
 
+# Local connectors: validated like the API, the secrets file must be 0600/0400, and
+# neither a secret value nor the secrets file's content is ever echoed.
+cat >"$TMP/connectors.json" <<'JSON'
+[{"id": "acme", "type": "bearer", "options": {"base_url": "https://api.acme.test"}}]
+JSON
+echo '{"acme": {"token": "s3cr3t-TOKEN-do-not-print"}}' >"$TMP/secrets.json"
+chmod 600 "$TMP/secrets.json"
+"$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" \
+  --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/out" 2>&1
+check "run with local connectors" 0 $?
+chmod 644 "$TMP/secrets.json"
+"$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" \
+  --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/out" 2>&1
+check "secrets file readable by others refused" 2 $?
+expect_grep "mode message" "0600" "$TMP/out"
+chmod 600 "$TMP/secrets.json"
+echo '{"acme": {"token": "s3cr3t-TOKEN-do-not-print", "passwd": "x"}}' >"$TMP/secrets.json"
+"$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" \
+  --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/out" 2>&1
+check "unknown secret field refused" 2 $?
+if grep -q "s3cr3t-TOKEN" "$TMP/out"; then fail=$((fail + 1)); echo "FAIL: a secret value was echoed"; else pass=$((pass + 1)); fi
+
+# Key rotation on a store without data: a clear refusal, not a crash.
+"$BIN" keys rotate --data "$TMP/no-store" >"$TMP/out" 2>&1
+check "keys rotate without a store exits 2" 2 $?
+"$BIN" keys rotate --help >/dev/null 2>&1; check "--help keys rotate" 0 $?
+
 echo "cli_end_to_end: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

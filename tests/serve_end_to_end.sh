@@ -121,6 +121,13 @@ check "metrics with a key" 200 "$(api GET /metrics)"
 grep -q 'rampart_runs{status="succeeded"}' "$TMP/body"
 check "metrics list runs by status" 0 $?
 
+# A connector with a distinctive secret: encrypted at rest, masked in answers.
+SECRET="e2e-Secret-$(date +%s%N)"
+check "create connector" 201 "$(api POST /v1/orgs/$ORG/connectors "{\"id\":\"acme\",\"type\":\"bearer\",\"options\":{\"base_url\":\"https://api.acme.test\"},\"secrets\":{\"token\":\"$SECRET\"}}")"
+grep -q "$SECRET" "$TMP/body"
+check "connector answer has no secret" 1 $?
+check "master key file generated 0600" 600 "$(stat -c %a "$DATA/master.key")"
+
 kill -TERM "$PID"
 wait "$PID"
 check "SIGTERM exits 0" 0 $?
@@ -132,6 +139,13 @@ grep -q "intact" "$TMP/verify.out"
 check "audit verify message" 0 $?
 "$BIN" audit verify --data "$TMP/nothing" >/dev/null 2>&1
 check "audit verify without a store" 2 $?
+grep -rqa "$SECRET" "$DATA"
+check "secret not in the data directory" 1 $?
+"$BIN" keys rotate --data "$DATA" >"$TMP/out" 2>&1
+check "keys rotate" 0 $?
+start
+check "connector readable after rotation" 200 "$(api GET /v1/orgs/$ORG/connectors/acme)"
+kill -TERM "$PID"; wait "$PID"; PID=""
 
 # Config refusals: a master key file readable by others, unknown keys.
 printf 'a%.0s' $(seq 1 40) >"$TMP/master.key"
