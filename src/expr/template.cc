@@ -73,6 +73,7 @@ Result<Template> CompileTemplate(std::string_view text, const CompileOptions& op
     return Access::MakeTemplate(std::move(parts));
   }
   parts->literal = false;
+  parts->texts.reserve(2);  // the usual case: one expression
   size_t last = 0;
   Position pos;  // position of text[last]
   while (open != std::string_view::npos) {
