@@ -573,6 +573,11 @@ bool Eval(Ctx& c, uint32_t id, Val& out) {
   return Fail(c, n.pos, ErrorCode::kInternal, "bad node");
 }
 
+// The program's value, within the value bound.
+[[gnu::always_inline]] inline bool EvalRoot(Ctx& c, Val& v) {
+  return EvalKid(c, c.prog.root, v) && CheckSize(c, c.nodes[c.prog.root].pos, v.get());
+}
+
 }  // namespace
 
 bool Equal(Ctx& c, Position pos, const bj::value& a, const bj::value& b, bool& result) {
@@ -646,6 +651,20 @@ Status AppendEvaluatedText(const Program& prog, const Scope& scope, Trace* trace
   }
 }
 
+Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* trace) {
+  Ctx c(prog, scope, trace);
+  try {
+    Val v;
+    if (!EvalRoot(c, v)) return std::move(c.error);
+    const bool tainted = v.tainted;
+    return Value{std::move(v).Take(), tainted};
+  } catch (const std::bad_alloc&) {
+    return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating the expression");
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal, "internal error while evaluating the expression");
+  }
+}
+
 bool EvaluateProgramInto(const Program& prog, const Scope& scope, Trace* trace,
                          boost::json::value& out, bool& tainted, Error& error) {
   // A workflow has many compiled programs and most are cold when a step runs: start
@@ -659,7 +678,7 @@ bool EvaluateProgramInto(const Program& prog, const Scope& scope, Trace* trace,
   Ctx c(prog, scope, trace);
   try {
     Val v;
-    if (!EvalKid(c, prog.root, v) || !CheckSize(c, prog.nodes[prog.root].pos, v.get())) {
+    if (!EvalRoot(c, v)) {
       error = std::move(c.error);
       return false;
     }
@@ -672,13 +691,6 @@ bool EvaluateProgramInto(const Program& prog, const Scope& scope, Trace* trace,
     error = MakeError(ErrorCode::kInternal, "internal error while evaluating the expression");
   }
   return false;
-}
-
-Result<Value> EvaluateProgram(const Program& prog, const Scope& scope, Trace* trace) {
-  Value value;
-  Error error;
-  if (!EvaluateProgramInto(prog, scope, trace, value.json, value.tainted, error)) return error;
-  return value;
 }
 
 }  // namespace rampart::expr::internal
