@@ -186,6 +186,40 @@ class FakeTx final : public store::Tx {
                                                                       int) override {
     return Unsupported();
   }
+  Status InsertWebhook(const store::Webhook&) override { return Unsupported(); }
+  Result<std::optional<store::Webhook>> GetWebhookByTokenHash(std::string_view) override {
+    return Unsupported();
+  }
+  Result<std::optional<store::Webhook>> GetWebhook(std::string_view, std::string_view) override {
+    return Unsupported();
+  }
+  Result<store::Page<store::Webhook>> ListWebhooks(std::string_view, std::string_view,
+                                                   const store::PageRequest&) override {
+    return Unsupported();
+  }
+  Status RotateWebhook(std::string_view, std::string_view, std::string_view,
+                       store::Millis) override {
+    return Unsupported();
+  }
+  Result<bool> DeleteWebhook(std::string_view, std::string_view) override { return Unsupported(); }
+  Status TouchWebhook(std::string_view, std::string_view, store::Millis) override {
+    return Unsupported();
+  }
+  Result<bool> WebhookDeliverySeen(std::string_view, std::string_view, std::string_view) override {
+    return Unsupported();
+  }
+  Result<bool> ReserveWebhookDelivery(std::string_view, std::string_view, std::string_view,
+                                      store::Millis, store::Millis) override {
+    return Unsupported();
+  }
+  Status SetWebhookDeliveryRun(std::string_view, std::string_view, std::string_view,
+                               std::string_view) override {
+    return Unsupported();
+  }
+  Status ReleaseWebhookDelivery(std::string_view, std::string_view, std::string_view) override {
+    return Unsupported();
+  }
+  Result<int64_t> PruneWebhookDeliveries(store::Millis, int) override { return Unsupported(); }
 
  private:
   FakeState& s_;

@@ -179,6 +179,32 @@ CREATE TABLE connector_secrets (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX connector_secrets_by_version ON connector_secrets(org_id, key_version);
 )sql",
+    // 3: inbound webhook trigger URLs and the delivery ids they have seen.
+    R"sql(
+CREATE TABLE webhooks (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  rotated_at INTEGER,
+  use_count INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER,
+  PRIMARY KEY (org_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX webhooks_by_workflow ON webhooks(org_id, workflow_id, id);
+
+CREATE TABLE webhook_deliveries (
+  org_id TEXT NOT NULL,
+  hook_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  run_id TEXT,
+  PRIMARY KEY (org_id, hook_id, delivery_id),
+  FOREIGN KEY (org_id, hook_id) REFERENCES webhooks(org_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries(seen_at);
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

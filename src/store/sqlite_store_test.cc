@@ -612,6 +612,69 @@ TEST_F(SqliteStoreTest, DatabaseFilesAreOwnerOnly) {
   }
 }
 
+TEST_F(SqliteStoreTest, WebhooksAndDeliveryIds) {
+  SeedTwoOrgs();
+  Webhook hook{.org_id = "org_a", .id = "hk_1", .workflow_id = "wf", .token_hash = "h1",
+               .created_at = 5, .rotated_at = std::nullopt, .use_count = 0,
+               .last_used_at = std::nullopt};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.InsertWebhook(hook); }).ok());
+  Webhook same_hash = hook;
+  same_hash.id = "hk_2";
+  auto dup = WriteWith(store(), [&](Tx& tx) { return tx.InsertWebhook(same_hash); });
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
+  auto by_hash = ReadWith(store(), [](Tx& tx) { return tx.GetWebhookByTokenHash("h1"); });
+  ASSERT_TRUE(by_hash.ok() && by_hash->has_value());
+  EXPECT_EQ((*by_hash)->id, "hk_1");
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetWebhook("org_b", "hk_1"); })
+                   ->has_value());  // org isolation
+  auto listed = ReadWith(store(), [](Tx& tx) { return tx.ListWebhooks("org_a", "wf", {}); });
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->items.size(), 1u);
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListWebhooks("org_a", "other", {}); })
+                  ->items.empty());
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.RotateWebhook("org_a", "hk_1", "h2", 9); })
+                  .ok());
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetWebhookByTokenHash("h1"); })
+                   ->has_value());
+  auto rotate_other = WriteWith(store(), [](Tx& tx) { return tx.RotateWebhook("org_b", "hk_1", "h3", 9); });
+  ASSERT_FALSE(rotate_other.ok());
+  EXPECT_EQ(rotate_other.error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.TouchWebhook("org_a", "hk_1", 11); }).ok());
+  auto touched = ReadWith(store(), [](Tx& tx) { return tx.GetWebhook("org_a", "hk_1"); });
+  EXPECT_EQ((*touched)->use_count, 1);
+  EXPECT_EQ((*touched)->last_used_at, 11);
+  EXPECT_EQ((*touched)->rotated_at, 9);
+
+  auto reserve = [&](const char* id, Millis now, Millis stale_before) {
+    auto r = WriteWith(store(), [&](Tx& tx) {
+      return tx.ReserveWebhookDelivery("org_a", "hk_1", id, now, stale_before);
+    });
+    return r.ok() && *r;
+  };
+  EXPECT_TRUE(reserve("d1", 100, 0));
+  EXPECT_FALSE(reserve("d1", 101, 0));      // a replay
+  EXPECT_TRUE(reserve("d1", 200, 150));     // a stale reservation without a run is taken over
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.SetWebhookDeliveryRun("org_a", "hk_1", "d1", "run_1");
+              }).ok());
+  EXPECT_FALSE(reserve("d1", 900, 800));    // never once it started a run
+  EXPECT_TRUE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d1"); }));
+  EXPECT_TRUE(reserve("d2", 300, 0));
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.ReleaseWebhookDelivery("org_a", "hk_1", "d2");
+              }).ok());
+  EXPECT_TRUE(reserve("d2", 301, 0));       // released: the sender may retry
+  auto pruned = WriteWith(store(), [](Tx& tx) { return tx.PruneWebhookDeliveries(250, 10); });
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d1"); }));
+  EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWebhook("org_a", "hk_1"); }));
+  EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWebhook("org_a", "hk_1"); }));
+  EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d2"); }));
+}
+
 TEST_F(SqliteStoreTest, PingAndUnopenablePath) {
   EXPECT_TRUE(store().Ping().ok());
   auto missing_dir = OpenSqliteStore({dir_.path() + "/no/such/dir/x.db"});

@@ -805,6 +805,140 @@ Result<std::vector<ConnectorSecret>> SqliteTx::ListSecretsBelowVersion(std::stri
   return QueryAll<ConnectorSecret>(s, ReadSecret);
 }
 
+// ---- Webhooks ----------------------------------------------------------------------------
+
+namespace {
+
+#define RAMPART_WEBHOOK_COLUMNS \
+  "org_id, id, workflow_id, token_hash, created_at, rotated_at, use_count, last_used_at"
+
+Webhook ReadWebhook(const Stmt& s) {
+  Webhook w;
+  w.org_id = s.ColText(0);
+  w.id = s.ColText(1);
+  w.workflow_id = s.ColText(2);
+  w.token_hash = s.ColText(3);
+  w.created_at = s.ColInt(4);
+  w.rotated_at = s.ColOptInt(5);
+  w.use_count = s.ColInt(6);
+  w.last_used_at = s.ColOptInt(7);
+  return w;
+}
+
+}  // namespace
+
+Status SqliteTx::InsertWebhook(const Webhook& w) {
+  Stmt s(conn_, "INSERT INTO webhooks (" RAMPART_WEBHOOK_COLUMNS
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(w.org_id).Text(w.id).Text(w.workflow_id).Text(w.token_hash).Int(w.created_at)
+      .OptInt(w.rotated_at).Int(w.use_count).OptInt(w.last_used_at).Run();
+}
+
+Result<std::optional<Webhook>> SqliteTx::GetWebhookByTokenHash(std::string_view token_hash) {
+  Stmt s(conn_, "SELECT " RAMPART_WEBHOOK_COLUMNS " FROM webhooks WHERE token_hash = ?");
+  s.Text(token_hash);
+  return QueryOne<Webhook>(s, ReadWebhook);
+}
+
+Result<std::optional<Webhook>> SqliteTx::GetWebhook(std::string_view org_id,
+                                                    std::string_view id) {
+  Stmt s(conn_, "SELECT " RAMPART_WEBHOOK_COLUMNS " FROM webhooks WHERE org_id = ? AND id = ?");
+  s.Text(org_id).Text(id);
+  return QueryOne<Webhook>(s, ReadWebhook);
+}
+
+Result<Page<Webhook>> SqliteTx::ListWebhooks(std::string_view org_id,
+                                             std::string_view workflow_id,
+                                             const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  std::string after;
+  if (!page.after.empty()) {
+    auto decoded = DecodeTextCursor(page.after, "h");
+    if (!decoded.ok()) return decoded.error();
+    after = std::move(decoded).value();
+  }
+  Stmt s(conn_, "SELECT " RAMPART_WEBHOOK_COLUMNS
+                " FROM webhooks WHERE org_id = ? AND workflow_id = ? AND id > ? ORDER BY id "
+                "LIMIT ?");
+  s.Text(org_id).Text(workflow_id).Text(after).Int(limit + 1);
+  return QueryPage<Webhook>(s, limit, ReadWebhook,
+                            [](const Stmt& row) { return "h." + HexEncode(row.ColText(1)); });
+}
+
+Status SqliteTx::RotateWebhook(std::string_view org_id, std::string_view id,
+                               std::string_view token_hash, Millis now) {
+  Stmt s(conn_, "UPDATE webhooks SET token_hash = ?, rotated_at = ? WHERE org_id = ? AND id = ?");
+  Status status = s.Text(token_hash).Int(now).Text(org_id).Text(id).Run();
+  if (!status.ok()) return status;
+  return ChangedOne(s, "webhook not found");
+}
+
+Result<bool> SqliteTx::DeleteWebhook(std::string_view org_id, std::string_view id) {
+  // Delivery ids go with it (ON DELETE CASCADE).
+  Stmt s(conn_, "DELETE FROM webhooks WHERE org_id = ? AND id = ?");
+  Status status = s.Text(org_id).Text(id).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Status SqliteTx::TouchWebhook(std::string_view org_id, std::string_view id, Millis now) {
+  Stmt s(conn_,
+         "UPDATE webhooks SET use_count = use_count + 1, last_used_at = ? "
+         "WHERE org_id = ? AND id = ?");
+  return s.Int(now).Text(org_id).Text(id).Run();
+}
+
+Result<bool> SqliteTx::WebhookDeliverySeen(std::string_view org_id, std::string_view hook_id,
+                                           std::string_view delivery_id) {
+  Stmt s(conn_,
+         "SELECT 1 FROM webhook_deliveries WHERE org_id = ? AND hook_id = ? AND delivery_id = ?");
+  s.Text(org_id).Text(hook_id).Text(delivery_id);
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  return *row;
+}
+
+Result<bool> SqliteTx::ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                              std::string_view delivery_id, Millis now,
+                                              Millis stale_before) {
+  // The primary key decides between concurrent deliveries of the same id: exactly one
+  // insert (or take-over of a stale reservation) changes a row.
+  Stmt s(conn_,
+         "INSERT INTO webhook_deliveries (org_id, hook_id, delivery_id, seen_at, run_id) "
+         "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (org_id, hook_id, delivery_id) DO UPDATE SET "
+         "seen_at = excluded.seen_at WHERE run_id IS NULL AND seen_at < ?");
+  Status status = s.Text(org_id).Text(hook_id).Text(delivery_id).Int(now).Int(stale_before).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Status SqliteTx::SetWebhookDeliveryRun(std::string_view org_id, std::string_view hook_id,
+                                       std::string_view delivery_id, std::string_view run_id) {
+  Stmt s(conn_,
+         "UPDATE webhook_deliveries SET run_id = ? "
+         "WHERE org_id = ? AND hook_id = ? AND delivery_id = ?");
+  return s.Text(run_id).Text(org_id).Text(hook_id).Text(delivery_id).Run();
+}
+
+Status SqliteTx::ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                        std::string_view delivery_id) {
+  Stmt s(conn_,
+         "DELETE FROM webhook_deliveries WHERE org_id = ? AND hook_id = ? AND delivery_id = ? "
+         "AND run_id IS NULL");
+  return s.Text(org_id).Text(hook_id).Text(delivery_id).Run();
+}
+
+Result<int64_t> SqliteTx::PruneWebhookDeliveries(Millis before, int limit) {
+  if (limit <= 0) return int64_t{0};
+  Stmt s(conn_,
+         "DELETE FROM webhook_deliveries WHERE (org_id, hook_id, delivery_id) IN ("
+         "SELECT org_id, hook_id, delivery_id FROM webhook_deliveries WHERE seen_at < ? "
+         "LIMIT ?)");
+  Status status = s.Int(before).Int(limit).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes();
+}
+
 Result<std::optional<std::string>> SqliteTx::GetSetting(std::string_view key) {
   Stmt s(conn_, "SELECT value FROM settings WHERE key = ?");
   s.Text(key);

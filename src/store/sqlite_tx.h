@@ -87,6 +87,26 @@ class SqliteTx final : public Tx {
                                                                int64_t version,
                                                                int limit) override;
 
+  Status InsertWebhook(const Webhook& webhook) override;
+  Result<std::optional<Webhook>> GetWebhookByTokenHash(std::string_view token_hash) override;
+  Result<std::optional<Webhook>> GetWebhook(std::string_view org_id, std::string_view id) override;
+  Result<Page<Webhook>> ListWebhooks(std::string_view org_id, std::string_view workflow_id,
+                                     const PageRequest& page) override;
+  Status RotateWebhook(std::string_view org_id, std::string_view id,
+                       std::string_view token_hash, Millis now) override;
+  Result<bool> DeleteWebhook(std::string_view org_id, std::string_view id) override;
+  Status TouchWebhook(std::string_view org_id, std::string_view id, Millis now) override;
+  Result<bool> WebhookDeliverySeen(std::string_view org_id, std::string_view hook_id,
+                                   std::string_view delivery_id) override;
+  Result<bool> ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                      std::string_view delivery_id, Millis now,
+                                      Millis stale_before) override;
+  Status SetWebhookDeliveryRun(std::string_view org_id, std::string_view hook_id,
+                               std::string_view delivery_id, std::string_view run_id) override;
+  Status ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                std::string_view delivery_id) override;
+  Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) override;
+
   Result<std::optional<std::string>> GetSetting(std::string_view key) override;
   Status PutSetting(std::string_view key, std::string_view value) override;
   Status DeleteSetting(std::string_view key) override;

@@ -171,6 +171,19 @@ struct ConnectorSecret {
   Millis updated_at = 0;
 };
 
+// An inbound webhook trigger URL (spec/security.md section 2): the "rwh_..." token lives
+// only in the URL handed out once; the store keeps its hex SHA-256.
+struct Webhook {
+  std::string org_id;
+  std::string id;           // "hk_..."
+  std::string workflow_id;
+  std::string token_hash;   // hex SHA-256 of the token; unique
+  Millis created_at = 0;
+  std::optional<Millis> rotated_at;
+  int64_t use_count = 0;    // accepted deliveries
+  std::optional<Millis> last_used_at;
+};
+
 struct ConnectorFilter {
   bool due_only = false;  // only connectors whose rotation is due at `now`
   Millis now = 0;
@@ -302,6 +315,44 @@ class Tx {
   virtual Result<std::vector<ConnectorSecret>> ListSecretsBelowVersion(std::string_view org_id,
                                                                        int64_t version,
                                                                        int limit) = 0;
+
+  // Webhooks. InsertWebhook: kConflict when the id or token hash is taken.
+  virtual Status InsertWebhook(const Webhook& webhook) = 0;
+  // By token hash across orgs (the token is the only thing the caller has).
+  virtual Result<std::optional<Webhook>> GetWebhookByTokenHash(std::string_view token_hash) = 0;
+  virtual Result<std::optional<Webhook>> GetWebhook(std::string_view org_id,
+                                                    std::string_view id) = 0;
+  // The webhooks of one workflow, by id.
+  virtual Result<Page<Webhook>> ListWebhooks(std::string_view org_id,
+                                             std::string_view workflow_id,
+                                             const PageRequest& page) = 0;
+  // Replaces the token hash (the old token stops matching at once); kNotFound when absent.
+  virtual Status RotateWebhook(std::string_view org_id, std::string_view id,
+                               std::string_view token_hash, Millis now) = 0;
+  // Deletes the webhook and its delivery ids; false when absent.
+  virtual Result<bool> DeleteWebhook(std::string_view org_id, std::string_view id) = 0;
+  // use_count + 1, last_used_at = now.
+  virtual Status TouchWebhook(std::string_view org_id, std::string_view id, Millis now) = 0;
+
+  // Delivery ids of inbound webhooks (replay defence). True when (org, hook, delivery)
+  // was recorded (a reservation or a delivery that started a run).
+  virtual Result<bool> WebhookDeliverySeen(std::string_view org_id, std::string_view hook_id,
+                                           std::string_view delivery_id) = 0;
+  // Records the delivery id. True when it was new, or when only a reservation older than
+  // `stale_before` without a run held it (its request died before starting a run);
+  // false when it was seen (a replay).
+  virtual Result<bool> ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                              std::string_view delivery_id, Millis now,
+                                              Millis stale_before) = 0;
+  // Marks a reservation as having started `run_id`.
+  virtual Status SetWebhookDeliveryRun(std::string_view org_id, std::string_view hook_id,
+                                       std::string_view delivery_id,
+                                       std::string_view run_id) = 0;
+  // Forgets a reservation whose request did not start a run (so the sender may retry).
+  virtual Status ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                        std::string_view delivery_id) = 0;
+  // Deletes delivery ids seen before `before`, at most `limit`; returns how many.
+  virtual Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) = 0;
 
   // Settings: small server-wide values (setup token hash, ...).
   virtual Result<std::optional<std::string>> GetSetting(std::string_view key) = 0;
