@@ -175,7 +175,12 @@ class Api::Impl {
       : deps_(deps),
         options_(options),
         auth_failures_(options.auth_failures_per_minute),
-        public_requests_(options.public_requests_per_minute) {}
+        public_requests_(options.public_requests_per_minute),
+        webhooks_(internal::NewWebhookReceiver(deps, options)) {}
+
+  std::vector<std::pair<std::string, int64_t>> WebhookOutcomes() const {
+    return internal::WebhookOutcomeCounts(*webhooks_);
+  }
 
   void RegisterRoutes(server::Router& router);
 
@@ -222,6 +227,14 @@ class Api::Impl {
   Result<Response> DeleteConnector(Call& call);
   Result<Response> ConnectorRoute(Call& call, Permission permission,
                                   Result<Response> (*handler)(ConnectorCall&));
+  // Webhooks (handlers in webhooks.cc).
+  Result<Response> ListWebhooks(Call& call);
+  Result<Response> CreateWebhook(Call& call);
+  Result<Response> RotateWebhook(Call& call);
+  Result<Response> DeleteWebhook(Call& call);
+  Result<Response> ReceiveHook(Call& call);
+  Result<Response> WebhookRoute(Call& call,
+                                Result<Response> (*handler)(internal::WebhookManageCall&));
 
   // Shared by create and update: parses the definition in the body.
   Result<std::shared_ptr<const model::Workflow>> LoadBodyDefinition(Call& call);
@@ -235,12 +248,16 @@ class Api::Impl {
   SourceLimiter public_requests_;
   const server::Router* router_ = nullptr;
   std::vector<RouteSpec> specs_;
+  std::shared_ptr<internal::WebhookReceiver> webhooks_;
 };
 
 Api::Api(ApiDeps deps, ApiOptions options)
     : impl_(std::make_unique<Impl>(deps, options)) {}
 Api::~Api() = default;
 void Api::RegisterRoutes(server::Router& router) { impl_->RegisterRoutes(router); }
+std::vector<std::pair<std::string, int64_t>> Api::WebhookOutcomes() const {
+  return impl_->WebhookOutcomes();
+}
 
 void Api::Impl::RegisterRoutes(server::Router& router) {
   router_ = &router;
@@ -331,6 +348,21 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
       {"DELETE", "/v1/orgs/{org}/connectors/{id}", "deleteConnector",
        "Delete a connector and its secrets", A::kOrg, P::kConnectorsDelete, false, {}, kSmall,
        h(&Impl::DeleteConnector)},
+      {"GET", "/v1/orgs/{org}/workflows/{id}/webhooks", "listWebhooks",
+       "Trigger URLs of a workflow (never their tokens)", A::kOrg, P::kWebhooksManage, false,
+       {}, 0, h(&Impl::ListWebhooks)},
+      {"POST", "/v1/orgs/{org}/workflows/{id}/webhooks", "createWebhook",
+       "Create a trigger URL (its path is shown once)", A::kOrg, P::kWebhooksManage, true, {},
+       kSmall, h(&Impl::CreateWebhook)},
+      {"POST", "/v1/orgs/{org}/workflows/{id}/webhooks/{hook_id}/rotate", "rotateWebhook",
+       "Replace a trigger URL's token (the old one stops working at once)", A::kOrg,
+       P::kWebhooksManage, true, {}, kSmall, h(&Impl::RotateWebhook)},
+      {"DELETE", "/v1/orgs/{org}/workflows/{id}/webhooks/{hook_id}", "deleteWebhook",
+       "Delete a trigger URL", A::kOrg, P::kWebhooksManage, true, {}, kSmall,
+       h(&Impl::DeleteWebhook)},
+      {"POST", "/hooks/{token}", "receiveWebhook",
+       "Inbound webhook: the trigger's own authentication, then a run", A::kNone, std::nullopt,
+       false, {}, options_.max_webhook_body, h(&Impl::ReceiveHook)},
       {"POST", "/p/{org_slug}/{workflow_id}", "runPublicWorkflow",
        "Run a public workflow: answers run id, status and output only", A::kNone, std::nullopt,
        false, {}, kSmall, h(&Impl::RunPublic)},
@@ -360,6 +392,18 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
     const RouteSpec* p = &spec;
     route.handler = [this, p](Request& request) { return Dispatch(*p, request); };
     router.Add(std::move(route));
+  }
+
+  if (deps_.metrics != nullptr) {
+    deps_.metrics->AddGaugeProvider([receiver = webhooks_] {
+      std::vector<server::Sample> samples;
+      for (auto& [outcome, count] : internal::WebhookOutcomeCounts(*receiver)) {
+        samples.push_back({"rampart_webhook_requests", {{"outcome", outcome}},
+                           static_cast<double>(count),
+                           "Requests to POST /hooks/{token} by outcome, since start"});
+      }
+      return samples;
+    });
   }
 
   server::Route health;
@@ -1371,6 +1415,43 @@ Result<Response> Api::Impl::UpdateConnector(Call& call) {
 }
 Result<Response> Api::Impl::DeleteConnector(Call& call) {
   return ConnectorRoute(call, Permission::kConnectorsDelete, &DeleteConnectorHandler);
+}
+
+// ----- webhooks -----
+
+Result<Response> Api::Impl::WebhookRoute(
+    Call& call, Result<Response> (*handler)(internal::WebhookManageCall&)) {
+  auto workflow = VisibleWorkflow(call, call.request.params.at("id"));
+  if (!workflow.ok()) return workflow.error();
+  auto hook_id = call.request.params.find("hook_id");
+  internal::WebhookManageCall manage{
+      .tx = *call.tx,
+      .org_id = call.org_id(),
+      .workflow_id = workflow->id,
+      .hook_id = hook_id != call.request.params.end() ? hook_id->second : std::string(),
+      .now = call.time_ms,
+      .random = *deps_.random,
+      .request = call.request,
+      .audit = [&call](std::string_view action, std::string_view target,
+                       object details) { return call.Audit(action, target, std::move(details)); },
+  };
+  return handler(manage);
+}
+
+Result<Response> Api::Impl::ListWebhooks(Call& call) {
+  return WebhookRoute(call, &internal::ListWebhooksHandler);
+}
+Result<Response> Api::Impl::CreateWebhook(Call& call) {
+  return WebhookRoute(call, &internal::CreateWebhookHandler);
+}
+Result<Response> Api::Impl::RotateWebhook(Call& call) {
+  return WebhookRoute(call, &internal::RotateWebhookHandler);
+}
+Result<Response> Api::Impl::DeleteWebhook(Call& call) {
+  return WebhookRoute(call, &internal::DeleteWebhookHandler);
+}
+Result<Response> Api::Impl::ReceiveHook(Call& call) {
+  return internal::ReceiveWebhook(*webhooks_, *call.tx, call.request, &call.deferred);
 }
 
 }  // namespace rampart::api

@@ -7,9 +7,15 @@
 // Mutations and their audit events commit in one transaction.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "rampart/auth/auth.h"
 #include "rampart/core/clock.h"
@@ -32,6 +38,11 @@ struct ApiOptions {
   int auth_failures_per_minute = 20;
   // Public endpoint requests per source IP per minute.
   int public_requests_per_minute = 120;
+  // POST /hooks/{token}: bodies over this are answered 413 by the server before being
+  // read. A trigger's own max_payload (default 1 MiB, at most 64 MiB) is enforced below
+  // it by the handler, after the token lookup and before anything else; the server has
+  // no per-request limit yet, so a body between the two is read (never parsed).
+  size_t max_webhook_body = 64 << 20;
 };
 
 struct ApiDeps {
@@ -58,6 +69,12 @@ class Api {
   // The Api must outlive the router's use.
   void RegisterRoutes(server::Router& router);
 
+  // Requests to POST /hooks/{token} by outcome ("accepted", "unauthenticated",
+  // "replayed", "too_large", "forbidden_source", "rate_limited", "invalid_payload",
+  // "unknown_hook", "internal"), since start. Also exported on /metrics as
+  // rampart_webhook_requests{outcome}.
+  std::vector<std::pair<std::string, int64_t>> WebhookOutcomes() const;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
@@ -68,5 +85,42 @@ class Api {
 // Returns "" when the server is already set up. Never logs the token.
 Result<std::string> EnsureSetupToken(store::Store& store, const std::string& path, Clock& clock,
                                      Random& random);
+
+// ----- Internal to api/: the webhook handlers of webhooks.cc, routed by api.cc. -----
+namespace internal {
+
+// A trigger URL management request, authorized (webhooks:manage) and with the workflow
+// visible to the caller.
+struct WebhookManageCall {
+  store::Tx& tx;
+  std::string org_id;
+  std::string workflow_id;
+  std::string hook_id;  // "" for the collection
+  store::Millis now = 0;
+  Random& random;
+  const server::Request& request;
+  // Appends an audit event of the request in `tx`.
+  std::function<Status(std::string_view action, std::string_view target,
+                       boost::json::object details)>
+      audit;
+};
+Result<server::Response> ListWebhooksHandler(WebhookManageCall& call);
+Result<server::Response> CreateWebhookHandler(WebhookManageCall& call);
+Result<server::Response> RotateWebhookHandler(WebhookManageCall& call);
+Result<server::Response> DeleteWebhookHandler(WebhookManageCall& call);
+
+// POST /hooks/{token}. State: per-trigger token buckets, outcome counters.
+class WebhookReceiver;
+std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,
+                                                    const ApiOptions& options);
+// Looks the trigger up in `read_tx` and answers at once (unknown, oversized,
+// misconfigured), or sets `*deferred` to the rest (decryption, verification, replay,
+// allowlist, rate limit, parsing, enqueue), which runs after the transaction.
+Result<server::Response> ReceiveWebhook(WebhookReceiver& receiver, store::Tx& read_tx,
+                                        server::Request& request,
+                                        std::function<Result<server::Response>()>* deferred);
+std::vector<std::pair<std::string, int64_t>> WebhookOutcomeCounts(const WebhookReceiver& receiver);
+
+}  // namespace internal
 
 }  // namespace rampart::api

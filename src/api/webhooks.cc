@@ -1,0 +1,583 @@
+// Inbound webhook triggers (spec/interfaces.md "Inbound webhook authentication",
+// spec/security.md sections 2 and 6): trigger URL management and POST /hooks/{token}.
+//
+// POST /hooks/{token} does its checks in this order, and nothing after a failed check
+// runs (in particular the body is never parsed and no run is created):
+//   1. size: the route's max_body (ApiOptions::max_webhook_body) is enforced by the server
+//      before reading; the trigger's max_payload right after the token lookup -> 413
+//   2. token: well-formed "rwh_..." whose SHA-256 is a stored trigger, compared in
+//      constant time -> 404 for anything unknown (rotated, deleted, or a workflow without
+//      a live version carrying a webhook trigger: one answer for all, so the URL space
+//      cannot be probed for state)
+//   3. authentication by the live version's trigger `auth` with the secret of its
+//      connector (decrypted here, never logged) -> 401, one message whatever was wrong
+//   4. replay: timestamp within +-replay_window, delivery id not seen -> 409
+//   5. ip_allowlist against the TCP peer address -> 403. X-Forwarded-For is NOT honoured:
+//      trusted proxies are not supported yet, so behind a proxy the allowlist sees the
+//      proxy's address.
+//   6. rate limit: token bucket per trigger (rpm/burst, default 600/50), in memory -> 429
+//   7. Content-Type application/json and a JSON body -> 400
+//   8. inputs schema (RunService::Submit) -> 400 with the validation errors
+//   9. durable enqueue -> 202 {run_id}, or with `mode: sync` the run's `respond` step
+//      response (waiting at most ApiOptions::max_wait; 202 if the run is not done).
+//
+// Delivery ids are reserved in the store (unique key) only once every check up to the
+// schema passed, so a request rejected by 403/429/400 does not burn the id its sender
+// will retry with; a reservation whose run could not be submitted is released. GitHub
+// does not sign X-GitHub-Delivery: for github triggers the SHA-256 of the body is
+// reserved as well, so a captured delivery replayed under a new id is still a replay.
+#include <algorithm>
+#include <atomic>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/common.h"
+#include "api/connectors.h"
+#include "rampart/api/api.h"
+#include "rampart/core/json.h"
+#include "rampart/crypto/crypto.h"
+#include "rampart/crypto/tokens.h"
+#include "rampart/model/workflow.h"
+#include "rampart/webhooks/verify.h"
+
+namespace rampart::api::internal {
+namespace {
+
+using boost::json::array;
+using boost::json::object;
+using boost::json::value;
+using server::Request;
+using server::Response;
+using webhooks::Outcome;
+
+constexpr size_t kDefaultMaxPayload = 1 << 20;
+constexpr int kDefaultRpm = 600;
+constexpr int kDefaultBurst = 50;
+// Delivery ids are kept 48 h: 24 h (spec) plus the largest replay window, since a
+// timestamp may be up to replay_window ahead of the clock.
+constexpr store::Millis kDeliveryRetentionMs = 48LL * 3600 * 1000;
+// A reservation without a run older than this belonged to a request that died.
+constexpr store::Millis kStaleReservationMs = 60 * 1000;
+constexpr store::Millis kPruneEveryMs = 10 * 60 * 1000;
+constexpr int kPruneBatch = 5000;
+constexpr int kMaxHooksPerWorkflow = 20;
+
+object WebhookJson(const store::Webhook& w) {
+  return object{{"id", w.id},
+                {"workflow_id", w.workflow_id},
+                {"created_at", TimeValue(w.created_at)},
+                {"rotated_at", TimeValue(w.rotated_at)},
+                {"use_count", w.use_count},
+                {"last_used_at", TimeValue(w.last_used_at)}};
+}
+
+std::string NewHookId(Random& random) {
+  return "hk_" + crypto::NewOpaqueToken(random, "hk__").substr(4, 22);
+}
+
+Response Reject(const Error& error, const Request& request, int retry_after = 0) {
+  return server::ErrorResponse(error, request.request_id, retry_after);
+}
+
+}  // namespace
+
+// ----- management -----
+
+Result<Response> ListWebhooksHandler(WebhookManageCall& call) {
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  auto hooks = call.tx.ListWebhooks(call.org_id, call.workflow_id, *page);
+  if (!hooks.ok()) return hooks.error();
+  array items;
+  for (const store::Webhook& w : hooks->items) items.push_back(WebhookJson(w));
+  return server::JsonResponse(200, ListBody(std::move(items), hooks->next));
+}
+
+Result<Response> CreateWebhookHandler(WebhookManageCall& call) {
+  auto existing = call.tx.ListWebhooks(call.org_id, call.workflow_id,
+                                       {.after = "", .limit = kMaxHooksPerWorkflow});
+  if (!existing.ok()) return existing.error();
+  if (existing->items.size() >= static_cast<size_t>(kMaxHooksPerWorkflow)) {
+    return MakeError(ErrorCode::kConflict, "a workflow has at most 20 trigger URLs");
+  }
+  const std::string token = crypto::NewOpaqueToken(call.random, crypto::kWebhookTokenPrefix);
+  store::Webhook hook{.org_id = call.org_id,
+                      .id = NewHookId(call.random),
+                      .workflow_id = call.workflow_id,
+                      .token_hash = crypto::Sha256Hex(token),
+                      .created_at = call.now,
+                      .rotated_at = std::nullopt,
+                      .use_count = 0,
+                      .last_used_at = std::nullopt};
+  if (Status s = call.tx.InsertWebhook(hook); !s.ok()) return s.error();
+  if (Status s = call.audit("webhook.create", hook.id, object{{"workflow", call.workflow_id}});
+      !s.ok()) {
+    return s.error();
+  }
+  object body = WebhookJson(hook);
+  body["url"] = "/hooks/" + token;  // shown once: only its hash is stored
+  return server::JsonResponse(201, body);
+}
+
+namespace {
+Result<store::Webhook> HookOfWorkflow(WebhookManageCall& call) {
+  auto hook = call.tx.GetWebhook(call.org_id, call.hook_id);
+  if (!hook.ok()) return hook.error();
+  if (!hook->has_value() || (*hook)->workflow_id != call.workflow_id) {
+    return MakeError(ErrorCode::kNotFound, "webhook not found");
+  }
+  return std::move(**hook);
+}
+}  // namespace
+
+Result<Response> RotateWebhookHandler(WebhookManageCall& call) {
+  auto hook = HookOfWorkflow(call);
+  if (!hook.ok()) return hook.error();
+  const std::string token = crypto::NewOpaqueToken(call.random, crypto::kWebhookTokenPrefix);
+  if (Status s = call.tx.RotateWebhook(call.org_id, hook->id, crypto::Sha256Hex(token), call.now);
+      !s.ok()) {
+    return s.error();
+  }
+  if (Status s = call.audit("webhook.rotate", hook->id, object{{"workflow", call.workflow_id}});
+      !s.ok()) {
+    return s.error();
+  }
+  hook->rotated_at = call.now;
+  object body = WebhookJson(*hook);
+  body["url"] = "/hooks/" + token;
+  return server::JsonResponse(200, body);
+}
+
+Result<Response> DeleteWebhookHandler(WebhookManageCall& call) {
+  auto hook = HookOfWorkflow(call);
+  if (!hook.ok()) return hook.error();
+  auto deleted = call.tx.DeleteWebhook(call.org_id, hook->id);
+  if (!deleted.ok()) return deleted.error();
+  if (Status s = call.audit("webhook.delete", hook->id, object{{"workflow", call.workflow_id}});
+      !s.ok()) {
+    return s.error();
+  }
+  return server::JsonResponse(200, object{{"id", hook->id}, {"deleted", true}});
+}
+
+// ----- POST /hooks/{token} -----
+
+class WebhookReceiver {
+ public:
+  WebhookReceiver(const ApiDeps& deps, const ApiOptions& options)
+      : deps_(deps), options_(options), auth_failures_(options.auth_failures_per_minute) {}
+
+  Result<Response> Receive(store::Tx& tx, Request& request,
+                           std::function<Result<Response>()>* deferred);
+
+  std::vector<std::pair<std::string, int64_t>> Counts() const {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (size_t i = 0; i < static_cast<size_t>(Outcome::kCount); ++i) {
+      auto o = static_cast<Outcome>(i);
+      out.emplace_back(std::string(webhooks::OutcomeName(o)), counters_.Get(o));
+    }
+    return out;
+  }
+
+ private:
+  // What the read transaction found for a request.
+  struct Target {
+    store::Webhook hook;
+    int version = 0;
+    std::shared_ptr<const model::Workflow> workflow;
+    webhooks::AuthConfig auth;
+    std::string connector_id;
+    std::string secret_field;
+    std::string sealed;  // the connector's sealed secret
+    std::vector<webhooks::Cidr> allowlist;
+    int rpm = kDefaultRpm;
+    int burst = kDefaultBurst;
+    bool sync = false;
+  };
+
+  Response Count(Outcome outcome, Response response) {
+    counters_.Count(outcome);
+    return response;
+  }
+  Result<Response> Finish(Target target, Request& request);
+  void AuditAuthFailure(const Target& target, const Request& request);
+  Status Reserve(const Target& target, const std::vector<std::string>& keys, store::Millis now,
+                 bool* fresh);
+  void Release(const Target& target, const std::vector<std::string>& keys);
+
+  ApiDeps deps_;
+  ApiOptions options_;
+  webhooks::TokenBuckets buckets_;
+  webhooks::RejectionCounters counters_;
+  SourceLimiter auth_failures_;  // audits of failed authentication per source
+  std::atomic<store::Millis> last_prune_{0};
+};
+
+Result<Response> WebhookReceiver::Receive(store::Tx& tx, Request& request,
+                                          std::function<Result<Response>()>* deferred) {
+  const Response unknown =
+      Reject(MakeError(ErrorCode::kNotFound, "not found"), request);
+  const std::string& token = request.params.at("token");
+  if (!crypto::OpaqueTokenWellFormed(token, crypto::kWebhookTokenPrefix)) {
+    return Count(Outcome::kUnknownHook, unknown);
+  }
+  const std::string hash = crypto::Sha256Hex(token);
+  auto hook = tx.GetWebhookByTokenHash(hash);
+  if (!hook.ok()) return Count(Outcome::kInternal, Reject(hook.error(), request));
+  if (!hook->has_value() || !crypto::ConstantTimeEqual((*hook)->token_hash, hash)) {
+    return Count(Outcome::kUnknownHook, unknown);
+  }
+  Target target;
+  target.hook = std::move(**hook);
+  const std::string& org_id = target.hook.org_id;
+  auto workflow = tx.GetWorkflow(org_id, target.hook.workflow_id);
+  if (!workflow.ok()) return Count(Outcome::kInternal, Reject(workflow.error(), request));
+  // A workflow deleted and re-created under the same id does not inherit the old URLs.
+  if (!workflow->has_value() || (*workflow)->live_version == 0 ||
+      (*workflow)->created_at > target.hook.created_at) {
+    return Count(Outcome::kUnknownHook, unknown);
+  }
+  target.version = (*workflow)->live_version;
+  auto version = tx.GetWorkflowVersion(org_id, target.hook.workflow_id, target.version);
+  if (!version.ok()) return Count(Outcome::kInternal, Reject(version.error(), request));
+  if (!version->has_value()) return Count(Outcome::kUnknownHook, unknown);
+  auto loaded = deps_.workflows->Get(**version);
+  if (!loaded.ok()) return Count(Outcome::kInternal, Reject(loaded.error(), request));
+  target.workflow = std::move(loaded).value();
+  const object* spec = nullptr;
+  for (const model::Trigger& t : target.workflow->triggers) {
+    if (t.type == "webhook" && t.spec.is_object()) {
+      spec = &t.spec.get_object();
+      break;
+    }
+  }
+  if (spec == nullptr) return Count(Outcome::kUnknownHook, unknown);
+
+  // The loader validated the trigger; read it defensively all the same.
+  auto int_of = [](const object& o, std::string_view key, int64_t fallback) -> int64_t {
+    const value* v = o.if_contains(key);
+    return v != nullptr && v->is_int64() ? v->get_int64() : fallback;
+  };
+  const size_t max_payload = static_cast<size_t>(
+      int_of(*spec, "max_payload", static_cast<int64_t>(kDefaultMaxPayload)));
+  if (request.body.size() > max_payload) {
+    return Count(Outcome::kTooLarge,
+                 Reject(MakeError(ErrorCode::kPayloadTooLarge,
+                                  "request body exceeds " + std::to_string(max_payload) + " bytes"),
+                        request));
+  }
+  const Response unauthenticated =
+      Reject(MakeError(ErrorCode::kUnauthenticated, "authentication required"), request);
+  const value* auth_v = spec->if_contains("auth");
+  if (auth_v == nullptr || !auth_v->is_object()) {
+    return Count(Outcome::kUnauthenticated, unauthenticated);
+  }
+  const object& auth = auth_v->get_object();
+  auto str_of = [](const object& o, std::string_view key) -> std::string {
+    const value* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  auto type = webhooks::ParseAuthType(str_of(auth, "type"));
+  if (!type) return Count(Outcome::kUnauthenticated, unauthenticated);
+  target.auth.type = *type;
+  if (std::string h = str_of(auth, "header"); !h.empty()) target.auth.header = h;
+  target.auth.timestamp_header = str_of(auth, "timestamp_header");
+  target.auth.replay_window_seconds =
+      int_of(*spec, "replay_window", webhooks::kDefaultReplayWindowSeconds);
+  target.connector_id = str_of(auth, "connector");
+  if (const value* ips = spec->if_contains("ip_allowlist"); ips != nullptr && ips->is_array()) {
+    for (const value& c : ips->get_array()) {
+      auto cidr = c.is_string() ? webhooks::ParseCidr(c.get_string()) : std::nullopt;
+      // An entry that does not parse allows nothing (fail closed), but keeps the list
+      // non-empty so the allowlist stays in force.
+      target.allowlist.push_back(cidr.value_or(webhooks::Cidr{.length = -1}));
+    }
+    if (target.allowlist.empty()) target.allowlist.push_back(webhooks::Cidr{.length = -1});
+  }
+  if (const value* rl = spec->if_contains("rate_limit"); rl != nullptr && rl->is_object()) {
+    target.rpm = static_cast<int>(int_of(rl->get_object(), "rpm", kDefaultRpm));
+    target.burst = static_cast<int>(int_of(rl->get_object(), "burst", kDefaultBurst));
+  }
+  target.sync = str_of(*spec, "mode") == "sync";
+
+  // The secret: a webhook_secret connector's `secret`, or a bearer connector's `token`.
+  const bool bearer = target.auth.type == webhooks::AuthType::kBearer;
+  target.secret_field = bearer ? "token" : "secret";
+  auto connector = tx.GetConnector(org_id, target.connector_id);
+  if (!connector.ok()) return Count(Outcome::kInternal, Reject(connector.error(), request));
+  bool usable = connector->has_value() &&
+                (*connector)->type == (bearer ? "bearer" : "webhook_secret");
+  if (usable) {
+    auto allowed = json::Parse((*connector)->allowed_workflows);
+    usable = allowed.ok() && allowed->is_array();
+    if (usable && !allowed->get_array().empty()) {
+      const auto& list = allowed->get_array();
+      usable = std::any_of(list.begin(), list.end(), [&](const value& w) {
+        return w.is_string() && w.get_string() == target.hook.workflow_id;
+      });
+    }
+  }
+  if (usable) {
+    auto secrets = tx.ListConnectorSecrets(org_id, target.connector_id);
+    if (!secrets.ok()) return Count(Outcome::kInternal, Reject(secrets.error(), request));
+    usable = false;
+    for (store::ConnectorSecret& s : *secrets) {
+      if (s.field == target.secret_field) {
+        target.sealed = std::move(s.sealed);
+        usable = true;
+      }
+    }
+  }
+  // A misconfigured trigger cannot authenticate anyone: the same 401 as a bad signature.
+  if (!usable) return Count(Outcome::kUnauthenticated, unauthenticated);
+
+  // Decryption and the rest run after the read transaction (the keyring may read data
+  // keys through the store).
+  *deferred = [this, target = std::move(target), &request]() mutable -> Result<Response> {
+    return Finish(std::move(target), request);
+  };
+  return Response{};
+}
+
+Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
+  const store::Millis now = ToMillis(deps_.clock->Now());
+  const std::string& org_id = target.hook.org_id;
+  const Response unauthenticated =
+      Reject(MakeError(ErrorCode::kUnauthenticated, "authentication required"), request);
+  if (deps_.keyring == nullptr) {
+    return Count(Outcome::kInternal, Reject(MakeError(ErrorCode::kInternal, ""), request));
+  }
+  auto secret = deps_.keyring->Decrypt(org_id, target.connector_id, target.secret_field,
+                                       target.sealed);
+  if (!secret.ok()) return Count(Outcome::kInternal, Reject(secret.error(), request));
+  auto headers = [&request](std::string_view name) { return request.Header(name); };
+  auto verified = webhooks::Verify(target.auth, headers, request.body, *secret, now / 1000);
+  // Wipe the plaintext as soon as it served.
+  std::fill(secret->begin(), secret->end(), '\0');
+  if (!verified.ok()) {
+    if (verified.error().code == ErrorCode::kConflict) {
+      return Count(Outcome::kReplayed,
+                   Reject(MakeError(ErrorCode::kConflict, "replayed or stale delivery"), request));
+    }
+    AuditAuthFailure(target, request);
+    return Count(Outcome::kUnauthenticated, unauthenticated);
+  }
+  std::vector<std::string> keys;
+  if (!verified->delivery_id.empty()) keys.push_back("id:" + verified->delivery_id);
+  if (target.auth.type == webhooks::AuthType::kGithub) {
+    keys.push_back("sha256:" + crypto::Sha256Hex(request.body));
+  }
+  const Response replayed =
+      Reject(MakeError(ErrorCode::kConflict, "replayed or stale delivery"), request);
+  if (!keys.empty()) {
+    bool seen = false;
+    Status read = deps_.store->Read([&](store::Tx& tx) -> Status {
+      for (const std::string& k : keys) {
+        auto s = tx.WebhookDeliverySeen(org_id, target.hook.id, k);
+        if (!s.ok()) return s.error();
+        seen = seen || *s;
+      }
+      return Status::Ok();
+    });
+    if (!read.ok()) return Count(Outcome::kInternal, Reject(read.error(), request));
+    if (seen) return Count(Outcome::kReplayed, replayed);
+  }
+  // The TCP peer only: X-Forwarded-For is not trusted (no trusted proxies yet).
+  if (!target.allowlist.empty() && !webhooks::IpAllowed(request.remote_ip, target.allowlist)) {
+    return Count(Outcome::kForbiddenSource,
+                 Reject(MakeError(ErrorCode::kPermissionDenied, "source address not allowed"),
+                        request));
+  }
+  int retry_after = 0;
+  if (!buckets_.Take(target.hook.id, target.rpm, target.burst, deps_.clock->Monotonic(),
+                     &retry_after)) {
+    return Count(Outcome::kRateLimited,
+                 Reject(MakeError(ErrorCode::kRateLimited, "too many requests"), request,
+                        retry_after));
+  }
+  std::string content_type(request.Header("content-type").value_or(""));
+  std::transform(content_type.begin(), content_type.end(), content_type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view media = std::string_view(content_type).substr(0, content_type.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (media != "application/json" &&
+      !(media.size() > 5 && media.substr(media.size() - 5) == "+json")) {
+    return Count(Outcome::kInvalidPayload,
+                 Reject(MakeError(ErrorCode::kInvalidArgument,
+                                  "Content-Type must be application/json"),
+                        request));
+  }
+  auto input = json::Parse(request.body, {.max_bytes = request.body.size() + 1, .max_depth = 64});
+  if (!input.ok()) {
+    return Count(Outcome::kInvalidPayload,
+                 Reject(MakeError(ErrorCode::kInvalidArgument, "the body must be JSON"), request));
+  }
+
+  bool fresh = true;
+  if (!keys.empty()) {
+    Status reserved = Reserve(target, keys, now, &fresh);
+    if (!reserved.ok()) return Count(Outcome::kInternal, Reject(reserved.error(), request));
+    if (!fresh) return Count(Outcome::kReplayed, replayed);
+  }
+  const std::string actor = "hook:" + target.hook.id;
+  runs::Submission submission;
+  submission.org_id = org_id;
+  submission.workflow_id = target.hook.workflow_id;
+  submission.version = target.version;
+  submission.input = std::move(input).value();
+  submission.trigger = object{{"type", "webhook"},
+                              {"received_at", TimeValue(now)},
+                              {"delivery_id", verified->delivery_id.empty()
+                                                  ? value(nullptr)
+                                                  : value(verified->delivery_id)},
+                              {"hook_id", target.hook.id}};
+  submission.actor = actor;
+  store::AuditEvent event;
+  event.time = now;
+  event.org_id = org_id;
+  event.actor = actor;
+  event.action = "run.start";
+  event.outcome = "success";
+  event.source_ip = request.remote_ip;
+  event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+  // The connector whose secret authenticated the delivery (its use is audited here, with
+  // the run it started: rejected deliveries are counted, not audited one by one).
+  event.details = json::Serialize(object{{"workflow", target.hook.workflow_id},
+                                         {"version", target.version},
+                                         {"hook", target.hook.id},
+                                         {"connector", target.connector_id},
+                                         {"delivery_id", verified->delivery_id}});
+  submission.audit = std::move(event);
+  auto run = deps_.runs->Submit(std::move(submission));
+  if (!run.ok()) {
+    Release(target, keys);
+    if (run.error().code == ErrorCode::kInvalidInput) {
+      return Count(Outcome::kInvalidPayload, Reject(run.error(), request));
+    }
+    if (run.error().code == ErrorCode::kRateLimited) {
+      return Count(Outcome::kRateLimited, Reject(run.error(), request, 5));
+    }
+    return Count(Outcome::kInternal, Reject(run.error(), request));
+  }
+  if (!keys.empty()) {
+    (void)deps_.store->Write([&](store::Tx& tx) -> Status {
+      for (const std::string& k : keys) {
+        if (Status s = tx.SetWebhookDeliveryRun(org_id, target.hook.id, k, run->id); !s.ok()) {
+          return s;
+        }
+      }
+      return Status::Ok();
+    });
+  }
+  counters_.Count(Outcome::kAccepted);
+  if (target.sync) {
+    int64_t timeout_ms = std::min<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_wait).count(),
+        static_cast<int64_t>(target.workflow->timeout_s * 1000));
+    auto finished = deps_.runs->Wait(org_id, run->id, std::chrono::milliseconds(timeout_ms));
+    if (finished.has_value()) {
+      value record = RunRecordJson(*finished);
+      if (const value* steps = record.as_object().if_contains("steps");
+          steps != nullptr && steps->is_array()) {
+        for (const value& step : steps->get_array()) {
+          if (!step.is_object()) continue;
+          const object& o = step.get_object();
+          const value* t = o.if_contains("type");
+          const value* st = o.if_contains("status");
+          const value* out = o.if_contains("output");
+          if (t != nullptr && t->is_string() && t->get_string() == "respond" && st != nullptr &&
+              st->is_string() && st->get_string() == "succeeded" && out != nullptr &&
+              out->is_object()) {
+            const value* status = out->get_object().if_contains("status");
+            const value* body = out->get_object().if_contains("body");
+            int code = status != nullptr && status->is_int64() ? static_cast<int>(status->get_int64())
+                                                               : 200;
+            Response response = server::JsonResponse(code, body != nullptr ? *body : value());
+            response.headers.emplace_back("X-Rampart-Run-Id", run->id);
+            return response;
+          }
+        }
+      }
+      return server::JsonResponse(200, object{{"run_id", run->id}, {"status", finished->status}});
+    }
+  }
+  return server::JsonResponse(202, object{{"run_id", run->id}});
+}
+
+Status WebhookReceiver::Reserve(const Target& target, const std::vector<std::string>& keys,
+                                store::Millis now, bool* fresh) {
+  const bool prune = now - last_prune_.load(std::memory_order_relaxed) > kPruneEveryMs;
+  if (prune) last_prune_.store(now, std::memory_order_relaxed);
+  *fresh = true;
+  Status written = deps_.store->Write([&](store::Tx& tx) -> Status {
+    for (const std::string& k : keys) {
+      auto r = tx.ReserveWebhookDelivery(target.hook.org_id, target.hook.id, k, now,
+                                         now - kStaleReservationMs);
+      if (!r.ok()) return r.error();
+      if (!*r) {
+        *fresh = false;
+        // Roll back the other keys of this request (the savepoint of this function).
+        return MakeError(ErrorCode::kConflict, "replay");
+      }
+    }
+    if (Status s = tx.TouchWebhook(target.hook.org_id, target.hook.id, now); !s.ok()) return s;
+    if (prune) {
+      auto n = tx.PruneWebhookDeliveries(now - kDeliveryRetentionMs, kPruneBatch);
+      if (!n.ok()) return n.error();
+    }
+    return Status::Ok();
+  });
+  if (!written.ok() && *fresh) return written;  // a store failure, not a replay
+  return Status::Ok();
+}
+
+void WebhookReceiver::Release(const Target& target, const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
+    for (const std::string& k : keys) {
+      if (Status s = tx.ReleaseWebhookDelivery(target.hook.org_id, target.hook.id, k); !s.ok()) {
+        return s;
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+void WebhookReceiver::AuditAuthFailure(const Target& target, const Request& request) {
+  int retry_after = 0;
+  if (auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after)) return;
+  store::AuditEvent event;
+  event.time = ToMillis(deps_.clock->Now());
+  event.org_id = target.hook.org_id;
+  event.actor = "anonymous";
+  event.action = "webhook.auth_failed";
+  event.target = target.hook.id;
+  event.outcome = "failure";
+  event.source_ip = request.remote_ip;
+  event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+  event.details = json::Serialize(object{{"workflow", target.hook.workflow_id}});
+  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
+    auto appended = tx.AppendAudit(event);
+    if (!appended.ok()) return appended.error();
+    return Status::Ok();
+  });
+}
+
+std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,
+                                                    const ApiOptions& options) {
+  return std::make_shared<WebhookReceiver>(deps, options);
+}
+
+Result<Response> ReceiveWebhook(WebhookReceiver& receiver, store::Tx& read_tx, Request& request,
+                                std::function<Result<Response>()>* deferred) {
+  return receiver.Receive(read_tx, request, deferred);
+}
+
+std::vector<std::pair<std::string, int64_t>> WebhookOutcomeCounts(const WebhookReceiver& receiver) {
+  return receiver.Counts();
+}
+
+}  // namespace rampart::api::internal
