@@ -119,6 +119,31 @@ class RunScope final : public expr::Scope {
   std::vector<LoopFrame> loops_;
 };
 
+// The run's view of the connectors: every secret it hands out is registered with the
+// run's SecretSet first, so the value is scrubbed from whatever leaves the run.
+class RecordingResolver final : public actions::ConnectorResolver {
+ public:
+  RecordingResolver(const actions::ConnectorResolver* inner, redact::SecretSet& secrets)
+      : inner_(inner), secrets_(secrets) {}
+
+  Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
+                                            std::string_view workflow) const override {
+    if (inner_ == nullptr) {
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "connector " + std::string(connector_id) + " is not available here");
+    }
+    auto resolved = inner_->Resolve(connector_id, workflow);
+    if (resolved.ok()) {
+      for (const auto& [field, value] : resolved->secrets) secrets_.Add(value);
+    }
+    return resolved;
+  }
+
+ private:
+  const actions::ConnectorResolver* inner_;
+  redact::SecretSet& secrets_;
+};
+
 // Why a list of steps stopped early.
 enum class Stop { kNone, kFailed, kAwaitingApproval };
 
@@ -134,7 +159,10 @@ class Execution {
         scope_(inputs, trigger, run_meta, record_storage),
         deadline_(deadline),
         run_id_(run_meta->at("id").get_string()),
-        records_(std::move(record_storage)) {
+        records_(std::move(record_storage)),
+        secrets_(req.secrets != nullptr ? req.secrets : std::make_shared<redact::SecretSet>()),
+        connectors_(env_.connectors, *secrets_) {
+    if (env_.log != nullptr) log_.emplace(*env_.log, *secrets_);
     scope_.Reserve(wf.step_count);
     records_.reserve(wf.step_count);
   }
@@ -157,6 +185,7 @@ class Execution {
   std::optional<Response>& response() { return response_; }
   std::vector<RunResult>& children() { return children_; }
   RunScope& scope() { return scope_; }
+  const std::shared_ptr<redact::SecretSet>& secrets() const { return secrets_; }
 
   void FailRun(Error e, std::string step_path) {
     if (!error_) {
@@ -465,9 +494,19 @@ class Execution {
     int attempt = 0;
     while (true) {
       ++attempt;
-      actions::Context ctx{with,       wf_.id,        run_id_,     path,
-                           step.connector, step_deadline, *env_.clock, env_.log};
+      actions::Context ctx{with,          wf_.id,        run_id_,
+                           path,          step.connector, step_deadline,
+                           *env_.clock,   log_ ? &*log_ : nullptr, &connectors_};
       Result<bj::value> r = action->Execute(ctx);
+      if (r.ok() && !secrets_->empty()) {
+        // A secret the action was given must not come back out in its output (an
+        // upstream echoing a token, an action putting it in a URL).
+        Status clean = redact::ScrubJsonInPlace(r.value(), *secrets_, req_.redaction);
+        if (!clean.ok()) {
+          if (env_.security != nullptr) env_.security->SecretExposureAttempt(run_id_, wf_.id, path);
+          return fail(clean.error(), attempt);
+        }
+      }
       if (r.ok()) {
         bj::object& rec = records_[index].get_object();
         rec["attempts"] = attempt;
@@ -530,6 +569,8 @@ class Execution {
     child_req.call_depth = req_.call_depth + 1;
     child_req.cancel = req_.cancel;
     child_req.deadline = deadline_;
+    child_req.secrets = secrets_;
+    child_req.redaction = req_.redaction;
     RunResult result = engine_.Run(**child, std::move(child_req));
     bj::object& r = records_[index].get_object();
     r["child_run_id"] = result.record["run_id"];
@@ -565,6 +606,9 @@ class Execution {
   std::string error_step_;
   std::optional<Response> response_;
   std::vector<RunResult> children_;
+  std::shared_ptr<redact::SecretSet> secrets_;
+  RecordingResolver connectors_;
+  std::optional<redact::RedactingLogSink> log_;
 };
 
 }  // namespace
@@ -677,6 +721,18 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   rec["steps"] = std::move(exec.FinishRecords());
   result.response = std::move(exec.response());
   result.children = std::move(exec.children());
+  if (const auto& secrets = exec.secrets(); !secrets->empty()) {
+    // Defence in depth: whatever a step put anywhere (errors, inputs, decisions) leaves
+    // the engine scrubbed. Moving the record into a value and back keeps its arena.
+    bj::value whole(std::move(rec));
+    (void)redact::ScrubJsonInPlace(whole, *secrets, redact::Policy::kRedact);
+    rec = std::move(whole.get_object());
+    if (result.error) result.error = redact::ScrubError(std::move(*result.error), *secrets);
+    if (result.response) {
+      (void)redact::ScrubJsonInPlace(result.response->body, *secrets, redact::Policy::kRedact,
+                                     nullptr, "a response");
+    }
+  }
   return result;
 }
 

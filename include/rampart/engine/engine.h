@@ -19,6 +19,7 @@
 #include "rampart/core/clock.h"
 #include "rampart/core/result.h"
 #include "rampart/model/workflow.h"
+#include "rampart/redact/redact.h"
 #include "rampart/schema/schema.h"
 
 namespace rampart::engine {
@@ -32,12 +33,25 @@ class WorkflowSource {
   virtual Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) = 0;
 };
 
+// Security-relevant events of a run, for the audit log. Implementations are thread-safe.
+class SecurityEvents {
+ public:
+  virtual ~SecurityEvents() = default;
+  // A step output carried a secret value under the `block` policy (the step failed with
+  // secret_exposure). Never receives the value.
+  virtual void SecretExposureAttempt(std::string_view run_id, std::string_view workflow,
+                                     std::string_view step_path) = 0;
+};
+
 struct Env {
   Clock* clock = &SystemClock();
   Random* random = &SystemRandom();
   const actions::Registry* actions = nullptr;  // null: every action step fails unknown_action
   WorkflowSource* workflows = nullptr;         // null: every workflow step fails not_found
   actions::LogSink* log = nullptr;             // null: log lines are dropped
+  // Connectors that action steps may name; null: such steps fail (permission_denied).
+  const actions::ConnectorResolver* connectors = nullptr;
+  SecurityEvents* security = nullptr;           // null: events are dropped
 };
 
 struct RunRequest {
@@ -50,6 +64,13 @@ struct RunRequest {
   const std::atomic<bool>* cancel = nullptr;
   // Absolute deadline inherited by child runs (the earlier of this and the timeout wins).
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // What a secret value found in a step output does: `redact` replaces it, `block` fails
+  // the step with secret_exposure. Every other exit (record, errors, logs, response) is
+  // always redacted.
+  redact::Policy redaction = redact::Policy::kRedact;
+  // The secret values the run decrypted (filled as connectors resolve); shared with child
+  // runs. Null: the engine makes one per run.
+  std::shared_ptr<redact::SecretSet> secrets;
 };
 
 struct Response {
