@@ -1,6 +1,11 @@
 #include "rampart/core/check.h"
+#include "actions/http/http_request.h"
 #include "actions/log/log_write.h"
+#include "actions/webhook/webhook_send.h"
 #include "rampart/actions/action.h"
+#include "rampart/net/egress.h"
+#include "rampart/net/http_client.h"
+#include "rampart/net/resolver.h"
 
 namespace rampart::actions {
 
@@ -14,9 +19,22 @@ const Action* Registry::Find(std::string_view name) const {
   return it == actions_.end() ? nullptr : it->second.get();
 }
 
-Registry BuiltinRegistry() {
+Registry BuiltinRegistry() { return BuiltinRegistry(BuiltinOptions{}); }
+
+Registry BuiltinRegistry(const BuiltinOptions& options) {
+  std::shared_ptr<net::HttpClient> http = options.http;
+  if (!http) {
+    // One resolver for the process; it is stateless and lives as long as any client.
+    static net::SystemResolver* resolver = new net::SystemResolver();
+    http = std::make_shared<net::CurlHttpClient>(*resolver);
+  }
+  std::shared_ptr<const net::EgressPolicy> egress = options.egress;
+  if (!egress) egress = std::make_shared<const net::EgressPolicy>();
+  Random* random = options.random ? options.random : &SystemRandom();
   Registry registry;
   registry.Register("log.write", MakeLogWrite());
+  registry.Register("http.request", MakeHttpRequest(http, egress));
+  registry.Register("webhook.send", MakeWebhookSend(http, egress, random));
   return registry;
 }
 

@@ -16,7 +16,35 @@
 #include "rampart/core/result.h"
 #include "rampart/schema/schema.h"
 
+namespace rampart::net {
+class HttpClient;
+struct EgressPolicy;
+}  // namespace rampart::net
+
 namespace rampart::actions {
+
+// A connector with its secrets decrypted for one step (spec/interfaces.md "Connectors").
+// Secrets go only into credentials (headers, auth, TLS) and never into an output, an
+// error message or a log line.
+struct ConnectorSecrets {
+  std::string id;
+  std::string type;  // bearer, basic, api_key, oauth2, mtls, custom, webhook_secret
+  boost::json::object options;
+  std::map<std::string, std::string> secrets;
+  boost::json::object egress;  // the connector's egress rules (may only narrow the org's)
+};
+
+// How an action reaches the connector its step names (`connector: <id>`). Implemented
+// by the layer that owns connectors (api: ConnectorSource), so actions do not depend on
+// it. Must be thread-safe.
+class ConnectorResolver {
+ public:
+  virtual ~ConnectorResolver() = default;
+  // kNotFound when there is no such connector; kPermissionDenied when `workflow` may not
+  // use it (allowed_workflows).
+  virtual Result<ConnectorSecrets> Resolve(std::string_view connector_id,
+                                           std::string_view workflow) const = 0;
+};
 
 // Destination of structured log lines (log.write and the engine's own). Implementations
 // must be thread-safe.
@@ -35,6 +63,8 @@ struct Context {
   std::chrono::steady_clock::time_point deadline;
   Clock& clock;
   LogSink* log;                    // may be null
+  // Connectors of the run; null: a step naming a connector fails with permission_denied.
+  const ConnectorResolver* connectors = nullptr;
 };
 
 class Action {
@@ -60,5 +90,17 @@ class Registry {
 
 // The registry of every built-in action this build ships.
 Registry BuiltinRegistry();
+
+// What the built-in actions with side effects are wired to.
+struct BuiltinOptions {
+  // http.request and webhook.send. Null: a CurlHttpClient over the system resolver.
+  std::shared_ptr<net::HttpClient> http;
+  // The org's egress policy (configuration file `egress`). Null: the defaults (https
+  // only, ports 443 and 80, no exceptions to the denied ranges).
+  std::shared_ptr<const net::EgressPolicy> egress;
+  // webhook.send message ids. Null: SystemRandom().
+  Random* random = nullptr;
+};
+Registry BuiltinRegistry(const BuiltinOptions& options);
 
 }  // namespace rampart::actions

@@ -1,0 +1,83 @@
+// Test support for the outbound actions: a fixed clock, a map of connectors, and a
+// client + policy that reach only the local test server.
+#pragma once
+
+#include <boost/json/parse.hpp>
+#include <map>
+#include <memory>
+
+#include "net/testing/test_server.h"
+#include "rampart/actions/action.h"
+#include "rampart/net/egress.h"
+#include "rampart/net/http_client.h"
+
+namespace rampart::actions::testing {
+
+class FixedClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1614265330));
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
+  void SleepFor(std::chrono::nanoseconds) override {}
+};
+
+class MapConnectors final : public ConnectorResolver {
+ public:
+  void Add(ConnectorSecrets c) { connectors_[c.id] = std::move(c); }
+  Result<ConnectorSecrets> Resolve(std::string_view id, std::string_view workflow) const override {
+    auto it = connectors_.find(std::string(id));
+    if (it == connectors_.end()) {
+      return MakeError(ErrorCode::kNotFound, "connector '" + std::string(id) + "' not found");
+    }
+    return it->second;
+  }
+
+ private:
+  std::map<std::string, ConnectorSecrets> connectors_;
+};
+
+struct Harness {
+  Harness() {
+    resolver.Add("api.public.test", {*net::ParseIp("127.0.0.1")});
+    resolver.Add("internal.test", {*net::ParseIp("10.0.0.5")});
+    auto c = std::make_shared<net::CurlHttpClient>(resolver);
+    c->SetConnectObserverForTest([](const net::CurlHttpClient::ConnectAttempt& a) {
+      return a.address == *net::ParseIp("127.0.0.1");  // sandbox: loopback only
+    });
+    client = c;
+    auto p = std::make_shared<net::EgressPolicy>();
+    p->allow_http = true;
+    p->allow_ports = {server.port(), 443};
+    p->allow_cidrs = {*net::ParseCidr("127.0.0.1/32")};
+    policy = p;
+  }
+
+  std::string Url(std::string_view path) const {
+    return "http://api.public.test:" + std::to_string(server.port()) + std::string(path);
+  }
+
+  Result<boost::json::value> Run(const Action& action, const boost::json::value& args,
+                                 std::string_view connector = "",
+                                 std::chrono::milliseconds budget = std::chrono::seconds(10)) {
+    std::vector<schema::ValidationError> errors;
+    if (!action.ArgsSchema().Validate(args, &errors)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "args: " + (errors.empty() ? std::string() : errors.front().message));
+    }
+    Context ctx{args, "wf", "run_1", "step", connector, std::chrono::steady_clock::now() + budget,
+                clock, nullptr, &connectors};
+    return action.Execute(ctx);
+  }
+
+  net::testing::TestServer server;
+  net::StaticResolver resolver;
+  std::shared_ptr<net::HttpClient> client;
+  std::shared_ptr<const net::EgressPolicy> policy;
+  FixedClock clock;
+  MapConnectors connectors;
+};
+
+}  // namespace rampart::actions::testing

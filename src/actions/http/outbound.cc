@@ -1,0 +1,156 @@
+#include "actions/http/outbound.h"
+
+#include <boost/json/object.hpp>
+
+#include "rampart/core/json.h"
+#include "rampart/crypto/crypto.h"
+
+namespace rampart::actions::outbound {
+namespace {
+
+namespace bj = boost::json;
+
+// Response headers a workflow may see: metadata, never Set-Cookie or anything that may
+// carry a credential the upstream hands out.
+constexpr std::string_view kHeaderAllowlist[] = {
+    "content-type", "content-length", "content-encoding", "content-language", "location",
+    "etag", "last-modified", "retry-after", "cache-control", "expires", "date",
+    "x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+    "link",
+};
+
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    if ((c >> 5) == 0x6) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c >> 4) == 0xE) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c >> 3) == 0x1E) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+bool IsJsonContentType(std::string_view ct) {
+  ct = ct.substr(0, ct.find(';'));
+  while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+  std::string lower(ct);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "application/json" ||
+         (lower.size() > 5 && lower.compare(lower.size() - 5, 5, "+json") == 0);
+}
+
+}  // namespace
+
+Result<std::optional<ConnectorSecrets>> LoadConnector(const Context& ctx) {
+  if (ctx.connector.empty()) return std::optional<ConnectorSecrets>();
+  if (ctx.connectors == nullptr) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "connector '" + std::string(ctx.connector) + "' is not available to this run");
+  }
+  auto c = ctx.connectors->Resolve(ctx.connector, ctx.workflow);
+  if (!c.ok()) return std::move(c).error();
+  return std::optional<ConnectorSecrets>(std::move(c).value());
+}
+
+Result<net::EgressPolicy> EffectivePolicy(const net::EgressPolicy& org,
+                                          const ConnectorSecrets* connector) {
+  if (connector == nullptr || connector->egress.empty()) return org;
+  auto rules = net::ParseEgressRules(connector->egress);
+  if (!rules.ok()) {
+    Error e = std::move(rules).error();
+    e.message = "connector '" + connector->id + "': " + e.message;
+    return e;
+  }
+  return org.Narrow(*rules);
+}
+
+Result<std::chrono::milliseconds> TimeLeft(const Context& ctx, double requested_seconds) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline -
+                                                                    ctx.clock.Monotonic());
+  auto want = std::chrono::milliseconds(static_cast<int64_t>(requested_seconds * 1000.0));
+  auto t = std::min(left, want);
+  if (t.count() <= 0) return MakeError(ErrorCode::kTimeout, "no time left for the request");
+  return t;
+}
+
+bj::value ResponseOutput(const net::HttpResponse& response) {
+  bj::object out;
+  out["status"] = response.status;
+  bj::object headers;
+  std::string content_type;
+  for (const auto& [name, value] : response.headers) {
+    for (std::string_view allowed : kHeaderAllowlist) {
+      if (name == allowed && !headers.contains(name) && ValidUtf8(value)) {
+        headers[name] = value;
+        break;
+      }
+    }
+    if (name == "content-type" && content_type.empty()) content_type = value;
+  }
+  out["headers"] = std::move(headers);
+  bool done = false;
+  if (IsJsonContentType(content_type) && !response.body.empty()) {
+    json::ParseLimits limits;
+    limits.max_bytes = response.body.size();
+    auto parsed = json::Parse(response.body, limits);
+    if (parsed.ok()) {
+      out["json"] = std::move(parsed).value();
+      done = true;
+    }
+  }
+  if (!done) {
+    if (ValidUtf8(response.body)) {
+      out["body"] = response.body;
+    } else {
+      out["body_base64"] = crypto::Base64Encode(response.body);
+    }
+  }
+  out["redirects"] = response.redirects;
+  return out;
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      auto u = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace rampart::actions::outbound
