@@ -5,3 +5,4 @@ rampart_fuzz(expr SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/expr_fuzz.cc DEPS rampart_
 rampart_fuzz(http_request SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/http_request_fuzz.cc DEPS rampart_server)
 rampart_fuzz(jwt SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/jwt_fuzz.cc DEPS rampart_crypto)
 rampart_fuzz(redact SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/redact_fuzz.cc DEPS rampart_redact)
+rampart_fuzz(url SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/url_fuzz.cc DEPS rampart_net)
