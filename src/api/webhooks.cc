@@ -75,7 +75,7 @@ object WebhookJson(const store::Webhook& w) {
 }
 
 std::string NewHookId(Random& random) {
-  return "hk_" + crypto::NewOpaqueToken(random, "hk__").substr(4, 22);
+  return "hk_" + crypto::NewOpaqueToken(random, "hka_").substr(4, 22);
 }
 
 Response Reject(const Error& error, const Request& request, int retry_after = 0) {

@@ -1,0 +1,666 @@
+// End-to-end tests of inbound webhook triggers (spec/interfaces.md "Inbound webhook
+// authentication", spec/security.md sections 2 and 6): trigger URL management, deliveries
+// signed by the real npm clients (tests/testdata/webhooks/npm-signed.json from
+// tests/js/sign_webhooks.mjs), and every attack of the issue, each asserting that no run
+// was created.
+//
+// A real server in-process on 127.0.0.1:0 wired like `rampart serve` (SQLite store in a
+// temp dir, keyring over the store, Api, HttpServer), restartable on the same data dir.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "rampart/actions/action.h"
+#include "rampart/api/api.h"
+#include "rampart/api/connectors.h"
+#include "rampart/auth/auth.h"
+#include "rampart/crypto/crypto.h"
+#include "rampart/crypto/keyring.h"
+#include "rampart/crypto/tokens.h"
+#include "rampart/engine/local.h"
+#include "rampart/runs/runs.h"
+#include "rampart/server/metrics.h"
+#include "rampart/server/router.h"
+#include "rampart/server/server.h"
+#include "rampart/store/store.h"
+#include "rampart/webhooks/verify.h"
+#include "support/http_client.h"
+
+namespace rampart {
+namespace {
+
+namespace bj = boost::json;
+using rampart::testing::HttpClient;
+using rampart::testing::HttpHeaders;
+using rampart::testing::HttpResponse;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kMasterKey = "webhooks-test-master-key-0123456789abcdef";
+constexpr int64_t kNow = 1893456000;  // the fixtures' timestamp
+constexpr const char* kSwSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr const char* kGhSecret = "It's a Secret to Everybody";
+constexpr const char* kHmacSecret = "hmac-shared-secret-0123456789";
+constexpr const char* kBearerToken = "bearer-token-0123456789abcdef";
+
+class ManualClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::time_point(seconds(kNow)) + milliseconds(offset_ms_);
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::hours(1)) + milliseconds(offset_ms_);
+  }
+  void SleepFor(std::chrono::nanoseconds) override {}
+
+ private:
+  int64_t offset_ms_ = 0;
+};
+
+bj::value Json(const HttpResponse& r) {
+  boost::system::error_code ec;
+  bj::value v = bj::parse(r.body, ec);
+  if (ec) return nullptr;
+  return v;
+}
+
+std::string CodeOf(const HttpResponse& r) {
+  bj::value v = Json(r);
+  if (!v.is_object() || !v.as_object().contains("error")) return "";
+  return std::string(v.at("error").at("code").as_string());
+}
+
+std::string NewId(std::string_view prefix) {
+  return crypto::NewOpaqueToken(SystemRandom(), prefix).substr(0, 24);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Who exists in the data dir (survives a restart).
+struct Seed {
+  std::string org_a, org_b, owner_key, dev_key, owner_b_key;
+};
+
+class Server {
+ public:
+  // A fresh data dir when `dir` is empty.
+  explicit Server(std::string dir = "", api::ApiOptions options = DefaultOptions()) {
+    if (dir.empty()) {
+      char tmpl[] = "/tmp/rampart-webhooks-test-XXXXXX";
+      char* made = ::mkdtemp(tmpl);
+      if (made == nullptr) std::abort();
+      dir = made;
+    }
+    dir_ = dir;
+    auto store = store::OpenSqliteStore({.path = dir_ + "/rampart.db", .synchronous_full = false});
+    if (!store.ok()) std::abort();
+    store_ = std::move(store).value();
+    registry_ = actions::BuiltinRegistry();
+    devnull_ = std::fopen("/dev/null", "w");
+    log_ = std::make_unique<engine::StreamLogSink>(devnull_);
+    runs::RunEnvironment env;
+    env.actions = &registry_;
+    env.log = log_.get();
+    runs_ = std::make_unique<runs::RunService>(*store_, env, runs::RunServiceOptions{.workers = 2});
+    if (!runs_->Start().ok()) std::abort();
+    cache_ = std::make_unique<runs::WorkflowCache>(*store_);
+    authenticator_ = std::make_unique<auth::Authenticator>(auth::AuthConfig{}, clock_);
+    key_store_ = std::make_unique<api::StoreKeyStore>(*store_);
+    keyring_ = std::make_unique<crypto::Keyring>(kMasterKey, *key_store_, SystemRandom(), clock_);
+    api::ApiDeps deps;
+    deps.store = store_.get();
+    deps.runs = runs_.get();
+    deps.workflows = cache_.get();
+    deps.authenticator = authenticator_.get();
+    deps.clock = &clock_;
+    deps.keyring = keyring_.get();
+    deps.metrics = &metrics_;
+    api_ = std::make_unique<api::Api>(deps, options);
+    api_->RegisterRoutes(router_);
+    server::ServerOptions server_options;
+    server_options.host = "127.0.0.1";
+    server_options.port = 0;
+    server_options.threads = 2;
+    http_ = std::make_unique<server::HttpServer>(server_options, router_, &metrics_);
+    if (!http_->Start().ok()) std::abort();
+    client_ = std::make_unique<HttpClient>("127.0.0.1", http_->port(),
+                                           testing::HttpClientOptions{.timeout = seconds(30)});
+  }
+
+  static api::ApiOptions DefaultOptions() {
+    api::ApiOptions options;
+    options.max_webhook_body = 256 * 1024;
+    return options;
+  }
+
+  ~Server() {
+    client_.reset();
+    http_->Stop(milliseconds(100));
+    runs_->Stop(seconds(5));
+    http_.reset();
+    api_.reset();
+    keyring_.reset();
+    key_store_.reset();
+    cache_.reset();
+    runs_.reset();
+    store_.reset();
+    log_.reset();
+    std::fclose(devnull_);
+    if (!keep_dir_) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  store::Millis Now() const { return kNow * 1000; }
+
+  Seed SeedOrgs() {
+    Seed seed;
+    seed.org_a = NewId("org_");
+    seed.org_b = NewId("org_");
+    Status st = store_->Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.InsertOrg({seed.org_a, "org-a", "Org A", 10, Now()}); !s.ok()) return s;
+      return tx.InsertOrg({seed.org_b, "org-b", "Org B", 10, Now()});
+    });
+    if (!st.ok()) std::abort();
+    seed.owner_key = Member(seed.org_a, "owner@a.test", "owner");
+    seed.dev_key = Member(seed.org_a, "dev@a.test", "developer");
+    seed.owner_b_key = Member(seed.org_b, "owner@b.test", "owner");
+    return seed;
+  }
+
+  std::string Member(const std::string& org, const std::string& email, const std::string& role) {
+    const std::string user = NewId("usr_");
+    const std::string key = crypto::NewApiKey(SystemRandom());
+    Status st = store_->Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.InsertUser({user, email, "", Now()}); !s.ok()) return s;
+      if (Status s = tx.UpsertMembership({org, user, role, Now()}); !s.ok()) return s;
+      return tx.InsertApiKey({.id = NewId("key_"),
+                              .org_id = org,
+                              .user_id = user,
+                              .name = "k",
+                              .hash = crypto::Sha256Hex(key),
+                              .hint = "rpk_...",
+                              .scope = "read_write",
+                              .created_at = Now(),
+                              .expires_at = std::nullopt,
+                              .last_used_at = std::nullopt,
+                              .revoked_at = std::nullopt});
+    });
+    if (!st.ok()) std::abort();
+    return key;
+  }
+
+  HttpResponse Do(std::string_view method, const std::string& path, const HttpHeaders& headers,
+                  std::string_view body = {}) {
+    auto r = client_->Request(method, path, headers, body);
+    if (!r.ok()) {
+      ADD_FAILURE() << method << " " << path << ": " << r.error().message;
+      return HttpResponse{};
+    }
+    return std::move(r).value();
+  }
+
+  HttpResponse Api(std::string_view method, const std::string& path, const std::string& key,
+                   std::string_view body = {}, std::string_view content_type = "application/json") {
+    HttpHeaders headers = {{"Authorization", "Bearer " + key}};
+    if (!body.empty()) headers.emplace_back("Content-Type", std::string(content_type));
+    return Do(method, path, headers, body);
+  }
+
+  int64_t RunCount(const std::string& org) {
+    int64_t n = 0;
+    Status st = store_->Read([&](store::Tx& tx) -> Status {
+      store::PageRequest page{.after = "", .limit = 200};
+      for (;;) {
+        auto runs = tx.ListRuns(org, {}, page);
+        if (!runs.ok()) return runs.error();
+        n += static_cast<int64_t>(runs->items.size());
+        if (runs->next.empty()) return Status::Ok();
+        page.after = runs->next;
+      }
+    });
+    EXPECT_TRUE(st.ok());
+    return n;
+  }
+
+  int64_t Outcome(std::string_view name) const {
+    for (const auto& [outcome, count] : api_->WebhookOutcomes()) {
+      if (outcome == name) return count;
+    }
+    return -1;
+  }
+
+  ManualClock clock_;
+  std::string dir_;
+  bool keep_dir_ = false;
+  server::Metrics metrics_;
+  std::unique_ptr<store::Store> store_;
+  actions::Registry registry_;
+  std::FILE* devnull_ = nullptr;
+  std::unique_ptr<engine::StreamLogSink> log_;
+  std::unique_ptr<runs::RunService> runs_;
+  std::unique_ptr<runs::WorkflowCache> cache_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<api::StoreKeyStore> key_store_;
+  std::unique_ptr<crypto::Keyring> keyring_;
+  std::unique_ptr<api::Api> api_;
+  server::Router router_;
+  std::unique_ptr<server::HttpServer> http_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+// A workflow receiving orders: strict inputs, a respond step.
+std::string Definition(const std::string& id, const bj::object& trigger) {
+  bj::object inputs{
+      {"type", "object"},
+      {"properties",
+       bj::object{{"order_id", bj::object{{"type", "string"}, {"maxLength", 32}}},
+                  {"amount", bj::object{{"type", "number"}}},
+                  {"note", bj::object{{"type", "string"}}},
+                  {"nested", bj::object{{"type", "object"}}}}},
+      {"required", bj::array{"order_id", "amount"}},
+      {"additionalProperties", false}};
+  bj::object def{{"rampart", 1},
+                 {"id", id},
+                 {"inputs", inputs},
+                 {"triggers", bj::array{trigger}},
+                 {"steps", bj::array{bj::object{
+                               {"id", "reply"},
+                               {"type", "respond"},
+                               {"status", 201},
+                               {"body", bj::object{{"accepted", true},
+                                                   {"order", "{{ inputs.order_id }}"}}}}}}};
+  return bj::serialize(def);
+}
+
+bj::object Trigger(std::string_view type, std::string_view connector, bj::object extra = {}) {
+  bj::object auth{{"type", type}, {"connector", connector}};
+  if (const bj::value* a = extra.if_contains("auth_extra")) {
+    for (const auto& kv : a->as_object()) auth[kv.key()] = kv.value();
+    extra.erase("auth_extra");
+  }
+  bj::object t{{"type", "webhook"}, {"auth", auth}};
+  for (const auto& kv : extra) t[kv.key()] = kv.value();
+  return t;
+}
+
+class WebhooksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>();
+    seed_ = server_->SeedOrgs();
+    Connector("sw", "webhook_secret", "secret", kSwSecret);
+    Connector("gh", "webhook_secret", "secret", kGhSecret);
+    Connector("hm", "webhook_secret", "secret", kHmacSecret);
+    Connector("other", "webhook_secret", "secret", "whsec_b3RoZXIgc2VjcmV0IGtleSBieXRlcw==");
+    Connector("bt", "bearer", "token", kBearerToken);
+  }
+
+  Server& s() { return *server_; }
+  std::string A() const { return "/v1/orgs/" + seed_.org_a; }
+
+  void Connector(const std::string& id, const std::string& type, const std::string& field,
+                 const std::string& secret) {
+    bj::object body{{"id", id}, {"type", type}, {"secrets", bj::object{{field, secret}}}};
+    auto r = s().Api("POST", A() + "/connectors", seed_.owner_key, bj::serialize(body));
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+
+  // Creates and publishes a workflow with `trigger`; returns a fresh trigger URL path.
+  std::string Workflow(const std::string& id, const bj::object& trigger) {
+    auto r = s().Api("POST", A() + "/workflows", seed_.owner_key, Definition(id, trigger));
+    EXPECT_EQ(r.status, 201) << r.body;
+    r = s().Api("POST", A() + "/workflows/" + id + "/publish", seed_.owner_key,
+                R"({"version": 1})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return NewHook(id);
+  }
+
+  std::string NewHook(const std::string& workflow) {
+    auto r = s().Api("POST", A() + "/workflows/" + workflow + "/webhooks", seed_.owner_key);
+    EXPECT_EQ(r.status, 201) << r.body;
+    bj::value v = Json(r);
+    if (!v.is_object() || !v.as_object().contains("url")) return "";
+    last_hook_id_ = std::string(v.at("id").as_string());
+    return std::string(v.at("url").as_string());
+  }
+
+  // A Standard Webhooks delivery.
+  HttpHeaders Standard(const std::string& id, int64_t ts, const std::string& body,
+                       const std::string& secret = kSwSecret) {
+    return {{"Content-Type", "application/json"},
+            {"webhook-id", id},
+            {"webhook-timestamp", std::to_string(ts)},
+            {"webhook-signature", webhooks::SignStandardWebhooks(secret, id, ts, body)}};
+  }
+
+  HttpHeaders Github(const std::string& delivery, const std::string& body,
+                     const std::string& secret = kGhSecret) {
+    return {{"Content-Type", "application/json"},
+            {"X-GitHub-Delivery", delivery},
+            {"X-Hub-Signature-256", webhooks::SignGithub(secret, body)}};
+  }
+
+  // Posts and checks the status and that the number of runs changed by `runs_delta`.
+  HttpResponse Post(const std::string& url, const HttpHeaders& headers, const std::string& body,
+                    int status, int runs_delta, std::string_view code = "") {
+    const int64_t before = s().RunCount(seed_.org_a);
+    HttpResponse r = s().Do("POST", url, headers, body);
+    EXPECT_EQ(r.status, status) << r.body;
+    if (!code.empty()) {
+      EXPECT_EQ(CodeOf(r), code) << r.body;
+    }
+    EXPECT_EQ(s().RunCount(seed_.org_a), before + runs_delta) << "runs after " << r.body;
+    return r;
+  }
+
+  std::unique_ptr<Server> server_;
+  Seed seed_;
+  std::string last_hook_id_;
+};
+
+const std::string kOrder = R"({"order_id":"A-1","amount":5})";
+
+// ----- management -----
+
+TEST_F(WebhooksTest, UrlShownOnceListedWithoutTokenRotateDeleteAudited) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  ASSERT_EQ(url.rfind("/hooks/rwh_", 0), 0u) << url;
+  EXPECT_TRUE(crypto::OpaqueTokenWellFormed(url.substr(7), crypto::kWebhookTokenPrefix));
+  const std::string hook = last_hook_id_;
+  EXPECT_EQ(hook.rfind("hk_", 0), 0u);
+  const std::string base = A() + "/workflows/orders/webhooks";
+
+  auto list = s().Api("GET", base, seed_.owner_key);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body.find("rwh_"), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find(url.substr(7)), std::string::npos);
+  EXPECT_EQ(Json(list).at("items").as_array().size(), 1u);
+  // Only the hash is stored.
+  auto stored = s().store_->Read([&](store::Tx& tx) -> Status {
+    auto w = tx.GetWebhook(seed_.org_a, hook);
+    if (!w.ok() || !w->has_value()) return MakeError(ErrorCode::kNotFound, "");
+    EXPECT_EQ((*w)->token_hash, crypto::Sha256Hex(url.substr(7)));
+    return Status::Ok();
+  });
+  EXPECT_TRUE(stored.ok());
+
+  Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  list = s().Api("GET", base, seed_.owner_key);
+  EXPECT_EQ(Json(list).at("items").at(0).at("use_count").as_int64(), 1);
+
+  // Rotation: the old token dies at once.
+  auto rotated = s().Api("POST", base + "/" + hook + "/rotate", seed_.owner_key);
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const std::string new_url(Json(rotated).at("url").as_string());
+  EXPECT_NE(new_url, url);
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(new_url, Standard("msg_3", kNow, kOrder), kOrder, 202, 1);
+
+  // Permission webhooks:manage: a developer lacks it; another org sees nothing.
+  EXPECT_EQ(s().Api("GET", base, seed_.dev_key).status, 403);
+  EXPECT_EQ(s().Api("POST", base, seed_.dev_key).status, 403);
+  EXPECT_EQ(s().Api("POST", base + "/" + hook + "/rotate", seed_.dev_key).status, 403);
+  EXPECT_EQ(s().Api("GET", "/v1/orgs/" + seed_.org_b + "/workflows/orders/webhooks",
+                    seed_.owner_b_key).status,
+            404);
+  EXPECT_EQ(s().Api("DELETE", A() + "/workflows/orders/webhooks/hk_nope", seed_.owner_key).status,
+            404);
+
+  auto deleted = s().Api("DELETE", base + "/" + hook, seed_.owner_key);
+  EXPECT_EQ(deleted.status, 200) << deleted.body;
+  Post(new_url, Standard("msg_4", kNow, kOrder), kOrder, 404, 0, "not_found");
+
+  auto audit = s().Api("GET", A() + "/audit?limit=500", seed_.owner_key);
+  for (const char* action : {"webhook.create", "webhook.rotate", "webhook.delete"}) {
+    EXPECT_NE(audit.body.find(std::string("\"") + action + "\""), std::string::npos) << action;
+  }
+  EXPECT_NE(audit.body.find("hook:" + hook), std::string::npos);  // the run.start actor
+  EXPECT_EQ(audit.body.find("rwh_"), std::string::npos);
+}
+
+// ----- real clients -----
+
+TEST_F(WebhooksTest, DeliveriesSignedByTheNpmClientsAreAccepted) {
+  const bj::value fixtures =
+      bj::parse(ReadFile(std::string(RAMPART_SOURCE_DIR) + "/tests/testdata/webhooks/npm-signed.json"));
+  ASSERT_EQ(fixtures.at("timestamp").as_int64(), kNow);
+  const std::string sw_url = Workflow("sw-orders", Trigger("standard-webhooks", "sw"));
+  const std::string gh_url = Workflow("gh-orders", Trigger("github", "gh"));
+  int n = 0;
+  for (const auto& [scheme, url] : {std::pair<const char*, std::string>{"standard_webhooks", sw_url},
+                                    {"github", gh_url}}) {
+    for (const bj::value& d : fixtures.at(scheme).at("deliveries").as_array()) {
+      HttpHeaders headers = {{"Content-Type", "application/json"}};
+      for (const auto& kv : d.at("headers").as_object()) {
+        headers.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
+      }
+      const std::string body(d.at("body").as_string());
+      auto r = Post(url, headers, body, 202, 1);
+      EXPECT_TRUE(Json(r).at("run_id").as_string().starts_with("run_")) << r.body;
+      // And the same delivery again is a replay.
+      Post(url, headers, body, 409, 0, "conflict");
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 6);
+  EXPECT_EQ(s().Outcome("accepted"), 6);
+  EXPECT_EQ(s().Outcome("replayed"), 6);
+}
+
+TEST_F(WebhooksTest, HmacAndBearerTriggers) {
+  bj::object hm_extra{{"auth_extra", bj::object{{"header", "X-Sig"}, {"timestamp_header", "X-Ts"}}}};
+  const std::string hm = Workflow("hm-orders", Trigger("hmac-sha256", "hm", hm_extra));
+  HttpHeaders ok = {{"Content-Type", "application/json"},
+                    {"X-Ts", std::to_string(kNow)},
+                    {"X-Sig", webhooks::SignHmacSha256(kHmacSecret, kNow, kOrder)}};
+  Post(hm, ok, kOrder, 202, 1);
+  HttpHeaders stale = {{"Content-Type", "application/json"},
+                       {"X-Ts", std::to_string(kNow - 301)},
+                       {"X-Sig", webhooks::SignHmacSha256(kHmacSecret, kNow - 301, kOrder)}};
+  Post(hm, stale, kOrder, 409, 0, "conflict");
+  HttpHeaders body_only = {{"Content-Type", "application/json"},
+                           {"X-Ts", std::to_string(kNow)},
+                           {"X-Sig", webhooks::SignHmacSha256(kHmacSecret, std::nullopt, kOrder)}};
+  Post(hm, body_only, kOrder, 401, 0, "unauthenticated");
+
+  const std::string bt = Workflow("bt-orders", Trigger("bearer", "bt"));
+  Post(bt, {{"Content-Type", "application/json"}, {"Authorization", std::string("Bearer ") + kBearerToken}},
+       kOrder, 202, 1);
+  Post(bt, {{"Content-Type", "application/json"}, {"Authorization", "Bearer wrong"}}, kOrder, 401,
+       0, "unauthenticated");
+  Post(bt, {{"Content-Type", "application/json"}}, kOrder, 401, 0, "unauthenticated");
+  // A signature trigger whose connector is a bearer connector (or the reverse) cannot
+  // authenticate anyone.
+  const std::string mixed = Workflow("mixed", Trigger("standard-webhooks", "bt"));
+  Post(mixed, Standard("msg_m", kNow, kOrder, kBearerToken), kOrder, 401, 0, "unauthenticated");
+}
+
+TEST_F(WebhooksTest, SyncModeAnswersTheRespondStep) {
+  const std::string url =
+      Workflow("sync-orders", Trigger("standard-webhooks", "sw", bj::object{{"mode", "sync"}}));
+  auto r = Post(url, Standard("msg_s", kNow, kOrder), kOrder, 201, 1);
+  bj::value v = Json(r);
+  EXPECT_EQ(v.at("accepted"), true) << r.body;
+  EXPECT_EQ(v.at("order"), "A-1");
+  EXPECT_TRUE(r.Header("X-Rampart-Run-Id").has_value());
+}
+
+// ----- attacks: none of them starts a run -----
+
+TEST_F(WebhooksTest, SignatureAttacks) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  // Missing signature.
+  HttpHeaders missing = Standard("msg_a", kNow, kOrder);
+  missing.pop_back();
+  Post(url, missing, kOrder, 401, 0, "unauthenticated");
+  // Bad signature.
+  HttpHeaders bad = Standard("msg_a", kNow, kOrder);
+  bad.back().second = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  Post(url, bad, kOrder, 401, 0, "unauthenticated");
+  // Body changed after signing (not even valid JSON: never parsed, still 401).
+  Post(url, Standard("msg_a", kNow, kOrder), R"({"order_id":"A-1","amount":5000})", 401, 0,
+       "unauthenticated");
+  Post(url, Standard("msg_a", kNow, kOrder), "{not json", 401, 0, "unauthenticated");
+  // Signed with another secret.
+  Post(url, Standard("msg_a", kNow, kOrder, "whsec_b3RoZXIgc2VjcmV0IGtleSBieXRlcw=="), kOrder, 401,
+       0, "unauthenticated");
+  // Timestamps 301 s in the past and in the future (validly signed).
+  Post(url, Standard("msg_old", kNow - 301, kOrder), kOrder, 409, 0, "conflict");
+  Post(url, Standard("msg_new", kNow + 301, kOrder), kOrder, 409, 0, "conflict");
+  // The edges are inside the window.
+  Post(url, Standard("msg_edge1", kNow - 300, kOrder), kOrder, 202, 1);
+  Post(url, Standard("msg_edge2", kNow + 300, kOrder), kOrder, 202, 1);
+  // A well-formed but unknown token, and a malformed one.
+  Post("/hooks/" + crypto::NewOpaqueToken(SystemRandom(), crypto::kWebhookTokenPrefix),
+       Standard("msg_b", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post("/hooks/nope", Standard("msg_b", kNow, kOrder), kOrder, 404, 0, "not_found");
+  EXPECT_EQ(s().Outcome("unauthenticated"), 5);
+  EXPECT_EQ(s().Outcome("replayed"), 2);
+  EXPECT_EQ(s().Outcome("unknown_hook"), 2);
+  // Failed authentications are audited (bounded per source).
+  auto audit = s().Api("GET", A() + "/audit?limit=500", seed_.owner_key);
+  EXPECT_NE(audit.body.find("webhook.auth_failed"), std::string::npos);
+  // Exported on /metrics.
+  auto metrics = s().Api("GET", "/metrics", seed_.owner_key);
+  EXPECT_NE(metrics.body.find("rampart_webhook_requests{outcome=\"unauthenticated\"} 5"),
+            std::string::npos)
+      << metrics.body.substr(0, 2000);
+}
+
+TEST_F(WebhooksTest, GithubReplayAndUnsignedDeliveryId) {
+  const std::string url = Workflow("gh-orders", Trigger("github", "gh"));
+  Post(url, Github("d-1", kOrder), kOrder, 202, 1);
+  Post(url, Github("d-1", kOrder), kOrder, 409, 0, "conflict");
+  // X-GitHub-Delivery is not signed: the same signed body under a new id is a replay too.
+  Post(url, Github("d-2", kOrder), kOrder, 409, 0, "conflict");
+  const std::string other = R"({"order_id":"A-2","amount":6})";
+  Post(url, Github("d-3", other), other, 202, 1);
+  Post(url, Github("d-4", other, "another secret"), other, 401, 0, "unauthenticated");
+  HttpHeaders no_delivery = Github("d-5", other);
+  no_delivery.erase(no_delivery.begin() + 1);
+  Post(url, no_delivery, other, 401, 0, "unauthenticated");
+}
+
+TEST_F(WebhooksTest, ReplayedDeliveryIdAfterRestartOnTheSameDataDir) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  Post(url, Standard("msg_r", kNow, kOrder), kOrder, 202, 1);
+  Post(url, Standard("msg_r", kNow, kOrder), kOrder, 409, 0, "conflict");
+  const std::string dir = s().dir_;
+  server_->keep_dir_ = true;
+  server_.reset();
+  server_ = std::make_unique<Server>(dir);
+  Post(url, Standard("msg_r", kNow, kOrder), kOrder, 409, 0, "conflict");
+  Post(url, Standard("msg_r2", kNow, kOrder), kOrder, 202, 1);
+}
+
+TEST_F(WebhooksTest, OversizedBodies) {
+  const std::string url =
+      Workflow("orders", Trigger("standard-webhooks", "sw", bj::object{{"max_payload", 1024}}));
+  // Over the trigger's max_payload: 413, whatever the signature.
+  std::string big = R"({"order_id":"A-1","amount":5,"note":")" + std::string(2000, 'x') + "\"}";
+  Post(url, Standard("msg_big", kNow, big), big, 413, 0, "payload_too_large");
+  Post(url, {{"Content-Type", "application/json"}}, big, 413, 0, "payload_too_large");
+  // Over the route's limit: answered from the head, before the body is read. Only 10 bytes
+  // of the announced 10 MiB are sent: an answer proves the server did not wait for the rest.
+  HttpClient raw("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(5)});
+  const int64_t before = s().RunCount(seed_.org_a);
+  ASSERT_TRUE(raw.SendRaw("POST " + url +
+                          " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Content-Length: 10485760\r\n\r\n{\"order_id")
+                  .ok());
+  auto r = raw.ReadResponse();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(CodeOf(*r), "payload_too_large");
+  EXPECT_EQ(s().RunCount(seed_.org_a), before);
+  // Under the limit, accepted.
+  Post(url, Standard("msg_small", kNow, kOrder), kOrder, 202, 1);
+  EXPECT_EQ(s().Outcome("too_large"), 2);
+}
+
+TEST_F(WebhooksTest, ContentTypeJsonAndInputs) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  HttpHeaders text = Standard("msg_t", kNow, kOrder);
+  text[0].second = "text/plain";
+  Post(url, text, kOrder, 400, 0, "invalid_argument");
+  HttpHeaders none = Standard("msg_t", kNow, kOrder);
+  none.erase(none.begin());
+  Post(url, none, kOrder, 400, 0, "invalid_argument");
+  const std::string not_json = "{\"order_id\": ";
+  Post(url, Standard("msg_j", kNow, not_json), not_json, 400, 0, "invalid_argument");
+  const std::string missing = R"({"amount":5})";
+  auto r = Post(url, Standard("msg_i", kNow, missing), missing, 400, 0, "invalid_input");
+  EXPECT_NE(r.body.find("order_id"), std::string::npos) << r.body;
+  const std::string extra = R"({"order_id":"A-1","amount":5,"admin":true})";
+  Post(url, Standard("msg_x", kNow, extra), extra, 400, 0, "invalid_input");
+  // A rejected payload does not burn its delivery id: the sender's corrected retry works.
+  HttpHeaders charset = Standard("msg_t", kNow, kOrder);
+  charset[0].second = "application/json; charset=utf-8";
+  Post(url, charset, kOrder, 202, 1);
+  Post(url, Standard("msg_i", kNow, kOrder), kOrder, 202, 1);
+  EXPECT_EQ(s().Outcome("invalid_payload"), 5);
+}
+
+TEST_F(WebhooksTest, SourceAllowlistIgnoresForwardedFor) {
+  const std::string denied = Workflow(
+      "far", Trigger("standard-webhooks", "sw", bj::object{{"ip_allowlist", bj::array{"10.0.0.0/8", "2001:db8::/32"}}}));
+  Post(denied, Standard("msg_f", kNow, kOrder), kOrder, 403, 0, "permission_denied");
+  // A spoofed X-Forwarded-For from an untrusted peer changes nothing.
+  HttpHeaders spoofed = Standard("msg_f", kNow, kOrder);
+  spoofed.emplace_back("X-Forwarded-For", "10.1.2.3");
+  spoofed.emplace_back("Forwarded", "for=10.1.2.3");
+  spoofed.emplace_back("X-Real-IP", "10.1.2.3");
+  Post(denied, spoofed, kOrder, 403, 0, "permission_denied");
+  const std::string allowed = Workflow(
+      "near", Trigger("standard-webhooks", "sw", bj::object{{"ip_allowlist", bj::array{"127.0.0.0/8"}}}));
+  Post(allowed, Standard("msg_f", kNow, kOrder), kOrder, 202, 1);
+  EXPECT_EQ(s().Outcome("forbidden_source"), 2);
+}
+
+TEST_F(WebhooksTest, FloodPastTheBurstIsRateLimited) {
+  const std::string url = Workflow(
+      "orders", Trigger("standard-webhooks", "sw",
+                        bj::object{{"rate_limit", bj::object{{"rpm", 1}, {"burst", 3}}}}));
+  for (int i = 0; i < 3; ++i) {
+    Post(url, Standard("msg_" + std::to_string(i), kNow, kOrder), kOrder, 202, 1);
+  }
+  for (int i = 3; i < 8; ++i) {
+    auto r = Post(url, Standard("msg_" + std::to_string(i), kNow, kOrder), kOrder, 429, 0,
+                  "rate_limited");
+    ASSERT_TRUE(r.Header("Retry-After").has_value());
+    EXPECT_GE(std::stoi(*r.Header("Retry-After")), 1);
+  }
+  // Forgeries are turned away by authentication before they can spend the bucket.
+  EXPECT_EQ(s().Outcome("rate_limited"), 5);
+  EXPECT_EQ(s().Outcome("accepted"), 3);
+}
+
+TEST_F(WebhooksTest, WorkflowWithoutLiveWebhookTriggerOrRecreated) {
+  // A trigger URL of a workflow whose live version has no webhook trigger: 404.
+  bj::object schedule{{"type", "schedule"}, {"cron", "*/5 * * * *"}};
+  auto r = s().Api("POST", A() + "/workflows", seed_.owner_key, Definition("sched", schedule));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string unpublished = NewHook("sched");
+  Post(unpublished, Standard("msg_u", kNow, kOrder), kOrder, 404, 0, "not_found");
+  ASSERT_EQ(s().Api("POST", A() + "/workflows/sched/publish", seed_.owner_key, R"({"version": 1})").status,
+            200);
+  Post(unpublished, Standard("msg_u", kNow, kOrder), kOrder, 404, 0, "not_found");
+}
+
+}  // namespace
+}  // namespace rampart
