@@ -845,4 +845,82 @@ Result<server::Response> DeleteConnectorHandler(ConnectorCall& call) {
   return server::JsonResponse(200, object{{"id", call.id}, {"deleted", true}});
 }
 
+// ----- the engine side -----
+
+Result<actions::ConnectorSecrets> SourceConnectorResolver::Resolve(
+    std::string_view connector_id, std::string_view workflow) const {
+  auto loaded = source_.Load(connector_id, workflow);
+  if (!loaded.ok()) return loaded.error();
+  actions::ConnectorSecrets out;
+  out.id = loaded->id;
+  out.type = loaded->type;
+  out.options = loaded->options;
+  out.egress = loaded->egress;
+  // The plaintext leaves the wiped DecryptedConnector here; ConnectorSecrets lives only
+  // for the step that asked for it.
+  out.secrets = loaded->secrets;
+  return out;
+}
+
+Result<DecryptedConnector> StoreConnectorSource::Load(std::string_view connector_id,
+                                                      std::string_view workflow_id) {
+  std::optional<DecryptedConnector> out;
+  const store::Millis now = ToMillis(clock_.Now());
+  Status status = store_.Write([&](store::Tx& tx) -> Status {
+    auto loaded = LoadConnectorForRun(tx, keyring_, org_id_, connector_id, workflow_id, now,
+                                      "run:" + run_id_);
+    if (!loaded.ok()) return loaded.error();
+    out.emplace(std::move(loaded).value());
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.error();
+  return std::move(*out);
+}
+
+void AuditSecurityEvents::SecretExposureAttempt(std::string_view run_id,
+                                                std::string_view workflow,
+                                                std::string_view step_path) {
+  store::AuditEvent event;
+  event.time = ToMillis(clock_.Now());
+  event.org_id = org_id_;
+  event.actor = "run:" + std::string(run_id);
+  event.action = "secret_exposure_attempt";
+  event.target = std::string(step_path);
+  event.outcome = "denied";
+  event.details = json::Serialize(object{{"workflow", workflow}});
+  (void)store_.Write([&](store::Tx& tx) -> Status {
+    auto appended = tx.AppendAudit(event);
+    if (!appended.ok()) return appended.error();
+    return Status::Ok();
+  });
+}
+
+namespace {
+
+// Owns the per-run source behind the resolver the engine sees.
+class OwningResolver final : public actions::ConnectorResolver {
+ public:
+  explicit OwningResolver(std::unique_ptr<ConnectorSource> source)
+      : source_(std::move(source)), resolver_(*source_) {}
+  Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
+                                            std::string_view workflow) const override {
+    return resolver_.Resolve(connector_id, workflow);
+  }
+
+ private:
+  std::unique_ptr<ConnectorSource> source_;
+  SourceConnectorResolver resolver_;
+};
+
+}  // namespace
+
+runs::RunServices ServerRunServices(store::Store& store, crypto::Keyring& keyring, Clock& clock,
+                                    const store::Run& run) {
+  runs::RunServices services;
+  services.connectors = std::make_unique<OwningResolver>(
+      std::make_unique<StoreConnectorSource>(store, keyring, clock, run.org_id, run.id));
+  services.security = std::make_unique<AuditSecurityEvents>(store, clock, run.org_id);
+  return services;
+}
+
 }  // namespace rampart::api

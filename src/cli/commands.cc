@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <optional>
 #include <iostream>
 #include <iterator>
 
@@ -174,8 +175,7 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
     std::fprintf(err, "/: invalid_input: %s\n", input.error().message.c_str());
     return kExitInvalid;
   }
-  // Connectors of the run: no action uses them yet; they are validated here and held
-  // for the run's duration (api::ConnectorSource is what the engine will ask).
+  // Connectors of the run, validated here and held in memory for the run's duration.
   std::unique_ptr<api::InMemoryConnectorSource> connectors;
   if (!options.connectors_file.empty() || !options.secrets_file.empty()) {
     auto loaded_connectors = LoadLocalConnectors(options);
@@ -196,6 +196,11 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   env.actions = &registry;
   env.workflows = &children;
   env.log = &log;
+  std::optional<api::SourceConnectorResolver> resolver;
+  if (connectors != nullptr) {
+    resolver.emplace(*connectors);
+    env.connectors = &*resolver;
+  }
   engine::Engine engine(env);
 
   auto input_errors = engine.ValidateInput(*loaded.workflow, *input);

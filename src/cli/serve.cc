@@ -318,6 +318,11 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   runs::RunEnvironment env;
   env.actions = &registry;
   env.log = &log;
+  // Each run reaches its org's connectors (decrypted on use, audited) and reports
+  // secret exposure attempts to the audit log.
+  env.per_run = [&store, &keyring](const store::Run& run) {
+    return api::ServerRunServices(**store, keyring, SystemClock(), run);
+  };
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   runs::RunServiceOptions run_options;
   // Runs are short and mostly wait on commits: more workers than cores form larger

@@ -592,7 +592,11 @@ class RunService::Impl {
     request.cancel = &e->cancel;
 
     OrgWorkflowSource source(store_, cache_, run.org_id);
-    engine::Engine engine(engine::Env{env_.clock, env_.random, env_.actions, &source, env_.log});
+    RunServices services = env_.per_run ? env_.per_run(run) : RunServices{};
+    engine::Env engine_env{env_.clock, env_.random, env_.actions, &source, env_.log};
+    engine_env.connectors = services.connectors.get();
+    engine_env.security = services.security.get();
+    engine::Engine engine(engine_env);
     engine::RunResult result = engine.Run(*wf, std::move(request));
 
     bool user_cancelled = false;

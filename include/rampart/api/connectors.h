@@ -20,7 +20,10 @@
 #include <vector>
 
 #include "rampart/core/result.h"
+#include "rampart/actions/action.h"
 #include "rampart/crypto/keyring.h"
+#include "rampart/engine/engine.h"
+#include "rampart/runs/runs.h"
 #include "rampart/store/store.h"
 
 namespace rampart::api {
@@ -98,6 +101,55 @@ class ConnectorSource {
   virtual Result<DecryptedConnector> Load(std::string_view connector_id,
                                           std::string_view workflow_id) = 0;
 };
+
+// The engine's view (actions::ConnectorResolver) of a ConnectorSource. Does not own it.
+class SourceConnectorResolver final : public actions::ConnectorResolver {
+ public:
+  explicit SourceConnectorResolver(ConnectorSource& source) : source_(source) {}
+  Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
+                                            std::string_view workflow) const override;
+
+ private:
+  ConnectorSource& source_;
+};
+
+// Server runs: the org's stored connectors, decrypted for one run. Every use is a
+// `connector.secret_use` audit event (actor "run:<run id>") in the same transaction.
+class StoreConnectorSource final : public ConnectorSource {
+ public:
+  StoreConnectorSource(store::Store& store, crypto::Keyring& keyring, Clock& clock,
+                       std::string org_id, std::string run_id)
+      : store_(store), keyring_(keyring), clock_(clock), org_id_(std::move(org_id)),
+        run_id_(std::move(run_id)) {}
+  Result<DecryptedConnector> Load(std::string_view connector_id,
+                                  std::string_view workflow_id) override;
+
+ private:
+  store::Store& store_;
+  crypto::Keyring& keyring_;
+  Clock& clock_;
+  std::string org_id_;
+  std::string run_id_;
+};
+
+// Security events of server runs, as audit events of the run's org
+// (`secret_exposure_attempt`, actor "run:<run id>", target the step path).
+class AuditSecurityEvents final : public engine::SecurityEvents {
+ public:
+  AuditSecurityEvents(store::Store& store, Clock& clock, std::string org_id)
+      : store_(store), clock_(clock), org_id_(std::move(org_id)) {}
+  void SecretExposureAttempt(std::string_view run_id, std::string_view workflow,
+                             std::string_view step_path) override;
+
+ private:
+  store::Store& store_;
+  Clock& clock_;
+  std::string org_id_;
+};
+
+// Both for one server run.
+runs::RunServices ServerRunServices(store::Store& store, crypto::Keyring& keyring, Clock& clock,
+                                    const store::Run& run);
 
 // Local runs (`rampart run --connectors FILE --secrets-file FILE`): connectors kept in
 // memory for the run, never persisted. Thread-safe (read-only after construction).

@@ -35,12 +35,21 @@ struct RunServiceOptions {
   size_t max_queued = 100000;     // Submit beyond this: kRateLimited
 };
 
+// Services of one run that depend on its org: the connectors its action steps may name
+// (secrets decrypted on use) and where security events go. Either may be null.
+struct RunServices {
+  std::unique_ptr<actions::ConnectorResolver> connectors;
+  std::unique_ptr<engine::SecurityEvents> security;
+};
+
 // What the engine needs besides the store: actions and logs (clock/random optional).
 struct RunEnvironment {
   Clock* clock = &SystemClock();
   Random* random = &SystemRandom();
   const actions::Registry* actions = nullptr;
   actions::LogSink* log = nullptr;
+  // Called once per executed run (on the worker thread); null: no connectors.
+  std::function<RunServices(const store::Run& run)> per_run;
 };
 
 struct Submission {
