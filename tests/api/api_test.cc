@@ -628,6 +628,17 @@ Prepared Prepare(TestServer& s, const server::Route& route) {
     }
     p.path = Replace(p.path, "{id}", id);
   }
+  if (p.path.find("{hook_id}") != std::string::npos) {
+    // A fresh trigger URL of the chosen workflow for every request.
+    const std::string workflows = "/v1/orgs/" + c.org_a + "/workflows/";
+    const size_t start = p.path.find(workflows) + workflows.size();
+    const std::string workflow = p.path.substr(start, p.path.find('/', start) - start);
+    HttpResponse r = s.Do("POST", workflows + workflow + "/webhooks", Bearer(c.owner_rw_key), "{}");
+    EXPECT_EQ(r.status, 201) << r.body;
+    boost::system::error_code ec;
+    bj::value v = bj::parse(r.body, ec);
+    p.path = Replace(p.path, "{hook_id}", ec ? std::string("none") : std::string(v.at("id").as_string()));
+  }
   if (p.path.find("/api-keys/{id}") != std::string::npos) {
     p.path = Replace(p.path, "{id}", InsertKey(s, c.org_a, c.owner_id, "read").second);
   }
@@ -729,7 +740,7 @@ TEST_F(ApiTest, AuthorizationMatrixFromTheRouteTable) {
 
 TEST_F(ApiTest, RoutesWithoutPermissionAreExactlyThePublicAndAuthenticatedOnes) {
   const std::set<std::string> kPublic = {"setup", "login", "healthz", "readyz", "openapi",
-                                         "runPublicWorkflow"};
+                                         "runPublicWorkflow", "receiveWebhook"};
   const std::set<std::string> kAuthenticatedOnly = {"logout", "listOrgs", "metrics"};
   std::set<std::string> without;
   for (const server::Route& route : s().router().routes()) {
