@@ -157,8 +157,7 @@ CurlHttpClient::CurlHttpClient(Resolver& resolver) : resolver_(resolver) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-Result<HttpResponse> CurlHttpClient::Fetch(const HttpRequest& request,
-                                           const EgressPolicy& policy) {
+Result<HttpResponse> CurlHttpClient::Fetch(const HttpRequest& request, const EgressPolicy& policy) {
   if (!IsToken(request.method)) {
     return MakeError(ErrorCode::kInvalidArgument, "invalid HTTP method");
   }
@@ -197,8 +196,8 @@ Result<HttpResponse> CurlHttpClient::Fetch(const HttpRequest& request,
       if (policy.DeniedAddress(a)) return Blocked(a);
     }
 
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - SteadyClock::now());
+    auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (remaining.count() <= 0) {
       return MakeError(ErrorCode::kTimeout, "request to " + url->host + " timed out");
     }
@@ -291,13 +290,13 @@ Result<HttpResponse> CurlHttpClient::Fetch(const HttpRequest& request,
     CURLcode rc = curl_easy_perform(h);
     if (hop.blocked) return Blocked(*hop.blocked);
     if (hop.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-      return MakeError(ErrorCode::kLimitExceeded,
-                       "response body from " + url->host + " exceeds " +
-                           std::to_string(request.max_response_bytes) + " bytes");
+      return MakeError(ErrorCode::kLimitExceeded, "response body from " + url->host + " exceeds " +
+                                                      std::to_string(request.max_response_bytes) +
+                                                      " bytes");
     }
     if (hop.headers_too_large) {
-      return MakeError(ErrorCode::kActionFailed, "response headers from " + url->host +
-                                                     " exceed 64 KiB");
+      return MakeError(ErrorCode::kActionFailed,
+                       "response headers from " + url->host + " exceed 64 KiB");
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
       return MakeError(ErrorCode::kTimeout, "request to " + url->host + " timed out");
@@ -320,9 +319,8 @@ Result<HttpResponse> CurlHttpClient::Fetch(const HttpRequest& request,
       return out;
     }
     if (redirects >= request.max_redirects) {
-      return MakeError(ErrorCode::kActionFailed,
-                       "too many redirects (more than " + std::to_string(request.max_redirects) +
-                           ")");
+      return MakeError(ErrorCode::kActionFailed, "too many redirects (more than " +
+                                                     std::to_string(request.max_redirects) + ")");
     }
     auto next = ResolveReference(*url, *location);
     if (!next.ok()) {

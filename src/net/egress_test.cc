@@ -1,7 +1,7 @@
 #include "rampart/net/egress.h"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 namespace rampart::net {
 namespace {
@@ -58,7 +58,8 @@ TEST(Egress, ParseAndNarrow) {
   EXPECT_EQ(n.allow_cidrs.size(), 1u);  // the one widening a connector may do
 
   // Lists with nothing in common allow no name at all (not "any").
-  auto disjoint = ParseEgressRules(bj::parse(R"({"allow_domains": ["x.nowhere.test"]})").as_object());
+  auto disjoint =
+      ParseEgressRules(bj::parse(R"({"allow_domains": ["x.nowhere.test"]})").as_object());
   ASSERT_TRUE(disjoint.ok());
   EgressPolicy none = org->Narrow(*disjoint);
   EXPECT_TRUE(none.allow_domains.empty());
@@ -76,11 +77,11 @@ TEST(Egress, ParseAndNarrow) {
 }
 
 TEST(Egress, ParseErrors) {
-  for (const char* s : {R"({"allow_cidrs": ["10.0.0.1/8"]})", R"({"allow_ports": [0]})",
-                        R"({"allow_ports": ["443"]})", R"({"allow_domains": ["http://x"]})",
-                        R"({"allow_domains": ["*"]})", R"({"deny_domains": ["a.*.b"]})",
-                        R"({"allow_domains": ["127.0.0.1"]})", R"({"allow_http": "yes"})",
-                        R"({"proxy": "x"})"}) {
+  for (const char* s :
+       {R"({"allow_cidrs": ["10.0.0.1/8"]})", R"({"allow_ports": [0]})",
+        R"({"allow_ports": ["443"]})", R"({"allow_domains": ["http://x"]})",
+        R"({"allow_domains": ["*"]})", R"({"deny_domains": ["a.*.b"]})",
+        R"({"allow_domains": ["127.0.0.1"]})", R"({"allow_http": "yes"})", R"({"proxy": "x"})"}) {
     auto r = ParseEgressPolicy(bj::parse(s).as_object());
     ASSERT_FALSE(r.ok()) << s;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);

@@ -214,11 +214,12 @@ TEST_F(HttpClientTest, PortAndNameRules) {
 TEST_F(HttpClientTest, RedirectsAreCheckedAgainEveryHop) {
   const std::string p = std::to_string(server_.port());
   // To a denied address, in several spellings: refused before any connection to it.
-  for (const std::string& to : std::vector<std::string>{"http://169.254.169.254/latest/meta-data/", "http://internal.test/",
-                         "http://127.0.0.2:" + p + "/ok", "http://[::1]:" + p + "/ok",
-                         "http://0x7f.2:" + p + "/ok", "gopher://api.public.test/",
-                         "http://mixed6.test:" + p + "/ok", "//internal.test/",
-                         "http://[::ffff:127.0.0.2]:" + p + "/ok"}) {
+  for (const std::string& to :
+       std::vector<std::string>{"http://169.254.169.254/latest/meta-data/", "http://internal.test/",
+                                "http://127.0.0.2:" + p + "/ok", "http://[::1]:" + p + "/ok",
+                                "http://0x7f.2:" + p + "/ok", "gopher://api.public.test/",
+                                "http://mixed6.test:" + p + "/ok", "//internal.test/",
+                                "http://[::ffff:127.0.0.2]:" + p + "/ok"}) {
     auto r = Get(Local("/redirect?to=" + to), allowed_);
     ASSERT_FALSE(r.ok()) << to;
     EXPECT_EQ(r.error().code, ErrorCode::kSsrfBlocked) << to << ": " << r.error().message;

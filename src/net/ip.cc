@@ -58,24 +58,15 @@ constexpr uint32_t A(int a, int b, int c, int d) {
 // reachable, such as AS112 and AMT anycast, are denied too: no workflow needs them), plus
 // multicast and the reserved block.
 constexpr V4Range kV4Denied[] = {
-    {A(255, 255, 255, 255), 32, "broadcast"},
-    {A(0, 0, 0, 0), 8, "unspecified"},
-    {A(10, 0, 0, 0), 8, "private"},
-    {A(100, 64, 0, 0), 10, "cgnat"},
-    {A(127, 0, 0, 0), 8, "loopback"},
-    {A(169, 254, 0, 0), 16, "link-local"},
-    {A(172, 16, 0, 0), 12, "private"},
-    {A(192, 0, 0, 0), 24, "ietf-protocol"},
-    {A(192, 0, 2, 0), 24, "documentation"},
-    {A(192, 31, 196, 0), 24, "as112"},
-    {A(192, 52, 193, 0), 24, "amt"},
-    {A(192, 88, 99, 0), 24, "6to4-relay"},
-    {A(192, 168, 0, 0), 16, "private"},
-    {A(192, 175, 48, 0), 24, "as112"},
-    {A(198, 18, 0, 0), 15, "benchmarking"},
-    {A(198, 51, 100, 0), 24, "documentation"},
-    {A(203, 0, 113, 0), 24, "documentation"},
-    {A(224, 0, 0, 0), 4, "multicast"},
+    {A(255, 255, 255, 255), 32, "broadcast"}, {A(0, 0, 0, 0), 8, "unspecified"},
+    {A(10, 0, 0, 0), 8, "private"},           {A(100, 64, 0, 0), 10, "cgnat"},
+    {A(127, 0, 0, 0), 8, "loopback"},         {A(169, 254, 0, 0), 16, "link-local"},
+    {A(172, 16, 0, 0), 12, "private"},        {A(192, 0, 0, 0), 24, "ietf-protocol"},
+    {A(192, 0, 2, 0), 24, "documentation"},   {A(192, 31, 196, 0), 24, "as112"},
+    {A(192, 52, 193, 0), 24, "amt"},          {A(192, 88, 99, 0), 24, "6to4-relay"},
+    {A(192, 168, 0, 0), 16, "private"},       {A(192, 175, 48, 0), 24, "as112"},
+    {A(198, 18, 0, 0), 15, "benchmarking"},   {A(198, 51, 100, 0), 24, "documentation"},
+    {A(203, 0, 113, 0), 24, "documentation"}, {A(224, 0, 0, 0), 4, "multicast"},
     {A(240, 0, 0, 0), 4, "reserved"},
 };
 
@@ -109,7 +100,8 @@ bool IsMapped(const std::array<uint8_t, 16>& b) {
 std::optional<std::string_view> DeniedV6(const std::array<uint8_t, 16>& b) {
   static constexpr std::array<uint8_t, 16> kZero{};
   if (PrefixMatch(b, kZero, 128)) return "unspecified";
-  if (PrefixMatch(b, Bytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128)) return "loopback";
+  if (PrefixMatch(b, Bytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128))
+    return "loopback";
   if (IsMapped(b)) return DeniedV4(V4At(b, 12));
   if (PrefixMatch(b, kZero, 96)) return "ipv4-compatible";
   if (PrefixMatch(b, Bytes({0, 0x64, 0xff, 0x9b}), 96)) {

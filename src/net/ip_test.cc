@@ -37,8 +37,8 @@ TEST(Ipv4, EveryNotationOfLoopbackAndMetadata) {
   EXPECT_EQ(V4Lenient("0xa9fea9fe"), "169.254.169.254");
   EXPECT_EQ(V4Lenient("0251.0376.0251.0376"), "169.254.169.254");
   EXPECT_EQ(V4Lenient("10.1"), "10.0.0.1");
-  for (const char* bad : {"", ".", "1.2.3.4.5", "4294967296", "256.1", "1.16777216", "08.1",
-                          "0x1g", "1..1", "1.2.3.4..", "-1", "1 .2", "99999999999999999999"}) {
+  for (const char* bad : {"", ".", "1.2.3.4.5", "4294967296", "256.1", "1.16777216", "08.1", "0x1g",
+                          "1..1", "1.2.3.4..", "-1", "1 .2", "99999999999999999999"}) {
     EXPECT_EQ(V4Lenient(bad), "-") << bad;
   }
 }
@@ -88,23 +88,40 @@ TEST(Classify, Ipv4SpecialPurposeRegistry) {
     const char* ip;
     const char* why;
   } cases[] = {
-      {"0.0.0.0", "unspecified"},      {"0.255.255.255", "unspecified"},
-      {"10.0.0.5", "private"},         {"10.255.255.255", "private"},
-      {"100.64.0.1", "cgnat"},         {"100.127.255.255", "cgnat"},
-      {"100.128.0.0", "public"},       {"100.63.255.255", "public"},
-      {"127.0.0.1", "loopback"},       {"127.255.255.254", "loopback"},
-      {"169.254.169.254", "link-local"}, {"172.16.0.1", "private"},
-      {"172.31.255.255", "private"},   {"172.32.0.0", "public"},
-      {"172.15.255.255", "public"},    {"192.0.0.8", "ietf-protocol"},
-      {"192.0.2.1", "documentation"},  {"192.88.99.1", "6to4-relay"},
-      {"192.168.1.1", "private"},      {"198.18.0.1", "benchmarking"},
-      {"198.19.255.255", "benchmarking"}, {"198.20.0.0", "public"},
-      {"198.51.100.7", "documentation"}, {"203.0.113.9", "documentation"},
-      {"224.0.0.1", "multicast"},      {"239.255.255.255", "multicast"},
-      {"240.0.0.1", "reserved"},       {"255.255.255.255", "broadcast"},
-      {"8.8.8.8", "public"},           {"1.1.1.1", "public"},
-      {"93.184.216.34", "public"},     {"192.0.1.255", "public"},
-      {"11.0.0.0", "public"},          {"223.255.255.255", "public"},
+      {"0.0.0.0", "unspecified"},
+      {"0.255.255.255", "unspecified"},
+      {"10.0.0.5", "private"},
+      {"10.255.255.255", "private"},
+      {"100.64.0.1", "cgnat"},
+      {"100.127.255.255", "cgnat"},
+      {"100.128.0.0", "public"},
+      {"100.63.255.255", "public"},
+      {"127.0.0.1", "loopback"},
+      {"127.255.255.254", "loopback"},
+      {"169.254.169.254", "link-local"},
+      {"172.16.0.1", "private"},
+      {"172.31.255.255", "private"},
+      {"172.32.0.0", "public"},
+      {"172.15.255.255", "public"},
+      {"192.0.0.8", "ietf-protocol"},
+      {"192.0.2.1", "documentation"},
+      {"192.88.99.1", "6to4-relay"},
+      {"192.168.1.1", "private"},
+      {"198.18.0.1", "benchmarking"},
+      {"198.19.255.255", "benchmarking"},
+      {"198.20.0.0", "public"},
+      {"198.51.100.7", "documentation"},
+      {"203.0.113.9", "documentation"},
+      {"224.0.0.1", "multicast"},
+      {"239.255.255.255", "multicast"},
+      {"240.0.0.1", "reserved"},
+      {"255.255.255.255", "broadcast"},
+      {"8.8.8.8", "public"},
+      {"1.1.1.1", "public"},
+      {"93.184.216.34", "public"},
+      {"192.0.1.255", "public"},
+      {"11.0.0.0", "public"},
+      {"223.255.255.255", "public"},
   };
   for (const Case& c : cases) EXPECT_EQ(Why(c.ip), c.why) << c.ip;
 }
@@ -166,8 +183,8 @@ TEST(Cidr, ParseContainsAndAllowExceptions) {
   EXPECT_EQ(ParseCidr("::1")->prefix, 128);
   EXPECT_TRUE(ParseCidr("0.0.0.0/0")->Contains(*ParseIp("8.8.8.8")));
   EXPECT_FALSE(ParseCidr("0.0.0.0/0")->Contains(*ParseIp("::1")));
-  for (const char* bad : {"10.0.0.1/8", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/08",
-                          "x/8", "10.0.0.0/-1", "fe80::1%eth0/64"}) {
+  for (const char* bad : {"10.0.0.1/8", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/08", "x/8",
+                          "10.0.0.0/-1", "fe80::1%eth0/64"}) {
     EXPECT_FALSE(ParseCidr(bad).has_value()) << bad;
   }
   std::vector<Cidr> allow = {*ParseCidr("127.0.0.1/32")};

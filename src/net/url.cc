@@ -75,7 +75,8 @@ Result<Url> ParseUrl(std::string_view text) {
   for (char c : text) {
     auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u >= 0x7f) {
-      return Invalid("characters outside printable ASCII (spaces, controls, non-ASCII) are refused");
+      return Invalid(
+          "characters outside printable ASCII (spaces, controls, non-ASCII) are refused");
     }
   }
   size_t scheme_len = SchemeLength(text);
@@ -83,8 +84,9 @@ Result<Url> ParseUrl(std::string_view text) {
   Url url;
   for (char c : text.substr(0, scheme_len)) url.scheme += Lower(c);
   if (url.scheme != "https" && url.scheme != "http") {
-    return MakeError(ErrorCode::kSsrfBlocked,
-                     "scheme '" + url.scheme.substr(0, 32) + "' is not allowed: only https (http when allowed)");
+    return MakeError(
+        ErrorCode::kSsrfBlocked,
+        "scheme '" + url.scheme.substr(0, 32) + "' is not allowed: only https (http when allowed)");
   }
   std::string rest(text.substr(scheme_len + 1));
   if (size_t hash = rest.find('#'); hash != std::string::npos) rest.resize(hash);
@@ -96,8 +98,8 @@ Result<Url> ParseUrl(std::string_view text) {
     return Invalid("not an absolute URL (scheme://host/...)");
   }
   size_t auth_end = rest.find_first_of("/?", 2);
-  std::string_view authority =
-      std::string_view(rest).substr(2, auth_end == std::string::npos ? std::string::npos : auth_end - 2);
+  std::string_view authority = std::string_view(rest).substr(
+      2, auth_end == std::string::npos ? std::string::npos : auth_end - 2);
   if (authority.find('@') != std::string_view::npos) {
     return Invalid("URLs with userinfo (user:password@) are refused");
   }

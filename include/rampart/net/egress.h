@@ -29,10 +29,10 @@ struct EgressRules {
 };
 
 struct EgressPolicy {
-  bool allow_http = false;              // https only unless true
-  std::vector<Cidr> allow_cidrs;        // exceptions to the denied ranges
-  std::vector<std::string> allow_domains;  // globs ("api.x.com", "*.x.com"); empty = any
-  std::vector<std::string> deny_domains;   // globs; win over allow_domains
+  bool allow_http = false;                        // https only unless true
+  std::vector<Cidr> allow_cidrs;                  // exceptions to the denied ranges
+  std::vector<std::string> allow_domains;         // globs ("api.x.com", "*.x.com"); empty = any
+  std::vector<std::string> deny_domains;          // globs; win over allow_domains
   std::vector<uint16_t> allow_ports = {443, 80};  // empty = none
   // Set by Narrow when two non-empty allow lists had no name in common: then the empty
   // allow_domains means "no name", not "any name".

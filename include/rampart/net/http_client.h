@@ -36,9 +36,9 @@ using HeaderPairs = std::vector<std::pair<std::string, std::string>>;
 struct HttpRequest {
   std::string method = "GET";  // an HTTP token, e.g. "GET", "POST"
   std::string url;
-  HeaderPairs headers;  // names are tokens; values without CR, LF or NUL
-  std::string body;     // sent when non-empty, or always for POST/PUT/PATCH
-  std::chrono::milliseconds timeout{30'000};          // total, every hop included
+  HeaderPairs headers;                        // names are tokens; values without CR, LF or NUL
+  std::string body;                           // sent when non-empty, or always for POST/PUT/PATCH
+  std::chrono::milliseconds timeout{30'000};  // total, every hop included
   std::chrono::milliseconds connect_timeout{10'000};  // per connection
   size_t max_response_bytes = 10u << 20;              // body; more -> kLimitExceeded
   int max_redirects = 5;                              // 0: 3xx responses are returned
@@ -56,7 +56,7 @@ struct HttpResponse {
   int status = 0;
   HeaderPairs headers;  // of the final response; names lowercased, in arrival order
   std::string body;
-  int redirects = 0;    // hops followed
+  int redirects = 0;  // hops followed
 };
 
 class HttpClient {

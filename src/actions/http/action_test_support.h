@@ -67,8 +67,9 @@ struct Harness {
       return MakeError(ErrorCode::kInvalidArgument,
                        "args: " + (errors.empty() ? std::string() : errors.front().message));
     }
-    Context ctx{args, "wf", "run_1", "step", connector, std::chrono::steady_clock::now() + budget,
-                clock, nullptr, &connectors};
+    Context ctx{args,   "wf",      "run_1",
+                "step", connector, std::chrono::steady_clock::now() + budget,
+                clock,  nullptr,   &connectors};
     return action.Execute(ctx);
   }
 

@@ -39,8 +39,8 @@ constexpr const char* kSchema = R"({
 
 // Framing and routing headers belong to the client, never to a workflow.
 constexpr std::string_view kForbiddenHeaders[] = {
-    "host", "content-length", "transfer-encoding", "connection", "upgrade", "te",
-    "trailer", "expect", "proxy-authorization", "proxy-connection", "keep-alive"};
+    "host",    "content-length", "transfer-encoding",   "connection",       "upgrade",   "te",
+    "trailer", "expect",         "proxy-authorization", "proxy-connection", "keep-alive"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -109,7 +109,8 @@ Status ApplyAuth(const ConnectorSecrets& c, net::HttpRequest& req, std::string& 
     if (!password) return BadConnector(c, "secret 'password' is not set");
     std::string user = OptionString(c, "username");
     if (user.find(':') != std::string::npos) return BadConnector(c, "username contains ':'");
-    SetHeader(req.headers, "Authorization", "Basic " + crypto::Base64Encode(user + ":" + *password));
+    SetHeader(req.headers, "Authorization",
+              "Basic " + crypto::Base64Encode(user + ":" + *password));
   } else if (c.type == "api_key") {
     const std::string* key = Secret(c, "key");
     if (!key) return BadConnector(c, "secret 'key' is not set");

@@ -64,9 +64,9 @@ TEST_F(HttpRequestTest, ArgsRefused) {
 }
 
 TEST_F(HttpRequestTest, SsrfBlockedIsNotRetryable) {
-  for (const char* url : {"http://169.254.169.254/latest/meta-data/", "http://0x7f.2/",
-                          "http://internal.test/", "http://[::ffff:10.0.0.1]/",
-                          "gopher://127.0.0.1:70/"}) {
+  for (const char* url :
+       {"http://169.254.169.254/latest/meta-data/", "http://0x7f.2/", "http://internal.test/",
+        "http://[::ffff:10.0.0.1]/", "gopher://127.0.0.1:70/"}) {
     auto r = Run(std::string(R"({"url": ")") + url + R"(", "allow_http": true})");
     ASSERT_FALSE(r.ok()) << url;
     EXPECT_EQ(r.error().code, ErrorCode::kSsrfBlocked) << url;
@@ -111,42 +111,59 @@ TEST_F(HttpRequestTest, ResponseCap) {
 }
 
 TEST_F(HttpRequestTest, ConnectorAuth) {
-  h_.connectors.Add({"acme", "bearer", bj::parse(R"({"base_url": ")" + h_.Url("") + R"("})").as_object(),
-                     {{"token", "tok-123"}}, {}});
-  auto r = Run(R"({"url": "/echo", "allow_http": true, "headers": {"Authorization": "mine"}})",
-               "acme");
+  h_.connectors.Add({"acme",
+                     "bearer",
+                     bj::parse(R"({"base_url": ")" + h_.Url("") + R"("})").as_object(),
+                     {{"token", "tok-123"}},
+                     {}});
+  auto r =
+      Run(R"({"url": "/echo", "allow_http": true, "headers": {"Authorization": "mine"}})", "acme");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->at("json").at("headers").at("authorization"), "Bearer tok-123");
 
-  h_.connectors.Add({"basic", "basic", bj::parse(R"({"username": "ann"})").as_object(),
-                     {{"password", "pw"}}, {}});
+  h_.connectors.Add({"basic",
+                     "basic",
+                     bj::parse(R"({"username": "ann"})").as_object(),
+                     {{"password", "pw"}},
+                     {}});
   r = Run(Args("/echo"), "basic");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->at("json").at("headers").at("authorization"), "Basic YW5uOnB3");
 
-  h_.connectors.Add({"hk", "api_key", bj::parse(R"({"in": "header", "name": "X-Key"})").as_object(),
-                     {{"key", "k1"}}, {}});
+  h_.connectors.Add({"hk",
+                     "api_key",
+                     bj::parse(R"({"in": "header", "name": "X-Key"})").as_object(),
+                     {{"key", "k1"}},
+                     {}});
   r = Run(Args("/echo"), "hk");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->at("json").at("headers").at("x-key"), "k1");
 
-  h_.connectors.Add({"ck", "api_key", bj::parse(R"({"in": "cookie", "name": "sid"})").as_object(),
-                     {{"key", "c1"}}, {}});
+  h_.connectors.Add({"ck",
+                     "api_key",
+                     bj::parse(R"({"in": "cookie", "name": "sid"})").as_object(),
+                     {{"key", "c1"}},
+                     {}});
   r = Run(Args("/echo"), "ck");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->at("json").at("headers").at("cookie"), "sid=c1");
 
-  h_.connectors.Add({"custom", "custom",
+  h_.connectors.Add({"custom",
+                     "custom",
                      bj::parse(R"({"headers": {"X-Sig": "k={{ secrets.sig }};v=1"}})").as_object(),
-                     {{"sig", "zz"}}, {}});
+                     {{"sig", "zz"}},
+                     {}});
   r = Run(Args("/echo"), "custom");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->at("json").at("headers").at("x-sig"), "k=zz;v=1");
 }
 
 TEST_F(HttpRequestTest, ApiKeyInQueryNeverInOutputOrErrors) {
-  h_.connectors.Add({"qk", "api_key", bj::parse(R"({"in": "query", "name": "api_key"})").as_object(),
-                     {{"key", "SECRET-QUERY-KEY"}}, {}});
+  h_.connectors.Add({"qk",
+                     "api_key",
+                     bj::parse(R"({"in": "query", "name": "api_key"})").as_object(),
+                     {{"key", "SECRET-QUERY-KEY"}},
+                     {}});
   auto r = Run(Args("/ok"), "qk");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(json::Serialize(*r).find("SECRET-QUERY-KEY"), std::string::npos);
@@ -162,12 +179,18 @@ TEST_F(HttpRequestTest, ApiKeyInQueryNeverInOutputOrErrors) {
 }
 
 TEST_F(HttpRequestTest, ConnectorEgressNarrows) {
-  h_.connectors.Add({"narrow", "bearer", {}, {{"token", "t"}},
+  h_.connectors.Add({"narrow",
+                     "bearer",
+                     {},
+                     {{"token", "t"}},
                      bj::parse(R"({"allow_domains": ["api.other.test"]})").as_object()});
   auto r = Run(Args("/ok"), "narrow");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kSsrfBlocked);
-  h_.connectors.Add({"bad", "bearer", {}, {{"token", "t"}},
+  h_.connectors.Add({"bad",
+                     "bearer",
+                     {},
+                     {{"token", "t"}},
                      bj::parse(R"({"allow_cidrs": ["nope"]})").as_object()});
   EXPECT_EQ(Run(Args("/ok"), "bad").error().code, ErrorCode::kInvalidArgument);
 }
@@ -175,7 +198,8 @@ TEST_F(HttpRequestTest, ConnectorEgressNarrows) {
 TEST_F(HttpRequestTest, ConnectorUnavailable) {
   EXPECT_EQ(Run(Args("/ok"), "missing").error().code, ErrorCode::kNotFound);
   bj::value args = bj::parse(Args("/ok"));
-  Context ctx{args, "wf", "run", "step", "acme", std::chrono::steady_clock::now() + std::chrono::seconds(5),
+  Context ctx{args,     "wf",   "run",
+              "step",   "acme", std::chrono::steady_clock::now() + std::chrono::seconds(5),
               h_.clock, nullptr};
   auto r = action_->Execute(ctx);
   ASSERT_FALSE(r.ok());

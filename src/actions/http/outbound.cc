@@ -13,9 +13,21 @@ namespace bj = boost::json;
 // Response headers a workflow may see: metadata, never Set-Cookie or anything that may
 // carry a credential the upstream hands out.
 constexpr std::string_view kHeaderAllowlist[] = {
-    "content-type", "content-length", "content-encoding", "content-language", "location",
-    "etag", "last-modified", "retry-after", "cache-control", "expires", "date",
-    "x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-language",
+    "location",
+    "etag",
+    "last-modified",
+    "retry-after",
+    "cache-control",
+    "expires",
+    "date",
+    "x-request-id",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
     "link",
 };
 
@@ -91,8 +103,8 @@ Result<net::EgressPolicy> EffectivePolicy(const net::EgressPolicy& org,
 }
 
 Result<std::chrono::milliseconds> TimeLeft(const Context& ctx, double requested_seconds) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline -
-                                                                    ctx.clock.Monotonic());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - ctx.clock.Monotonic());
   auto want = std::chrono::milliseconds(static_cast<int64_t>(requested_seconds * 1000.0));
   auto t = std::min(left, want);
   if (t.count() <= 0) return MakeError(ErrorCode::kTimeout, "no time left for the request");

@@ -31,9 +31,9 @@ constexpr const char* kSchema = R"({
   "additionalProperties": false
 })";
 
-constexpr std::string_view kReserved[] = {"webhook-id", "webhook-timestamp", "webhook-signature",
-                                          "content-type", "content-length", "host",
-                                          "transfer-encoding", "connection", "expect"};
+constexpr std::string_view kReserved[] = {
+    "webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length",
+    "host",       "transfer-encoding", "connection",        "expect"};
 
 class WebhookSend final : public Action {
  public:
@@ -73,10 +73,9 @@ class WebhookSend final : public Action {
     if (const bj::value* i = args.if_contains("id")) {
       id = i->get_string();
     } else {
-      id = "msg_" + crypto::Base62Encode(crypto::RandomBytes(*random_, 18), 24);
+      id = "msg_" + crypto::Base62Encode(crypto::RandomBytes(*random_, 16), 22);
     }
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(
-        ctx.clock.Now().time_since_epoch());
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(ctx.clock.Now().time_since_epoch());
     std::string timestamp = std::to_string(now.count());
 
     net::HttpRequest req;

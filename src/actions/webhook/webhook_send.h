@@ -3,8 +3,8 @@
 // connector (secrets.secret, "whsec_" + base64 key).
 //
 // with: {url, payload (any JSON: the body, serialized compactly), id (webhook-id;
-//        default "msg_" + 24 random base62 chars), headers {name: string} (not the
-//        webhook-* ones), timeout (s, default 30, bounded by the step deadline),
+//        default "msg_" + 22 base62 chars of 16 random bytes), headers {name: string}
+//        (not the webhook-* ones), timeout (s, default 30, bounded by the step deadline),
 //        max_response_bytes (default 1 MiB), allow_http (false)}
 // Headers sent: webhook-id, webhook-timestamp (Unix seconds from the run's clock),
 // webhook-signature "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>", content-type

@@ -142,8 +142,8 @@ class TestServer {
       return r;
     });
     Add("GET", "/slow", [](server::Request& req) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(
-          std::stoi(std::string(req.QueryParam("ms").value_or("1000")))));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::stoi(std::string(req.QueryParam("ms").value_or("1000")))));
       return server::JsonResponse(200, boost::json::object{{"slow", true}});
     });
     Add("GET", "/status", [](server::Request& req) {
