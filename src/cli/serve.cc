@@ -27,6 +27,7 @@
 #include "rampart/crypto/jwt.h"
 #include "rampart/engine/local.h"
 #include "rampart/model/workflow.h"
+#include "rampart/net/egress.h"
 #include "rampart/runs/runs.h"
 #include "rampart/server/metrics.h"
 #include "rampart/server/router.h"
@@ -84,6 +85,7 @@ struct Config {
   std::string jwt_issuer, jwt_audience, jwt_jwks_file, jwt_pem_file;
   std::vector<std::string> jwt_algorithms;
   int max_concurrent_runs = 0;
+  std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
 };
 
 Result<std::string> StringAt(const boost::json::object& o, std::string_view key) {
@@ -137,7 +139,7 @@ Result<Config> LoadConfig(const std::string& path) {
   }
   // Keys of features that are not built yet are refused when set, rather than accepted
   // and silently ignored (an operator must not believe a guard is on when it is not).
-  for (std::string_view key : {"egress", "trusted_proxies"}) {
+  for (std::string_view key : {"trusted_proxies"}) {
     const boost::json::value* v = o.if_contains(key);
     bool empty = v == nullptr || v->is_null() || (v->is_array() && v->as_array().empty()) ||
                  (v->is_object() && v->as_object().empty());
@@ -145,6 +147,16 @@ Result<Config> LoadConfig(const std::string& path) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "config: " + std::string(key) + " is not supported by this version yet");
     }
+  }
+  if (const auto* egress = o.if_contains("egress"); egress != nullptr && !egress->is_null()) {
+    if (!egress->is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: egress must be a mapping");
+    }
+    auto policy = net::ParseEgressPolicy(egress->as_object());
+    if (!policy.ok()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: egress: " + policy.error().message);
+    }
+    config.egress = std::make_shared<const net::EgressPolicy>(std::move(policy).value());
   }
   RAMPART_ASSIGN(config.listen, StringAt(o, "listen"));
   RAMPART_ASSIGN(config.data, StringAt(o, "data"));
@@ -313,7 +325,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     ~JoinOnExit() { t.join(); }
   } join_reencrypt{reencrypt};
 
-  actions::Registry registry = actions::BuiltinRegistry();
+  actions::BuiltinOptions builtin_options;
+  builtin_options.egress = config->egress;
+  actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   engine::StreamLogSink log(err);
   runs::RunEnvironment env;
   env.actions = &registry;
