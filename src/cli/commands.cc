@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "rampart/actions/action.h"
+#include "cli/config.h"
 #include "rampart/api/connectors.h"
 #include "rampart/core/json.h"
 #include "rampart/engine/engine.h"
@@ -190,7 +191,14 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
                                   : std::filesystem::path(options.workflows_dir);
   if (dir.empty()) dir = ".";
   engine::DirectoryWorkflowSource children(dir);
-  actions::Registry registry = actions::BuiltinRegistry();
+  auto config = LoadConfig(options.config);
+  if (!config.ok()) {
+    std::fprintf(err, "/: invalid_argument: %s\n", config.error().message.c_str());
+    return kExitInvalid;
+  }
+  actions::BuiltinOptions builtin_options;
+  builtin_options.egress = config->egress;
+  actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   engine::StreamLogSink log(err);
   engine::Env env;
   env.actions = &registry;

@@ -22,6 +22,7 @@
 #include "rampart/api/connectors.h"
 #include "rampart/crypto/keyring.h"
 #include "rampart/audit/chain.h"
+#include "cli/config.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/jwt.h"
@@ -61,141 +62,6 @@ Result<std::string> ReadSecretFile(const std::string& path) {
     return MakeError(ErrorCode::kInvalidArgument, "the master key must be at least 32 characters");
   }
   return key;
-}
-
-Status Unknown(const boost::json::object& o, std::initializer_list<std::string_view> allowed,
-               std::string_view where) {
-  for (const auto& entry : o) {
-    bool known = false;
-    for (std::string_view k : allowed) known = known || entry.key() == k;
-    if (!known) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: unknown key " + std::string(where) +
-                                                        "/" + std::string(entry.key()));
-    }
-  }
-  return Status::Ok();
-}
-
-struct Config {
-  std::string listen;
-  std::string data;
-  std::string tls_cert, tls_key;
-  std::string master_key_file;
-  std::vector<std::string> cors_origins;
-  std::string jwt_issuer, jwt_audience, jwt_jwks_file, jwt_pem_file;
-  std::vector<std::string> jwt_algorithms;
-  int max_concurrent_runs = 0;
-  std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
-};
-
-Result<std::string> StringAt(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr || v->is_null()) return std::string();
-  if (!v->is_string()) {
-    return MakeError(ErrorCode::kInvalidArgument, "config: " + std::string(key) + " must be a string");
-  }
-  return std::string(v->as_string());
-}
-
-Result<std::vector<std::string>> StringsAt(const boost::json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr || v->is_null()) return out;
-  if (!v->is_array()) {
-    return MakeError(ErrorCode::kInvalidArgument, "config: " + std::string(key) + " must be a list");
-  }
-  for (const auto& item : v->as_array()) {
-    if (!item.is_string()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "config: " + std::string(key) + " must be a list of strings");
-    }
-    out.emplace_back(item.as_string());
-  }
-  return out;
-}
-
-#define RAMPART_ASSIGN(target, expr)          \
-  do {                                        \
-    auto _r = (expr);                         \
-    if (!_r.ok()) return _r.error();          \
-    target = std::move(_r).value();           \
-  } while (false)
-
-Result<Config> LoadConfig(const std::string& path) {
-  Config config;
-  if (path.empty()) return config;
-  auto text = engine::ReadFileBounded(path, kMaxConfigBytes);
-  if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the config file");
-  auto doc = model::YamlToJson(*text);
-  if (!doc.ok()) return MakeError(ErrorCode::kInvalidArgument, "config: " + doc.error().message);
-  if (doc->is_null()) return config;
-  if (!doc->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: not a mapping");
-  const auto& o = doc->as_object();
-  if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
-                             "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs"},
-                         "");
-      !s.ok()) {
-    return s.error();
-  }
-  // Keys of features that are not built yet are refused when set, rather than accepted
-  // and silently ignored (an operator must not believe a guard is on when it is not).
-  for (std::string_view key : {"trusted_proxies"}) {
-    const boost::json::value* v = o.if_contains(key);
-    bool empty = v == nullptr || v->is_null() || (v->is_array() && v->as_array().empty()) ||
-                 (v->is_object() && v->as_object().empty());
-    if (!empty) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "config: " + std::string(key) + " is not supported by this version yet");
-    }
-  }
-  if (const auto* egress = o.if_contains("egress"); egress != nullptr && !egress->is_null()) {
-    if (!egress->is_object()) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: egress must be a mapping");
-    }
-    auto policy = net::ParseEgressPolicy(egress->as_object());
-    if (!policy.ok()) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: egress: " + policy.error().message);
-    }
-    config.egress = std::make_shared<const net::EgressPolicy>(std::move(policy).value());
-  }
-  RAMPART_ASSIGN(config.listen, StringAt(o, "listen"));
-  RAMPART_ASSIGN(config.data, StringAt(o, "data"));
-  RAMPART_ASSIGN(config.master_key_file, StringAt(o, "master_key_file"));
-  RAMPART_ASSIGN(config.cors_origins, StringsAt(o, "cors_origins"));
-  if (const auto* v = o.if_contains("max_concurrent_runs"); v != nullptr) {
-    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 100) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: max_concurrent_runs must be 1..100");
-    }
-    config.max_concurrent_runs = static_cast<int>(v->as_int64());
-  }
-  if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
-    if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");
-    if (Status s = Unknown(tls->as_object(), {"cert", "key"}, "tls"); !s.ok()) return s.error();
-    RAMPART_ASSIGN(config.tls_cert, StringAt(tls->as_object(), "cert"));
-    RAMPART_ASSIGN(config.tls_key, StringAt(tls->as_object(), "key"));
-    if (config.tls_cert.empty() != config.tls_key.empty()) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: tls needs both cert and key");
-    }
-  }
-  if (const auto* jwt = o.if_contains("jwt"); jwt != nullptr && !jwt->is_null()) {
-    if (!jwt->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: jwt must be a mapping");
-    const auto& j = jwt->as_object();
-    if (Status s = Unknown(j, {"issuer", "audience", "jwks_file", "pem_file", "algorithms"}, "jwt");
-        !s.ok()) {
-      return s.error();
-    }
-    RAMPART_ASSIGN(config.jwt_issuer, StringAt(j, "issuer"));
-    RAMPART_ASSIGN(config.jwt_audience, StringAt(j, "audience"));
-    RAMPART_ASSIGN(config.jwt_jwks_file, StringAt(j, "jwks_file"));
-    RAMPART_ASSIGN(config.jwt_pem_file, StringAt(j, "pem_file"));
-    RAMPART_ASSIGN(config.jwt_algorithms, StringsAt(j, "algorithms"));
-    if (config.jwt_issuer.empty() || config.jwt_audience.empty() ||
-        config.jwt_jwks_file.empty() == config.jwt_pem_file.empty()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "config: jwt needs issuer, audience and one of jwks_file or pem_file");
-    }
-  }
-  return config;
 }
 
 Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {

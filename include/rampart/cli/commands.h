@@ -20,6 +20,7 @@ struct RunOptions {
   bool json = false;          // print exactly the run record
   std::string workflows_dir;  // default: the file's directory
   std::string data_dir = "./var";
+  std::string config;         // YAML config file (its `egress` applies), "" for none
   // Connectors for the run (kept in memory, never persisted): a JSON/YAML list of
   // connector objects without secrets, and a JSON file {"<id>": {"<field>": "<value>"}}
   // that must have mode 0600/0400 (else exit 2).

@@ -1,0 +1,30 @@
+// The configuration file of `rampart serve` and `rampart run` (spec/interfaces.md
+// "Configuration file"): YAML, unknown keys are errors, keys of features this build does
+// not have are refused when set.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rampart/core/result.h"
+#include "rampart/net/egress.h"
+
+namespace rampart::cli {
+
+struct Config {
+  std::string listen;
+  std::string data;
+  std::string tls_cert, tls_key;
+  std::string master_key_file;
+  std::vector<std::string> cors_origins;
+  std::string jwt_issuer, jwt_audience, jwt_jwks_file, jwt_pem_file;
+  std::vector<std::string> jwt_algorithms;
+  int max_concurrent_runs = 0;
+  std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
+};
+
+// "" = no file: every default.
+Result<Config> LoadConfig(const std::string& path);
+
+}  // namespace rampart::cli
