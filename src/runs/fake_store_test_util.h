@@ -220,6 +220,32 @@ class FakeTx final : public store::Tx {
     return Unsupported();
   }
   Result<int64_t> PruneWebhookDeliveries(store::Millis, int) override { return Unsupported(); }
+  Status InsertHookDelivery(const store::HookDelivery&) override { return Unsupported(); }
+  Status UpdateHookDelivery(const store::HookDelivery&) override { return Unsupported(); }
+  Result<std::optional<store::HookDelivery>> GetHookDelivery(std::string_view,
+                                                             std::string_view) override {
+    return Unsupported();
+  }
+  Result<std::vector<store::HookDelivery>> ListHookDeliveriesOfRun(std::string_view,
+                                                                   std::string_view) override {
+    return Unsupported();
+  }
+  Result<std::vector<store::HookDelivery>> ListDueHookDeliveries(store::Millis, int) override {
+    return Unsupported();
+  }
+  Status InsertHookAttempt(const store::HookAttempt&) override { return Unsupported(); }
+  Result<std::vector<store::HookAttempt>> ListHookAttempts(std::string_view,
+                                                           std::string_view) override {
+    return Unsupported();
+  }
+  Status SetHookEndpointDisabled(std::string_view, std::string_view, std::string_view, bool,
+                                 store::Millis) override {
+    return Unsupported();
+  }
+  Result<bool> HookEndpointDisabled(std::string_view, std::string_view,
+                                    std::string_view) override {
+    return Unsupported();
+  }
 
  private:
   FakeState& s_;

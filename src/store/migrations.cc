@@ -205,6 +205,47 @@ CREATE TABLE webhook_deliveries (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries(seen_at);
 )sql",
+    // 4: outbound execution hook deliveries, their attempts, disabled endpoints.
+    R"sql(
+CREATE TABLE hook_deliveries (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX hook_deliveries_due ON hook_deliveries(status, next_attempt_at);
+CREATE INDEX hook_deliveries_by_run ON hook_deliveries(org_id, run_id, created_at);
+
+CREATE TABLE hook_attempts (
+  org_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  status_code INTEGER NOT NULL,
+  latency_ms INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  PRIMARY KEY (org_id, delivery_id, attempt),
+  FOREIGN KEY (org_id, delivery_id) REFERENCES hook_deliveries(org_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE hook_endpoints_disabled (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  workflow_id TEXT NOT NULL,
+  url TEXT NOT NULL,
+  disabled_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, workflow_id, url)
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -939,6 +939,149 @@ Result<int64_t> SqliteTx::PruneWebhookDeliveries(Millis before, int limit) {
   return s.Changes();
 }
 
+// ---- Outbound hook deliveries --------------------------------------------------------
+
+#define RAMPART_HOOK_DELIVERY_COLUMNS                                                       \
+  "org_id, id, run_id, workflow_id, url, secret, event, payload, status, attempts, "       \
+  "next_attempt_at, created_at, updated_at"
+
+namespace {
+
+HookDelivery ReadHookDelivery(const Stmt& s) {
+  HookDelivery d;
+  d.org_id = s.ColText(0);
+  d.id = s.ColText(1);
+  d.run_id = s.ColText(2);
+  d.workflow_id = s.ColText(3);
+  d.url = s.ColText(4);
+  d.secret = s.ColText(5);
+  d.event = s.ColText(6);
+  d.payload = s.ColText(7);
+  d.status = s.ColText(8);
+  d.attempts = static_cast<int>(s.ColInt(9));
+  d.next_attempt_at = s.ColInt(10);
+  d.created_at = s.ColInt(11);
+  d.updated_at = s.ColInt(12);
+  return d;
+}
+
+}  // namespace
+
+Status SqliteTx::InsertHookDelivery(const HookDelivery& d) {
+  Stmt s(conn_, "INSERT INTO hook_deliveries (" RAMPART_HOOK_DELIVERY_COLUMNS
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(d.org_id)
+      .Text(d.id)
+      .Text(d.run_id)
+      .Text(d.workflow_id)
+      .Text(d.url)
+      .Text(d.secret)
+      .Text(d.event)
+      .Text(d.payload)
+      .Text(d.status)
+      .Int(d.attempts)
+      .Int(d.next_attempt_at)
+      .Int(d.created_at)
+      .Int(d.updated_at)
+      .Run();
+}
+
+Status SqliteTx::UpdateHookDelivery(const HookDelivery& d) {
+  Stmt s(conn_,
+         "UPDATE hook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
+         "updated_at = ? WHERE org_id = ? AND id = ?");
+  Status status = s.Text(d.status)
+                      .Int(d.attempts)
+                      .Int(d.next_attempt_at)
+                      .Int(d.updated_at)
+                      .Text(d.org_id)
+                      .Text(d.id)
+                      .Run();
+  if (!status.ok()) return status;
+  return ChangedOne(s, "hook delivery not found");
+}
+
+Result<std::optional<HookDelivery>> SqliteTx::GetHookDelivery(std::string_view org_id,
+                                                              std::string_view id) {
+  Stmt s(conn_, "SELECT " RAMPART_HOOK_DELIVERY_COLUMNS
+                " FROM hook_deliveries WHERE org_id = ? AND id = ?");
+  s.Text(org_id).Text(id);
+  return QueryOne<HookDelivery>(s, ReadHookDelivery);
+}
+
+Result<std::vector<HookDelivery>> SqliteTx::ListHookDeliveriesOfRun(std::string_view org_id,
+                                                                    std::string_view run_id) {
+  Stmt s(conn_, "SELECT " RAMPART_HOOK_DELIVERY_COLUMNS
+                " FROM hook_deliveries WHERE org_id = ? AND run_id = ? "
+                "ORDER BY created_at, id LIMIT 100");
+  s.Text(org_id).Text(run_id);
+  return QueryAll<HookDelivery>(s, ReadHookDelivery);
+}
+
+Result<std::vector<HookDelivery>> SqliteTx::ListDueHookDeliveries(Millis now, int limit) {
+  Stmt s(conn_, "SELECT " RAMPART_HOOK_DELIVERY_COLUMNS
+                " FROM hook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at LIMIT ?");
+  s.Int(now).Int(std::clamp(limit, 1, 1000));
+  return QueryAll<HookDelivery>(s, ReadHookDelivery);
+}
+
+Status SqliteTx::InsertHookAttempt(const HookAttempt& a) {
+  Stmt s(conn_,
+         "INSERT INTO hook_attempts (org_id, delivery_id, attempt, time, status_code, "
+         "latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(a.org_id)
+      .Text(a.delivery_id)
+      .Int(a.attempt)
+      .Int(a.time)
+      .Int(a.status_code)
+      .Int(a.latency_ms)
+      .Text(a.error)
+      .Run();
+}
+
+Result<std::vector<HookAttempt>> SqliteTx::ListHookAttempts(std::string_view org_id,
+                                                            std::string_view delivery_id) {
+  Stmt s(conn_,
+         "SELECT org_id, delivery_id, attempt, time, status_code, latency_ms, error "
+         "FROM hook_attempts WHERE org_id = ? AND delivery_id = ? ORDER BY attempt");
+  s.Text(org_id).Text(delivery_id);
+  return QueryAll<HookAttempt>(s, [](const Stmt& row) {
+    HookAttempt a;
+    a.org_id = row.ColText(0);
+    a.delivery_id = row.ColText(1);
+    a.attempt = static_cast<int>(row.ColInt(2));
+    a.time = row.ColInt(3);
+    a.status_code = static_cast<int>(row.ColInt(4));
+    a.latency_ms = row.ColInt(5);
+    a.error = row.ColText(6);
+    return a;
+  });
+}
+
+Status SqliteTx::SetHookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
+                                         std::string_view url, bool disabled, Millis now) {
+  if (!disabled) {
+    Stmt s(conn_,
+           "DELETE FROM hook_endpoints_disabled WHERE org_id = ? AND workflow_id = ? AND url = ?");
+    return s.Text(org_id).Text(workflow_id).Text(url).Run();
+  }
+  Stmt s(conn_,
+         "INSERT INTO hook_endpoints_disabled (org_id, workflow_id, url, disabled_at) "
+         "VALUES (?, ?, ?, ?) ON CONFLICT (org_id, workflow_id, url) DO NOTHING");
+  return s.Text(org_id).Text(workflow_id).Text(url).Int(now).Run();
+}
+
+Result<bool> SqliteTx::HookEndpointDisabled(std::string_view org_id,
+                                            std::string_view workflow_id, std::string_view url) {
+  Stmt s(conn_,
+         "SELECT 1 FROM hook_endpoints_disabled WHERE org_id = ? AND workflow_id = ? AND url = ?");
+  s.Text(org_id).Text(workflow_id).Text(url);
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  return *row;
+}
+
 Result<std::optional<std::string>> SqliteTx::GetSetting(std::string_view key) {
   Stmt s(conn_, "SELECT value FROM settings WHERE key = ?");
   s.Text(key);

@@ -107,6 +107,21 @@ class SqliteTx final : public Tx {
                                 std::string_view delivery_id) override;
   Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) override;
 
+  Status InsertHookDelivery(const HookDelivery& delivery) override;
+  Status UpdateHookDelivery(const HookDelivery& delivery) override;
+  Result<std::optional<HookDelivery>> GetHookDelivery(std::string_view org_id,
+                                                      std::string_view id) override;
+  Result<std::vector<HookDelivery>> ListHookDeliveriesOfRun(std::string_view org_id,
+                                                            std::string_view run_id) override;
+  Result<std::vector<HookDelivery>> ListDueHookDeliveries(Millis now, int limit) override;
+  Status InsertHookAttempt(const HookAttempt& attempt) override;
+  Result<std::vector<HookAttempt>> ListHookAttempts(std::string_view org_id,
+                                                    std::string_view delivery_id) override;
+  Status SetHookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
+                                 std::string_view url, bool disabled, Millis now) override;
+  Result<bool> HookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
+                                    std::string_view url) override;
+
   Result<std::optional<std::string>> GetSetting(std::string_view key) override;
   Status PutSetting(std::string_view key, std::string_view value) override;
   Status DeleteSetting(std::string_view key) override;

@@ -184,6 +184,36 @@ struct Webhook {
   std::optional<Millis> last_used_at;
 };
 
+// An outbound execution hook delivery (spec/interfaces.md "Outbound execution hooks"):
+// one event of one run to one hook URL. Inserted in the same commit as the run's final
+// status; the payload is fixed then (every attempt sends the same bytes).
+struct HookDelivery {
+  std::string org_id;
+  std::string id;  // "msg_..." (the webhook-id header)
+  std::string run_id;
+  std::string workflow_id;
+  std::string url;
+  std::string secret;   // the webhook_secret connector that signs it
+  std::string event;    // run.succeeded | run.failed | run.awaiting_approval
+  std::string payload;  // JSON text of the body
+  std::string status;   // pending | delivered | failed | disabled
+  int attempts = 0;
+  Millis next_attempt_at = 0;  // when pending
+  Millis created_at = 0;
+  Millis updated_at = 0;
+};
+
+// One attempt of a delivery.
+struct HookAttempt {
+  std::string org_id;
+  std::string delivery_id;
+  int attempt = 0;         // 1-based
+  Millis time = 0;
+  int status_code = 0;     // 0: no HTTP answer
+  int64_t latency_ms = 0;
+  std::string error;       // "" on 2xx; an error code name or "http_<status>"
+};
+
 struct ConnectorFilter {
   bool due_only = false;  // only connectors whose rotation is due at `now`
   Millis now = 0;
@@ -353,6 +383,28 @@ class Tx {
                                         std::string_view delivery_id) = 0;
   // Deletes delivery ids seen before `before`, at most `limit`; returns how many.
   virtual Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) = 0;
+
+  // Outbound hook deliveries. InsertHookDelivery: kConflict when the id is taken.
+  virtual Status InsertHookDelivery(const HookDelivery& delivery) = 0;
+  // Replaces status, attempts, next_attempt_at and updated_at (by org_id, id).
+  virtual Status UpdateHookDelivery(const HookDelivery& delivery) = 0;
+  virtual Result<std::optional<HookDelivery>> GetHookDelivery(std::string_view org_id,
+                                                              std::string_view id) = 0;
+  // The deliveries of one run, oldest first (at most 100).
+  virtual Result<std::vector<HookDelivery>> ListHookDeliveriesOfRun(std::string_view org_id,
+                                                                    std::string_view run_id) = 0;
+  // Across orgs: pending deliveries with next_attempt_at <= now, soonest first.
+  virtual Result<std::vector<HookDelivery>> ListDueHookDeliveries(Millis now, int limit) = 0;
+  virtual Status InsertHookAttempt(const HookAttempt& attempt) = 0;
+  // Oldest first.
+  virtual Result<std::vector<HookAttempt>> ListHookAttempts(std::string_view org_id,
+                                                            std::string_view delivery_id) = 0;
+  // An endpoint that answered 410 Gone: no more deliveries to (org, workflow, url) until
+  // re-enabled (a manual redelivery).
+  virtual Status SetHookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
+                                         std::string_view url, bool disabled, Millis now) = 0;
+  virtual Result<bool> HookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
+                                            std::string_view url) = 0;
 
   // Settings: small server-wide values (setup token hash, ...).
   virtual Result<std::optional<std::string>> GetSetting(std::string_view key) = 0;
