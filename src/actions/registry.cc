@@ -1,4 +1,5 @@
 #include "rampart/core/check.h"
+#include "actions/db/db_query.h"
 #include "actions/http/http_request.h"
 #include "actions/log/log_write.h"
 #include "actions/webhook/webhook_send.h"
@@ -35,6 +36,9 @@ Registry BuiltinRegistry(const BuiltinOptions& options) {
   registry.Register("log.write", MakeLogWrite());
   registry.Register("http.request", MakeHttpRequest(http, egress));
   registry.Register("webhook.send", MakeWebhookSend(http, egress, random));
+  std::shared_ptr<db::DatabaseProvider> databases;
+  if (!options.data_dir.empty()) databases = std::make_shared<db::FileDatabaseProvider>(options.data_dir);
+  registry.Register("db.query", MakeDbQuery(std::move(databases)));
   return registry;
 }
 

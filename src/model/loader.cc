@@ -851,7 +851,9 @@ class Loader {
   // security.md 5: the SQL text of db.query is a literal; values go through parameters.
   void LintDbQuery(const bj::object& with, const std::string& path) {
     const bj::value* sql = with.if_contains("sql");
-    if (sql && sql->is_string() && sql->get_string().find("{{") != bj::string::npos) {
+    if (sql && !sql->is_string()) {
+      Fail(json::PointerAppend(path, "sql"), "db.query sql must be a literal string");
+    } else if (sql && sql->get_string().find("{{") != bj::string::npos) {
       Fail(json::PointerAppend(path, "sql"),
            "db.query sql must be a literal; pass values through params");
     }

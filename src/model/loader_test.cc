@@ -248,5 +248,18 @@ steps:
   EXPECT_EQ(wait.on_timeout, OnTimeout::kSkip);
 }
 
+// security.md 5: the SQL of db.query is a literal string; values go through params.
+TEST(LoaderTest, DbQuerySqlMustBeALiteral) {
+  const std::string head = "rampart: 1\nid: q\nsteps:\n  - id: q\n    type: action\n    uses: db.query\n    with:\n";
+  LoadResult templated = LoadDefinition(head + "      sql: \"SELECT * FROM t WHERE id = {{ inputs.id }}\"\n");
+  ASSERT_FALSE(templated.ok());
+  EXPECT_TRUE(HasError(templated, "/steps/0/with/sql", ErrorCode::kInvalidDefinition)) << Dump(templated);
+  LoadResult not_string = LoadDefinition(head + "      sql: {q: \"{{ inputs.sql }}\"}\n");
+  ASSERT_FALSE(not_string.ok());
+  EXPECT_TRUE(HasError(not_string, "/steps/0/with/sql", ErrorCode::kInvalidDefinition)) << Dump(not_string);
+  LoadResult literal = LoadDefinition(head + "      sql: \"SELECT * FROM t WHERE id = :id\"\n      params: {id: \"{{ inputs.id }}\"}\n");
+  EXPECT_TRUE(literal.ok()) << Dump(literal);
+}
+
 }  // namespace
 }  // namespace rampart::model

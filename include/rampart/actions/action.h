@@ -65,6 +65,9 @@ struct Context {
   LogSink* log;                    // may be null
   // Connectors of the run; null: a step naming a connector fails with permission_denied.
   const ConnectorResolver* connectors = nullptr;
+  // The org the run belongs to (db.query opens that org's database). Empty: a local run
+  // (`rampart run`), which uses the scope "local".
+  std::string_view org = {};
 };
 
 class Action {
@@ -100,6 +103,9 @@ struct BuiltinOptions {
   std::shared_ptr<const net::EgressPolicy> egress;
   // webhook.send message ids. Null: SystemRandom().
   Random* random = nullptr;
+  // db.query: per-org SQLite databases live in <data_dir>/db/<org>.sqlite. Empty: db.query
+  // fails with an internal error saying no data directory is configured.
+  std::string data_dir;
 };
 Registry BuiltinRegistry(const BuiltinOptions& options);
 
