@@ -1,0 +1,393 @@
+#include "rampart/hooks/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/parse.hpp>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "actions/webhook/webhook_send.h"
+#include "rampart/crypto/crypto.h"
+#include "rampart/net/resolver.h"
+#include "rampart/server/router.h"
+#include "rampart/server/server.h"
+#include "store/store_test_util.h"
+
+namespace rampart::hooks {
+namespace {
+
+namespace bj = boost::json;
+using store::testing::TempDir;
+
+constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct Received {
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+
+// A loopback receiver: records every request and answers with the queued statuses
+// (then 200).
+class Receiver {
+ public:
+  Receiver() {
+    server::Route r;
+    r.method = "POST";
+    r.pattern = "/hook";
+    r.operation_id = "hook";
+    r.max_body = 1 << 20;
+    r.handler = [this](server::Request& req) {
+      std::lock_guard lock(mu_);
+      Received got;
+      for (const char* name : {"webhook-id", "webhook-timestamp", "webhook-signature",
+                               "content-type"}) {
+        got.headers[name] = std::string(req.Header(name).value_or(""));
+      }
+      got.body = req.body;
+      received_.push_back(std::move(got));
+      int status = 200;
+      if (!statuses_.empty()) {
+        status = statuses_.front();
+        statuses_.pop_front();
+      }
+      return server::JsonResponse(status, bj::object{{"ok", status < 300}});
+    };
+    router_.Add(std::move(r));
+    server::ServerOptions options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;
+    server_ = std::make_unique<server::HttpServer>(options, router_, nullptr);
+    EXPECT_TRUE(server_->Start().ok());
+  }
+  ~Receiver() { server_->Stop(std::chrono::milliseconds(0)); }
+
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port()) + "/hook"; }
+  uint16_t port() const { return server_->port(); }
+  void Answer(std::initializer_list<int> statuses) {
+    std::lock_guard lock(mu_);
+    statuses_.insert(statuses_.end(), statuses);
+  }
+  std::vector<Received> received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<int> statuses_;
+  std::vector<Received> received_;
+  server::Router router_;
+  std::unique_ptr<server::HttpServer> server_;
+};
+
+Result<HookCredentials> TestCredentials(const store::HookDelivery& d) {
+  if (d.secret != "signer") return MakeError(ErrorCode::kNotFound, "connector not found");
+  auto key = actions::DecodeWebhookSecret(kSecret);
+  return HookCredentials{*key, {}};
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  DispatcherTest() : client_(resolver_) {
+    client_.SetConnectObserverForTest([this](const net::CurlHttpClient::ConnectAttempt& a) {
+      const bool loopback = a.address == *net::ParseIp("127.0.0.1");
+      if (!loopback) ++non_loopback_connects_;
+      return loopback;  // sandbox: loopback only
+    });
+    policy_.allow_http = true;
+    policy_.allow_ports = {receiver_.port(), 80, 443};
+    policy_.allow_cidrs = {*net::ParseCidr("127.0.0.1/32")};
+    Open();
+    EXPECT_TRUE(store_->Write([](store::Tx& tx) {
+      return tx.InsertOrg({"org_a", "a", "A", 10, 1});
+    }).ok());
+  }
+
+  void Open() {
+    store_.reset();
+    store::SqliteOptions options;
+    options.path = dir_.path() + "/rampart.db";
+    options.synchronous_full = false;
+    auto opened = store::OpenSqliteStore(options);
+    ASSERT_TRUE(opened.ok());
+    store_ = std::move(opened).value();
+  }
+
+  std::unique_ptr<HookDispatcher> Dispatcher(DispatcherOptions options = {}) {
+    options.timeout = std::chrono::seconds(5);
+    return std::make_unique<HookDispatcher>(*store_, client_, policy_, &TestCredentials,
+                                            SystemClock(), options);
+  }
+
+  // A finished run of workflow "wf" with one hook to `url`; returns its delivery ids.
+  std::vector<std::string> FinishRun(const std::string& run_id, const std::string& url,
+                                     const std::string& status = "succeeded") {
+    store::Run run;
+    run.org_id = "org_a";
+    run.id = run_id;
+    run.workflow_id = "wf";
+    run.version = 1;
+    run.status = status;
+    run.input = "{}";
+    run.trigger = "{}";
+    run.record = R"({"status":")" + status + R"(","output":{"n":1},"error":null})";
+    run.actor = "user:usr_1";
+    model::Workflow wf;
+    wf.id = "wf";
+    wf.hooks.push_back({url, {"run.succeeded", "run.failed"}, "signer"});
+    wf.hooks.push_back({url, {"run.awaiting_approval"}, "signer"});
+    EXPECT_TRUE(store_->Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.InsertRun(run); !s.ok()) return s;
+      auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+      if (!n.ok()) return n.error();
+      EXPECT_EQ(*n, status == "cancelled" ? 0 : 1);
+      return Status::Ok();
+    }).ok());
+    std::vector<std::string> ids;
+    for (const auto& d : Deliveries(run_id)) ids.push_back(d.id);
+    return ids;
+  }
+
+  static store::Millis ToMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  std::vector<store::HookDelivery> Deliveries(const std::string& run_id) {
+    return store::testing::ReadWith(*store_, [&](store::Tx& tx) {
+      return *tx.ListHookDeliveriesOfRun("org_a", run_id);
+    });
+  }
+  store::HookDelivery Delivery(const std::string& id) {
+    return store::testing::ReadWith(
+        *store_, [&](store::Tx& tx) { return **tx.GetHookDelivery("org_a", id); });
+  }
+  std::vector<store::HookAttempt> Attempts(const std::string& id) {
+    return store::testing::ReadWith(
+        *store_, [&](store::Tx& tx) { return *tx.ListHookAttempts("org_a", id); });
+  }
+
+  TempDir dir_;
+  Receiver receiver_;
+  net::StaticResolver resolver_;
+  net::CurlHttpClient client_;
+  net::EgressPolicy policy_;
+  std::atomic<int> non_loopback_connects_{0};
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(DispatcherTest, SignedDeliveryVerifiesAtTheReceiver) {
+  auto ids = FinishRun("run_1", receiver_.Url());
+  ASSERT_EQ(ids.size(), 1u);
+  auto dispatcher = Dispatcher();
+  auto done = dispatcher->RunOnce();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(*done, 1);
+
+  auto got = receiver_.received();
+  ASSERT_EQ(got.size(), 1u);
+  const Received& r = got[0];
+  EXPECT_EQ(r.headers.at("webhook-id"), ids[0]);
+  EXPECT_EQ(r.headers.at("content-type"), "application/json");
+  // The receiver's own verification: HMAC-SHA256(key, id.timestamp.body), base64.
+  auto key = crypto::Base64Decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+  ASSERT_TRUE(key.has_value());
+  const std::string signed_content =
+      r.headers.at("webhook-id") + "." + r.headers.at("webhook-timestamp") + "." + r.body;
+  EXPECT_EQ(r.headers.at("webhook-signature"),
+            "v1," + crypto::Base64Encode(
+                        crypto::DigestBytes(crypto::HmacSha256(*key, signed_content))));
+  const long long ts = std::stoll(r.headers.at("webhook-timestamp"));
+  EXPECT_LT(std::llabs(ts - ToMs() / 1000), 60);
+
+  bj::value body = bj::parse(r.body);
+  EXPECT_EQ(body.at("type"), "run.succeeded");
+  EXPECT_TRUE(body.at("timestamp").is_string());
+  const bj::object& data = body.at("data").as_object();
+  EXPECT_EQ(data.at("run_id"), "run_1");
+  EXPECT_EQ(data.at("workflow"), "wf");
+  EXPECT_EQ(data.at("status"), "succeeded");
+  EXPECT_EQ(data.at("output"), (bj::object{{"n", 1}}));
+  EXPECT_FALSE(data.contains("error"));
+
+  store::HookDelivery d = Delivery(ids[0]);
+  EXPECT_EQ(d.status, "delivered");
+  EXPECT_EQ(d.attempts, 1);
+  auto attempts = Attempts(ids[0]);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].status_code, 200);
+  EXPECT_EQ(attempts[0].error, "");
+  EXPECT_GE(attempts[0].latency_ms, 0);
+  // Nothing more to do.
+  EXPECT_EQ(*dispatcher->RunOnce(), 0);
+}
+
+TEST_F(DispatcherTest, NonFinalOrUnsubscribedStatusesEnqueueNothing) {
+  FinishRun("run_c", receiver_.Url(), "cancelled");
+  EXPECT_TRUE(Deliveries("run_c").empty());
+  auto ids = FinishRun("run_w", receiver_.Url(), "awaiting_approval");
+  EXPECT_EQ(Delivery(ids[0]).event, "run.awaiting_approval");
+}
+
+TEST_F(DispatcherTest, RetriesOnNon2xxWithTheSchedule) {
+  receiver_.Answer({500, 503});
+  auto ids = FinishRun("run_2", receiver_.Url());
+  DispatcherOptions options;
+  options.schedule = {std::chrono::milliseconds(1), std::chrono::milliseconds(1)};
+  auto dispatcher = Dispatcher(options);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(dispatcher->RunOnce().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto attempts = Attempts(ids[0]);
+  ASSERT_EQ(attempts.size(), 3u);
+  EXPECT_EQ(attempts[0].status_code, 500);
+  EXPECT_EQ(attempts[0].error, "http_500");
+  EXPECT_EQ(attempts[1].status_code, 503);
+  EXPECT_EQ(attempts[2].status_code, 200);
+  EXPECT_EQ(Delivery(ids[0]).status, "delivered");
+  // Same webhook-id and body every time (receivers deduplicate on it).
+  auto got = receiver_.received();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].headers.at("webhook-id"), got[2].headers.at("webhook-id"));
+  EXPECT_EQ(got[0].body, got[2].body);
+}
+
+TEST_F(DispatcherTest, FailsAfterTheLastAttemptAndWaitsForTheSchedule) {
+  receiver_.Answer({500, 500, 500});
+  auto ids = FinishRun("run_3", receiver_.Url());
+  DispatcherOptions options;
+  options.schedule = {std::chrono::milliseconds(1), std::chrono::hours(1)};
+  options.max_attempts = 2;
+  auto dispatcher = Dispatcher(options);
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  store::HookDelivery d = Delivery(ids[0]);
+  EXPECT_EQ(d.status, "failed");
+  EXPECT_EQ(d.attempts, 2);
+  EXPECT_EQ(*dispatcher->RunOnce(), 0);
+  EXPECT_EQ(receiver_.received().size(), 2u);
+
+  // A long delay is respected: the second attempt is not due yet.
+  receiver_.Answer({500});
+  auto later = FinishRun("run_3b", receiver_.Url());
+  DispatcherOptions slow;
+  slow.schedule = {std::chrono::hours(1)};
+  auto d2 = Dispatcher(slow);
+  ASSERT_TRUE(d2->RunOnce().ok());
+  EXPECT_EQ(*d2->RunOnce(), 0);
+  store::HookDelivery pending = Delivery(later[0]);
+  EXPECT_EQ(pending.status, "pending");
+  EXPECT_GT(pending.next_attempt_at, ToMs() + 3'000'000);
+}
+
+TEST_F(DispatcherTest, GoneDisablesTheEndpoint) {
+  receiver_.Answer({410});
+  auto ids = FinishRun("run_4", receiver_.Url());
+  auto dispatcher = Dispatcher();
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  EXPECT_EQ(Delivery(ids[0]).status, "disabled");
+  EXPECT_EQ(Attempts(ids[0]).at(0).status_code, 410);
+  EXPECT_TRUE(store::testing::ReadWith(*store_, [&](store::Tx& tx) {
+    return *tx.HookEndpointDisabled("org_a", "wf", receiver_.Url());
+  }));
+  // Later runs: recorded as disabled, never sent.
+  auto next = FinishRun("run_5", receiver_.Url());
+  EXPECT_EQ(Delivery(next[0]).status, "disabled");
+  EXPECT_EQ(*dispatcher->RunOnce(), 0);
+  EXPECT_EQ(receiver_.received().size(), 1u);
+}
+
+TEST_F(DispatcherTest, ARestartResumesPendingDeliveries) {
+  receiver_.Answer({500});
+  auto ids = FinishRun("run_6", receiver_.Url());
+  DispatcherOptions options;
+  options.schedule = {std::chrono::milliseconds(1)};
+  options.poll_interval = std::chrono::milliseconds(20);
+  {
+    auto first = Dispatcher(options);
+    ASSERT_TRUE(first->RunOnce().ok());  // 500: still pending
+  }
+  EXPECT_EQ(Delivery(ids[0]).status, "pending");
+  Open();  // the "process" restarts
+  auto second = Dispatcher(options);
+  second->Start();
+  for (int i = 0; i < 250 && Delivery(ids[0]).status == "pending"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  second->Stop();
+  EXPECT_EQ(Delivery(ids[0]).status, "delivered");
+  EXPECT_EQ(Attempts(ids[0]).size(), 2u);
+}
+
+TEST_F(DispatcherTest, KickWakesTheDispatcherAtOnce) {
+  DispatcherOptions options;
+  options.poll_interval = std::chrono::hours(1);
+  auto dispatcher = Dispatcher(options);
+  dispatcher->Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto ids = FinishRun("run_k", receiver_.Url());
+  dispatcher->Kick();
+  for (int i = 0; i < 250 && Delivery(ids[0]).status == "pending"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Delivery(ids[0]).status, "delivered");
+  dispatcher->Stop();
+}
+
+TEST_F(DispatcherTest, DeniedDestinationsAreNeverConnectedTo) {
+  resolver_.Add("metadata.test", {*net::ParseIp("169.254.169.254")});
+  const std::string port = std::to_string(receiver_.port());
+  const std::vector<std::string> urls = {
+      "http://10.0.0.5:" + port + "/hook", "http://169.254.169.254/latest/meta-data",
+      "http://metadata.test/hook", "http://[::1]:" + port + "/hook"};
+  for (const std::string& url : urls) {
+    SCOPED_TRACE(url);
+    auto ids = FinishRun("run_s" + std::to_string(url.size()) + url.substr(7, 3), url);
+    auto dispatcher = Dispatcher();
+    ASSERT_TRUE(dispatcher->RunOnce().ok());
+    auto attempts = Attempts(ids[0]);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].status_code, 0);
+    EXPECT_EQ(attempts[0].error.rfind("ssrf_blocked", 0), 0u) << attempts[0].error;
+    EXPECT_EQ(Delivery(ids[0]).status, "pending");  // retried later, blocked again
+  }
+  EXPECT_EQ(non_loopback_connects_.load(), 0);
+  EXPECT_TRUE(receiver_.received().empty());
+}
+
+TEST_F(DispatcherTest, AMissingSecretIsAFailedAttemptNotASend) {
+  store::Run run;
+  run.org_id = "org_a";
+  run.id = "run_m";
+  run.workflow_id = "wf";
+  run.status = "failed";
+  run.error_code = "action_failed";
+  run.record = R"({"status":"failed","error":{"code":"action_failed","message":"boom"}})";
+  model::Workflow wf;
+  wf.hooks.push_back({receiver_.Url(), {"run.failed"}, "missing"});
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) -> Status {
+    if (Status s = tx.InsertRun(run); !s.ok()) return s;
+    return EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom()).ok() ? Status::Ok()
+                                                                      : Status::Ok();
+  }).ok());
+  auto deliveries = Deliveries("run_m");
+  ASSERT_EQ(deliveries.size(), 1u);
+  bj::value payload = bj::parse(deliveries[0].payload);
+  EXPECT_EQ(payload.at("type"), "run.failed");
+  EXPECT_EQ(payload.at("data").at("error").at("code"), "action_failed");
+  auto dispatcher = Dispatcher();
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  auto attempts = Attempts(deliveries[0].id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_NE(attempts[0].error.find("signing secret unavailable"), std::string::npos);
+  EXPECT_TRUE(receiver_.received().empty());
+}
+
+}  // namespace
+}  // namespace rampart::hooks
