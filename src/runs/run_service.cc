@@ -628,14 +628,16 @@ class RunService::Impl {
       for (const auto& child : children) {
         if (Status s = tx.InsertRun(child); !s.ok()) return s;
       }
+      if (env_.on_final) return env_.on_final(tx, final_run, *wf);
       return Status::Ok();
     });
-    if (!written.ok() && !children.empty()) {
+    if (!written.ok() && (!children.empty() || env_.on_final)) {
       // The parent's outcome matters more than its children's rows.
       written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(final_run); });
     }
     // If even that failed the store still says `running` (recovered as interrupted);
     // waiters get the outcome the engine produced.
+    if (written.ok() && env_.after_final) env_.after_final(final_run);
     Finish(e, std::move(final_run));
   }
 

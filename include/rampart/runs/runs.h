@@ -50,6 +50,14 @@ struct RunEnvironment {
   actions::LogSink* log = nullptr;
   // Called once per executed run (on the worker thread); null: no connectors.
   std::function<RunServices(const store::Run& run)> per_run;
+  // Called inside the write that commits an executed run's final status (or
+  // awaiting_approval), on the worker thread, so what it writes (outbound hook
+  // deliveries) commits with the run. An error rolls its writes back; the run's status
+  // is then committed without them. Null: nothing.
+  std::function<Status(store::Tx& tx, const store::Run& run, const model::Workflow& workflow)>
+      on_final;
+  // Called after that write committed (e.g. to wake a dispatcher). Null: nothing.
+  std::function<void(const store::Run& run)> after_final;
 };
 
 struct Submission {
