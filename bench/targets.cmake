@@ -7,3 +7,4 @@ rampart_bench(store_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/store_bench.cc DEP
 rampart_bench(redact_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/redact_bench.cc DEPS rampart_redact)
 rampart_bench(keyring_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/keyring_bench.cc DEPS rampart_crypto)
 rampart_bench(http_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/http_bench.cc DEPS rampart_net rampart_server OpenSSL::Crypto)
+rampart_bench(db_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/db_bench.cc DEPS rampart_actions)
