@@ -25,6 +25,16 @@
 #include "rampart/server/http.h"
 
 namespace rampart::api {
+namespace internal {
+// Outbound execution hooks of a run (handlers in hooks.cc).
+Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
+                                             const std::string& run_id);
+Result<server::Response> RedeliverRunHooksHandler(
+    store::Tx& tx, const std::string& org_id, const std::string& run_id,
+    const boost::json::object& body, store::Millis now,
+    const std::function<Status(std::string_view, std::string_view, boost::json::object)>& audit);
+}  // namespace internal
+
 namespace {
 
 using boost::json::array;
@@ -233,6 +243,9 @@ class Api::Impl {
   Result<Response> RotateWebhook(Call& call);
   Result<Response> DeleteWebhook(Call& call);
   Result<Response> ReceiveHook(Call& call);
+  // Outbound execution hooks (handlers in hooks.cc).
+  Result<Response> ListRunHooks(Call& call);
+  Result<Response> RedeliverRunHooks(Call& call);
   Result<Response> WebhookRoute(Call& call,
                                 Result<Response> (*handler)(internal::WebhookManageCall&));
 
@@ -326,6 +339,12 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        false, {}, 0, h(&Impl::GetRun)},
       {"POST", "/v1/orgs/{org}/runs/{run_id}/cancel", "cancelRun", "Cancel a run", A::kOrg,
        P::kRunsCancel, true, {}, kSmall, h(&Impl::CancelRun)},
+      {"GET", "/v1/orgs/{org}/runs/{run_id}/hooks", "listRunHooks",
+       "Outbound hook deliveries of a run, with every attempt", A::kOrg, P::kRunsRead, false,
+       {}, 0, h(&Impl::ListRunHooks)},
+      {"POST", "/v1/orgs/{org}/runs/{run_id}/hooks/redeliver", "redeliverRunHooks",
+       "Redeliver one hook delivery ({delivery_id}) or every failed one of a run", A::kOrg,
+       P::kWebhooksManage, true, {"delivery_id"}, kSmall, h(&Impl::RedeliverRunHooks)},
       {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events (?after=&limit=)", A::kOrg,
        P::kAuditRead, false, {}, 0, h(&Impl::ListAudit)},
       // Connector mutations run their own write transaction (after sealing the secrets,
@@ -1452,6 +1471,19 @@ Result<Response> Api::Impl::DeleteWebhook(Call& call) {
 }
 Result<Response> Api::Impl::ReceiveHook(Call& call) {
   return internal::ReceiveWebhook(*webhooks_, *call.tx, call.request, &call.deferred);
+}
+
+// ----- outbound execution hooks -----
+
+Result<Response> Api::Impl::ListRunHooks(Call& call) {
+  return internal::ListRunHooksHandler(*call.tx, call.org_id(), call.request.params.at("run_id"));
+}
+Result<Response> Api::Impl::RedeliverRunHooks(Call& call) {
+  return internal::RedeliverRunHooksHandler(
+      *call.tx, call.org_id(), call.request.params.at("run_id"), call.body, call.time_ms,
+      [&call](std::string_view action, std::string_view target, object details) {
+        return call.Audit(action, target, std::move(details));
+      });
 }
 
 }  // namespace rampart::api

@@ -21,6 +21,10 @@
 #include "rampart/api/api.h"
 #include "rampart/api/connectors.h"
 #include "rampart/crypto/keyring.h"
+#include "actions/webhook/webhook_send.h"
+#include "rampart/hooks/dispatcher.h"
+#include "rampart/net/http_client.h"
+#include "rampart/net/resolver.h"
 #include "rampart/audit/chain.h"
 #include "cli/config.h"
 #include "rampart/cli/commands.h"
@@ -195,7 +199,53 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   builtin_options.egress = config->egress;
   actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   engine::StreamLogSink log(err);
+  // Outbound execution hooks: deliveries are inserted with the run's final status and
+  // sent by a background dispatcher through the SSRF guard under the org's egress policy,
+  // signed with the hook's webhook_secret connector (decrypted per attempt, audited).
+  net::SystemResolver hook_resolver;
+  net::CurlHttpClient hook_client(hook_resolver);
+  hooks::HookDispatcher hook_dispatcher(
+      **store, hook_client, config->egress ? *config->egress : net::EgressPolicy{},
+      [&store, &keyring](const store::HookDelivery& d) -> Result<hooks::HookCredentials> {
+        std::optional<api::DecryptedConnector> connector;
+        Status loaded = (*store)->Write([&](store::Tx& tx) -> Status {
+          auto c = api::LoadConnectorForRun(
+              tx, keyring, d.org_id, d.secret, d.workflow_id,
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  SystemClock().Now().time_since_epoch())
+                  .count(),
+              "hook:" + d.id);
+          if (!c.ok()) return c.error();
+          connector.emplace(std::move(c).value());
+          return Status::Ok();
+        });
+        if (!loaded.ok()) return loaded.error();
+        if (connector->type != "webhook_secret") {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "connector '" + d.secret + "' is not a webhook_secret connector");
+        }
+        auto secret = connector->secrets.find("secret");
+        std::optional<std::string> key;
+        if (secret != connector->secrets.end()) key = actions::DecodeWebhookSecret(secret->second);
+        if (!key) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "connector '" + d.secret + "': secret is not a whsec_<base64> key");
+        }
+        auto rules = net::ParseEgressRules(connector->egress);
+        if (!rules.ok()) return rules.error();
+        return hooks::HookCredentials{std::move(*key), std::move(rules).value()};
+      },
+      SystemClock());
   runs::RunEnvironment env;
+  env.on_final = [](store::Tx& tx, const store::Run& run, const model::Workflow& workflow) {
+    auto n = hooks::EnqueueRunHooks(
+        tx, run, workflow,
+        std::chrono::duration_cast<std::chrono::milliseconds>(SystemClock().Now().time_since_epoch())
+            .count(),
+        SystemRandom());
+    return n.ok() ? Status::Ok() : Status(n.error());
+  };
+  env.after_final = [&hook_dispatcher](const store::Run&) { hook_dispatcher.Kick(); };
   env.actions = &registry;
   env.log = &log;
   // Each run reaches its org's connectors (decrypted on use, audited) and reports
@@ -211,6 +261,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (config->max_concurrent_runs > 0) run_options.default_org_limit = config->max_concurrent_runs;
   runs::RunService run_service(**store, env, run_options);
   if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
+  hook_dispatcher.Start();  // resumes deliveries left pending by a previous process
   runs::WorkflowCache cache(**store);
 
   server::Metrics metrics;
@@ -279,6 +330,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   std::fflush(out);
   http.Stop(std::chrono::seconds(10));
   run_service.Stop(std::chrono::seconds(20));
+  hook_dispatcher.Stop();  // pending deliveries stay pending for the next start
   return kExitOk;
 }
 

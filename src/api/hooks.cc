@@ -1,0 +1,124 @@
+// Outbound execution hooks of a run (spec/interfaces.md "Outbound execution hooks"):
+// GET  /v1/orgs/{org}/runs/{run_id}/hooks            deliveries with every attempt
+// POST /v1/orgs/{org}/runs/{run_id}/hooks/redeliver  manual redelivery
+//
+// Redelivery: body {"delivery_id": "msg_..."} redelivers that delivery; without it, every
+// delivery of the run that is failed or disabled. A redelivered delivery is pending and
+// due at once (the dispatcher picks it up within its poll interval), its endpoint is
+// re-enabled if a 410 had disabled it (an operator decided to try again), and its attempt
+// count goes on (so a delivery past its last scheduled attempt gets exactly one more).
+// Audited as `hook.redeliver`.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <string>
+#include <vector>
+
+#include "api/common.h"
+#include "rampart/core/error.h"
+#include "rampart/server/http.h"
+
+namespace rampart::api::internal {
+namespace {
+
+using boost::json::array;
+using boost::json::object;
+
+// The hook URL without its query or fragment (which may carry a token).
+std::string DisplayUrl(std::string_view url) {
+  const size_t cut = url.find_first_of("?#");
+  std::string shown(url.substr(0, cut));
+  if (cut != std::string_view::npos) shown += "?...";
+  return shown;
+}
+
+object DeliveryJson(const store::HookDelivery& d, const std::vector<store::HookAttempt>& attempts) {
+  array log;
+  for (const store::HookAttempt& a : attempts) {
+    object entry{{"attempt", a.attempt},
+                 {"time", TimeValue(a.time)},
+                 {"latency_ms", a.latency_ms},
+                 {"status_code", a.status_code == 0 ? boost::json::value(nullptr)
+                                                    : boost::json::value(a.status_code)},
+                 {"error", a.error.empty() ? boost::json::value(nullptr)
+                                           : boost::json::value(a.error)}};
+    log.push_back(std::move(entry));
+  }
+  return object{{"id", d.id},
+                {"event", d.event},
+                {"url", DisplayUrl(d.url)},
+                {"secret", d.secret},
+                {"status", d.status},
+                {"attempts", d.attempts},
+                {"next_attempt_at",
+                 d.status == "pending" ? TimeValue(d.next_attempt_at) : boost::json::value(nullptr)},
+                {"created_at", TimeValue(d.created_at)},
+                {"updated_at", TimeValue(d.updated_at)},
+                {"attempt_log", std::move(log)}};
+}
+
+Status RequireRun(store::Tx& tx, const std::string& org_id, const std::string& run_id) {
+  auto run = tx.GetRun(org_id, run_id);
+  if (!run.ok()) return run.error();
+  if (!run->has_value()) return MakeError(ErrorCode::kNotFound, "run not found");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
+                                             const std::string& run_id) {
+  if (Status s = RequireRun(tx, org_id, run_id); !s.ok()) return s.error();
+  auto deliveries = tx.ListHookDeliveriesOfRun(org_id, run_id);
+  if (!deliveries.ok()) return deliveries.error();
+  array items;
+  for (const store::HookDelivery& d : *deliveries) {
+    auto attempts = tx.ListHookAttempts(org_id, d.id);
+    if (!attempts.ok()) return attempts.error();
+    items.push_back(DeliveryJson(d, *attempts));
+  }
+  return server::JsonResponse(200, object{{"items", std::move(items)}});
+}
+
+Result<server::Response> RedeliverRunHooksHandler(
+    store::Tx& tx, const std::string& org_id, const std::string& run_id,
+    const boost::json::object& body, store::Millis now,
+    const std::function<Status(std::string_view, std::string_view, boost::json::object)>& audit) {
+  if (Status s = RequireRun(tx, org_id, run_id); !s.ok()) return s.error();
+  auto delivery_id = OptionalString(body, "delivery_id", 128);
+  if (!delivery_id.ok()) return delivery_id.error();
+  std::vector<store::HookDelivery> chosen;
+  if (delivery_id->has_value()) {
+    auto d = tx.GetHookDelivery(org_id, **delivery_id);
+    if (!d.ok()) return d.error();
+    if (!d->has_value() || (*d)->run_id != run_id) {
+      return MakeError(ErrorCode::kNotFound, "hook delivery not found");
+    }
+    if ((*d)->status == "pending") {
+      return MakeError(ErrorCode::kConflict, "the delivery is already pending");
+    }
+    chosen.push_back(**d);
+  } else {
+    auto all = tx.ListHookDeliveriesOfRun(org_id, run_id);
+    if (!all.ok()) return all.error();
+    for (const store::HookDelivery& d : *all) {
+      if (d.status == "failed" || d.status == "disabled") chosen.push_back(d);
+    }
+  }
+  array ids;
+  for (store::HookDelivery& d : chosen) {
+    if (Status s = tx.SetHookEndpointDisabled(org_id, d.workflow_id, d.url, false, now); !s.ok()) {
+      return s.error();
+    }
+    d.status = "pending";
+    d.next_attempt_at = now;
+    d.updated_at = now;
+    if (Status s = tx.UpdateHookDelivery(d); !s.ok()) return s.error();
+    if (Status s = audit("hook.redeliver", d.id, object{{"run_id", run_id}}); !s.ok()) {
+      return s.error();
+    }
+    ids.push_back(boost::json::value(d.id));
+  }
+  return server::JsonResponse(202, object{{"redelivered", std::move(ids)}});
+}
+
+}  // namespace rampart::api::internal
