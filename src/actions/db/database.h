@@ -24,6 +24,7 @@ struct AuthState {
   std::string denied_what;   // e.g. "PRAGMA", "DROP TABLE", "function load_extension"
   bool create_table = false; // the statement is a CREATE TABLE
   bool schema_write = false; // an INSERT or UPDATE of sqlite_schema was asked for
+  bool schema_delete = false; // a DELETE from sqlite_schema was asked for
   bool kind_seen = false;    // SELECT, INSERT, UPDATE, DELETE or CREATE TABLE seen
   // The progress handler interrupts the statement once this has passed.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();

@@ -224,6 +224,7 @@ class DbQuery final : public Action {
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v3(handle, sql.data(), static_cast<int>(sql.size()), 0, stmt.out(), &tail);
     if (auth.denied) return NotAllowed(auth.denied_what);
+    if (auth.schema_delete) return NotAllowed("deleting from sqlite_schema");
     if (rc != SQLITE_OK && auth.schema_write && !auth.create_table) return NotAllowed("writing to sqlite_schema");
     if (rc != SQLITE_OK && RefusedInternalObject(sqlite3_errmsg(handle))) return NotAllowed("writing to an internal table");
     if (rc != SQLITE_OK) {
