@@ -15,6 +15,16 @@
 #include "rampart/server/server.h"
 #include "store/store_test_util.h"
 
+namespace rampart::api::internal {
+// The API handlers of api/hooks.cc (routed by api.cc).
+Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
+                                             const std::string& run_id);
+Result<server::Response> RedeliverRunHooksHandler(
+    store::Tx& tx, const std::string& org_id, const std::string& run_id,
+    const boost::json::object& body, store::Millis now,
+    const std::function<Status(std::string_view, std::string_view, boost::json::object)>& audit);
+}  // namespace rampart::api::internal
+
 namespace rampart::hooks {
 namespace {
 
@@ -387,6 +397,76 @@ TEST_F(DispatcherTest, AMissingSecretIsAFailedAttemptNotASend) {
   ASSERT_EQ(attempts.size(), 1u);
   EXPECT_NE(attempts[0].error.find("signing secret unavailable"), std::string::npos);
   EXPECT_TRUE(receiver_.received().empty());
+}
+
+TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
+  receiver_.Answer({410});
+  auto ids = FinishRun("run_r", receiver_.Url() + "?token=abc");
+  auto dispatcher = Dispatcher();
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  EXPECT_EQ(Delivery(ids[0]).status, "disabled");
+
+  std::vector<std::string> audited;
+  auto audit = [&](std::string_view action, std::string_view target, bj::object) {
+    audited.push_back(std::string(action) + " " + std::string(target));
+    return Status::Ok();
+  };
+  // Unknown delivery, delivery of another run, run of another org: 404.
+  auto missing = store::testing::WriteWith(*store_, [&](store::Tx& tx) {
+    return api::internal::RedeliverRunHooksHandler(tx, "org_a", "run_r",
+                                                   bj::object{{"delivery_id", "msg_nope"}}, ToMs(),
+                                                   audit);
+  });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  auto other_org = store::testing::WriteWith(*store_, [&](store::Tx& tx) {
+    return api::internal::RedeliverRunHooksHandler(tx, "org_b", "run_r", bj::object{}, ToMs(),
+                                                   audit);
+  });
+  ASSERT_FALSE(other_org.ok());
+  EXPECT_EQ(other_org.error().code, ErrorCode::kNotFound);
+
+  auto redelivered = store::testing::WriteWith(*store_, [&](store::Tx& tx) {
+    return api::internal::RedeliverRunHooksHandler(tx, "org_a", "run_r",
+                                                   bj::object{{"delivery_id", ids[0]}}, ToMs(),
+                                                   audit);
+  });
+  ASSERT_TRUE(redelivered.ok()) << redelivered.error().message;
+  EXPECT_EQ(redelivered->status, 202);
+  EXPECT_EQ(audited, (std::vector<std::string>{"hook.redeliver " + ids[0]}));
+  EXPECT_EQ(Delivery(ids[0]).status, "pending");
+  // The endpoint is enabled again and the next pass delivers.
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  EXPECT_EQ(Delivery(ids[0]).status, "delivered");
+  EXPECT_EQ(receiver_.received().size(), 2u);
+
+  // The listing: every attempt, the URL without its query.
+  auto listed = store::testing::ReadWith(*store_, [&](store::Tx& tx) {
+    return api::internal::ListRunHooksHandler(tx, "org_a", "run_r");
+  });
+  ASSERT_TRUE(listed.ok());
+  bj::value body = bj::parse(listed->body);
+  const bj::array& items = body.at("items").as_array();
+  ASSERT_EQ(items.size(), 1u);
+  const bj::object& item = items[0].as_object();
+  EXPECT_EQ(item.at("id").as_string(), ids[0]);
+  EXPECT_EQ(item.at("status"), "delivered");
+  EXPECT_EQ(item.at("event"), "run.succeeded");
+  EXPECT_EQ(item.at("url").as_string().find("abc"), bj::string::npos);
+  const bj::array& log = item.at("attempt_log").as_array();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].at("status_code"), 410);
+  EXPECT_EQ(log[0].at("error"), "http_410");
+  EXPECT_EQ(log[1].at("status_code"), 200);
+  EXPECT_TRUE(log[1].at("error").is_null());
+  EXPECT_TRUE(log[1].at("time").is_string());
+  // A pending delivery is not redelivered twice.
+  auto again = store::testing::WriteWith(*store_, [&](store::Tx& tx) {
+    return api::internal::RedeliverRunHooksHandler(tx, "org_a", "run_r", bj::object{}, ToMs(),
+                                                   audit);
+  });
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(bj::parse(again->body).at("redelivered").as_array().empty());
 }
 
 }  // namespace
