@@ -163,6 +163,34 @@ TEST_F(DbQueryTest, TrailingCommentsAndSemicolonsAreOneStatement) {
   EXPECT_EQ(syntax.error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST_F(DbQueryTest, CommonFunctionsAndJsonTablesWork) {
+  bj::value r = Ok("SELECT sum(value) AS s, count(*) AS n, max(length(json_quote(value))) AS l FROM json_each(?)",
+                   bj::array{bj::array{1, 2, 3}});
+  EXPECT_EQ(r.at("rows").at(0), bj::parse(R"({"s": 6, "n": 3, "l": 1})"));
+  bj::value t = Ok("SELECT count(*) AS n FROM json_tree(:doc)", bj::object{{"doc", bj::object{{"a", bj::array{1, 2}}}}});
+  EXPECT_EQ(t.at("rows").at(0).at("n"), 4);
+  bj::value f = Ok("SELECT upper(substr('abc', 2)) AS u, typeof(date('now')) AS d, strftime('%Y', '2024-05-01') AS y, "
+                   "coalesce(NULL, 7) AS c, printf('%05d', 42) AS p, abs(-3) AS a, row_number() OVER () AS w");
+  EXPECT_EQ(f.at("rows").at(0), bj::parse(R"({"u": "BC", "d": "text", "y": "2024", "c": 7, "p": "00042", "a": 3, "w": 1})"));
+}
+
+TEST_F(DbQueryTest, ATableCannotCarryADisallowedFunction) {
+  // Expressions stored in the schema (CHECK, DEFAULT, generated columns) go through the
+  // same function allowlist, whether SQLite checks them at CREATE or at first use.
+  for (const char* sql : {"CREATE TABLE x1 (a CHECK (load_extension('/tmp/evil.so') IS NULL))",
+                          "CREATE TABLE x2 (a, b AS (load_extension('/tmp/evil.so')))"}) {
+    auto created = Q(sql);
+    if (!created.ok()) {
+      EXPECT_EQ(created.error().code, ErrorCode::kStatementNotAllowed) << sql << ": " << created.error().message;
+      continue;
+    }
+    const std::string table = std::string(sql).substr(13, 2);
+    auto used = Q("INSERT INTO " + table + " (a) VALUES (1)");
+    ASSERT_FALSE(used.ok()) << sql;
+    EXPECT_NE(used.error().code, ErrorCode::kInternal) << used.error().message;
+  }
+}
+
 // --- what is refused ---------------------------------------------------------------
 
 struct Attack {
