@@ -4,7 +4,11 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdlib>
 #include <deque>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 #include <thread>
 
@@ -467,6 +471,50 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
   });
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(bj::parse(again->body).at("redelivered").as_array().empty());
+}
+
+// tests/testdata/hooks/rampart-signed.json: deliveries exactly as our signer produces them
+// (fixed ids and time), which tests/js/verify_hooks.mjs verifies with the npm
+// `standardwebhooks` reference library. RAMPART_UPDATE_FIXTURES=1 rewrites it.
+TEST(HookFixture, MatchesOurSigner) {
+  const store::Millis now = 1893456000000;  // 2030-01-01T00:00:00Z
+  const std::string timestamp = "1893456000";
+  auto key = actions::DecodeWebhookSecret(kSecret);
+  ASSERT_TRUE(key.has_value());
+  bj::array deliveries;
+  int n = 0;
+  for (const char* status : {"succeeded", "failed", "awaiting_approval"}) {
+    store::Run run;
+    run.org_id = "org_a";
+    run.id = "run_fixture_" + std::to_string(++n);
+    run.workflow_id = "orders";
+    run.status = status;
+    run.record = std::string(status) == "succeeded"
+                     ? R"({"output":{"total":12.5,"note":"unicode: \u00e9\u4e2d"}})"
+                     : std::string(status) == "failed"
+                           ? R"({"error":{"code":"action_failed","message":"HTTP 502"}})"
+                           : R"({"output":null})";
+    const std::string body = BuildPayload(run, EventOfStatus(status), now);
+    const std::string id = "msg_rampart_fixture_" + std::to_string(n);
+    deliveries.push_back(bj::object{
+        {"body", body},
+        {"headers", bj::object{{"webhook-id", id},
+                               {"webhook-timestamp", timestamp},
+                               {"webhook-signature",
+                                actions::StandardWebhookSignature(*key, id, timestamp, body)}}}});
+  }
+  const bj::object fixture{{"secret", kSecret}, {"timestamp", 1893456000},
+                           {"deliveries", deliveries}};
+  const std::string path =
+      std::string(RAMPART_SOURCE_DIR) + "/tests/testdata/hooks/rampart-signed.json";
+  if (const char* update = std::getenv("RAMPART_UPDATE_FIXTURES"); update && *update == '1') {
+    std::ofstream(path) << bj::serialize(fixture) << "\n";
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << path;
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(bj::parse(text.str()), bj::value(fixture));
 }
 
 }  // namespace
