@@ -25,8 +25,12 @@ namespace bj = boost::json;
 
 class BenchClock final : public Clock {
  public:
-  std::chrono::system_clock::time_point Now() const override { return std::chrono::system_clock::now(); }
-  std::chrono::steady_clock::time_point Monotonic() const override { return std::chrono::steady_clock::now(); }
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::now();
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
   void SleepFor(std::chrono::nanoseconds) override {}
 };
 
@@ -42,20 +46,31 @@ std::string BenchDir() {
 }
 
 struct Fixture {
-  Fixture() : action(actions::MakeDbQuery(std::make_shared<actions::db::FileDatabaseProvider>(BenchDir()))) {
-    Must(Run(bj::parse(R"j({"sql": "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount REAL, status TEXT)"})j")));
+  Fixture()
+      : action(
+            actions::MakeDbQuery(std::make_shared<actions::db::FileDatabaseProvider>(BenchDir()))) {
+    Must(Run(bj::parse(
+        R"j({"sql": "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount REAL, status TEXT)"})j")));
     for (int i = 0; i < 1000; ++i) Must(Insert(i));
   }
   Result<bj::value> Run(const bj::value& args) {
     std::vector<schema::ValidationError> errors;
-    if (!action->ArgsSchema().Validate(args, &errors)) return MakeError(ErrorCode::kInvalidArgument, "args");
-    actions::Context ctx{args, "bench", "run_1", "q", "", std::chrono::steady_clock::now() + std::chrono::seconds(30), clock, nullptr, nullptr, "org_bench"};
+    if (!action->ArgsSchema().Validate(args, &errors))
+      return MakeError(ErrorCode::kInvalidArgument, "args");
+    actions::Context ctx{args,    "bench",
+                         "run_1", "q",
+                         "",      std::chrono::steady_clock::now() + std::chrono::seconds(30),
+                         clock,   nullptr,
+                         nullptr, "org_bench"};
     return action->Execute(ctx);
   }
   Result<bj::value> Insert(int64_t i) {
     bj::object args;
-    args["sql"] = "INSERT INTO orders (customer, amount, status) VALUES (:customer, :amount, :status)";
-    args["params"] = bj::object{{"customer", "c-" + std::to_string(i % 97)}, {"amount", 10.5 + static_cast<double>(i % 100)}, {"status", "new"}};
+    args["sql"] =
+        "INSERT INTO orders (customer, amount, status) VALUES (:customer, :amount, :status)";
+    args["params"] = bj::object{{"customer", "c-" + std::to_string(i % 97)},
+                                {"amount", 10.5 + static_cast<double>(i % 100)},
+                                {"status", "new"}};
     return Run(bj::value(std::move(args)));
   }
   static void Must(const Result<bj::value>& r) {
@@ -88,7 +103,8 @@ void BM_ActionSelectPoint(benchmark::State& state) {
   Fixture& f = F();
   int64_t i = 0;
   for (auto _ : state) {
-    bj::value args = {{"sql", "SELECT id, customer, amount, status FROM orders WHERE id = ?"}, {"params", bj::array{1 + (i++ % 1000)}}};
+    bj::value args = {{"sql", "SELECT id, customer, amount, status FROM orders WHERE id = ?"},
+                      {"params", bj::array{1 + (i++ % 1000)}}};
     auto r = f.Run(args);
     if (!r.ok()) state.SkipWithError("select failed");
     benchmark::DoNotOptimize(r);
@@ -100,7 +116,9 @@ BENCHMARK(BM_ActionSelectPoint)->UseRealTime();
 void BM_ActionSelect100Rows(benchmark::State& state) {
   Fixture& f = F();
   for (auto _ : state) {
-    bj::value args = {{"sql", "SELECT id, customer, amount, status FROM orders WHERE id BETWEEN ? AND ?"}, {"params", bj::array{100, 199}}};
+    bj::value args = {
+        {"sql", "SELECT id, customer, amount, status FROM orders WHERE id BETWEEN ? AND ?"},
+        {"params", bj::array{100, 199}}};
     auto r = f.Run(args);
     if (!r.ok()) state.SkipWithError("select failed");
     benchmark::DoNotOptimize(r);
@@ -125,7 +143,11 @@ sqlite3* RawDb() {
   static sqlite3* db = [] {
     sqlite3* d = nullptr;
     sqlite3_open((BenchDir() + "/raw.sqlite").c_str(), &d);
-    sqlite3_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount REAL, status TEXT)", nullptr, nullptr, nullptr);
+    sqlite3_exec(
+        d,
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE IF NOT EXISTS orders (id "
+        "INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount REAL, status TEXT)",
+        nullptr, nullptr, nullptr);
     return d;
   }();
   return db;
@@ -136,7 +158,9 @@ void BM_RawInsert(benchmark::State& state) {
   int64_t i = 0;
   for (auto _ : state) {
     sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v3(db, "INSERT INTO orders (customer, amount, status) VALUES (:customer, :amount, :status)", -1, 0, &s, nullptr);
+    sqlite3_prepare_v3(
+        db, "INSERT INTO orders (customer, amount, status) VALUES (:customer, :amount, :status)",
+        -1, 0, &s, nullptr);
     std::string c = "c-" + std::to_string(i % 97);
     sqlite3_bind_text(s, 1, c.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 2, 10.5 + static_cast<double>(i % 100));
@@ -154,7 +178,8 @@ void BM_RawSelectPoint(benchmark::State& state) {
   int64_t i = 0;
   for (auto _ : state) {
     sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v3(db, "SELECT id, customer, amount, status FROM orders WHERE id = ?", -1, 0, &s, nullptr);
+    sqlite3_prepare_v3(db, "SELECT id, customer, amount, status FROM orders WHERE id = ?", -1, 0,
+                       &s, nullptr);
     sqlite3_bind_int64(s, 1, 1 + (i++ % 1000));
     while (sqlite3_step(s) == SQLITE_ROW) benchmark::DoNotOptimize(sqlite3_column_text(s, 1));
     sqlite3_finalize(s);

@@ -37,7 +37,9 @@ Registry BuiltinRegistry(const BuiltinOptions& options) {
   registry.Register("http.request", MakeHttpRequest(http, egress));
   registry.Register("webhook.send", MakeWebhookSend(http, egress, random));
   std::shared_ptr<db::DatabaseProvider> databases;
-  if (!options.data_dir.empty()) databases = std::make_shared<db::FileDatabaseProvider>(options.data_dir);
+  if (!options.data_dir.empty()) {
+    databases = std::make_shared<db::FileDatabaseProvider>(options.data_dir);
+  }
   registry.Register("db.query", MakeDbQuery(std::move(databases)));
   return registry;
 }

@@ -17,27 +17,126 @@ namespace {
 // readfile/writefile/edit if some build had them, sqlite_* introspection, ...) is denied.
 constexpr const char* kAllowedFunctions[] = {
     // core scalar
-    "abs", "changes", "char", "coalesce", "concat", "concat_ws", "format", "glob", "hex",
-    "ifnull", "iif", "instr", "last_insert_rowid", "length", "like", "likelihood", "likely",
-    "lower", "ltrim", "max", "min", "nullif", "octet_length", "printf", "quote", "random",
-    "randomblob", "replace", "round", "rtrim", "sign", "soundex", "substr", "substring",
-    "total_changes", "trim", "typeof", "unhex", "unicode", "unlikely", "upper", "zeroblob",
+    "abs",
+    "changes",
+    "char",
+    "coalesce",
+    "concat",
+    "concat_ws",
+    "format",
+    "glob",
+    "hex",
+    "ifnull",
+    "iif",
+    "instr",
+    "last_insert_rowid",
+    "length",
+    "like",
+    "likelihood",
+    "likely",
+    "lower",
+    "ltrim",
+    "max",
+    "min",
+    "nullif",
+    "octet_length",
+    "printf",
+    "quote",
+    "random",
+    "randomblob",
+    "replace",
+    "round",
+    "rtrim",
+    "sign",
+    "soundex",
+    "substr",
+    "substring",
+    "total_changes",
+    "trim",
+    "typeof",
+    "unhex",
+    "unicode",
+    "unlikely",
+    "upper",
+    "zeroblob",
     // aggregate and window
-    "avg", "count", "group_concat", "string_agg", "sum", "total", "row_number", "rank",
-    "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead", "first_value",
-    "last_value", "nth_value",
+    "avg",
+    "count",
+    "group_concat",
+    "string_agg",
+    "sum",
+    "total",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "ntile",
+    "lag",
+    "lead",
+    "first_value",
+    "last_value",
+    "nth_value",
     // date and time
-    "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff",
-    "current_date", "current_time", "current_timestamp",
+    "date",
+    "time",
+    "datetime",
+    "julianday",
+    "unixepoch",
+    "strftime",
+    "timediff",
+    "current_date",
+    "current_time",
+    "current_timestamp",
     // math
-    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos",
-    "cosh", "degrees", "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow",
-    "power", "radians", "sin", "sinh", "sqrt", "tan", "tanh", "trunc",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atan2",
+    "atanh",
+    "ceil",
+    "ceiling",
+    "cos",
+    "cosh",
+    "degrees",
+    "exp",
+    "floor",
+    "ln",
+    "log",
+    "log10",
+    "log2",
+    "mod",
+    "pi",
+    "pow",
+    "power",
+    "radians",
+    "sin",
+    "sinh",
+    "sqrt",
+    "tan",
+    "tanh",
+    "trunc",
     // json
-    "json", "json_array", "json_array_length", "json_error_position", "json_extract",
-    "json_insert", "json_object", "json_patch", "json_remove", "json_replace", "json_set",
-    "json_type", "json_valid", "json_quote", "json_group_array", "json_group_object",
-    "json_each", "json_tree",
+    "json",
+    "json_array",
+    "json_array_length",
+    "json_error_position",
+    "json_extract",
+    "json_insert",
+    "json_object",
+    "json_patch",
+    "json_remove",
+    "json_replace",
+    "json_set",
+    "json_type",
+    "json_valid",
+    "json_quote",
+    "json_group_array",
+    "json_group_object",
+    "json_each",
+    "json_tree",
 };
 
 bool FunctionAllowed(const char* name) {
@@ -53,41 +152,67 @@ bool StartsWithNoCase(const char* s, const char* prefix) {
 }
 
 bool IsSchemaTable(const char* t) {
-  return t != nullptr && (strcasecmp(t, "sqlite_master") == 0 || strcasecmp(t, "sqlite_schema") == 0 ||
-                          strcasecmp(t, "sqlite_temp_master") == 0 ||
-                          strcasecmp(t, "sqlite_temp_schema") == 0);
+  return t != nullptr &&
+         (strcasecmp(t, "sqlite_master") == 0 || strcasecmp(t, "sqlite_schema") == 0 ||
+          strcasecmp(t, "sqlite_temp_master") == 0 || strcasecmp(t, "sqlite_temp_schema") == 0);
 }
 
 bool IsMain(const char* db) { return db == nullptr || std::strcmp(db, "main") == 0; }
 
 const char* ActionName(int action) {
   switch (action) {
-    case SQLITE_CREATE_INDEX: return "CREATE INDEX";
-    case SQLITE_CREATE_TEMP_INDEX: return "CREATE TEMP INDEX";
-    case SQLITE_CREATE_TEMP_TABLE: return "CREATE TEMP TABLE";
-    case SQLITE_CREATE_TEMP_TRIGGER: return "CREATE TEMP TRIGGER";
-    case SQLITE_CREATE_TEMP_VIEW: return "CREATE TEMP VIEW";
-    case SQLITE_CREATE_TRIGGER: return "CREATE TRIGGER";
-    case SQLITE_CREATE_VIEW: return "CREATE VIEW";
-    case SQLITE_DROP_INDEX: return "DROP INDEX";
-    case SQLITE_DROP_TABLE: return "DROP TABLE";
-    case SQLITE_DROP_TEMP_INDEX: return "DROP TEMP INDEX";
-    case SQLITE_DROP_TEMP_TABLE: return "DROP TEMP TABLE";
-    case SQLITE_DROP_TEMP_TRIGGER: return "DROP TEMP TRIGGER";
-    case SQLITE_DROP_TEMP_VIEW: return "DROP TEMP VIEW";
-    case SQLITE_DROP_TRIGGER: return "DROP TRIGGER";
-    case SQLITE_DROP_VIEW: return "DROP VIEW";
-    case SQLITE_PRAGMA: return "PRAGMA";
-    case SQLITE_TRANSACTION: return "a transaction statement";
-    case SQLITE_ATTACH: return "ATTACH";
-    case SQLITE_DETACH: return "DETACH";
-    case SQLITE_ALTER_TABLE: return "ALTER TABLE";
-    case SQLITE_REINDEX: return "REINDEX";
-    case SQLITE_ANALYZE: return "ANALYZE";
-    case SQLITE_CREATE_VTABLE: return "CREATE VIRTUAL TABLE";
-    case SQLITE_DROP_VTABLE: return "DROP VIRTUAL TABLE";
-    case SQLITE_SAVEPOINT: return "SAVEPOINT";
-    default: return "this operation";
+    case SQLITE_CREATE_INDEX:
+      return "CREATE INDEX";
+    case SQLITE_CREATE_TEMP_INDEX:
+      return "CREATE TEMP INDEX";
+    case SQLITE_CREATE_TEMP_TABLE:
+      return "CREATE TEMP TABLE";
+    case SQLITE_CREATE_TEMP_TRIGGER:
+      return "CREATE TEMP TRIGGER";
+    case SQLITE_CREATE_TEMP_VIEW:
+      return "CREATE TEMP VIEW";
+    case SQLITE_CREATE_TRIGGER:
+      return "CREATE TRIGGER";
+    case SQLITE_CREATE_VIEW:
+      return "CREATE VIEW";
+    case SQLITE_DROP_INDEX:
+      return "DROP INDEX";
+    case SQLITE_DROP_TABLE:
+      return "DROP TABLE";
+    case SQLITE_DROP_TEMP_INDEX:
+      return "DROP TEMP INDEX";
+    case SQLITE_DROP_TEMP_TABLE:
+      return "DROP TEMP TABLE";
+    case SQLITE_DROP_TEMP_TRIGGER:
+      return "DROP TEMP TRIGGER";
+    case SQLITE_DROP_TEMP_VIEW:
+      return "DROP TEMP VIEW";
+    case SQLITE_DROP_TRIGGER:
+      return "DROP TRIGGER";
+    case SQLITE_DROP_VIEW:
+      return "DROP VIEW";
+    case SQLITE_PRAGMA:
+      return "PRAGMA";
+    case SQLITE_TRANSACTION:
+      return "a transaction statement";
+    case SQLITE_ATTACH:
+      return "ATTACH";
+    case SQLITE_DETACH:
+      return "DETACH";
+    case SQLITE_ALTER_TABLE:
+      return "ALTER TABLE";
+    case SQLITE_REINDEX:
+      return "REINDEX";
+    case SQLITE_ANALYZE:
+      return "ANALYZE";
+    case SQLITE_CREATE_VTABLE:
+      return "CREATE VIRTUAL TABLE";
+    case SQLITE_DROP_VTABLE:
+      return "DROP VIRTUAL TABLE";
+    case SQLITE_SAVEPOINT:
+      return "SAVEPOINT";
+    default:
+      return "this operation";
   }
 }
 
@@ -147,7 +272,8 @@ int Authorize(void* user, int action, const char* a1, const char* a2, const char
     case SQLITE_CREATE_INDEX:
       // The indexes behind UNIQUE and PRIMARY KEY constraints of the table being
       // created (a user cannot name an index sqlite_autoindex_*); CREATE INDEX is not.
-      if (st->create_table && IsMain(dbname) && StartsWithNoCase(a1, "sqlite_autoindex_")) return SQLITE_OK;
+      if (st->create_table && IsMain(dbname) && StartsWithNoCase(a1, "sqlite_autoindex_"))
+        return SQLITE_OK;
       return deny("CREATE INDEX");
     case SQLITE_FUNCTION:
       if (FunctionAllowed(a2)) return SQLITE_OK;
@@ -181,7 +307,7 @@ bool ValidScope(std::string_view s) {
 bool MakeDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) == 0) return true;
   if (errno != EEXIST) return false;
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -227,9 +353,11 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 100);
   sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 0);
   sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0);
-  const std::string setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                            "PRAGMA foreign_keys=ON; PRAGMA cell_size_check=ON; "
-                            "PRAGMA max_page_count=" + std::to_string(kMaxPageCount) + ";";
+  const std::string setup =
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+      "PRAGMA foreign_keys=ON; PRAGMA cell_size_check=ON; "
+      "PRAGMA max_page_count=" +
+      std::to_string(kMaxPageCount) + ";";
   if (sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return OpenError(sqlite3_errmsg(db));
   }

@@ -21,11 +21,11 @@ namespace rampart::actions::db {
 // What the authorizer saw while one statement was prepared or run. Reset by Begin().
 struct AuthState {
   bool denied = false;
-  std::string denied_what;   // e.g. "PRAGMA", "DROP TABLE", "function load_extension"
-  bool create_table = false; // the statement is a CREATE TABLE
-  bool schema_write = false; // an INSERT or UPDATE of sqlite_schema was asked for
-  bool schema_delete = false; // a DELETE from sqlite_schema was asked for
-  bool kind_seen = false;    // SELECT, INSERT, UPDATE, DELETE or CREATE TABLE seen
+  std::string denied_what;     // e.g. "PRAGMA", "DROP TABLE", "function load_extension"
+  bool create_table = false;   // the statement is a CREATE TABLE
+  bool schema_write = false;   // an INSERT or UPDATE of sqlite_schema was asked for
+  bool schema_delete = false;  // a DELETE from sqlite_schema was asked for
+  bool kind_seen = false;      // SELECT, INSERT, UPDATE, DELETE or CREATE TABLE seen
   // The progress handler interrupts the statement once this has passed.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   bool timed_out = false;
@@ -37,9 +37,9 @@ struct AuthState {
 };
 
 // Limits every database is opened with.
-inline constexpr int kMaxValueBytes = 1 << 20;      // one string or blob (SQLITE_LIMIT_LENGTH)
-inline constexpr int kMaxSqlBytes = 100000;         // SQLITE_LIMIT_SQL_LENGTH
-inline constexpr int kMaxPageCount = 25600;         // 100 MiB at 4 KiB pages
+inline constexpr int kMaxValueBytes = 1 << 20;  // one string or blob (SQLITE_LIMIT_LENGTH)
+inline constexpr int kMaxSqlBytes = 100000;     // SQLITE_LIMIT_SQL_LENGTH
+inline constexpr int kMaxPageCount = 25600;     // 100 MiB at 4 KiB pages
 
 // One open database. Not thread-safe by itself: hold `mutex` for every use.
 class Database {

@@ -33,10 +33,12 @@ constexpr size_t kDefaultMaxRows = 1000;
 constexpr double kDefaultTimeoutS = 5;
 constexpr size_t kMaxOutputBytes = 8u << 20;
 
-const char* const kAllowedKinds = "db.query allows one SELECT, INSERT, UPDATE, DELETE or CREATE TABLE statement";
+const char* const kAllowedKinds =
+    "db.query allows one SELECT, INSERT, UPDATE, DELETE or CREATE TABLE statement";
 
 Error NotAllowed(std::string_view what) {
-  return MakeError(ErrorCode::kStatementNotAllowed, std::string(kAllowedKinds) + "; " + std::string(what) + " is not allowed");
+  return MakeError(ErrorCode::kStatementNotAllowed,
+                   std::string(kAllowedKinds) + "; " + std::string(what) + " is not allowed");
 }
 
 // SQLite refuses UPDATE/DELETE of its schema tables and names reserved for itself
@@ -65,16 +67,26 @@ class Statement {
 Status Bind(sqlite3_stmt* stmt, int index, const bj::value& v) {
   int rc = SQLITE_OK;
   switch (v.kind()) {
-    case bj::kind::null: rc = sqlite3_bind_null(stmt, index); break;
-    case bj::kind::bool_: rc = sqlite3_bind_int(stmt, index, v.get_bool() ? 1 : 0); break;
-    case bj::kind::int64: rc = sqlite3_bind_int64(stmt, index, v.get_int64()); break;
+    case bj::kind::null:
+      rc = sqlite3_bind_null(stmt, index);
+      break;
+    case bj::kind::bool_:
+      rc = sqlite3_bind_int(stmt, index, v.get_bool() ? 1 : 0);
+      break;
+    case bj::kind::int64:
+      rc = sqlite3_bind_int64(stmt, index, v.get_int64());
+      break;
     case bj::kind::uint64:
       if (v.get_uint64() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        return MakeError(ErrorCode::kInvalidArgument, "db.query: parameter " + std::to_string(index) + " is out of the 64-bit integer range");
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            "db.query: parameter " + std::to_string(index) + " is out of the 64-bit integer range");
       }
       rc = sqlite3_bind_int64(stmt, index, static_cast<int64_t>(v.get_uint64()));
       break;
-    case bj::kind::double_: rc = sqlite3_bind_double(stmt, index, v.get_double()); break;
+    case bj::kind::double_:
+      rc = sqlite3_bind_double(stmt, index, v.get_double());
+      break;
     case bj::kind::string: {
       const bj::string& s = v.get_string();
       rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -83,15 +95,18 @@ Status Bind(sqlite3_stmt* stmt, int index, const bj::value& v) {
     case bj::kind::array:
     case bj::kind::object: {
       const std::string text = bj::serialize(v);
-      rc = sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      rc =
+          sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
       break;
     }
   }
   if (rc == SQLITE_TOOBIG) {
-    return MakeError(ErrorCode::kLimitExceeded, "db.query: parameter " + std::to_string(index) + " is larger than 1 MiB");
+    return MakeError(ErrorCode::kLimitExceeded,
+                     "db.query: parameter " + std::to_string(index) + " is larger than 1 MiB");
   }
   if (rc != SQLITE_OK) {
-    return MakeError(ErrorCode::kInvalidArgument, "db.query: parameter " + std::to_string(index) + " cannot be bound");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "db.query: parameter " + std::to_string(index) + " cannot be bound");
   }
   return Status::Ok();
 }
@@ -100,18 +115,22 @@ Status BindAll(sqlite3_stmt* stmt, const bj::value* params) {
   const int n = sqlite3_bind_parameter_count(stmt);
   if (params == nullptr) {
     if (n == 0) return Status::Ok();
-    return MakeError(ErrorCode::kInvalidArgument, "db.query: the statement has parameters but with.params is missing");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "db.query: the statement has parameters but with.params is missing");
   }
   if (params->is_array()) {
     const bj::array& a = params->get_array();
     for (int i = 1; i <= n; ++i) {
       const char* name = sqlite3_bind_parameter_name(stmt, i);
       if (name != nullptr && name[0] != '?') {
-        return MakeError(ErrorCode::kInvalidArgument, "db.query: named parameters take an object as params");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "db.query: named parameters take an object as params");
       }
     }
     if (a.size() != static_cast<size_t>(n)) {
-      return MakeError(ErrorCode::kInvalidArgument, "db.query: the statement has " + std::to_string(n) + " parameters but params has " + std::to_string(a.size()) + " values");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "db.query: the statement has " + std::to_string(n) +
+                           " parameters but params has " + std::to_string(a.size()) + " values");
     }
     for (int i = 1; i <= n; ++i) {
       Status s = Bind(stmt, i, a[static_cast<size_t>(i - 1)]);
@@ -124,11 +143,13 @@ Status BindAll(sqlite3_stmt* stmt, const bj::value* params) {
   for (int i = 1; i <= n; ++i) {
     const char* name = sqlite3_bind_parameter_name(stmt, i);
     if (name == nullptr || name[0] == '?') {
-      return MakeError(ErrorCode::kInvalidArgument, "db.query: positional parameters (?) take an array as params");
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "db.query: positional parameters (?) take an array as params");
     }
     const bj::value* v = o.if_contains(std::string_view(name + 1));
     if (v == nullptr) {
-      return MakeError(ErrorCode::kInvalidArgument, "db.query: params has no value for parameter " + std::string(name).substr(0, 64));
+      return MakeError(ErrorCode::kInvalidArgument, "db.query: params has no value for parameter " +
+                                                        std::string(name).substr(0, 64));
     }
     ++used;
     Status s = Bind(stmt, i, *v);
@@ -143,7 +164,9 @@ Status BindAll(sqlite3_stmt* stmt, const bj::value* params) {
         found = name != nullptr && kv.key() == std::string_view(name + 1);
       }
       if (!found) {
-        return MakeError(ErrorCode::kInvalidArgument, "db.query: params has '" + std::string(kv.key().substr(0, 64)) + "' but the statement has no such parameter");
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "db.query: params has '" + std::string(kv.key().substr(0, 64)) +
+                             "' but the statement has no such parameter");
       }
     }
   }
@@ -152,7 +175,9 @@ Status BindAll(sqlite3_stmt* stmt, const bj::value* params) {
 
 bj::value Column(sqlite3_stmt* stmt, int i, size_t* bytes) {
   switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_INTEGER: *bytes += 8; return bj::value(static_cast<int64_t>(sqlite3_column_int64(stmt, i)));
+    case SQLITE_INTEGER:
+      *bytes += 8;
+      return bj::value(static_cast<int64_t>(sqlite3_column_int64(stmt, i)));
     case SQLITE_FLOAT: {
       *bytes += 8;
       double d = sqlite3_column_double(stmt, i);
@@ -177,13 +202,16 @@ bj::value Column(sqlite3_stmt* stmt, int i, size_t* bytes) {
       *bytes += s.size();
       return bj::value(std::move(s));
     }
-    default: *bytes += 4; return bj::value(nullptr);
+    default:
+      *bytes += 4;
+      return bj::value(nullptr);
   }
 }
 
 class DbQuery final : public Action {
  public:
-  explicit DbQuery(std::shared_ptr<db::DatabaseProvider> provider) : provider_(std::move(provider)) {
+  explicit DbQuery(std::shared_ptr<db::DatabaseProvider> provider)
+      : provider_(std::move(provider)) {
     auto v = schema::Validator::Compile(bj::parse(kSchema));
     RAMPART_CHECK(v.ok());
     schema_ = std::move(v).value();
@@ -193,7 +221,8 @@ class DbQuery final : public Action {
 
   Result<bj::value> Execute(const Context& ctx) const override {
     if (!provider_) {
-      return MakeError(ErrorCode::kInternal, "db.query is not available: no data directory is configured");
+      return MakeError(ErrorCode::kInternal,
+                       "db.query is not available: no data directory is configured");
     }
     const bj::object& args = ctx.args.get_object();
     const bj::string& sql = args.at("sql").get_string();
@@ -202,11 +231,13 @@ class DbQuery final : public Action {
     }
     const bj::value* params = args.if_contains("params");
     size_t max_rows = kDefaultMaxRows;
-    if (const bj::value* m = args.if_contains("max_rows")) max_rows = static_cast<size_t>(Number(*m));
+    if (const bj::value* m = args.if_contains("max_rows"))
+      max_rows = static_cast<size_t>(Number(*m));
     double timeout_s = kDefaultTimeoutS;
     if (const bj::value* t = args.if_contains("timeout")) timeout_s = Number(*t);
 
-    const auto budget = std::chrono::duration_cast<steady_clock::duration>(std::chrono::duration<double>(timeout_s));
+    const auto budget = std::chrono::duration_cast<steady_clock::duration>(
+        std::chrono::duration<double>(timeout_s));
     const steady_clock::time_point deadline = std::min(ctx.deadline, steady_clock::now() + budget);
 
     auto database = provider_->For(ctx.org);
@@ -214,7 +245,8 @@ class DbQuery final : public Action {
     db::Database& d = **database;
     std::unique_lock<std::timed_mutex> lock(d.mutex(), std::defer_lock);
     if (!lock.try_lock_until(deadline)) {
-      return MakeError(ErrorCode::kTimeout, "db.query: the database stayed busy until the step's time limit");
+      return MakeError(ErrorCode::kTimeout,
+                       "db.query: the database stayed busy until the step's time limit");
     }
     sqlite3* handle = d.handle();
     db::AuthState& auth = d.auth();
@@ -222,16 +254,21 @@ class DbQuery final : public Action {
 
     Statement stmt;
     const char* tail = nullptr;
-    int rc = sqlite3_prepare_v3(handle, sql.data(), static_cast<int>(sql.size()), 0, stmt.out(), &tail);
+    int rc =
+        sqlite3_prepare_v3(handle, sql.data(), static_cast<int>(sql.size()), 0, stmt.out(), &tail);
     if (auth.denied) return NotAllowed(auth.denied_what);
     if (auth.schema_delete) return NotAllowed("deleting from sqlite_schema");
-    if (rc != SQLITE_OK && auth.schema_write && !auth.create_table) return NotAllowed("writing to sqlite_schema");
-    if (rc != SQLITE_OK && RefusedInternalObject(sqlite3_errmsg(handle))) return NotAllowed("writing to an internal table");
+    if (rc != SQLITE_OK && auth.schema_write && !auth.create_table)
+      return NotAllowed("writing to sqlite_schema");
+    if (rc != SQLITE_OK && RefusedInternalObject(sqlite3_errmsg(handle)))
+      return NotAllowed("writing to an internal table");
     if (rc != SQLITE_OK) {
       if (auth.timed_out) return TimedOut(timeout_s);
-      return MakeError(ErrorCode::kInvalidArgument, std::string("db.query: ") + sqlite3_errmsg(handle));
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string("db.query: ") + sqlite3_errmsg(handle));
     }
-    if (stmt.get() == nullptr) return MakeError(ErrorCode::kInvalidArgument, "db.query: sql holds no statement");
+    if (stmt.get() == nullptr)
+      return MakeError(ErrorCode::kInvalidArgument, "db.query: sql holds no statement");
     if (sqlite3_stmt_isexplain(stmt.get()) != 0) return NotAllowed("EXPLAIN");
     if (!auth.kind_seen) return NotAllowed("this statement");
     const db::AuthState prepared = auth;
@@ -242,7 +279,8 @@ class DbQuery final : public Action {
     while (tail != nullptr && tail < end) {
       Statement next;
       const char* after = nullptr;
-      int trc = sqlite3_prepare_v3(handle, tail, static_cast<int>(end - tail), 0, next.out(), &after);
+      int trc =
+          sqlite3_prepare_v3(handle, tail, static_cast<int>(end - tail), 0, next.out(), &after);
       if (trc != SQLITE_OK || next.get() != nullptr) return NotAllowed("more than one statement");
       if (after == nullptr || after <= tail) break;
       tail = after;
@@ -302,14 +340,22 @@ class DbQuery final : public Action {
   }
 
   static Error StepError(sqlite3* handle, int rc, const db::AuthState& auth, double timeout_s) {
-    if (auth.denied || (rc & 0xff) == SQLITE_AUTH) return NotAllowed(auth.denied ? auth.denied_what : "this operation");
+    if (auth.denied || (rc & 0xff) == SQLITE_AUTH)
+      return NotAllowed(auth.denied ? auth.denied_what : "this operation");
     switch (rc & 0xff) {
-      case SQLITE_INTERRUPT: return TimedOut(timeout_s);
-      case SQLITE_FULL: return MakeError(ErrorCode::kLimitExceeded, "db.query: the database reached its size limit");
-      case SQLITE_TOOBIG: return MakeError(ErrorCode::kLimitExceeded, "db.query: a value is larger than 1 MiB");
+      case SQLITE_INTERRUPT:
+        return TimedOut(timeout_s);
+      case SQLITE_FULL:
+        return MakeError(ErrorCode::kLimitExceeded,
+                         "db.query: the database reached its size limit");
+      case SQLITE_TOOBIG:
+        return MakeError(ErrorCode::kLimitExceeded, "db.query: a value is larger than 1 MiB");
       case SQLITE_BUSY:
-      case SQLITE_LOCKED: return MakeError(ErrorCode::kActionFailed, "db.query: the database is busy");
-      default: return MakeError(ErrorCode::kActionFailed, std::string("db.query: ") + sqlite3_errmsg(handle));
+      case SQLITE_LOCKED:
+        return MakeError(ErrorCode::kActionFailed, "db.query: the database is busy");
+      default:
+        return MakeError(ErrorCode::kActionFailed,
+                         std::string("db.query: ") + sqlite3_errmsg(handle));
     }
   }
 
