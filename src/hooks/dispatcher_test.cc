@@ -17,6 +17,8 @@
 #include "rampart/net/resolver.h"
 #include "rampart/server/router.h"
 #include "rampart/server/server.h"
+#include "rampart/runs/runs.h"
+#include "runs/test_util.h"
 #include "store/store_test_util.h"
 
 namespace rampart::api::internal {
@@ -471,6 +473,71 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
   });
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(bj::parse(again->body).at("redelivered").as_array().empty());
+}
+
+// Through the run service: the deliveries commit with the run's final status (a reader
+// that sees the run succeeded sees its delivery), after_final kicks the dispatcher.
+TEST_F(DispatcherTest, AFinishedRunDeliversThroughTheRunService) {
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
+    return tx.InsertOrg({"org_r", "r", "R", 10, 1});
+  }).ok());
+  const std::string yaml = R"(
+rampart: 1
+id: notify
+inputs: { type: object, properties: { n: { type: integer } }, required: [n] }
+steps:
+  - { id: a, type: set, values: { v: 1 } }
+output: "{{ inputs.n * 2 }}"
+hooks:
+  - { url: ")" + receiver_.Url() + R"(", events: [run.succeeded, run.failed], secret: signer }
+  - { url: ")" + receiver_.Url() + R"(", events: [run.awaiting_approval], secret: signer }
+)";
+  runs::testing::PutVersion(*store_, "org_r", 1, yaml, 1);
+  auto dispatcher = Dispatcher();
+  actions::Registry registry;
+  runs::RunEnvironment env;
+  env.actions = &registry;
+  std::atomic<int> seen_in_commit{0};
+  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
+    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+    if (!n.ok()) return Status(n.error());
+    seen_in_commit += *n;
+    return Status::Ok();
+  };
+  env.after_final = [&](const store::Run&) { dispatcher->Kick(); };
+  runs::RunServiceOptions options;
+  options.workers = 2;
+  runs::RunService service(*store_, env, options);
+  ASSERT_TRUE(service.Start().ok());
+  dispatcher->Start();
+  runs::Submission sub;
+  sub.org_id = "org_r";
+  sub.workflow_id = "notify";
+  sub.version = 1;
+  sub.input = bj::parse(R"({"n": 21})");
+  sub.trigger = bj::parse(R"({"type": "api"})");
+  sub.actor = "user:usr_1";
+  auto run = service.Submit(std::move(sub));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  auto done = service.Wait("org_r", run->id, std::chrono::seconds(10));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, "succeeded");
+  EXPECT_EQ(seen_in_commit.load(), 1);
+  std::vector<store::HookDelivery> deliveries = store::testing::ReadWith(
+      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", run->id); });
+  ASSERT_EQ(deliveries.size(), 1u);
+  for (int i = 0; i < 250 && receiver_.received().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  service.Stop(std::chrono::seconds(1));
+  dispatcher->Stop();
+  auto got = receiver_.received();
+  ASSERT_EQ(got.size(), 1u);
+  bj::value body = bj::parse(got[0].body);
+  EXPECT_EQ(body.at("type"), "run.succeeded");
+  EXPECT_EQ(body.at("data").at("run_id").as_string(), run->id);
+  EXPECT_EQ(body.at("data").at("workflow"), "notify");
+  EXPECT_EQ(body.at("data").at("output"), 42);
 }
 
 // tests/testdata/hooks/rampart-signed.json: deliveries exactly as our signer produces them
