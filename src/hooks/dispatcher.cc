@@ -150,7 +150,7 @@ Result<int> HookDispatcher::RunOnce() {
   for (const store::HookDelivery& d : due) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_ && thread_.joinable()) break;
+      if (stopping_) break;
     }
     if (Status s = Attempt(d); s.ok()) ++attempted;
   }

@@ -96,7 +96,9 @@ class HookDispatcher {
   // Stops after the attempt in flight; joins the thread. Pending deliveries stay pending.
   void Stop();
 
-  // One pass: attempts every due delivery (up to `batch`). Returns how many.
+  // One pass: attempts every due delivery (up to `batch`), one after the other (a slow
+  // endpoint delays the others by at most `timeout` per attempt). Returns how many.
+  // Nothing once Stop() was called.
   Result<int> RunOnce();
 
  private:
