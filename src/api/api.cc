@@ -343,7 +343,7 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        "Outbound hook deliveries of a run, with every attempt", A::kOrg, P::kRunsRead, false,
        {}, 0, h(&Impl::ListRunHooks)},
       {"POST", "/v1/orgs/{org}/runs/{run_id}/hooks/redeliver", "redeliverRunHooks",
-       "Redeliver one hook delivery ({delivery_id}) or every failed one of a run", A::kOrg,
+       "Redeliver a hook delivery (body delivery_id) or every failed one of the run", A::kOrg,
        P::kWebhooksManage, true, {"delivery_id"}, kSmall, h(&Impl::RedeliverRunHooks)},
       {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events (?after=&limit=)", A::kOrg,
        P::kAuditRead, false, {}, 0, h(&Impl::ListAudit)},
