@@ -121,6 +121,33 @@ check "metrics with a key" 200 "$(api GET /metrics)"
 grep -q 'rampart_runs{status="succeeded"}' "$TMP/body"
 check "metrics list runs by status" 0 $?
 
+# db.query: the org's own database under <data>/db, statements checked by SQLite.
+cat >"$TMP/db.yaml" <<'EOF2'
+rampart: 1
+id: db-demo
+steps:
+  - id: create
+    type: action
+    uses: db.query
+    with: { sql: "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)" }
+  - id: add
+    type: action
+    uses: db.query
+    with: { sql: "INSERT INTO notes (body) VALUES (:body)", params: { body: "{{ inputs.body }}" } }
+  - id: read
+    type: action
+    uses: db.query
+    with: { sql: "SELECT body FROM notes ORDER BY id" }
+output: { rows: "{{ steps.read.output.rows }}" }
+EOF2
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/yaml' --data-binary @"$TMP/db.yaml")
+check "create db workflow" 201 "$code"
+check "publish db workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/db-demo/publish '{"version":1}')"
+check "run db workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/db-demo/runs '{"input":{"body":"hello; DROP TABLE notes"},"wait":10}')"
+check "db rows" "[{'body': 'hello; DROP TABLE notes'}]" "$(json "$TMP/body" 'd["output"]["rows"]')"
+check "per-org database file" 600 "$(stat -c %a "$DATA/db/$ORG.sqlite" 2>/dev/null)"
+
 # A connector with a distinctive secret: encrypted at rest, masked in answers.
 SECRET="e2e-Secret-$(date +%s%N)"
 check "create connector" 201 "$(api POST /v1/orgs/$ORG/connectors "{\"id\":\"acme\",\"type\":\"bearer\",\"options\":{\"base_url\":\"https://api.acme.test\"},\"secrets\":{\"token\":\"$SECRET\"}}")"

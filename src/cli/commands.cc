@@ -198,6 +198,7 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   }
   actions::BuiltinOptions builtin_options;
   builtin_options.egress = config->egress;
+  builtin_options.data_dir = options.data_dir;  // db.query's database: <data>/db/local.sqlite
   actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   engine::StreamLogSink log(err);
   engine::Env env;

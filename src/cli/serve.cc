@@ -197,6 +197,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
 
   actions::BuiltinOptions builtin_options;
   builtin_options.egress = config->egress;
+  builtin_options.data_dir = data_dir;  // db.query: one database per org under <data>/db
   actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   engine::StreamLogSink log(err);
   // Outbound execution hooks: deliveries are inserted with the run's final status and

@@ -496,7 +496,8 @@ class Execution {
       ++attempt;
       actions::Context ctx{with,          wf_.id,        run_id_,
                            path,          step.connector, step_deadline,
-                           *env_.clock,   log_ ? &*log_ : nullptr, &connectors_};
+                           *env_.clock,   log_ ? &*log_ : nullptr, &connectors_,
+                           env_.org};
       Result<bj::value> r = action->Execute(ctx);
       if (r.ok() && !secrets_->empty()) {
         // A secret the action was given must not come back out in its output (an

@@ -596,6 +596,7 @@ class RunService::Impl {
     engine::Env engine_env{env_.clock, env_.random, env_.actions, &source, env_.log};
     engine_env.connectors = services.connectors.get();
     engine_env.security = services.security.get();
+    engine_env.org = run.org_id;
     engine::Engine engine(engine_env);
     engine::RunResult result = engine.Run(*wf, std::move(request));
 

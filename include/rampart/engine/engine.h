@@ -52,6 +52,9 @@ struct Env {
   // Connectors that action steps may name; null: such steps fail (permission_denied).
   const actions::ConnectorResolver* connectors = nullptr;
   SecurityEvents* security = nullptr;           // null: events are dropped
+  // The org the run belongs to ("" for local runs): scopes per-org resources of actions
+  // (db.query's database).
+  std::string org = {};
 };
 
 struct RunRequest {
