@@ -726,6 +726,9 @@ class Loader {
       if (const bj::value* w = o->if_contains("with")) {
         if (ExpectObject(*w, child("with"), "with")) {
           if (step.uses == "db.query") LintDbQuery(w->get_object(), child("with"));
+          if (step.uses == "http.request" || step.uses == "webhook.send") {
+            LintDestination(w->get_object(), child("with"));
+          }
           step.with = CompileTree(*w, child("with"));
         }
       }
@@ -856,6 +859,30 @@ class Loader {
     } else if (sql && sql->get_string().find("{{") != bj::string::npos) {
       Fail(json::PointerAppend(path, "sql"),
            "db.query sql must be a literal; pass values through params");
+    }
+  }
+
+  // security.md 5 (lint, a warning): an outbound call whose destination host comes from
+  // the run's input or trigger can be pointed anywhere public by whoever starts the run;
+  // the SSRF guard still blocks internal ranges, but only a domain allowlist stops
+  // exfiltration to an attacker's host.
+  void LintDestination(const bj::object& with, const std::string& path) {
+    const bj::value* url = with.if_contains("url");
+    if (url == nullptr || !url->is_string()) return;
+    std::string_view text = url->get_string();
+    size_t open = text.find("{{");
+    if (open == std::string_view::npos) return;
+    size_t scheme = text.find("://");
+    size_t host_end = scheme == std::string_view::npos ? 0 : text.find('/', scheme + 3);
+    // A template before the path (or a whole-URL template) decides the host.
+    bool in_host = scheme == std::string_view::npos || open < host_end;
+    std::string_view expression = text.substr(open);
+    bool from_caller = expression.find("inputs") != std::string_view::npos ||
+                       expression.find("trigger") != std::string_view::npos;
+    if (in_host && from_caller) {
+      Warn(json::PointerAppend(path, "url"),
+           "the destination host comes from the run's input; restrict it with an egress "
+           "allow_domains list on the connector or in the configuration");
     }
   }
 

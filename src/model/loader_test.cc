@@ -261,5 +261,28 @@ TEST(LoaderTest, DbQuerySqlMustBeALiteral) {
   EXPECT_TRUE(literal.ok()) << Dump(literal);
 }
 
+TEST(LoaderTest, DestinationHostFromInputIsLinted) {
+  auto load = [](const std::string& url) {
+    return LoadDefinition("rampart: 1\nid: q\nsteps:\n  - id: call\n    type: action\n"
+                          "    uses: http.request\n    with: { url: \"" + url + "\" }\n");
+  };
+  auto warned = [](const LoadResult& r) {
+    for (const auto& w : r.warnings) {
+      if (w.path == "/steps/0/with/url") return true;
+    }
+    return false;
+  };
+  // The host comes from the caller: a warning, not an error (the guard still applies).
+  LoadResult host = load("https://{{ inputs.host }}/v1/items");
+  ASSERT_TRUE(host.ok()) << Dump(host);
+  EXPECT_TRUE(warned(host));
+  EXPECT_TRUE(warned(load("{{ inputs.url }}")));
+  EXPECT_TRUE(warned(load("https://api.{{ trigger.delivery_id }}.test/x")));
+  // Only the path or query comes from the input; or the host is computed from steps.
+  EXPECT_FALSE(warned(load("https://api.example.test/items/{{ inputs.id }}")));
+  EXPECT_FALSE(warned(load("https://api.example.test/items?q={{ inputs.q }}")));
+  EXPECT_FALSE(warned(load("https://api.example.test/static")));
+}
+
 }  // namespace
 }  // namespace rampart::model
