@@ -34,13 +34,13 @@ std::string DisplayUrl(std::string_view url) {
 object DeliveryJson(const store::HookDelivery& d, const std::vector<store::HookAttempt>& attempts) {
   array log;
   for (const store::HookAttempt& a : attempts) {
-    object entry{{"attempt", a.attempt},
-                 {"time", TimeValue(a.time)},
-                 {"latency_ms", a.latency_ms},
-                 {"status_code", a.status_code == 0 ? boost::json::value(nullptr)
-                                                    : boost::json::value(a.status_code)},
-                 {"error", a.error.empty() ? boost::json::value(nullptr)
-                                           : boost::json::value(a.error)}};
+    object entry{
+        {"attempt", a.attempt},
+        {"time", TimeValue(a.time)},
+        {"latency_ms", a.latency_ms},
+        {"status_code",
+         a.status_code == 0 ? boost::json::value(nullptr) : boost::json::value(a.status_code)},
+        {"error", a.error.empty() ? boost::json::value(nullptr) : boost::json::value(a.error)}};
     log.push_back(std::move(entry));
   }
   return object{{"id", d.id},
@@ -49,8 +49,8 @@ object DeliveryJson(const store::HookDelivery& d, const std::vector<store::HookA
                 {"secret", d.secret},
                 {"status", d.status},
                 {"attempts", d.attempts},
-                {"next_attempt_at",
-                 d.status == "pending" ? TimeValue(d.next_attempt_at) : boost::json::value(nullptr)},
+                {"next_attempt_at", d.status == "pending" ? TimeValue(d.next_attempt_at)
+                                                          : boost::json::value(nullptr)},
                 {"created_at", TimeValue(d.created_at)},
                 {"updated_at", TimeValue(d.updated_at)},
                 {"attempt_log", std::move(log)}};

@@ -51,8 +51,8 @@ std::string BuildPayload(const store::Run& run, std::string_view event, store::M
   if (!data.contains("error") && !run.error_code.empty()) {
     data["error"] = bj::object{{"code", run.error_code}};
   }
-  bj::object body{{"type", event}, {"timestamp", FormatRfc3339(FromMillis(now))},
-                  {"data", std::move(data)}};
+  bj::object body{
+      {"type", event}, {"timestamp", FormatRfc3339(FromMillis(now))}, {"data", std::move(data)}};
   return json::Serialize(body);
 }
 
@@ -87,8 +87,8 @@ Result<int> EnqueueRunHooks(store::Tx& tx, const store::Run& run, const model::W
 }
 
 HookDispatcher::HookDispatcher(store::Store& store, net::HttpClient& client,
-                               net::EgressPolicy egress, CredentialLookup credentials,
-                               Clock& clock, DispatcherOptions options)
+                               net::EgressPolicy egress, CredentialLookup credentials, Clock& clock,
+                               DispatcherOptions options)
     : store_(store),
       client_(client),
       egress_(std::move(egress)),
@@ -176,9 +176,10 @@ Status HookDispatcher::Attempt(const store::HookDelivery& delivery) {
 
   const store::Millis started = NowMs();
   AttemptOutcome outcome;
-  auto credentials = credentials_ ? credentials_(delivery)
-                                  : Result<HookCredentials>(MakeError(
-                                        ErrorCode::kInternal, "no credential lookup"));
+  auto credentials =
+      credentials_
+          ? credentials_(delivery)
+          : Result<HookCredentials>(MakeError(ErrorCode::kInternal, "no credential lookup"));
   if (!credentials.ok()) {
     outcome.error = std::string(credentials.error().code_name()) +
                     ": signing secret unavailable: " + credentials.error().message;
@@ -222,8 +223,8 @@ Status HookDispatcher::Attempt(const store::HookDelivery& delivery) {
     if (!*current || (*current)->attempts != delivery.attempts) return Status::Ok();
     if (Status s = tx.InsertHookAttempt(attempt); !s.ok()) return s;
     if (disable_endpoint) {
-      if (Status s = tx.SetHookEndpointDisabled(delivery.org_id, delivery.workflow_id,
-                                                delivery.url, true, now);
+      if (Status s = tx.SetHookEndpointDisabled(delivery.org_id, delivery.workflow_id, delivery.url,
+                                                true, now);
           !s.ok()) {
         return s;
       }

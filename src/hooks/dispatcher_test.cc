@@ -8,16 +8,16 @@
 #include <cstdlib>
 #include <deque>
 #include <fstream>
-#include <sstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "actions/webhook/webhook_send.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/net/resolver.h"
+#include "rampart/runs/runs.h"
 #include "rampart/server/router.h"
 #include "rampart/server/server.h"
-#include "rampart/runs/runs.h"
 #include "runs/test_util.h"
 #include "store/store_test_util.h"
 
@@ -57,8 +57,8 @@ class Receiver {
     r.handler = [this](server::Request& req) {
       std::lock_guard lock(mu_);
       Received got;
-      for (const char* name : {"webhook-id", "webhook-timestamp", "webhook-signature",
-                               "content-type"}) {
+      for (const char* name :
+           {"webhook-id", "webhook-timestamp", "webhook-signature", "content-type"}) {
         got.headers[name] = std::string(req.Header(name).value_or(""));
       }
       got.body = req.body;
@@ -118,8 +118,9 @@ class DispatcherTest : public ::testing::Test {
     policy_.allow_cidrs = {*net::ParseCidr("127.0.0.1/32")};
     Open();
     EXPECT_TRUE(store_->Write([](store::Tx& tx) {
-      return tx.InsertOrg({"org_a", "a", "A", 10, 1});
-    }).ok());
+                        return tx.InsertOrg({"org_a", "a", "A", 10, 1});
+                      })
+                    .ok());
   }
 
   void Open() {
@@ -155,13 +156,15 @@ class DispatcherTest : public ::testing::Test {
     wf.id = "wf";
     wf.hooks.push_back({url, {"run.succeeded", "run.failed"}, "signer"});
     wf.hooks.push_back({url, {"run.awaiting_approval"}, "signer"});
-    EXPECT_TRUE(store_->Write([&](store::Tx& tx) -> Status {
-      if (Status s = tx.InsertRun(run); !s.ok()) return s;
-      auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
-      if (!n.ok()) return n.error();
-      EXPECT_EQ(*n, status == "cancelled" ? 0 : 1);
-      return Status::Ok();
-    }).ok());
+    EXPECT_TRUE(store_
+                    ->Write([&](store::Tx& tx) -> Status {
+                      if (Status s = tx.InsertRun(run); !s.ok()) return s;
+                      auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+                      if (!n.ok()) return n.error();
+                      EXPECT_EQ(*n, status == "cancelled" ? 0 : 1);
+                      return Status::Ok();
+                    })
+                    .ok());
     std::vector<std::string> ids;
     for (const auto& d : Deliveries(run_id)) ids.push_back(d.id);
     return ids;
@@ -174,9 +177,8 @@ class DispatcherTest : public ::testing::Test {
   }
 
   std::vector<store::HookDelivery> Deliveries(const std::string& run_id) {
-    return store::testing::ReadWith(*store_, [&](store::Tx& tx) {
-      return *tx.ListHookDeliveriesOfRun("org_a", run_id);
-    });
+    return store::testing::ReadWith(
+        *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_a", run_id); });
   }
   store::HookDelivery Delivery(const std::string& id) {
     return store::testing::ReadWith(
@@ -214,9 +216,9 @@ TEST_F(DispatcherTest, SignedDeliveryVerifiesAtTheReceiver) {
   ASSERT_TRUE(key.has_value());
   const std::string signed_content =
       r.headers.at("webhook-id") + "." + r.headers.at("webhook-timestamp") + "." + r.body;
-  EXPECT_EQ(r.headers.at("webhook-signature"),
-            "v1," + crypto::Base64Encode(
-                        crypto::DigestBytes(crypto::HmacSha256(*key, signed_content))));
+  EXPECT_EQ(
+      r.headers.at("webhook-signature"),
+      "v1," + crypto::Base64Encode(crypto::DigestBytes(crypto::HmacSha256(*key, signed_content))));
   const long long ts = std::stoll(r.headers.at("webhook-timestamp"));
   EXPECT_LT(std::llabs(ts - ToMs() / 1000), 60);
 
@@ -387,11 +389,13 @@ TEST_F(DispatcherTest, AMissingSecretIsAFailedAttemptNotASend) {
   run.record = R"({"status":"failed","error":{"code":"action_failed","message":"boom"}})";
   model::Workflow wf;
   wf.hooks.push_back({receiver_.Url(), {"run.failed"}, "missing"});
-  ASSERT_TRUE(store_->Write([&](store::Tx& tx) -> Status {
-    if (Status s = tx.InsertRun(run); !s.ok()) return s;
-    return EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom()).ok() ? Status::Ok()
-                                                                      : Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](store::Tx& tx) -> Status {
+                    if (Status s = tx.InsertRun(run); !s.ok()) return s;
+                    return EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom()).ok() ? Status::Ok()
+                                                                                     : Status::Ok();
+                  })
+                  .ok());
   auto deliveries = Deliveries("run_m");
   ASSERT_EQ(deliveries.size(), 1u);
   bj::value payload = bj::parse(deliveries[0].payload);
@@ -419,9 +423,8 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
   };
   // Unknown delivery, delivery of another run, run of another org: 404.
   auto missing = store::testing::WriteWith(*store_, [&](store::Tx& tx) {
-    return api::internal::RedeliverRunHooksHandler(tx, "org_a", "run_r",
-                                                   bj::object{{"delivery_id", "msg_nope"}}, ToMs(),
-                                                   audit);
+    return api::internal::RedeliverRunHooksHandler(
+        tx, "org_a", "run_r", bj::object{{"delivery_id", "msg_nope"}}, ToMs(), audit);
   });
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
@@ -433,9 +436,8 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
   EXPECT_EQ(other_org.error().code, ErrorCode::kNotFound);
 
   auto redelivered = store::testing::WriteWith(*store_, [&](store::Tx& tx) {
-    return api::internal::RedeliverRunHooksHandler(tx, "org_a", "run_r",
-                                                   bj::object{{"delivery_id", ids[0]}}, ToMs(),
-                                                   audit);
+    return api::internal::RedeliverRunHooksHandler(
+        tx, "org_a", "run_r", bj::object{{"delivery_id", ids[0]}}, ToMs(), audit);
   });
   ASSERT_TRUE(redelivered.ok()) << redelivered.error().message;
   EXPECT_EQ(redelivered->status, 202);
@@ -479,8 +481,9 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
 // that sees the run succeeded sees its delivery), after_final kicks the dispatcher.
 TEST_F(DispatcherTest, AFinishedRunDeliversThroughTheRunService) {
   ASSERT_TRUE(store_->Write([](store::Tx& tx) {
-    return tx.InsertOrg({"org_r", "r", "R", 10, 1});
-  }).ok());
+                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
+                    })
+                  .ok());
   const std::string yaml = R"(
 rampart: 1
 id: notify
@@ -489,8 +492,10 @@ steps:
   - { id: a, type: set, values: { v: 1 } }
 output: "{{ inputs.n * 2 }}"
 hooks:
-  - { url: ")" + receiver_.Url() + R"(", events: [run.succeeded, run.failed], secret: signer }
-  - { url: ")" + receiver_.Url() + R"(", events: [run.awaiting_approval], secret: signer }
+  - { url: ")" + receiver_.Url() +
+                           R"(", events: [run.succeeded, run.failed], secret: signer }
+  - { url: ")" + receiver_.Url() +
+                           R"(", events: [run.awaiting_approval], secret: signer }
 )";
   runs::testing::PutVersion(*store_, "org_r", 1, yaml, 1);
   auto dispatcher = Dispatcher();
@@ -558,9 +563,9 @@ TEST(HookFixture, MatchesOurSigner) {
     run.status = status;
     run.record = std::string(status) == "succeeded"
                      ? R"({"output":{"total":12.5,"note":"unicode: \u00e9\u4e2d"}})"
-                     : std::string(status) == "failed"
-                           ? R"({"error":{"code":"action_failed","message":"HTTP 502"}})"
-                           : R"({"output":null})";
+                 : std::string(status) == "failed"
+                     ? R"({"error":{"code":"action_failed","message":"HTTP 502"}})"
+                     : R"({"output":null})";
     const std::string body = BuildPayload(run, EventOfStatus(status), now);
     const std::string id = "msg_rampart_fixture_" + std::to_string(n);
     deliveries.push_back(bj::object{
@@ -570,8 +575,8 @@ TEST(HookFixture, MatchesOurSigner) {
                                {"webhook-signature",
                                 actions::StandardWebhookSignature(*key, id, timestamp, body)}}}});
   }
-  const bj::object fixture{{"secret", kSecret}, {"timestamp", 1893456000},
-                           {"deliveries", deliveries}};
+  const bj::object fixture{
+      {"secret", kSecret}, {"timestamp", 1893456000}, {"deliveries", deliveries}};
   const std::string path =
       std::string(RAMPART_SOURCE_DIR) + "/tests/testdata/hooks/rampart-signed.json";
   if (const char* update = std::getenv("RAMPART_UPDATE_FIXTURES"); update && *update == '1') {
