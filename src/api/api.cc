@@ -460,6 +460,9 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
 }
 
 Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
+  // Every later use (rate limits, audit source, webhook allowlists) sees the client
+  // address, resolved once here.
+  request.remote_ip = ClientAddress(request, options_.trusted_proxies);
   const auto now = deps_.clock->Monotonic();
   int retry_after = 0;
   // Login is kNone but is where passwords are guessed: it is throttled too.

@@ -4,6 +4,7 @@
 
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
+#include "rampart/net/ip.h"
 
 namespace rampart::api {
 
@@ -212,6 +213,37 @@ boost::json::object RunSummaryJson(const store::Run& run) {
           {"created_at", TimeValue(run.created_at)},
           {"started_at", TimeValue(run.started_at)},
           {"finished_at", TimeValue(run.finished_at)}};
+}
+
+std::string ClientAddress(const server::Request& request,
+                          const std::vector<std::string>& trusted_cidrs) {
+  if (trusted_cidrs.empty()) return request.remote_ip;
+  auto trusted = [&](std::string_view text) {
+    auto address = net::ParseIp(text);
+    if (!address.has_value()) return false;
+    for (const std::string& c : trusted_cidrs) {
+      auto cidr = net::ParseCidr(c);
+      if (cidr.has_value() && cidr->Contains(*address)) return true;
+    }
+    return false;
+  };
+  if (!trusted(request.remote_ip)) return request.remote_ip;
+  std::string_view chain = request.Header("x-forwarded-for").value_or("");
+  std::string client = request.remote_ip;
+  // Right to left: each hop appended the address it saw; stop at the first hop that is
+  // not one of ours.
+  while (!chain.empty()) {
+    size_t comma = chain.rfind(',');
+    std::string_view entry = comma == std::string_view::npos ? chain : chain.substr(comma + 1);
+    chain = comma == std::string_view::npos ? std::string_view() : chain.substr(0, comma);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    auto address = net::ParseIp(entry);
+    if (!address.has_value()) break;  // garbage: keep the last address we could trust
+    client = std::string(entry);
+    if (!trusted(entry)) break;
+  }
+  return client;
 }
 
 bool SourceLimiter::Hit(std::string_view source, std::chrono::steady_clock::time_point now,

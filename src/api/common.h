@@ -54,6 +54,12 @@ boost::json::object AuditJson(const store::AuditEvent& event);
 boost::json::value RunRecordJson(const store::Run& run);
 boost::json::object RunSummaryJson(const store::Run& run);
 
+// The client address of a request: the TCP peer, unless the peer is one of `trusted`
+// proxies; then the right-most X-Forwarded-For entry that is not a trusted proxy (the
+// entries a client wrote itself, further left, are never believed).
+std::string ClientAddress(const server::Request& request,
+                          const std::vector<std::string>& trusted_cidrs);
+
 // Fixed-window counters per source address (bounded memory).
 class SourceLimiter {
  public:

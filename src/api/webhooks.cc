@@ -12,9 +12,10 @@
 //   3. authentication by the live version's trigger `auth` with the secret of its
 //      connector (decrypted here, never logged) -> 401, one message whatever was wrong
 //   4. replay: timestamp within +-replay_window, delivery id not seen -> 409
-//   5. ip_allowlist against the TCP peer address -> 403. X-Forwarded-For is NOT honoured:
-//      trusted proxies are not supported yet, so behind a proxy the allowlist sees the
-//      proxy's address.
+//   5. ip_allowlist against the client address -> 403: the TCP peer, or, behind a
+//      configured trusted proxy, the right-most X-Forwarded-For entry it vouches for
+//      (api::ClientAddress, applied in Dispatch); a spoofed header from anyone else is
+//      ignored.
 //   6. rate limit: token bucket per trigger (rpm/burst, default 600/50), in memory -> 429
 //   7. Content-Type application/json and a JSON body -> 400
 //   8. inputs schema (RunService::Submit) -> 400 with the validation errors
@@ -385,7 +386,7 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
     if (!read.ok()) return Count(Outcome::kInternal, Reject(read.error(), request));
     if (seen) return Count(Outcome::kReplayed, replayed);
   }
-  // The TCP peer only: X-Forwarded-For is not trusted (no trusted proxies yet).
+  // request.remote_ip is already the client address (trusted proxies resolved).
   if (!target.allowlist.empty() && !webhooks::IpAllowed(request.remote_ip, target.allowlist)) {
     return Count(Outcome::kForbiddenSource,
                  Reject(MakeError(ErrorCode::kPermissionDenied, "source address not allowed"),

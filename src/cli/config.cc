@@ -5,6 +5,7 @@
 
 #include "rampart/engine/local.h"
 #include "rampart/model/workflow.h"
+#include "rampart/net/ip.h"
 
 namespace rampart::cli {
 namespace {
@@ -76,15 +77,11 @@ Result<Config> LoadConfig(const std::string& path) {
       !s.ok()) {
     return s.error();
   }
-  // Keys of features that are not built yet are refused when set, rather than accepted
-  // and silently ignored (an operator must not believe a guard is on when it is not).
-  for (std::string_view key : {"trusted_proxies"}) {
-    const boost::json::value* v = o.if_contains(key);
-    bool empty = v == nullptr || v->is_null() || (v->is_array() && v->as_array().empty()) ||
-                 (v->is_object() && v->as_object().empty());
-    if (!empty) {
+  RAMPART_ASSIGN(config.trusted_proxies, StringsAt(o, "trusted_proxies"));
+  for (const std::string& cidr : config.trusted_proxies) {
+    if (!net::ParseCidr(cidr).has_value()) {
       return MakeError(ErrorCode::kInvalidArgument,
-                       "config: " + std::string(key) + " is not supported by this version yet");
+                       "config: trusted_proxies: \"" + cidr + "\" is not a CIDR");
     }
   }
   if (const auto* egress = o.if_contains("egress"); egress != nullptr && !egress->is_null()) {

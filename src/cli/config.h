@@ -22,6 +22,7 @@ struct Config {
   std::vector<std::string> jwt_algorithms;
   int max_concurrent_runs = 0;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
+  std::vector<std::string> trusted_proxies;          // CIDRs whose X-Forwarded-For counts
 };
 
 // "" = no file: every default.

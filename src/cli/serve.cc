@@ -286,6 +286,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   auth::Authenticator authenticator(auth_config, SystemClock());
   api::ApiOptions api_options;
   api_options.tls = !config->tls_cert.empty();
+  api_options.trusted_proxies = config->trusted_proxies;
   api_options.setup_token_path = data_dir + "/setup-token";
   api::ApiDeps deps;
   deps.store = store->get();

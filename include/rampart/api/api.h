@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -36,6 +37,10 @@ struct ApiOptions {
   int max_api_keys_per_org = 50;
   // Failed authentications from one source IP per minute before 429.
   int auth_failures_per_minute = 20;
+  // Peers whose X-Forwarded-For is believed (config `trusted_proxies`, CIDRs). The client
+  // address is then the right-most X-Forwarded-For entry that is not itself a trusted
+  // proxy; from any other peer the header is ignored. Empty: only the TCP peer counts.
+  std::vector<std::string> trusted_proxies;
   // Public endpoint requests per source IP per minute.
   int public_requests_per_minute = 120;
   // POST /hooks/{token}: bodies over this are answered 413 by the server before being

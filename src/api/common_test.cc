@@ -1,0 +1,46 @@
+#include "api/common.h"
+
+#include <gtest/gtest.h>
+
+namespace rampart::api {
+namespace {
+
+server::Request From(std::string peer, std::string forwarded_for = "") {
+  server::Request r;
+  r.remote_ip = std::move(peer);
+  if (!forwarded_for.empty()) r.headers.emplace_back("X-Forwarded-For", std::move(forwarded_for));
+  return r;
+}
+
+TEST(ClientAddressTest, WithoutTrustedProxiesTheHeaderIsIgnored) {
+  EXPECT_EQ(ClientAddress(From("127.0.0.1", "203.0.113.7"), {}), "127.0.0.1");
+}
+
+TEST(ClientAddressTest, AnUntrustedPeerCannotSpoofItsAddress) {
+  EXPECT_EQ(ClientAddress(From("198.51.100.9", "10.0.0.1"), {"127.0.0.1/32"}), "198.51.100.9");
+}
+
+TEST(ClientAddressTest, ATrustedProxyNamesTheClient) {
+  EXPECT_EQ(ClientAddress(From("127.0.0.1", "203.0.113.7"), {"127.0.0.1/32"}), "203.0.113.7");
+}
+
+TEST(ClientAddressTest, EntriesTheClientWroteItselfAreNotBelieved) {
+  // The client sent "X-Forwarded-For: 10.0.0.1"; our proxy appended the real address.
+  EXPECT_EQ(ClientAddress(From("127.0.0.1", "10.0.0.1, 203.0.113.7"), {"127.0.0.1/32"}),
+            "203.0.113.7");
+}
+
+TEST(ClientAddressTest, ChainsOfTrustedProxiesAreWalkedRightToLeft) {
+  EXPECT_EQ(ClientAddress(From("127.0.0.1", "203.0.113.7, 10.1.2.3"),
+                          {"127.0.0.0/8", "10.0.0.0/8"}),
+            "203.0.113.7");
+  EXPECT_EQ(ClientAddress(From("::1", "2001:db8::5"), {"::1/128"}), "2001:db8::5");
+}
+
+TEST(ClientAddressTest, GarbageStopsTheWalk) {
+  EXPECT_EQ(ClientAddress(From("127.0.0.1", "not-an-ip"), {"127.0.0.1/32"}), "127.0.0.1");
+  EXPECT_EQ(ClientAddress(From("127.0.0.1", "1.2.3.4, junk"), {"127.0.0.1/32"}), "127.0.0.1");
+}
+
+}  // namespace
+}  // namespace rampart::api
