@@ -34,6 +34,7 @@
 #include "rampart/model/workflow.h"
 #include "rampart/net/egress.h"
 #include "rampart/runs/runs.h"
+#include "rampart/schedule/scheduler.h"
 #include "rampart/server/metrics.h"
 #include "rampart/server/router.h"
 #include "rampart/server/server.h"
@@ -262,6 +263,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (config->max_concurrent_runs > 0) run_options.default_org_limit = config->max_concurrent_runs;
   runs::RunService run_service(**store, env, run_options);
   if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
+  // Schedule triggers of live workflows (at most one catch-up run after downtime).
+  schedule::Scheduler scheduler(**store, run_service);
+  scheduler.Start();
   hook_dispatcher.Start();  // resumes deliveries left pending by a previous process
   runs::WorkflowCache cache(**store);
 
@@ -331,6 +335,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   std::fprintf(out, "rampart: shutting down (draining requests and runs)\n");
   std::fflush(out);
   http.Stop(std::chrono::seconds(10));
+  scheduler.Stop();
   run_service.Stop(std::chrono::seconds(20));
   hook_dispatcher.Stop();  // pending deliveries stay pending for the next start
   return kExitOk;

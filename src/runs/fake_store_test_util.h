@@ -246,6 +246,16 @@ class FakeTx final : public store::Tx {
                                     std::string_view) override {
     return Unsupported();
   }
+  Result<std::vector<store::LiveWorkflow>> ListLiveWorkflows(int) override {
+    return Unsupported();
+  }
+  Result<std::optional<store::Millis>> GetScheduleLastFired(std::string_view,
+                                                           std::string_view) override {
+    return Unsupported();
+  }
+  Status PutScheduleLastFired(std::string_view, std::string_view, store::Millis) override {
+    return Unsupported();
+  }
 
  private:
   FakeState& s_;

@@ -246,6 +246,16 @@ CREATE TABLE hook_endpoints_disabled (
   PRIMARY KEY (org_id, workflow_id, url)
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // Schedule triggers: when each workflow's schedule last fired (catch-up is bounded
+    // by it, so a restart never bursts).
+    R"sql(
+CREATE TABLE schedule_state (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  workflow_id TEXT NOT NULL,
+  last_fired_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, workflow_id)
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

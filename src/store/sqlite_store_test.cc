@@ -298,6 +298,39 @@ TEST_F(SqliteStoreTest, SettingsPutGetDelete) {
   EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSetting("k"); })->has_value());
 }
 
+TEST_F(SqliteStoreTest, LiveWorkflowsAndScheduleState) {
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                for (Workflow wf : {Workflow{"org_b", "w1", "w1", "private", 2, 2, 1, 1},
+                                    Workflow{"org_a", "w2", "w2", "private", 3, 1, 1, 1},
+                                    Workflow{"org_a", "draft", "d", "private", 1, 0, 1, 1}}) {
+                  if (Status s = tx.InsertWorkflow(wf); !s.ok()) return s;
+                }
+                return Status::Ok();
+              }).ok());
+  auto live = ReadWith(store(), [](Tx& tx) { return tx.ListLiveWorkflows(100); });
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(live->size(), 2u);  // across orgs, published only, by (org, id)
+  EXPECT_EQ((*live)[0].org_id, "org_a");
+  EXPECT_EQ((*live)[0].id, "w2");
+  EXPECT_EQ((*live)[0].live_version, 1);
+  EXPECT_EQ((*live)[1].org_id, "org_b");
+  EXPECT_EQ((*live)[1].live_version, 2);
+  EXPECT_EQ(ReadWith(store(), [](Tx& tx) { return tx.ListLiveWorkflows(1); })->size(), 1u);
+
+  auto last_fired = [this](const char* org) {
+    return ReadWith(store(), [org](Tx& tx) { return tx.GetScheduleLastFired(org, "w2"); });
+  };
+  EXPECT_FALSE(last_fired("org_a")->has_value());
+  for (Millis t : {5, 9}) {
+    ASSERT_TRUE(
+        WriteWith(store(), [t](Tx& tx) { return tx.PutScheduleLastFired("org_a", "w2", t); })
+            .ok());
+  }
+  EXPECT_EQ(**last_fired("org_a"), 9);
+  EXPECT_FALSE(last_fired("org_b")->has_value());  // org isolation
+}
+
 TEST_F(SqliteStoreTest, UniqueViolationsAreConflictsWithGenericMessages) {
   SeedTwoOrgs();
   auto expect_conflict = [&](const std::function<Status(Tx&)>& fn) {

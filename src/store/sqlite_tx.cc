@@ -1082,6 +1082,31 @@ Result<bool> SqliteTx::HookEndpointDisabled(std::string_view org_id,
   return *row;
 }
 
+Result<std::vector<LiveWorkflow>> SqliteTx::ListLiveWorkflows(int limit) {
+  Stmt s(conn_,
+         "SELECT org_id, id, live_version FROM workflows WHERE live_version > 0 "
+         "ORDER BY org_id, id LIMIT ?");
+  s.Int(limit);
+  return QueryAll<LiveWorkflow>(s, [](const Stmt& row) {
+    return LiveWorkflow{row.ColText(0), row.ColText(1), static_cast<int>(row.ColInt(2))};
+  });
+}
+
+Result<std::optional<Millis>> SqliteTx::GetScheduleLastFired(std::string_view org_id,
+                                                            std::string_view workflow_id) {
+  Stmt s(conn_, "SELECT last_fired_at FROM schedule_state WHERE org_id = ? AND workflow_id = ?");
+  s.Text(org_id).Text(workflow_id);
+  return QueryOne<Millis>(s, [](const Stmt& row) { return row.ColInt(0); });
+}
+
+Status SqliteTx::PutScheduleLastFired(std::string_view org_id, std::string_view workflow_id,
+                                      Millis last_fired_at) {
+  Stmt s(conn_,
+         "INSERT INTO schedule_state (org_id, workflow_id, last_fired_at) VALUES (?, ?, ?) "
+         "ON CONFLICT (org_id, workflow_id) DO UPDATE SET last_fired_at = excluded.last_fired_at");
+  return s.Text(org_id).Text(workflow_id).Int(last_fired_at).Run();
+}
+
 Result<std::optional<std::string>> SqliteTx::GetSetting(std::string_view key) {
   Stmt s(conn_, "SELECT value FROM settings WHERE key = ?");
   s.Text(key);

@@ -122,6 +122,12 @@ class SqliteTx final : public Tx {
   Result<bool> HookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
                                     std::string_view url) override;
 
+  Result<std::vector<LiveWorkflow>> ListLiveWorkflows(int limit) override;
+  Result<std::optional<Millis>> GetScheduleLastFired(std::string_view org_id,
+                                                    std::string_view workflow_id) override;
+  Status PutScheduleLastFired(std::string_view org_id, std::string_view workflow_id,
+                              Millis last_fired_at) override;
+
   Result<std::optional<std::string>> GetSetting(std::string_view key) override;
   Status PutSetting(std::string_view key, std::string_view value) override;
   Status DeleteSetting(std::string_view key) override;

@@ -214,6 +214,13 @@ struct HookAttempt {
   std::string error;       // "" on 2xx; an error code name or "http_<status>"
 };
 
+// A workflow with a live version (for schedule triggers across orgs).
+struct LiveWorkflow {
+  std::string org_id;
+  std::string id;
+  int live_version = 0;
+};
+
 struct ConnectorFilter {
   bool due_only = false;  // only connectors whose rotation is due at `now`
   Millis now = 0;
@@ -405,6 +412,15 @@ class Tx {
                                          std::string_view url, bool disabled, Millis now) = 0;
   virtual Result<bool> HookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
                                             std::string_view url) = 0;
+
+  // Schedule triggers. Every workflow with a live version across orgs, by (org_id, id),
+  // at most `limit`.
+  virtual Result<std::vector<LiveWorkflow>> ListLiveWorkflows(int limit) = 0;
+  // When the schedule of (org, workflow) last fired; nullopt when it never did.
+  virtual Result<std::optional<Millis>> GetScheduleLastFired(std::string_view org_id,
+                                                            std::string_view workflow_id) = 0;
+  virtual Status PutScheduleLastFired(std::string_view org_id, std::string_view workflow_id,
+                                      Millis last_fired_at) = 0;
 
   // Settings: small server-wide values (setup token hash, ...).
   virtual Result<std::optional<std::string>> GetSetting(std::string_view key) = 0;

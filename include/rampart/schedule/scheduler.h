@@ -1,0 +1,70 @@
+// The scheduler of schedule triggers: a thread that, about every second, finds the live
+// workflow versions whose `triggers` hold `{type: schedule, cron}` and submits a run
+// for each due tick through the run service (trigger {type: "schedule", cron,
+// scheduled_for}, actor "schedule").
+//
+// State. schedule_state keeps, per workflow, the tick it last fired for
+// (last_fired_at), so a restart never re-fires a tick and never bursts:
+//  - a workflow seen for the first time starts at "now" (ticks before it was seen are
+//    not run);
+//  - when one or more ticks were missed since last_fired_at (the server was down, or
+//    busy), ONE run fires for the most recent missed tick, then scheduling continues
+//    normally;
+//  - with several schedule triggers in one workflow, one pass fires at most one run
+//    for it (the most recent due tick of any of them).
+//
+// At most once. last_fired_at is committed in its own write right BEFORE Submit (which
+// has its own write). A crash (or a Submit error: invalid input, queue full) between
+// the two loses that tick's run instead of running it twice; the choice is deliberate:
+// a schedule that skips one tick is recoverable, a duplicated side effect may not be.
+//
+// Thread-safety: Start/Stop/Tick may be called from any thread; Tick is serialized.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "rampart/core/clock.h"
+#include "rampart/core/result.h"
+#include "rampart/runs/runs.h"
+#include "rampart/store/store.h"
+
+namespace rampart::schedule {
+
+struct SchedulerOptions {
+  Clock* clock = &SystemClock();             // only Now() is used (wall time, UTC)
+  std::chrono::milliseconds interval{1000};  // between passes (real time)
+  int max_workflows = 100000;                // live workflows scanned per pass
+};
+
+struct SchedulerStats {
+  int64_t fired = 0;          // runs submitted
+  int64_t submit_errors = 0;  // ticks lost to a Submit error (at most once)
+  int64_t errors = 0;         // passes or workflows skipped on a store/load error
+};
+
+class Scheduler {
+ public:
+  Scheduler(store::Store& store, runs::RunService& runs, SchedulerOptions options = {});
+  ~Scheduler();  // Stop()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts the thread (its first pass runs at once). No-op when already started.
+  void Start();
+  // Stops and joins the thread. Idempotent.
+  void Stop();
+
+  // One pass at the clock's current time (the thread calls this; tests call it
+  // directly). Returns how many runs were submitted.
+  Result<int> Tick();
+
+  SchedulerStats Stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rampart::schedule

@@ -1,0 +1,245 @@
+#include "rampart/schedule/scheduler.h"
+
+#include <atomic>
+#include <boost/json/serialize.hpp>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "rampart/core/error.h"
+#include "rampart/model/workflow.h"
+#include "rampart/schedule/cron.h"
+
+namespace rampart::schedule {
+namespace {
+
+namespace bj = boost::json;
+
+store::Millis ToMillis(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+class Scheduler::Impl {
+ public:
+  Impl(store::Store& store, runs::RunService& runs, SchedulerOptions options)
+      : store_(store), runs_(runs), options_(options), cache_(store) {}
+
+  void Start() {
+    std::lock_guard lock(mu_);
+    if (thread_.joinable()) return;
+    stop_ = false;
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  Result<int> Tick() {
+    std::lock_guard tick_lock(tick_mu_);
+    std::vector<store::LiveWorkflow> live;
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto listed = tx.ListLiveWorkflows(options_.max_workflows);
+      if (!listed.ok()) return listed.error();
+      live = std::move(*listed);
+      return Status::Ok();
+    });
+    if (!read.ok()) {
+      ++errors_;
+      return read.error();
+    }
+    const TimePoint now = options_.clock->Now();
+    int fired = 0;
+    for (const store::LiveWorkflow& wf : live) {
+      if (Visit(wf, now)) ++fired;
+    }
+    return fired;
+  }
+
+  SchedulerStats Stats() const {
+    return SchedulerStats{fired_.load(), submit_errors_.load(), errors_.load()};
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      (void)Tick();
+      lock.lock();
+      cv_.wait_for(lock, options_.interval, [this] { return stop_; });
+    }
+  }
+
+  // The parsed cron of `text` (cached; nullptr when invalid, which the loader rejects
+  // before a version can be stored).
+  const CronSpec* Cron(const std::string& text) {
+    auto it = crons_.find(text);
+    if (it == crons_.end()) {
+      auto parsed = CronSpec::Parse(text);
+      it = crons_
+               .emplace(text, parsed.ok() ? std::optional<CronSpec>(std::move(*parsed))
+                                          : std::optional<CronSpec>())
+               .first;
+    }
+    return it->second ? &*it->second : nullptr;
+  }
+
+  // Fires the workflow when a tick is due; true when a run was submitted. Runs under
+  // tick_mu_.
+  bool Visit(const store::LiveWorkflow& wf, TimePoint now) {
+    auto loaded = cache_.Get(wf.org_id, wf.id, wf.live_version);
+    if (!loaded.ok()) {
+      ++errors_;
+      return false;
+    }
+    // The most recent tick at or before now, of any schedule trigger.
+    std::optional<TimePoint> due;
+    std::string due_cron;
+    bool has_schedule = false;
+    for (const model::Trigger& trigger : (*loaded)->triggers) {
+      if (trigger.type != "schedule" || !trigger.spec.is_object()) continue;
+      const bj::value* cron = trigger.spec.as_object().if_contains("cron");
+      if (!cron || !cron->is_string()) continue;
+      const std::string text(cron->get_string());
+      const CronSpec* spec = Cron(text);
+      if (!spec) continue;
+      has_schedule = true;
+      std::optional<TimePoint> tick = spec->LatestAtOrBefore(now);
+      if (tick && (!due || *tick > *due)) {
+        due = tick;
+        due_cron = text;
+      }
+    }
+    if (!has_schedule) return false;
+
+    const store::Millis now_ms = ToMillis(now);
+    const auto key = std::make_pair(wf.org_id, wf.id);
+    auto known = last_fired_.find(key);
+    if (known == last_fired_.end()) {
+      // Not seen by this process yet: the store knows when it last fired.
+      std::optional<store::Millis> stored;
+      Status read = store_.Read([&](store::Tx& tx) -> Status {
+        auto last = tx.GetScheduleLastFired(wf.org_id, wf.id);
+        if (!last.ok()) return last.error();
+        stored = *last;
+        return Status::Ok();
+      });
+      if (!read.ok()) {
+        ++errors_;
+        return false;
+      }
+      if (!stored) {
+        // First sight: start from now, never run ticks from before it was seen.
+        Status put = store_.Write([&](store::Tx& tx) -> Status {
+          auto last = tx.GetScheduleLastFired(wf.org_id, wf.id);
+          if (!last.ok()) return last.error();
+          if (last->has_value()) {
+            stored = *last;
+            return Status::Ok();
+          }
+          stored = now_ms;
+          return tx.PutScheduleLastFired(wf.org_id, wf.id, now_ms);
+        });
+        if (!put.ok()) {
+          ++errors_;
+          return false;
+        }
+      }
+      known = last_fired_.emplace(key, *stored).first;
+    }
+    if (!due || ToMillis(*due) <= known->second) return false;  // the common case: no write
+
+    // Claim the tick in its own durable write before submitting (at most once). The
+    // stored value is checked again so another process sharing the store cannot fire it
+    // a second time.
+    const store::Millis due_ms = ToMillis(*due);
+    bool fire = false;
+    Status claimed = store_.Write([&](store::Tx& tx) -> Status {
+      fire = false;
+      auto last = tx.GetScheduleLastFired(wf.org_id, wf.id);
+      if (!last.ok()) return last.error();
+      if (last->has_value() && due_ms <= **last) return Status::Ok();
+      fire = true;
+      return tx.PutScheduleLastFired(wf.org_id, wf.id, due_ms);
+    });
+    if (!claimed.ok()) {
+      ++errors_;
+      last_fired_.erase(key);  // re-read from the store next pass
+      return false;
+    }
+    known->second = due_ms;
+    if (!fire) return false;
+
+    runs::Submission submission;
+    submission.org_id = wf.org_id;
+    submission.workflow_id = wf.id;
+    submission.version = wf.live_version;
+    submission.input = bj::object();
+    submission.trigger = bj::object{{"type", "schedule"},
+                                    {"cron", due_cron},
+                                    {"scheduled_for", FormatRfc3339(*due)},
+                                    {"received_at", FormatRfc3339(now)}};
+    submission.actor = "schedule";
+    store::AuditEvent event;
+    event.time = now_ms;
+    event.org_id = wf.org_id;
+    event.actor = "schedule";
+    event.action = "run.start";
+    event.outcome = "success";
+    event.details = bj::serialize(bj::object{{"workflow", wf.id},
+                                             {"version", wf.live_version},
+                                             {"trigger", "schedule"},
+                                             {"scheduled_for", FormatRfc3339(*due)}});
+    submission.audit = std::move(event);
+    auto submitted = runs_.Submit(std::move(submission));
+    if (!submitted.ok()) {
+      ++submit_errors_;  // the tick stays claimed: lost, never run twice
+      return false;
+    }
+    ++fired_;
+    return true;
+  }
+
+  store::Store& store_;
+  runs::RunService& runs_;
+  SchedulerOptions options_;
+  runs::WorkflowCache cache_;
+
+  std::mutex tick_mu_;  // serializes Tick; guards crons_
+  std::map<std::string, std::optional<CronSpec>> crons_;
+  // Last fired tick per (org, workflow) as committed (avoids a write per pass).
+  std::map<std::pair<std::string, std::string>, store::Millis> last_fired_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+
+  std::atomic<int64_t> fired_{0};
+  std::atomic<int64_t> submit_errors_{0};
+  std::atomic<int64_t> errors_{0};
+};
+
+Scheduler::Scheduler(store::Store& store, runs::RunService& runs, SchedulerOptions options)
+    : impl_(std::make_unique<Impl>(store, runs, options)) {}
+
+Scheduler::~Scheduler() { impl_->Stop(); }
+
+void Scheduler::Start() { impl_->Start(); }
+void Scheduler::Stop() { impl_->Stop(); }
+Result<int> Scheduler::Tick() { return impl_->Tick(); }
+SchedulerStats Scheduler::Stats() const { return impl_->Stats(); }
+
+}  // namespace rampart::schedule
