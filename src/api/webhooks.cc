@@ -205,9 +205,10 @@ class WebhookReceiver {
   }
   Result<Response> Finish(Target target, Request& request);
   void AuditAuthFailure(const Target& target, const Request& request);
-  Status Reserve(const Target& target, const std::vector<std::string>& keys, store::Millis now,
-                 bool* fresh);
-  void Release(const Target& target, const std::vector<std::string>& keys);
+  // Inside the run's commit: reserves the delivery ids (kConflict + !*fresh on a
+  // replay), touches the hook, prunes old ids now and then.
+  Status Reserve(store::Tx& tx, const Target& target, const std::vector<std::string>& keys,
+                 store::Millis now, bool* fresh);
 
   ApiDeps deps_;
   ApiOptions options_;
@@ -417,12 +418,6 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
                  Reject(MakeError(ErrorCode::kInvalidArgument, "the body must be JSON"), request));
   }
 
-  bool fresh = true;
-  if (!keys.empty()) {
-    Status reserved = Reserve(target, keys, now, &fresh);
-    if (!reserved.ok()) return Count(Outcome::kInternal, Reject(reserved.error(), request));
-    if (!fresh) return Count(Outcome::kReplayed, replayed);
-  }
   const std::string actor = "hook:" + target.hook.id;
   runs::Submission submission;
   submission.org_id = org_id;
@@ -452,9 +447,24 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
                                          {"connector", target.connector_id},
                                          {"delivery_id", verified->delivery_id}});
   submission.audit = std::move(event);
+  // The delivery ids are reserved and linked to the run in the run's own commit: one
+  // durable write per accepted delivery, and a concurrent duplicate that passed the
+  // read-only check above loses on the unique key (409) with nothing stored.
+  bool fresh = true;
+  if (!keys.empty()) {
+    submission.in_commit = [&](store::Tx& tx, const store::Run& run) -> Status {
+      if (Status s = Reserve(tx, target, keys, now, &fresh); !s.ok()) return s;
+      for (const std::string& k : keys) {
+        if (Status s = tx.SetWebhookDeliveryRun(org_id, target.hook.id, k, run.id); !s.ok()) {
+          return s;
+        }
+      }
+      return Status::Ok();
+    };
+  }
   auto run = deps_.runs->Submit(std::move(submission));
   if (!run.ok()) {
-    Release(target, keys);
+    if (!fresh) return Count(Outcome::kReplayed, replayed);
     if (run.error().code == ErrorCode::kInvalidInput) {
       return Count(Outcome::kInvalidPayload, Reject(run.error(), request));
     }
@@ -462,16 +472,6 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
       return Count(Outcome::kRateLimited, Reject(run.error(), request, 5));
     }
     return Count(Outcome::kInternal, Reject(run.error(), request));
-  }
-  if (!keys.empty()) {
-    (void)deps_.store->Write([&](store::Tx& tx) -> Status {
-      for (const std::string& k : keys) {
-        if (Status s = tx.SetWebhookDeliveryRun(org_id, target.hook.id, k, run->id); !s.ok()) {
-          return s;
-        }
-      }
-      return Status::Ok();
-    });
   }
   counters_.Count(Outcome::kAccepted);
   if (target.sync) {
@@ -508,43 +508,28 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
   return server::JsonResponse(202, object{{"run_id", run->id}});
 }
 
-Status WebhookReceiver::Reserve(const Target& target, const std::vector<std::string>& keys,
-                                store::Millis now, bool* fresh) {
+Status WebhookReceiver::Reserve(store::Tx& tx, const Target& target,
+                                const std::vector<std::string>& keys, store::Millis now,
+                                bool* fresh) {
   const bool prune = now - last_prune_.load(std::memory_order_relaxed) > kPruneEveryMs;
   if (prune) last_prune_.store(now, std::memory_order_relaxed);
   *fresh = true;
-  Status written = deps_.store->Write([&](store::Tx& tx) -> Status {
-    for (const std::string& k : keys) {
-      auto r = tx.ReserveWebhookDelivery(target.hook.org_id, target.hook.id, k, now,
-                                         now - kStaleReservationMs);
-      if (!r.ok()) return r.error();
-      if (!*r) {
-        *fresh = false;
-        // Roll back the other keys of this request (the savepoint of this function).
-        return MakeError(ErrorCode::kConflict, "replay");
-      }
+  for (const std::string& k : keys) {
+    auto r = tx.ReserveWebhookDelivery(target.hook.org_id, target.hook.id, k, now,
+                                       now - kStaleReservationMs);
+    if (!r.ok()) return r.error();
+    if (!*r) {
+      *fresh = false;
+      // Rolls back the run and the other keys of this request with the transaction.
+      return MakeError(ErrorCode::kConflict, "replay");
     }
-    if (Status s = tx.TouchWebhook(target.hook.org_id, target.hook.id, now); !s.ok()) return s;
-    if (prune) {
-      auto n = tx.PruneWebhookDeliveries(now - kDeliveryRetentionMs, kPruneBatch);
-      if (!n.ok()) return n.error();
-    }
-    return Status::Ok();
-  });
-  if (!written.ok() && *fresh) return written;  // a store failure, not a replay
+  }
+  if (Status s = tx.TouchWebhook(target.hook.org_id, target.hook.id, now); !s.ok()) return s;
+  if (prune) {
+    auto n = tx.PruneWebhookDeliveries(now - kDeliveryRetentionMs, kPruneBatch);
+    if (!n.ok()) return n.error();
+  }
   return Status::Ok();
-}
-
-void WebhookReceiver::Release(const Target& target, const std::vector<std::string>& keys) {
-  if (keys.empty()) return;
-  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
-    for (const std::string& k : keys) {
-      if (Status s = tx.ReleaseWebhookDelivery(target.hook.org_id, target.hook.id, k); !s.ok()) {
-        return s;
-      }
-    }
-    return Status::Ok();
-  });
 }
 
 void WebhookReceiver::AuditAuthFailure(const Target& target, const Request& request) {

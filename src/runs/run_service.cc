@@ -273,6 +273,7 @@ class RunService::Impl {
         auto appended = tx.AppendAudit(*s.audit);
         if (!appended.ok()) return appended.error();
       }
+      if (s.in_commit) return s.in_commit(tx, run);
       return Status::Ok();
     });
 

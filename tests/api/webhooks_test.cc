@@ -8,6 +8,9 @@
 // temp dir, keyring over the store, Api, HttpServer), restartable on the same data dir.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -566,6 +569,29 @@ TEST_F(WebhooksTest, ReplayedDeliveryIdAfterRestartOnTheSameDataDir) {
   server_ = std::make_unique<Server>(dir);
   Post(url, Standard("msg_r", kNow, kOrder), kOrder, 409, 0, "conflict");
   Post(url, Standard("msg_r2", kNow, kOrder), kOrder, 202, 1);
+}
+
+TEST_F(WebhooksTest, ConcurrentDuplicatesStartExactlyOneRun) {
+  // The same signed delivery from 8 connections at once: the read-only replay check may
+  // pass for several of them; the delivery id is reserved in the run's own commit, so
+  // exactly one run starts and every other copy is a 409.
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  const HttpHeaders headers = Standard("msg_race", kNow, kOrder);
+  const int64_t before = s().RunCount(seed_.org_a);
+  std::vector<int> statuses(8, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      HttpClient client("127.0.0.1", s().http_->port(),
+                        testing::HttpClientOptions{.timeout = seconds(30)});
+      auto r = client.Request("POST", url, headers, kOrder);
+      statuses[i] = r.ok() ? r->status : -1;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 202), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 409), 7);
+  EXPECT_EQ(s().RunCount(seed_.org_a), before + 1);
 }
 
 TEST_F(WebhooksTest, OversizedBodies) {

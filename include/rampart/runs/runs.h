@@ -70,6 +70,9 @@ struct Submission {
   // Appended in the same commit as the queued run (target = the run id), so "run
   // started" is audited exactly when the run is accepted.
   std::optional<store::AuditEvent> audit;
+  // More work for the same commit as the queued run (e.g. recording the webhook delivery
+  // id that started it). Its error fails the submission and rolls everything back.
+  std::function<Status(store::Tx&, const store::Run&)> in_commit;
 };
 
 struct RunStats {
