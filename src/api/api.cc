@@ -199,7 +199,7 @@ class Api::Impl {
   Result<Response> RunInStore(const RouteSpec& spec, Call& call);
   void RecordAuthFailure(const Request& request, std::string_view reason);
   void TouchCredentials(const auth::Principal& principal);
-  store::Millis Now() const { return ToMillis(deps_.clock->Now()); }
+  store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
 
   // Handlers.
   Result<Response> Setup(Call& call);
@@ -1362,7 +1362,7 @@ Result<std::string> EnsureSetupToken(store::Store& store, const std::string& pat
                                      Random& random) {
   std::string token;
   bool set_up = false;
-  const store::Millis now = ToMillis(clock.Now());
+  const store::Millis now = UnixMillis(clock.Now());
   Status status = store.Write([&](store::Tx& tx) -> Status {
     auto orgs = tx.CountOrgs();
     if (!orgs.ok()) return orgs.error();

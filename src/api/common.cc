@@ -8,9 +8,6 @@
 
 namespace rampart::api {
 
-store::Millis ToMillis(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 boost::json::value TimeValue(store::Millis ms) {
   if (ms == 0) return nullptr;

@@ -21,7 +21,6 @@
 
 namespace rampart::api {
 
-store::Millis ToMillis(std::chrono::system_clock::time_point t);
 // RFC 3339 text of a stored time; null for 0 / nullopt.
 boost::json::value TimeValue(store::Millis ms);
 boost::json::value TimeValue(const std::optional<store::Millis>& ms);

@@ -865,7 +865,7 @@ Result<actions::ConnectorSecrets> SourceConnectorResolver::Resolve(
 Result<DecryptedConnector> StoreConnectorSource::Load(std::string_view connector_id,
                                                       std::string_view workflow_id) {
   std::optional<DecryptedConnector> out;
-  const store::Millis now = ToMillis(clock_.Now());
+  const store::Millis now = UnixMillis(clock_.Now());
   Status status = store_.Write([&](store::Tx& tx) -> Status {
     auto loaded = LoadConnectorForRun(tx, keyring_, org_id_, connector_id, workflow_id, now,
                                       "run:" + run_id_);
@@ -881,7 +881,7 @@ void AuditSecurityEvents::SecretExposureAttempt(std::string_view run_id,
                                                 std::string_view workflow,
                                                 std::string_view step_path) {
   store::AuditEvent event;
-  event.time = ToMillis(clock_.Now());
+  event.time = UnixMillis(clock_.Now());
   event.org_id = org_id_;
   event.actor = "run:" + std::string(run_id);
   event.action = "secret_exposure_attempt";

@@ -345,7 +345,7 @@ Result<Response> WebhookReceiver::Receive(store::Tx& tx, Request& request,
 }
 
 Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
-  const store::Millis now = ToMillis(deps_.clock->Now());
+  const store::Millis now = UnixMillis(deps_.clock->Now());
   const std::string& org_id = target.hook.org_id;
   const Response unauthenticated =
       Reject(MakeError(ErrorCode::kUnauthenticated, "authentication required"), request);
@@ -536,7 +536,7 @@ void WebhookReceiver::AuditAuthFailure(const Target& target, const Request& requ
   int retry_after = 0;
   if (auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after)) return;
   store::AuditEvent event;
-  event.time = ToMillis(deps_.clock->Now());
+  event.time = UnixMillis(deps_.clock->Now());
   event.org_id = target.hook.org_id;
   event.actor = "anonymous";
   event.action = "webhook.auth_failed";

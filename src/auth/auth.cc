@@ -46,9 +46,6 @@ Error Unauthenticated() {
   return MakeError(ErrorCode::kUnauthenticated, "authentication required");
 }
 
-store::Millis ToMillis(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 constexpr store::Millis kTouchIntervalMs = 60'000;
 
@@ -151,7 +148,7 @@ Authenticator::Authenticator(AuthConfig config, Clock& clock)
 
 Result<Principal> Authenticator::Authenticate(store::Tx& tx,
                                               const Credentials& credentials) const {
-  const store::Millis now = ToMillis(clock_.Now());
+  const store::Millis now = UnixMillis(clock_.Now());
   Principal principal;
   std::string_view bearer = BearerToken(credentials.authorization);
   if (!credentials.authorization.empty() && bearer.empty()) return Unauthenticated();

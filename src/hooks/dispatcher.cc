@@ -16,9 +16,6 @@ namespace bj = boost::json;
 
 constexpr size_t kMaxErrorLength = 300;
 
-store::Millis ToMillis(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 std::chrono::system_clock::time_point FromMillis(store::Millis ms) {
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
@@ -119,7 +116,7 @@ void HookDispatcher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-store::Millis HookDispatcher::NowMs() const { return ToMillis(clock_.Now()); }
+store::Millis HookDispatcher::NowMs() const { return UnixMillis(clock_.Now()); }
 
 void HookDispatcher::Loop() {
   for (;;) {

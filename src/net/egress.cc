@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "rampart/core/ascii.h"
 #include "rampart/core/json.h"
 
 namespace rampart::net {
@@ -14,23 +15,13 @@ std::string_view StripDot(std::string_view s) {
   return s;
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // Whether every name `inner` matches is matched by `outer`.
 bool Covers(std::string_view outer, std::string_view inner) {
   if (inner.rfind("*.", 0) != 0) return DomainMatches(outer, inner);
   if (outer.rfind("*.", 0) != 0) return false;
   std::string_view in = StripDot(inner.substr(2)), out = StripDot(outer.substr(2));
-  return EqualsNoCase(in, out) || DomainMatches(outer, in);
+  return EqualsIgnoreCase(in, out) || DomainMatches(outer, in);
 }
 
 Error Bad(std::string_view field, std::string message) {
@@ -125,9 +116,9 @@ bool DomainMatches(std::string_view pattern, std::string_view host) {
   if (pattern.rfind("*.", 0) == 0) {
     std::string_view suffix = pattern.substr(1);  // ".example.com"
     return host.size() > suffix.size() &&
-           EqualsNoCase(host.substr(host.size() - suffix.size()), suffix);
+           EqualsIgnoreCase(host.substr(host.size() - suffix.size()), suffix);
   }
-  return EqualsNoCase(pattern, host);
+  return EqualsIgnoreCase(pattern, host);
 }
 
 EgressPolicy EgressPolicy::Narrow(const EgressRules& c) const {

@@ -35,9 +35,6 @@ bool IsFinal(std::string_view status) {
   return status == "succeeded" || status == "failed" || status == "cancelled";
 }
 
-store::Millis ToMillis(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 bj::value RfcOrNull(store::Millis ms) {
   if (ms <= 0) return nullptr;
@@ -414,7 +411,7 @@ class RunService::Impl {
   }
 
  private:
-  store::Millis NowMs() const { return ToMillis(env_.clock->Now()); }
+  store::Millis NowMs() const { return UnixMillis(env_.clock->Now()); }
 
   int LimitOf(const std::optional<store::Org>& org) const {
     int limit = org ? org->max_concurrent_runs : 0;

@@ -19,9 +19,6 @@ namespace {
 
 namespace bj = boost::json;
 
-store::Millis ToMillis(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -124,7 +121,7 @@ class Scheduler::Impl {
     }
     if (!has_schedule) return false;
 
-    const store::Millis now_ms = ToMillis(now);
+    const store::Millis now_ms = UnixMillis(now);
     const auto key = std::make_pair(wf.org_id, wf.id);
     auto known = last_fired_.find(key);
     if (known == last_fired_.end()) {
@@ -159,12 +156,12 @@ class Scheduler::Impl {
       }
       known = last_fired_.emplace(key, *stored).first;
     }
-    if (!due || ToMillis(*due) <= known->second) return false;  // the common case: no write
+    if (!due || UnixMillis(*due) <= known->second) return false;  // the common case: no write
 
     // Claim the tick in its own durable write before submitting (at most once). The
     // stored value is checked again so another process sharing the store cannot fire it
     // a second time.
-    const store::Millis due_ms = ToMillis(*due);
+    const store::Millis due_ms = UnixMillis(*due);
     bool fire = false;
     Status claimed = store_.Write([&](store::Tx& tx) -> Status {
       fire = false;

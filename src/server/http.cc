@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 #include <string>
 
+#include "rampart/core/ascii.h"
 #include "rampart/core/clock.h"
 #include "rampart/core/json.h"
 
@@ -10,15 +11,6 @@ namespace rampart::server {
 
 namespace {
 
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

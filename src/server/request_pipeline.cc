@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "rampart/core/ascii.h"
 #include "rampart/core/json.h"
 #include "server/beast_request.h"
 
@@ -19,16 +20,6 @@ constexpr std::string_view kJsonCsp = "default-src 'none'; frame-ancestors 'none
 constexpr std::string_view kCorsAllowHeaders =
     "Authorization, Content-Type, X-CSRF-Token, Idempotency-Key";
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 void RemoveHeader(HeaderList& headers, std::string_view name) {
   std::erase_if(headers, [&](const auto& h) { return EqualsIgnoreCase(h.first, name); });

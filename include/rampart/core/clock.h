@@ -33,6 +33,11 @@ class Random {
 // OpenSSL's CSPRNG (RAND_bytes); aborts if the OS cannot provide randomness.
 Random& SystemRandom();
 
+// Milliseconds since the Unix epoch: how the store keeps wall-clock times.
+inline int64_t UnixMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 // RFC 3339 UTC with millisecond precision, e.g. "2026-11-24T18:41:41.123Z".
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 
