@@ -543,11 +543,7 @@ void Api::Impl::RecordAuthFailure(const Request& request, std::string_view opera
   event.source_ip = request.remote_ip;
   event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
   event.details = "{}";
-  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
-    auto appended = tx.AppendAudit(event);
-    if (!appended.ok()) return appended.error();
-    return Status::Ok();
-  });
+  (void)audit::Append(*deps_.store, event);
 }
 
 void Api::Impl::TouchCredentials(const auth::Principal& principal) {
@@ -1251,11 +1247,7 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
     // Audited with the real outcome, after the run service decided.
     event.outcome = cancelled.ok() ? "success" : "failure";
     if (!cancelled.ok()) event.details = json::Serialize(object{{"code", cancelled.error().code_name()}});
-    (void)deps_.store->Write([&](store::Tx& tx) -> Status {
-      auto appended = tx.AppendAudit(event);
-      if (!appended.ok()) return appended.error();
-      return Status::Ok();
-    });
+    (void)audit::Append(*deps_.store, event);
     if (!cancelled.ok()) return cancelled.error();
     return server::JsonResponse(202, object{{"run_id", run_id}, {"status", "cancelling"}});
   };

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "api/common.h"
+#include "rampart/audit/chain.h"
 #include "rampart/core/json.h"
 
 namespace rampart::api {
@@ -888,11 +889,7 @@ void AuditSecurityEvents::SecretExposureAttempt(std::string_view run_id,
   event.target = std::string(step_path);
   event.outcome = "denied";
   event.details = json::Serialize(object{{"workflow", workflow}});
-  (void)store_.Write([&](store::Tx& tx) -> Status {
-    auto appended = tx.AppendAudit(event);
-    if (!appended.ok()) return appended.error();
-    return Status::Ok();
-  });
+  (void)audit::Append(store_, event);
 }
 
 namespace {

@@ -38,6 +38,7 @@
 #include "api/common.h"
 #include "api/connectors.h"
 #include "rampart/api/api.h"
+#include "rampart/audit/chain.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/tokens.h"
@@ -545,11 +546,7 @@ void WebhookReceiver::AuditAuthFailure(const Target& target, const Request& requ
   event.source_ip = request.remote_ip;
   event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
   event.details = json::Serialize(object{{"workflow", target.hook.workflow_id}});
-  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
-    auto appended = tx.AppendAudit(event);
-    if (!appended.ok()) return appended.error();
-    return Status::Ok();
-  });
+  (void)audit::Append(*deps_.store, event);
 }
 
 std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,

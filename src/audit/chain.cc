@@ -50,6 +50,14 @@ std::string EventHash(const store::AuditEvent& event) {
   return crypto::Sha256Hex(canonical);
 }
 
+Status Append(store::Store& store, const store::AuditEvent& event) {
+  return store.Write([&](store::Tx& tx) -> Status {
+    auto appended = tx.AppendAudit(event);
+    if (!appended.ok()) return appended.error();
+    return Status::Ok();
+  });
+}
+
 Result<VerifyReport> Verify(store::Store& store) {
   VerifyReport report;
   std::string expected_prev = kGenesisHash;

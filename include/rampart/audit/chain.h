@@ -32,6 +32,11 @@ std::string FormatHead(const ChainHead& head);
 // nullopt when `text` is not "<seq>:<hash>" with seq >= 1.
 std::optional<ChainHead> ParseHead(std::string_view text);
 
+// Appends one event in its own write transaction, for events that belong to no other
+// change of the store (failed authentications, security events, decisions taken after a
+// request's transaction). Events that go with a change are appended in its transaction.
+Status Append(store::Store& store, const store::AuditEvent& event);
+
 // The hash `event` must carry, given its fields and prev_hash (event.hash is ignored).
 std::string EventHash(const store::AuditEvent& event);
 
