@@ -1,6 +1,10 @@
 #include "cli/config.h"
 
+#include <sys/stat.h>
+
 #include <boost/json/object.hpp>
+#include <cstdlib>
+#include <iostream>
 #include <initializer_list>
 
 #include "rampart/engine/local.h"
@@ -11,6 +15,8 @@ namespace rampart::cli {
 namespace {
 
 constexpr size_t kMaxConfigBytes = 256 * 1024;
+constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+constexpr size_t kMinMasterKeyLength = 32;
 
 Status Unknown(const boost::json::object& o, std::initializer_list<std::string_view> allowed,
                std::string_view where) {
@@ -134,5 +140,46 @@ Result<Config> LoadConfig(const std::string& path) {
   return config;
 }
 
+
+Result<std::string> ReadMasterKeyFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the master key file must have mode 0600 or 0400 (chmod 600 it)");
+  }
+  auto text = engine::ReadFileBounded(path, kMaxKeyFileBytes);
+  if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
+  std::string key = std::move(text).value();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) {
+    key.pop_back();
+  }
+  if (key.size() < kMinMasterKeyLength) {
+    return MakeError(ErrorCode::kInvalidArgument, "the master key must be at least 32 characters");
+  }
+  return key;
+}
+
+Result<std::string> OperatorMasterKey(const Config& config, bool from_stdin) {
+  if (!config.master_key_file.empty()) return ReadMasterKeyFile(config.master_key_file);
+  if (from_stdin) {
+    std::string key;
+    std::getline(std::cin, key);
+    if (key.size() < kMinMasterKeyLength) {
+      return MakeError(ErrorCode::kInvalidArgument, "the master key must be at least 32 characters");
+    }
+    return key;
+  }
+  if (const char* env = std::getenv("RAMPART_MASTER_KEY"); env != nullptr && *env != 0) {
+    if (std::string_view(env).size() < kMinMasterKeyLength) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "RAMPART_MASTER_KEY must be at least 32 characters");
+    }
+    return std::string(env);
+  }
+  return std::string();
+}
 
 }  // namespace rampart::cli

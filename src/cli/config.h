@@ -28,4 +28,13 @@ struct Config {
 // "" = no file: every default.
 Result<Config> LoadConfig(const std::string& path);
 
+// A master key file: refused unless a regular file without group/other bits (0600/0400);
+// trailing whitespace dropped; at least 32 characters.
+Result<std::string> ReadMasterKeyFile(const std::string& path);
+
+// The master key the operator gave, never from argv, in the spec's order: the config's
+// master_key_file, then stdin (`--master-key-stdin`), then RAMPART_MASTER_KEY. "" when
+// none was given.
+Result<std::string> OperatorMasterKey(const Config& config, bool from_stdin);
+
 }  // namespace rampart::cli

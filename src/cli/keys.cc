@@ -1,52 +1,21 @@
 // The keyring's master key (shared by `rampart serve` and `rampart keys rotate`) and
 // `rampart keys rotate`.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/json/object.hpp>
 #include <cerrno>
-#include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <string>
 
+#include "cli/config.h"
 #include "rampart/api/connectors.h"
 #include "rampart/cli/commands.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/keyring.h"
-#include "rampart/engine/local.h"
-#include "rampart/model/workflow.h"
 #include "rampart/store/store.h"
 
 namespace rampart::cli {
 namespace {
-
-constexpr size_t kMinMasterKeyLength = 32;
-constexpr size_t kMaxKeyFileBytes = 64 * 1024;
-constexpr size_t kMaxConfigBytes = 256 * 1024;
-
-// A file holding a secret: refused unless a regular file without group/other bits.
-Result<std::string> ReadKeyFile(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "the master key file must have mode 0600 or 0400 (chmod 600 it)");
-  }
-  auto text = engine::ReadFileBounded(path, kMaxKeyFileBytes);
-  if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
-  std::string key = std::move(text).value();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) {
-    key.pop_back();
-  }
-  if (key.size() < kMinMasterKeyLength) {
-    return MakeError(ErrorCode::kInvalidArgument, "the master key must be at least 32 characters");
-  }
-  return key;
-}
 
 // Creates <data>/master.key with 32 random bytes (base64url, 43 characters), 0600,
 // O_EXCL so two starting servers never overwrite each other's key.
@@ -54,7 +23,7 @@ Result<std::string> GenerateKeyFile(const std::string& path) {
   const std::string key = crypto::Base64UrlEncode(crypto::RandomBytes(SystemRandom(), 32));
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return ReadKeyFile(path);
+    if (errno == EEXIST) return ReadMasterKeyFile(path);
     return MakeError(ErrorCode::kInternal, "cannot create the master key file");
   }
   const std::string line = key + "\n";
@@ -85,7 +54,7 @@ Result<MasterKeyMaterial> KeyringMasterKey(const std::string& configured,
   }
   out.path = data_dir + "/master.key";
   if (::access(out.path.c_str(), F_OK) == 0) {
-    auto key = ReadKeyFile(out.path);
+    auto key = ReadMasterKeyFile(out.path);
     if (!key.ok()) return key.error();
     out.material = std::move(key).value();
     return out;
@@ -103,53 +72,19 @@ Result<MasterKeyMaterial> KeyringMasterKey(const std::string& configured,
 }
 
 int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err) {
-  std::string data_dir = options.data_dir;
-  std::string key_file;
-  if (!options.config.empty()) {
-    auto text = engine::ReadFileBounded(options.config, kMaxConfigBytes);
-    if (!text.ok()) {
-      return Fail(err, MakeError(ErrorCode::kInvalidArgument, "cannot read the config file"));
-    }
-    auto doc = model::YamlToJson(*text);
-    if (!doc.ok() || !(doc->is_object() || doc->is_null())) {
-      return Fail(err, MakeError(ErrorCode::kInvalidArgument, "config: not a mapping"));
-    }
-    if (doc->is_object()) {
-      const auto& o = doc->as_object();
-      if (const auto* v = o.if_contains("data"); v != nullptr && v->is_string() && data_dir.empty()) {
-        data_dir = std::string(v->as_string());
-      }
-      if (const auto* v = o.if_contains("master_key_file"); v != nullptr && v->is_string()) {
-        key_file = std::string(v->as_string());
-      }
-    }
-  }
-  if (data_dir.empty()) data_dir = "./var";
-
-  // The same precedence as `rampart serve`: file, stdin, environment, <data>/master.key.
-  std::string configured;
-  if (!key_file.empty()) {
-    auto key = ReadKeyFile(key_file);
-    if (!key.ok()) return Fail(err, key.error());
-    configured = std::move(key).value();
-  } else if (options.master_key_stdin) {
-    std::getline(std::cin, configured);
-    if (configured.size() < kMinMasterKeyLength) {
-      return Fail(err, MakeError(ErrorCode::kInvalidArgument,
-                                 "the master key must be at least 32 characters"));
-    }
-  } else if (const char* env = std::getenv("RAMPART_MASTER_KEY"); env != nullptr && *env != 0) {
-    configured = env;
-    if (configured.size() < kMinMasterKeyLength) {
-      return Fail(err, MakeError(ErrorCode::kInvalidArgument,
-                                 "RAMPART_MASTER_KEY must be at least 32 characters"));
-    }
-  }
+  // The same configuration file and key precedence as `rampart serve`.
+  auto config = LoadConfig(options.config);
+  if (!config.ok()) return Fail(err, config.error());
+  std::string data_dir = !options.data_dir.empty() ? options.data_dir
+                         : !config->data.empty()   ? config->data
+                                                   : "./var";
+  auto configured = OperatorMasterKey(*config, options.master_key_stdin);
+  if (!configured.ok()) return Fail(err, configured.error());
   if (::access((data_dir + "/rampart.db").c_str(), F_OK) != 0) {
     std::fprintf(err, "rampart: no store in %s\n", data_dir.c_str());
     return kExitInvalid;
   }
-  auto master = KeyringMasterKey(configured, data_dir, /*generate=*/false);
+  auto master = KeyringMasterKey(*configured, data_dir, /*generate=*/false);
   if (!master.ok()) return Fail(err, master.error());
   auto store = store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
   if (!store.ok()) return Fail(err, store.error());

@@ -44,30 +44,6 @@ namespace rampart::cli {
 namespace {
 
 constexpr size_t kMaxConfigBytes = 256 * 1024;
-constexpr size_t kMaxKeyFileBytes = 64 * 1024;
-
-// Reads a file that holds a secret: refused unless it is a regular file of mode
-// 0600/0400 (no group/other bits), so a key readable by others is never used.
-Result<std::string> ReadSecretFile(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "the master key file must have mode 0600 or 0400 (chmod 600 it)");
-  }
-  auto text = engine::ReadFileBounded(path, kMaxKeyFileBytes);
-  if (!text.ok()) return text.error();
-  std::string key = std::move(text).value();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) {
-    key.pop_back();
-  }
-  if (key.size() < 32) {
-    return MakeError(ErrorCode::kInvalidArgument, "the master key must be at least 32 characters");
-  }
-  return key;
-}
 
 Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
   size_t colon = listen.rfind(':');
@@ -118,25 +94,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (!address.ok()) return Fail(err, address.error());
 
   auth::AuthConfig auth_config;
-  if (!config->master_key_file.empty()) {
-    auto key = ReadSecretFile(config->master_key_file);
-    if (!key.ok()) return Fail(err, key.error());
-    auth_config.master_key = std::move(key).value();
-  } else if (options.master_key_stdin) {
-    std::string key;
-    std::getline(std::cin, key);
-    if (key.size() < 32) {
-      return Fail(err, MakeError(ErrorCode::kInvalidArgument,
-                                 "the master key must be at least 32 characters"));
-    }
-    auth_config.master_key = std::move(key);
-  } else if (const char* env = std::getenv("RAMPART_MASTER_KEY"); env != nullptr && *env != 0) {
-    if (std::string_view(env).size() < 32) {
-      return Fail(err, MakeError(ErrorCode::kInvalidArgument,
-                                 "RAMPART_MASTER_KEY must be at least 32 characters"));
-    }
-    auth_config.master_key = env;
-  }
+  auto operator_key = OperatorMasterKey(*config, options.master_key_stdin);
+  if (!operator_key.ok()) return Fail(err, operator_key.error());
+  auth_config.master_key = std::move(operator_key).value();
   if (!config->jwt_issuer.empty()) {
     crypto::JwtConfig jwt;
     jwt.issuer = config->jwt_issuer;
