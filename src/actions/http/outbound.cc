@@ -111,6 +111,26 @@ Result<std::chrono::milliseconds> TimeLeft(const Context& ctx, double requested_
   return t;
 }
 
+Result<net::EgressPolicy> ApplyCommonArgs(const Context& ctx, const bj::object& args,
+                                          const net::EgressPolicy& org,
+                                          const ConnectorSecrets* connector,
+                                          net::HttpRequest& request) {
+  auto policy = EffectivePolicy(org, connector);
+  if (!policy.ok()) return policy;
+  const bj::value* allow_http = args.if_contains("allow_http");
+  policy->allow_http = policy->allow_http && allow_http && allow_http->get_bool();
+  double timeout_s = 30;
+  if (const bj::value* t = args.if_contains("timeout")) timeout_s = t->to_number<double>();
+  auto left = TimeLeft(ctx, timeout_s);
+  if (!left.ok()) return std::move(left).error();
+  request.timeout = *left;
+  request.connect_timeout = std::min(request.timeout, std::chrono::milliseconds(10'000));
+  if (const bj::value* m = args.if_contains("max_response_bytes")) {
+    request.max_response_bytes = static_cast<size_t>(m->to_number<int64_t>());
+  }
+  return policy;
+}
+
 bj::value ResponseOutput(const net::HttpResponse& response) {
   bj::object out;
   out["status"] = response.status;

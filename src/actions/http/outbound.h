@@ -2,6 +2,7 @@
 // the effective egress policy, the time left, and the step output of a response.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <optional>
@@ -25,6 +26,14 @@ Result<net::EgressPolicy> EffectivePolicy(const net::EgressPolicy& org,
 
 // min(requested, time left before the step deadline); kTimeout when none is left.
 Result<std::chrono::milliseconds> TimeLeft(const Context& ctx, double requested_seconds);
+
+// The step arguments both actions share: `allow_http` (http only when the step and the
+// policy both allow it), `timeout` (seconds, default 30, bounded by the step deadline)
+// and `max_response_bytes`. Returns the effective policy and sets the request's limits.
+Result<net::EgressPolicy> ApplyCommonArgs(const Context& ctx, const boost::json::object& args,
+                                          const net::EgressPolicy& org,
+                                          const ConnectorSecrets* connector,
+                                          net::HttpRequest& request);
 
 // {status, headers (allowlisted), json | body | body_base64, redirects}.
 boost::json::value ResponseOutput(const net::HttpResponse& response);

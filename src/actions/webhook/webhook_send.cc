@@ -103,19 +103,8 @@ class WebhookSend final : public Action {
     req.headers.emplace_back("webhook-signature",
                              StandardWebhookSignature(*key, id, timestamp, req.body));
 
-    auto policy = outbound::EffectivePolicy(*egress_, &conn);
+    auto policy = outbound::ApplyCommonArgs(ctx, args, *egress_, &conn, req);
     if (!policy.ok()) return std::move(policy).error();
-    const bj::value* allow_http = args.if_contains("allow_http");
-    policy->allow_http = policy->allow_http && allow_http && allow_http->get_bool();
-    double timeout_s = 30;
-    if (const bj::value* t = args.if_contains("timeout")) timeout_s = t->to_number<double>();
-    auto left = outbound::TimeLeft(ctx, timeout_s);
-    if (!left.ok()) return std::move(left).error();
-    req.timeout = *left;
-    req.connect_timeout = std::min(req.timeout, std::chrono::milliseconds(10'000));
-    if (const bj::value* m = args.if_contains("max_response_bytes")) {
-      req.max_response_bytes = static_cast<size_t>(m->to_number<int64_t>());
-    }
 
     auto res = client_->Fetch(req, *policy);
     if (!res.ok()) return std::move(res).error();
