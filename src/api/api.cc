@@ -1057,13 +1057,11 @@ Result<Response> Api::Impl::GetWorkflow(Call& call) {
     version = workflow->live_version;
     if (version == 0) return MakeError(ErrorCode::kNotFound, "the workflow has no live version");
   } else if (!requested.empty() && requested != "draft") {
-    version = 0;
-    for (char c : requested) {
-      if (c < '0' || c > '9' || version > 1'000'000) {
-        return MakeError(ErrorCode::kInvalidArgument, "version must be draft, live or a number");
-      }
-      version = version * 10 + (c - '0');
+    std::optional<int64_t> number = ParseDecimal(requested, 10'000'000);
+    if (!number.has_value()) {
+      return MakeError(ErrorCode::kInvalidArgument, "version must be draft, live or a number");
     }
+    version = static_cast<int>(*number);
   }
   auto row = call.tx->GetWorkflowVersion(call.org_id(), workflow->id, version);
   if (!row.ok()) return row.error();
@@ -1259,28 +1257,19 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
 Result<Response> Api::Impl::ListAudit(Call& call) {
   int64_t after = 0;
   int limit = 100;
-  auto parse = [](std::string_view text, int64_t max, int64_t& out) {
-    if (text.empty() || text.size() > 18) return false;
-    int64_t n = 0;
-    for (char c : text) {
-      if (c < '0' || c > '9') return false;
-      n = n * 10 + (c - '0');
-    }
-    if (n > max) return false;
-    out = n;
-    return true;
-  };
   if (std::string_view a = QueryParam(call.request, "after"); !a.empty()) {
-    if (!parse(a, INT64_MAX / 10, after)) {
+    std::optional<int64_t> n = ParseDecimal(a, INT64_MAX / 10);
+    if (!n.has_value()) {
       return MakeError(ErrorCode::kInvalidArgument, "after must be an event sequence number");
     }
+    after = *n;
   }
   if (std::string_view l = QueryParam(call.request, "limit"); !l.empty()) {
-    int64_t n = 0;
-    if (!parse(l, 500, n) || n < 1) {
+    std::optional<int64_t> n = ParseDecimal(l, 500);
+    if (!n.has_value() || *n < 1) {
       return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to 500");
     }
-    limit = static_cast<int>(n);
+    limit = static_cast<int>(*n);
   }
   auto events = call.tx->ListAudit(call.org_id(), after, limit);
   if (!events.ok()) return events.error();

@@ -71,6 +71,17 @@ Result<std::optional<std::string>> OptionalString(const boost::json::object& bod
   return std::optional<std::string>(std::string(v->as_string()));
 }
 
+std::optional<int64_t> ParseDecimal(std::string_view text, int64_t max) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n > max) return std::nullopt;
+  return n;
+}
+
 std::string EncodeCursor(std::string_view store_next) {
   return crypto::Base64UrlEncode(store_next);
 }
@@ -99,17 +110,11 @@ Result<store::PageRequest> PageFromQuery(const server::Request& request) {
   }
   std::string_view limit = QueryParam(request, "limit");
   if (!limit.empty()) {
-    int n = 0;
-    for (char c : limit) {
-      if (c < '0' || c > '9' || n > 1000) {
-        return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to 200");
-      }
-      n = n * 10 + (c - '0');
-    }
-    if (n < 1 || n > 200) {
+    std::optional<int64_t> n = ParseDecimal(limit, 200);
+    if (!n.has_value() || *n < 1) {
       return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer from 1 to 200");
     }
-    page.limit = n;
+    page.limit = static_cast<int>(*n);
   }
   return page;
 }

@@ -36,6 +36,10 @@ Result<std::string> RequiredString(const boost::json::object& body, std::string_
 Result<std::optional<std::string>> OptionalString(const boost::json::object& body,
                                                   std::string_view field, size_t max_length);
 
+// A query parameter that must be a decimal number in [0, max]: digits only (no sign, no
+// spaces), at most 18 of them; nullopt otherwise.
+std::optional<int64_t> ParseDecimal(std::string_view text, int64_t max);
+
 // Opaque cursors: base64url of the store's keyset position.
 std::string EncodeCursor(std::string_view store_next);
 Result<std::string> DecodeCursor(std::string_view cursor);

@@ -42,5 +42,15 @@ TEST(ClientAddressTest, GarbageStopsTheWalk) {
   EXPECT_EQ(ClientAddress(From("127.0.0.1", "1.2.3.4, junk"), {"127.0.0.1/32"}), "127.0.0.1");
 }
 
+TEST(ParseDecimalTest, DigitsOnlyWithinTheBound) {
+  EXPECT_EQ(ParseDecimal("0", 10), 0);
+  EXPECT_EQ(ParseDecimal("200", 200), 200);
+  EXPECT_EQ(ParseDecimal("201", 200), std::nullopt);
+  for (std::string_view bad : {"", "-1", "+1", " 1", "1 ", "1e3", "0x10", "1.0",
+                               "1234567890123456789"}) {
+    EXPECT_EQ(ParseDecimal(bad, INT64_MAX / 10), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace rampart::api
