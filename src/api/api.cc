@@ -587,12 +587,12 @@ Result<Response> Api::Impl::Setup(Call& call) {
   auto hash = crypto::HashPassword(*password, *deps_.random);
   if (!hash.ok()) return hash.error();
 
-  store::Org org{.id = crypto::NewOpaqueToken(*deps_.random, "org_").substr(0, 24),
+  store::Org org{.id = NewObjectId(*deps_.random, "org_"),
                  .slug = SlugFrom(*org_name),
                  .name = *org_name,
                  .max_concurrent_runs = 10,
                  .created_at = call.time_ms};
-  store::User user{.id = crypto::NewOpaqueToken(*deps_.random, "usr_").substr(0, 24),
+  store::User user{.id = NewObjectId(*deps_.random, "usr_"),
                    .email = normalized,
                    .password_hash = std::move(hash).value(),
                    .created_at = call.time_ms};
@@ -778,7 +778,7 @@ Result<Response> Api::Impl::AddMember(Call& call) {
     }
     auto hash = crypto::HashPassword(**password, *deps_.random);
     if (!hash.ok()) return hash.error();
-    user = store::User{.id = crypto::NewOpaqueToken(*deps_.random, "usr_").substr(0, 24),
+    user = store::User{.id = NewObjectId(*deps_.random, "usr_"),
                        .email = normalized,
                        .password_hash = std::move(hash).value(),
                        .created_at = call.time_ms};
@@ -899,7 +899,7 @@ Result<Response> Api::Impl::CreateApiKey(Call& call) {
                          " active API keys; revoke one first");
   }
   std::string key = crypto::NewApiKey(*deps_.random);
-  store::ApiKey row{.id = crypto::NewOpaqueToken(*deps_.random, "key_").substr(0, 24),
+  store::ApiKey row{.id = NewObjectId(*deps_.random, "key_"),
                     .org_id = call.org_id(),
                     .user_id = call.principal.user_id,
                     .name = *name,

@@ -4,6 +4,7 @@
 
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
+#include "rampart/crypto/tokens.h"
 #include "rampart/net/ip.h"
 
 namespace rampart::api {
@@ -69,6 +70,10 @@ Result<std::optional<std::string>> OptionalString(const boost::json::object& bod
                                                       std::to_string(max_length) + " bytes");
   }
   return std::optional<std::string>(std::string(v->as_string()));
+}
+
+std::string NewObjectId(Random& random, std::string_view prefix) {
+  return crypto::NewOpaqueToken(random, prefix).substr(0, prefix.size() + 20);
 }
 
 std::optional<int64_t> ParseDecimal(std::string_view text, int64_t max) {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "rampart/core/clock.h"
 #include "rampart/core/result.h"
 #include "rampart/server/http.h"
 #include "rampart/store/store.h"
@@ -35,6 +36,9 @@ Result<std::string> RequiredString(const boost::json::object& body, std::string_
                                    size_t max_length);
 Result<std::optional<std::string>> OptionalString(const boost::json::object& body,
                                                   std::string_view field, size_t max_length);
+
+// An object id: `prefix` ("org_", "usr_", "key_") + 20 base62 characters (119 random bits).
+std::string NewObjectId(Random& random, std::string_view prefix);
 
 // A query parameter that must be a decimal number in [0, max]: digits only (no sign, no
 // spaces), at most 18 of them; nullopt otherwise.
