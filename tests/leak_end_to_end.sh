@@ -137,6 +137,7 @@ check "get connector" 200 "$(api GET /v1/orgs/$ORG/connectors/acme)"
 check "audit" 200 "$(api GET /v1/orgs/$ORG/audit)"
 grep -q 'connector.secret_use' "$TMP/body"
 check "secret use audited" 0 $?
+check "secret use names the run and the step" True "$(json "$TMP/body" 'any(e["action"]=="connector.secret_use" and e["actor"]=="run:'"$RUN"'" and (e["details"] if isinstance(e["details"],dict) else json.loads(e["details"])).get("step")=="call" for e in d["items"])')"
 
 kill -TERM "$PID"; wait "$PID"; PID=""
 leaks=0

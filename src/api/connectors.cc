@@ -447,7 +447,8 @@ DecryptedConnector::~DecryptedConnector() {
 // ----- local runs -----
 
 Result<DecryptedConnector> InMemoryConnectorSource::Load(std::string_view connector_id,
-                                                         std::string_view workflow_id) {
+                                                         std::string_view workflow_id,
+                                                         std::string_view /*step_path*/) {
   auto it = connectors_.find(connector_id);
   if (it == connectors_.end()) return NoConnector();
   const DecryptedConnector& c = it->second;
@@ -534,7 +535,8 @@ Result<DecryptedConnector> LoadConnectorForRun(store::Tx& tx, crypto::Keyring& k
                                                std::string_view org_id,
                                                std::string_view connector_id,
                                                std::string_view workflow_id, store::Millis now,
-                                               std::string_view actor) {
+                                               std::string_view actor,
+                                               std::string_view step_path) {
   auto stored = tx.GetConnector(org_id, connector_id);
   if (!stored.ok()) return stored.error();
   if (!stored->has_value()) return NoConnector();
@@ -574,8 +576,10 @@ Result<DecryptedConnector> LoadConnectorForRun(store::Tx& tx, crypto::Keyring& k
   event.action = "connector.secret_use";
   event.target = c.id;
   event.outcome = "success";
-  event.details = json::Serialize(
-      object{{"workflow", workflow_id}, {"fields", NameArray(Names(*secrets))}});
+  object details{{"workflow", workflow_id}};
+  if (!step_path.empty()) details["step"] = step_path;
+  details["fields"] = NameArray(Names(*secrets));
+  event.details = json::Serialize(details);
   auto appended = tx.AppendAudit(std::move(event));
   if (!appended.ok()) return appended.error();
   return out;
@@ -849,8 +853,8 @@ Result<server::Response> DeleteConnectorHandler(ConnectorCall& call) {
 // ----- the engine side -----
 
 Result<actions::ConnectorSecrets> SourceConnectorResolver::Resolve(
-    std::string_view connector_id, std::string_view workflow) const {
-  auto loaded = source_.Load(connector_id, workflow);
+    std::string_view connector_id, std::string_view workflow, std::string_view step_path) const {
+  auto loaded = source_.Load(connector_id, workflow, step_path);
   if (!loaded.ok()) return loaded.error();
   actions::ConnectorSecrets out;
   out.id = loaded->id;
@@ -864,12 +868,13 @@ Result<actions::ConnectorSecrets> SourceConnectorResolver::Resolve(
 }
 
 Result<DecryptedConnector> StoreConnectorSource::Load(std::string_view connector_id,
-                                                      std::string_view workflow_id) {
+                                                      std::string_view workflow_id,
+                                                      std::string_view step_path) {
   std::optional<DecryptedConnector> out;
   const store::Millis now = UnixMillis(clock_.Now());
   Status status = store_.Write([&](store::Tx& tx) -> Status {
     auto loaded = LoadConnectorForRun(tx, keyring_, org_id_, connector_id, workflow_id, now,
-                                      "run:" + run_id_);
+                                      "run:" + run_id_, step_path);
     if (!loaded.ok()) return loaded.error();
     out.emplace(std::move(loaded).value());
     return Status::Ok();
@@ -900,8 +905,9 @@ class OwningResolver final : public actions::ConnectorResolver {
   explicit OwningResolver(std::unique_ptr<ConnectorSource> source)
       : source_(std::move(source)), resolver_(*source_) {}
   Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
-                                            std::string_view workflow) const override {
-    return resolver_.Resolve(connector_id, workflow);
+                                            std::string_view workflow,
+                                            std::string_view step_path) const override {
+    return resolver_.Resolve(connector_id, workflow, step_path);
   }
 
  private:

@@ -176,7 +176,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
               std::chrono::duration_cast<std::chrono::milliseconds>(
                   SystemClock().Now().time_since_epoch())
                   .count(),
-              "hook:" + d.id);
+              "hook:" + d.id, /*step_path=*/{});
           if (!c.ok()) return c.error();
           connector.emplace(std::move(c).value());
           return Status::Ok();

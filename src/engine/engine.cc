@@ -127,12 +127,13 @@ class RecordingResolver final : public actions::ConnectorResolver {
       : inner_(inner), secrets_(secrets) {}
 
   Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
-                                            std::string_view workflow) const override {
+                                            std::string_view workflow,
+                                            std::string_view step_path) const override {
     if (inner_ == nullptr) {
       return MakeError(ErrorCode::kPermissionDenied,
                        "connector " + std::string(connector_id) + " is not available here");
     }
-    auto resolved = inner_->Resolve(connector_id, workflow);
+    auto resolved = inner_->Resolve(connector_id, workflow, step_path);
     if (resolved.ok()) {
       for (const auto& [field, value] : resolved->secrets) secrets_.Add(value);
     }

@@ -21,8 +21,8 @@ constexpr std::string_view kSecret = "tok_9f8e7d6c5b4a3210";
 
 class FixedResolver final : public actions::ConnectorResolver {
  public:
-  Result<actions::ConnectorSecrets> Resolve(std::string_view id,
-                                            std::string_view workflow) const override {
+  Result<actions::ConnectorSecrets> Resolve(std::string_view id, std::string_view /*workflow*/,
+                                            std::string_view /*step_path*/) const override {
     if (id != "acme") return MakeError(ErrorCode::kNotFound, "no such connector");
     actions::ConnectorSecrets c;
     c.id = "acme";
@@ -42,7 +42,7 @@ class LeakyAction final : public actions::Action {
   const schema::Validator& ArgsSchema() const override { return *schema_; }
   Result<bj::value> Execute(const actions::Context& ctx) const override {
     if (ctx.connectors == nullptr) return MakeError(ErrorCode::kPermissionDenied, "no connectors");
-    auto c = ctx.connectors->Resolve(ctx.connector, ctx.workflow);
+    auto c = ctx.connectors->Resolve(ctx.connector, ctx.workflow, ctx.step_path);
     if (!c.ok()) return c.error();
     const std::string token = c->secrets.at("token");
     std::string mode(ctx.args.as_object().at("mode").as_string());

@@ -264,15 +264,15 @@ TEST_F(ConnectorsTest, CreateListGetAreMasked) {
   // The secret really is stored, sealed for this connector: the engine side reads it.
   Status st = s().store_->Write([&](store::Tx& tx) -> Status {
     auto c = api::LoadConnectorForRun(tx, *s().keyring_, s().org_a_, "acme", "order-paid",
-                                      s().Now(), "run:test");
+                                      s().Now(), "run:test", "charge");
     if (!c.ok()) return c.error();
     EXPECT_EQ(c->secrets.at("token"), kSecret);
     auto denied = api::LoadConnectorForRun(tx, *s().keyring_, s().org_a_, "acme", "other-wf",
-                                           s().Now(), "run:test");
+                                           s().Now(), "run:test", "charge");
     EXPECT_FALSE(denied.ok());
     EXPECT_EQ(denied.error().code, ErrorCode::kPermissionDenied);
     auto missing = api::LoadConnectorForRun(tx, *s().keyring_, s().org_b_, "acme", "order-paid",
-                                            s().Now(), "run:test");
+                                            s().Now(), "run:test", "charge");
     EXPECT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
     return Status::Ok();
@@ -492,11 +492,11 @@ TEST(LocalConnectorsTest, ParsedWithTheApiValidation) {
   auto source = api::ParseLocalConnectors(connectors, secrets);
   ASSERT_TRUE(source.ok()) << source.error().message;
   EXPECT_EQ((*source)->size(), 2u);
-  auto acme = (*source)->Load("acme", "order-paid");
+  auto acme = (*source)->Load("acme", "order-paid", "step");
   ASSERT_TRUE(acme.ok());
   EXPECT_EQ(acme->secrets.at("token"), "t0k");
-  EXPECT_EQ((*source)->Load("acme", "other").error().code, ErrorCode::kPermissionDenied);
-  EXPECT_EQ((*source)->Load("nope", "order-paid").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ((*source)->Load("acme", "other", "step").error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ((*source)->Load("nope", "order-paid", "step").error().code, ErrorCode::kNotFound);
 
   struct Bad {
     const char* connectors;

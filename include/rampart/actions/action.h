@@ -41,9 +41,10 @@ class ConnectorResolver {
  public:
   virtual ~ConnectorResolver() = default;
   // kNotFound when there is no such connector; kPermissionDenied when `workflow` may not
-  // use it (allowed_workflows).
+  // use it (allowed_workflows). `step_path` names the step that uses it (for the audit).
   virtual Result<ConnectorSecrets> Resolve(std::string_view connector_id,
-                                           std::string_view workflow) const = 0;
+                                           std::string_view workflow,
+                                           std::string_view step_path) const = 0;
 };
 
 // Destination of structured log lines (log.write and the engine's own). Implementations

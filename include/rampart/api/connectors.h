@@ -97,9 +97,10 @@ class ConnectorSource {
  public:
   virtual ~ConnectorSource() = default;
   // kNotFound when there is no such connector; kPermissionDenied when `workflow_id` is
-  // not in its allowed_workflows (a non-empty list).
+  // not in its allowed_workflows (a non-empty list). `step_path`: the step using it.
   virtual Result<DecryptedConnector> Load(std::string_view connector_id,
-                                          std::string_view workflow_id) = 0;
+                                          std::string_view workflow_id,
+                                          std::string_view step_path) = 0;
 };
 
 // The engine's view (actions::ConnectorResolver) of a ConnectorSource. Does not own it.
@@ -107,7 +108,8 @@ class SourceConnectorResolver final : public actions::ConnectorResolver {
  public:
   explicit SourceConnectorResolver(ConnectorSource& source) : source_(source) {}
   Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
-                                            std::string_view workflow) const override;
+                                            std::string_view workflow,
+                                            std::string_view step_path) const override;
 
  private:
   ConnectorSource& source_;
@@ -121,8 +123,8 @@ class StoreConnectorSource final : public ConnectorSource {
                        std::string org_id, std::string run_id)
       : store_(store), keyring_(keyring), clock_(clock), org_id_(std::move(org_id)),
         run_id_(std::move(run_id)) {}
-  Result<DecryptedConnector> Load(std::string_view connector_id,
-                                  std::string_view workflow_id) override;
+  Result<DecryptedConnector> Load(std::string_view connector_id, std::string_view workflow_id,
+                                  std::string_view step_path) override;
 
  private:
   store::Store& store_;
@@ -155,8 +157,8 @@ runs::RunServices ServerRunServices(store::Store& store, crypto::Keyring& keyrin
 // memory for the run, never persisted. Thread-safe (read-only after construction).
 class InMemoryConnectorSource final : public ConnectorSource {
  public:
-  Result<DecryptedConnector> Load(std::string_view connector_id,
-                                  std::string_view workflow_id) override;
+  Result<DecryptedConnector> Load(std::string_view connector_id, std::string_view workflow_id,
+                                  std::string_view step_path) override;
   size_t size() const { return connectors_.size(); }
 
  private:
@@ -173,12 +175,14 @@ Result<std::unique_ptr<InMemoryConnectorSource>> ParseLocalConnectors(
 
 // The server side: reads the connector of the org, enforces allowed_workflows, decrypts
 // its secrets and appends a `connector.secret_use` audit event (actor `actor`, details:
-// workflow and field names) in `tx`, which must be a write transaction.
+// workflow, step path when not empty, and field names) in `tx`, which must be a write
+// transaction.
 Result<DecryptedConnector> LoadConnectorForRun(store::Tx& tx, crypto::Keyring& keyring,
                                                std::string_view org_id,
                                                std::string_view connector_id,
                                                std::string_view workflow_id, store::Millis now,
-                                               std::string_view actor);
+                                               std::string_view actor,
+                                               std::string_view step_path);
 
 // The keyring's key store over the store: each insert is its own durable Store::Write.
 class StoreKeyStore final : public crypto::KeyStore {

@@ -27,7 +27,8 @@ class FixedClock final : public Clock {
 class MapConnectors final : public ConnectorResolver {
  public:
   void Add(ConnectorSecrets c) { connectors_[c.id] = std::move(c); }
-  Result<ConnectorSecrets> Resolve(std::string_view id, std::string_view workflow) const override {
+  Result<ConnectorSecrets> Resolve(std::string_view id, std::string_view /*workflow*/,
+                                   std::string_view /*step_path*/) const override {
     auto it = connectors_.find(std::string(id));
     if (it == connectors_.end()) {
       return MakeError(ErrorCode::kNotFound, "connector '" + std::string(id) + "' not found");

@@ -85,7 +85,7 @@ Result<std::optional<ConnectorSecrets>> LoadConnector(const Context& ctx) {
     return MakeError(ErrorCode::kPermissionDenied,
                      "connector '" + std::string(ctx.connector) + "' is not available to this run");
   }
-  auto c = ctx.connectors->Resolve(ctx.connector, ctx.workflow);
+  auto c = ctx.connectors->Resolve(ctx.connector, ctx.workflow, ctx.step_path);
   if (!c.ok()) return std::move(c).error();
   return std::optional<ConnectorSecrets>(std::move(c).value());
 }
