@@ -22,6 +22,7 @@
 #include "rampart/crypto/password.h"
 #include "rampart/crypto/tokens.h"
 #include "rampart/model/workflow.h"
+#include "rampart/runs/approvals.h"
 #include "rampart/server/http.h"
 
 namespace rampart::api {
@@ -226,6 +227,7 @@ class Api::Impl {
   Result<Response> ListRuns(Call& call);
   Result<Response> GetRun(Call& call);
   Result<Response> CancelRun(Call& call);
+  Result<Response> DecideApproval(Call& call);
   Result<Response> ListAudit(Call& call);
   Result<Response> RunPublic(Call& call);
   Result<Response> Metrics(Call& call);
@@ -339,6 +341,10 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        false, {}, 0, h(&Impl::GetRun)},
       {"POST", "/v1/orgs/{org}/runs/{run_id}/cancel", "cancelRun", "Cancel a run", A::kOrg,
        P::kRunsCancel, true, {}, kSmall, h(&Impl::CancelRun)},
+      {"POST", "/v1/orgs/{org}/runs/{run_id}/approvals", "decideApproval",
+       "Approve or reject the approval step a run waits at (body step, decision, comment)",
+       A::kOrg, P::kRunsApprove, true, {"step", "decision", "comment"}, kSmall,
+       h(&Impl::DecideApproval)},
       {"GET", "/v1/orgs/{org}/runs/{run_id}/hooks", "listRunHooks",
        "Outbound hook deliveries of a run, with every attempt", A::kOrg, P::kRunsRead, false,
        {}, 0, h(&Impl::ListRunHooks)},
@@ -1250,6 +1256,66 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
     return server::JsonResponse(202, object{{"run_id", run_id}, {"status", "cancelling"}});
   };
   return Response{};
+}
+
+// Decisions are audited (run.approve / run.reject) in the transaction that records them.
+// A refused decider is audited as denied: that transaction then commits the audit event
+// alone (nothing else was written) and the refusal is the response.
+Result<Response> Api::Impl::DecideApproval(Call& call) {
+  const std::string& run_id = call.request.params.at("run_id");
+  auto step = RequiredString(call.body, "step", 300);
+  if (!step.ok()) return step.error();
+  auto decision = RequiredString(call.body, "decision", 16);
+  if (!decision.ok()) return decision.error();
+  if (*decision != "approve" && *decision != "reject") {
+    return MakeError(ErrorCode::kInvalidArgument, "decision must be approve or reject");
+  }
+  auto comment = OptionalString(call.body, "comment", runs::kMaxApprovalComment);
+  if (!comment.ok()) return comment.error();
+
+  runs::Approver approver;
+  if (call.principal.kind != auth::Principal::Kind::kMasterKey) {
+    approver.user_id = call.principal.user_id;
+    approver.role = call.access->role;
+    auto user = call.tx->GetUser(approver.user_id);
+    if (!user.ok()) return user.error();
+    if (user->has_value()) approver.email = (*user)->email;
+  }
+  runs::ApprovalDecision d{*step, *decision == "approve", comment->value_or("")};
+  const std::string action = d.approve ? "run.approve" : "run.reject";
+  auto outcome =
+      runs::RecordApprovalDecision(*call.tx, call.org_id(), run_id, approver, d, call.time_ms);
+  if (!outcome.ok()) {
+    if (outcome.error().code != ErrorCode::kPermissionDenied) return outcome.error();
+    if (Status s = call.Audit(action, run_id,
+                              object{{"step", json::Excerpt(*step, 100)},
+                                     {"reason", outcome.error().message}},
+                              "denied");
+        !s.ok()) {
+      return s.error();
+    }
+    return server::ErrorResponse(outcome.error(), call.request.request_id);
+  }
+  if (Status s = call.Audit(action, run_id,
+                            object{{"workflow", outcome->workflow_id},
+                                   {"step", outcome->step},
+                                   {"approvals", outcome->approvals},
+                                   {"needed", outcome->needed}});
+      !s.ok()) {
+    return s.error();
+  }
+  if (outcome->settled) {
+    call.after_commit = [this, org_id = call.org_id(), run_id] {
+      (void)deps_.runs->Resume(org_id, run_id);
+    };
+  }
+  return server::JsonResponse(
+      200, object{{"run_id", run_id},
+                  {"step", outcome->step},
+                  {"decision", *decision},
+                  {"approvals", outcome->approvals},
+                  {"needed", outcome->needed},
+                  {"status", outcome->settled ? "queued" : "awaiting_approval"}});
 }
 
 // ----- audit, public, metrics -----

@@ -28,6 +28,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnknownAction: return "unknown_action";
     case ErrorCode::kInterrupted: return "interrupted";
     case ErrorCode::kCancelled: return "cancelled";
+    case ErrorCode::kApprovalRejected: return "approval_rejected";
     case ErrorCode::kTypeError: return "type_error";
     case ErrorCode::kDivisionByZero: return "division_by_zero";
     case ErrorCode::kExpressionLimit: return "expression_limit";

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <string>
+#include <unordered_map>
 
 #include "engine/run_arena.h"
 #include "rampart/core/json.h"
@@ -166,6 +167,16 @@ class Execution {
     if (env_.log != nullptr) log_.emplace(*env_.log, *secrets_);
     scope_.Reserve(wf.step_count);
     records_.reserve(wf.step_count);
+    if (req.resume) {
+      const bj::value* steps = req.resume->record.if_contains("steps");
+      if (steps != nullptr && steps->is_array()) {
+        for (const bj::value& s : steps->get_array()) {
+          const bj::object* o = s.if_object();
+          const bj::value* p = o != nullptr ? o->if_contains("path") : nullptr;
+          if (p != nullptr && p->is_string()) previous_.emplace(p->get_string(), o);
+        }
+      }
+    }
   }
 
   Stop RunList(const std::vector<Step>& steps, std::string_view prefix, bj::value* last_output) {
@@ -185,6 +196,7 @@ class Execution {
   const std::string& error_step() const { return error_step_; }
   std::optional<Response>& response() { return response_; }
   std::vector<RunResult>& children() { return children_; }
+  std::optional<Awaiting>& awaiting() { return awaiting_; }
   RunScope& scope() { return scope_; }
   const std::shared_ptr<redact::SecretSet>& secrets() const { return secrets_; }
 
@@ -348,21 +360,14 @@ class Execution {
       case StepType::kForEach:
         return RunForEach(step, path(), index, start, last_output);
       case StepType::kAction:
+        if (Replay(step, path(), index, last_output)) return Stop::kNone;
         return RunAction(step, path(), index, start, last_output);
       case StepType::kWorkflow:
+        if (Replay(step, path(), index, last_output)) return Stop::kNone;
         return RunChild(step, path(), index, start, last_output);
-      case StepType::kApproval: {
-        // Durable approvals need the server's store; a run reaching one stops here in
-        // awaiting_approval (resumed by the approvals API).
-        bj::object& r = rec();
-        bj::object approvers;
-        approvers["roles"] = bj::value_from(step.approvers.roles);
-        approvers["users"] = bj::value_from(step.approvers.users);
-        approvers["count"] = step.approvers.count;
-        r["input"] = std::move(approvers);
-        finish("awaiting_approval");
-        return Stop::kAwaitingApproval;
-      }
+      case StepType::kApproval:
+        if (Replay(step, path(), index, last_output)) return Stop::kNone;
+        return RunApproval(step, path(), index, start, last_output);
       case StepType::kFail: {
         auto r = step.message.Evaluate(scope_);
         if (!r.ok()) return fail_step(r.error());
@@ -533,6 +538,134 @@ class Execution {
     }
   }
 
+  // The step's record from before the run waited for an approval (null: none).
+  const bj::object* Previous(std::string_view path) const {
+    auto it = previous_.find(path);
+    return it == previous_.end() ? nullptr : it->second;
+  }
+
+  // A step with side effects that succeeded before the run waited for an approval is not
+  // executed again: its record (and output) is copied from the previous execution, in
+  // the same key order. True when it did.
+  bool Replay(const Step& step, const std::string& path, size_t index, bj::value* last_output) {
+    const bj::object* prev = Previous(path);
+    if (prev == nullptr) return false;
+    const bj::value* status = prev->if_contains("status");
+    const bj::value* type = prev->if_contains("type");
+    if (status == nullptr || *status != "succeeded" || type == nullptr ||
+        !type->is_string() || type->get_string() != model::StepTypeName(step.type)) {
+      return false;
+    }
+    bj::object& r = records_[index].get_object();
+    bj::value output = nullptr;
+    for (const auto& kv : *prev) {
+      const std::string_view key = kv.key();
+      if (key == "path" || key == "id" || key == "type" || key == "decision") continue;
+      if (key == "output") {
+        output = kv.value();
+        r["output"] = nullptr;  // placeholder: PublishOutput hands the value back here
+        continue;
+      }
+      r[key] = kv.value();
+    }
+    if (!r.contains("output")) r["output"] = nullptr;
+    PublishOutput(step, index, std::move(output), "succeeded", last_output);
+    return true;
+  }
+
+  // An approval step: granted once `count` distinct approvers approved, failed as soon as
+  // one rejects, and on timeout failed or skipped (on_timeout). Otherwise the run stops
+  // here in awaiting_approval. The decisions come from the step's previous record
+  // (written by the approvals API while the run waited).
+  Stop RunApproval(const Step& step, const std::string& path, size_t index, SteadyTime start,
+                   bj::value* last_output) {
+    const bj::object* prev = Previous(path);
+    bj::object& r = records_[index].get_object();
+    if (prev != nullptr && prev->if_contains("status") != nullptr &&
+        prev->at("status") == "skipped") {
+      // Timed out earlier with on_timeout: skip; the run waited for a later approval.
+      for (const auto& kv : *prev) {
+        if (kv.key() != "path" && kv.key() != "id" && kv.key() != "type" && kv.key() != "decision") {
+          r[kv.key()] = kv.value();
+        }
+      }
+      return Stop::kNone;
+    }
+    bj::object approvers;
+    approvers["roles"] = bj::value_from(step.approvers.roles);
+    approvers["users"] = bj::value_from(step.approvers.users);
+    approvers["count"] = step.approvers.count;
+    r["input"] = std::move(approvers);
+    const auto now = env_.clock->Now();
+    auto copy_or = [&](std::string_view key, bj::value fallback) {
+      const bj::value* v = prev != nullptr ? prev->if_contains(key) : nullptr;
+      r[key] = v != nullptr ? *v : std::move(fallback);
+    };
+    int64_t timeout_at_ms = 0;
+    if (prev != nullptr) {
+      timeout_at_ms = req_.resume ? req_.resume->approval_timeout_at_ms : 0;
+    } else if (step.timeout_s) {
+      timeout_at_ms = UnixMillis(now) + static_cast<int64_t>(std::llround(*step.timeout_s * 1000));
+    }
+    copy_or("waiting_since", bj::value(FormatRfc3339(now)));
+    if (step.timeout_s) {
+      copy_or("timeout_at",
+              bj::value(FormatRfc3339(std::chrono::system_clock::time_point(
+                  std::chrono::milliseconds(timeout_at_ms)))));
+    }
+    copy_or("approvals", bj::array());
+    if (!r["approvals"].is_array()) r["approvals"] = bj::array();
+
+    bj::array granted;
+    const bj::object* rejected = nullptr;
+    for (const bj::value& a : r["approvals"].get_array()) {
+      const bj::object* o = a.if_object();
+      const bj::value* d = o != nullptr ? o->if_contains("decision") : nullptr;
+      if (d == nullptr) continue;
+      if (*d == "reject" && rejected == nullptr) rejected = o;
+      if (*d == "approve") granted.push_back(a);
+    }
+    auto finish = [&](std::string_view status) {
+      r["status"] = status;
+      r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
+    };
+    auto fail = [&](Error e) {
+      r["error"] = ErrorJson(e, "");
+      finish("failed");
+      PublishNoOutput(step, "failed");
+      FailRun(std::move(e), path);
+      return Stop::kFailed;
+    };
+    if (rejected != nullptr) {
+      const bj::value* who = rejected->if_contains("user");
+      return fail(MakeError(ErrorCode::kApprovalRejected,
+                            "approval rejected by " +
+                                (who != nullptr && who->is_string() ? std::string(who->get_string())
+                                                                    : std::string("an approver"))));
+    }
+    if (static_cast<int>(granted.size()) >= step.approvers.count) {
+      bj::object out;
+      out["approved"] = true;
+      out["approvals"] = std::move(granted);
+      r["output"] = nullptr;
+      finish("succeeded");
+      PublishOutput(step, index, bj::value(std::move(out)), "succeeded", last_output);
+      return Stop::kNone;
+    }
+    if (prev != nullptr && timeout_at_ms > 0 && UnixMillis(now) >= timeout_at_ms) {
+      r["timed_out"] = true;
+      if (step.on_timeout == model::OnTimeout::kSkip) {
+        finish("skipped");
+        return Stop::kNone;
+      }
+      return fail(MakeError(ErrorCode::kTimeout, "approval was not given within " +
+                                                     FormatSeconds(*step.timeout_s) + " s"));
+    }
+    finish("awaiting_approval");
+    awaiting_ = Awaiting{path, timeout_at_ms};
+    return Stop::kAwaitingApproval;
+  }
+
   Stop RunChild(const Step& step, const std::string& path, size_t index, SteadyTime start,
                 bj::value* last_output) {
     auto fail = [&](Error e) {
@@ -608,6 +741,10 @@ class Execution {
   std::string error_step_;
   std::optional<Response> response_;
   std::vector<RunResult> children_;
+  std::optional<Awaiting> awaiting_;
+  // Step records of the execution before an approval wait, by path (views into
+  // req_.resume->record).
+  std::unordered_map<std::string_view, const bj::object*> previous_;
   std::shared_ptr<redact::SecretSet> secrets_;
   RecordingResolver connectors_;
   std::optional<redact::RedactingLogSink> log_;
@@ -644,7 +781,17 @@ std::vector<schema::ValidationError> Engine::ValidateInput(const model::Workflow
 }
 
 RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
-  const auto started_wall = env_.clock->Now();
+  // A resumed run keeps the start time of its first execution (expressions can read it).
+  std::string started_at = FormatRfc3339(env_.clock->Now());
+  double previous_duration_ms = 0;
+  if (req.resume) {
+    if (const bj::value* s = req.resume->record.if_contains("started_at"); s && s->is_string()) {
+      started_at = std::string(s->get_string());
+    }
+    if (const bj::value* d = req.resume->record.if_contains("duration_ms"); d && d->is_number()) {
+      previous_duration_ms = d->to_number<double>();
+    }
+  }
   const SteadyTime started = env_.clock->Monotonic();
   if (req.run_id.empty()) req.run_id = NewRunId(*env_.random);
   SteadyTime deadline =
@@ -656,14 +803,14 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   run_meta["id"] = req.run_id;
   run_meta["workflow"] = wf.id;
   run_meta["version"] = req.version;
-  run_meta["started_at"] = FormatRfc3339(started_wall);
+  run_meta["started_at"] = started_at;
   const bj::value run_value(run_meta);
 
   // The run record lives in one arena shared by every step record and by the scope's
   // step outputs (which move to their records at the end): building it costs a pointer
   // bump per allocation, and it is freed whole with the RunResult.
   bj::storage_ptr record_storage = bj::make_shared_resource<internal::RunArena>();
-  RunResult result{bj::object(record_storage), {}, std::nullopt, std::nullopt, {}};
+  RunResult result{bj::object(record_storage), {}, std::nullopt, std::nullopt, {}, std::nullopt};
   bj::object& rec = result.record;
   rec["run_id"] = req.run_id;
   rec["workflow"] = wf.id;
@@ -719,10 +866,11 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   }
   rec["status"] = result.status;
   if (stop != Stop::kAwaitingApproval) rec["finished_at"] = FormatRfc3339(env_.clock->Now());
-  rec["duration_ms"] = MillisBetween(started, env_.clock->Monotonic());
+  rec["duration_ms"] = previous_duration_ms + MillisBetween(started, env_.clock->Monotonic());
   rec["steps"] = std::move(exec.FinishRecords());
   result.response = std::move(exec.response());
   result.children = std::move(exec.children());
+  if (stop == Stop::kAwaitingApproval) result.awaiting = std::move(exec.awaiting());
   if (const auto& secrets = exec.secrets(); !secrets->empty()) {
     // Defence in depth: whatever a step put anywhere (errors, inputs, decisions) leaves
     // the engine scrubbed. Moving the record into a value and back keeps its arena.

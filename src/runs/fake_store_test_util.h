@@ -151,6 +151,21 @@ class FakeTx final : public store::Tx {
     }
     return out;
   }
+  Result<std::vector<store::Run>> ListRunsToWake(store::Millis now, int limit) override {
+    std::vector<std::pair<store::Millis, const store::Run*>> found;
+    for (const auto& [id, run] : s_.runs) {
+      if (run.status == "awaiting_approval" && run.wake_at > 0 && run.wake_at <= now) {
+        found.emplace_back(run.wake_at, &run);
+      }
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<store::Run> out;
+    for (const auto& [at, run] : found) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      out.push_back(*run);
+    }
+    return out;
+  }
   Result<int64_t> CountRunsByStatus(std::string_view status) override {
     int64_t n = 0;
     for (const auto& [id, run] : s_.runs) n += run.status == status;

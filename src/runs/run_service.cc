@@ -180,6 +180,41 @@ class RunService::Impl {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::Ok();  // Stop() raced with the recovery: start nothing
     for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    workers_.emplace_back([this] { WakeLoop(); });
+    return Status::Ok();
+  }
+
+  Status Resume(std::string_view org_id, std::string_view run_id) {
+    bool need_org = false;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || FindEntry(org_id, run_id)) return Status::Ok();
+      auto it = orgs_.find(std::string(org_id));
+      need_org = it == orgs_.end() || it->second.limit == 0;
+    }
+    std::optional<store::Run> run;
+    std::optional<store::Org> org;
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto r = tx.GetRun(org_id, run_id);
+      if (!r.ok()) return r.error();
+      run = std::move(*r);
+      if (run && need_org) {
+        auto o = tx.GetOrg(org_id);
+        if (!o.ok()) return o.error();
+        org = std::move(*o);
+      }
+      return Status::Ok();
+    });
+    if (!read.ok()) return read;
+    if (!run) return MakeError(ErrorCode::kNotFound, "run not found");
+    if (run->status != "queued") return Status::Ok();  // settled or scheduled elsewhere
+    std::lock_guard lock(mu_);
+    if (stopping_ || runs_.count(run->id)) return Status::Ok();
+    LearnLimit(run->org_id, org);
+    auto entry = std::make_shared<RunEntry>();
+    entry->run = std::move(*run);
+    runs_.emplace(entry->run.id, entry);
+    Enqueue(entry);
     return Status::Ok();
   }
 
@@ -388,6 +423,7 @@ class RunService::Impl {
       std::unique_lock lock(mu_);
       stopping_ = true;
       work_cv_.notify_all();
+      wake_cv_.notify_all();
       idle_cv_.wait_for(lock, drain, [&] { return running_ == 0; });
       if (running_ > 0) {
         for (auto& [id, e] : runs_) {
@@ -585,6 +621,15 @@ class RunService::Impl {
       request.input = std::move(*parsed);
     }
     request.trigger = e->trigger ? std::move(*e->trigger) : ParseOr(run.trigger, nullptr);
+    if (!run.record.empty()) {
+      // Back from awaiting_approval: the engine replays the record it stopped with.
+      auto previous = json::Parse(run.record);
+      if (!previous.ok() || !previous->is_object()) {
+        CommitFailure(e, run, MakeError(ErrorCode::kInternal, "the stored record does not parse"));
+        return;
+      }
+      request.resume = engine::Resume{std::move(previous->get_object()), run.wake_at};
+    }
     request.version = run.version;
     request.run_id = run.id;
     request.cancel = &e->cancel;
@@ -618,6 +663,7 @@ class RunService::Impl {
     final_run.cancel_requested = user_cancelled;
     final_run.error_code = result.error ? std::string(result.error->code_name()) : "";
     final_run.finished_at = result.status == "awaiting_approval" ? 0 : NowMs();
+    if (result.awaiting) final_run.wake_at = result.awaiting->timeout_at_ms;
     std::vector<store::Run> children;
     CollectChildren(result, final_run, source, &children);
     final_run.record = json::Serialize(result.record);
@@ -782,6 +828,48 @@ class RunService::Impl {
     return Status::Ok();
   }
 
+  // Approvals whose timeout passed go back to `queued`, audited, and are scheduled; the
+  // engine applies the step's on_timeout. Runs on its own thread until Stop().
+  void WakeLoop() {
+    while (true) {
+      {
+        std::unique_lock lock(mu_);
+        wake_cv_.wait_for(lock, options_.wake_interval, [&] { return stopping_; });
+        if (stopping_) return;
+      }
+      (void)WakeDue();
+    }
+  }
+
+  Status WakeDue() {
+    const store::Millis now = NowMs();
+    std::vector<store::Run> woken;
+    Status written = store_.Write([&](store::Tx& tx) -> Status {
+      woken.clear();
+      auto due = tx.ListRunsToWake(now, 100);
+      if (!due.ok()) return due.error();
+      for (store::Run& run : *due) {
+        run.status = "queued";
+        if (Status s = tx.UpdateRun(run); !s.ok()) return s;
+        store::AuditEvent event;
+        event.time = now;
+        event.org_id = run.org_id;
+        event.actor = "system";
+        event.action = "run.approval_timeout";
+        event.target = run.id;
+        event.outcome = "success";
+        event.details = json::Serialize(bj::object{{"workflow", run.workflow_id}});
+        auto appended = tx.AppendAudit(std::move(event));
+        if (!appended.ok()) return appended.error();
+        woken.push_back(std::move(run));
+      }
+      return Status::Ok();
+    });
+    if (!written.ok()) return written;
+    for (const store::Run& run : woken) (void)Resume(run.org_id, run.id);
+    return Status::Ok();
+  }
+
   Status RequeueQueued() {
     std::vector<store::Run> queued;
     std::unordered_map<std::string, std::optional<store::Org>> orgs;
@@ -823,6 +911,7 @@ class RunService::Impl {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // ready_ gained an org, or stopping_
   std::condition_variable idle_cv_;  // running_ reached 0
+  std::condition_variable wake_cv_;  // stopping_ (for the approval timeout sweep)
   // All GUARDED_BY(mu_):
   bool started_ = false;
   bool stopping_ = false;
@@ -851,6 +940,10 @@ Result<store::Run> RunService::Submit(Submission submission) {
 std::optional<store::Run> RunService::Wait(std::string_view org_id, std::string_view run_id,
                                            std::chrono::milliseconds timeout) {
   return impl_->Wait(org_id, run_id, timeout);
+}
+
+Status RunService::Resume(std::string_view org_id, std::string_view run_id) {
+  return impl_->Resume(org_id, run_id);
 }
 
 Status RunService::Cancel(std::string_view org_id, std::string_view run_id) {

@@ -256,6 +256,12 @@ CREATE TABLE schedule_state (
   PRIMARY KEY (org_id, workflow_id)
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // Approval steps: when a run waiting for an approval times out (0: never), indexed
+    // only where set so the wake-up scan stays small.
+    R"sql(
+ALTER TABLE runs ADD COLUMN wake_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_to_wake ON runs(wake_at) WHERE wake_at > 0;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

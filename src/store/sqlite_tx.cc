@@ -196,6 +196,7 @@ Run ReadRun(const Stmt& s) {
   run.finished_at = s.ColInt(13);
   run.attempts = static_cast<int>(s.ColInt(14));
   run.cancel_requested = s.ColInt(15) != 0;
+  run.wake_at = s.ColInt(16);
   return run;
 }
 
@@ -218,7 +219,7 @@ AuditEvent ReadAudit(const Stmt& s) {
 
 #define RAMPART_RUN_COLUMNS                                                           \
   "seq, org_id, id, workflow_id, version, status, input_json, trigger_json, record_json, " \
-  "error_code, actor, created_at, started_at, finished_at, attempts, cancel_requested"
+  "error_code, actor, created_at, started_at, finished_at, attempts, cancel_requested, wake_at"
 #define RAMPART_AUDIT_COLUMNS                                                         \
   "seq, time, org_id, actor, action, target, outcome, source_ip, user_agent, details, "   \
   "prev_hash, hash"
@@ -528,11 +529,11 @@ Status SqliteTx::InsertRun(const Run& r) {
   Stmt s(conn_,
          "INSERT INTO runs (org_id, id, workflow_id, version, status, input_json, trigger_json, "
          "record_json, error_code, actor, created_at, started_at, finished_at, attempts, "
-         "cancel_requested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "cancel_requested, wake_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   return s.Text(r.org_id).Text(r.id).Text(r.workflow_id).Int(r.version).Text(r.status)
       .Text(r.input).Text(r.trigger).Text(r.record).Text(r.error_code).Text(r.actor)
       .Int(r.created_at).Int(r.started_at).Int(r.finished_at).Int(r.attempts)
-      .Int(r.cancel_requested ? 1 : 0).Run();
+      .Int(r.cancel_requested ? 1 : 0).Int(r.wake_at).Run();
 }
 
 Status SqliteTx::UpdateRun(const Run& r) {
@@ -540,10 +541,11 @@ Status SqliteTx::UpdateRun(const Run& r) {
   // actor, created_at) never change.
   Stmt s(conn_,
          "UPDATE runs SET status = ?, record_json = ?, error_code = ?, started_at = ?, "
-         "finished_at = ?, attempts = ?, cancel_requested = ? WHERE org_id = ? AND id = ?");
+         "finished_at = ?, attempts = ?, cancel_requested = ?, wake_at = ? "
+         "WHERE org_id = ? AND id = ?");
   Status status = s.Text(r.status).Text(r.record).Text(r.error_code).Int(r.started_at)
                       .Int(r.finished_at).Int(r.attempts).Int(r.cancel_requested ? 1 : 0)
-                      .Text(r.org_id).Text(r.id).Run();
+                      .Int(r.wake_at).Text(r.org_id).Text(r.id).Run();
   if (!status.ok()) return status;
   return ChangedOne(s, "run not found");
 }
@@ -591,6 +593,15 @@ Result<std::vector<Run>> SqliteTx::ListRunsByStatus(std::string_view status, int
   if (limit <= 0) return std::vector<Run>();
   Stmt s(conn_, "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE status = ? ORDER BY seq LIMIT ?");
   s.Text(status).Int(limit);
+  return QueryAll<Run>(s, ReadRun);
+}
+
+Result<std::vector<Run>> SqliteTx::ListRunsToWake(Millis now, int limit) {
+  if (limit <= 0) return std::vector<Run>();
+  Stmt s(conn_, "SELECT " RAMPART_RUN_COLUMNS
+                " FROM runs WHERE wake_at > 0 AND wake_at <= ? AND status = 'awaiting_approval' "
+                "ORDER BY wake_at LIMIT ?");
+  s.Int(now).Int(limit);
   return QueryAll<Run>(s, ReadRun);
 }
 

@@ -62,6 +62,7 @@ class SqliteTx final : public Tx {
   Result<Page<Run>> ListRuns(std::string_view org_id, const RunFilter& filter,
                              const PageRequest& page) override;
   Result<std::vector<Run>> ListRunsByStatus(std::string_view status, int limit) override;
+  Result<std::vector<Run>> ListRunsToWake(Millis now, int limit) override;
   Result<int64_t> CountRunsByStatus(std::string_view status) override;
 
   Result<AuditEvent> AppendAudit(AuditEvent event) override;

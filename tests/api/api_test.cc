@@ -29,6 +29,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rampart/actions/action.h"
@@ -167,6 +168,7 @@ class TestServer {
     runs::RunEnvironment env;
     env.actions = &registry_;
     env.log = log_.get();
+    env.clock = &clock_;  // one wall clock for the API and the runs (approval deadlines)
     runs_ = std::make_unique<runs::RunService>(*store_, env, runs::RunServiceOptions{.workers = 2});
     if (!runs_->Start().ok()) std::abort();
     cache_ = std::make_unique<runs::WorkflowCache>(*store_);
@@ -725,8 +727,9 @@ TEST_F(ApiTest, AuthorizationMatrixFromTheRouteTable) {
       }
     }
     // The matrix is not vacuous: some holder really did it (a finished run cannot be
-    // cancelled, so that route answers 409 to everyone).
-    if (route.operation_id != "cancelRun") {
+    // cancelled or approved, so those routes answer 400/409 to everyone; ApprovalSteps
+    // covers a real decision).
+    if (route.operation_id != "cancelRun" && route.operation_id != "decideApproval") {
       EXPECT_TRUE(any_success) << route.method << " " << route.pattern;
     }
   }
@@ -1570,6 +1573,84 @@ TEST_F(ApiTest, RefusedCancelIsNotAuditedAsSuccess) {
       EXPECT_NE(Str(e, "outcome"), "success") << bj::serialize(e);
     }
   }
+}
+
+// Approval steps over the API: the run waits, its initiator and non-approvers are
+// refused (and audited as denied), another owner's decision resumes it, the other org
+// sees nothing.
+TEST_F(ApiTest, ApprovalSteps) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);  // the owner's key: owner initiates
+  const std::string wf = "wf-approval";
+  HttpResponse r = s().Do("POST", A() + "/workflows", key,
+                          "rampart: 1\nid: " + wf + "\nsteps:\n"
+                          "  - { id: a, type: set, values: { n: 1 } }\n"
+                          "  - id: gate\n    type: approval\n"
+                          "    approvers: { roles: [owner] }\n    timeout: 600\n"
+                          "  - { id: b, type: set, values: { n: 2 } }\n"
+                          "output: { n: \"{{ steps.b.output.n }}\" }\n",
+                          "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(s().Do("POST", A() + "/workflows/" + wf + "/publish", key, R"({"version": 1})").status,
+            200);
+  r = s().Do("POST", A() + "/workflows/" + wf + "/runs", key, R"({"input": {}, "wait": 20})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Str(Json(r), "status"), "awaiting_approval") << r.body;
+  const std::string run = Str(Json(r), "run_id");
+  const std::string url = A() + "/runs/" + run + "/approvals";
+  const std::string approve = R"({"step": "gate", "decision": "approve", "comment": "lgtm"})";
+
+  // The initiator (session of the key's creator) may not approve their own run.
+  r = s().Do("POST", url, c().owner_session.headers(), approve);
+  EXPECT_EQ(r.status, 403) << r.body;
+  // A developer lacks runs:approve; the other org does not see the run.
+  EXPECT_EQ(s().Do("POST", url, c().dev_session.headers(), approve).status, 403);
+  EXPECT_EQ(s().Do("POST", "/v1/orgs/" + c().org_b + "/runs/" + run + "/approvals",
+                   Bearer(c().owner_b_key), approve).status, 404);
+  // Bad bodies.
+  const std::string other_owner = "second-owner@a.test";
+  InsertUser(s(), other_owner, c().org_a, "owner");
+  auto second = Login(s(), other_owner);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(s().Do("POST", url, second->headers(), R"({"step": "gate", "decision": "maybe"})").status,
+            400);
+  EXPECT_EQ(s().Do("POST", url, second->headers(), R"({"step": "a", "decision": "approve"})").status,
+            409);
+  EXPECT_EQ(s().Do("POST", url, second->headers(), R"({"decision": "approve"})").status, 400);
+  EXPECT_EQ(s().Do("POST", url, second->headers(),
+                   R"({"step": "gate", "decision": "approve", "extra": 1})").status,
+            400);
+  EXPECT_EQ(Str(Json(s().Do("GET", A() + "/runs/" + run, key)), "status"), "awaiting_approval");
+
+  // Another owner approves: the run resumes and finishes.
+  r = s().Do("POST", url, second->headers(), approve);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "status"), "queued");
+  EXPECT_EQ(Json(r).at("approvals"), bj::value(1));
+  bj::value record;
+  for (int i = 0; i < 500; ++i) {
+    record = Json(s().Do("GET", A() + "/runs/" + run, key));
+    if (Str(record, "status") == "succeeded" || Str(record, "status") == "failed") break;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(Str(record, "status"), "succeeded") << bj::serialize(record);
+  EXPECT_EQ(record.at("output").at("n"), bj::value(2));
+  const bj::value& gate = record.at("steps").at(1);
+  EXPECT_EQ(Str(gate, "status"), "succeeded");
+  EXPECT_EQ(Str(gate.at("approvals").at(0), "comment"), "lgtm");
+  // Decided once: a second decision finds nothing waiting.
+  EXPECT_EQ(s().Do("POST", url, second->headers(), approve).status, 409);
+
+  // Audited: the refusal of the initiator as denied, the approval as success.
+  r = s().Do("GET", A() + "/audit?limit=500", key);
+  bool denied = false, approved = false;
+  const bj::value events = Json(r);
+  for (const auto& e : events.at("items").as_array()) {
+    if (Str(e, "action") != "run.approve" || Str(e, "target") != run) continue;
+    denied |= Str(e, "outcome") == "denied";
+    approved |= Str(e, "outcome") == "success";
+  }
+  EXPECT_TRUE(denied);
+  EXPECT_TRUE(approved);
 }
 
 // ---------------------------------------------------------------------------------------

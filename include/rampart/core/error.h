@@ -33,6 +33,7 @@ enum class ErrorCode {
   kUnknownAction,
   kInterrupted,
   kCancelled,
+  kApprovalRejected,  // an approver rejected the run's approval step
   // Expression evaluation codes.
   kTypeError,
   kDivisionByZero,

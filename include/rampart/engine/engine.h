@@ -57,6 +57,17 @@ struct Env {
   std::string org = {};
 };
 
+// A run that stopped in awaiting_approval, to be executed again once its approval is
+// decided or timed out. Expressions are pure (no `now`, no randomness), so running the
+// workflow again on the same input replays every decision; steps with side effects that
+// already succeeded (actions, child workflows, granted approvals) are not executed again:
+// their recorded results are used. The approval step reads its decisions from the
+// record (`approvals` of its step record, written by the approvals API).
+struct Resume {
+  boost::json::object record;   // the record the run stopped with
+  int64_t approval_timeout_at_ms = 0;  // when the awaited approval times out; 0: never
+};
+
 struct RunRequest {
   boost::json::value input = boost::json::object();
   boost::json::value trigger = nullptr;  // {type, received_at, delivery_id}
@@ -74,11 +85,19 @@ struct RunRequest {
   // The secret values the run decrypted (filled as connectors resolve); shared with child
   // runs. Null: the engine makes one per run.
   std::shared_ptr<redact::SecretSet> secrets;
+  // Set when this executes a run that waited for an approval.
+  std::optional<Resume> resume;
 };
 
 struct Response {
   int status = 200;
   boost::json::value body;
+};
+
+// Where a run in awaiting_approval waits.
+struct Awaiting {
+  std::string step;              // the approval step's path
+  int64_t timeout_at_ms = 0;     // unix ms when it times out; 0: never
 };
 
 struct RunResult {
@@ -87,6 +106,7 @@ struct RunResult {
   std::optional<Error> error;          // set unless succeeded
   std::optional<Response> response;    // the first `respond` step's response
   std::vector<RunResult> children;     // child runs of `workflow` steps, in order
+  std::optional<Awaiting> awaiting;    // set when status is awaiting_approval
   bool succeeded() const { return status == "succeeded"; }
 };
 

@@ -11,6 +11,13 @@
 // interrupted by a crash: they are failed with code `interrupted` (never silently run
 // twice, since their side effects may have happened).
 //
+// Approvals: a run that reaches an approval step is committed as `awaiting_approval`
+// (with wake_at = the approval's timeout) and leaves memory. It comes back as `queued`
+// when a decision settles the step (RecordApprovalDecision, then Resume) or when a
+// background sweep finds its timeout passed; the worker then executes it again with its
+// stored record (engine::Resume), which replays what already happened. A restart in
+// between loses nothing: the state is in the store.
+//
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
@@ -33,6 +40,8 @@ struct RunServiceOptions {
   int default_org_limit = 10;     // used when the org row says 0
   int max_org_limit = 100;
   size_t max_queued = 100000;     // Submit beyond this: kRateLimited
+  // How often the sweep looks for approvals whose timeout passed.
+  std::chrono::milliseconds wake_interval{1000};
 };
 
 // Services of one run that depend on its org: the connectors its action steps may name
@@ -103,6 +112,11 @@ class RunService {
   // Returns the stored run when it did, nullopt on timeout. Cheap when already final.
   std::optional<store::Run> Wait(std::string_view org_id, std::string_view run_id,
                                  std::chrono::milliseconds timeout);
+
+  // Schedules a run that was committed back to `queued` from awaiting_approval (see
+  // RecordApprovalDecision). A run that is not queued in the store, or already
+  // scheduled, is left alone; while stopping it stays queued for the next start.
+  Status Resume(std::string_view org_id, std::string_view run_id);
 
   // Cancels a queued run at once (committed as cancelled) or asks a running one to stop
   // between steps. kNotFound for an unknown run of that org; kConflict when already final.

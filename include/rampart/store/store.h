@@ -120,6 +120,10 @@ struct Run {
   Millis finished_at = 0;
   int attempts = 0;          // times a worker started it (recovery uses it)
   bool cancel_requested = false;
+  // When the approval it waits (or waited) for times out (0: never). A run still
+  // awaiting_approval once wake_at has passed is resumed by the run service (the step's
+  // on_timeout applies); kept when the run resumes, so the engine knows the deadline.
+  Millis wake_at = 0;
 };
 
 struct AuditEvent {
@@ -313,6 +317,8 @@ class Tx {
                                      const PageRequest& page) = 0;
   // Across orgs, oldest first: for the run queue at start-up (queued, running).
   virtual Result<std::vector<Run>> ListRunsByStatus(std::string_view status, int limit) = 0;
+  // Runs awaiting approval whose wake_at is in (0, now], earliest first (any org).
+  virtual Result<std::vector<Run>> ListRunsToWake(Millis now, int limit) = 0;
   virtual Result<int64_t> CountRunsByStatus(std::string_view status) = 0;
 
   // Audit. AppendAudit assigns seq, prev_hash and hash (chained to the previous event).
