@@ -446,9 +446,44 @@ DecryptedConnector::~DecryptedConnector() {
 
 // ----- local runs -----
 
+Status ConnectorSource::ReplaceSecret(std::string_view /*connector_id*/,
+                                      std::string_view /*field*/, std::string_view /*value*/,
+                                      std::string_view /*step_path*/) {
+  return MakeError(ErrorCode::kInternal, "connector secrets cannot be updated here");
+}
+
+namespace {
+
+// Whether a connector of `type` may hold secret `field` (custom: any well-formed field).
+bool DeclaresSecret(std::string_view type, std::string_view field) {
+  const ConnectorTypeInfo* info = FindConnectorType(type);
+  if (info == nullptr) return false;
+  if (info->any_secret_field) return !field.empty();
+  return std::find(info->secrets.begin(), info->secrets.end(), field) != info->secrets.end();
+}
+
+}  // namespace
+
+Status InMemoryConnectorSource::ReplaceSecret(std::string_view connector_id,
+                                              std::string_view field, std::string_view value,
+                                              std::string_view /*step_path*/) {
+  std::lock_guard lock(mu_);
+  auto it = connectors_.find(connector_id);
+  if (it == connectors_.end()) return NoConnector();
+  if (!DeclaresSecret(it->second.type, field)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "connector " + it->second.id + " has no secret field " + std::string(field));
+  }
+  std::string& slot = it->second.secrets[std::string(field)];
+  Wipe(slot);
+  slot.assign(value);
+  return Status::Ok();
+}
+
 Result<DecryptedConnector> InMemoryConnectorSource::Load(std::string_view connector_id,
                                                          std::string_view workflow_id,
                                                          std::string_view /*step_path*/) {
+  std::lock_guard lock(mu_);
   auto it = connectors_.find(connector_id);
   if (it == connectors_.end()) return NoConnector();
   const DecryptedConnector& c = it->second;
@@ -867,6 +902,12 @@ Result<actions::ConnectorSecrets> SourceConnectorResolver::Resolve(
   return out;
 }
 
+Status SourceConnectorResolver::ReplaceSecret(std::string_view connector_id,
+                                              std::string_view field, std::string_view value,
+                                              std::string_view step_path) const {
+  return source_.ReplaceSecret(connector_id, field, value, step_path);
+}
+
 Result<DecryptedConnector> StoreConnectorSource::Load(std::string_view connector_id,
                                                       std::string_view workflow_id,
                                                       std::string_view step_path) {
@@ -881,6 +922,47 @@ Result<DecryptedConnector> StoreConnectorSource::Load(std::string_view connector
   });
   if (!status.ok()) return status.error();
   return std::move(*out);
+}
+
+Status StoreConnectorSource::ReplaceSecret(std::string_view connector_id, std::string_view field,
+                                           std::string_view value, std::string_view step_path) {
+  if (!ValidConnectorId(connector_id)) return NoConnector();
+  const std::string id(connector_id);
+  const std::string name(field);
+  // Sealed before the transaction: an org's first Encrypt writes a data key durably.
+  std::string plain(value);
+  auto sealed = keyring_.Encrypt(org_id_, id, name, plain);
+  Wipe(plain);
+  if (!sealed.ok()) return sealed.error();
+  auto version = crypto::Keyring::VersionOf(*sealed);
+  if (!version.ok()) return version.error();
+  const store::Millis now = UnixMillis(clock_.Now());
+  return store_.Write([&](store::Tx& tx) -> Status {
+    auto c = tx.GetConnector(org_id_, id);
+    if (!c.ok()) return c.error();
+    if (!c->has_value()) return NoConnector();
+    if (!DeclaresSecret((*c)->type, name)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "connector " + id + " has no secret field " + name);
+    }
+    if (Status put = tx.PutConnectorSecret({org_id_, id, name, *sealed, *version, now});
+        !put.ok()) {
+      return put;
+    }
+    store::AuditEvent event;
+    event.time = now;
+    event.org_id = org_id_;
+    event.actor = "run:" + run_id_;
+    event.action = "connector.secret_refresh";
+    event.target = id;
+    event.outcome = "success";
+    object details{{"field", name}};
+    if (!step_path.empty()) details["step"] = step_path;
+    event.details = json::Serialize(details);
+    auto appended = tx.AppendAudit(std::move(event));
+    if (!appended.ok()) return appended.error();
+    return Status::Ok();
+  });
 }
 
 void AuditSecurityEvents::SecretExposureAttempt(std::string_view run_id,
@@ -908,6 +990,10 @@ class OwningResolver final : public actions::ConnectorResolver {
                                             std::string_view workflow,
                                             std::string_view step_path) const override {
     return resolver_.Resolve(connector_id, workflow, step_path);
+  }
+  Status ReplaceSecret(std::string_view connector_id, std::string_view field,
+                       std::string_view value, std::string_view step_path) const override {
+    return resolver_.ReplaceSecret(connector_id, field, value, step_path);
   }
 
  private:

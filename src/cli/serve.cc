@@ -27,12 +27,14 @@
 #include "rampart/net/resolver.h"
 #include "rampart/audit/chain.h"
 #include "cli/config.h"
+#include "cli/json_log.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/jwt.h"
 #include "rampart/engine/local.h"
 #include "rampart/model/workflow.h"
 #include "rampart/net/egress.h"
+#include "rampart/redact/redact.h"
 #include "rampart/runs/runs.h"
 #include "rampart/schedule/scheduler.h"
 #include "rampart/server/metrics.h"
@@ -133,6 +135,12 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // API auth. A master key that does not open the stored data keys stops the start.
   auto master = KeyringMasterKey(auth_config.master_key, data_dir, /*generate=*/true);
   if (!master.ok()) return Fail(err, master.error());
+  // The server's log lines (its own and every run's) are JSON lines on stderr, scrubbed
+  // of the process's secrets; each run's lines were already scrubbed of the run's.
+  redact::SecretSet process_secrets;
+  process_secrets.Add(master->material);
+  process_secrets.Add(auth_config.master_key);
+  JsonLog log(err, process_secrets);
   api::StoreKeyStore key_store(**store);
   crypto::Keyring keyring(std::move(master->material), key_store, SystemRandom());
   if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) return Fail(err, s.error());
@@ -144,11 +152,11 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   }
   // Finishes a re-encryption that `rampart keys rotate` left behind (secrets on older
   // key versions keep decrypting meanwhile).
-  std::thread reencrypt([&store, &keyring, err] {
+  std::thread reencrypt([&store, &keyring, &log] {
     auto stats = api::ReencryptSecrets(**store, keyring);
     if (!stats.ok()) {
-      std::fprintf(err, "rampart: re-encryption of connector secrets stopped: %s\n",
-                   stats.error().message.c_str());
+      log.Log("error", "re-encryption of connector secrets stopped",
+              {{"code", stats.error().code_name()}, {"error", stats.error().message}});
     }
   });
   struct JoinOnExit {
@@ -160,7 +168,6 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   builtin_options.egress = config->egress;
   builtin_options.data_dir = data_dir;  // db.query: one database per org under <data>/db
   actions::Registry registry = actions::BuiltinRegistry(builtin_options);
-  engine::StreamLogSink log(err);
   // Outbound execution hooks: deliveries are inserted with the run's final status and
   // sent by a background dispatcher through the SSRF guard under the org's egress policy,
   // signed with the hook's webhook_secret connector (decrypted per attempt, audited).
@@ -289,9 +296,12 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
                  token_file->c_str());
   }
   std::fflush(out);
+  log.Log("info", "listening",
+          {{"address", address->first}, {"port", http.port()}, {"tls", api_options.tls}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  log.Log("info", "shutting down", {{"signal", signal_number}});
   std::fprintf(out, "rampart: shutting down (draining requests and runs)\n");
   std::fflush(out);
   http.Stop(std::chrono::seconds(10));

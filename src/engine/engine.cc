@@ -141,6 +141,16 @@ class RecordingResolver final : public actions::ConnectorResolver {
     return resolved;
   }
 
+  // Credentials derived from connector secrets (oauth2 tokens) are secrets of the run too.
+  void AddDerivedSecret(std::string_view value) const override { secrets_.Add(value); }
+
+  Status ReplaceSecret(std::string_view connector_id, std::string_view field,
+                       std::string_view value, std::string_view step_path) const override {
+    secrets_.Add(value);
+    if (inner_ == nullptr) return actions::ConnectorResolver::ReplaceSecret(connector_id, field, value, step_path);
+    return inner_->ReplaceSecret(connector_id, field, value, step_path);
+  }
+
  private:
   const actions::ConnectorResolver* inner_;
   redact::SecretSet& secrets_;

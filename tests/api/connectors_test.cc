@@ -482,6 +482,91 @@ TEST_F(ConnectorsTest, NoTraceOfTheSecretInTheDataDirectory) {
   EXPECT_GE(files, 2);  // rampart.db and its WAL at least
 }
 
+// An oauth2 refresh_token rotated by the token endpoint during a run (http.request calls
+// the run's ConnectorResolver::ReplaceSecret): sealed with the keyring under the same
+// binding as API-set secrets, replacing the stored one, audited without the value.
+TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
+  const std::string rotated = "rt-ROTATED-9b1e55d0c3a74f26";
+  ASSERT_EQ(s().Do("POST", s().A(), s().owner_key_,
+                   std::string(R"({"id": "crm", "type": "oauth2", "options": {"token_url": "https://t.test/token", "client_id": "c"}, "secrets": {"client_secret": ")") +
+                       kSecret + R"(", "refresh_token": "rt-old-value-1234"}})")
+                .status,
+            201);
+  store::Run run;
+  run.org_id = s().org_a_;
+  run.id = "run_rotation";
+  runs::RunServices services = api::ServerRunServices(*s().store_, *s().keyring_, s().clock_, run);
+  ASSERT_TRUE(services.connectors->ReplaceSecret("crm", "refresh_token", rotated, "call").ok());
+
+  // The run after it decrypts the new value.
+  auto c = services.connectors->Resolve("crm", "any-workflow", "next");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->secrets.at("refresh_token"), rotated);
+  EXPECT_EQ(c->secrets.at("client_secret"), kSecret);
+
+  // A field the type does not declare, another org's connector, a missing connector.
+  EXPECT_EQ(services.connectors->ReplaceSecret("crm", "token", "x-value", "call").error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(services.connectors->ReplaceSecret("nope", "refresh_token", "x-value", "call").error().code,
+            ErrorCode::kNotFound);
+  run.org_id = s().org_b_;
+  runs::RunServices other = api::ServerRunServices(*s().store_, *s().keyring_, s().clock_, run);
+  EXPECT_EQ(other.connectors->ReplaceSecret("crm", "refresh_token", "x-value", "call").error().code,
+            ErrorCode::kNotFound);
+
+  // Audited: field and step, never the value.
+  std::vector<store::AuditEvent> events;
+  ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+                  auto l = tx.ListAudit(s().org_a_, 0, 100);
+                  if (!l.ok()) return l.error();
+                  events = *l;
+                  return Status::Ok();
+                }).ok());
+  int refreshes = 0;
+  for (const auto& e : events) {
+    EXPECT_EQ(e.details.find(rotated), std::string::npos) << e.details;
+    if (e.action != "connector.secret_refresh") continue;
+    ++refreshes;
+    EXPECT_EQ(e.actor, "run:run_rotation");
+    EXPECT_EQ(e.target, "crm");
+    EXPECT_EQ(bj::parse(e.details), bj::parse(R"({"field": "refresh_token", "step": "call"})"));
+  }
+  EXPECT_EQ(refreshes, 1);
+
+  // Masked on read, and nowhere in the data directory in any encoding.
+  HttpResponse got = s().Do("GET", s().A() + "/crm", s().owner_key_);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.body.find(rotated), std::string::npos);
+  const std::vector<std::string> forms = {rotated, crypto::Base64Encode(rotated),
+                                          crypto::HexEncode(rotated)};
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(s().dir_)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string bytes = ss.str();
+    for (const std::string& form : forms) {
+      EXPECT_EQ(bytes.find(form), std::string::npos) << entry.path() << " holds " << form;
+    }
+  }
+}
+
+TEST(LocalConnectorsTest, ARotatedRefreshTokenStaysInMemory) {
+  auto source = api::ParseLocalConnectors(
+      bj::parse(R"([{"id": "crm", "type": "oauth2", "options": {"token_url": "https://t.test/token", "client_id": "c"}}])"),
+      bj::parse(R"({"crm": {"client_secret": "cs-1", "refresh_token": "rt-1"}})"));
+  ASSERT_TRUE(source.ok()) << source.error().message;
+  api::SourceConnectorResolver resolver(**source);
+  ASSERT_TRUE(resolver.ReplaceSecret("crm", "refresh_token", "rt-2", "call").ok());
+  auto c = resolver.Resolve("crm", "wf", "call");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->secrets.at("refresh_token"), "rt-2");
+  EXPECT_EQ(resolver.ReplaceSecret("crm", "password", "x", "call").error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(resolver.ReplaceSecret("nope", "refresh_token", "x", "call").error().code,
+            ErrorCode::kNotFound);
+}
+
 TEST(LocalConnectorsTest, ParsedWithTheApiValidation) {
   auto connectors = bj::parse(R"([
     {"id": "acme", "type": "bearer", "options": {"base_url": "https://api.acme.test"},

@@ -45,6 +45,21 @@ class ConnectorResolver {
   virtual Result<ConnectorSecrets> Resolve(std::string_view connector_id,
                                            std::string_view workflow,
                                            std::string_view step_path) const = 0;
+
+  // Registers a credential obtained with a connector's secrets (an oauth2 access token)
+  // with the run's redaction, so it never appears in an output, a record, an error or a
+  // log line. Called before the credential is used. Default: nothing to register with.
+  virtual void AddDerivedSecret(std::string_view value) const { (void)value; }
+
+  // Replaces secret `field` of connector `connector_id` with `value` (an oauth2
+  // refresh_token the token endpoint rotated): the value is registered like
+  // AddDerivedSecret, then stored where the connector lives (server: re-encrypted and
+  // audited; local runs: in memory). Default: kInternal (nowhere to store it).
+  virtual Status ReplaceSecret(std::string_view connector_id, std::string_view field,
+                               std::string_view value, std::string_view step_path) const {
+    (void)connector_id, (void)field, (void)value, (void)step_path;
+    return MakeError(ErrorCode::kInternal, "connector secrets cannot be updated here");
+  }
 };
 
 // Destination of structured log lines (log.write and the engine's own). Implementations

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -101,6 +102,11 @@ class ConnectorSource {
   virtual Result<DecryptedConnector> Load(std::string_view connector_id,
                                           std::string_view workflow_id,
                                           std::string_view step_path) = 0;
+  // Replaces secret `field` of the connector with `value` (an oauth2 refresh_token the
+  // token endpoint rotated). kNotFound when the connector is gone; kInvalidArgument when
+  // its type declares no such secret. Default: kInternal (read-only source).
+  virtual Status ReplaceSecret(std::string_view connector_id, std::string_view field,
+                               std::string_view value, std::string_view step_path);
 };
 
 // The engine's view (actions::ConnectorResolver) of a ConnectorSource. Does not own it.
@@ -110,6 +116,8 @@ class SourceConnectorResolver final : public actions::ConnectorResolver {
   Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
                                             std::string_view workflow,
                                             std::string_view step_path) const override;
+  Status ReplaceSecret(std::string_view connector_id, std::string_view field,
+                       std::string_view value, std::string_view step_path) const override;
 
  private:
   ConnectorSource& source_;
@@ -117,6 +125,10 @@ class SourceConnectorResolver final : public actions::ConnectorResolver {
 
 // Server runs: the org's stored connectors, decrypted for one run. Every use is a
 // `connector.secret_use` audit event (actor "run:<run id>") in the same transaction.
+// ReplaceSecret seals the new value with the keyring (the same AAD binding as the API:
+// org, connector, field, key version), replaces the stored one and appends a
+// `connector.secret_refresh` audit event (field and step, never the value) in one
+// Store::Write.
 class StoreConnectorSource final : public ConnectorSource {
  public:
   StoreConnectorSource(store::Store& store, crypto::Keyring& keyring, Clock& clock,
@@ -125,6 +137,8 @@ class StoreConnectorSource final : public ConnectorSource {
         run_id_(std::move(run_id)) {}
   Result<DecryptedConnector> Load(std::string_view connector_id, std::string_view workflow_id,
                                   std::string_view step_path) override;
+  Status ReplaceSecret(std::string_view connector_id, std::string_view field,
+                       std::string_view value, std::string_view step_path) override;
 
  private:
   store::Store& store_;
@@ -154,17 +168,21 @@ runs::RunServices ServerRunServices(store::Store& store, crypto::Keyring& keyrin
                                     const store::Run& run);
 
 // Local runs (`rampart run --connectors FILE --secrets-file FILE`): connectors kept in
-// memory for the run, never persisted. Thread-safe (read-only after construction).
+// memory for the run, never persisted: a rotated oauth2 refresh_token (ReplaceSecret)
+// replaces the one in memory only; the secrets file is never written. Thread-safe.
 class InMemoryConnectorSource final : public ConnectorSource {
  public:
   Result<DecryptedConnector> Load(std::string_view connector_id, std::string_view workflow_id,
                                   std::string_view step_path) override;
+  Status ReplaceSecret(std::string_view connector_id, std::string_view field,
+                       std::string_view value, std::string_view step_path) override;
   size_t size() const { return connectors_.size(); }
 
  private:
   friend Result<std::unique_ptr<InMemoryConnectorSource>> ParseLocalConnectors(
       const boost::json::value&, const boost::json::value&);
-  std::map<std::string, DecryptedConnector, std::less<>> connectors_;
+  std::mutex mu_;
+  std::map<std::string, DecryptedConnector, std::less<>> connectors_;  // GUARDED_BY(mu_)
 };
 
 // `connectors`: a list of connector objects (no secrets); `secrets`: an object

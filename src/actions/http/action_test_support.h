@@ -3,8 +3,12 @@
 #pragma once
 
 #include <boost/json/parse.hpp>
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "net/testing/test_server.h"
 #include "rampart/actions/action.h"
@@ -16,32 +20,63 @@ namespace rampart::actions::testing {
 class FixedClock final : public Clock {
  public:
   std::chrono::system_clock::time_point Now() const override {
-    return std::chrono::system_clock::time_point(std::chrono::seconds(1614265330));
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1614265330) +
+                                                 std::chrono::seconds(advance_s.load()));
   }
   std::chrono::steady_clock::time_point Monotonic() const override {
     return std::chrono::steady_clock::now();
   }
   void SleepFor(std::chrono::nanoseconds) override {}
+  std::atomic<int64_t> advance_s{0};  // wall-clock seconds added to Now()
 };
 
 class MapConnectors final : public ConnectorResolver {
  public:
-  void Add(ConnectorSecrets c) { connectors_[c.id] = std::move(c); }
+  void Add(ConnectorSecrets c) {
+    std::lock_guard lock(mu_);
+    connectors_[c.id] = std::move(c);
+  }
   Result<ConnectorSecrets> Resolve(std::string_view id, std::string_view /*workflow*/,
                                    std::string_view /*step_path*/) const override {
+    std::lock_guard lock(mu_);
     auto it = connectors_.find(std::string(id));
     if (it == connectors_.end()) {
       return MakeError(ErrorCode::kNotFound, "connector '" + std::string(id) + "' not found");
     }
     return it->second;
   }
+  void AddDerivedSecret(std::string_view value) const override {
+    std::lock_guard lock(mu_);
+    derived_.emplace_back(value);
+  }
+  Status ReplaceSecret(std::string_view id, std::string_view field, std::string_view value,
+                       std::string_view /*step_path*/) const override {
+    std::lock_guard lock(mu_);
+    derived_.emplace_back(value);
+    auto it = connectors_.find(std::string(id));
+    if (it == connectors_.end()) return MakeError(ErrorCode::kNotFound, "connector not found");
+    it->second.secrets[std::string(field)] = std::string(value);
+    return Status::Ok();
+  }
+  // Every value registered through AddDerivedSecret or ReplaceSecret, in order.
+  std::vector<std::string> derived() const {
+    std::lock_guard lock(mu_);
+    return derived_;
+  }
+  ConnectorSecrets Get(const std::string& id) const {
+    std::lock_guard lock(mu_);
+    return connectors_.at(id);
+  }
 
  private:
-  std::map<std::string, ConnectorSecrets> connectors_;
+  mutable std::mutex mu_;
+  mutable std::map<std::string, ConnectorSecrets> connectors_;
+  mutable std::vector<std::string> derived_;
 };
 
 struct Harness {
-  Harness() {
+  explicit Harness(std::vector<server::Route> extra_routes = {})
+      : server(nullptr, std::move(extra_routes)) {
     resolver.Add("api.public.test", {*net::ParseIp("127.0.0.1")});
     resolver.Add("internal.test", {*net::ParseIp("10.0.0.5")});
     auto c = std::make_shared<net::CurlHttpClient>(resolver);
@@ -62,7 +97,8 @@ struct Harness {
 
   Result<boost::json::value> Run(const Action& action, const boost::json::value& args,
                                  std::string_view connector = "",
-                                 std::chrono::milliseconds budget = std::chrono::seconds(10)) {
+                                 std::chrono::milliseconds budget = std::chrono::seconds(10),
+                                 std::string_view org = "") {
     std::vector<schema::ValidationError> errors;
     if (!action.ArgsSchema().Validate(args, &errors)) {
       return MakeError(ErrorCode::kInvalidArgument,
@@ -71,6 +107,7 @@ struct Harness {
     Context ctx{args,   "wf",      "run_1",
                 "step", connector, std::chrono::steady_clock::now() + budget,
                 clock,  nullptr,   &connectors};
+    ctx.org = org;
     return action.Execute(ctx);
   }
 

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <optional>
 
+#include "actions/http/oauth2.h"
 #include "actions/http/outbound.h"
 #include "rampart/core/check.h"
 #include "rampart/core/json.h"
@@ -139,6 +140,9 @@ Status ApplyAuth(const ConnectorSecrets& c, net::HttpRequest& req, std::string& 
         mark(name);
       }
     }
+  } else if (c.type == "oauth2") {
+    // The access token is set by Execute once the egress policy is known (the token
+    // request goes through it).
   } else if (c.type == "mtls") {
     const std::string* cert = Secret(c, "cert");
     const std::string* key = Secret(c, "key");
@@ -155,9 +159,11 @@ Status ApplyAuth(const ConnectorSecrets& c, net::HttpRequest& req, std::string& 
 class HttpRequestAction final : public Action {
  public:
   HttpRequestAction(std::shared_ptr<net::HttpClient> client,
-                    std::shared_ptr<const net::EgressPolicy> egress)
-      : client_(std::move(client)), egress_(std::move(egress)) {
+                    std::shared_ptr<const net::EgressPolicy> egress,
+                    std::shared_ptr<oauth2::TokenCache> tokens)
+      : client_(std::move(client)), egress_(std::move(egress)), tokens_(std::move(tokens)) {
     RAMPART_CHECK(client_ != nullptr && egress_ != nullptr);
+    if (!tokens_) tokens_ = std::make_shared<oauth2::TokenCache>(client_);
     auto v = schema::Validator::Compile(bj::parse(kSchema));
     RAMPART_CHECK(v.ok());
     schema_ = std::move(v).value();
@@ -234,8 +240,30 @@ class HttpRequestAction final : public Action {
       req.max_redirects = 0;
     }
 
+    const bool oauth = conn != nullptr && conn->type == "oauth2";
+    std::string token;
+    if (oauth) {
+      auto t = tokens_->AccessToken(ctx, *conn, *policy, req.timeout);
+      if (!t.ok()) return std::move(t).error();
+      token = std::move(t).value();
+      SetHeader(req.headers, "Authorization", "Bearer " + token);
+    }
+
     auto res = client_->Fetch(req, *policy);
     if (!res.ok()) return std::move(res).error();
+    if (oauth && res->status == 401) {
+      // The API no longer accepts the token (revoked, expired early): one new token and
+      // one more attempt; a second 401 is the answer.
+      auto t = tokens_->AccessToken(ctx, *conn, *policy, req.timeout, token);
+      if (!t.ok()) return std::move(t).error();
+      SetHeader(req.headers, "Authorization", "Bearer " + *t);
+      auto left = outbound::TimeLeft(ctx, static_cast<double>(req.timeout.count()) / 1000.0);
+      if (!left.ok()) return std::move(left).error();
+      req.timeout = *left;
+      req.connect_timeout = std::min(req.connect_timeout, req.timeout);
+      res = client_->Fetch(req, *policy);
+      if (!res.ok()) return std::move(res).error();
+    }
     const bj::value* fail = args.if_contains("fail_on_status");
     if (fail && fail->get_bool() && (res->status < 200 || res->status > 299)) {
       return MakeError(ErrorCode::kActionFailed,
@@ -247,14 +275,17 @@ class HttpRequestAction final : public Action {
  private:
   std::shared_ptr<net::HttpClient> client_;
   std::shared_ptr<const net::EgressPolicy> egress_;
+  std::shared_ptr<oauth2::TokenCache> tokens_;
   std::optional<schema::Validator> schema_;
 };
 
 }  // namespace
 
 std::unique_ptr<Action> MakeHttpRequest(std::shared_ptr<net::HttpClient> client,
-                                        std::shared_ptr<const net::EgressPolicy> egress) {
-  return std::make_unique<HttpRequestAction>(std::move(client), std::move(egress));
+                                        std::shared_ptr<const net::EgressPolicy> egress,
+                                        std::shared_ptr<oauth2::TokenCache> tokens) {
+  return std::make_unique<HttpRequestAction>(std::move(client), std::move(egress),
+                                             std::move(tokens));
 }
 
 }  // namespace rampart::actions

@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "rampart/core/json.h"
 #include "rampart/server/router.h"
@@ -89,7 +90,9 @@ class SelfSignedCert {
 class TestServer {
  public:
   // tls: serve HTTPS with `cert`, which must outlive the server.
-  explicit TestServer(const SelfSignedCert* cert = nullptr) {
+  // extra_routes: more routes (a test's own endpoints), added after the built-in ones.
+  explicit TestServer(const SelfSignedCert* cert = nullptr,
+                      std::vector<server::Route> extra_routes = {}) {
     Add("GET", "/ok", [](server::Request&) {
       return server::JsonResponse(200, boost::json::object{{"ok", true}});
     });
@@ -150,6 +153,14 @@ class TestServer {
       int code = std::atoi(std::string(req.QueryParam("code").value_or("500")).c_str());
       return server::JsonResponse(code, boost::json::object{{"status", code}});
     });
+    for (server::Route& r : extra_routes) {
+      auto handler = std::move(r.handler);
+      r.handler = [this, handler](server::Request& req) {
+        ++hits_;
+        return handler(req);
+      };
+      router_.Add(std::move(r));
+    }
     server::ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
