@@ -61,6 +61,19 @@ class ManualClock final : public Clock {
   int64_t wall_ms_ = 0;
 };
 
+// The first 100 audit events of `org`, oldest first.
+std::vector<store::AuditEvent> AuditEvents(store::Store& store, const std::string& org) {
+  std::vector<store::AuditEvent> events;
+  Status read = store.Read([&](store::Tx& tx) -> Status {
+    auto l = tx.ListAudit(org, 0, 100);
+    if (!l.ok()) return l.error();
+    events = *l;
+    return Status::Ok();
+  });
+  EXPECT_TRUE(read.ok());
+  return events;
+}
+
 bj::value Json(const HttpResponse& r) {
   boost::system::error_code ec;
   bj::value v = bj::parse(r.body, ec);
@@ -438,13 +451,7 @@ TEST_F(ConnectorsTest, AuditEventsNameFieldsNeverValues) {
                 .status,
             200);
   ASSERT_EQ(s().Do("DELETE", s().A() + "/acme", s().owner_key_).status, 200);
-  std::vector<store::AuditEvent> events;
-  ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
-                  auto l = tx.ListAudit(s().org_a_, 0, 100);
-                  if (!l.ok()) return l.error();
-                  events = *l;
-                  return Status::Ok();
-                }).ok());
+  const std::vector<store::AuditEvent> events = AuditEvents(*s().store_, s().org_a_);
   std::vector<std::string> actions;
   for (const auto& e : events) {
     actions.push_back(e.action);
@@ -515,13 +522,7 @@ TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
             ErrorCode::kNotFound);
 
   // Audited: field and step, never the value.
-  std::vector<store::AuditEvent> events;
-  ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
-                  auto l = tx.ListAudit(s().org_a_, 0, 100);
-                  if (!l.ok()) return l.error();
-                  events = *l;
-                  return Status::Ok();
-                }).ok());
+  const std::vector<store::AuditEvent> events = AuditEvents(*s().store_, s().org_a_);
   int refreshes = 0;
   for (const auto& e : events) {
     EXPECT_EQ(e.details.find(rotated), std::string::npos) << e.details;
