@@ -155,6 +155,42 @@ grep -q "$SECRET" "$TMP/body"
 check "connector answer has no secret" 1 $?
 check "master key file generated 0600" 600 "$(stat -c %a "$DATA/master.key")"
 
+# An approval step: the run waits in the store across a restart and resumes on a decision.
+cat >"$TMP/gate.yaml" <<'EOF2'
+rampart: 1
+id: gated
+steps:
+  - id: note
+    type: action
+    uses: db.query
+    with: { sql: "INSERT INTO notes (body) VALUES ('gated')" }
+  - id: sign_off
+    type: approval
+    approvers: { roles: [owner] }
+    timeout: 3600
+  - id: count
+    type: action
+    uses: db.query
+    with: { sql: "SELECT count(*) AS n FROM notes WHERE body = 'gated'" }
+output: { n: "{{ steps.count.output.rows[0].n }}" }
+EOF2
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/yaml' --data-binary @"$TMP/gate.yaml")
+check "create gated workflow" 201 "$code"
+check "publish gated workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/gated/publish '{"version":1}')"
+check "run gated workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/gated/runs '{"input":{},"wait":10}')"
+check "gated run waits" awaiting_approval "$(json "$TMP/body" 'd["status"]')"
+GATED=$(json "$TMP/body" 'd["run_id"]')
+check "the initiator cannot approve" 403 "$(api POST /v1/orgs/$ORG/runs/$GATED/approvals '{"step":"sign_off","decision":"approve"}')"
+code=$(curl -s -b "$TMP/cookies" -o /dev/null -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/members" \
+  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
+  --data-binary '{"email":"second@acme.test","role":"owner","password":"another long passphrase"}')
+check "add a second owner" 201 "$code"
+code=$(curl -s -c "$TMP/cookies2" -o "$TMP/login2.json" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
+  -H 'Content-Type: application/json' --data-binary '{"email":"second@acme.test","password":"another long passphrase"}')
+check "second owner logs in" 200 "$code"
+CSRF2=$(json "$TMP/login2.json" 'd["csrf_token"]')
+
 kill -TERM "$PID"
 wait "$PID"
 check "SIGTERM exits 0" 0 $?
@@ -172,6 +208,20 @@ check "secret not in the data directory" 1 $?
 check "keys rotate" 0 $?
 start
 check "connector readable after rotation" 200 "$(api GET /v1/orgs/$ORG/connectors/acme)"
+check "still waiting after the restart" awaiting_approval "$(api GET /v1/orgs/$ORG/runs/$GATED >/dev/null; json "$TMP/body" 'd["status"]')"
+code=$(curl -s -b "$TMP/cookies2" -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/runs/$GATED/approvals" \
+  -H "X-CSRF-Token: $CSRF2" -H 'Content-Type: application/json' \
+  --data-binary '{"step":"sign_off","decision":"approve","comment":"checked"}')
+check "second owner approves" 200 "$code"
+status=""
+for _ in $(seq 1 100); do
+  api GET /v1/orgs/$ORG/runs/$GATED >/dev/null
+  status=$(json "$TMP/body" 'd["status"]')
+  [[ "$status" == succeeded || "$status" == failed ]] && break
+  sleep 0.1
+done
+check "approved run resumed and finished" succeeded "$status"
+check "the step before the gate ran once" 1 "$(json "$TMP/body" 'd["output"]["n"]')"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
 # Config refusals: a master key file readable by others, unknown keys.
