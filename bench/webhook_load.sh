@@ -180,19 +180,21 @@ if [[ "${COUNT_RUNS:-1}" != 0 ]]; then
   rampart_pid=""
   start_rampart
   sleep 1
-  stored_total=0
+  # One listing of every run, statuses tallied from it: runs still queued at the restart
+  # run meanwhile, and listing per status would miss the ones changing status between two
+  # listings.
+  : > "$tmp/statuses"
+  cursor=""
+  while :; do
+    page="$(api GET "/v1/orgs/$org/runs?limit=200${cursor:+&cursor=$cursor}" -H "$auth")"
+    jq -r '.items[].status' <<< "$page" >> "$tmp/statuses"
+    cursor="$(jq -r '.next_cursor // empty' <<< "$page")"
+    [[ -n "$cursor" ]] || break
+  done
+  stored_total="$(wc -l < "$tmp/statuses")"
   stored_detail=""
   for status in succeeded failed queued running; do
-    n=0
-    cursor=""
-    while :; do
-      page="$(api GET "/v1/orgs/$org/runs?status=$status&limit=200${cursor:+&cursor=$cursor}" -H "$auth")"
-      n=$((n + $(jq '.items | length' <<< "$page")))
-      cursor="$(jq -r '.next_cursor // empty' <<< "$page")"
-      [[ -n "$cursor" ]] || break
-    done
-    stored_total=$((stored_total + n))
-    stored_detail+="$status $n, "
+    stored_detail+="$status $(grep -cx "$status" "$tmp/statuses" || true), "
   done
   stop_pid "$rampart_pid"
   rampart_pid=""

@@ -118,6 +118,17 @@ Response DefinitionErrorResponse(const std::vector<model::DefinitionError>& erro
   return response;
 }
 
+// The routes whose commit can change what a trigger URL resolves to: its token, its
+// workflow's live version (and so the trigger's auth, limits and inputs), the workflow
+// itself, or the connector holding its secret.
+bool ChangesTriggers(std::string_view operation_id) {
+  static constexpr std::string_view kOperations[] = {
+      "rotateWebhook", "deleteWebhook",   "publishWorkflow", "deleteWorkflow",
+      "updateWorkflow", "updateConnector", "deleteConnector", "createConnector"};
+  return std::find(std::begin(kOperations), std::end(kOperations), operation_id) !=
+         std::end(kOperations);
+}
+
 }  // namespace
 
 // One request in flight: the principal and org access established for it, the parsed
@@ -416,6 +427,13 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
     route.success_status = std::string_view(spec.method) == "POST" ? 201 : 200;
     const RouteSpec* p = &spec;
     route.handler = [this, p](Request& request) { return Dispatch(*p, request); };
+    if (spec.operation_id == std::string_view("receiveWebhook")) {
+      // The trigger's max_payload, enforced while the body is read.
+      route.body_limit = [receiver = webhooks_](Request& request,
+                                                std::optional<uint64_t> declared) {
+        return internal::WebhookBodyLimit(*receiver, request, declared);
+      };
+    }
     router.Add(std::move(route));
   }
 
@@ -486,6 +504,11 @@ Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
   Call call(request);
   call.time_ms = Now();
   Result<Response> response = RunInStore(spec, call);
+  if (call.access.has_value() && ChangesTriggers(spec.operation_id)) {
+    // Whatever the outcome (a connector mutation commits in its own transaction): a
+    // cached trigger never outlives the response to a change of it.
+    internal::InvalidateWebhookTriggers(*webhooks_, call.org_id());
+  }
   if (response.ok() && call.after_commit) call.after_commit();
   if (response.ok() && call.deferred) response = call.deferred();
   if (!response.ok()) {
@@ -502,6 +525,9 @@ Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
 }
 
 Result<Response> Api::Impl::RunInStore(const RouteSpec& spec, Call& call) {
+  // POST /hooks/{token} opens a transaction only when its trigger is not cached, so a
+  // request to a known trigger (a forgery flood included) costs no store access.
+  if (spec.operation_id == std::string_view("receiveWebhook")) return spec.handler(call);
   std::optional<Response> out;
   auto body = [&](store::Tx& tx) -> Status {
     call.tx = &tx;
@@ -1084,9 +1110,14 @@ Result<Response> Api::Impl::DeleteWorkflow(Call& call) {
   const std::string& id = call.request.params.at("id");
   auto workflow = VisibleWorkflow(call, id);
   if (!workflow.ok()) return workflow.error();
+  auto hooks = internal::DeleteWorkflowWebhooks(*call.tx, call.org_id(), id);
+  if (!hooks.ok()) return hooks.error();
   auto deleted = call.tx->DeleteWorkflow(call.org_id(), id);
   if (!deleted.ok()) return deleted.error();
-  if (Status s = call.Audit("workflow.delete", id); !s.ok()) return s.error();
+  if (Status s = call.Audit("workflow.delete", id, object{{"webhooks_deleted", *hooks}});
+      !s.ok()) {
+    return s.error();
+  }
   return server::JsonResponse(200, object{{"id", id}, {"deleted", true}});
 }
 
@@ -1520,7 +1551,7 @@ Result<Response> Api::Impl::DeleteWebhook(Call& call) {
   return WebhookRoute(call, &internal::DeleteWebhookHandler);
 }
 Result<Response> Api::Impl::ReceiveHook(Call& call) {
-  return internal::ReceiveWebhook(*webhooks_, *call.tx, call.request, &call.deferred);
+  return internal::ReceiveWebhook(*webhooks_, call.request);
 }
 
 // ----- outbound execution hooks -----

@@ -3,8 +3,11 @@
 //
 // POST /hooks/{token} does its checks in this order, and nothing after a failed check
 // runs (in particular the body is never parsed and no run is created):
-//   1. size: the route's max_body (ApiOptions::max_webhook_body) is enforced by the server
-//      before reading; the trigger's max_payload right after the token lookup -> 413
+//   1. size, from the request head (before any body byte is read): the route's max_body
+//      (ApiOptions::max_webhook_body), then the trigger's max_payload - the token is
+//      resolved by the route's body_limit (WebhookReceiver::BodyLimit), so a declared
+//      length over max_payload is answered 413 at once and a chunked body is cut off once
+//      past it -> 413
 //   2. token: well-formed "rwh_..." whose SHA-256 is a stored trigger, compared in
 //      constant time -> 404 for anything unknown (rotated, deleted, or a workflow without
 //      a live version carrying a webhook trigger: one answer for all, so the URL space
@@ -22,6 +25,13 @@
 //   9. durable enqueue -> 202 {run_id}, or with `mode: sync` the run's `respond` step
 //      response (waiting at most ApiOptions::max_wait; 202 if the run is not done).
 //
+// Steps 1-3 need what the token resolves to (hook, live version, trigger spec, the
+// connector's sealed secret). It is read from the store once and then kept in a
+// TriggerCache (trigger_cache.h: invalidated by every change through the API, generation-
+// checked against concurrent reads, bounded, expiring), so a request to a known trigger -
+// a forgery flood included - is answered up to authentication without any store access.
+// The plaintext secret exists only while one request is verified.
+//
 // Delivery ids are reserved in the store (unique key) only once every check up to the
 // schema passed, so a request rejected by 403/429/400 does not burn the id its sender
 // will retry with; a reservation whose run could not be submitted is released. GitHub
@@ -29,6 +39,8 @@
 // reserved as well, so a captured delivery replayed under a new id is still a replay.
 #include <algorithm>
 #include <atomic>
+#include <limits>
+#include <openssl/crypto.h>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <string>
@@ -37,6 +49,7 @@
 
 #include "api/common.h"
 #include "api/connectors.h"
+#include "api/trigger_cache.h"
 #include "rampart/api/api.h"
 #include "rampart/audit/chain.h"
 #include "rampart/core/json.h"
@@ -165,15 +178,71 @@ Result<Response> DeleteWebhookHandler(WebhookManageCall& call) {
   return server::JsonResponse(200, object{{"id", hook->id}, {"deleted", true}});
 }
 
+Result<int> DeleteWorkflowWebhooks(store::Tx& tx, std::string_view org_id,
+                                   std::string_view workflow_id) {
+  int deleted = 0;
+  for (;;) {
+    // Always the first page: what was listed is deleted before the next listing.
+    auto hooks = tx.ListWebhooks(std::string(org_id), std::string(workflow_id),
+                                 {.after = "", .limit = kMaxHooksPerWorkflow});
+    if (!hooks.ok()) return hooks.error();
+    if (hooks->items.empty()) return deleted;
+    for (const store::Webhook& w : hooks->items) {
+      auto gone = tx.DeleteWebhook(w.org_id, w.id);
+      if (!gone.ok()) return gone.error();
+      if (!*gone) return MakeError(ErrorCode::kInternal, "trigger URL vanished while deleted");
+      ++deleted;
+    }
+  }
+}
+
 // ----- POST /hooks/{token} -----
+
+// What a trigger URL resolved to: everything the checks need, read from the store once
+// and then shared (immutable) by every request to that URL while it is cached. Holds the
+// connector's sealed secret only: the plaintext exists while one request is verified.
+struct ResolvedTrigger {
+  store::Webhook hook;
+  int version = 0;
+  std::shared_ptr<const model::Workflow> workflow;
+  webhooks::AuthConfig auth;
+  std::string connector_id;
+  std::string secret_field;
+  std::string sealed;
+  std::vector<webhooks::Cidr> allowlist;
+  size_t max_payload = kDefaultMaxPayload;
+  int rpm = kDefaultRpm;
+  int burst = kDefaultBurst;
+  bool sync = false;
+};
+
+// What the token of one request resolved to, decided from the head (the route's
+// body_limit) and handed to the handler through Request::route_state.
+struct TriggerLookup {
+  enum class Kind { kFound, kUnknown, kMisconfigured, kError };
+  Kind kind = Kind::kUnknown;
+  std::string token_hash;
+  std::shared_ptr<const ResolvedTrigger> trigger;  // kFound
+  size_t max_payload = 0;  // kFound and kMisconfigured
+  Error error{ErrorCode::kInternal, ""};  // kError
+  uint64_t generation = 0;  // of the trigger cache when resolved
+  bool cached = false;      // found in the cache
+};
 
 class WebhookReceiver {
  public:
   WebhookReceiver(const ApiDeps& deps, const ApiOptions& options)
-      : deps_(deps), options_(options), auth_failures_(options.auth_failures_per_minute) {}
+      : deps_(deps),
+        options_(options),
+        auth_failures_(options.auth_failures_per_minute),
+        cache_(options.webhook_cache_entries,
+               std::chrono::duration_cast<std::chrono::milliseconds>(options.webhook_cache_max_age)) {}
 
-  Result<Response> Receive(store::Tx& tx, Request& request,
-                           std::function<Result<Response>()>* deferred);
+  // The body limit of a request, from its head: the trigger's max_payload when the token
+  // resolves. Leaves the lookup in request.route_state for Receive.
+  size_t BodyLimit(Request& request, std::optional<uint64_t> declared);
+  Result<Response> Receive(Request& request);
+  void InvalidateOrg(std::string_view org_id) { cache_.InvalidateOrg(org_id); }
 
   std::vector<std::pair<std::string, int64_t>> Counts() const {
     std::vector<std::pair<std::string, int64_t>> out;
@@ -185,31 +254,21 @@ class WebhookReceiver {
   }
 
  private:
-  // What the read transaction found for a request.
-  struct Target {
-    store::Webhook hook;
-    int version = 0;
-    std::shared_ptr<const model::Workflow> workflow;
-    webhooks::AuthConfig auth;
-    std::string connector_id;
-    std::string secret_field;
-    std::string sealed;  // the connector's sealed secret
-    std::vector<webhooks::Cidr> allowlist;
-    int rpm = kDefaultRpm;
-    int burst = kDefaultBurst;
-    bool sync = false;
-  };
+  using Kind = TriggerLookup::Kind;
 
   Response Count(Outcome outcome, Response response) {
     counters_.Count(outcome);
     return response;
   }
-  Result<Response> Finish(Target target, Request& request);
-  void AuditAuthFailure(const Target& target, const Request& request);
+  // The cache, else one store read transaction (whose result is cached when usable).
+  TriggerLookup Resolve(const Request& request);
+  TriggerLookup ResolveFromStore(std::string token_hash);
+  TriggerLookup ResolveIn(store::Tx& tx, std::string token_hash);
+  void AuditAuthFailure(const ResolvedTrigger& target, const Request& request);
   // Inside the run's commit: reserves the delivery ids (kConflict + !*fresh on a
   // replay), touches the hook, prunes old ids now and then.
-  Status Reserve(store::Tx& tx, const Target& target, const std::vector<std::string>& keys,
-                 store::Millis now, bool* fresh);
+  Status Reserve(store::Tx& tx, const ResolvedTrigger& target,
+                 const std::vector<std::string>& keys, store::Millis now, bool* fresh);
 
   ApiDeps deps_;
   ApiOptions options_;
@@ -217,100 +276,136 @@ class WebhookReceiver {
   webhooks::RejectionCounters counters_;
   SourceLimiter auth_failures_;  // audits of failed authentication per source
   std::atomic<store::Millis> last_prune_{0};
+  TriggerCache<ResolvedTrigger> cache_;
 };
 
-Result<Response> WebhookReceiver::Receive(store::Tx& tx, Request& request,
-                                          std::function<Result<Response>()>* deferred) {
-  const Response unknown =
-      Reject(MakeError(ErrorCode::kNotFound, "not found"), request);
-  const std::string& token = request.params.at("token");
-  if (!crypto::OpaqueTokenWellFormed(token, crypto::kWebhookTokenPrefix)) {
-    return Count(Outcome::kUnknownHook, unknown);
+TriggerLookup WebhookReceiver::Resolve(const Request& request) {
+  TriggerLookup out;
+  auto token = request.params.find("token");
+  if (token == request.params.end() ||
+      !crypto::OpaqueTokenWellFormed(token->second, crypto::kWebhookTokenPrefix)) {
+    return out;
   }
-  const std::string hash = crypto::Sha256Hex(token);
-  auto hook = tx.GetWebhookByTokenHash(hash);
-  if (!hook.ok()) return Count(Outcome::kInternal, Reject(hook.error(), request));
-  if (!hook->has_value() || !crypto::ConstantTimeEqual((*hook)->token_hash, hash)) {
-    return Count(Outcome::kUnknownHook, unknown);
+  std::string hash = crypto::Sha256Hex(token->second);
+  // The generation first: an invalidation after it makes Receive resolve again.
+  const uint64_t generation = cache_.Generation();
+  if (auto hit = cache_.Find(hash, deps_.clock->Monotonic())) {
+    out.kind = Kind::kFound;
+    out.token_hash = std::move(hash);
+    out.max_payload = hit->max_payload;
+    out.trigger = std::move(hit);
+    out.generation = generation;
+    out.cached = true;
+    return out;
   }
-  Target target;
-  target.hook = std::move(**hook);
-  const std::string& org_id = target.hook.org_id;
-  auto workflow = tx.GetWorkflow(org_id, target.hook.workflow_id);
-  if (!workflow.ok()) return Count(Outcome::kInternal, Reject(workflow.error(), request));
+  return ResolveFromStore(std::move(hash));
+}
+
+TriggerLookup WebhookReceiver::ResolveFromStore(std::string token_hash) {
+  const uint64_t generation = cache_.Generation();  // before the read (see TriggerCache)
+  TriggerLookup out;
+  Status read = deps_.store->Read([&](store::Tx& tx) -> Status {
+    out = ResolveIn(tx, token_hash);
+    return Status::Ok();
+  });
+  if (!read.ok()) {
+    out = TriggerLookup{};
+    out.kind = Kind::kError;
+    out.error = read.error();
+  }
+  out.generation = generation;
+  out.token_hash = std::move(token_hash);
+  if (out.kind == Kind::kFound) {
+    cache_.Insert(out.token_hash, out.trigger->hook.org_id, out.trigger, generation,
+                  deps_.clock->Monotonic());
+  }
+  return out;
+}
+
+TriggerLookup WebhookReceiver::ResolveIn(store::Tx& tx, std::string token_hash) {
+  TriggerLookup out;
+  auto fail = [&out](const Error& error) {
+    out.kind = Kind::kError;
+    out.error = error;
+    return out;
+  };
+  auto hook = tx.GetWebhookByTokenHash(token_hash);
+  if (!hook.ok()) return fail(hook.error());
+  if (!hook->has_value() || !crypto::ConstantTimeEqual((*hook)->token_hash, token_hash)) {
+    return out;
+  }
+  auto target = std::make_shared<ResolvedTrigger>();
+  target->hook = std::move(**hook);
+  const std::string& org_id = target->hook.org_id;
+  auto workflow = tx.GetWorkflow(org_id, target->hook.workflow_id);
+  if (!workflow.ok()) return fail(workflow.error());
   // A workflow deleted and re-created under the same id does not inherit the old URLs.
   if (!workflow->has_value() || (*workflow)->live_version == 0 ||
-      (*workflow)->created_at > target.hook.created_at) {
-    return Count(Outcome::kUnknownHook, unknown);
+      (*workflow)->created_at > target->hook.created_at) {
+    return out;
   }
-  target.version = (*workflow)->live_version;
-  auto version = tx.GetWorkflowVersion(org_id, target.hook.workflow_id, target.version);
-  if (!version.ok()) return Count(Outcome::kInternal, Reject(version.error(), request));
-  if (!version->has_value()) return Count(Outcome::kUnknownHook, unknown);
+  target->version = (*workflow)->live_version;
+  auto version = tx.GetWorkflowVersion(org_id, target->hook.workflow_id, target->version);
+  if (!version.ok()) return fail(version.error());
+  if (!version->has_value()) return out;
   auto loaded = deps_.workflows->Get(**version);
-  if (!loaded.ok()) return Count(Outcome::kInternal, Reject(loaded.error(), request));
-  target.workflow = std::move(loaded).value();
+  if (!loaded.ok()) return fail(loaded.error());
+  target->workflow = std::move(loaded).value();
   const object* spec = nullptr;
-  for (const model::Trigger& t : target.workflow->triggers) {
+  for (const model::Trigger& t : target->workflow->triggers) {
     if (t.type == "webhook" && t.spec.is_object()) {
       spec = &t.spec.get_object();
       break;
     }
   }
-  if (spec == nullptr) return Count(Outcome::kUnknownHook, unknown);
+  if (spec == nullptr) return out;
 
+  // From here on the URL is known: what cannot authenticate anyone is kMisconfigured
+  // (the same 401 as a bad signature), after the size check.
   // The loader validated the trigger; read it defensively all the same.
   auto int_of = [](const object& o, std::string_view key, int64_t fallback) -> int64_t {
     const value* v = o.if_contains(key);
     return v != nullptr && v->is_int64() ? v->get_int64() : fallback;
   };
-  const size_t max_payload = static_cast<size_t>(
-      int_of(*spec, "max_payload", static_cast<int64_t>(kDefaultMaxPayload)));
-  if (request.body.size() > max_payload) {
-    return Count(Outcome::kTooLarge,
-                 Reject(MakeError(ErrorCode::kPayloadTooLarge,
-                                  "request body exceeds " + std::to_string(max_payload) + " bytes"),
-                        request));
-  }
-  const Response unauthenticated =
-      Reject(MakeError(ErrorCode::kUnauthenticated, "authentication required"), request);
+  target->max_payload = static_cast<size_t>(std::max<int64_t>(
+      0, int_of(*spec, "max_payload", static_cast<int64_t>(kDefaultMaxPayload))));
+  out.max_payload = target->max_payload;
+  out.kind = Kind::kMisconfigured;
   const value* auth_v = spec->if_contains("auth");
-  if (auth_v == nullptr || !auth_v->is_object()) {
-    return Count(Outcome::kUnauthenticated, unauthenticated);
-  }
+  if (auth_v == nullptr || !auth_v->is_object()) return out;
   const object& auth = auth_v->get_object();
   auto str_of = [](const object& o, std::string_view key) -> std::string {
     const value* v = o.if_contains(key);
     return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
   };
   auto type = webhooks::ParseAuthType(str_of(auth, "type"));
-  if (!type) return Count(Outcome::kUnauthenticated, unauthenticated);
-  target.auth.type = *type;
-  if (std::string h = str_of(auth, "header"); !h.empty()) target.auth.header = h;
-  target.auth.timestamp_header = str_of(auth, "timestamp_header");
-  target.auth.replay_window_seconds =
+  if (!type) return out;
+  target->auth.type = *type;
+  if (std::string h = str_of(auth, "header"); !h.empty()) target->auth.header = h;
+  target->auth.timestamp_header = str_of(auth, "timestamp_header");
+  target->auth.replay_window_seconds =
       int_of(*spec, "replay_window", webhooks::kDefaultReplayWindowSeconds);
-  target.connector_id = str_of(auth, "connector");
+  target->connector_id = str_of(auth, "connector");
   if (const value* ips = spec->if_contains("ip_allowlist"); ips != nullptr && ips->is_array()) {
     for (const value& c : ips->get_array()) {
       auto cidr = c.is_string() ? webhooks::ParseCidr(c.get_string()) : std::nullopt;
       // An entry that does not parse allows nothing (fail closed), but keeps the list
       // non-empty so the allowlist stays in force.
-      target.allowlist.push_back(cidr.value_or(webhooks::Cidr{.length = -1}));
+      target->allowlist.push_back(cidr.value_or(webhooks::Cidr{.length = -1}));
     }
-    if (target.allowlist.empty()) target.allowlist.push_back(webhooks::Cidr{.length = -1});
+    if (target->allowlist.empty()) target->allowlist.push_back(webhooks::Cidr{.length = -1});
   }
   if (const value* rl = spec->if_contains("rate_limit"); rl != nullptr && rl->is_object()) {
-    target.rpm = static_cast<int>(int_of(rl->get_object(), "rpm", kDefaultRpm));
-    target.burst = static_cast<int>(int_of(rl->get_object(), "burst", kDefaultBurst));
+    target->rpm = static_cast<int>(int_of(rl->get_object(), "rpm", kDefaultRpm));
+    target->burst = static_cast<int>(int_of(rl->get_object(), "burst", kDefaultBurst));
   }
-  target.sync = str_of(*spec, "mode") == "sync";
+  target->sync = str_of(*spec, "mode") == "sync";
 
   // The secret: a webhook_secret connector's `secret`, or a bearer connector's `token`.
-  const bool bearer = target.auth.type == webhooks::AuthType::kBearer;
-  target.secret_field = bearer ? "token" : "secret";
-  auto connector = tx.GetConnector(org_id, target.connector_id);
-  if (!connector.ok()) return Count(Outcome::kInternal, Reject(connector.error(), request));
+  const bool bearer = target->auth.type == webhooks::AuthType::kBearer;
+  target->secret_field = bearer ? "token" : "secret";
+  auto connector = tx.GetConnector(org_id, target->connector_id);
+  if (!connector.ok()) return fail(connector.error());
   bool usable = connector->has_value() &&
                 (*connector)->type == (bearer ? "bearer" : "webhook_secret");
   if (usable) {
@@ -319,62 +414,107 @@ Result<Response> WebhookReceiver::Receive(store::Tx& tx, Request& request,
     if (usable && !allowed->get_array().empty()) {
       const auto& list = allowed->get_array();
       usable = std::any_of(list.begin(), list.end(), [&](const value& w) {
-        return w.is_string() && w.get_string() == target.hook.workflow_id;
+        return w.is_string() && w.get_string() == target->hook.workflow_id;
       });
     }
   }
-  if (usable) {
-    auto secrets = tx.ListConnectorSecrets(org_id, target.connector_id);
-    if (!secrets.ok()) return Count(Outcome::kInternal, Reject(secrets.error(), request));
-    usable = false;
-    for (store::ConnectorSecret& s : *secrets) {
-      if (s.field == target.secret_field) {
-        target.sealed = std::move(s.sealed);
-        usable = true;
-      }
+  if (!usable) return out;
+  auto secrets = tx.ListConnectorSecrets(org_id, target->connector_id);
+  if (!secrets.ok()) return fail(secrets.error());
+  usable = false;
+  for (store::ConnectorSecret& s : *secrets) {
+    if (s.field == target->secret_field) {
+      target->sealed = std::move(s.sealed);
+      usable = true;
     }
   }
-  // A misconfigured trigger cannot authenticate anyone: the same 401 as a bad signature.
-  if (!usable) return Count(Outcome::kUnauthenticated, unauthenticated);
-
-  // Decryption and the rest run after the read transaction (the keyring may read data
-  // keys through the store).
-  *deferred = [this, target = std::move(target), &request]() mutable -> Result<Response> {
-    return Finish(std::move(target), request);
-  };
-  return Response{};
+  if (!usable) return out;
+  out.kind = Kind::kFound;
+  out.trigger = std::move(target);
+  return out;
 }
 
-Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
-  const store::Millis now = UnixMillis(deps_.clock->Now());
-  const std::string& org_id = target.hook.org_id;
-  const Response unauthenticated =
-      Reject(MakeError(ErrorCode::kUnauthenticated, "authentication required"), request);
+size_t WebhookReceiver::BodyLimit(Request& request, std::optional<uint64_t> declared) {
+  auto lookup = std::make_shared<TriggerLookup>(Resolve(request));
+  // An unknown token gets only the route's limit (and then 404): the size of a trigger
+  // it has no URL of is nothing to tell it.
+  const bool known = lookup->kind == Kind::kFound || lookup->kind == Kind::kMisconfigured;
+  const size_t limit = known ? lookup->max_payload : std::numeric_limits<size_t>::max();
+  // Answered 413 by the server from the head; counted here, where the outcome is known.
+  if (declared && *declared > limit) counters_.Count(Outcome::kTooLarge);
+  request.route_state = std::move(lookup);
+  return limit;
+}
+
+Result<Response> WebhookReceiver::Receive(Request& request) {
+  // The lookup the head decided on, unless an invalidation happened while the body was
+  // read (then resolve again: the trigger may have been rotated or changed meanwhile).
+  auto stashed = std::static_pointer_cast<const TriggerLookup>(request.route_state);
+  TriggerLookup lookup = stashed != nullptr && stashed->generation == cache_.Generation()
+                             ? *stashed
+                             : Resolve(request);
+  // Error answers are built only when given (they serialize JSON).
+  auto unauthenticated = [&request] {
+    return Reject(MakeError(ErrorCode::kUnauthenticated, "authentication required"), request);
+  };
+  // Every answer before authentication: unknown, oversized, misconfigured.
+  auto before_auth = [&](const TriggerLookup& l) -> std::optional<Response> {
+    if (l.kind == Kind::kError) return Count(Outcome::kInternal, Reject(l.error, request));
+    if (l.kind == Kind::kUnknown) {
+      return Count(Outcome::kUnknownHook,
+                   Reject(MakeError(ErrorCode::kNotFound, "not found"), request));
+    }
+    // The server enforced the limit while reading; checked again in case it changed since.
+    if (request.body.size() > l.max_payload) {
+      return Count(Outcome::kTooLarge,
+                   Reject(MakeError(ErrorCode::kPayloadTooLarge,
+                                    "request body exceeds " + std::to_string(l.max_payload) +
+                                        " bytes"),
+                          request));
+    }
+    // A misconfigured trigger cannot authenticate anyone: the same 401 as a bad signature.
+    if (l.kind == Kind::kMisconfigured) return Count(Outcome::kUnauthenticated, unauthenticated());
+    return std::nullopt;
+  };
+  if (auto answer = before_auth(lookup)) return std::move(*answer);
   if (deps_.keyring == nullptr) {
     return Count(Outcome::kInternal, Reject(MakeError(ErrorCode::kInternal, ""), request));
   }
-  auto secret = deps_.keyring->Decrypt(org_id, target.connector_id, target.secret_field,
-                                       target.sealed);
+  auto decrypt = [this](const ResolvedTrigger& t) {
+    return deps_.keyring->Decrypt(t.hook.org_id, t.connector_id, t.secret_field, t.sealed);
+  };
+  auto secret = decrypt(*lookup.trigger);
+  if (!secret.ok() && lookup.cached) {
+    // A cached sealed value that no longer opens: drop it and read the connector again.
+    cache_.Erase(lookup.token_hash);
+    lookup = ResolveFromStore(lookup.token_hash);
+    if (auto answer = before_auth(lookup)) return std::move(*answer);
+    secret = decrypt(*lookup.trigger);
+  }
   if (!secret.ok()) return Count(Outcome::kInternal, Reject(secret.error(), request));
+  const ResolvedTrigger& target = *lookup.trigger;
+  const store::Millis now = UnixMillis(deps_.clock->Now());
   auto headers = [&request](std::string_view name) { return request.Header(name); };
   auto verified = webhooks::Verify(target.auth, headers, request.body, *secret, now / 1000);
   // Wipe the plaintext as soon as it served.
-  std::fill(secret->begin(), secret->end(), '\0');
+  OPENSSL_cleanse(secret->data(), secret->size());
+  const std::string& org_id = target.hook.org_id;
   if (!verified.ok()) {
     if (verified.error().code == ErrorCode::kConflict) {
       return Count(Outcome::kReplayed,
                    Reject(MakeError(ErrorCode::kConflict, "replayed or stale delivery"), request));
     }
     AuditAuthFailure(target, request);
-    return Count(Outcome::kUnauthenticated, unauthenticated);
+    return Count(Outcome::kUnauthenticated, unauthenticated());
   }
   std::vector<std::string> keys;
   if (!verified->delivery_id.empty()) keys.push_back("id:" + verified->delivery_id);
   if (target.auth.type == webhooks::AuthType::kGithub) {
     keys.push_back("sha256:" + crypto::Sha256Hex(request.body));
   }
-  const Response replayed =
-      Reject(MakeError(ErrorCode::kConflict, "replayed or stale delivery"), request);
+  auto replayed = [&request] {
+    return Reject(MakeError(ErrorCode::kConflict, "replayed or stale delivery"), request);
+  };
   if (!keys.empty()) {
     bool seen = false;
     Status read = deps_.store->Read([&](store::Tx& tx) -> Status {
@@ -386,7 +526,7 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
       return Status::Ok();
     });
     if (!read.ok()) return Count(Outcome::kInternal, Reject(read.error(), request));
-    if (seen) return Count(Outcome::kReplayed, replayed);
+    if (seen) return Count(Outcome::kReplayed, replayed());
   }
   // request.remote_ip is already the client address (trusted proxies resolved).
   if (!target.allowlist.empty() && !webhooks::IpAllowed(request.remote_ip, target.allowlist)) {
@@ -465,7 +605,7 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
   }
   auto run = deps_.runs->Submit(std::move(submission));
   if (!run.ok()) {
-    if (!fresh) return Count(Outcome::kReplayed, replayed);
+    if (!fresh) return Count(Outcome::kReplayed, replayed());
     if (run.error().code == ErrorCode::kInvalidInput) {
       return Count(Outcome::kInvalidPayload, Reject(run.error(), request));
     }
@@ -509,7 +649,7 @@ Result<Response> WebhookReceiver::Finish(Target target, Request& request) {
   return server::JsonResponse(202, object{{"run_id", run->id}});
 }
 
-Status WebhookReceiver::Reserve(store::Tx& tx, const Target& target,
+Status WebhookReceiver::Reserve(store::Tx& tx, const ResolvedTrigger& target,
                                 const std::vector<std::string>& keys, store::Millis now,
                                 bool* fresh) {
   const bool prune = now - last_prune_.load(std::memory_order_relaxed) > kPruneEveryMs;
@@ -533,7 +673,7 @@ Status WebhookReceiver::Reserve(store::Tx& tx, const Target& target,
   return Status::Ok();
 }
 
-void WebhookReceiver::AuditAuthFailure(const Target& target, const Request& request) {
+void WebhookReceiver::AuditAuthFailure(const ResolvedTrigger& target, const Request& request) {
   int retry_after = 0;
   if (auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after)) return;
   store::AuditEvent event;
@@ -554,9 +694,17 @@ std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,
   return std::make_shared<WebhookReceiver>(deps, options);
 }
 
-Result<Response> ReceiveWebhook(WebhookReceiver& receiver, store::Tx& read_tx, Request& request,
-                                std::function<Result<Response>()>* deferred) {
-  return receiver.Receive(read_tx, request, deferred);
+size_t WebhookBodyLimit(WebhookReceiver& receiver, Request& request,
+                        std::optional<uint64_t> declared) {
+  return receiver.BodyLimit(request, declared);
+}
+
+Result<Response> ReceiveWebhook(WebhookReceiver& receiver, Request& request) {
+  return receiver.Receive(request);
+}
+
+void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_id) {
+  receiver.InvalidateOrg(org_id);
 }
 
 std::vector<std::pair<std::string, int64_t>> WebhookOutcomeCounts(const WebhookReceiver& receiver) {

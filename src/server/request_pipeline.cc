@@ -134,13 +134,29 @@ HeadDecision ProcessHead(const Router& router, const ServerOptions& options, Req
     return decision;
   }
   decision.metrics_route = route->pattern;
-  decision.body_limit = route->max_body;
-  if (content_length && *content_length > route->max_body) {
+  auto too_large = [&](size_t limit) {
     decision.response = ErrorResponse(
         Error{ErrorCode::kPayloadTooLarge,
-              "request body exceeds " + std::to_string(route->max_body) + " bytes"},
+              "request body exceeds " + std::to_string(limit) + " bytes"},
         req.request_id);
     return decision;
+  };
+  decision.body_limit = route->max_body;
+  if (content_length && *content_length > route->max_body) return too_large(route->max_body);
+  if (route->body_limit) {
+    // The route's own decision for this request (e.g. a webhook trigger's max_payload),
+    // taken before any body byte is read.
+    size_t limit = 0;
+    try {
+      limit = route->body_limit(req, content_length);
+    } catch (...) {
+      decision.response = ErrorResponse(Error{ErrorCode::kInternal, ""}, req.request_id);
+      return decision;
+    }
+    decision.body_limit = std::min(decision.body_limit, limit);
+    if (content_length && *content_length > decision.body_limit) {
+      return too_large(decision.body_limit);
+    }
   }
   decision.route = route;
   return decision;

@@ -60,6 +60,25 @@ class ServerTest : public ::testing::Test {
     });
     echo.max_body = 1024;
     router_.Add(std::move(echo));
+    // A per-request limit decided from the head: /v1/sized/{n} allows n bytes, and hands
+    // what it decided to the handler.
+    Route sized = MakeRoute("POST", "/v1/sized/{n}", [this](Request& req) {
+      ++sized_handled_;
+      auto decided = std::static_pointer_cast<const size_t>(req.route_state);
+      return JsonResponse(200, boost::json::object{
+                                   {"size", req.body.size()},
+                                   {"decided", decided ? static_cast<int64_t>(*decided) : -1}});
+    });
+    sized.max_body = 1024;
+    sized.body_limit = [this](Request& req, std::optional<uint64_t> declared) -> size_t {
+      ++sized_decisions_;
+      last_declared_ = declared ? static_cast<int64_t>(*declared) : -1;
+      if (req.params.at("n") == "boom") throw std::runtime_error("secret detail");
+      auto n = std::make_shared<size_t>(std::stoul(req.params.at("n")));
+      req.route_state = n;
+      return *n;
+    };
+    router_.Add(std::move(sized));
     router_.Add(MakeRoute("GET", "/v1/boom", [](Request&) -> Response {
       throw std::runtime_error("secret detail: SELECT password FROM users");
     }));
@@ -127,6 +146,9 @@ class ServerTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> slow_started_{false};
+  std::atomic<int> sized_handled_{0};
+  std::atomic<int> sized_decisions_{0};
+  std::atomic<int64_t> last_declared_{0};
 };
 
 TEST_F(ServerTest, RoutesWithDecodedParamsAndQuery) {
@@ -241,6 +263,56 @@ TEST_F(ServerTest, BodyWithinLimit) {
   res = client->Request("POST", "/v1/echo", {}, std::string(1025, 'x'));
   ASSERT_TRUE(res.ok());
   ExpectError(*res, 413, "payload_too_large");
+}
+
+TEST_F(ServerTest, PerRequestBodyLimitIsEnforcedWhileReading) {
+  StartServer();
+  // A declared length over the request's own limit (but under the route's): 413 from the
+  // head, with no body byte sent, and the handler never runs.
+  auto client = Client();
+  ASSERT_TRUE(client->SendRaw("POST /v1/sized/16 HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n")
+                  .ok());
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  ExpectError(*res, 413, "payload_too_large");
+  EXPECT_TRUE(Contains(res->body, "exceeds 16 bytes")) << res->body;
+  EXPECT_FALSE(res->keep_alive);
+  EXPECT_EQ(last_declared_.load(), 17);
+  EXPECT_EQ(sized_handled_.load(), 0);
+
+  // Chunked: cut off once past the limit; the rest (a 1 MiB chunk announced but never
+  // sent) is not waited for.
+  auto chunked = Client();
+  ASSERT_TRUE(chunked
+                  ->SendRaw("POST /v1/sized/16 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "a\r\n0123456789\r\n100000\r\n0123456789")
+                  .ok());
+  res = chunked->ReadResponse();
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  ExpectError(*res, 413, "payload_too_large");
+  EXPECT_EQ(last_declared_.load(), -1);
+  EXPECT_EQ(sized_handled_.load(), 0);
+
+  // Within the limit: served, and the decision reaches the handler.
+  auto ok = Client()->Request("POST", "/v1/sized/16", {}, std::string(16, 'x'));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(boost::json::parse(ok->body).at("decided"), 16);
+  EXPECT_EQ(sized_handled_.load(), 1);
+
+  // Over the route's max_body: answered without asking the route.
+  const int decisions = sized_decisions_.load();
+  auto over = Client()->Request("POST", "/v1/sized/4096", {}, std::string(2000, 'x'));
+  ASSERT_TRUE(over.ok());
+  ExpectError(*over, 413, "payload_too_large");
+  EXPECT_EQ(sized_decisions_.load(), decisions);
+
+  // A decision that throws: a generic 500, nothing of the exception leaks.
+  auto boom = Client()->Request("POST", "/v1/sized/boom", {}, "x");
+  ASSERT_TRUE(boom.ok());
+  ExpectError(*boom, 500, "internal");
+  EXPECT_FALSE(Contains(boom->body, "secret"));
+  EXPECT_EQ(sized_handled_.load(), 1);
 }
 
 TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {

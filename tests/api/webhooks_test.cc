@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -63,9 +66,10 @@ class ManualClock final : public Clock {
     return std::chrono::steady_clock::time_point(std::chrono::hours(1)) + milliseconds(offset_ms_);
   }
   void SleepFor(std::chrono::nanoseconds) override {}
+  void Advance(milliseconds by) { offset_ms_ += by.count(); }
 
  private:
-  int64_t offset_ms_ = 0;
+  std::atomic<int64_t> offset_ms_{0};
 };
 
 bj::value Json(const HttpResponse& r) {
@@ -91,6 +95,48 @@ std::string ReadFile(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+// The Api's store, able to hold one read back: armed, the next Read runs and then waits
+// (its transaction already ended) until released - the window in which a request that
+// resolved a trigger from the store has not yet cached it.
+class GatedStore final : public store::Store {
+ public:
+  explicit GatedStore(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Tx&)>& fn) override {
+    Status s = inner_.Read(fn);
+    std::unique_lock lock(mu_);
+    if (armed_) {
+      armed_ = false;
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !held_; });
+    }
+    return s;
+  }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override { return inner_.Write(fn); }
+  Status Ping() override { return inner_.Ping(); }
+
+  void Arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
+  bool WaitHeld(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return held_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    held_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  store::Store& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool held_ = false;
+};
 
 // Who exists in the data dir (survives a restart).
 struct Seed {
@@ -123,8 +169,9 @@ class Server {
     authenticator_ = std::make_unique<auth::Authenticator>(auth::AuthConfig{}, clock_);
     key_store_ = std::make_unique<api::StoreKeyStore>(*store_);
     keyring_ = std::make_unique<crypto::Keyring>(kMasterKey, *key_store_, SystemRandom(), clock_);
+    gated_ = std::make_unique<GatedStore>(*store_);
     api::ApiDeps deps;
-    deps.store = store_.get();
+    deps.store = gated_.get();
     deps.runs = runs_.get();
     deps.workflows = cache_.get();
     deps.authenticator = authenticator_.get();
@@ -157,6 +204,7 @@ class Server {
     api_.reset();
     keyring_.reset();
     key_store_.reset();
+    gated_.reset();
     cache_.reset();
     runs_.reset();
     store_.reset();
@@ -252,6 +300,7 @@ class Server {
   bool keep_dir_ = false;
   server::Metrics metrics_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<GatedStore> gated_;  // the Api's view of store_
   actions::Registry registry_;
   std::FILE* devnull_ = nullptr;
   std::unique_ptr<engine::StreamLogSink> log_;
@@ -686,6 +735,221 @@ TEST_F(WebhooksTest, WorkflowWithoutLiveWebhookTriggerOrRecreated) {
   ASSERT_EQ(s().Api("POST", A() + "/workflows/sched/publish", seed_.owner_key, R"({"version": 1})").status,
             200);
   Post(unpublished, Standard("msg_u", kNow, kOrder), kOrder, 404, 0, "not_found");
+}
+
+// ----- the trigger cache never outlives a change (src/api/trigger_cache.h) -----
+
+constexpr const char* kNewSwSecret = "whsec_bmV3IHNlY3JldCBrZXkgYnl0ZXMgMTIzNA==";
+
+// Each change is made right after the trigger was used (so it is cached) and the very
+// next request uses what the change retired.
+TEST_F(WebhooksTest, RotatedOrDeletedTokenIsRefusedRightAfterTheChange) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  const std::string hook = last_hook_id_;
+  const std::string base = A() + "/workflows/orders/webhooks/" + hook;
+  Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 401, 0, "unauthenticated");
+  auto rotated = s().Api("POST", base + "/rotate", seed_.owner_key);
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  const std::string new_url(Json(rotated).at("url").as_string());
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(new_url, Standard("msg_3", kNow, kOrder), kOrder, 202, 1);
+  ASSERT_EQ(s().Api("DELETE", base, seed_.owner_key).status, 200);
+  Post(new_url, Standard("msg_4", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_5", kNow, kOrder), kOrder, 404, 0, "not_found");
+}
+
+TEST_F(WebhooksTest, OldConnectorSecretIsRefusedRightAfterAnUpdateOrDelete) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  bj::object patch{{"secrets", bj::object{{"secret", kNewSwSecret}}}};
+  auto updated = s().Api("PATCH", A() + "/connectors/sw", seed_.owner_key, bj::serialize(patch));
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  Post(url, Standard("msg_3", kNow, kOrder, kNewSwSecret), kOrder, 202, 1);
+  // Narrowing the connector to other workflows retires it for this trigger too.
+  bj::object narrow{{"allowed_workflows", bj::array{"someone-else"}}};
+  ASSERT_EQ(s().Api("PATCH", A() + "/connectors/sw", seed_.owner_key, bj::serialize(narrow)).status,
+            200);
+  Post(url, Standard("msg_4", kNow, kOrder, kNewSwSecret), kOrder, 401, 0, "unauthenticated");
+  bj::object widen{{"allowed_workflows", bj::array{}}};
+  ASSERT_EQ(s().Api("PATCH", A() + "/connectors/sw", seed_.owner_key, bj::serialize(widen)).status,
+            200);
+  Post(url, Standard("msg_5", kNow, kOrder, kNewSwSecret), kOrder, 202, 1);
+  ASSERT_EQ(s().Api("DELETE", A() + "/connectors/sw", seed_.owner_key).status, 200);
+  Post(url, Standard("msg_6", kNow, kOrder, kNewSwSecret), kOrder, 401, 0, "unauthenticated");
+  Post(url, Standard("msg_7", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+}
+
+// `rampart keys rotate` (another process: its own keyring on the same store) re-encrypts
+// the secret under a new data key version; the plaintext is the same, so the trigger keeps
+// working, and an update after it still retires the old secret at once.
+TEST_F(WebhooksTest, KeyRotationByAnotherProcessThenSecretUpdate) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  std::string sealed_before;
+  auto sealed = [&] {
+    std::string out;
+    EXPECT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+                  auto secrets = tx.ListConnectorSecrets(seed_.org_a, "sw");
+                  if (!secrets.ok()) return secrets.error();
+                  for (const auto& sec : *secrets) out = sec.sealed;
+                  return Status::Ok();
+                }).ok());
+    return out;
+  };
+  sealed_before = sealed();
+  {
+    api::StoreKeyStore keys(*s().store_);
+    crypto::Keyring other(kMasterKey, keys, SystemRandom());
+    auto stats = api::RotateAllKeys(*s().store_, other, 100);
+    ASSERT_TRUE(stats.ok()) << stats.error().message;
+    EXPECT_GE(stats->reencrypted, 1);
+  }
+  ASSERT_NE(sealed(), sealed_before);
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 202, 1);
+  Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 401, 0, "unauthenticated");
+  bj::object patch{{"secrets", bj::object{{"secret", kNewSwSecret}}}};
+  ASSERT_EQ(s().Api("PATCH", A() + "/connectors/sw", seed_.owner_key, bj::serialize(patch)).status,
+            200);
+  Post(url, Standard("msg_3", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  Post(url, Standard("msg_4", kNow, kOrder, kNewSwSecret), kOrder, 202, 1);
+}
+
+// A new live version changes the trigger's authentication and limits at once.
+TEST_F(WebhooksTest, PublishingANewVersionTakesEffectRightAway) {
+  const std::string url = Workflow(
+      "orders", Trigger("standard-webhooks", "sw", bj::object{{"max_payload", 1024}}));
+  const std::string big = R"({"order_id":"A-1","amount":5,"note":")" + std::string(2000, 'x') + "\"}";
+  Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  Post(url, Standard("msg_big", kNow, big), big, 413, 0, "payload_too_large");
+  auto put = s().Api("PUT", A() + "/workflows/orders", seed_.owner_key,
+                     Definition("orders", Trigger("hmac-sha256", "hm",
+                                                  bj::object{{"max_payload", 4096}})));
+  ASSERT_EQ(put.status, 200) << put.body;
+  // A draft changes nothing.
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 202, 1);
+  ASSERT_EQ(s().Api("POST", A() + "/workflows/orders/publish", seed_.owner_key,
+                    R"({"version": 2})").status,
+            200);
+  Post(url, Standard("msg_3", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  HttpHeaders hmac = {{"Content-Type", "application/json"},
+                      {"X-Signature", webhooks::SignHmacSha256(kHmacSecret, std::nullopt, big)}};
+  Post(url, hmac, big, 202, 1);
+  // And back: version 1's limit and secret again.
+  ASSERT_EQ(s().Api("POST", A() + "/workflows/orders/publish", seed_.owner_key,
+                    R"({"version": 1})").status,
+            200);
+  Post(url, hmac, big, 413, 0, "payload_too_large");
+  Post(url, Standard("msg_4", kNow, kOrder), kOrder, 202, 1);
+}
+
+TEST_F(WebhooksTest, DeletedWorkflowsTokenIsRefusedRightAway) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  ASSERT_EQ(s().Api("DELETE", A() + "/workflows/orders", seed_.owner_key).status, 200);
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  // Re-created under the same id and published: the old URL stays dead.
+  ASSERT_EQ(Workflow("orders", Trigger("standard-webhooks", "sw")).rfind("/hooks/", 0), 0u);
+  Post(url, Standard("msg_3", kNow, kOrder), kOrder, 404, 0, "not_found");
+}
+
+// A request that read the trigger from the store just before a rotation committed must
+// not put the old token into the cache once the rotation answered: held between its read
+// and its cache insert while the rotation runs, then released, and the old token is still
+// refused afterwards.
+TEST_F(WebhooksTest, ARequestRacingARotationDoesNotResurrectTheOldToken) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));  // not cached
+  const std::string base = A() + "/workflows/orders/webhooks/" + last_hook_id_;
+  const int64_t before = s().RunCount(seed_.org_a);
+  s().gated_->Arm();
+  HttpResponse raced;
+  std::thread racer([&] {
+    HttpClient c("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(30)});
+    auto r = c.Request("POST", url, Standard("msg_race", kNow, kOrder), kOrder);
+    if (r.ok()) raced = std::move(r).value();
+  });
+  ASSERT_TRUE(s().gated_->WaitHeld(seconds(10)));
+  auto rotated = s().Api("POST", base + "/rotate", seed_.owner_key);
+  s().gated_->Release();
+  racer.join();
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  // The raced request itself was in flight across the rotation: either answer is fine.
+  EXPECT_TRUE(raced.status == 202 || raced.status == 404) << raced.status << " " << raced.body;
+  const int64_t raced_runs = raced.status == 202 ? 1 : 0;
+  EXPECT_EQ(s().RunCount(seed_.org_a), before + raced_runs);
+  Post(url, Standard("msg_old_1", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_old_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  const std::string new_url(Json(rotated).at("url").as_string());
+  Post(new_url, Standard("msg_new", kNow, kOrder), kOrder, 202, 1);
+}
+
+// A forgery against a cached trigger is answered without reading the store: a change made
+// behind the API's back (directly in the store) is not seen until the entry's max_age ran
+// out - the bound for writers outside this process.
+TEST_F(WebhooksTest, CachedTriggerAnswersWithoutTheStoreUntilMaxAge) {
+  const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  const std::string hook = last_hook_id_;
+  Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  ASSERT_TRUE(s().store_->Write([&](store::Tx& tx) -> Status {
+                auto deleted = tx.DeleteWebhook(seed_.org_a, hook);
+                if (!deleted.ok()) return deleted.error();
+                return Status::Ok();
+              }).ok());
+  Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 401, 0, "unauthenticated");
+  s().clock_.Advance(milliseconds(61'000));  // past ApiOptions::webhook_cache_max_age
+  Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+}
+
+// ----- max_payload while reading -----
+
+// The trigger's max_payload (here 1024, far below the route's 256 KiB) is enforced from
+// the head: only a few bytes of the announced body are sent, and the answer comes anyway.
+TEST_F(WebhooksTest, MaxPayloadIsEnforcedBeforeTheBodyIsRead) {
+  const std::string url =
+      Workflow("orders", Trigger("standard-webhooks", "sw", bj::object{{"max_payload", 1024}}));
+  const std::string fresh_url = NewHook("orders");  // never used: not cached yet
+  const int64_t before = s().RunCount(seed_.org_a);
+  for (const std::string& target : {fresh_url, url, url}) {
+    HttpClient raw("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(5)});
+    HttpHeaders signed_headers = Standard("msg_big", kNow, kOrder);
+    std::string head = "POST " + target + " HTTP/1.1\r\nHost: x\r\n";
+    for (const auto& [k, v] : signed_headers) head += k + ": " + v + "\r\n";
+    ASSERT_TRUE(raw.SendRaw(head + "Content-Length: 200000\r\n\r\n{\"order_id").ok());
+    auto r = raw.ReadResponse();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->status, 413) << r->body;
+    EXPECT_EQ(CodeOf(*r), "payload_too_large");
+    EXPECT_NE(r->body.find("exceeds 1024 bytes"), std::string::npos) << r->body;
+    EXPECT_FALSE(r->keep_alive);
+  }
+  // Chunked: cut off once past max_payload; the announced 1 MiB chunk is never sent.
+  {
+    HttpClient raw("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(5)});
+    std::string chunk(1000, ' ');
+    ASSERT_TRUE(raw.SendRaw("POST " + url +
+                            " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n3e8\r\n" + chunk +
+                            "\r\n100000\r\n" + chunk)
+                    .ok());
+    auto r = raw.ReadResponse();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->status, 413) << r->body;
+    EXPECT_EQ(CodeOf(*r), "payload_too_large");
+  }
+  EXPECT_EQ(s().RunCount(seed_.org_a), before);
+  EXPECT_EQ(s().Outcome("too_large"), 3);  // the declared ones
+  // An unknown token with a large declared length is not told anything about size
+  // limits it has no trigger for: the route's limit applies, then 404.
+  const std::string unknown = "/hooks/" + crypto::NewOpaqueToken(SystemRandom(), crypto::kWebhookTokenPrefix);
+  const std::string body(2000, ' ');
+  Post(unknown, {{"Content-Type", "application/json"}}, body, 404, 0, "not_found");
+  // At the limit: accepted.
+  std::string exact = R"({"order_id":"A-1","amount":5,"note":")";
+  exact += std::string(1024 - exact.size() - 2, 'x') + "\"}";
+  ASSERT_EQ(exact.size(), 1024u);
+  Post(url, Standard("msg_exact", kNow, exact), exact, 202, 1);
 }
 
 }  // namespace

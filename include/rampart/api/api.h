@@ -45,9 +45,15 @@ struct ApiOptions {
   int public_requests_per_minute = 120;
   // POST /hooks/{token}: bodies over this are answered 413 by the server before being
   // read. A trigger's own max_payload (default 1 MiB, at most 64 MiB) is enforced below
-  // it by the handler, after the token lookup and before anything else; the server has
-  // no per-request limit yet, so a body between the two is read (never parsed).
+  // it the same way: the token is resolved from the request head, and a declared length
+  // over max_payload is answered 413 before any body byte is read (a chunked body is cut
+  // off once past it).
   size_t max_webhook_body = 64 << 20;
+  // Resolved triggers kept in memory (keyed by token hash; sealed secrets only), so a
+  // request to a known trigger needs no store read. 0 disables the cache. Entries are
+  // dropped on every change through this server and expire after max_age at the latest.
+  size_t webhook_cache_entries = 4096;
+  std::chrono::seconds webhook_cache_max_age{60};
 };
 
 struct ApiDeps {
@@ -114,16 +120,24 @@ Result<server::Response> CreateWebhookHandler(WebhookManageCall& call);
 Result<server::Response> RotateWebhookHandler(WebhookManageCall& call);
 Result<server::Response> DeleteWebhookHandler(WebhookManageCall& call);
 
+// Deletes every trigger URL of a workflow (in the workflow's delete transaction, so a
+// workflow re-created under the same id never inherits them). Returns how many.
+Result<int> DeleteWorkflowWebhooks(store::Tx& tx, std::string_view org_id,
+                                   std::string_view workflow_id);
+
 // POST /hooks/{token}. State: per-trigger token buckets, outcome counters.
 class WebhookReceiver;
 std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,
                                                     const ApiOptions& options);
-// Looks the trigger up in `read_tx` and answers at once (unknown, oversized,
-// misconfigured), or sets `*deferred` to the rest (decryption, verification, replay,
-// allowlist, rate limit, parsing, enqueue), which runs after the transaction.
-Result<server::Response> ReceiveWebhook(WebhookReceiver& receiver, store::Tx& read_tx,
-                                        server::Request& request,
-                                        std::function<Result<server::Response>()>* deferred);
+// The route's body_limit: resolves the token (trigger cache, else one store read) and
+// answers the trigger's max_payload, leaving the lookup in request.route_state.
+size_t WebhookBodyLimit(WebhookReceiver& receiver, server::Request& request,
+                        std::optional<uint64_t> declared);
+// The handler, outside any transaction: every check, then the run.
+Result<server::Response> ReceiveWebhook(WebhookReceiver& receiver, server::Request& request);
+// Drops what the trigger cache holds for the org; called after every commit that can
+// change what a trigger URL resolves to (see src/api/trigger_cache.h).
+void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_id);
 std::vector<std::pair<std::string, int64_t>> WebhookOutcomeCounts(const WebhookReceiver& receiver);
 
 }  // namespace internal

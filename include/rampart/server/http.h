@@ -6,6 +6,7 @@
 
 #include <boost/json/value.hpp>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,9 @@ struct Request {
   bool tls = false;
   std::string request_id;  // "req_" + 20 random base32 chars, also sent as X-Request-Id
   std::map<std::string, std::string> params;  // path parameters by name, percent-decoded
+  // What a route's body_limit decision looked up for this request, handed to its handler
+  // (opaque to the server; null when the route has no such decision).
+  std::shared_ptr<const void> route_state;
 
   // Case-insensitive lookup of a request header (first occurrence).
   std::optional<std::string_view> Header(std::string_view name) const {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,14 @@ struct Route {
   std::string summary;
   std::string permission;    // "" = none. Informational here; enforced by the layer above.
   size_t max_body = 1 << 20;  // bytes; larger bodies are answered 413 before being read
+  // Optional: a tighter limit for one request, decided once its head is known (path
+  // params and headers filled, no body byte read yet; `declared` is the Content-Length,
+  // if any). The server then enforces min(max_body, the result) while reading: a declared
+  // length above it is answered 413 before any body byte is read, and a chunked body is
+  // cut off with 413 once it passes it (the rest is not read). Not called when the
+  // declared length is already over max_body. May set Request::route_state for the
+  // handler. Called on a server thread; must be thread-safe; exceptions become a 500.
+  std::function<size_t(Request&, std::optional<uint64_t> declared)> body_limit;
   boost::json::value request_schema;  // null, or a JSON Schema for the OpenAPI requestBody
   std::vector<std::string> body_fields;  // allowlisted body fields, for docs
   int success_status = 200;
