@@ -214,7 +214,11 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
         SystemRandom());
     return n.ok() ? Status::Ok() : Status(n.error());
   };
-  env.after_final = [&hook_dispatcher](const store::Run&) { hook_dispatcher.Kick(); };
+  // Only a workflow with hooks can have enqueued deliveries: other runs do not wake the
+  // dispatcher (a wake costs it a read of the due deliveries).
+  env.after_final = [&hook_dispatcher](const store::Run&, const model::Workflow& workflow) {
+    if (!workflow.hooks.empty()) hook_dispatcher.Kick();
+  };
   env.actions = &registry;
   env.log = &log;
   // Each run reaches its org's connectors (decrypted on use, audited) and reports

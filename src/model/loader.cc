@@ -148,6 +148,7 @@ class Loader {
       } else {
         wf->steps = LoadSteps(steps->get_array(), "/steps", 1);
         wf->step_count = total_steps_;
+        wf->side_effect_free = StepsAreSideEffectFree(wf->steps);
       }
     }
     if (const bj::value* v = root->if_contains("output")) {
@@ -943,6 +944,32 @@ std::string_view StepTypeName(StepType type) {
     case StepType::kRespond: return "respond";
   }
   return "set";
+}
+
+bool StepTypeIsSideEffectFree(StepType type) {
+  switch (type) {
+    case StepType::kSet:
+    case StepType::kBranch:
+    case StepType::kForEach:
+    case StepType::kFail:
+    case StepType::kRespond:
+      return true;
+    case StepType::kAction:
+    case StepType::kWorkflow:
+    case StepType::kApproval:
+      return false;
+  }
+  return false;  // a type added later is not side-effect free until it is listed above
+}
+
+bool StepsAreSideEffectFree(const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (!StepTypeIsSideEffectFree(step.type) || !StepsAreSideEffectFree(step.then_steps) ||
+        !StepsAreSideEffectFree(step.else_steps) || !StepsAreSideEffectFree(step.do_steps)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string_view VisibilityName(Visibility v) {

@@ -284,5 +284,33 @@ TEST(LoaderTest, DestinationHostFromInputIsLinted) {
   EXPECT_FALSE(warned(load("https://api.example.test/static")));
 }
 
+// The run service executes side-effect-free workflows before committing anything, so the
+// flag must be false as soon as any step, however deeply nested, reaches outside the run.
+TEST(LoaderTest, SideEffectFreeOnlyWhenNoStepReachesOutside) {
+  auto flag = [](const std::string& inner) {
+    std::string text = "rampart: 1\nid: p\nsteps:\n"
+                       "  - {id: a, type: set, values: {v: 1}}\n"
+                       "  - id: b\n    type: branch\n    if: \"{{ inputs.x > 1 }}\"\n"
+                       "    then:\n      - id: loop\n        type: for_each\n"
+                       "        items: [1, 2]\n        do:\n" + inner +
+                       "    else:\n      - {id: no, type: fail, message: nope}\n"
+                       "  - {id: r, type: respond, status: 200, body: {ok: true}}\n";
+    LoadResult r = LoadDefinition(text);
+    EXPECT_TRUE(r.ok()) << Dump(r) << text;
+    return r.ok() && r.workflow->side_effect_free;
+  };
+  EXPECT_TRUE(flag("          - {id: in, type: set, values: {w: 2}}\n"));
+  EXPECT_FALSE(flag("          - {id: in, type: action, uses: log.write, with: {message: hi}}\n"));
+  EXPECT_FALSE(flag("          - {id: in, type: workflow, workflow: child, with: {}}\n"));
+  EXPECT_FALSE(flag("          - {id: in, type: approval, approvers: {roles: [owner]}}\n"));
+  for (StepType t : {StepType::kSet, StepType::kBranch, StepType::kForEach, StepType::kFail,
+                     StepType::kRespond}) {
+    EXPECT_TRUE(StepTypeIsSideEffectFree(t)) << StepTypeName(t);
+  }
+  for (StepType t : {StepType::kAction, StepType::kWorkflow, StepType::kApproval}) {
+    EXPECT_FALSE(StepTypeIsSideEffectFree(t)) << StepTypeName(t);
+  }
+}
+
 }  // namespace
 }  // namespace rampart::model

@@ -56,6 +56,18 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return lines;
 }
 
+// Side-effect free: submitted with may_run_inline by other submitters of the child (org
+// org_b), executed inline and committed once, final. A crash can leave such a run only
+// succeeded (committed) or absent (never acknowledged), never queued, running or
+// interrupted.
+constexpr const char* kPureWorkflow = R"(
+rampart: 1
+id: pure
+steps:
+  - { id: a, type: set, values: { v: "{{ inputs.n * 2 }}" } }
+  - { id: r, type: respond, status: 200, body: { v: "{{ steps.a.v }}" } }
+)";
+
 // The side effect: "<run_id>" appended to <dir>/begins, 20 ms of "work", then "<run_id> <pid>" appended to <dir>/effects.
 actions::Registry EffectRegistry(const std::string& dir) {
   actions::Registry registry;
@@ -105,6 +117,22 @@ TEST(RunsDurability, Child) {
       }
     });
   }
+  for (int t = 0; t < 2; ++t) {
+    submitters.emplace_back([&] {
+      const auto until = std::chrono::steady_clock::now() + 30s;
+      for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
+        Submission s;
+        s.org_id = "org_b";
+        s.workflow_id = "pure";
+        s.version = 1;
+        s.actor = "user:usr_test";
+        s.input = bj::object{{"n", i}};
+        s.may_run_inline = true;
+        auto run = service.Submit(std::move(s));
+        if (run.ok()) AppendLine(dir + "/accepted-pure", run->id + " " + run->status);
+      }
+    });
+  }
   for (auto& t : submitters) t.join();
   std::this_thread::sleep_for(60s);  // the parent kills us long before
   FAIL() << "the parent did not kill the child";
@@ -117,6 +145,8 @@ TEST(RunsDurability, KillNineMidBurst) {
     auto store = OpenDurable(dir.path());
     testing::PutOrg(*store, "org_a", 2);
     testing::PutVersion(*store, "org_a", 1, kEffectWorkflow, 1);
+    testing::PutOrg(*store, "org_b", 10);
+    testing::PutVersion(*store, "org_b", 1, kPureWorkflow, 1);
   }
 
   // Everything exec needs is built before fork: only async-signal-safe calls after it.
@@ -137,11 +167,12 @@ TEST(RunsDurability, KillNineMidBurst) {
 
   // Kill once the burst is well under way: many runs accepted, a few done, most not.
   const auto give_up = std::chrono::steady_clock::now() + 20s;
-  size_t accepted_at_kill = 0, effects_at_kill = 0;
+  size_t accepted_at_kill = 0, effects_at_kill = 0, pure_at_kill = 0;
   while (std::chrono::steady_clock::now() < give_up) {
     accepted_at_kill = ReadLines(dir.path() + "/accepted").size();
     effects_at_kill = ReadLines(dir.path() + "/effects").size();
-    if (accepted_at_kill >= 60 && effects_at_kill >= 4) break;
+    pure_at_kill = ReadLines(dir.path() + "/accepted-pure").size();
+    if (accepted_at_kill >= 60 && effects_at_kill >= 4 && pure_at_kill >= 20) break;
     int status = 0;
     if (::waitpid(child, &status, WNOHANG) == child) FAIL() << "the child exited early";
     std::this_thread::sleep_for(2ms);
@@ -231,6 +262,36 @@ TEST(RunsDurability, KillNineMidBurst) {
     }
   }
   EXPECT_LE(interrupted, interrupted_at_start);
+
+  // Side-effect-free runs: acknowledged final, stored exactly so; the crash left none of
+  // org_b's runs in any other state (queued and running were checked empty above).
+  const std::vector<std::string> pure = ReadLines(dir.path() + "/accepted-pure");
+  ASSERT_GE(pure.size(), 20u);
+  for (const auto& line : pure) {
+    const std::string id = line.substr(0, line.find(' '));
+    EXPECT_EQ(line.substr(line.find(' ') + 1), "succeeded") << id;
+    std::optional<store::Run> run;
+    ASSERT_TRUE(store->Read([&](store::Tx& tx) -> Status {
+                  auto r = tx.GetRun("org_b", id);
+                  if (!r.ok()) return r.error();
+                  run = std::move(*r);
+                  return Status::Ok();
+                }).ok());
+    ASSERT_TRUE(run.has_value()) << "acknowledged run " << id << " is not in the store";
+    EXPECT_EQ(run->status, "succeeded") << id;
+    EXPECT_EQ(run->attempts, 1) << id;
+    EXPECT_EQ(bj::parse(run->record).at("status"), bj::value("succeeded")) << id;
+  }
+  std::vector<store::Run> failed_runs;
+  ASSERT_TRUE(store->Read([&](store::Tx& tx) -> Status {
+                auto r = tx.ListRunsByStatus("failed", 100000);
+                if (!r.ok()) return r.error();
+                failed_runs = std::move(*r);
+                return Status::Ok();
+              }).ok());
+  for (const auto& run : failed_runs) EXPECT_NE(run.org_id, "org_b") << run.id << " " << run.error_code;
+  std::cerr << "side-effect-free runs acknowledged (inline, final) before the kill: " << pure.size()
+            << "\n";
   EXPECT_GT(recovered, 0) << "no run was left queued by the crash";
   EXPECT_GT(succeeded, 0);
   std::cerr << "accepted " << accepted.size() << ", succeeded " << succeeded << " (" << recovered

@@ -228,23 +228,30 @@ class RunService::Impl {
     }
     std::optional<store::WorkflowVersion> version;
     std::optional<store::Org> org;
-    Status read = store_.Read([&](store::Tx& tx) -> Status {
-      auto v = tx.GetWorkflowVersion(s.org_id, s.workflow_id, s.version);
-      if (!v.ok()) return v.error();
-      version = std::move(*v);
-      if (version && need_org) {
-        auto o = tx.GetOrg(s.org_id);
-        if (!o.ok()) return o.error();
-        org = std::move(*o);
+    const bool need_version = s.workflow == nullptr;
+    if (need_version || need_org) {
+      Status read = store_.Read([&](store::Tx& tx) -> Status {
+        if (need_version) {
+          auto v = tx.GetWorkflowVersion(s.org_id, s.workflow_id, s.version);
+          if (!v.ok()) return v.error();
+          version = std::move(*v);
+          if (!version) return Status::Ok();
+        }
+        if (need_org) {
+          auto o = tx.GetOrg(s.org_id);
+          if (!o.ok()) return o.error();
+          org = std::move(*o);
+        }
+        return Status::Ok();
+      });
+      if (!read.ok()) return read.error();
+      if (need_version && !version) {
+        return MakeError(ErrorCode::kNotFound, "workflow " + s.workflow_id + " version " +
+                                                   std::to_string(s.version) + " not found");
       }
-      return Status::Ok();
-    });
-    if (!read.ok()) return read.error();
-    if (!version) {
-      return MakeError(ErrorCode::kNotFound, "workflow " + s.workflow_id + " version " +
-                                                 std::to_string(s.version) + " not found");
     }
-    auto wf = cache_.Get(*version);
+    Result<std::shared_ptr<const model::Workflow>> wf =
+        need_version ? cache_.Get(*version) : Result<std::shared_ptr<const model::Workflow>>(s.workflow);
     if (!wf.ok()) return wf.error();
     if (auto errors = validator_.ValidateInput(**wf, s.input); !errors.empty()) {
       std::string msg = "input does not match the workflow's inputs schema: ";
@@ -272,6 +279,8 @@ class RunService::Impl {
     run.created_at = NowMs();
 
     bool direct = false;
+    bool run_inline = false;
+    EntryPtr inline_entry;
     {
       // Reserve the queue slot before the commit, so concurrent submitters cannot all
       // pass the check and overshoot max_queued.
@@ -279,26 +288,51 @@ class RunService::Impl {
       if (queued_ + reserved_ >= static_cast<int64_t>(options_.max_queued)) {
         return MakeError(ErrorCode::kRateLimited, "too many queued runs; retry later");
       }
-      ++reserved_;
-      // Fast path: when the org has room, nothing of it waits, and a worker is free, the
-      // run is committed straight as `running` (one durable commit instead of two). A
-      // crash after that commit fails it as `interrupted` at the next start, exactly as
-      // for a run a worker had started: never run twice.
+      if (s.may_run_inline) {
+        // The org's limit is known from here on (the first run of an org may be inline).
+        if (org) LearnLimit(run.org_id, *org);
+        else if (need_org) LearnLimit(run.org_id, std::nullopt);
+      }
+      // Fast paths, only when the org has room and nothing of it waits (fairness: a run
+      // never overtakes its org's queue). Both count against the org's limit at once.
       auto it = orgs_.find(run.org_id);
-      if (it != orgs_.end() && it->second.limit > 0 && it->second.queue.empty() &&
-          it->second.running < it->second.limit && running_ < options_.workers) {
+      const bool room = it != orgs_.end() && it->second.limit > 0 &&
+                        it->second.queue.empty() && it->second.running < it->second.limit;
+      if (room && started_ && !stopping_ && s.may_run_inline && (*wf)->side_effect_free) {
+        // Executed here, committed once in its final state (ExecuteInline). Listed in
+        // runs_ at once, so a Stop() from now on sees it (and may cut it).
         ++it->second.running;
         ++running_;
-        direct = true;
+        ++inline_running_;
+        run_inline = true;
         run.status = "running";
         run.attempts = 1;
         run.started_at = run.created_at;
+        inline_entry = std::make_shared<RunEntry>();
+        inline_entry->run = run;
+        inline_entry->state = State::kRunning;
+        runs_.emplace(run.id, inline_entry);
+      } else {
+        ++reserved_;
+        // When a worker is free too, the run is committed straight as `running` (one
+        // durable commit instead of two). A crash after that commit fails it as
+        // `interrupted` at the next start, exactly as for a run a worker had started:
+        // never run twice.
+        if (room && running_ < options_.workers) {
+          ++it->second.running;
+          ++running_;
+          direct = true;
+          run.status = "running";
+          run.attempts = 1;
+          run.started_at = run.created_at;
+        }
       }
     }
     if (s.audit.has_value()) {
       s.audit->target = run.id;
       s.audit->time = run.created_at;
     }
+    if (run_inline) return ExecuteInline(inline_entry, std::move(s), std::move(*wf));
     Status written = store_.Write([&](store::Tx& tx) -> Status {
       if (Status inserted = tx.InsertRun(run); !inserted.ok()) return inserted;
       if (s.audit.has_value()) {
@@ -435,6 +469,10 @@ class RunService::Impl {
       workers.swap(workers_);
     }
     for (auto& t : workers) t.join();
+    // What still holds a slot now is a run executing inline on a caller's thread (cut
+    // above when the drain passed): it commits and releases its slot promptly.
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return inline_running_ == 0; });
   }
 
   void SetOrgLimit(std::string_view org_id, int limit) {
@@ -630,18 +668,8 @@ class RunService::Impl {
       }
       request.resume = engine::Resume{std::move(previous->get_object()), run.wake_at};
     }
-    request.version = run.version;
-    request.run_id = run.id;
-    request.cancel = &e->cancel;
-
     OrgWorkflowSource source(store_, cache_, run.org_id);
-    RunServices services = env_.per_run ? env_.per_run(run) : RunServices{};
-    engine::Env engine_env{env_.clock, env_.random, env_.actions, &source, env_.log};
-    engine_env.connectors = services.connectors.get();
-    engine_env.security = services.security.get();
-    engine_env.org = run.org_id;
-    engine::Engine engine(engine_env);
-    engine::RunResult result = engine.Run(*wf, std::move(request));
+    engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
 
     bool user_cancelled = false;
     {
@@ -682,8 +710,113 @@ class RunService::Impl {
     }
     // If even that failed the store still says `running` (recovered as interrupted);
     // waiters get the outcome the engine produced.
-    if (written.ok() && env_.after_final) env_.after_final(final_run);
+    if (written.ok() && env_.after_final) env_.after_final(final_run, *wf);
     Finish(e, std::move(final_run));
+  }
+
+  // Runs the engine for an entry. A side-effect-free workflow has no step that could reach
+  // a connector or raise a security event, so its per-run services are not built.
+  engine::RunResult RunEngine(const EntryPtr& e, const store::Run& run, const model::Workflow& wf,
+                              engine::RunRequest request, OrgWorkflowSource& source) {
+    request.version = run.version;
+    request.run_id = run.id;
+    request.cancel = &e->cancel;
+    RunServices services = env_.per_run && !wf.side_effect_free ? env_.per_run(run) : RunServices{};
+    engine::Env engine_env{env_.clock, env_.random, env_.actions, &source, env_.log};
+    engine_env.connectors = services.connectors.get();
+    engine_env.security = services.security.get();
+    engine_env.org = run.org_id;
+    engine::Engine engine(engine_env);
+    return engine.Run(wf, std::move(request));
+  }
+
+  // The inline path of Submit: `run` (status running, attempts 1) already holds a slot of
+  // its org. The store sees the run for the first time in the commit below, in its final
+  // state, together with the submission's audit event and in_commit work and the
+  // on_final hook: there is no queued or running row to recover, and nothing of the run
+  // was observable before (its steps touch nothing outside the record).
+  Result<store::Run> ExecuteInline(const EntryPtr& e, Submission s,
+                                   std::shared_ptr<const model::Workflow> wf) {
+    store::Run run;
+    {
+      std::lock_guard lock(mu_);
+      run = e->run;
+    }
+    engine::RunRequest request;
+    request.input = std::move(s.input);
+    request.trigger = std::move(s.trigger);
+    OrgWorkflowSource source(store_, cache_, run.org_id);
+    engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
+
+    bool cut = false;
+    bool user_cancelled = false;
+    {
+      std::lock_guard lock(mu_);
+      user_cancelled = e->user_cancelled;
+      cut = e->cut_by_stop && !user_cancelled && result.status == "cancelled";
+    }
+    store::Run committed = run;
+    bool with_hooks = !cut;
+    if (cut) {
+      // Stop() cut it: accepted still means committed, so it is committed as queued (the
+      // next start runs it; nothing of this attempt was observable).
+      committed.status = "queued";
+      committed.attempts = 0;
+      committed.started_at = 0;
+    } else {
+      committed.status = result.status;
+      committed.cancel_requested = user_cancelled;
+      committed.error_code = result.error ? std::string(result.error->code_name()) : "";
+      committed.finished_at = NowMs();
+      committed.record = json::Serialize(result.record);
+    }
+    bool hook_failed = false;
+    auto commit = [&]() {
+      return store_.Write([&](store::Tx& tx) -> Status {
+        if (Status inserted = tx.InsertRun(committed); !inserted.ok()) return inserted;
+        if (s.audit.has_value()) {
+          auto appended = tx.AppendAudit(*s.audit);
+          if (!appended.ok()) return appended.error();
+        }
+        if (s.in_commit) {
+          if (Status st = s.in_commit(tx, committed); !st.ok()) return st;
+        }
+        if (with_hooks && env_.on_final) {
+          Status hooked = env_.on_final(tx, committed, *wf);
+          hook_failed = !hooked.ok();
+          return hooked;
+        }
+        return Status::Ok();
+      });
+    };
+    Status written = commit();
+    if (!written.ok() && hook_failed) {
+      // As for worker runs: the run's outcome matters more than its hook deliveries.
+      with_hooks = false;
+      written = commit();
+    }
+    if (!written.ok() || cut) {
+      // Failed: nothing stored, the submission fails as a whole (like a failed queued
+      // commit). Cut: stored as queued, not scheduled here (the service is stopping).
+      std::lock_guard lock(mu_);
+      ReleaseSlot(*e);
+      e->state = State::kAbandoned;
+      e->done_cv.notify_all();
+      runs_.erase(run.id);
+      EndInline();
+      if (!written.ok()) return written.error();
+      return committed;
+    }
+    if (env_.after_final) env_.after_final(committed, *wf);
+    Finish(e, committed);
+    std::lock_guard lock(mu_);
+    EndInline();
+    return committed;
+  }
+
+  // REQUIRES(mu_).
+  void EndInline() {
+    if (--inline_running_ == 0) idle_cv_.notify_all();
   }
 
   // Stores every descendant run as its own row, parent before child.
@@ -923,6 +1056,7 @@ class RunService::Impl {
   int64_t queued_ = 0;
   int64_t running_ = 0;
   int64_t reserved_ = 0;  // Submit calls between the max_queued check and the commit
+  int64_t inline_running_ = 0;  // runs executing inline on a caller's thread (ExecuteInline)
   RunStats stats_;
 };
 

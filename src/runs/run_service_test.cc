@@ -69,6 +69,47 @@ struct Tracker {
   std::vector<std::string> started;  // workflow ids in start order
 };
 
+// Wraps a store and looks at every committed state: after each successful Write (one at a
+// time, so no state is skipped) it notes which runs the store shows queued or running,
+// and counts the commits.
+class ObservingStore final : public store::Store {
+ public:
+  explicit ObservingStore(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    std::lock_guard lock(mu_);
+    Status s = inner_.Write(fn);
+    if (!s.ok()) return s;
+    ++commits_;
+    Status seen = inner_.Read([&](store::Tx& tx) -> Status {
+      for (const char* status : {"queued", "running"}) {
+        auto runs = tx.ListRunsByStatus(status, 100000);
+        if (!runs.ok()) return runs.error();
+        for (const store::Run& r : *runs) active_.insert(r.id);
+      }
+      return Status::Ok();
+    });
+    EXPECT_TRUE(seen.ok());
+    return s;
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+  int commits() {
+    std::lock_guard lock(mu_);
+    return commits_;
+  }
+  bool SeenActive(const std::string& run_id) {
+    std::lock_guard lock(mu_);
+    return active_.count(run_id) > 0;
+  }
+
+ private:
+  store::Store& inner_;
+  std::mutex mu_;
+  int commits_ = 0;              // GUARDED_BY(mu_)
+  std::set<std::string> active_;  // GUARDED_BY(mu_)
+};
+
 class RunServiceTest : public ::testing::Test {
  protected:
   RunServiceTest() : store_(testing::MakeStore(dir_.path())) {
@@ -518,6 +559,201 @@ TEST_F(RunServiceTest, RecreatedWorkflowIsNotServedFromTheCache) {
   auto r2 = service->Wait("org_a", second->id, 5s);
   ASSERT_TRUE(r2.has_value());
   EXPECT_EQ(bj::parse(r2->record).at("output"), bj::value("new"));
+}
+
+// A side-effect-free workflow submitted by a caller that waits (may_run_inline) is
+// executed by Submit itself and committed once, straight as final, with its audit event,
+// the caller's in_commit work and the on_final hook in that one commit.
+TEST_F(RunServiceTest, InlineRunIsCommittedOnceStraightAsFinal) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  ObservingStore observed(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  std::atomic<int> on_final_calls{0}, after_final_calls{0};
+  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) -> Status {
+    ++on_final_calls;
+    EXPECT_EQ(wf.id, "double");
+    EXPECT_EQ(run.status, "succeeded");
+    // The hook writes in the transaction that holds the run's final row.
+    auto row = tx.GetRun(run.org_id, run.id);
+    EXPECT_TRUE(row.ok() && row->has_value() && (*row)->status == "succeeded");
+    return Status::Ok();
+  };
+  env.after_final = [&](const store::Run& run, const model::Workflow& wf) {
+    EXPECT_EQ(run.status, "succeeded");
+    EXPECT_EQ(wf.id, "double");
+    ++after_final_calls;
+  };
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(observed, env, options);
+  ASSERT_TRUE(service.Start().ok());
+  const int commits_before = observed.commits();
+
+  Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 21})"));
+  s.may_run_inline = true;
+#ifdef RAMPART_RUNS_WITH_SQLITE
+  store::AuditEvent event;
+  event.org_id = "org_a";
+  event.actor = "user:usr_test";
+  event.action = "run.start";
+  event.outcome = "success";
+  event.details = "{}";
+  s.audit = event;
+#endif
+  std::string in_commit_status;
+  s.in_commit = [&](store::Tx&, const store::Run& run) {
+    in_commit_status = run.status;
+    return Status::Ok();
+  };
+  auto run = service.Submit(std::move(s));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->status, "succeeded");
+  EXPECT_EQ(run->attempts, 1);
+  EXPECT_GT(run->finished_at, 0);
+  EXPECT_EQ(bj::parse(run->record).at("output"), bj::value(42));
+  EXPECT_EQ(bj::parse(run->record).at("status"), bj::value("succeeded"));
+  EXPECT_EQ(in_commit_status, "succeeded");
+  EXPECT_EQ(on_final_calls.load(), 1);
+  EXPECT_EQ(after_final_calls.load(), 1);
+  EXPECT_EQ(observed.commits() - commits_before, 1) << "a side-effect-free run commits once";
+  EXPECT_FALSE(observed.SeenActive(run->id)) << "never visible as queued or running";
+
+  auto stored = Stored("org_a", run->id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(stored->record, run->record);
+  EXPECT_EQ(stored->attempts, 1);
+  auto waited = service.Wait("org_a", run->id, 1s);
+  ASSERT_TRUE(waited.has_value());
+  EXPECT_EQ(waited->status, "succeeded");
+  EXPECT_EQ(service.Stats().succeeded, 1);
+  EXPECT_EQ(service.Stats().running, 0);
+#ifdef RAMPART_RUNS_WITH_SQLITE
+  std::vector<store::AuditEvent> events;
+  ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+                       auto listed = tx.ListAudit("org_a", 0, 100);
+                       if (!listed.ok()) return listed.error();
+                       events = std::move(*listed);
+                       return Status::Ok();
+                     }).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].action, "run.start");
+  EXPECT_EQ(events[0].target, run->id);
+#endif
+  service.Stop(1s);
+}
+
+// A workflow with an action step takes the durable path even when inline is allowed, and
+// a side-effect-free one does without the caller's consent (may_run_inline).
+TEST_F(RunServiceTest, InlineOnlyForSideEffectFreeWorkflowsWhenAllowed) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kSlow, 1);
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  ObservingStore observed(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunService service(observed, env, {.workers = 2});
+  ASSERT_TRUE(service.Start().ok());
+
+  Submission with_action = Sub("org_a", "slow", 1);
+  with_action.may_run_inline = true;
+  auto slow = service.Submit(std::move(with_action));
+  ASSERT_TRUE(slow.ok());
+  EXPECT_TRUE(slow->status == "queued" || slow->status == "running") << slow->status;
+  EXPECT_TRUE(observed.SeenActive(slow->id));
+
+  auto not_allowed = service.Submit(Sub("org_a", "double", 1, bj::parse(R"({"n": 1})")));
+  ASSERT_TRUE(not_allowed.ok());
+  EXPECT_TRUE(not_allowed->status == "queued" || not_allowed->status == "running");
+  EXPECT_TRUE(observed.SeenActive(not_allowed->id));
+
+  for (const auto& id : {slow->id, not_allowed->id}) {
+    auto done = service.Wait("org_a", id, 5s);
+    ASSERT_TRUE(done.has_value());
+    EXPECT_EQ(done->status, "succeeded");
+  }
+  service.Stop(1s);
+}
+
+// Fairness: an inline run needs room under its org's limit like any other; when the org
+// is full it waits queued behind the running one instead of overtaking it.
+TEST_F(RunServiceTest, InlineRunQueuesWhenItsOrgIsFull) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto gated = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(gated.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));  // holds the org's only slot
+
+  Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 2})"));
+  s.may_run_inline = true;
+  auto pure = service->Submit(std::move(s));
+  ASSERT_TRUE(pure.ok());
+  EXPECT_EQ(pure->status, "queued");
+  EXPECT_FALSE(service->Wait("org_a", pure->id, 50ms).has_value());
+
+  gate_.Open();
+  auto first = service->Wait("org_a", gated->id, 5s);
+  auto second = service->Wait("org_a", pure->id, 5s);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(second->status, "succeeded");
+  EXPECT_LE(first->finished_at, second->started_at);
+
+  // The slot is free again: the next one runs inline.
+  Submission again = Sub("org_a", "double", 1, bj::parse(R"({"n": 3})"));
+  again.may_run_inline = true;
+  auto third = service->Submit(std::move(again));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->status, "succeeded");
+  service->Stop(1s);
+}
+
+// The inline commit carries the submission's own work: when that fails, nothing of the
+// run is stored and its slot is free again. A failing on_final hook does not lose the
+// run's outcome (committed without the hook's writes, as for worker runs).
+TEST_F(RunServiceTest, InlineCommitFailureStoresNothingAndHookFailureKeepsTheOutcome) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  RunEnvironment env;
+  env.actions = &registry_;
+  std::atomic<int> hook_calls{0};
+  env.on_final = [&](store::Tx&, const store::Run&, const model::Workflow&) -> Status {
+    ++hook_calls;
+    return MakeError(ErrorCode::kInternal, "hook table unavailable");
+  };
+  RunService service(*store_, env, {.workers = 2});
+  ASSERT_TRUE(service.Start().ok());
+
+  std::string refused_id;
+  Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 1})"));
+  s.may_run_inline = true;
+  s.in_commit = [&](store::Tx&, const store::Run& run) -> Status {
+    refused_id = run.id;
+    return MakeError(ErrorCode::kConflict, "delivery already seen");
+  };
+  auto refused = service.Submit(std::move(s));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  ASSERT_FALSE(refused_id.empty());
+  EXPECT_FALSE(Stored("org_a", refused_id).has_value());
+  EXPECT_EQ(service.Stats().running, 0);
+  EXPECT_EQ(hook_calls.load(), 0);
+
+  Submission next = Sub("org_a", "double", 1, bj::parse(R"({"n": 4})"));
+  next.may_run_inline = true;
+  auto ok = service.Submit(std::move(next));
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->status, "succeeded");  // inline: the org's single slot was released
+  EXPECT_EQ(hook_calls.load(), 1);
+  auto stored = Stored("org_a", ok->id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(bj::parse(stored->record).at("output"), bj::value(8));
+  service.Stop(1s);
 }
 
 TEST(WorkflowCacheTest, LoadsOnceEvictsAndReportsMissing) {

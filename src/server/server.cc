@@ -208,7 +208,31 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                         });
       return;
     }
+    // A small body usually arrives with the head: what is already buffered is parsed
+    // first, so such a request is handled without another read operation (whose
+    // completion would be handed to another io thread).
+    if (ParseBuffered()) return;
     ReadBody();
+  }
+
+  // Feeds the buffered bytes to the parser (body limit included). True when that settled
+  // the request (handled, or answered with the parse error); false when more must be read.
+  bool ParseBuffered() {
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) return false;
+      if (ec) {
+        Respond(internal::ParseErrorResponse(ec, req_.request_id), true);
+        return true;
+      }
+      if (used == 0) return false;
+    }
+    if (!parser_->is_done()) return false;
+    req_.body = std::move(parser_->get().body());
+    Handle();
+    return true;
   }
 
   void ReadBody() {

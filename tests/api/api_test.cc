@@ -1559,6 +1559,47 @@ TEST_F(ApiTest, RunsStartGetListCancel) {
   EXPECT_EQ(s().Do("POST", A() + "/runs/run_doesnotexist/cancel", key).status, 404);
 }
 
+// A run started with `wait` of a side-effect-free workflow (only set steps here) is executed
+// by the request and stored once, final: the 200 answer is the stored record, the run is
+// never listed as queued or running, and its run.start audit event is there. A workflow
+// with an action step answers the same way through the worker path.
+TEST_F(ApiTest, WaitedSideEffectFreeRunAnswersItsStoredRecord) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  const std::string start = A() + "/workflows/" + c().workflow_id + "/runs";
+  HttpResponse r = s().Do("POST", start, key, R"({"input": {}, "wait": 20})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const bj::value answered = Json(r);
+  const std::string id = Str(answered, "run_id");
+  EXPECT_EQ(Str(answered, "status"), "succeeded");
+  EXPECT_EQ(answered.at("output").at("marker"), bj::value("one"));
+  r = s().Do("GET", A() + "/runs/" + id, key);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r), answered);
+  for (const char* status : {"queued", "running"}) {
+    r = s().Do("GET", A() + "/runs?status=" + std::string(status) + "&limit=200", key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.find(id), std::string::npos) << status;
+  }
+  r = s().Do("GET", A() + "/audit?limit=500", key);
+  ASSERT_EQ(r.status, 200) << r.body;
+  int started = 0;
+  const bj::value events = Json(r);
+  for (const auto& e : events.at("items").as_array()) {
+    if (Str(e, "action") == "run.start" && Str(e, "target") == id) ++started;
+  }
+  EXPECT_EQ(started, 1);
+
+  r = s().Do("POST", A() + "/workflows", key,
+             "rampart: 1\nid: with-action\nsteps:\n  - { id: log, type: action, uses: log.write, "
+             "with: { message: hi } }\n",
+             "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = s().Do("POST", A() + "/workflows/with-action/runs", key,
+             R"({"input": {}, "version": "draft", "wait": 20})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "status"), "succeeded") << r.body;
+}
+
 // A refused cancel (409) still writes a successful "run.cancel" audit event: CancelRun
 // appends it in the transaction before the deferred RunService::Cancel decides
 // (src/api/api.cc, CancelRun).

@@ -34,6 +34,9 @@ inline constexpr size_t kMaxStepExecutions = 100'000;
 enum class StepType { kSet, kBranch, kForEach, kAction, kWorkflow, kApproval, kFail, kRespond };
 std::string_view StepTypeName(StepType type);
 
+// True for set, branch, for_each, fail and respond (see Workflow::side_effect_free).
+bool StepTypeIsSideEffectFree(StepType type);
+
 struct RetryPolicy {
   int max_attempts = 1;    // 1 = no retry; at most 10
   double backoff_s = 1.0;  // first delay; doubles each attempt (with jitter), capped at 60 s
@@ -76,6 +79,9 @@ struct Step {
   expr::JsonTemplate body;          // respond
 };
 
+// True when every step of `steps`, and of their nested lists, is side-effect free.
+bool StepsAreSideEffectFree(const std::vector<Step>& steps);
+
 enum class Visibility { kPrivate, kOrg, kPublic };
 std::string_view VisibilityName(Visibility v);
 
@@ -105,6 +111,10 @@ struct Workflow {
   std::optional<expr::JsonTemplate> output;
   std::vector<Hook> hooks;
   size_t step_count = 0;    // every step of every nested list
+  // True when every step (nested ones too) is set, branch, for_each, fail or respond: a
+  // run of it touches nothing outside its own record (no action, no child workflow, no
+  // approval), so the run service may execute it before committing anything.
+  bool side_effect_free = false;
   boost::json::value source;  // the definition as parsed (YAML and JSON alike)
 };
 

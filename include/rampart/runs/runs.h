@@ -1,7 +1,14 @@
 // The run service: durable, fair execution of queued runs on a worker pool.
 //
 // Submit() commits the run as `queued` (durable: group-committed through the store)
-// before it returns, then hands it to the scheduler. Workers take runs org by org, round
+// before it returns, then hands it to the scheduler (or, when its org has room, commits it
+// straight as `running` and hands it to a free worker). A caller that waits for the
+// outcome anyway may let Submit execute a side-effect-free workflow (no action, child
+// workflow or approval step: model::Workflow::side_effect_free) itself, on the calling
+// thread, when the org has room: the run counts against the org's limit while it
+// executes and is committed ONCE, straight in its final state, with its audit event, the
+// caller's in_commit work and the on_final hook. Nothing observable happens before that
+// commit, so a crash before it loses nothing that was promised (Submit had not returned). Workers take runs org by org, round
 // robin, with at most the org's `max_concurrent_runs` running at once; the rest wait
 // queued (they never fail for lack of capacity). A worker first commits the run as
 // `running` (attempts + 1), executes it with the engine, then commits the final status
@@ -65,8 +72,9 @@ struct RunEnvironment {
   // is then committed without them. Null: nothing.
   std::function<Status(store::Tx& tx, const store::Run& run, const model::Workflow& workflow)>
       on_final;
-  // Called after that write committed (e.g. to wake a dispatcher). Null: nothing.
-  std::function<void(const store::Run& run)> after_final;
+  // Called after that write committed (e.g. to wake a hook dispatcher when the workflow
+  // has hooks), on the same thread. Null: nothing.
+  std::function<void(const store::Run& run, const model::Workflow& workflow)> after_final;
 };
 
 struct Submission {
@@ -82,6 +90,13 @@ struct Submission {
   // More work for the same commit as the queued run (e.g. recording the webhook delivery
   // id that started it). Its error fails the submission and rolls everything back.
   std::function<Status(store::Tx&, const store::Run&)> in_commit;
+  // The loaded definition of exactly (org_id, workflow_id, version), when the caller
+  // already read that stored version (e.g. in its request's read transaction): Submit
+  // then does not read it again. Null: Submit reads and loads it.
+  std::shared_ptr<const model::Workflow> workflow;
+  // The caller waits for the outcome (e.g. `wait` on the API): a side-effect-free
+  // workflow may be executed inline and returned final (see the top of this file).
+  bool may_run_inline = false;
 };
 
 struct RunStats {
@@ -104,7 +119,8 @@ class RunService {
 
   // Validates the input against the version's `inputs` schema (kInvalidInput with the
   // validation errors in the message, nothing stored), commits the run as queued and
-  // schedules it. Returns the stored run (id, status queued).
+  // schedules it. Returns the stored run (id, status queued or running; with
+  // may_run_inline, possibly its final state, record included).
   // kNotFound when the workflow version does not exist in that org.
   Result<store::Run> Submit(Submission submission);
 
