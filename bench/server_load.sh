@@ -8,6 +8,7 @@
 #   default binary: $RAMPART_BIN, else build/release/apps/rampart/rampart
 #   env: DURATION (20s), CONNECTIONS (32), THREADS (2), WAIT (5, the run request's `wait`),
 #        ORG_CONCURRENCY=N to PATCH the org's max_concurrent_runs (1..100; setup makes 10),
+#        IO_THREADS=N for the server's `io_threads` config (default: rampart's own),
 #        NGINX=0 to skip the nginx ceiling,
 #        PERF=1 to record `perf record -g` of rampart for 5 s in the middle of its load
 #        (written to ./perf-rampart.data).
@@ -74,7 +75,12 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, in 
 
 start_rampart() {  # start_rampart: sets rampart_pid and base
   : > "$tmp/rampart.out"
-  "$bin" serve --data "$tmp/data" --listen 127.0.0.1:0 >> "$tmp/rampart.out" 2>> "$tmp/rampart.err" &
+  local config=()
+  if [[ -n "${IO_THREADS:-}" ]]; then
+    printf 'io_threads: %s\n' "$IO_THREADS" > "$tmp/config.yaml"
+    config=(--config "$tmp/config.yaml")
+  fi
+  "$bin" serve "${config[@]}" --data "$tmp/data" --listen 127.0.0.1:0 >> "$tmp/rampart.out" 2>> "$tmp/rampart.err" &
   rampart_pid=$!
   local port=""
   for _ in $(seq 100); do

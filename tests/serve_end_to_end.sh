@@ -233,6 +233,22 @@ check "master key file with mode 0644 refused" 2 $?
 printf 'listen: 127.0.0.1:0\nlisen: typo\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
 check "unknown config key refused" 2 $?
+printf 'listen: 127.0.0.1:0\nio_threads: 0\n' >"$TMP/config.yaml"
+"$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+check "io_threads out of range refused" 2 $?
+grep -q "io_threads must be 1..1024" "$TMP/out"
+check "io_threads refusal says why" 0 $?
+printf 'io_threads: 2\n' >"$TMP/config.yaml"
+"$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data3" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
+PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
+  [[ -n "$PORT" ]] && break
+  sleep 0.1
+done
+check "serves with 2 io threads" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")"
+kill -TERM "$PID"; wait "$PID"; PID=""
 "$BIN" serve --help >/dev/null 2>&1
 check "serve --help" 0 $?
 "$BIN" audit verify --help >/dev/null 2>&1

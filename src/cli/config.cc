@@ -78,7 +78,8 @@ Result<Config> LoadConfig(const std::string& path) {
   if (!doc->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: not a mapping");
   const auto& o = doc->as_object();
   if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
-                             "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs"},
+                             "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
+                             "io_threads"},
                          "");
       !s.ok()) {
     return s.error();
@@ -109,6 +110,12 @@ Result<Config> LoadConfig(const std::string& path) {
       return MakeError(ErrorCode::kInvalidArgument, "config: max_concurrent_runs must be 1..100");
     }
     config.max_concurrent_runs = static_cast<int>(v->as_int64());
+  }
+  if (const auto* v = o.if_contains("io_threads"); v != nullptr) {
+    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1024) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: io_threads must be 1..1024");
+    }
+    config.io_threads = static_cast<int>(v->as_int64());
   }
   if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
     if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");

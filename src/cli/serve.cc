@@ -280,8 +280,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
 
   server::ServerOptions server_options;
   // Handlers block (store commits, `wait` for a run), so the io threads are sized for
-  // concurrent requests, not for cores.
-  server_options.threads = std::max(64, 8 * cores);
+  // concurrent requests, not for cores (unless the config says otherwise).
+  server_options.threads = config->io_threads > 0 ? config->io_threads : std::max(64, 8 * cores);
   server_options.host = address->first;
   server_options.port = address->second;
   server_options.tls_cert_file = config->tls_cert;
