@@ -1246,8 +1246,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
     std::string org_id = submission.org_id;
     auto run = deps_.runs->Submit(std::move(submission));
     if (!run.ok()) return run.error();
-    if (wait_s > 0 && !run->record.empty() &&
-        (run->status == "succeeded" || run->status == "failed" || run->status == "cancelled")) {
+    if (wait_s > 0 && FinishedInline(*run)) {
       // Executed inline and already final: its record (status included) is the answer,
       // as GET .../runs/{id} would serve it, without parsing it back.
       Response response;
@@ -1427,6 +1426,9 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
   submission.audit = call.Event("run.start", "", object{{"workflow", id}, {"version", (*workflow)->live_version}});
   submission.audit->org_id = (*org)->id;
   submission.audit->actor = "public";
+  // The caller waits for the outcome: a side-effect-free workflow runs inline.
+  submission.workflow = *loaded;
+  submission.may_run_inline = true;
   call.deferred = [this, submission = std::move(submission)]() mutable -> Result<Response> {
     std::string org_id = submission.org_id;
     auto run = deps_.runs->Submit(std::move(submission));
@@ -1435,7 +1437,8 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
       if (run.error().code == ErrorCode::kInvalidInput) return run.error();
       return MakeError(ErrorCode::kInternal, "internal error");
     }
-    auto finished = deps_.runs->Wait(org_id, run->id, std::chrono::seconds(10));
+    auto finished = FinishedInline(*run) ? std::optional<store::Run>(*run)
+                                         : deps_.runs->Wait(org_id, run->id, std::chrono::seconds(10));
     const store::Run& r = finished.has_value() ? *finished : *run;
     object body{{"run_id", r.id}, {"status", r.status}, {"output", nullptr}};
     if (finished.has_value() && r.status == "succeeded") {

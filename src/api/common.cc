@@ -179,6 +179,11 @@ boost::json::object AuditJson(const store::AuditEvent& event) {
   return o;
 }
 
+bool FinishedInline(const store::Run& run) {
+  return !run.record.empty() &&
+         (run.status == "succeeded" || run.status == "failed" || run.status == "cancelled");
+}
+
 boost::json::value RunRecordJson(const store::Run& run) {
   if (!run.record.empty()) {
     auto record = json::Parse(run.record, {.max_bytes = run.record.size() + 1, .max_depth = 256});

@@ -59,6 +59,9 @@ boost::json::object WorkflowJson(const store::Workflow& workflow);
 boost::json::object AuditJson(const store::AuditEvent& event);
 // The run record of a stored run: the engine's record once final, else a partial one.
 boost::json::value RunRecordJson(const store::Run& run);
+// Submit returned the run already final, record included: it was executed inline
+// (Submission::may_run_inline), so there is nothing to wait for.
+bool FinishedInline(const store::Run& run);
 boost::json::object RunSummaryJson(const store::Run& run);
 
 // The client address of a request: the TCP peer, unless the peer is one of `trusted`

@@ -588,6 +588,9 @@ Result<Response> WebhookReceiver::Receive(Request& request) {
                                          {"connector", target.connector_id},
                                          {"delivery_id", verified->delivery_id}});
   submission.audit = std::move(event);
+  // A sync caller waits for the `respond` step: a side-effect-free workflow runs inline.
+  submission.workflow = target.workflow;
+  submission.may_run_inline = target.sync;
   // The delivery ids are reserved and linked to the run in the run's own commit: one
   // durable write per accepted delivery, and a concurrent duplicate that passed the
   // read-only check above loses on the unique key (409) with nothing stored.
@@ -619,7 +622,9 @@ Result<Response> WebhookReceiver::Receive(Request& request) {
     int64_t timeout_ms = std::min<int64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_wait).count(),
         static_cast<int64_t>(target.workflow->timeout_s * 1000));
-    auto finished = deps_.runs->Wait(org_id, run->id, std::chrono::milliseconds(timeout_ms));
+    auto finished = FinishedInline(*run)
+                        ? std::optional<store::Run>(*run)
+                        : deps_.runs->Wait(org_id, run->id, std::chrono::milliseconds(timeout_ms));
     if (finished.has_value()) {
       value record = RunRecordJson(*finished);
       if (const value* steps = record.as_object().if_contains("steps");

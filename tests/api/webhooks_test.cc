@@ -550,6 +550,9 @@ TEST_F(WebhooksTest, SyncModeAnswersTheRespondStep) {
   EXPECT_EQ(v.at("accepted"), true) << r.body;
   EXPECT_EQ(v.at("order"), "A-1");
   EXPECT_TRUE(r.Header("X-Rampart-Run-Id").has_value());
+  // The workflow is side-effect-free, so the run executed inline before its commit; a
+  // replayed delivery still loses on the delivery id in that commit and stores nothing.
+  Post(url, Standard("msg_s", kNow, kOrder), kOrder, 409, 0, "conflict");
 }
 
 // ----- attacks: none of them starts a run -----
