@@ -478,8 +478,15 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
 }
 
 // Through the run service: the deliveries commit with the run's final status (a reader
-// that sees the run succeeded sees its delivery), after_final kicks the dispatcher.
-TEST_F(DispatcherTest, AFinishedRunDeliversThroughTheRunService) {
+// that sees the run succeeded sees its delivery), after_final kicks the dispatcher. The
+// same for a side-effect-free run executed inline by Submit (may_run_inline): its one
+// commit carries the deliveries.
+class RunServiceDeliveryTest : public DispatcherTest,
+                               public ::testing::WithParamInterface<bool> {};
+
+TEST_P(RunServiceDeliveryTest, AFinishedRunDeliversThroughTheRunService) {
+  const bool run_inline = GetParam();
+
   ASSERT_TRUE(store_->Write([](store::Tx& tx) {
                       return tx.InsertOrg({"org_r", "r", "R", 10, 1});
                     })
@@ -522,8 +529,13 @@ hooks:
   sub.input = bj::parse(R"({"n": 21})");
   sub.trigger = bj::parse(R"({"type": "api"})");
   sub.actor = "user:usr_1";
+  sub.may_run_inline = run_inline;
   auto run = service.Submit(std::move(sub));
   ASSERT_TRUE(run.ok()) << run.error().message;
+  // Inline: executed by Submit itself and answered final; else queued for a worker.
+  if (run_inline) {
+    EXPECT_EQ(run->status, "succeeded");
+  }
   auto done = service.Wait("org_r", run->id, std::chrono::seconds(10));
   ASSERT_TRUE(done.has_value());
   EXPECT_EQ(done->status, "succeeded");
@@ -545,75 +557,10 @@ hooks:
   EXPECT_EQ(body.at("data").at("output"), 42);
 }
 
-// The same for a side-effect-free run executed inline by Submit (may_run_inline): its one
-// commit carries the deliveries, and after_final kicks the dispatcher.
-TEST_F(DispatcherTest, AnInlineRunDeliversThroughTheRunService) {
-  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
-                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
-                    })
-                  .ok());
-  const std::string yaml = R"(
-rampart: 1
-id: notify
-inputs: { type: object, properties: { n: { type: integer } }, required: [n] }
-steps:
-  - { id: a, type: set, values: { v: 1 } }
-output: "{{ inputs.n * 2 }}"
-hooks:
-  - { url: ")" + receiver_.Url() +
-                           R"(", events: [run.succeeded, run.failed], secret: signer }
-  - { url: ")" + receiver_.Url() +
-                           R"(", events: [run.awaiting_approval], secret: signer }
-)";
-  runs::testing::PutVersion(*store_, "org_r", 1, yaml, 1);
-  auto dispatcher = Dispatcher();
-  actions::Registry registry;
-  runs::RunEnvironment env;
-  env.actions = &registry;
-  std::atomic<int> seen_in_commit{0};
-  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
-    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
-    if (!n.ok()) return Status(n.error());
-    seen_in_commit += *n;
-    return Status::Ok();
-  };
-  env.after_final = [&](const store::Run&, const model::Workflow&) { dispatcher->Kick(); };
-  runs::RunServiceOptions options;
-  options.workers = 2;
-  runs::RunService service(*store_, env, options);
-  ASSERT_TRUE(service.Start().ok());
-  dispatcher->Start();
-  runs::Submission sub;
-  sub.org_id = "org_r";
-  sub.workflow_id = "notify";
-  sub.version = 1;
-  sub.input = bj::parse(R"({"n": 21})");
-  sub.trigger = bj::parse(R"({"type": "api"})");
-  sub.actor = "user:usr_1";
-  sub.may_run_inline = true;
-  auto run = service.Submit(std::move(sub));
-  ASSERT_TRUE(run.ok()) << run.error().message;
-  EXPECT_EQ(run->status, "succeeded");  // executed inline, answered final
-  auto done = service.Wait("org_r", run->id, std::chrono::seconds(10));
-  ASSERT_TRUE(done.has_value());
-  EXPECT_EQ(done->status, "succeeded");
-  EXPECT_EQ(seen_in_commit.load(), 1);
-  std::vector<store::HookDelivery> deliveries = store::testing::ReadWith(
-      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", run->id); });
-  ASSERT_EQ(deliveries.size(), 1u);
-  for (int i = 0; i < 250 && receiver_.received().empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  service.Stop(std::chrono::seconds(1));
-  dispatcher->Stop();
-  auto got = receiver_.received();
-  ASSERT_EQ(got.size(), 1u);
-  bj::value body = bj::parse(got[0].body);
-  EXPECT_EQ(body.at("type"), "run.succeeded");
-  EXPECT_EQ(body.at("data").at("run_id").as_string(), run->id);
-  EXPECT_EQ(body.at("data").at("workflow"), "notify");
-  EXPECT_EQ(body.at("data").at("output"), 42);
-}
+INSTANTIATE_TEST_SUITE_P(Paths, RunServiceDeliveryTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "Inline" : "Worker";
+                         });
 
 // tests/testdata/hooks/rampart-signed.json: deliveries exactly as our signer produces them
 // (fixed ids and time), which tests/js/verify_hooks.mjs verifies with the npm
