@@ -1,3 +1,5 @@
+#include <boost/json/parse.hpp>
+
 #include "rampart/core/check.h"
 #include "actions/db/db_query.h"
 #include "actions/http/http_request.h"
@@ -9,6 +11,12 @@
 #include "rampart/net/resolver.h"
 
 namespace rampart::actions {
+
+schema::Validator CompileArgsSchema(std::string_view json_schema) {
+  auto v = schema::Validator::Compile(boost::json::parse(json_schema));
+  RAMPART_CHECK(v.ok());
+  return std::move(v).value();
+}
 
 void Registry::Register(std::string name, std::unique_ptr<Action> action) {
   RAMPART_CHECK(action != nullptr);

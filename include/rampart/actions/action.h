@@ -86,6 +86,10 @@ struct Context {
   std::string_view org = {};
 };
 
+// Compiles the `with` schema of a built-in action: a literal of this build, so a schema
+// that does not compile is a bug (checked, aborts).
+schema::Validator CompileArgsSchema(std::string_view json_schema);
+
 class Action {
  public:
   virtual ~Action() = default;

@@ -212,9 +212,7 @@ class DbQuery final : public Action {
  public:
   explicit DbQuery(std::shared_ptr<db::DatabaseProvider> provider)
       : provider_(std::move(provider)) {
-    auto v = schema::Validator::Compile(bj::parse(kSchema));
-    RAMPART_CHECK(v.ok());
-    schema_ = std::move(v).value();
+    schema_ = CompileArgsSchema(kSchema);
   }
 
   const schema::Validator& ArgsSchema() const override { return *schema_; }

@@ -164,9 +164,7 @@ class HttpRequestAction final : public Action {
       : client_(std::move(client)), egress_(std::move(egress)), tokens_(std::move(tokens)) {
     RAMPART_CHECK(client_ != nullptr && egress_ != nullptr);
     if (!tokens_) tokens_ = std::make_shared<oauth2::TokenCache>(client_);
-    auto v = schema::Validator::Compile(bj::parse(kSchema));
-    RAMPART_CHECK(v.ok());
-    schema_ = std::move(v).value();
+    schema_ = CompileArgsSchema(kSchema);
   }
 
   const schema::Validator& ArgsSchema() const override { return *schema_; }

@@ -24,9 +24,7 @@ constexpr const char* kSchema = R"({
 class LogWrite final : public Action {
  public:
   LogWrite() {
-    auto v = schema::Validator::Compile(bj::parse(kSchema));
-    RAMPART_CHECK(v.ok());
-    schema_ = std::move(v).value();
+    schema_ = CompileArgsSchema(kSchema);
   }
 
   const schema::Validator& ArgsSchema() const override { return *schema_; }

@@ -41,9 +41,7 @@ class WebhookSend final : public Action {
               std::shared_ptr<const net::EgressPolicy> egress, Random* random)
       : client_(std::move(client)), egress_(std::move(egress)), random_(random) {
     RAMPART_CHECK(client_ != nullptr && egress_ != nullptr && random_ != nullptr);
-    auto v = schema::Validator::Compile(bj::parse(kSchema));
-    RAMPART_CHECK(v.ok());
-    schema_ = std::move(v).value();
+    schema_ = CompileArgsSchema(kSchema);
   }
 
   const schema::Validator& ArgsSchema() const override { return *schema_; }
