@@ -26,16 +26,6 @@
 #include "rampart/server/http.h"
 
 namespace rampart::api {
-namespace internal {
-// Outbound execution hooks of a run (handlers in hooks.cc).
-Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
-                                             const std::string& run_id);
-Result<server::Response> RedeliverRunHooksHandler(
-    store::Tx& tx, const std::string& org_id, const std::string& run_id,
-    const boost::json::object& body, store::Millis now,
-    const std::function<Status(std::string_view, std::string_view, boost::json::object)>& audit);
-}  // namespace internal
-
 namespace {
 
 using boost::json::array;

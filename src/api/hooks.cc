@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/common.h"
+#include "rampart/api/api.h"
 #include "rampart/core/error.h"
 #include "rampart/server/http.h"
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "actions/webhook/webhook_send.h"
+#include "rampart/api/api.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/net/resolver.h"
 #include "rampart/runs/runs.h"
@@ -20,16 +21,6 @@
 #include "rampart/server/server.h"
 #include "runs/test_util.h"
 #include "store/store_test_util.h"
-
-namespace rampart::api::internal {
-// The API handlers of api/hooks.cc (routed by api.cc).
-Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
-                                             const std::string& run_id);
-Result<server::Response> RedeliverRunHooksHandler(
-    store::Tx& tx, const std::string& org_id, const std::string& run_id,
-    const boost::json::object& body, store::Millis now,
-    const std::function<Status(std::string_view, std::string_view, boost::json::object)>& audit);
-}  // namespace rampart::api::internal
 
 namespace rampart::hooks {
 namespace {

@@ -140,6 +140,14 @@ Result<server::Response> ReceiveWebhook(WebhookReceiver& receiver, server::Reque
 void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_id);
 std::vector<std::pair<std::string, int64_t>> WebhookOutcomeCounts(const WebhookReceiver& receiver);
 
+// Outbound execution hooks of a run (handlers in hooks.cc, routed by api.cc).
+Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
+                                             const std::string& run_id);
+Result<server::Response> RedeliverRunHooksHandler(
+    store::Tx& tx, const std::string& org_id, const std::string& run_id,
+    const boost::json::object& body, store::Millis now,
+    const std::function<Status(std::string_view, std::string_view, boost::json::object)>& audit);
+
 }  // namespace internal
 
 }  // namespace rampart::api
