@@ -209,12 +209,9 @@ class RunService::Impl {
     if (!run) return MakeError(ErrorCode::kNotFound, "run not found");
     if (run->status != "queued") return Status::Ok();  // settled or scheduled elsewhere
     std::lock_guard lock(mu_);
-    if (stopping_ || runs_.count(run->id)) return Status::Ok();
+    if (stopping_) return Status::Ok();
     LearnLimit(run->org_id, org);
-    auto entry = std::make_shared<RunEntry>();
-    entry->run = std::move(*run);
-    runs_.emplace(entry->run.id, entry);
-    Enqueue(entry);
+    ScheduleStored(std::move(*run));
     return Status::Ok();
   }
 
@@ -533,6 +530,18 @@ class RunService::Impl {
     q.queue.push_back(e);
     ++queued_;
     MaybeReady(e->run.org_id, q);
+  }
+
+  // REQUIRES(mu_); the org's limit must be known. Schedules a run read from the store as
+  // `queued` (recovered at start, or resumed after an approval); it loads its workflow
+  // and input lazily. A run already in memory (submitted here, or scheduled by a racing
+  // caller) is left alone.
+  void ScheduleStored(store::Run run) {
+    if (runs_.count(run.id)) return;
+    auto entry = std::make_shared<RunEntry>();
+    entry->run = std::move(run);
+    runs_.emplace(entry->run.id, entry);
+    Enqueue(entry);
   }
 
   // REQUIRES(mu_). The next run in round-robin order across orgs, or null.
@@ -1022,14 +1031,7 @@ class RunService::Impl {
     if (!read.ok()) return read;
     std::lock_guard lock(mu_);
     for (auto& [org_id, org] : orgs) LearnLimit(org_id, org);
-    for (auto& run : queued) {
-      // Submitted to this process before Start(): already scheduled.
-      if (runs_.count(run.id)) continue;
-      auto entry = std::make_shared<RunEntry>();
-      entry->run = std::move(run);
-      runs_.emplace(entry->run.id, entry);
-      Enqueue(entry);
-    }
+    for (auto& run : queued) ScheduleStored(std::move(run));
     return Status::Ok();
   }
 
