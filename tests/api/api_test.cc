@@ -47,6 +47,7 @@
 #include "rampart/server/router.h"
 #include "rampart/server/server.h"
 #include "rampart/store/store.h"
+#include "support/api_test_util.h"
 #include "support/http_client.h"
 
 namespace rampart {
@@ -55,7 +56,13 @@ namespace {
 namespace bj = boost::json;
 using rampart::testing::HttpClient;
 using rampart::testing::HttpHeaders;
+using rampart::testing::Bearer;
+using rampart::testing::ErrorCodeOf;
+using rampart::testing::ErrorMessageOf;
 using rampart::testing::HttpResponse;
+using rampart::testing::Json;
+using rampart::testing::NewId;
+using rampart::testing::ReadFile;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -87,13 +94,6 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> mono_ms_{0};
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 const bj::object& JwtFixture() {
   static const bj::object* fixture = [] {
     auto* o = new bj::object(
@@ -104,28 +104,10 @@ const bj::object& JwtFixture() {
   return *fixture;
 }
 
-bj::value Json(const HttpResponse& r) {
-  boost::system::error_code ec;
-  bj::value v = bj::parse(r.body, ec);
-  if (ec) return nullptr;
-  return v;
-}
-
 std::string Str(const bj::value& v, std::string_view key) {
   if (!v.is_object()) return "";
   const bj::value* f = v.as_object().if_contains(key);
   return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
-}
-
-std::string ErrorCodeOf(const HttpResponse& r) {
-  bj::value v = Json(r);
-  if (!v.is_object() || !v.as_object().contains("error")) return "";
-  return Str(v.as_object().at("error"), "code");
-}
-std::string ErrorMessageOf(const HttpResponse& r) {
-  bj::value v = Json(r);
-  if (!v.is_object() || !v.as_object().contains("error")) return "";
-  return Str(v.as_object().at("error"), "message");
 }
 
 store::Millis ToMs(std::chrono::system_clock::time_point t) {
@@ -315,8 +297,6 @@ class TestServer {
   std::string setup_token_path_;
 };
 
-HttpHeaders Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
 // ---------------------------------------------------------------------------------------
 // The cast
 
@@ -351,10 +331,6 @@ std::optional<Session> Login(TestServer& s, const std::string& email,
   session.cookie = set_cookie.substr(0, set_cookie.find(';'));
   session.csrf = Str(Json(r), "csrf_token");
   return session;
-}
-
-std::string NewId(std::string_view prefix) {
-  return crypto::NewOpaqueToken(SystemRandom(), prefix).substr(0, 24);
 }
 
 // Inserts a user (password kPassword) and optionally a membership, via the store.

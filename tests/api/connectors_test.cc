@@ -30,6 +30,7 @@
 #include "rampart/server/router.h"
 #include "rampart/server/server.h"
 #include "rampart/store/store.h"
+#include "support/api_test_util.h"
 #include "support/http_client.h"
 
 namespace rampart {
@@ -37,8 +38,13 @@ namespace {
 
 namespace bj = boost::json;
 using rampart::testing::HttpClient;
+using rampart::testing::ErrorCodeOf;
+using rampart::testing::ErrorMessageOf;
 using rampart::testing::HttpHeaders;
+using rampart::testing::Bearer;
 using rampart::testing::HttpResponse;
+using rampart::testing::Json;
+using rampart::testing::NewId;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -72,30 +78,6 @@ std::vector<store::AuditEvent> AuditEvents(store::Store& store, const std::strin
   });
   EXPECT_TRUE(read.ok());
   return events;
-}
-
-bj::value Json(const HttpResponse& r) {
-  boost::system::error_code ec;
-  bj::value v = bj::parse(r.body, ec);
-  if (ec) return nullptr;
-  return v;
-}
-
-std::string CodeOf(const HttpResponse& r) {
-  bj::value v = Json(r);
-  if (!v.is_object() || !v.as_object().contains("error")) return "";
-  return std::string(v.at("error").at("code").as_string());
-}
-std::string MessageOf(const HttpResponse& r) {
-  bj::value v = Json(r);
-  if (!v.is_object() || !v.as_object().contains("error")) return "";
-  return std::string(v.at("error").at("message").as_string());
-}
-
-HttpHeaders Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
-std::string NewId(std::string_view prefix) {
-  return crypto::NewOpaqueToken(SystemRandom(), prefix).substr(0, 24);
 }
 
 class Server {
@@ -173,25 +155,7 @@ class Server {
 
   // A user with a read_write API key, member of `org` with `role`; returns the key.
   std::string Member(const std::string& org, const std::string& email, const std::string& role) {
-    const std::string user = NewId("usr_");
-    const std::string key = crypto::NewApiKey(SystemRandom());
-    Status st = store_->Write([&](store::Tx& tx) -> Status {
-      if (Status s = tx.InsertUser({user, email, "", Now()}); !s.ok()) return s;
-      if (Status s = tx.UpsertMembership({org, user, role, Now()}); !s.ok()) return s;
-      return tx.InsertApiKey({.id = NewId("key_"),
-                              .org_id = org,
-                              .user_id = user,
-                              .name = "k",
-                              .hash = crypto::Sha256Hex(key),
-                              .hint = "rpk_...",
-                              .scope = "read_write",
-                              .created_at = Now(),
-                              .expires_at = std::nullopt,
-                              .last_used_at = std::nullopt,
-                              .revoked_at = std::nullopt});
-    });
-    if (!st.ok()) std::abort();
-    return key;
+    return testing::InsertMemberWithKey(*store_, org, email, role, Now());
   }
 
   HttpResponse Do(std::string_view method, const std::string& path, const std::string& key,
@@ -378,9 +342,9 @@ TEST_F(ConnectorsTest, ValidationPerType) {
   for (const Case& c : cases) {
     HttpResponse r = s().Do("POST", s().A(), s().owner_key_, c.body);
     EXPECT_EQ(r.status, 400) << c.body << " -> " << r.body;
-    EXPECT_EQ(CodeOf(r), "invalid_argument") << c.body;
-    EXPECT_NE(MessageOf(r).find(c.field), std::string::npos)
-        << c.body << " -> " << MessageOf(r);
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_argument") << c.body;
+    EXPECT_NE(ErrorMessageOf(r).find(c.field), std::string::npos)
+        << c.body << " -> " << ErrorMessageOf(r);
   }
   // Nothing was created by any of them.
   EXPECT_EQ(Json(s().Do("GET", s().A(), s().owner_key_)).at("items").as_array().size(), 0u);
@@ -404,10 +368,10 @@ TEST_F(ConnectorsTest, ValidationPerType) {
   HttpResponse r = s().Do("PATCH", s().A() + "/t-custom", s().owner_key_,
                           R"({"options": {"headers": {"X": "{{ secrets.missing }}"}}})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(MessageOf(r).find("options.headers.X"), std::string::npos);
+  EXPECT_NE(ErrorMessageOf(r).find("options.headers.X"), std::string::npos);
   r = s().Do("PATCH", s().A() + "/t-basic", s().owner_key_, R"({"secrets": {"token": "x"}})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(MessageOf(r).find("secrets.token"), std::string::npos);
+  EXPECT_NE(ErrorMessageOf(r).find("secrets.token"), std::string::npos);
 }
 
 TEST_F(ConnectorsTest, OrgIsolationAndPermissions) {
@@ -427,7 +391,7 @@ TEST_F(ConnectorsTest, OrgIsolationAndPermissions) {
   HttpResponse r = s().Do("POST", s().A(), s().dev_key_,
                           R"({"id": "dev", "type": "bearer", "secrets": {"token": "x"}})");
   EXPECT_EQ(r.status, 403);
-  EXPECT_EQ(CodeOf(r), "permission_denied");
+  EXPECT_EQ(ErrorCodeOf(r), "permission_denied");
   EXPECT_EQ(s().Do("PATCH", s().A() + "/acme", s().dev_key_, R"({"secrets": {"token": "x"}})").status,
             403);
   EXPECT_EQ(s().Do("DELETE", s().A() + "/acme", s().dev_key_).status, 403);

@@ -38,6 +38,7 @@
 #include "rampart/server/server.h"
 #include "rampart/store/store.h"
 #include "rampart/webhooks/verify.h"
+#include "support/api_test_util.h"
 #include "support/http_client.h"
 
 namespace rampart {
@@ -45,8 +46,12 @@ namespace {
 
 namespace bj = boost::json;
 using rampart::testing::HttpClient;
+using rampart::testing::ErrorCodeOf;
 using rampart::testing::HttpHeaders;
 using rampart::testing::HttpResponse;
+using rampart::testing::Json;
+using rampart::testing::NewId;
+using rampart::testing::ReadFile;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -71,30 +76,6 @@ class ManualClock final : public Clock {
  private:
   std::atomic<int64_t> offset_ms_{0};
 };
-
-bj::value Json(const HttpResponse& r) {
-  boost::system::error_code ec;
-  bj::value v = bj::parse(r.body, ec);
-  if (ec) return nullptr;
-  return v;
-}
-
-std::string CodeOf(const HttpResponse& r) {
-  bj::value v = Json(r);
-  if (!v.is_object() || !v.as_object().contains("error")) return "";
-  return std::string(v.at("error").at("code").as_string());
-}
-
-std::string NewId(std::string_view prefix) {
-  return crypto::NewOpaqueToken(SystemRandom(), prefix).substr(0, 24);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The Api's store, able to hold one read back: armed, the next Read runs and then waits
 // (its transaction already ended) until released - the window in which a request that
@@ -234,25 +215,7 @@ class Server {
   }
 
   std::string Member(const std::string& org, const std::string& email, const std::string& role) {
-    const std::string user = NewId("usr_");
-    const std::string key = crypto::NewApiKey(SystemRandom());
-    Status st = store_->Write([&](store::Tx& tx) -> Status {
-      if (Status s = tx.InsertUser({user, email, "", Now()}); !s.ok()) return s;
-      if (Status s = tx.UpsertMembership({org, user, role, Now()}); !s.ok()) return s;
-      return tx.InsertApiKey({.id = NewId("key_"),
-                              .org_id = org,
-                              .user_id = user,
-                              .name = "k",
-                              .hash = crypto::Sha256Hex(key),
-                              .hint = "rpk_...",
-                              .scope = "read_write",
-                              .created_at = Now(),
-                              .expires_at = std::nullopt,
-                              .last_used_at = std::nullopt,
-                              .revoked_at = std::nullopt});
-    });
-    if (!st.ok()) std::abort();
-    return key;
+    return testing::InsertMemberWithKey(*store_, org, email, role, Now());
   }
 
   HttpResponse Do(std::string_view method, const std::string& path, const HttpHeaders& headers,
@@ -414,7 +377,7 @@ class WebhooksTest : public ::testing::Test {
     HttpResponse r = s().Do("POST", url, headers, body);
     EXPECT_EQ(r.status, status) << r.body;
     if (!code.empty()) {
-      EXPECT_EQ(CodeOf(r), code) << r.body;
+      EXPECT_EQ(ErrorCodeOf(r), code) << r.body;
     }
     EXPECT_EQ(s().RunCount(seed_.org_a), before + runs_delta) << "runs after " << r.body;
     return r;
@@ -664,7 +627,7 @@ TEST_F(WebhooksTest, OversizedBodies) {
   auto r = raw.ReadResponse();
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 413);
-  EXPECT_EQ(CodeOf(*r), "payload_too_large");
+  EXPECT_EQ(ErrorCodeOf(*r), "payload_too_large");
   EXPECT_EQ(s().RunCount(seed_.org_a), before);
   // Under the limit, accepted.
   Post(url, Standard("msg_small", kNow, kOrder), kOrder, 202, 1);
@@ -923,7 +886,7 @@ TEST_F(WebhooksTest, MaxPayloadIsEnforcedBeforeTheBodyIsRead) {
     auto r = raw.ReadResponse();
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->status, 413) << r->body;
-    EXPECT_EQ(CodeOf(*r), "payload_too_large");
+    EXPECT_EQ(ErrorCodeOf(*r), "payload_too_large");
     EXPECT_NE(r->body.find("exceeds 1024 bytes"), std::string::npos) << r->body;
     EXPECT_FALSE(r->keep_alive);
   }
@@ -939,7 +902,7 @@ TEST_F(WebhooksTest, MaxPayloadIsEnforcedBeforeTheBodyIsRead) {
     auto r = raw.ReadResponse();
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->status, 413) << r->body;
-    EXPECT_EQ(CodeOf(*r), "payload_too_large");
+    EXPECT_EQ(ErrorCodeOf(*r), "payload_too_large");
   }
   EXPECT_EQ(s().RunCount(seed_.org_a), before);
   EXPECT_EQ(s().Outcome("too_large"), 3);  // the declared ones

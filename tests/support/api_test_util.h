@@ -1,0 +1,84 @@
+// Helpers shared by the HTTP API tests (tests/api/*_test.cc): reading answers, ids and
+// seeding members straight through the store.
+#pragma once
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "rampart/core/clock.h"
+#include "rampart/crypto/crypto.h"
+#include "rampart/crypto/tokens.h"
+#include "rampart/store/store.h"
+#include "support/http_client.h"
+
+namespace rampart::testing {
+
+// The body as JSON; null when it does not parse.
+inline boost::json::value Json(const HttpResponse& r) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  if (ec) return nullptr;
+  return v;
+}
+
+// error.code / error.message of an error answer; "" when there is none.
+inline std::string ErrorField(const HttpResponse& r, std::string_view field) {
+  boost::json::value v = Json(r);
+  const boost::json::object* o = v.if_object();
+  const boost::json::value* e = o != nullptr ? o->if_contains("error") : nullptr;
+  const boost::json::value* f =
+      e != nullptr && e->is_object() ? e->get_object().if_contains(field) : nullptr;
+  return f != nullptr && f->is_string() ? std::string(f->get_string()) : std::string();
+}
+inline std::string ErrorCodeOf(const HttpResponse& r) { return ErrorField(r, "code"); }
+inline std::string ErrorMessageOf(const HttpResponse& r) { return ErrorField(r, "message"); }
+
+inline HttpHeaders Bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+// `prefix` + random base62, 24 characters in all (an id of the shape the API makes).
+inline std::string NewId(std::string_view prefix) {
+  return crypto::NewOpaqueToken(SystemRandom(), prefix).substr(0, 24);
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A user without a password, member of `org` with `role`, and a read_write API key of
+// theirs, written through the store; returns the key. Aborts if the store refuses.
+inline std::string InsertMemberWithKey(store::Store& store, const std::string& org,
+                                       const std::string& email, const std::string& role,
+                                       store::Millis now) {
+  const std::string user = NewId("usr_");
+  const std::string key = crypto::NewApiKey(SystemRandom());
+  Status st = store.Write([&](store::Tx& tx) -> Status {
+    if (Status s = tx.InsertUser({user, email, "", now}); !s.ok()) return s;
+    if (Status s = tx.UpsertMembership({org, user, role, now}); !s.ok()) return s;
+    return tx.InsertApiKey({.id = NewId("key_"),
+                            .org_id = org,
+                            .user_id = user,
+                            .name = "k",
+                            .hash = crypto::Sha256Hex(key),
+                            .hint = "rpk_...",
+                            .scope = "read_write",
+                            .created_at = now,
+                            .expires_at = std::nullopt,
+                            .last_used_at = std::nullopt,
+                            .revoked_at = std::nullopt});
+  });
+  if (!st.ok()) std::abort();
+  return key;
+}
+
+}  // namespace rampart::testing
