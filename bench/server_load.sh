@@ -47,18 +47,6 @@ tmp="$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench.XXXXXX")"
 rampart_pid=""
 nginx_pid=""
 perf_pid=""
-stop_pid() {  # stop_pid PID: TERM, then KILL after 15 s
-  local pid="$1"
-  [[ -n "$pid" ]] || return 0
-  kill -0 "$pid" 2> /dev/null || return 0
-  kill -TERM "$pid" 2> /dev/null || true
-  for _ in $(seq 150); do
-    kill -0 "$pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2> /dev/null || true
-  wait "$pid" 2> /dev/null || true
-}
 cleanup() {
   stop_pid "$perf_pid"
   stop_pid "$nginx_pid"
@@ -68,43 +56,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'server_load: %s\n' "$*" >&2; exit 1; }
-status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }  # kB
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, in clock ticks
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
-start_rampart() {  # start_rampart: sets rampart_pid and base
-  : > "$tmp/rampart.out"
-  local config=()
-  if [[ -n "${IO_THREADS:-}" ]]; then
-    printf 'io_threads: %s\n' "$IO_THREADS" > "$tmp/config.yaml"
-    config=(--config "$tmp/config.yaml")
-  fi
-  "$bin" serve "${config[@]}" --data "$tmp/data" --listen 127.0.0.1:0 >> "$tmp/rampart.out" 2>> "$tmp/rampart.err" &
-  rampart_pid=$!
-  local port=""
-  for _ in $(seq 100); do
-    port="$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$tmp/rampart.out")"
-    [[ -n "$port" ]] && break
-    kill -0 "$rampart_pid" 2> /dev/null || { cat "$tmp/rampart.err" >&2; die "rampart serve exited"; }
-    sleep 0.1
-  done
-  [[ -n "$port" ]] || die "rampart serve did not start listening"
-  base="http://127.0.0.1:$port"
-}
 
-api() {  # api METHOD PATH [curl args...]: prints the body, fails on a non-2xx answer
-  local method="$1" path="$2"
-  shift 2
-  local out code
-  out="$(curl -sS -o "$tmp/api.body" -w '%{http_code}' -X "$method" "$base$path" "$@")"
-  code="$out"
-  if [[ "$code" != 2* ]]; then
-    echo "$method $path -> $code: $(head -c 2000 "$tmp/api.body")" >&2
-    return 1
-  fi
-  cat "$tmp/api.body"
-}
 
 # ----- rampart -----
 log "rampart: $bin"
@@ -112,17 +68,7 @@ log "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpu
 start_rampart
 log "listening on $base (data $tmp/data)"
 
-email="bench@example.com"
-password="bench-password-$RANDOM$RANDOM"
-setup_token="$(cat "$tmp/data/setup-token")"
-org="$(api POST /v1/setup -H 'Content-Type: application/json' \
-  -d "$(jq -nc --arg t "$setup_token" --arg e "$email" --arg p "$password" \
-    '{setup_token: $t, org_name: "Bench", email: $e, password: $p}')" | jq -r .org.id)"
-csrf="$(api POST /v1/auth/login -c "$tmp/cookies" -H 'Content-Type: application/json' \
-  -d "$(jq -nc --arg e "$email" --arg p "$password" '{email: $e, password: $p}')" | jq -r .csrf_token)"
-key="$(api POST "/v1/orgs/$org/api-keys" -b "$tmp/cookies" -H "X-CSRF-Token: $csrf" \
-  -H 'Content-Type: application/json' -d '{"name": "bench", "scope": "read_write"}' | jq -r .key)"
-auth="Authorization: Bearer $key"
+bootstrap
 api POST "/v1/orgs/$org/workflows" -H "$auth" -H 'Content-Type: application/yaml' \
   --data-binary "@$here/server/workflow.yaml" > /dev/null
 api POST "/v1/orgs/$org/workflows/$workflow_id/publish" -H "$auth" \
@@ -168,8 +114,6 @@ if [[ -n "$perf_pid" ]]; then wait "$perf_pid" 2> /dev/null || true; perf_pid=""
 cat "$tmp/wrk-rampart.txt" | grep -v '^BENCH' >&2
 [[ -s "$tmp/wrk-rampart.err" ]] && cat "$tmp/wrk-rampart.err" >&2
 
-rate_of() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
-bench() { awk -v k="$2" '$1 == "BENCH" && $2 == k { print $3 }' "$1"; }
 r_requests="$(bench "$tmp/wrk-rampart.txt" requests)"
 r_duration_us="$(bench "$tmp/wrk-rampart.txt" duration_us)"
 r_non200="$(bench "$tmp/wrk-rampart.txt" non200)"
@@ -239,7 +183,6 @@ n_duration_us="$(bench "$tmp/wrk-nginx.txt" duration_us)"
 n_non200="$(bench "$tmp/wrk-nginx.txt" non200)"
 
 # ----- summary -----
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 r_rate="$(rate_of "$r_requests" "$r_duration_us")"
 n_rate="$(rate_of "$n_requests" "$n_duration_us")"
 ratio="$(awk -v a="$r_rate" -v b="$n_rate" 'BEGIN { printf "%.3f", a / b }')"

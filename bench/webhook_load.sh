@@ -14,7 +14,8 @@
 #   default binary: $RAMPART_BIN, else build/release/apps/rampart/rampart
 #   env: DURATION (15s), CONNECTIONS (32), THREADS (2),
 #        SIGNED (deliveries to pre-sign; default 30000 per second of DURATION),
-#        NGINX=0 to skip the ceiling, COUNT_RUNS=0 to skip the stored-run count.
+#        NGINX=0 to skip the ceiling, COUNT_RUNS=0 to skip the stored-run count,
+#        IO_THREADS=N for the server's `io_threads` config.
 # Needs: wrk, nginx (Debian nginx-light), node, curl, jq. Builds nothing.
 # Targets: accepted/s >= 0.5 x nginx req/s; forged rejections/s >= 1.5 x accepted/s.
 set -euo pipefail
@@ -43,18 +44,6 @@ done
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/rampart-webhook-bench.XXXXXX")"
 rampart_pid=""
 nginx_pid=""
-stop_pid() {  # stop_pid PID: TERM, then KILL after 15 s
-  local pid="$1"
-  [[ -n "$pid" ]] || return 0
-  kill -0 "$pid" 2> /dev/null || return 0
-  kill -TERM "$pid" 2> /dev/null || true
-  for _ in $(seq 150); do
-    kill -0 "$pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2> /dev/null || true
-  wait "$pid" 2> /dev/null || true
-}
 cleanup() {
   stop_pid "$nginx_pid"
   stop_pid "$rampart_pid"
@@ -63,58 +52,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'webhook_load: %s\n' "$*" >&2; exit 1; }
-status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }  # kB
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, in clock ticks
-bench() { awk -v k="$2" '$1 == "BENCH" && $2 == k { print $3 }' "$1"; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 bench_line() { awk -v k="$2" '$1 == "BENCH" && $2 == k { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' "$1"; }
-rate_of() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 
-start_rampart() {  # sets rampart_pid and base
-  : > "$tmp/rampart.out"
-  "$bin" serve --data "$tmp/data" --listen 127.0.0.1:0 >> "$tmp/rampart.out" 2>> "$tmp/rampart.err" &
-  rampart_pid=$!
-  local port=""
-  for _ in $(seq 100); do
-    port="$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$tmp/rampart.out")"
-    [[ -n "$port" ]] && break
-    kill -0 "$rampart_pid" 2> /dev/null || { cat "$tmp/rampart.err" >&2; die "rampart serve exited"; }
-    sleep 0.1
-  done
-  [[ -n "$port" ]] || die "rampart serve did not start listening"
-  base="http://127.0.0.1:$port"
-}
 
-api() {  # api METHOD PATH [curl args...]: prints the body, fails on a non-2xx answer
-  local method="$1" path="$2"
-  shift 2
-  local code
-  code="$(curl -sS -o "$tmp/api.body" -w '%{http_code}' -X "$method" "$base$path" "$@")"
-  if [[ "$code" != 2* ]]; then
-    echo "$method $path -> $code: $(head -c 2000 "$tmp/api.body")" >&2
-    return 1
-  fi
-  cat "$tmp/api.body"
-}
 
 # ----- rampart: bootstrap, connector, workflow, trigger URL -----
 log "rampart: $bin"
 log "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start_rampart
 log "listening on $base (data $tmp/data)"
-email="bench@example.com"
-password="bench-password-$RANDOM$RANDOM"
-setup_token="$(cat "$tmp/data/setup-token")"
-org="$(api POST /v1/setup -H 'Content-Type: application/json' \
-  -d "$(jq -nc --arg t "$setup_token" --arg e "$email" --arg p "$password" \
-    '{setup_token: $t, org_name: "Bench", email: $e, password: $p}')" | jq -r .org.id)"
-csrf="$(api POST /v1/auth/login -c "$tmp/cookies" -H 'Content-Type: application/json' \
-  -d "$(jq -nc --arg e "$email" --arg p "$password" '{email: $e, password: $p}')" | jq -r .csrf_token)"
-key="$(api POST "/v1/orgs/$org/api-keys" -b "$tmp/cookies" -H "X-CSRF-Token: $csrf" \
-  -H 'Content-Type: application/json' -d '{"name": "bench", "scope": "read_write"}' | jq -r .key)"
-auth="Authorization: Bearer $key"
+bootstrap
 secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
 api POST "/v1/orgs/$org/connectors" -H "$auth" -H 'Content-Type: application/json' \
   -d "$(jq -nc --arg s "$secret" '{id: "hook", type: "webhook_secret", secrets: {secret: $s}}')" > /dev/null
