@@ -1073,6 +1073,18 @@ Result<store::Run> RunService::Submit(Submission submission) {
   return impl_->Submit(std::move(submission));
 }
 
+// Interim: the synchronous forms, until the run service completes them from its threads.
+void RunService::SubmitAsync(Submission submission,
+                             std::function<void(Result<store::Run>)> done) {
+  done(impl_->Submit(std::move(submission)));
+}
+
+void RunService::WaitAsync(std::string_view org_id, std::string_view run_id,
+                           std::chrono::milliseconds timeout,
+                           std::function<void(std::optional<store::Run>)> done) {
+  done(impl_->Wait(org_id, run_id, timeout));
+}
+
 std::optional<store::Run> RunService::Wait(std::string_view org_id, std::string_view run_id,
                                            std::chrono::milliseconds timeout) {
   return impl_->Wait(org_id, run_id, timeout);

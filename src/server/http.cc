@@ -1,5 +1,6 @@
 #include "rampart/server/http.h"
 
+#include <atomic>
 #include <boost/json/object.hpp>
 #include <string>
 
@@ -33,6 +34,30 @@ std::optional<std::string_view> Request::QueryParam(std::string_view name) const
     if (key == name) return std::string_view(value);
   }
   return std::nullopt;
+}
+
+struct Responder::State {
+  State(std::function<void(Response)> d, std::string id)
+      : deliver(std::move(d)), request_id(std::move(id)) {}
+  ~State() {
+    if (sent.exchange(true)) return;
+    try {
+      deliver(ErrorResponse(Error{ErrorCode::kInternal, ""}, request_id));
+    } catch (...) {
+      // A destructor must not throw; the connection's own timeout ends it.
+    }
+  }
+  std::function<void(Response)> deliver;
+  std::string request_id;
+  std::atomic<bool> sent{false};
+};
+
+Responder::Responder(std::function<void(Response)> deliver, std::string request_id)
+    : state_(std::make_shared<State>(std::move(deliver), std::move(request_id))) {}
+
+void Responder::Send(Response response) const {
+  if (state_ == nullptr || state_->sent.exchange(true)) return;
+  state_->deliver(std::move(response));
 }
 
 int HttpStatusFor(ErrorCode code) {

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -255,7 +256,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void Handle() {
     Response response;
     try {
-      response = decision_.route->handler(req_);
+      if (decision_.route->async_handler) {
+        // Interim: waits for the asynchronous answer on this thread.
+        std::promise<Response> answer;
+        auto future = answer.get_future();
+        decision_.route->async_handler(
+            req_, Responder([&answer](Response r) { answer.set_value(std::move(r)); },
+                            req_.request_id));
+        response = future.get();
+      } else {
+        response = decision_.route->handler(req_);
+      }
     } catch (...) {
       // Never what(): exception text may carry internals.
       response = ErrorResponse(Error{ErrorCode::kInternal, ""}, req_.request_id);

@@ -129,6 +129,20 @@ class RunService {
   std::optional<store::Run> Wait(std::string_view org_id, std::string_view run_id,
                                  std::chrono::milliseconds timeout);
 
+  // Submit() without blocking on the commit: `done` is called exactly once with what
+  // Submit() would have returned, on the store's writer thread or a worker (or on the
+  // calling thread, for errors found before the commit). An inline run (may_run_inline)
+  // executes on the calling thread before its commit is queued. Keep `done` short.
+  void SubmitAsync(Submission submission, std::function<void(Result<store::Run>)> done);
+
+  // Wait() without blocking: `done` is called exactly once with the run once it is final
+  // (or awaiting_approval), or nullopt when `timeout` passed first or the service stopped
+  // before the run settled; on a worker or service thread, or on the calling thread when
+  // the outcome is known at once. Keep `done` short.
+  void WaitAsync(std::string_view org_id, std::string_view run_id,
+                 std::chrono::milliseconds timeout,
+                 std::function<void(std::optional<store::Run>)> done);
+
   // Schedules a run that was committed back to `queued` from awaiting_approval (see
   // RecordApprovalDecision). A run that is not queued in the store, or already
   // scheduled, is left alone; while stopping it stays queued for the next start.

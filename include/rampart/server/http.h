@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,6 +52,27 @@ struct Response {
   HeaderList headers;  // extra headers; the server adds security headers and X-Request-Id
   std::string body;
   std::string content_type = "application/json";
+};
+
+// Completes one request whose route answers asynchronously (Route::async_handler).
+// Copies share one completion. Send() may be called from any thread, before or after the
+// handler returned; only the first call counts (later ones are ignored). When the last
+// copy is destroyed without a Send(), the request is answered with a generic 500
+// (ErrorResponse(kInternal, request_id)): a lost completion never hangs a client. A
+// default-constructed Responder is empty: Send() does nothing.
+class Responder {
+ public:
+  Responder() = default;
+  // `deliver` receives the one answer (called at most once, on the thread that calls
+  // Send(), or on the thread that drops the last copy).
+  Responder(std::function<void(Response)> deliver, std::string request_id);
+
+  void Send(Response response) const;
+  explicit operator bool() const { return state_ != nullptr; }
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 // The HTTP status for an error code: 400 for input errors (invalid_argument,

@@ -34,9 +34,15 @@ struct Route {
   boost::json::value request_schema;  // null, or a JSON Schema for the OpenAPI requestBody
   std::vector<std::string> body_fields;  // allowlisted body fields, for docs
   int success_status = 200;
+  // Exactly one of handler / async_handler is set.
   // Called on a server thread; may block briefly. Exceptions are caught and become a
   // generic 500 (the message is never sent). Must be thread-safe.
   std::function<Response(Request&)> handler;
+  // The asynchronous form, for handlers that wait (a durable commit, a run's outcome):
+  // it returns at once and answers later through the Responder, from any thread. The
+  // Request stays valid until the answer is sent. An exception thrown by the handler
+  // becomes a generic 500 unless the Responder was already used.
+  std::function<void(Request&, Responder)> async_handler;
 };
 
 // Thread-safety: build the table with Add() before the server starts; afterwards all

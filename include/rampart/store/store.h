@@ -442,6 +442,14 @@ class Store {
   // Runs `fn` in a write transaction, grouped with concurrent writers; returns once the
   // commit is durable. When fn fails its changes are rolled back and its status returned.
   virtual Status Write(const std::function<Status(Tx&)>& fn) = 0;
+  // Write() without blocking the caller: `fn` runs as for Write() (grouped with other
+  // writers), and `done` receives its status exactly once, when the commit is durable
+  // or has failed. `done` runs on the store's writer thread (or the calling thread):
+  // keep it short and never call Write() from it (WriteAsync() is fine). This default
+  // is synchronous (fn and done both run inside the call); the SQLite store overrides it.
+  virtual void WriteAsync(std::function<Status(Tx&)> fn, std::function<void(Status)> done) {
+    done(Write(fn));
+  }
   // kInternal when the database cannot be reached (for /readyz).
   virtual Status Ping() = 0;
 };
