@@ -121,6 +121,8 @@ bool ChangesTriggers(std::string_view operation_id) {
 
 }  // namespace
 
+using internal::Reply;
+
 // One request in flight: the principal and org access established for it, the parsed
 // body, and the transaction it runs in.
 struct Call {
@@ -130,9 +132,13 @@ struct Call {
   auth::Principal principal;
   std::optional<auth::OrgAccess> access;
   object body;
-  // Work to do after the transaction ended (runs that wait for completion).
-  std::function<Result<Response>()> deferred;
-  // Runs once the transaction committed (in-memory effects of a durable change).
+  // Work to do after the transaction ended (submitting a run, waiting for its outcome):
+  // it answers through the Reply, at once or later from another thread. Only routes
+  // without a write transaction use it, so it starts on the io thread (a write route's
+  // completion runs on the store's writer thread, where nothing may block on a commit).
+  std::function<void(Reply)> deferred;
+  // Runs once the transaction committed (in-memory effects of a durable change; on the
+  // store's writer thread for write routes: it must not wait for a commit).
   std::function<void()> after_commit;
   // Definition errors to answer with their details.
   std::vector<model::DefinitionError> definition_errors;
@@ -197,9 +203,21 @@ class Api::Impl {
   void RegisterRoutes(server::Router& router);
 
  private:
-  Response Dispatch(const RouteSpec& spec, Request& request);
-  Result<Response> RunInStore(const RouteSpec& spec, Call& call);
-  void RecordAuthFailure(const Request& request, std::string_view reason);
+  // Answers `request` through `responder`: checks, the handler in its transaction, then
+  // its deferred work, without blocking on a commit or a run.
+  void Dispatch(const RouteSpec& spec, Request& request, server::Responder responder);
+  // Authenticates, authorizes, parses the body and runs the handler in the route's
+  // transaction (a write is group-committed); `next` gets the handler's answer once the
+  // transaction ended (durable for write routes).
+  void RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& call, Reply next);
+  // After the transaction: cache invalidation, after_commit, the deferred work, then
+  // the answer.
+  void Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
+              Result<Response> response, const server::Responder& responder);
+  // Audits a failed authentication (unless this source was audited enough this minute),
+  // then calls `then` once the event is durable.
+  void RecordAuthFailure(const Request& request, std::string_view reason,
+                         std::function<void()> then);
   void TouchCredentials(const auth::Principal& principal);
   store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
 
@@ -340,8 +358,9 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        A::kOrg, P::kRunsRead, false, {}, 0, h(&Impl::ListRuns)},
       {"GET", "/v1/orgs/{org}/runs/{run_id}", "getRun", "A run record", A::kOrg, P::kRunsRead,
        false, {}, 0, h(&Impl::GetRun)},
+      // Not a write transaction: the run service commits the cancellation (deferred).
       {"POST", "/v1/orgs/{org}/runs/{run_id}/cancel", "cancelRun", "Cancel a run", A::kOrg,
-       P::kRunsCancel, true, {}, kSmall, h(&Impl::CancelRun)},
+       P::kRunsCancel, false, {}, kSmall, h(&Impl::CancelRun)},
       {"POST", "/v1/orgs/{org}/runs/{run_id}/approvals", "decideApproval",
        "Approve or reject the approval step a run waits at (body step, decision, comment)",
        A::kOrg, P::kRunsApprove, true, {"step", "decision", "comment"}, kSmall,
@@ -416,7 +435,9 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
     }
     route.success_status = std::string_view(spec.method) == "POST" ? 201 : 200;
     const RouteSpec* p = &spec;
-    route.handler = [this, p](Request& request) { return Dispatch(*p, request); };
+    route.async_handler = [this, p](Request& request, server::Responder responder) {
+      Dispatch(*p, request, std::move(responder));
+    };
     if (spec.operation_id == std::string_view("receiveWebhook")) {
       // The trigger's max_payload, enforced while the body is read.
       route.body_limit = [receiver = webhooks_](Request& request,
@@ -473,7 +494,7 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
   router.Add(openapi);
 }
 
-Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
+void Api::Impl::Dispatch(const RouteSpec& spec, Request& request, server::Responder responder) {
   // Every later use (rate limits, audit source, webhook allowlists) sees the client
   // address, resolved once here.
   request.remote_ip = ClientAddress(request, options_.trusted_proxies);
@@ -482,80 +503,102 @@ Response Api::Impl::Dispatch(const RouteSpec& spec, Request& request) {
   // Login is kNone but is where passwords are guessed: it is throttled too.
   if ((spec.access != Access::kNone || spec.operation_id == std::string_view("login")) &&
       auth_failures_.Blocked(request.remote_ip, now, &retry_after)) {
-    return server::ErrorResponse(
+    return responder.Send(server::ErrorResponse(
         MakeError(ErrorCode::kRateLimited, "too many failed authentications; retry later"),
-        request.request_id, retry_after);
+        request.request_id, retry_after));
   }
   if (spec.operation_id == std::string_view("runPublicWorkflow") &&
       public_requests_.Hit(request.remote_ip, now, &retry_after)) {
-    return server::ErrorResponse(MakeError(ErrorCode::kRateLimited, "too many requests"),
-                                 request.request_id, retry_after);
+    return responder.Send(server::ErrorResponse(
+        MakeError(ErrorCode::kRateLimited, "too many requests"), request.request_id, retry_after));
   }
-  Call call(request);
-  call.time_ms = Now();
-  Result<Response> response = RunInStore(spec, call);
-  if (call.access.has_value() && ChangesTriggers(spec.operation_id)) {
+  auto call = std::make_shared<Call>(request);
+  call->time_ms = Now();
+  RunInStore(spec, call, [this, &spec, call, responder](Result<Response> response) {
+    Finish(spec, call, std::move(response), responder);
+  });
+}
+
+void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
+                       Result<Response> response, const server::Responder& responder) {
+  if (call->access.has_value() && ChangesTriggers(spec.operation_id)) {
     // Whatever the outcome (a connector mutation commits in its own transaction): a
     // cached trigger never outlives the response to a change of it.
-    internal::InvalidateWebhookTriggers(*webhooks_, call.org_id());
+    internal::InvalidateWebhookTriggers(*webhooks_, call->org_id());
   }
-  if (response.ok() && call.after_commit) call.after_commit();
-  if (response.ok() && call.deferred) response = call.deferred();
+  if (response.ok() && call->after_commit) call->after_commit();
+  if (response.ok() && call->deferred) {
+    auto deferred = std::move(call->deferred);
+    call->deferred = nullptr;
+    deferred([this, &spec, call, responder](Result<Response> answer) {
+      Finish(spec, call, std::move(answer), responder);
+    });
+    return;
+  }
+  Request& request = call->request;
   if (!response.ok()) {
+    Response error = !call->definition_errors.empty()
+                         ? DefinitionErrorResponse(call->definition_errors, request.request_id)
+                         : server::ErrorResponse(response.error(), request.request_id);
     if (response.error().code == ErrorCode::kUnauthenticated) {
-      RecordAuthFailure(request, spec.operation_id);
+      return RecordAuthFailure(request, spec.operation_id,
+                               [responder, error = std::move(error)]() mutable {
+                                 responder.Send(std::move(error));
+                               });
     }
-    if (!call.definition_errors.empty()) {
-      return DefinitionErrorResponse(call.definition_errors, request.request_id);
-    }
-    return server::ErrorResponse(response.error(), request.request_id);
+    return responder.Send(std::move(error));
   }
-  if (!call.principal.user_id.empty()) TouchCredentials(call.principal);
-  return std::move(response).value();
+  if (!call->principal.user_id.empty()) TouchCredentials(call->principal);
+  responder.Send(std::move(response).value());
 }
 
-Result<Response> Api::Impl::RunInStore(const RouteSpec& spec, Call& call) {
+void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& call, Reply next) {
   // POST /hooks/{token} opens a transaction only when its trigger is not cached, so a
   // request to a known trigger (a forgery flood included) costs no store access.
-  if (spec.operation_id == std::string_view("receiveWebhook")) return spec.handler(call);
-  std::optional<Response> out;
-  auto body = [&](store::Tx& tx) -> Status {
-    call.tx = &tx;
+  if (spec.operation_id == std::string_view("receiveWebhook")) return next(spec.handler(*call));
+  auto out = std::make_shared<std::optional<Response>>();
+  auto body = [&spec, call, out, this](store::Tx& tx) -> Status {
+    call->tx = &tx;
     if (spec.access == Access::kAuthenticated || spec.access == Access::kOrg) {
       auth::Credentials credentials;
-      credentials.authorization = call.request.Header("authorization").value_or("");
-      credentials.cookie = call.request.Header("cookie").value_or("");
-      credentials.csrf_token = call.request.Header("x-csrf-token").value_or("");
-      credentials.state_changing = IsStateChanging(call.request.method);
+      credentials.authorization = call->request.Header("authorization").value_or("");
+      credentials.cookie = call->request.Header("cookie").value_or("");
+      credentials.csrf_token = call->request.Header("x-csrf-token").value_or("");
+      credentials.state_changing = IsStateChanging(call->request.method);
       auto principal = deps_.authenticator->Authenticate(tx, credentials);
       if (!principal.ok()) return principal.error();
-      call.principal = std::move(principal).value();
+      call->principal = std::move(principal).value();
     }
     if (spec.access == Access::kOrg) {
-      auto access = auth::AuthorizeOrg(tx, call.principal, call.request.params.at("org"),
+      auto access = auth::AuthorizeOrg(tx, call->principal, call->request.params.at("org"),
                                        spec.permission);
       if (!access.ok()) return access.error();
-      call.access = std::move(access).value();
+      call->access = std::move(access).value();
     }
     if (!spec.fields.empty()) {
-      auto parsed = ParseObjectBody(call.request, spec.fields);
+      auto parsed = ParseObjectBody(call->request, spec.fields);
       if (!parsed.ok()) return parsed.error();
-      call.body = std::move(parsed).value();
+      call->body = std::move(parsed).value();
     }
-    auto response = spec.handler(call);
+    auto response = spec.handler(*call);
     if (!response.ok()) return response.error();
-    out = std::move(response).value();
+    *out = std::move(response).value();
     return Status::Ok();
   };
-  Status status = spec.write ? deps_.store->Write(body) : deps_.store->Read(body);
-  if (!status.ok()) return status.error();
-  return std::move(*out);
+  auto settle = [call, out, next = std::move(next)](Status status) {
+    call->tx = nullptr;
+    if (!status.ok()) return next(status.error());
+    next(std::move(**out));
+  };
+  if (spec.write) return deps_.store->WriteAsync(std::move(body), std::move(settle));
+  settle(deps_.store->Read(body));
 }
 
-void Api::Impl::RecordAuthFailure(const Request& request, std::string_view operation) {
+void Api::Impl::RecordAuthFailure(const Request& request, std::string_view operation,
+                                  std::function<void()> then) {
   int retry_after = 0;
   bool over = auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after);
-  if (over) return;  // already audited enough from this source this minute
+  if (over) return then();  // already audited enough from this source this minute
   store::AuditEvent event;
   event.time = Now();
   event.actor = "anonymous";
@@ -565,16 +608,26 @@ void Api::Impl::RecordAuthFailure(const Request& request, std::string_view opera
   event.source_ip = request.remote_ip;
   event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
   event.details = "{}";
-  (void)audit::Append(*deps_.store, event);
+  deps_.store->WriteAsync(
+      [event = std::move(event)](store::Tx& tx) -> Status {
+        auto appended = tx.AppendAudit(event);
+        if (!appended.ok()) return appended.error();
+        return Status::Ok();
+      },
+      [then = std::move(then)](Status) { then(); });
 }
 
 void Api::Impl::TouchCredentials(const auth::Principal& principal) {
   if (!principal.api_key_needs_touch && !principal.session_needs_touch) return;
   const store::Millis now = Now();
-  (void)deps_.store->Write([&](store::Tx& tx) -> Status {
-    if (principal.api_key_needs_touch) return tx.TouchApiKey(principal.api_key_id, now);
-    return tx.TouchSession(principal.session_hash, now);
-  });
+  // Best effort and off the answer's path: last_used_at is informational.
+  deps_.store->WriteAsync(
+      [key = principal.api_key_needs_touch, id = principal.api_key_id,
+       session = principal.session_hash, now](store::Tx& tx) -> Status {
+        if (key) return tx.TouchApiKey(id, now);
+        return tx.TouchSession(session, now);
+      },
+      [](Status) {});
 }
 
 // ----- identity -----
@@ -1232,24 +1285,30 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   submission.may_run_inline = wait_s > 0;
   // The run is submitted after the request's read transaction: Submit commits on its
   // own (group-committed with other requests).
-  call.deferred = [this, submission = std::move(submission), wait_s]() mutable -> Result<Response> {
+  // Nothing blocks meanwhile: the answer comes from the commit's completion, or from the
+  // run service when the run settles or the wait times out.
+  call.deferred = [this, submission = std::move(submission), wait_s](Reply reply) mutable {
     std::string org_id = submission.org_id;
-    auto run = deps_.runs->Submit(std::move(submission));
-    if (!run.ok()) return run.error();
-    if (wait_s > 0 && FinishedInline(*run)) {
-      // Executed inline and already final: its record (status included) is the answer,
-      // as GET .../runs/{id} would serve it, without parsing it back.
-      Response response;
-      response.status = 200;
-      response.body = std::move(run->record);
-      return response;
-    }
-    if (wait_s > 0) {
-      auto finished = deps_.runs->Wait(org_id, run->id,
-                                       std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)));
-      if (finished.has_value()) return server::JsonResponse(200, RunRecordJson(*finished));
-    }
-    return server::JsonResponse(202, object{{"run_id", run->id}, {"status", run->status}});
+    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, wait_s, reply](
+                                                       Result<store::Run> run) {
+      if (!run.ok()) return reply(run.error());
+      if (wait_s > 0 && FinishedInline(*run)) {
+        // Executed inline and already final: its record (status included) is the answer,
+        // as GET .../runs/{id} would serve it, without parsing it back.
+        Response response;
+        response.status = 200;
+        response.body = std::move(run->record);
+        return reply(std::move(response));
+      }
+      Response accepted = server::JsonResponse(202, object{{"run_id", run->id}, {"status", run->status}});
+      if (wait_s <= 0) return reply(std::move(accepted));
+      deps_.runs->WaitAsync(
+          org_id, run->id, std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)),
+          [reply, accepted = std::move(accepted)](std::optional<store::Run> finished) mutable {
+            if (finished.has_value()) return reply(server::JsonResponse(200, RunRecordJson(*finished)));
+            reply(std::move(accepted));
+          });
+    });
   };
   return Response{};
 }
@@ -1287,14 +1346,15 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
   if (!run->has_value()) return MakeError(ErrorCode::kNotFound, "run not found");
   std::string org_id = call.org_id();
   store::AuditEvent event = call.Event("run.cancel", run_id);
-  call.deferred = [this, org_id, run_id, event]() mutable -> Result<Response> {
+  // On the io thread, which waits for the cancellation's commit (a rare request).
+  call.deferred = [this, org_id, run_id, event](Reply reply) mutable {
     Status cancelled = deps_.runs->Cancel(org_id, run_id);
     // Audited with the real outcome, after the run service decided.
     event.outcome = cancelled.ok() ? "success" : "failure";
     if (!cancelled.ok()) event.details = json::Serialize(object{{"code", cancelled.error().code_name()}});
     (void)audit::Append(*deps_.store, event);
-    if (!cancelled.ok()) return cancelled.error();
-    return server::JsonResponse(202, object{{"run_id", run_id}, {"status", "cancelling"}});
+    if (!cancelled.ok()) return reply(cancelled.error());
+    reply(server::JsonResponse(202, object{{"run_id", run_id}, {"status", "cancelling"}}));
   };
   return Response{};
 }
@@ -1419,23 +1479,27 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
   // The caller waits for the outcome: a side-effect-free workflow runs inline.
   submission.workflow = *loaded;
   submission.may_run_inline = true;
-  call.deferred = [this, submission = std::move(submission)]() mutable -> Result<Response> {
+  call.deferred = [this, submission = std::move(submission)](Reply reply) mutable {
     std::string org_id = submission.org_id;
-    auto run = deps_.runs->Submit(std::move(submission));
-    if (!run.ok()) {
-      // Input validation errors are the caller's to see; nothing else is.
-      if (run.error().code == ErrorCode::kInvalidInput) return run.error();
-      return MakeError(ErrorCode::kInternal, "internal error");
-    }
-    auto finished = FinishedInline(*run) ? std::optional<store::Run>(*run)
-                                         : deps_.runs->Wait(org_id, run->id, std::chrono::seconds(10));
-    const store::Run& r = finished.has_value() ? *finished : *run;
-    object body{{"run_id", r.id}, {"status", r.status}, {"output", nullptr}};
-    if (finished.has_value() && r.status == "succeeded") {
-      value record = RunRecordJson(r);
-      if (const value* output = record.as_object().if_contains("output")) body["output"] = *output;
-    }
-    return server::JsonResponse(finished.has_value() ? 200 : 202, body);
+    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, reply](Result<store::Run> run) {
+      if (!run.ok()) {
+        // Input validation errors are the caller's to see; nothing else is.
+        if (run.error().code == ErrorCode::kInvalidInput) return reply(run.error());
+        return reply(MakeError(ErrorCode::kInternal, "internal error"));
+      }
+      // Only the run id, status and output leave: never the record.
+      auto answer = [reply, submitted = *run](const std::optional<store::Run>& finished) {
+        const store::Run& r = finished.has_value() ? *finished : submitted;
+        object body{{"run_id", r.id}, {"status", r.status}, {"output", nullptr}};
+        if (finished.has_value() && r.status == "succeeded") {
+          value record = RunRecordJson(r);
+          if (const value* output = record.as_object().if_contains("output")) body["output"] = *output;
+        }
+        reply(server::JsonResponse(finished.has_value() ? 200 : 202, body));
+      };
+      if (FinishedInline(*run)) return answer(*run);
+      deps_.runs->WaitAsync(org_id, run->id, std::chrono::seconds(10), answer);
+    });
   };
   return Response{};
 }
@@ -1565,7 +1629,7 @@ Result<Response> Api::Impl::DeleteWebhook(Call& call) {
   return WebhookRoute(call, &internal::DeleteWebhookHandler);
 }
 Result<Response> Api::Impl::ReceiveHook(Call& call) {
-  return internal::ReceiveWebhook(*webhooks_, call.request);
+  return internal::ReceiveWebhook(*webhooks_, call.request, &call.deferred);
 }
 
 // ----- outbound execution hooks -----

@@ -93,6 +93,34 @@ std::string NewHookId(Random& random) {
   return "hk_" + crypto::NewOpaqueToken(random, "hka_").substr(4, 22);
 }
 
+// A sync trigger's answer for its settled run: the status and body of its `respond`
+// step when that step succeeded, else the run id and status.
+Response SyncAnswer(const store::Run& finished) {
+  value record = RunRecordJson(finished);
+  if (const value* steps = record.as_object().if_contains("steps");
+      steps != nullptr && steps->is_array()) {
+    for (const value& step : steps->get_array()) {
+      if (!step.is_object()) continue;
+      const object& o = step.get_object();
+      const value* t = o.if_contains("type");
+      const value* st = o.if_contains("status");
+      const value* out = o.if_contains("output");
+      if (t != nullptr && t->is_string() && t->get_string() == "respond" && st != nullptr &&
+          st->is_string() && st->get_string() == "succeeded" && out != nullptr &&
+          out->is_object()) {
+        const value* status = out->get_object().if_contains("status");
+        const value* body = out->get_object().if_contains("body");
+        int code = status != nullptr && status->is_int64() ? static_cast<int>(status->get_int64())
+                                                           : 200;
+        Response response = server::JsonResponse(code, body != nullptr ? *body : value());
+        response.headers.emplace_back("X-Rampart-Run-Id", finished.id);
+        return response;
+      }
+    }
+  }
+  return server::JsonResponse(200, object{{"run_id", finished.id}, {"status", finished.status}});
+}
+
 Response Reject(const Error& error, const Request& request, int retry_after = 0) {
   return server::ErrorResponse(error, request.request_id, retry_after);
 }
@@ -241,7 +269,7 @@ class WebhookReceiver {
   // The body limit of a request, from its head: the trigger's max_payload when the token
   // resolves. Leaves the lookup in request.route_state for Receive.
   size_t BodyLimit(Request& request, std::optional<uint64_t> declared);
-  Result<Response> Receive(Request& request);
+  Result<Response> Receive(Request& request, std::function<void(Reply)>* deferred);
   void InvalidateOrg(std::string_view org_id) { cache_.InvalidateOrg(org_id); }
 
   std::vector<std::pair<std::string, int64_t>> Counts() const {
@@ -446,7 +474,7 @@ size_t WebhookReceiver::BodyLimit(Request& request, std::optional<uint64_t> decl
   return limit;
 }
 
-Result<Response> WebhookReceiver::Receive(Request& request) {
+Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(Reply)>* deferred) {
   // The lookup the head decided on, unless an invalidation happened while the body was
   // read (then resolve again: the trigger may have been rotated or changed meanwhile).
   auto stashed = std::static_pointer_cast<const TriggerLookup>(request.route_state);
@@ -594,64 +622,64 @@ Result<Response> WebhookReceiver::Receive(Request& request) {
   // The delivery ids are reserved and linked to the run in the run's own commit: one
   // durable write per accepted delivery, and a concurrent duplicate that passed the
   // read-only check above loses on the unique key (409) with nothing stored.
-  bool fresh = true;
-  if (!keys.empty()) {
-    submission.in_commit = [&](store::Tx& tx, const store::Run& run) -> Status {
-      if (Status s = Reserve(tx, target, keys, now, &fresh); !s.ok()) return s;
-      for (const std::string& k : keys) {
-        if (Status s = tx.SetWebhookDeliveryRun(org_id, target.hook.id, k, run.id); !s.ok()) {
+  // What the commit and its completion share (the request outlives both: it is answered
+  // from the completion).
+  struct Pending {
+    std::shared_ptr<const ResolvedTrigger> target;
+    std::vector<std::string> keys;
+    store::Millis now = 0;
+    std::atomic<bool> fresh{true};
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->target = lookup.trigger;
+  pending->keys = std::move(keys);
+  pending->now = now;
+  if (!pending->keys.empty()) {
+    submission.in_commit = [this, pending](store::Tx& tx, const store::Run& run) -> Status {
+      bool fresh = true;
+      Status reserved = Reserve(tx, *pending->target, pending->keys, pending->now, &fresh);
+      pending->fresh = fresh;
+      if (!reserved.ok()) return reserved;
+      for (const std::string& k : pending->keys) {
+        if (Status s = tx.SetWebhookDeliveryRun(pending->target->hook.org_id,
+                                                pending->target->hook.id, k, run.id);
+            !s.ok()) {
           return s;
         }
       }
       return Status::Ok();
     };
   }
-  auto run = deps_.runs->Submit(std::move(submission));
-  if (!run.ok()) {
-    if (!fresh) return Count(Outcome::kReplayed, replayed());
-    if (run.error().code == ErrorCode::kInvalidInput) {
-      return Count(Outcome::kInvalidPayload, Reject(run.error(), request));
-    }
-    if (run.error().code == ErrorCode::kRateLimited) {
-      return Count(Outcome::kRateLimited, Reject(run.error(), request, 5));
-    }
-    return Count(Outcome::kInternal, Reject(run.error(), request));
-  }
-  counters_.Count(Outcome::kAccepted);
-  if (target.sync) {
-    int64_t timeout_ms = std::min<int64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_wait).count(),
-        static_cast<int64_t>(target.workflow->timeout_s * 1000));
-    auto finished = FinishedInline(*run)
-                        ? std::optional<store::Run>(*run)
-                        : deps_.runs->Wait(org_id, run->id, std::chrono::milliseconds(timeout_ms));
-    if (finished.has_value()) {
-      value record = RunRecordJson(*finished);
-      if (const value* steps = record.as_object().if_contains("steps");
-          steps != nullptr && steps->is_array()) {
-        for (const value& step : steps->get_array()) {
-          if (!step.is_object()) continue;
-          const object& o = step.get_object();
-          const value* t = o.if_contains("type");
-          const value* st = o.if_contains("status");
-          const value* out = o.if_contains("output");
-          if (t != nullptr && t->is_string() && t->get_string() == "respond" && st != nullptr &&
-              st->is_string() && st->get_string() == "succeeded" && out != nullptr &&
-              out->is_object()) {
-            const value* status = out->get_object().if_contains("status");
-            const value* body = out->get_object().if_contains("body");
-            int code = status != nullptr && status->is_int64() ? static_cast<int>(status->get_int64())
-                                                               : 200;
-            Response response = server::JsonResponse(code, body != nullptr ? *body : value());
-            response.headers.emplace_back("X-Rampart-Run-Id", run->id);
-            return response;
-          }
+  // Submitted (and, for a sync trigger, waited for) without holding the io thread.
+  *deferred = [this, &request, replayed, pending,
+               submission = std::move(submission)](Reply reply) mutable {
+    deps_.runs->SubmitAsync(std::move(submission), [this, &request, replayed, pending,
+                                                    reply](Result<store::Run> run) {
+      if (!run.ok()) {
+        if (!pending->fresh) return reply(Count(Outcome::kReplayed, replayed()));
+        if (run.error().code == ErrorCode::kInvalidInput) {
+          return reply(Count(Outcome::kInvalidPayload, Reject(run.error(), request)));
         }
+        if (run.error().code == ErrorCode::kRateLimited) {
+          return reply(Count(Outcome::kRateLimited, Reject(run.error(), request, 5)));
+        }
+        return reply(Count(Outcome::kInternal, Reject(run.error(), request)));
       }
-      return server::JsonResponse(200, object{{"run_id", run->id}, {"status", finished->status}});
-    }
-  }
-  return server::JsonResponse(202, object{{"run_id", run->id}});
+      counters_.Count(Outcome::kAccepted);
+      const ResolvedTrigger& trigger = *pending->target;
+      if (!trigger.sync) return reply(server::JsonResponse(202, object{{"run_id", run->id}}));
+      if (FinishedInline(*run)) return reply(SyncAnswer(*run));
+      const int64_t timeout_ms = std::min<int64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_wait).count(),
+          static_cast<int64_t>(trigger.workflow->timeout_s * 1000));
+      deps_.runs->WaitAsync(trigger.hook.org_id, run->id, std::chrono::milliseconds(timeout_ms),
+                            [reply, run_id = run->id](std::optional<store::Run> finished) {
+                              if (finished.has_value()) return reply(SyncAnswer(*finished));
+                              reply(server::JsonResponse(202, object{{"run_id", run_id}}));
+                            });
+    });
+  };
+  return Response{};
 }
 
 Status WebhookReceiver::Reserve(store::Tx& tx, const ResolvedTrigger& target,
@@ -704,8 +732,9 @@ size_t WebhookBodyLimit(WebhookReceiver& receiver, Request& request,
   return receiver.BodyLimit(request, declared);
 }
 
-Result<Response> ReceiveWebhook(WebhookReceiver& receiver, Request& request) {
-  return receiver.Receive(request);
+Result<Response> ReceiveWebhook(WebhookReceiver& receiver, Request& request,
+                                std::function<void(Reply)>* deferred) {
+  return receiver.Receive(request, deferred);
 }
 
 void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_id) {

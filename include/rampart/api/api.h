@@ -133,8 +133,15 @@ std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,
 // answers the trigger's max_payload, leaving the lookup in request.route_state.
 size_t WebhookBodyLimit(WebhookReceiver& receiver, server::Request& request,
                         std::optional<uint64_t> declared);
-// The handler, outside any transaction: every check, then the run.
-Result<server::Response> ReceiveWebhook(WebhookReceiver& receiver, server::Request& request);
+// The answer to one request, given once: at once, or later from the store's writer
+// thread or a run service thread (no io thread waits meanwhile).
+using Reply = std::function<void(Result<server::Response>)>;
+
+// The handler, outside any transaction: every check, answered at once when one fails.
+// An accepted delivery sets `deferred` to its run's submission (and, for a sync trigger,
+// the wait for its outcome), which answers through the Reply it is given.
+Result<server::Response> ReceiveWebhook(WebhookReceiver& receiver, server::Request& request,
+                                        std::function<void(Reply)>* deferred);
 // Drops what the trigger cache holds for the org; called after every commit that can
 // change what a trigger URL resolves to (see src/api/trigger_cache.h).
 void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_id);
