@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <boost/json/array.hpp>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "api/connectors.h"
 #include "rampart/audit/chain.h"
 #include "rampart/core/json.h"
+#include "rampart/core/worker_pool.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/password.h"
 #include "rampart/crypto/tokens.h"
@@ -41,6 +44,8 @@ constexpr size_t kMaxNameLength = 200;
 constexpr size_t kMaxEmailLength = 254;
 constexpr size_t kMinPasswordLength = 12;
 constexpr size_t kMaxPasswordLength = 1024;
+// Logins waiting for a password worker beyond those being checked; more are refused (429).
+constexpr size_t kPasswordBacklog = 32;
 
 // Who may call a route, before its permission.
 enum class Access {
@@ -283,6 +288,12 @@ class Api::Impl {
   const server::Router* router_ = nullptr;
   std::vector<RouteSpec> specs_;
   std::shared_ptr<internal::WebhookReceiver> webhooks_;
+  // Password checks of logins: Argon2id costs tens of milliseconds of CPU and 19 MiB, so
+  // it runs neither on an io thread nor in a write transaction (which would stall every
+  // commit behind it), and a flood past the backlog is refused with 429. Declared last:
+  // destroyed first, running what it still holds while everything it uses is alive.
+  WorkerPool password_work_{std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2),
+                            kPasswordBacklog};
 };
 
 Api::Api(ApiDeps deps, ApiOptions options)
@@ -306,8 +317,9 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
       {"POST", "/v1/setup", "setup", "Create the first org and its owner with the setup token",
        A::kSetupToken, std::nullopt, true, {"setup_token", "org_name", "email", "password"}, kSmall,
        h(&Impl::Setup)},
+      // Not a write transaction: the password is checked off the transaction (Login).
       {"POST", "/v1/auth/login", "login", "Password login: session cookie and CSRF token",
-       A::kNone, std::nullopt, true, {"email", "password"}, kSmall, h(&Impl::Login)},
+       A::kNone, std::nullopt, false, {"email", "password"}, kSmall, h(&Impl::Login)},
       {"POST", "/v1/auth/logout", "logout", "End the current session", A::kAuthenticated,
        std::nullopt, true, {}, kSmall, h(&Impl::Logout)},
       {"GET", "/v1/orgs", "listOrgs", "Orgs the caller belongs to", A::kAuthenticated,
@@ -693,47 +705,71 @@ Result<Response> Api::Impl::Setup(Call& call) {
                   {"user", object{{"id", user.id}, {"email", user.email}, {"role", "owner"}}}});
 }
 
+// The user is read in the request's read transaction; the password is checked on the
+// password workers (the same Argon2 work whether or not the account exists, so timing
+// does not reveal it) and the session is committed from there.
 Result<Response> Api::Impl::Login(Call& call) {
-  const Error unauthenticated = MakeError(ErrorCode::kUnauthenticated, "authentication required");
   auto email = RequiredString(call.body, "email", kMaxEmailLength);
   auto password = RequiredString(call.body, "password", kMaxPasswordLength);
-  if (!email.ok() || !password.ok()) {
-    crypto::BurnPasswordVerifyTime();
-    return unauthenticated;
+  std::optional<store::User> user;
+  if (email.ok() && password.ok()) {
+    auto found = call.tx->GetUserByEmail(Lower(*email));
+    if (!found.ok()) return found.error();
+    user = std::move(*found);
   }
-  auto user = call.tx->GetUserByEmail(Lower(*email));
-  if (!user.ok()) return user.error();
-  if (!user->has_value() || (*user)->password_hash.empty()) {
-    // Same work as a real check, so the answer's timing does not reveal the email exists.
-    crypto::BurnPasswordVerifyTime();
-    return unauthenticated;
-  }
-  if (!crypto::VerifyPassword((*user)->password_hash, *password)) return unauthenticated;
-
-  std::string token = crypto::NewOpaqueToken(*deps_.random, crypto::kSessionPrefix);
-  std::string csrf = crypto::NewOpaqueToken(*deps_.random, "csr_");
-  const auto& config = deps_.authenticator->config();
-  const store::Millis absolute =
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.session_absolute).count();
-  store::Session session{.token_hash = crypto::Sha256Hex(token),
-                         .user_id = (*user)->id,
-                         .csrf_hash = crypto::Sha256Hex(csrf),
-                         .created_at = call.time_ms,
-                         .last_seen_at = call.time_ms,
-                         .expires_at = call.time_ms + absolute,
-                         .revoked = false};
-  if (Status s = call.tx->InsertSession(session); !s.ok()) return s.error();
-  call.principal.user_id = (*user)->id;
-  if (Status s = call.Audit("login", (*user)->id); !s.ok()) return s.error();
-  Response response = server::JsonResponse(
-      200, object{{"csrf_token", csrf},
-                  {"user", object{{"id", (*user)->id}, {"email", (*user)->email}}}});
-  std::string cookie = std::string(auth::kSessionCookie) + "=" + token +
-                       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-                       std::to_string(absolute / 1000);
-  if (options_.tls) cookie += "; Secure";
-  response.headers.emplace_back("Set-Cookie", std::move(cookie));
-  return response;
+  if (user.has_value()) call.principal.user_id = user->id;  // the audit event's actor
+  store::AuditEvent event = call.Event("login", user.has_value() ? user->id : "");
+  std::string secret = password.ok() ? std::move(*password) : std::string();
+  call.deferred = [this, user = std::move(user), secret = std::move(secret),
+                   event = std::move(event), time_ms = call.time_ms](Reply reply) mutable {
+    auto check = [this, user = std::move(user), secret = std::move(secret),
+                  event = std::move(event), time_ms, reply]() mutable {
+      const Error unauthenticated =
+          MakeError(ErrorCode::kUnauthenticated, "authentication required");
+      bool verified = false;
+      if (!user.has_value() || user->password_hash.empty() || secret.empty()) {
+        crypto::BurnPasswordVerifyTime();
+      } else {
+        verified = crypto::VerifyPassword(user->password_hash, secret);
+      }
+      OPENSSL_cleanse(secret.data(), secret.size());
+      if (!verified) return reply(unauthenticated);
+      std::string token = crypto::NewOpaqueToken(*deps_.random, crypto::kSessionPrefix);
+      std::string csrf = crypto::NewOpaqueToken(*deps_.random, "csr_");
+      const auto& config = deps_.authenticator->config();
+      const store::Millis absolute =
+          std::chrono::duration_cast<std::chrono::milliseconds>(config.session_absolute).count();
+      store::Session session{.token_hash = crypto::Sha256Hex(token),
+                             .user_id = user->id,
+                             .csrf_hash = crypto::Sha256Hex(csrf),
+                             .created_at = time_ms,
+                             .last_seen_at = time_ms,
+                             .expires_at = time_ms + absolute,
+                             .revoked = false};
+      Response response = server::JsonResponse(
+          200, object{{"csrf_token", csrf}, {"user", object{{"id", user->id}, {"email", user->email}}}});
+      std::string cookie = std::string(auth::kSessionCookie) + "=" + token +
+                           "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                           std::to_string(absolute / 1000);
+      if (options_.tls) cookie += "; Secure";
+      response.headers.emplace_back("Set-Cookie", std::move(cookie));
+      deps_.store->WriteAsync(
+          [session, event](store::Tx& tx) -> Status {
+            if (Status s = tx.InsertSession(session); !s.ok()) return s;
+            auto appended = tx.AppendAudit(event);
+            if (!appended.ok()) return appended.error();
+            return Status::Ok();
+          },
+          [reply, response = std::move(response)](Status written) mutable {
+            if (!written.ok()) return reply(written.error());
+            reply(std::move(response));
+          });
+    };
+    if (!password_work_.TryPost(std::move(check))) {
+      reply(MakeError(ErrorCode::kRateLimited, "too many logins in progress; retry later"));
+    }
+  };
+  return Response{};
 }
 
 Result<Response> Api::Impl::Logout(Call& call) {
