@@ -8,3 +8,4 @@ rampart_bench(redact_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/redact_bench.cc D
 rampart_bench(keyring_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/keyring_bench.cc DEPS rampart_crypto)
 rampart_bench(http_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/http_bench.cc DEPS rampart_net rampart_server OpenSSL::Crypto)
 rampart_bench(db_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/db_bench.cc DEPS rampart_actions)
+rampart_bench(server_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server_bench.cc DEPS rampart_server rampart_net)

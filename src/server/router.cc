@@ -35,6 +35,7 @@ bool IsParamSegment(std::string_view segment) {
 void Router::Add(Route route) {
   RAMPART_CHECK(!route.pattern.empty() && route.pattern[0] == '/');
   RAMPART_CHECK(!route.method.empty());
+  RAMPART_CHECK(static_cast<bool>(route.handler) != static_cast<bool>(route.async_handler));
   Compiled compiled;
   for (std::string_view segment : SplitPath(route.pattern)) {
     bool is_param = IsParamSegment(segment);

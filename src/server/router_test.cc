@@ -84,7 +84,10 @@ TEST(RouterTest, RejectsBadParams) {
 
 TEST(RouterTest, OpenApiDocumentListsEveryRoute) {
   Router router = TestRouter();
+  // An asynchronous route is documented like the others.
   Route post = MakeRoute("POST", "/v1/orgs/{org}/workflows/{id}/runs", "startRun");
+  post.handler = nullptr;
+  post.async_handler = [](Request&, Responder) {};
   post.permission = "workflows:execute";
   post.summary = "Start a run";
   post.success_status = 202;
@@ -125,6 +128,30 @@ TEST(RouterTest, OpenApiDocumentListsEveryRoute) {
   EXPECT_EQ(schemes.at("bearerAuth").at("scheme"), "bearer");
   EXPECT_EQ(schemes.at("cookieAuth").at("in"), "cookie");
   EXPECT_TRUE(doc.at("components").at("schemas").as_object().contains("Error"));
+}
+
+TEST(RouterTest, AsyncRoutesMatchLikeTheOthers) {
+  Router router = TestRouter();
+  Route async = MakeRoute("POST", "/v1/orgs/{org}/workflows/{id}/runs", "startRun");
+  async.handler = nullptr;
+  async.async_handler = [](Request&, Responder) {};
+  router.Add(std::move(async));
+  std::map<std::string, std::string> params;
+  bool mismatch = true;
+  const Route* found = router.Match("POST", "/v1/orgs/o1/workflows/w1/runs", params, mismatch);
+  ASSERT_NE(found, nullptr);
+  EXPECT_TRUE(found->async_handler);
+  EXPECT_FALSE(found->handler);
+  EXPECT_EQ(params.at("id"), "w1");
+}
+
+TEST(RouterTest, ExactlyOneHandlerPerRoute) {
+  Route both = MakeRoute("GET", "/both", "both");
+  both.async_handler = [](Request&, Responder) {};
+  EXPECT_DEATH(Router().Add(both), "RAMPART_CHECK failed");
+  Route neither = MakeRoute("GET", "/neither", "neither");
+  neither.handler = nullptr;
+  EXPECT_DEATH(Router().Add(neither), "RAMPART_CHECK failed");
 }
 
 }  // namespace

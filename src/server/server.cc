@@ -19,7 +19,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <future>
 #include <optional>
 #include <thread>
 
@@ -52,6 +51,23 @@ bool IsHttpParseError(const beast::error_code& ec) {
          ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
+// One asynchronous answer: shared by the session and the Responder's deliver function.
+// phase goes from kHandlerRunning to kHandlerReturned (by the session) or kAnswered (by
+// the Send()), each side with an exchange, so exactly one of them sees the other's step
+// and writes the answer: the session when Send() came first, else a post to the strand.
+struct PendingAnswer {
+  enum Phase : int { kHandlerRunning, kHandlerReturned, kAnswered };
+  std::atomic<int> phase{kHandlerRunning};
+  std::optional<Response> response;  // written once by Send(), before it sets kAnswered
+};
+
+// Open while the io_context can take posts. A Responder locks it to post an answer, and
+// ~Impl closes it before the io_context is destroyed, so a late Send() is a no-op.
+struct AnswerGate {
+  std::mutex mu;
+  bool open = true;  // guarded by mu
+};
+
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
@@ -68,7 +84,10 @@ class HttpServer::Impl {
   Impl(ServerOptions options, const Router& router, Metrics* metrics)
       : options_(std::move(options)), router_(router), metrics_(metrics) {}
 
-  ~Impl() { Stop(std::chrono::milliseconds(0)); }
+  ~Impl() {
+    Stop(std::chrono::milliseconds(0));
+    CloseGate();  // also when never started; before ioc_ (a member) is destroyed
+  }
 
   Status Start();
   void Stop(std::chrono::milliseconds drain);
@@ -91,12 +110,20 @@ class HttpServer::Impl {
     cv_.notify_all();
   }
 
+  // Once the io threads are gone, answers have nowhere to go: Send() becomes a no-op.
+  void CloseGate() {
+    std::lock_guard lock(gate_->mu);
+    gate_->open = false;
+  }
+
   const ServerOptions options_;
   const Router& router_;
   Metrics* const metrics_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> connections_{0};
   std::atomic<uint16_t> port_{0};
+  // Shared with every Responder of an asynchronous route (they may outlive the server).
+  const std::shared_ptr<AnswerGate> gate_ = std::make_shared<AnswerGate>();
 
  private:
   void DoAccept();
@@ -167,10 +194,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     idle_ = true;
     parser_.emplace();
     internal::ConfigureParser(*parser_, options());
-    req_ = Request{};
-    req_.request_id = NewRequestId();
-    req_.remote_ip = remote_ip_;
-    req_.tls = tls_;
+    // A fresh Request per request: an asynchronous answer's Responder may still hold the
+    // previous one (Route::async_handler promises it stays valid until the answer).
+    req_ = std::make_shared<Request>();
+    req_->request_id = NewRequestId();
+    req_->remote_ip = remote_ip_;
+    req_->tls = tls_;
     decision_ = internal::HeadDecision{};
     beast::get_lowest_layer(stream_).expires_after(options().header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
@@ -184,13 +213,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (ec) {
       // Timeouts, resets and a peer closing between requests end the connection
       // silently; a malformed or oversized head gets an error response.
-      if (IsHttpParseError(ec)) return Respond(internal::ParseErrorResponse(ec, req_.request_id), true);
+      if (IsHttpParseError(ec)) return Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
       return Close();
     }
-    internal::CopyHead(*parser_, req_);
+    internal::CopyHead(*parser_, *req_);
     std::optional<uint64_t> content_length;
     if (parser_->content_length()) content_length = *parser_->content_length();
-    decision_ = internal::ProcessHead(server_->router_, options(), req_, content_length);
+    decision_ = internal::ProcessHead(server_->router_, options(), *req_, content_length);
     if (decision_.response) {
       Response response = std::move(*decision_.response);
       decision_.response.reset();
@@ -199,7 +228,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     parser_->body_limit(decision_.body_limit);
     if (parser_->is_done()) return Handle();
-    auto expect = req_.Header("Expect");
+    auto expect = req_->Header("Expect");
     if (expect && beast::iequals(*expect, "100-continue")) {
       beast::get_lowest_layer(stream_).expires_after(options().request_timeout);
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
@@ -225,13 +254,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       buffer_.consume(used);
       if (ec == http::error::need_more) return false;
       if (ec) {
-        Respond(internal::ParseErrorResponse(ec, req_.request_id), true);
+        Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
         return true;
       }
       if (used == 0) return false;
     }
     if (!parser_->is_done()) return false;
-    req_.body = std::move(parser_->get().body());
+    req_->body = std::move(parser_->get().body());
     Handle();
     return true;
   }
@@ -246,42 +275,95 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnBody(const beast::error_code& ec) {
     if (ec) {
-      if (IsHttpParseError(ec)) return Respond(internal::ParseErrorResponse(ec, req_.request_id), true);
+      if (IsHttpParseError(ec)) return Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
       return Close();
     }
-    req_.body = std::move(parser_->get().body());
+    req_->body = std::move(parser_->get().body());
     Handle();
   }
 
   void Handle() {
+    close_after_ = !parser_->get().keep_alive();
+    if (decision_.route->async_handler) return HandleAsync();
     Response response;
     try {
-      if (decision_.route->async_handler) {
-        // Interim: waits for the asynchronous answer on this thread.
-        std::promise<Response> answer;
-        auto future = answer.get_future();
-        decision_.route->async_handler(
-            req_, Responder([&answer](Response r) { answer.set_value(std::move(r)); },
-                            req_.request_id));
-        response = future.get();
-      } else {
-        response = decision_.route->handler(req_);
-      }
+      response = decision_.route->handler(*req_);
     } catch (...) {
       // Never what(): exception text may carry internals.
-      response = ErrorResponse(Error{ErrorCode::kInternal, ""}, req_.request_id);
+      response = ErrorResponse(Error{ErrorCode::kInternal, ""}, req_->request_id);
     }
-    Respond(std::move(response), !parser_->get().keep_alive());
+    Respond(std::move(response), close_after_);
+  }
+
+  // The io thread is free as soon as the handler returns. An answer given while the
+  // handler is still on the stack (the common case for errors) is written directly;
+  // a later one is posted to this session's strand by the Responder (MakeDeliver).
+  void HandleAsync() {
+    auto pending = std::make_shared<PendingAnswer>();
+    {
+      const Responder responder(MakeDeliver(pending), req_->request_id);
+      try {
+        decision_.route->async_handler(*req_, responder);
+      } catch (...) {
+        // Ignored when the handler answered before throwing. Never what().
+        responder.Send(ErrorResponse(Error{ErrorCode::kInternal, ""}, req_->request_id));
+      }
+    }  // When the handler kept no copy, this was the last one: the generic 500 is given now.
+    if (pending->phase.exchange(PendingAnswer::kHandlerReturned, std::memory_order_acq_rel) ==
+        PendingAnswer::kAnswered) {
+      return Respond(std::move(*pending->response), close_after_);
+    }
+    // Waiting for another thread's Send(). No asio operation is pending now, so the
+    // session keeps itself alive with a wait on a timer that never expires: its handler
+    // holds the reference, so the session is destroyed on an io thread (when OnAnswer or
+    // Close cancels the wait) or with the io_context's queue, never on the thread that
+    // calls Send(), and never leaks (a self-reference member would, if nothing broke the
+    // cycle). The socket's timeout covers reading and writing, not the handler's wait (a
+    // run's `wait` may be long): Respond arms it again for the write.
+    pending_ = pending;
+    beast::get_lowest_layer(stream_).expires_never();
+    hold_.expires_at(std::chrono::steady_clock::time_point::max());
+    hold_.async_wait([self = this->shared_from_this()](const beast::error_code&) {});
+  }
+
+  // The Responder's deliver function. It holds no strong reference to the session (a
+  // session must not be destroyed on the caller's thread) and no executor (a strand
+  // executor must not outlive the io_context): it locks the session only under the
+  // server's gate, which ~Impl closes before the io_context is destroyed, and moves that
+  // reference into the posted handler, which runs or is destroyed on the io side. It
+  // keeps the Request alive, as Route::async_handler promises.
+  std::function<void(Response)> MakeDeliver(std::shared_ptr<PendingAnswer> pending) {
+    return [weak = this->weak_from_this(), gate = server_->gate_, pending = std::move(pending),
+            request = req_](Response response) {
+      pending->response = std::move(response);
+      if (pending->phase.exchange(PendingAnswer::kAnswered, std::memory_order_acq_rel) !=
+          PendingAnswer::kHandlerReturned) {
+        return;  // the handler is still on the stack: HandleAsync answers when it returns
+      }
+      std::lock_guard lock(gate->mu);
+      if (!gate->open) return;  // the server is gone (or stopped): nobody to answer
+      auto self = weak.lock();
+      if (self == nullptr) return;  // the connection was closed meanwhile
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [self = std::move(self), pending] { self->OnAnswer(pending); });
+    };
+  }
+
+  void OnAnswer(const std::shared_ptr<PendingAnswer>& answer) {
+    if (answer != pending_) return;  // closed (and so no longer waiting) meanwhile
+    pending_.reset();
+    hold_.cancel();
+    Respond(std::move(*answer->response), close_after_);
   }
 
   void Respond(Response response, bool close) {
     close = close || server_->stopping_;
-    internal::FinalizeResponse(response, req_, options(), server_->router_);
+    internal::FinalizeResponse(response, *req_, options(), server_->router_);
     if (server_->metrics_ != nullptr) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       server_->metrics_->ObserveRequest(decision_.metrics_route,
-                                        req_.method.empty() ? "OTHER" : req_.method,
+                                        req_->method.empty() ? "OTHER" : req_->method,
                                         response.status, seconds);
     }
     auto res = std::make_shared<http::response<http::string_body>>();
@@ -327,6 +409,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void Close() {
+    pending_.reset();  // an answer that comes now is dropped
+    hold_.cancel();
     auto& lowest = beast::get_lowest_layer(stream_);
     beast::error_code ec;
     lowest.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -341,7 +425,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool idle_ = false;  // waiting for the head of a request (on the strand only)
   beast::flat_buffer buffer_;
   std::optional<internal::RequestParser> parser_;
-  Request req_;
+  std::shared_ptr<Request> req_ = std::make_shared<Request>();  // a new one per request
+  bool close_after_ = false;  // the request asked to close the connection
+  std::shared_ptr<PendingAnswer> pending_;  // set while waiting for an asynchronous answer
+  asio::steady_timer hold_{stream_.get_executor()};  // see HandleAsync
   internal::HeadDecision decision_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::array<char, 4096> drain_buffer_{};
@@ -489,6 +576,7 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  CloseGate();
   std::lock_guard lock(mu_);
   stopped_ = true;
   cv_.notify_all();

@@ -11,10 +11,15 @@
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "support/http_client.h"
 
@@ -38,6 +43,23 @@ Route MakeRoute(std::string method, std::string pattern, std::function<Response(
   r.handler = std::move(h);
   return r;
 }
+
+Route MakeAsyncRoute(std::string method, std::string pattern,
+                     std::function<void(Request&, Responder)> h) {
+  Route r;
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  r.operation_id = r.method + r.pattern;
+  r.async_handler = std::move(h);
+  return r;
+}
+
+// An asynchronous request the test answers itself: the Responder and the Request the
+// handler was given (valid until the answer, as Route::async_handler promises).
+struct Parked {
+  Responder responder;
+  Request* request = nullptr;
+};
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -100,6 +122,79 @@ class ServerTest : public ::testing::Test {
     router_.Add(MakeRoute("GET", "/healthz", [](Request&) {
       return JsonResponse(200, boost::json::object{{"ok", true}});
     }));
+
+    // Asynchronous routes.
+    router_.Add(MakeAsyncRoute("GET", "/v1/park/{n}", [this](Request& req, Responder r) {
+      std::lock_guard lock(park_mu_);
+      parked_.push_back(Parked{std::move(r), &req});
+      park_cv_.notify_all();
+    }));
+    // Answered from another thread after {ms} milliseconds, from what it reads of the
+    // Request then (after the handler returned).
+    router_.Add(MakeAsyncRoute("GET", "/v1/later/{ms}", [this](Request& req, Responder r) {
+      Background([&req, r] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(req.params.at("ms"))));
+        r.Send(JsonResponse(200, boost::json::object{{"ms", req.params.at("ms")},
+                                                     {"request_id", req.request_id}}));
+      });
+    }));
+    // Answered from another thread at once: races the handler's return.
+    router_.Add(MakeAsyncRoute("GET", "/v1/race/{i}", [this](Request& req, Responder r) {
+      Background([&req, r] {
+        r.Send(JsonResponse(200, boost::json::object{{"i", req.params.at("i")}}));
+      });
+    }));
+    router_.Add(MakeAsyncRoute("GET", "/v1/now", [](Request&, Responder r) {
+      r.Send(JsonResponse(201, boost::json::object{{"now", true}}));
+      r.Send(JsonResponse(500, boost::json::object{{"second", true}}));  // ignored
+    }));
+    router_.Add(MakeAsyncRoute("GET", "/v1/twice", [this](Request&, Responder r) {
+      Background([r] {
+        std::this_thread::sleep_for(20ms);
+        r.Send(JsonResponse(200, boost::json::object{{"first", true}}));
+        r.Send(JsonResponse(409, boost::json::object{{"second", true}}));  // ignored
+      });
+    }));
+    router_.Add(MakeAsyncRoute("GET", "/v1/async-boom", [](Request&, Responder) {
+      throw std::runtime_error("secret detail: SELECT password FROM users");
+    }));
+    router_.Add(MakeAsyncRoute("GET", "/v1/async-boom-after", [](Request&, Responder r) {
+      r.Send(JsonResponse(202, boost::json::object{{"sent", true}}));
+      throw std::runtime_error("secret detail");
+    }));
+    router_.Add(MakeAsyncRoute("GET", "/v1/drop", [](Request&, Responder) {}));
+    router_.Add(MakeAsyncRoute("GET", "/v1/drop-later", [this](Request&, Responder r) {
+      Background([r = std::move(r)]() mutable {
+        std::this_thread::sleep_for(50ms);
+        r = Responder();  // the last copy, dropped without Send
+      });
+    }));
+  }
+
+  ~ServerTest() override { JoinBackground(); }
+
+  // Runs `fn` on a new thread, joined by TearDown (after the server stopped).
+  void Background(std::function<void()> fn) {
+    std::lock_guard lock(background_mu_);
+    background_.emplace_back(std::move(fn));
+  }
+  void JoinBackground() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(background_mu_);
+      threads.swap(background_);
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  // Waits until `count` requests were parked.
+  bool WaitParked(size_t count) {
+    std::unique_lock lock(park_mu_);
+    return park_cv_.wait_for(lock, 5s, [&] { return parked_.size() >= count; });
+  }
+  Parked TakeParked(size_t i) {
+    std::lock_guard lock(park_mu_);
+    return std::exchange(parked_.at(i), Parked{});
   }
 
   void StartServer(ServerOptions options = {}) {
@@ -117,6 +212,7 @@ class ServerTest : public ::testing::Test {
 
   void TearDown() override {
     if (server_) server_->Stop(2s);
+    JoinBackground();
   }
 
   static void ExpectError(const HttpResponse& res, int status, std::string_view code) {
@@ -149,6 +245,11 @@ class ServerTest : public ::testing::Test {
   std::atomic<int> sized_handled_{0};
   std::atomic<int> sized_decisions_{0};
   std::atomic<int64_t> last_declared_{0};
+  std::mutex park_mu_;
+  std::condition_variable park_cv_;
+  std::vector<Parked> parked_;  // guarded by park_mu_
+  std::mutex background_mu_;
+  std::vector<std::thread> background_;  // guarded by background_mu_
 };
 
 TEST_F(ServerTest, RoutesWithDecodedParamsAndQuery) {
@@ -588,6 +689,242 @@ TEST_F(ServerTest, MetricsUseRoutePatterns) {
   EXPECT_FALSE(Contains(text, "unknown-path-123"));
 }
 
+// --- Asynchronous answers (Route::async_handler) ---
+
+TEST_F(ServerTest, AsyncAnswerLeavesTheIoThreadFree) {
+  ServerOptions options;
+  options.threads = 1;
+  StartServer(options);
+  Result<HttpResponse> parked = Error{ErrorCode::kInternal, "not run"};
+  std::thread waiting([&] { parked = Client()->Request("GET", "/v1/park/7"); });
+  ASSERT_TRUE(WaitParked(1));
+  // The only io thread serves other connections while the answer is pending (a blocked
+  // io thread would leave these to time out).
+  auto other = Client();
+  for (int i = 0; i < 3; ++i) {
+    auto res = other->Request("GET", "/v1/orgs/o/workflows/w" + std::to_string(i));
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    EXPECT_EQ(res->status, 200);
+  }
+  auto now = Client()->Request("GET", "/v1/now");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->status, 201);
+  // Then the answer comes from another thread, built from the Request.
+  Parked p = TakeParked(0);
+  std::thread answer([&] {
+    std::this_thread::sleep_for(50ms);
+    p.responder.Send(JsonResponse(200, boost::json::object{{"n", p.request->params.at("n")}}));
+  });
+  waiting.join();
+  answer.join();
+  ASSERT_TRUE(parked.ok()) << parked.error().message;
+  EXPECT_EQ(parked->status, 200);
+  EXPECT_EQ(boost::json::parse(parked->body).at("n"), "7");
+  EXPECT_TRUE(parked->keep_alive);
+  ExpectSecurityHeaders(*parked);
+}
+
+TEST_F(ServerTest, AsyncAnswersOnAKeepAliveConnection) {
+  StartServer();
+  auto client = Client();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto res = client->Request("GET", "/v1/later/50");
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    EXPECT_EQ(res->status, 200);
+    EXPECT_TRUE(res->keep_alive);
+    EXPECT_TRUE(client->connected());
+    ExpectSecurityHeaders(*res);
+    // The Request was still valid on the answering thread, after the handler returned.
+    auto body = boost::json::parse(res->body);
+    EXPECT_EQ(body.at("ms"), "50");
+    EXPECT_EQ(body.at("request_id").as_string(), res->Header("X-Request-Id").value_or("?"));
+    ids.push_back(res->Header("X-Request-Id").value_or(""));
+  }
+  EXPECT_NE(ids[0], ids[1]);
+  // A pipelined async request is answered before the next one is read.
+  ASSERT_TRUE(client
+                  ->SendRaw("GET /v1/later/20 HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "GET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+                  .ok());
+  auto later = client->ReadResponse();
+  auto nope = client->ReadResponse();
+  ASSERT_TRUE(later.ok() && nope.ok());
+  EXPECT_EQ(later->status, 200);
+  EXPECT_EQ(nope->status, 404);
+  // Connection: close is honoured once the answer came.
+  auto closing = client->Request("GET", "/v1/later/0", {{"Connection", "close"}});
+  ASSERT_TRUE(closing.ok());
+  EXPECT_EQ(closing->status, 200);
+  EXPECT_FALSE(closing->keep_alive);
+}
+
+TEST_F(ServerTest, AsyncSendInsideTheHandlerAndOnlyTheFirstSendCounts) {
+  StartServer();
+  auto client = Client();
+  auto now = client->Request("GET", "/v1/now");
+  ASSERT_TRUE(now.ok()) << now.error().message;
+  EXPECT_EQ(now->status, 201);
+  EXPECT_EQ(boost::json::parse(now->body).at("now"), true);
+  auto twice = client->Request("GET", "/v1/twice");
+  ASSERT_TRUE(twice.ok()) << twice.error().message;
+  EXPECT_EQ(twice->status, 200);
+  EXPECT_EQ(boost::json::parse(twice->body).at("first"), true);
+  // No stray second answer on the connection: the next response is the next request's.
+  auto next = client->Request("GET", "/healthz");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(boost::json::parse(next->body).at("ok"), true);
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_TRUE(Contains(text, "rampart_http_requests_total{route=\"/v1/now\",method=\"GET\","
+                             "status=\"201\"} 1\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "rampart_http_requests_total{route=\"/v1/twice\",method=\"GET\","
+                             "status=\"200\"} 1\n"))
+      << text;
+  EXPECT_FALSE(Contains(text, "status=\"500\""));
+  EXPECT_FALSE(Contains(text, "status=\"409\""));
+}
+
+TEST_F(ServerTest, AsyncHandlerExceptionsAndLostResponders) {
+  StartServer();
+  auto client = Client();
+  auto boom = client->Request("GET", "/v1/async-boom");
+  ASSERT_TRUE(boom.ok()) << boom.error().message;
+  ExpectError(*boom, 500, "internal");
+  EXPECT_FALSE(Contains(boom->body, "secret"));
+  EXPECT_FALSE(Contains(boom->body, "password"));
+  auto after = client->Request("GET", "/v1/async-boom-after");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 202);  // answered before the throw: the answer stands
+  // A Responder dropped without Send(): at once in the handler, or later on another thread.
+  auto dropped = client->Request("GET", "/v1/drop");
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  ExpectError(*dropped, 500, "internal");
+  EXPECT_TRUE(dropped->keep_alive);
+  auto dropped_later = client->Request("GET", "/v1/drop-later");
+  ASSERT_TRUE(dropped_later.ok()) << dropped_later.error().message;
+  ExpectError(*dropped_later, 500, "internal");
+  ExpectSecurityHeaders(*dropped_later);
+  auto next = client->Request("GET", "/healthz");  // the connection is still usable
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST_F(ServerTest, AsyncMetricsCountOnceUntilTheAnswer) {
+  StartServer();
+  auto res = Client()->Request("GET", "/v1/later/60");
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_TRUE(Contains(text, "rampart_http_requests_total{route=\"/v1/later/{ms}\","
+                             "method=\"GET\",status=\"200\"} 1\n"))
+      << text;
+  // The answer came at least 60 ms after the head: measured until the answer, not until
+  // the handler returned (which it does at once).
+  EXPECT_TRUE(Contains(text, "rampart_http_request_duration_seconds_bucket{route=\"/v1/later/"
+                             "{ms}\",method=\"GET\",le=\"0.05\"} 0\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "rampart_http_request_duration_seconds_count{route=\"/v1/later/"
+                             "{ms}\",method=\"GET\"} 1\n"))
+      << text;
+}
+
+TEST_F(ServerTest, RequestTimeoutDoesNotCutAPendingAsyncAnswer) {
+  ServerOptions options;
+  options.header_timeout = 1s;
+  options.request_timeout = 1s;
+  StartServer(options);
+  auto client = Client();
+  auto res = client->Request("GET", "/v1/later/1500");
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_TRUE(res->keep_alive);
+  auto next = client->Request("GET", "/healthz");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST_F(ServerTest, ManyAsyncAnswersRacingTheHandlersReturn) {
+  ServerOptions options;
+  options.threads = 2;
+  StartServer(options);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      HttpClient client("127.0.0.1", server_->port());
+      for (int i = 0; i < 25; ++i) {
+        std::string id = std::to_string(t * 100 + i);
+        auto res = client.Request("GET", "/v1/race/" + id);
+        if (res.ok() && res->status == 200 && boost::json::parse(res->body).at("i") == id.c_str()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 100);
+}
+
+TEST_F(ServerTest, GracefulStopWaitsForAPendingAsyncAnswer) {
+  StartServer();
+  Result<HttpResponse> parked = Error{ErrorCode::kInternal, "not run"};
+  std::thread waiting([&] { parked = Client()->Request("GET", "/v1/park/1"); });
+  ASSERT_TRUE(WaitParked(1));
+  auto start = std::chrono::steady_clock::now();
+  std::thread stopper([&] { server_->Stop(5s); });
+  // Once new connections are refused the server is draining; then the answer comes.
+  HttpClientOptions quick;
+  quick.timeout = 1000ms;
+  bool draining = false;
+  for (int i = 0; i < 400 && !draining; ++i) {
+    draining = !Client(quick)->Request("GET", "/healthz").ok();
+    if (!draining) std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(draining);
+  TakeParked(0).responder.Send(JsonResponse(200, boost::json::object{{"late", true}}));
+  stopper.join();
+  waiting.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);  // did not wait for the drain
+  ASSERT_TRUE(parked.ok()) << parked.error().message;
+  EXPECT_EQ(parked->status, 200);
+  EXPECT_FALSE(parked->keep_alive);  // Connection: close while draining
+}
+
+TEST_F(ServerTest, StopClosesUnansweredAsyncRequestsAndLateAnswersAreHarmless) {
+  StartServer();
+  std::vector<Result<HttpResponse>> results(3, Error{ErrorCode::kInternal, "not run"});
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&, i] {
+      results[i] = Client()->Request("GET", "/v1/park/" + std::to_string(i));
+    });
+  }
+  ASSERT_TRUE(WaitParked(3));
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop(200ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);  // drain + a margin
+  for (auto& t : clients) t.join();
+  for (const auto& res : results) EXPECT_FALSE(res.ok());  // closed without an answer
+  std::map<std::string, Parked> by_n;
+  for (size_t i = 0; i < 3; ++i) {
+    Parked p = TakeParked(i);
+    by_n[p.request->params.at("n")] = std::move(p);
+  }
+  // After Stop(): ignored.
+  by_n["0"].responder.Send(JsonResponse(200, boost::json::object{}));
+  // After the server is destroyed: a Send() from another thread and a dropped last copy
+  // (which delivers the generic 500) are no-ops; the Requests are still readable.
+  server_.reset();
+  std::thread late([p = std::move(by_n["1"])] {
+    EXPECT_EQ(p.request->params.at("n"), "1");
+    p.responder.Send(JsonResponse(200, boost::json::object{}));
+  });
+  late.join();
+  EXPECT_EQ(by_n["2"].request->params.at("n"), "2");
+  by_n.clear();
+}
+
 struct TempCert {
   std::string dir, cert, key;
   ~TempCert() {
@@ -647,6 +984,11 @@ TEST_F(ServerTest, TlsRoundTripWithHsts) {
   res = client->Request("GET", "/v1/nope");  // errors too, same connection
   ASSERT_TRUE(res.ok());
   ExpectError(*res, 404, "not_found");
+  EXPECT_TRUE(res->Header("Strict-Transport-Security").has_value());
+  res = client->Request("GET", "/v1/later/20");  // an asynchronous answer over TLS
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_TRUE(res->keep_alive);
   EXPECT_TRUE(res->Header("Strict-Transport-Security").has_value());
 
   // Plain HTTP to a TLS port gets nothing useful.

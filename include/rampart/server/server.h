@@ -3,8 +3,10 @@
 // Per request it assigns a request id, enforces the header size, the route's body limit
 // (from Content-Length before the body is read, and while reading chunked bodies),
 // header and request timeouts and the connection limit, dispatches to the route's
-// handler, and adds the security headers (and CORS headers for allowed origins) to
-// every response, errors included. Errors use ErrorResponse's JSON shape.
+// handler (on an io thread; an async_handler's answer may come later from any thread,
+// and the timeouts do not cover that wait), and adds the security headers (and CORS
+// headers for allowed origins) to every response, errors included. Errors use
+// ErrorResponse's JSON shape.
 #pragma once
 
 #include <chrono>
@@ -54,8 +56,10 @@ class HttpServer {
 
   // Stops accepting, closes idle keep-alive connections, lets in-flight requests finish
   // (their responses carry `Connection: close`) until `drain` has passed, then closes
-  // everything and joins the worker threads. Idempotent; safe from any thread but a
-  // handler's.
+  // everything and joins the worker threads. A request waiting for an asynchronous
+  // answer (Route::async_handler) is in flight; once it is closed, or the server is
+  // stopped or destroyed, its Responder's Send() does nothing. Idempotent; safe from any
+  // thread but a handler's.
   void Stop(std::chrono::milliseconds drain);
 
   // Blocks until Stop() has completed (from another thread).
