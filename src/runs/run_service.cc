@@ -285,14 +285,15 @@ class RunService::Impl {
   void SubmitAsync(Submission s, SubmitDone done) {
     auto refuse = [&done](Error error) { Deliver(done, Result<store::Run>(std::move(error))); };
     bool need_org = false;
+    bool closed = false;
     {
       std::lock_guard lock(mu_);
-      if (closing_) {
-        return refuse(MakeError(ErrorCode::kRateLimited, "the server is shutting down"));
-      }
+      closed = closing_;
       auto it = orgs_.find(s.org_id);
       need_org = it == orgs_.end() || it->second.limit == 0;
     }
+    // Never called under mu_: `done` may call back into the service.
+    if (closed) return refuse(MakeError(ErrorCode::kRateLimited, "the server is shutting down"));
     std::optional<store::WorkflowVersion> version;
     std::optional<store::Org> org;
     const bool need_version = s.workflow == nullptr;
@@ -450,15 +451,17 @@ class RunService::Impl {
         entry->trigger = std::move(p.submission.trigger);
         if (p.org) LearnLimit(p.run.org_id, *p.org);
         else if (p.need_org) LearnLimit(p.run.org_id, std::nullopt);
-        runs_.emplace(p.run.id, entry);
         if (p.direct) {
+          runs_.emplace(p.run.id, entry);
           entry->state = State::kRunning;
           entry->prestarted = true;
           direct_.push_back(entry);
           work_cv_.notify_one();
-        } else {
+        } else if (runs_.emplace(p.run.id, entry).second) {
           Enqueue(entry);
         }
+        // else: a recovery (Start) that read the store between the commit and this
+        // completion already scheduled the queued run; it must not be queued twice.
       }
     }
     if (written.ok()) {

@@ -1102,7 +1102,14 @@ TEST_F(RunServiceTest, SubmissionErrorsReachDoneOnce) {
   EXPECT_EQ(refused_inline.at(0).error().code, ErrorCode::kConflict);
 
   service->Stop(1s);
-  service->SubmitAsync(Sub("org_a", "double", 1, bj::parse(R"({"n": 1})")), late.Callback());
+  // Refused by the stopped service; `done` may call back into it (no lock is held).
+  int64_t running_seen = -1;
+  service->SubmitAsync(Sub("org_a", "double", 1, bj::parse(R"({"n": 1})")),
+                       [&, record = late.Callback()](Result<store::Run> r) {
+                         running_seen = service->Stats().running;
+                         record(std::move(r));
+                       });
+  EXPECT_EQ(running_seen, 0);
   ASSERT_EQ(late.count(), 1u);
   EXPECT_EQ(late.at(0).error().code, ErrorCode::kRateLimited);
   for (SubmitCalls* calls : {&invalid, &missing, &over, &late, &refused_inline}) {

@@ -137,7 +137,9 @@ class RunService {
   // the commit is durable, and after the service's memory shows the run (a WaitAsync
   // from inside `done` finds it). Keep `done` short; it may call SubmitAsync/WaitAsync,
   // never the blocking Submit/Wait/Stop (they would wait for the thread running it).
-  // Stop() returns only after every accepted SubmitAsync's `done` returned.
+  // Stop() returns only after every accepted SubmitAsync's `done` returned. The
+  // submission (its in_commit and what that captures) is used until the commit, after
+  // SubmitAsync returned: what it refers to must live until `done` is called.
   void SubmitAsync(Submission submission, std::function<void(Result<store::Run>)> done);
 
   // Wait() without blocking: `done` is called exactly once with the run once it is final
