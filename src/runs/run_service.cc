@@ -7,10 +7,23 @@
 //
 // Memory holds only runs that are queued or running in this process (`runs_`); a run
 // leaves memory as soon as its final state is committed, and later readers go to the
-// store. Waiters hold a shared_ptr to the entry, so they still see the final state.
+// store.
+//
+// Asynchronous completions. SubmitAsync commits through Store::WriteAsync: everything up
+// to the commit (validation, the max_queued reservation, the fast paths, an inline run's
+// execution) happens on the calling thread; what follows the commit (runs_, the queue or
+// a worker, the org's limit, the slot of a failed commit) happens in the store's
+// completion, after the commit is durable, and only then is the caller's `done` called.
+// Waiters are callbacks on their run's entry (WaitAsync), called outside mu_ when the
+// run is published (Finish) or abandoned; their timeouts sit in one ordered map served
+// by a timer thread, so a waiting caller costs no thread. Submit() and Wait() are these
+// plus a promise: one code path. Stop() waits for in-flight commits and completes every
+// pending waiter before it returns, so no callback outlives the service.
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -35,6 +48,27 @@ bool IsFinal(std::string_view status) {
   return status == "succeeded" || status == "failed" || status == "cancelled";
 }
 
+using SubmitDone = std::function<void(Result<store::Run>)>;
+using WaitDone = std::function<void(std::optional<store::Run>)>;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Calls a caller's callback: its exception must not unwind a worker, the timer thread or
+// the store's writer thread (the service's bookkeeping after it would be skipped).
+template <typename Fn, typename Value>
+void Deliver(Fn& fn, Value value) {
+  if (!fn) return;
+  try {
+    fn(std::move(value));
+  } catch (...) {
+  }
+}
+
+// When a wait of `timeout` from now ends; a huge timeout never does (no overflow).
+SteadyTime DeadlineAfter(std::chrono::milliseconds timeout) {
+  if (timeout < std::chrono::milliseconds(0)) timeout = std::chrono::milliseconds(0);
+  if (timeout >= std::chrono::hours(24 * 365)) return SteadyTime::max();
+  return std::chrono::steady_clock::now() + timeout;
+}
 
 bj::value RfcOrNull(store::Millis ms) {
   if (ms <= 0) return nullptr;
@@ -122,13 +156,22 @@ enum class State {
   kAbandoned,  // cut by Stop(): left `running` in the store for the next start
 };
 
+// A WaitAsync caller registered on a run's entry.
+struct Waiter {
+  uint64_t id = 0;
+  SteadyTime deadline;  // SteadyTime::max(): no timer
+  WaitDone done;
+};
+
 struct RunEntry {
   // GUARDED_BY(Impl::mu_): the last committed state, and the scheduling state.
   store::Run run;
   State state = State::kQueued;
   bool user_cancelled = false;
   bool cut_by_stop = false;
-  std::condition_variable done_cv;  // waits on Impl::mu_; notified on kDone/kAbandoned
+  // Called (outside mu_) when the entry reaches kDone (the run) or kAbandoned (nullopt),
+  // by the timer on their deadline (nullopt), or by Stop().
+  std::vector<Waiter> waiters;
 
   // Handed from Submit to the worker through the queue (the mutex orders the handoff);
   // empty for runs recovered at start-up, which load and parse lazily.
@@ -143,6 +186,29 @@ struct RunEntry {
 };
 
 using EntryPtr = std::shared_ptr<RunEntry>;
+
+// A queued (or direct) submission between its SubmitAsync call and its completion.
+struct PendingSubmit {
+  store::Run run;
+  Submission submission;
+  std::shared_ptr<const model::Workflow> workflow;
+  std::optional<store::Org> org;
+  bool need_org = false;
+  bool direct = false;
+  SubmitDone done;
+};
+
+// An inline run between its execution and its commit's completion.
+struct InlineCommit {
+  EntryPtr entry;
+  Submission submission;
+  std::shared_ptr<const model::Workflow> workflow;
+  store::Run committed;
+  bool cut = false;
+  bool with_hooks = true;
+  bool hook_failed = false;  // set by the write function, read by its completion
+  SubmitDone done;
+};
 
 struct OrgQueue {
   std::deque<EntryPtr> queue;
@@ -163,6 +229,7 @@ class RunService::Impl {
     }
     if (options_.max_org_limit < 1) options_.max_org_limit = 1;
     if (options_.default_org_limit < 1) options_.default_org_limit = 1;
+    timer_ = std::thread([this] { TimerLoop(); });
   }
 
   ~Impl() { Stop(std::chrono::milliseconds(0)); }
@@ -170,7 +237,7 @@ class RunService::Impl {
   Status Start() {
     {
       std::lock_guard lock(mu_);
-      if (started_ || stopping_) {
+      if (started_ || closing_) {
         return MakeError(ErrorCode::kConflict, "the run service was already started");
       }
       started_ = true;
@@ -178,7 +245,7 @@ class RunService::Impl {
     if (Status s = FailInterrupted(); !s.ok()) return s;
     if (Status s = RequeueQueued(); !s.ok()) return s;
     std::lock_guard lock(mu_);
-    if (stopping_) return Status::Ok();  // Stop() raced with the recovery: start nothing
+    if (closing_) return Status::Ok();  // Stop() raced with the recovery: start nothing
     for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
     workers_.emplace_back([this] { WakeLoop(); });
     return Status::Ok();
@@ -215,14 +282,18 @@ class RunService::Impl {
     return Status::Ok();
   }
 
-  Result<store::Run> Submit(Submission s) {
+  void SubmitAsync(Submission s, SubmitDone done) {
+    auto refuse = [&done](Error error) { Deliver(done, Result<store::Run>(std::move(error))); };
     bool need_org = false;
+    bool closed = false;
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return MakeError(ErrorCode::kRateLimited, "the server is shutting down");
+      closed = closing_;
       auto it = orgs_.find(s.org_id);
       need_org = it == orgs_.end() || it->second.limit == 0;
     }
+    // Never called under mu_: `done` may call back into the service.
+    if (closed) return refuse(MakeError(ErrorCode::kRateLimited, "the server is shutting down"));
     std::optional<store::WorkflowVersion> version;
     std::optional<store::Org> org;
     const bool need_version = s.workflow == nullptr;
@@ -241,15 +312,16 @@ class RunService::Impl {
         }
         return Status::Ok();
       });
-      if (!read.ok()) return read.error();
+      if (!read.ok()) return refuse(read.error());
       if (need_version && !version) {
-        return MakeError(ErrorCode::kNotFound, "workflow " + s.workflow_id + " version " +
-                                                   std::to_string(s.version) + " not found");
+        return refuse(MakeError(
+            ErrorCode::kNotFound,
+            "workflow " + s.workflow_id + " version " + std::to_string(s.version) + " not found"));
       }
     }
     Result<std::shared_ptr<const model::Workflow>> wf =
         need_version ? cache_.Get(*version) : Result<std::shared_ptr<const model::Workflow>>(s.workflow);
-    if (!wf.ok()) return wf.error();
+    if (!wf.ok()) return refuse(wf.error());
     if (auto errors = validator_.ValidateInput(**wf, s.input); !errors.empty()) {
       std::string msg = "input does not match the workflow's inputs schema: ";
       for (size_t i = 0; i < errors.size() && i < kMaxInputErrorsInMessage; ++i) {
@@ -261,7 +333,7 @@ class RunService::Impl {
       if (errors.size() > kMaxInputErrorsInMessage) {
         msg += " (and " + std::to_string(errors.size() - kMaxInputErrorsInMessage) + " more)";
       }
-      return MakeError(ErrorCode::kInvalidInput, std::move(msg));
+      return refuse(MakeError(ErrorCode::kInvalidInput, std::move(msg)));
     }
 
     store::Run run;
@@ -278,99 +350,146 @@ class RunService::Impl {
     bool direct = false;
     bool run_inline = false;
     EntryPtr inline_entry;
+    std::optional<Error> refused;
     {
       // Reserve the queue slot before the commit, so concurrent submitters cannot all
-      // pass the check and overshoot max_queued.
+      // pass the check and overshoot max_queued. Checked again under the same lock as
+      // the reservation: once Stop() closed the service, no commit starts (Stop waits
+      // for those already reserved).
       std::lock_guard lock(mu_);
-      if (queued_ + reserved_ >= static_cast<int64_t>(options_.max_queued)) {
-        return MakeError(ErrorCode::kRateLimited, "too many queued runs; retry later");
-      }
-      if (s.may_run_inline) {
-        // The org's limit is known from here on (the first run of an org may be inline).
-        if (org) LearnLimit(run.org_id, *org);
-        else if (need_org) LearnLimit(run.org_id, std::nullopt);
-      }
-      // Fast paths, only when the org has room and nothing of it waits (fairness: a run
-      // never overtakes its org's queue). Both count against the org's limit at once.
-      auto it = orgs_.find(run.org_id);
-      const bool room = it != orgs_.end() && it->second.limit > 0 &&
-                        it->second.queue.empty() && it->second.running < it->second.limit;
-      if (room && started_ && !stopping_ && s.may_run_inline && (*wf)->side_effect_free) {
-        // Executed here, committed once in its final state (ExecuteInline). Listed in
-        // runs_ at once, so a Stop() from now on sees it (and may cut it).
-        ++it->second.running;
-        ++running_;
-        ++inline_running_;
-        run_inline = true;
-        run.status = "running";
-        run.attempts = 1;
-        run.started_at = run.created_at;
-        inline_entry = std::make_shared<RunEntry>();
-        inline_entry->run = run;
-        inline_entry->state = State::kRunning;
-        runs_.emplace(run.id, inline_entry);
+      if (closing_) {
+        refused = MakeError(ErrorCode::kRateLimited, "the server is shutting down");
+      } else if (queued_ + reserved_ >= static_cast<int64_t>(options_.max_queued)) {
+        refused = MakeError(ErrorCode::kRateLimited, "too many queued runs; retry later");
       } else {
-        ++reserved_;
-        // When a worker is free too, the run is committed straight as `running` (one
-        // durable commit instead of two). A crash after that commit fails it as
-        // `interrupted` at the next start, exactly as for a run a worker had started:
-        // never run twice.
-        if (room && running_ < options_.workers) {
+        ++submits_in_flight_;
+        if (s.may_run_inline) {
+          // The org's limit is known from here on (the first run of an org may be inline).
+          if (org) LearnLimit(run.org_id, *org);
+          else if (need_org) LearnLimit(run.org_id, std::nullopt);
+        }
+        // Fast paths, only when the org has room and nothing of it waits (fairness: a run
+        // never overtakes its org's queue). Both count against the org's limit at once.
+        auto it = orgs_.find(run.org_id);
+        const bool room = it != orgs_.end() && it->second.limit > 0 &&
+                          it->second.queue.empty() && it->second.running < it->second.limit;
+        if (room && started_ && s.may_run_inline && (*wf)->side_effect_free) {
+          // Executed here, committed once in its final state (ExecuteInline). Listed in
+          // runs_ at once, so a Stop() from now on sees it (and may cut it).
           ++it->second.running;
           ++running_;
-          direct = true;
+          run_inline = true;
           run.status = "running";
           run.attempts = 1;
           run.started_at = run.created_at;
+          inline_entry = std::make_shared<RunEntry>();
+          inline_entry->run = run;
+          inline_entry->state = State::kRunning;
+          runs_.emplace(run.id, inline_entry);
+        } else {
+          ++reserved_;
+          // When a worker is free too, the run is committed straight as `running` (one
+          // durable commit instead of two). A crash after that commit fails it as
+          // `interrupted` at the next start, exactly as for a run a worker had started:
+          // never run twice.
+          if (room && running_ < options_.workers) {
+            ++it->second.running;
+            ++running_;
+            direct = true;
+            run.status = "running";
+            run.attempts = 1;
+            run.started_at = run.created_at;
+          }
         }
       }
     }
+    if (refused) return refuse(std::move(*refused));
     if (s.audit.has_value()) {
       s.audit->target = run.id;
       s.audit->time = run.created_at;
     }
-    if (run_inline) return ExecuteInline(inline_entry, std::move(s), std::move(*wf));
-    Status written = store_.Write([&](store::Tx& tx) -> Status {
-      if (Status inserted = tx.InsertRun(run); !inserted.ok()) return inserted;
-      if (s.audit.has_value()) {
-        auto appended = tx.AppendAudit(*s.audit);
-        if (!appended.ok()) return appended.error();
-      }
-      if (s.in_commit) return s.in_commit(tx, run);
-      return Status::Ok();
-    });
-
-    auto entry = std::make_shared<RunEntry>();
-    entry->run = run;
-    entry->workflow = std::move(*wf);
-    entry->input = std::move(s.input);
-    entry->trigger = std::move(s.trigger);
-    std::lock_guard lock(mu_);
-    --reserved_;
-    if (!written.ok()) {
-      if (direct) ReleaseSlot(*entry);
-      return written.error();
+    if (run_inline) {
+      ExecuteInline(inline_entry, std::move(s), std::move(*wf), std::move(done));
+      return;
     }
-    if (org) LearnLimit(run.org_id, *org);
-    else if (need_org) LearnLimit(run.org_id, std::nullopt);
-    runs_.emplace(run.id, entry);
-    if (direct) {
-      entry->state = State::kRunning;
-      entry->prestarted = true;
-      direct_.push_back(entry);
-      work_cv_.notify_one();
-    } else {
-      Enqueue(entry);
-    }
-    return run;
+    auto pending = std::make_shared<PendingSubmit>();
+    pending->run = std::move(run);
+    pending->submission = std::move(s);
+    pending->workflow = std::move(*wf);
+    pending->org = std::move(org);
+    pending->need_org = need_org;
+    pending->direct = direct;
+    pending->done = std::move(done);
+    store_.WriteAsync(
+        [pending](store::Tx& tx) -> Status {
+          const store::Run& row = pending->run;
+          const Submission& sub = pending->submission;
+          if (Status inserted = tx.InsertRun(row); !inserted.ok()) return inserted;
+          if (sub.audit.has_value()) {
+            auto appended = tx.AppendAudit(*sub.audit);
+            if (!appended.ok()) return appended.error();
+          }
+          if (sub.in_commit) return sub.in_commit(tx, row);
+          return Status::Ok();
+        },
+        [this, pending](Status written) { CompleteSubmit(*pending, std::move(written)); });
   }
 
-  std::optional<store::Run> Wait(std::string_view org_id, std::string_view run_id,
-                                 std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // The queued (or direct) submission's commit completed: memory follows the store, then
+  // the caller hears of it.
+  void CompleteSubmit(PendingSubmit& p, Status written) {
+    auto entry = std::make_shared<RunEntry>();
+    entry->run = p.run;
+    {
+      std::lock_guard lock(mu_);
+      if (--reserved_ == 0) idle_cv_.notify_all();
+      if (!written.ok()) {
+        if (p.direct) ReleaseSlot(*entry);
+      } else {
+        entry->workflow = std::move(p.workflow);
+        entry->input = std::move(p.submission.input);
+        entry->trigger = std::move(p.submission.trigger);
+        if (p.org) LearnLimit(p.run.org_id, *p.org);
+        else if (p.need_org) LearnLimit(p.run.org_id, std::nullopt);
+        if (p.direct) {
+          runs_.emplace(p.run.id, entry);
+          entry->state = State::kRunning;
+          entry->prestarted = true;
+          direct_.push_back(entry);
+          work_cv_.notify_one();
+        } else if (runs_.emplace(p.run.id, entry).second) {
+          Enqueue(entry);
+        }
+        // else: a recovery (Start) that read the store between the commit and this
+        // completion already scheduled the queued run; it must not be queued twice.
+      }
+    }
+    if (written.ok()) {
+      Deliver(p.done, Result<store::Run>(std::move(p.run)));
+    } else {
+      Deliver(p.done, Result<store::Run>(written.error()));
+    }
+    EndSubmit();
+  }
+
+  // A SubmitAsync call is over (its `done` returned).
+  void EndSubmit() {
+    std::lock_guard lock(mu_);
+    if (--submits_in_flight_ == 0) idle_cv_.notify_all();
+  }
+
+  void WaitAsync(std::string_view org_id, std::string_view run_id,
+                 std::chrono::milliseconds timeout, WaitDone done) {
+    const SteadyTime deadline = DeadlineAfter(timeout);
     {
       std::unique_lock lock(mu_);
-      if (EntryPtr e = FindEntry(org_id, run_id)) return WaitEntry(lock, *e, deadline);
+      if (EntryPtr e = FindEntry(org_id, run_id)) {
+        if (AddWaiter(e, deadline, done)) return;
+        // Not registered: the deadline is already over (timeout 0), or Stop() ended
+        // waiting for runs that never settled here.
+        lock.unlock();
+        return Deliver(done, std::optional<store::Run>());
+      }
     }
     std::optional<store::Run> stored;
     Status read = store_.Read([&](store::Tx& tx) -> Status {
@@ -379,13 +498,34 @@ class RunService::Impl {
       stored = std::move(*r);
       return Status::Ok();
     });
-    if (!read.ok() || !stored) return std::nullopt;
-    if (IsFinal(stored->status) || stored->status == "awaiting_approval") return stored;
+    if (!read.ok() || !stored) return Deliver(done, std::optional<store::Run>());
+    if (IsFinal(stored->status) || stored->status == "awaiting_approval") {
+      return Deliver(done, std::move(stored));
+    }
     // Queued or running in the store but was not in memory a moment ago: recovery may
     // just have scheduled it. Anything else is not ours to wait for.
-    std::unique_lock lock(mu_);
-    if (EntryPtr e = FindEntry(org_id, run_id)) return WaitEntry(lock, *e, deadline);
-    return std::nullopt;
+    {
+      std::lock_guard lock(mu_);
+      if (EntryPtr e = FindEntry(org_id, run_id); e && AddWaiter(e, deadline, done)) return;
+    }
+    Deliver(done, std::optional<store::Run>());
+  }
+
+  Result<store::Run> Submit(Submission s) {
+    std::promise<Result<store::Run>> promise;
+    std::future<Result<store::Run>> result = promise.get_future();
+    SubmitAsync(std::move(s),
+                [&promise](Result<store::Run> r) { promise.set_value(std::move(r)); });
+    return result.get();
+  }
+
+  std::optional<store::Run> Wait(std::string_view org_id, std::string_view run_id,
+                                 std::chrono::milliseconds timeout) {
+    std::promise<std::optional<store::Run>> promise;
+    std::future<std::optional<store::Run>> result = promise.get_future();
+    WaitAsync(org_id, run_id, timeout,
+              [&promise](std::optional<store::Run> r) { promise.set_value(std::move(r)); });
+    return result.get();
   }
 
   Status Cancel(std::string_view org_id, std::string_view run_id) {
@@ -452,6 +592,10 @@ class RunService::Impl {
     std::vector<std::thread> workers;
     {
       std::unique_lock lock(mu_);
+      // No submission reserves from now on; those whose commit is in flight complete
+      // first (a commit takes a moment): a direct one still needs a worker to run it.
+      closing_ = true;
+      idle_cv_.wait(lock, [&] { return reserved_ == 0; });
       stopping_ = true;
       work_cv_.notify_all();
       wake_cv_.notify_all();
@@ -466,10 +610,27 @@ class RunService::Impl {
       workers.swap(workers_);
     }
     for (auto& t : workers) t.join();
-    // What still holds a slot now is a run executing inline on a caller's thread (cut
-    // above when the drain passed): it commits and releases its slot promptly.
-    std::unique_lock lock(mu_);
-    idle_cv_.wait(lock, [&] { return inline_running_ == 0; });
+    // What may still be in flight now is a run executing inline on a caller's thread (cut
+    // above when the drain passed): it commits and releases its slot promptly, and its
+    // submission ends once its `done` returned.
+    std::vector<WaitDone> unsettled;
+    {
+      std::unique_lock lock(mu_);
+      idle_cv_.wait(lock, [&] { return submits_in_flight_ == 0; });
+      // Runs still in memory (queued) will not settle in this process: their waiters
+      // hear nullopt now, and later ones at once.
+      waiters_closed_ = true;
+      for (auto& [id, e] : runs_) {
+        for (Waiter& w : e->waiters) unsettled.push_back(std::move(w.done));
+        e->waiters.clear();
+      }
+      timers_.clear();
+      timer_stop_ = true;
+      timer_cv_.notify_all();
+    }
+    // The timer may be calling expired waiters: they are done when it has ended.
+    if (timer_.joinable()) timer_.join();
+    for (WaitDone& done : unsettled) Deliver(done, std::optional<store::Run>());
   }
 
   void SetOrgLimit(std::string_view org_id, int limit) {
@@ -504,13 +665,63 @@ class RunService::Impl {
     return it->second;
   }
 
-  // REQUIRES(mu_) held by `lock`.
-  std::optional<store::Run> WaitEntry(std::unique_lock<std::mutex>& lock, RunEntry& e,
-                                      std::chrono::steady_clock::time_point deadline) {
-    auto settled = [&] { return e.state == State::kDone || e.state == State::kAbandoned; };
-    if (!e.done_cv.wait_until(lock, deadline, settled)) return std::nullopt;
-    if (e.state == State::kAbandoned) return std::nullopt;
-    return e.run;
+  // REQUIRES(mu_). Registers `done` on the entry (taking it) unless the wait is already
+  // over: its deadline passed, or Stop() completed the waiters. False: `done` untouched.
+  bool AddWaiter(const EntryPtr& e, SteadyTime deadline, WaitDone& done) {
+    if (waiters_closed_ || deadline <= std::chrono::steady_clock::now()) return false;
+    const uint64_t id = ++last_waiter_id_;
+    if (deadline != SteadyTime::max()) {
+      auto [it, inserted] = timers_.emplace(std::make_pair(deadline, id), e);
+      (void)inserted;
+      if (it == timers_.begin()) timer_cv_.notify_one();  // a new earliest deadline
+    }
+    e->waiters.push_back(Waiter{id, deadline, std::move(done)});
+    return true;
+  }
+
+  // REQUIRES(mu_). Takes the entry's waiters (to be called outside mu_), and their timers.
+  std::vector<Waiter> TakeWaiters(RunEntry& e) {
+    for (const Waiter& w : e.waiters) {
+      if (w.deadline != SteadyTime::max()) timers_.erase(std::make_pair(w.deadline, w.id));
+    }
+    std::vector<Waiter> taken;
+    taken.swap(e.waiters);
+    return taken;
+  }
+
+  static void DeliverAll(std::vector<Waiter>& waiters, const std::optional<store::Run>& run) {
+    for (Waiter& w : waiters) Deliver(w.done, run);
+  }
+
+  // Ends the waits whose deadline passed (each waiter once: it leaves its entry here, or
+  // left it when its run settled, which erased its timer). Runs until Stop().
+  void TimerLoop() {
+    std::unique_lock lock(mu_);
+    while (!timer_stop_) {
+      if (timers_.empty()) {
+        timer_cv_.wait(lock);
+        continue;
+      }
+      const SteadyTime next = timers_.begin()->first.first;
+      if (std::chrono::steady_clock::now() < next) {
+        timer_cv_.wait_until(lock, next);
+        continue;
+      }
+      std::vector<WaitDone> expired;
+      const SteadyTime now = std::chrono::steady_clock::now();
+      while (!timers_.empty() && timers_.begin()->first.first <= now) {
+        auto node = timers_.extract(timers_.begin());
+        std::vector<Waiter>& waiters = node.mapped()->waiters;
+        auto it = std::find_if(waiters.begin(), waiters.end(),
+                               [&](const Waiter& w) { return w.id == node.key().second; });
+        RAMPART_CHECK(it != waiters.end());  // a waiter and its timer leave together
+        expired.push_back(std::move(it->done));
+        waiters.erase(it);
+      }
+      lock.unlock();
+      for (WaitDone& done : expired) Deliver(done, std::optional<store::Run>());
+      lock.lock();
+    }
   }
 
   // REQUIRES(mu_). Keeps the invariant: an org is in ready_ iff it has queued runs and
@@ -681,19 +892,17 @@ class RunService::Impl {
     engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
 
     bool user_cancelled = false;
+    std::optional<std::vector<Waiter>> abandoned;
     {
       std::lock_guard lock(mu_);
       user_cancelled = e->user_cancelled;
       if (e->cut_by_stop && !e->user_cancelled && result.status == "cancelled") {
         // Stop() cut it: leave it `running` in the store; the next start fails it as
         // interrupted (its side effects may have happened).
-        ReleaseSlot(*e);
-        e->state = State::kAbandoned;
-        e->done_cv.notify_all();
-        runs_.erase(run.id);
-        return;
+        abandoned = Abandon(*e);
       }
     }
+    if (abandoned) return DeliverAll(*abandoned, std::nullopt);
 
     store::Run final_run = run;
     final_run.status = result.status;
@@ -744,8 +953,8 @@ class RunService::Impl {
   // state, together with the submission's audit event and in_commit work and the
   // on_final hook: there is no queued or running row to recover, and nothing of the run
   // was observable before (its steps touch nothing outside the record).
-  Result<store::Run> ExecuteInline(const EntryPtr& e, Submission s,
-                                   std::shared_ptr<const model::Workflow> wf) {
+  void ExecuteInline(const EntryPtr& e, Submission s, std::shared_ptr<const model::Workflow> wf,
+                     SubmitDone done) {
     store::Run run;
     {
       std::lock_guard lock(mu_);
@@ -757,16 +966,17 @@ class RunService::Impl {
     OrgWorkflowSource source(store_, cache_, run.org_id);
     engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
 
-    bool cut = false;
+    auto commit = std::make_shared<InlineCommit>();
     bool user_cancelled = false;
     {
       std::lock_guard lock(mu_);
       user_cancelled = e->user_cancelled;
-      cut = e->cut_by_stop && !user_cancelled && result.status == "cancelled";
+      commit->cut = e->cut_by_stop && !user_cancelled && result.status == "cancelled";
     }
-    store::Run committed = run;
-    bool with_hooks = !cut;
-    if (cut) {
+    store::Run& committed = commit->committed;
+    committed = run;
+    commit->with_hooks = !commit->cut;
+    if (commit->cut) {
       // Stop() cut it: accepted still means committed, so it is committed as queued (the
       // next start runs it; nothing of this attempt was observable).
       committed.status = "queued";
@@ -779,53 +989,85 @@ class RunService::Impl {
       committed.finished_at = NowMs();
       committed.record = json::Serialize(result.record);
     }
-    bool hook_failed = false;
-    auto commit = [&]() {
-      return store_.Write([&](store::Tx& tx) -> Status {
-        if (Status inserted = tx.InsertRun(committed); !inserted.ok()) return inserted;
-        if (s.audit.has_value()) {
-          auto appended = tx.AppendAudit(*s.audit);
-          if (!appended.ok()) return appended.error();
-        }
-        if (s.in_commit) {
-          if (Status st = s.in_commit(tx, committed); !st.ok()) return st;
-        }
-        if (with_hooks && env_.on_final) {
-          Status hooked = env_.on_final(tx, committed, *wf);
-          hook_failed = !hooked.ok();
-          return hooked;
-        }
-        return Status::Ok();
-      });
-    };
-    Status written = commit();
-    if (!written.ok() && hook_failed) {
-      // As for worker runs: the run's outcome matters more than its hook deliveries.
-      with_hooks = false;
-      written = commit();
-    }
-    if (!written.ok() || cut) {
-      // Failed: nothing stored, the submission fails as a whole (like a failed queued
-      // commit). Cut: stored as queued, not scheduled here (the service is stopping).
-      std::lock_guard lock(mu_);
-      ReleaseSlot(*e);
-      e->state = State::kAbandoned;
-      e->done_cv.notify_all();
-      runs_.erase(run.id);
-      EndInline();
-      if (!written.ok()) return written.error();
-      return committed;
-    }
-    if (env_.after_final) env_.after_final(committed, *wf);
-    Finish(e, committed);
-    std::lock_guard lock(mu_);
-    EndInline();
-    return committed;
+    commit->entry = e;
+    commit->submission = std::move(s);
+    commit->workflow = std::move(wf);
+    commit->done = std::move(done);
+    CommitInline(commit);
   }
 
-  // REQUIRES(mu_).
-  void EndInline() {
-    if (--inline_running_ == 0) idle_cv_.notify_all();
+  // The inline run's single commit; the run is published in its completion.
+  void CommitInline(const std::shared_ptr<InlineCommit>& c) {
+    store_.WriteAsync(
+        [this, c](store::Tx& tx) -> Status {
+          c->hook_failed = false;
+          const Submission& s = c->submission;
+          if (Status inserted = tx.InsertRun(c->committed); !inserted.ok()) return inserted;
+          if (s.audit.has_value()) {
+            auto appended = tx.AppendAudit(*s.audit);
+            if (!appended.ok()) return appended.error();
+          }
+          if (s.in_commit) {
+            if (Status st = s.in_commit(tx, c->committed); !st.ok()) return st;
+          }
+          if (c->with_hooks && env_.on_final) {
+            Status hooked = env_.on_final(tx, c->committed, *c->workflow);
+            c->hook_failed = !hooked.ok();
+            return hooked;
+          }
+          return Status::Ok();
+        },
+        [this, c](Status written) {
+          if (!written.ok() && c->hook_failed) {
+            // As for worker runs: the run's outcome matters more than its hook deliveries.
+            c->with_hooks = false;
+            CommitInline(c);
+            return;
+          }
+          PublishInline(*c, std::move(written));
+        });
+  }
+
+  // After the inline commit: waiters, the slot, then the submitter's `done`; last, the
+  // submission ends (Stop() waits for that).
+  void PublishInline(InlineCommit& c, Status written) {
+    const EntryPtr& e = c.entry;
+    if (!written.ok() || c.cut) {
+      // Failed: nothing stored, the submission fails as a whole (like a failed queued
+      // commit). Cut: stored as queued, not scheduled here (the service is stopping).
+      std::vector<Waiter> waiters;
+      {
+        std::lock_guard lock(mu_);
+        waiters = Abandon(*e);
+      }
+      DeliverAll(waiters, std::nullopt);
+      if (written.ok()) {
+        Deliver(c.done, Result<store::Run>(c.committed));
+      } else {
+        Deliver(c.done, Result<store::Run>(written.error()));
+      }
+    } else {
+      if (env_.after_final) {
+        try {
+          env_.after_final(c.committed, *c.workflow);
+        } catch (...) {
+          // A hook's wake-up is best effort; the run is committed either way.
+        }
+      }
+      Finish(e, c.committed);
+      Deliver(c.done, Result<store::Run>(c.committed));
+    }
+    EndSubmit();
+  }
+
+  // REQUIRES(mu_). Ends a kRunning entry without a final state in memory (cut by Stop, or
+  // its commit failed): the slot is released and the run leaves memory. Returns its
+  // waiters, to be told nullopt outside mu_.
+  std::vector<Waiter> Abandon(RunEntry& e) {
+    ReleaseSlot(e);
+    e.state = State::kAbandoned;
+    runs_.erase(e.run.id);
+    return TakeWaiters(e);
   }
 
   // Stores every descendant run as its own row, parent before child.
@@ -920,17 +1162,24 @@ class RunService::Impl {
     return Status::Ok();
   }
 
-  // Publishes a committed final state: waiters wake, the run leaves memory.
+  // Publishes a committed final state: the run leaves memory, then its waiters are
+  // called (outside mu_, on this thread).
   void Finish(const EntryPtr& e, store::Run final_run) {
-    std::lock_guard lock(mu_);
-    if (final_run.status == "succeeded") ++stats_.succeeded;
-    else if (final_run.status == "failed") ++stats_.failed;
-    else if (final_run.status == "cancelled") ++stats_.cancelled;
-    if (e->state == State::kRunning) ReleaseSlot(*e);
-    e->run = std::move(final_run);
-    e->state = State::kDone;
-    e->done_cv.notify_all();
-    runs_.erase(e->run.id);
+    std::vector<Waiter> waiters;
+    std::optional<store::Run> published;
+    {
+      std::lock_guard lock(mu_);
+      if (final_run.status == "succeeded") ++stats_.succeeded;
+      else if (final_run.status == "failed") ++stats_.failed;
+      else if (final_run.status == "cancelled") ++stats_.cancelled;
+      if (e->state == State::kRunning) ReleaseSlot(*e);
+      e->run = std::move(final_run);
+      e->state = State::kDone;
+      runs_.erase(e->run.id);
+      waiters = TakeWaiters(*e);
+      if (!waiters.empty()) published = e->run;
+    }
+    DeliverAll(waiters, published);
   }
 
   Status FailInterrupted() {
@@ -1045,11 +1294,13 @@ class RunService::Impl {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // ready_ gained an org, or stopping_
-  std::condition_variable idle_cv_;  // running_ reached 0
+  std::condition_variable idle_cv_;  // running_, reserved_ or submits_in_flight_ reached 0
   std::condition_variable wake_cv_;  // stopping_ (for the approval timeout sweep)
+  std::condition_variable timer_cv_;  // timers_ gained an earlier deadline, or timer_stop_
   // All GUARDED_BY(mu_):
   bool started_ = false;
-  bool stopping_ = false;
+  bool closing_ = false;   // Stop() began: no submission reserves any more
+  bool stopping_ = false;  // ... and the in-flight commits completed: workers wind down
   std::vector<std::thread> workers_;
   std::unordered_map<std::string, EntryPtr> runs_;  // queued and running runs, by id
   std::unordered_map<std::string, OrgQueue> orgs_;
@@ -1058,7 +1309,15 @@ class RunService::Impl {
   int64_t queued_ = 0;
   int64_t running_ = 0;
   int64_t reserved_ = 0;  // Submit calls between the max_queued check and the commit
-  int64_t inline_running_ = 0;  // runs executing inline on a caller's thread (ExecuteInline)
+  // SubmitAsync calls past their reservation whose `done` has not returned yet (queued
+  // commits in flight, inline runs executing or committing).
+  int64_t submits_in_flight_ = 0;
+  // Timed waits, by (deadline, waiter id); each names the entry that holds the waiter.
+  std::map<std::pair<SteadyTime, uint64_t>, EntryPtr> timers_;
+  uint64_t last_waiter_id_ = 0;
+  bool waiters_closed_ = false;  // Stop() completed the waiters: new ones end at once
+  bool timer_stop_ = false;
+  std::thread timer_;  // TimerLoop; started by the constructor, joined by Stop()
   RunStats stats_;
 };
 
@@ -1073,16 +1332,15 @@ Result<store::Run> RunService::Submit(Submission submission) {
   return impl_->Submit(std::move(submission));
 }
 
-// Interim: the synchronous forms, until the run service completes them from its threads.
 void RunService::SubmitAsync(Submission submission,
                              std::function<void(Result<store::Run>)> done) {
-  done(impl_->Submit(std::move(submission)));
+  impl_->SubmitAsync(std::move(submission), std::move(done));
 }
 
 void RunService::WaitAsync(std::string_view org_id, std::string_view run_id,
                            std::chrono::milliseconds timeout,
                            std::function<void(std::optional<store::Run>)> done) {
-  done(impl_->Wait(org_id, run_id, timeout));
+  impl_->WaitAsync(org_id, run_id, timeout, std::move(done));
 }
 
 std::optional<store::Run> RunService::Wait(std::string_view org_id, std::string_view run_id,

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "runs/test_util.h"
@@ -108,6 +110,71 @@ class ObservingStore final : public store::Store {
   std::mutex mu_;
   int commits_ = 0;              // GUARDED_BY(mu_)
   std::set<std::string> active_;  // GUARDED_BY(mu_)
+};
+
+// Records the calls of an asynchronous completion; the test waits for a number of them.
+template <typename T>
+class Calls {
+ public:
+  std::function<void(T)> Callback() {
+    return [this](T value) {
+      std::lock_guard lock(mu_);
+      values_.push_back(std::move(value));
+      cv_.notify_all();
+    };
+  }
+  bool WaitFor(size_t n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return values_.size() >= n; });
+  }
+  size_t count() {
+    std::lock_guard lock(mu_);
+    return values_.size();
+  }
+  T at(size_t i) {
+    std::lock_guard lock(mu_);
+    return values_.at(i);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<T> values_;  // GUARDED_BY(mu_)
+};
+using SubmitCalls = Calls<Result<store::Run>>;
+using WaitCalls = Calls<std::optional<store::Run>>;
+
+// Holds every WriteAsync job until the test releases it (then hands it to the real
+// store): shows what a caller sees while a commit is in flight. Write() is not held.
+class DeferringStore final : public store::Store {
+ public:
+  explicit DeferringStore(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override { return inner_.Write(fn); }
+  void WriteAsync(std::function<Status(store::Tx&)> fn, std::function<void(Status)> done) override {
+    std::lock_guard lock(mu_);
+    held_.emplace_back(std::move(fn), std::move(done));
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+  size_t held() {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+  void Release() {
+    std::vector<std::pair<std::function<Status(store::Tx&)>, std::function<void(Status)>>> jobs;
+    {
+      std::lock_guard lock(mu_);
+      jobs.swap(held_);
+    }
+    for (auto& [fn, done] : jobs) inner_.WriteAsync(std::move(fn), std::move(done));
+  }
+
+ private:
+  store::Store& inner_;
+  std::mutex mu_;
+  // GUARDED_BY(mu_)
+  std::vector<std::pair<std::function<Status(store::Tx&)>, std::function<void(Status)>>> held_;
 };
 
 class RunServiceTest : public ::testing::Test {
@@ -754,6 +821,355 @@ TEST_F(RunServiceTest, InlineCommitFailureStoresNothingAndHookFailureKeepsTheOut
   EXPECT_EQ(stored->status, "succeeded");
   EXPECT_EQ(bj::parse(stored->record).at("output"), bj::value(8));
   service.Stop(1s);
+}
+
+// SubmitAsync returns before the commit; its `done` comes after it, with memory and store
+// agreeing. The inline path executes on the calling thread but completes after its commit
+// too, and Stop() waits for a commit in flight (its `done` is called before Stop returns).
+TEST_F(RunServiceTest, SubmitAsyncCompletesOnlyAfterItsCommit) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  DeferringStore deferring(*store_);
+  SubmitCalls submitted;
+  WaitCalls waited;
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunService service(deferring, env, {.workers = 2});
+  ASSERT_TRUE(service.Start().ok());
+
+  service.SubmitAsync(Sub("org_a", "double", 1, bj::parse(R"({"n": 5})")), submitted.Callback());
+  EXPECT_EQ(submitted.count(), 0u);
+  EXPECT_EQ(deferring.held(), 1u);
+  EXPECT_EQ(CountStatus("queued") + CountStatus("running"), 0);
+  EXPECT_EQ(service.Stats().queued, 0);  // memory follows the store
+  deferring.Release();
+  ASSERT_TRUE(submitted.WaitFor(1));
+  Result<store::Run> first = submitted.at(0);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(first->status == "queued" || first->status == "running") << first->status;
+  service.WaitAsync("org_a", first->id, 10s, waited.Callback());
+  ASSERT_TRUE(waited.WaitFor(1));
+  ASSERT_TRUE(waited.at(0).has_value());
+  EXPECT_EQ(waited.at(0)->status, "succeeded");
+  EXPECT_EQ(bj::parse(waited.at(0)->record).at("output"), bj::value(10));
+
+  // Inline: executed here, but nothing is answered (nor stored) before the commit.
+  Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 6})"));
+  s.may_run_inline = true;
+  const int64_t succeeded_before = CountStatus("succeeded");
+  service.SubmitAsync(std::move(s), submitted.Callback());
+  EXPECT_EQ(submitted.count(), 1u);
+  EXPECT_EQ(deferring.held(), 1u);
+  EXPECT_EQ(CountStatus("succeeded"), succeeded_before);
+  EXPECT_EQ(service.Stats().running, 1);  // it holds its slot until the commit completes
+  deferring.Release();
+  ASSERT_TRUE(submitted.WaitFor(2));
+  Result<store::Run> second = submitted.at(1);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->status, "succeeded");
+  EXPECT_EQ(bj::parse(second->record).at("output"), bj::value(12));
+  EXPECT_EQ(Stored("org_a", second->id)->status, "succeeded");
+
+  // Stop() with a commit in flight: the submission completes before Stop returns.
+  service.SubmitAsync(Sub("org_a", "double", 1, bj::parse(R"({"n": 7})")), submitted.Callback());
+  ASSERT_EQ(deferring.held(), 1u);
+  std::atomic<size_t> completed_when_stopped{0};
+  std::thread stopper([&] {
+    service.Stop(0ms);  // no drain: only the wait for in-flight commits holds it
+    completed_when_stopped = submitted.count();
+  });
+  std::this_thread::sleep_for(50ms);
+  deferring.Release();
+  stopper.join();
+  EXPECT_EQ(completed_when_stopped.load(), 3u);
+  ASSERT_TRUE(submitted.at(2).ok());
+  EXPECT_TRUE(Stored("org_a", submitted.at(2)->id).has_value());
+  EXPECT_EQ(submitted.count(), 3u);
+  EXPECT_EQ(waited.count(), 1u);
+}
+
+TEST_F(RunServiceTest, SubmitAsyncAndWaitAsyncForAWorkerRun) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  SubmitCalls submitted;
+  WaitCalls waited;
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  service->SubmitAsync(Sub("org_a", "gated", 1), submitted.Callback());
+  ASSERT_TRUE(submitted.WaitFor(1));
+  Result<store::Run> run = submitted.at(0);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(gate_.WaitArrived(1));  // executing on a worker
+  service->WaitAsync("org_a", run->id, 10s, waited.Callback());
+  EXPECT_EQ(waited.count(), 0u);  // returned at once, without the outcome
+  gate_.Open();
+  ASSERT_TRUE(waited.WaitFor(1));
+  ASSERT_TRUE(waited.at(0).has_value());
+  EXPECT_EQ(waited.at(0)->status, "succeeded");
+  EXPECT_EQ(waited.at(0)->record, Stored("org_a", run->id)->record);
+  service->Stop(1s);
+  EXPECT_EQ(submitted.count(), 1u);
+  EXPECT_EQ(waited.count(), 1u);
+}
+
+TEST_F(RunServiceTest, SubmitAsyncAndWaitAsyncForAnInlineRun) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  SubmitCalls submitted;
+  WaitCalls waited;
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 4})"));
+  s.may_run_inline = true;
+  service->SubmitAsync(std::move(s), submitted.Callback());
+  ASSERT_TRUE(submitted.WaitFor(1));
+  Result<store::Run> run = submitted.at(0);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->status, "succeeded");
+  EXPECT_EQ(bj::parse(run->record).at("output"), bj::value(8));
+  // Final and out of memory: answered from the store, on this thread, before returning.
+  service->WaitAsync("org_a", run->id, 10s, waited.Callback());
+  ASSERT_EQ(waited.count(), 1u);
+  ASSERT_TRUE(waited.at(0).has_value());
+  EXPECT_EQ(waited.at(0)->status, "succeeded");
+  EXPECT_EQ(service->Stats().running, 0);
+  service->Stop(1s);
+  EXPECT_EQ(submitted.count(), 1u);
+}
+
+TEST_F(RunServiceTest, WaitAsyncTimeoutGivesNulloptOnceAndTheFinishDoesNotCallItAgain) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  WaitCalls short_wait, long_wait, zero_wait;
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto run = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  service->WaitAsync("org_a", run->id, 30ms, short_wait.Callback());
+  service->WaitAsync("org_a", run->id, 10s, long_wait.Callback());
+  service->WaitAsync("org_a", run->id, 0ms, zero_wait.Callback());
+  ASSERT_EQ(zero_wait.count(), 1u);  // over at once
+  EXPECT_FALSE(zero_wait.at(0).has_value());
+  ASSERT_TRUE(short_wait.WaitFor(1));
+  EXPECT_FALSE(short_wait.at(0).has_value());
+  EXPECT_EQ(long_wait.count(), 0u);
+  gate_.Open();
+  ASSERT_TRUE(long_wait.WaitFor(1));
+  ASSERT_TRUE(long_wait.at(0).has_value());
+  EXPECT_EQ(long_wait.at(0)->status, "succeeded");
+  service->Stop(1s);
+  EXPECT_EQ(short_wait.count(), 1u);
+  EXPECT_EQ(long_wait.count(), 1u);
+  EXPECT_EQ(zero_wait.count(), 1u);
+}
+
+TEST_F(RunServiceTest, ManyAsyncWaitersOnOneRunEachCalledOnce) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  constexpr int kWaiters = 60;
+  std::atomic<int> settled{0}, timed_out{0}, calls{0};
+  std::vector<std::atomic<int>> per_waiter(kWaiters);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto run = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kWaiters; i += 4) {
+        // A third time out before the run finishes; one waiter of each kind throws.
+        const auto timeout = i % 3 == 0 ? 20ms : 10s;
+        service->WaitAsync("org_a", run->id, timeout, [&, i](std::optional<store::Run> r) {
+          ++per_waiter[i];
+          ++calls;
+          if (r.has_value() && r->status == "succeeded") ++settled;
+          if (!r.has_value()) ++timed_out;
+          if (i < 2) throw std::runtime_error("a waiter that throws");
+        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  while (timed_out.load() < kWaiters / 3) std::this_thread::sleep_for(1ms);
+  gate_.Open();
+  auto done = service->Wait("org_a", run->id, 10s);
+  ASSERT_TRUE(done.has_value());
+  while (calls.load() < kWaiters) std::this_thread::sleep_for(1ms);
+  service->Stop(1s);
+  EXPECT_EQ(calls.load(), kWaiters);
+  EXPECT_EQ(timed_out.load(), kWaiters / 3);
+  EXPECT_EQ(settled.load(), kWaiters - kWaiters / 3);
+  for (int i = 0; i < kWaiters; ++i) EXPECT_EQ(per_waiter[i].load(), 1) << i;
+}
+
+TEST_F(RunServiceTest, WaitAsyncOnAFinishedRunReadsTheStore) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutOrg(*store_, "org_b");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto run = service->Submit(Sub("org_a", "double", 1, bj::parse(R"({"n": 3})")));
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(service->Wait("org_a", run->id, 10s).has_value());
+  // A new service (nothing in memory) answers from the store at once.
+  service->Stop(1s);
+  auto fresh = NewService();
+  ASSERT_TRUE(fresh->Start().ok());
+  WaitCalls mine, other_org, unknown;
+  fresh->WaitAsync("org_a", run->id, 10s, mine.Callback());
+  fresh->WaitAsync("org_b", run->id, 10s, other_org.Callback());
+  fresh->WaitAsync("org_a", "run_unknown", 10s, unknown.Callback());
+  ASSERT_EQ(mine.count(), 1u);
+  ASSERT_TRUE(mine.at(0).has_value());
+  EXPECT_EQ(mine.at(0)->status, "succeeded");
+  EXPECT_EQ(bj::parse(mine.at(0)->record).at("output"), bj::value(6));
+  ASSERT_EQ(other_org.count(), 1u);
+  EXPECT_FALSE(other_org.at(0).has_value());
+  ASSERT_EQ(unknown.count(), 1u);
+  EXPECT_FALSE(unknown.at(0).has_value());
+  fresh->Stop(1s);
+}
+
+// Stop() completes every pending waiter before it returns: the run that settles during
+// the drain with its outcome, the one that stays queued with nullopt; later waits on the
+// queued run end at once.
+TEST_F(RunServiceTest, StopCompletesPendingWaiters) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  WaitCalls on_running, on_queued, after_stop;
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto running = service->Submit(Sub("org_a", "gated", 1));
+  auto queued = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(running.ok() && queued.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  service->WaitAsync("org_a", running->id, 60s, on_running.Callback());
+  service->WaitAsync("org_a", queued->id, 60s, on_queued.Callback());
+  std::thread opener([&] {
+    std::this_thread::sleep_for(30ms);
+    gate_.Open();
+  });
+  service->Stop(10s);
+  opener.join();
+  ASSERT_EQ(on_running.count(), 1u);
+  ASSERT_TRUE(on_running.at(0).has_value());
+  EXPECT_EQ(on_running.at(0)->status, "succeeded");
+  ASSERT_EQ(on_queued.count(), 1u);
+  EXPECT_FALSE(on_queued.at(0).has_value());
+  EXPECT_EQ(Stored("org_a", queued->id)->status, "queued");  // for the next start
+  service->WaitAsync("org_a", queued->id, 60s, after_stop.Callback());
+  ASSERT_EQ(after_stop.count(), 1u);
+  EXPECT_FALSE(after_stop.at(0).has_value());
+  EXPECT_EQ(gate_.arrived, 1);  // the queued run did not start while stopping
+}
+
+TEST_F(RunServiceTest, SubmissionErrorsReachDoneOnce) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  SubmitCalls invalid, missing, over, late, refused_inline;
+  auto service = NewService({.workers = 2, .max_queued = 1});
+  ASSERT_TRUE(service->Start().ok());
+  // Found before the commit: answered on this thread, before SubmitAsync returns.
+  service->SubmitAsync(Sub("org_a", "double", 1, bj::parse(R"({"n": "x"})")), invalid.Callback());
+  ASSERT_EQ(invalid.count(), 1u);
+  EXPECT_EQ(invalid.at(0).error().code, ErrorCode::kInvalidInput);
+  service->SubmitAsync(Sub("org_a", "nope", 1), missing.Callback());
+  ASSERT_EQ(missing.count(), 1u);
+  EXPECT_EQ(missing.at(0).error().code, ErrorCode::kNotFound);
+
+  auto first = service->Submit(Sub("org_a", "gated", 1));  // takes the org's only slot
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  auto second = service->Submit(Sub("org_a", "gated", 1));  // the one queued run allowed
+  ASSERT_TRUE(second.ok());
+  service->SubmitAsync(Sub("org_a", "gated", 1), over.Callback());
+  ASSERT_EQ(over.count(), 1u);
+  EXPECT_EQ(over.at(0).error().code, ErrorCode::kRateLimited);
+
+  // An inline submission whose own commit work fails: the error reaches done.
+  gate_.Open();
+  ASSERT_TRUE(service->Wait("org_a", second->id, 10s).has_value());
+  Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 1})"));
+  s.may_run_inline = true;
+  s.in_commit = [](store::Tx&, const store::Run&) -> Status {
+    return MakeError(ErrorCode::kConflict, "delivery already seen");
+  };
+  service->SubmitAsync(std::move(s), refused_inline.Callback());
+  ASSERT_TRUE(refused_inline.WaitFor(1));
+  EXPECT_EQ(refused_inline.at(0).error().code, ErrorCode::kConflict);
+
+  service->Stop(1s);
+  // Refused by the stopped service; `done` may call back into it (no lock is held).
+  int64_t running_seen = -1;
+  service->SubmitAsync(Sub("org_a", "double", 1, bj::parse(R"({"n": 1})")),
+                       [&, record = late.Callback()](Result<store::Run> r) {
+                         running_seen = service->Stats().running;
+                         record(std::move(r));
+                       });
+  EXPECT_EQ(running_seen, 0);
+  ASSERT_EQ(late.count(), 1u);
+  EXPECT_EQ(late.at(0).error().code, ErrorCode::kRateLimited);
+  for (SubmitCalls* calls : {&invalid, &missing, &over, &late, &refused_inline}) {
+    EXPECT_EQ(calls->count(), 1u);
+  }
+}
+
+// Many submitters chain SubmitAsync -> WaitAsync from inside the completions (on the
+// store's writer thread, a worker, or the caller), inline and on workers: every
+// completion is called exactly once, with the right outcome.
+TEST_F(RunServiceTest, ChainedAsyncSubmitAndWaitCompleteExactlyOnce) {
+  testing::PutOrg(*store_, "org_a", 4);
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 15;
+  constexpr int kTotal = kThreads * kPerThread;
+  std::atomic<int> submit_calls{0}, wait_calls{0}, correct{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  auto service = NewService({.workers = 3});
+  ASSERT_TRUE(service->Start().ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int n = t * 100 + i;
+        Submission s = Sub("org_a", "double", 1, bj::parse("{\"n\": " + std::to_string(n) + "}"));
+        s.may_run_inline = i % 2 == 0;
+        RunService* svc = service.get();
+        svc->SubmitAsync(std::move(s), [&, svc, n](Result<store::Run> run) {
+          ++submit_calls;
+          if (!run.ok()) {
+            ++wait_calls;  // nothing to wait for
+            std::lock_guard lock(mu);
+            cv.notify_all();
+            return;
+          }
+          svc->WaitAsync("org_a", run->id, 20s, [&, n](std::optional<store::Run> final_run) {
+            if (final_run && final_run->status == "succeeded" &&
+                bj::parse(final_run->record).at("output") == bj::value(2 * n)) {
+              ++correct;
+            }
+            ++wait_calls;
+            std::lock_guard lock(mu);
+            cv.notify_all();
+          });
+        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return wait_calls.load() >= kTotal; }));
+  }
+  service->Stop(1s);
+  EXPECT_EQ(submit_calls.load(), kTotal);
+  EXPECT_EQ(wait_calls.load(), kTotal);
+  EXPECT_EQ(correct.load(), kTotal);
+  EXPECT_EQ(service->Stats().succeeded, kTotal);
 }
 
 TEST(WorkflowCacheTest, LoadsOnceEvictsAndReportsMissing) {

@@ -1,11 +1,14 @@
 // SqliteStore: the embedded Store (rampart/store/store.h) over SQLite in WAL mode.
 //
-// Writes. One writer thread owns the only read-write connection. Write() queues a job
-// and waits; the writer takes every queued job (up to max_group), opens one
-// transaction, runs each job inside its own savepoint (rolled back alone when the job
-// fails) and commits once: with synchronous=FULL that is one fsync for the whole group,
-// so throughput grows with the number of concurrent writers instead of being capped at
-// one fsync per Write().
+// Writes. One writer thread owns the only read-write connection. WriteAsync() queues a
+// job (its function and its completion) and returns; the writer takes every queued job
+// (up to max_group), opens one transaction, runs each job inside its own savepoint
+// (rolled back alone when the job fails) and commits once: with synchronous=FULL that is
+// one fsync for the whole group, so throughput grows with the number of concurrent
+// writers instead of being capped at one fsync per write. Only after that COMMIT returned
+// does the writer call the group's completions, in queue order, so a completion never
+// sees a change that is not durable yet. Write() is WriteAsync() plus a wait on a promise:
+// one code path for both.
 //
 // Reads. A fixed pool of read-only connections; WAL lets them read a consistent
 // snapshot while the writer commits.
@@ -17,6 +20,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -52,9 +56,20 @@ Status RunGuarded(const std::function<Status(Tx&)>& fn, Tx& tx) {
 }
 
 struct WriteJob {
-  const std::function<Status(Tx&)>* fn;
-  std::promise<Status> done;
+  std::function<Status(Tx&)> fn;
+  std::function<void(Status)> done;
 };
+
+// Calls a job's completion on the writer thread: an exception must not end the thread
+// (every later writer would wait forever), so it is swallowed; the caller's status was
+// already final.
+void Complete(WriteJob& job, Status status) {
+  if (!job.done) return;
+  try {
+    job.done(std::move(status));
+  } catch (...) {
+  }
+}
 
 struct ReadSlot {
   std::unique_ptr<SqliteConnection> conn;
@@ -115,19 +130,25 @@ class SqliteStore final : public Store {
   }
 
   Status Write(const std::function<Status(Tx&)>& fn) override {
-    // From inside a Write() function this would wait for the writer thread, which is
-    // the caller itself: fail instead of deadlocking.
+    // From inside a Write() function (or a completion) this would wait for the writer
+    // thread, which is the caller itself: fail instead of deadlocking.
     if (std::this_thread::get_id() == writer_id_.load()) {
       return MakeError(ErrorCode::kInternal, "Write() called from inside a Write() function");
     }
-    WriteJob job{&fn, {}};
-    std::future<Status> done = job.done.get_future();
+    std::promise<Status> promise;
+    std::future<Status> result = promise.get_future();
+    // `fn` outlives the job: this frame waits for the completion below.
+    WriteAsync([&fn](Tx& tx) { return fn(tx); },
+               [&promise](Status status) { promise.set_value(std::move(status)); });
+    return result.get();
+  }
+
+  void WriteAsync(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
     {
       std::lock_guard lock(queue_mutex_);
-      queue_.push_back(&job);
+      queue_.push_back(WriteJob{std::move(fn), std::move(done)});
     }
     queue_cv_.notify_one();
-    return done.get();
   }
 
   Status Ping() override {
@@ -171,15 +192,17 @@ class SqliteStore final : public Store {
 
   void WriterLoop() {
     writer_id_.store(std::this_thread::get_id());
-    std::vector<WriteJob*> group;
+    std::vector<WriteJob> group;
     for (;;) {
       {
         std::unique_lock lock(queue_mutex_);
         queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        // Queued jobs are drained before stopping: their callers are waiting.
+        // Queued jobs are drained before stopping (including those queued by the
+        // completions of earlier ones): their callers wait for them.
         if (queue_.empty()) return;
         const size_t take = std::min(queue_.size(), static_cast<size_t>(max_group_));
-        group.assign(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(take));
+        group.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(take)));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(take));
       }
       RunGroup(group);
@@ -187,8 +210,8 @@ class SqliteStore final : public Store {
     }
   }
 
-  // Runs `jobs` in one transaction and commits once; fulfils every job's promise.
-  void RunGroup(const std::vector<WriteJob*>& jobs) {
+  // Runs `jobs` in one transaction and commits once; then completes every job.
+  void RunGroup(std::vector<WriteJob>& jobs) {
     std::vector<Status> results(jobs.size());
     sqlite3* db = writer_conn_->db();
     size_t next = 0;
@@ -200,7 +223,7 @@ class SqliteStore final : public Store {
       }
       bool transaction_lost = false;
       while (next < jobs.size()) {
-        results[next] = RunJob(*jobs[next]->fn);
+        results[next] = RunJob(jobs[next].fn);
         ++next;
         if (sqlite3_get_autocommit(db) != 0) {
           // SQLite rolled the whole transaction back (I/O error, out of memory, ...):
@@ -218,7 +241,9 @@ class SqliteStore final : public Store {
       }
       RecordCommit(static_cast<int64_t>(next - first));
     }
-    for (size_t i = 0; i < jobs.size(); ++i) jobs[i]->done.set_value(std::move(results[i]));
+    // Every transaction of the group has ended (committed or rolled back): no completion
+    // runs while a change it could observe is still pending.
+    for (size_t i = 0; i < jobs.size(); ++i) Complete(jobs[i], std::move(results[i]));
   }
 
   // One job inside the group's transaction, in its own savepoint.
@@ -253,7 +278,7 @@ class SqliteStore final : public Store {
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
-  std::deque<WriteJob*> queue_;  // guarded by queue_mutex_
+  std::deque<WriteJob> queue_;   // guarded by queue_mutex_
   bool stopping_ = false;        // guarded by queue_mutex_
 
   std::vector<std::unique_ptr<ReadSlot>> readers_;

@@ -4,7 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -564,6 +569,250 @@ TEST_F(SqliteStoreTest, FailingWriterInAGroupIsRolledBackAlone) {
   EXPECT_EQ(after.commits - before.commits, 2);  // the blocker's group, then all nine
   EXPECT_EQ(after.largest_group, kJobs);
   EXPECT_GE(after.grouped_commits, 1);
+}
+
+// Counts completions and lets the test wait for a number of them.
+struct Completions {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Status> statuses;  // in completion order
+  std::function<void(Status)> Callback() {
+    return [this](Status status) {
+      std::lock_guard lock(mu);
+      statuses.push_back(std::move(status));
+      cv.notify_all();
+    };
+  }
+  bool WaitFor(size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(30), [&] { return statuses.size() >= n; });
+  }
+  size_t count() {
+    std::lock_guard lock(mu);
+    return statuses.size();
+  }
+};
+
+// Whether a brand-new connection (not one of the store's) sees run `id` of org_a.
+bool VisibleToAFreshConnection(const std::string& path, const std::string& id) {
+  sqlite3* db = nullptr;
+  bool found = false;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE org_id = 'org_a' AND id = ?", -1,
+                           &stmt, nullptr) == SQLITE_OK) {
+      sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+      found = sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 1;
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return found;
+}
+
+TEST_F(SqliteStoreTest, WriteAsyncCompletesOnlyOnceTheCommitIsDurable) {
+  Open(/*synchronous_full=*/true);
+  SeedTwoOrgs();
+  constexpr int kWrites = 20;
+  std::atomic<int> visible{0};
+  std::atomic<int> ok{0};
+  Completions completions;
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string id = "run_async_" + std::to_string(i);
+    store().WriteAsync([id](Tx& tx) { return tx.InsertRun(MakeRun("org_a", id, "w")); },
+                       [&, id, done = completions.Callback()](Status status) {
+                         if (status.ok()) ok.fetch_add(1);
+                         // Committed before the completion: another connection sees it.
+                         if (VisibleToAFreshConnection(path(), id)) visible.fetch_add(1);
+                         done(std::move(status));
+                       });
+  }
+  ASSERT_TRUE(completions.WaitFor(kWrites));
+  EXPECT_EQ(ok.load(), kWrites);
+  EXPECT_EQ(visible.load(), kWrites);
+  // Exactly once each.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(completions.count(), static_cast<size_t>(kWrites));
+}
+
+TEST_F(SqliteStoreTest, ConcurrentWriteAsyncCallsShareOneCommit) {
+  SeedTwoOrgs();
+  // Hold the writer thread inside a first job so the asynchronous ones queue up.
+  std::atomic<bool> release{false};
+  std::atomic<bool> blocking{false};
+  Completions blocker_done;
+  store().WriteAsync(
+      [&](Tx&) {
+        blocking.store(true);
+        while (!release.load()) std::this_thread::yield();
+        return Status::Ok();
+      },
+      blocker_done.Callback());
+  while (!blocking.load()) std::this_thread::yield();
+  const GroupCommitStats before = GroupCommitStatsForTest(store());
+
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  Completions completions;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = "run_" + std::to_string(t) + "_" + std::to_string(i);
+        // Returns at once although the writer is busy.
+        store().WriteAsync([id](Tx& tx) { return tx.InsertRun(MakeRun("org_a", id, "w")); },
+                           completions.Callback());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(QueuedWritesForTest(store()), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(completions.count(), 0u);  // nothing committed yet, nothing completed
+  release.store(true);
+  ASSERT_TRUE(blocker_done.WaitFor(1));
+  ASSERT_TRUE(completions.WaitFor(kThreads * kPerThread));
+  for (const Status& status : completions.statuses) EXPECT_TRUE(status.ok());
+  const GroupCommitStats after = GroupCommitStatsForTest(store());
+  EXPECT_EQ(after.commits - before.commits, 2);  // the blocker, then all of them together
+  EXPECT_EQ(after.largest_group, kThreads * kPerThread);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("queued"); }),
+            kThreads * kPerThread);
+}
+
+TEST_F(SqliteStoreTest, FailingAsyncJobIsRolledBackAloneAndAThrowingCompletionIsHarmless) {
+  SeedTwoOrgs();
+  std::atomic<bool> release{false};
+  std::atomic<bool> blocking{false};
+  store().WriteAsync(
+      [&](Tx&) {
+        blocking.store(true);
+        while (!release.load()) std::this_thread::yield();
+        return Status::Ok();
+      },
+      [](Status) { throw std::runtime_error("a completion that throws"); });
+  while (!blocking.load()) std::this_thread::yield();
+  constexpr int kJobs = 6;
+  constexpr int kFailing = 2;
+  constexpr int kThrowing = 4;
+  std::vector<Status> results(kJobs);
+  Completions completions;
+  for (int i = 0; i < kJobs; ++i) {
+    store().WriteAsync(
+        [i](Tx& tx) -> Status {
+          Status inserted = tx.InsertRun(MakeRun("org_a", "run_" + std::to_string(i), "w"));
+          if (!inserted.ok()) return inserted;
+          if (i == kFailing) return MakeError(ErrorCode::kInvalidArgument, "changed my mind");
+          if (i == kThrowing) throw std::runtime_error("boom");
+          return Status::Ok();
+        },
+        [&, i, done = completions.Callback()](Status status) {
+          results[i] = status;
+          done(status);
+          if (i == 0) throw std::runtime_error("this completion throws too");
+        });
+  }
+  const GroupCommitStats before = GroupCommitStatsForTest(store());
+  release.store(true);
+  ASSERT_TRUE(completions.WaitFor(kJobs));
+  for (int i = 0; i < kJobs; ++i) {
+    SCOPED_TRACE(i);
+    auto run =
+        ReadWith(store(), [i](Tx& tx) { return tx.GetRun("org_a", "run_" + std::to_string(i)); });
+    if (i == kFailing || i == kThrowing) {
+      ASSERT_FALSE(results[i].ok());
+      EXPECT_EQ(results[i].error().code,
+                i == kFailing ? ErrorCode::kInvalidArgument : ErrorCode::kInternal);
+      EXPECT_FALSE(run->has_value());
+    } else {
+      EXPECT_TRUE(results[i].ok());
+      EXPECT_TRUE(run->has_value());
+    }
+  }
+  const GroupCommitStats after = GroupCommitStatsForTest(store());
+  EXPECT_GE(after.commits - before.commits, 1);
+  // The writer thread survived the throwing completions.
+  EXPECT_TRUE(store().Write([](Tx& tx) { return tx.PutSetting("after", "yes"); }).ok());
+}
+
+TEST_F(SqliteStoreTest, CompletionMayWriteAsyncAgainButNotWrite) {
+  SeedTwoOrgs();
+  constexpr int kChain = 5;
+  std::promise<void> finished;
+  Status nested_write = Status::Ok();
+  std::function<void(int)> step = [&](int i) {
+    store().WriteAsync(
+        [i](Tx& tx) { return tx.InsertRun(MakeRun("org_a", "chain_" + std::to_string(i), "w")); },
+        [&, i](Status status) {
+          EXPECT_TRUE(status.ok());
+          if (i == 0) {
+            // Would wait for this very thread: refused instead of a deadlock.
+            nested_write = store().Write([](Tx& tx) { return tx.PutSetting("x", "y"); });
+          }
+          if (i + 1 < kChain) {
+            step(i + 1);
+          } else {
+            finished.set_value();
+          }
+        });
+  };
+  step(0);
+  ASSERT_EQ(finished.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  ASSERT_FALSE(nested_write.ok());
+  EXPECT_EQ(nested_write.error().code, ErrorCode::kInternal);
+  for (int i = 0; i < kChain; ++i) {
+    EXPECT_TRUE(ReadWith(store(), [i](Tx& tx) {
+                  return tx.GetRun("org_a", "chain_" + std::to_string(i));
+                })->has_value());
+  }
+}
+
+TEST_F(SqliteStoreTest, DestroyingTheStoreCompletesItsPendingWrites) {
+  SeedTwoOrgs();
+  constexpr int kWrites = 30;
+  std::atomic<bool> release{false};
+  std::atomic<bool> blocking{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> completed{0};
+  store().WriteAsync(
+      [&](Tx&) {
+        blocking.store(true);
+        while (!release.load()) std::this_thread::yield();
+        return Status::Ok();
+      },
+      [&](Status status) {
+        if (status.ok()) ok.fetch_add(1);
+        completed.fetch_add(1);
+      });
+  while (!blocking.load()) std::this_thread::yield();
+  Store* closing = store_.get();  // valid in completions: they run before the destructor ends
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string id = "run_" + std::to_string(i);
+    store().WriteAsync([id](Tx& tx) { return tx.InsertRun(MakeRun("org_a", id, "w")); },
+                       [&, i, closing](Status status) {
+                         if (status.ok()) ok.fetch_add(1);
+                         completed.fetch_add(1);
+                         // A job queued by a completion while stopping still runs.
+                         if (i == kWrites - 1) {
+                           closing->WriteAsync(
+                               [](Tx& tx) { return tx.InsertRun(MakeRun("org_a", "late", "w")); },
+                               [&](Status late) {
+                                 if (late.ok()) ok.fetch_add(1);
+                                 completed.fetch_add(1);
+                               });
+                         }
+                       });
+  }
+  // The writer is still held, with every job queued, when destruction begins.
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    release.store(true);
+  });
+  store_.reset();
+  releaser.join();
+  EXPECT_EQ(completed.load(), kWrites + 2);
+  EXPECT_EQ(ok.load(), kWrites + 2);
+  Open();
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("queued"); }), kWrites + 1);
 }
 
 TEST_F(SqliteStoreTest, NestedWriteFailsInsteadOfDeadlocking) {

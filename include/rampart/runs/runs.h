@@ -119,26 +119,36 @@ class RunService {
 
   // Validates the input against the version's `inputs` schema (kInvalidInput with the
   // validation errors in the message, nothing stored), commits the run as queued and
-  // schedules it. Returns the stored run (id, status queued or running; with
+  // schedules it (SubmitAsync, waited for: it blocks this thread during the commit). Returns the stored run (id, status queued or running; with
   // may_run_inline, possibly its final state, record included).
   // kNotFound when the workflow version does not exist in that org.
   Result<store::Run> Submit(Submission submission);
 
   // Waits up to `timeout` for the run to reach a final status (or awaiting_approval).
   // Returns the stored run when it did, nullopt on timeout. Cheap when already final.
+  // (WaitAsync, waited for.)
   std::optional<store::Run> Wait(std::string_view org_id, std::string_view run_id,
                                  std::chrono::milliseconds timeout);
 
   // Submit() without blocking on the commit: `done` is called exactly once with what
   // Submit() would have returned, on the store's writer thread or a worker (or on the
   // calling thread, for errors found before the commit). An inline run (may_run_inline)
-  // executes on the calling thread before its commit is queued. Keep `done` short.
+  // executes on the calling thread before its commit is queued. `done` comes only after
+  // the commit is durable, and after the service's memory shows the run (a WaitAsync
+  // from inside `done` finds it). Keep `done` short; it may call SubmitAsync/WaitAsync,
+  // never the blocking Submit/Wait/Stop (they would wait for the thread running it).
+  // Stop() returns only after every accepted SubmitAsync's `done` returned. The
+  // submission (its in_commit and what that captures) is used until the commit, after
+  // SubmitAsync returned: what it refers to must live until `done` is called.
   void SubmitAsync(Submission submission, std::function<void(Result<store::Run>)> done);
 
   // Wait() without blocking: `done` is called exactly once with the run once it is final
   // (or awaiting_approval), or nullopt when `timeout` passed first or the service stopped
-  // before the run settled; on a worker or service thread, or on the calling thread when
-  // the outcome is known at once. Keep `done` short.
+  // before the run settled; on the thread that settled the run (a worker, the store's
+  // writer thread, a Cancel caller), the service's timer thread, the thread in Stop(), or
+  // on the calling thread when the outcome is known at once. Never called while the
+  // service holds its lock. Keep `done` short, with the same limits as SubmitAsync's.
+  // Every pending `done` is called before Stop() returns.
   void WaitAsync(std::string_view org_id, std::string_view run_id,
                  std::chrono::milliseconds timeout,
                  std::function<void(std::optional<store::Run>)> done);
@@ -158,9 +168,10 @@ class RunService {
   // 0 = the default). Queued runs start if the new limit leaves room.
   void SetOrgLimit(std::string_view org_id, int limit);
 
-  // Stops taking new runs, lets running ones finish until `drain` passes (then asks them
-  // to cancel and waits for them; a run cut here stays `running` and is recovered as
-  // `interrupted` on the next start), joins the workers. Queued runs stay queued.
+  // Stops taking new runs (submissions whose commit is in flight complete first), lets
+  // running ones finish until `drain` passes (then asks them to cancel and waits for
+  // them; a run cut here stays `running` and is recovered as `interrupted` on the next
+  // start), joins the workers. Queued runs stay queued; their waiters get nullopt.
   void Stop(std::chrono::milliseconds drain);
 
  private:

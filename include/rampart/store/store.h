@@ -6,10 +6,13 @@
 // Transactions. Callers never hold a connection: they pass a function that receives a
 // Tx. Read() runs it in a read transaction (a consistent snapshot; many run at once).
 // Write() runs it in a write transaction and returns only once the change is durable
-// (committed and fsynced). Concurrent Write() calls are grouped into one database
-// commit (group commit) so durability does not cost one fsync per caller; each caller's
-// function still applies atomically: when it returns an error, its changes are rolled
-// back (a savepoint) and the other callers of the group are unaffected.
+// (committed and fsynced). WriteAsync() does the same without blocking its caller: it
+// queues the function and a completion, which the store calls once the change is durable
+// (or has failed), so a server thread need not park while an fsync happens. Concurrent
+// writes (of either form) are grouped into one database commit (group commit) so
+// durability does not cost one fsync per caller; each caller's function still applies
+// atomically: when it returns an error, its changes are rolled back (a savepoint) and the
+// other callers of the group are unaffected.
 //
 // Org isolation. Every method that touches an org's object takes the org id and filters
 // by it: an object of another org is "absent" (std::nullopt / false), never an error
@@ -444,11 +447,17 @@ class Store {
   virtual Status Write(const std::function<Status(Tx&)>& fn) = 0;
   // Write() without blocking the caller: `fn` runs as for Write() (grouped with other
   // writers), and `done` receives its status exactly once, when the commit is durable
-  // or has failed. `done` runs on the store's writer thread (or the calling thread):
-  // keep it short and never call Write() from it (WriteAsync() is fine). This default
-  // is synchronous (fn and done both run inside the call); the SQLite store overrides it.
+  // or has failed (never before). `done` runs on the store's writer thread (or the
+  // calling thread): keep it short and never call Write() from it, nor anything that
+  // waits for a write (WriteAsync() is fine). An exception thrown by `done` is swallowed.
+  // Jobs queued before the store is destroyed still run and complete. This default is
+  // synchronous (fn and done both run inside the call); the SQLite store overrides it.
   virtual void WriteAsync(std::function<Status(Tx&)> fn, std::function<void(Status)> done) {
-    done(Write(fn));
+    Status status = Write(fn);
+    try {
+      done(std::move(status));
+    } catch (...) {
+    }
   }
   // kInternal when the database cannot be reached (for /readyz).
   virtual Status Ping() = 0;
