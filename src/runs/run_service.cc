@@ -183,6 +183,9 @@ struct RunEntry {
   // Committed as `running` by Submit itself (the fast path), so the worker does not
   // commit the queued -> running transition again.
   bool prestarted = false;
+  // An inline run gives its slot back once the engine finished, before its commit: the
+  // org's limit bounds runs that execute, and a commit in flight executes nothing.
+  bool slot_released = false;
 };
 
 using EntryPtr = std::shared_ptr<RunEntry>;
@@ -972,6 +975,9 @@ class RunService::Impl {
       std::lock_guard lock(mu_);
       user_cancelled = e->user_cancelled;
       commit->cut = e->cut_by_stop && !user_cancelled && result.status == "cancelled";
+      // The next run of the org may start while this one commits (see slot_released).
+      ReleaseSlot(*e);
+      e->slot_released = true;
     }
     store::Run& committed = commit->committed;
     committed = run;
@@ -1064,7 +1070,7 @@ class RunService::Impl {
   // its commit failed): the slot is released and the run leaves memory. Returns its
   // waiters, to be told nullopt outside mu_.
   std::vector<Waiter> Abandon(RunEntry& e) {
-    ReleaseSlot(e);
+    if (!e.slot_released) ReleaseSlot(e);
     e.state = State::kAbandoned;
     runs_.erase(e.run.id);
     return TakeWaiters(e);
@@ -1172,7 +1178,7 @@ class RunService::Impl {
       if (final_run.status == "succeeded") ++stats_.succeeded;
       else if (final_run.status == "failed") ++stats_.failed;
       else if (final_run.status == "cancelled") ++stats_.cancelled;
-      if (e->state == State::kRunning) ReleaseSlot(*e);
+      if (e->state == State::kRunning && !e->slot_released) ReleaseSlot(*e);
       e->run = std::move(final_run);
       e->state = State::kDone;
       runs_.erase(e->run.id);

@@ -861,14 +861,26 @@ TEST_F(RunServiceTest, SubmitAsyncCompletesOnlyAfterItsCommit) {
   EXPECT_EQ(submitted.count(), 1u);
   EXPECT_EQ(deferring.held(), 1u);
   EXPECT_EQ(CountStatus("succeeded"), succeeded_before);
-  EXPECT_EQ(service.Stats().running, 1);  // it holds its slot until the commit completes
+  // Its slot is back once the engine finished: a commit in flight executes nothing, so
+  // with a limit of 1 the org's next inline run executes meanwhile (not queued behind it).
+  EXPECT_EQ(service.Stats().running, 0);
+  service.SetOrgLimit("org_a", 1);
+  Submission next = Sub("org_a", "double", 1, bj::parse(R"({"n": 9})"));
+  next.may_run_inline = true;
+  service.SubmitAsync(std::move(next), submitted.Callback());
+  EXPECT_EQ(deferring.held(), 2u);
   deferring.Release();
-  ASSERT_TRUE(submitted.WaitFor(2));
+  ASSERT_TRUE(submitted.WaitFor(3));
   Result<store::Run> second = submitted.at(1);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->status, "succeeded");
   EXPECT_EQ(bj::parse(second->record).at("output"), bj::value(12));
   EXPECT_EQ(Stored("org_a", second->id)->status, "succeeded");
+  Result<store::Run> third = submitted.at(2);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->status, "succeeded");  // final from Submit: it ran inline
+  EXPECT_EQ(bj::parse(third->record).at("output"), bj::value(18));
+  service.SetOrgLimit("org_a", 0);
 
   // Stop() with a commit in flight: the submission completes before Stop returns.
   service.SubmitAsync(Sub("org_a", "double", 1, bj::parse(R"({"n": 7})")), submitted.Callback());
@@ -881,10 +893,10 @@ TEST_F(RunServiceTest, SubmitAsyncCompletesOnlyAfterItsCommit) {
   std::this_thread::sleep_for(50ms);
   deferring.Release();
   stopper.join();
-  EXPECT_EQ(completed_when_stopped.load(), 3u);
-  ASSERT_TRUE(submitted.at(2).ok());
-  EXPECT_TRUE(Stored("org_a", submitted.at(2)->id).has_value());
-  EXPECT_EQ(submitted.count(), 3u);
+  EXPECT_EQ(completed_when_stopped.load(), 4u);
+  ASSERT_TRUE(submitted.at(3).ok());
+  EXPECT_TRUE(Stored("org_a", submitted.at(3)->id).has_value());
+  EXPECT_EQ(submitted.count(), 4u);
   EXPECT_EQ(waited.count(), 1u);
 }
 
