@@ -23,8 +23,8 @@ json() {  # json FILE PYTHON-EXPR-ON-d
 }
 
 DATA="$TMP/data"
-start() {
-  "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
+start() {  # start [EXTRA SERVE FLAGS...]
+  "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
   PID=$!
   for _ in $(seq 1 100); do
     PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
@@ -222,6 +222,39 @@ for _ in $(seq 1 100); do
 done
 check "approved run resumed and finished" succeeded "$status"
 check "the step before the gate ran once" 1 "$(json "$TMP/body" 'd["output"]["n"]')"
+kill -TERM "$PID"; wait "$PID"; PID=""
+
+# A request waiting for its run holds no io thread: with ONE io thread, other requests are
+# answered while a slow run (a long query on the org's database) is waited for.
+printf 'io_threads: 1\n' >"$TMP/one.yaml"
+start --config "$TMP/one.yaml"
+cat >"$TMP/slow.yaml" <<'EOF2'
+rampart: 1
+id: slow
+steps:
+  - id: spin
+    type: action
+    uses: db.query
+    with: { sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) SELECT count(*) AS n FROM c" }
+output: { n: "{{ steps.spin.output.rows[0].n }}" }
+EOF2
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/yaml' --data-binary @"$TMP/slow.yaml")
+check "create slow workflow" 201 "$code"
+check "publish slow workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/slow/publish '{"version":1}')"
+curl -s -o "$TMP/slow.json" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows/slow/runs" \
+  -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  --data-binary '{"input":{},"wait":60}' >"$TMP/slow.code" &
+SLOW=$!
+sleep 0.3
+check "healthz answered during the wait" 200 "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$BASE/healthz")"
+check "the API answers during the wait" 200 "$(api GET /v1/orgs/$ORG/runs?status=running)"
+check "the slow run is running meanwhile" 1 "$(json "$TMP/body" 'len(d["items"])')"
+check "its waiting request is still open" 1 "$(kill -0 $SLOW 2>/dev/null && echo 1 || echo 0)"
+wait "$SLOW"
+check "the waited run answers 200 when it finishes" 200 "$(cat "$TMP/slow.code")"
+check "with its record" succeeded "$(json "$TMP/slow.json" 'd["status"]')"
+check "and its output" 4000000 "$(json "$TMP/slow.json" 'd["output"]["n"]')"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
 # Config refusals: a master key file readable by others, unknown keys.

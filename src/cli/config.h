@@ -21,9 +21,8 @@ struct Config {
   std::string jwt_issuer, jwt_audience, jwt_jwks_file, jwt_pem_file;
   std::vector<std::string> jwt_algorithms;
   int max_concurrent_runs = 0;
-  // HTTP io threads (1..1024); 0: max(64, 8 x cores). Handlers block on commits and on
-  // `wait`, so fewer threads cut context switches (lower latency, cheaper forgeries) but
-  // cap how many such requests are served at once.
+  // HTTP io threads (1..1024); 0: max(4, 2 x cores). Handlers answer asynchronously (a
+  // commit or a run's `wait` holds no thread), so more threads only add context switches.
   int io_threads = 0;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
   std::vector<std::string> trusted_proxies;          // CIDRs whose X-Forwarded-For counts

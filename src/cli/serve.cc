@@ -279,9 +279,10 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (!token_file.ok()) return Fail(err, token_file.error());
 
   server::ServerOptions server_options;
-  // Handlers block (store commits, `wait` for a run), so the io threads are sized for
-  // concurrent requests, not for cores (unless the config says otherwise).
-  server_options.threads = config->io_threads > 0 ? config->io_threads : std::max(64, 8 * cores);
+  // Handlers do not wait on io threads (commits and runs answer asynchronously), so the io
+  // threads are sized for cores: more only add wake-ups and context switches (see
+  // docs/PERFORMANCE.md). The config may say otherwise.
+  server_options.threads = config->io_threads > 0 ? config->io_threads : std::max(4, 2 * cores);
   server_options.host = address->first;
   server_options.port = address->second;
   server_options.tls_cert_file = config->tls_cert;
