@@ -39,6 +39,14 @@ api() {  # api METHOD PATH [BODY] -> status code; body in $TMP/body
   curl "${args[@]}"
 }
 
+deploy() {  # deploy ID YAML-FILE: creates the workflow from the file, publishes version 1
+  local code
+  code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/yaml' --data-binary @"$2")
+  check "create $1 workflow" 201 "$code"
+  check "publish $1 workflow" 200 "$(api POST "/v1/orgs/$ORG/workflows/$1/publish" '{"version":1}')"
+}
+
 start
 check "server started" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
 TOKEN_FILE="$DATA/setup-token"
@@ -68,10 +76,7 @@ code=$(curl -s -b "$TMP/cookies" -o "$TMP/key.json" -w '%{http_code}' -X POST "$
 check "create API key" 201 "$code"
 KEY=$(json "$TMP/key.json" 'd["key"]')
 
-code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
-  -H 'Content-Type: application/yaml' --data-binary @"$SRC/examples/hello.yaml")
-check "create workflow" 201 "$code"
-check "publish" 200 "$(api POST /v1/orgs/$ORG/workflows/hello/publish '{"version":1}')"
+deploy hello "$SRC/examples/hello.yaml"
 INPUT=$(cat "$SRC/examples/hello.input.json")
 check "run with wait" 200 "$(api POST /v1/orgs/$ORG/workflows/hello/runs "{\"input\":$INPUT,\"wait\":10}")"
 check "run record status" succeeded "$(json "$TMP/body" 'd["status"]')"
@@ -140,10 +145,7 @@ steps:
     with: { sql: "SELECT body FROM notes ORDER BY id" }
 output: { rows: "{{ steps.read.output.rows }}" }
 EOF2
-code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
-  -H 'Content-Type: application/yaml' --data-binary @"$TMP/db.yaml")
-check "create db workflow" 201 "$code"
-check "publish db workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/db-demo/publish '{"version":1}')"
+deploy db-demo "$TMP/db.yaml"
 check "run db workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/db-demo/runs '{"input":{"body":"hello; DROP TABLE notes"},"wait":10}')"
 check "db rows" "[{'body': 'hello; DROP TABLE notes'}]" "$(json "$TMP/body" 'd["output"]["rows"]')"
 check "per-org database file" 600 "$(stat -c %a "$DATA/db/$ORG.sqlite" 2>/dev/null)"
@@ -174,10 +176,7 @@ steps:
     with: { sql: "SELECT count(*) AS n FROM notes WHERE body = 'gated'" }
 output: { n: "{{ steps.count.output.rows[0].n }}" }
 EOF2
-code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
-  -H 'Content-Type: application/yaml' --data-binary @"$TMP/gate.yaml")
-check "create gated workflow" 201 "$code"
-check "publish gated workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/gated/publish '{"version":1}')"
+deploy gated "$TMP/gate.yaml"
 check "run gated workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/gated/runs '{"input":{},"wait":10}')"
 check "gated run waits" awaiting_approval "$(json "$TMP/body" 'd["status"]')"
 GATED=$(json "$TMP/body" 'd["run_id"]')
@@ -238,10 +237,7 @@ steps:
     with: { sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) SELECT count(*) AS n FROM c" }
 output: { n: "{{ steps.spin.output.rows[0].n }}" }
 EOF2
-code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" -H "Authorization: Bearer $KEY" \
-  -H 'Content-Type: application/yaml' --data-binary @"$TMP/slow.yaml")
-check "create slow workflow" 201 "$code"
-check "publish slow workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/slow/publish '{"version":1}')"
+deploy slow "$TMP/slow.yaml"
 curl -s -o "$TMP/slow.json" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows/slow/runs" \
   -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   --data-binary '{"input":{},"wait":60}' >"$TMP/slow.code" &

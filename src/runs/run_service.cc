@@ -379,12 +379,8 @@ class RunService::Impl {
         if (room && started_ && s.may_run_inline && (*wf)->side_effect_free) {
           // Executed here, committed once in its final state (ExecuteInline). Listed in
           // runs_ at once, so a Stop() from now on sees it (and may cut it).
-          ++it->second.running;
-          ++running_;
+          TakeSlotAtSubmit(it->second, run);
           run_inline = true;
-          run.status = "running";
-          run.attempts = 1;
-          run.started_at = run.created_at;
           inline_entry = std::make_shared<RunEntry>();
           inline_entry->run = run;
           inline_entry->state = State::kRunning;
@@ -396,12 +392,8 @@ class RunService::Impl {
           // `interrupted` at the next start, exactly as for a run a worker had started:
           // never run twice.
           if (room && running_ < options_.workers) {
-            ++it->second.running;
-            ++running_;
+            TakeSlotAtSubmit(it->second, run);
             direct = true;
-            run.status = "running";
-            run.attempts = 1;
-            run.started_at = run.created_at;
           }
         }
       }
@@ -802,6 +794,16 @@ class RunService::Impl {
   }
 
   // REQUIRES(mu_). Ends a kRunning entry's hold on its org's slot and a worker.
+  // REQUIRES(mu_). A fast path of Submit: the run takes a slot of its org at once and
+  // starts as `running` (its first attempt) instead of `queued`.
+  void TakeSlotAtSubmit(OrgQueue& q, store::Run& run) {
+    ++q.running;
+    ++running_;
+    run.status = "running";
+    run.attempts = 1;
+    run.started_at = run.created_at;
+  }
+
   void ReleaseSlot(RunEntry& e) {
     OrgQueue& q = orgs_[e.run.org_id];
     --q.running;
