@@ -26,11 +26,18 @@ DATA="$TMP/data"
 start() {  # start [EXTRA SERVE FLAGS...]
   "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
   PID=$!
-  for _ in $(seq 1 100); do
+  PORT=""
+  # Up to 60 s: an ASan build on a loaded CI machine starts slowly.
+  for _ in $(seq 1 600); do
     PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
     [[ -n "$PORT" ]] && break
+    kill -0 "$PID" 2>/dev/null || break
     sleep 0.1
   done
+  if [[ -z "$PORT" ]]; then
+    echo "serve did not start; its output:" >&2
+    cat "$TMP/serve.out" "$TMP/serve.err" >&2
+  fi
   BASE="http://127.0.0.1:$PORT"
 }
 api() {  # api METHOD PATH [BODY] -> status code; body in $TMP/body

@@ -223,7 +223,10 @@ class Api::Impl {
   // then calls `then` once the event is durable.
   void RecordAuthFailure(const Request& request, std::string_view reason,
                          std::function<void()> then);
-  void TouchCredentials(const auth::Principal& principal);
+  // Records the use of an API key (last_used_at) or session (last_seen_at, which the
+  // idle expiry reads) when due, then calls `then` (at once when nothing is due): the
+  // answer leaves once the use is durable, so what the caller reads next agrees with it.
+  void TouchCredentials(const auth::Principal& principal, std::function<void()> then);
   store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
 
   // Handlers.
@@ -560,8 +563,10 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
     }
     return responder.Send(std::move(error));
   }
-  if (!call->principal.user_id.empty()) TouchCredentials(call->principal);
-  responder.Send(std::move(response).value());
+  if (call->principal.user_id.empty()) return responder.Send(std::move(response).value());
+  TouchCredentials(call->principal, [responder, answer = std::move(response).value()]() mutable {
+    responder.Send(std::move(answer));
+  });
 }
 
 void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& call, Reply next) {
@@ -620,26 +625,20 @@ void Api::Impl::RecordAuthFailure(const Request& request, std::string_view opera
   event.source_ip = request.remote_ip;
   event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
   event.details = "{}";
-  deps_.store->WriteAsync(
-      [event = std::move(event)](store::Tx& tx) -> Status {
-        auto appended = tx.AppendAudit(event);
-        if (!appended.ok()) return appended.error();
-        return Status::Ok();
-      },
-      [then = std::move(then)](Status) { then(); });
+  audit::AppendAsync(*deps_.store, std::move(event), [then = std::move(then)](Status) { then(); });
 }
 
-void Api::Impl::TouchCredentials(const auth::Principal& principal) {
-  if (!principal.api_key_needs_touch && !principal.session_needs_touch) return;
+void Api::Impl::TouchCredentials(const auth::Principal& principal, std::function<void()> then) {
+  if (!principal.api_key_needs_touch && !principal.session_needs_touch) return then();
   const store::Millis now = Now();
-  // Best effort and off the answer's path: last_used_at is informational.
+  // A failed touch does not fail the request it came with (the request's own work is done).
   deps_.store->WriteAsync(
       [key = principal.api_key_needs_touch, id = principal.api_key_id,
        session = principal.session_hash, now](store::Tx& tx) -> Status {
         if (key) return tx.TouchApiKey(id, now);
         return tx.TouchSession(session, now);
       },
-      [](Status) {});
+      [then = std::move(then)](Status) { then(); });
 }
 
 // ----- identity -----

@@ -292,7 +292,10 @@ class WebhookReceiver {
   TriggerLookup Resolve(const Request& request);
   TriggerLookup ResolveFromStore(std::string token_hash);
   TriggerLookup ResolveIn(store::Tx& tx, std::string token_hash);
-  void AuditAuthFailure(const ResolvedTrigger& target, const Request& request);
+  // The audit event of a failed authentication, unless this source was audited enough
+  // this minute (then nullopt: the rejection is only counted).
+  std::optional<store::AuditEvent> AuthFailureEvent(const ResolvedTrigger& target,
+                                                    const Request& request);
   // Inside the run's commit: reserves the delivery ids (kConflict + !*fresh on a
   // replay), touches the hook, prunes old ids now and then.
   Status Reserve(store::Tx& tx, const ResolvedTrigger& target,
@@ -532,8 +535,14 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
       return Count(Outcome::kReplayed,
                    Reject(MakeError(ErrorCode::kConflict, "replayed or stale delivery"), request));
     }
-    AuditAuthFailure(target, request);
-    return Count(Outcome::kUnauthenticated, unauthenticated());
+    std::optional<store::AuditEvent> event = AuthFailureEvent(target, request);
+    if (!event.has_value()) return Count(Outcome::kUnauthenticated, unauthenticated());
+    // Audited before the 401 leaves, without holding the io thread for the commit.
+    *deferred = [this, event = std::move(*event),
+                 answer = Count(Outcome::kUnauthenticated, unauthenticated())](Reply reply) {
+      audit::AppendAsync(*deps_.store, event, [reply, answer](Status) { reply(answer); });
+    };
+    return Response{};
   }
   std::vector<std::string> keys;
   if (!verified->delivery_id.empty()) keys.push_back("id:" + verified->delivery_id);
@@ -706,9 +715,12 @@ Status WebhookReceiver::Reserve(store::Tx& tx, const ResolvedTrigger& target,
   return Status::Ok();
 }
 
-void WebhookReceiver::AuditAuthFailure(const ResolvedTrigger& target, const Request& request) {
+std::optional<store::AuditEvent> WebhookReceiver::AuthFailureEvent(const ResolvedTrigger& target,
+                                                                   const Request& request) {
   int retry_after = 0;
-  if (auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after)) return;
+  if (auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after)) {
+    return std::nullopt;
+  }
   store::AuditEvent event;
   event.time = UnixMillis(deps_.clock->Now());
   event.org_id = target.hook.org_id;
@@ -719,7 +731,7 @@ void WebhookReceiver::AuditAuthFailure(const ResolvedTrigger& target, const Requ
   event.source_ip = request.remote_ip;
   event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
   event.details = json::Serialize(object{{"workflow", target.hook.workflow_id}});
-  (void)audit::Append(*deps_.store, event);
+  return event;
 }
 
 std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,

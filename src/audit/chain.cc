@@ -58,6 +58,16 @@ Status Append(store::Store& store, const store::AuditEvent& event) {
   });
 }
 
+void AppendAsync(store::Store& store, store::AuditEvent event, std::function<void(Status)> done) {
+  store.WriteAsync(
+      [event = std::move(event)](store::Tx& tx) -> Status {
+        auto appended = tx.AppendAudit(event);
+        if (!appended.ok()) return appended.error();
+        return Status::Ok();
+      },
+      std::move(done));
+}
+
 Result<VerifyReport> Verify(store::Store& store) {
   VerifyReport report;
   std::string expected_prev = kGenesisHash;

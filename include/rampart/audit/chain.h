@@ -6,6 +6,8 @@
 // prev_hash is kGenesisHash.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,6 +38,9 @@ std::optional<ChainHead> ParseHead(std::string_view text);
 // change of the store (failed authentications, security events, decisions taken after a
 // request's transaction). Events that go with a change are appended in its transaction.
 Status Append(store::Store& store, const store::AuditEvent& event);
+// The same without waiting: `done` gets the status once the event is durable (on the
+// store's writer thread; see Store::WriteAsync).
+void AppendAsync(store::Store& store, store::AuditEvent event, std::function<void(Status)> done);
 
 // The hash `event` must carry, given its fields and prev_hash (event.hash is ignored).
 std::string EventHash(const store::AuditEvent& event);
