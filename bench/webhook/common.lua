@@ -1,5 +1,7 @@
--- Shared parts of the wrk scripts of bench/webhook_load.sh (loaded with dofile).
-local M = {}
+-- Shared parts of the wrk scripts of bench/webhook_load.sh (loaded with dofile); what all
+-- the load benchmarks share is in bench/lib.lua, re-exported here as common.bench.
+local bench = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "../lib.lua")
+local M = {bench = bench, read_file = bench.read_file}
 
 -- A request template: the POST with the body and three webhook headers whose values are
 -- placeholders, split around them so that a request is a concatenation of fixed pieces
@@ -36,39 +38,17 @@ function M.fill(pieces, order, values)
          values[order[3]] .. pieces[4]
 end
 
-function M.read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
--- Prints the machine-readable lines parsed by webhook_load.sh.
+-- Prints the machine-readable lines parsed by webhook_load.sh: the answers with the
+-- expected status, the others by status, then the sums of the thread globals in `extra`.
 function M.report(threads, summary, latency, extra)
-  local expected, by_status = 0, {}
-  local totals = {}
-  for _, thread in ipairs(threads) do
-    expected = expected + thread:get("expected_n")
-    for code, n in pairs(thread:get("statuses")) do
-      by_status[code] = (by_status[code] or 0) + n
-    end
-    for _, k in ipairs(extra or {}) do totals[k] = (totals[k] or 0) + thread:get(k) end
+  local expected = bench.sum(threads, "expected_n")
+  local _, by_status = bench.unexpected(threads)
+  local lines = {string.format("expected %d", expected),
+                 string.format("unexpected %d %s", summary.requests - expected, by_status)}
+  for _, k in ipairs(extra or {}) do
+    table.insert(lines, string.format("%s %d", k, bench.sum(threads, k)))
   end
-  local parts = {}
-  for code, n in pairs(by_status) do table.insert(parts, code .. "=" .. n) end
-  io.write(string.format("BENCH requests %d\n", summary.requests))
-  io.write(string.format("BENCH duration_us %d\n", summary.duration))
-  io.write(string.format("BENCH expected %d\n", expected))
-  io.write(string.format("BENCH unexpected %d %s\n", summary.requests - expected,
-                         table.concat(parts, ",")))
-  for _, k in ipairs(extra or {}) do io.write(string.format("BENCH %s %d\n", k, totals[k])) end
-  io.write(string.format("BENCH errors connect=%d read=%d write=%d status=%d timeout=%d\n",
-                         summary.errors.connect, summary.errors.read, summary.errors.write,
-                         summary.errors.status, summary.errors.timeout))
-  for _, p in ipairs({50, 90, 99, 99.9}) do
-    io.write(string.format("BENCH p%s_us %d\n", tostring(p), latency:percentile(p)))
-  end
-  io.write(string.format("BENCH max_us %d\n", latency.max))
+  bench.report(summary, latency, lines)
 end
 
 return M

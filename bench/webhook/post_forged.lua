@@ -2,7 +2,7 @@
 -- same well-formed Standard Webhooks headers (a fresh timestamp, so only the signature
 -- is wrong) with a signature that does not verify; the server must answer each one 401.
 -- Usage: wrk ... -s post_forged.lua URL -- BODY_FILE TIMESTAMP [EXPECTED_STATUS]
-local common = dofile(string.gsub(debug.getinfo(1, "S").source, "^@(.*/)[^/]*$", "%1") .. "common.lua")
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 local threads = {}
 
 function setup(thread)
@@ -14,27 +14,14 @@ function init(args)
   -- 32 bytes of "forged..." base64-encoded: the right shape, the wrong MAC.
   local sig = "v1,Zm9yZ2VkLXNpZ25hdHVyZS1mb3JnZWQtc2lnbmF0dXJlIQ=="
   request_data = common.fill(pieces, order, {"msg_forged_0001", args[2], sig})
-  expected_status = tonumber(args[3] or "401")
-  expected_n = 0
-  statuses = {}
-  shown = 0
+  common.bench.init_counts(tonumber(args[3] or "401"))
 end
 
 function request()
   return request_data
 end
 
-function response(status, headers, body)
-  if status == expected_status then
-    expected_n = expected_n + 1
-  else
-    statuses[status] = (statuses[status] or 0) + 1
-    shown = shown + 1
-    if shown <= 3 then
-      io.stderr:write(string.format("unexpected %d: %s\n", status, string.sub(body or "", 1, 300)))
-    end
-  end
-end
+response = common.bench.counting_response("unexpected")
 
 function done(summary, latency, requests)
   common.report(threads, summary, latency)

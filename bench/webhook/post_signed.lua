@@ -3,7 +3,7 @@
 -- k, k+T, k+2T, ... When a thread has used all its lines it starts again from its
 -- first one and counts those sends as `repeats` (the server must answer them 409).
 -- Usage: wrk -t T ... -s post_signed.lua URL -- SIGNED_FILE BODY_FILE EXPECTED_STATUS T
-local common = dofile(string.gsub(debug.getinfo(1, "S").source, "^@(.*/)[^/]*$", "%1") .. "common.lua")
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "common.lua")
 local threads = {}
 local next_tid = 0
 
@@ -15,7 +15,7 @@ end
 
 function init(args)
   pieces, order = common.template(common.read_file(args[2]))
-  expected_status = tonumber(args[3] or "202")
+  common.bench.init_counts(tonumber(args[3] or "202"))
   local nthreads = tonumber(args[4] or "1")
   ids, tss, sigs = {}, {}, {}
   local i, n = 0, 0
@@ -30,9 +30,6 @@ function init(args)
   count = n
   pos = 0
   repeats = 0
-  expected_n = 0
-  statuses = {}
-  shown = 0
 end
 
 function request()
@@ -45,17 +42,7 @@ function request()
   return common.fill(pieces, order, {ids[pos], tss[pos], sigs[pos]})
 end
 
-function response(status, headers, body)
-  if status == expected_status then
-    expected_n = expected_n + 1
-  else
-    statuses[status] = (statuses[status] or 0) + 1
-    shown = shown + 1
-    if shown <= 3 then
-      io.stderr:write(string.format("unexpected %d: %s\n", status, string.sub(body or "", 1, 300)))
-    end
-  end
-end
+response = common.bench.counting_response("unexpected")
 
 function done(summary, latency, requests)
   common.report(threads, summary, latency, {"repeats", "count"})

@@ -3,17 +3,11 @@
 #include "rampart/server/server.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -21,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/testing/self_signed_cert.h"
 #include "support/http_client.h"
 
 namespace rampart::server {
@@ -925,52 +920,11 @@ TEST_F(ServerTest, StopClosesUnansweredAsyncRequestsAndLateAnswersAreHarmless) {
   by_n.clear();
 }
 
-struct TempCert {
-  std::string dir, cert, key;
-  ~TempCert() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-};
-
-// A self-signed P-256 certificate for CN=localhost, valid for an hour.
-void MakeSelfSigned(TempCert& out) {
-  char tmpl[] = "/tmp/rampart_server_test_XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  out.dir = tmpl;
-  out.cert = out.dir + "/cert.pem";
-  out.key = out.dir + "/key.pem";
-  EVP_PKEY* pkey = EVP_EC_gen("P-256");
-  ASSERT_NE(pkey, nullptr);
-  X509* x509 = X509_new();
-  X509_set_version(x509, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x509), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x509), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x509), 3600);
-  X509_set_pubkey(x509, pkey);
-  X509_NAME* name = X509_get_subject_name(x509);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(x509, name);
-  ASSERT_GT(X509_sign(x509, pkey, EVP_sha256()), 0);
-  FILE* f = std::fopen(out.cert.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  PEM_write_X509(f, x509);
-  std::fclose(f);
-  f = std::fopen(out.key.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(f);
-  X509_free(x509);
-  EVP_PKEY_free(pkey);
-}
-
 TEST_F(ServerTest, TlsRoundTripWithHsts) {
-  TempCert cert;
-  MakeSelfSigned(cert);
+  testing::SelfSignedCert cert;
   ServerOptions options;
-  options.tls_cert_file = cert.cert;
-  options.tls_key_file = cert.key;
+  options.tls_cert_file = cert.cert_file();
+  options.tls_key_file = cert.key_file();
   StartServer(options);
   HttpClientOptions tls;
   tls.tls = true;
@@ -1009,12 +963,10 @@ TEST_F(ServerTest, BadTlsMaterialIsAnErrorNotACrash) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
 
-  TempCert cert;
-  MakeSelfSigned(cert);
-  TempCert other;
-  MakeSelfSigned(other);
-  options.tls_cert_file = cert.cert;
-  options.tls_key_file = other.key;  // mismatched key
+  testing::SelfSignedCert cert;
+  testing::SelfSignedCert other;
+  options.tls_cert_file = cert.cert_file();
+  options.tls_key_file = other.key_file();  // mismatched key
   HttpServer mismatched(options, router_, nullptr);
   EXPECT_FALSE(mismatched.Start().ok());
 

@@ -1,9 +1,9 @@
 // End-to-end tests of the HTTP API (spec/interfaces.md, spec/security.md sections 2-4 and 7).
 //
 // A real server runs in-process on 127.0.0.1:0 with the wiring of `rampart serve`
-// (src/cli/serve.cc): SQLite store in a temp dir, RunService, WorkflowCache,
-// Authenticator (master key + the JWT fixtures of tests/testdata/jwt), Api, Router,
-// HttpServer. A shared ::testing::Environment sets the server up once and builds the cast
+// (tests/support/api_server.h: SQLite store in a temp dir, RunService, WorkflowCache,
+// Authenticator with the master key and the JWT fixtures of tests/testdata/jwt, Api,
+// Router, HttpServer). A shared ::testing::Environment sets the server up once and builds the cast
 // (owner, developer, keys of every kind, a second org, dead credentials), because Argon2
 // costs tens of milliseconds per hash.
 //
@@ -16,12 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -32,7 +29,6 @@
 #include <thread>
 #include <vector>
 
-#include "rampart/actions/action.h"
 #include "rampart/api/api.h"
 #include "rampart/audit/chain.h"
 #include "rampart/auth/auth.h"
@@ -41,12 +37,9 @@
 #include "rampart/crypto/jwt.h"
 #include "rampart/crypto/password.h"
 #include "rampart/crypto/tokens.h"
-#include "rampart/engine/local.h"
-#include "rampart/runs/runs.h"
-#include "rampart/server/metrics.h"
 #include "rampart/server/router.h"
-#include "rampart/server/server.h"
 #include "rampart/store/store.h"
+#include "support/api_server.h"
 #include "support/api_test_util.h"
 #include "support/http_client.h"
 
@@ -54,7 +47,6 @@ namespace rampart {
 namespace {
 
 namespace bj = boost::json;
-using rampart::testing::HttpClient;
 using rampart::testing::HttpHeaders;
 using rampart::testing::Bearer;
 using rampart::testing::ErrorCodeOf;
@@ -70,29 +62,7 @@ constexpr const char* kPassword = "correct horse battery staple";
 constexpr const char* kMasterKey = "master-key-0123456789-abcdefghijklmnop";
 
 // ---------------------------------------------------------------------------------------
-// Clock and helpers
-
-class ManualClock final : public Clock {
- public:
-  explicit ManualClock(std::chrono::system_clock::time_point wall) : wall_(wall) {}
-  std::chrono::system_clock::time_point Now() const override {
-    return wall_ + milliseconds(wall_ms_.load());
-  }
-  std::chrono::steady_clock::time_point Monotonic() const override {
-    return std::chrono::steady_clock::time_point(std::chrono::hours(1)) +
-           milliseconds(mono_ms_.load());
-  }
-  void SleepFor(std::chrono::nanoseconds d) override {
-    mono_ms_ += std::chrono::duration_cast<milliseconds>(d).count();
-  }
-  void AdvanceMonotonic(milliseconds d) { mono_ms_ += d.count(); }
-  void AdvanceWall(milliseconds d) { wall_ms_ += d.count(); }
-
- private:
-  std::chrono::system_clock::time_point wall_;
-  std::atomic<int64_t> wall_ms_{0};
-  std::atomic<int64_t> mono_ms_{0};
-};
+// Helpers
 
 const bj::object& JwtFixture() {
   static const bj::object* fixture = [] {
@@ -108,10 +78,6 @@ std::string Str(const bj::value& v, std::string_view key) {
   if (!v.is_object()) return "";
   const bj::value* f = v.as_object().if_contains(key);
   return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
-}
-
-store::Millis ToMs(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
 std::string WorkflowYaml(const std::string& id, const std::string& visibility = "org",
@@ -131,49 +97,20 @@ struct ServerConfig {
   std::string jwks;  // "" = tests/testdata/jwt/jwks.json
 };
 
-class TestServer {
+// The API server (tests/support/api_server.h) with the JWT fixtures' verifier, a master
+// key, a setup token and 4 io threads; the runs share its ManualClock (approval deadlines).
+class TestServer : public testing::ApiServer {
  public:
-  explicit TestServer(ServerConfig config = {})
-      : clock_(std::chrono::system_clock::time_point(
-            seconds(JwtFixture().at("now").to_number<int64_t>()))) {
-    char tmpl[] = "/tmp/rampart-api-test-XXXXXX";
-    char* dir = ::mkdtemp(tmpl);
-    if (dir == nullptr) std::abort();
-    dir_ = dir;
-    auto store = store::OpenSqliteStore({.path = dir_ + "/rampart.db", .synchronous_full = false});
-    if (!store.ok()) std::abort();
-    store_ = std::move(store).value();
+  explicit TestServer(ServerConfig config = {}) : ApiServer(Options(config)) {}
 
-    registry_ = actions::BuiltinRegistry();
-    devnull_ = std::fopen("/dev/null", "w");
-    log_ = std::make_unique<engine::StreamLogSink>(devnull_);
-    runs::RunEnvironment env;
-    env.actions = &registry_;
-    env.log = log_.get();
-    env.clock = &clock_;  // one wall clock for the API and the runs (approval deadlines)
-    runs_ = std::make_unique<runs::RunService>(*store_, env, runs::RunServiceOptions{.workers = 2});
-    if (!runs_->Start().ok()) std::abort();
-    cache_ = std::make_unique<runs::WorkflowCache>(*store_);
-
-    metrics_.AddGaugeProvider([this]() {
-      runs::RunStats stats = runs_->Stats();
-      std::vector<server::Sample> samples;
-      auto add = [&](const char* status, int64_t v) {
-        samples.push_back({"rampart_runs", {{"status", status}}, static_cast<double>(v),
-                           "Runs by status"});
-      };
-      add("queued", stats.queued);
-      add("running", stats.running);
-      add("succeeded", stats.succeeded);
-      add("failed", stats.failed);
-      add("cancelled", stats.cancelled);
-      return samples;
-    });
-
-    auth::AuthConfig auth_config;
-    auth_config.master_key = config.master_key;
-    auth_config.session_idle = std::chrono::hours(24);
-    auth_config.session_absolute = std::chrono::hours(48);
+  static testing::ApiServerOptions Options(const ServerConfig& config) {
+    testing::ApiServerOptions options;
+    options.start = std::chrono::system_clock::time_point(
+        seconds(JwtFixture().at("now").to_number<int64_t>()));
+    options.runs_on_manual_clock = true;
+    options.auth.master_key = config.master_key;
+    options.auth.session_idle = std::chrono::hours(24);
+    options.auth.session_absolute = std::chrono::hours(48);
     if (config.jwt) {
       crypto::JwtConfig jwt;
       jwt.issuer = std::string(JwtFixture().at("issuer").as_string());
@@ -183,51 +120,12 @@ class TestServer {
                    ? config.jwks
                    : ReadFile(std::string(RAMPART_SOURCE_DIR) + "/tests/testdata/jwt/jwks.json"));
       if (!verifier.ok()) std::abort();
-      auth_config.jwt = std::make_shared<crypto::JwtVerifier>(std::move(verifier).value());
+      options.auth.jwt = std::make_shared<crypto::JwtVerifier>(std::move(verifier).value());
     }
-    authenticator_ = std::make_unique<auth::Authenticator>(auth_config, clock_);
-
-    api::ApiOptions options;
-    options.setup_token_path = dir_ + "/setup-token";
-    options.auth_failures_per_minute = config.auth_failures_per_minute;
-    setup_token_path_ = options.setup_token_path;
-    api::ApiDeps deps;
-    deps.store = store_.get();
-    deps.runs = runs_.get();
-    deps.workflows = cache_.get();
-    deps.authenticator = authenticator_.get();
-    deps.metrics = &metrics_;
-    deps.clock = &clock_;
-    api_ = std::make_unique<api::Api>(deps, options);
-    api_->RegisterRoutes(router_);
-
-    auto token_file =
-        api::EnsureSetupToken(*store_, setup_token_path_, clock_, SystemRandom());
-    if (!token_file.ok()) std::abort();
-
-    server::ServerOptions server_options;
-    server_options.host = "127.0.0.1";
-    server_options.port = 0;
-    server_options.threads = 4;
-    http_ = std::make_unique<server::HttpServer>(server_options, router_, &metrics_);
-    if (!http_->Start().ok()) std::abort();
-    client_ = std::make_unique<HttpClient>("127.0.0.1", http_->port(),
-                                           testing::HttpClientOptions{.timeout = seconds(30)});
-  }
-
-  ~TestServer() {
-    client_.reset();
-    http_->Stop(milliseconds(100));
-    runs_->Stop(seconds(5));
-    http_.reset();
-    api_.reset();
-    cache_.reset();
-    runs_.reset();
-    store_.reset();
-    log_.reset();
-    std::fclose(devnull_);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    options.api.auth_failures_per_minute = config.auth_failures_per_minute;
+    options.setup_token = true;
+    options.http_threads = 4;
+    return options;
   }
 
   // One request; checks the invariants every response must hold (error shape, security
@@ -235,12 +133,8 @@ class TestServer {
   HttpResponse Do(std::string_view method, const std::string& path, HttpHeaders headers = {},
                   std::string_view body = {}, std::string_view content_type = "application/json") {
     if (!body.empty()) headers.emplace_back("Content-Type", std::string(content_type));
-    auto r = client_->Request(method, path, headers, body);
-    if (!r.ok()) {
-      ADD_FAILURE() << method << " " << path << ": " << r.error().message;
-      return HttpResponse{};
-    }
-    HttpResponse response = std::move(r).value();
+    HttpResponse response = Send(method, path, headers, body);
+    if (response.status == 0) return response;  // no answer: Send reported the failure
     CheckInvariants(method, path, response);
     return response;
   }
@@ -270,31 +164,7 @@ class TestServer {
   }
 
   // Starts a fresh window of the failed-authentication limiter.
-  void ResetLimits() { clock_.AdvanceMonotonic(seconds(61)); }
-
-  store::Store& store() { return *store_; }
-  ManualClock& clock() { return clock_; }
-  const server::Router& router() const { return router_; }
-  const std::string& setup_token_path() const { return setup_token_path_; }
-  const std::string& dir() const { return dir_; }
-  store::Millis now_ms() const { return ToMs(clock_.Now()); }
-
- private:
-  ManualClock clock_;
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  actions::Registry registry_;
-  std::FILE* devnull_ = nullptr;
-  std::unique_ptr<engine::StreamLogSink> log_;
-  std::unique_ptr<runs::RunService> runs_;
-  std::unique_ptr<runs::WorkflowCache> cache_;
-  server::Metrics metrics_;
-  std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<api::Api> api_;
-  server::Router router_;
-  std::unique_ptr<server::HttpServer> http_;
-  std::unique_ptr<HttpClient> client_;
-  std::string setup_token_path_;
+  void ResetLimits() { clock().AdvanceMonotonic(seconds(61)); }
 };
 
 // ---------------------------------------------------------------------------------------

@@ -3,14 +3,14 @@
 // per-type validation, org isolation, permissions, audit without values, and no trace of
 // a secret anywhere in the data directory.
 //
-// A real server in-process on 127.0.0.1:0 wired like `rampart serve` (SQLite store in a
-// temp dir, keyring over the store, Api, HttpServer). Principals are API keys inserted in
-// the store (no Argon2 needed): an owner and a developer of org A, an owner of org B.
+// A real server in-process on 127.0.0.1:0 wired like `rampart serve`
+// (tests/support/api_server.h, with a keyring over the store). Principals are API keys
+// inserted in the store (no Argon2 needed): an owner and a developer of org A, an owner of
+// org B.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -18,18 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "rampart/actions/action.h"
 #include "rampart/api/api.h"
 #include "rampart/api/connectors.h"
-#include "rampart/auth/auth.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/keyring.h"
 #include "rampart/crypto/tokens.h"
-#include "rampart/engine/local.h"
 #include "rampart/runs/runs.h"
-#include "rampart/server/router.h"
-#include "rampart/server/server.h"
 #include "rampart/store/store.h"
+#include "support/api_server.h"
 #include "support/api_test_util.h"
 #include "support/http_client.h"
 
@@ -37,7 +33,6 @@ namespace rampart {
 namespace {
 
 namespace bj = boost::json;
-using rampart::testing::HttpClient;
 using rampart::testing::ErrorCodeOf;
 using rampart::testing::ErrorMessageOf;
 using rampart::testing::HttpHeaders;
@@ -45,27 +40,11 @@ using rampart::testing::Bearer;
 using rampart::testing::HttpResponse;
 using rampart::testing::Json;
 using rampart::testing::NewId;
-using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr const char* kMasterKey = "connectors-test-master-key-0123456789abcdef";
 // Distinctive: it must appear nowhere but in the requests that set it.
 constexpr const char* kSecret = "Zq7-UNIQUE-SECRET-VALUE-4f0c2e9a81b3d657";
-
-class ManualClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() const override {
-    return std::chrono::system_clock::time_point(seconds(1893456000)) + milliseconds(wall_ms_);
-  }
-  std::chrono::steady_clock::time_point Monotonic() const override {
-    return std::chrono::steady_clock::time_point(std::chrono::hours(1)) + milliseconds(wall_ms_);
-  }
-  void SleepFor(std::chrono::nanoseconds) override {}
-  void AdvanceDays(int days) { wall_ms_ += static_cast<int64_t>(days) * 86400000; }
-
- private:
-  int64_t wall_ms_ = 0;
-};
 
 // The first 100 audit events of `org`, oldest first.
 std::vector<store::AuditEvent> AuditEvents(store::Store& store, const std::string& org) {
@@ -80,49 +59,16 @@ std::vector<store::AuditEvent> AuditEvents(store::Store& store, const std::strin
   return events;
 }
 
-class Server {
+// The API server (tests/support/api_server.h) with a keyring, and the principals.
+class Server : public testing::ApiServer {
  public:
-  Server() {
-    char tmpl[] = "/tmp/rampart-connectors-test-XXXXXX";
-    char* made = ::mkdtemp(tmpl);
-    if (made == nullptr) std::abort();
-    dir_ = made;
-    auto store = store::OpenSqliteStore({.path = dir_ + "/rampart.db", .synchronous_full = false});
-    if (!store.ok()) std::abort();
-    store_ = std::move(store).value();
-    registry_ = actions::BuiltinRegistry();
-    devnull_ = std::fopen("/dev/null", "w");
-    log_ = std::make_unique<engine::StreamLogSink>(devnull_);
-    runs::RunEnvironment env;
-    env.actions = &registry_;
-    env.log = log_.get();
-    runs_ = std::make_unique<runs::RunService>(*store_, env, runs::RunServiceOptions{.workers = 1});
-    if (!runs_->Start().ok()) std::abort();
-    cache_ = std::make_unique<runs::WorkflowCache>(*store_);
-    authenticator_ = std::make_unique<auth::Authenticator>(auth::AuthConfig{}, clock_);
-    key_store_ = std::make_unique<api::StoreKeyStore>(*store_);
-    keyring_ = std::make_unique<crypto::Keyring>(kMasterKey, *key_store_, SystemRandom(), clock_);
-    api::ApiDeps deps;
-    deps.store = store_.get();
-    deps.runs = runs_.get();
-    deps.workflows = cache_.get();
-    deps.authenticator = authenticator_.get();
-    deps.clock = &clock_;
-    deps.keyring = keyring_.get();
-    api_ = std::make_unique<api::Api>(deps, api::ApiOptions{});
-    api_->RegisterRoutes(router_);
-    server::ServerOptions options;
-    options.host = "127.0.0.1";
-    options.port = 0;
-    options.threads = 2;
-    http_ = std::make_unique<server::HttpServer>(options, router_, nullptr);
-    if (!http_->Start().ok()) std::abort();
-    client_ = std::make_unique<HttpClient>("127.0.0.1", http_->port(),
-                                           testing::HttpClientOptions{.timeout = seconds(30)});
-
+  Server()
+      : ApiServer({.start = std::chrono::system_clock::time_point(seconds(1893456000)),
+                   .runs = runs::RunServiceOptions{.workers = 1},
+                   .keyring_master_key = kMasterKey}) {
     org_a_ = NewId("org_");
     org_b_ = NewId("org_");
-    Status st = store_->Write([&](store::Tx& tx) -> Status {
+    Status st = store().Write([&](store::Tx& tx) -> Status {
       if (Status s = tx.InsertOrg({org_a_, "org-a", "Org A", 10, Now()}); !s.ok()) return s;
       return tx.InsertOrg({org_b_, "org-b", "Org B", 10, Now()});
     });
@@ -132,63 +78,25 @@ class Server {
     owner_b_key_ = Member(org_b_, "owner@b.test", "owner");
   }
 
-  ~Server() {
-    client_.reset();
-    http_->Stop(milliseconds(100));
-    runs_->Stop(seconds(5));
-    http_.reset();
-    api_.reset();
-    keyring_.reset();
-    key_store_.reset();
-    cache_.reset();
-    runs_.reset();
-    store_.reset();
-    log_.reset();
-    std::fclose(devnull_);
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  store::Millis Now() const {
-    return std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count();
-  }
+  store::Millis Now() const { return now_ms(); }
 
   // A user with a read_write API key, member of `org` with `role`; returns the key.
   std::string Member(const std::string& org, const std::string& email, const std::string& role) {
-    return testing::InsertMemberWithKey(*store_, org, email, role, Now());
+    return testing::InsertMemberWithKey(store(), org, email, role, Now());
   }
 
   HttpResponse Do(std::string_view method, const std::string& path, const std::string& key,
                   std::string_view body = {}) {
     HttpHeaders headers = Bearer(key);
     if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-    auto r = client_->Request(method, path, headers, body);
-    if (!r.ok()) {
-      ADD_FAILURE() << method << " " << path << ": " << r.error().message;
-      return HttpResponse{};
-    }
-    responses_.push_back(r->body);
-    return std::move(r).value();
+    HttpResponse r = Send(method, path, headers, body);
+    responses_.push_back(r.body);
+    return r;
   }
 
   std::string A() const { return "/v1/orgs/" + org_a_ + "/connectors"; }
   std::string B() const { return "/v1/orgs/" + org_b_ + "/connectors"; }
 
-  ManualClock clock_;
-  std::string dir_;
-  std::unique_ptr<store::Store> store_;
-  actions::Registry registry_;
-  std::FILE* devnull_ = nullptr;
-  std::unique_ptr<engine::StreamLogSink> log_;
-  std::unique_ptr<runs::RunService> runs_;
-  std::unique_ptr<runs::WorkflowCache> cache_;
-  std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<api::StoreKeyStore> key_store_;
-  std::unique_ptr<crypto::Keyring> keyring_;
-  std::unique_ptr<api::Api> api_;
-  server::Router router_;
-  std::unique_ptr<server::HttpServer> http_;
-  std::unique_ptr<HttpClient> client_;
   std::string org_a_, org_b_, owner_key_, dev_key_, owner_b_key_;
   std::vector<std::string> responses_;  // every response body, for the leak checks
 };
@@ -239,16 +147,16 @@ TEST_F(ConnectorsTest, CreateListGetAreMasked) {
   // Same id again: 409.
   EXPECT_EQ(CreateBearer("acme").status, 409);
   // The secret really is stored, sealed for this connector: the engine side reads it.
-  Status st = s().store_->Write([&](store::Tx& tx) -> Status {
-    auto c = api::LoadConnectorForRun(tx, *s().keyring_, s().org_a_, "acme", "order-paid",
+  Status st = s().store().Write([&](store::Tx& tx) -> Status {
+    auto c = api::LoadConnectorForRun(tx, *s().keyring(), s().org_a_, "acme", "order-paid",
                                       s().Now(), "run:test", "charge");
     if (!c.ok()) return c.error();
     EXPECT_EQ(c->secrets.at("token"), kSecret);
-    auto denied = api::LoadConnectorForRun(tx, *s().keyring_, s().org_a_, "acme", "other-wf",
+    auto denied = api::LoadConnectorForRun(tx, *s().keyring(), s().org_a_, "acme", "other-wf",
                                            s().Now(), "run:test", "charge");
     EXPECT_FALSE(denied.ok());
     EXPECT_EQ(denied.error().code, ErrorCode::kPermissionDenied);
-    auto missing = api::LoadConnectorForRun(tx, *s().keyring_, s().org_b_, "acme", "order-paid",
+    auto missing = api::LoadConnectorForRun(tx, *s().keyring(), s().org_b_, "acme", "order-paid",
                                             s().Now(), "run:test", "charge");
     EXPECT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
@@ -261,7 +169,7 @@ TEST_F(ConnectorsTest, PatchWithoutSecretsKeepsThemAndWithASecretRotatesIt) {
   ASSERT_EQ(CreateBearer("acme").status, 201);
   std::vector<store::ConnectorSecret> before, after;
   auto read_secrets = [&](std::vector<store::ConnectorSecret>& out) {
-    ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+    ASSERT_TRUE(s().store().Read([&](store::Tx& tx) -> Status {
                     auto l = tx.ListConnectorSecrets(s().org_a_, "acme");
                     if (!l.ok()) return l.error();
                     out = *l;
@@ -271,7 +179,7 @@ TEST_F(ConnectorsTest, PatchWithoutSecretsKeepsThemAndWithASecretRotatesIt) {
   read_secrets(before);
   ASSERT_EQ(before.size(), 1u);
 
-  s().clock_.AdvanceDays(1);
+  s().clock().Advance(std::chrono::hours(24));
   HttpResponse r = s().Do("PATCH", s().A() + "/acme", s().owner_key_,
                           R"({"options": {"base_url": "https://v2.acme.test"}, "rotate_every_days": 30})");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -283,7 +191,7 @@ TEST_F(ConnectorsTest, PatchWithoutSecretsKeepsThemAndWithASecretRotatesIt) {
   EXPECT_EQ(after[0].sealed, before[0].sealed);  // untouched
 
   // Rotation due after 30 days since creation.
-  s().clock_.AdvanceDays(30);
+  s().clock().Advance(std::chrono::hours(24 * 30));
   r = s().Do("GET", s().A() + "?due=true", s().owner_key_);
   ASSERT_EQ(r.status, 200);
   ASSERT_EQ(Json(r).at("items").as_array().size(), 1u);
@@ -296,7 +204,7 @@ TEST_F(ConnectorsTest, PatchWithoutSecretsKeepsThemAndWithASecretRotatesIt) {
   EXPECT_EQ(r.body.find("new-token-value"), std::string::npos);
   read_secrets(after);
   EXPECT_NE(after[0].sealed, before[0].sealed);
-  auto plain = s().keyring_->Decrypt(s().org_a_, "acme", "token", after[0].sealed);
+  auto plain = s().keyring()->Decrypt(s().org_a_, "acme", "token", after[0].sealed);
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(*plain, "new-token-value");
   r = s().Do("GET", s().A() + "?due=true", s().owner_key_);
@@ -401,7 +309,7 @@ TEST_F(ConnectorsTest, OrgIsolationAndPermissions) {
   EXPECT_EQ(s().Do("DELETE", s().A() + "/acme", s().owner_key_).status, 200);
   EXPECT_EQ(s().Do("GET", s().A() + "/acme", s().owner_key_).status, 404);
   EXPECT_EQ(s().Do("DELETE", s().A() + "/acme", s().owner_key_).status, 404);
-  ASSERT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+  ASSERT_TRUE(s().store().Read([&](store::Tx& tx) -> Status {
                   auto l = tx.ListConnectorSecrets(s().org_a_, "acme");
                   EXPECT_TRUE(l.ok() && l->empty());
                   return Status::Ok();
@@ -415,7 +323,7 @@ TEST_F(ConnectorsTest, AuditEventsNameFieldsNeverValues) {
                 .status,
             200);
   ASSERT_EQ(s().Do("DELETE", s().A() + "/acme", s().owner_key_).status, 200);
-  const std::vector<store::AuditEvent> events = AuditEvents(*s().store_, s().org_a_);
+  const std::vector<store::AuditEvent> events = AuditEvents(s().store(), s().org_a_);
   std::vector<std::string> actions;
   for (const auto& e : events) {
     actions.push_back(e.action);
@@ -438,7 +346,7 @@ TEST_F(ConnectorsTest, NoTraceOfTheSecretInTheDataDirectory) {
   for (char& c : upper_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   int files = 0;
   // While the server is running (the WAL holds the recent pages) ...
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(s().dir_)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(s().dir())) {
     if (!entry.is_regular_file()) continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream ss;
@@ -466,7 +374,7 @@ TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
   store::Run run;
   run.org_id = s().org_a_;
   run.id = "run_rotation";
-  runs::RunServices services = api::ServerRunServices(*s().store_, *s().keyring_, s().clock_, run);
+  runs::RunServices services = api::ServerRunServices(s().store(), *s().keyring(), s().clock(), run);
   ASSERT_TRUE(services.connectors->ReplaceSecret("crm", "refresh_token", rotated, "call").ok());
 
   // The run after it decrypts the new value.
@@ -481,12 +389,12 @@ TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
   EXPECT_EQ(services.connectors->ReplaceSecret("nope", "refresh_token", "x-value", "call").error().code,
             ErrorCode::kNotFound);
   run.org_id = s().org_b_;
-  runs::RunServices other = api::ServerRunServices(*s().store_, *s().keyring_, s().clock_, run);
+  runs::RunServices other = api::ServerRunServices(s().store(), *s().keyring(), s().clock(), run);
   EXPECT_EQ(other.connectors->ReplaceSecret("crm", "refresh_token", "x-value", "call").error().code,
             ErrorCode::kNotFound);
 
   // Audited: field and step, never the value.
-  const std::vector<store::AuditEvent> events = AuditEvents(*s().store_, s().org_a_);
+  const std::vector<store::AuditEvent> events = AuditEvents(s().store(), s().org_a_);
   int refreshes = 0;
   for (const auto& e : events) {
     EXPECT_EQ(e.details.find(rotated), std::string::npos) << e.details;
@@ -504,7 +412,7 @@ TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
   EXPECT_EQ(got.body.find(rotated), std::string::npos);
   const std::vector<std::string> forms = {rotated, crypto::Base64Encode(rotated),
                                           crypto::HexEncode(rotated)};
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(s().dir_)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(s().dir())) {
     if (!entry.is_regular_file()) continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream ss;

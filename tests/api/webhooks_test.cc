@@ -4,40 +4,31 @@
 // tests/js/sign_webhooks.mjs), and every attack of the issue, each asserting that no run
 // was created.
 //
-// A real server in-process on 127.0.0.1:0 wired like `rampart serve` (SQLite store in a
-// temp dir, keyring over the store, Api, HttpServer), restartable on the same data dir.
+// A real server in-process on 127.0.0.1:0 wired like `rampart serve`
+// (tests/support/api_server.h, with a keyring over the store), restartable on the same
+// data dir.
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "rampart/actions/action.h"
 #include "rampart/api/api.h"
 #include "rampart/api/connectors.h"
-#include "rampart/auth/auth.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/keyring.h"
 #include "rampart/crypto/tokens.h"
-#include "rampart/engine/local.h"
 #include "rampart/runs/runs.h"
-#include "rampart/server/metrics.h"
-#include "rampart/server/router.h"
-#include "rampart/server/server.h"
 #include "rampart/store/store.h"
 #include "rampart/webhooks/verify.h"
+#include "support/api_server.h"
 #include "support/api_test_util.h"
 #include "support/http_client.h"
 
@@ -61,21 +52,6 @@ constexpr const char* kSwSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr const char* kGhSecret = "It's a Secret to Everybody";
 constexpr const char* kHmacSecret = "hmac-shared-secret-0123456789";
 constexpr const char* kBearerToken = "bearer-token-0123456789abcdef";
-
-class ManualClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() const override {
-    return std::chrono::system_clock::time_point(seconds(kNow)) + milliseconds(offset_ms_);
-  }
-  std::chrono::steady_clock::time_point Monotonic() const override {
-    return std::chrono::steady_clock::time_point(std::chrono::hours(1)) + milliseconds(offset_ms_);
-  }
-  void SleepFor(std::chrono::nanoseconds) override {}
-  void Advance(milliseconds by) { offset_ms_ += by.count(); }
-
- private:
-  std::atomic<int64_t> offset_ms_{0};
-};
 
 // The Api's store, able to hold one read back: armed, the next Read runs and then waits
 // (its transaction already ended) until released - the window in which a request that
@@ -124,52 +100,19 @@ struct Seed {
   std::string org_a, org_b, owner_key, dev_key, owner_b_key;
 };
 
-class Server {
+// The API server (tests/support/api_server.h) with a keyring and the Api's store gated;
+// restartable on the same data dir.
+class Server : public testing::ApiServer {
  public:
   // A fresh data dir when `dir` is empty.
-  explicit Server(std::string dir = "", api::ApiOptions options = DefaultOptions()) {
-    if (dir.empty()) {
-      char tmpl[] = "/tmp/rampart-webhooks-test-XXXXXX";
-      char* made = ::mkdtemp(tmpl);
-      if (made == nullptr) std::abort();
-      dir = made;
-    }
-    dir_ = dir;
-    auto store = store::OpenSqliteStore({.path = dir_ + "/rampart.db", .synchronous_full = false});
-    if (!store.ok()) std::abort();
-    store_ = std::move(store).value();
-    registry_ = actions::BuiltinRegistry();
-    devnull_ = std::fopen("/dev/null", "w");
-    log_ = std::make_unique<engine::StreamLogSink>(devnull_);
-    runs::RunEnvironment env;
-    env.actions = &registry_;
-    env.log = log_.get();
-    runs_ = std::make_unique<runs::RunService>(*store_, env, runs::RunServiceOptions{.workers = 2});
-    if (!runs_->Start().ok()) std::abort();
-    cache_ = std::make_unique<runs::WorkflowCache>(*store_);
-    authenticator_ = std::make_unique<auth::Authenticator>(auth::AuthConfig{}, clock_);
-    key_store_ = std::make_unique<api::StoreKeyStore>(*store_);
-    keyring_ = std::make_unique<crypto::Keyring>(kMasterKey, *key_store_, SystemRandom(), clock_);
-    gated_ = std::make_unique<GatedStore>(*store_);
-    api::ApiDeps deps;
-    deps.store = gated_.get();
-    deps.runs = runs_.get();
-    deps.workflows = cache_.get();
-    deps.authenticator = authenticator_.get();
-    deps.clock = &clock_;
-    deps.keyring = keyring_.get();
-    deps.metrics = &metrics_;
-    api_ = std::make_unique<api::Api>(deps, options);
-    api_->RegisterRoutes(router_);
-    server::ServerOptions server_options;
-    server_options.host = "127.0.0.1";
-    server_options.port = 0;
-    server_options.threads = 2;
-    http_ = std::make_unique<server::HttpServer>(server_options, router_, &metrics_);
-    if (!http_->Start().ok()) std::abort();
-    client_ = std::make_unique<HttpClient>("127.0.0.1", http_->port(),
-                                           testing::HttpClientOptions{.timeout = seconds(30)});
-  }
+  explicit Server(std::string dir = "", api::ApiOptions options = DefaultOptions())
+      : ApiServer({.dir = std::move(dir),
+                   .start = std::chrono::system_clock::time_point(seconds(kNow)),
+                   .api = std::move(options),
+                   .keyring_master_key = kMasterKey,
+                   .wrap_api_store = [](store::Store& inner) -> std::unique_ptr<store::Store> {
+                     return std::make_unique<GatedStore>(inner);
+                   }}) {}
 
   static api::ApiOptions DefaultOptions() {
     api::ApiOptions options;
@@ -177,25 +120,7 @@ class Server {
     return options;
   }
 
-  ~Server() {
-    client_.reset();
-    http_->Stop(milliseconds(100));
-    runs_->Stop(seconds(5));
-    http_.reset();
-    api_.reset();
-    keyring_.reset();
-    key_store_.reset();
-    gated_.reset();
-    cache_.reset();
-    runs_.reset();
-    store_.reset();
-    log_.reset();
-    std::fclose(devnull_);
-    if (!keep_dir_) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
+  GatedStore& gated() { return static_cast<GatedStore&>(api_store()); }
 
   store::Millis Now() const { return kNow * 1000; }
 
@@ -203,7 +128,7 @@ class Server {
     Seed seed;
     seed.org_a = NewId("org_");
     seed.org_b = NewId("org_");
-    Status st = store_->Write([&](store::Tx& tx) -> Status {
+    Status st = store().Write([&](store::Tx& tx) -> Status {
       if (Status s = tx.InsertOrg({seed.org_a, "org-a", "Org A", 10, Now()}); !s.ok()) return s;
       return tx.InsertOrg({seed.org_b, "org-b", "Org B", 10, Now()});
     });
@@ -215,29 +140,19 @@ class Server {
   }
 
   std::string Member(const std::string& org, const std::string& email, const std::string& role) {
-    return testing::InsertMemberWithKey(*store_, org, email, role, Now());
-  }
-
-  HttpResponse Do(std::string_view method, const std::string& path, const HttpHeaders& headers,
-                  std::string_view body = {}) {
-    auto r = client_->Request(method, path, headers, body);
-    if (!r.ok()) {
-      ADD_FAILURE() << method << " " << path << ": " << r.error().message;
-      return HttpResponse{};
-    }
-    return std::move(r).value();
+    return testing::InsertMemberWithKey(store(), org, email, role, Now());
   }
 
   HttpResponse Api(std::string_view method, const std::string& path, const std::string& key,
                    std::string_view body = {}, std::string_view content_type = "application/json") {
     HttpHeaders headers = {{"Authorization", "Bearer " + key}};
     if (!body.empty()) headers.emplace_back("Content-Type", std::string(content_type));
-    return Do(method, path, headers, body);
+    return Send(method, path, headers, body);
   }
 
   int64_t RunCount(const std::string& org) {
     int64_t n = 0;
-    Status st = store_->Read([&](store::Tx& tx) -> Status {
+    Status st = store().Read([&](store::Tx& tx) -> Status {
       store::PageRequest page{.after = "", .limit = 200};
       for (;;) {
         auto runs = tx.ListRuns(org, {}, page);
@@ -252,30 +167,11 @@ class Server {
   }
 
   int64_t Outcome(std::string_view name) const {
-    for (const auto& [outcome, count] : api_->WebhookOutcomes()) {
+    for (const auto& [outcome, count] : api().WebhookOutcomes()) {
       if (outcome == name) return count;
     }
     return -1;
   }
-
-  ManualClock clock_;
-  std::string dir_;
-  bool keep_dir_ = false;
-  server::Metrics metrics_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<GatedStore> gated_;  // the Api's view of store_
-  actions::Registry registry_;
-  std::FILE* devnull_ = nullptr;
-  std::unique_ptr<engine::StreamLogSink> log_;
-  std::unique_ptr<runs::RunService> runs_;
-  std::unique_ptr<runs::WorkflowCache> cache_;
-  std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<api::StoreKeyStore> key_store_;
-  std::unique_ptr<crypto::Keyring> keyring_;
-  std::unique_ptr<api::Api> api_;
-  server::Router router_;
-  std::unique_ptr<server::HttpServer> http_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 // A workflow receiving orders: strict inputs, a respond step.
@@ -374,7 +270,7 @@ class WebhooksTest : public ::testing::Test {
   HttpResponse Post(const std::string& url, const HttpHeaders& headers, const std::string& body,
                     int status, int runs_delta, std::string_view code = "") {
     const int64_t before = s().RunCount(seed_.org_a);
-    HttpResponse r = s().Do("POST", url, headers, body);
+    HttpResponse r = s().Send("POST", url, headers, body);
     EXPECT_EQ(r.status, status) << r.body;
     if (!code.empty()) {
       EXPECT_EQ(ErrorCodeOf(r), code) << r.body;
@@ -406,7 +302,7 @@ TEST_F(WebhooksTest, UrlShownOnceListedWithoutTokenRotateDeleteAudited) {
   EXPECT_EQ(list.body.find(url.substr(7)), std::string::npos);
   EXPECT_EQ(Json(list).at("items").as_array().size(), 1u);
   // Only the hash is stored.
-  auto stored = s().store_->Read([&](store::Tx& tx) -> Status {
+  auto stored = s().store().Read([&](store::Tx& tx) -> Status {
     auto w = tx.GetWebhook(seed_.org_a, hook);
     if (!w.ok() || !w->has_value()) return MakeError(ErrorCode::kNotFound, "");
     EXPECT_EQ((*w)->token_hash, crypto::Sha256Hex(url.substr(7)));
@@ -578,8 +474,8 @@ TEST_F(WebhooksTest, ReplayedDeliveryIdAfterRestartOnTheSameDataDir) {
   const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
   Post(url, Standard("msg_r", kNow, kOrder), kOrder, 202, 1);
   Post(url, Standard("msg_r", kNow, kOrder), kOrder, 409, 0, "conflict");
-  const std::string dir = s().dir_;
-  server_->keep_dir_ = true;
+  const std::string dir = s().dir();
+  server_->KeepDir();
   server_.reset();
   server_ = std::make_unique<Server>(dir);
   Post(url, Standard("msg_r", kNow, kOrder), kOrder, 409, 0, "conflict");
@@ -597,7 +493,7 @@ TEST_F(WebhooksTest, ConcurrentDuplicatesStartExactlyOneRun) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      HttpClient client("127.0.0.1", s().http_->port(),
+      HttpClient client("127.0.0.1", s().port(),
                         testing::HttpClientOptions{.timeout = seconds(30)});
       auto r = client.Request("POST", url, headers, kOrder);
       statuses[i] = r.ok() ? r->status : -1;
@@ -618,7 +514,7 @@ TEST_F(WebhooksTest, OversizedBodies) {
   Post(url, {{"Content-Type", "application/json"}}, big, 413, 0, "payload_too_large");
   // Over the route's limit: answered from the head, before the body is read. Only 10 bytes
   // of the announced 10 MiB are sent: an answer proves the server did not wait for the rest.
-  HttpClient raw("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(5)});
+  HttpClient raw("127.0.0.1", s().port(), testing::HttpClientOptions{.timeout = seconds(5)});
   const int64_t before = s().RunCount(seed_.org_a);
   ASSERT_TRUE(raw.SendRaw("POST " + url +
                           " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -756,7 +652,7 @@ TEST_F(WebhooksTest, KeyRotationByAnotherProcessThenSecretUpdate) {
   std::string sealed_before;
   auto sealed = [&] {
     std::string out;
-    EXPECT_TRUE(s().store_->Read([&](store::Tx& tx) -> Status {
+    EXPECT_TRUE(s().store().Read([&](store::Tx& tx) -> Status {
                   auto secrets = tx.ListConnectorSecrets(seed_.org_a, "sw");
                   if (!secrets.ok()) return secrets.error();
                   for (const auto& sec : *secrets) out = sec.sealed;
@@ -766,9 +662,9 @@ TEST_F(WebhooksTest, KeyRotationByAnotherProcessThenSecretUpdate) {
   };
   sealed_before = sealed();
   {
-    api::StoreKeyStore keys(*s().store_);
+    api::StoreKeyStore keys(s().store());
     crypto::Keyring other(kMasterKey, keys, SystemRandom());
-    auto stats = api::RotateAllKeys(*s().store_, other, 100);
+    auto stats = api::RotateAllKeys(s().store(), other, 100);
     ASSERT_TRUE(stats.ok()) << stats.error().message;
     EXPECT_GE(stats->reencrypted, 1);
   }
@@ -828,16 +724,16 @@ TEST_F(WebhooksTest, ARequestRacingARotationDoesNotResurrectTheOldToken) {
   const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));  // not cached
   const std::string base = A() + "/workflows/orders/webhooks/" + last_hook_id_;
   const int64_t before = s().RunCount(seed_.org_a);
-  s().gated_->Arm();
+  s().gated().Arm();
   HttpResponse raced;
   std::thread racer([&] {
-    HttpClient c("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(30)});
+    HttpClient c("127.0.0.1", s().port(), testing::HttpClientOptions{.timeout = seconds(30)});
     auto r = c.Request("POST", url, Standard("msg_race", kNow, kOrder), kOrder);
     if (r.ok()) raced = std::move(r).value();
   });
-  ASSERT_TRUE(s().gated_->WaitHeld(seconds(10)));
+  ASSERT_TRUE(s().gated().WaitHeld(seconds(10)));
   auto rotated = s().Api("POST", base + "/rotate", seed_.owner_key);
-  s().gated_->Release();
+  s().gated().Release();
   racer.join();
   ASSERT_EQ(rotated.status, 200) << rotated.body;
   // The raced request itself was in flight across the rotation: either answer is fine.
@@ -857,13 +753,13 @@ TEST_F(WebhooksTest, CachedTriggerAnswersWithoutTheStoreUntilMaxAge) {
   const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
   const std::string hook = last_hook_id_;
   Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
-  ASSERT_TRUE(s().store_->Write([&](store::Tx& tx) -> Status {
+  ASSERT_TRUE(s().store().Write([&](store::Tx& tx) -> Status {
                 auto deleted = tx.DeleteWebhook(seed_.org_a, hook);
                 if (!deleted.ok()) return deleted.error();
                 return Status::Ok();
               }).ok());
   Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 401, 0, "unauthenticated");
-  s().clock_.Advance(milliseconds(61'000));  // past ApiOptions::webhook_cache_max_age
+  s().clock().Advance(milliseconds(61'000));  // past ApiOptions::webhook_cache_max_age
   Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 404, 0, "not_found");
   Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
 }
@@ -878,7 +774,7 @@ TEST_F(WebhooksTest, MaxPayloadIsEnforcedBeforeTheBodyIsRead) {
   const std::string fresh_url = NewHook("orders");  // never used: not cached yet
   const int64_t before = s().RunCount(seed_.org_a);
   for (const std::string& target : {fresh_url, url, url}) {
-    HttpClient raw("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(5)});
+    HttpClient raw("127.0.0.1", s().port(), testing::HttpClientOptions{.timeout = seconds(5)});
     HttpHeaders signed_headers = Standard("msg_big", kNow, kOrder);
     std::string head = "POST " + target + " HTTP/1.1\r\nHost: x\r\n";
     for (const auto& [k, v] : signed_headers) head += k + ": " + v + "\r\n";
@@ -892,7 +788,7 @@ TEST_F(WebhooksTest, MaxPayloadIsEnforcedBeforeTheBodyIsRead) {
   }
   // Chunked: cut off once past max_payload; the announced 1 MiB chunk is never sent.
   {
-    HttpClient raw("127.0.0.1", s().http_->port(), testing::HttpClientOptions{.timeout = seconds(5)});
+    HttpClient raw("127.0.0.1", s().port(), testing::HttpClientOptions{.timeout = seconds(5)});
     std::string chunk(1000, ' ');
     ASSERT_TRUE(raw.SendRaw("POST " + url +
                             " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

@@ -35,6 +35,35 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> slept_{0};
 };
 
+// Time that moves only when a test says so: Now() starts at `wall`, Monotonic() at 1 h;
+// SleepFor moves the monotonic time on at once. Thread-safe.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(std::chrono::system_clock::time_point wall) : wall_(wall) {}
+  std::chrono::system_clock::time_point Now() const override {
+    return wall_ + std::chrono::milliseconds(wall_ms_.load());
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::hours(1)) +
+           std::chrono::milliseconds(mono_ms_.load());
+  }
+  void SleepFor(std::chrono::nanoseconds d) override {
+    mono_ms_ += std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  }
+  void AdvanceWall(std::chrono::milliseconds d) { wall_ms_ += d.count(); }
+  void AdvanceMonotonic(std::chrono::milliseconds d) { mono_ms_ += d.count(); }
+  // Both clocks.
+  void Advance(std::chrono::milliseconds d) {
+    AdvanceWall(d);
+    AdvanceMonotonic(d);
+  }
+
+ private:
+  std::chrono::system_clock::time_point wall_;
+  std::atomic<int64_t> wall_ms_{0};
+  std::atomic<int64_t> mono_ms_{0};
+};
+
 // A counter-based stream: byte i of the stream is (seed + i) * 0x9E mod 256.
 class FakeRandom final : public Random {
  public:
