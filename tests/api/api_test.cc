@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -800,6 +801,53 @@ TEST_F(ApiTest, FailedLoginsLookTheSame) {
                                                        {"password", kPassword},
                                                        {"admin", true}}));
   EXPECT_EQ(extra.status, 400);
+}
+
+// Password checks run on a bounded pool of their own: a burst of logins past its backlog
+// is refused at once with 429 + Retry-After (not queued without end, nor run on the io
+// threads or in a write transaction); the logins it took succeed.
+TEST_F(ApiTest, ALoginBurstPastThePasswordBacklogIsRefused) {
+  constexpr int kLogins = 80;
+  const std::string body =
+      bj::serialize(bj::object{{"email", "owner@a.test"}, {"password", kPassword}});
+  std::vector<int> statuses(kLogins, 0);
+  std::vector<std::string> codes(kLogins);
+  std::vector<bool> retry_after(kLogins, false);
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kLogins; ++i) {
+    threads.emplace_back([&, i] {
+      testing::HttpClient client("127.0.0.1", s().port(),
+                                 testing::HttpClientOptions{.timeout = seconds(120)});
+      ready.fetch_add(1);
+      while (!go.load()) std::this_thread::yield();
+      auto r = client.Request("POST", "/v1/auth/login", {{"Content-Type", "application/json"}}, body);
+      if (!r.ok()) return;
+      statuses[i] = r->status;
+      retry_after[i] = r->Header("Retry-After").has_value();
+      if (r->status != 200) codes[i] = ErrorCodeOf(*r);
+    });
+  }
+  while (ready.load() < kLogins) std::this_thread::yield();
+  go = true;
+  for (auto& t : threads) t.join();
+  int ok = 0;
+  int refused = 0;
+  for (int i = 0; i < kLogins; ++i) {
+    if (statuses[i] == 200) {
+      ++ok;
+    } else {
+      EXPECT_EQ(statuses[i], 429) << i;
+      EXPECT_EQ(codes[i], "rate_limited") << i;
+      EXPECT_TRUE(retry_after[i]) << i;
+      ++refused;
+    }
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(refused, 0);
+  // The pool is free again afterwards.
+  EXPECT_EQ(s().Do("POST", "/v1/auth/login", {}, body).status, 200);
 }
 
 TEST_F(ApiTest, RepeatedAuthFailuresAreRateLimitedAndAudited) {
