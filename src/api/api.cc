@@ -236,7 +236,8 @@ class Api::Impl {
   // then calls `then` once the event is durable.
   void RecordAuthFailure(const Request& request, std::string_view reason,
                          std::function<void()> then);
-  void TouchCredentials(const auth::Principal& principal);
+  // Records the use of the principal's API key or session when due, then calls `then`.
+  void TouchCredentials(const auth::Principal& principal, std::function<void()> then);
   store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
 
   // Handlers.
@@ -574,7 +575,12 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
     }
     return responder.Send(std::move(error));
   }
-  if (!call->principal.user_id.empty()) TouchCredentials(call->principal);
+  if (!call->principal.user_id.empty()) {
+    return TouchCredentials(call->principal,
+                            [responder, answer = std::move(response).value()]() mutable {
+                              responder.Send(std::move(answer));
+                            });
+  }
   responder.Send(std::move(response).value());
 }
 
@@ -643,17 +649,21 @@ void Api::Impl::RecordAuthFailure(const Request& request, std::string_view opera
       [then = std::move(then)](Status) { then(); });
 }
 
-void Api::Impl::TouchCredentials(const auth::Principal& principal) {
-  if (!principal.api_key_needs_touch && !principal.session_needs_touch) return;
+void Api::Impl::TouchCredentials(const auth::Principal& principal, std::function<void()> then) {
+  if (!principal.api_key_needs_touch && !principal.session_needs_touch) return then();
   const store::Millis now = Now();
-  // Best effort and off the answer's path: last_used_at is informational.
+  // Best effort (a failed touch does not fail the request), but answered only once the
+  // touch committed: otherwise the caller's next request could read the store before it
+  // (a race with the writer thread) and see a stale last_used_at (or, near a session's
+  // idle limit, a stale last_seen_at: an idle expiry that did not happen). Due at most
+  // once a minute per credential (auth.cc), so this rarely delays an answer.
   deps_.store->WriteAsync(
       [key = principal.api_key_needs_touch, id = principal.api_key_id,
        session = principal.session_hash, now](store::Tx& tx) -> Status {
         if (key) return tx.TouchApiKey(id, now);
         return tx.TouchSession(session, now);
       },
-      [](Status) {});
+      [then = std::move(then)](Status) { then(); });
 }
 
 // ----- identity -----

@@ -1916,5 +1916,72 @@ TEST(ApiShutdown, LoginInFlightIsAnsweredBeforeTheApiIsGone) {
   EXPECT_TRUE(audit.count("login"));
 }
 
+// A request authenticated by an API key whose use is due to be recorded is answered only
+// once last_used_at committed: the caller's next request (here, the store read right after
+// the answer) sees it. The touch's write is held, so the answer cannot come first by luck.
+TEST(ApiTouch, AnswerComesAfterTheKeyUseIsRecorded) {
+  char tmpl[] = "/tmp/rampart-api-touch-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto opened = store::OpenSqliteStore({.path = dir + "/rampart.db", .synchronous_full = false});
+    ASSERT_TRUE(opened.ok());
+    std::unique_ptr<store::Store> inner = std::move(opened).value();
+    const std::string org = NewId("org_");
+    ASSERT_TRUE(inner
+                    ->Write([&](store::Tx& tx) {
+                      return tx.InsertOrg({.id = org, .slug = "touch", .name = "Touch",
+                                           .max_concurrent_runs = 1, .created_at = 1});
+                    })
+                    .ok());
+    const std::string key =
+        rampart::testing::InsertMemberWithKey(*inner, org, "touch@x.test", "owner", 1);
+    HeldWritesStore held(*inner);
+    auth::Authenticator authenticator(auth::AuthConfig{}, SystemClock());
+    api::ApiDeps deps;
+    deps.store = &held;
+    deps.authenticator = &authenticator;
+    api::Api api(deps, api::ApiOptions{});
+    server::Router router;
+    api.RegisterRoutes(router);
+    const server::Route* route = nullptr;
+    for (const auto& r : router.routes()) {
+      if (r.operation_id == "getOrg") route = &r;
+    }
+    ASSERT_NE(route, nullptr);
+
+    std::promise<server::Response> answered;
+    auto answer = answered.get_future();
+    server::Responder responder(
+        [&answered](server::Response r) { answered.set_value(std::move(r)); }, "req_touch");
+    server::Request request;
+    request.method = "GET";
+    request.path = "/v1/orgs/" + org;
+    request.remote_ip = "127.0.0.1";
+    request.request_id = "req_touch";
+    request.params["org"] = org;
+    request.headers.emplace_back("Authorization", "Bearer " + key);
+    route->async_handler(request, responder);
+    held.WaitUntil([](size_t n) { return n >= 1; });  // the touch
+    EXPECT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+        << "answered before the key's use was recorded";
+    held.Open();
+    server::Response r = answer.get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    bool touched = false;
+    ASSERT_TRUE(inner
+                    ->Read([&](store::Tx& tx) -> Status {
+                      auto keys = tx.ListApiKeys(org, {});
+                      if (!keys.ok()) return keys.error();
+                      for (const auto& k : keys->items) touched = touched || k.last_used_at.has_value();
+                      return Status::Ok();
+                    })
+                    .ok());
+    EXPECT_TRUE(touched);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace rampart
