@@ -201,6 +201,19 @@ class Api::Impl {
         public_requests_(options.public_requests_per_minute),
         webhooks_(internal::NewWebhookReceiver(deps, options)) {}
 
+  // Write jobs queued by this object refer to it (`this`, the route table) from their
+  // transaction body and their completion, which the store's writer thread runs later;
+  // left to run after the members are freed they would read freed memory (a race of the
+  // writer thread with this destructor). So: first the password workers run what they
+  // still hold (each queues its session commit), then one empty write, queued after every
+  // job of this object, returns only once the writer thread has run all of them (the
+  // store runs jobs and completions in queue order). The server and the run service are
+  // stopped before the Api is destroyed (see api.h), so nothing queues new ones.
+  ~Impl() {
+    password_work_.reset();
+    (void)deps_.store->Write([](store::Tx&) { return Status::Ok(); });
+  }
+
   std::vector<std::pair<std::string, int64_t>> WebhookOutcomes() const {
     return internal::WebhookOutcomeCounts(*webhooks_);
   }
@@ -293,10 +306,11 @@ class Api::Impl {
   std::shared_ptr<internal::WebhookReceiver> webhooks_;
   // Password checks of logins: Argon2id costs tens of milliseconds of CPU and 19 MiB, so
   // it runs neither on an io thread nor in a write transaction (which would stall every
-  // commit behind it), and a flood past the backlog is refused with 429. Declared last:
-  // destroyed first, running what it still holds while everything it uses is alive.
-  WorkerPool password_work_{std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2),
-                            kPasswordBacklog};
+  // commit behind it), and a flood past the backlog is refused with 429. Stopped first
+  // by ~Impl, running what it still holds while everything it uses is alive.
+  std::optional<WorkerPool> password_work_{
+      std::in_place, std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2),
+      kPasswordBacklog};
 };
 
 Api::Api(ApiDeps deps, ApiOptions options)
@@ -631,7 +645,11 @@ void Api::Impl::RecordAuthFailure(const Request& request, std::string_view opera
 void Api::Impl::TouchCredentials(const auth::Principal& principal, std::function<void()> then) {
   if (!principal.api_key_needs_touch && !principal.session_needs_touch) return then();
   const store::Millis now = Now();
-  // A failed touch does not fail the request it came with (the request's own work is done).
+  // Best effort (a failed touch does not fail the request), but answered only once the
+  // touch committed: otherwise the caller's next request could read the store before it
+  // (a race with the writer thread) and see a stale last_used_at (or, near a session's
+  // idle limit, a stale last_seen_at: an idle expiry that did not happen). Due at most
+  // once a minute per credential (auth.cc), so this rarely delays an answer.
   deps_.store->WriteAsync(
       [key = principal.api_key_needs_touch, id = principal.api_key_id,
        session = principal.session_hash, now](store::Tx& tx) -> Status {
@@ -764,7 +782,7 @@ Result<Response> Api::Impl::Login(Call& call) {
             reply(std::move(response));
           });
     };
-    if (!password_work_.TryPost(std::move(check))) {
+    if (!password_work_->TryPost(std::move(check))) {
       reply(MakeError(ErrorCode::kRateLimited, "too many logins in progress; retry later"));
     }
   };

@@ -19,10 +19,14 @@
 #include <boost/json.hpp>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -1679,6 +1683,223 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->intact) << report->reason;
   EXPECT_GT(report->events, 10);
+}
+
+// ---------------------------------------------------------------------------------------
+// Shutdown: the Api may be destroyed while answers are still on their way.
+
+// A store whose writes are held, in order, until Open(): the test decides when the
+// writer thread may run their completions.
+class HeldWritesStore final : public store::Store {
+ public:
+  explicit HeldWritesStore(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Status Ping() override { return inner_.Ping(); }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    std::promise<Status> done;
+    auto result = done.get_future();
+    WriteAsync([&fn](store::Tx& tx) { return fn(tx); },
+               [&done](Status s) { done.set_value(std::move(s)); });
+    return result.get();
+  }
+  void WriteAsync(std::function<Status(store::Tx&)> fn, std::function<void(Status)> done) override {
+    std::lock_guard lock(mu_);
+    if (open_) return inner_.WriteAsync(std::move(fn), std::move(done));
+    held_.emplace_back(std::move(fn), std::move(done));
+    cv_.notify_all();
+  }
+  // Forwards the held writes in their order (under the lock: none overtakes them).
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    for (auto& [fn, done] : held_) inner_.WriteAsync(std::move(fn), std::move(done));
+    held_.clear();
+  }
+  // Waits until `stop(held writes)` is true; Poke() re-checks after outside changes.
+  void WaitUntil(const std::function<bool(size_t)>& stop) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stop(held_.size()); });
+  }
+  void Poke() {
+    std::lock_guard lock(mu_);
+    cv_.notify_all();
+  }
+
+ private:
+  store::Store& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;  // guarded by mu_
+  std::vector<std::pair<std::function<Status(store::Tx&)>, std::function<void(Status)>>>
+      held_;  // guarded by mu_
+};
+
+// Sends one request to the route `operation_id` of a fresh Api whose store holds every
+// write, destroys the Api while the request's answer still waits for a held write, then
+// lets the writes through and returns the answer. The writes are let through once the
+// destructor returned or is itself waiting for the store behind them, so a completion
+// cannot win the race with the destructor by luck. `audit` gets the actions audited.
+server::Response AnswerAcrossDestruction(const std::string& operation_id, const std::string& body,
+                                         std::set<std::string>* audit) {
+  char tmpl[] = "/tmp/rampart-api-shutdown-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) std::abort();
+  const std::string dir = tmpl;
+  server::Response out;
+  {
+    auto opened = store::OpenSqliteStore({.path = dir + "/rampart.db", .synchronous_full = false});
+    if (!opened.ok()) std::abort();
+    std::unique_ptr<store::Store> inner = std::move(opened).value();
+    auto hash = crypto::HashPassword(kPassword, SystemRandom());
+    if (!hash.ok()) std::abort();
+    EXPECT_TRUE(inner
+                    ->Write([&](store::Tx& tx) {
+                      return tx.InsertUser({.id = NewId("usr_"), .email = "late@shutdown.test",
+                                            .password_hash = *hash, .created_at = 1});
+                    })
+                    .ok());
+    HeldWritesStore held(*inner);
+    auth::Authenticator authenticator(auth::AuthConfig{}, SystemClock());
+    api::ApiDeps deps;
+    deps.store = &held;
+    deps.authenticator = &authenticator;
+    auto api = std::make_unique<api::Api>(deps, api::ApiOptions{});
+    server::Router router;
+    api->RegisterRoutes(router);
+    const server::Route* route = nullptr;
+    for (const auto& r : router.routes()) {
+      if (r.operation_id == operation_id) route = &r;
+    }
+    if (route == nullptr || !route->async_handler) std::abort();
+
+    std::promise<server::Response> answered;
+    auto answer = answered.get_future();
+    server::Responder responder(
+        [&answered](server::Response r) { answered.set_value(std::move(r)); }, "req_shutdown");
+    server::Request request;
+    request.method = "POST";
+    request.path = route->pattern;
+    request.remote_ip = "127.0.0.1";
+    request.request_id = "req_shutdown";
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.body = body;
+    route->async_handler(request, responder);
+
+    std::atomic<bool> destroyed{false};
+    std::thread destroyer([&] {
+      api.reset();
+      destroyed = true;
+      held.Poke();
+    });
+    held.WaitUntil([&](size_t n) { return n >= 1 && (destroyed || n >= 2); });
+    held.Open();
+    destroyer.join();
+    out = answer.get();
+    EXPECT_TRUE(inner
+                    ->Read([&](store::Tx& tx) -> Status {
+                      auto events = tx.ListAllAudit(0, 1000);
+                      if (!events.ok()) return events.error();
+                      for (const auto& e : *events) audit->insert(e.action);
+                      return Status::Ok();
+                    })
+                    .ok());
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return out;
+}
+
+// A write route's commit completes on the store's writer thread and answers through the
+// Api (Finish: trigger invalidation, the auth-failure audit). A logout without
+// credentials fails in its write transaction, so its completion audits the failure: it
+// must not run on a destroyed Api (ASan: heap-use-after-free on the route table and the
+// failure limiter). The destructor waits for it.
+TEST(ApiShutdown, WriteCompletionAnswersBeforeTheApiIsGone) {
+  std::set<std::string> audit;
+  server::Response r = AnswerAcrossDestruction("logout", "", &audit);
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_TRUE(audit.count("auth.failed"));
+}
+
+// A login whose password is still being checked when the Api is destroyed: the password
+// workers run it to the end (declared last in Api::Impl, they are stopped first) and its
+// session commit completes on the writer thread, answering through the Api after that.
+TEST(ApiShutdown, LoginInFlightIsAnsweredBeforeTheApiIsGone) {
+  std::set<std::string> audit;
+  server::Response r = AnswerAcrossDestruction(
+      "login", bj::serialize(bj::object{{"email", "late@shutdown.test"}, {"password", kPassword}}),
+      &audit);
+  EXPECT_EQ(r.status, 200) << r.body;
+  bool cookie = false;
+  for (const auto& [name, value] : r.headers) cookie = cookie || name == "Set-Cookie";
+  EXPECT_TRUE(cookie);
+  EXPECT_TRUE(audit.count("login"));
+}
+
+// A request authenticated by an API key whose use is due to be recorded is answered only
+// once last_used_at committed: the caller's next request (here, the store read right after
+// the answer) sees it. The touch's write is held, so the answer cannot come first by luck.
+TEST(ApiTouch, AnswerComesAfterTheKeyUseIsRecorded) {
+  char tmpl[] = "/tmp/rampart-api-touch-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto opened = store::OpenSqliteStore({.path = dir + "/rampart.db", .synchronous_full = false});
+    ASSERT_TRUE(opened.ok());
+    std::unique_ptr<store::Store> inner = std::move(opened).value();
+    const std::string org = NewId("org_");
+    ASSERT_TRUE(inner
+                    ->Write([&](store::Tx& tx) {
+                      return tx.InsertOrg({.id = org, .slug = "touch", .name = "Touch",
+                                           .max_concurrent_runs = 1, .created_at = 1});
+                    })
+                    .ok());
+    const std::string key =
+        rampart::testing::InsertMemberWithKey(*inner, org, "touch@x.test", "owner", 1);
+    HeldWritesStore held(*inner);
+    auth::Authenticator authenticator(auth::AuthConfig{}, SystemClock());
+    api::ApiDeps deps;
+    deps.store = &held;
+    deps.authenticator = &authenticator;
+    api::Api api(deps, api::ApiOptions{});
+    server::Router router;
+    api.RegisterRoutes(router);
+    const server::Route* route = nullptr;
+    for (const auto& r : router.routes()) {
+      if (r.operation_id == "getOrg") route = &r;
+    }
+    ASSERT_NE(route, nullptr);
+
+    std::promise<server::Response> answered;
+    auto answer = answered.get_future();
+    server::Responder responder(
+        [&answered](server::Response r) { answered.set_value(std::move(r)); }, "req_touch");
+    server::Request request;
+    request.method = "GET";
+    request.path = "/v1/orgs/" + org;
+    request.remote_ip = "127.0.0.1";
+    request.request_id = "req_touch";
+    request.params["org"] = org;
+    request.headers.emplace_back("Authorization", "Bearer " + key);
+    route->async_handler(request, responder);
+    held.WaitUntil([](size_t n) { return n >= 1; });  // the touch
+    EXPECT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+        << "answered before the key's use was recorded";
+    held.Open();
+    server::Response r = answer.get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    bool touched = false;
+    ASSERT_TRUE(inner
+                    ->Read([&](store::Tx& tx) -> Status {
+                      auto keys = tx.ListApiKeys(org, {});
+                      if (!keys.ok()) return keys.error();
+                      for (const auto& k : keys->items) touched = touched || k.last_used_at.has_value();
+                      return Status::Ok();
+                    })
+                    .ok());
+    EXPECT_TRUE(touched);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

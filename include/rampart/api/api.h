@@ -72,6 +72,10 @@ struct ApiDeps {
 class Api {
  public:
   Api(ApiDeps deps, ApiOptions options);
+  // Destroy the Api once the server and the run service have stopped (nothing calls into
+  // it any more) and before the store: it runs the logins its password workers still
+  // hold, then waits until the store's writer thread has run every write it queued
+  // (their transactions and completions refer to it), with one empty write.
   ~Api();
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
