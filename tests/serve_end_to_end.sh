@@ -241,7 +241,7 @@ steps:
   - id: spin
     type: action
     uses: db.query
-    with: { sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) SELECT count(*) AS n FROM c" }
+    with: { sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 6000000) SELECT count(*) AS n FROM c", timeout: 60 }
 output: { n: "{{ steps.spin.output.rows[0].n }}" }
 EOF2
 deploy slow "$TMP/slow.yaml"
@@ -249,15 +249,20 @@ curl -s -o "$TMP/slow.json" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workfl
   -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   --data-binary '{"input":{},"wait":60}' >"$TMP/slow.code" &
 SLOW=$!
-sleep 0.3
+running=0
+for _ in $(seq 1 200); do  # the API answers while the run executes (polled until it does)
+  api GET "/v1/orgs/$ORG/runs?status=running" >/dev/null
+  running=$(json "$TMP/body" 'len(d["items"])')
+  [[ "$running" == 1 ]] && break
+  sleep 0.02
+done
+check "the API answers while the slow run is running" 1 "$running"
 check "healthz answered during the wait" 200 "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$BASE/healthz")"
-check "the API answers during the wait" 200 "$(api GET /v1/orgs/$ORG/runs?status=running)"
-check "the slow run is running meanwhile" 1 "$(json "$TMP/body" 'len(d["items"])')"
 check "its waiting request is still open" 1 "$(kill -0 $SLOW 2>/dev/null && echo 1 || echo 0)"
 wait "$SLOW"
 check "the waited run answers 200 when it finishes" 200 "$(cat "$TMP/slow.code")"
 check "with its record" succeeded "$(json "$TMP/slow.json" 'd["status"]')"
-check "and its output" 4000000 "$(json "$TMP/slow.json" 'd["output"]["n"]')"
+check "and its output" 6000000 "$(json "$TMP/slow.json" 'd["output"]["n"]')"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
 # Config refusals: a master key file readable by others, unknown keys.
