@@ -1734,6 +1734,33 @@ class HeldWritesStore final : public store::Store {
       held_;  // guarded by mu_
 };
 
+// One request handed straight to a route's async_handler (no HTTP server): the route is
+// looked up by operation id, and the answer arrives through the returned future.
+struct DirectCall {
+  server::Request request;
+  std::promise<server::Response> answered;
+  std::future<server::Response> answer = answered.get_future();
+
+  DirectCall(std::string method, std::string path, std::string request_id) {
+    request.method = std::move(method);
+    request.path = std::move(path);
+    request.remote_ip = "127.0.0.1";
+    request.request_id = std::move(request_id);
+  }
+  // Calls the route's async_handler; aborts when the router has no such async route.
+  void Dispatch(const server::Router& router, std::string_view operation_id) {
+    const server::Route* route = nullptr;
+    for (const auto& r : router.routes()) {
+      if (r.operation_id == operation_id) route = &r;
+    }
+    if (route == nullptr || !route->async_handler) std::abort();
+    route->async_handler(
+        request, server::Responder(
+                     [this](server::Response r) { answered.set_value(std::move(r)); },
+                     request.request_id));
+  }
+};
+
 // Sends one request to the route `operation_id` of a fresh Api whose store holds every
 // write, destroys the Api while the request's answer still waits for a held write, then
 // lets the writes through and returns the answer. The writes are let through once the
@@ -1765,24 +1792,14 @@ server::Response AnswerAcrossDestruction(const std::string& operation_id, const 
     auto api = std::make_unique<api::Api>(deps, api::ApiOptions{});
     server::Router router;
     api->RegisterRoutes(router);
-    const server::Route* route = nullptr;
+    std::string pattern;
     for (const auto& r : router.routes()) {
-      if (r.operation_id == operation_id) route = &r;
+      if (r.operation_id == operation_id) pattern = r.pattern;
     }
-    if (route == nullptr || !route->async_handler) std::abort();
-
-    std::promise<server::Response> answered;
-    auto answer = answered.get_future();
-    server::Responder responder(
-        [&answered](server::Response r) { answered.set_value(std::move(r)); }, "req_shutdown");
-    server::Request request;
-    request.method = "POST";
-    request.path = route->pattern;
-    request.remote_ip = "127.0.0.1";
-    request.request_id = "req_shutdown";
-    request.headers.emplace_back("Content-Type", "application/json");
-    request.body = body;
-    route->async_handler(request, responder);
+    DirectCall call("POST", pattern, "req_shutdown");
+    call.request.headers.emplace_back("Content-Type", "application/json");
+    call.request.body = body;
+    call.Dispatch(router, operation_id);
 
     std::atomic<bool> destroyed{false};
     std::thread destroyer([&] {
@@ -1793,7 +1810,7 @@ server::Response AnswerAcrossDestruction(const std::string& operation_id, const 
     held.WaitUntil([&](size_t n) { return n >= 1 && (destroyed || n >= 2); });
     held.Open();
     destroyer.join();
-    out = answer.get();
+    out = call.answer.get();
     EXPECT_TRUE(inner
                     ->Read([&](store::Tx& tx) -> Status {
                       auto events = tx.ListAllAudit(0, 1000);
@@ -1863,29 +1880,15 @@ TEST(ApiTouch, AnswerComesAfterTheKeyUseIsRecorded) {
     api::Api api(deps, api::ApiOptions{});
     server::Router router;
     api.RegisterRoutes(router);
-    const server::Route* route = nullptr;
-    for (const auto& r : router.routes()) {
-      if (r.operation_id == "getOrg") route = &r;
-    }
-    ASSERT_NE(route, nullptr);
-
-    std::promise<server::Response> answered;
-    auto answer = answered.get_future();
-    server::Responder responder(
-        [&answered](server::Response r) { answered.set_value(std::move(r)); }, "req_touch");
-    server::Request request;
-    request.method = "GET";
-    request.path = "/v1/orgs/" + org;
-    request.remote_ip = "127.0.0.1";
-    request.request_id = "req_touch";
-    request.params["org"] = org;
-    request.headers.emplace_back("Authorization", "Bearer " + key);
-    route->async_handler(request, responder);
+    DirectCall call("GET", "/v1/orgs/" + org, "req_touch");
+    call.request.params["org"] = org;
+    call.request.headers.emplace_back("Authorization", "Bearer " + key);
+    call.Dispatch(router, "getOrg");
     held.WaitUntil([](size_t n) { return n >= 1; });  // the touch
-    EXPECT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+    EXPECT_EQ(call.answer.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
         << "answered before the key's use was recorded";
     held.Open();
-    server::Response r = answer.get();
+    server::Response r = call.answer.get();
     EXPECT_EQ(r.status, 200) << r.body;
     bool touched = false;
     ASSERT_TRUE(inner
