@@ -183,7 +183,7 @@ struct RunEntry {
   // Committed as `running` by Submit itself (the fast path), so the worker does not
   // commit the queued -> running transition again.
   bool prestarted = false;
-  // An inline run gives its slot back once the engine finished, before its commit: the
+  // A run gives its slot back once the engine finished, before its final commit: the
   // org's limit bounds runs that execute, and a commit in flight executes nothing.
   bool slot_released = false;
 };
@@ -793,7 +793,6 @@ class RunService::Impl {
     }
   }
 
-  // REQUIRES(mu_). Ends a kRunning entry's hold on its org's slot and a worker.
   // REQUIRES(mu_). A fast path of Submit: the run takes a slot of its org at once and
   // starts as `running` (its first attempt) instead of `queued`.
   void TakeSlotAtSubmit(OrgQueue& q, store::Run& run) {
@@ -804,6 +803,8 @@ class RunService::Impl {
     run.started_at = run.created_at;
   }
 
+  // REQUIRES(mu_). Ends a kRunning entry's hold on its org's slot (the run's engine is
+  // done, or it never ran).
   void ReleaseSlot(RunEntry& e) {
     OrgQueue& q = orgs_[e.run.org_id];
     --q.running;
@@ -895,6 +896,8 @@ class RunService::Impl {
     }
     OrgWorkflowSource source(store_, cache_, run.org_id);
     engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
+    // Taken before the slot is released: the org's next run starts after this one finished.
+    const store::Millis finished_at = NowMs();
 
     bool user_cancelled = false;
     std::optional<std::vector<Waiter>> abandoned;
@@ -905,6 +908,11 @@ class RunService::Impl {
         // Stop() cut it: leave it `running` in the store; the next start fails it as
         // interrupted (its side effects may have happened).
         abandoned = Abandon(*e);
+      } else {
+        // The engine is done: the org's next run may start while this one commits (a
+        // commit in flight executes nothing; see slot_released).
+        ReleaseSlot(*e);
+        e->slot_released = true;
       }
     }
     if (abandoned) return DeliverAll(*abandoned, std::nullopt);
@@ -913,7 +921,7 @@ class RunService::Impl {
     final_run.status = result.status;
     final_run.cancel_requested = user_cancelled;
     final_run.error_code = result.error ? std::string(result.error->code_name()) : "";
-    final_run.finished_at = result.status == "awaiting_approval" ? 0 : NowMs();
+    final_run.finished_at = result.status == "awaiting_approval" ? 0 : finished_at;
     if (result.awaiting) final_run.wake_at = result.awaiting->timeout_at_ms;
     std::vector<store::Run> children;
     CollectChildren(result, final_run, source, &children);
@@ -970,6 +978,7 @@ class RunService::Impl {
     request.trigger = std::move(s.trigger);
     OrgWorkflowSource source(store_, cache_, run.org_id);
     engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
+    const store::Millis finished_at = NowMs();  // before the slot is released (as in Execute)
 
     auto commit = std::make_shared<InlineCommit>();
     bool user_cancelled = false;
@@ -994,7 +1003,7 @@ class RunService::Impl {
       committed.status = result.status;
       committed.cancel_requested = user_cancelled;
       committed.error_code = result.error ? std::string(result.error->code_name()) : "";
-      committed.finished_at = NowMs();
+      committed.finished_at = finished_at;
       committed.record = json::Serialize(result.record);
     }
     commit->entry = e;

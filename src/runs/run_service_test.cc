@@ -112,6 +112,50 @@ class ObservingStore final : public store::Store {
   std::set<std::string> active_;  // GUARDED_BY(mu_)
 };
 
+// Once armed, holds every blocking Write() (a worker's final commit) until released;
+// WriteAsync (submissions) passes straight through.
+class HeldFinalCommits final : public store::Store {
+ public:
+  explicit HeldFinalCommits(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    {
+      std::unique_lock lock(mu_);
+      if (armed_) {
+        ++held_;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !armed_; });
+      }
+    }
+    return inner_.Write(fn);
+  }
+  void WriteAsync(std::function<Status(store::Tx&)> fn, std::function<void(Status)> done) override {
+    inner_.WriteAsync(std::move(fn), std::move(done));
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+  void Arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
+  bool WaitHeld(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return held_ >= n; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    armed_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  store::Store& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;  // GUARDED_BY(mu_)
+  int held_ = 0;        // GUARDED_BY(mu_)
+};
+
 // Records the calls of an asynchronous completion; the test waits for a number of them.
 template <typename T>
 class Calls {
@@ -777,6 +821,37 @@ TEST_F(RunServiceTest, InlineRunQueuesWhenItsOrgIsFull) {
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->status, "succeeded");
   service->Stop(1s);
+}
+
+// A worker's run gives its org slot back once its engine finished: with a limit of 1, the
+// org's next run executes while the previous one's final commit is still in flight (the
+// limit bounds runs that execute, not commits). Both end succeeded.
+TEST_F(RunServiceTest, TheNextRunStartsWhileTheFinalCommitIsInFlight) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  HeldFinalCommits held(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunService service(held, env, {.workers = 4});
+  ASSERT_TRUE(service.Start().ok());
+  auto first = service.Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  held.Arm();
+  gate_.Open();
+  ASSERT_TRUE(held.WaitHeld(1));  // the first run's engine is done; its final commit waits
+  EXPECT_EQ(service.Stats().running, 0);
+  auto second = service.Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(gate_.WaitArrived(2)) << "the second run did not execute during the first's commit";
+  held.Release();
+  auto a = service.Wait("org_a", first->id, 10s);
+  auto b = service.Wait("org_a", second->id, 10s);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_EQ(a->status, "succeeded");
+  EXPECT_EQ(b->status, "succeeded");
+  EXPECT_LE(a->finished_at, b->started_at);
+  service.Stop(1s);
 }
 
 // The inline commit carries the submission's own work: when that fails, nothing of the
