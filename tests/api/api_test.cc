@@ -854,6 +854,47 @@ TEST_F(ApiTest, ALoginBurstPastThePasswordBacklogIsRefused) {
   EXPECT_EQ(s().Do("POST", "/v1/auth/login", {}, body).status, 200);
 }
 
+// Adding members: a new user needs a password (hashed off the write transaction) and can
+// log in; an existing user is added without one; a member twice is 409; each addition is
+// audited with the user as target.
+TEST_F(ApiTest, AddMemberRulesAndAudit) {
+  const std::string members = A() + "/members";
+  HttpResponse r = s().Do("POST", members, c().owner_session.headers(),
+                          R"({"email": "nopass@a.test", "role": "developer"})");
+  EXPECT_EQ(r.status, 400);
+  r = s().Do("POST", members, c().owner_session.headers(),
+             R"({"email": "short@a.test", "role": "developer", "password": "too short"})");
+  EXPECT_EQ(r.status, 400);
+  r = s().Do("POST", members, c().owner_session.headers(),
+             R"({"email": "dev@a.test", "role": "developer"})");
+  EXPECT_EQ(r.status, 409) << r.body;
+  r = s().Do("POST", members, c().owner_session.headers(),
+             bj::serialize(bj::object{
+                 {"email", "New.Member@A.test"}, {"role", "developer"}, {"password", kPassword}}));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string new_id = Str(Json(r), "user_id");
+  EXPECT_EQ(Str(Json(r), "email"), "new.member@a.test");
+  EXPECT_TRUE(Login(s(), "new.member@a.test").has_value());
+  // An existing user (of org A) joins org B without a password.
+  r = s().Do("POST", B() + "/members", Bearer(c().owner_b_key),
+             R"({"email": "new.member@a.test", "role": "developer"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Str(Json(r), "user_id"), new_id);
+  std::map<std::string, int> added;  // org -> member.add events targeting the new user
+  ASSERT_TRUE(s().store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto events = tx.ListAllAudit(0, 100000);
+                    if (!events.ok()) return events.error();
+                    for (const auto& e : *events) {
+                      if (e.action == "member.add" && e.target == new_id) ++added[e.org_id];
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(added[c().org_a], 1);
+  EXPECT_EQ(added[c().org_b], 1);
+}
+
 TEST_F(ApiTest, RepeatedAuthFailuresAreRateLimitedAndAudited) {
   // Failures on authenticated routes: after the budget, 429 with Retry-After, even for a
   // valid credential from the same source.
