@@ -241,6 +241,14 @@ class Api::Impl {
   // answer leaves once the use is durable, so what the caller reads next agrees with it.
   void TouchCredentials(const auth::Principal& principal, std::function<void()> then);
   store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
+  // Runs `task` (an Argon2id hash or check) on the password workers, or answers 429
+  // through `reply` when their backlog is full.
+  void OnPasswordWorkers(std::function<void()> task, const Reply& reply) {
+    if (!password_work_->TryPost(std::move(task))) {
+      reply(MakeError(ErrorCode::kRateLimited,
+                      "too many password operations in progress; retry later"));
+    }
+  }
 
   // Handlers.
   Result<Response> Setup(Call& call);
@@ -783,9 +791,7 @@ Result<Response> Api::Impl::Login(Call& call) {
             reply(std::move(response));
           });
     };
-    if (!password_work_->TryPost(std::move(check))) {
-      reply(MakeError(ErrorCode::kRateLimited, "too many logins in progress; retry later"));
-    }
+    OnPasswordWorkers(std::move(check), reply);
   };
   return Response{};
 }
@@ -950,16 +956,14 @@ Result<Response> Api::Impl::AddMember(Call& call) {
           });
     };
     if (!new_user) return commit(std::string());
-    bool posted = password_work_->TryPost(
+    OnPasswordWorkers(
         [this, commit, secret = std::move(secret), reply]() mutable {
           auto hash = crypto::HashPassword(secret, *deps_.random);
           OPENSSL_cleanse(secret.data(), secret.size());
           if (!hash.ok()) return reply(hash.error());
           commit(std::move(hash).value());
-        });
-    if (!posted) {
-      reply(MakeError(ErrorCode::kRateLimited, "too many password operations in progress; retry later"));
-    }
+        },
+        reply);
   };
   return Response{};
 }
