@@ -18,6 +18,9 @@ stop_pid() {  # stop_pid PID: TERM, then KILL after 15 s
 log() { printf '== %s\n' "$*" >&2; }
 status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }  # kB
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime, in clock ticks
+# io_field PID KEY: a counter of /proc/PID/io (write_bytes: bytes sent to storage; syscw:
+# write-type system calls, sockets included), 0 when the file is not readable.
+io_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/io" 2> /dev/null || echo 0; }
 bench() { awk -v k="$2" '$1 == "BENCH" && $2 == k { print $3 }' "$1"; }  # a wrk Lua BENCH line
 rate_of() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -207,13 +208,40 @@ output: "{{ steps.loop.output | map('v') | sum }}"
 
 TEST(EngineTest, RunIdsAreUniqueAndWellFormed) {
   std::set<std::string> ids;
+  const auto now = std::chrono::system_clock::now();
   for (int i = 0; i < 1000; ++i) {
-    std::string id = NewRunId(SystemRandom());
+    // All in the same millisecond: the 80 random bits alone keep them apart.
+    std::string id = NewRunId(SystemRandom(), now);
     ASSERT_EQ(id.size(), 4u + 26u) << id;
     ASSERT_EQ(id.rfind("run_", 0), 0u);
+    ASSERT_EQ(id.find_first_not_of("234567abcdefghijklmnopqrstuvwxyz", 4), std::string::npos) << id;
     ids.insert(id);
   }
   EXPECT_EQ(ids.size(), 1000u);
+}
+
+TEST(EngineTest, RunIdsSortInTheOrderOfTheirCreation) {
+  // Across the whole range a millisecond stamp takes (1970 .. year 10889), a later
+  // millisecond gives a greater id whatever the random bits are.
+  class Fixed final : public Random {
+   public:
+    explicit Fixed(uint8_t fill) : fill_(fill) {}
+    void Fill(uint8_t* out, size_t n) override { std::memset(out, fill_, n); }
+   private:
+    uint8_t fill_;
+  };
+  Fixed high(0xff), low(0x00);
+  const int64_t stamps[] = {0, 1, 2, 999, 1'000, 1'764'000'000'000, 1'764'000'000'001,
+                            (int64_t{1} << 40), (int64_t{1} << 47) + 5, (int64_t{1} << 48) - 1};
+  std::string previous;
+  for (int64_t ms : stamps) {
+    const std::chrono::system_clock::time_point t{std::chrono::milliseconds(ms)};
+    const std::string smallest = NewRunId(low, t);
+    const std::string largest = NewRunId(high, t);
+    EXPECT_LT(smallest, largest) << ms;
+    if (!previous.empty()) EXPECT_LT(previous, smallest) << ms;
+    previous = largest;
+  }
 }
 
 }  // namespace

@@ -341,7 +341,7 @@ class RunService::Impl {
 
     store::Run run;
     run.org_id = s.org_id;
-    run.id = engine::NewRunId(*env_.random);
+    run.id = engine::NewRunId(*env_.random, env_.clock->Now());
     run.workflow_id = s.workflow_id;
     run.version = s.version;
     run.status = "queued";

@@ -57,6 +57,9 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::stri
   // views) may not call functions with side effects.
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  // Statement journals and temporary b-trees (sorts) live in memory: the default puts
+  // them in files created and deleted per use (openat/unlink/close in a group commit).
+  if (!ExecPragma(db, "PRAGMA temp_store = MEMORY")) return DatabaseError();
   if (read_only) {
     if (!ExecPragma(db, "PRAGMA query_only = ON")) return DatabaseError();
     return conn;
