@@ -221,8 +221,8 @@ TEST(EngineTest, RunIdsAreUniqueAndWellFormed) {
 }
 
 TEST(EngineTest, RunIdsSortInTheOrderOfTheirCreation) {
-  // Across the whole range a millisecond stamp takes (1970 .. year 10889), a later
-  // millisecond gives a greater id whatever the random bits are.
+  // From 1970 to the end of system_clock's range (year 2262), a later millisecond gives
+  // a greater id whatever the random bits are.
   class Fixed final : public Random {
    public:
     explicit Fixed(uint8_t fill) : fill_(fill) {}
@@ -231,8 +231,17 @@ TEST(EngineTest, RunIdsSortInTheOrderOfTheirCreation) {
     uint8_t fill_;
   };
   Fixed high(0xff), low(0x00);
-  const int64_t stamps[] = {0, 1, 2, 999, 1'000, 1'764'000'000'000, 1'764'000'000'001,
-                            (int64_t{1} << 40), (int64_t{1} << 47) + 5, (int64_t{1} << 48) - 1};
+  const int64_t stamps[] = {0,
+                            1,
+                            2,
+                            999,
+                            1'000,
+                            int64_t{1} << 40,
+                            1'764'000'000'000,
+                            1'764'000'000'001,
+                            4'102'444'800'000,  // 2100-01-01
+                            (int64_t{1} << 43) - 1,
+                            int64_t{1} << 43};
   std::string previous;
   for (int64_t ms : stamps) {
     const std::chrono::system_clock::time_point t{std::chrono::milliseconds(ms)};
