@@ -57,6 +57,9 @@ api() {  # api METHOD PATH [curl args...]: prints the body, fails on a non-2xx a
   cat "$tmp/api.body"
 }
 
+# metric NAME: the value of an unlabelled sample of rampart's /metrics (needs $auth).
+metric() { api GET /metrics -H "$auth" | awk -v k="$1" '$1 == k { printf "%d", $2 }'; }
+
 bootstrap() {  # bootstrap: setup + login + a read_write API key; sets org, key and auth
   local email="bench@example.com" password="bench-password-$RANDOM$RANDOM" setup_token csrf
   setup_token="$(cat "$tmp/data/setup-token")"

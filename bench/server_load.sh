@@ -96,6 +96,8 @@ log "idle RSS after bootstrap: $idle_rss_kb kB"
 wrk_cmd=(wrk "-t$threads" "-c$connections" "-d$duration" --latency -s "$here/server/post_run.lua")
 cpu_before="$(cpu_ticks "$rampart_pid")"
 wbytes_before="$(io_field "$rampart_pid" write_bytes)"
+commits_before="$(metric rampart_store_commits)"
+writes_before="$(metric rampart_store_writes)"
 syscw_before="$(io_field "$rampart_pid" syscw)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ "${PERF:-0}" == 1 ]] && command -v perf > /dev/null; then
@@ -110,6 +112,8 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 kill -0 "$rampart_pid" 2> /dev/null || { tail -20 "$tmp/rampart.err" >&2; die "rampart exited during the load"; }
 cpu_after="$(cpu_ticks "$rampart_pid")"
 wbytes_after="$(io_field "$rampart_pid" write_bytes)"
+commits_after="$(metric rampart_store_commits)"
+writes_after="$(metric rampart_store_writes)"
 syscw_after="$(io_field "$rampart_pid" syscw)"
 load_rss_kb="$(status_field "$rampart_pid" VmRSS)"
 peak_rss_kb="$(status_field "$rampart_pid" VmHWM)"
@@ -151,6 +155,8 @@ cpu_ms_per_run="$(awk -v t="$((cpu_after - cpu_before))" -v hz="$hz" -v n="$r_re
   'BEGIN { printf "%.3f", t * 1000 / hz / n }')"
 # Storage bytes and write-type system calls per answered run, during the load.
 kb_per_run="$(awk -v b="$((wbytes_after - wbytes_before))" -v n="$r_requests" 'BEGIN { printf "%.1f", b / 1024 / n }')"
+per_commit="$(awk -v w="$((writes_after - writes_before))" -v c="$((commits_after - commits_before))" \
+  'BEGIN { printf "%.1f", (c > 0 ? w / c : 0) }')"
 syscw_per_run="$(awk -v c="$((syscw_after - syscw_before))" -v n="$r_requests" 'BEGIN { printf "%.1f", c / n }')"
 
 # The pass/fail checks of the rampart load (run with or without the nginx ceiling).
@@ -174,7 +180,7 @@ if [[ "${NGINX:-1}" == 0 ]]; then
   echo "rampart: $(rate_of "$r_requests" "$r_duration_us") runs/s, p50 $(bench "$tmp/wrk-rampart.txt" p50_us) us," \
     "p99 $(bench "$tmp/wrk-rampart.txt" p99_us) us, non-200 $r_non200, idle RSS $idle_rss_kb kB," \
     "peak RSS $peak_rss_kb kB, stored succeeded $stored_succeeded (expected $((r_requests + warmup_runs))..)"
-  echo "rampart: CPU $cpu_ms_per_run ms per run (user+sys), storage writes $kb_per_run KiB per run, $syscw_per_run write calls per run"
+  echo "rampart: CPU $cpu_ms_per_run ms per run (user+sys), storage writes $kb_per_run KiB per run, $syscw_per_run write calls per run, $per_commit writes per group commit"
   expected=$((r_requests + warmup_runs))
   check_rampart
   exit
@@ -230,7 +236,7 @@ printf '%-10s %10s %10s %10s %10s %8s %12s %12s\n' nginx "$n_rate" \
   "$(ms "$(bench "$tmp/wrk-nginx.txt" p99.9_us)")" "$n_non200" - -
 echo "ratio rampart/nginx: $ratio (target >= 0.4)"
 echo "rampart: RSS at the end of the load $((load_rss_kb / 1024)) MB, $threads_n threads, CPU $cpu_ms_per_run ms per run (user+sys)"
-echo "rampart: storage writes $kb_per_run KiB per run, $syscw_per_run write calls per run (/proc/PID/io)"
+echo "rampart: storage writes $kb_per_run KiB per run, $syscw_per_run write calls per run (/proc/PID/io), $per_commit write transactions per group commit"
 echo "rampart wrk socket errors: $r_errors"
 echo "stored after restart: succeeded $stored_succeeded, failed $stored_failed, queued $stored_queued, running $stored_running" \
   "(wrk completed $r_requests + $warmup_runs warm-up = $expected); sample $sample_id: $sample_steps succeeded steps"

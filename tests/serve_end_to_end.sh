@@ -132,6 +132,9 @@ check "metrics need auth" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/m
 check "metrics with a key" 200 "$(api GET /metrics)"
 grep -q 'rampart_runs{status="succeeded"}' "$TMP/body"
 check "metrics list runs by status" 0 $?
+commits="$(awk '$1 == "rampart_store_commits" { print int($2) }' "$TMP/body")"
+writes="$(awk '$1 == "rampart_store_writes" { print int($2) }' "$TMP/body")"
+check "metrics count the store's group commits" 1 "$((${commits:-0} > 0 && ${writes:-0} >= ${commits:-0}))"
 
 # db.query: the org's own database under <data>/db, statements checked by SQLite.
 cat >"$TMP/db.yaml" <<'EOF2'

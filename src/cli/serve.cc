@@ -241,6 +241,18 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   runs::WorkflowCache cache(**store);
 
   server::Metrics metrics;
+  metrics.AddGaugeProvider([&s = **store]() {
+    const store::WriteStats stats = s.Stats();
+    return std::vector<server::Sample>{
+        {"rampart_store_commits", {}, static_cast<double>(stats.commits),
+         "Group commits of the store since start (each one fsync)"},
+        {"rampart_store_writes", {}, static_cast<double>(stats.jobs),
+         "Write transactions carried by those commits since start"},
+        {"rampart_store_largest_group", {}, static_cast<double>(stats.largest_group),
+         "Most write transactions carried by one commit since start"},
+        {"rampart_store_write_queue", {}, static_cast<double>(stats.queued),
+         "Write transactions waiting for the store's writer"}};
+  });
   metrics.AddGaugeProvider([&run_service]() {
     runs::RunStats stats = run_service.Stats();
     std::vector<server::Sample> samples;

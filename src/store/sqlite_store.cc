@@ -163,9 +163,12 @@ class SqliteStore final : public Store {
     return status;
   }
 
-  GroupCommitStats Stats() const {
-    return GroupCommitStats{commits_.load(), jobs_.load(), grouped_commits_.load(),
-                            largest_group_.load()};
+  WriteStats Stats() const override {
+    WriteStats stats{commits_.load(), jobs_.load(), grouped_commits_.load(),
+                     largest_group_.load(), 0};
+    std::lock_guard lock(queue_mutex_);
+    stats.queued = static_cast<int64_t>(queue_.size());
+    return stats;
   }
 
   size_t QueuedWrites() {
@@ -276,7 +279,7 @@ class SqliteStore final : public Store {
   std::thread writer_thread_;
   std::atomic<std::thread::id> writer_id_{};
 
-  std::mutex queue_mutex_;
+  mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<WriteJob> queue_;   // guarded by queue_mutex_
   bool stopping_ = false;        // guarded by queue_mutex_
@@ -329,7 +332,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
 }
 
 GroupCommitStats GroupCommitStatsForTest(Store& store) {
-  return dynamic_cast<SqliteStore&>(store).Stats();
+  return dynamic_cast<SqliteStore&>(store).Stats();  // checks that it is a SqliteStore
 }
 
 size_t QueuedWritesForTest(Store& store) {

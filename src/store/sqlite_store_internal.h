@@ -8,12 +8,7 @@
 
 namespace rampart::store {
 
-struct GroupCommitStats {
-  int64_t commits = 0;           // successful group commits
-  int64_t jobs = 0;              // Write() calls carried by those commits
-  int64_t grouped_commits = 0;   // commits that carried more than one Write()
-  int64_t largest_group = 0;     // most Write() calls in one commit
-};
+using GroupCommitStats = WriteStats;
 
 // `store` must come from OpenSqliteStore.
 GroupCommitStats GroupCommitStatsForTest(Store& store);

@@ -437,6 +437,15 @@ class Tx {
   virtual Status DeleteSetting(std::string_view key) = 0;
 };
 
+// Counters of a store's write path since it was opened (for /metrics and benchmarks).
+struct WriteStats {
+  int64_t commits = 0;          // successful group commits
+  int64_t jobs = 0;             // Write()/WriteAsync() calls carried by those commits
+  int64_t grouped_commits = 0;  // commits that carried more than one write
+  int64_t largest_group = 0;    // most writes in one commit
+  int64_t queued = 0;           // writes waiting for the writer now (not the running group)
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -461,6 +470,8 @@ class Store {
   }
   // kInternal when the database cannot be reached (for /readyz).
   virtual Status Ping() = 0;
+  // The write path's counters; a store without group commit reports zeros.
+  virtual WriteStats Stats() const { return {}; }
 };
 
 struct SqliteOptions {
