@@ -6,6 +6,7 @@ rampart_bench(expr_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/expr_bench.cc DEPS 
 rampart_bench(store_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/store_bench.cc DEPS rampart_store)
 rampart_bench(redact_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/redact_bench.cc DEPS rampart_redact)
 rampart_bench(keyring_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/keyring_bench.cc DEPS rampart_crypto)
+rampart_bench(digest_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/digest_bench.cc DEPS rampart_crypto)
 rampart_bench(http_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/http_bench.cc DEPS rampart_net rampart_server OpenSSL::Crypto)
 rampart_bench(db_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/db_bench.cc DEPS rampart_actions)
 rampart_bench(server_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server_bench.cc DEPS rampart_server rampart_net)

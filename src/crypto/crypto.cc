@@ -1,11 +1,12 @@
 #include "rampart/crypto/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
+#include <openssl/params.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "rampart/core/check.h"
@@ -109,9 +110,42 @@ std::string DigestBytes(const Digest& digest) {
   return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
+namespace {
+
+// OpenSSL 3's one-shot SHA256() and HMAC() look the algorithm up in the provider
+// registry on every call (EVP_Q_digest / EVP_Q_mac), which costs several times the
+// digest of a short input. These are fetched once for the process and never freed.
+const EVP_MD* FetchedSha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  RAMPART_CHECK(md != nullptr);
+  return md;
+}
+
+// An HMAC-SHA256 context with no key yet; each call duplicates it and sets the key.
+const EVP_MAC_CTX* HmacSha256Template() {
+  static EVP_MAC_CTX* const ctx = [] {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    RAMPART_CHECK(mac != nullptr);
+    EVP_MAC_CTX* c = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context holds its own reference
+    RAMPART_CHECK(c != nullptr);
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+    RAMPART_CHECK(EVP_MAC_CTX_set_params(c, params) == 1);
+    return c;
+  }();
+  return ctx;
+}
+
+}  // namespace
+
 Digest Sha256(std::string_view data) {
   Digest out{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  unsigned int len = 0;
+  RAMPART_CHECK(EVP_Digest(data.data(), data.size(), out.data(), &len, FetchedSha256(),
+                           nullptr) == 1 &&
+                len == out.size());
   return out;
 }
 
@@ -119,15 +153,18 @@ std::string Sha256Hex(std::string_view data) { return HexEncode(DigestBytes(Sha2
 
 Digest HmacSha256(std::string_view key, std::string_view message) {
   Digest out{};
-  unsigned int len = 0;
-  // HMAC() takes a non-null key pointer even for an empty key.
+  // EVP_MAC_init takes a non-null key pointer even for an empty key.
   static const unsigned char kEmpty = 0;
   const unsigned char* key_ptr =
       key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
-  unsigned char* r = HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()),
-                          reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-                          out.data(), &len);
-  RAMPART_CHECK(r != nullptr && len == out.size());
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(
+      EVP_MAC_CTX_dup(HmacSha256Template()), &EVP_MAC_CTX_free);
+  size_t len = 0;
+  RAMPART_CHECK(ctx != nullptr && EVP_MAC_init(ctx.get(), key_ptr, key.size(), nullptr) == 1 &&
+                EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(message.data()),
+                               message.size()) == 1 &&
+                EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) == 1 &&
+                len == out.size());
   return out;
 }
 
