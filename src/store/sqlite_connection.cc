@@ -43,6 +43,15 @@ Error MapSqliteError(int extended_code) {
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path,
                                                                  bool read_only,
                                                                  bool synchronous_full) {
+  // Process-wide, before SQLite initializes (the first open): no memory statistics. With
+  // them every SQLite allocation takes a global mutex to count itself, which the
+  // writer and the readers then contend on; nothing here reads those statistics (no
+  // soft heap limit). Ignored (SQLITE_MISUSE) if SQLite was initialized already.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   sqlite3* db = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
                     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
