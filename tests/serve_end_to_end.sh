@@ -235,7 +235,7 @@ kill -TERM "$PID"; wait "$PID"; PID=""
 
 # A request waiting for its run holds no io thread: with ONE io thread, other requests are
 # answered while a slow run (a long query on the org's database) is waited for.
-printf 'io_threads: 1\n' >"$TMP/one.yaml"
+printf 'io_threads: 1\nmax_queued_runs: 1\n' >"$TMP/one.yaml"
 start --config "$TMP/one.yaml"
 cat >"$TMP/slow.yaml" <<'EOF2'
 rampart: 1
@@ -266,6 +266,35 @@ wait "$SLOW"
 check "the waited run answers 200 when it finishes" 200 "$(cat "$TMP/slow.code")"
 check "with its record" succeeded "$(json "$TMP/slow.json" 'd["status"]')"
 check "and its output" 6000000 "$(json "$TMP/slow.json" 'd["output"]["n"]')"
+
+# max_queued_runs (1 here): with the org limited to one run at a time, one slow run
+# executing and one queued behind it, the next run is refused with 429 and not stored.
+check "org limited to 1 run" 200 "$(api PATCH "/v1/orgs/$ORG" '{"max_concurrent_runs":1}')"
+check "a slow run is accepted" 202 "$(api POST "/v1/orgs/$ORG/workflows/slow/runs" '{"input":{}}')"
+FIRST=$(json "$TMP/body" 'd["run_id"]')
+status=""
+for _ in $(seq 1 200); do
+  api GET "/v1/orgs/$ORG/runs/$FIRST" >/dev/null
+  status=$(json "$TMP/body" 'd["status"]')
+  [[ "$status" == running ]] && break
+  sleep 0.02
+done
+check "it runs" running "$status"
+check "a second one queues" 202 "$(api POST "/v1/orgs/$ORG/workflows/slow/runs" '{"input":{}}')"
+SECOND=$(json "$TMP/body" 'd["run_id"]')
+api GET "/v1/orgs/$ORG/runs?status=queued" >/dev/null
+before=$(json "$TMP/body" 'len(d["items"])')
+code=$(curl -s -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' -X POST \
+  "$BASE/v1/orgs/$ORG/workflows/slow/runs" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' --data-binary '{"input":{}}')
+check "a third one past max_queued_runs is refused" 429 "$code"
+check "with the rate_limited code" rate_limited "$(json "$TMP/body" 'd["error"]["code"]')"
+grep -qi '^retry-after:' "$TMP/headers"
+check "and Retry-After" 0 $?
+api GET "/v1/orgs/$ORG/runs?status=queued" >/dev/null
+check "the refused run was not stored" "$before" "$(json "$TMP/body" 'len(d["items"])')"
+check "cancel the queued run" 202 "$(api POST "/v1/orgs/$ORG/runs/$SECOND/cancel")"
+check "cancel the running run" 202 "$(api POST "/v1/orgs/$ORG/runs/$FIRST/cancel")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
 # Config refusals: a master key file readable by others, unknown keys.
@@ -282,7 +311,12 @@ printf 'listen: 127.0.0.1:0\nio_threads: 0\n' >"$TMP/config.yaml"
 check "io_threads out of range refused" 2 $?
 grep -q "io_threads must be 1..1024" "$TMP/out"
 check "io_threads refusal says why" 0 $?
-printf 'io_threads: 2\n' >"$TMP/config.yaml"
+printf 'listen: 127.0.0.1:0\nmax_queued_runs: 0\n' >"$TMP/config.yaml"
+"$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+check "max_queued_runs out of range refused" 2 $?
+grep -q "max_queued_runs must be 1..1000000" "$TMP/out"
+check "max_queued_runs refusal says why" 0 $?
+printf 'io_threads: 2\nmax_queued_runs: 1000\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data3" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
 PORT=""
@@ -291,7 +325,7 @@ for _ in $(seq 1 100); do
   [[ -n "$PORT" ]] && break
   sleep 0.1
 done
-check "serves with 2 io threads" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")"
+check "serves with 2 io threads and max_queued_runs" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 "$BIN" serve --help >/dev/null 2>&1
 check "serve --help" 0 $?

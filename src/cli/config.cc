@@ -79,7 +79,7 @@ Result<Config> LoadConfig(const std::string& path) {
   const auto& o = doc->as_object();
   if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
-                             "io_threads"},
+                             "io_threads", "max_queued_runs"},
                          "");
       !s.ok()) {
     return s.error();
@@ -116,6 +116,12 @@ Result<Config> LoadConfig(const std::string& path) {
       return MakeError(ErrorCode::kInvalidArgument, "config: io_threads must be 1..1024");
     }
     config.io_threads = static_cast<int>(v->as_int64());
+  }
+  if (const auto* v = o.if_contains("max_queued_runs"); v != nullptr) {
+    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1'000'000) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: max_queued_runs must be 1..1000000");
+    }
+    config.max_queued_runs = static_cast<int>(v->as_int64());
   }
   if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
     if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");

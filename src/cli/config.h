@@ -24,6 +24,10 @@ struct Config {
   // HTTP io threads (1..1024); 0: max(4, 2 x cores). Handlers answer asynchronously (a
   // commit or a run's `wait` holds no thread), so more threads only add context switches.
   int io_threads = 0;
+  // Runs accepted but waiting for a worker, server-wide (1..1,000,000); 0: the run
+  // service's default (100,000). Past it, new runs get 429. Each queued run is held in
+  // memory (about 1-2 KiB with its input), so this bounds the memory of a burst.
+  int max_queued_runs = 0;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
   std::vector<std::string> trusted_proxies;          // CIDRs whose X-Forwarded-For counts
 };

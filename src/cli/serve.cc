@@ -232,6 +232,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // commit groups (see PERFORMANCE.md "Server (end to end)").
   run_options.workers = std::max(16, 4 * cores);
   if (config->max_concurrent_runs > 0) run_options.default_org_limit = config->max_concurrent_runs;
+  if (config->max_queued_runs > 0) {
+    run_options.max_queued = static_cast<size_t>(config->max_queued_runs);
+  }
   runs::RunService run_service(**store, env, run_options);
   if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
   // Schedule triggers of live workflows (at most one catch-up run after downtime).
