@@ -239,7 +239,9 @@ TEST(EngineTest, RunIdsSortInTheOrderOfTheirCreation) {
     const std::string smallest = NewRunId(low, t);
     const std::string largest = NewRunId(high, t);
     EXPECT_LT(smallest, largest) << ms;
-    if (!previous.empty()) EXPECT_LT(previous, smallest) << ms;
+    if (!previous.empty()) {
+      EXPECT_LT(previous, smallest) << ms;
+    }
     previous = largest;
   }
 }
