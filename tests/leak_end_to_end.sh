@@ -3,7 +3,11 @@
 # token is sent by `http.request` to a loopback upstream that echoes it back (in JSON, in
 # base64, hex and URL-encoded forms, in headers, and in an error body); neither the raw
 # token nor any of those forms may appear in the run record, any API answer, the server's
-# logs, or any byte of the data directory. Talks only to 127.0.0.1.
+# logs, or any byte of the data directory. The run's outbound execution hooks are the
+# same kind of exit: their payloads (received by the loopback upstream) carry the redacted
+# output only, are signed as Standard Webhooks, and a failing endpoint is retried on the
+# schedule of the config's `hooks.retry_schedule`, every attempt listed by the API.
+# Talks only to 127.0.0.1.
 set -uo pipefail
 BIN="$1"
 SRC="$2"
@@ -54,11 +58,19 @@ class H(BaseHTTPRequestHandler):
         self.send_header('Content-Length', str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+    def do_POST(self):  # an execution hook delivery: recorded, 500 on /hookfail
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        with open(sys.argv[1], 'a') as f:
+            f.write(json.dumps({'path': self.path, 'headers': {k.lower(): v for k, v in self.headers.items()},
+                                'body': body.decode()}) + '\n')
+        self.send_response(500 if self.path.startswith('/hookfail') else 204)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
 s = HTTPServer(('127.0.0.1', 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 PY
-python3 "$TMP/echo.py" >"$TMP/echo.port" &
+python3 "$TMP/echo.py" "$TMP/deliveries.jsonl" >"$TMP/echo.port" &
 ECHO_PID=$!
 for _ in $(seq 1 50); do [[ -s "$TMP/echo.port" ]] && break; sleep 0.1; done
 ECHO_PORT=$(head -1 "$TMP/echo.port")
@@ -68,6 +80,8 @@ egress:
   allow_http: true
   allow_cidrs: ["127.0.0.1/32"]
   allow_ports: [$ECHO_PORT]
+hooks:
+  retry_schedule: [1, 1]
 EOF
 DATA="$TMP/data"
 "$BIN" serve --config "$TMP/config.yaml" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
@@ -139,11 +153,66 @@ grep -q 'connector.secret_use' "$TMP/body"
 check "secret use audited" 0 $?
 check "secret use names the run and the step" True "$(json "$TMP/body" 'any(e["action"]=="connector.secret_use" and e["actor"]=="run:'"$RUN"'" and (e["details"] if isinstance(e["details"],dict) else json.loads(e["details"])).get("step")=="call" for e in d["items"])')"
 
+# Execution hooks of a run whose output holds what the upstream echoed of the secret.
+HOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+check "create hook signing connector" 201 "$(api POST /v1/orgs/$ORG/connectors "{\"id\":\"hooksig\",\"type\":\"webhook_secret\",\"secrets\":{\"secret\":\"$HOOK_SECRET\"}}")"
+cat >"$TMP/hooked.yaml" <<EOF
+rampart: 1
+id: hooked
+hooks:
+  - { url: "http://127.0.0.1:$ECHO_PORT/hook", events: [run.succeeded], secret: hooksig }
+  - { url: "http://127.0.0.1:$ECHO_PORT/hookfail", events: [run.succeeded], secret: hooksig }
+steps:
+  - id: call
+    type: action
+    uses: http.request
+    connector: acme
+    with: { method: GET, url: "http://127.0.0.1:$ECHO_PORT/echo", allow_http: true }
+output: { echoed: "{{ steps.call.output.json }}" }
+EOF
+check "create hooked workflow" 201 "$(api POST /v1/orgs/$ORG/workflows "$(cat "$TMP/hooked.yaml")" application/yaml)"
+check "publish hooked" 200 "$(api POST /v1/orgs/$ORG/workflows/hooked/publish '{"version":1}')"
+check "run hooked" 200 "$(api POST /v1/orgs/$ORG/workflows/hooked/runs '{"input":{},"wait":10}')"
+HOOKED=$(json "$TMP/body" 'd["run_id"]')
+# 1 delivery to /hook; 3 attempts (1 + the 2 configured retries, 1 s apart) to /hookfail.
+status=""
+for _ in $(seq 1 150); do
+  api GET "/v1/orgs/$ORG/runs/$HOOKED/hooks" >/dev/null
+  status=$(json "$TMP/body" '",".join(sorted(i["status"] + ":" + str(i["attempts"]) for i in d["items"]))')
+  [[ "$status" == "delivered:1,failed:3" ]] && break
+  sleep 0.1
+done
+check "hook deliveries: one delivered, one failed after the configured retries" "delivered:1,failed:3" "$status"
+check "every attempt of the failing endpoint is listed" "[500, 500, 500]" \
+  "$(json "$TMP/body" '[a["status_code"] for i in d["items"] if i["status"] == "failed" for a in i["attempt_log"]]')"
+cp "$TMP/deliveries.jsonl" "$TMP/answers.hooks"
+check "hook payloads: Standard Webhooks signature, spec shape, redacted output" "ok" "$(python3 - "$TMP/deliveries.jsonl" "$HOOK_SECRET" "$HOOKED" <<'PY'
+import base64, hashlib, hmac, json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+key = base64.b64decode(sys.argv[2][len('whsec_'):])
+bad = []
+if len([l for l in lines if l['path'] == '/hook']) != 1: bad.append('one delivery to /hook')
+if len([l for l in lines if l['path'] == '/hookfail']) != 3: bad.append('three attempts to /hookfail')
+if len({l['headers']['webhook-id'] for l in lines if l['path'] == '/hookfail'}) != 1: bad.append('same webhook-id')
+for l in lines:
+    h = l['headers']
+    signed = (h['webhook-id'] + '.' + h['webhook-timestamp'] + '.' + l['body']).encode()
+    want = 'v1,' + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    if want not in h['webhook-signature'].split(' '): bad.append('signature')
+    p = json.loads(l['body'])
+    if sorted(p) != ['data', 'timestamp', 'type'] or p['type'] != 'run.succeeded': bad.append('shape')
+    if sorted(p['data']) != ['output', 'run_id', 'status', 'workflow']: bad.append('data keys')
+    if p['data']['run_id'] != sys.argv[3] or p['data']['workflow'] != 'hooked': bad.append('ids')
+    if '***REDACTED***' not in json.dumps(p['data']['output']): bad.append('redacted output')
+print('ok' if not bad else ' '.join(sorted(set(bad))))
+PY
+)"
+
 kill -TERM "$PID"; wait "$PID"; PID=""
 leaks=0
 while IFS= read -r form; do
   [[ -z "$form" ]] && continue
-  for f in "$TMP/answers" "$TMP/serve.out" "$TMP/serve.err"; do
+  for f in "$TMP/answers" "$TMP/answers.hooks" "$TMP/serve.out" "$TMP/serve.err"; do
     if grep -qF -- "$form" "$f"; then leaks=$((leaks + 1)); echo "LEAK: '$form' in $(basename "$f")"; fi
   done
   if grep -rqaF -- "$form" "$DATA"; then leaks=$((leaks + 1)); echo "LEAK: '$form' in the data directory"; fi

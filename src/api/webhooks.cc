@@ -9,9 +9,10 @@
 //      length over max_payload is answered 413 at once and a chunked body is cut off once
 //      past it -> 413
 //   2. token: well-formed "rwh_..." whose SHA-256 is a stored trigger, compared in
-//      constant time -> 404 for anything unknown (rotated, deleted, or a workflow without
-//      a live version carrying a webhook trigger: one answer for all, so the URL space
-//      cannot be probed for state)
+//      constant time -> 401 for anything unknown (rotated, deleted, or a workflow without
+//      a live version carrying a webhook trigger): the URL token is a credential
+//      (spec/security.md section 2), so its failure is the very 401 of a bad signature -
+//      one answer for all, so the URL space cannot be probed for state
 //   3. authentication by the live version's trigger `auth` with the secret of its
 //      connector (decrypted here, never logged) -> 401, one message whatever was wrong
 //   4. replay: timestamp within +-replay_window, delivery id not seen -> 409
@@ -467,7 +468,7 @@ TriggerLookup WebhookReceiver::ResolveIn(store::Tx& tx, std::string token_hash) 
 
 size_t WebhookReceiver::BodyLimit(Request& request, std::optional<uint64_t> declared) {
   auto lookup = std::make_shared<TriggerLookup>(Resolve(request));
-  // An unknown token gets only the route's limit (and then 404): the size of a trigger
+  // An unknown token gets only the route's limit (and then 401): the size of a trigger
   // it has no URL of is nothing to tell it.
   const bool known = lookup->kind == Kind::kFound || lookup->kind == Kind::kMisconfigured;
   const size_t limit = known ? lookup->max_payload : std::numeric_limits<size_t>::max();
@@ -491,10 +492,8 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   // Every answer before authentication: unknown, oversized, misconfigured.
   auto before_auth = [&](const TriggerLookup& l) -> std::optional<Response> {
     if (l.kind == Kind::kError) return Count(Outcome::kInternal, Reject(l.error, request));
-    if (l.kind == Kind::kUnknown) {
-      return Count(Outcome::kUnknownHook,
-                   Reject(MakeError(ErrorCode::kNotFound, "not found"), request));
-    }
+    // A token that is no credential fails authentication like a bad signature.
+    if (l.kind == Kind::kUnknown) return Count(Outcome::kUnknownHook, unauthenticated());
     // The server enforced the limit while reading; checked again in case it changed since.
     if (request.body.size() > l.max_payload) {
       return Count(Outcome::kTooLarge,

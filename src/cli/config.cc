@@ -79,7 +79,7 @@ Result<Config> LoadConfig(const std::string& path) {
   const auto& o = doc->as_object();
   if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
-                             "io_threads", "max_queued_runs"},
+                             "io_threads", "max_queued_runs", "hooks"},
                          "");
       !s.ok()) {
     return s.error();
@@ -122,6 +122,35 @@ Result<Config> LoadConfig(const std::string& path) {
       return MakeError(ErrorCode::kInvalidArgument, "config: max_queued_runs must be 1..1000000");
     }
     config.max_queued_runs = static_cast<int>(v->as_int64());
+  }
+  if (const auto* hooks = o.if_contains("hooks"); hooks != nullptr && !hooks->is_null()) {
+    if (!hooks->is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: hooks must be a mapping");
+    }
+    const auto& h = hooks->as_object();
+    if (Status s = Unknown(h, {"retry_schedule", "timeout"}, "hooks"); !s.ok()) return s.error();
+    if (const auto* v = h.if_contains("retry_schedule"); v != nullptr) {
+      // At most 20 retries, each at most a day later than the one before.
+      if (!v->is_array() || v->as_array().size() > 20) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "config: hooks.retry_schedule must be a list of at most 20 delays");
+      }
+      std::vector<std::chrono::seconds> schedule;
+      for (const auto& d : v->as_array()) {
+        if (!d.is_int64() || d.as_int64() < 1 || d.as_int64() > 86400) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "config: hooks.retry_schedule delays must be 1..86400 seconds");
+        }
+        schedule.emplace_back(d.as_int64());
+      }
+      config.hook_retry_schedule = std::move(schedule);
+    }
+    if (const auto* v = h.if_contains("timeout"); v != nullptr) {
+      if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 300) {
+        return MakeError(ErrorCode::kInvalidArgument, "config: hooks.timeout must be 1..300 seconds");
+      }
+      config.hook_timeout = std::chrono::seconds(v->as_int64());
+    }
   }
   if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
     if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");

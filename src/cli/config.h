@@ -3,7 +3,9 @@
 // not have are refused when set.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,11 @@ struct Config {
   int max_queued_runs = 0;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
   std::vector<std::string> trusted_proxies;          // CIDRs whose X-Forwarded-For counts
+  // Outbound execution hooks (`hooks: {retry_schedule: [s, ...], timeout: s}`): the delays
+  // before attempts 2, 3, ... (nullopt: the spec's 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+  // 10 h; [] = one attempt only) and the time one attempt may take (0: 15 s).
+  std::optional<std::vector<std::chrono::seconds>> hook_retry_schedule;
+  std::chrono::seconds hook_timeout{0};
 };
 
 // "" = no file: every default.

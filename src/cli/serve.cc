@@ -204,7 +204,15 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
         if (!rules.ok()) return rules.error();
         return hooks::HookCredentials{std::move(*key), std::move(rules).value()};
       },
-      SystemClock());
+      SystemClock(), [&config] {
+        hooks::DispatcherOptions dispatch;
+        if (config->hook_retry_schedule) {
+          dispatch.schedule.assign(config->hook_retry_schedule->begin(),
+                                   config->hook_retry_schedule->end());
+        }
+        if (config->hook_timeout.count() > 0) dispatch.timeout = config->hook_timeout;
+        return dispatch;
+      }());
   runs::RunEnvironment env;
   env.on_final = [](store::Tx& tx, const store::Run& run, const model::Workflow& workflow) {
     auto n = hooks::EnqueueRunHooks(

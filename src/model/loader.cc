@@ -12,6 +12,7 @@
 
 #include "rampart/core/json.h"
 #include "rampart/model/workflow.h"
+#include "rampart/schedule/cron.h"
 
 namespace rampart::model {
 namespace {
@@ -297,11 +298,11 @@ class Loader {
       } else if (ts == "schedule") {
         CheckKeys(*t, path, {"type", "cron"});
         const bj::value* cron = t->if_contains("cron");
-        std::string why;
         if (!cron || !cron->is_string()) {
           Fail(json::PointerAppend(path, "cron"), "a schedule trigger needs a cron string");
-        } else if (!ValidCron(cron->get_string(), why)) {
-          Fail(json::PointerAppend(path, "cron"), "invalid cron expression: " + why);
+        } else if (auto parsed = schedule::CronSpec::Parse(cron->get_string()); !parsed.ok()) {
+          // The scheduler's own parser: a definition is valid exactly when it can fire.
+          Fail(json::PointerAppend(path, "cron"), parsed.error().message);
         }
       } else {
         Fail(json::PointerAppend(path, "type"), "trigger type must be webhook or schedule");
@@ -394,67 +395,6 @@ class Loader {
       n = n * 10 + (c - '0');
     }
     return n <= max_prefix;
-  }
-
-  // 5-field cron: minute hour day-of-month month day-of-week; each field a list of
-  // `*`, `N`, `N-M`, with optional `/step`.
-  static bool ValidCron(std::string_view s, std::string& why) {
-    static constexpr int kLo[] = {0, 0, 1, 1, 0};
-    static constexpr int kHi[] = {59, 23, 31, 12, 7};
-    std::vector<std::string_view> fields;
-    size_t i = 0;
-    while (i < s.size()) {
-      while (i < s.size() && s[i] == ' ') ++i;
-      size_t j = i;
-      while (j < s.size() && s[j] != ' ') ++j;
-      if (j > i) fields.push_back(s.substr(i, j - i));
-      i = j;
-    }
-    if (fields.size() != 5) {
-      why = "expected 5 fields (minute hour day month weekday)";
-      return false;
-    }
-    auto parse_int = [](std::string_view t, int& out) {
-      if (t.empty() || t.size() > 3) return false;
-      out = 0;
-      for (char c : t) {
-        if (c < '0' || c > '9') return false;
-        out = out * 10 + (c - '0');
-      }
-      return true;
-    };
-    for (size_t f = 0; f < 5; ++f) {
-      std::string_view field = fields[f];
-      size_t start = 0;
-      while (start <= field.size()) {
-        size_t comma = field.find(',', start);
-        std::string_view part = field.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-        size_t slash = part.find('/');
-        std::string_view range = part.substr(0, slash);
-        if (slash != std::string_view::npos) {
-          int step = 0;
-          if (!parse_int(part.substr(slash + 1), step) || step < 1 || step > kHi[f]) {
-            why = "bad step in field " + std::to_string(f + 1);
-            return false;
-          }
-        }
-        if (range != "*") {
-          size_t dash = range.find('-');
-          int a = 0, b = 0;
-          bool ok = dash == std::string_view::npos
-                        ? parse_int(range, a) && (b = a, true)
-                        : parse_int(range.substr(0, dash), a) && parse_int(range.substr(dash + 1), b);
-          if (!ok || a < kLo[f] || b > kHi[f] || a > b) {
-            why = "field " + std::to_string(f + 1) + " must be within " + std::to_string(kLo[f]) +
-                  "-" + std::to_string(kHi[f]);
-            return false;
-          }
-        }
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
-      }
-    }
-    return true;
   }
 
   void LoadAuthorization(const bj::value& v, Workflow& wf) {

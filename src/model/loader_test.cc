@@ -312,5 +312,26 @@ TEST(LoaderTest, SideEffectFreeOnlyWhenNoStepReachesOutside) {
   }
 }
 
+
+// Schedule triggers are checked by the parser the scheduler fires them with
+// (schedule/cron.h): whatever it accepts is a valid definition, whatever it refuses is not.
+TEST(LoaderTest, ScheduleCronIsTheSchedulersFiveFieldCron) {
+  auto load = [](std::string_view cron) {
+    return LoadDefinition("rampart: 1\nid: cron\ntriggers:\n  - type: schedule\n    cron: \"" +
+                          std::string(cron) + "\"\nsteps:\n  - {id: s, type: set, values: {}}\n");
+  };
+  for (const char* ok : {"*/5 * * * *", "0 9 * * MON-FRI", "0 9 * jan,Jul *", "0 0 * * sun",
+                         "0\t9 * * *", "5/15 0-23/2 1,15 * 7"}) {
+    LoadResult r = load(ok);
+    EXPECT_TRUE(r.ok()) << ok << ": " << Dump(r);
+  }
+  for (const char* bad : {"@daily", "* * * *", "60 * * * *", "* * * * 8", "*/0 * * * *",
+                          "0 9 * * FRI-MON", "0 9 * * MONDAY", "* * 0 * *", "0 0 * * */jan"}) {
+    LoadResult r = load(bad);
+    EXPECT_TRUE(HasError(r, "/triggers/0/cron", ErrorCode::kInvalidDefinition)) << bad << ": "
+                                                                                 << Dump(r);
+  }
+}
+
 }  // namespace
 }  // namespace rampart::model

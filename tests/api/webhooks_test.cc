@@ -319,7 +319,7 @@ TEST_F(WebhooksTest, UrlShownOnceListedWithoutTokenRotateDeleteAudited) {
   ASSERT_EQ(rotated.status, 200) << rotated.body;
   const std::string new_url(Json(rotated).at("url").as_string());
   EXPECT_NE(new_url, url);
-  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
   Post(new_url, Standard("msg_3", kNow, kOrder), kOrder, 202, 1);
 
   // Permission webhooks:manage: a developer lacks it; another org sees nothing.
@@ -334,7 +334,7 @@ TEST_F(WebhooksTest, UrlShownOnceListedWithoutTokenRotateDeleteAudited) {
 
   auto deleted = s().Api("DELETE", base + "/" + hook, seed_.owner_key);
   EXPECT_EQ(deleted.status, 200) << deleted.body;
-  Post(new_url, Standard("msg_4", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(new_url, Standard("msg_4", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
 
   auto audit = s().Api("GET", A() + "/audit?limit=500", seed_.owner_key);
   for (const char* action : {"webhook.create", "webhook.rotate", "webhook.delete"}) {
@@ -439,11 +439,23 @@ TEST_F(WebhooksTest, SignatureAttacks) {
   // The edges are inside the window.
   Post(url, Standard("msg_edge1", kNow - 300, kOrder), kOrder, 202, 1);
   Post(url, Standard("msg_edge2", kNow + 300, kOrder), kOrder, 202, 1);
-  // A well-formed but unknown token, and a malformed one.
-  Post("/hooks/" + crypto::NewOpaqueToken(SystemRandom(), crypto::kWebhookTokenPrefix),
-       Standard("msg_b", kNow, kOrder), kOrder, 404, 0, "not_found");
-  Post("/hooks/nope", Standard("msg_b", kNow, kOrder), kOrder, 404, 0, "not_found");
-  EXPECT_EQ(s().Outcome("unauthenticated"), 5);
+  // A well-formed but unknown token, and a malformed one: the URL token is a credential
+  // (spec/security.md section 2), so the answer is the very 401 of a bad signature - the
+  // same body whatever was wrong (only the request id differs).
+  auto without_request_id = [](const HttpResponse& r) {
+    bj::value v = Json(r);
+    v.as_object()["error"].as_object().erase("request_id");
+    return bj::serialize(v);
+  };
+  const HttpResponse bad_signature = Post(url, bad, kOrder, 401, 0, "unauthenticated");
+  const HttpResponse unknown =
+      Post("/hooks/" + crypto::NewOpaqueToken(SystemRandom(), crypto::kWebhookTokenPrefix),
+           Standard("msg_b", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  const HttpResponse malformed =
+      Post("/hooks/nope", Standard("msg_b", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  EXPECT_EQ(without_request_id(unknown), without_request_id(bad_signature));
+  EXPECT_EQ(without_request_id(malformed), without_request_id(bad_signature));
+  EXPECT_EQ(s().Outcome("unauthenticated"), 6);
   EXPECT_EQ(s().Outcome("replayed"), 2);
   EXPECT_EQ(s().Outcome("unknown_hook"), 2);
   // Failed authentications are audited (bounded per source).
@@ -451,7 +463,7 @@ TEST_F(WebhooksTest, SignatureAttacks) {
   EXPECT_NE(audit.body.find("webhook.auth_failed"), std::string::npos);
   // Exported on /metrics.
   auto metrics = s().Api("GET", "/metrics", seed_.owner_key);
-  EXPECT_NE(metrics.body.find("rampart_webhook_requests{outcome=\"unauthenticated\"} 5"),
+  EXPECT_NE(metrics.body.find("rampart_webhook_requests{outcome=\"unauthenticated\"} 6"),
             std::string::npos)
       << metrics.body.substr(0, 2000);
 }
@@ -588,15 +600,15 @@ TEST_F(WebhooksTest, FloodPastTheBurstIsRateLimited) {
 }
 
 TEST_F(WebhooksTest, WorkflowWithoutLiveWebhookTriggerOrRecreated) {
-  // A trigger URL of a workflow whose live version has no webhook trigger: 404.
+  // A trigger URL of a workflow whose live version has no webhook trigger: the 401 of a bad signature.
   bj::object schedule{{"type", "schedule"}, {"cron", "*/5 * * * *"}};
   auto r = s().Api("POST", A() + "/workflows", seed_.owner_key, Definition("sched", schedule));
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string unpublished = NewHook("sched");
-  Post(unpublished, Standard("msg_u", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(unpublished, Standard("msg_u", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
   ASSERT_EQ(s().Api("POST", A() + "/workflows/sched/publish", seed_.owner_key, R"({"version": 1})").status,
             200);
-  Post(unpublished, Standard("msg_u", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(unpublished, Standard("msg_u", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
 }
 
 // ----- the trigger cache never outlives a change (src/api/trigger_cache.h) -----
@@ -614,11 +626,11 @@ TEST_F(WebhooksTest, RotatedOrDeletedTokenIsRefusedRightAfterTheChange) {
   auto rotated = s().Api("POST", base + "/rotate", seed_.owner_key);
   ASSERT_EQ(rotated.status, 200) << rotated.body;
   const std::string new_url(Json(rotated).at("url").as_string());
-  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
   Post(new_url, Standard("msg_3", kNow, kOrder), kOrder, 202, 1);
   ASSERT_EQ(s().Api("DELETE", base, seed_.owner_key).status, 200);
-  Post(new_url, Standard("msg_4", kNow, kOrder), kOrder, 404, 0, "not_found");
-  Post(url, Standard("msg_5", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(new_url, Standard("msg_4", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  Post(url, Standard("msg_5", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
 }
 
 TEST_F(WebhooksTest, OldConnectorSecretIsRefusedRightAfterAnUpdateOrDelete) {
@@ -710,10 +722,10 @@ TEST_F(WebhooksTest, DeletedWorkflowsTokenIsRefusedRightAway) {
   const std::string url = Workflow("orders", Trigger("standard-webhooks", "sw"));
   Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
   ASSERT_EQ(s().Api("DELETE", A() + "/workflows/orders", seed_.owner_key).status, 200);
-  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
   // Re-created under the same id and published: the old URL stays dead.
   ASSERT_EQ(Workflow("orders", Trigger("standard-webhooks", "sw")).rfind("/hooks/", 0), 0u);
-  Post(url, Standard("msg_3", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_3", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
 }
 
 // A request that read the trigger from the store just before a rotation committed must
@@ -737,11 +749,11 @@ TEST_F(WebhooksTest, ARequestRacingARotationDoesNotResurrectTheOldToken) {
   racer.join();
   ASSERT_EQ(rotated.status, 200) << rotated.body;
   // The raced request itself was in flight across the rotation: either answer is fine.
-  EXPECT_TRUE(raced.status == 202 || raced.status == 404) << raced.status << " " << raced.body;
+  EXPECT_TRUE(raced.status == 202 || raced.status == 401) << raced.status << " " << raced.body;
   const int64_t raced_runs = raced.status == 202 ? 1 : 0;
   EXPECT_EQ(s().RunCount(seed_.org_a), before + raced_runs);
-  Post(url, Standard("msg_old_1", kNow, kOrder), kOrder, 404, 0, "not_found");
-  Post(url, Standard("msg_old_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_old_1", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  Post(url, Standard("msg_old_2", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
   const std::string new_url(Json(rotated).at("url").as_string());
   Post(new_url, Standard("msg_new", kNow, kOrder), kOrder, 202, 1);
 }
@@ -760,8 +772,8 @@ TEST_F(WebhooksTest, CachedTriggerAnswersWithoutTheStoreUntilMaxAge) {
               }).ok());
   Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 401, 0, "unauthenticated");
   s().clock().Advance(milliseconds(61'000));  // past ApiOptions::webhook_cache_max_age
-  Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 404, 0, "not_found");
-  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 404, 0, "not_found");
+  Post(url, Standard("msg_f", kNow, kOrder, kGhSecret), kOrder, 401, 0, "unauthenticated");
+  Post(url, Standard("msg_2", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
 }
 
 // ----- max_payload while reading -----
@@ -803,10 +815,10 @@ TEST_F(WebhooksTest, MaxPayloadIsEnforcedBeforeTheBodyIsRead) {
   EXPECT_EQ(s().RunCount(seed_.org_a), before);
   EXPECT_EQ(s().Outcome("too_large"), 3);  // the declared ones
   // An unknown token with a large declared length is not told anything about size
-  // limits it has no trigger for: the route's limit applies, then 404.
+  // limits it has no trigger for: the route's limit applies, then 401.
   const std::string unknown = "/hooks/" + crypto::NewOpaqueToken(SystemRandom(), crypto::kWebhookTokenPrefix);
   const std::string body(2000, ' ');
-  Post(unknown, {{"Content-Type", "application/json"}}, body, 404, 0, "not_found");
+  Post(unknown, {{"Content-Type", "application/json"}}, body, 401, 0, "unauthenticated");
   // At the limit: accepted.
   std::string exact = R"({"order_id":"A-1","amount":5,"note":")";
   exact += std::string(1024 - exact.size() - 2, 'x') + "\"}";
