@@ -27,11 +27,12 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 
 start_rampart() {  # start_rampart: serves $tmp/data on a free port; sets rampart_pid and base
   : > "$tmp/rampart.out"
+  # The config file: io_threads from $IO_THREADS, then the YAML lines of $EXTRA_CONFIG.
   local config=()
-  if [[ -n "${IO_THREADS:-}" ]]; then
-    printf 'io_threads: %s\n' "$IO_THREADS" > "$tmp/config.yaml"
-    config=(--config "$tmp/config.yaml")
-  fi
+  : > "$tmp/config.yaml"
+  [[ -n "${IO_THREADS:-}" ]] && printf 'io_threads: %s\n' "$IO_THREADS" >> "$tmp/config.yaml"
+  [[ -n "${EXTRA_CONFIG:-}" ]] && printf '%s\n' "$EXTRA_CONFIG" >> "$tmp/config.yaml"
+  [[ -s "$tmp/config.yaml" ]] && config=(--config "$tmp/config.yaml")
   "$bin" serve "${config[@]}" --data "$tmp/data" --listen 127.0.0.1:0 >> "$tmp/rampart.out" 2>> "$tmp/rampart.err" &
   rampart_pid=$!
   local port=""

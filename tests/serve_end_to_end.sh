@@ -316,7 +316,10 @@ printf 'listen: 127.0.0.1:0\nmax_queued_runs: 0\n' >"$TMP/config.yaml"
 check "max_queued_runs out of range refused" 2 $?
 grep -q "max_queued_runs must be 1..1000000" "$TMP/out"
 check "max_queued_runs refusal says why" 0 $?
-printf 'io_threads: 2\nmax_queued_runs: 1000\n' >"$TMP/config.yaml"
+printf 'listen: 127.0.0.1:0\nwebhook_org_rate_limit: { rpm: 0 }\n' >"$TMP/config.yaml"
+"$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+check "webhook_org_rate_limit out of range refused" 2 $?
+printf 'io_threads: 2\nmax_queued_runs: 1000\nwebhook_org_rate_limit: { rpm: 6000, burst: 100 }\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data3" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
 PORT=""

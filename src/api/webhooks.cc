@@ -20,7 +20,8 @@
 //      configured trusted proxy, the right-most X-Forwarded-For entry it vouches for
 //      (api::ClientAddress, applied in Dispatch); a spoofed header from anyone else is
 //      ignored.
-//   6. rate limit: token bucket per trigger (rpm/burst, default 600/50), in memory -> 429
+//   6. rate limit: token bucket per trigger (rpm/burst, default 600/50), then per org
+//      (ApiOptions::webhook_org_rpm/burst, across all its triggers), in memory -> 429
 //   7. Content-Type application/json and a JSON body -> 400
 //   8. inputs schema (RunService::Submit) -> 400 with the validation errors
 //   9. durable enqueue -> 202 {run_id}, or with `mode: sync` the run's `respond` step
@@ -570,8 +571,13 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
                  Reject(MakeError(ErrorCode::kPermissionDenied, "source address not allowed"),
                         request));
   }
+  // The trigger's own bucket, then its org's (every trigger of the org draws from it, so
+  // one org's flood cannot take the whole server). Hook ids ("hk_...") and org bucket keys
+  // ("org:" + id) cannot collide.
   int retry_after = 0;
-  if (!buckets_.Take(target.hook.id, target.rpm, target.burst, deps_.clock->Monotonic(),
+  const auto mono = deps_.clock->Monotonic();
+  if (!buckets_.Take(target.hook.id, target.rpm, target.burst, mono, &retry_after) ||
+      !buckets_.Take("org:" + org_id, options_.webhook_org_rpm, options_.webhook_org_burst, mono,
                      &retry_after)) {
     return Count(Outcome::kRateLimited,
                  Reject(MakeError(ErrorCode::kRateLimited, "too many requests"), request,

@@ -79,7 +79,8 @@ Result<Config> LoadConfig(const std::string& path) {
   const auto& o = doc->as_object();
   if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
-                             "io_threads", "max_queued_runs", "hooks"},
+                             "io_threads", "max_queued_runs", "hooks",
+                             "webhook_org_rate_limit"},
                          "");
       !s.ok()) {
     return s.error();
@@ -122,6 +123,28 @@ Result<Config> LoadConfig(const std::string& path) {
       return MakeError(ErrorCode::kInvalidArgument, "config: max_queued_runs must be 1..1000000");
     }
     config.max_queued_runs = static_cast<int>(v->as_int64());
+  }
+  if (const auto* limit = o.if_contains("webhook_org_rate_limit");
+      limit != nullptr && !limit->is_null()) {
+    if (!limit->is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: webhook_org_rate_limit must be a mapping");
+    }
+    const auto& l = limit->as_object();
+    if (Status s = Unknown(l, {"rpm", "burst"}, "webhook_org_rate_limit"); !s.ok()) return s.error();
+    if (const auto* v = l.if_contains("rpm"); v != nullptr) {
+      if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 100'000'000) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "config: webhook_org_rate_limit.rpm must be 1..100000000");
+      }
+      config.webhook_org_rpm = static_cast<int>(v->as_int64());
+    }
+    if (const auto* v = l.if_contains("burst"); v != nullptr) {
+      if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1'000'000) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "config: webhook_org_rate_limit.burst must be 1..1000000");
+      }
+      config.webhook_org_burst = static_cast<int>(v->as_int64());
+    }
   }
   if (const auto* hooks = o.if_contains("hooks"); hooks != nullptr && !hooks->is_null()) {
     if (!hooks->is_object()) {

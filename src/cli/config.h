@@ -30,6 +30,10 @@ struct Config {
   // service's default (100,000). Past it, new runs get 429. Each queued run is held in
   // memory (about 1-2 KiB with its input), so this bounds the memory of a burst.
   int max_queued_runs = 0;
+  // webhook_org_rate_limit: {rpm, burst}: every trigger of an org draws from one bucket
+  // (on top of each trigger's own rate_limit); 0: api::ApiOptions' defaults.
+  int webhook_org_rpm = 0;
+  int webhook_org_burst = 0;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
   std::vector<std::string> trusted_proxies;          // CIDRs whose X-Forwarded-For counts
   // Outbound execution hooks (`hooks: {retry_schedule: [s, ...], timeout: s}`): the delays

@@ -286,6 +286,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   api_options.tls = !config->tls_cert.empty();
   api_options.trusted_proxies = config->trusted_proxies;
   api_options.setup_token_path = data_dir + "/setup-token";
+  if (config->webhook_org_rpm > 0) api_options.webhook_org_rpm = config->webhook_org_rpm;
+  if (config->webhook_org_burst > 0) api_options.webhook_org_burst = config->webhook_org_burst;
   api::ApiDeps deps;
   deps.store = store->get();
   deps.runs = &run_service;

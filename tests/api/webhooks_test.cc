@@ -599,6 +599,32 @@ TEST_F(WebhooksTest, FloodPastTheBurstIsRateLimited) {
   EXPECT_EQ(s().Outcome("accepted"), 3);
 }
 
+TEST_F(WebhooksTest, AnOrgsTriggersShareItsRateLimit) {
+  api::ApiOptions options = Server::DefaultOptions();
+  options.webhook_org_rpm = 1;
+  options.webhook_org_burst = 3;
+  server_ = std::make_unique<Server>("", options);
+  seed_ = server_->SeedOrgs();
+  Connector("sw", "webhook_secret", "secret", kSwSecret);
+  // Each trigger on its own is far below its rate_limit (default 600/min, burst 50).
+  const std::string first = Workflow("orders", Trigger("standard-webhooks", "sw"));
+  const std::string second = Workflow("refunds", Trigger("standard-webhooks", "sw"));
+  Post(first, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
+  Post(first, Standard("msg_2", kNow, kOrder), kOrder, 202, 1);
+  Post(second, Standard("msg_3", kNow, kOrder), kOrder, 202, 1);
+  for (const std::string& url : {second, first}) {
+    auto r = Post(url, Standard("msg_4" + url.substr(url.size() - 4), kNow, kOrder), kOrder, 429,
+                  0, "rate_limited");
+    ASSERT_TRUE(r.Header("Retry-After").has_value());
+    EXPECT_GE(std::stoi(*r.Header("Retry-After")), 1);
+  }
+  // Refilled at 1 a minute: one more delivery is accepted after a minute.
+  s().clock().Advance(std::chrono::milliseconds(61'000));
+  Post(second, Standard("msg_5", kNow + 61, kOrder), kOrder, 202, 1);
+  EXPECT_EQ(s().Outcome("rate_limited"), 2);
+  EXPECT_EQ(s().Outcome("accepted"), 4);
+}
+
 TEST_F(WebhooksTest, WorkflowWithoutLiveWebhookTriggerOrRecreated) {
   // A trigger URL of a workflow whose live version has no webhook trigger: the 401 of a bad signature.
   bj::object schedule{{"type", "schedule"}, {"cron", "*/5 * * * *"}};

@@ -54,6 +54,11 @@ struct ApiOptions {
   // dropped on every change through this server and expire after max_age at the latest.
   size_t webhook_cache_entries = 4096;
   std::chrono::seconds webhook_cache_max_age{60};
+  // POST /hooks/{token}: a token bucket per org across all its triggers, taken after the
+  // trigger's own `rate_limit` (so one org's flood cannot take the whole server): refills
+  // at rpm per minute, holds at most burst. Past it: 429 with Retry-After.
+  int webhook_org_rpm = 60'000;
+  int webhook_org_burst = 2'000;
 };
 
 struct ApiDeps {
