@@ -383,7 +383,8 @@ class Parser {
       }
       const FilterInfo* info = FindFilter(name.text);
       if (info == nullptr) {
-        return Fail(ErrorCode::kUnknownFilter, name.pos,
+        // spec/expressions.md: an expression that does not compile is invalid_expression.
+        return Fail(ErrorCode::kInvalidExpression, name.pos,
                     "unknown filter '" + json::Excerpt(name.text, 32) + "'");
       }
       Advance();
@@ -423,7 +424,10 @@ class Parser {
           Error err;
           call.regex = CompileRegex(pattern.get_string(), options_.limits, &err);
           if (call.regex == nullptr) {
-            return Fail(err.code, prog_.nodes[n.kids[call.first_arg]].pos, err.message);
+            // A literal pattern is part of the expression: if it does not compile, neither
+            // does the expression. Only a pattern too long keeps its limit code.
+            ErrorCode code = err.code == ErrorCode::kInvalidRegex ? ErrorCode::kInvalidExpression : err.code;
+            return Fail(code, prog_.nodes[n.kids[call.first_arg]].pos, err.message);
           }
         }
       }

@@ -81,7 +81,7 @@ TEST_F(TemplateTest, CompileErrorsHavePositionsInTheWholeString) {
   };
   for (const Case& c : {
            Case{"abc {{ 1 + }}", ErrorCode::kInvalidExpression, "line 1, column 12: "},
-           Case{"ab\ncd {{ x | nope }}", ErrorCode::kUnknownFilter, "line 2, column 11: "},
+           Case{"ab\ncd {{ x | nope }}", ErrorCode::kInvalidExpression, "line 2, column 11: "},
            Case{"é {{ @ }}", ErrorCode::kInvalidExpression, "line 1, column 6: "},
            Case{"{{ x }} {{", ErrorCode::kInvalidExpression, "line 1, column 9: "},
            Case{"{{ 'abc }}", ErrorCode::kInvalidExpression, "line 1, column 1: "},
@@ -191,7 +191,7 @@ TEST_F(TemplateTest, JsonTemplateCollectsAllFailures) {
   EXPECT_EQ(failures[0].pointer, "/bad");
   EXPECT_EQ(failures[0].error.code, ErrorCode::kInvalidExpression);
   EXPECT_EQ(failures[1].pointer, "/nested/list/1");
-  EXPECT_EQ(failures[1].error.code, ErrorCode::kUnknownFilter);
+  EXPECT_EQ(failures[1].error.code, ErrorCode::kInvalidExpression);
   EXPECT_EQ(failures[2].pointer, "/nested/a~1b~0c");
   EXPECT_EQ(failures[2].error.code, ErrorCode::kForbiddenSecretAccess);
   EXPECT_EQ(t.error().code, ErrorCode::kInvalidExpression);

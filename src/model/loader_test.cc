@@ -178,6 +178,22 @@ TEST(LoaderTest, ExpressionErrorsCarryLineAndColumn) {
   EXPECT_NE(r.errors[0].message.find("column"), std::string::npos) << r.errors[0].message;
 }
 
+// spec/expressions.md: "a definition with an expression that does not compile is rejected
+// with invalid_expression and the JSON path of the string that holds it" - whatever part of
+// the expression fails to compile (syntax, an unknown filter, an invalid literal pattern).
+TEST(LoaderTest, EveryExpressionThatDoesNotCompileIsInvalidExpression) {
+  for (const char* value : {"{{ inputs.a | nope }}", "{{ inputs.a | now }}", "x {{ inputs.a | eval('1') }}",
+                            "{{ inputs.a | matches('(') }}", "{{ inputs.a | matches('(?=a)') }}"}) {
+    std::string text = std::string(R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"set","values":{"v":")") +
+                       value + R"("}}]})";
+    LoadResult r = LoadDefinition(text);
+    ASSERT_FALSE(r.ok()) << value;
+    ASSERT_EQ(r.errors.size(), 1u) << Dump(r);
+    EXPECT_EQ(r.errors[0].path, "/steps/0/values/v") << value;
+    EXPECT_EQ(r.errors[0].code, ErrorCode::kInvalidExpression) << value << ": " << Dump(r);
+  }
+}
+
 TEST(LoaderTest, SecretsAreForbiddenEverywhereInADefinition) {
   for (const char* where : {
            R"(values: { v: "{{ secrets.k }}" })",
