@@ -668,7 +668,8 @@ const FilterInfo& GetFilterInfo(FilterId id) {
 Result<std::shared_ptr<const Program>> CompileProgram(std::string_view source, Position start,
                                                       const CompileOptions& options) {
   std::string_view trimmed = TrimView(source);
-  if (source.size() > options.limits.max_source_bytes) {
+  // The bound is on the expression itself: the spaces of `{{ expr }}` do not count.
+  if (trimmed.size() > options.limits.max_source_bytes) {
     return MakeError(ErrorCode::kExpressionLimit,
                      PositionMessage(start, "expression longer than " +
                                                 std::to_string(options.limits.max_source_bytes) +

@@ -95,6 +95,28 @@ TEST_F(TemplateTest, CompileErrorsHavePositionsInTheWholeString) {
   }
 }
 
+// The 4 KiB bound is on the expression, not on the whitespace that `{{ expr }}` puts around it.
+TEST_F(TemplateTest, SourceBoundCountsTheExpressionNotItsSurroundingSpaces) {
+  std::string expr = "1";
+  while (expr.size() < 4096) expr += "+1";
+  ASSERT_EQ(expr.size(), 4097u);
+  expr.pop_back();
+  expr.back() = '0';  // 4096 bytes: 1+1+...+10
+  for (const std::string& text : {"{{ " + expr + " }}", "{{\n  " + expr + "\n}}", "a {{ " + expr + " }} b"}) {
+    auto t = Template::Compile(text);
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    EXPECT_TRUE(t->Evaluate(scope_).ok());
+  }
+  auto c = CompileCondition("{{ " + expr + " }}");
+  EXPECT_TRUE(c.ok()) << c.error().message;
+  auto over = Template::Compile("{{" + expr + "1}}");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kExpressionLimit);
+  over = Template::Compile("{{ " + expr + "1 }}");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kExpressionLimit);
+}
+
 TEST_F(TemplateTest, EvaluationErrorsPropagate) {
   auto t = Template::Compile("total: {{ 1 / inputs.zero }}");
   ASSERT_TRUE(t.ok());
