@@ -504,6 +504,17 @@ class Parser {
                     "secrets may only be used in connector credential fields");
       }
       prog_.uses_secrets = true;
+    } else if (options_.names != nullptr &&
+               std::find(options_.names->begin(), options_.names->end(), root_name) ==
+                   options_.names->end()) {
+      std::string in_scope;
+      for (const auto& name : *options_.names) {
+        in_scope += in_scope.empty() ? "" : ", ";
+        in_scope += name;
+      }
+      return Fail(ErrorCode::kInvalidExpression, root_pos,
+                  "name '" + json::Excerpt(root_name, 32) + "' is not in scope (names in scope: " +
+                      in_scope + ")");
     }
     if (root_name == "steps" && !n.segments.empty() &&
         n.segments[0].kind == PathSegment::Kind::kName) {
