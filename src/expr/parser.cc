@@ -8,6 +8,7 @@
 
 #include "expr/filters.h"
 #include "expr/lexer.h"
+#include "expr/text_codec.h"
 #include "expr/value_ops.h"
 #include "rampart/core/json.h"
 
@@ -429,6 +430,19 @@ class Parser {
             ErrorCode code = err.code == ErrorCode::kInvalidRegex ? ErrorCode::kInvalidExpression : err.code;
             return Fail(code, prog_.nodes[n.kids[call.first_arg]].pos, err.message);
           }
+        }
+      }
+      if (call.id == FilterId::kDate && IsConst(n.kids[call.first_arg]) &&
+          ConstOf(n.kids[call.first_arg]).is_string()) {
+        // A literal format is known now: a directive the filter does not support means the
+        // expression cannot work, so it does not compile.
+        std::string sample;
+        bool bad = false, too_long = false;
+        if (!FormatDate(0, ConstOf(n.kids[call.first_arg]).get_string(),
+                        options_.limits.max_value_bytes, sample, bad, too_long) &&
+            bad) {
+          return Fail(ErrorCode::kInvalidExpression, prog_.nodes[n.kids[call.first_arg]].pos,
+                      "filter 'date': " + std::string(kUnsupportedDateDirective));
         }
       }
       n.filters.push_back(std::move(call));
