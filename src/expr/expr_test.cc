@@ -294,8 +294,10 @@ TEST_F(ExprTest, UnknownFilterIsACompileError) {
                           "x | __class__", "x | constructor", "x | now", "x | Upper"}) {
     auto r = Expression::Compile(src);
     ASSERT_FALSE(r.ok()) << src;
-    EXPECT_EQ(r.error().code, ErrorCode::kUnknownFilter) << src;
+    // spec/expressions.md: an expression that does not compile is invalid_expression.
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidExpression) << src;
     EXPECT_EQ(r.error().message.rfind("line 1, column ", 0), 0u);
+    EXPECT_NE(r.error().message.find("unknown filter"), std::string::npos) << r.error().message;
   }
 }
 
@@ -309,6 +311,33 @@ TEST_F(ExprTest, FilterArityIsCheckedAtCompileTime) {
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidExpression) << src;
   }
   EXPECT_TRUE(Expression::Compile("x | upper()").ok());
+}
+
+TEST_F(ExprTest, NamesOutsideTheDeclaredScopeDoNotCompile) {
+  const std::vector<std::string> names = {"inputs", "steps", "trigger", "run"};
+  CompileOptions o;
+  o.names = &names;
+  for (const char* src : {"inputs.a + steps.s.output", "run.id", "trigger.type", "{a: inputs}.a",
+                          "inputs[run.id]", "inputs.item", "{item: 1}.item"}) {
+    auto r = Expression::Compile(src, o);
+    EXPECT_TRUE(r.ok()) << src << ": " << r.error().message;
+  }
+  for (const char* src : {"inptus.amount", "now", "item", "index", "x | default(foo)", "[1, nope][0]",
+                          "inputs[other]"}) {
+    auto r = Expression::Compile(src, o);
+    ASSERT_FALSE(r.ok()) << src;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidExpression) << src;
+    EXPECT_EQ(r.error().message.rfind("line 1, column ", 0), 0u) << r.error().message;
+    EXPECT_NE(r.error().message.find("not in scope"), std::string::npos) << r.error().message;
+  }
+  // `secrets` keeps its own, more precise, error; and is fine where secrets are allowed.
+  auto s = Expression::Compile("secrets.token", o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kForbiddenSecretAccess);
+  o.allow_secrets = true;
+  EXPECT_TRUE(Expression::Compile("secrets.token", o).ok());
+  // Without a list every name compiles (and an absent one reads as null).
+  EXPECT_TRUE(Is("nope", "null"));
 }
 
 TEST_F(ExprTest, SecretsNeedPermission) {

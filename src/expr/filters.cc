@@ -919,7 +919,7 @@ class FilterRun {
     bool bad = false, too_long = false;
     if (!FormatDate(epoch, fmt, Cap(), out, bad, too_long)) {
       if (too_long) return Planned(Cap() + 1);
-      return TypeErr("unsupported directive in format (supported: %Y %y %m %d %e %j %H %M %S %a %A %b %B %F %T %s %z %Z %%)");
+      return TypeErr(kUnsupportedDateDirective);
     }
     return SetString(out);
   }

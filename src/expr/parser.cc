@@ -8,6 +8,7 @@
 
 #include "expr/filters.h"
 #include "expr/lexer.h"
+#include "expr/text_codec.h"
 #include "expr/value_ops.h"
 #include "rampart/core/json.h"
 
@@ -383,7 +384,8 @@ class Parser {
       }
       const FilterInfo* info = FindFilter(name.text);
       if (info == nullptr) {
-        return Fail(ErrorCode::kUnknownFilter, name.pos,
+        // spec/expressions.md: an expression that does not compile is invalid_expression.
+        return Fail(ErrorCode::kInvalidExpression, name.pos,
                     "unknown filter '" + json::Excerpt(name.text, 32) + "'");
       }
       Advance();
@@ -423,8 +425,24 @@ class Parser {
           Error err;
           call.regex = CompileRegex(pattern.get_string(), options_.limits, &err);
           if (call.regex == nullptr) {
-            return Fail(err.code, prog_.nodes[n.kids[call.first_arg]].pos, err.message);
+            // A literal pattern is part of the expression: if it does not compile, neither
+            // does the expression. Only a pattern too long keeps its limit code.
+            ErrorCode code = err.code == ErrorCode::kInvalidRegex ? ErrorCode::kInvalidExpression : err.code;
+            return Fail(code, prog_.nodes[n.kids[call.first_arg]].pos, err.message);
           }
+        }
+      }
+      if (call.id == FilterId::kDate && IsConst(n.kids[call.first_arg]) &&
+          ConstOf(n.kids[call.first_arg]).is_string()) {
+        // A literal format is known now: a directive the filter does not support means the
+        // expression cannot work, so it does not compile.
+        std::string sample;
+        bool bad = false, too_long = false;
+        if (!FormatDate(0, ConstOf(n.kids[call.first_arg]).get_string(),
+                        options_.limits.max_value_bytes, sample, bad, too_long) &&
+            bad) {
+          return Fail(ErrorCode::kInvalidExpression, prog_.nodes[n.kids[call.first_arg]].pos,
+                      "filter 'date': " + std::string(kUnsupportedDateDirective));
         }
       }
       n.filters.push_back(std::move(call));
@@ -500,6 +518,17 @@ class Parser {
                     "secrets may only be used in connector credential fields");
       }
       prog_.uses_secrets = true;
+    } else if (options_.names != nullptr &&
+               std::find(options_.names->begin(), options_.names->end(), root_name) ==
+                   options_.names->end()) {
+      std::string in_scope;
+      for (const auto& name : *options_.names) {
+        in_scope += in_scope.empty() ? "" : ", ";
+        in_scope += name;
+      }
+      return Fail(ErrorCode::kInvalidExpression, root_pos,
+                  "name '" + json::Excerpt(root_name, 32) + "' is not in scope (names in scope: " +
+                      in_scope + ")");
     }
     if (root_name == "steps" && !n.segments.empty() &&
         n.segments[0].kind == PathSegment::Kind::kName) {
@@ -664,7 +693,8 @@ const FilterInfo& GetFilterInfo(FilterId id) {
 Result<std::shared_ptr<const Program>> CompileProgram(std::string_view source, Position start,
                                                       const CompileOptions& options) {
   std::string_view trimmed = TrimView(source);
-  if (source.size() > options.limits.max_source_bytes) {
+  // The bound is on the expression itself: the spaces of `{{ expr }}` do not count.
+  if (trimmed.size() > options.limits.max_source_bytes) {
     return MakeError(ErrorCode::kExpressionLimit,
                      PositionMessage(start, "expression longer than " +
                                                 std::to_string(options.limits.max_source_bytes) +

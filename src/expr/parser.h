@@ -12,8 +12,8 @@
 namespace rampart::expr::internal {
 
 // Compiles the expression `source`, which starts at `start` in the user's text (for
-// positions in messages). Errors: kInvalidExpression, kForbiddenSecretAccess,
-// kExpressionLimit, kUnknownFilter, kInvalidRegex.
+// positions in messages). Errors: kInvalidExpression (also for an unknown filter or an
+// invalid literal `matches` pattern), kForbiddenSecretAccess, kExpressionLimit.
 Result<std::shared_ptr<const Program>> CompileProgram(std::string_view source, Position start,
                                                       const CompileOptions& options);
 

@@ -81,7 +81,7 @@ TEST_F(TemplateTest, CompileErrorsHavePositionsInTheWholeString) {
   };
   for (const Case& c : {
            Case{"abc {{ 1 + }}", ErrorCode::kInvalidExpression, "line 1, column 12: "},
-           Case{"ab\ncd {{ x | nope }}", ErrorCode::kUnknownFilter, "line 2, column 11: "},
+           Case{"ab\ncd {{ x | nope }}", ErrorCode::kInvalidExpression, "line 2, column 11: "},
            Case{"é {{ @ }}", ErrorCode::kInvalidExpression, "line 1, column 6: "},
            Case{"{{ x }} {{", ErrorCode::kInvalidExpression, "line 1, column 9: "},
            Case{"{{ 'abc }}", ErrorCode::kInvalidExpression, "line 1, column 1: "},
@@ -93,6 +93,28 @@ TEST_F(TemplateTest, CompileErrorsHavePositionsInTheWholeString) {
     EXPECT_EQ(t.error().code, c.code) << c.text << ": " << t.error().message;
     EXPECT_EQ(t.error().message.rfind(c.prefix, 0), 0u) << c.text << ": " << t.error().message;
   }
+}
+
+// The 4 KiB bound is on the expression, not on the whitespace that `{{ expr }}` puts around it.
+TEST_F(TemplateTest, SourceBoundCountsTheExpressionNotItsSurroundingSpaces) {
+  std::string expr = "1";
+  while (expr.size() < 4096) expr += "+1";
+  ASSERT_EQ(expr.size(), 4097u);
+  expr.pop_back();
+  expr.back() = '0';  // 4096 bytes: 1+1+...+10
+  for (const std::string& text : {"{{ " + expr + " }}", "{{\n  " + expr + "\n}}", "a {{ " + expr + " }} b"}) {
+    auto t = Template::Compile(text);
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    EXPECT_TRUE(t->Evaluate(scope_).ok());
+  }
+  auto c = CompileCondition("{{ " + expr + " }}");
+  EXPECT_TRUE(c.ok()) << c.error().message;
+  auto over = Template::Compile("{{" + expr + "1}}");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kExpressionLimit);
+  over = Template::Compile("{{ " + expr + "1 }}");
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kExpressionLimit);
 }
 
 TEST_F(TemplateTest, EvaluationErrorsPropagate) {
@@ -191,7 +213,7 @@ TEST_F(TemplateTest, JsonTemplateCollectsAllFailures) {
   EXPECT_EQ(failures[0].pointer, "/bad");
   EXPECT_EQ(failures[0].error.code, ErrorCode::kInvalidExpression);
   EXPECT_EQ(failures[1].pointer, "/nested/list/1");
-  EXPECT_EQ(failures[1].error.code, ErrorCode::kUnknownFilter);
+  EXPECT_EQ(failures[1].error.code, ErrorCode::kInvalidExpression);
   EXPECT_EQ(failures[2].pointer, "/nested/a~1b~0c");
   EXPECT_EQ(failures[2].error.code, ErrorCode::kForbiddenSecretAccess);
   EXPECT_EQ(t.error().code, ErrorCode::kInvalidExpression);

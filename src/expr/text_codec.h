@@ -38,4 +38,9 @@ bool EpochInRange(int64_t epoch_seconds);
 bool FormatDate(int64_t epoch_seconds, std::string_view format, size_t max_bytes, std::string& out,
                 bool& bad_directive, bool& too_long);
 
+// The message for a format with an unsupported directive (compile and run time alike).
+inline constexpr std::string_view kUnsupportedDateDirective =
+    "unsupported directive in format (supported: %Y %y %m %d %e %j %H %M %S %a %A %b %B %F %T %s "
+    "%z %Z %%)";
+
 }  // namespace rampart::expr::internal

@@ -514,9 +514,16 @@ class Loader {
     return steps;
   }
 
+  // Compile options of an expression at the current place: the names in scope there.
+  expr::CompileOptions Options() const {
+    expr::CompileOptions o;
+    o.names = &names_;
+    return o;
+  }
+
   expr::JsonTemplate CompileTree(const bj::value& v, const std::string& path) {
     std::vector<expr::JsonTemplate::Failure> failures;
-    auto t = expr::JsonTemplate::Compile(v, {}, &failures);
+    auto t = expr::JsonTemplate::Compile(v, Options(), &failures);
     if (!t.ok()) {
       if (failures.empty()) failures.push_back({"", t.error()});
       for (auto& f : failures) Fail(path + f.pointer, f.error.message, f.error.code);
@@ -531,7 +538,7 @@ class Loader {
       Fail(path, "must be a string");
       return {};
     }
-    auto t = expr::Template::Compile(v.get_string());
+    auto t = expr::Template::Compile(v.get_string(), Options());
     if (!t.ok()) {
       Fail(path, t.error().message, t.error().code);
       return {};
@@ -575,7 +582,7 @@ class Loader {
       } else if (!cond->is_string()) {
         Fail(cp, "if must be an expression string");
       } else {
-        auto c = expr::CompileCondition(cond->get_string());
+        auto c = expr::CompileCondition(cond->get_string(), Options());
         if (!c.ok()) {
           Fail(cp, c.error().message, c.error().code);
         } else {
@@ -642,7 +649,12 @@ class Loader {
         if (!d->is_array() || d->get_array().empty()) {
           Fail(child("do"), "do must be a non-empty list of steps");
         } else {
+          // Inside the loop its element (the `as` name, default item) and index are in scope.
+          const size_t outer = names_.size();
+          names_.push_back(step.as);
+          names_.push_back("index");
           step.do_steps = LoadSteps(d->get_array(), child("do"), depth + 1);
+          names_.resize(outer);
         }
       }
     } else if (ts == "action") {
@@ -839,6 +851,9 @@ class Loader {
   std::vector<DefinitionError> warnings_;
   std::unordered_map<std::string, std::string> step_ids_;  // id -> pointer of first use
   std::vector<std::pair<std::string, std::string>> step_refs_;  // (id, pointer)
+  // Root names expressions may read here (spec/expressions.md "Names in scope"); for_each
+  // pushes its element name and `index` while its `do` list loads.
+  std::vector<std::string> names_ = {"inputs", "steps", "trigger", "run"};
   size_t total_steps_ = 0;
   size_t max_depth_seen_ = 0;
   std::string deepest_pointer_;

@@ -178,6 +178,78 @@ TEST(LoaderTest, ExpressionErrorsCarryLineAndColumn) {
   EXPECT_NE(r.errors[0].message.find("column"), std::string::npos) << r.errors[0].message;
 }
 
+// spec/expressions.md: "a definition with an expression that does not compile is rejected
+// with invalid_expression and the JSON path of the string that holds it" - whatever part of
+// the expression fails to compile (syntax, an unknown filter, an invalid literal pattern).
+TEST(LoaderTest, EveryExpressionThatDoesNotCompileIsInvalidExpression) {
+  for (const char* value : {"{{ inputs.a | nope }}", "{{ inputs.a | now }}", "x {{ inputs.a | eval('1') }}",
+                            "{{ inputs.a | matches('(') }}", "{{ inputs.a | matches('(?=a)') }}"}) {
+    std::string text = std::string(R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"set","values":{"v":")") +
+                       value + R"("}}]})";
+    LoadResult r = LoadDefinition(text);
+    ASSERT_FALSE(r.ok()) << value;
+    ASSERT_EQ(r.errors.size(), 1u) << Dump(r);
+    EXPECT_EQ(r.errors[0].path, "/steps/0/values/v") << value;
+    EXPECT_EQ(r.errors[0].code, ErrorCode::kInvalidExpression) << value << ": " << Dump(r);
+  }
+}
+
+// spec/expressions.md "Names in scope": inputs, steps, trigger, run, and inside a for_each
+// its `as` name (default item) and index. Any other name is a typo caught at load time.
+TEST(LoaderTest, NamesNotInScopeAreInvalidExpressions) {
+  const char* ok = R"(
+rampart: 1
+id: names
+steps:
+  - id: a
+    type: set
+    values: { v: "{{ inputs.x }} {{ trigger.type }} {{ run.id }}" }
+  - id: outer
+    type: for_each
+    items: "{{ [1, 2] }}"
+    do:
+      - id: inner
+        type: for_each
+        as: n
+        items: "{{ [item, index] }}"
+        do:
+          - id: b
+            type: set
+            if: "n > 0 and item > 0"
+            values: { v: "{{ n + item + index + steps.a.output.v | length }}" }
+output: { o: "{{ steps.outer.output }}" }
+)";
+  LoadResult good = LoadDefinition(ok);
+  EXPECT_TRUE(good.ok()) << Dump(good);
+
+  struct Case {
+    const char* text;
+    const char* path;
+  };
+  for (const Case& c : {
+           Case{R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"set","values":{"v":"{{ inptus.amount }}"}}]})",
+                "/steps/0/values/v"},
+           Case{R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"set","values":{"v":"{{ now }}"}}]})",
+                "/steps/0/values/v"},
+           Case{R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"set","if":"item","values":{}}]})",
+                "/steps/0/if"},
+           Case{R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"fail","message":"at {{ index }}"}]})",
+                "/steps/0/message"},
+           Case{R"({"rampart":1,"id":"x","steps":[{"id":"s","type":"set","values":{}}],"output":{"o":"{{ item }}"}})",
+                "/output/o"},
+           // The loop's own items and if are evaluated outside the loop.
+           Case{R"({"rampart":1,"id":"x","steps":[{"id":"l","type":"for_each","items":"{{ item }}","do":[{"id":"s","type":"set","values":{}}]}]})",
+                "/steps/0/items"},
+           // With `as: n`, the element is `n`, not `item`.
+           Case{R"({"rampart":1,"id":"x","steps":[{"id":"l","type":"for_each","as":"n","items":[1],"do":[{"id":"s","type":"set","values":{"v":"{{ item }}"}}]}]})",
+                "/steps/0/do/0/values/v"},
+       }) {
+    LoadResult r = LoadDefinition(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_TRUE(HasError(r, c.path, ErrorCode::kInvalidExpression)) << c.text << "\n" << Dump(r);
+  }
+}
+
 TEST(LoaderTest, SecretsAreForbiddenEverywhereInADefinition) {
   for (const char* where : {
            R"(values: { v: "{{ secrets.k }}" })",

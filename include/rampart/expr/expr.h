@@ -38,6 +38,11 @@ struct CompileOptions {
   // True only for connector credential fields (security.md section 1).
   bool allow_secrets = false;
   Limits limits;
+  // When set, the only root names an expression may read (`secrets` is governed by
+  // allow_secrets alone); any other name is kInvalidExpression, so a typo such as
+  // `inptus.x` fails when the definition loads instead of reading null. Null: any name.
+  // Must outlive the Compile call only.
+  const std::vector<std::string>* names = nullptr;
 };
 
 // An evaluated value and whether any part of it came from a secret.
