@@ -124,6 +124,17 @@ bool ChangesTriggers(std::string_view operation_id) {
          std::end(kOperations);
 }
 
+// The routes whose body is not an object of allowlisted fields: a workflow definition, or
+// the payload of a trigger URL or a public workflow. Every other route checks its body
+// against its allowlist, an empty one included: a field a route does not take is a 400,
+// never silently ignored (spec/interfaces.md).
+bool TakesOwnBody(std::string_view operation_id) {
+  static constexpr std::string_view kOperations[] = {"createWorkflow", "updateWorkflow",
+                                                     "receiveWebhook", "runPublicWorkflow"};
+  return std::find(std::begin(kOperations), std::end(kOperations), operation_id) !=
+         std::end(kOperations);
+}
+
 }  // namespace
 
 using internal::Reply;
@@ -615,7 +626,7 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       if (!access.ok()) return access.error();
       call->access = std::move(access).value();
     }
-    if (!spec.fields.empty()) {
+    if (!TakesOwnBody(spec.operation_id)) {
       auto parsed = ParseObjectBody(call->request, spec.fields);
       if (!parsed.ok()) return parsed.error();
       call->body = std::move(parsed).value();

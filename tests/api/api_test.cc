@@ -619,6 +619,43 @@ TEST_F(ApiTest, RoutesWithoutPermissionAreExactlyThePublicAndAuthenticatedOnes) 
   }
 }
 
+// spec/interfaces.md: request bodies are allowlisted per endpoint; unknown fields are a
+// 400, never silently applied. That holds for the routes that take no body fields at all
+// (cancel, create/rotate a trigger URL, deletes, logout) as much as for the others.
+TEST_F(ApiTest, UnknownBodyFieldsAreRefusedOnEveryRoute) {
+  // A workflow of this test; every other id names nothing (the body is checked first).
+  const std::string workflow = "body-allowlist";
+  HttpResponse r = s().Do("POST", A() + "/workflows", Bearer(c().owner_rw_key),
+                          WorkflowYaml(workflow), "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  int checked = 0;
+  for (const server::Route& route : s().router().routes()) {
+    const std::string op = route.operation_id;
+    // GET has no body; a trigger URL and a public workflow take the caller's payload.
+    if (route.method == "GET" || op == "receiveWebhook" || op == "runPublicWorkflow") continue;
+    std::string path = Replace(route.pattern, "{org}", c().org_a);
+    path = Replace(path, "/workflows/{id}", "/workflows/" + workflow);
+    for (const char* param : {"{id}", "{user}", "{run_id}", "{hook_id}"}) {
+      path = Replace(path, param, "nothing_here");
+    }
+    r = s().Do(route.method, path, Bearer(c().owner_rw_key), R"({"unexpected_field": true})");
+    SCOPED_TRACE(route.method + " " + route.pattern + " -> " + std::to_string(r.status) + " " +
+                 r.body.substr(0, 200));
+    ++checked;
+    EXPECT_EQ(r.status, 400);
+    if (op == "createWorkflow" || op == "updateWorkflow") {
+      EXPECT_EQ(ErrorCodeOf(r), "invalid_definition");  // the body is a definition
+    } else {
+      EXPECT_EQ(ErrorCodeOf(r), "invalid_argument");
+      EXPECT_NE(ErrorMessageOf(r).find("unexpected_field"), std::string::npos);
+    }
+  }
+  EXPECT_GT(checked, 20);
+  // An empty object is no unknown field: a body-less route accepts it.
+  r = s().Do("POST", A() + "/workflows/" + workflow + "/webhooks", Bearer(c().owner_rw_key), "{}");
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. API key lifecycle
 
