@@ -135,6 +135,21 @@ bool TakesOwnBody(std::string_view operation_id) {
          std::end(kOperations);
 }
 
+// Appends `event` once in each org of `org_ids`, so that each org's audit shows it, or
+// once without an org when there is none.
+Status AppendInOrgs(store::Tx& tx, store::AuditEvent event, const std::vector<std::string>& org_ids) {
+  if (org_ids.empty()) {
+    auto appended = tx.AppendAudit(event);
+    return appended.ok() ? Status::Ok() : Status(appended.error());
+  }
+  for (const std::string& org_id : org_ids) {
+    event.org_id = org_id;
+    auto appended = tx.AppendAudit(event);
+    if (!appended.ok()) return appended.error();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 using internal::Reply;
@@ -158,6 +173,8 @@ struct Call {
   std::function<void()> after_commit;
   // Definition errors to answer with their details.
   std::vector<model::DefinitionError> definition_errors;
+  // The orgs of the user a login named: its audit events (success or failure) go to each.
+  std::vector<std::string> login_orgs;
 
   const std::string& org_id() const { return access->org.id; }
 
@@ -244,9 +261,9 @@ class Api::Impl {
   void Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
               Result<Response> response, const server::Responder& responder);
   // Audits a failed authentication (unless this source was audited enough this minute),
-  // then calls `then` once the event is durable.
-  void RecordAuthFailure(const Request& request, std::string_view reason,
-                         std::function<void()> then);
+  // in each org of `call.login_orgs` or else without an org, then calls `then` once the
+  // event is durable.
+  void RecordAuthFailure(const Call& call, std::string_view reason, std::function<void()> then);
   // Records the use of an API key (last_used_at) or session (last_seen_at, which the
   // idle expiry reads) when due, then calls `then` (at once when nothing is due): the
   // answer leaves once the use is durable, so what the caller reads next agrees with it.
@@ -590,7 +607,7 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
                          ? DefinitionErrorResponse(call->definition_errors, request.request_id)
                          : server::ErrorResponse(response.error(), request.request_id);
     if (response.error().code == ErrorCode::kUnauthenticated) {
-      return RecordAuthFailure(request, spec.operation_id,
+      return RecordAuthFailure(*call, spec.operation_id,
                                [responder, error = std::move(error)]() mutable {
                                  responder.Send(std::move(error));
                                });
@@ -645,8 +662,9 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
   settle(deps_.store->Read(body));
 }
 
-void Api::Impl::RecordAuthFailure(const Request& request, std::string_view operation,
+void Api::Impl::RecordAuthFailure(const Call& call, std::string_view operation,
                                   std::function<void()> then) {
+  const Request& request = call.request;
   int retry_after = 0;
   bool over = auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after);
   if (over) return then();  // already audited enough from this source this minute
@@ -659,6 +677,16 @@ void Api::Impl::RecordAuthFailure(const Request& request, std::string_view opera
   event.source_ip = request.remote_ip;
   event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
   event.details = "{}";
+  if (!call.login_orgs.empty()) {
+    // A wrong password for a member: their orgs' owners see the attempt (one write, as for
+    // an unknown email, so the answer's timing does not tell them apart).
+    event.details = json::Serialize(object{{"user_id", call.principal.user_id}});
+    return deps_.store->WriteAsync(
+        [event = std::move(event), orgs = call.login_orgs](store::Tx& tx) {
+          return AppendInOrgs(tx, event, orgs);
+        },
+        [then = std::move(then)](Status) { then(); });
+  }
   audit::AppendAsync(*deps_.store, std::move(event), [then = std::move(then)](Status) { then(); });
 }
 
@@ -754,13 +782,20 @@ Result<Response> Api::Impl::Login(Call& call) {
     if (!found.ok()) return found.error();
     user = std::move(*found);
   }
-  if (user.has_value()) call.principal.user_id = user->id;  // the audit event's actor
+  if (user.has_value()) {
+    call.principal.user_id = user->id;  // the audit event's actor
+    // Audited in each org of the user, where their owners read it (spec/security.md 7).
+    auto orgs = call.tx->ListOrgsOfUser(user->id);
+    if (!orgs.ok()) return orgs.error();
+    for (const store::Org& org : *orgs) call.login_orgs.push_back(org.id);
+  }
   store::AuditEvent event = call.Event("login", user.has_value() ? user->id : "");
   std::string secret = password.ok() ? std::move(*password) : std::string();
   call.deferred = [this, user = std::move(user), secret = std::move(secret),
-                   event = std::move(event), time_ms = call.time_ms](Reply reply) mutable {
+                   event = std::move(event), orgs = call.login_orgs,
+                   time_ms = call.time_ms](Reply reply) mutable {
     auto check = [this, user = std::move(user), secret = std::move(secret),
-                  event = std::move(event), time_ms, reply]() mutable {
+                  event = std::move(event), orgs = std::move(orgs), time_ms, reply]() mutable {
       const Error unauthenticated =
           MakeError(ErrorCode::kUnauthenticated, "authentication required");
       bool verified = false;
@@ -791,11 +826,9 @@ Result<Response> Api::Impl::Login(Call& call) {
       if (options_.tls) cookie += "; Secure";
       response.headers.emplace_back("Set-Cookie", std::move(cookie));
       deps_.store->WriteAsync(
-          [session, event](store::Tx& tx) -> Status {
+          [session, event, orgs](store::Tx& tx) -> Status {
             if (Status s = tx.InsertSession(session); !s.ok()) return s;
-            auto appended = tx.AppendAudit(event);
-            if (!appended.ok()) return appended.error();
-            return Status::Ok();
+            return AppendInOrgs(tx, event, orgs);
           },
           [reply, response = std::move(response)](Status written) mutable {
             if (!written.ok()) return reply(written.error());

@@ -166,6 +166,7 @@ boost::json::object WorkflowJson(const store::Workflow& workflow) {
 boost::json::object AuditJson(const store::AuditEvent& event) {
   boost::json::object o{{"seq", event.seq},
                         {"time", TimeValue(event.time)},
+                        {"org", event.org_id},
                         {"actor", event.actor},
                         {"action", event.action},
                         {"target", event.target},

@@ -1723,7 +1723,10 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
   ASSERT_EQ(s().Do("DELETE", A() + "/members/" + temp, Bearer(c().owner_rw_key)).status, 200);
   EXPECT_EQ(s().Do("GET", A(), Bearer("rpk_garbage")).status, 401);
   EXPECT_TRUE(Login(s(), "dev@a.test").has_value());
+  EXPECT_FALSE(Login(s(), "dev@a.test", "not the password of dev").has_value());
   std::set<std::string> actions;
+  std::set<std::string> failed_logins;  // users whose failed logins org A's audit shows
+  bool dev_login = false;
   int64_t after = 0;
   for (int page = 0; page < 100; ++page) {
     HttpResponse r = s().Do("GET", A() + "/audit?limit=50&after=" + std::to_string(after),
@@ -1733,6 +1736,14 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
     for (const auto& e : v.at("items").as_array()) {
       actions.insert(Str(e, "action"));
       EXPECT_EQ(r.body.find(kPassword), std::string::npos);
+      // Each event names its org (spec/security.md 7: time, org, actor, ...).
+      EXPECT_EQ(Str(e, "org"), c().org_a);
+      dev_login = dev_login || (Str(e, "action") == "login" &&
+                                Str(e, "actor") == "user:" + c().dev_id &&
+                                Str(e, "outcome") == "success");
+      if (Str(e, "action") == "auth.failed" && Str(e, "target") == "login") {
+        failed_logins.insert(Str(e.at("details"), "user_id"));
+      }
     }
     if (v.at("items").as_array().empty()) break;
     after = v.at("next_after").to_number<int64_t>();
@@ -1741,8 +1752,17 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
                         "workflow.create", "workflow.publish", "run.start", "member.remove"}) {
     EXPECT_TRUE(actions.count(a)) << "missing audit action " << a;
   }
+  // A member's logins and failed logins are in their org's audit, where its owners read
+  // them; the wrong password never is.
+  EXPECT_TRUE(dev_login);
+  EXPECT_TRUE(failed_logins.count(c().dev_id));
+  // Not in an org the user does not belong to.
+  HttpResponse b = s().Do("GET", B() + "/audit?limit=500", Bearer(c().owner_b_key));
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(b.body.find(c().dev_id), std::string::npos);
+  EXPECT_EQ(b.body.find("not the password of dev"), std::string::npos);
   EXPECT_EQ(s().Do("GET", A() + "/audit", c().dev_session.headers()).status, 403);
-  // Logins are recorded (without an org: a user logs in, not into an org).
+  // Logins of an unknown email are recorded without an org.
   std::set<std::string> all;
   ASSERT_TRUE(s().store()
                   .Read([&](store::Tx& tx) -> Status {
