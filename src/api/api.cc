@@ -1243,6 +1243,7 @@ Result<Response> Api::Impl::UpdateWorkflow(Call& call) {
                      "the definition's id does not match the workflow in the path");
   }
   store::Workflow row = std::move(existing).value();
+  const std::string visibility_before = row.visibility;
   row.latest_version += 1;
   row.name = w.name;
   if (row.live_version == 0) row.visibility = std::string(model::VisibilityName(w.visibility));
@@ -1259,6 +1260,13 @@ Result<Response> Api::Impl::UpdateWorkflow(Call& call) {
   if (Status s = call.Audit("workflow.update", id, object{{"version", row.latest_version}});
       !s.ok()) {
     return s.error();
+  }
+  if (row.visibility != visibility_before) {
+    if (Status s = call.Audit("workflow.visibility", id,
+                              object{{"from", visibility_before}, {"to", row.visibility}});
+        !s.ok()) {
+      return s.error();
+    }
   }
   object body = WorkflowJson(row);
   body["version"] = row.latest_version;

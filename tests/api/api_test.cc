@@ -1480,6 +1480,40 @@ TEST_F(ApiTest, PrivateWorkflowsOfOthersAreHidden) {
   EXPECT_EQ(r.body.find("owner-private"), std::string::npos);
 }
 
+// A draft-only workflow takes its visibility from each saved draft: that is a visibility
+// change (who in the org sees it), audited as publishing one is (spec/security.md 7).
+TEST_F(ApiTest, VisibilityChangeOfADraftIsAudited) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  HttpResponse r = s().Do("POST", A() + "/workflows", key, WorkflowYaml("vis-draft", "private"),
+                          "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = s().Do("PUT", A() + "/workflows/vis-draft", key, WorkflowYaml("vis-draft", "org"),
+             "application/yaml");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "visibility"), "org");
+  // Saving again with the same visibility is no change.
+  r = s().Do("PUT", A() + "/workflows/vis-draft", key, WorkflowYaml("vis-draft", "org", "two"),
+             "application/yaml");
+  ASSERT_EQ(r.status, 200) << r.body;
+  int changes = 0;
+  int64_t after = 0;
+  for (int page = 0; page < 100; ++page) {
+    r = s().Do("GET", A() + "/audit?limit=500&after=" + std::to_string(after), key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    bj::value v = Json(r);
+    for (const auto& e : v.at("items").as_array()) {
+      if (Str(e, "action") != "workflow.visibility" || Str(e, "target") != "vis-draft") continue;
+      ++changes;
+      EXPECT_EQ(Str(e.at("details"), "from"), "private");
+      EXPECT_EQ(Str(e.at("details"), "to"), "org");
+      EXPECT_EQ(Str(e, "actor"), "key:" + c().owner_rw_key_id);
+    }
+    if (v.at("items").as_array().empty()) break;
+    after = v.at("next_after").to_number<int64_t>();
+  }
+  EXPECT_EQ(changes, 1);
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. Runs
 
