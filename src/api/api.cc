@@ -1082,28 +1082,13 @@ Result<Response> Api::Impl::CreateApiKey(Call& call) {
   }
   std::optional<store::Millis> expires_at;
   if (const value* v = call.body.if_contains("expires_at"); v != nullptr && !v->is_null()) {
-    // RFC 3339 is accepted as a number of seconds from now too: {"expires_at": "..."}.
-    if (!v->is_string()) {
-      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be an RFC 3339 time");
+    std::optional<int64_t> parsed;
+    if (v->is_string()) parsed = ParseRfc3339Millis(v->as_string());
+    if (!parsed.has_value()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "expires_at must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z");
     }
-    std::string text(v->as_string());
-    std::tm tm{};
-    int ms = 0;
-    char zone = 0;
-    if (text.size() < 20 ||
-        std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be an RFC 3339 UTC time");
-    }
-    zone = text.back();
-    if (zone != 'Z') {
-      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be in UTC (end with Z)");
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t seconds = timegm(&tm);
-    if (seconds <= 0) return MakeError(ErrorCode::kInvalidArgument, "invalid expires_at");
-    expires_at = static_cast<store::Millis>(seconds) * 1000 + ms;
+    expires_at = *parsed;
     if (*expires_at <= call.time_ms) {
       return MakeError(ErrorCode::kInvalidArgument, "expires_at must be in the future");
     }

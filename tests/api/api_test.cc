@@ -715,9 +715,22 @@ TEST_F(ApiTest, ApiKeyLifecycle) {
   r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
              R"({"name": "past", "expires_at": "2020-01-01T00:00:00Z"})");
   EXPECT_EQ(r.status, 400) << r.body;
+  // Any RFC 3339 time: an offset names the same instant, shown back in UTC.
   r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
              R"({"name": "tz", "expires_at": "2099-01-01T00:00:00+02:00"})");
-  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Str(Json(r), "expires_at"), "2098-12-31T22:00:00.000Z");
+  ASSERT_EQ(s().Do("DELETE", A() + "/api-keys/" + Str(Json(r), "id"), Bearer(c().owner_rw_key))
+                .status,
+            200);
+  // What is not one is refused, never read as some other time.
+  for (const char* bad : {"2099-01-01T00:00:00 and then some Z", "2099-13-01T00:00:00Z",
+                          "2099-02-30T00:00:00Z", "2099-01-01", "4102444800", "tomorrow"}) {
+    r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
+               bj::serialize(bj::object{{"name", "bad"}, {"expires_at", bad}}));
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_argument");
+  }
   r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
              R"({"name": "future", "expires_at": "2031-01-01T00:00:00Z"})");
   ASSERT_EQ(r.status, 201) << r.body;
