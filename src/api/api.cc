@@ -857,22 +857,38 @@ Result<Response> Api::Impl::Logout(Call& call) {
 // ----- orgs and members -----
 
 Result<Response> Api::Impl::ListOrgs(Call& call) {
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  // A user's orgs are few: read whole, in the store's order (created_at, id), and paged
+  // here. The position of an org is its created_at (fixed width) and id, so a page
+  // follows the previous one even when an org of it was left meanwhile.
+  auto position = [](const store::Org& org) {
+    std::string created = std::to_string(org.created_at);
+    return std::string(created.size() < 20 ? 20 - created.size() : 0, '0') + created + ":" + org.id;
+  };
   auto orgs = call.tx->ListOrgsOfUser(call.principal.user_id);
   if (!orgs.ok()) return orgs.error();
   array items;
+  std::string last, next;
   for (const store::Org& org : *orgs) {
     // A key belongs to one org: it sees only that one.
     if (call.principal.kind == auth::Principal::Kind::kApiKey &&
         org.id != call.principal.api_key_org) {
       continue;
     }
+    if (!page->after.empty() && position(org) <= page->after) continue;
+    if (items.size() == static_cast<size_t>(page->limit)) {
+      next = last;  // there is more after this page's last org
+      break;
+    }
     auto membership = call.tx->GetMembership(org.id, call.principal.user_id);
     if (!membership.ok()) return membership.error();
     object o = OrgJson(org);
     o["role"] = membership->has_value() ? (*membership)->role : std::string();
     items.push_back(std::move(o));
+    last = position(org);
   }
-  return server::JsonResponse(200, ListBody(std::move(items), ""));
+  return server::JsonResponse(200, ListBody(std::move(items), next));
 }
 
 Result<Response> Api::Impl::GetOrg(Call& call) {

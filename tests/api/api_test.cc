@@ -1304,6 +1304,39 @@ TEST_F(ApiTest, OrgIsolation) {
   EXPECT_EQ(s().Do("GET", A(), Bearer(c().owner_read_key)).status, 200);
 }
 
+// spec/interfaces.md: list endpoints paginate with an opaque cursor; GET /v1/orgs too.
+TEST_F(ApiTest, OrgsOfAUserArePaged) {
+  std::string user = InsertUser(s(), "two-orgs@a.test", c().org_a, "developer");
+  ASSERT_TRUE(s().store()
+                  .Write([&](store::Tx& tx) {
+                    return tx.UpsertMembership({c().org_b, user, "developer", s().now_ms()});
+                  })
+                  .ok());
+  auto session = Login(s(), "two-orgs@a.test");
+  ASSERT_TRUE(session.has_value());
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    HttpResponse r = s().Do("GET", "/v1/orgs?limit=1" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                            session->headers());
+    ASSERT_EQ(r.status, 200) << r.body;
+    bj::value v = Json(r);
+    ASSERT_EQ(v.at("items").as_array().size(), 1u) << r.body;
+    seen.insert(Str(v.at("items").at(0), "id"));
+    cursor = v.at("next_cursor").is_null() ? "" : Str(v, "next_cursor");
+    ++pages;
+  } while (!cursor.empty() && pages < 5);
+  EXPECT_EQ(pages, 2);
+  EXPECT_EQ(seen, (std::set<std::string>{c().org_a, c().org_b}));
+  HttpResponse all = s().Do("GET", "/v1/orgs", session->headers());
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(Json(all).at("items").as_array().size(), 2u);
+  EXPECT_TRUE(Json(all).at("next_cursor").is_null());
+  EXPECT_EQ(s().Do("GET", "/v1/orgs?limit=0", session->headers()).status, 400);
+  EXPECT_EQ(s().Do("GET", "/v1/orgs?cursor=%21%21", session->headers()).status, 400);
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Workflows
 
