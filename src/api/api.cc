@@ -135,6 +135,30 @@ bool TakesOwnBody(std::string_view operation_id) {
          std::end(kOperations);
 }
 
+// The 2xx statuses a route answers (its OpenAPI responses), the first the usual one.
+std::vector<int> SuccessStatuses(std::string_view operation_id) {
+  static const std::pair<std::string_view, std::vector<int>> kStatuses[] = {
+      {"setup", {201}},
+      {"addMember", {201}},
+      {"createApiKey", {201}},
+      {"createWorkflow", {201}},
+      {"createConnector", {201}},
+      {"createWebhook", {201}},
+      // 202 {run_id}, or 200 with the run record when it finished within `wait`.
+      {"startRun", {202, 200}},
+      {"cancelRun", {202}},
+      {"redeliverRunHooks", {202}},
+      // 202 {run_id}, or the respond step's answer for a sync trigger.
+      {"receiveWebhook", {202, 200}},
+      // 200 with the outcome, or 202 when the run did not finish in time.
+      {"runPublicWorkflow", {200, 202}},
+  };
+  for (const auto& [operation, statuses] : kStatuses) {
+    if (operation == operation_id) return statuses;
+  }
+  return {200};
+}
+
 // Appends `event` once in each org of `org_ids`, so that each org's audit shows it, or
 // once without an org when there is none.
 Status AppendInOrgs(store::Tx& tx, store::AuditEvent event, const std::vector<std::string>& org_ids) {
@@ -499,7 +523,9 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
                                     {"properties", std::move(properties)},
                                     {"additionalProperties", false}};
     }
-    route.success_status = std::string_view(spec.method) == "POST" ? 201 : 200;
+    std::vector<int> statuses = SuccessStatuses(spec.operation_id);
+    route.success_status = statuses.front();
+    route.other_success_statuses.assign(statuses.begin() + 1, statuses.end());
     const RouteSpec* p = &spec;
     route.async_handler = [this, p](Request& request, server::Responder responder) {
       Dispatch(*p, request, std::move(responder));

@@ -1782,6 +1782,26 @@ TEST_F(ApiTest, OpenApiListsEveryRoute) {
     ASSERT_TRUE(op != nullptr) << route.method << " " << route.pattern;
     EXPECT_EQ(Str(*op, "operationId"), route.operation_id);
   }
+  // The documented successes are the answers the routes give (spec/interfaces.md: a run
+  // is 202 {run_id}, or 200 with the record when it finished within `wait`).
+  auto successes = [&](const char* path, const char* method) {
+    std::set<std::string> codes;
+    for (const auto& [code, response] :
+         paths.at(path).at(method).at("responses").as_object()) {
+      if (code.starts_with("2")) codes.insert(std::string(code));
+    }
+    return codes;
+  };
+  using Codes = std::set<std::string>;
+  EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}/runs", "post"), (Codes{"200", "202"}));
+  EXPECT_EQ(successes("/v1/auth/login", "post"), Codes{"200"});
+  EXPECT_EQ(successes("/v1/setup", "post"), Codes{"201"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/api-keys", "post"), Codes{"201"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}/publish", "post"), Codes{"200"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/runs/{run_id}/cancel", "post"), Codes{"202"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/runs/{run_id}/approvals", "post"), Codes{"200"});
+  EXPECT_EQ(successes("/hooks/{token}", "post"), (Codes{"200", "202"}));
+  EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}", "put"), Codes{"200"});
 }
 
 TEST_F(ApiTest, MetricsNeedAuthentication) {
