@@ -124,6 +124,56 @@ bool ChangesTriggers(std::string_view operation_id) {
          std::end(kOperations);
 }
 
+// The routes whose body is not an object of allowlisted fields: a workflow definition, or
+// the payload of a trigger URL or a public workflow. Every other route checks its body
+// against its allowlist, an empty one included: a field a route does not take is a 400,
+// never silently ignored (spec/interfaces.md).
+bool TakesOwnBody(std::string_view operation_id) {
+  static constexpr std::string_view kOperations[] = {"createWorkflow", "updateWorkflow",
+                                                     "receiveWebhook", "runPublicWorkflow"};
+  return std::find(std::begin(kOperations), std::end(kOperations), operation_id) !=
+         std::end(kOperations);
+}
+
+// The 2xx statuses a route answers (its OpenAPI responses), the first the usual one.
+std::vector<int> SuccessStatuses(std::string_view operation_id) {
+  static const std::pair<std::string_view, std::vector<int>> kStatuses[] = {
+      {"setup", {201}},
+      {"addMember", {201}},
+      {"createApiKey", {201}},
+      {"createWorkflow", {201}},
+      {"createConnector", {201}},
+      {"createWebhook", {201}},
+      // 202 {run_id}, or 200 with the run record when it finished within `wait`.
+      {"startRun", {202, 200}},
+      {"cancelRun", {202}},
+      {"redeliverRunHooks", {202}},
+      // 202 {run_id}, or the respond step's answer for a sync trigger.
+      {"receiveWebhook", {202, 200}},
+      // 200 with the outcome, or 202 when the run did not finish in time.
+      {"runPublicWorkflow", {200, 202}},
+  };
+  for (const auto& [operation, statuses] : kStatuses) {
+    if (operation == operation_id) return statuses;
+  }
+  return {200};
+}
+
+// Appends `event` once in each org of `org_ids`, so that each org's audit shows it, or
+// once without an org when there is none.
+Status AppendInOrgs(store::Tx& tx, store::AuditEvent event, const std::vector<std::string>& org_ids) {
+  if (org_ids.empty()) {
+    auto appended = tx.AppendAudit(event);
+    return appended.ok() ? Status::Ok() : Status(appended.error());
+  }
+  for (const std::string& org_id : org_ids) {
+    event.org_id = org_id;
+    auto appended = tx.AppendAudit(event);
+    if (!appended.ok()) return appended.error();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 using internal::Reply;
@@ -147,6 +197,8 @@ struct Call {
   std::function<void()> after_commit;
   // Definition errors to answer with their details.
   std::vector<model::DefinitionError> definition_errors;
+  // The orgs of the user a login named: its audit events (success or failure) go to each.
+  std::vector<std::string> login_orgs;
 
   const std::string& org_id() const { return access->org.id; }
 
@@ -233,9 +285,9 @@ class Api::Impl {
   void Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
               Result<Response> response, const server::Responder& responder);
   // Audits a failed authentication (unless this source was audited enough this minute),
-  // then calls `then` once the event is durable.
-  void RecordAuthFailure(const Request& request, std::string_view reason,
-                         std::function<void()> then);
+  // in each org of `call.login_orgs` or else without an org, then calls `then` once the
+  // event is durable.
+  void RecordAuthFailure(const Call& call, std::string_view reason, std::function<void()> then);
   // Records the use of an API key (last_used_at) or session (last_seen_at, which the
   // idle expiry reads) when due, then calls `then` (at once when nothing is due): the
   // answer leaves once the use is durable, so what the caller reads next agrees with it.
@@ -471,7 +523,9 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
                                     {"properties", std::move(properties)},
                                     {"additionalProperties", false}};
     }
-    route.success_status = std::string_view(spec.method) == "POST" ? 201 : 200;
+    std::vector<int> statuses = SuccessStatuses(spec.operation_id);
+    route.success_status = statuses.front();
+    route.other_success_statuses.assign(statuses.begin() + 1, statuses.end());
     const RouteSpec* p = &spec;
     route.async_handler = [this, p](Request& request, server::Responder responder) {
       Dispatch(*p, request, std::move(responder));
@@ -579,7 +633,7 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
                          ? DefinitionErrorResponse(call->definition_errors, request.request_id)
                          : server::ErrorResponse(response.error(), request.request_id);
     if (response.error().code == ErrorCode::kUnauthenticated) {
-      return RecordAuthFailure(request, spec.operation_id,
+      return RecordAuthFailure(*call, spec.operation_id,
                                [responder, error = std::move(error)]() mutable {
                                  responder.Send(std::move(error));
                                });
@@ -615,7 +669,7 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       if (!access.ok()) return access.error();
       call->access = std::move(access).value();
     }
-    if (!spec.fields.empty()) {
+    if (!TakesOwnBody(spec.operation_id)) {
       auto parsed = ParseObjectBody(call->request, spec.fields);
       if (!parsed.ok()) return parsed.error();
       call->body = std::move(parsed).value();
@@ -634,8 +688,9 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
   settle(deps_.store->Read(body));
 }
 
-void Api::Impl::RecordAuthFailure(const Request& request, std::string_view operation,
+void Api::Impl::RecordAuthFailure(const Call& call, std::string_view operation,
                                   std::function<void()> then) {
+  const Request& request = call.request;
   int retry_after = 0;
   bool over = auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after);
   if (over) return then();  // already audited enough from this source this minute
@@ -648,6 +703,16 @@ void Api::Impl::RecordAuthFailure(const Request& request, std::string_view opera
   event.source_ip = request.remote_ip;
   event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
   event.details = "{}";
+  if (!call.login_orgs.empty()) {
+    // A wrong password for a member: their orgs' owners see the attempt (one write, as for
+    // an unknown email, so the answer's timing does not tell them apart).
+    event.details = json::Serialize(object{{"user_id", call.principal.user_id}});
+    return deps_.store->WriteAsync(
+        [event = std::move(event), orgs = call.login_orgs](store::Tx& tx) {
+          return AppendInOrgs(tx, event, orgs);
+        },
+        [then = std::move(then)](Status) { then(); });
+  }
   audit::AppendAsync(*deps_.store, std::move(event), [then = std::move(then)](Status) { then(); });
 }
 
@@ -743,13 +808,20 @@ Result<Response> Api::Impl::Login(Call& call) {
     if (!found.ok()) return found.error();
     user = std::move(*found);
   }
-  if (user.has_value()) call.principal.user_id = user->id;  // the audit event's actor
+  if (user.has_value()) {
+    call.principal.user_id = user->id;  // the audit event's actor
+    // Audited in each org of the user, where their owners read it (spec/security.md 7).
+    auto orgs = call.tx->ListOrgsOfUser(user->id);
+    if (!orgs.ok()) return orgs.error();
+    for (const store::Org& org : *orgs) call.login_orgs.push_back(org.id);
+  }
   store::AuditEvent event = call.Event("login", user.has_value() ? user->id : "");
   std::string secret = password.ok() ? std::move(*password) : std::string();
   call.deferred = [this, user = std::move(user), secret = std::move(secret),
-                   event = std::move(event), time_ms = call.time_ms](Reply reply) mutable {
+                   event = std::move(event), orgs = call.login_orgs,
+                   time_ms = call.time_ms](Reply reply) mutable {
     auto check = [this, user = std::move(user), secret = std::move(secret),
-                  event = std::move(event), time_ms, reply]() mutable {
+                  event = std::move(event), orgs = std::move(orgs), time_ms, reply]() mutable {
       const Error unauthenticated =
           MakeError(ErrorCode::kUnauthenticated, "authentication required");
       bool verified = false;
@@ -780,11 +852,9 @@ Result<Response> Api::Impl::Login(Call& call) {
       if (options_.tls) cookie += "; Secure";
       response.headers.emplace_back("Set-Cookie", std::move(cookie));
       deps_.store->WriteAsync(
-          [session, event](store::Tx& tx) -> Status {
+          [session, event, orgs](store::Tx& tx) -> Status {
             if (Status s = tx.InsertSession(session); !s.ok()) return s;
-            auto appended = tx.AppendAudit(event);
-            if (!appended.ok()) return appended.error();
-            return Status::Ok();
+            return AppendInOrgs(tx, event, orgs);
           },
           [reply, response = std::move(response)](Status written) mutable {
             if (!written.ok()) return reply(written.error());
@@ -813,22 +883,38 @@ Result<Response> Api::Impl::Logout(Call& call) {
 // ----- orgs and members -----
 
 Result<Response> Api::Impl::ListOrgs(Call& call) {
+  auto page = PageFromQuery(call.request);
+  if (!page.ok()) return page.error();
+  // A user's orgs are few: read whole, in the store's order (created_at, id), and paged
+  // here. The position of an org is its created_at (fixed width) and id, so a page
+  // follows the previous one even when an org of it was left meanwhile.
+  auto position = [](const store::Org& org) {
+    std::string created = std::to_string(org.created_at);
+    return std::string(created.size() < 20 ? 20 - created.size() : 0, '0') + created + ":" + org.id;
+  };
   auto orgs = call.tx->ListOrgsOfUser(call.principal.user_id);
   if (!orgs.ok()) return orgs.error();
   array items;
+  std::string last, next;
   for (const store::Org& org : *orgs) {
     // A key belongs to one org: it sees only that one.
     if (call.principal.kind == auth::Principal::Kind::kApiKey &&
         org.id != call.principal.api_key_org) {
       continue;
     }
+    if (!page->after.empty() && position(org) <= page->after) continue;
+    if (items.size() == static_cast<size_t>(page->limit)) {
+      next = last;  // there is more after this page's last org
+      break;
+    }
     auto membership = call.tx->GetMembership(org.id, call.principal.user_id);
     if (!membership.ok()) return membership.error();
     object o = OrgJson(org);
     o["role"] = membership->has_value() ? (*membership)->role : std::string();
     items.push_back(std::move(o));
+    last = position(org);
   }
-  return server::JsonResponse(200, ListBody(std::move(items), ""));
+  return server::JsonResponse(200, ListBody(std::move(items), next));
 }
 
 Result<Response> Api::Impl::GetOrg(Call& call) {
@@ -1038,28 +1124,13 @@ Result<Response> Api::Impl::CreateApiKey(Call& call) {
   }
   std::optional<store::Millis> expires_at;
   if (const value* v = call.body.if_contains("expires_at"); v != nullptr && !v->is_null()) {
-    // RFC 3339 is accepted as a number of seconds from now too: {"expires_at": "..."}.
-    if (!v->is_string()) {
-      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be an RFC 3339 time");
+    std::optional<int64_t> parsed;
+    if (v->is_string()) parsed = ParseRfc3339Millis(v->as_string());
+    if (!parsed.has_value()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "expires_at must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z");
     }
-    std::string text(v->as_string());
-    std::tm tm{};
-    int ms = 0;
-    char zone = 0;
-    if (text.size() < 20 ||
-        std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be an RFC 3339 UTC time");
-    }
-    zone = text.back();
-    if (zone != 'Z') {
-      return MakeError(ErrorCode::kInvalidArgument, "expires_at must be in UTC (end with Z)");
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t seconds = timegm(&tm);
-    if (seconds <= 0) return MakeError(ErrorCode::kInvalidArgument, "invalid expires_at");
-    expires_at = static_cast<store::Millis>(seconds) * 1000 + ms;
+    expires_at = *parsed;
     if (*expires_at <= call.time_ms) {
       return MakeError(ErrorCode::kInvalidArgument, "expires_at must be in the future");
     }
@@ -1199,6 +1270,7 @@ Result<Response> Api::Impl::UpdateWorkflow(Call& call) {
                      "the definition's id does not match the workflow in the path");
   }
   store::Workflow row = std::move(existing).value();
+  const std::string visibility_before = row.visibility;
   row.latest_version += 1;
   row.name = w.name;
   if (row.live_version == 0) row.visibility = std::string(model::VisibilityName(w.visibility));
@@ -1215,6 +1287,13 @@ Result<Response> Api::Impl::UpdateWorkflow(Call& call) {
   if (Status s = call.Audit("workflow.update", id, object{{"version", row.latest_version}});
       !s.ok()) {
     return s.error();
+  }
+  if (row.visibility != visibility_before) {
+    if (Status s = call.Audit("workflow.visibility", id,
+                              object{{"from", visibility_before}, {"to", row.visibility}});
+        !s.ok()) {
+      return s.error();
+    }
   }
   object body = WorkflowJson(row);
   body["version"] = row.latest_version;

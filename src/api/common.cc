@@ -87,6 +87,86 @@ std::optional<int64_t> ParseDecimal(std::string_view text, int64_t max) {
   return n;
 }
 
+namespace {
+
+// `count` digits at text[*at], advancing *at; -1 when they are not all digits.
+int Digits(std::string_view text, size_t* at, size_t count) {
+  if (*at + count > text.size()) return -1;
+  int n = 0;
+  for (size_t i = 0; i < count; ++i) {
+    char c = text[*at + i];
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  *at += count;
+  return n;
+}
+
+bool Expect(std::string_view text, size_t* at, std::string_view one_of) {
+  if (*at >= text.size() || one_of.find(text[*at]) == std::string_view::npos) return false;
+  ++*at;
+  return true;
+}
+
+// Days from 1970-01-01 to the given civil date (proleptic Gregorian).
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseRfc3339Millis(std::string_view text) {
+  size_t at = 0;
+  const int year = Digits(text, &at, 4);
+  if (year < 0 || !Expect(text, &at, "-")) return std::nullopt;
+  const int month = Digits(text, &at, 2);
+  if (month < 1 || month > 12 || !Expect(text, &at, "-")) return std::nullopt;
+  const int day = Digits(text, &at, 2);
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  const int days_in_month = kDays[month - 1] + (month == 2 && leap ? 1 : 0);
+  if (day < 1 || day > days_in_month || !Expect(text, &at, "Tt")) return std::nullopt;
+  const int hour = Digits(text, &at, 2);
+  if (hour < 0 || hour > 23 || !Expect(text, &at, ":")) return std::nullopt;
+  const int minute = Digits(text, &at, 2);
+  if (minute < 0 || minute > 59 || !Expect(text, &at, ":")) return std::nullopt;
+  const int second = Digits(text, &at, 2);
+  if (second < 0 || second > 59) return std::nullopt;  // no leap second: it cannot be stored
+  int64_t millis = 0;
+  if (at < text.size() && text[at] == '.') {
+    ++at;
+    size_t digits = 0;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (digits < 3) millis = millis * 10 + (text[at] - '0');
+      ++digits;
+      ++at;
+    }
+    if (digits == 0) return std::nullopt;
+    for (size_t i = digits; i < 3; ++i) millis *= 10;
+  }
+  int64_t offset_minutes = 0;  // "Z", or a numeric offset
+  if (!Expect(text, &at, "Zz")) {
+    if (at >= text.size() || (text[at] != '+' && text[at] != '-')) return std::nullopt;
+    const int sign = text[at] == '-' ? -1 : 1;
+    ++at;
+    const int oh = Digits(text, &at, 2);
+    if (oh < 0 || oh > 23 || !Expect(text, &at, ":")) return std::nullopt;
+    const int om = Digits(text, &at, 2);
+    if (om < 0 || om > 59) return std::nullopt;
+    offset_minutes = sign * (oh * 60 + om);
+  }
+  if (at != text.size()) return std::nullopt;
+  const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                          second - offset_minutes * 60;
+  if (seconds < 0) return std::nullopt;
+  return seconds * 1000 + millis;
+}
+
 std::string EncodeCursor(std::string_view store_next) {
   return crypto::Base64UrlEncode(store_next);
 }
@@ -166,6 +246,7 @@ boost::json::object WorkflowJson(const store::Workflow& workflow) {
 boost::json::object AuditJson(const store::AuditEvent& event) {
   boost::json::object o{{"seq", event.seq},
                         {"time", TimeValue(event.time)},
+                        {"org", event.org_id},
                         {"actor", event.actor},
                         {"action", event.action},
                         {"target", event.target},

@@ -44,6 +44,11 @@ std::string NewObjectId(Random& random, std::string_view prefix);
 // spaces), at most 18 of them; nullopt otherwise.
 std::optional<int64_t> ParseDecimal(std::string_view text, int64_t max);
 
+// An RFC 3339 date-time ("2030-01-01T00:00:00Z", "...T02:00:00.5+02:00") as milliseconds
+// since the epoch; nullopt when the text is not one (or is a date that does not exist, or
+// is before 1970). Fractions beyond milliseconds are truncated.
+std::optional<int64_t> ParseRfc3339Millis(std::string_view text);
+
 // Opaque cursors: base64url of the store's keyset position.
 std::string EncodeCursor(std::string_view store_next);
 Result<std::string> DecodeCursor(std::string_view cursor);

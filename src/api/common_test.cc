@@ -12,6 +12,29 @@ server::Request From(std::string peer, std::string forwarded_for = "") {
   return r;
 }
 
+TEST(ParseRfc3339Test, UtcOffsetsAndFractions) {
+  // 2030-01-01T00:00:00Z = 1893456000 s.
+  EXPECT_EQ(ParseRfc3339Millis("2030-01-01T00:00:00Z"), 1893456000000);
+  EXPECT_EQ(ParseRfc3339Millis("2030-01-01t00:00:00z"), 1893456000000);
+  EXPECT_EQ(ParseRfc3339Millis("2030-01-01T00:00:00.25Z"), 1893456000250);
+  EXPECT_EQ(ParseRfc3339Millis("2030-01-01T00:00:00.123456789Z"), 1893456000123);
+  EXPECT_EQ(ParseRfc3339Millis("2030-01-01T02:00:00+02:00"), 1893456000000);
+  EXPECT_EQ(ParseRfc3339Millis("2029-12-31T19:30:00-04:30"), 1893456000000);
+  EXPECT_EQ(ParseRfc3339Millis("2028-02-29T00:00:00Z"), 1835395200000);
+}
+
+TEST(ParseRfc3339Test, AnythingElseIsRefused) {
+  for (const char* text :
+       {"", "2030-01-01", "2030-01-01T00:00:00", "2030-1-01T00:00:00Z", "2030-01-01 00:00:00Z",
+        "2030-01-01T00:00:00Zjunk", "2030-01-01T00:00:00 garbage Z", "2030-13-01T00:00:00Z",
+        "2030-02-30T00:00:00Z", "2029-02-29T00:00:00Z", "2030-01-01T24:00:00Z",
+        "2030-01-01T00:60:00Z", "2030-01-01T00:00:00.Z", "2030-01-01T00:00:00+2:00",
+        "2030-01-01T00:00:00+24:00", "+2030-01-01T00:00:00Z", "2030-01-01T00:00:00+02:0a",
+        "1969-12-31T23:59:59Z"}) {
+    EXPECT_EQ(ParseRfc3339Millis(text), std::nullopt) << text;
+  }
+}
+
 TEST(ClientAddressTest, WithoutTrustedProxiesTheHeaderIsIgnored) {
   EXPECT_EQ(ClientAddress(From("127.0.0.1", "203.0.113.7"), {}), "127.0.0.1");
 }

@@ -194,6 +194,9 @@ boost::json::object OpenApiDocument(const Router& router, std::string_view title
     boost::json::object responses;
     responses[std::to_string(route.success_status)] =
         boost::json::object{{"description", "Success"}};
+    for (int status : route.other_success_statuses) {
+      responses[std::to_string(status)] = boost::json::object{{"description", "Success"}};
+    }
     responses["400"] = ErrorRef("Invalid request");
     if (!route.permission.empty()) {
       responses["401"] = ErrorRef("Unauthenticated");

@@ -619,6 +619,43 @@ TEST_F(ApiTest, RoutesWithoutPermissionAreExactlyThePublicAndAuthenticatedOnes) 
   }
 }
 
+// spec/interfaces.md: request bodies are allowlisted per endpoint; unknown fields are a
+// 400, never silently applied. That holds for the routes that take no body fields at all
+// (cancel, create/rotate a trigger URL, deletes, logout) as much as for the others.
+TEST_F(ApiTest, UnknownBodyFieldsAreRefusedOnEveryRoute) {
+  // A workflow of this test; every other id names nothing (the body is checked first).
+  const std::string workflow = "body-allowlist";
+  HttpResponse r = s().Do("POST", A() + "/workflows", Bearer(c().owner_rw_key),
+                          WorkflowYaml(workflow), "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  int checked = 0;
+  for (const server::Route& route : s().router().routes()) {
+    const std::string op = route.operation_id;
+    // GET has no body; a trigger URL and a public workflow take the caller's payload.
+    if (route.method == "GET" || op == "receiveWebhook" || op == "runPublicWorkflow") continue;
+    std::string path = Replace(route.pattern, "{org}", c().org_a);
+    path = Replace(path, "/workflows/{id}", "/workflows/" + workflow);
+    for (const char* param : {"{id}", "{user}", "{run_id}", "{hook_id}"}) {
+      path = Replace(path, param, "nothing_here");
+    }
+    r = s().Do(route.method, path, Bearer(c().owner_rw_key), R"({"unexpected_field": true})");
+    SCOPED_TRACE(route.method + " " + route.pattern + " -> " + std::to_string(r.status) + " " +
+                 r.body.substr(0, 200));
+    ++checked;
+    EXPECT_EQ(r.status, 400);
+    if (op == "createWorkflow" || op == "updateWorkflow") {
+      EXPECT_EQ(ErrorCodeOf(r), "invalid_definition");  // the body is a definition
+    } else {
+      EXPECT_EQ(ErrorCodeOf(r), "invalid_argument");
+      EXPECT_NE(ErrorMessageOf(r).find("unexpected_field"), std::string::npos);
+    }
+  }
+  EXPECT_GT(checked, 20);
+  // An empty object is no unknown field: a body-less route accepts it.
+  r = s().Do("POST", A() + "/workflows/" + workflow + "/webhooks", Bearer(c().owner_rw_key), "{}");
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. API key lifecycle
 
@@ -678,9 +715,22 @@ TEST_F(ApiTest, ApiKeyLifecycle) {
   r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
              R"({"name": "past", "expires_at": "2020-01-01T00:00:00Z"})");
   EXPECT_EQ(r.status, 400) << r.body;
+  // Any RFC 3339 time: an offset names the same instant, shown back in UTC.
   r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
              R"({"name": "tz", "expires_at": "2099-01-01T00:00:00+02:00"})");
-  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Str(Json(r), "expires_at"), "2098-12-31T22:00:00.000Z");
+  ASSERT_EQ(s().Do("DELETE", A() + "/api-keys/" + Str(Json(r), "id"), Bearer(c().owner_rw_key))
+                .status,
+            200);
+  // What is not one is refused, never read as some other time.
+  for (const char* bad : {"2099-01-01T00:00:00 and then some Z", "2099-13-01T00:00:00Z",
+                          "2099-02-30T00:00:00Z", "2099-01-01", "4102444800", "tomorrow"}) {
+    r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
+               bj::serialize(bj::object{{"name", "bad"}, {"expires_at", bad}}));
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_argument");
+  }
   r = s().Do("POST", A() + "/api-keys", c().owner_session.headers(),
              R"({"name": "future", "expires_at": "2031-01-01T00:00:00Z"})");
   ASSERT_EQ(r.status, 201) << r.body;
@@ -1254,6 +1304,39 @@ TEST_F(ApiTest, OrgIsolation) {
   EXPECT_EQ(s().Do("GET", A(), Bearer(c().owner_read_key)).status, 200);
 }
 
+// spec/interfaces.md: list endpoints paginate with an opaque cursor; GET /v1/orgs too.
+TEST_F(ApiTest, OrgsOfAUserArePaged) {
+  std::string user = InsertUser(s(), "two-orgs@a.test", c().org_a, "developer");
+  ASSERT_TRUE(s().store()
+                  .Write([&](store::Tx& tx) {
+                    return tx.UpsertMembership({c().org_b, user, "developer", s().now_ms()});
+                  })
+                  .ok());
+  auto session = Login(s(), "two-orgs@a.test");
+  ASSERT_TRUE(session.has_value());
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    HttpResponse r = s().Do("GET", "/v1/orgs?limit=1" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                            session->headers());
+    ASSERT_EQ(r.status, 200) << r.body;
+    bj::value v = Json(r);
+    ASSERT_EQ(v.at("items").as_array().size(), 1u) << r.body;
+    seen.insert(Str(v.at("items").at(0), "id"));
+    cursor = v.at("next_cursor").is_null() ? "" : Str(v, "next_cursor");
+    ++pages;
+  } while (!cursor.empty() && pages < 5);
+  EXPECT_EQ(pages, 2);
+  EXPECT_EQ(seen, (std::set<std::string>{c().org_a, c().org_b}));
+  HttpResponse all = s().Do("GET", "/v1/orgs", session->headers());
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(Json(all).at("items").as_array().size(), 2u);
+  EXPECT_TRUE(Json(all).at("next_cursor").is_null());
+  EXPECT_EQ(s().Do("GET", "/v1/orgs?limit=0", session->headers()).status, 400);
+  EXPECT_EQ(s().Do("GET", "/v1/orgs?cursor=%21%21", session->headers()).status, 400);
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Workflows
 
@@ -1441,6 +1524,40 @@ TEST_F(ApiTest, PrivateWorkflowsOfOthersAreHidden) {
   EXPECT_EQ(r.status, 404);
   r = s().Do("GET", A() + "/workflows?limit=200", c().dev_session.headers());
   EXPECT_EQ(r.body.find("owner-private"), std::string::npos);
+}
+
+// A draft-only workflow takes its visibility from each saved draft: that is a visibility
+// change (who in the org sees it), audited as publishing one is (spec/security.md 7).
+TEST_F(ApiTest, VisibilityChangeOfADraftIsAudited) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  HttpResponse r = s().Do("POST", A() + "/workflows", key, WorkflowYaml("vis-draft", "private"),
+                          "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = s().Do("PUT", A() + "/workflows/vis-draft", key, WorkflowYaml("vis-draft", "org"),
+             "application/yaml");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "visibility"), "org");
+  // Saving again with the same visibility is no change.
+  r = s().Do("PUT", A() + "/workflows/vis-draft", key, WorkflowYaml("vis-draft", "org", "two"),
+             "application/yaml");
+  ASSERT_EQ(r.status, 200) << r.body;
+  int changes = 0;
+  int64_t after = 0;
+  for (int page = 0; page < 100; ++page) {
+    r = s().Do("GET", A() + "/audit?limit=500&after=" + std::to_string(after), key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    bj::value v = Json(r);
+    for (const auto& e : v.at("items").as_array()) {
+      if (Str(e, "action") != "workflow.visibility" || Str(e, "target") != "vis-draft") continue;
+      ++changes;
+      EXPECT_EQ(Str(e.at("details"), "from"), "private");
+      EXPECT_EQ(Str(e.at("details"), "to"), "org");
+      EXPECT_EQ(Str(e, "actor"), "key:" + c().owner_rw_key_id);
+    }
+    if (v.at("items").as_array().empty()) break;
+    after = v.at("next_after").to_number<int64_t>();
+  }
+  EXPECT_EQ(changes, 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1665,6 +1782,26 @@ TEST_F(ApiTest, OpenApiListsEveryRoute) {
     ASSERT_TRUE(op != nullptr) << route.method << " " << route.pattern;
     EXPECT_EQ(Str(*op, "operationId"), route.operation_id);
   }
+  // The documented successes are the answers the routes give (spec/interfaces.md: a run
+  // is 202 {run_id}, or 200 with the record when it finished within `wait`).
+  auto successes = [&](const char* path, const char* method) {
+    std::set<std::string> codes;
+    for (const auto& [code, response] :
+         paths.at(path).at(method).at("responses").as_object()) {
+      if (code.starts_with("2")) codes.insert(std::string(code));
+    }
+    return codes;
+  };
+  using Codes = std::set<std::string>;
+  EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}/runs", "post"), (Codes{"200", "202"}));
+  EXPECT_EQ(successes("/v1/auth/login", "post"), Codes{"200"});
+  EXPECT_EQ(successes("/v1/setup", "post"), Codes{"201"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/api-keys", "post"), Codes{"201"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}/publish", "post"), Codes{"200"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/runs/{run_id}/cancel", "post"), Codes{"202"});
+  EXPECT_EQ(successes("/v1/orgs/{org}/runs/{run_id}/approvals", "post"), Codes{"200"});
+  EXPECT_EQ(successes("/hooks/{token}", "post"), (Codes{"200", "202"}));
+  EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}", "put"), Codes{"200"});
 }
 
 TEST_F(ApiTest, MetricsNeedAuthentication) {
@@ -1686,7 +1823,10 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
   ASSERT_EQ(s().Do("DELETE", A() + "/members/" + temp, Bearer(c().owner_rw_key)).status, 200);
   EXPECT_EQ(s().Do("GET", A(), Bearer("rpk_garbage")).status, 401);
   EXPECT_TRUE(Login(s(), "dev@a.test").has_value());
+  EXPECT_FALSE(Login(s(), "dev@a.test", "not the password of dev").has_value());
   std::set<std::string> actions;
+  std::set<std::string> failed_logins;  // users whose failed logins org A's audit shows
+  bool dev_login = false;
   int64_t after = 0;
   for (int page = 0; page < 100; ++page) {
     HttpResponse r = s().Do("GET", A() + "/audit?limit=50&after=" + std::to_string(after),
@@ -1696,6 +1836,14 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
     for (const auto& e : v.at("items").as_array()) {
       actions.insert(Str(e, "action"));
       EXPECT_EQ(r.body.find(kPassword), std::string::npos);
+      // Each event names its org (spec/security.md 7: time, org, actor, ...).
+      EXPECT_EQ(Str(e, "org"), c().org_a);
+      dev_login = dev_login || (Str(e, "action") == "login" &&
+                                Str(e, "actor") == "user:" + c().dev_id &&
+                                Str(e, "outcome") == "success");
+      if (Str(e, "action") == "auth.failed" && Str(e, "target") == "login") {
+        failed_logins.insert(Str(e.at("details"), "user_id"));
+      }
     }
     if (v.at("items").as_array().empty()) break;
     after = v.at("next_after").to_number<int64_t>();
@@ -1704,8 +1852,17 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
                         "workflow.create", "workflow.publish", "run.start", "member.remove"}) {
     EXPECT_TRUE(actions.count(a)) << "missing audit action " << a;
   }
+  // A member's logins and failed logins are in their org's audit, where its owners read
+  // them; the wrong password never is.
+  EXPECT_TRUE(dev_login);
+  EXPECT_TRUE(failed_logins.count(c().dev_id));
+  // Not in an org the user does not belong to.
+  HttpResponse b = s().Do("GET", B() + "/audit?limit=500", Bearer(c().owner_b_key));
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(b.body.find(c().dev_id), std::string::npos);
+  EXPECT_EQ(b.body.find("not the password of dev"), std::string::npos);
   EXPECT_EQ(s().Do("GET", A() + "/audit", c().dev_session.headers()).status, 403);
-  // Logins are recorded (without an org: a user logs in, not into an org).
+  // Logins of an unknown email are recorded without an org.
   std::set<std::string> all;
   ASSERT_TRUE(s().store()
                   .Read([&](store::Tx& tx) -> Status {

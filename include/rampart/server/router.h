@@ -34,6 +34,7 @@ struct Route {
   boost::json::value request_schema;  // null, or a JSON Schema for the OpenAPI requestBody
   std::vector<std::string> body_fields;  // allowlisted body fields, for docs
   int success_status = 200;
+  std::vector<int> other_success_statuses;  // further 2xx answers of the route, for docs
   // Exactly one of handler / async_handler is set.
   // Called on a server thread; may block briefly. Exceptions are caught and become a
   // generic 500 (the message is never sent). Must be thread-safe.
