@@ -88,7 +88,15 @@ Response JsonResponse(int status, const boost::json::value& value) {
 
 Response ErrorResponse(const Error& error, std::string_view request_id, int retry_after_seconds) {
   int status = HttpStatusFor(error.code);
-  std::string_view code = status == 500 ? std::string_view("internal") : error.code_name();
+  // The API answers with the closed set of codes of spec/interfaces.md. The finer codes
+  // of a bad request (invalid_input, invalid_expression, limit_exceeded,
+  // forbidden_secret_access) answer as invalid_argument; their message keeps the detail.
+  std::string_view code = error.code_name();
+  if (status == 500) {
+    code = "internal";
+  } else if (status == 400 && error.code != ErrorCode::kInvalidDefinition) {
+    code = "invalid_argument";
+  }
   std::string_view message =
       status == 500 ? std::string_view("internal error") : std::string_view(error.message);
   boost::json::object inner;

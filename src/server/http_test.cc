@@ -7,6 +7,34 @@
 namespace rampart::server {
 namespace {
 
+TEST(HttpTest, ErrorCodesAreTheApisClosedSet) {
+  // interfaces.md lists the only codes an API error carries; finer internal codes of a
+  // bad request answer as invalid_argument, with their message.
+  const std::pair<ErrorCode, std::string_view> cases[] = {
+      {ErrorCode::kInvalidArgument, "invalid_argument"},
+      {ErrorCode::kInvalidDefinition, "invalid_definition"},
+      {ErrorCode::kInvalidInput, "invalid_argument"},
+      {ErrorCode::kInvalidExpression, "invalid_argument"},
+      {ErrorCode::kLimitExceeded, "invalid_argument"},
+      {ErrorCode::kForbiddenSecretAccess, "invalid_argument"},
+      {ErrorCode::kUnauthenticated, "unauthenticated"},
+      {ErrorCode::kPermissionDenied, "permission_denied"},
+      {ErrorCode::kNotFound, "not_found"},
+      {ErrorCode::kConflict, "conflict"},
+      {ErrorCode::kPayloadTooLarge, "payload_too_large"},
+      {ErrorCode::kRateLimited, "rate_limited"},
+      {ErrorCode::kTimeout, "internal"},
+      {ErrorCode::kInternal, "internal"}};
+  for (const auto& [error_code, name] : cases) {
+    Response r = ErrorResponse(Error{error_code, "input: /amount: must be >= 0"}, "req_c");
+    auto v = boost::json::parse(r.body);
+    EXPECT_EQ(v.at("error").at("code").as_string(), name) << static_cast<int>(error_code);
+    if (r.status == 400) {
+      EXPECT_EQ(v.at("error").at("message").as_string(), "input: /amount: must be >= 0");
+    }
+  }
+}
+
 TEST(HttpTest, ErrorResponseShapeAndStatus) {
   Response r = ErrorResponse(Error{ErrorCode::kNotFound, "no such workflow"}, "req_abc");
   EXPECT_EQ(r.status, 404);

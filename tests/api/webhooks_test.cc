@@ -553,10 +553,10 @@ TEST_F(WebhooksTest, ContentTypeJsonAndInputs) {
   const std::string not_json = "{\"order_id\": ";
   Post(url, Standard("msg_j", kNow, not_json), not_json, 400, 0, "invalid_argument");
   const std::string missing = R"({"amount":5})";
-  auto r = Post(url, Standard("msg_i", kNow, missing), missing, 400, 0, "invalid_input");
+  auto r = Post(url, Standard("msg_i", kNow, missing), missing, 400, 0, "invalid_argument");
   EXPECT_NE(r.body.find("order_id"), std::string::npos) << r.body;
   const std::string extra = R"({"order_id":"A-1","amount":5,"admin":true})";
-  Post(url, Standard("msg_x", kNow, extra), extra, 400, 0, "invalid_input");
+  Post(url, Standard("msg_x", kNow, extra), extra, 400, 0, "invalid_argument");
   // A rejected payload does not burn its delivery id: the sender's corrected retry works.
   HttpHeaders charset = Standard("msg_t", kNow, kOrder);
   charset[0].second = "application/json; charset=utf-8";

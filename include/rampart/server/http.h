@@ -85,7 +85,9 @@ int HttpStatusFor(ErrorCode code);
 Response JsonResponse(int status, const boost::json::value& value);
 
 // {"error": {"code": "...", "message": "...", "request_id": "..."}} with the status of
-// HttpStatusFor(error.code). For every 500 the code is "internal" and the message is
+// HttpStatusFor(error.code). The code is one of spec/interfaces.md's closed set: a 400
+// other than invalid_definition answers invalid_argument (its message keeps the detail,
+// e.g. which input field failed). For every 500 the code is "internal" and the message is
 // "internal error": no details ever leave the process. For rate_limited, a positive
 // `retry_after_seconds` adds `Retry-After: <n>` (1 when not positive).
 Response ErrorResponse(const Error& error, std::string_view request_id,
