@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "rampart/cli/commands.h"
@@ -89,6 +92,62 @@ TEST(CliRunTest, HumanSummaryShowsEachStep) {
   EXPECT_NE(c.out.find("inputs.amount > 100 -> true"), std::string::npos) << c.out;
   EXPECT_NE(c.out.find("large"), std::string::npos);
   EXPECT_NE(c.out.find("status: succeeded"), std::string::npos);
+}
+
+// A scratch directory removed with the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "rampart-cli-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+    return (path_ / name).string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+constexpr char kDbQueryWorkflow[] = R"yaml(rampart: 1
+id: db-table
+steps:
+  - id: create
+    type: action
+    uses: db.query
+    with: {sql: "CREATE TABLE IF NOT EXISTS t (x INTEGER)"}
+)yaml";
+
+// spec/interfaces.md: the configuration file is read by `run` too; its `data` is the
+// data directory unless --data is given.
+TEST(CliRunTest, ConfigDataIsTheDataDirectory) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("db.yaml", kDbQueryWorkflow);
+  o.config = tmp.Write("config.yaml", "data: " + (tmp.path() / "from-config").string() + "\n");
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "from-config" / "db" / "local.sqlite"));
+}
+
+TEST(CliRunTest, DataFlagWinsOverConfig) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("db.yaml", kDbQueryWorkflow);
+  o.config = tmp.Write("config.yaml", "data: " + (tmp.path() / "from-config").string() + "\n");
+  o.data_dir = (tmp.path() / "from-flag").string();
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "from-flag" / "db" / "local.sqlite"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "from-config"));
 }
 
 TEST(CliValidateTest, ReportsEveryFile) {
