@@ -895,7 +895,9 @@ LoadResult LoadDefinition(std::string_view text, Format format) {
     format = i != std::string_view::npos && text[i] == '{' ? Format::kJson : Format::kYaml;
   }
   Result<bj::value> doc = format == Format::kJson
-                              ? json::Parse(text, {.max_bytes = kMaxDefinitionBytes, .max_depth = 128})
+                              ? json::Parse(text, {.max_bytes = kMaxDefinitionBytes,
+                                                      .max_depth = 128,
+                                                      .reject_duplicate_keys = true})
                               : YamlToJson(text);
   if (!doc.ok()) {
     ErrorCode code = doc.error().code == ErrorCode::kLimitExceeded ? ErrorCode::kLimitExceeded
