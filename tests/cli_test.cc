@@ -150,6 +150,58 @@ TEST(CliRunTest, DataFlagWinsOverConfig) {
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "from-config"));
 }
 
+// `path: code: message`, one a line: a key or value holding a newline or a terminal
+// escape (from an untrusted file or input) can neither split a line nor reach the terminal.
+TEST(CliRunTest, ErrorLinesEscapeControlCharacters) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("wf.yaml", R"(rampart: 1
+id: x
+inputs: {type: object, additionalProperties: {type: integer}}
+steps: [{id: a, type: set, values: {}}]
+)");
+  o.input = tmp.Write("input.json", R"({"k\u001b[31mRED\nX": "s", "ok": "t"})");
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitInvalid);
+  EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 2) << c.err;
+  EXPECT_EQ(c.err.find('\x1b'), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("/k\\u001b[31mRED\\u000aX: invalid_input: "), std::string::npos) << c.err;
+}
+
+TEST(CliRunTest, SummaryEscapesControlCharactersOfRunData) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("wf.yaml", R"(rampart: 1
+id: x
+steps: [{id: stop, type: fail, message: "{{ inputs.m }}"}]
+)");
+  o.input = tmp.Write("input.json", R"({"m": "a\u001b]0;pwned\u0007\nstatus: succeeded"})");
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitRunFailed);
+  EXPECT_EQ(c.out.find('\x1b'), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("\nstatus: succeeded"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("status: failed  error: step_failed: a\\u001b]0;pwned\\u0007\\u000astatus"),
+            std::string::npos)
+      << c.out;
+}
+
+TEST(CliValidateTest, ErrorLinesEscapeControlCharacters) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  std::string file = tmp.Write("wf.yaml", "rampart: 1\nid: x\n\"bad\\nkey\\e[2J\": 1\n"
+                                          "steps: [{id: a, type: set, values: {}}]\n");
+  auto c = Capture([&](auto out, auto err) { return Validate({file}, out, err); });
+  EXPECT_EQ(c.code, kExitInvalid);
+  EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+  EXPECT_EQ(c.err.find('\x1b'), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find(": /bad\\u000akey\\u001b[2J: invalid_definition: unknown key "
+                       "'bad\\u000akey\\u001b[2J'"),
+            std::string::npos)
+      << c.err;
+}
+
 TEST(CliValidateTest, ReportsEveryFile) {
   auto c = Capture([&](auto out, auto err) {
     return Validate({kWorkflows + "set_basic.yaml", kWorkflows + "load_duplicate_id.yaml"}, out, err);
