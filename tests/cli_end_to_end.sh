@@ -59,6 +59,12 @@ check "validate ok" 0 $?
 check "validate with errors exits 2" 2 $?
 expect_grep "validate names the file" "load_bad_header.yaml: /rampart: invalid_definition" "$TMP/out"
 
+# JSON and YAML are equivalent: a key given twice is an error in both, never last-wins.
+printf '{"rampart": 1, "id": "dup", "id": "other", "steps": [{"id": "a", "type": "set", "values": {}}]}' >"$TMP/dup.json"
+"$BIN" validate "$TMP/dup.json" >"$TMP/out" 2>&1
+check "validate JSON with a duplicate key exits 2" 2 $?
+expect_grep "duplicate key named" "dup.json: /: invalid_definition: duplicate key 'id' at /id" "$TMP/out"
+
 "$BIN" version >"$TMP/out"; check "version" 0 $?
 expect_grep "version text" "^rampart " "$TMP/out"
 for cmd in "" run validate version; do

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "rampart/cli/commands.h"
@@ -89,6 +92,114 @@ TEST(CliRunTest, HumanSummaryShowsEachStep) {
   EXPECT_NE(c.out.find("inputs.amount > 100 -> true"), std::string::npos) << c.out;
   EXPECT_NE(c.out.find("large"), std::string::npos);
   EXPECT_NE(c.out.find("status: succeeded"), std::string::npos);
+}
+
+// A scratch directory removed with the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "rampart-cli-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+    return (path_ / name).string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+constexpr char kDbQueryWorkflow[] = R"yaml(rampart: 1
+id: db-table
+steps:
+  - id: create
+    type: action
+    uses: db.query
+    with: {sql: "CREATE TABLE IF NOT EXISTS t (x INTEGER)"}
+)yaml";
+
+// spec/interfaces.md: the configuration file is read by `run` too; its `data` is the
+// data directory unless --data is given.
+TEST(CliRunTest, ConfigDataIsTheDataDirectory) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("db.yaml", kDbQueryWorkflow);
+  o.config = tmp.Write("config.yaml", "data: " + (tmp.path() / "from-config").string() + "\n");
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "from-config" / "db" / "local.sqlite"));
+}
+
+TEST(CliRunTest, DataFlagWinsOverConfig) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("db.yaml", kDbQueryWorkflow);
+  o.config = tmp.Write("config.yaml", "data: " + (tmp.path() / "from-config").string() + "\n");
+  o.data_dir = (tmp.path() / "from-flag").string();
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "from-flag" / "db" / "local.sqlite"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "from-config"));
+}
+
+// `path: code: message`, one a line: a key or value holding a newline or a terminal
+// escape (from an untrusted file or input) can neither split a line nor reach the terminal.
+TEST(CliRunTest, ErrorLinesEscapeControlCharacters) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("wf.yaml", R"(rampart: 1
+id: x
+inputs: {type: object, additionalProperties: {type: integer}}
+steps: [{id: a, type: set, values: {}}]
+)");
+  o.input = tmp.Write("input.json", R"({"k\u001b[31mRED\nX": "s", "ok": "t"})");
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitInvalid);
+  EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 2) << c.err;
+  EXPECT_EQ(c.err.find('\x1b'), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("/k\\u001b[31mRED\\u000aX: invalid_input: "), std::string::npos) << c.err;
+}
+
+TEST(CliRunTest, SummaryEscapesControlCharactersOfRunData) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  RunOptions o;
+  o.file = tmp.Write("wf.yaml", R"(rampart: 1
+id: x
+steps: [{id: stop, type: fail, message: "{{ inputs.m }}"}]
+)");
+  o.input = tmp.Write("input.json", R"({"m": "a\u001b]0;pwned\u0007\nstatus: succeeded"})");
+  auto c = Capture([&](auto out, auto err) { return cli::Run(o, out, err); });
+  EXPECT_EQ(c.code, kExitRunFailed);
+  EXPECT_EQ(c.out.find('\x1b'), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("\nstatus: succeeded"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("status: failed  error: step_failed: a\\u001b]0;pwned\\u0007\\u000astatus"),
+            std::string::npos)
+      << c.out;
+}
+
+TEST(CliValidateTest, ErrorLinesEscapeControlCharacters) {
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  std::string file = tmp.Write("wf.yaml", "rampart: 1\nid: x\n\"bad\\nkey\\e[2J\": 1\n"
+                                          "steps: [{id: a, type: set, values: {}}]\n");
+  auto c = Capture([&](auto out, auto err) { return Validate({file}, out, err); });
+  EXPECT_EQ(c.code, kExitInvalid);
+  EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+  EXPECT_EQ(c.err.find('\x1b'), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find(": /bad\\u000akey\\u001b[2J: invalid_definition: unknown key "
+                       "'bad\\u000akey\\u001b[2J'"),
+            std::string::npos)
+      << c.err;
 }
 
 TEST(CliValidateTest, ReportsEveryFile) {

@@ -211,6 +211,32 @@ grep -q "intact" "$TMP/verify.out"
 check "audit verify message" 0 $?
 "$BIN" audit verify --data "$TMP/nothing" >/dev/null 2>&1
 check "audit verify without a store" 2 $?
+# Someone with write access to the database drops the append-only triggers and edits or
+# deletes an event: verify exits 1 and prints the first bad event (seq and action).
+tamper() {  # tamper DIR SQL
+  rm -rf "$1" && cp -r "$DATA" "$1"
+  python3 - "$1/rampart.db" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_events'").fetchall():
+    db.execute('DROP TRIGGER "%s"' % name)
+db.execute(sys.argv[2])
+db.commit()
+PY
+}
+tamper "$TMP/altered" "UPDATE audit_events SET outcome = 'success' WHERE seq = 2"
+ACTION2=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT action FROM audit_events WHERE seq = 2").fetchone()[0])' "$DATA/rampart.db")
+"$BIN" audit verify --data "$TMP/altered" >"$TMP/verify.out" 2>&1
+check "audit verify: an altered event exits 1" 1 $?
+grep -q "BROKEN at event 2" "$TMP/verify.out"
+check "audit verify names the altered event" 0 $?
+grep -q "\"action\":\"$ACTION2\"" "$TMP/verify.out"
+check "audit verify prints the altered event" 0 $?
+tamper "$TMP/deleted" "DELETE FROM audit_events WHERE seq = 2"
+"$BIN" audit verify --data "$TMP/deleted" >"$TMP/verify.out" 2>&1
+check "audit verify: a deleted event exits 1" 1 $?
+grep -q "BROKEN at event 3" "$TMP/verify.out" && grep -q '"seq":3' "$TMP/verify.out"
+check "audit verify prints the event after the gap" 0 $?
 grep -rqa "$SECRET" "$DATA"
 check "secret not in the data directory" 1 $?
 "$BIN" keys rotate --data "$DATA" >"$TMP/out" 2>&1

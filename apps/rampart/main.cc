@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--json", run.json, "Print exactly the run record JSON on stdout");
   run_cmd->add_option("--workflows", run.workflows_dir,
                       "Directory of child workflows (default: the file's directory)");
-  run_cmd->add_option("--data", run.data_dir, "Data directory (default ./var)");
+  run_cmd->add_option("--data", run.data_dir, "Data directory (default: config data, else ./var)");
   run_cmd->add_option("--config", run.config, "YAML configuration file (egress rules)");
   run_cmd->add_option("--connectors", run.connectors_file,
                       "Connectors for this run (JSON/YAML list, no secrets)");

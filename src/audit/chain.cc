@@ -109,6 +109,7 @@ Result<VerifyReport> Verify(store::Store& store) {
         report.intact = false;
         report.first_bad_seq = event.seq;
         report.reason = reason;
+        report.first_bad_event = event;
       };
       if (event.seq != expected_seq) {
         // A deleted event leaves a gap; report the first event after it.

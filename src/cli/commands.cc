@@ -33,12 +33,32 @@ namespace {
 
 namespace bj = boost::json;
 
+// Text for one line of a terminal: control characters (a newline or an escape sequence
+// in a key, a value or a file name, which may come from an untrusted definition or
+// input) are written as \u00XX, so they can neither split a line nor drive the terminal.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 void PrintErrors(std::FILE* err, const std::string& prefix,
                  const std::vector<model::DefinitionError>& errors, std::string_view kind = "") {
   for (const auto& e : errors) {
-    std::fprintf(err, "%s%s: %s: %s\n", prefix.c_str(), e.path.empty() ? "/" : e.path.c_str(),
+    std::fprintf(err, "%s%s: %s: %s\n", OneLine(prefix).c_str(),
+                 e.path.empty() ? "/" : OneLine(e.path).c_str(),
                  kind.empty() ? std::string(ErrorCodeName(e.code)).c_str() : std::string(kind).c_str(),
-                 e.message.c_str());
+                 OneLine(e.message).c_str());
   }
 }
 
@@ -73,7 +93,7 @@ std::string Compact(const bj::value& v, size_t max = 100) {
 // A readable step-by-step summary of a run record.
 void PrintSummary(std::FILE* out, const bj::object& rec) {
   std::fprintf(out, "run %s  workflow %s  version %lld\n", rec.at("run_id").get_string().c_str(),
-               rec.at("workflow").get_string().c_str(),
+               OneLine(rec.at("workflow").get_string()).c_str(),
                static_cast<long long>(rec.at("version").to_number<int64_t>()));
   for (const auto& sv : rec.at("steps").get_array()) {
     const bj::object& s = sv.get_object();
@@ -86,7 +106,7 @@ void PrintSummary(std::FILE* out, const bj::object& rec) {
     std::fprintf(out, "  %s %-32s %-9s %8.3f ms", mark, s.at("path").get_string().c_str(),
                  s.at("type").get_string().c_str(), ms);
     if (const bj::value* d = s.if_contains("decision")) {
-      std::fprintf(out, "  if %s -> %s", d->at("expression").get_string().c_str(),
+      std::fprintf(out, "  if %s -> %s", OneLine(d->at("expression").get_string()).c_str(),
                    d->at("result").get_bool() ? "true" : "false");
       const bj::object& values = d->at("values").get_object();
       if (!values.empty()) std::fprintf(out, " %s", Compact(values, 80).c_str());
@@ -96,7 +116,7 @@ void PrintSummary(std::FILE* out, const bj::object& rec) {
     }
     if (const bj::value* e = s.if_contains("error"); e && e->is_object()) {
       std::fprintf(out, "  %s: %s", e->at("code").get_string().c_str(),
-                   e->at("message").get_string().c_str());
+                   OneLine(e->at("message").get_string()).c_str());
     } else if (const bj::value* o = s.if_contains("output"); o && status == "succeeded") {
       std::fprintf(out, "  => %s", Compact(*o, 80).c_str());
     }
@@ -106,7 +126,7 @@ void PrintSummary(std::FILE* out, const bj::object& rec) {
   std::fprintf(out, "status: %s", std::string(status).c_str());
   if (const bj::value& e = rec.at("error"); e.is_object()) {
     std::fprintf(out, "  error: %s: %s", e.at("code").get_string().c_str(),
-                 e.at("message").get_string().c_str());
+                 OneLine(e.at("message").get_string()).c_str());
     if (const bj::value* st = e.get_object().if_contains("step")) {
       std::fprintf(out, " (step %s)", st->get_string().c_str());
     }
@@ -163,7 +183,7 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
     std::fprintf(err, "/: %s: %s\n",
                  text.error().code == ErrorCode::kLimitExceeded ? "invalid_definition"
                                                                 : "invalid_argument",
-                 text.error().message.c_str());
+                 OneLine(text.error().message).c_str());
     return kExitInvalid;
   }
   model::LoadResult loaded = model::LoadDefinition(*text);
@@ -173,7 +193,7 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   }
   auto input = ReadInput(options.input);
   if (!input.ok()) {
-    std::fprintf(err, "/: invalid_input: %s\n", input.error().message.c_str());
+    std::fprintf(err, "/: invalid_input: %s\n", OneLine(input.error().message).c_str());
     return kExitInvalid;
   }
   // Connectors of the run, validated here and held in memory for the run's duration.
@@ -181,7 +201,8 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   if (!options.connectors_file.empty() || !options.secrets_file.empty()) {
     auto loaded_connectors = LoadLocalConnectors(options);
     if (!loaded_connectors.ok()) {
-      std::fprintf(err, "/: invalid_argument: %s\n", loaded_connectors.error().message.c_str());
+      std::fprintf(err, "/: invalid_argument: %s\n",
+                 OneLine(loaded_connectors.error().message).c_str());
       return kExitInvalid;
     }
     connectors = std::move(loaded_connectors).value();
@@ -193,12 +214,15 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   engine::DirectoryWorkflowSource children(dir);
   auto config = LoadConfig(options.config);
   if (!config.ok()) {
-    std::fprintf(err, "/: invalid_argument: %s\n", config.error().message.c_str());
+    std::fprintf(err, "/: invalid_argument: %s\n", OneLine(config.error().message).c_str());
     return kExitInvalid;
   }
   actions::BuiltinOptions builtin_options;
   builtin_options.egress = config->egress;
-  builtin_options.data_dir = options.data_dir;  // db.query's database: <data>/db/local.sqlite
+  // db.query's database: <data>/db/local.sqlite; --data, else the config's `data`.
+  builtin_options.data_dir = !options.data_dir.empty() ? options.data_dir
+                             : !config->data.empty()   ? config->data
+                                                       : "./var";
   actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   engine::StreamLogSink log(err);
   engine::Env env;
@@ -216,7 +240,8 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   if (!input_errors.empty()) {
     for (const auto& e : input_errors) {
       std::fprintf(err, "%s: invalid_input: %s\n",
-                   e.instance_path.empty() ? "/" : e.instance_path.c_str(), e.message.c_str());
+                   e.instance_path.empty() ? "/" : OneLine(e.instance_path).c_str(),
+                   OneLine(e.message).c_str());
     }
     return kExitInvalid;
   }
@@ -242,7 +267,8 @@ int Validate(const std::vector<std::string>& files, std::FILE* out, std::FILE* e
   for (const auto& file : files) {
     auto text = engine::ReadFileBounded(file, model::kMaxDefinitionBytes);
     if (!text.ok()) {
-      std::fprintf(err, "%s: /: invalid_definition: %s\n", file.c_str(), text.error().message.c_str());
+      std::fprintf(err, "%s: /: invalid_definition: %s\n", OneLine(file).c_str(),
+                   OneLine(text.error().message).c_str());
       code = kExitInvalid;
       continue;
     }
@@ -252,7 +278,7 @@ int Validate(const std::vector<std::string>& files, std::FILE* out, std::FILE* e
       PrintErrors(err, file + ": ", loaded.errors);
       code = kExitInvalid;
     } else {
-      std::fprintf(out, "%s: ok (%zu steps)\n", file.c_str(), loaded.workflow->step_count);
+      std::fprintf(out, "%s: ok (%zu steps)\n", OneLine(file).c_str(), loaded.workflow->step_count);
     }
   }
   return code;

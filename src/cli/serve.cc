@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "rampart/actions/action.h"
+#include "api/common.h"
 #include "rampart/api/api.h"
 #include "rampart/api/connectors.h"
 #include "rampart/crypto/keyring.h"
@@ -354,6 +355,12 @@ int AuditVerify(const std::string& data_dir, std::FILE* out, std::FILE* err) {
     std::fprintf(out, "audit chain BROKEN at event %lld: %s (%lld events intact before it)\n",
                  static_cast<long long>(report->first_bad_seq), report->reason.c_str(),
                  static_cast<long long>(report->events));
+    // Audit events never hold secret values or run payloads (security.md 7).
+    if (report->first_bad_event) {
+      boost::json::object event = api::AuditJson(*report->first_bad_event);
+      event["org_id"] = report->first_bad_event->org_id;
+      std::fprintf(out, "first bad event: %s\n", json::Serialize(event).c_str());
+    }
     return kExitRunFailed;
   }
   std::fprintf(out, "audit chain intact: %lld events\n", static_cast<long long>(report->events));

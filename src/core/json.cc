@@ -1,16 +1,209 @@
 #include "rampart/core/json.h"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/stream_parser.hpp>
+#include <boost/json/value_stack.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
+#include <vector>
 
 namespace rampart::json {
 
 namespace bj = boost::json;
 
+namespace {
+
+// Builds the value like boost::json's own parser handler, and counts the members the
+// text has: an object with fewer members than that had a key twice (the value keeps the
+// last one), so one count compared with the built value finds duplicates in one pass.
+class CountingHandler {
+ public:
+  static constexpr size_t max_object_size = bj::object::max_size();
+  static constexpr size_t max_array_size = bj::array::max_size();
+  static constexpr size_t max_key_size = bj::string::max_size();
+  static constexpr size_t max_string_size = bj::string::max_size();
+
+  bool on_document_begin(bj::error_code&) { return true; }
+  bool on_document_end(bj::error_code&) { return true; }
+  bool on_object_begin(bj::error_code&) { return true; }
+  bool on_object_end(size_t n, bj::error_code&) {
+    members += n;
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(bj::error_code&) { return true; }
+  bool on_array_end(size_t n, bj::error_code&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(bj::string_view s, size_t, bj::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(bj::string_view s, size_t, bj::error_code&) {
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(bj::string_view s, size_t, bj::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(bj::string_view s, size_t, bj::error_code&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_int64(int64_t i, bj::string_view, bj::error_code&) {
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(uint64_t u, bj::string_view, bj::error_code&) {
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, bj::string_view, bj::error_code&) {
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, bj::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(bj::error_code&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_comment(bj::string_view, bj::error_code&) { return true; }
+
+  bj::value_stack st;
+  size_t members = 0;
+};
+
+size_t CountMembers(const bj::value& v) {
+  size_t n = 0;
+  if (const bj::object* o = v.if_object()) {
+    n += o->size();
+    for (const auto& kv : *o) n += CountMembers(kv.value());
+  } else if (const bj::array* a = v.if_array()) {
+    for (const auto& e : *a) n += CountMembers(e);
+  }
+  return n;
+}
+
+// Only once a duplicate is known to exist: walks the text again with the keys of every
+// open object, to name the first duplicate by its JSON Pointer.
+class DuplicateFinder {
+ public:
+  static constexpr size_t max_object_size = bj::object::max_size();
+  static constexpr size_t max_array_size = bj::array::max_size();
+  static constexpr size_t max_key_size = bj::string::max_size();
+  static constexpr size_t max_string_size = bj::string::max_size();
+
+  bool on_document_begin(bj::error_code&) { return true; }
+  bool on_document_end(bj::error_code&) { return true; }
+  bool on_object_begin(bj::error_code&) { return Open(true); }
+  bool on_object_end(size_t, bj::error_code&) { return Close(); }
+  bool on_array_begin(bj::error_code&) { return Open(false); }
+  bool on_array_end(size_t, bj::error_code&) { return Close(); }
+  bool on_key_part(bj::string_view s, size_t, bj::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(bj::string_view s, size_t, bj::error_code&) {
+    key_.append(s.data(), s.size());
+    Frame& f = frames_.back();
+    if (!f.keys.insert(key_).second && found.empty()) {
+      found = Pointer() + "/" + PointerEscape(key_);
+      duplicate_key = key_;
+    }
+    f.token = PointerEscape(key_);
+    key_.clear();
+    return true;
+  }
+  bool on_string_part(bj::string_view, size_t, bj::error_code&) { return true; }
+  bool on_string(bj::string_view, size_t, bj::error_code&) { return Scalar(); }
+  bool on_number_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_int64(int64_t, bj::string_view, bj::error_code&) { return Scalar(); }
+  bool on_uint64(uint64_t, bj::string_view, bj::error_code&) { return Scalar(); }
+  bool on_double(double, bj::string_view, bj::error_code&) { return Scalar(); }
+  bool on_bool(bool, bj::error_code&) { return Scalar(); }
+  bool on_null(bj::error_code&) { return Scalar(); }
+  bool on_comment_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_comment(bj::string_view, bj::error_code&) { return true; }
+
+  std::string found;  // the pointer of the first duplicate key
+  std::string duplicate_key;
+
+ private:
+  struct Frame {
+    bool object = false;
+    size_t index = 0;   // arrays: the element being read
+    std::string token;  // the escaped key or index of the member being read
+    std::unordered_set<std::string> keys;
+  };
+  bool Open(bool object) {
+    if (!frames_.empty() && !frames_.back().object) {
+      frames_.back().token = std::to_string(frames_.back().index);
+    }
+    frames_.push_back({object, 0, "", {}});
+    return true;
+  }
+  bool Close() {
+    frames_.pop_back();
+    return Scalar();
+  }
+  bool Scalar() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+    return true;
+  }
+  std::string Pointer() const {
+    std::string p;
+    for (size_t i = 0; i + 1 < frames_.size(); ++i) {
+      p += '/';
+      p += frames_[i].object ? frames_[i].token : std::to_string(frames_[i].index);
+    }
+    return p;
+  }
+  std::vector<Frame> frames_;
+  std::string key_;
+};
+
+}  // namespace
+
 Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
+  if (limits.reject_duplicate_keys && text.size() <= limits.max_bytes) {
+    bj::parse_options opts;
+    opts.max_depth = limits.max_depth;
+    bj::basic_parser<CountingHandler> parser(opts);
+    parser.handler().st.reset();
+    boost::system::error_code ec;
+    size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
+    if (!ec && text.find_first_not_of(" \n\r\t", consumed) != std::string_view::npos) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "invalid JSON at byte " +
+                           std::to_string(text.find_first_not_of(" \n\r\t", consumed)) +
+                           ": trailing characters");
+    }
+    if (ec) {
+      if (ec == bj::error::too_deep) {
+        return MakeError(ErrorCode::kLimitExceeded, "JSON nesting deeper than " +
+                                                        std::to_string(limits.max_depth) + " levels");
+      }
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "invalid JSON near byte " + std::to_string(consumed) + ": " + ec.message());
+    }
+    bj::value v = parser.handler().st.release();
+    if (CountMembers(v) == parser.handler().members) return v;
+    bj::basic_parser<DuplicateFinder> finder(opts);
+    finder.write_some(false, text.data(), text.size(), ec);
+    return MakeError(ErrorCode::kInvalidArgument, "duplicate key '" +
+                                                      Excerpt(finder.handler().duplicate_key) +
+                                                      "' at " + finder.handler().found);
+  }
   if (text.size() > limits.max_bytes) {
     return MakeError(ErrorCode::kLimitExceeded,
                      "JSON document is larger than " + std::to_string(limits.max_bytes) + " bytes");

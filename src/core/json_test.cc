@@ -42,6 +42,39 @@ TEST(JsonParseTest, OversizedInputIsALimit) {
   EXPECT_EQ(v.error().code, ErrorCode::kLimitExceeded);
 }
 
+TEST(JsonParseTest, DuplicateKeysLastWinsByDefault) {
+  auto v = Parse(R"({"a": 1, "a": 2})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(Serialize(*v), R"({"a":2})");
+}
+
+TEST(JsonParseTest, RejectsDuplicateKeysWhenAsked) {
+  const ParseLimits strict{.reject_duplicate_keys = true};
+  struct Case {
+    const char* text;
+    const char* pointer;
+  };
+  for (const Case& c : {Case{R"({"a": 1, "a": 2})", "/a"},
+                        Case{R"({"s": [{"x": 1}, {"id": 1, "t": {}, "id": 2}]})", "/s/1/id"},
+                        Case{R"({"s": [[], {"k": [1, {"a~/b": 0, "a~/b": 1}]}]})", "/s/1/k/1/a~0~1b"},
+                        Case{R"({"\u0061": 1, "a": 2})", "/a"}}) {
+    auto v = Parse(c.text, strict);
+    ASSERT_FALSE(v.ok()) << c.text;
+    EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(v.error().message.find(std::string("at ") + c.pointer), std::string::npos)
+        << c.text << " -> " << v.error().message;
+  }
+  // The same key in different objects, and equal values, are not duplicates.
+  auto ok = Parse(R"({"a": {"a": 1}, "b": [{"a": 1}, {"a": 1}], "c": "a"})", strict);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(Serialize(*ok), R"({"a":{"a":1},"b":[{"a":1},{"a":1}],"c":"a"})");
+  // The other checks still apply.
+  for (const char* text : {"", "{", "[1,]", "{'a':1}", "nul", "\"\\x\"", R"({"a": 1} x)"}) {
+    EXPECT_FALSE(Parse(text, strict).ok()) << text;
+  }
+  EXPECT_EQ(Parse(std::string(100000, '['), strict).error().code, ErrorCode::kLimitExceeded);
+}
+
 TEST(JsonSizeTest, MatchesSerializedLength) {
   for (const char* text : {R"({"a":[1,2,"x\n\"",{"b":null}],"c":true,"d":-1.5})", "[]", "{}",
                            R"("\u0001")", "12345678901234", "-9223372036854775808", "18446744073709551615",

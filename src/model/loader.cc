@@ -529,7 +529,7 @@ class Loader {
       for (auto& f : failures) Fail(path + f.pointer, f.error.message, f.error.code);
       return {};
     }
-    for (const auto& id : t->ReferencedSteps()) step_refs_.push_back({id, path});
+    for (const auto& id : t->ReferencedSteps()) step_refs_.push_back({id, path, &v});
     return std::move(t).value();
   }
 
@@ -840,17 +840,51 @@ class Loader {
   }
 
   void ResolveStepReferences() {
-    for (const auto& [id, path] : step_refs_) {
+    for (const auto& [id, path, tree] : step_refs_) {
       if (!step_ids_.contains(id)) {
-        Fail(path, "reference to unknown step '" + json::Excerpt(id) + "'");
+        std::string pointer = path;
+        if (tree != nullptr) FindReference(*tree, id, path, pointer);
+        Fail(std::move(pointer), "reference to unknown step '" + json::Excerpt(id) + "'");
       }
     }
+  }
+
+  // The pointer of the first string of `tree` (at `path`) whose expressions reference
+  // step `id`. Only on the error path: the tree compiled once already, without pointers.
+  static bool FindReference(const bj::value& tree, const std::string& id, const std::string& path,
+                            std::string& pointer) {
+    if (const bj::string* s = tree.if_string()) {
+      auto t = expr::Template::Compile(*s);
+      if (!t.ok()) return false;
+      for (const auto& e : t->expressions()) {
+        for (const auto& rid : e.referenced_steps()) {
+          if (rid == id) {
+            pointer = path;
+            return true;
+          }
+        }
+      }
+    } else if (const bj::array* a = tree.if_array()) {
+      for (size_t i = 0; i < a->size(); ++i) {
+        if (FindReference((*a)[i], id, json::PointerAppend(path, i), pointer)) return true;
+      }
+    } else if (const bj::object* o = tree.if_object()) {
+      for (const auto& kv : *o) {
+        if (FindReference(kv.value(), id, json::PointerAppend(path, kv.key()), pointer)) return true;
+      }
+    }
+    return false;
   }
 
   std::vector<DefinitionError> errors_;
   std::vector<DefinitionError> warnings_;
   std::unordered_map<std::string, std::string> step_ids_;  // id -> pointer of first use
-  std::vector<std::pair<std::string, std::string>> step_refs_;  // (id, pointer)
+  struct StepRef {
+    std::string id;
+    std::string pointer;           // of the expression, or of the tree holding it
+    const bj::value* tree = nullptr;  // that tree (in the document being loaded), if any
+  };
+  std::vector<StepRef> step_refs_;
   // Root names expressions may read here (spec/expressions.md "Names in scope"); for_each
   // pushes its element name and `index` while its `do` list loads.
   std::vector<std::string> names_ = {"inputs", "steps", "trigger", "run"};
@@ -876,7 +910,9 @@ LoadResult LoadDefinition(std::string_view text, Format format) {
     format = i != std::string_view::npos && text[i] == '{' ? Format::kJson : Format::kYaml;
   }
   Result<bj::value> doc = format == Format::kJson
-                              ? json::Parse(text, {.max_bytes = kMaxDefinitionBytes, .max_depth = 128})
+                              ? json::Parse(text, {.max_bytes = kMaxDefinitionBytes,
+                                                      .max_depth = 128,
+                                                      .reject_duplicate_keys = true})
                               : YamlToJson(text);
   if (!doc.ok()) {
     ErrorCode code = doc.error().code == ErrorCode::kLimitExceeded ? ErrorCode::kLimitExceeded

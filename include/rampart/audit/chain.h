@@ -52,6 +52,9 @@ struct VerifyReport {
   // when !intact: "hash mismatch", "broken link", "gap in sequence",
   // "head mismatch (events deleted at the end)"
   std::string reason;
+  // when !intact: the first bad event as stored (altered, or the first after a gap);
+  // nullopt when the bad part is missing events at the end of the chain.
+  std::optional<store::AuditEvent> first_bad_event;
 };
 
 // Walks every event in seq order and checks hashes, links, that seq has no gaps, and

@@ -19,8 +19,8 @@ struct RunOptions {
   std::string input;          // path, "-" for stdin, empty for {}
   bool json = false;          // print exactly the run record
   std::string workflows_dir;  // default: the file's directory
-  std::string data_dir = "./var";
-  std::string config;         // YAML config file (its `egress` applies), "" for none
+  std::string data_dir;       // default: config `data`, else ./var
+  std::string config;         // YAML config file (its `data` and `egress` apply), "" for none
   // Connectors for the run (kept in memory, never persisted): a JSON/YAML list of
   // connector objects without secrets, and a JSON file {"<id>": {"<field>": "<value>"}}
   // that must have mode 0600/0400 (else exit 2).

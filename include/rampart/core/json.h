@@ -13,6 +13,9 @@ namespace rampart::json {
 struct ParseLimits {
   size_t max_bytes = 1 << 20;  // input size
   size_t max_depth = 64;       // nesting of arrays/objects
+  // A key twice in one object is an error ("duplicate key 'k' at /pointer") instead of
+  // the last one silently winning. Costs a walk of the parsed value.
+  bool reject_duplicate_keys = false;
 };
 
 // Parses untrusted JSON text. Errors (kInvalidArgument, or kLimitExceeded for the
