@@ -35,6 +35,15 @@ TEST(HttpTest, ErrorCodesAreTheApisClosedSet) {
   }
 }
 
+TEST(HttpTest, UnauthenticatedAnswersNameTheBearerScheme) {
+  Response r = ErrorResponse(Error{ErrorCode::kUnauthenticated, "authentication required"}, "r");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(FindHeader(r.headers, "WWW-Authenticate").value_or(""), "Bearer realm=\"rampart\"");
+  EXPECT_FALSE(FindHeader(ErrorResponse(Error{ErrorCode::kPermissionDenied, "no"}, "r").headers,
+                          "WWW-Authenticate")
+                   .has_value());
+}
+
 TEST(HttpTest, ErrorResponseShapeAndStatus) {
   Response r = ErrorResponse(Error{ErrorCode::kNotFound, "no such workflow"}, "req_abc");
   EXPECT_EQ(r.status, 404);

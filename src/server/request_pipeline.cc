@@ -235,7 +235,7 @@ void CopyHead(const RequestParser& parser, Request& req) {
 
 Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view request_id) {
   if (ec == http::error::header_limit) {
-    return StatusError(431, ErrorCode::kLimitExceeded, "request header too large", request_id);
+    return StatusError(431, ErrorCode::kInvalidArgument, "request header too large", request_id);
   }
   if (ec == http::error::body_limit) {
     return ErrorResponse(Error{ErrorCode::kPayloadTooLarge, "request body too large"},

@@ -330,7 +330,7 @@ TEST_F(ServerTest, HeaderTooLarge) {
   auto client = Client();
   auto res = client->Request("GET", "/healthz", {{"X-Big", std::string(4096, 'a')}});
   ASSERT_TRUE(res.ok()) << res.error().message;
-  ExpectError(*res, 431, "limit_exceeded");
+  ExpectError(*res, 431, "invalid_argument");
   ExpectSecurityHeaders(*res);
   EXPECT_FALSE(res->keep_alive);
 }

@@ -88,7 +88,8 @@ Response JsonResponse(int status, const boost::json::value& value);
 // HttpStatusFor(error.code). The code is one of spec/interfaces.md's closed set: a 400
 // other than invalid_definition answers invalid_argument (its message keeps the detail,
 // e.g. which input field failed). For every 500 the code is "internal" and the message is
-// "internal error": no details ever leave the process. For rate_limited, a positive
+// "internal error": no details ever leave the process. A 401 carries
+// `WWW-Authenticate: Bearer realm="rampart"`. For rate_limited, a positive
 // `retry_after_seconds` adds `Retry-After: <n>` (1 when not positive).
 Response ErrorResponse(const Error& error, std::string_view request_id,
                        int retry_after_seconds = 0);
