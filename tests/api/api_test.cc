@@ -866,7 +866,8 @@ TEST_F(ApiTest, ALoginBurstPastThePasswordBacklogIsRefused) {
       bj::serialize(bj::object{{"email", "owner@a.test"}, {"password", kPassword}});
   std::vector<int> statuses(kLogins, 0);
   std::vector<std::string> codes(kLogins);
-  std::vector<bool> retry_after(kLogins, false);
+  // Not vector<bool>: its elements share words, and each thread writes its own element.
+  std::vector<char> retry_after(kLogins, 0);
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
