@@ -231,9 +231,12 @@ class Loader {
     if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
       return static_cast<int64_t>(v.get_uint64());
     }
-    if (v.is_double() && v.get_double() == static_cast<double>(static_cast<int64_t>(v.get_double())) &&
-        std::abs(v.get_double()) < 9e15) {
-      return static_cast<int64_t>(v.get_double());
+    if (v.is_double()) {
+      // Range before conversion: converting a double outside int64's range is undefined
+      // behaviour (found by definition_fuzz with `rpm: 6e122`). NaN fails the range test.
+      double d = v.get_double();
+      if (!(std::abs(d) < 9e15) || d != std::trunc(d)) return std::nullopt;
+      return static_cast<int64_t>(d);
     }
     return std::nullopt;
   }

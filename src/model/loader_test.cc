@@ -405,5 +405,55 @@ TEST(LoaderTest, ScheduleCronIsTheSchedulersFiveFieldCron) {
   }
 }
 
+// Found by definition_fuzz: an integer field holding a double past int64's range (1e300)
+// was converted to int64 before the range check, which is undefined behaviour.
+TEST(LoaderTest, HugeDoublesInIntegerFieldsAreRejected) {
+  for (const char* huge : {"1e300", "-1e300", "6.06e122", "1e19", "-1e19", "9.3e18"}) {
+    const std::string text = std::string(R"(
+rampart: 1
+id: huge
+triggers:
+  - type: webhook
+    auth: { type: github, connector: gh_hook }
+    replay_window: )") + huge + R"(
+    max_payload: )" + huge + R"(
+    rate_limit: { rpm: )" + huge + ", burst: " + huge + R"( }
+steps:
+  - id: call
+    type: action
+    uses: log.write
+    with: { message: hi }
+    retry: { max_attempts: )" + huge + R"( }
+  - id: wait
+    type: approval
+    approvers: { roles: [owner], count: )" + huge + R"( }
+  - id: answer
+    type: respond
+    status: )" + huge + R"(
+)";
+    LoadResult r = LoadDefinition(text);
+    ASSERT_FALSE(r.ok()) << huge;
+    for (const char* path : {"/triggers/0/replay_window", "/triggers/0/max_payload",
+                             "/triggers/0/rate_limit/rpm", "/triggers/0/rate_limit/burst",
+                             "/steps/0/retry/max_attempts", "/steps/1/approvers/count",
+                             "/steps/2/status"}) {
+      EXPECT_TRUE(HasError(r, path, ErrorCode::kInvalidDefinition)) << huge << " " << path << "\n"
+                                                                    << Dump(r);
+    }
+  }
+}
+
+TEST(LoaderTest, IntegralDoublesInIntegerFieldsAreAccepted) {
+  LoadResult r = LoadDefinition(R"({"rampart":1,"id":"d","steps":[
+    {"id":"call","type":"action","uses":"log.write","with":{"message":"hi"},"retry":{"max_attempts":3.0}},
+    {"id":"answer","type":"respond","status":201.0}]})");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_EQ(r.workflow->steps[0].retry.max_attempts, 3);
+  EXPECT_EQ(r.workflow->steps[1].status, 201);
+  LoadResult frac = LoadDefinition(R"({"rampart":1,"id":"d","steps":[
+    {"id":"answer","type":"respond","status":201.5}]})");
+  EXPECT_TRUE(HasError(frac, "/steps/0/status", ErrorCode::kInvalidDefinition)) << Dump(frac);
+}
+
 }  // namespace
 }  // namespace rampart::model
