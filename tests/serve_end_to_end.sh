@@ -16,7 +16,16 @@ trap cleanup EXIT
 pass=0
 fail=0
 check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2')"; fi
+  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2')"; server_gone; fi
+}
+# After a failed check: when the server died under the script, show why (once per process).
+REPORTED=""
+server_gone() {
+  if [[ -n "$PID" && "$PID" != "$REPORTED" ]] && ! kill -0 "$PID" 2>/dev/null; then
+    REPORTED="$PID"
+    echo "the server (pid $PID) is gone; the end of its stderr:"
+    tail -n 40 "$TMP/serve.err"
+  fi
 }
 json() {  # json FILE PYTHON-EXPR-ON-d
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
@@ -24,7 +33,8 @@ json() {  # json FILE PYTHON-EXPR-ON-d
 
 DATA="$TMP/data"
 start() {  # start [EXTRA SERVE FLAGS...]
-  "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+  # stderr is appended: a sanitizer report of an earlier instance stays readable.
+  "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>>"$TMP/serve.err" &
   PID=$!
   PORT=""
   # Up to 60 s: an ASan build on a loaded CI machine starts slowly.
