@@ -1,7 +1,6 @@
 #include "rampart/core/json.h"
 
 #include <boost/json/basic_parser_impl.hpp>
-#include <boost/json/stream_parser.hpp>
 #include <boost/json/value_stack.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
@@ -16,8 +15,8 @@ namespace bj = boost::json;
 
 namespace {
 
-// Builds the value like boost::json's own parser handler, and counts the members the
-// text has: an object with fewer members than that had a key twice (the value keeps the
+// The handler of every Parse: builds the value like boost::json's own parser handler,
+// and counts the members the text has: an object with fewer members than that had a key twice (the value keeps the
 // last one), so one count compared with the built value finds duplicates in one pass.
 class CountingHandler {
  public:
@@ -175,57 +174,26 @@ class DuplicateFinder {
 }  // namespace
 
 Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
-  if (limits.reject_duplicate_keys && text.size() <= limits.max_bytes) {
-    bj::parse_options opts;
-    opts.max_depth = limits.max_depth;
-    bj::basic_parser<CountingHandler> parser(opts);
-    parser.handler().st.reset();
-    boost::system::error_code ec;
-    size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
-    if (!ec && text.find_first_not_of(" \n\r\t", consumed) != std::string_view::npos) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "invalid JSON at byte " +
-                           std::to_string(text.find_first_not_of(" \n\r\t", consumed)) +
-                           ": trailing characters");
-    }
-    if (ec) {
-      if (ec == bj::error::too_deep) {
-        return MakeError(ErrorCode::kLimitExceeded, "JSON nesting deeper than " +
-                                                        std::to_string(limits.max_depth) + " levels");
-      }
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "invalid JSON near byte " + std::to_string(consumed) + ": " + ec.message());
-    }
-    bj::value v = parser.handler().st.release();
-    if (CountMembers(v) == parser.handler().members) return v;
-    bj::basic_parser<DuplicateFinder> finder(opts);
-    finder.write_some(false, text.data(), text.size(), ec);
-    return MakeError(ErrorCode::kInvalidArgument, "duplicate key '" +
-                                                      Excerpt(finder.handler().duplicate_key) +
-                                                      "' at " + finder.handler().found);
-  }
   if (text.size() > limits.max_bytes) {
     return MakeError(ErrorCode::kLimitExceeded,
                      "JSON document is larger than " + std::to_string(limits.max_bytes) + " bytes");
   }
   bj::parse_options opts;
   opts.max_depth = limits.max_depth;
-  bj::stream_parser parser({}, opts);
+  bj::basic_parser<CountingHandler> parser(opts);
+  parser.handler().st.reset();
   boost::system::error_code ec;
-  size_t consumed = parser.write_some(text.data(), text.size(), ec);
-  if (!ec && consumed < text.size()) {
-    // write_some stops at the end of the first complete value: trailing bytes.
-    size_t pos = consumed;
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\n' || text[pos] == '\r' ||
-                                 text[pos] == '\t')) {
-      ++pos;
-    }
-    if (pos < text.size()) {
+  // The whole text in one call (more = false): an incomplete document is an error here;
+  // parsing stops at the end of the first complete value, so anything after it but
+  // whitespace is trailing characters.
+  const size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec) {
+    const size_t pos = text.find_first_not_of(" \n\r\t", consumed);
+    if (pos != std::string_view::npos) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "invalid JSON at byte " + std::to_string(pos) + ": trailing characters");
     }
   }
-  if (!ec) parser.finish(ec);
   if (ec) {
     if (ec == bj::error::too_deep) {
       return MakeError(ErrorCode::kLimitExceeded, "JSON nesting deeper than " +
@@ -234,7 +202,13 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "invalid JSON near byte " + std::to_string(consumed) + ": " + ec.message());
   }
-  return parser.release();
+  bj::value v = parser.handler().st.release();
+  if (!limits.reject_duplicate_keys || CountMembers(v) == parser.handler().members) return v;
+  bj::basic_parser<DuplicateFinder> finder(opts);
+  finder.write_some(false, text.data(), text.size(), ec);
+  return MakeError(ErrorCode::kInvalidArgument, "duplicate key '" +
+                                                    Excerpt(finder.handler().duplicate_key) +
+                                                    "' at " + finder.handler().found);
 }
 
 namespace {
