@@ -58,6 +58,23 @@ Result<std::vector<std::string>> StringsAt(const boost::json::object& o, std::st
   return out;
 }
 
+// An integer in lo..hi at `key` of the mapping `where` ("" for the top level), else
+// "config: [where.]key must be lo..hi<unit>"; `absent` when the key is not there (null is
+// not an integer: refused).
+Result<int> IntAt(const boost::json::object& o, std::string_view where, std::string_view key,
+                  int lo, int hi, int absent, std::string_view unit = "") {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr) return absent;
+  if (!v->is_int64() || v->as_int64() < lo || v->as_int64() > hi) {
+    const std::string name =
+        where.empty() ? std::string(key) : std::string(where) + "." + std::string(key);
+    return MakeError(ErrorCode::kInvalidArgument, "config: " + name + " must be " +
+                                                      std::to_string(lo) + ".." +
+                                                      std::to_string(hi) + std::string(unit));
+  }
+  return static_cast<int>(v->as_int64());
+}
+
 #define RAMPART_ASSIGN(target, expr)          \
   do {                                        \
     auto _r = (expr);                         \
@@ -106,24 +123,11 @@ Result<Config> LoadConfig(const std::string& path) {
   RAMPART_ASSIGN(config.data, StringAt(o, "data"));
   RAMPART_ASSIGN(config.master_key_file, StringAt(o, "master_key_file"));
   RAMPART_ASSIGN(config.cors_origins, StringsAt(o, "cors_origins"));
-  if (const auto* v = o.if_contains("max_concurrent_runs"); v != nullptr) {
-    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 100) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: max_concurrent_runs must be 1..100");
-    }
-    config.max_concurrent_runs = static_cast<int>(v->as_int64());
-  }
-  if (const auto* v = o.if_contains("io_threads"); v != nullptr) {
-    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1024) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: io_threads must be 1..1024");
-    }
-    config.io_threads = static_cast<int>(v->as_int64());
-  }
-  if (const auto* v = o.if_contains("max_queued_runs"); v != nullptr) {
-    if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1'000'000) {
-      return MakeError(ErrorCode::kInvalidArgument, "config: max_queued_runs must be 1..1000000");
-    }
-    config.max_queued_runs = static_cast<int>(v->as_int64());
-  }
+  RAMPART_ASSIGN(config.max_concurrent_runs,
+                 IntAt(o, "", "max_concurrent_runs", 1, 100, config.max_concurrent_runs));
+  RAMPART_ASSIGN(config.io_threads, IntAt(o, "", "io_threads", 1, 1024, config.io_threads));
+  RAMPART_ASSIGN(config.max_queued_runs,
+                 IntAt(o, "", "max_queued_runs", 1, 1'000'000, config.max_queued_runs));
   if (const auto* limit = o.if_contains("webhook_org_rate_limit");
       limit != nullptr && !limit->is_null()) {
     if (!limit->is_object()) {
@@ -131,20 +135,10 @@ Result<Config> LoadConfig(const std::string& path) {
     }
     const auto& l = limit->as_object();
     if (Status s = Unknown(l, {"rpm", "burst"}, "webhook_org_rate_limit"); !s.ok()) return s.error();
-    if (const auto* v = l.if_contains("rpm"); v != nullptr) {
-      if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 100'000'000) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "config: webhook_org_rate_limit.rpm must be 1..100000000");
-      }
-      config.webhook_org_rpm = static_cast<int>(v->as_int64());
-    }
-    if (const auto* v = l.if_contains("burst"); v != nullptr) {
-      if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 1'000'000) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "config: webhook_org_rate_limit.burst must be 1..1000000");
-      }
-      config.webhook_org_burst = static_cast<int>(v->as_int64());
-    }
+    RAMPART_ASSIGN(config.webhook_org_rpm, IntAt(l, "webhook_org_rate_limit", "rpm", 1,
+                                                 100'000'000, config.webhook_org_rpm));
+    RAMPART_ASSIGN(config.webhook_org_burst, IntAt(l, "webhook_org_rate_limit", "burst", 1,
+                                                   1'000'000, config.webhook_org_burst));
   }
   if (const auto* hooks = o.if_contains("hooks"); hooks != nullptr && !hooks->is_null()) {
     if (!hooks->is_object()) {
@@ -168,12 +162,9 @@ Result<Config> LoadConfig(const std::string& path) {
       }
       config.hook_retry_schedule = std::move(schedule);
     }
-    if (const auto* v = h.if_contains("timeout"); v != nullptr) {
-      if (!v->is_int64() || v->as_int64() < 1 || v->as_int64() > 300) {
-        return MakeError(ErrorCode::kInvalidArgument, "config: hooks.timeout must be 1..300 seconds");
-      }
-      config.hook_timeout = std::chrono::seconds(v->as_int64());
-    }
+    int timeout = 0;
+    RAMPART_ASSIGN(timeout, IntAt(h, "hooks", "timeout", 1, 300, 0, " seconds"));
+    if (timeout > 0) config.hook_timeout = std::chrono::seconds(timeout);
   }
   if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
     if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");
