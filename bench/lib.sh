@@ -61,6 +61,13 @@ api() {  # api METHOD PATH [curl args...]: prints the body, fails on a non-2xx a
 # metric NAME: the value of an unlabelled sample of rampart's /metrics (needs $auth).
 metric() { api GET /metrics -H "$auth" | awk -v k="$1" '$1 == k { printf "%d", $2 }'; }
 
+deploy() {  # deploy YAML-FILE WORKFLOW-ID: creates the workflow (needs $org, $auth), publishes v1
+  api POST "/v1/orgs/$org/workflows" -H "$auth" -H 'Content-Type: application/yaml' \
+    --data-binary "@$1" > /dev/null
+  api POST "/v1/orgs/$org/workflows/$2/publish" -H "$auth" \
+    -H 'Content-Type: application/json' -d '{"version": 1}' > /dev/null
+}
+
 bootstrap() {  # bootstrap: setup + login + a read_write API key; sets org, key and auth
   local email="bench@example.com" password="bench-password-$RANDOM$RANDOM" setup_token csrf
   setup_token="$(cat "$tmp/data/setup-token")"

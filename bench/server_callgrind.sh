@@ -44,10 +44,7 @@ chmod +x "$tmp/valgrind-rampart.sh"
 bin="$tmp/valgrind-rampart.sh"
 start_rampart
 bootstrap
-api POST "/v1/orgs/$org/workflows" -H "$auth" -H 'Content-Type: application/yaml' \
-  --data-binary "@$here/server/workflow.yaml" > /dev/null
-api POST "/v1/orgs/$org/workflows/bench-order/publish" -H "$auth" \
-  -H 'Content-Type: application/json' -d '{"version": 1}' > /dev/null
+deploy "$here/server/workflow.yaml" bench-order
 jq -c '{input: ., wait: 5}' "$here/server/input.json" > "$tmp/run.json"
 runs_path="/v1/orgs/$org/workflows/bench-order/runs"
 for _ in 1 2 3; do

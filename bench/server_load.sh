@@ -69,10 +69,7 @@ start_rampart
 log "listening on $base (data $tmp/data)"
 
 bootstrap
-api POST "/v1/orgs/$org/workflows" -H "$auth" -H 'Content-Type: application/yaml' \
-  --data-binary "@$here/server/workflow.yaml" > /dev/null
-api POST "/v1/orgs/$org/workflows/$workflow_id/publish" -H "$auth" \
-  -H 'Content-Type: application/json' -d '{"version": 1}' > /dev/null
+deploy "$here/server/workflow.yaml" "$workflow_id"
 if [[ -n "${ORG_CONCURRENCY:-}" ]]; then
   api PATCH "/v1/orgs/$org" -H "$auth" -H 'Content-Type: application/json' \
     -d "{\"max_concurrent_runs\": $ORG_CONCURRENCY}" > /dev/null

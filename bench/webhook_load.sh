@@ -70,10 +70,7 @@ bootstrap
 secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
 api POST "/v1/orgs/$org/connectors" -H "$auth" -H 'Content-Type: application/json' \
   -d "$(jq -nc --arg s "$secret" '{id: "hook", type: "webhook_secret", secrets: {secret: $s}}')" > /dev/null
-api POST "/v1/orgs/$org/workflows" -H "$auth" -H 'Content-Type: application/yaml' \
-  --data-binary "@$wh/workflow.yaml" > /dev/null
-api POST "/v1/orgs/$org/workflows/$workflow_id/publish" -H "$auth" \
-  -H 'Content-Type: application/json' -d '{"version": 1}' > /dev/null
+deploy "$wh/workflow.yaml" "$workflow_id"
 hook_path="$(api POST "/v1/orgs/$org/workflows/$workflow_id/webhooks" -H "$auth" \
   -H 'Content-Type: application/json' -d '{}' | jq -r .url)"
 [[ "$hook_path" == /hooks/rwh_* ]] || die "unexpected trigger URL: $hook_path"
