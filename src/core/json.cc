@@ -3,6 +3,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <boost/json/serialize.hpp>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -226,31 +227,50 @@ size_t FormatDouble(double d, char* buf, size_t size) {
 
 }  // namespace
 
+namespace {
+
+// kEscape[c]: 0 = the byte goes out as is; else the letter of its two-character escape
+// (\" \\ \b \f \n \r \t), or 'u' for \u00XX.
+constexpr std::array<char, 256> MakeEscapeTable() {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = 'u';
+  t['"'] = '"';
+  t['\\'] = '\\';
+  t['\b'] = 'b';
+  t['\f'] = 'f';
+  t['\n'] = 'n';
+  t['\r'] = 'r';
+  t['\t'] = 't';
+  return t;
+}
+constexpr std::array<char, 256> kEscape = MakeEscapeTable();
+
+}  // namespace
+
 void AppendQuoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
+  // Every run record is serialized at least once per run: plain text (the usual case)
+  // is copied in runs between the bytes that need an escape.
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  const char* run = s.data();
+  const char* const end = s.data() + s.size();
+  for (const char* p = run; p != end; ++p) {
+    const char e = kEscape[static_cast<unsigned char>(*p)];
+    if (e == 0) continue;
+    out.append(run, static_cast<size_t>(p - run));
+    run = p + 1;
+    if (e != 'u') {
+      const char esc[2] = {'\\', e};
+      out.append(esc, 2);
+    } else {
+      const unsigned char c = static_cast<unsigned char>(*p);
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(esc, 6);
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  out.append(run, static_cast<size_t>(end - run));
+  out.push_back('"');
 }
 
 void AppendSerialized(std::string& out, const bj::value& v) {
@@ -294,6 +314,7 @@ void AppendSerialized(std::string& out, const bj::value& v) {
 
 std::string Serialize(const bj::value& v) {
   std::string out;
+  out.reserve(256);
   AppendSerialized(out, v);
   return out;
 }

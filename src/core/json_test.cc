@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include <boost/json/serialize.hpp>
 #include <limits>
 #include <string>
@@ -101,6 +103,20 @@ TEST(JsonSerializeTest, EscapesLikeJson) {
   auto back = Parse(s);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, v);
+}
+
+// Every ASCII byte, alone and between text, comes back from Boost.JSON's parser (an
+// independent reader) as itself; the two-letter escapes are used where JSON has them.
+TEST(JsonSerializeTest, EveryAsciiByteRoundTrips) {
+  for (int c = 0; c < 128; ++c) {
+    const std::string text = "a" + std::string(1, static_cast<char>(c)) + "b";
+    const std::string out = Serialize(boost::json::value(boost::json::string(text)));
+    EXPECT_EQ(boost::json::parse(out), boost::json::value(boost::json::string(text))) << c;
+    if (c < 0x20) {
+      EXPECT_EQ(out.find(static_cast<char>(c)), std::string::npos) << c;
+    }
+  }
+  EXPECT_EQ(Serialize(boost::json::value("\b\f\r")), "\"\\b\\f\\r\"");
 }
 
 TEST(JsonSizeTest, StopsAtCap) {
