@@ -155,11 +155,12 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
 
   if (bearer.starts_with("rpk_")) {
     if (!crypto::ApiKeyWellFormed(bearer)) return Unauthenticated();
-    auto key = tx.GetApiKeyByHash(crypto::Sha256Hex(bearer));
+    const std::string hash = crypto::Sha256Hex(bearer);
+    auto key = tx.GetApiKeyByHash(hash);
     if (!key.ok()) return key.error();
     // The hash lookup found the row; the constant-time compare guards against a store
     // that matched loosely (collation, prefix index) ever authenticating a wrong key.
-    if (!key->has_value() || !crypto::ConstantTimeEqual((*key)->hash, crypto::Sha256Hex(bearer))) {
+    if (!key->has_value() || !crypto::ConstantTimeEqual((*key)->hash, hash)) {
       return Unauthenticated();
     }
     const store::ApiKey& row = **key;
