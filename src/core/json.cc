@@ -273,6 +273,30 @@ void AppendQuoted(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+void AppendSerialized(std::string& out, const bj::array& a) {
+  out += '[';
+  bool first = true;
+  for (const auto& e : a) {
+    if (!first) out += ',';
+    first = false;
+    AppendSerialized(out, e);
+  }
+  out += ']';
+}
+
+void AppendSerialized(std::string& out, const bj::object& o) {
+  out += '{';
+  bool first = true;
+  for (const auto& kv : o) {
+    if (!first) out += ',';
+    first = false;
+    AppendQuoted(out, kv.key());
+    out += ':';
+    AppendSerialized(out, kv.value());
+  }
+  out += '}';
+}
+
 void AppendSerialized(std::string& out, const bj::value& v) {
   switch (v.kind()) {
     case bj::kind::null: out += "null"; break;
@@ -285,30 +309,8 @@ void AppendSerialized(std::string& out, const bj::value& v) {
       break;
     }
     case bj::kind::string: AppendQuoted(out, v.get_string()); break;
-    case bj::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        AppendSerialized(out, e);
-      }
-      out += ']';
-      break;
-    }
-    case bj::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        AppendQuoted(out, kv.key());
-        out += ':';
-        AppendSerialized(out, kv.value());
-      }
-      out += '}';
-      break;
-    }
+    case bj::kind::array: AppendSerialized(out, v.get_array()); break;
+    case bj::kind::object: AppendSerialized(out, v.get_object()); break;
   }
 }
 
@@ -316,6 +318,20 @@ std::string Serialize(const bj::value& v) {
   std::string out;
   out.reserve(256);
   AppendSerialized(out, v);
+  return out;
+}
+
+std::string Serialize(const bj::object& o) {
+  std::string out;
+  out.reserve(256);
+  AppendSerialized(out, o);
+  return out;
+}
+
+std::string Serialize(const bj::array& a) {
+  std::string out;
+  out.reserve(256);
+  AppendSerialized(out, a);
   return out;
 }
 

@@ -119,6 +119,18 @@ TEST(JsonSerializeTest, EveryAsciiByteRoundTrips) {
   EXPECT_EQ(Serialize(boost::json::value("\b\f\r")), "\"\\b\\f\\r\"");
 }
 
+// The object and array overloads write what the value overload writes.
+TEST(JsonSerializeTest, ObjectAndArrayOverloadsMatchTheValueForm) {
+  auto parsed = Parse(R"({"b":[1,2.5,"x",{"c":null}],"a":{"d":true,"e":"q\""}})");
+  ASSERT_TRUE(parsed.ok());
+  const boost::json::object& o = parsed->get_object();
+  EXPECT_EQ(Serialize(o), Serialize(*parsed));
+  EXPECT_EQ(Serialize(o.at("b").get_array()), Serialize(o.at("b")));
+  std::string appended = "x";
+  AppendSerialized(appended, o.at("a").get_object());
+  EXPECT_EQ(appended, "x" + Serialize(o.at("a")));
+}
+
 TEST(JsonSizeTest, StopsAtCap) {
   boost::json::array a;
   for (int i = 0; i < 1000; ++i) a.emplace_back("0123456789");

@@ -25,8 +25,14 @@ Result<boost::json::value> Parse(std::string_view text, const ParseLimits& limit
 // Compact serialization. Unlike boost::json::serialize, doubles use the shortest
 // round-trip form a person expects ("99", "0.051", not "9.9E1"); non-finite -> null.
 std::string Serialize(const boost::json::value& v);
+// The same for an object or an array, without first copying it into a value (a run
+// record is an object: converting it to a value would deep-copy it).
+std::string Serialize(const boost::json::object& o);
+std::string Serialize(const boost::json::array& a);
 // Appends Serialize(v) to `out`.
 void AppendSerialized(std::string& out, const boost::json::value& v);
+void AppendSerialized(std::string& out, const boost::json::object& o);
+void AppendSerialized(std::string& out, const boost::json::array& a);
 // Appends `s` as a quoted, escaped JSON string.
 void AppendQuoted(std::string& out, std::string_view s);
 
