@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <future>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "rampart/store/store.h"
 #include "store/store_test_util.h"
@@ -118,6 +121,60 @@ TEST_F(AuditChainTest, ChainSurvivesReopen) {
   auto appended = WriteWith(*store_, [](store::Tx& tx) { return tx.AppendAudit(MakeEvent(4)); });
   ASSERT_TRUE(appended.ok());
   EXPECT_EQ(appended->seq, 4);
+  EXPECT_TRUE(VerifyOk().intact);
+}
+
+// One group commit: the writer is held by a first job while the others queue, so they
+// share a transaction. Jobs that append and then fail are rolled back to their savepoint,
+// and the chain (seq, links and the recorded head) continues from the last job that
+// stayed, both in that transaction and in the next one.
+TEST_F(AuditChainTest, RolledBackJobsInAGroupLeaveNoTraceInTheChain) {
+  AppendEvents(2);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> holding;
+  store_->WriteAsync([&](store::Tx&) -> Status {
+    holding.set_value();
+    released.wait();
+    return Status::Ok();
+  }, [](Status) {});
+  holding.get_future().wait();
+  std::vector<std::future<Status>> results;
+  for (int i = 3; i <= 12; ++i) {
+    auto done = std::make_shared<std::promise<Status>>();
+    results.push_back(done->get_future());
+    const bool fail = i % 3 == 0;
+    store_->WriteAsync([i, fail](store::Tx& tx) -> Status {
+      auto appended = tx.AppendAudit(MakeEvent(i));
+      if (!appended.ok()) return appended.error();
+      if (fail) return MakeError(ErrorCode::kConflict, "this job fails after its append");
+      return Status::Ok();
+    }, [done](Status status) { done->set_value(std::move(status)); });
+  }
+  release.set_value();
+  int kept = 0;
+  for (size_t k = 0; k < results.size(); ++k) {
+    Status status = results[k].get();
+    const int i = static_cast<int>(k) + 3;
+    EXPECT_EQ(status.ok(), i % 3 != 0) << i;
+    if (status.ok()) ++kept;
+  }
+  auto events = ReadWith(*store_, [](store::Tx& tx) { return tx.ListAllAudit(0, 1000); });
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), static_cast<size_t>(2 + kept));
+  for (size_t k = 0; k < events->size(); ++k) {
+    EXPECT_EQ((*events)[k].seq, static_cast<int64_t>(k) + 1);
+    EXPECT_EQ((*events)[k].details.find("\"n\":3}"), std::string::npos);  // i = 3 failed
+  }
+  auto head = ReadWith(*store_, [](store::Tx& tx) { return tx.GetSetting(kHeadSettingKey); });
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ(**head, std::to_string(events->size()) + ":" + events->back().hash);
+  EXPECT_TRUE(VerifyOk().intact);
+  // The next transaction continues the chain from there.
+  auto appended = WriteWith(*store_, [](store::Tx& tx) { return tx.AppendAudit(MakeEvent(99)); });
+  ASSERT_TRUE(appended.ok());
+  EXPECT_EQ(appended->seq, static_cast<int64_t>(events->size()) + 1);
+  EXPECT_EQ(appended->prev_hash, events->back().hash);
   EXPECT_TRUE(VerifyOk().intact);
 }
 

@@ -224,6 +224,7 @@ class SqliteStore final : public Store {
         for (size_t i = first; i < jobs.size(); ++i) results[i] = DatabaseError();
         break;
       }
+      writer_tx_.BeginTransaction();
       bool transaction_lost = false;
       while (next < jobs.size()) {
         results[next] = RunJob(jobs[next].fn);
@@ -237,7 +238,7 @@ class SqliteStore final : public Store {
         }
       }
       if (transaction_lost) continue;
-      if (!writer_conn_->Exec(kCommit).ok()) {
+      if (!writer_tx_.FinishTransaction().ok() || !writer_conn_->Exec(kCommit).ok()) {
         writer_conn_->Exec(kRollback).ok();
         for (size_t i = first; i < next; ++i) results[i] = DatabaseError();
         continue;
@@ -252,14 +253,16 @@ class SqliteStore final : public Store {
   // One job inside the group's transaction, in its own savepoint.
   Status RunJob(const std::function<Status(Tx&)>& fn) {
     if (!writer_conn_->Exec(kSavepoint).ok()) return DatabaseError();
+    const SqliteTx::AuditMark mark = writer_tx_.Mark();
     Status status = RunGuarded(fn, writer_tx_);
     if (sqlite3_get_autocommit(writer_conn_->db()) != 0) return status;  // see RunGroup
     if (status.ok() && writer_conn_->Exec(kRelease).ok()) return status;
     if (status.ok()) status = DatabaseError();
     // ROLLBACK TO keeps the savepoint open; RELEASE then removes it, leaving the
-    // transaction as it was before the job.
+    // transaction as it was before the job (and the audit head with it).
     writer_conn_->Exec(kRollbackTo).ok();
     writer_conn_->Exec(kRelease).ok();
+    writer_tx_.Restore(mark);
     return status;
   }
 

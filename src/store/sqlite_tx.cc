@@ -612,32 +612,31 @@ Result<int64_t> SqliteTx::CountRunsByStatus(std::string_view status) {
 }
 
 Result<AuditEvent> SqliteTx::AppendAudit(AuditEvent event) {
-  // The chain continues from the newer of the last row and the recorded head. They agree
-  // unless someone tampered with the table; continuing from the head then keeps the
-  // evidence (a gap or broken link at the next event) instead of papering over a
-  // deleted tail.
-  int64_t last_seq = 0;
-  std::string last_hash = audit::kGenesisHash;
-  {
-    Stmt s(conn_, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-    auto row = s.Step();
-    if (!row.ok()) return row.error();
-    if (*row) {
-      last_seq = s.ColInt(0);
-      last_hash = s.ColText(1);
+  if (!audit_.head) {
+    // The chain continues from the newer of the last row and the recorded head. They
+    // agree unless someone tampered with the table; continuing from the head then keeps
+    // the evidence (a gap or broken link at the next event) instead of papering over a
+    // deleted tail. Read once per transaction: nobody else writes while it is open.
+    audit::ChainHead head{0, audit::kGenesisHash};
+    {
+      Stmt s(conn_, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+      auto row = s.Step();
+      if (!row.ok()) return row.error();
+      if (*row) {
+        head.seq = s.ColInt(0);
+        head.hash = s.ColText(1);
+      }
     }
-  }
-  auto head_text = GetSetting(audit::kHeadSettingKey);
-  if (!head_text.ok()) return head_text.error();
-  if (head_text->has_value()) {
-    auto head = audit::ParseHead(**head_text);
-    if (head && head->seq >= last_seq) {
-      last_seq = head->seq;
-      last_hash = std::move(head->hash);
+    auto head_text = GetSetting(audit::kHeadSettingKey);
+    if (!head_text.ok()) return head_text.error();
+    if (head_text->has_value()) {
+      auto recorded = audit::ParseHead(**head_text);
+      if (recorded && recorded->seq >= head.seq) head = std::move(*recorded);
     }
+    audit_.head = std::move(head);
   }
-  event.seq = last_seq + 1;
-  event.prev_hash = std::move(last_hash);
+  event.seq = audit_.head->seq + 1;
+  event.prev_hash = audit_.head->hash;
   event.hash = audit::EventHash(event);
   {
     Stmt s(conn_, "INSERT INTO audit_events (" RAMPART_AUDIT_COLUMNS
@@ -648,10 +647,16 @@ Result<AuditEvent> SqliteTx::AppendAudit(AuditEvent event) {
                         .Text(event.prev_hash).Text(event.hash).Run();
     if (!status.ok()) return status.error();
   }
-  Status status = PutSetting(audit::kHeadSettingKey,
-                             audit::FormatHead(audit::ChainHead{event.seq, event.hash}));
-  if (!status.ok()) return status.error();
+  audit_.head = audit::ChainHead{event.seq, event.hash};
+  audit_.dirty = true;
   return event;
+}
+
+Status SqliteTx::FinishTransaction() {
+  if (!audit_.dirty) return Status::Ok();
+  Status status = PutSetting(audit::kHeadSettingKey, audit::FormatHead(*audit_.head));
+  if (status.ok()) audit_.dirty = false;
+  return status;
 }
 
 Result<std::vector<AuditEvent>> SqliteTx::ListAudit(std::string_view org_id, int64_t after_seq,

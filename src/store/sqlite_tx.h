@@ -2,6 +2,7 @@
 // runs statements only; transactions are opened and closed by SqliteStore.
 #pragma once
 
+#include "rampart/audit/chain.h"
 #include "rampart/store/store.h"
 #include "store/sqlite_connection.h"
 
@@ -66,6 +67,20 @@ class SqliteTx final : public Tx {
   Result<int64_t> CountRunsByStatus(std::string_view status) override;
 
   Result<AuditEvent> AppendAudit(AuditEvent event) override;
+
+  // The audit chain's head is read once per write transaction and kept here; the
+  // "audit.head" setting is written once, by FinishTransaction, just before COMMIT (still
+  // in the same transaction as the events). The writer brackets every transaction with
+  // BeginTransaction/FinishTransaction and restores the mark when a job's savepoint rolls
+  // back, so the cache never runs ahead of what the transaction holds.
+  struct AuditMark {
+    std::optional<audit::ChainHead> head;
+    bool dirty = false;
+  };
+  void BeginTransaction() { audit_ = AuditMark{}; }
+  AuditMark Mark() const { return audit_; }
+  void Restore(AuditMark mark) { audit_ = std::move(mark); }
+  Status FinishTransaction();
   Result<std::vector<AuditEvent>> ListAudit(std::string_view org_id, int64_t after_seq,
                                             int limit) override;
   Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) override;
@@ -135,6 +150,7 @@ class SqliteTx final : public Tx {
 
  private:
   SqliteConnection& conn_;
+  AuditMark audit_;
 };
 
 }  // namespace rampart::store
