@@ -1092,7 +1092,27 @@ Result<Response> Api::Impl::RemoveMember(Call& call) {
   }
   auto removed = call.tx->DeleteMembership(call.org_id(), user_id);
   if (!removed.ok()) return removed.error();
-  if (Status s = call.Audit("member.remove", user_id); !s.ok()) return s.error();
+  // The member's keys of this org are revoked with the membership, in the same
+  // transaction: without a membership they already fail (auth.cc), but left unrevoked they
+  // would work again the day the user is added back, a credential the owners believed dead.
+  int64_t revoked_keys = 0;
+  store::PageRequest page{.after = "", .limit = 200};
+  while (true) {
+    auto keys = call.tx->ListApiKeys(call.org_id(), page);
+    if (!keys.ok()) return keys.error();
+    for (const store::ApiKey& key : keys->items) {
+      if (key.user_id != user_id || key.revoked_at.has_value()) continue;
+      auto revoked = call.tx->RevokeApiKey(call.org_id(), key.id, call.time_ms);
+      if (!revoked.ok()) return revoked.error();
+      if (*revoked) ++revoked_keys;
+    }
+    if (keys->next.empty()) break;
+    page.after = keys->next;
+  }
+  if (Status s = call.Audit("member.remove", user_id, object{{"revoked_api_keys", revoked_keys}});
+      !s.ok()) {
+    return s.error();
+  }
   return server::JsonResponse(200, object{{"user_id", user_id}, {"removed", true}});
 }
 

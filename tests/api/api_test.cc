@@ -1017,6 +1017,49 @@ TEST_F(ApiTest, SessionIdleExpiryAndLastOwner) {
   EXPECT_EQ(r.status, 403) << r.body;
 }
 
+// Removing a member revokes their API keys of that org for good (ASVS V7.4.2): adding the
+// user back, even as an owner, never brings an old key back to life.
+TEST_F(ApiTest, RemovedMembersKeysStayDeadWhenTheUserIsAddedBack) {
+  const std::string id = InsertUser(s(), "comeback@a.test", c().org_a, "developer");
+  auto [key, key_id] = InsertKey(s(), c().org_a, id, "read_write");
+  auto [other_org_key, other_org_key_id] = InsertKey(s(), c().org_b, c().owner_b_id, "read");
+  ASSERT_EQ(s().Do("GET", A(), Bearer(key)).status, 200);
+
+  HttpResponse r = s().Do("DELETE", A() + "/members/" + id, Bearer(c().owner_rw_key));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(s().Do("GET", A(), Bearer(key)).status, 401);
+  r = s().Do("POST", A() + "/members", c().owner_session.headers(),
+             R"({"email": "comeback@a.test", "role": "owner"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(s().Do("GET", A(), Bearer(key)).status, 401) << "a removed member's key came back";
+  EXPECT_EQ(s().Do("GET", A() + "/workflows", Bearer(key)).status, 401);
+  s().ResetLimits();
+
+  // The key is listed as revoked; keys of other members and other orgs are untouched.
+  bool listed = false;
+  std::string after;
+  for (int page = 0; page < 100 && !listed; ++page) {
+    r = s().Do("GET", A() + "/api-keys?limit=200" + (after.empty() ? "" : "&cursor=" + after),
+               Bearer(c().owner_rw_key));
+    ASSERT_EQ(r.status, 200) << r.body;
+    bj::value v = Json(r);
+    for (const auto& item : v.at("items").as_array()) {
+      if (Str(item, "id") == key_id) {
+        listed = true;
+        EXPECT_FALSE(item.at("revoked_at").is_null());
+      }
+    }
+    if (v.at("next_cursor").is_null()) break;
+    after = Str(v, "next_cursor");
+  }
+  EXPECT_TRUE(listed);
+  EXPECT_EQ(s().Do("GET", A(), Bearer(c().owner_rw_key)).status, 200);
+  EXPECT_EQ(s().Do("GET", A(), Bearer(c().dev_rw_key)).status, 200);
+  EXPECT_EQ(s().Do("GET", B(), Bearer(other_org_key)).status, 200);
+  r = s().Do("DELETE", A() + "/members/" + id, Bearer(c().owner_rw_key));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. Setup token (own servers: the shared one is set up already)
 
