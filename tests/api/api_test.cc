@@ -1560,6 +1560,63 @@ TEST_F(ApiTest, WorkflowAuthorizationBlock) {
             403);
 }
 
+// A child run acts for the caller of its parent (ASVS V8.3.3): a developer's draft whose
+// `workflow` step calls an owner-only or private workflow, directly or through an
+// intermediate workflow, is refused before any run starts; calls the caller could make
+// themself still run.
+TEST_F(ApiTest, ChildWorkflowsAreCheckedAgainstTheOriginalCaller) {
+  const HttpHeaders owner = Bearer(c().owner_rw_key);
+  const HttpHeaders dev = Bearer(c().dev_rw_key);
+  const std::string w = A() + "/workflows/";
+  auto caller = [](const std::string& id, const std::string& child) {
+    return "rampart: 1\nid: " + id + "\nvisibility: org\nsteps:\n  - id: call\n    type: workflow\n"
+           "    workflow: " + child + "\n";
+  };
+  auto create = [&](const HttpHeaders& who, const std::string& yaml, bool publish) {
+    HttpResponse r = s().Do("POST", A() + "/workflows", who, yaml, "application/yaml");
+    ASSERT_EQ(r.status, 201) << r.body;
+    if (publish) {
+      r = s().Do("POST", w + Str(Json(r), "id") + "/publish", owner, R"({"version": 1})");
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  };
+  create(owner, WorkflowYaml("payout", "org", "paid", "authorization:\n  roles: [owner]\n"), true);
+  create(owner, WorkflowYaml("owner-secret", "private", "secret"), true);
+  create(owner, WorkflowYaml("open-child", "org", "open"), true);
+  create(owner, caller("relay", "payout"), true);  // org-visible, no authorization itself
+  create(dev, caller("launder", "payout"), false);
+  create(dev, caller("peek", "owner-secret"), false);
+  create(dev, caller("via-relay", "relay"), false);
+  create(dev, caller("fine", "open-child"), false);
+
+  auto runs_of = [&](const std::string& id) {
+    HttpResponse r = s().Do("GET", A() + "/runs?limit=200&workflow=" + id, owner);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json(r).at("items").as_array().size();
+  };
+  const size_t payouts = runs_of("payout");
+  for (const char* id : {"launder", "peek", "via-relay"}) {
+    SCOPED_TRACE(id);
+    HttpResponse r = s().Do("POST", w + id + "/runs", dev,
+                            R"({"input": {}, "version": "draft", "wait": 20})");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "permission_denied");
+    EXPECT_EQ(runs_of(id), 0u) << "a refused run was started";
+  }
+  // The relay is live: the developer may run it, but not what it calls.
+  EXPECT_EQ(s().Do("POST", w + "relay/runs", dev, R"({"input": {}, "wait": 20})").status, 403);
+  EXPECT_EQ(runs_of("payout"), payouts);
+
+  HttpResponse r = s().Do("POST", w + "fine/runs", dev,
+                          R"({"input": {}, "version": "draft", "wait": 20})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "status"), "succeeded") << r.body;
+  r = s().Do("POST", w + "launder/runs", owner, R"({"input": {}, "version": "draft", "wait": 20})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "status"), "succeeded") << r.body;
+  EXPECT_EQ(runs_of("payout"), payouts + 1);
+}
+
 TEST_F(ApiTest, PrivateWorkflowsOfOthersAreHidden) {
   HttpResponse r = s().Do("POST", A() + "/workflows", Bearer(c().owner_rw_key),
                           WorkflowYaml("owner-private", "private"), "application/yaml");
