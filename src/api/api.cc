@@ -11,6 +11,7 @@
 #include <cctype>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -157,6 +158,16 @@ std::vector<int> SuccessStatuses(std::string_view operation_id) {
     if (operation == operation_id) return statuses;
   }
   return {200};
+}
+
+// The workflow ids of the `workflow` steps of `steps` and of their nested lists.
+void CollectCalledWorkflows(const std::vector<model::Step>& steps, std::vector<std::string>* ids) {
+  for (const model::Step& step : steps) {
+    if (step.type == model::StepType::kWorkflow) ids->push_back(step.workflow);
+    CollectCalledWorkflows(step.then_steps, ids);
+    CollectCalledWorkflows(step.else_steps, ids);
+    CollectCalledWorkflows(step.do_steps, ids);
+  }
 }
 
 // Appends `event` once in each org of `org_ids`, so that each org's audit shows it, or
@@ -356,6 +367,10 @@ class Api::Impl {
   // A workflow of the caller's org that the caller may see (private: owners + creator).
   Result<store::Workflow> VisibleWorkflow(Call& call, std::string_view id);
   bool MaySee(const Call& call, const store::Workflow& workflow);
+  // The workflows `parent` calls through `workflow` steps (their live versions, and the
+  // ones those call) must each be one the caller may run directly; kPermissionDenied
+  // naming the first that is not.
+  Status CheckChildWorkflows(Call& call, const model::Workflow& parent);
 
   ApiDeps deps_;
   ApiOptions options_;
@@ -1092,7 +1107,27 @@ Result<Response> Api::Impl::RemoveMember(Call& call) {
   }
   auto removed = call.tx->DeleteMembership(call.org_id(), user_id);
   if (!removed.ok()) return removed.error();
-  if (Status s = call.Audit("member.remove", user_id); !s.ok()) return s.error();
+  // The member's keys of this org are revoked with the membership, in the same
+  // transaction: without a membership they already fail (auth.cc), but left unrevoked they
+  // would work again the day the user is added back, a credential the owners believed dead.
+  int64_t revoked_keys = 0;
+  store::PageRequest page{.after = "", .limit = 200};
+  while (true) {
+    auto keys = call.tx->ListApiKeys(call.org_id(), page);
+    if (!keys.ok()) return keys.error();
+    for (const store::ApiKey& key : keys->items) {
+      if (key.user_id != user_id || key.revoked_at.has_value()) continue;
+      auto revoked = call.tx->RevokeApiKey(call.org_id(), key.id, call.time_ms);
+      if (!revoked.ok()) return revoked.error();
+      if (*revoked) ++revoked_keys;
+    }
+    if (keys->next.empty()) break;
+    page.after = keys->next;
+  }
+  if (Status s = call.Audit("member.remove", user_id, object{{"revoked_api_keys", revoked_keys}});
+      !s.ok()) {
+    return s.error();
+  }
   return server::JsonResponse(200, object{{"user_id", user_id}, {"removed", true}});
 }
 
@@ -1187,6 +1222,39 @@ Result<store::Workflow> Api::Impl::VisibleWorkflow(Call& call, std::string_view 
     return MakeError(ErrorCode::kNotFound, "workflow not found");
   }
   return std::move(**workflow);
+}
+
+// A child run executes on behalf of the caller of its parent, so the caller's own rights
+// decide (ASVS V8.3.3): without this a developer's draft with a `workflow` step would run
+// an owner-only or private workflow that the developer may not start. A child that does
+// not exist (or has no live version) is left to fail the run, as before.
+Status Api::Impl::CheckChildWorkflows(Call& call, const model::Workflow& parent) {
+  std::vector<std::string> pending;
+  CollectCalledWorkflows(parent.steps, &pending);
+  std::set<std::string> checked;
+  while (!pending.empty()) {
+    const std::string id = std::move(pending.back());
+    pending.pop_back();
+    if (!checked.insert(id).second) continue;
+    const Error denied = MakeError(ErrorCode::kPermissionDenied,
+                                   "this workflow calls workflow " + id + ", which you may not run");
+    auto workflow = call.tx->GetWorkflow(call.org_id(), id);
+    if (!workflow.ok()) return workflow.error();
+    if (!workflow->has_value() || (*workflow)->live_version == 0) continue;
+    if (!MaySee(call, **workflow)) return denied;
+    auto version = call.tx->GetWorkflowVersion(call.org_id(), id, (*workflow)->live_version);
+    if (!version.ok()) return version.error();
+    if (!version->has_value()) continue;
+    auto loaded = deps_.workflows->Get(**version);
+    if (!loaded.ok()) return loaded.error();
+    if (!auth::CheckWorkflowAuthorization(*call.access, (*loaded)->authorization_roles,
+                                          (*loaded)->authorization_permissions)
+             .ok()) {
+      return denied;
+    }
+    CollectCalledWorkflows((*loaded)->steps, &pending);
+  }
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<const model::Workflow>> Api::Impl::LoadBodyDefinition(Call& call) {
@@ -1446,6 +1514,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
       !s.ok()) {
     return s.error();
   }
+  if (Status s = CheckChildWorkflows(call, **loaded); !s.ok()) return s.error();
   runs::Submission submission;
   submission.org_id = call.org_id();
   submission.workflow_id = id;

@@ -1,5 +1,7 @@
 #include "api/common.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/json/parse.hpp>
 
 #include "rampart/core/json.h"
@@ -339,8 +341,24 @@ std::string ClientAddress(const server::Request& request,
   return client;
 }
 
-bool SourceLimiter::Hit(std::string_view source, std::chrono::steady_clock::time_point now,
+std::string SourceKey(std::string_view address) {
+  std::optional<net::IpAddress> ip = net::ParseIp(address);
+  if (!ip.has_value()) return std::string(address);
+  if (ip->is_v4()) return ip->ToString();
+  std::array<uint8_t, 16> bytes = ip->bytes();
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(std::begin(kMappedPrefix), std::end(kMappedPrefix), bytes.begin())) {
+    return net::IpAddress::V4(static_cast<uint32_t>(bytes[12]) << 24 | bytes[13] << 16 |
+                              bytes[14] << 8 | bytes[15])
+        .ToString();
+  }
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return net::IpAddress::V6(bytes).ToString() + "/64";
+}
+
+bool SourceLimiter::Hit(std::string_view address, std::chrono::steady_clock::time_point now,
                         int* retry_after) {
+  const std::string source = SourceKey(address);
   std::lock_guard lock(mutex_);
   if (windows_.size() > 100'000) {
     // Bounded memory under a flood of sources: forget windows that already ended.
@@ -349,7 +367,7 @@ bool SourceLimiter::Hit(std::string_view source, std::chrono::steady_clock::time
     }
     if (windows_.size() > 100'000) windows_.clear();
   }
-  Window& w = windows_[std::string(source)];
+  Window& w = windows_[source];
   if (w.count == 0 || now - w.start >= std::chrono::minutes(1)) {
     w.start = now;
     w.count = 0;
@@ -361,10 +379,11 @@ bool SourceLimiter::Hit(std::string_view source, std::chrono::steady_clock::time
   return true;
 }
 
-bool SourceLimiter::Blocked(std::string_view source, std::chrono::steady_clock::time_point now,
+bool SourceLimiter::Blocked(std::string_view address, std::chrono::steady_clock::time_point now,
                             int* retry_after) {
+  const std::string source = SourceKey(address);
   std::lock_guard lock(mutex_);
-  auto it = windows_.find(std::string(source));
+  auto it = windows_.find(source);
   if (it == windows_.end() || now - it->second.start >= std::chrono::minutes(1) ||
       it->second.count < per_minute_) {
     return false;

@@ -75,15 +75,21 @@ boost::json::object RunSummaryJson(const store::Run& run);
 std::string ClientAddress(const server::Request& request,
                           const std::vector<std::string>& trusted_cidrs);
 
-// Fixed-window counters per source address (bounded memory).
+// The key a source address is counted under by SourceLimiter: an IPv6 address by its /64
+// ("2001:db8:1:2::/64"), since one host or one customer holds a whole /64 and counting
+// single addresses would give it 2^64 budgets; an IPv4 address (IPv4-mapped IPv6 too) as
+// itself; anything else unchanged.
+std::string SourceKey(std::string_view address);
+
+// Fixed-window counters per source (SourceKey of the address; bounded memory).
 class SourceLimiter {
  public:
   explicit SourceLimiter(int per_minute) : per_minute_(per_minute) {}
   // Counts one event; true when the source is over its budget for this minute (then
   // `retry_after` is the seconds until the window resets).
-  bool Hit(std::string_view source, std::chrono::steady_clock::time_point now, int* retry_after);
+  bool Hit(std::string_view address, std::chrono::steady_clock::time_point now, int* retry_after);
   // True when the source is over budget, without counting.
-  bool Blocked(std::string_view source, std::chrono::steady_clock::time_point now,
+  bool Blocked(std::string_view address, std::chrono::steady_clock::time_point now,
                int* retry_after);
 
  private:

@@ -65,6 +65,34 @@ TEST(ClientAddressTest, GarbageStopsTheWalk) {
   EXPECT_EQ(ClientAddress(From("127.0.0.1", "1.2.3.4, junk"), {"127.0.0.1/32"}), "127.0.0.1");
 }
 
+// One IPv6 /64 is one source: a host that holds a /64 (any cloud VM) cannot get a fresh
+// failed-authentication budget per address (ASVS V6.3.1).
+TEST(SourceLimiterTest, AnIpv6Slash64IsOneSource) {
+  SourceLimiter limiter(3);
+  const auto now = std::chrono::steady_clock::now();
+  int retry_after = 0;
+  EXPECT_FALSE(limiter.Hit("2001:db8:1:2::1", now, &retry_after));
+  EXPECT_FALSE(limiter.Hit("2001:db8:1:2::2", now, &retry_after));
+  EXPECT_FALSE(limiter.Hit("2001:db8:1:2:ffff:ffff:ffff:fffe", now, &retry_after));
+  EXPECT_TRUE(limiter.Blocked("2001:0db8:0001:0002:abcd::7", now, &retry_after));
+  EXPECT_TRUE(limiter.Hit("2001:db8:1:2:dead:beef::1", now, &retry_after));
+  EXPECT_GE(retry_after, 1);
+  // The neighbouring /64 and IPv4 addresses keep budgets of their own.
+  EXPECT_FALSE(limiter.Blocked("2001:db8:1:3::1", now, &retry_after));
+  EXPECT_FALSE(limiter.Hit("2001:db8:1:3::1", now, &retry_after));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(limiter.Hit("192.0.2.1", now, &retry_after));
+  EXPECT_TRUE(limiter.Hit("::ffff:192.0.2.1", now, &retry_after)) << "mapped IPv4 is the same host";
+  EXPECT_FALSE(limiter.Hit("192.0.2.2", now, &retry_after));
+}
+
+TEST(SourceKeyTest, Forms) {
+  EXPECT_EQ(SourceKey("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  EXPECT_EQ(SourceKey("::1"), "::/64");
+  EXPECT_EQ(SourceKey("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(SourceKey("10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(SourceKey("not an address"), "not an address");
+}
+
 TEST(ParseDecimalTest, DigitsOnlyWithinTheBound) {
   EXPECT_EQ(ParseDecimal("0", 10), 0);
   EXPECT_EQ(ParseDecimal("200", 200), 200);

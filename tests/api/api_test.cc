@@ -1017,6 +1017,49 @@ TEST_F(ApiTest, SessionIdleExpiryAndLastOwner) {
   EXPECT_EQ(r.status, 403) << r.body;
 }
 
+// Removing a member revokes their API keys of that org for good (ASVS V7.4.2): adding the
+// user back, even as an owner, never brings an old key back to life.
+TEST_F(ApiTest, RemovedMembersKeysStayDeadWhenTheUserIsAddedBack) {
+  const std::string id = InsertUser(s(), "comeback@a.test", c().org_a, "developer");
+  auto [key, key_id] = InsertKey(s(), c().org_a, id, "read_write");
+  auto [other_org_key, other_org_key_id] = InsertKey(s(), c().org_b, c().owner_b_id, "read");
+  ASSERT_EQ(s().Do("GET", A(), Bearer(key)).status, 200);
+
+  HttpResponse r = s().Do("DELETE", A() + "/members/" + id, Bearer(c().owner_rw_key));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(s().Do("GET", A(), Bearer(key)).status, 401);
+  r = s().Do("POST", A() + "/members", c().owner_session.headers(),
+             R"({"email": "comeback@a.test", "role": "owner"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(s().Do("GET", A(), Bearer(key)).status, 401) << "a removed member's key came back";
+  EXPECT_EQ(s().Do("GET", A() + "/workflows", Bearer(key)).status, 401);
+  s().ResetLimits();
+
+  // The key is listed as revoked; keys of other members and other orgs are untouched.
+  bool listed = false;
+  std::string after;
+  for (int page = 0; page < 100 && !listed; ++page) {
+    r = s().Do("GET", A() + "/api-keys?limit=200" + (after.empty() ? "" : "&cursor=" + after),
+               Bearer(c().owner_rw_key));
+    ASSERT_EQ(r.status, 200) << r.body;
+    bj::value v = Json(r);
+    for (const auto& item : v.at("items").as_array()) {
+      if (Str(item, "id") == key_id) {
+        listed = true;
+        EXPECT_FALSE(item.at("revoked_at").is_null());
+      }
+    }
+    if (v.at("next_cursor").is_null()) break;
+    after = Str(v, "next_cursor");
+  }
+  EXPECT_TRUE(listed);
+  EXPECT_EQ(s().Do("GET", A(), Bearer(c().owner_rw_key)).status, 200);
+  EXPECT_EQ(s().Do("GET", A(), Bearer(c().dev_rw_key)).status, 200);
+  EXPECT_EQ(s().Do("GET", B(), Bearer(other_org_key)).status, 200);
+  r = s().Do("DELETE", A() + "/members/" + id, Bearer(c().owner_rw_key));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. Setup token (own servers: the shared one is set up already)
 
@@ -1515,6 +1558,63 @@ TEST_F(ApiTest, WorkflowAuthorizationBlock) {
   EXPECT_EQ(s().Do("POST", w + "needs-approve/runs", Bearer(c().dev_rw_key), R"({"input": {}})")
                 .status,
             403);
+}
+
+// A child run acts for the caller of its parent (ASVS V8.3.3): a developer's draft whose
+// `workflow` step calls an owner-only or private workflow, directly or through an
+// intermediate workflow, is refused before any run starts; calls the caller could make
+// themself still run.
+TEST_F(ApiTest, ChildWorkflowsAreCheckedAgainstTheOriginalCaller) {
+  const HttpHeaders owner = Bearer(c().owner_rw_key);
+  const HttpHeaders dev = Bearer(c().dev_rw_key);
+  const std::string w = A() + "/workflows/";
+  auto caller = [](const std::string& id, const std::string& child) {
+    return "rampart: 1\nid: " + id + "\nvisibility: org\nsteps:\n  - id: call\n    type: workflow\n"
+           "    workflow: " + child + "\n";
+  };
+  auto create = [&](const HttpHeaders& who, const std::string& yaml, bool publish) {
+    HttpResponse r = s().Do("POST", A() + "/workflows", who, yaml, "application/yaml");
+    ASSERT_EQ(r.status, 201) << r.body;
+    if (publish) {
+      r = s().Do("POST", w + Str(Json(r), "id") + "/publish", owner, R"({"version": 1})");
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  };
+  create(owner, WorkflowYaml("payout", "org", "paid", "authorization:\n  roles: [owner]\n"), true);
+  create(owner, WorkflowYaml("owner-secret", "private", "secret"), true);
+  create(owner, WorkflowYaml("open-child", "org", "open"), true);
+  create(owner, caller("relay", "payout"), true);  // org-visible, no authorization itself
+  create(dev, caller("launder", "payout"), false);
+  create(dev, caller("peek", "owner-secret"), false);
+  create(dev, caller("via-relay", "relay"), false);
+  create(dev, caller("fine", "open-child"), false);
+
+  auto runs_of = [&](const std::string& id) {
+    HttpResponse r = s().Do("GET", A() + "/runs?limit=200&workflow=" + id, owner);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json(r).at("items").as_array().size();
+  };
+  const size_t payouts = runs_of("payout");
+  for (const char* id : {"launder", "peek", "via-relay"}) {
+    SCOPED_TRACE(id);
+    HttpResponse r = s().Do("POST", w + id + "/runs", dev,
+                            R"({"input": {}, "version": "draft", "wait": 20})");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "permission_denied");
+    EXPECT_EQ(runs_of(id), 0u) << "a refused run was started";
+  }
+  // The relay is live: the developer may run it, but not what it calls.
+  EXPECT_EQ(s().Do("POST", w + "relay/runs", dev, R"({"input": {}, "wait": 20})").status, 403);
+  EXPECT_EQ(runs_of("payout"), payouts);
+
+  HttpResponse r = s().Do("POST", w + "fine/runs", dev,
+                          R"({"input": {}, "version": "draft", "wait": 20})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "status"), "succeeded") << r.body;
+  r = s().Do("POST", w + "launder/runs", owner, R"({"input": {}, "version": "draft", "wait": 20})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "status"), "succeeded") << r.body;
+  EXPECT_EQ(runs_of("payout"), payouts + 1);
 }
 
 TEST_F(ApiTest, PrivateWorkflowsOfOthersAreHidden) {
