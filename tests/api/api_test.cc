@@ -1884,6 +1884,83 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
   EXPECT_GT(report->events, 10);
 }
 
+// Failed authorization is audited (ASVS V16.3.2), with who, where from and why, in the
+// audit of the org whose owners should see it; the answers are unchanged.
+TEST_F(ApiTest, DeniedAuthorizationsAreAudited) {
+  // A developer reading the audit (needs audit:read): 403.
+  EXPECT_EQ(s().Do("GET", A() + "/audit", Bearer(c().dev_rw_key)).status, 403);
+  // An org B key probing org A: 404, as for an org that does not exist.
+  EXPECT_EQ(s().Do("GET", A() + "/workflows", Bearer(c().owner_b_key)).status, 404);
+  // A session cookie without its CSRF token on a state-changing route: 403.
+  EXPECT_EQ(s().Do("POST", A() + "/api-keys", {{"Cookie", c().dev_session.cookie}},
+                   R"({"name": "csrf"})")
+                .status,
+            403);
+  std::vector<store::AuditEvent> denied;
+  ASSERT_TRUE(s().store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto events = tx.ListAllAudit(0, 100000);
+                    if (!events.ok()) return events.error();
+                    for (const auto& e : *events) {
+                      if (e.action == "authz.denied") denied.push_back(e);
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto find = [&](std::string_view target) -> const store::AuditEvent* {
+    for (const auto& e : denied) {
+      if (e.target == target) return &e;
+    }
+    return nullptr;
+  };
+  const store::AuditEvent* permission = find("listAudit");
+  ASSERT_NE(permission, nullptr);
+  EXPECT_EQ(permission->org_id, c().org_a);
+  EXPECT_EQ(permission->actor.rfind("key:", 0), 0u) << permission->actor;
+  EXPECT_EQ(permission->outcome, "failure");
+  EXPECT_EQ(permission->source_ip, "127.0.0.1");
+  EXPECT_GT(permission->time, 0);
+  EXPECT_NE(permission->details.find("audit:read"), std::string::npos) << permission->details;
+  const store::AuditEvent* foreign = find("listWorkflows");
+  ASSERT_NE(foreign, nullptr);
+  // Not in org A's audit under org B's name, nor in org B's: without an org, naming org A.
+  EXPECT_EQ(foreign->org_id, "");
+  EXPECT_NE(foreign->details.find(c().org_a), std::string::npos) << foreign->details;
+  EXPECT_EQ(foreign->source_ip, "127.0.0.1");
+  const store::AuditEvent* csrf = find("createApiKey");
+  ASSERT_NE(csrf, nullptr);
+  EXPECT_NE(csrf->details.find("CSRF"), std::string::npos) << csrf->details;
+  // The owners of org A read the 403 in their audit.
+  HttpResponse r = s().Do("GET", A() + "/audit?limit=500", Bearer(c().owner_read_key));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("authz.denied"), std::string::npos);
+  auto report = audit::Verify(s().store());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->reason;
+}
+
+// A probe cannot flood the audit: past the per-source budget, denials are answered the
+// same but no longer audited.
+TEST_F(ApiTest, DeniedAuthorizationAuditsAreBoundedPerSource) {
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(s().Do("GET", A() + "/audit", Bearer(c().dev_rw_key)).status, 403);
+  }
+  int64_t denied = 0;
+  ASSERT_TRUE(s().store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto events = tx.ListAllAudit(0, 100000);
+                    if (!events.ok()) return events.error();
+                    for (const auto& e : *events) denied += e.action == "authz.denied";
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_GE(denied, 1);
+  EXPECT_LE(denied, 10);  // the fixture's budget: 10 a minute
+  s().ResetLimits();
+  // The budget was for auditing only: a permitted request of the same source passes.
+  EXPECT_EQ(s().Do("GET", A() + "/audit", Bearer(c().owner_rw_key)).status, 200);
+}
+
 // ---------------------------------------------------------------------------------------
 // Shutdown: the Api may be destroyed while answers are still on their way.
 
