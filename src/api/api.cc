@@ -215,7 +215,7 @@ struct Call {
     event.target = target;
     event.outcome = outcome;
     event.source_ip = request.remote_ip;
-    event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+    event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
     event.details = json::Serialize(details);
     event.time = time_ms;
     return event;
@@ -722,7 +722,7 @@ void Api::Impl::RecordAuthFailure(const Call& call, std::string_view operation,
   event.target = std::string(operation);
   event.outcome = "failure";
   event.source_ip = request.remote_ip;
-  event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+  event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
   event.details = "{}";
   if (!call.login_orgs.empty()) {
     // A wrong password for a member: their orgs' owners see the attempt (one write, as for
@@ -754,7 +754,7 @@ void Api::Impl::RecordAuthzDenial(const Call& call, std::string_view operation,
     event.org_id.clear();
     event.details = json::Serialize(object{{"status", 404},
                                            {"reason", "not a member of the organization"},
-                                           {"org", json::Excerpt(*call.org_denied, 64)}});
+                                           {"org", AuditText(*call.org_denied, 64)}});
   } else if (event.org_id.empty()) {
     // A member lacking the route's permission (the org's owners read the event), or a
     // request refused before its org was known (CSRF): then the path's org, if any.

@@ -79,6 +79,30 @@ const bj::object& JwtFixture() {
   return *fixture;
 }
 
+// Strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF).
+bool ValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<uint8_t>(text[i]);
+    size_t len = lead < 0x80 ? 1 : (lead >= 0xC2 && lead <= 0xDF) ? 2
+                             : (lead >= 0xE0 && lead <= 0xEF) ? 3
+                             : (lead >= 0xF0 && lead <= 0xF4) ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return false;
+    uint32_t cp = len == 1 ? lead : lead & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<uint8_t>(text[i + k]);
+      if ((b & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 std::string Str(const bj::value& v, std::string_view key) {
   if (!v.is_object()) return "";
   const bj::value* f = v.as_object().if_contains(key);
@@ -1937,6 +1961,50 @@ TEST_F(ApiTest, DeniedAuthorizationsAreAudited) {
   auto report = audit::Verify(s().store());
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->intact) << report->reason;
+}
+
+// Log injection (ASVS V16.4.1): what a client sends in User-Agent or in the path lands in
+// the audit encoded, so the audit stays valid UTF-8 JSON with one event per item, and a
+// collector reading it cannot be fed a forged line or an unparseable page.
+TEST_F(ApiTest, HostileUserAgentAndPathCannotCorruptTheAudit) {
+  const std::string hostile = "evil \xFF\xFE\xC3 \xC2\x9B" "31m \xE2\x80\xA8 end";
+  EXPECT_FALSE(Login(s(), "dev@a.test", "not the password of dev").has_value());
+  HttpResponse r = s().Do("POST", "/v1/auth/login", {{"User-Agent", hostile}},
+                          R"({"email": "dev@a.test", "password": "not the password"})");
+  EXPECT_EQ(r.status, 401);
+  // A member without audit:read (403), and a path org of raw bytes, a newline included.
+  EXPECT_EQ(s().Do("GET", A() + "/audit", {{"Authorization", "Bearer " + c().dev_rw_key},
+                                           {"User-Agent", hostile}})
+                .status,
+            403);
+  EXPECT_EQ(s().Do("GET", "/v1/orgs/%FF%0Aforged%C2%9B/workflows", Bearer(c().dev_rw_key)).status,
+            404);
+  std::vector<store::AuditEvent> events;
+  ASSERT_TRUE(s().store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto all = tx.ListAllAudit(0, 100000);
+                    if (!all.ok()) return all.error();
+                    events = std::move(all).value();
+                    return Status::Ok();
+                  })
+                  .ok());
+  int hostile_seen = 0;
+  for (const store::AuditEvent& e : events) {
+    for (const std::string* field : {&e.user_agent, &e.details, &e.target}) {
+      EXPECT_TRUE(ValidUtf8(*field)) << e.action << ": " << *field;
+      EXPECT_EQ(field->find('\n'), std::string::npos) << e.action;
+      EXPECT_EQ(field->find("\xC2\x9B"), std::string::npos) << e.action;
+      EXPECT_EQ(field->find("\xE2\x80\xA8"), std::string::npos) << e.action;
+    }
+    if (e.user_agent.find("evil") == 0) {
+      ++hostile_seen;
+      EXPECT_NE(e.user_agent.find("end"), std::string::npos);
+    }
+  }
+  EXPECT_GE(hostile_seen, 2);  // the failed login and the denied read are both there
+  r = s().Do("GET", A() + "/audit?limit=500", Bearer(c().owner_read_key));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(ValidUtf8(r.body));
 }
 
 // A probe cannot flood the audit: past the per-source budget, denials are answered the
