@@ -1258,7 +1258,8 @@ TEST_F(ApiTest, MasterKey) {
   for (const std::string& bad :
        {wrong + ":" + c().dev_id, std::string(kMasterKey) + ":usr_doesnotexist000000",
         std::string(kMasterKey) + ":", std::string(kMasterKey), ":" + c().dev_id,
-        std::string(kMasterKey).substr(0, 20) + ":" + c().dev_id}) {
+        std::string(kMasterKey).substr(0, 20) + ":" + c().dev_id,
+        std::string(kMasterKey) + "0:" + c().dev_id}) {
     s().ResetLimits();
     r = s().Do("GET", A(), Bearer(bad));
     EXPECT_EQ(r.status, 401) << bad;
