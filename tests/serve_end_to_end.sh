@@ -333,6 +333,16 @@ check "cancel the queued run" 202 "$(api POST "/v1/orgs/$ORG/runs/$SECOND/cancel
 check "cancel the running run" 202 "$(api POST "/v1/orgs/$ORG/runs/$FIRST/cancel")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
+# Fail closed (ASVS V16.5.3): a master key that does not open the store's data keys stops
+# the start, with a message that names neither key.
+WRONG_KEY="wrong-master-key-$(printf 'z%.0s' $(seq 1 30))"
+RAMPART_MASTER_KEY="$WRONG_KEY" "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$TMP/out" 2>&1
+check "a wrong master key stops the start" 2 $?
+grep -q "cannot decrypt: wrong master key or corrupted data" "$TMP/out"
+check "the wrong master key refusal says why" 0 $?
+grep -q -e "$WRONG_KEY" -e "$(cat "$DATA/master.key")" "$TMP/out"
+check "the wrong master key refusal names no key" 1 $?
+
 # Config refusals: a master key file readable by others, unknown keys.
 printf 'a%.0s' $(seq 1 40) >"$TMP/master.key"
 chmod 644 "$TMP/master.key"

@@ -210,6 +210,9 @@ struct Call {
   std::vector<model::DefinitionError> definition_errors;
   // The orgs of the user a login named: its audit events (success or failure) go to each.
   std::vector<std::string> login_orgs;
+  // The path's {org} when the caller is not a member of it (answered 404, audited as a
+  // denied authorization).
+  std::optional<std::string> org_denied;
 
   const std::string& org_id() const { return access->org.id; }
 
@@ -223,7 +226,7 @@ struct Call {
     event.target = target;
     event.outcome = outcome;
     event.source_ip = request.remote_ip;
-    event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+    event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
     event.details = json::Serialize(details);
     event.time = time_ms;
     return event;
@@ -261,6 +264,7 @@ class Api::Impl {
       : deps_(deps),
         options_(options),
         auth_failures_(options.auth_failures_per_minute),
+        authz_denials_(options.auth_failures_per_minute),
         public_requests_(options.public_requests_per_minute),
         webhooks_(internal::NewWebhookReceiver(deps, options)) {}
 
@@ -299,6 +303,11 @@ class Api::Impl {
   // in each org of `call.login_orgs` or else without an org, then calls `then` once the
   // event is durable.
   void RecordAuthFailure(const Call& call, std::string_view reason, std::function<void()> then);
+  // Audits a denied authorization (a 403, or the 404 of an org the caller is not a member
+  // of) unless this source was audited enough this minute, then calls `then` once the
+  // event is durable. Never changes the answer.
+  void RecordAuthzDenial(const Call& call, std::string_view operation, const Error& error,
+                         std::function<void()> then);
   // Records the use of an API key (last_used_at) or session (last_seen_at, which the
   // idle expiry reads) when due, then calls `then` (at once when nothing is due): the
   // answer leaves once the use is durable, so what the caller reads next agrees with it.
@@ -375,6 +384,9 @@ class Api::Impl {
   ApiDeps deps_;
   ApiOptions options_;
   SourceLimiter auth_failures_;
+  // Audits of denied authorizations per source (bounds the audit writes of a probe; it
+  // never refuses a request).
+  SourceLimiter authz_denials_;
   SourceLimiter public_requests_;
   const server::Router* router_ = nullptr;
   std::vector<RouteSpec> specs_;
@@ -653,6 +665,12 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
                                  responder.Send(std::move(error));
                                });
     }
+    if (response.error().code == ErrorCode::kPermissionDenied || call->org_denied.has_value()) {
+      return RecordAuthzDenial(*call, spec.operation_id, response.error(),
+                               [responder, error = std::move(error)]() mutable {
+                                 responder.Send(std::move(error));
+                               });
+    }
     return responder.Send(std::move(error));
   }
   if (call->principal.user_id.empty()) return responder.Send(std::move(response).value());
@@ -679,9 +697,12 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       call->principal = std::move(principal).value();
     }
     if (spec.access == Access::kOrg) {
-      auto access = auth::AuthorizeOrg(tx, call->principal, call->request.params.at("org"),
-                                       spec.permission);
-      if (!access.ok()) return access.error();
+      const std::string& org = call->request.params.at("org");
+      auto access = auth::AuthorizeOrg(tx, call->principal, org, spec.permission);
+      if (!access.ok()) {
+        if (access.error().code == ErrorCode::kNotFound) call->org_denied = org;
+        return access.error();
+      }
       call->access = std::move(access).value();
     }
     if (!TakesOwnBody(spec.operation_id)) {
@@ -716,7 +737,7 @@ void Api::Impl::RecordAuthFailure(const Call& call, std::string_view operation,
   event.target = std::string(operation);
   event.outcome = "failure";
   event.source_ip = request.remote_ip;
-  event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+  event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
   event.details = "{}";
   if (!call.login_orgs.empty()) {
     // A wrong password for a member: their orgs' owners see the attempt (one write, as for
@@ -727,6 +748,35 @@ void Api::Impl::RecordAuthFailure(const Call& call, std::string_view operation,
           return AppendInOrgs(tx, event, orgs);
         },
         [then = std::move(then)](Status) { then(); });
+  }
+  audit::AppendAsync(*deps_.store, std::move(event), [then = std::move(then)](Status) { then(); });
+}
+
+void Api::Impl::RecordAuthzDenial(const Call& call, std::string_view operation,
+                                  const Error& error, std::function<void()> then) {
+  const Request& request = call.request;
+  int retry_after = 0;
+  if (authz_denials_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after)) {
+    return then();  // already audited enough from this source this minute
+  }
+  object details{{"status", server::HttpStatusFor(error.code)}, {"reason", error.message}};
+  store::AuditEvent event =
+      call.Event("authz.denied", operation, std::move(details), "failure");
+  event.time = Now();
+  if (call.org_denied.has_value()) {
+    // Not a member: the org is named in the details only (it may not exist, and the
+    // event must not land in the audit of an org the caller cannot see).
+    event.org_id.clear();
+    event.details = json::Serialize(object{{"status", 404},
+                                           {"reason", "not a member of the organization"},
+                                           {"org", AuditText(*call.org_denied, 64)}});
+  } else if (event.org_id.empty()) {
+    // A member lacking the route's permission (the org's owners read the event), or a
+    // request refused before its org was known (CSRF): then the path's org, if any.
+    auto org = request.params.find("org");
+    if (org != request.params.end() && !call.principal.user_id.empty()) {
+      event.org_id = org->second;
+    }
   }
   audit::AppendAsync(*deps_.store, std::move(event), [then = std::move(then)](Status) { then(); });
 }

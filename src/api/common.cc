@@ -310,6 +310,58 @@ boost::json::object RunSummaryJson(const store::Run& run) {
           {"finished_at", TimeValue(run.finished_at)}};
 }
 
+std::string AuditText(std::string_view text, size_t max_chars) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(std::min(text.size(), max_chars * 4) + 3);
+  size_t chars = 0;
+  size_t i = 0;
+  auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
+  while (i < text.size() && chars < max_chars) {
+    const uint8_t lead = byte(i);
+    // Length and smallest code point of the sequence (RFC 3629: no overlong forms, no
+    // surrogates, nothing above U+10FFFF).
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (lead < 0x80) {
+      len = 1;
+      cp = lead;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      len = 2;
+      cp = lead & 0x1F;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      len = 3;
+      cp = lead & 0x0F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      len = 4;
+      cp = lead & 0x07;
+    }
+    bool valid = len > 0 && i + len <= text.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      valid = (byte(i + k) & 0xC0) == 0x80;
+      cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    if (valid && len == 3) valid = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+    if (valid && len == 4) valid = cp >= 0x10000 && cp <= 0x10FFFF;
+    if (!valid) {
+      out += kReplacement;  // one replacement per bad byte
+      i += 1;
+    } else {
+      const bool control =
+          cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+      if (control) {
+        out += kReplacement;
+      } else {
+        out.append(text.substr(i, len));
+      }
+      i += len;
+    }
+    ++chars;
+  }
+  if (i < text.size()) out += "...";
+  return out;
+}
+
 std::string ClientAddress(const server::Request& request,
                           const std::vector<std::string>& trusted_cidrs) {
   if (trusted_cidrs.empty()) return request.remote_ip;

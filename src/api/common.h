@@ -69,6 +69,13 @@ boost::json::value RunRecordJson(const store::Run& run);
 bool FinishedInline(const store::Run& run);
 boost::json::object RunSummaryJson(const store::Run& run);
 
+// Untrusted text (a header, a path parameter) for an audit event: at most `max_chars` code
+// points, then "..." when cut, with every byte that is not part of valid UTF-8 and every
+// control or line-separator character (C0, DEL, C1, U+2028, U+2029) replaced by U+FFFD.
+// A stored event then always serializes to valid UTF-8 JSON on one line, whatever the
+// client sent (log injection, ASVS V16.4.1).
+std::string AuditText(std::string_view text, size_t max_chars);
+
 // The client address of a request: the TCP peer, unless the peer is one of `trusted`
 // proxies; then the right-most X-Forwarded-For entry that is not a trusted proxy (the
 // entries a client wrote itself, further left, are never believed).

@@ -12,6 +12,30 @@ server::Request From(std::string peer, std::string forwarded_for = "") {
   return r;
 }
 
+// What a client puts in a header or a path can never break an audit event's JSON or its
+// line: bad UTF-8 and control characters become U+FFFD (ASVS V16.4.1).
+TEST(AuditTextTest, InvalidUtf8AndControlsAreReplaced) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(AuditText("curl/8.0 (x; y)", 200), "curl/8.0 (x; y)");
+  EXPECT_EQ(AuditText("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 200),
+            "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  EXPECT_EQ(AuditText("a\nb\r\x1B[31m\x7F", 200), "a" + r + "b" + r + r + "[31m" + r);
+  EXPECT_EQ(AuditText("\xFF\xFE", 200), r + r);
+  EXPECT_EQ(AuditText("x\xC3", 200), "x" + r);                  // truncated sequence
+  EXPECT_EQ(AuditText("\xC0\xAF", 200), r + r);                // overlong '/'
+  EXPECT_EQ(AuditText("\xED\xA0\x80", 200), r + r + r);       // surrogate U+D800
+  EXPECT_EQ(AuditText("\xF4\x90\x80\x80", 200), r + r + r + r);  // above U+10FFFF
+  EXPECT_EQ(AuditText("\xC2\x9B" "31m", 200), r + "31m");       // C1 CSI
+  EXPECT_EQ(AuditText("a\xE2\x80\xA8" "b\xE2\x80\xA9", 200), "a" + r + "b" + r);
+  EXPECT_EQ(AuditText(std::string("a\0b", 3), 200), "a" + r + "b");
+}
+
+TEST(AuditTextTest, CutsOnCodePoints) {
+  EXPECT_EQ(AuditText("abcdef", 3), "abc...");
+  EXPECT_EQ(AuditText("\xC3\xA9\xC3\xA9\xC3\xA9", 2), "\xC3\xA9\xC3\xA9...");
+  EXPECT_EQ(AuditText(std::string(5000, 'a'), 200).size(), 203u);
+}
+
 TEST(ParseRfc3339Test, UtcOffsetsAndFractions) {
   // 2030-01-01T00:00:00Z = 1893456000 s.
   EXPECT_EQ(ParseRfc3339Millis("2030-01-01T00:00:00Z"), 1893456000000);

@@ -621,7 +621,7 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   event.action = "run.start";
   event.outcome = "success";
   event.source_ip = request.remote_ip;
-  event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+  event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
   // The connector whose secret authenticated the delivery (its use is audited here, with
   // the run it started: rejected deliveries are counted, not audited one by one).
   event.details = json::Serialize(object{{"workflow", target.hook.workflow_id},
@@ -734,7 +734,7 @@ std::optional<store::AuditEvent> WebhookReceiver::AuthFailureEvent(const Resolve
   event.target = target.hook.id;
   event.outcome = "failure";
   event.source_ip = request.remote_ip;
-  event.user_agent = json::Excerpt(request.Header("user-agent").value_or(""), 200);
+  event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
   event.details = json::Serialize(object{{"workflow", target.hook.workflow_id}});
   return event;
 }

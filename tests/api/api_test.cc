@@ -79,6 +79,30 @@ const bj::object& JwtFixture() {
   return *fixture;
 }
 
+// Strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF).
+bool ValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<uint8_t>(text[i]);
+    size_t len = lead < 0x80 ? 1 : (lead >= 0xC2 && lead <= 0xDF) ? 2
+                             : (lead >= 0xE0 && lead <= 0xEF) ? 3
+                             : (lead >= 0xF0 && lead <= 0xF4) ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return false;
+    uint32_t cp = len == 1 ? lead : lead & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<uint8_t>(text[i + k]);
+      if ((b & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 std::string Str(const bj::value& v, std::string_view key) {
   if (!v.is_object()) return "";
   const bj::value* f = v.as_object().if_contains(key);
@@ -1277,7 +1301,8 @@ TEST_F(ApiTest, MasterKey) {
   for (const std::string& bad :
        {wrong + ":" + c().dev_id, std::string(kMasterKey) + ":usr_doesnotexist000000",
         std::string(kMasterKey) + ":", std::string(kMasterKey), ":" + c().dev_id,
-        std::string(kMasterKey).substr(0, 20) + ":" + c().dev_id}) {
+        std::string(kMasterKey).substr(0, 20) + ":" + c().dev_id,
+        std::string(kMasterKey) + "0:" + c().dev_id}) {
     s().ResetLimits();
     r = s().Do("GET", A(), Bearer(bad));
     EXPECT_EQ(r.status, 401) << bad;
@@ -1982,6 +2007,127 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->intact) << report->reason;
   EXPECT_GT(report->events, 10);
+}
+
+// Failed authorization is audited (ASVS V16.3.2), with who, where from and why, in the
+// audit of the org whose owners should see it; the answers are unchanged.
+TEST_F(ApiTest, DeniedAuthorizationsAreAudited) {
+  // A developer reading the audit (needs audit:read): 403.
+  EXPECT_EQ(s().Do("GET", A() + "/audit", Bearer(c().dev_rw_key)).status, 403);
+  // An org B key probing org A: 404, as for an org that does not exist.
+  EXPECT_EQ(s().Do("GET", A() + "/workflows", Bearer(c().owner_b_key)).status, 404);
+  // A session cookie without its CSRF token on a state-changing route: 403.
+  EXPECT_EQ(s().Do("POST", A() + "/api-keys", {{"Cookie", c().dev_session.cookie}},
+                   R"({"name": "csrf"})")
+                .status,
+            403);
+  std::vector<store::AuditEvent> denied;
+  ASSERT_TRUE(s().store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto events = tx.ListAllAudit(0, 100000);
+                    if (!events.ok()) return events.error();
+                    for (const auto& e : *events) {
+                      if (e.action == "authz.denied") denied.push_back(e);
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto find = [&](std::string_view target) -> const store::AuditEvent* {
+    for (const auto& e : denied) {
+      if (e.target == target) return &e;
+    }
+    return nullptr;
+  };
+  const store::AuditEvent* permission = find("listAudit");
+  ASSERT_NE(permission, nullptr);
+  EXPECT_EQ(permission->org_id, c().org_a);
+  EXPECT_EQ(permission->actor.rfind("key:", 0), 0u) << permission->actor;
+  EXPECT_EQ(permission->outcome, "failure");
+  EXPECT_EQ(permission->source_ip, "127.0.0.1");
+  EXPECT_GT(permission->time, 0);
+  EXPECT_NE(permission->details.find("audit:read"), std::string::npos) << permission->details;
+  const store::AuditEvent* foreign = find("listWorkflows");
+  ASSERT_NE(foreign, nullptr);
+  // Not in org A's audit under org B's name, nor in org B's: without an org, naming org A.
+  EXPECT_EQ(foreign->org_id, "");
+  EXPECT_NE(foreign->details.find(c().org_a), std::string::npos) << foreign->details;
+  EXPECT_EQ(foreign->source_ip, "127.0.0.1");
+  const store::AuditEvent* csrf = find("createApiKey");
+  ASSERT_NE(csrf, nullptr);
+  EXPECT_NE(csrf->details.find("CSRF"), std::string::npos) << csrf->details;
+  // The owners of org A read the 403 in their audit.
+  HttpResponse r = s().Do("GET", A() + "/audit?limit=500", Bearer(c().owner_read_key));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("authz.denied"), std::string::npos);
+  auto report = audit::Verify(s().store());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->reason;
+}
+
+// Log injection (ASVS V16.4.1): what a client sends in User-Agent or in the path lands in
+// the audit encoded, so the audit stays valid UTF-8 JSON with one event per item, and a
+// collector reading it cannot be fed a forged line or an unparseable page.
+TEST_F(ApiTest, HostileUserAgentAndPathCannotCorruptTheAudit) {
+  const std::string hostile = "evil \xFF\xFE\xC3 \xC2\x9B" "31m \xE2\x80\xA8 end";
+  EXPECT_FALSE(Login(s(), "dev@a.test", "not the password of dev").has_value());
+  HttpResponse r = s().Do("POST", "/v1/auth/login", {{"User-Agent", hostile}},
+                          R"({"email": "dev@a.test", "password": "not the password"})");
+  EXPECT_EQ(r.status, 401);
+  // A member without audit:read (403), and a path org of raw bytes, a newline included.
+  EXPECT_EQ(s().Do("GET", A() + "/audit", {{"Authorization", "Bearer " + c().dev_rw_key},
+                                           {"User-Agent", hostile}})
+                .status,
+            403);
+  EXPECT_EQ(s().Do("GET", "/v1/orgs/%FF%0Aforged%C2%9B/workflows", Bearer(c().dev_rw_key)).status,
+            404);
+  std::vector<store::AuditEvent> events;
+  ASSERT_TRUE(s().store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto all = tx.ListAllAudit(0, 100000);
+                    if (!all.ok()) return all.error();
+                    events = std::move(all).value();
+                    return Status::Ok();
+                  })
+                  .ok());
+  int hostile_seen = 0;
+  for (const store::AuditEvent& e : events) {
+    for (const std::string* field : {&e.user_agent, &e.details, &e.target}) {
+      EXPECT_TRUE(ValidUtf8(*field)) << e.action << ": " << *field;
+      EXPECT_EQ(field->find('\n'), std::string::npos) << e.action;
+      EXPECT_EQ(field->find("\xC2\x9B"), std::string::npos) << e.action;
+      EXPECT_EQ(field->find("\xE2\x80\xA8"), std::string::npos) << e.action;
+    }
+    if (e.user_agent.find("evil") == 0) {
+      ++hostile_seen;
+      EXPECT_NE(e.user_agent.find("end"), std::string::npos);
+    }
+  }
+  EXPECT_GE(hostile_seen, 2);  // the failed login and the denied read are both there
+  r = s().Do("GET", A() + "/audit?limit=500", Bearer(c().owner_read_key));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(ValidUtf8(r.body));
+}
+
+// A probe cannot flood the audit: past the per-source budget, denials are answered the
+// same but no longer audited.
+TEST_F(ApiTest, DeniedAuthorizationAuditsAreBoundedPerSource) {
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(s().Do("GET", A() + "/audit", Bearer(c().dev_rw_key)).status, 403);
+  }
+  int64_t denied = 0;
+  ASSERT_TRUE(s().store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto events = tx.ListAllAudit(0, 100000);
+                    if (!events.ok()) return events.error();
+                    for (const auto& e : *events) denied += e.action == "authz.denied";
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_GE(denied, 1);
+  EXPECT_LE(denied, 10);  // the fixture's budget: 10 a minute
+  s().ResetLimits();
+  // The budget was for auditing only: a permitted request of the same source passes.
+  EXPECT_EQ(s().Do("GET", A() + "/audit", Bearer(c().owner_rw_key)).status, 200);
 }
 
 // ---------------------------------------------------------------------------------------
