@@ -64,7 +64,14 @@ class CountingHandler {
     st.push_uint64(u);
     return true;
   }
-  bool on_double(double d, bj::string_view, bj::error_code&) {
+  bool on_double(double d, bj::string_view, bj::error_code& ec) {
+    // "1e400" reads as infinity, which JSON cannot represent: serialized again it would
+    // be null, so the value a schema checked and the value stored or sent would differ.
+    if (!std::isfinite(d)) {
+      out_of_range = true;
+      ec = bj::error::exponent_overflow;
+      return false;
+    }
     st.push_double(d);
     return true;
   }
@@ -81,6 +88,7 @@ class CountingHandler {
 
   bj::value_stack st;
   size_t members = 0;
+  bool out_of_range = false;
 };
 
 size_t CountMembers(const bj::value& v) {
@@ -199,6 +207,11 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
     if (ec == bj::error::too_deep) {
       return MakeError(ErrorCode::kLimitExceeded, "JSON nesting deeper than " +
                                                       std::to_string(limits.max_depth) + " levels");
+    }
+    if (parser.handler().out_of_range) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "invalid JSON near byte " + std::to_string(consumed) +
+                           ": number out of range (larger than a double)");
     }
     return MakeError(ErrorCode::kInvalidArgument,
                      "invalid JSON near byte " + std::to_string(consumed) + ": " + ec.message());

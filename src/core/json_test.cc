@@ -44,14 +44,39 @@ TEST(JsonParseTest, OversizedInputIsALimit) {
   EXPECT_EQ(v.error().code, ErrorCode::kLimitExceeded);
 }
 
-TEST(JsonParseTest, DuplicateKeysLastWinsByDefault) {
-  auto v = Parse(R"({"a": 1, "a": 2})");
+TEST(JsonParseTest, NumbersBeyondADoubleAreRefusedNotInfinity) {
+  // Read as +-infinity they would serialize as null: the value a schema checked would not
+  // be the value stored, shown or sent on.
+  for (const char* text : {"1e400", "-1e400", R"({"amount": 1e309})", "[1, 2E+99999]"}) {
+    auto v = Parse(text);
+    ASSERT_FALSE(v.ok()) << text;
+    EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(v.error().message.find("number out of range"), std::string::npos) << v.error().message;
+  }
+  // Big but finite numbers, and underflow to zero, stay numbers.
+  for (const char* text : {"1e308", "-1.7976931348623157e308", "1e-400", "18446744073709551616"}) {
+    auto v = Parse(text);
+    ASSERT_TRUE(v.ok()) << text;
+    EXPECT_TRUE(v->is_number()) << text;
+  }
+}
+
+TEST(JsonParseTest, DuplicateKeysLastWinsOnlyWhenAsked) {
+  auto v = Parse(R"({"a": 1, "a": 2})", {.reject_duplicate_keys = false});
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(Serialize(*v), R"({"a":2})");
 }
 
-TEST(JsonParseTest, RejectsDuplicateKeysWhenAsked) {
-  const ParseLimits strict{.reject_duplicate_keys = true};
+TEST(JsonParseTest, RejectsInvalidUtf8AndLoneSurrogates) {
+  for (const char* text : {"\"\xff\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", R"(["\ud800"])",
+                           R"(["\udc00x"])", R"({"\ud800": 1})"}) {
+    EXPECT_FALSE(Parse(text).ok()) << text;
+  }
+  EXPECT_TRUE(Parse(R"(["\ud83d\ude00"])").ok()) << "a surrogate pair";
+}
+
+TEST(JsonParseTest, RejectsDuplicateKeysByDefault) {
+  const ParseLimits strict{};
   struct Case {
     const char* text;
     const char* pointer;

@@ -14,12 +14,16 @@ struct ParseLimits {
   size_t max_bytes = 1 << 20;  // input size
   size_t max_depth = 64;       // nesting of arrays/objects
   // A key twice in one object is an error ("duplicate key 'k' at /pointer") instead of
-  // the last one silently winning. Costs a walk of the parsed value.
-  bool reject_duplicate_keys = false;
+  // the last one silently winning, so every entry point (API bodies, definitions, webhook
+  // payloads, from_json, the CLI's --input, JWTs) reads a document the same way, and the
+  // way of a first-key-wins parser in front of Rampart can never differ from it unnoticed.
+  // Costs a walk of the parsed value; false only for text Rampart serialized itself.
+  bool reject_duplicate_keys = true;
 };
 
-// Parses untrusted JSON text. Errors (kInvalidArgument, or kLimitExceeded for the
-// bounds) carry a sanitized message with the byte offset; never throws.
+// Parses untrusted JSON text (RFC 8259, strict: UTF-8 only, no lone surrogates, no
+// comments, no trailing text, no number beyond a double). Errors (kInvalidArgument, or
+// kLimitExceeded for the bounds) carry a sanitized message with the byte offset; never throws.
 Result<boost::json::value> Parse(std::string_view text, const ParseLimits& limits = {});
 
 // Compact serialization. Unlike boost::json::serialize, doubles use the shortest
