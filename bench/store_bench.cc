@@ -1,6 +1,8 @@
 // The SQLite store: durable inserts through Write() (group commit) with 1, 8 and 32
 // concurrent writers, through WriteAsync() from one thread with 1, 8 and 32 writes in
-// flight, and point reads through Read().
+// flight, point reads through Read(), and the first page of ListRuns for an owner (every
+// run) and for developers (RunFilter::visible_to: runs of private workflows of others are
+// skipped inside the query).
 //
 // The database lives in $RAMPART_BENCH_DIR (default: a fresh directory under /tmp), so
 // the fsync cost is that of the filesystem there; the numbers are items/s across all
@@ -110,6 +112,33 @@ void BM_GetRun(benchmark::State& state) {
 }
 BENCHMARK(BM_GetRun)->Threads(1)->Threads(4)->UseRealTime();
 
+// A page of 50 runs, newest first. Arg 0: an owner (no visibility filter); 1: usr_dev, who
+// sees 2 of every 3 preloaded runs (an org workflow and their own private one); 2: another
+// developer, who sees 1 in 3; 3: usr_dev asking for the runs of usr_owner's private
+// workflow, which are all skipped (the query reads every run of that workflow, 3,333 here,
+// to answer an empty page: the worst case).
+void BM_ListRunsPage(benchmark::State& state) {
+  rampart::store::RunFilter filter;
+  if (state.range(0) == 1 || state.range(0) == 3) filter.visible_to = "usr_dev";
+  if (state.range(0) == 2) filter.visible_to = "usr_other";
+  if (state.range(0) == 3) filter.workflow_id = "payroll";
+  const size_t expected = state.range(0) == 3 ? 0 : 50;
+  for (auto _ : state) {
+    Status status = full_store->Read([&](Tx& tx) -> Status {
+      auto page = tx.ListRuns("org_bench", filter, {.after = "", .limit = 50});
+      if (!page.ok()) return page.error();
+      if (page->items.size() != expected) {
+        return rampart::MakeError(rampart::ErrorCode::kInternal, "unexpected page size");
+      }
+      benchmark::DoNotOptimize(page->items.data());
+      return Status::Ok();
+    });
+    if (!status.ok()) state.SkipWithError("read failed");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(expected));
+}
+BENCHMARK(BM_ListRunsPage)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->UseRealTime();
+
 std::unique_ptr<Store> OpenOrDie(const std::string& path, bool synchronous_full) {
   rampart::store::SqliteOptions options;
   options.path = path;
@@ -135,8 +164,34 @@ int main(int argc, char** argv) {
   full_store = OpenOrDie(pattern + "/full.db", true);
   normal_store = OpenOrDie(pattern + "/normal.db", false);
   Status preloaded = full_store->Write([](Tx& tx) -> Status {
+    // Three workflows: "deploy" (org), "payroll" (private, usr_owner's), "mine" (private,
+    // usr_dev's); the preloaded runs cycle through them.
+    if (Status s = tx.InsertOrg({.id = "org_bench", .slug = "bench", .name = "bench",
+                                 .max_concurrent_runs = 10, .created_at = 1});
+        !s.ok()) {
+      return s;
+    }
+    const char* const kWorkflows[][3] = {
+        {"deploy", "org", "usr_owner"}, {"payroll", "private", "usr_owner"},
+        {"mine", "private", "usr_dev"}};
+    for (const auto& [id, visibility, creator] : kWorkflows) {
+      if (Status s = tx.InsertWorkflow({.org_id = "org_bench", .id = id, .name = id,
+                                        .visibility = visibility, .latest_version = 1,
+                                        .live_version = 1, .created_at = 1, .updated_at = 1});
+          !s.ok()) {
+        return s;
+      }
+      if (Status s = tx.InsertWorkflowVersion({.org_id = "org_bench", .workflow_id = id,
+                                               .version = 1, .definition = "{}", .source = "{}",
+                                               .created_by = creator, .created_at = 1});
+          !s.ok()) {
+        return s;
+      }
+    }
     for (int i = 0; i < kPreloadedRuns; ++i) {
-      if (Status s = tx.InsertRun(MakeRun("pre_" + std::to_string(i))); !s.ok()) return s;
+      Run run = MakeRun("pre_" + std::to_string(i));
+      run.workflow_id = kWorkflows[i % 3][0];
+      if (Status s = tx.InsertRun(run); !s.ok()) return s;
     }
     return Status::Ok();
   });

@@ -402,6 +402,11 @@ class Api::Impl {
   // A workflow of the caller's org that the caller may see (private: owners + creator).
   Result<store::Workflow> VisibleWorkflow(Call& call, std::string_view id);
   bool MaySee(const Call& call, const store::Workflow& workflow);
+  // A run of the caller's org that the caller may see: a run is as private as its
+  // workflow (MaySee; a child run follows its own workflow, not its parent's), and a run
+  // whose workflow was deleted is left to owners, its visibility being unknown. kNotFound
+  // "run not found" otherwise, the same answer as for a run that does not exist.
+  Result<store::Run> VisibleRun(Call& call, std::string_view run_id);
   // The workflows `parent` calls through `workflow` steps (their live versions, and the
   // ones those call) must each be one the caller may run directly; kPermissionDenied
   // naming the first that is not.
@@ -1379,6 +1384,19 @@ Result<store::Workflow> Api::Impl::VisibleWorkflow(Call& call, std::string_view 
   return std::move(**workflow);
 }
 
+Result<store::Run> Api::Impl::VisibleRun(Call& call, std::string_view run_id) {
+  const Error not_found = MakeError(ErrorCode::kNotFound, "run not found");
+  auto run = call.tx->GetRun(call.org_id(), run_id);
+  if (!run.ok()) return run.error();
+  if (!run->has_value()) return not_found;
+  if (call.access->role != auth::kRoleOwner) {
+    auto workflow = call.tx->GetWorkflow(call.org_id(), (*run)->workflow_id);
+    if (!workflow.ok()) return workflow.error();
+    if (!workflow->has_value() || !MaySee(call, **workflow)) return not_found;
+  }
+  return std::move(**run);
+}
+
 // A child run executes on behalf of the caller of its parent, so the caller's own rights
 // decide (ASVS V8.3.3): without this a developer's draft with a `workflow` step would run
 // an owner-only or private workflow that the developer may not start. A child that does
@@ -1726,6 +1744,9 @@ Result<Response> Api::Impl::ListRuns(Call& call) {
       std::find(std::begin(kStatuses), std::end(kStatuses), filter.status) == std::end(kStatuses)) {
     return MakeError(ErrorCode::kInvalidArgument, "unknown status");
   }
+  // The rule of VisibleRun, in the store's query (filtering a page after reading it would
+  // leave pages short and could end the list early).
+  if (call.access->role != auth::kRoleOwner) filter.visible_to = call.principal.user_id;
   auto runs = call.tx->ListRuns(call.org_id(), filter, *page);
   if (!runs.ok()) return runs.error();
   array items;
@@ -1734,17 +1755,15 @@ Result<Response> Api::Impl::ListRuns(Call& call) {
 }
 
 Result<Response> Api::Impl::GetRun(Call& call) {
-  auto run = call.tx->GetRun(call.org_id(), call.request.params.at("run_id"));
+  auto run = VisibleRun(call, call.request.params.at("run_id"));
   if (!run.ok()) return run.error();
-  if (!run->has_value()) return MakeError(ErrorCode::kNotFound, "run not found");
-  return server::JsonResponse(200, RunRecordJson(**run));
+  return server::JsonResponse(200, RunRecordJson(*run));
 }
 
 Result<Response> Api::Impl::CancelRun(Call& call) {
   const std::string& run_id = call.request.params.at("run_id");
-  auto run = call.tx->GetRun(call.org_id(), run_id);
+  auto run = VisibleRun(call, run_id);
   if (!run.ok()) return run.error();
-  if (!run->has_value()) return MakeError(ErrorCode::kNotFound, "run not found");
   std::string org_id = call.org_id();
   store::AuditEvent event = call.Event("run.cancel", run_id);
   // On the io thread, which waits for the cancellation's commit (a rare request).
@@ -1774,6 +1793,7 @@ Result<Response> Api::Impl::DecideApproval(Call& call) {
   }
   auto comment = OptionalString(call.body, "comment", runs::kMaxApprovalComment);
   if (!comment.ok()) return comment.error();
+  if (auto run = VisibleRun(call, run_id); !run.ok()) return run.error();
 
   runs::Approver approver;
   if (call.principal.kind != auth::Principal::Kind::kMasterKey) {
@@ -2085,10 +2105,17 @@ Result<Response> Api::Impl::DiagnosticsLogs(Call& call) {
 
 // ----- outbound execution hooks -----
 
+// Deliveries show a run's event payloads (its outcome): the run's visibility applies.
 Result<Response> Api::Impl::ListRunHooks(Call& call) {
+  if (auto run = VisibleRun(call, call.request.params.at("run_id")); !run.ok()) {
+    return run.error();
+  }
   return internal::ListRunHooksHandler(*call.tx, call.org_id(), call.request.params.at("run_id"));
 }
 Result<Response> Api::Impl::RedeliverRunHooks(Call& call) {
+  if (auto run = VisibleRun(call, call.request.params.at("run_id")); !run.ok()) {
+    return run.error();
+  }
   return internal::RedeliverRunHooksHandler(
       *call.tx, call.org_id(), call.request.params.at("run_id"), call.body, call.time_ms,
       [&call](std::string_view action, std::string_view target, object details) {

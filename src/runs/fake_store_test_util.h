@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -156,9 +158,43 @@ class FakeTx final : public store::Tx {
     if (it == s_.runs.end() || it->second.org_id != org) return std::optional<store::Run>();
     return std::optional<store::Run>(it->second);
   }
-  Result<store::Page<store::Run>> ListRuns(std::string_view, const store::RunFilter&,
-                                           const store::PageRequest&) override {
-    return Unsupported();
+  // As the SQLite store: newest first by insertion, keyset cursor "r.<seq>", limit clamped
+  // to [1, 200], and RunFilter::visible_to applied before paging.
+  Result<store::Page<store::Run>> ListRuns(std::string_view org, const store::RunFilter& filter,
+                                           const store::PageRequest& page) override {
+    const int limit = std::clamp(page.limit, 1, 200);
+    int64_t before = std::numeric_limits<int64_t>::max();
+    if (!page.after.empty()) {
+      const std::string_view digits = std::string_view(page.after).substr(2);
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (page.after.rfind("r.", 0) != 0 || digits.empty() || ec != std::errc() ||
+          end != digits.data() + digits.size()) {
+        return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");
+      }
+      before = n;
+    }
+    std::vector<std::pair<int64_t, const store::Run*>> found;
+    for (const auto& [id, run] : s_.runs) {
+      const int64_t seq = s_.run_order.at(id);
+      if (run.org_id != org || seq >= before) continue;
+      if (!filter.workflow_id.empty() && run.workflow_id != filter.workflow_id) continue;
+      if (!filter.status.empty() && run.status != filter.status) continue;
+      if (filter.visible_to.has_value() && !Visible(run, *filter.visible_to)) continue;
+      found.emplace_back(seq, &run);
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    store::Page<store::Run> out;
+    int64_t last = 0;
+    for (const auto& [seq, run] : found) {
+      if (static_cast<int>(out.items.size()) == limit) {
+        out.next = "r." + std::to_string(last);
+        break;
+      }
+      out.items.push_back(*run);
+      last = seq;
+    }
+    return out;
   }
   Result<std::vector<store::Run>> ListRunsByStatus(std::string_view status, int limit) override {
     std::vector<std::pair<int64_t, const store::Run*>> found;
@@ -295,6 +331,16 @@ class FakeTx final : public store::Tx {
   }
 
  private:
+  // RunFilter::visible_to: the run's workflow exists in its org and is not private, or
+  // its version 1 was created by `user`.
+  bool Visible(const store::Run& run, const std::string& user) const {
+    auto wf = s_.workflows.find(std::make_pair(run.org_id, run.workflow_id));
+    if (wf == s_.workflows.end()) return false;
+    if (wf->second.visibility != "private") return true;
+    auto first = s_.versions.find(std::make_tuple(run.org_id, run.workflow_id, 1));
+    return first != s_.versions.end() && first->second.created_by == user;
+  }
+
   FakeState& s_;
 };
 

@@ -1,6 +1,7 @@
 #include "store/sqlite_tx.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 #include <utility>
@@ -566,25 +567,37 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
     before = *after;
   }
   // One statement per filter combination, so each one has an index that serves both
-  // the filter and the order.
-  static constexpr const char* kSql[4] = {
-      "SELECT " RAMPART_RUN_COLUMNS
-      " FROM runs WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-      "SELECT " RAMPART_RUN_COLUMNS
-      " FROM runs WHERE org_id = ? AND workflow_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-      "SELECT " RAMPART_RUN_COLUMNS
-      " FROM runs WHERE org_id = ? AND status = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-      "SELECT " RAMPART_RUN_COLUMNS
-      " FROM runs WHERE org_id = ? AND workflow_id = ? AND status = ? AND seq < ? "
-      "ORDER BY seq DESC LIMIT ?",
-  };
+  // the filter and the order. The visibility test probes two primary keys per run read
+  // (workflows, then version 1 of a private one), so it needs no index of its own.
+  static const std::array<std::string, 8> kSql = [] {
+    std::array<std::string, 8> sql;
+    for (size_t i = 0; i < sql.size(); ++i) {
+      std::string& q = sql[i];
+      q = "SELECT " RAMPART_RUN_COLUMNS " FROM runs r WHERE r.org_id = ?";
+      if ((i & 1) != 0) q += " AND r.workflow_id = ?";
+      if ((i & 2) != 0) q += " AND r.status = ?";
+      q += " AND r.seq < ?";
+      if ((i & 4) != 0) {
+        q += " AND EXISTS (SELECT 1 FROM workflows w WHERE w.org_id = r.org_id AND "
+             "w.id = r.workflow_id AND (w.visibility <> 'private' OR EXISTS (SELECT 1 FROM "
+             "workflow_versions v WHERE v.org_id = w.org_id AND v.workflow_id = w.id AND "
+             "v.version = 1 AND v.created_by = ?)))";
+      }
+      q += " ORDER BY r.seq DESC LIMIT ?";
+    }
+    return sql;
+  }();
   const bool by_workflow = !filter.workflow_id.empty();
   const bool by_status = !filter.status.empty();
-  Stmt s(conn_, kSql[(by_workflow ? 1 : 0) + (by_status ? 2 : 0)]);
+  const bool by_visibility = filter.visible_to.has_value();
+  Stmt s(conn_,
+         kSql[(by_workflow ? 1 : 0) + (by_status ? 2 : 0) + (by_visibility ? 4 : 0)].c_str());
   s.Text(org_id);
   if (by_workflow) s.Text(filter.workflow_id);
   if (by_status) s.Text(filter.status);
-  s.Int(before).Int(limit + 1);
+  s.Int(before);
+  if (by_visibility) s.Text(*filter.visible_to);
+  s.Int(limit + 1);
   return QueryPage<Run>(s, limit, ReadRun,
                         [](const Stmt& row) { return "r." + std::to_string(row.ColInt(0)); });
 }

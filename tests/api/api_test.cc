@@ -1937,6 +1937,180 @@ TEST_F(ApiTest, ApprovalSteps) {
   EXPECT_TRUE(approved);
 }
 
+// A run is as private as its workflow (ASVS V8.2.2, spec/security.md 3): a member who may
+// not see a private workflow gets 404 not_found, exactly as for a run that does not exist,
+// on every route that shows or acts on a run, and never finds its runs in a list, whose
+// pages stay full (the filter is in the store's query, before paging). Each member still
+// sees their own private workflows' runs and the org-visible ones; owners see all. A child
+// run follows its own workflow's visibility, whatever its parent's; a run whose workflow
+// was deleted is left to owners (its visibility is no longer known).
+TEST_F(ApiTest, RunsOfAPrivateWorkflowAreAsPrivateAsTheWorkflow) {
+  const HttpHeaders owner = Bearer(c().owner_rw_key);
+  const HttpHeaders dev_key = Bearer(c().dev_rw_key);
+  const HttpHeaders owner_session = c().owner_session.headers();
+  const HttpHeaders dev_session = c().dev_session.headers();
+  // Another developer of org A (the JWT fixtures' user).
+  const HttpHeaders ada =
+      Bearer(std::string(JwtFixture().at("tokens").at("valid_rs256").as_string()));
+  const std::string w = A() + "/workflows/";
+  auto create = [&](const HttpHeaders& who, const std::string& yaml, bool publish) {
+    HttpResponse r = s().Do("POST", A() + "/workflows", who, yaml, "application/yaml");
+    ASSERT_EQ(r.status, 201) << r.body;
+    if (publish) {
+      r = s().Do("POST", w + Str(Json(r), "id") + "/publish", owner, R"({"version": 1})");
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  };
+  auto start = [&](const HttpHeaders& who, const std::string& id, const std::string& version,
+                   const std::string& status = "succeeded") {
+    HttpResponse r = s().Do("POST", w + id + "/runs", who,
+                            R"({"input": {}, "version": ")" + version + R"(", "wait": 20})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Str(Json(r), "status"), status) << r.body;
+    return Str(Json(r), "run_id");
+  };
+  create(owner, WorkflowYaml("rv-owner-private", "private"), true);
+  create(owner, WorkflowYaml("rv-org", "org"), true);
+  create(dev_key, WorkflowYaml("rv-dev-private", "private"), false);
+  std::set<std::string> owner_private, org_visible, dev_private;
+  for (int i = 0; i < 4; ++i) {
+    owner_private.insert(start(owner, "rv-owner-private", "live"));
+    org_visible.insert(start(owner, "rv-org", "live"));
+    owner_private.insert(start(owner, "rv-owner-private", "live"));
+    dev_private.insert(start(dev_key, "rv-dev-private", "draft"));
+  }
+  // A private child called by an org-visible parent.
+  create(owner, WorkflowYaml("rv-child", "private"), true);
+  create(owner,
+         "rampart: 1\nid: rv-parent\nvisibility: org\nsteps:\n  - id: call\n    type: workflow\n"
+         "    workflow: rv-child\n",
+         true);
+  const std::string parent = start(owner, "rv-parent", "live");
+  org_visible.insert(parent);
+  HttpResponse r = s().Do("GET", A() + "/runs?workflow=rv-child", owner);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Json(r).at("items").as_array().size(), 1u) << r.body;
+  const std::string child = Str(Json(r).at("items").at(0), "run_id");
+  ASSERT_EQ(child.substr(0, 4), "run_") << r.body;
+  owner_private.insert(child);
+  // A run of an org-visible workflow that was deleted since.
+  create(owner, WorkflowYaml("rv-gone", "org"), true);
+  const std::string orphan = start(owner, "rv-gone", "live");
+  ASSERT_EQ(s().Do("DELETE", w + "rv-gone", owner).status, 200);
+  // A private run waiting for an approval (cancel and approve would change it).
+  create(owner,
+         "rampart: 1\nid: rv-gate\nvisibility: private\nsteps:\n  - id: gate\n"
+         "    type: approval\n    approvers: { roles: [owner] }\n",
+         true);
+  const std::string waiting = start(owner, "rv-gate", "live", "awaiting_approval");
+  owner_private.insert(waiting);
+
+  const HttpResponse absent = s().Do("GET", A() + "/runs/run_doesnotexist", owner);
+  ASSERT_EQ(absent.status, 404);
+  // Hidden from `who`: every run route answers as it does for a run that does not exist.
+  auto expect_hidden = [&](const HttpHeaders& who, const std::string& run) {
+    SCOPED_TRACE("hidden run " + run);
+    for (const std::string suffix : {"", "/hooks"}) {
+      HttpResponse got = s().Do("GET", A() + "/runs/" + run + suffix, who);
+      EXPECT_EQ(got.status, 404) << suffix << ": " << got.body;
+      EXPECT_EQ(ErrorCodeOf(got), "not_found");
+      EXPECT_EQ(ErrorMessageOf(got), ErrorMessageOf(absent));
+      EXPECT_EQ(got.body.find(run), std::string::npos);
+    }
+    HttpResponse cancel = s().Do("POST", A() + "/runs/" + run + "/cancel", who);
+    EXPECT_EQ(cancel.status, 404) << cancel.body;
+    EXPECT_EQ(ErrorMessageOf(cancel), ErrorMessageOf(absent));
+    // Developers lack runs:approve and webhooks:manage: refused before any run is read,
+    // the same way for a hidden run as for none.
+    const std::string approve = R"({"step": "gate", "decision": "approve"})";
+    for (const std::string route : {"/approvals", "/hooks/redeliver"}) {
+      const std::string body = route == "/approvals" ? approve : "{}";
+      HttpResponse hidden = s().Do("POST", A() + "/runs/" + run + route, who, body);
+      HttpResponse none = s().Do("POST", A() + "/runs/run_doesnotexist" + route, who, body);
+      EXPECT_EQ(hidden.status, none.status) << route << ": " << hidden.body;
+      EXPECT_EQ(ErrorCodeOf(hidden), ErrorCodeOf(none)) << route;
+      EXPECT_EQ(ErrorMessageOf(hidden), ErrorMessageOf(none)) << route;
+    }
+  };
+  auto expect_visible = [&](const HttpHeaders& who, const std::string& run) {
+    SCOPED_TRACE("visible run " + run);
+    EXPECT_EQ(s().Do("GET", A() + "/runs/" + run, who).status, 200);
+    EXPECT_EQ(s().Do("GET", A() + "/runs/" + run + "/hooks", who).status, 200);
+  };
+  // Every run of the org listed to `who` (pages of 3; every page but the last full, no
+  // run twice), checked against what `who` may and may not see.
+  auto list = [&](const HttpHeaders& who, const std::string& query) {
+    std::set<std::string> seen;
+    std::string cursor;
+    int pages = 0;
+    bool short_page = false;
+    do {
+      std::string url = A() + "/runs?limit=3" + query;
+      if (!cursor.empty()) url += "&cursor=" + cursor;
+      HttpResponse page = s().Do("GET", url, who);
+      EXPECT_EQ(page.status, 200) << page.body;
+      if (page.status != 200) break;
+      const bj::value v = Json(page);
+      const size_t n = v.at("items").as_array().size();
+      EXPECT_FALSE(short_page) << "a page before page " << pages << " was not full";
+      short_page = n < 3;
+      for (const auto& item : v.at("items").as_array()) {
+        const std::string id = Str(item, "run_id");
+        EXPECT_TRUE(seen.insert(id).second) << "listed twice: " << id;
+      }
+      cursor = v.at("next_cursor").is_string() ? std::string(v.at("next_cursor").as_string()) : "";
+      EXPECT_TRUE(cursor.empty() || n == 3) << "a page with a next cursor was not full";
+      if (++pages > 2000) break;
+    } while (!cursor.empty());
+    return seen;
+  };
+  auto check_list = [&](const HttpHeaders& who, const std::string& query,
+                        const std::set<std::string>& must, const std::set<std::string>& never) {
+    SCOPED_TRACE("list" + query);
+    const std::set<std::string> listed = list(who, query);
+    for (const std::string& id : must) EXPECT_TRUE(listed.count(id)) << id << " not listed";
+    for (const std::string& id : never) EXPECT_FALSE(listed.count(id)) << id << " listed";
+  };
+  std::set<std::string> hidden_from_devs = owner_private;
+  hidden_from_devs.insert(orphan);
+
+  for (const HttpHeaders* dev : {&dev_session, &dev_key}) {
+    for (const std::string& run : hidden_from_devs) expect_hidden(*dev, run);
+    for (const std::string& run : dev_private) expect_visible(*dev, run);
+    for (const std::string& run : org_visible) expect_visible(*dev, run);
+    std::set<std::string> mine = dev_private;
+    mine.insert(org_visible.begin(), org_visible.end());
+    check_list(*dev, "", mine, hidden_from_devs);
+    check_list(*dev, "&status=succeeded", mine, hidden_from_devs);
+    check_list(*dev, "&workflow=rv-owner-private", {}, owner_private);
+    check_list(*dev, "&workflow=rv-dev-private", dev_private, {});
+    check_list(*dev, "&workflow=rv-child&status=succeeded", {}, {child});
+  }
+  // The other developer sees neither private workflow's runs.
+  for (const std::string& run : dev_private) expect_hidden(ada, run);
+  for (const std::string& run : owner_private) expect_hidden(ada, run);
+  for (const std::string& run : org_visible) expect_visible(ada, run);
+  std::set<std::string> hidden_from_ada = hidden_from_devs;
+  hidden_from_ada.insert(dev_private.begin(), dev_private.end());
+  check_list(ada, "", org_visible, hidden_from_ada);
+  check_list(ada, "&workflow=rv-dev-private", {}, dev_private);
+
+  // Nothing the developers tried changed the waiting run.
+  r = s().Do("GET", A() + "/runs/" + waiting, owner);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Json(r), "status"), "awaiting_approval");
+
+  // Owners see every run.
+  std::set<std::string> all = hidden_from_ada;
+  all.insert(org_visible.begin(), org_visible.end());
+  for (const HttpHeaders* who : {&owner, &owner_session}) {
+    for (const std::string& run : all) expect_visible(*who, run);
+  }
+  check_list(owner_session, "", all, {});
+  check_list(owner, "&workflow=rv-dev-private", dev_private, {});
+  EXPECT_EQ(s().Do("POST", A() + "/runs/" + waiting + "/cancel", owner).status, 202);
+}
+
 // ---------------------------------------------------------------------------------------
 // 10. Error shape, OpenAPI, metrics
 

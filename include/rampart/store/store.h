@@ -263,6 +263,11 @@ struct Page {
 struct RunFilter {
   std::string workflow_id;  // "" = any
   std::string status;       // "" = any
+  // Set for a caller who is not an owner (the user id): only the runs of workflows this
+  // user may see, i.e. that still exist in the org and are not `private`, or are private
+  // and their version 1 was created by this user. Applied in the query, before paging, so
+  // pages stay full and cursors stay valid. Unset: every run of the org.
+  std::optional<std::string> visible_to = std::nullopt;
 };
 
 class Tx {
