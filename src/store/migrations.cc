@@ -262,6 +262,12 @@ CREATE TABLE schedule_state (
 ALTER TABLE runs ADD COLUMN wake_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX runs_to_wake ON runs(wake_at) WHERE wake_at > 0;
 )sql",
+    // 7: master key replacement: the id of the master key (KEK) that wrapped each data
+    // key. Existing rows keep NULL: they belong to the master key current at the upgrade
+    // (the keyring tries it first), and `rampart keys rewrap` gives them the id.
+    R"sql(
+ALTER TABLE data_keys ADD COLUMN kek_id TEXT;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
@@ -283,7 +289,10 @@ Result<int> ReadUserVersion(sqlite3* db) {
 
 int LatestSchemaVersion() { return kLatestVersion; }
 
-Status ApplyMigrations(sqlite3* db) {
+Status ApplyMigrations(sqlite3* db) { return ApplyMigrationsUpToForTest(db, kLatestVersion); }
+
+Status ApplyMigrationsUpToForTest(sqlite3* db, int target) {
+  if (target < 0 || target > kLatestVersion) return DatabaseError();
   // BEGIN IMMEDIATE takes the write lock before reading the version, so two processes
   // opening the same new file cannot both apply step 1.
   for (;;) {
@@ -299,7 +308,7 @@ Status ApplyMigrations(sqlite3* db) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       return MakeError(ErrorCode::kInternal, "database schema is newer than this binary");
     }
-    if (*version == kLatestVersion) {
+    if (*version >= target) {
       return sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK
                  ? Status::Ok()
                  : Status(DatabaseError());
