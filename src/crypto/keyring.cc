@@ -258,8 +258,16 @@ Status Keyring::LoadLocked(const std::string& org_id) {
   auto listed = store_.ListDataKeys(org_id);
   if (!listed.ok()) return listed.error();
   OrgKeys loaded;
+  const auto cached = orgs_.find(org_id);
   for (const WrappedDataKey& w : *listed) {
     if (w.org_id != org_id || w.version == 0) return CannotDecrypt();
+    // A version already unwrapped (and authenticated) here stays valid whatever its
+    // wrapping became since: a rewrap under a master key this process does not hold
+    // (its operator has not restarted it yet) must not stop it.
+    if (cached != orgs_.end() && cached->second.keys.count(w.version) != 0) {
+      loaded.newest = std::max(loaded.newest, w.version);
+      continue;
+    }
     auto key = Unwrap(w);
     if (!key.ok()) return key.error();
     loaded.newest = std::max(loaded.newest, w.version);

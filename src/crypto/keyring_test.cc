@@ -18,6 +18,7 @@
 #include "rampart/crypto/aead.h"
 #include "rampart/store/store.h"
 #include "store/store_test_util.h"
+#include "support/fake_env.h"
 
 namespace rampart::crypto {
 namespace {
@@ -305,6 +306,12 @@ TEST(KeyringTest, RewrapMovesTheWrappingNeverTheDataKey) {
   Keyring keyring(kNewMaster, {kMaster}, store, SystemRandom());
   // A reader that has the old wrapping cached keeps working across the rewrap.
   EXPECT_EQ(*keyring.Decrypt("org_a", "acme", "token", sealed["org_a/v1"]), "secret-a-1");
+  // So does a server still running on the old key alone (not restarted yet): the data
+  // keys it has unwrapped stay valid even when it reloads the org's rewrapped rows.
+  rampart::testing::ManualClock clock(std::chrono::system_clock::now());
+  Keyring not_restarted(kMaster, store, SystemRandom(), clock);
+  not_restarted.set_refresh_interval(std::chrono::milliseconds(1));
+  ASSERT_TRUE(not_restarted.CheckOrg("org_a").ok());
   for (auto& [k, key] : store.keys_) {
     auto moved = keyring.Rewrap(key);
     ASSERT_TRUE(moved.ok()) << moved.error().message;
@@ -320,6 +327,13 @@ TEST(KeyringTest, RewrapMovesTheWrappingNeverTheDataKey) {
     EXPECT_EQ(again->kek_id, keyring.master_key_id());
     key = *moved;
   }
+  clock.Advance(std::chrono::seconds(1));
+  auto still = not_restarted.Encrypt("org_a", "acme", "token", "after");  // reloads org_a
+  ASSERT_TRUE(still.ok()) << still.error().message;
+  EXPECT_EQ(*not_restarted.Decrypt("org_a", "acme", "token", sealed["org_a/v1"]), "secret-a-1");
+  EXPECT_EQ(*keyring.Decrypt("org_a", "acme", "token", *still), "after");
+  // But it cannot open an org it had not unwrapped before the rewrap.
+  EXPECT_FALSE(not_restarted.CheckOrg("org_b").ok());
   // The old master key is no longer needed; it alone no longer opens anything.
   Keyring only_new(kNewMaster, store, SystemRandom());
   EXPECT_EQ(*only_new.Decrypt("org_a", "acme", "token", sealed["org_a/v1"]), "secret-a-1");
