@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   rotate_cmd->add_flag("--master-key-stdin", keys_rotate.master_key_stdin,
                        "Read the master key from the first line of stdin");
 
-  rampart::cli::KeysRotateOptions keys_rewrap;
+  rampart::cli::KeysRewrapOptions keys_rewrap;
   CLI::App* rewrap_cmd = keys_cmd->add_subcommand(
       "rewrap",
       "Re-wrap every data key under the current master key (after replacing master_key_file; "

@@ -125,7 +125,7 @@ int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err)
   return kExitOk;
 }
 
-int KeysRewrap(const KeysRotateOptions& options, std::FILE* out, std::FILE* err) {
+int KeysRewrap(const KeysRewrapOptions& options, std::FILE* out, std::FILE* err) {
   if (options.batch_size <= 0) {
     return Fail(err, MakeError(ErrorCode::kInvalidArgument, "the batch size must be positive"));
   }

@@ -90,8 +90,17 @@ Error CannotDecrypt() {
   return MakeError(ErrorCode::kInternal, "cannot decrypt: wrong master key or corrupted data");
 }
 
+constexpr size_t kKekIdBytes = 8;  // 16 hex characters
+
+bool WellFormedKekId(std::string_view id) {
+  return id.size() == 2 * kKekIdBytes &&
+         id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 // The id is derived from the KEK, never stored with it: it names a key for operators.
+// Only a well-formed id is echoed (the store is not trusted to put text in messages).
 Error MasterKeyNotConfigured(std::string_view id) {
+  if (!WellFormedKekId(id)) return CannotDecrypt();
   return MakeError(ErrorCode::kInternal,
                    "cannot decrypt: wrong master key or corrupted data (a data key is wrapped by "
                    "master key " +
@@ -186,7 +195,7 @@ Keyring::~Keyring() = default;  // SecretKey destructors wipe every key
 
 std::string Keyring::KekId(const SecretKey& kek) {
   const Digest digest = Sha256(kek.view());
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), 8));
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), kKekIdBytes));
 }
 
 std::vector<std::string> Keyring::previous_master_key_ids() const {

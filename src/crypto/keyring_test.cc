@@ -276,6 +276,11 @@ TEST(KeyringTest, DataKeyOfAnUnconfiguredMasterKeyFailsNamingItsIdNeverAKey) {
   }
   // Nothing was added for an org whose keys could not be read.
   EXPECT_EQ(store.keys_.size(), 3u);
+  // An id that is not one (the store is not trusted to write text into messages or
+  // logs) is not echoed.
+  store.keys_.at({"org_b", 1}).kek_id = "x\n{\"level\":\"error\"}";
+  Keyring keyring(kNewMaster, {kMaster}, store, SystemRandom());
+  EXPECT_EQ(keyring.CheckOrg("org_b").error().message, kCannotDecrypt);
 }
 
 TEST(KeyringTest, DataKeysWithoutAnIdBelongToTheCurrentKeyThenThePreviousOnes) {

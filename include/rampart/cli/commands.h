@@ -81,7 +81,8 @@ int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err)
 // audit events. Idempotent, safe while the server runs. 0 done (counts printed), 1 failed
 // (e.g. a data key whose master key is not configured: the error names its id; earlier
 // batches stay committed, the failing one is not written), 2 bad configuration or no store.
-int KeysRewrap(const KeysRotateOptions& options, std::FILE* out, std::FILE* err);
+using KeysRewrapOptions = KeysRotateOptions;
+int KeysRewrap(const KeysRewrapOptions& options, std::FILE* out, std::FILE* err);
 
 // Version and build information.
 std::string VersionText();
