@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
   rotate_cmd->add_flag("--master-key-stdin", keys_rotate.master_key_stdin,
                        "Read the master key from the first line of stdin");
 
+  rampart::cli::KeysRewrapOptions keys_rewrap;
+  CLI::App* rewrap_cmd = keys_cmd->add_subcommand(
+      "rewrap",
+      "Re-wrap every data key under the current master key (after replacing master_key_file; "
+      "the old key in previous_master_key_files or RAMPART_PREVIOUS_MASTER_KEY)");
+  rewrap_cmd->add_option("--data", keys_rewrap.data_dir, "Data directory (default ./var)");
+  rewrap_cmd->add_option("--config", keys_rewrap.config, "YAML configuration file");
+  rewrap_cmd->add_flag("--master-key-stdin", keys_rewrap.master_key_stdin,
+                       "Read the current master key from the first line of stdin");
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print version and build info");
 
   try {
@@ -64,6 +74,7 @@ int main(int argc, char** argv) {
   if (*serve_cmd) return rampart::cli::Serve(serve, stdout, stderr);
   if (*verify_cmd) return rampart::cli::AuditVerify(audit_data, stdout, stderr);
   if (*rotate_cmd) return rampart::cli::KeysRotate(keys_rotate, stdout, stderr);
+  if (*rewrap_cmd) return rampart::cli::KeysRewrap(keys_rewrap, stdout, stderr);
   if (*validate_cmd) return rampart::cli::Validate(files, stdout, stderr);
   if (*version_cmd) {
     std::printf("%s\n", rampart::cli::VersionText().c_str());

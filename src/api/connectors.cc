@@ -3,14 +3,17 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <climits>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <utility>
 
 #include "api/common.h"
 #include "rampart/audit/chain.h"
+#include "rampart/core/check.h"
 #include "rampart/core/json.h"
 
 namespace rampart::api {
@@ -630,7 +633,7 @@ Result<std::vector<crypto::WrappedDataKey>> StoreKeyStore::ListDataKeys(std::str
         return MakeError(ErrorCode::kInternal, "corrupted data key");
       }
       out.push_back({std::move(k.org_id), static_cast<uint32_t>(k.version),
-                     std::move(k.wrapped), k.created_at});
+                     std::move(k.wrapped), k.created_at, std::move(k.kek_id)});
     }
     return Status::Ok();
   });
@@ -640,7 +643,7 @@ Result<std::vector<crypto::WrappedDataKey>> StoreKeyStore::ListDataKeys(std::str
 
 Status StoreKeyStore::InsertDataKey(const crypto::WrappedDataKey& key) {
   return store_.Write([&](store::Tx& tx) {
-    return tx.InsertDataKey({key.org_id, key.version, key.wrapped, key.created_at});
+    return tx.InsertDataKey({key.org_id, key.version, key.wrapped, key.created_at, key.kek_id});
   });
 }
 
@@ -726,6 +729,73 @@ Result<ReencryptStats> RotateAllKeys(store::Store& store, crypto::Keyring& keyri
   auto stats = ReencryptSecrets(store, keyring, batch_size);
   if (!stats.ok()) return stats.error();
   stats->rotated = rotated;
+  return stats;
+}
+
+Result<RewrapStats> RewrapDataKeys(store::Store& store, const crypto::Keyring& keyring,
+                                   Clock& clock, int batch_size) {
+  RAMPART_CHECK(batch_size > 0);
+  RewrapStats stats;
+  std::set<std::string> orgs;
+  for (;;) {
+    // Per org of this batch: how many keys came from which master key id.
+    std::map<std::string, std::map<std::string, int64_t>> per_org;
+    int64_t moved = 0;
+    Status batch = store.Write([&](store::Tx& tx) -> Status {
+      per_org.clear();
+      moved = 0;
+      // Read inside the write transaction: a key added or re-wrapped since the last
+      // batch is seen as it is now.
+      auto stale = tx.ListDataKeysNotWrappedBy(keyring.master_key_id(), batch_size);
+      if (!stale.ok()) return stale.error();
+      for (store::DataKey& k : *stale) {
+        if (k.version <= 0 || k.version > UINT32_MAX) {
+          return MakeError(ErrorCode::kInternal, "corrupted data key");
+        }
+        auto rewrapped = keyring.Rewrap(
+            {k.org_id, static_cast<uint32_t>(k.version), k.wrapped, k.created_at, k.kek_id});
+        if (!rewrapped.ok()) return rewrapped.error();
+        ++per_org[k.org_id][k.kek_id];
+        k.wrapped = std::move(rewrapped->wrapped);
+        k.kek_id = rewrapped->kek_id;
+        if (Status s = tx.UpdateDataKeyWrapping(k); !s.ok()) return s;
+        ++moved;
+      }
+      const store::Millis now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    clock.Now().time_since_epoch())
+                                    .count();
+      for (const auto& [org, sources] : per_org) {
+        int64_t count = 0;
+        array from_ids;
+        for (const auto& [id, n] : sources) {
+          count += n;
+          from_ids.emplace_back(id.empty() ? "unrecorded" : id);
+        }
+        store::AuditEvent event;
+        event.time = now;
+        event.org_id = org;
+        event.actor = "system";
+        event.action = "master_key.rewrap";
+        event.target = "data_keys";
+        event.outcome = "success";
+        event.details = json::Serialize(object{{"rewrapped", count},
+                                               {"from_master_keys", std::move(from_ids)},
+                                               {"to_master_key", keyring.master_key_id()}});
+        auto appended = tx.AppendAudit(std::move(event));
+        if (!appended.ok()) return appended.error();
+      }
+      return Status::Ok();
+    });
+    if (!batch.ok()) return batch.error();
+    if (moved > 0) ++stats.batches;
+    stats.rewrapped += moved;
+    for (const auto& [org, sources] : per_org) {
+      orgs.insert(org);
+      for (const auto& [id, n] : sources) stats.from[id] += n;
+    }
+    if (moved < batch_size) break;
+  }
+  stats.orgs = static_cast<int64_t>(orgs.size());
   return stats;
 }
 

@@ -96,6 +96,7 @@ Result<Config> LoadConfig(const std::string& path) {
   const auto& o = doc->as_object();
   if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
+                             "previous_master_key_files",
                              "io_threads", "max_queued_runs", "hooks",
                              "webhook_org_rate_limit"},
                          "");
@@ -122,6 +123,13 @@ Result<Config> LoadConfig(const std::string& path) {
   RAMPART_ASSIGN(config.listen, StringAt(o, "listen"));
   RAMPART_ASSIGN(config.data, StringAt(o, "data"));
   RAMPART_ASSIGN(config.master_key_file, StringAt(o, "master_key_file"));
+  RAMPART_ASSIGN(config.previous_master_key_files, StringsAt(o, "previous_master_key_files"));
+  for (const std::string& file : config.previous_master_key_files) {
+    if (file.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "config: previous_master_key_files entries must not be empty");
+    }
+  }
   RAMPART_ASSIGN(config.cors_origins, StringsAt(o, "cors_origins"));
   RAMPART_ASSIGN(config.max_concurrent_runs,
                  IntAt(o, "", "max_concurrent_runs", 1, 100, config.max_concurrent_runs));
@@ -236,6 +244,26 @@ Result<std::string> OperatorMasterKey(const Config& config, bool from_stdin) {
     return std::string(env);
   }
   return std::string();
+}
+
+Result<std::vector<std::string>> PreviousMasterKeys(const Config& config) {
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < config.previous_master_key_files.size(); ++i) {
+    auto key = ReadMasterKeyFile(config.previous_master_key_files[i]);
+    if (!key.ok()) {
+      return MakeError(key.error().code, "previous_master_key_files[" + std::to_string(i) +
+                                             "]: " + key.error().message);
+    }
+    keys.push_back(std::move(key).value());
+  }
+  if (const char* env = std::getenv("RAMPART_PREVIOUS_MASTER_KEY"); env != nullptr && *env != 0) {
+    if (std::string_view(env).size() < kMinMasterKeyLength) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "RAMPART_PREVIOUS_MASTER_KEY must be at least 32 characters");
+    }
+    keys.emplace_back(env);
+  }
+  return keys;
 }
 
 }  // namespace rampart::cli

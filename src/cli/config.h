@@ -19,6 +19,9 @@ struct Config {
   std::string data;
   std::string tls_cert, tls_key;
   std::string master_key_file;
+  // Master keys replaced by master_key_file: they only unwrap the data keys still wrapped
+  // by them (until `rampart keys rewrap`), never wrap new ones.
+  std::vector<std::string> previous_master_key_files;
   std::vector<std::string> cors_origins;
   std::string jwt_issuer, jwt_audience, jwt_jwks_file, jwt_pem_file;
   std::vector<std::string> jwt_algorithms;
@@ -54,5 +57,10 @@ Result<std::string> ReadMasterKeyFile(const std::string& path);
 // master_key_file, then stdin (`--master-key-stdin`), then RAMPART_MASTER_KEY. "" when
 // none was given.
 Result<std::string> OperatorMasterKey(const Config& config, bool from_stdin);
+
+// The previous master keys: each of previous_master_key_files (read like master_key_file:
+// 0600/0400 only, >= 32 characters), then env RAMPART_PREVIOUS_MASTER_KEY (one key,
+// >= 32 characters). Errors name the file's position in the list, never a key.
+Result<std::vector<std::string>> PreviousMasterKeys(const Config& config);
 
 }  // namespace rampart::cli

@@ -1,10 +1,11 @@
-// The keyring's master key (shared by `rampart serve` and `rampart keys rotate`) and
-// `rampart keys rotate`.
+// The keyring's master key (shared by `rampart serve` and the key tools), `rampart keys
+// rotate` and `rampart keys rewrap`.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "cli/config.h"
@@ -71,31 +72,81 @@ Result<MasterKeyMaterial> KeyringMasterKey(const std::string& configured,
   return out;
 }
 
-int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err) {
+namespace {
+
+// What `keys rotate` and `keys rewrap` share: the serve configuration, the store and a
+// keyring with the current and the previous master keys.
+struct KeyTool {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<api::StoreKeyStore> keys;
+  std::unique_ptr<crypto::Keyring> keyring;
+};
+
+// Every failure is a bad configuration or a missing store (exit 2).
+Result<KeyTool> OpenKeyTool(const KeysRotateOptions& options) {
   // The same configuration file and key precedence as `rampart serve`.
   auto config = LoadConfig(options.config);
-  if (!config.ok()) return Fail(err, config.error());
-  std::string data_dir = !options.data_dir.empty() ? options.data_dir
-                         : !config->data.empty()   ? config->data
-                                                   : "./var";
+  if (!config.ok()) return config.error();
+  const std::string data_dir = !options.data_dir.empty() ? options.data_dir
+                               : !config->data.empty()   ? config->data
+                                                         : "./var";
   auto configured = OperatorMasterKey(*config, options.master_key_stdin);
-  if (!configured.ok()) return Fail(err, configured.error());
+  if (!configured.ok()) return configured.error();
+  auto previous = PreviousMasterKeys(*config);
+  if (!previous.ok()) return previous.error();
   if (::access((data_dir + "/rampart.db").c_str(), F_OK) != 0) {
-    std::fprintf(err, "rampart: no store in %s\n", data_dir.c_str());
-    return kExitInvalid;
+    return MakeError(ErrorCode::kInvalidArgument, "no store in " + data_dir);
   }
   auto master = KeyringMasterKey(*configured, data_dir, /*generate=*/false);
-  if (!master.ok()) return Fail(err, master.error());
+  if (!master.ok()) return master.error();
   auto store = store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
-  if (!store.ok()) return Fail(err, store.error());
-  api::StoreKeyStore keys(**store);
-  crypto::Keyring keyring(std::move(master->material), keys, SystemRandom());
-  if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) return Fail(err, s.error());
-  auto stats = api::RotateAllKeys(**store, keyring, options.batch_size);
+  if (!store.ok()) return store.error();
+  KeyTool tool;
+  tool.store = std::move(store).value();
+  tool.keys = std::make_unique<api::StoreKeyStore>(*tool.store);
+  tool.keyring = std::make_unique<crypto::Keyring>(
+      std::move(master->material), std::move(previous).value(), *tool.keys, SystemRandom());
+  return tool;
+}
+
+}  // namespace
+
+int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err) {
+  auto tool = OpenKeyTool(options);
+  if (!tool.ok()) return Fail(err, tool.error());
+  store::Store& store = *tool->store;
+  crypto::Keyring& keyring = *tool->keyring;
+  if (Status s = api::CheckMasterKey(store, keyring); !s.ok()) return Fail(err, s.error());
+  auto stats = api::RotateAllKeys(store, keyring, options.batch_size);
   if (!stats.ok()) return Fail(err, stats.error(), kExitRunFailed);
   std::fprintf(out, "rampart: keys rotated: %lld orgs, %lld new key versions, %lld secrets re-encrypted\n",
                static_cast<long long>(stats->orgs), static_cast<long long>(stats->rotated),
                static_cast<long long>(stats->reencrypted));
+  return kExitOk;
+}
+
+int KeysRewrap(const KeysRewrapOptions& options, std::FILE* out, std::FILE* err) {
+  if (options.batch_size <= 0) {
+    return Fail(err, MakeError(ErrorCode::kInvalidArgument, "the batch size must be positive"));
+  }
+  auto tool = OpenKeyTool(options);
+  if (!tool.ok()) return Fail(err, tool.error());
+  const crypto::Keyring& keyring = *tool->keyring;
+  // No CheckMasterKey first: the batches check every key they move, and a key that does
+  // not open stops the rewrap at its batch (earlier batches stay committed, each whole).
+  auto stats = api::RewrapDataKeys(*tool->store, keyring, SystemClock(), options.batch_size);
+  if (!stats.ok()) return Fail(err, stats.error(), kExitRunFailed);
+  std::string from;
+  for (const auto& [id, n] : stats->from) {
+    from += (from.empty() ? "" : ", ") + (id.empty() ? std::string("unrecorded") : id) + ": " +
+            std::to_string(n);
+  }
+  std::fprintf(out,
+               "rampart: master key rewrap: %lld data keys of %lld orgs re-wrapped under master "
+               "key %s in %lld batches%s%s%s\n",
+               static_cast<long long>(stats->rewrapped), static_cast<long long>(stats->orgs),
+               keyring.master_key_id().c_str(), static_cast<long long>(stats->batches),
+               from.empty() ? "" : " (from ", from.c_str(), from.empty() ? "" : ")");
   return kExitOk;
 }
 

@@ -100,6 +100,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   auto operator_key = OperatorMasterKey(*config, options.master_key_stdin);
   if (!operator_key.ok()) return Fail(err, operator_key.error());
   auth_config.master_key = std::move(operator_key).value();
+  // Replaced master keys: they only unwrap (never wrap, never authenticate).
+  auto previous_keys = PreviousMasterKeys(*config);
+  if (!previous_keys.ok()) return Fail(err, previous_keys.error());
   if (!config->jwt_issuer.empty()) {
     crypto::JwtConfig jwt;
     jwt.issuer = config->jwt_issuer;
@@ -141,13 +144,24 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   redact::SecretSet process_secrets;
   process_secrets.Add(master->material);
   process_secrets.Add(auth_config.master_key);
+  for (const std::string& key : *previous_keys) process_secrets.Add(key);
   // Lines the server attributes to an org also go to that org's ring of recent records,
   // which the org's owners and support grants read (GET /v1/orgs/{org}/diagnostics/logs).
   server::OrgLogRing org_log;
   JsonLog log(err, process_secrets, &org_log);
   api::StoreKeyStore key_store(**store);
-  crypto::Keyring keyring(std::move(master->material), key_store, SystemRandom());
+  crypto::Keyring keyring(std::move(master->material), std::move(previous_keys).value(),
+                          key_store, SystemRandom());
   if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) return Fail(err, s.error());
+  if (!keyring.previous_master_key_ids().empty()) {
+    std::string ids;
+    for (const std::string& id : keyring.previous_master_key_ids()) {
+      ids += (ids.empty() ? "" : ",") + id;
+    }
+    log.Log("info",
+            "previous master keys configured: run `rampart keys rewrap`, then remove them",
+            {{"master_key", keyring.master_key_id()}, {"previous_master_keys", ids}});
+  }
   if (master->generated) {
     std::fprintf(out,
                  "rampart: first start: generated the master key of connector secrets in %s "

@@ -90,6 +90,24 @@ Error CannotDecrypt() {
   return MakeError(ErrorCode::kInternal, "cannot decrypt: wrong master key or corrupted data");
 }
 
+constexpr size_t kKekIdBytes = 8;  // 16 hex characters
+
+bool WellFormedKekId(std::string_view id) {
+  return id.size() == 2 * kKekIdBytes &&
+         id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+// The id is derived from the KEK, never stored with it: it names a key for operators.
+// Only a well-formed id is echoed (the store is not trusted to put text in messages).
+Error MasterKeyNotConfigured(std::string_view id) {
+  if (!WellFormedKekId(id)) return CannotDecrypt();
+  return MakeError(ErrorCode::kInternal,
+                   "cannot decrypt: wrong master key or corrupted data (a data key is wrapped by "
+                   "master key " +
+                       std::string(id) +
+                       ", which is not configured; add it to previous_master_key_files)");
+}
+
 void AppendU32(std::string& out, uint32_t v) {
   out += static_cast<char>(v >> 24);
   out += static_cast<char>(v >> 16);
@@ -148,6 +166,10 @@ void DeriveKek(std::string_view material, uint8_t* out, size_t out_size) {
 }  // namespace
 
 Keyring::Keyring(std::string master_key_material, KeyStore& keys, Random& random, Clock& clock)
+    : Keyring(std::move(master_key_material), {}, keys, random, clock) {}
+
+Keyring::Keyring(std::string master_key_material, std::vector<std::string> previous_master_keys,
+                 KeyStore& keys, Random& random, Clock& clock)
     : kek_(std::make_unique<SecretKey>()),
       store_(keys),
       random_(random),
@@ -156,9 +178,83 @@ Keyring::Keyring(std::string master_key_material, KeyStore& keys, Random& random
   RAMPART_CHECK(!master_key_material.empty());
   DeriveKek(master_key_material, kek_->bytes.data(), kek_->bytes.size());
   OPENSSL_cleanse(master_key_material.data(), master_key_material.size());
+  kek_id_ = KekId(*kek_);
+  for (std::string& material : previous_master_keys) {
+    RAMPART_CHECK(!material.empty());
+    auto kek = std::make_unique<SecretKey>();
+    DeriveKek(material, kek->bytes.data(), kek->bytes.size());
+    OPENSSL_cleanse(material.data(), material.size());
+    std::string id = KekId(*kek);
+    const bool known = id == kek_id_ || std::any_of(previous_.begin(), previous_.end(),
+                                                    [&](const Kek& k) { return k.id == id; });
+    if (!known) previous_.push_back({std::move(id), std::move(kek)});
+  }
 }
 
 Keyring::~Keyring() = default;  // SecretKey destructors wipe every key
+
+std::string Keyring::KekId(const SecretKey& kek) {
+  const Digest digest = Sha256(kek.view());
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), kKekIdBytes));
+}
+
+std::vector<std::string> Keyring::previous_master_key_ids() const {
+  std::vector<std::string> ids;
+  for (const Kek& k : previous_) ids.push_back(k.id);
+  return ids;
+}
+
+Result<std::shared_ptr<Keyring::SecretKey>> Keyring::Unwrap(const WrappedDataKey& w) const {
+  if (w.version == 0) return CannotDecrypt();
+  const std::string ad = WrapAd(w.org_id, w.version);
+  // The KEKs to try: the one the id names; without an id, the current one, then the
+  // previous ones (GCM's tag tells a wrong key from the right one).
+  std::vector<const SecretKey*> candidates;
+  if (w.kek_id.empty()) {
+    candidates.push_back(kek_.get());
+    for (const Kek& k : previous_) candidates.push_back(k.key.get());
+  } else if (w.kek_id == kek_id_) {
+    candidates.push_back(kek_.get());
+  } else {
+    for (const Kek& k : previous_) {
+      if (k.id == w.kek_id) candidates.push_back(k.key.get());
+    }
+    if (candidates.empty()) return MasterKeyNotConfigured(w.kek_id);
+  }
+  for (const SecretKey* kek : candidates) {
+    auto opened = Open(kek->view(), w.wrapped, ad);
+    if (!opened.ok()) continue;
+    if (opened->size() != kAeadKeyBytes) {
+      OPENSSL_cleanse(opened->data(), opened->size());
+      return CannotDecrypt();
+    }
+    auto key = std::make_shared<SecretKey>();
+    std::copy(opened->begin(), opened->end(), reinterpret_cast<char*>(key->bytes.data()));
+    OPENSSL_cleanse(opened->data(), opened->size());
+    return key;
+  }
+  return CannotDecrypt();
+}
+
+Result<WrappedDataKey> Keyring::Wrap(const std::string& org_id, uint32_t version,
+                                     const SecretKey& key) const {
+  auto wrapped = Seal(kek_->view(), key.view(), WrapAd(org_id, version), *nonces_);
+  if (!wrapped.ok()) return wrapped.error();
+  return WrappedDataKey{org_id, version, std::move(wrapped).value(),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                            clock_.Now().time_since_epoch())
+                            .count(),
+                        kek_id_};
+}
+
+Result<WrappedDataKey> Keyring::Rewrap(const WrappedDataKey& key) const {
+  auto unwrapped = Unwrap(key);
+  if (!unwrapped.ok()) return unwrapped.error();
+  auto moved = Wrap(key.org_id, key.version, **unwrapped);
+  if (!moved.ok()) return moved.error();
+  moved->created_at = key.created_at;
+  return moved;
+}
 
 Result<uint32_t> Keyring::VersionOf(std::string_view sealed) {
   if (sealed.size() < kSealedHeaderBytes + kAeadOverheadBytes) return CannotDecrypt();
@@ -171,18 +267,20 @@ Status Keyring::LoadLocked(const std::string& org_id) {
   auto listed = store_.ListDataKeys(org_id);
   if (!listed.ok()) return listed.error();
   OrgKeys loaded;
+  const auto cached = orgs_.find(org_id);
   for (const WrappedDataKey& w : *listed) {
     if (w.org_id != org_id || w.version == 0) return CannotDecrypt();
-    auto key = std::make_shared<SecretKey>();
-    auto opened = Open(kek_->view(), w.wrapped, WrapAd(org_id, w.version));
-    if (!opened.ok() || opened->size() != kAeadKeyBytes) {
-      if (opened.ok()) OPENSSL_cleanse(opened->data(), opened->size());
-      return CannotDecrypt();
+    // A version already unwrapped (and authenticated) here stays valid whatever its
+    // wrapping became since: a rewrap under a master key this process does not hold
+    // (its operator has not restarted it yet) must not stop it.
+    if (cached != orgs_.end() && cached->second.keys.count(w.version) != 0) {
+      loaded.newest = std::max(loaded.newest, w.version);
+      continue;
     }
-    std::copy(opened->begin(), opened->end(), reinterpret_cast<char*>(key->bytes.data()));
-    OPENSSL_cleanse(opened->data(), opened->size());
+    auto key = Unwrap(w);
+    if (!key.ok()) return key.error();
     loaded.newest = std::max(loaded.newest, w.version);
-    loaded.keys.emplace(w.version, std::move(key));
+    loaded.keys.emplace(w.version, std::move(key).value());
   }
   // Merge, never replace: keys are never deleted, and a caller inside an older read
   // snapshot must not make the cache forget a version this process already created.
@@ -196,13 +294,9 @@ Status Keyring::LoadLocked(const std::string& org_id) {
 Status Keyring::CreateLocked(const std::string& org_id, uint32_t version) {
   auto key = std::make_shared<SecretKey>();
   random_.Fill(key->bytes.data(), key->bytes.size());
-  auto wrapped = Seal(kek_->view(), key->view(), WrapAd(org_id, version), random_);
-  if (!wrapped.ok()) return wrapped.error();
-  WrappedDataKey row{org_id, version, std::move(wrapped).value(),
-                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                         clock_.Now().time_since_epoch())
-                         .count()};
-  Status inserted = store_.InsertDataKey(row);
+  auto row = Wrap(org_id, version, *key);
+  if (!row.ok()) return row.error();
+  Status inserted = store_.InsertDataKey(*row);
   if (!inserted.ok()) {
     // Another process created this version first: take the stored keys instead.
     if (inserted.error().code == ErrorCode::kConflict) return LoadLocked(org_id);
@@ -214,8 +308,8 @@ Status Keyring::CreateLocked(const std::string& org_id, uint32_t version) {
   return Status::Ok();
 }
 
-std::shared_ptr<const Keyring::SecretKey> Keyring::Find(std::string_view org_id,
-                                                        uint32_t version) {
+Result<std::shared_ptr<const Keyring::SecretKey>> Keyring::Find(std::string_view org_id,
+                                                                uint32_t version) {
   {
     std::shared_lock lock(mutex_);
     auto org = orgs_.find(org_id);
@@ -229,11 +323,13 @@ std::shared_ptr<const Keyring::SecretKey> Keyring::Find(std::string_view org_id,
   const std::string org(org_id);
   auto it = orgs_.find(org);
   if (it == orgs_.end() || !it->second.keys.count(version)) {
-    if (!LoadLocked(org).ok()) return nullptr;
+    // A master key that is not configured is worth naming; anything else is one message.
+    if (Status s = LoadLocked(org); !s.ok()) return s.error();
     it = orgs_.find(org);
   }
   auto key = it->second.keys.find(version);
-  return key == it->second.keys.end() ? nullptr : key->second;
+  if (key == it->second.keys.end()) return CannotDecrypt();
+  return key->second;
 }
 
 Result<std::pair<uint32_t, std::shared_ptr<const Keyring::SecretKey>>> Keyring::Newest(
@@ -278,8 +374,8 @@ Result<std::string> Keyring::Decrypt(std::string_view org_id, std::string_view c
   auto version = VersionOf(sealed);
   if (!version.ok()) return version.error();
   auto key = Find(org_id, *version);
-  if (key == nullptr) return CannotDecrypt();
-  auto opened = Open(key->view(), sealed.substr(kSealedHeaderBytes),
+  if (!key.ok()) return key.error();
+  auto opened = Open((*key)->view(), sealed.substr(kSealedHeaderBytes),
                      SecretAd(org_id, connector_id, field, *version));
   if (!opened.ok()) return CannotDecrypt();
   return opened;
@@ -294,13 +390,9 @@ Result<uint32_t> Keyring::Rotate(std::string_view org_id) {
     const uint32_t next = orgs_[org].newest + 1;
     auto key = std::make_shared<SecretKey>();
     random_.Fill(key->bytes.data(), key->bytes.size());
-    auto wrapped = Seal(kek_->view(), key->view(), WrapAd(org, next), random_);
-    if (!wrapped.ok()) return wrapped.error();
-    WrappedDataKey row{org, next, std::move(wrapped).value(),
-                       std::chrono::duration_cast<std::chrono::milliseconds>(
-                           clock_.Now().time_since_epoch())
-                           .count()};
-    Status inserted = store_.InsertDataKey(row);
+    auto row = Wrap(org, next, *key);
+    if (!row.ok()) return row.error();
+    Status inserted = store_.InsertDataKey(*row);
     if (inserted.ok()) {
       OrgKeys& keys = orgs_[org];
       keys.keys[next] = std::move(key);

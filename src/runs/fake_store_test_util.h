@@ -239,6 +239,10 @@ class FakeTx final : public store::Tx {
   Status DeleteSetting(std::string_view) override { return Unsupported(); }
   Status InsertDataKey(const store::DataKey&) override { return Unsupported(); }
   Result<std::vector<store::DataKey>> ListDataKeys(std::string_view) override { return Unsupported(); }
+  Result<std::vector<store::DataKey>> ListDataKeysNotWrappedBy(std::string_view, int) override {
+    return Unsupported();
+  }
+  Status UpdateDataKeyWrapping(const store::DataKey&) override { return Unsupported(); }
   Result<std::vector<std::string>> ListOrgIds() override { return Unsupported(); }
   Status InsertConnector(const store::Connector&) override { return Unsupported(); }
   Status UpdateConnector(const store::Connector&) override { return Unsupported(); }

@@ -277,6 +277,12 @@ CREATE TABLE support_grants (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX support_grants_by_org ON support_grants(org_id, created_at, id);
 )sql",
+    // 8: master key replacement: the id of the master key (KEK) that wrapped each data
+    // key. Existing rows keep NULL: they belong to the master key current at the upgrade
+    // (the keyring tries it first), and `rampart keys rewrap` gives them the id.
+    R"sql(
+ALTER TABLE data_keys ADD COLUMN kek_id TEXT;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
@@ -298,7 +304,10 @@ Result<int> ReadUserVersion(sqlite3* db) {
 
 int LatestSchemaVersion() { return kLatestVersion; }
 
-Status ApplyMigrations(sqlite3* db) {
+Status ApplyMigrations(sqlite3* db) { return ApplyMigrationsUpToForTest(db, kLatestVersion); }
+
+Status ApplyMigrationsUpToForTest(sqlite3* db, int target) {
+  if (target < 0 || target > kLatestVersion) return DatabaseError();
   // BEGIN IMMEDIATE takes the write lock before reading the version, so two processes
   // opening the same new file cannot both apply step 1.
   for (;;) {
@@ -314,7 +323,7 @@ Status ApplyMigrations(sqlite3* db) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       return MakeError(ErrorCode::kInternal, "database schema is newer than this binary");
     }
-    if (*version == kLatestVersion) {
+    if (*version >= target) {
       return sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK
                  ? Status::Ok()
                  : Status(DatabaseError());

@@ -19,4 +19,8 @@ int LatestSchemaVersion();
 // is higher; kInternal "database error" when a step fails (that step is rolled back).
 Status ApplyMigrations(sqlite3* db);
 
+// Like ApplyMigrations, but stops at `version` (<= LatestSchemaVersion()): builds the
+// database an older binary left, to test the steps after it.
+Status ApplyMigrationsUpToForTest(sqlite3* db, int version);
+
 }  // namespace rampart::store

@@ -964,6 +964,68 @@ TEST_F(SqliteStoreTest, DurableAcrossReopenAndMigrationsAreIdempotent) {
   sqlite3_close(db);
 }
 
+// Schema 8 records which master key wrapped each data key. Keys written by an older
+// binary keep no id ("": they belong to the master key current at the upgrade) until a
+// rewrap gives them one; the rewrap's listing finds exactly the keys not yet under a key.
+TEST_F(SqliteStoreTest, DataKeysFromBeforeMasterKeyIdsMigrateWithoutAnId) {
+  constexpr int kBeforeKekIds = 7;
+  store_.reset();
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    std::remove(file.c_str());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_TRUE(ApplyMigrationsUpToForTest(db, kBeforeKekIds).ok());
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO orgs VALUES ('org_a', 'a', 'a', 10, 1);"
+                         "INSERT INTO orgs VALUES ('org_b', 'b', 'b', 10, 1);"
+                         "INSERT INTO data_keys VALUES ('org_a', 1, x'0102', 5);"
+                         "INSERT INTO data_keys VALUES ('org_b', 1, x'0304', 6);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Open();
+  auto keys = ReadWith(store(), [](Tx& tx) { return tx.ListDataKeys("org_a"); });
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ((*keys)[0].wrapped, std::string("\x01\x02", 2));
+  EXPECT_EQ((*keys)[0].kek_id, "");
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.InsertDataKey({"org_a", 2, "w2", 7, "kek-new"});
+              }).ok());
+  auto pending = ReadWith(store(), [](Tx& tx) { return tx.ListDataKeysNotWrappedBy("kek-new", 10); });
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].org_id, "org_a");
+  EXPECT_EQ((*pending)[0].version, 1);
+  EXPECT_EQ((*pending)[1].org_id, "org_b");
+  auto limited = ReadWith(store(), [](Tx& tx) { return tx.ListDataKeysNotWrappedBy("kek-new", 1); });
+  ASSERT_TRUE(limited.ok());
+  EXPECT_EQ(limited->size(), 1u);
+  auto other = ReadWith(store(), [](Tx& tx) { return tx.ListDataKeysNotWrappedBy("kek-old", 10); });
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->size(), 3u);  // a key under another id is listed too
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.UpdateDataKeyWrapping({"org_a", 1, "rewrapped", 0, "kek-new"});
+              }).ok());
+  keys = ReadWith(store(), [](Tx& tx) { return tx.ListDataKeys("org_a"); });
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ((*keys)[0].wrapped, "rewrapped");
+  EXPECT_EQ((*keys)[0].kek_id, "kek-new");
+  EXPECT_EQ((*keys)[0].created_at, 5);  // only the wrapping changes
+  pending = ReadWith(store(), [](Tx& tx) { return tx.ListDataKeysNotWrappedBy("kek-new", 10); });
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].org_id, "org_b");
+  Status missing = WriteWith(store(), [](Tx& tx) {
+    return tx.UpdateDataKeyWrapping({"org_a", 9, "x", 0, "kek-new"});
+  });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(SqliteStoreTest, RefusesANewerSchema) {
   store_.reset();
   sqlite3* db = nullptr;

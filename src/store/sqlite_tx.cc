@@ -721,21 +721,50 @@ ConnectorSecret ReadSecret(const Stmt& s) {
                          s.ColBlob(3), s.ColInt(4),  s.ColInt(5)};
 }
 
+#define RAMPART_DATA_KEY_COLUMNS "org_id, version, wrapped, created_at, kek_id"
+
+DataKey ReadDataKey(const Stmt& row) {
+  return DataKey{row.ColText(0), row.ColInt(1), row.ColBlob(2), row.ColInt(3),
+                 row.ColText(4)};  // NULL reads as ""
+}
+
 }  // namespace
 
 Status SqliteTx::InsertDataKey(const DataKey& key) {
-  Stmt s(conn_, "INSERT INTO data_keys (org_id, version, wrapped, created_at) VALUES (?, ?, ?, ?)");
-  return s.Text(key.org_id).Int(key.version).Blob(key.wrapped).Int(key.created_at).Run();
+  // "" is stored as NULL, like the rows from before schema 7.
+  Stmt s(conn_, "INSERT INTO data_keys (" RAMPART_DATA_KEY_COLUMNS
+                ") VALUES (?, ?, ?, ?, NULLIF(?, ''))");
+  return s.Text(key.org_id)
+      .Int(key.version)
+      .Blob(key.wrapped)
+      .Int(key.created_at)
+      .Text(key.kek_id)
+      .Run();
 }
 
 Result<std::vector<DataKey>> SqliteTx::ListDataKeys(std::string_view org_id) {
-  Stmt s(conn_,
-         "SELECT org_id, version, wrapped, created_at FROM data_keys WHERE org_id = ? "
-         "ORDER BY version");
+  Stmt s(conn_, "SELECT " RAMPART_DATA_KEY_COLUMNS " FROM data_keys WHERE org_id = ? "
+                "ORDER BY version");
   s.Text(org_id);
-  return QueryAll<DataKey>(s, [](const Stmt& row) {
-    return DataKey{row.ColText(0), row.ColInt(1), row.ColBlob(2), row.ColInt(3)};
-  });
+  return QueryAll<DataKey>(s, ReadDataKey);
+}
+
+Result<std::vector<DataKey>> SqliteTx::ListDataKeysNotWrappedBy(std::string_view kek_id,
+                                                                int limit) {
+  if (limit <= 0) return std::vector<DataKey>();
+  Stmt s(conn_, "SELECT " RAMPART_DATA_KEY_COLUMNS " FROM data_keys "
+                "WHERE kek_id IS NULL OR kek_id != ? ORDER BY org_id, version LIMIT ?");
+  s.Text(kek_id).Int(limit);
+  return QueryAll<DataKey>(s, ReadDataKey);
+}
+
+Status SqliteTx::UpdateDataKeyWrapping(const DataKey& key) {
+  Stmt s(conn_,
+         "UPDATE data_keys SET wrapped = ?, kek_id = NULLIF(?, '') "
+         "WHERE org_id = ? AND version = ?");
+  s.Blob(key.wrapped).Text(key.kek_id).Text(key.org_id).Int(key.version);
+  if (Status st = s.Run(); !st.ok()) return st;
+  return ChangedOne(s, "data key not found");
 }
 
 Result<std::vector<std::string>> SqliteTx::ListOrgIds() {

@@ -99,6 +99,9 @@ class SqliteTx final : public Tx {
 
   Status InsertDataKey(const DataKey& key) override;
   Result<std::vector<DataKey>> ListDataKeys(std::string_view org_id) override;
+  Result<std::vector<DataKey>> ListDataKeysNotWrappedBy(std::string_view kek_id,
+                                                        int limit) override;
+  Status UpdateDataKeyWrapping(const DataKey& key) override;
   Result<std::vector<std::string>> ListOrgIds() override;
 
   Status InsertConnector(const Connector& connector) override;

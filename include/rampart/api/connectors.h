@@ -234,4 +234,25 @@ Status CheckMasterKey(store::Store& store, crypto::Keyring& keyring);
 Result<ReencryptStats> RotateAllKeys(store::Store& store, crypto::Keyring& keyring,
                                      int batch_size = 100);
 
+struct RewrapStats {
+  int64_t rewrapped = 0;  // data keys moved under the current master key
+  int64_t orgs = 0;       // orgs they belong to
+  int64_t batches = 0;    // committed batches that moved at least one key
+  // How many came from each master key id ("" for keys without a recorded id).
+  std::map<std::string, int64_t> from;
+};
+
+// `rampart keys rewrap`: re-wraps every data key of every org that is not wrapped by
+// the keyring's current master key, in batches of `batch_size` keys, each batch one
+// Store::Write together with one `master_key.rewrap` audit event per org in it (actor
+// "system", details: rewrapped count, from_master_keys and to_master_key ids, never key
+// material). A batch commits whole or not at all; an error (kInternal naming the key id
+// when a data key's master key is not configured) stops at that batch, leaving the
+// earlier ones committed. Idempotent, and safe next to a server: the data keys do not
+// change, only their wrapping, so keys a server has unwrapped stay valid, and a server
+// reloading keys finds either wrapping, both of which its keyring opens when it has the
+// same master keys. Must not be called from inside a Store function.
+Result<RewrapStats> RewrapDataKeys(store::Store& store, const crypto::Keyring& keyring,
+                                   Clock& clock, int batch_size = 100);
+
 }  // namespace rampart::api

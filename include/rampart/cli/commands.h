@@ -75,6 +75,15 @@ struct KeysRotateOptions {
 // stays readable), 2 bad configuration, no store or wrong master key.
 int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err);
 
+// `rampart keys rewrap` (same options; previous_master_key_files / RAMPART_PREVIOUS_MASTER_KEY
+// from the configuration): re-wraps every data key of every org under the current master
+// key, in batches of `batch_size`, each one transaction with its `master_key.rewrap`
+// audit events. Idempotent, safe while the server runs. 0 done (counts printed), 1 failed
+// (e.g. a data key whose master key is not configured: the error names its id; earlier
+// batches stay committed, the failing one is not written), 2 bad configuration or no store.
+using KeysRewrapOptions = KeysRotateOptions;
+int KeysRewrap(const KeysRewrapOptions& options, std::FILE* out, std::FILE* err);
+
 // Version and build information.
 std::string VersionText();
 

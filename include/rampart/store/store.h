@@ -166,6 +166,9 @@ struct DataKey {
   int64_t version = 0;
   std::string wrapped;  // nonce || ciphertext || tag (bytes)
   Millis created_at = 0;
+  // Id of the master key (KEK) that wrapped it; "" for keys written before ids existed
+  // (schema 7), which belong to the master key current at the upgrade.
+  std::string kek_id;
 };
 
 // A connector (spec/interfaces.md "Connectors"): options and policy, never secrets.
@@ -377,6 +380,13 @@ class Tx {
   virtual Status InsertDataKey(const DataKey& key) = 0;
   // Oldest version first.
   virtual Result<std::vector<DataKey>> ListDataKeys(std::string_view org_id) = 0;
+  // Up to `limit` data keys of any org whose kek_id is not `kek_id` (those without one
+  // included), ordered by org id then version (for `rampart keys rewrap`).
+  virtual Result<std::vector<DataKey>> ListDataKeysNotWrappedBy(std::string_view kek_id,
+                                                                int limit) = 0;
+  // Replaces `wrapped` and `kek_id` of the data key (org_id, version); the key itself
+  // does not change. kNotFound when absent.
+  virtual Status UpdateDataKeyWrapping(const DataKey& key) = 0;
   // Every org id (for key rotation across orgs), ordered.
   virtual Result<std::vector<std::string>> ListOrgIds() = 0;
 
