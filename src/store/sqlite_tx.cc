@@ -731,7 +731,7 @@ DataKey ReadDataKey(const Stmt& row) {
 }  // namespace
 
 Status SqliteTx::InsertDataKey(const DataKey& key) {
-  // "" is stored as NULL, like the rows from before schema 7.
+  // "" is stored as NULL, like the rows from before schema 8.
   Stmt s(conn_, "INSERT INTO data_keys (" RAMPART_DATA_KEY_COLUMNS
                 ") VALUES (?, ?, ?, ?, NULLIF(?, ''))");
   return s.Text(key.org_id)
