@@ -403,11 +403,12 @@ class Execution {
 
     switch (step.type) {
       case StepType::kSet: {
-        auto r = step.values.Evaluate(scope_);
-        if (!r.ok()) return fail_step(r.error());
-        bj::value out = Clean(std::move(r).value());
         size_t bytes = 0;
-        if (!Charge(out, &bytes)) return fail_step(BudgetError("the step's output"));
+        auto r = step.values.Evaluate(scope_, &bytes);
+        if (!r.ok()) return fail_step(r.error());
+        if (r->tainted) bytes = kRedacted.size() + 2;
+        bj::value out = Clean(std::move(r).value());
+        if (!ChargeBytes(bytes)) return fail_step(BudgetError("the step's output"));
         if (index == kNoRecord) {
           index = NewSetRecord(step, prefix, start);
         } else {
@@ -444,13 +445,15 @@ class Execution {
         return fail_step(MakeError(ErrorCode::kStepFailed, std::move(text)));
       }
       case StepType::kRespond: {
-        auto r = step.body.Evaluate(scope_);
+        size_t bytes = 0;
+        auto r = step.body.Evaluate(scope_, &bytes);
         if (!r.ok()) return fail_step(r.error());
+        if (r->tainted) bytes = kRedacted.size() + 2;
+        bytes += 22;  // {"status":NNN,"body":...}
+        if (!ChargeBytes(bytes)) return fail_step(BudgetError("the step's output"));
         bj::value out = bj::object();
         out.get_object()["status"] = step.status;
         out.get_object()["body"] = Clean(std::move(r).value());
-        size_t bytes = 0;
-        if (!Charge(out, &bytes)) return fail_step(BudgetError("the step's output"));
         if (!response_) response_ = Response{step.status, out.get_object()["body"]};
         rec().emplace("output", nullptr);
         finish("succeeded");
@@ -550,7 +553,8 @@ class Execution {
       FailRun(std::move(e), path);
       return Stop::kFailed;
     };
-    auto args = step.with.Evaluate(scope_);
+    size_t with_bytes = 0;
+    auto args = step.with.Evaluate(scope_, &with_bytes);
     if (!args.ok()) return fail(args.error(), 0);
     bool tainted = args->tainted;
     bj::value with = std::move(args->json);
@@ -558,7 +562,7 @@ class Execution {
     if (tainted) {
       records_[index].get_object()["input"] = kRedacted;
     } else {
-      if (!Charge(with)) return fail(BudgetError("the step's input"), 0);
+      if (!ChargeBytes(with_bytes)) return fail(BudgetError("the step's input"), 0);
       records_[index].get_object()["input"] = with;
     }
 
@@ -793,14 +797,15 @@ class Execution {
       FailRun(std::move(e), path);
       return Stop::kFailed;
     };
-    auto args = step.with.Evaluate(scope_);
+    size_t input_bytes = 0;
+    auto args = step.with.Evaluate(scope_, &input_bytes);
     if (!args.ok()) return fail(args.error());
     bj::value input = std::move(args->json);
     if (input.is_null()) input = bj::object();
     if (args->tainted) {
       records_[index].get_object()["input"] = kRedacted;
     } else {
-      if (!Charge(input)) return fail(BudgetError("the step's input"));
+      if (!ChargeBytes(input_bytes)) return fail(BudgetError("the step's input"));
       records_[index].get_object()["input"] = input;
     }
     if (req_.call_depth + 1 > model::kMaxCallDepth) {
@@ -988,8 +993,9 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   }
 
   if (stop == Stop::kNone && wf.output) {
-    auto out = wf.output->Evaluate(exec.scope());
-    if (out.ok() && !out->tainted && !exec.Charge(out->json)) {
+    size_t bytes = 0;
+    auto out = wf.output->Evaluate(exec.scope(), &bytes);
+    if (out.ok() && !out->tainted && !exec.ChargeBytes(bytes)) {
       exec.FailRun(exec.BudgetError("the run output"), "output");
       stop = Stop::kFailed;
     } else if (out.ok()) {
