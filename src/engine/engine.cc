@@ -230,7 +230,7 @@ class Execution {
   // `bytes` receives its serialized size when it fits.
   bool Charge(const bj::value& v, size_t* bytes = nullptr) {
     const size_t left = budget_ - std::min(budget_, *used_);
-    const size_t n = json::SerializedSizeAtMost(v, left);
+    const size_t n = json::SerializedSizeBoundAtMost(v, left);
     if (n > left) return false;
     *used_ += n;
     if (bytes != nullptr) *bytes = n;
