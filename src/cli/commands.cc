@@ -229,6 +229,9 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   env.actions = &registry;
   env.workflows = &children;
   env.log = &log;
+  if (config->max_run_record_bytes > 0) {
+    env.max_run_record_bytes = static_cast<size_t>(config->max_run_record_bytes);
+  }
   std::optional<api::SourceConnectorResolver> resolver;
   if (connectors != nullptr) {
     resolver.emplace(*connectors);

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <initializer_list>
 
+#include "rampart/engine/engine.h"
 #include "rampart/engine/local.h"
 #include "rampart/model/workflow.h"
 #include "rampart/net/ip.h"
@@ -97,7 +98,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (Status s = Unknown(o, {"listen", "data", "tls", "master_key_file", "egress",
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
                              "previous_master_key_files",
-                             "io_threads", "max_queued_runs", "hooks",
+                             "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
                              "webhook_org_rate_limit"},
                          "");
       !s.ok()) {
@@ -136,6 +137,11 @@ Result<Config> LoadConfig(const std::string& path) {
   RAMPART_ASSIGN(config.io_threads, IntAt(o, "", "io_threads", 1, 1024, config.io_threads));
   RAMPART_ASSIGN(config.max_queued_runs,
                  IntAt(o, "", "max_queued_runs", 1, 1'000'000, config.max_queued_runs));
+  RAMPART_ASSIGN(config.max_run_record_bytes,
+                 IntAt(o, "", "max_run_record_bytes",
+                       static_cast<int>(engine::kMinMaxRunRecordBytes),
+                       static_cast<int>(engine::kMaxMaxRunRecordBytes),
+                       config.max_run_record_bytes, " bytes"));
   if (const auto* limit = o.if_contains("webhook_org_rate_limit");
       limit != nullptr && !limit->is_null()) {
     if (!limit->is_object()) {

@@ -33,6 +33,9 @@ struct Config {
   // service's default (100,000). Past it, new runs get 429. Each queued run is held in
   // memory (about 1-2 KiB with its input), so this bounds the memory of a burst.
   int max_queued_runs = 0;
+  // The serialized bytes one run tree may record (1 MiB..256 MiB); 0: the engine's
+  // default (16 MiB). A step that would pass it fails the run with limit_exceeded.
+  int max_run_record_bytes = 0;
   // webhook_org_rate_limit: {rpm, burst}: every trigger of an org draws from one bucket
   // (on top of each trigger's own rate_limit); 0: api::ApiOptions' defaults.
   int webhook_org_rpm = 0;

@@ -270,6 +270,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (config->max_queued_runs > 0) {
     run_options.max_queued = static_cast<size_t>(config->max_queued_runs);
   }
+  if (config->max_run_record_bytes > 0) {
+    run_options.max_run_record_bytes = static_cast<size_t>(config->max_run_record_bytes);
+  }
   runs::RunService run_service(**store, env, run_options);
   if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
   // Schedule triggers of live workflows (at most one catch-up run after downtime).

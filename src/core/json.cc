@@ -350,7 +350,7 @@ std::string Serialize(const bj::array& a) {
 
 namespace {
 
-size_t StringSize(const bj::string& s) {
+size_t StringSize(std::string_view s) {
   size_t n = 2;
   for (unsigned char c : s) {
     if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
@@ -383,20 +383,25 @@ size_t NumberSize(const bj::value& v) {
   return FormatDouble(v.get_double(), buf, sizeof buf);
 }
 
+// The longest form of a double: "-2.2250738585072014e-308".
+constexpr size_t kMaxDoubleBytes = 24;
+
+// `kBound`: a double counts kMaxDoubleBytes instead of being formatted.
+template <bool kBound>
 void SizeOf(const bj::value& v, size_t cap, size_t& total) {
   if (total > cap) return;
   switch (v.kind()) {
     case bj::kind::null: total += 4; break;
     case bj::kind::bool_: total += v.get_bool() ? 4 : 5; break;
     case bj::kind::int64:
-    case bj::kind::uint64:
-    case bj::kind::double_: total += NumberSize(v); break;
+    case bj::kind::uint64: total += NumberSize(v); break;
+    case bj::kind::double_: total += kBound ? kMaxDoubleBytes : NumberSize(v); break;
     case bj::kind::string: total += StringSize(v.get_string()); break;
     case bj::kind::array: {
       const auto& a = v.get_array();
       total += 2 + (a.empty() ? 0 : a.size() - 1);
       for (const auto& e : a) {
-        SizeOf(e, cap, total);
+        SizeOf<kBound>(e, cap, total);
         if (total > cap) return;
       }
       break;
@@ -405,8 +410,8 @@ void SizeOf(const bj::value& v, size_t cap, size_t& total) {
       const auto& o = v.get_object();
       total += 2 + (o.empty() ? 0 : o.size() - 1);
       for (const auto& kv : o) {
-        total += StringSize(bj::string(kv.key())) + 1;
-        SizeOf(kv.value(), cap, total);
+        total += StringSize(kv.key()) + 1;
+        SizeOf<kBound>(kv.value(), cap, total);
         if (total > cap) return;
       }
       break;
@@ -418,7 +423,13 @@ void SizeOf(const bj::value& v, size_t cap, size_t& total) {
 
 size_t SerializedSizeAtMost(const bj::value& v, size_t cap) {
   size_t total = 0;
-  SizeOf(v, cap, total);
+  SizeOf<false>(v, cap, total);
+  return total > cap ? cap + 1 : total;
+}
+
+size_t SerializedSizeBoundAtMost(const bj::value& v, size_t cap) {
+  size_t total = 0;
+  SizeOf<true>(v, cap, total);
   return total > cap ? cap + 1 : total;
 }
 

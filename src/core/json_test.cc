@@ -156,6 +156,25 @@ TEST(JsonSerializeTest, ObjectAndArrayOverloadsMatchTheValueForm) {
   EXPECT_EQ(appended, "x" + Serialize(o.at("a")));
 }
 
+TEST(JsonSizeTest, BoundIsExactWithoutDoublesAndNeverBelow) {
+  for (const char* text : {R"({"a":[1,2,"x\n\"",{"b\u0001":null}],"c":true})", "[]", "{}",
+                           "-9223372036854775808", "18446744073709551615", R"(["\u00e9", 0])"}) {
+    auto v = Parse(text);
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(SerializedSizeBoundAtMost(*v, 1 << 20), Serialize(*v).size()) << text;
+  }
+  for (const char* text : {"-2.2250738585072014e-308", "1e300", "[0.5, 2.5, -1.5]", R"({"d":1.25})"}) {
+    auto v = Parse(text);
+    ASSERT_TRUE(v.ok());
+    const size_t bound = SerializedSizeBoundAtMost(*v, 1 << 20);
+    EXPECT_GE(bound, Serialize(*v).size()) << text;
+    EXPECT_LE(bound, Serialize(*v).size() + 3 * 24) << text;
+  }
+  boost::json::array a;
+  for (int i = 0; i < 1000; ++i) a.emplace_back(0.5);
+  EXPECT_EQ(SerializedSizeBoundAtMost(boost::json::value(a), 100), 101u);
+}
+
 TEST(JsonSizeTest, StopsAtCap) {
   boost::json::array a;
   for (int i = 0; i < 1000; ++i) a.emplace_back("0123456789");

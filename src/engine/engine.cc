@@ -43,6 +43,17 @@ struct LoopFrame {
   bj::value index;
 };
 
+// The last output of a list of steps (a branch's output, one element of a for_each's)
+// and its serialized size, already counted against the record budget.
+struct Last {
+  bj::value value = nullptr;
+  size_t bytes = 4;  // "null"
+};
+
+// What a step record costs beyond its values: the keys, status, type and duration_ms
+// (its path and id are counted by their length).
+constexpr size_t kRecordOverhead = 96;
+
 // Record index meaning "no record waits for this output".
 constexpr size_t kNoRecord = static_cast<size_t>(-1);
 
@@ -174,7 +185,9 @@ class Execution {
         run_id_(run_meta->at("id").get_string()),
         records_(std::move(record_storage)),
         secrets_(req.secrets != nullptr ? req.secrets : std::make_shared<redact::SecretSet>()),
-        connectors_(env_.connectors, *secrets_) {
+        connectors_(env_.connectors, *secrets_),
+        budget_(env_.max_run_record_bytes),
+        used_(req.record_bytes != nullptr ? req.record_bytes : &own_used_) {
     if (env_.log != nullptr) log_.emplace(*env_.log, *secrets_);
     scope_.Reserve(wf.step_count);
     records_.reserve(wf.step_count);
@@ -190,7 +203,7 @@ class Execution {
     }
   }
 
-  Stop RunList(const std::vector<Step>& steps, std::string_view prefix, bj::value* last_output) {
+  Stop RunList(const std::vector<Step>& steps, std::string_view prefix, Last* last_output) {
     for (const Step& step : steps) {
       Stop s = RunStep(step, prefix, last_output);
       if (s != Stop::kNone) return s;
@@ -211,6 +224,33 @@ class Execution {
   RunScope& scope() { return scope_; }
   const std::shared_ptr<redact::SecretSet>& secrets() const { return secrets_; }
 
+  size_t record_bytes() const { return *used_; }
+
+  // Counts `v` against the record budget; false (nothing counted) when it does not fit.
+  // `bytes` receives its serialized size when it fits.
+  bool Charge(const bj::value& v, size_t* bytes = nullptr) {
+    const size_t left = budget_ - std::min(budget_, *used_);
+    const size_t n = json::SerializedSizeBoundAtMost(v, left);
+    if (n > left) return false;
+    *used_ += n;
+    if (bytes != nullptr) *bytes = n;
+    return true;
+  }
+
+  // Counts `n` bytes already measured; false (nothing counted) when they do not fit.
+  bool ChargeBytes(size_t n) {
+    if (n > budget_ - std::min(budget_, *used_)) return false;
+    *used_ += n;
+    return true;
+  }
+
+  // The error of a value that would not fit. It names what, never the value.
+  Error BudgetError(std::string_view what) const {
+    return MakeError(ErrorCode::kLimitExceeded,
+                     std::string(what) + " would take the run record past its limit of " +
+                         std::to_string(budget_) + " bytes (max_run_record_bytes)");
+  }
+
   void FailRun(Error e, std::string step_path) {
     if (!error_) {
       error_ = std::move(e);
@@ -229,6 +269,7 @@ class Execution {
     if (req_.cancel && req_.cancel->load(std::memory_order_relaxed)) {
       return MakeError(ErrorCode::kCancelled, "run was cancelled");
     }
+    if (*used_ > budget_) return BudgetError("the step records");
     if (env_.clock->Monotonic() >= deadline_) {
       return MakeError(ErrorCode::kTimeout,
                        "run exceeded its timeout of " + FormatSeconds(wf_.timeout_s) + " s");
@@ -246,9 +287,13 @@ class Execution {
 
   // Makes a step's output visible as steps.<id>.output. The record at `index` must hold
   // an "output" placeholder: it receives the value when the value leaves the scope.
-  void PublishOutput(const Step& step, size_t index, bj::value&& out, std::string_view status,
-                     bj::value* last_output) {
-    if (last_output) *last_output = out;
+  // `bytes` is the output's serialized size, already counted.
+  void PublishOutput(const Step& step, size_t index, bj::value&& out, size_t bytes,
+                     std::string_view status, Last* last_output) {
+    if (last_output) {
+      last_output->value = out;
+      last_output->bytes = bytes;
+    }
     scope_.SetStep(step.id, std::move(out), status, index,
                    [this](size_t record, bj::value& output) { GiveOutput(record, output); });
   }
@@ -267,6 +312,7 @@ class Execution {
   // runs. Returns its index.
   size_t NewRecord(const Step& step, std::string_view prefix) {
     const size_t index = records_.size();
+    *used_ += kRecordOverhead + prefix.size() + 2 * step.id.size();
     bj::object& rec = records_.emplace_back(nullptr).emplace_object();
     rec.reserve(8);  // path, id, type, decision, input, output, status, duration_ms
     SetPath(rec.emplace("path", nullptr).first->value(), step, prefix);
@@ -283,6 +329,7 @@ class Execution {
                                          {"type", "set"},         {"output", nullptr},
                                          {"status", "succeeded"}, {"duration_ms", nullptr}};
     const size_t index = records_.size();
+    *used_ += kRecordOverhead + prefix.size() + 2 * step.id.size();
     records_.push_back(kPrototype);
     auto it = records_.back().get_object().begin();
     SetPath(it[0].value(), step, prefix);
@@ -302,7 +349,7 @@ class Execution {
     path.append(step.id);
   }
 
-  Stop RunStep(const Step& step, std::string_view prefix, bj::value* last_output) {
+  Stop RunStep(const Step& step, std::string_view prefix, Last* last_output) {
     const SteadyTime start = env_.clock->Monotonic();
     // A `set` step without `if` gets its record when it ends (NewSetRecord), the others
     // now; either way the record's place is the step's start in execution order.
@@ -341,7 +388,12 @@ class Execution {
       bj::object d;
       d["expression"] = step.condition->source();
       d["result"] = decision;
-      d["values"] = std::move(trace.values);
+      bj::value values(std::move(trace.values));
+      if (!Charge(values)) {
+        rec()["decision"] = std::move(d);
+        return fail_step(BudgetError("the step's decision values"));
+      }
+      d["values"] = std::move(values);
       rec()["decision"] = std::move(d);
       if (!decision && step.type != StepType::kBranch) {
         finish("skipped");
@@ -351,51 +403,61 @@ class Execution {
 
     switch (step.type) {
       case StepType::kSet: {
-        auto r = step.values.Evaluate(scope_);
+        size_t bytes = 0;
+        auto r = step.values.Evaluate(scope_, &bytes);
         if (!r.ok()) return fail_step(r.error());
+        if (r->tainted) bytes = kRedacted.size() + 2;
+        bj::value out = Clean(std::move(r).value());
+        if (!ChargeBytes(bytes)) return fail_step(BudgetError("the step's output"));
         if (index == kNoRecord) {
           index = NewSetRecord(step, prefix, start);
         } else {
           rec().emplace("output", nullptr);
           finish("succeeded");
         }
-        PublishOutput(step, index, Clean(std::move(r).value()), "succeeded", last_output);
+        PublishOutput(step, index, std::move(out), bytes, "succeeded", last_output);
         return Stop::kNone;
       }
       case StepType::kBranch: {
         rec()["branch"] = decision ? "then" : "else";
-        bj::value out = nullptr;
+        Last out;
         Stop s = RunList(decision ? step.then_steps : step.else_steps, prefix, &out);
-        return FinishCompound(step, index, start, s, std::move(out), last_output);
+        return FinishCompound(step, index, start, s, std::move(out), path(), last_output);
       }
       case StepType::kForEach:
         return RunForEach(step, path(), index, start, last_output);
       case StepType::kAction:
-        if (Replay(step, path(), index, last_output)) return Stop::kNone;
+        if (auto s = Replay(step, path(), index, last_output)) return *s;
         return RunAction(step, path(), index, start, last_output);
       case StepType::kWorkflow:
-        if (Replay(step, path(), index, last_output)) return Stop::kNone;
+        if (auto s = Replay(step, path(), index, last_output)) return *s;
         return RunChild(step, path(), index, start, last_output);
       case StepType::kApproval:
-        if (Replay(step, path(), index, last_output)) return Stop::kNone;
+        if (auto s = Replay(step, path(), index, last_output)) return *s;
         return RunApproval(step, path(), index, start, last_output);
       case StepType::kFail: {
         auto r = step.message.Evaluate(scope_);
         if (!r.ok()) return fail_step(r.error());
         bj::value msg = Clean(std::move(r).value());
         std::string text = msg.is_string() ? std::string(msg.get_string()) : expr::RenderText(msg);
+        // The message is kept twice: in the step's error and in the run's.
+        if (!ChargeBytes(2 * (text.size() + 2))) return fail_step(BudgetError("the step's message"));
         return fail_step(MakeError(ErrorCode::kStepFailed, std::move(text)));
       }
       case StepType::kRespond: {
-        auto r = step.body.Evaluate(scope_);
+        size_t bytes = 0;
+        auto r = step.body.Evaluate(scope_, &bytes);
         if (!r.ok()) return fail_step(r.error());
-        bj::object out;
-        out["status"] = step.status;
-        out["body"] = Clean(std::move(r).value());
-        if (!response_) response_ = Response{step.status, out["body"]};
+        if (r->tainted) bytes = kRedacted.size() + 2;
+        bytes += 22;  // {"status":NNN,"body":...}
+        if (!ChargeBytes(bytes)) return fail_step(BudgetError("the step's output"));
+        bj::value out = bj::object();
+        out.get_object()["status"] = step.status;
+        out.get_object()["body"] = Clean(std::move(r).value());
+        if (!response_) response_ = Response{step.status, out.get_object()["body"]};
         rec().emplace("output", nullptr);
         finish("succeeded");
-        PublishOutput(step, index, bj::value(std::move(out)), "succeeded", last_output);
+        PublishOutput(step, index, std::move(out), bytes, "succeeded", last_output);
         return Stop::kNone;
       }
     }
@@ -403,9 +465,20 @@ class Execution {
   }
 
   // Completes the record of a step that contains other steps (branch, for_each).
-  Stop FinishCompound(const Step& step, size_t index, SteadyTime start, Stop inner,
-                      bj::value out, bj::value* last_output) {
+  // `out.bytes` is the size of `out.value`, not yet counted (its parts were, as the
+  // outputs of the steps inside: the copy here counts again).
+  Stop FinishCompound(const Step& step, size_t index, SteadyTime start, Stop inner, Last out,
+                      std::string path, Last* last_output) {
     bj::object& r = records_[index].get_object();
+    if (inner == Stop::kNone && !ChargeBytes(out.bytes)) {
+      Error e = BudgetError("the step's output");
+      r.emplace("error", ErrorJson(e, ""));
+      r.emplace("status", "failed");
+      r.emplace("duration_ms", MillisBetween(start, env_.clock->Monotonic()));
+      PublishNoOutput(step, "failed");
+      FailRun(std::move(e), std::move(path));
+      return Stop::kFailed;
+    }
     std::string_view status = inner == Stop::kNone              ? "succeeded"
                               : inner == Stop::kAwaitingApproval ? "awaiting_approval"
                                                                  : "failed";
@@ -413,7 +486,7 @@ class Execution {
     r.emplace("duration_ms", MillisBetween(start, env_.clock->Monotonic()));
     if (inner == Stop::kNone) {
       r.emplace("output", nullptr);
-      PublishOutput(step, index, std::move(out), status, last_output);
+      PublishOutput(step, index, std::move(out.value), out.bytes, status, last_output);
     } else {
       PublishNoOutput(step, status);
     }
@@ -421,7 +494,7 @@ class Execution {
   }
 
   Stop RunForEach(const Step& step, const std::string& path, size_t index, SteadyTime start,
-                  bj::value* last_output) {
+                  Last* last_output) {
     auto fail = [&](Error e) {
       bj::object& r = records_[index].get_object();
       r["error"] = ErrorJson(e, "");
@@ -447,21 +520,24 @@ class Execution {
                             "for_each has " + std::to_string(list.size()) +
                                 " items; the limit is " + std::to_string(model::kMaxForEachItems)));
     }
-    bj::array outputs;
-    outputs.reserve(list.size());
+    Last outputs;
+    bj::array& values = outputs.value.emplace_array();
+    values.reserve(list.size());
+    outputs.bytes = list.empty() ? 2 : 1 + list.size();  // brackets and commas
     Stop s = Stop::kNone;
     for (size_t i = 0; i < list.size() && s == Stop::kNone; ++i) {
       scope_.loops().push_back({step.as, &list[i], bj::value(static_cast<int64_t>(i))});
-      bj::value last = nullptr;
+      Last last;
       s = RunList(step.do_steps, path + "[" + std::to_string(i) + "].", &last);
       scope_.loops().pop_back();
-      outputs.push_back(std::move(last));
+      values.push_back(std::move(last.value));
+      outputs.bytes += last.bytes;
     }
-    return FinishCompound(step, index, start, s, bj::value(std::move(outputs)), last_output);
+    return FinishCompound(step, index, start, s, std::move(outputs), path, last_output);
   }
 
   Stop RunAction(const Step& step, const std::string& path, size_t index, SteadyTime start,
-                 bj::value* last_output) {
+                 Last* last_output) {
     auto finish = [&](std::string_view status) {
       bj::object& r = records_[index].get_object();
       r["status"] = status;
@@ -477,12 +553,18 @@ class Execution {
       FailRun(std::move(e), path);
       return Stop::kFailed;
     };
-    auto args = step.with.Evaluate(scope_);
+    size_t with_bytes = 0;
+    auto args = step.with.Evaluate(scope_, &with_bytes);
     if (!args.ok()) return fail(args.error(), 0);
     bool tainted = args->tainted;
     bj::value with = std::move(args->json);
     if (with.is_null()) with = bj::object();
-    records_[index].get_object()["input"] = tainted ? bj::value(kRedacted) : with;
+    if (tainted) {
+      records_[index].get_object()["input"] = kRedacted;
+    } else {
+      if (!ChargeBytes(with_bytes)) return fail(BudgetError("the step's input"), 0);
+      records_[index].get_object()["input"] = with;
+    }
 
     const actions::Action* action = env_.actions ? env_.actions->Find(step.uses) : nullptr;
     if (!action) {
@@ -526,11 +608,13 @@ class Execution {
         }
       }
       if (r.ok()) {
+        size_t bytes = 0;
+        if (!Charge(r.value(), &bytes)) return fail(BudgetError("the step's output"), attempt);
         bj::object& rec = records_[index].get_object();
         rec["attempts"] = attempt;
         rec["output"] = nullptr;
         finish("succeeded");
-        PublishOutput(step, index, std::move(r).value(), "succeeded", last_output);
+        PublishOutput(step, index, std::move(r).value(), bytes, "succeeded", last_output);
         return Stop::kNone;
       }
       Error e = r.error();
@@ -558,14 +642,35 @@ class Execution {
   // A step with side effects that succeeded before the run waited for an approval is not
   // executed again: its record (and output) is copied from the previous execution, in
   // the same key order. True when it did.
-  bool Replay(const Step& step, const std::string& path, size_t index, bj::value* last_output) {
+  std::optional<Stop> Replay(const Step& step, const std::string& path, size_t index,
+                            Last* last_output) {
     const bj::object* prev = Previous(path);
-    if (prev == nullptr) return false;
+    if (prev == nullptr) return std::nullopt;
     const bj::value* status = prev->if_contains("status");
     const bj::value* type = prev->if_contains("type");
     if (status == nullptr || *status != "succeeded" || type == nullptr ||
         !type->is_string() || type->get_string() != model::StepTypeName(step.type)) {
-      return false;
+      return std::nullopt;
+    }
+    // The copied values count like the ones of a first execution; a record that no longer
+    // fits (the budget was lowered meanwhile) fails the step rather than running it again.
+    size_t bytes = 4;
+    for (const auto& kv : *prev) {
+      const std::string_view key = kv.key();
+      if (key == "path" || key == "id" || key == "type" || key == "decision") continue;
+      size_t n = 0;
+      if (!Charge(kv.value(), &n)) {
+        Error e = BudgetError("the step's recorded result");
+        bj::object& r = records_[index].get_object();
+        r["output"] = nullptr;
+        r["error"] = ErrorJson(e, "");
+        r["status"] = "failed";
+        r["duration_ms"] = 0.0;
+        PublishNoOutput(step, "failed");
+        FailRun(std::move(e), path);
+        return Stop::kFailed;
+      }
+      if (key == "output") bytes = n;
     }
     bj::object& r = records_[index].get_object();
     bj::value output = nullptr;
@@ -580,8 +685,8 @@ class Execution {
       r[key] = kv.value();
     }
     if (!r.contains("output")) r["output"] = nullptr;
-    PublishOutput(step, index, std::move(output), "succeeded", last_output);
-    return true;
+    PublishOutput(step, index, std::move(output), bytes, "succeeded", last_output);
+    return Stop::kNone;
   }
 
   // An approval step: granted once `count` distinct approvers approved, failed as soon as
@@ -589,7 +694,7 @@ class Execution {
   // here in awaiting_approval. The decisions come from the step's previous record
   // (written by the approvals API while the run waited).
   Stop RunApproval(const Step& step, const std::string& path, size_t index, SteadyTime start,
-                   bj::value* last_output) {
+                   Last* last_output) {
     const bj::object* prev = Previous(path);
     bj::object& r = records_[index].get_object();
     if (prev != nullptr && prev->if_contains("status") != nullptr &&
@@ -660,7 +765,10 @@ class Execution {
       out["approvals"] = std::move(granted);
       r["output"] = nullptr;
       finish("succeeded");
-      PublishOutput(step, index, bj::value(std::move(out)), "succeeded", last_output);
+      bj::value output(std::move(out));
+      size_t bytes = 0;
+      if (!Charge(output, &bytes)) return fail(BudgetError("the step's output"));
+      PublishOutput(step, index, std::move(output), bytes, "succeeded", last_output);
       return Stop::kNone;
     }
     if (prev != nullptr && timeout_at_ms > 0 && UnixMillis(now) >= timeout_at_ms) {
@@ -678,7 +786,7 @@ class Execution {
   }
 
   Stop RunChild(const Step& step, const std::string& path, size_t index, SteadyTime start,
-                bj::value* last_output) {
+                Last* last_output) {
     auto fail = [&](Error e) {
       bj::object& r = records_[index].get_object();
       r["output"] = nullptr;
@@ -689,11 +797,17 @@ class Execution {
       FailRun(std::move(e), path);
       return Stop::kFailed;
     };
-    auto args = step.with.Evaluate(scope_);
+    size_t input_bytes = 0;
+    auto args = step.with.Evaluate(scope_, &input_bytes);
     if (!args.ok()) return fail(args.error());
     bj::value input = std::move(args->json);
     if (input.is_null()) input = bj::object();
-    records_[index].get_object()["input"] = args->tainted ? bj::value(kRedacted) : input;
+    if (args->tainted) {
+      records_[index].get_object()["input"] = kRedacted;
+    } else {
+      if (!ChargeBytes(input_bytes)) return fail(BudgetError("the step's input"));
+      records_[index].get_object()["input"] = input;
+    }
     if (req_.call_depth + 1 > model::kMaxCallDepth) {
       return fail(MakeError(ErrorCode::kLimitExceeded,
                             "workflow call depth would exceed " +
@@ -717,10 +831,11 @@ class Execution {
     child_req.deadline = deadline_;
     child_req.secrets = secrets_;
     child_req.redaction = req_.redaction;
+    child_req.record_bytes = used_;  // the child's record is part of this run tree's
     RunResult result = engine_.Run(**child, std::move(child_req));
     bj::object& r = records_[index].get_object();
     r["child_run_id"] = result.record["run_id"];
-    children_.push_back(result);
+    bj::value output = result.succeeded() ? result.record["output"] : bj::value();
     if (!result.succeeded()) {
       Error e = result.error.value_or(MakeError(ErrorCode::kInternal, "child run failed"));
       if (result.status == "awaiting_approval") {
@@ -730,12 +845,16 @@ class Execution {
       // Name the workflow where the failure happened once, not at every level above it.
       bool from_grandchild = !result.children.empty() && !result.children.back().succeeded();
       if (!from_grandchild) e.message = "workflow " + step.workflow + ": " + e.message;
+      children_.push_back(std::move(result));
       return fail(std::move(e));
     }
+    children_.push_back(std::move(result));
+    size_t bytes = 0;
+    if (!Charge(output, &bytes)) return fail(BudgetError("the step's output"));
     r["output"] = nullptr;
     r["status"] = "succeeded";
     r["duration_ms"] = MillisBetween(start, env_.clock->Monotonic());
-    PublishOutput(step, index, bj::value(result.record["output"]), "succeeded", last_output);
+    PublishOutput(step, index, std::move(output), bytes, "succeeded", last_output);
     return Stop::kNone;
   }
 
@@ -759,6 +878,11 @@ class Execution {
   std::shared_ptr<redact::SecretSet> secrets_;
   RecordingResolver connectors_;
   std::optional<redact::RedactingLogSink> log_;
+  // The record budget: bytes counted so far by the whole run tree (*used_; this run's own
+  // counter unless the parent shares its own).
+  size_t budget_;
+  size_t own_used_ = 0;
+  size_t* used_;
 };
 
 }  // namespace
@@ -833,7 +957,7 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   rec["workflow"] = wf.id;
   rec["version"] = req.version;
   rec["status"] = "running";
-  rec["input"] = req.input;
+  rec["input"] = nullptr;
   rec["output"] = nullptr;
   rec["error"] = nullptr;
   rec["started_at"] = run_meta["started_at"];
@@ -842,7 +966,13 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   auto input_errors = ValidateInput(wf, req.input);
   Execution exec(*this, wf, req, &req.input, &req.trigger, &run_value, deadline, record_storage);
   Stop stop = Stop::kNone;
-  if (!input_errors.empty()) {
+  // An input that alone would take the record past its budget is not kept.
+  const bool input_fits = exec.Charge(req.input);
+  if (input_fits) rec["input"] = req.input;
+  if (!input_fits) {
+    exec.FailRun(exec.BudgetError("the run input"), "");
+    stop = Stop::kFailed;
+  } else if (!input_errors.empty()) {
     std::string msg = "input does not match the workflow's inputs schema";
     bj::array details;
     for (const auto& e : input_errors) {
@@ -863,8 +993,12 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   }
 
   if (stop == Stop::kNone && wf.output) {
-    auto out = wf.output->Evaluate(exec.scope());
-    if (out.ok()) {
+    size_t bytes = 0;
+    auto out = wf.output->Evaluate(exec.scope(), &bytes);
+    if (out.ok() && !out->tainted && !exec.ChargeBytes(bytes)) {
+      exec.FailRun(exec.BudgetError("the run output"), "output");
+      stop = Stop::kFailed;
+    } else if (out.ok()) {
       rec["output"] = out->tainted ? bj::value(kRedacted) : std::move(out->json);
     } else {
       exec.FailRun(out.error(), "output");
@@ -887,6 +1021,7 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   rec["steps"] = std::move(exec.FinishRecords());
   result.response = std::move(exec.response());
   result.children = std::move(exec.children());
+  result.record_bytes = exec.record_bytes();
   if (stop == Stop::kAwaitingApproval) result.awaiting = std::move(exec.awaiting());
   if (const auto& secrets = exec.secrets(); !secrets->empty()) {
     // Defence in depth: whatever a step put anywhere (errors, inputs, decisions) leaves

@@ -4,9 +4,11 @@
 
 #include <boost/json.hpp>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "rampart/core/json.h"
 #include "support/fake_env.h"
 
 namespace rampart::engine {
@@ -293,6 +295,259 @@ steps:
   ASSERT_FALSE(r.succeeded());
   EXPECT_EQ(r.error->code, ErrorCode::kLimitExceeded);
   EXPECT_LE(r.record["steps"].as_array().size(), model::kMaxStepExecutions + 1);
+}
+
+}  // namespace
+}  // namespace rampart::engine
+
+// The run record budget (ASVS V15.2.2): what a run records is bounded as a whole, not only
+// value by value.
+namespace rampart::engine {
+namespace {
+
+constexpr size_t kMiB = size_t{1} << 20;
+
+// Child workflows by id, for `workflow` steps.
+class MapSource final : public WorkflowSource {
+ public:
+  void Add(const std::string& yaml) {
+    model::LoadResult loaded = model::LoadDefinition(yaml);
+    ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].message);
+    map_[loaded.workflow->id] = loaded.workflow;
+  }
+  Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) override {
+    auto it = map_.find(std::string(id));
+    if (it == map_.end()) return MakeError(ErrorCode::kNotFound, "no such workflow");
+    return it->second;
+  }
+
+ private:
+  std::map<std::string, std::shared_ptr<const model::Workflow>> map_;
+};
+
+struct BudgetHarness {
+  RunResult Run(const std::string& yaml, bj::value input, size_t budget) {
+    model::LoadResult loaded = model::LoadDefinition(yaml);
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].message);
+    if (!loaded.ok()) return {};
+    Env env{&clock, &random, nullptr, &children, nullptr};
+    env.max_run_record_bytes = budget;
+    Engine engine(env);
+    RunRequest req;
+    req.input = std::move(input);
+    return engine.Run(*loaded.workflow, std::move(req));
+  }
+  testing::FakeClock clock;
+  testing::FakeRandom random;
+  MapSource children;
+};
+
+bj::value BigInput(size_t bytes) { return bj::object{{"big", std::string(bytes, 'x')}}; }
+
+// What every run failed by the budget must look like: the code, no value in the message,
+// and a record that stayed within (about) the budget.
+void ExpectBudgetFailure(const RunResult& r, size_t budget, const std::string& step) {
+  ASSERT_FALSE(r.succeeded());
+  EXPECT_EQ(r.status, "failed");
+  ASSERT_TRUE(r.error.has_value());
+  EXPECT_EQ(r.error->code, ErrorCode::kLimitExceeded) << r.error->message;
+  EXPECT_NE(r.error->message.find("max_run_record_bytes"), std::string::npos) << r.error->message;
+  EXPECT_EQ(r.error->message.find("xxxx"), std::string::npos);
+  const bj::object& err = r.record.at("error").as_object();
+  EXPECT_EQ(err.at("code"), "limit_exceeded");
+  if (step.empty()) {
+    EXPECT_EQ(err.if_contains("step"), nullptr);
+  } else {
+    EXPECT_EQ(err.at("step"), bj::value(step));
+  }
+  EXPECT_EQ(r.record.at("status"), "failed");
+  EXPECT_LE(json::Serialize(r.record).size(), budget + budget / 20);
+  // The failed step's record is there, failed, without a value.
+  bool found = false;
+  for (const bj::value& s : r.record.at("steps").as_array()) {
+    if (s.at("path") != bj::value(step)) continue;
+    found = true;
+    EXPECT_EQ(s.at("status"), "failed");
+    EXPECT_EQ(s.at("error").at("code"), "limit_exceeded");
+    const bj::value* out = s.as_object().if_contains("output");
+    EXPECT_TRUE(out == nullptr || out->is_null());
+  }
+  EXPECT_TRUE(found || step.empty()) << "no record of " << step;
+}
+
+constexpr const char* kCopyLoop = R"(
+rampart: 1
+id: copy-loop
+steps:
+  - id: loop
+    type: for_each
+    items: "{{ inputs.items }}"
+    do:
+      - id: copy
+        type: set
+        values: { v: "{{ inputs.big }}" }
+)";
+
+bj::value LoopInput(size_t bytes, int items) {
+  bj::value in = BigInput(bytes);
+  bj::array list;
+  for (int i = 0; i < items; ++i) list.push_back(i);
+  in.as_object()["items"] = std::move(list);
+  return in;
+}
+
+TEST(EngineBudgetTest, ALoopPastTheBudgetFailsAtTheStepThatWouldCrossIt) {
+  // 1 MiB: the 100,000-byte input, then ~100,130 bytes per copy (output + record): nine
+  // copies fit (~1,001,000 bytes), the tenth would not (~1,101,000).
+  BudgetHarness h;
+  RunResult r = h.Run(kCopyLoop, LoopInput(100'000, 20), kMiB);
+  ExpectBudgetFailure(r, kMiB, "loop[9].copy");
+  const bj::array& steps = r.record.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 11u);  // the loop and ten copies
+  for (size_t i = 1; i < 10; ++i) {
+    EXPECT_EQ(steps[i].at("status"), "succeeded") << i;
+    EXPECT_EQ(steps[i].at("output").at("v").as_string().size(), 100'000u) << i;
+  }
+  EXPECT_EQ(steps[0].at("status"), "failed");
+  EXPECT_LE(r.record_bytes, kMiB);
+  // The input that fitted is kept.
+  EXPECT_EQ(r.record.at("input").at("big").as_string().size(), 100'000u);
+}
+
+TEST(EngineBudgetTest, TheAuditScenarioFailsUnderTheDefaultBudget) {
+  // for_each over 100 items copying a 900 KB input: ~90 MB of record without the budget.
+  BudgetHarness h;
+  RunResult r = h.Run(kCopyLoop, LoopInput(900'000, 100), kDefaultMaxRunRecordBytes);
+  // 16 MiB: the input and 17 copies fit (~16.2 MB), the 18th would not.
+  ExpectBudgetFailure(r, kDefaultMaxRunRecordBytes, "loop[17].copy");
+}
+
+TEST(EngineBudgetTest, ARunExactlyAtTheBudgetSucceedsOneByteLessFails) {
+  BudgetHarness h;
+  RunResult big = h.Run(kCopyLoop, LoopInput(50'000, 8), 256 * kMiB);
+  ASSERT_TRUE(big.succeeded()) << big.error->message;
+  const size_t n = big.record_bytes;
+  // The count follows the serialized record (8 copies, the loop's output, the input).
+  const size_t serialized = json::Serialize(big.record).size();
+  EXPECT_GT(serialized, 17u * 50'000u);
+  EXPECT_GE(n, serialized - serialized / 50);
+  EXPECT_LE(n, serialized + serialized / 50);
+
+  RunResult at = h.Run(kCopyLoop, LoopInput(50'000, 8), n);
+  EXPECT_TRUE(at.succeeded()) << at.error->message;
+  EXPECT_EQ(at.record_bytes, n);
+  RunResult under = h.Run(kCopyLoop, LoopInput(50'000, 8), n - 1);
+  // The copies fit: the last value to count is the loop's output.
+  ExpectBudgetFailure(under, n, "loop");
+}
+
+TEST(EngineBudgetTest, TheForEachOutputCounts) {
+  // Seven copies of 80,000 bytes fit in 1 MiB with the input (~641,000), but the loop's
+  // output repeats them (~560,000 more): the loop fails, not a copy.
+  BudgetHarness h;
+  RunResult r = h.Run(kCopyLoop, LoopInput(80'000, 7), kMiB);
+  ExpectBudgetFailure(r, kMiB, "loop");
+  const bj::array& steps = r.record.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 8u);
+  for (size_t i = 1; i < 8; ++i) EXPECT_EQ(steps[i].at("status"), "succeeded") << i;
+}
+
+TEST(EngineBudgetTest, NestedLoopsAreBoundedAsAWhole) {
+  constexpr const char* kNested = R"(
+rampart: 1
+id: nested
+steps:
+  - id: outer
+    type: for_each
+    items: "{{ inputs.items }}"
+    do:
+      - id: inner
+        type: for_each
+        items: "{{ inputs.items }}"
+        do:
+          - id: copy
+            type: set
+            values: { v: "{{ inputs.big }}" }
+)";
+  BudgetHarness h;
+  // 10 x 10 copies of 20,000 bytes, plus the loops' outputs: ~6 MB, fine under 16 MiB.
+  RunResult ok = h.Run(kNested, LoopInput(20'000, 10), kDefaultMaxRunRecordBytes);
+  ASSERT_TRUE(ok.succeeded()) << ok.error->message;
+  EXPECT_GT(ok.record_bytes, 6'000'000u);
+  // Under 1 MiB: two inner loops, their copies and outputs (~401,500 bytes each), fit;
+  // the ten copies of the third fit too (~1,024,600 bytes with the input), its output not.
+  RunResult r = h.Run(kNested, LoopInput(20'000, 10), kMiB);
+  ExpectBudgetFailure(r, kMiB, "outer[2].inner");
+}
+
+TEST(EngineBudgetTest, ChildRunsCountAgainstTheirParentsBudget) {
+  BudgetHarness h;
+  h.children.Add(R"(
+rampart: 1
+id: child
+steps:
+  - { id: c1, type: set, values: { v: "{{ inputs.big }}" } }
+  - { id: c2, type: set, values: { v: "{{ inputs.big }}" } }
+  - { id: c3, type: set, values: { v: "{{ inputs.big }}" } }
+)");
+  // Alone, the child fits in 1 MiB: its 200,000-byte input and three copies (~800,000).
+  RunResult alone = h.Run(R"(
+rampart: 1
+id: child
+steps:
+  - { id: c1, type: set, values: { v: "{{ inputs.big }}" } }
+  - { id: c2, type: set, values: { v: "{{ inputs.big }}" } }
+  - { id: c3, type: set, values: { v: "{{ inputs.big }}" } }
+)",
+                          BigInput(200'000), kMiB);
+  ASSERT_TRUE(alone.succeeded()) << alone.error->message;
+  // Called by a parent, the parent's input and the step's input come first (~400,000):
+  // the child's third copy would pass the budget of the run tree.
+  RunResult r = h.Run(R"(
+rampart: 1
+id: parent
+steps:
+  - id: call
+    type: workflow
+    workflow: child
+    with: { big: "{{ inputs.big }}" }
+)",
+                      BigInput(200'000), kMiB);
+  ExpectBudgetFailure(r, kMiB, "call");
+  ASSERT_EQ(r.children.size(), 1u);
+  ExpectBudgetFailure(r.children[0], kMiB, "c3");
+  EXPECT_LE(r.record_bytes, kMiB);
+}
+
+TEST(EngineBudgetTest, AnInputLargerThanTheBudgetFailsBeforeAnyStep) {
+  BudgetHarness h;
+  RunResult r = h.Run(kCopyLoop, LoopInput(kMiB + 10, 1), kMiB);
+  ExpectBudgetFailure(r, kMiB, "");
+  EXPECT_TRUE(r.record.at("input").is_null());
+  EXPECT_TRUE(r.record.at("steps").as_array().empty());
+}
+
+TEST(EngineBudgetTest, DecisionValuesCount) {
+  // Each `if` records the value it read (100,000 bytes): the 10th decision does not fit.
+  BudgetHarness h;
+  RunResult r = h.Run(R"(
+rampart: 1
+id: decisions
+steps:
+  - id: loop
+    type: for_each
+    items: "{{ inputs.items }}"
+    do:
+      - id: check
+        type: set
+        if: "{{ inputs.big != '' }}"
+        values: { ok: true }
+)",
+                      LoopInput(100'000, 20), kMiB);
+  ExpectBudgetFailure(r, kMiB, "loop[9].check");
+  const bj::array& steps = r.record.at("steps").as_array();
+  const bj::object& failed = steps.back().as_object();
+  EXPECT_EQ(failed.at("decision").as_object().if_contains("values"), nullptr);
 }
 
 }  // namespace

@@ -33,6 +33,9 @@ struct JsonTemplateNode {
   boost::json::value constant;
   Template tmpl;
   Limits limits;
+  // The serialized bytes of the node's parts that do not change from one evaluation to
+  // the next: constants, keys, brackets and separators (templates count 0).
+  size_t fixed_bytes = 0;
 };
 
 struct Access {

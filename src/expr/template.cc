@@ -2,6 +2,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
+#include <limits>
 #include <new>
 
 #include "expr/access.h"
@@ -154,8 +155,38 @@ struct TreePath {
   }
 };
 
+bool BuildNodeParts(const bj::value& v, const CompileOptions& options, const TreePath& path,
+                    size_t depth, JsonTemplateNode& node,
+                    std::vector<JsonTemplate::Failure>& failures);
+
+// Compiles `v` into `node` and sets its fixed_bytes.
 bool BuildNode(const bj::value& v, const CompileOptions& options, const TreePath& path,
                size_t depth, JsonTemplateNode& node, std::vector<JsonTemplate::Failure>& failures) {
+  if (!BuildNodeParts(v, options, path, depth, node, failures)) return false;
+  constexpr size_t kUncapped = std::numeric_limits<size_t>::max() - 1;
+  switch (node.kind) {
+    case JsonTemplateNode::Kind::kConst:
+      node.fixed_bytes = json::SerializedSizeAtMost(node.constant, kUncapped);
+      break;
+    case JsonTemplateNode::Kind::kTemplate: node.fixed_bytes = 0; break;
+    case JsonTemplateNode::Kind::kArray:
+    case JsonTemplateNode::Kind::kObject: {
+      const size_t n = node.children.size();
+      size_t bytes = 2 + (n == 0 ? 0 : n - 1);
+      for (const JsonTemplateNode& child : node.children) bytes += child.fixed_bytes;
+      for (const std::string& key : node.keys) {
+        bytes += json::SerializedSizeAtMost(bj::value(bj::string_view(key)), kUncapped) + 1;
+      }
+      node.fixed_bytes = bytes;
+      break;
+    }
+  }
+  return true;
+}
+
+bool BuildNodeParts(const bj::value& v, const CompileOptions& options, const TreePath& path,
+                    size_t depth, JsonTemplateNode& node,
+                    std::vector<JsonTemplate::Failure>& failures) {
   node.limits = options.limits;
   if (depth > kMaxTreeDepth) {
     failures.push_back(
@@ -252,6 +283,9 @@ class SizeBudget {
     pending_ = 0;
     return known_ <= cap_;
   }
+
+  // At least the total of the values added: exact but for the doubles held back.
+  size_t UpperBound() const { return known_ + kMaxDoubleBytes * pending_; }
 
  private:
   static constexpr size_t kMaxPending = 8;
@@ -383,6 +417,12 @@ Result<JsonTemplate> JsonTemplate::Compile(const bj::value& tree, const CompileO
 }
 
 Result<Value> JsonTemplate::Evaluate(const Scope& scope) const {
+  size_t bytes = 0;
+  return Evaluate(scope, &bytes);
+}
+
+Result<Value> JsonTemplate::Evaluate(const Scope& scope, size_t* bytes) const {
+  *bytes = 4;  // null
   if (root_ == nullptr) return Value{};
   try {
     Value out;
@@ -393,6 +433,7 @@ Result<Value> JsonTemplate::Evaluate(const Scope& scope) const {
       if (!where.empty()) error.message = "at " + where + ": " + error.message;
       return error;
     }
+    *bytes = root_->fixed_bytes + budget.UpperBound();
     return out;
   } catch (const std::bad_alloc&) {
     return MakeError(ErrorCode::kExpressionLimit, "out of memory while evaluating templates");

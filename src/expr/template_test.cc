@@ -3,6 +3,7 @@
 #include <string>
 
 #include "expr/expr_test_util.h"
+#include "rampart/core/json.h"
 
 namespace rampart::expr {
 namespace {
@@ -185,6 +186,34 @@ TEST_F(TemplateTest, JsonTemplate) {
     "list": [150, "x2", 3, null, true],
     "steps": false
   })"));
+}
+
+// The size reported with a JsonTemplate's value (for the engine's run record budget):
+// exact without doubles, an upper bound with them; never below the real size.
+TEST_F(TemplateTest, JsonTemplateReportsTheSerializedSize) {
+  const char* trees[] = {
+      R"({"url": "https://x.test/{{ inputs.name | url_encode }}", "n": "{{ inputs.tags | length }}",
+          "fixed": {"a": [1, 2, "th\"ree"], "k\u00e9y": null}, "list": ["{{ inputs.tags }}", "x{{ index }}", 3, true],
+          "obj": "{{ inputs.obj }}", "e": [], "o": {}})",
+      R"("{{ inputs.name }}")",
+      R"({"a": [1, {"b": "no braces"}], "c": null})",
+      R"(["{{ inputs.missing }}", "{{ inputs.flag }}", "{{ inputs.tags | length > 2 }}"])",
+  };
+  for (const char* text : trees) {
+    auto t = JsonTemplate::Compile(J(text), {});
+    ASSERT_TRUE(t.ok()) << text << ": " << t.error().message;
+    size_t bytes = 0;
+    auto v = t->Evaluate(scope_, &bytes);
+    ASSERT_TRUE(v.ok()) << text << ": " << v.error().message;
+    EXPECT_EQ(bytes, json::Serialize(v->json).size()) << text;
+  }
+  auto doubles = JsonTemplate::Compile(J(R"({"p": "{{ inputs.price }}", "q": "{{ inputs.price * 3 }}"})"), {});
+  ASSERT_TRUE(doubles.ok());
+  size_t bytes = 0;
+  auto v = doubles->Evaluate(scope_, &bytes);
+  ASSERT_TRUE(v.ok());
+  EXPECT_GE(bytes, json::Serialize(v->json).size());
+  EXPECT_LE(bytes, json::Serialize(v->json).size() + 2 * 24);
 }
 
 TEST_F(TemplateTest, JsonTemplateConstant) {

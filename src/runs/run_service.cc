@@ -957,6 +957,7 @@ class RunService::Impl {
     engine_env.connectors = services.connectors.get();
     engine_env.security = services.security.get();
     engine_env.org = run.org_id;
+    engine_env.max_run_record_bytes = options_.max_run_record_bytes;
     engine::Engine engine(engine_env);
     return engine.Run(wf, std::move(request));
   }

@@ -43,6 +43,10 @@ void AppendQuoted(std::string& out, std::string_view s);
 // The length of Serialize(v), stopping early once it exceeds `cap` (returns cap + 1 then).
 // Cheap enough to bound intermediate values without building the string.
 size_t SerializedSizeAtMost(const boost::json::value& v, size_t cap);
+// The same with every double counted at its longest form (24 bytes) instead of formatted:
+// at least the length of Serialize(v), exact without doubles, and cheaper (formatting a
+// double is the costly part). For budgets, where an upper bound is what counts.
+size_t SerializedSizeBoundAtMost(const boost::json::value& v, size_t cap);
 
 // Escapes one JSON Pointer reference token (RFC 6901: ~ -> ~0, / -> ~1).
 std::string PointerEscape(std::string_view token);

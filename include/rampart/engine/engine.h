@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <memory>
@@ -43,6 +44,12 @@ class SecurityEvents {
                                      std::string_view step_path) = 0;
 };
 
+// The default bound on what one run tree records (Env::max_run_record_bytes), and the
+// range the server's `max_run_record_bytes` setting accepts.
+inline constexpr size_t kDefaultMaxRunRecordBytes = size_t{16} << 20;
+inline constexpr size_t kMinMaxRunRecordBytes = size_t{1} << 20;
+inline constexpr size_t kMaxMaxRunRecordBytes = size_t{256} << 20;
+
 struct Env {
   Clock* clock = &SystemClock();
   Random* random = &SystemRandom();
@@ -55,6 +62,12 @@ struct Env {
   // The org the run belongs to ("" for local runs): scopes per-org resources of actions
   // (db.query's database).
   std::string org = {};
+  // The run record budget (ASVS V15.2.2): the serialized bytes that one run and its child
+  // runs may record and keep (the run input; each step's record entry: input, output,
+  // decision values, error, plus its path and fixed keys; for_each and branch outputs;
+  // the run output). Counted once per value as steps finish; a step that would pass it
+  // fails with kLimitExceeded and its oversized value is not recorded.
+  size_t max_run_record_bytes = kDefaultMaxRunRecordBytes;
 };
 
 // A run that stopped in awaiting_approval, to be executed again once its approval is
@@ -87,6 +100,9 @@ struct RunRequest {
   std::shared_ptr<redact::SecretSet> secrets;
   // Set when this executes a run that waited for an approval.
   std::optional<Resume> resume;
+  // The bytes the run tree has counted against Env::max_run_record_bytes so far; a child
+  // run adds to its parent's count. Null: the run counts from 0. Must outlive Run.
+  size_t* record_bytes = nullptr;
 };
 
 struct Response {
@@ -107,6 +123,9 @@ struct RunResult {
   std::optional<Response> response;    // the first `respond` step's response
   std::vector<RunResult> children;     // child runs of `workflow` steps, in order
   std::optional<Awaiting> awaiting;    // set when status is awaiting_approval
+  // The bytes counted against Env::max_run_record_bytes when the run ended, child runs
+  // included (for a child run: its parent's count so far, too).
+  size_t record_bytes = 0;
   bool succeeded() const { return status == "succeeded"; }
 };
 

@@ -144,6 +144,10 @@ class JsonTemplate {
                                       std::vector<Failure>* failures = nullptr);
 
   Result<Value> Evaluate(const Scope& scope) const;
+  // The same, and `*bytes` receives an upper bound of the serialized size of the result,
+  // exact but for numbers with a fraction or exponent (counted at their longest, 24 bytes),
+  // from the sizes measured for the value bound: the caller need not walk the value again.
+  Result<Value> Evaluate(const Scope& scope, size_t* bytes) const;
 
   bool is_constant() const;
   // Every step id referenced by any expression in the tree.

@@ -47,6 +47,8 @@ struct RunServiceOptions {
   int default_org_limit = 10;     // used when the org row says 0
   int max_org_limit = 100;
   size_t max_queued = 100000;     // Submit beyond this: kRateLimited
+  // engine::Env::max_run_record_bytes of every run.
+  size_t max_run_record_bytes = engine::kDefaultMaxRunRecordBytes;
   // How often the sweep looks for approvals whose timeout passed.
   std::chrono::milliseconds wake_interval{1000};
 };
