@@ -262,6 +262,12 @@ CREATE TABLE schedule_state (
 ALTER TABLE runs ADD COLUMN wake_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX runs_to_wake ON runs(wake_at) WHERE wake_at > 0;
 )sql",
+    // Password changes: a user whose password someone else chose (an owner adding them)
+    // must change it before doing anything else. Users from before this step are not
+    // flagged (the server cannot know who chose their password).
+    R"sql(
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
