@@ -1,6 +1,8 @@
 // The SQLite store: durable inserts through Write() (group commit) with 1, 8 and 32
 // concurrent writers, through WriteAsync() from one thread with 1, 8 and 32 writes in
 // flight, and point reads through Read().
+//   BM_SessionAuthReads/0: the reads that authenticate a session cookie before
+//     must_change_password (the session row); /1: since (the session row and its user's).
 //
 // The database lives in $RAMPART_BENCH_DIR (default: a fresh directory under /tmp), so
 // the fsync cost is that of the filesystem there; the numbers are items/s across all
@@ -110,6 +112,31 @@ void BM_GetRun(benchmark::State& state) {
 }
 BENCHMARK(BM_GetRun)->Threads(1)->Threads(4)->UseRealTime();
 
+constexpr int kPreloadedUsers = 1000;
+
+void BM_SessionAuthReads(benchmark::State& state) {
+  const bool read_user = state.range(0) != 0;
+  std::mt19937 random(static_cast<unsigned>(state.thread_index()));
+  std::uniform_int_distribution<int> pick(0, kPreloadedUsers - 1);
+  for (auto _ : state) {
+    const std::string n = std::to_string(pick(random));
+    Status status = full_store->Read([&](Tx& tx) -> Status {
+      auto session = tx.GetSession("sess_" + n);
+      if (!session.ok()) return session.error();
+      if (!session->has_value()) return rampart::MakeError(rampart::ErrorCode::kInternal, "no row");
+      if (read_user) {
+        auto user = tx.GetUser((*session)->user_id);
+        if (!user.ok()) return user.error();
+        benchmark::DoNotOptimize((*user)->must_change_password);
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) state.SkipWithError("read failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SessionAuthReads)->Arg(0)->Arg(1)->Threads(1)->Threads(4)->UseRealTime();
+
 std::unique_ptr<Store> OpenOrDie(const std::string& path, bool synchronous_full) {
   rampart::store::SqliteOptions options;
   options.path = path;
@@ -137,6 +164,18 @@ int main(int argc, char** argv) {
   Status preloaded = full_store->Write([](Tx& tx) -> Status {
     for (int i = 0; i < kPreloadedRuns; ++i) {
       if (Status s = tx.InsertRun(MakeRun("pre_" + std::to_string(i))); !s.ok()) return s;
+    }
+    for (int i = 0; i < kPreloadedUsers; ++i) {
+      const std::string n = std::to_string(i);
+      rampart::store::User user{.id = "usr_" + n, .email = n + "@bench.test",
+                                .password_hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2g$YmVuY2g", .created_at = 1};
+      if (Status s = tx.InsertUser(user); !s.ok()) return s;
+      if (Status s = tx.InsertSession({.token_hash = "sess_" + n, .user_id = user.id,
+                                       .csrf_hash = "c", .created_at = 1, .last_seen_at = 1,
+                                       .expires_at = 1LL << 50, .revoked = false});
+          !s.ok()) {
+        return s;
+      }
     }
     return Status::Ok();
   });
