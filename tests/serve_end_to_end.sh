@@ -217,6 +217,7 @@ code=$(curl -s -b "$TMP/cookies2" -c "$TMP/cookies2" -o "$TMP/passwd.json" -w '%
   --data-binary '{"current_password":"another long passphrase","new_password":"my very own passphrase"}')
 check "the member changes the password" 200 "$code"
 check "the flag is cleared" False "$(json "$TMP/passwd.json" 'd["user"]["must_change_password"]')"
+CSRF2=$(json "$TMP/passwd.json" 'd["csrf_token"]')  # the change answered a new session
 check "then the org is open, with the new session" 200 "$(curl -s -b "$TMP/cookies2" -o /dev/null -w '%{http_code}' "$BASE/v1/orgs/$ORG")"
 
 kill -TERM "$PID"
