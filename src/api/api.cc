@@ -19,7 +19,9 @@
 
 #include "api/common.h"
 #include "api/connectors.h"
+#include "api/support_grants.h"
 #include "rampart/audit/chain.h"
+#include "rampart/auth/support_grant.h"
 #include "rampart/core/json.h"
 #include "rampart/core/worker_pool.h"
 #include "rampart/crypto/crypto.h"
@@ -143,6 +145,12 @@ bool TakesOwnBody(std::string_view operation_id) {
          std::end(kOperations);
 }
 
+// The only routes a support grant may call (on its own org): the diagnostics
+// (spec/security.md section 2). On every other route a grant is refused.
+bool SupportGrantMayCall(std::string_view operation_id) {
+  return operation_id == "getDiagnostics" || operation_id == "getDiagnosticsLogs";
+}
+
 // The 2xx statuses a route answers (its OpenAPI responses), the first the usual one.
 std::vector<int> SuccessStatuses(std::string_view operation_id) {
   static const std::pair<std::string_view, std::vector<int>> kStatuses[] = {
@@ -152,6 +160,8 @@ std::vector<int> SuccessStatuses(std::string_view operation_id) {
       {"createWorkflow", {201}},
       {"createConnector", {201}},
       {"createWebhook", {201}},
+      {"createSupportGrant", {201}},
+      {"revokeSupportGrant", {204}},
       // 202 {run_id}, or 200 with the run record when it finished within `wait`.
       {"startRun", {202, 200}},
       {"cancelRun", {202}},
@@ -232,7 +242,9 @@ struct Call {
                           std::string_view outcome = "success") const {
     store::AuditEvent event;
     event.org_id = access.has_value() ? access->org.id : std::string();
-    event.actor = principal.user_id.empty() ? std::string("anonymous") : principal.Actor();
+    event.actor = principal.user_id.empty() && principal.support_grant_id.empty()
+                      ? std::string("anonymous")
+                      : principal.Actor();
     event.action = action;
     event.target = target;
     event.outcome = outcome;
@@ -323,6 +335,13 @@ class Api::Impl {
   // idle expiry reads) when due, then calls `then` (at once when nothing is due): the
   // answer leaves once the use is durable, so what the caller reads next agrees with it.
   void TouchCredentials(const auth::Principal& principal, std::function<void()> then);
+  // Audits a use of a support grant (every request it authenticated, allowed or refused)
+  // in the grant's org, then calls `then` with the append's status once it is durable.
+  void RecordSupportGrantUse(const Call& call, std::string_view operation, int status,
+                             std::function<void(Status)> then);
+  // A failed request of an org the caller was authorized for goes to the server log (the
+  // operation and error code only), where the org's diagnostics read it.
+  void LogRequestFailure(const Call& call, std::string_view operation, const Error& error);
   store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
   // A new session of `user_id` from `time_ms`: the row to insert, and the response (200,
   // its CSRF token and `user`) that sets its cookie. The token is in the cookie only.
@@ -380,6 +399,13 @@ class Api::Impl {
   Result<Response> RotateWebhook(Call& call);
   Result<Response> DeleteWebhook(Call& call);
   Result<Response> ReceiveHook(Call& call);
+  // Support grants and diagnostics (handlers in support_grants.cc).
+  Result<Response> ListSupportGrants(Call& call);
+  Result<Response> CreateSupportGrant(Call& call);
+  Result<Response> RevokeSupportGrant(Call& call);
+  Result<Response> Diagnostics(Call& call);
+  Result<Response> DiagnosticsLogs(Call& call);
+  SupportGrantCall GrantCall(Call& call);
   // Outbound execution hooks (handlers in hooks.cc).
   Result<Response> ListRunHooks(Call& call);
   Result<Response> RedeliverRunHooks(Call& call);
@@ -398,6 +424,7 @@ class Api::Impl {
 
   ApiDeps deps_;
   ApiOptions options_;
+  const std::chrono::steady_clock::time_point started_ = deps_.clock->Monotonic();
   SourceLimiter auth_failures_;
   // Audits of denied authorizations per source (bounds the audit writes of a probe; it
   // never refuses a request).
@@ -453,6 +480,25 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        h(&Impl::GetOrg)},
       {"PATCH", "/v1/orgs/{org}", "updateOrg", "Rename an org or change its run concurrency",
        A::kOrg, P::kOrgWrite, true, {"name", "max_concurrent_runs"}, kSmall, h(&Impl::UpdateOrg)},
+      {"GET", "/v1/orgs/{org}/support-grants", "listSupportGrants",
+       "Support grants of the org and their status (never their tokens)", A::kOrg,
+       P::kOrgWrite, false, {}, 0, h(&Impl::ListSupportGrants)},
+      {"POST", "/v1/orgs/{org}/support-grants", "createSupportGrant",
+       "Create a support grant: the org's diagnostics only, for at most 72 h (the token is "
+       "shown once)",
+       A::kOrg, P::kOrgWrite, true, {"expires_in", "reason"}, kSmall,
+       h(&Impl::CreateSupportGrant)},
+      {"DELETE", "/v1/orgs/{org}/support-grants/{id}", "revokeSupportGrant",
+       "Revoke a support grant (at once)", A::kOrg, P::kOrgWrite, true, {}, kSmall,
+       h(&Impl::RevokeSupportGrant)},
+      {"GET", "/v1/orgs/{org}/diagnostics", "getDiagnostics",
+       "Version, uptime, store health and run counts of the org (owners and the org's "
+       "support grants)",
+       A::kOrg, P::kOrgWrite, false, {}, 0, h(&Impl::Diagnostics)},
+      {"GET", "/v1/orgs/{org}/diagnostics/logs", "getDiagnosticsLogs",
+       "The org's recent server log records, redacted (?limit=; owners and the org's "
+       "support grants)",
+       A::kOrg, P::kOrgWrite, false, {}, 0, h(&Impl::DiagnosticsLogs)},
       {"GET", "/v1/orgs/{org}/members", "listMembers", "Members and their roles", A::kOrg,
        P::kMembersRead, false, {}, 0, h(&Impl::ListMembers)},
       // Not a write transaction: a new user's password is hashed off it (AddMember).
@@ -686,6 +732,15 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
                                  responder.Send(std::move(error));
                                });
     }
+    LogRequestFailure(*call, spec.operation_id, response.error());
+    if (!call->principal.support_grant_id.empty()) {
+      // Every use of a grant, refused ones included, is audited as such.
+      const int status = error.status;
+      return RecordSupportGrantUse(*call, spec.operation_id, status,
+                                   [responder, error = std::move(error)](Status) mutable {
+                                     responder.Send(std::move(error));
+                                   });
+    }
     if (response.error().code == ErrorCode::kPermissionDenied || call->org_denied.has_value()) {
       return RecordAuthzDenial(*call, spec.operation_id, response.error(),
                                [responder, error = std::move(error)]() mutable {
@@ -693,6 +748,19 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
                                });
     }
     return responder.Send(std::move(error));
+  }
+  if (!call->principal.support_grant_id.empty()) {
+    // The answer leaves only once its use is on the audit trail.
+    const int status = response->status;
+    return RecordSupportGrantUse(
+        *call, spec.operation_id, status,
+        [responder, request_id = request.request_id,
+         answer = std::move(response).value()](Status audited) mutable {
+          if (!audited.ok()) {
+            return responder.Send(server::ErrorResponse(audited.error(), request_id));
+          }
+          responder.Send(std::move(answer));
+        });
   }
   if (call->principal.user_id.empty()) return responder.Send(std::move(response).value());
   TouchCredentials(call->principal, [responder, answer = std::move(response).value()]() mutable {
@@ -716,12 +784,22 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       auto principal = deps_.authenticator->Authenticate(tx, credentials);
       if (!principal.ok()) return principal.error();
       call->principal = std::move(principal).value();
+      // A support grant reaches only its own org's diagnostics: no route without an org.
+      if (call->principal.kind == auth::Principal::Kind::kSupportGrant &&
+          spec.access != Access::kOrg) {
+        return auth::SupportGrantDenied();
+      }
     }
     if (spec.access == Access::kOrg) {
-      const std::string& org = call->request.params.at("org");
-      auto access = auth::AuthorizeOrg(tx, call->principal, org, spec.permission);
+      const std::string& org_id = call->request.params.at("org");
+      // A grant on any other route meets AuthorizeOrg, which refuses it (403, or 404 for
+      // another org).
+      auto access = call->principal.kind == auth::Principal::Kind::kSupportGrant &&
+                            SupportGrantMayCall(spec.operation_id)
+                        ? auth::AuthorizeSupportGrant(tx, call->principal, org_id)
+                        : auth::AuthorizeOrg(tx, call->principal, org_id, spec.permission);
       if (!access.ok()) {
-        if (access.error().code == ErrorCode::kNotFound) call->org_denied = org;
+        if (access.error().code == ErrorCode::kNotFound) call->org_denied = org_id;
         return access.error();
       }
       call->access = std::move(access).value();
@@ -829,6 +907,33 @@ void Api::Impl::TouchCredentials(const auth::Principal& principal, std::function
         return tx.TouchSession(session, now);
       },
       [then = std::move(then)](Status) { then(); });
+}
+
+void Api::Impl::RecordSupportGrantUse(const Call& call, std::string_view operation, int status,
+                                      std::function<void(Status)> then) {
+  std::string_view outcome = status < 300                    ? "success"
+                             : status == 403 || status == 404 ? "denied"
+                                                              : "failure";
+  store::AuditEvent event = call.Event("support_grant.use", call.principal.support_grant_id,
+                                       object{{"operation", operation}, {"status", status}},
+                                       outcome);
+  event.org_id = call.principal.support_grant_org;
+  event.time = Now();
+  audit::AppendAsync(*deps_.store, std::move(event),
+                     [then = std::move(then)](Status s) { then(std::move(s)); });
+}
+
+void Api::Impl::LogRequestFailure(const Call& call, std::string_view operation,
+                                  const Error& error) {
+  if (deps_.log == nullptr || !call.access.has_value()) return;
+  const int status = server::HttpStatusFor(error.code);
+  deps_.log->Write(object{
+      {"level", status >= 500 ? "error" : "info"},
+      {"msg", std::string(operation) + " failed: " + std::string(error.code_name())},
+      {"org", call.access->org.id},
+      {"event", "request.failed"},
+      {"code", error.code_name()},
+      {"fields", object{{"operation", operation}, {"status", status}}}});
 }
 
 // ----- identity -----
@@ -2063,6 +2168,56 @@ Result<Response> Api::Impl::DeleteWebhook(Call& call) {
 }
 Result<Response> Api::Impl::ReceiveHook(Call& call) {
   return internal::ReceiveWebhook(*webhooks_, call.request, &call.deferred);
+}
+
+// ----- support grants and diagnostics -----
+
+SupportGrantCall Api::Impl::GrantCall(Call& call) {
+  return SupportGrantCall{
+      .tx = *call.tx,
+      .org = call.access->org,
+      .request = call.request,
+      .body = call.body,
+      .user_id = call.principal.user_id,
+      .now = call.time_ms,
+      .random = *deps_.random,
+      .audit = [&call](std::string_view action, std::string_view target,
+                       object details) { return call.Audit(action, target, std::move(details)); },
+  };
+}
+
+Result<Response> Api::Impl::ListSupportGrants(Call& call) {
+  SupportGrantCall grant_call = GrantCall(call);
+  return ListSupportGrantsHandler(grant_call);
+}
+Result<Response> Api::Impl::CreateSupportGrant(Call& call) {
+  SupportGrantCall grant_call = GrantCall(call);
+  return CreateSupportGrantHandler(grant_call);
+}
+Result<Response> Api::Impl::RevokeSupportGrant(Call& call) {
+  SupportGrantCall grant_call = GrantCall(call);
+  return RevokeSupportGrantHandler(grant_call);
+}
+
+Result<Response> Api::Impl::Diagnostics(Call& call) {
+  ServerInfo info{
+      .version = options_.version,
+      .build = options_.build,
+      .uptime_s = std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->Monotonic() -
+                                                                   started_)
+                      .count()};
+  auto body = DiagnosticsBody(*call.tx, call.access->org, info);
+  if (!body.ok()) return body.error();
+  // The ping needs a connection of its own: after the transaction gave its back.
+  call.deferred = [this, body = std::move(body).value()](Reply reply) mutable {
+    body["store"] = object{{"reachable", deps_.store->Ping().ok()}};
+    reply(server::JsonResponse(200, body));
+  };
+  return Response{};
+}
+
+Result<Response> Api::Impl::DiagnosticsLogs(Call& call) {
+  return DiagnosticsLogsHandler(call.request, call.org_id(), deps_.org_log);
 }
 
 // ----- outbound execution hooks -----

@@ -1,4 +1,5 @@
 #include "rampart/auth/auth.h"
+#include "rampart/auth/support_grant.h"
 
 #include <algorithm>
 #include <array>
@@ -123,6 +124,8 @@ std::string Principal::Actor() const {
       return "master:" + user_id;
     case Kind::kJwt:
       return "jwt:" + user_id;
+    case Kind::kSupportGrant:
+      return "grant:" + support_grant_id;
     case Kind::kSession:
       break;
   }
@@ -152,6 +155,10 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
   Principal principal;
   std::string_view bearer = BearerToken(credentials.authorization);
   if (!credentials.authorization.empty() && bearer.empty()) return Unauthenticated();
+
+  if (bearer.starts_with(crypto::kSupportGrantPrefix)) {
+    return AuthenticateSupportGrant(tx, bearer, now);
+  }
 
   if (bearer.starts_with("rpk_")) {
     if (!crypto::ApiKeyWellFormed(bearer)) return Unauthenticated();
@@ -262,6 +269,10 @@ Result<OrgAccess> AuthorizeOrg(store::Tx& tx, const Principal& principal,
   const Error not_found = MakeError(ErrorCode::kNotFound, "organization not found");
   if (principal.kind == Principal::Kind::kApiKey && principal.api_key_org != org_id) {
     return not_found;
+  }
+  if (principal.kind == Principal::Kind::kSupportGrant) {
+    if (principal.support_grant_org != org_id) return not_found;
+    return SupportGrantDenied();
   }
   auto membership = tx.GetMembership(org_id, principal.user_id);
   if (!membership.ok()) return membership.error();

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/base_sink.h>
 
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <mutex>
 #include <string>
 
@@ -49,6 +50,7 @@ Level LevelOf(std::string_view name) {
 struct JsonLog::Impl {
   const redact::SecretSet& secrets;
   std::shared_ptr<spdlog::logger> logger;
+  server::OrgLogRing* org_log = nullptr;
 
   // `line` is scrubbed, reordered (level, msg, fields, the rest) and handed to spdlog,
   // whose pattern adds the time: {"time":"...",<the object's members>}.
@@ -56,6 +58,11 @@ struct JsonLog::Impl {
     bj::value v(std::move(line));
     (void)redact::ScrubJsonInPlace(v, secrets, redact::Policy::kRedact, nullptr, "a log line");
     bj::object& in = v.as_object();
+    if (org_log != nullptr) {
+      org_log->Observe(in, std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+    }
     std::string_view level_name;
     if (const bj::value* l = in.if_contains("level"); l && l->is_string()) level_name = l->get_string();
     Level level = LevelOf(level_name);
@@ -82,8 +89,8 @@ struct JsonLog::Impl {
   }
 };
 
-JsonLog::JsonLog(std::FILE* out, const redact::SecretSet& secrets)
-    : impl_(std::make_unique<Impl>(Impl{secrets, nullptr})) {
+JsonLog::JsonLog(std::FILE* out, const redact::SecretSet& secrets, server::OrgLogRing* org_log)
+    : impl_(std::make_unique<Impl>(Impl{secrets, nullptr, org_log})) {
   auto sink = std::make_shared<FileSink>(out);
   impl_->logger = std::make_shared<spdlog::logger>("rampart", std::move(sink));
   impl_->logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(

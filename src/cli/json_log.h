@@ -13,6 +13,7 @@
 
 #include "rampart/actions/action.h"
 #include "rampart/redact/redact.h"
+#include "rampart/server/org_log.h"
 
 namespace rampart::cli {
 
@@ -20,8 +21,11 @@ class JsonLog final : public actions::LogSink {
  public:
   // Writes to `out` (flushed per line). `secrets`: the process-wide secrets (master key
   // ...) redacted from every line, in addition to what each run's RedactingLogSink
-  // already removed; must outlive the log. Thread-safe.
-  JsonLog(std::FILE* out, const redact::SecretSet& secrets);
+  // already removed; must outlive the log. `org_log` (optional, must outlive the log)
+  // receives every line after that redaction and keeps the org-attributed ones for the
+  // diagnostics route (server/org_log.h). Thread-safe.
+  JsonLog(std::FILE* out, const redact::SecretSet& secrets,
+          server::OrgLogRing* org_log = nullptr);
   ~JsonLog() override;
   JsonLog(const JsonLog&) = delete;
   JsonLog& operator=(const JsonLog&) = delete;

@@ -94,3 +94,46 @@ TEST(JsonLogTest, SecretsInAnyFormAreRedactedAndEveryLineIsJson) {
 
 }  // namespace
 }  // namespace rampart::cli
+
+namespace rampart::cli {
+namespace {
+
+// The diagnostics ring is fed by this logger, after its redaction: an org's own lines go
+// in (time, level, event, code, message only), a run's lines and org-less lines never do.
+TEST(JsonLogTest, OrgLinesFeedTheDiagnosticsRingAfterRedaction) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  redact::SecretSet secrets;
+  secrets.Add(kSecret);
+  server::OrgLogRing ring;
+  {
+    JsonLog log(f, secrets, &ring);
+    log.Write(bj::object{{"level", "error"},
+                         {"msg", "store failed with key " + std::string(kSecret)},
+                         {"org", "org_a"},
+                         {"event", "request.failed"},
+                         {"code", "internal"},
+                         {"fields", bj::object{{"operation", "getRun"}}}});
+    log.Log("info", "listening", {{"port", 1}});
+    log.Write(bj::object{{"level", "info"},
+                         {"msg", "input was " + std::string(kSecret)},
+                         {"org", "org_a"},
+                         {"event", "log"},
+                         {"workflow", "w"},
+                         {"run_id", "run_1"},
+                         {"step", "s"}});
+  }
+  EXPECT_EQ(Lines(f).size(), 3u);  // every line still written
+  std::fclose(f);
+  auto records = ring.Recent("org_a", 10);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].level, "error");
+  EXPECT_EQ(records[0].event, "request.failed");
+  EXPECT_EQ(records[0].code, "internal");
+  EXPECT_GT(records[0].time_ms, 0);
+  ExpectNoSecret(records[0].message);
+  EXPECT_NE(records[0].message.find("store failed with key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rampart::cli

@@ -141,7 +141,10 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   redact::SecretSet process_secrets;
   process_secrets.Add(master->material);
   process_secrets.Add(auth_config.master_key);
-  JsonLog log(err, process_secrets);
+  // Lines the server attributes to an org also go to that org's ring of recent records,
+  // which the org's owners and support grants read (GET /v1/orgs/{org}/diagnostics/logs).
+  server::OrgLogRing org_log;
+  JsonLog log(err, process_secrets, &org_log);
   api::StoreKeyStore key_store(**store);
   crypto::Keyring keyring(std::move(master->material), key_store, SystemRandom());
   if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) return Fail(err, s.error());
@@ -225,8 +228,17 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   };
   // Only a workflow with hooks can have enqueued deliveries: other runs do not wake the
   // dispatcher (a wake costs it a read of the due deliveries).
-  env.after_final = [&hook_dispatcher](const store::Run&, const model::Workflow& workflow) {
+  env.after_final = [&hook_dispatcher, &log](const store::Run& run,
+                                             const model::Workflow& workflow) {
     if (!workflow.hooks.empty()) hook_dispatcher.Kick();
+    // For the org's diagnostics: that a run failed and its error code (no ids, no data).
+    if (run.status == "failed") {
+      log.Write(boost::json::object{{"level", "warn"},
+                                    {"msg", "a run failed: " + run.error_code},
+                                    {"org", run.org_id},
+                                    {"event", "run.failed"},
+                                    {"code", run.error_code}});
+    }
   };
   env.actions = &registry;
   env.log = &log;
@@ -289,6 +301,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   api_options.setup_token_path = data_dir + "/setup-token";
   if (config->webhook_org_rpm > 0) api_options.webhook_org_rpm = config->webhook_org_rpm;
   if (config->webhook_org_burst > 0) api_options.webhook_org_burst = config->webhook_org_burst;
+  api_options.version = RAMPART_VERSION;
+  api_options.build = std::string(RAMPART_GIT_COMMIT) + " " + RAMPART_BUILD_TYPE;
   api::ApiDeps deps;
   deps.store = store->get();
   deps.runs = &run_service;
@@ -296,6 +310,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   deps.authenticator = &authenticator;
   deps.metrics = &metrics;
   deps.keyring = &keyring;
+  deps.log = &log;
+  deps.org_log = &org_log;
   api::Api api(deps, api_options);
   server::Router router;
   api.RegisterRoutes(router);

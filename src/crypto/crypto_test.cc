@@ -258,13 +258,52 @@ TEST(ApiKey, TyposAreRejected) {
   EXPECT_FALSE(ApiKeyWellFormed(std::string(53, 'a')));
 }
 
+TEST(SupportGrantToken, FormatIsTheApiKeyRecipeWithItsOwnPrefix) {
+  for (int i = 0; i < 50; ++i) {
+    std::string token = NewSupportGrantToken(SystemRandom());
+    ASSERT_EQ(token.size(), 53u);
+    EXPECT_EQ(token.substr(0, 4), "rps_");
+    EXPECT_TRUE(SupportGrantWellFormed(token)) << i;
+    EXPECT_EQ(token.substr(47), Base62Encode(Crc32(token.substr(4, 43)), 6));
+    // Neither kind is ever accepted as the other.
+    EXPECT_FALSE(ApiKeyWellFormed(token));
+    EXPECT_FALSE(SupportGrantWellFormed("rpk_" + token.substr(4)));
+    EXPECT_FALSE(SupportGrantWellFormed(NewApiKey(SystemRandom())));
+  }
+  ConstantRandom zeros(0);
+  std::string part(43, '0');
+  EXPECT_EQ(NewSupportGrantToken(zeros), "rps_" + part + Base62Encode(Crc32(part), 6));
+}
+
+TEST(SupportGrantToken, TyposAndMalformedTokensAreRejected) {
+  std::string token = NewSupportGrantToken(SystemRandom());
+  int accepted = 0;
+  for (size_t i = 4; i < token.size(); ++i) {
+    for (char c : {'0', 'a', 'Z', '9'}) {
+      if (token[i] == c) continue;
+      std::string typo = token;
+      typo[i] = c;
+      if (SupportGrantWellFormed(typo)) ++accepted;
+    }
+  }
+  EXPECT_EQ(accepted, 0);
+  EXPECT_FALSE(SupportGrantWellFormed(token.substr(0, 52)));
+  EXPECT_FALSE(SupportGrantWellFormed(token + "0"));
+  EXPECT_FALSE(SupportGrantWellFormed("RPS_" + token.substr(4)));
+  EXPECT_FALSE(SupportGrantWellFormed(NewOpaqueToken(SystemRandom(), kSupportGrantPrefix)));
+  std::string bad_char = token;
+  bad_char[20] = '.';
+  EXPECT_FALSE(SupportGrantWellFormed(bad_char));
+  EXPECT_FALSE(SupportGrantWellFormed(""));
+}
+
 TEST(OpaqueTokens, Formats) {
   std::string setup = NewSetupToken(SystemRandom());
   EXPECT_EQ(setup.size(), 47u);
   EXPECT_EQ(setup.substr(0, 4), "rpt_");
   EXPECT_TRUE(OpaqueTokenWellFormed(setup, kSetupTokenPrefix));
   EXPECT_FALSE(OpaqueTokenWellFormed(setup, kSessionPrefix));
-  for (std::string_view prefix : {kSessionPrefix, kSupportGrantPrefix, kWebhookTokenPrefix}) {
+  for (std::string_view prefix : {kSessionPrefix, kWebhookTokenPrefix}) {
     std::string token = NewOpaqueToken(SystemRandom(), prefix);
     EXPECT_EQ(token.size(), kOpaqueTokenLength);
     EXPECT_EQ(token.substr(0, 4), prefix);

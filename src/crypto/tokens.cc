@@ -24,23 +24,38 @@ bool ValidPrefix(std::string_view prefix) {
          std::all_of(prefix.begin(), prefix.end() - 1, [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
-}  // namespace
-
-std::string NewApiKey(Random& random) {
+// `prefix` + 43 random base62 + the 6-character checksum of those 43.
+std::string NewChecksummedToken(Random& random, std::string_view prefix) {
   std::string part = RandomPart(random);
-  std::string key(kApiKeyPrefix);
-  key += part;
-  key += Checksum(part);
-  return key;
+  std::string token(prefix);
+  token += part;
+  token += Checksum(part);
+  return token;
 }
 
-bool ApiKeyWellFormed(std::string_view key) {
-  if (key.size() != kApiKeyLength) return false;
-  if (key.substr(0, kApiKeyPrefix.size()) != kApiKeyPrefix) return false;
-  std::string_view part = key.substr(kApiKeyPrefix.size(), kTokenRandomChars);
-  std::string_view checksum = key.substr(kApiKeyPrefix.size() + kTokenRandomChars);
+bool ChecksummedTokenWellFormed(std::string_view token, std::string_view prefix) {
+  if (token.size() != kApiKeyLength) return false;
+  if (token.substr(0, prefix.size()) != prefix) return false;
+  std::string_view part = token.substr(prefix.size(), kTokenRandomChars);
+  std::string_view checksum = token.substr(prefix.size() + kTokenRandomChars);
   if (!IsBase62(part) || !IsBase62(checksum)) return false;
   return ConstantTimeEqual(Checksum(part), checksum);
+}
+
+}  // namespace
+
+std::string NewApiKey(Random& random) { return NewChecksummedToken(random, kApiKeyPrefix); }
+
+bool ApiKeyWellFormed(std::string_view key) {
+  return ChecksummedTokenWellFormed(key, kApiKeyPrefix);
+}
+
+std::string NewSupportGrantToken(Random& random) {
+  return NewChecksummedToken(random, kSupportGrantPrefix);
+}
+
+bool SupportGrantWellFormed(std::string_view token) {
+  return ChecksummedTokenWellFormed(token, kSupportGrantPrefix);
 }
 
 std::string NewSetupToken(Random& random) { return NewOpaqueToken(random, kSetupTokenPrefix); }

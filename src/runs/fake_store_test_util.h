@@ -77,6 +77,28 @@ class FakeTx final : public store::Tx {
     return Unsupported();
   }
   Status TouchApiKey(std::string_view, store::Millis) override { return Unsupported(); }
+  Status InsertSupportGrant(const store::SupportGrant&) override { return Unsupported(); }
+  Result<std::optional<store::SupportGrant>> GetSupportGrantByHash(std::string_view) override {
+    return Unsupported();
+  }
+  Result<std::optional<store::SupportGrant>> GetSupportGrant(std::string_view,
+                                                             std::string_view) override {
+    return Unsupported();
+  }
+  Result<store::Page<store::SupportGrant>> ListSupportGrants(std::string_view,
+                                                             const store::PageRequest&) override {
+    return Unsupported();
+  }
+  Result<int64_t> CountActiveSupportGrants(std::string_view, store::Millis) override {
+    return Unsupported();
+  }
+  Result<bool> RevokeSupportGrant(std::string_view, std::string_view, store::Millis) override {
+    return Unsupported();
+  }
+  Result<std::vector<std::pair<std::string, int64_t>>> CountOrgRunsByStatus(
+      std::string_view) override {
+    return Unsupported();
+  }
 
   Status InsertWorkflow(const store::Workflow& wf) override {
     auto key = std::make_pair(wf.org_id, wf.id);

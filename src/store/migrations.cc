@@ -262,7 +262,22 @@ CREATE TABLE schedule_state (
 ALTER TABLE runs ADD COLUMN wake_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX runs_to_wake ON runs(wake_at) WHERE wake_at > 0;
 )sql",
-    // Password changes: a user whose password someone else chose (an owner adding them)
+    // 7: support grants ("rps_..." tokens, stored hashed; diagnostics of one org only).
+    R"sql(
+CREATE TABLE support_grants (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  id TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_by TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  PRIMARY KEY (org_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX support_grants_by_org ON support_grants(org_id, created_at, id);
+)sql",
+    // 8: password changes: a user whose password someone else chose (an owner adding them)
     // must change it before doing anything else. Users from before this step are not
     // flagged (the server cannot know who chose their password).
     R"sql(

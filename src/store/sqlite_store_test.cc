@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "rampart/store/store.h"
@@ -235,6 +236,97 @@ TEST_F(SqliteStoreTest, ApiKeysAndIsolation) {
   EXPECT_EQ((*got)->last_used_at, std::optional<Millis>(20));
   EXPECT_EQ((*got)->revoked_at, std::optional<Millis>(30));
   EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveApiKeys("org_a", 0); }), 0);
+}
+
+TEST_F(SqliteStoreTest, SupportGrantsAndIsolation) {
+  SeedTwoOrgs();
+  auto grant = [](std::string id, std::string hash, Millis created, Millis expires) {
+    return SupportGrant{"org_a", std::move(id), std::move(hash), "usr_a", "ticket 42",
+                        created, expires, std::nullopt};
+  };
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) -> Status {
+                for (int i = 0; i < 5; ++i) {
+                  auto g = grant("sgr_" + std::to_string(i), "h" + std::to_string(i), 10 + i,
+                                 1000 + i);
+                  if (Status s = tx.InsertSupportGrant(g); !s.ok()) return s;
+                }
+                return Status::Ok();
+              }).ok());
+  // The hash is unique across orgs: a copied row cannot shadow a grant of another org.
+  SupportGrant copy = grant("sgr_x", "h0", 1, 2);
+  copy.org_id = "org_b";
+  auto duplicate = WriteWith(store(), [&](Tx& tx) { return tx.InsertSupportGrant(copy); });
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.error().code, ErrorCode::kConflict);
+
+  auto by_hash = ReadWith(store(), [](Tx& tx) { return tx.GetSupportGrantByHash("h3"); });
+  ASSERT_TRUE(by_hash.ok() && by_hash->has_value());
+  EXPECT_EQ((*by_hash)->id, "sgr_3");
+  EXPECT_EQ((*by_hash)->org_id, "org_a");
+  EXPECT_EQ((*by_hash)->reason, "ticket 42");
+  EXPECT_EQ((*by_hash)->expires_at, 1003);
+  EXPECT_FALSE((*by_hash)->revoked_at.has_value());
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSupportGrantByHash("nope"); })
+                   ->has_value());
+
+  // Paged by (created_at, id), every page following the previous one.
+  std::vector<std::string> seen;
+  PageRequest page{.after = "", .limit = 2};
+  for (int pages = 0; pages < 10; ++pages) {
+    auto got = ReadWith(store(), [&](Tx& tx) { return tx.ListSupportGrants("org_a", page); });
+    ASSERT_TRUE(got.ok());
+    for (const auto& g : got->items) seen.push_back(g.id);
+    if (got->next.empty()) break;
+    page.after = got->next;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"sgr_0", "sgr_1", "sgr_2", "sgr_3", "sgr_4"}));
+  auto bad = ReadWith(store(), [](Tx& tx) { return tx.ListSupportGrants("org_a", {"k.1.00", 2}); });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+
+  // Active: neither revoked nor expired at `now`.
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveSupportGrants("org_a", 999); }), 5);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveSupportGrants("org_a", 1002); }), 2);
+
+  // Through B's id the grants do not exist.
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSupportGrant("org_b", "sgr_1"); })
+                   ->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListSupportGrants("org_b", {}); })
+                  ->items.empty());
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveSupportGrants("org_b", 0); }), 0);
+  EXPECT_FALSE(
+      *WriteWith(store(), [](Tx& tx) { return tx.RevokeSupportGrant("org_b", "sgr_1", 7); }));
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSupportGrant("org_a", "sgr_1"); })
+                   ->value()
+                   .revoked_at.has_value());
+
+  EXPECT_TRUE(
+      *WriteWith(store(), [](Tx& tx) { return tx.RevokeSupportGrant("org_a", "sgr_1", 30); }));
+  EXPECT_FALSE(
+      *WriteWith(store(), [](Tx& tx) { return tx.RevokeSupportGrant("org_a", "sgr_1", 31); }));
+  auto revoked = ReadWith(store(), [](Tx& tx) { return tx.GetSupportGrant("org_a", "sgr_1"); });
+  ASSERT_TRUE(revoked.ok() && revoked->has_value());
+  EXPECT_EQ((*revoked)->revoked_at, std::optional<Millis>(30));
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountActiveSupportGrants("org_a", 999); }), 4);
+}
+
+TEST_F(SqliteStoreTest, RunCountsByStatusOfOneOrg) {
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                for (auto [org, id, status] :
+                     {std::tuple{"org_a", "r1", "queued"}, std::tuple{"org_a", "r2", "queued"},
+                      std::tuple{"org_a", "r3", "failed"}, std::tuple{"org_b", "r4", "running"},
+                      std::tuple{"org_b", "r5", "queued"}}) {
+                  if (Status s = tx.InsertRun(MakeRun(org, id, "w", status)); !s.ok()) return s;
+                }
+                return Status::Ok();
+              }).ok());
+  using Counts = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOrgRunsByStatus("org_a"); }),
+            (Counts{{"failed", 1}, {"queued", 2}}));
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOrgRunsByStatus("org_b"); }),
+            (Counts{{"queued", 1}, {"running", 1}}));
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.CountOrgRunsByStatus("org_c"); })->empty());
 }
 
 TEST_F(SqliteStoreTest, WorkflowsVersionsAndIsolation) {

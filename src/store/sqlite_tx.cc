@@ -1164,4 +1164,91 @@ Status SqliteTx::DeleteSetting(std::string_view key) {
   return s.Text(key).Run();
 }
 
+// ---- Support grants -----------------------------------------------------------------------
+
+namespace {
+
+#define RAMPART_SUPPORT_GRANT_COLUMNS \
+  "org_id, id, hash, created_by, reason, created_at, expires_at, revoked_at"
+
+SupportGrant ReadSupportGrant(const Stmt& s) {
+  return SupportGrant{s.ColText(0), s.ColText(1), s.ColText(2), s.ColText(3),
+                      s.ColText(4), s.ColInt(5),  s.ColInt(6),  s.ColOptInt(7)};
+}
+
+}  // namespace
+
+Status SqliteTx::InsertSupportGrant(const SupportGrant& g) {
+  Stmt s(conn_, "INSERT INTO support_grants (" RAMPART_SUPPORT_GRANT_COLUMNS
+                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  return s.Text(g.org_id).Text(g.id).Text(g.hash).Text(g.created_by).Text(g.reason)
+      .Int(g.created_at).Int(g.expires_at).OptInt(g.revoked_at).Run();
+}
+
+Result<std::optional<SupportGrant>> SqliteTx::GetSupportGrantByHash(std::string_view hash) {
+  Stmt s(conn_, "SELECT " RAMPART_SUPPORT_GRANT_COLUMNS " FROM support_grants WHERE hash = ?");
+  s.Text(hash);
+  return QueryOne<SupportGrant>(s, ReadSupportGrant);
+}
+
+Result<std::optional<SupportGrant>> SqliteTx::GetSupportGrant(std::string_view org_id,
+                                                              std::string_view id) {
+  Stmt s(conn_, "SELECT " RAMPART_SUPPORT_GRANT_COLUMNS
+                " FROM support_grants WHERE org_id = ? AND id = ?");
+  s.Text(org_id).Text(id);
+  return QueryOne<SupportGrant>(s, ReadSupportGrant);
+}
+
+Result<Page<SupportGrant>> SqliteTx::ListSupportGrants(std::string_view org_id,
+                                                       const PageRequest& page) {
+  const int limit = ClampLimit(page.limit);
+  auto cursor = [](const Stmt& s) {
+    return "g." + std::to_string(s.ColInt(5)) + "." + HexEncode(s.ColText(1));
+  };
+  if (page.after.empty()) {
+    Stmt s(conn_, "SELECT " RAMPART_SUPPORT_GRANT_COLUMNS
+                  " FROM support_grants WHERE org_id = ? ORDER BY created_at, id LIMIT ?");
+    s.Text(org_id).Int(limit + 1);
+    return QueryPage<SupportGrant>(s, limit, ReadSupportGrant, cursor);
+  }
+  auto body = CursorBody(page.after, "g");
+  if (!body) return InvalidCursor();
+  const size_t dot = body->find('.');
+  if (dot == std::string_view::npos) return InvalidCursor();
+  auto created_at = ParseInt(body->substr(0, dot));
+  auto id = HexDecode(body->substr(dot + 1));
+  if (!created_at || !id) return InvalidCursor();
+  Stmt s(conn_, "SELECT " RAMPART_SUPPORT_GRANT_COLUMNS
+                " FROM support_grants WHERE org_id = ? AND (created_at, id) > (?, ?) "
+                "ORDER BY created_at, id LIMIT ?");
+  s.Text(org_id).Int(*created_at).Text(*id).Int(limit + 1);
+  return QueryPage<SupportGrant>(s, limit, ReadSupportGrant, cursor);
+}
+
+Result<int64_t> SqliteTx::CountActiveSupportGrants(std::string_view org_id, Millis now) {
+  Stmt s(conn_, "SELECT count(*) FROM support_grants WHERE org_id = ? AND revoked_at IS NULL "
+                "AND expires_at > ?");
+  s.Text(org_id).Int(now);
+  return QueryCount(s);
+}
+
+Result<bool> SqliteTx::RevokeSupportGrant(std::string_view org_id, std::string_view id,
+                                          Millis now) {
+  Stmt s(conn_, "UPDATE support_grants SET revoked_at = ? "
+                "WHERE org_id = ? AND id = ? AND revoked_at IS NULL");
+  Status status = s.Int(now).Text(org_id).Text(id).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> SqliteTx::CountOrgRunsByStatus(
+    std::string_view org_id) {
+  // runs_by_org_status covers it: no run row is read.
+  Stmt s(conn_, "SELECT status, count(*) FROM runs WHERE org_id = ? GROUP BY status "
+                "ORDER BY status");
+  s.Text(org_id);
+  return QueryAll<std::pair<std::string, int64_t>>(
+      s, [](const Stmt& row) { return std::make_pair(row.ColText(0), row.ColInt(1)); });
+}
+
 }  // namespace rampart::store

@@ -46,6 +46,16 @@ class SqliteTx final : public Tx {
   Result<bool> RevokeApiKey(std::string_view org_id, std::string_view id, Millis now) override;
   Status TouchApiKey(std::string_view id, Millis now) override;
 
+  Status InsertSupportGrant(const SupportGrant& grant) override;
+  Result<std::optional<SupportGrant>> GetSupportGrantByHash(std::string_view hash) override;
+  Result<std::optional<SupportGrant>> GetSupportGrant(std::string_view org_id,
+                                                      std::string_view id) override;
+  Result<Page<SupportGrant>> ListSupportGrants(std::string_view org_id,
+                                               const PageRequest& page) override;
+  Result<int64_t> CountActiveSupportGrants(std::string_view org_id, Millis now) override;
+  Result<bool> RevokeSupportGrant(std::string_view org_id, std::string_view id,
+                                  Millis now) override;
+
   Status InsertWorkflow(const Workflow& workflow) override;
   Status UpdateWorkflow(const Workflow& workflow) override;
   Result<std::optional<Workflow>> GetWorkflow(std::string_view org_id,
@@ -68,6 +78,8 @@ class SqliteTx final : public Tx {
   Result<std::vector<Run>> ListRunsByStatus(std::string_view status, int limit) override;
   Result<std::vector<Run>> ListRunsToWake(Millis now, int limit) override;
   Result<int64_t> CountRunsByStatus(std::string_view status) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountOrgRunsByStatus(
+      std::string_view org_id) override;
 
   Result<AuditEvent> AppendAudit(AuditEvent event) override;
 

@@ -216,6 +216,8 @@ struct Cast {
   std::string owner_read_key, owner_read_key_id, owner_rw_key, owner_rw_key_id;
   std::string dev_rw_key, owner_b_key;
   std::string revoked_key, expired_key, removed_member_key, expired_session_cookie;
+  // Support grants (spec/security.md section 2): diagnostics of their own org only.
+  std::string grant, grant_b, revoked_grant, expired_grant;
   std::string workflow_id = "wf-a";
   std::string run_id;
 };
@@ -384,6 +386,31 @@ class ApiEnvironment : public ::testing::Environment {
     ASSERT_TRUE(st.ok());
     c.expired_session_cookie = std::string(auth::kSessionCookie) + "=" + session_token;
 
+    // Support grants: a live one of each org, a revoked one, an expired one.
+    r = s.Do("POST", a + "/support-grants", c.owner_session.headers(), R"({"reason": "matrix"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    c.grant = Str(Json(r), "token");
+    r = s.Do("POST", "/v1/orgs/" + c.org_b + "/support-grants", Bearer(c.owner_b_key), "{}");
+    ASSERT_EQ(r.status, 201) << r.body;
+    c.grant_b = Str(Json(r), "token");
+    r = s.Do("POST", a + "/support-grants", c.owner_session.headers(), "{}");
+    ASSERT_EQ(r.status, 201) << r.body;
+    c.revoked_grant = Str(Json(r), "token");
+    r = s.Do("DELETE", a + "/support-grants/" + Str(Json(r), "id"), c.owner_session.headers());
+    ASSERT_EQ(r.status, 204) << r.body;
+    c.expired_grant = crypto::NewSupportGrantToken(SystemRandom());
+    st = s.store().Write([&](store::Tx& tx) {
+      return tx.InsertSupportGrant({.org_id = c.org_a,
+                                    .id = NewId("sgr_"),
+                                    .hash = crypto::Sha256Hex(c.expired_grant),
+                                    .created_by = c.owner_id,
+                                    .reason = "",
+                                    .created_at = s.now_ms() - 10'000,
+                                    .expires_at = s.now_ms() - 1,
+                                    .revoked_at = std::nullopt});
+    });
+    ASSERT_TRUE(st.ok());
+
     // A published workflow of org A and a finished run of it.
     r = s.Do("POST", a + "/workflows", Bearer(c.owner_rw_key), WorkflowYaml(c.workflow_id),
              "application/yaml");
@@ -433,7 +460,7 @@ class ApiTest : public ::testing::Test {
 // 1. Authorization matrix generated from the route table
 
 struct Credential {
-  enum Kind { kMember, kOtherOrg, kDead };
+  enum Kind { kMember, kOtherOrg, kDead, kSupportGrant };
   std::string name;
   Kind kind;
   HttpHeaders headers;
@@ -451,6 +478,8 @@ std::vector<Credential> Credentials() {
   std::string well_formed_unknown = crypto::NewApiKey(SystemRandom());
   std::string bad_checksum = c.owner_rw_key;
   bad_checksum.back() = bad_checksum.back() == 'A' ? 'B' : 'A';
+  std::string grant_bad_checksum = c.grant;
+  grant_bad_checksum.back() = grant_bad_checksum.back() == 'A' ? 'B' : 'A';
   return {
       Cred("owner session", Credential::kMember, c.owner_session.headers(), "owner"),
       Cred("developer session", Credential::kMember, c.dev_session.headers(), "developer"),
@@ -473,6 +502,14 @@ std::vector<Credential> Credentials() {
       Cred("key with bad checksum", Credential::kDead, Bearer(bad_checksum)),
       Cred("unknown well-formed key", Credential::kDead, Bearer(well_formed_unknown)),
       Cred("garbage authorization", Credential::kDead, {{"Authorization", "Basic Zm9vOmJhcg=="}}),
+      Cred("support grant", Credential::kSupportGrant, Bearer(c.grant)),
+      Cred("org B support grant", Credential::kOtherOrg, Bearer(c.grant_b)),
+      Cred("revoked support grant", Credential::kDead, Bearer(c.revoked_grant)),
+      Cred("expired support grant", Credential::kDead, Bearer(c.expired_grant)),
+      Cred("support grant with bad checksum", Credential::kDead, Bearer(grant_bad_checksum)),
+      Cred("unknown well-formed support grant", Credential::kDead,
+           Bearer(crypto::NewSupportGrantToken(SystemRandom()))),
+      Cred("garbage support grant", Credential::kDead, Bearer("rps_garbage")),
   };
 }
 
@@ -481,6 +518,12 @@ enum class Expected { kAllowed, kDenied, kOrgNotFound, kUnauthenticated };
 Expected ExpectedFor(const Credential& credential, const server::Route& route) {
   if (credential.kind == Credential::kDead) return Expected::kUnauthenticated;
   if (credential.kind == Credential::kOtherOrg) return Expected::kOrgNotFound;
+  // A support grant reads its org's diagnostics and nothing else.
+  if (credential.kind == Credential::kSupportGrant) {
+    return route.operation_id == "getDiagnostics" || route.operation_id == "getDiagnosticsLogs"
+               ? Expected::kAllowed
+               : Expected::kDenied;
+  }
   if (route.permission == "member") return Expected::kAllowed;
   std::optional<auth::Permission> p = auth::ParsePermission(route.permission);
   EXPECT_TRUE(p.has_value()) << route.permission;
@@ -514,7 +557,9 @@ Prepared Prepare(TestServer& s, const server::Route& route) {
   p.path = Replace(route.pattern, "{org}", c.org_a);
   if (p.path.find("/workflows/{id}") != std::string::npos) {
     std::string id = c.workflow_id;
-    if (method == "DELETE") {
+    // A fresh workflow for the routes that destroy it, and for those of a trigger URL (a
+    // workflow holds at most 20 of them; every credential gets a fresh one).
+    if (method == "DELETE" || p.path.find("{hook_id}") != std::string::npos) {
       id = "mx-del-" + n;
       HttpResponse r = s.Do("POST", "/v1/orgs/" + c.org_a + "/workflows", Bearer(c.owner_rw_key),
                             WorkflowYaml(id), "application/yaml");
@@ -532,6 +577,22 @@ Prepared Prepare(TestServer& s, const server::Route& route) {
     boost::system::error_code ec;
     bj::value v = bj::parse(r.body, ec);
     p.path = Replace(p.path, "{hook_id}", ec ? std::string("none") : std::string(v.at("id").as_string()));
+  }
+  if (p.path.find("/support-grants/{id}") != std::string::npos) {
+    // A fresh grant row each time (inserted: the route's 10-active limit is not under test).
+    std::string id = NewId("sgr_");
+    Status st = s.store().Write([&](store::Tx& tx) {
+      return tx.InsertSupportGrant({.org_id = c.org_a,
+                                    .id = id,
+                                    .hash = crypto::Sha256Hex(id),
+                                    .created_by = c.owner_id,
+                                    .reason = "",
+                                    .created_at = s.now_ms(),
+                                    .expires_at = s.now_ms() + 60'000,
+                                    .revoked_at = std::nullopt});
+    });
+    EXPECT_TRUE(st.ok());
+    p.path = Replace(p.path, "{id}", id);
   }
   if (p.path.find("/api-keys/{id}") != std::string::npos) {
     p.path = Replace(p.path, "{id}", InsertKey(s, c.org_a, c.owner_id, "read").second);

@@ -27,6 +27,7 @@ ApiServer::ApiServer(ApiServerOptions options) : clock_(options.start) {
   devnull_ = std::fopen("/dev/null", "w");
   if (devnull_ == nullptr) std::abort();
   log_ = std::make_unique<engine::StreamLogSink>(devnull_);
+  server_log_ = std::make_unique<cli::JsonLog>(devnull_, no_secrets_, &org_log_);
   runs::RunEnvironment env;
   env.actions = &registry_;
   env.log = log_.get();
@@ -68,6 +69,8 @@ ApiServer::ApiServer(ApiServerOptions options) : clock_(options.start) {
   deps.metrics = &metrics_;
   deps.clock = &clock_;
   deps.keyring = keyring_.get();
+  deps.log = server_log_.get();
+  deps.org_log = &org_log_;
   api_ = std::make_unique<api::Api>(deps, options.api);
   api_->RegisterRoutes(router_);
 
@@ -100,6 +103,7 @@ ApiServer::~ApiServer() {
   api_store_.reset();
   store_.reset();
   log_.reset();
+  server_log_.reset();
   std::fclose(devnull_);
   if (!keep_dir_) {
     std::error_code ec;

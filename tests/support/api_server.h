@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/json_log.h"
 #include "rampart/actions/action.h"
 #include "rampart/api/api.h"
 #include "rampart/api/connectors.h"
@@ -21,7 +22,9 @@
 #include "rampart/crypto/keyring.h"
 #include "rampart/engine/local.h"
 #include "rampart/runs/runs.h"
+#include "rampart/redact/redact.h"
 #include "rampart/server/metrics.h"
+#include "rampart/server/org_log.h"
 #include "rampart/server/router.h"
 #include "rampart/server/server.h"
 #include "rampart/store/store.h"
@@ -83,6 +86,10 @@ class ApiServer {
   api::Api& api() { return *api_; }
   const api::Api& api() const { return *api_; }
   crypto::Keyring* keyring() { return keyring_.get(); }
+  // The server log the Api writes to (the JSON lines go to /dev/null) and the per-org
+  // ring it feeds, as `rampart serve` wires them.
+  cli::JsonLog& server_log() { return *server_log_; }
+  const server::OrgLogRing& org_log() const { return org_log_; }
   const server::Router& router() const { return router_; }
 
  private:
@@ -96,6 +103,9 @@ class ApiServer {
   actions::Registry registry_;
   std::FILE* devnull_ = nullptr;
   std::unique_ptr<engine::StreamLogSink> log_;
+  redact::SecretSet no_secrets_;
+  server::OrgLogRing org_log_;
+  std::unique_ptr<cli::JsonLog> server_log_;
   std::unique_ptr<runs::RunService> runs_;
   std::unique_ptr<runs::WorkflowCache> cache_;
   std::unique_ptr<auth::Authenticator> authenticator_;

@@ -18,12 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include "rampart/actions/action.h"
 #include "rampart/auth/auth.h"
 #include "rampart/core/clock.h"
 #include "rampart/core/result.h"
 #include "rampart/crypto/keyring.h"
 #include "rampart/runs/runs.h"
 #include "rampart/server/metrics.h"
+#include "rampart/server/org_log.h"
 #include "rampart/server/router.h"
 #include "rampart/store/store.h"
 
@@ -59,6 +61,9 @@ struct ApiOptions {
   // at rpm per minute, holds at most burst. Past it: 429 with Retry-After.
   int webhook_org_rpm = 60'000;
   int webhook_org_burst = 2'000;
+  // What GET /v1/orgs/{org}/diagnostics reports as the server's version and build.
+  std::string version = "dev";
+  std::string build = "unknown";
 };
 
 struct ApiDeps {
@@ -72,6 +77,12 @@ struct ApiDeps {
   // Seals connector secrets (rampart serve always creates one). Null: connector routes
   // work for metadata, and setting a secret answers 500.
   crypto::Keyring* keyring = nullptr;
+  // The server's log (rampart serve: the JSON lines on stderr): the Api writes a line for
+  // each failed request of an org (operation and error code only). May be null.
+  actions::LogSink* log = nullptr;
+  // The per-org ring of recent log records that GET .../diagnostics/logs reads (fed by
+  // that log). Null: the route answers no records.
+  const server::OrgLogRing* org_log = nullptr;
 };
 
 class Api {

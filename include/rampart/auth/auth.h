@@ -82,7 +82,7 @@ PermissionSet RolePermissions(std::string_view role);
 PermissionSet ReadPermissions();
 
 struct Principal {
-  enum class Kind { kSession, kApiKey, kMasterKey, kJwt };
+  enum class Kind { kSession, kApiKey, kMasterKey, kJwt, kSupportGrant };
   Kind kind = Kind::kSession;
   std::string user_id;
   // kApiKey: the key's id, org and scope ("read" | "read_write").
@@ -90,6 +90,9 @@ struct Principal {
   std::string api_key_org;
   std::string api_key_scope;
   bool api_key_needs_touch = false;  // last_used_at is older than a minute
+  // kSupportGrant: the grant's id and org (user_id stays empty: a grant is nobody).
+  std::string support_grant_id;
+  std::string support_grant_org;
   // kSession: the token hash (for logout and touch).
   std::string session_hash;
   bool session_needs_touch = false;
@@ -97,7 +100,7 @@ struct Principal {
   // session may do anything but change it, log out or list its orgs (api.cc enforces).
   bool must_change_password = false;
 
-  // "user:usr_..", "key:key_..": how audit events and runs name the actor.
+  // "user:usr_..", "key:key_..", "grant:sgr_..": how audit events and runs name the actor.
   std::string Actor() const;
 };
 
@@ -142,8 +145,9 @@ struct OrgAccess {
 
 // Checks the principal's membership of `org_id` in the store and that it holds `needed`
 // (nullopt: membership alone). kNotFound when the org does not exist, the principal is
-// not a member, or an API key belongs to another org; kPermissionDenied when the member
-// lacks the permission.
+// not a member, or an API key or support grant belongs to another org; kPermissionDenied
+// when the member lacks the permission, and for a support grant of this org on any route
+// (its only routes are authorized by AuthorizeSupportGrant, support_grant.h).
 Result<OrgAccess> AuthorizeOrg(store::Tx& tx, const Principal& principal,
                                std::string_view org_id, std::optional<Permission> needed);
 

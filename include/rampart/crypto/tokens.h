@@ -8,7 +8,7 @@
 //                                             typos are rejected without a store lookup
 //   setup token    rpt_<43 base62>            47 chars
 //   session id     rss_<43 base62>            47 chars
-//   support grant  rps_<43 base62>            47 chars
+//   support grant  rps_<43 base62><6 base62>  53 chars, checksummed as an API key
 //   webhook token  rwh_<43 base62>            47 chars
 //
 // The checksum is not a secret and gives no security: it only spots copy/paste damage.
@@ -41,6 +41,12 @@ std::string NewApiKey(Random& random);
 // Prefix, length, alphabet and checksum. Does not touch the store; timing depends only on
 // the length of `key`.
 bool ApiKeyWellFormed(std::string_view key);
+
+// A fresh support grant token: "rps_" + 43 random base62 + 6-char checksum (the API key
+// recipe with its own prefix, so neither is ever accepted as the other).
+std::string NewSupportGrantToken(Random& random);
+// Prefix, length, alphabet and checksum, as ApiKeyWellFormed.
+bool SupportGrantWellFormed(std::string_view token);
 
 // A fresh setup token: "rpt_" + 43 random base62.
 std::string NewSetupToken(Random& random);

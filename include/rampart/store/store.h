@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rampart/core/result.h"
@@ -86,6 +87,20 @@ struct ApiKey {
   Millis created_at = 0;
   std::optional<Millis> expires_at;
   std::optional<Millis> last_used_at;
+  std::optional<Millis> revoked_at;
+};
+
+// A support grant (spec/security.md section 2): an "rps_..." token an owner hands to
+// support staff, good only for the diagnostics of its org until it expires or is revoked.
+// The token is shown once; the store keeps its hex SHA-256.
+struct SupportGrant {
+  std::string org_id;
+  std::string id;          // "sgr_..."
+  std::string hash;        // hex SHA-256 of the token; unique
+  std::string created_by;  // the owner's user id
+  std::string reason;      // "" when none was given
+  Millis created_at = 0;
+  Millis expires_at = 0;   // always set (at most 72 h after created_at)
   std::optional<Millis> revoked_at;
 };
 
@@ -302,6 +317,23 @@ class Tx {
   virtual Result<bool> RevokeApiKey(std::string_view org_id, std::string_view id, Millis now) = 0;
   virtual Status TouchApiKey(std::string_view id, Millis now) = 0;
 
+  // Support grants. InsertSupportGrant: kConflict when the id or hash is taken.
+  virtual Status InsertSupportGrant(const SupportGrant& grant) = 0;
+  // By token hash across orgs (the token is the only thing the caller has; the caller
+  // checks the grant's org against the org it asks for).
+  virtual Result<std::optional<SupportGrant>> GetSupportGrantByHash(std::string_view hash) = 0;
+  virtual Result<std::optional<SupportGrant>> GetSupportGrant(std::string_view org_id,
+                                                              std::string_view id) = 0;
+  // By (created_at, id).
+  virtual Result<Page<SupportGrant>> ListSupportGrants(std::string_view org_id,
+                                                       const PageRequest& page) = 0;
+  // Grants not revoked and not expired at `now`.
+  virtual Result<int64_t> CountActiveSupportGrants(std::string_view org_id, Millis now) = 0;
+  // Sets revoked_at; false when there is no such grant of this org or it was already
+  // revoked.
+  virtual Result<bool> RevokeSupportGrant(std::string_view org_id, std::string_view id,
+                                          Millis now) = 0;
+
   // Workflows and versions.
   virtual Status InsertWorkflow(const Workflow& workflow) = 0;
   virtual Status UpdateWorkflow(const Workflow& workflow) = 0;  // by (org_id, id)
@@ -332,6 +364,10 @@ class Tx {
   // Runs awaiting approval whose wake_at is in (0, now], earliest first (any org).
   virtual Result<std::vector<Run>> ListRunsToWake(Millis now, int limit) = 0;
   virtual Result<int64_t> CountRunsByStatus(std::string_view status) = 0;
+  // The runs of one org by status: (status, count) for every status that has runs,
+  // ordered by status.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountOrgRunsByStatus(
+      std::string_view org_id) = 0;
 
   // Audit. AppendAudit assigns seq, prev_hash and hash (chained to the previous event).
   virtual Result<AuditEvent> AppendAudit(AuditEvent event) = 0;
