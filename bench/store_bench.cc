@@ -3,6 +3,8 @@
 // flight, point reads through Read(), and the first page of ListRuns for an owner (every
 // run) and for developers (RunFilter::visible_to: runs of private workflows of others are
 // skipped inside the query).
+//   BM_SessionAuthReads/0: the reads that authenticate a session cookie before
+//     must_change_password (the session row); /1: since (the session row and its user's).
 //
 // The database lives in $RAMPART_BENCH_DIR (default: a fresh directory under /tmp), so
 // the fsync cost is that of the filesystem there; the numbers are items/s across all
@@ -139,6 +141,31 @@ void BM_ListRunsPage(benchmark::State& state) {
 }
 BENCHMARK(BM_ListRunsPage)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->UseRealTime();
 
+constexpr int kPreloadedUsers = 1000;
+
+void BM_SessionAuthReads(benchmark::State& state) {
+  const bool read_user = state.range(0) != 0;
+  std::mt19937 random(static_cast<unsigned>(state.thread_index()));
+  std::uniform_int_distribution<int> pick(0, kPreloadedUsers - 1);
+  for (auto _ : state) {
+    const std::string n = std::to_string(pick(random));
+    Status status = full_store->Read([&](Tx& tx) -> Status {
+      auto session = tx.GetSession("sess_" + n);
+      if (!session.ok()) return session.error();
+      if (!session->has_value()) return rampart::MakeError(rampart::ErrorCode::kInternal, "no row");
+      if (read_user) {
+        auto user = tx.GetUser((*session)->user_id);
+        if (!user.ok()) return user.error();
+        benchmark::DoNotOptimize((*user)->must_change_password);
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) state.SkipWithError("read failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SessionAuthReads)->Arg(0)->Arg(1)->Threads(1)->Threads(4)->UseRealTime();
+
 std::unique_ptr<Store> OpenOrDie(const std::string& path, bool synchronous_full) {
   rampart::store::SqliteOptions options;
   options.path = path;
@@ -192,6 +219,18 @@ int main(int argc, char** argv) {
       Run run = MakeRun("pre_" + std::to_string(i));
       run.workflow_id = kWorkflows[i % 3][0];
       if (Status s = tx.InsertRun(run); !s.ok()) return s;
+    }
+    for (int i = 0; i < kPreloadedUsers; ++i) {
+      const std::string n = std::to_string(i);
+      rampart::store::User user{.id = "usr_" + n, .email = n + "@bench.test",
+                                .password_hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2g$YmVuY2g", .created_at = 1};
+      if (Status s = tx.InsertUser(user); !s.ok()) return s;
+      if (Status s = tx.InsertSession({.token_hash = "sess_" + n, .user_id = user.id,
+                                       .csrf_hash = "c", .created_at = 1, .last_seen_at = 1,
+                                       .expires_at = 1LL << 50, .revoked = false});
+          !s.ok()) {
+        return s;
+      }
     }
     return Status::Ok();
   });

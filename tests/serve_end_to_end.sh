@@ -209,6 +209,16 @@ code=$(curl -s -c "$TMP/cookies2" -o "$TMP/login2.json" -w '%{http_code}' -X POS
   -H 'Content-Type: application/json' --data-binary '{"email":"second@acme.test","password":"another long passphrase"}')
 check "second owner logs in" 200 "$code"
 CSRF2=$(json "$TMP/login2.json" 'd["csrf_token"]')
+# The first owner chose the second owner's password: it must be changed before anything else.
+check "an added member must change the password" True "$(json "$TMP/login2.json" 'd["user"]["must_change_password"]')"
+check "until then the org is closed" 403 "$(curl -s -b "$TMP/cookies2" -o /dev/null -w '%{http_code}' "$BASE/v1/orgs/$ORG")"
+code=$(curl -s -b "$TMP/cookies2" -c "$TMP/cookies2" -o "$TMP/passwd.json" -w '%{http_code}' -X POST \
+  "$BASE/v1/auth/password" -H "X-CSRF-Token: $CSRF2" -H 'Content-Type: application/json' \
+  --data-binary '{"current_password":"another long passphrase","new_password":"my very own passphrase"}')
+check "the member changes the password" 200 "$code"
+check "the flag is cleared" False "$(json "$TMP/passwd.json" 'd["user"]["must_change_password"]')"
+CSRF2=$(json "$TMP/passwd.json" 'd["csrf_token"]')  # the change answered a new session
+check "then the org is open, with the new session" 200 "$(curl -s -b "$TMP/cookies2" -o /dev/null -w '%{http_code}' "$BASE/v1/orgs/$ORG")"
 
 kill -TERM "$PID"
 wait "$PID"

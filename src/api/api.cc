@@ -127,6 +127,13 @@ bool ChangesTriggers(std::string_view operation_id) {
          std::end(kOperations);
 }
 
+// The routes a session may call while its user must change their password (someone else
+// chose it): change it, log out, list their orgs.
+bool AllowedBeforePasswordChange(std::string_view operation_id) {
+  return operation_id == "changePassword" || operation_id == "logout" ||
+         operation_id == "listOrgs";
+}
+
 // The routes whose body is not an object of allowlisted fields: a workflow definition, or
 // the payload of a trigger URL or a public workflow. Every other route checks its body
 // against its allowlist, an empty one included: a field a route does not take is a 400,
@@ -218,8 +225,12 @@ struct Call {
   std::function<void()> after_commit;
   // Definition errors to answer with their details.
   std::vector<model::DefinitionError> definition_errors;
-  // The orgs of the user a login named: its audit events (success or failure) go to each.
+  // The orgs of the user a login (or a password change) named: its audit events (success
+  // or failure) go to each.
   std::vector<std::string> login_orgs;
+  // The event a failed authentication of this request is audited as, when it is not the
+  // generic auth.failed (a wrong current password: auth.password_change, failure).
+  std::optional<store::AuditEvent> auth_failure_event;
   // The path's {org} when the caller is not a member of it (answered 404, audited as a
   // denied authorization).
   std::optional<std::string> org_denied;
@@ -332,6 +343,9 @@ class Api::Impl {
   // operation and error code only), where the org's diagnostics read it.
   void LogRequestFailure(const Call& call, std::string_view operation, const Error& error);
   store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
+  // A new session of `user_id` from `time_ms`: the row to insert, and the response (200,
+  // its CSRF token and `user`) that sets its cookie. The token is in the cookie only.
+  std::pair<store::Session, Response> NewSession(const store::User& user, store::Millis time_ms);
   // Runs `task` (an Argon2id hash or check) on the password workers, or answers 429
   // through `reply` when their backlog is full.
   void OnPasswordWorkers(std::function<void()> task, const Reply& reply) {
@@ -345,6 +359,7 @@ class Api::Impl {
   Result<Response> Setup(Call& call);
   Result<Response> Login(Call& call);
   Result<Response> Logout(Call& call);
+  Result<Response> ChangePassword(Call& call);
   Result<Response> ListOrgs(Call& call);
   Result<Response> GetOrg(Call& call);
   Result<Response> UpdateOrg(Call& call);
@@ -458,6 +473,12 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        A::kNone, std::nullopt, false, {"email", "password"}, kSmall, h(&Impl::Login)},
       {"POST", "/v1/auth/logout", "logout", "End the current session", A::kAuthenticated,
        std::nullopt, true, {}, kSmall, h(&Impl::Logout)},
+      // Not a write transaction: the passwords are checked and hashed off it (ChangePassword).
+      {"POST", "/v1/auth/password", "changePassword",
+       "Change your password (a password session only): ends every session of yours and "
+       "answers a new one",
+       A::kAuthenticated, std::nullopt, false, {"current_password", "new_password"}, kSmall,
+       h(&Impl::ChangePassword)},
       {"GET", "/v1/orgs", "listOrgs", "Orgs the caller belongs to", A::kAuthenticated,
        std::nullopt, false, {}, 0, h(&Impl::ListOrgs)},
       {"GET", "/v1/orgs/{org}", "getOrg", "One org", A::kOrg, std::nullopt, false, {}, 0,
@@ -788,6 +809,11 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       }
       call->access = std::move(access).value();
     }
+    // After the org check, so a non-member still gets the 404 of an org it cannot see.
+    if (call->principal.must_change_password && !AllowedBeforePasswordChange(spec.operation_id)) {
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "your password must be changed first (POST /v1/auth/password)");
+    }
     if (!TakesOwnBody(spec.operation_id)) {
       auto parsed = ParseObjectBody(call->request, spec.fields);
       if (!parsed.ok()) return parsed.error();
@@ -814,18 +840,25 @@ void Api::Impl::RecordAuthFailure(const Call& call, std::string_view operation,
   bool over = auth_failures_.Hit(request.remote_ip, deps_.clock->Monotonic(), &retry_after);
   if (over) return then();  // already audited enough from this source this minute
   store::AuditEvent event;
+  if (call.auth_failure_event.has_value()) {
+    event = *call.auth_failure_event;
+  } else {
+    event.actor = "anonymous";
+    event.action = "auth.failed";
+    event.target = std::string(operation);
+    event.outcome = "failure";
+    event.source_ip = request.remote_ip;
+    event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
+    event.details = "{}";
+    // A wrong password for a member: the user is named.
+    if (!call.login_orgs.empty()) {
+      event.details = json::Serialize(object{{"user_id", call.principal.user_id}});
+    }
+  }
   event.time = Now();
-  event.actor = "anonymous";
-  event.action = "auth.failed";
-  event.target = std::string(operation);
-  event.outcome = "failure";
-  event.source_ip = request.remote_ip;
-  event.user_agent = AuditText(request.Header("user-agent").value_or(""), 200);
-  event.details = "{}";
   if (!call.login_orgs.empty()) {
     // A wrong password for a member: their orgs' owners see the attempt (one write, as for
     // an unknown email, so the answer's timing does not tell them apart).
-    event.details = json::Serialize(object{{"user_id", call.principal.user_id}});
     return deps_.store->WriteAsync(
         [event = std::move(event), orgs = call.login_orgs](store::Tx& tx) {
           return AppendInOrgs(tx, event, orgs);
@@ -1007,25 +1040,9 @@ Result<Response> Api::Impl::Login(Call& call) {
       }
       OPENSSL_cleanse(secret.data(), secret.size());
       if (!verified) return reply(unauthenticated);
-      std::string token = crypto::NewOpaqueToken(*deps_.random, crypto::kSessionPrefix);
-      std::string csrf = crypto::NewOpaqueToken(*deps_.random, "csr_");
-      const auto& config = deps_.authenticator->config();
-      const store::Millis absolute =
-          std::chrono::duration_cast<std::chrono::milliseconds>(config.session_absolute).count();
-      store::Session session{.token_hash = crypto::Sha256Hex(token),
-                             .user_id = user->id,
-                             .csrf_hash = crypto::Sha256Hex(csrf),
-                             .created_at = time_ms,
-                             .last_seen_at = time_ms,
-                             .expires_at = time_ms + absolute,
-                             .revoked = false};
-      Response response = server::JsonResponse(
-          200, object{{"csrf_token", csrf}, {"user", object{{"id", user->id}, {"email", user->email}}}});
-      std::string cookie = std::string(auth::kSessionCookie) + "=" + token +
-                           "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-                           std::to_string(absolute / 1000);
-      if (options_.tls) cookie += "; Secure";
-      response.headers.emplace_back("Set-Cookie", std::move(cookie));
+      auto created = NewSession(*user, time_ms);
+      store::Session session = std::move(created.first);
+      Response response = std::move(created.second);
       deps_.store->WriteAsync(
           [session, event, orgs](store::Tx& tx) -> Status {
             if (Status s = tx.InsertSession(session); !s.ok()) return s;
@@ -1037,6 +1054,124 @@ Result<Response> Api::Impl::Login(Call& call) {
           });
     };
     OnPasswordWorkers(std::move(check), reply);
+  };
+  return Response{};
+}
+
+std::pair<store::Session, Response> Api::Impl::NewSession(const store::User& user,
+                                                          store::Millis time_ms) {
+  std::string token = crypto::NewOpaqueToken(*deps_.random, crypto::kSessionPrefix);
+  std::string csrf = crypto::NewOpaqueToken(*deps_.random, "csr_");
+  const auto& config = deps_.authenticator->config();
+  const store::Millis absolute =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.session_absolute).count();
+  store::Session session{.token_hash = crypto::Sha256Hex(token),
+                         .user_id = user.id,
+                         .csrf_hash = crypto::Sha256Hex(csrf),
+                         .created_at = time_ms,
+                         .last_seen_at = time_ms,
+                         .expires_at = time_ms + absolute,
+                         .revoked = false};
+  Response response = server::JsonResponse(
+      200, object{{"csrf_token", csrf},
+                  {"user", object{{"id", user.id},
+                                  {"email", user.email},
+                                  {"must_change_password", user.must_change_password}}}});
+  std::string cookie = std::string(auth::kSessionCookie) + "=" + token +
+                       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                       std::to_string(absolute / 1000);
+  if (options_.tls) cookie += "; Secure";
+  response.headers.emplace_back("Set-Cookie", std::move(cookie));
+  return {std::move(session), std::move(response)};
+}
+
+// The current password is checked and the new one hashed on the password workers, as for
+// a login (never on an io thread nor in a write transaction). One write transaction then
+// checks that neither the password nor the session changed meanwhile, stores the new
+// hash, revokes every session of the user (every org's, this one's included) and opens a
+// fresh session answered like a login: whoever held a session, or the old password, is
+// out at once, and the caller's proof of the password rotates its session (ASVS V7.2.4).
+// API keys stay: they are not derived from the password.
+Result<Response> Api::Impl::ChangePassword(Call& call) {
+  if (call.principal.kind != auth::Principal::Kind::kSession) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "a password is changed from a password session (log in first); API "
+                     "keys, tokens and the master key cannot change it");
+  }
+  auto current = RequiredString(call.body, "current_password", kMaxPasswordLength);
+  if (!current.ok()) return current.error();
+  auto next = RequiredString(call.body, "new_password", kMaxPasswordLength);
+  if (!next.ok()) return next.error();
+  if (next->size() < kMinPasswordLength) {
+    return MakeError(ErrorCode::kInvalidArgument, "new_password must be at least 12 characters");
+  }
+  if (*next == *current) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "new_password must differ from the current password");
+  }
+  auto user = call.tx->GetUser(call.principal.user_id);
+  if (!user.ok()) return user.error();
+  if (!user->has_value()) return MakeError(ErrorCode::kUnauthenticated, "authentication required");
+  // Audited in each org of the user, as logins are (spec/security.md 7).
+  auto orgs = call.tx->ListOrgsOfUser(call.principal.user_id);
+  if (!orgs.ok()) return orgs.error();
+  for (const store::Org& org : *orgs) call.login_orgs.push_back(org.id);
+  // A wrong current password is a failed authentication (Finish: RecordAuthFailure counts
+  // it against the source), audited as this event.
+  call.auth_failure_event = call.Event("auth.password_change", call.principal.user_id,
+                                       object{{"reason", "wrong current password"}}, "failure");
+  call.principal.session_needs_touch = false;  // the session is replaced
+  call.deferred = [this, user = std::move(**user), current = std::move(*current),
+                   next = std::move(*next), session_hash = call.principal.session_hash,
+                   event = call.Event("auth.password_change", call.principal.user_id),
+                   orgs = call.login_orgs, time_ms = call.time_ms](Reply reply) mutable {
+    auto work = [this, user = std::move(user), current = std::move(current),
+                 next = std::move(next), session_hash = std::move(session_hash),
+                 event = std::move(event), orgs = std::move(orgs), time_ms, reply]() mutable {
+      bool verified = false;
+      if (user.password_hash.empty()) {
+        crypto::BurnPasswordVerifyTime();
+      } else {
+        verified = crypto::VerifyPassword(user.password_hash, current);
+      }
+      OPENSSL_cleanse(current.data(), current.size());
+      Result<std::string> hash = MakeError(ErrorCode::kUnauthenticated, "authentication required");
+      if (verified) hash = crypto::HashPassword(next, *deps_.random);
+      OPENSSL_cleanse(next.data(), next.size());
+      if (!hash.ok()) return reply(hash.error());
+      const std::string old_hash = user.password_hash;
+      user.password_hash = std::move(hash).value();
+      user.must_change_password = false;
+      auto created = NewSession(user, time_ms);
+      store::Session session = std::move(created.first);
+      Response response = std::move(created.second);
+      deps_.store->WriteAsync(
+          [user, old_hash, session_hash, session, event, orgs](store::Tx& tx) mutable -> Status {
+            const Error changed =
+                MakeError(ErrorCode::kConflict,
+                          "the password or the session changed meanwhile; log in again");
+            auto now_user = tx.GetUser(user.id);
+            if (!now_user.ok()) return now_user.error();
+            if (!now_user->has_value() || (*now_user)->password_hash != old_hash) return changed;
+            auto now_session = tx.GetSession(session_hash);
+            if (!now_session.ok()) return now_session.error();
+            if (!now_session->has_value() || (*now_session)->revoked) return changed;
+            if (Status s = tx.SetUserPassword(user.id, user.password_hash, false); !s.ok()) {
+              return s;
+            }
+            auto revoked = tx.RevokeUserSessions(user.id);
+            if (!revoked.ok()) return revoked.error();
+            if (Status s = tx.InsertSession(session); !s.ok()) return s;
+            // The caller's own session is replaced, not counted.
+            event.details = json::Serialize(object{{"other_sessions_revoked", *revoked - 1}});
+            return AppendInOrgs(tx, event, orgs);
+          },
+          [reply, response = std::move(response)](Status written) mutable {
+            if (!written.ok()) return reply(written.error());
+            reply(std::move(response));
+          });
+    };
+    OnPasswordWorkers(std::move(work), reply);
   };
   return Response{};
 }
@@ -1194,10 +1329,12 @@ Result<Response> Api::Impl::AddMember(Call& call) {
             } else {
               // The user was removed after the read: without a password nothing to create.
               if (hash.empty()) return MakeError(ErrorCode::kConflict, "the user changed; retry");
+              // The owner chose this password: the member changes it before anything else.
               user = store::User{.id = NewObjectId(*deps_.random, "usr_"),
                                  .email = normalized,
                                  .password_hash = std::move(hash),
-                                 .created_at = time_ms};
+                                 .created_at = time_ms,
+                                 .must_change_password = true};
               if (Status s = tx.InsertUser(user); !s.ok()) return s;
             }
             store::Membership membership{org_id, user.id, role, time_ms};

@@ -253,10 +253,14 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
        !crypto::ConstantTimeEqual(crypto::Sha256Hex(credentials.csrf_token), row.csrf_hash))) {
     return MakeError(ErrorCode::kPermissionDenied, "missing or invalid CSRF token");
   }
+  auto user = tx.GetUser(row.user_id);
+  if (!user.ok()) return user.error();
+  if (!user->has_value()) return Unauthenticated();
   principal.kind = Principal::Kind::kSession;
   principal.user_id = row.user_id;
   principal.session_hash = hash;
   principal.session_needs_touch = now - row.last_seen_at >= kTouchIntervalMs;
+  principal.must_change_password = (*user)->must_change_password;
   return principal;
 }
 

@@ -51,6 +51,7 @@ class FakeTx final : public store::Tx {
   Status InsertUser(const store::User&) override { return Unsupported(); }
   Result<std::optional<store::User>> GetUser(std::string_view) override { return Unsupported(); }
   Result<std::optional<store::User>> GetUserByEmail(std::string_view) override { return Unsupported(); }
+  Status SetUserPassword(std::string_view, std::string_view, bool) override { return Unsupported(); }
   Status UpsertMembership(const store::Membership&) override { return Unsupported(); }
   Result<std::optional<store::Membership>> GetMembership(std::string_view, std::string_view) override {
     return Unsupported();
@@ -64,6 +65,7 @@ class FakeTx final : public store::Tx {
   Result<std::optional<store::Session>> GetSession(std::string_view) override { return Unsupported(); }
   Status TouchSession(std::string_view, store::Millis) override { return Unsupported(); }
   Status RevokeSession(std::string_view) override { return Unsupported(); }
+  Result<int64_t> RevokeUserSessions(std::string_view) override { return Unsupported(); }
   Status InsertApiKey(const store::ApiKey&) override { return Unsupported(); }
   Result<std::optional<store::ApiKey>> GetApiKeyByHash(std::string_view) override { return Unsupported(); }
   Result<std::optional<store::ApiKey>> GetApiKey(std::string_view, std::string_view) override {

@@ -283,6 +283,12 @@ CREATE INDEX support_grants_by_org ON support_grants(org_id, created_at, id);
     R"sql(
 ALTER TABLE data_keys ADD COLUMN kek_id TEXT;
 )sql",
+    // 9: password changes: a user whose password someone else chose (an owner adding them)
+    // must change it before doing anything else. Users from before this step are not
+    // flagged (the server cannot know who chose their password).
+    R"sql(
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -146,6 +146,68 @@ TEST_F(SqliteStoreTest, Sessions) {
   EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSession("nope"); })->has_value());
 }
 
+// A password change: the hash and the flag are replaced for that user only, and every
+// live session of the user (not another user's) is revoked, counted once.
+TEST_F(SqliteStoreTest, PasswordChangeAndRevokingAUsersSessions) {
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.InsertUser({.id = "usr_c", .email = "c@example.com",
+                                      .password_hash = "h0", .created_at = 1,
+                                      .must_change_password = true});
+              }).ok());
+  auto c = ReadWith(store(), [](Tx& tx) { return tx.GetUserByEmail("c@example.com"); });
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_TRUE((*c)->must_change_password);
+  EXPECT_FALSE((*ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_a"); }))->must_change_password);
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.SetUserPassword("usr_c", "h1", false); })
+                  .ok());
+  auto changed = ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_c"); });
+  ASSERT_TRUE(changed.ok() && changed->has_value());
+  EXPECT_EQ((*changed)->password_hash, "h1");
+  EXPECT_FALSE((*changed)->must_change_password);
+  EXPECT_EQ((*ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_a"); }))->password_hash, "");
+  Status missing = WriteWith(store(), [](Tx& tx) { return tx.SetUserPassword("usr_x", "h", false); });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                for (const char* th : {"c1", "c2", "c3"}) {
+                  if (Status s = tx.InsertSession({th, "usr_c", "x", 1, 1, 1000, false}); !s.ok()) {
+                    return s;
+                  }
+                }
+                if (Status s = tx.RevokeSession("c3"); !s.ok()) return s;
+                return tx.InsertSession({"a1", "usr_a", "x", 1, 1, 1000, false});
+              }).ok());
+  auto revoked = WriteWith(store(), [](Tx& tx) { return tx.RevokeUserSessions("usr_c"); });
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_EQ(*revoked, 2);  // c3 was already revoked
+  for (const char* th : {"c1", "c2", "c3"}) {
+    EXPECT_TRUE((*ReadWith(store(), [&](Tx& tx) { return tx.GetSession(th); }))->revoked) << th;
+  }
+  EXPECT_FALSE((*ReadWith(store(), [](Tx& tx) { return tx.GetSession("a1"); }))->revoked);
+  EXPECT_EQ(*WriteWith(store(), [](Tx& tx) { return tx.RevokeUserSessions("usr_c"); }), 0);
+}
+
+// A user row written without the column (as every row before the migration) is not
+// flagged: the column defaults to 0.
+TEST_F(SqliteStoreTest, UsersFromBeforeTheMustChangeMigrationAreNotFlagged) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO users (id, email, password_hash, created_at) "
+                         "VALUES ('usr_old', 'old@example.com', 'h', 1)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Open();
+  auto old = ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_old"); });
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_FALSE((*old)->must_change_password);
+}
+
 TEST_F(SqliteStoreTest, ApiKeysAndIsolation) {
   SeedTwoOrgs();
   ApiKey key{"key_1", "org_a", "usr_a", "ci", "hash1", "rpk_ab...yz", "read", 10,

@@ -150,7 +150,7 @@ Org ReadOrg(const Stmt& s) {
 }
 
 User ReadUser(const Stmt& s) {
-  return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3)};
+  return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3), s.ColInt(4) != 0};
 }
 
 Membership ReadMembership(const Stmt& s) {
@@ -277,20 +277,36 @@ Result<int64_t> SqliteTx::CountOrgs() {
 }
 
 Status SqliteTx::InsertUser(const User& user) {
-  Stmt s(conn_, "INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)");
-  return s.Text(user.id).Text(user.email).Text(user.password_hash).Int(user.created_at).Run();
+  Stmt s(conn_,
+         "INSERT INTO users (id, email, password_hash, created_at, must_change_password) "
+         "VALUES (?, ?, ?, ?, ?)");
+  return s.Text(user.id).Text(user.email).Text(user.password_hash).Int(user.created_at)
+      .Int(user.must_change_password ? 1 : 0).Run();
 }
 
 Result<std::optional<User>> SqliteTx::GetUser(std::string_view user_id) {
-  Stmt s(conn_, "SELECT id, email, password_hash, created_at FROM users WHERE id = ?");
+  Stmt s(conn_,
+         "SELECT id, email, password_hash, created_at, must_change_password FROM users "
+         "WHERE id = ?");
   s.Text(user_id);
   return QueryOne<User>(s, ReadUser);
 }
 
 Result<std::optional<User>> SqliteTx::GetUserByEmail(std::string_view email) {
-  Stmt s(conn_, "SELECT id, email, password_hash, created_at FROM users WHERE email = ?");
+  Stmt s(conn_,
+         "SELECT id, email, password_hash, created_at, must_change_password FROM users "
+         "WHERE email = ?");
   s.Text(email);
   return QueryOne<User>(s, ReadUser);
+}
+
+Status SqliteTx::SetUserPassword(std::string_view user_id, std::string_view password_hash,
+                                 bool must_change_password) {
+  Stmt s(conn_, "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?");
+  Status status = s.Text(password_hash).Int(must_change_password ? 1 : 0).Text(user_id).Run();
+  if (!status.ok()) return status;
+  if (s.Changes() == 0) return MakeError(ErrorCode::kNotFound, "user not found");
+  return Status::Ok();
 }
 
 Status SqliteTx::UpsertMembership(const Membership& m) {
@@ -367,6 +383,13 @@ Status SqliteTx::TouchSession(std::string_view token_hash, Millis now) {
 Status SqliteTx::RevokeSession(std::string_view token_hash) {
   Stmt s(conn_, "UPDATE sessions SET revoked = 1 WHERE token_hash = ?");
   return s.Text(token_hash).Run();
+}
+
+Result<int64_t> SqliteTx::RevokeUserSessions(std::string_view user_id) {
+  Stmt s(conn_, "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND revoked = 0");
+  Status status = s.Text(user_id).Run();
+  if (!status.ok()) return status.error();
+  return static_cast<int64_t>(s.Changes());
 }
 
 Status SqliteTx::InsertApiKey(const ApiKey& key) {

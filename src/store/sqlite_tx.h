@@ -22,6 +22,8 @@ class SqliteTx final : public Tx {
   Status InsertUser(const User& user) override;
   Result<std::optional<User>> GetUser(std::string_view user_id) override;
   Result<std::optional<User>> GetUserByEmail(std::string_view email) override;
+  Status SetUserPassword(std::string_view user_id, std::string_view password_hash,
+                         bool must_change_password) override;
 
   Status UpsertMembership(const Membership& membership) override;
   Result<std::optional<Membership>> GetMembership(std::string_view org_id,
@@ -34,6 +36,7 @@ class SqliteTx final : public Tx {
   Result<std::optional<Session>> GetSession(std::string_view token_hash) override;
   Status TouchSession(std::string_view token_hash, Millis now) override;
   Status RevokeSession(std::string_view token_hash) override;
+  Result<int64_t> RevokeUserSessions(std::string_view user_id) override;
 
   Status InsertApiKey(const ApiKey& key) override;
   Result<std::optional<ApiKey>> GetApiKeyByHash(std::string_view hash) override;

@@ -64,6 +64,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr const char* kPassword = "correct horse battery staple";
+// The developer's own password: the owner added them with kPassword, which they had to
+// change before doing anything else.
+constexpr const char* kDevPassword = "dev's own chosen password";
 constexpr const char* kMasterKey = "master-key-0123456789-abcdefghijklmnop";
 
 // ---------------------------------------------------------------------------------------
@@ -222,16 +225,27 @@ struct Cast {
 TestServer* g_server = nullptr;
 Cast* g_cast = nullptr;
 
-std::optional<Session> Login(TestServer& s, const std::string& email,
-                             const std::string& password = kPassword) {
-  HttpResponse r = s.Do("POST", "/v1/auth/login", {},
-                        bj::serialize(bj::object{{"email", email}, {"password", password}}));
-  if (r.status != 200) return std::nullopt;
+// The session a successful login (or password change) answered.
+Session SessionOf(const HttpResponse& r) {
   std::string set_cookie = r.Header("Set-Cookie").value_or("");
   Session session;
   session.cookie = set_cookie.substr(0, set_cookie.find(';'));
   session.csrf = Str(Json(r), "csrf_token");
   return session;
+}
+
+std::optional<Session> Login(TestServer& s, const std::string& email,
+                             const std::string& password = kPassword) {
+  HttpResponse r = s.Do("POST", "/v1/auth/login", {},
+                        bj::serialize(bj::object{{"email", email}, {"password", password}}));
+  if (r.status != 200) return std::nullopt;
+  return SessionOf(r);
+}
+
+HttpResponse ChangePassword(TestServer& s, const HttpHeaders& headers, const std::string& current,
+                            const std::string& next) {
+  return s.Do("POST", "/v1/auth/password", headers,
+              bj::serialize(bj::object{{"current_password", current}, {"new_password", next}}));
 }
 
 // Inserts a user (password kPassword) and optionally a membership, via the store.
@@ -311,7 +325,10 @@ class ApiEnvironment : public ::testing::Environment {
     c.dev_id = Str(Json(r), "user_id");
     auto dev = Login(s, "dev@a.test");
     ASSERT_TRUE(dev.has_value());
-    c.dev_session = *dev;
+    // The owner chose the developer's password: they change it first (MustChangePassword).
+    r = ChangePassword(s, dev->headers(), kPassword, kDevPassword);
+    ASSERT_EQ(r.status, 200) << r.body;
+    c.dev_session = SessionOf(r);
 
     r = s.Do("POST", a + "/api-keys", c.owner_session.headers(),
              R"({"name": "owner read", "scope": "read"})");
@@ -680,7 +697,8 @@ TEST_F(ApiTest, AuthorizationMatrixFromTheRouteTable) {
 TEST_F(ApiTest, RoutesWithoutPermissionAreExactlyThePublicAndAuthenticatedOnes) {
   const std::set<std::string> kPublic = {"setup", "login", "healthz", "readyz", "openapi",
                                          "runPublicWorkflow", "receiveWebhook"};
-  const std::set<std::string> kAuthenticatedOnly = {"logout", "listOrgs", "metrics"};
+  const std::set<std::string> kAuthenticatedOnly = {"logout", "changePassword", "listOrgs",
+                                                    "metrics"};
   std::set<std::string> without;
   for (const server::Route& route : s().router().routes()) {
     if (route.permission.empty()) without.insert(route.operation_id);
@@ -1079,7 +1097,7 @@ TEST_F(ApiTest, RepeatedFailedLoginsAreRateLimited) {
 }
 
 TEST_F(ApiTest, SessionIdleExpiryAndLastOwner) {
-  auto session = Login(s(), "dev@a.test");
+  auto session = Login(s(), "dev@a.test", kDevPassword);
   ASSERT_TRUE(session.has_value());
   EXPECT_EQ(s().Do("GET", A(), session->headers()).status, 200);
   s().clock().AdvanceWall(std::chrono::hours(25));  // idle limit of the fixture: 24 h
@@ -1143,6 +1161,326 @@ TEST_F(ApiTest, RemovedMembersKeysStayDeadWhenTheUserIsAddedBack) {
   EXPECT_EQ(s().Do("GET", B(), Bearer(other_org_key)).status, 200);
   r = s().Do("DELETE", A() + "/members/" + id, Bearer(c().owner_rw_key));
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// ---------------------------------------------------------------------------------------
+// 3b. Password change (ASVS V6, V7.4): POST /v1/auth/password
+
+// The audit events of `action` for `target`, every org's.
+std::vector<store::AuditEvent> EventsOf(TestServer& s, const std::string& action,
+                                        const std::string& target) {
+  std::vector<store::AuditEvent> out;
+  Status st = s.store().Read([&](store::Tx& tx) -> Status {
+    auto events = tx.ListAllAudit(0, 100000);
+    if (!events.ok()) return events.error();
+    for (const auto& e : *events) {
+      if (e.action == action && e.target == target) out.push_back(e);
+    }
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok());
+  return out;
+}
+
+std::string StoredHash(TestServer& s, const std::string& user_id) {
+  std::string hash;
+  Status st = s.store().Read([&](store::Tx& tx) -> Status {
+    auto user = tx.GetUser(user_id);
+    if (!user.ok()) return user.error();
+    if (user->has_value()) hash = (*user)->password_hash;
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok());
+  return hash;
+}
+
+// A successful change ends every other session of the user at once, in every org, and
+// replaces the caller's own (new cookie and CSRF token; the old pair is dead); the old
+// password stops working, the user's API keys keep working, and each org of the user
+// audits the change. The answer carries the user, never a hash.
+TEST_F(ApiTest, PasswordChangeEndsEveryOtherSessionAndRotatesTheCallers) {
+  const std::string id = InsertUser(s(), "changer@a.test", c().org_a, "developer");
+  ASSERT_TRUE(s().store().Write([&](store::Tx& tx) {
+                       return tx.UpsertMembership({c().org_b, id, "developer", s().now_ms()});
+                     }).ok());
+  auto [key, key_id] = InsertKey(s(), c().org_a, id, "read");
+  auto caller = Login(s(), "changer@a.test");
+  auto other = Login(s(), "changer@a.test");
+  auto third = Login(s(), "changer@a.test");
+  ASSERT_TRUE(caller && other && third);
+  const std::string old_hash = StoredHash(s(), id);
+  const std::string next = "a brand new passphrase";
+
+  HttpResponse r = ChangePassword(s(), caller->headers(), kPassword, next);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const bj::value body = Json(r);
+  ASSERT_TRUE(body.as_object().contains("user")) << r.body;
+  EXPECT_EQ(Str(body.at("user"), "id"), id);
+  EXPECT_EQ(Str(body.at("user"), "email"), "changer@a.test");
+  EXPECT_EQ(body.at("user").at("must_change_password"), bj::value(false));
+  EXPECT_EQ(r.body.find("$argon2"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("hash"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(next), std::string::npos) << r.body;
+  const Session fresh = SessionOf(r);
+  const std::string set_cookie = r.Header("Set-Cookie").value_or("");
+  EXPECT_NE(set_cookie.find("HttpOnly"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("SameSite=Strict"), std::string::npos) << set_cookie;
+  ASSERT_EQ(fresh.cookie.rfind(std::string(auth::kSessionCookie) + "=rss_", 0), 0u) << set_cookie;
+  EXPECT_NE(fresh.cookie, caller->cookie);
+  EXPECT_NE(fresh.csrf, caller->csrf);
+
+  // The other sessions, and the caller's old one, are dead at once, in both orgs.
+  for (const Session* dead : {&*other, &*third, &*caller}) {
+    s().ResetLimits();  // 4 failures each: stay under the budget
+    EXPECT_EQ(s().Do("GET", A(), dead->headers()).status, 401);
+    EXPECT_EQ(s().Do("GET", B(), dead->headers()).status, 401);
+    EXPECT_EQ(s().Do("GET", "/v1/orgs", dead->headers()).status, 401);
+    EXPECT_EQ(ChangePassword(s(), dead->headers(), next, "yet another passphrase").status, 401);
+  }
+  s().ResetLimits();
+  // The new session works, with its own CSRF token only.
+  EXPECT_EQ(s().Do("GET", A(), fresh.headers()).status, 200);
+  EXPECT_EQ(s().Do("GET", B(), fresh.headers()).status, 200);
+  EXPECT_EQ(s().Do("POST", "/v1/auth/logout", {{"Cookie", fresh.cookie}, {"X-CSRF-Token", caller->csrf}})
+                .status,
+            403);
+  // The old password is gone, the new one logs in; the stored hash is a new Argon2id hash.
+  EXPECT_FALSE(Login(s(), "changer@a.test").has_value());
+  EXPECT_TRUE(Login(s(), "changer@a.test", next).has_value());
+  s().ResetLimits();
+  const std::string new_hash = StoredHash(s(), id);
+  EXPECT_NE(new_hash, old_hash);
+  EXPECT_EQ(new_hash.rfind("$argon2id$", 0), 0u);
+  EXPECT_TRUE(crypto::VerifyPassword(new_hash, next));
+  // API keys are not derived from the password: they stay valid.
+  EXPECT_EQ(s().Do("GET", A(), Bearer(key)).status, 200);
+
+  // Audited once in each org of the user, as a success by the user; no password in it.
+  std::map<std::string, int> per_org;
+  for (const auto& e : EventsOf(s(), "auth.password_change", id)) {
+    if (e.outcome != "success") continue;
+    ++per_org[e.org_id];
+    EXPECT_EQ(e.actor, "user:" + id);
+    EXPECT_EQ(e.source_ip, "127.0.0.1");
+    EXPECT_EQ(e.details.find(next), std::string::npos);
+    EXPECT_EQ(e.details.find(kPassword), std::string::npos);
+    EXPECT_NE(e.details.find("\"other_sessions_revoked\":2"), std::string::npos) << e.details;
+  }
+  EXPECT_EQ(per_org, (std::map<std::string, int>{{c().org_a, 1}, {c().org_b, 1}}));
+  EXPECT_EQ(s().Do("POST", "/v1/auth/logout", fresh.headers()).status, 200);
+}
+
+// A wrong current password is a failed authentication: the 401 of every other one, the
+// password and the session unchanged, audited as auth.password_change failure in the
+// user's org (never with the guess), and counted against the source: past the budget the
+// source gets 429, even with the right password.
+TEST_F(ApiTest, WrongCurrentPasswordIsAFailedAuthentication) {
+  const std::string id = InsertUser(s(), "guessed@a.test", c().org_a, "developer");
+  auto session = Login(s(), "guessed@a.test");
+  ASSERT_TRUE(session.has_value());
+  const std::string hash = StoredHash(s(), id);
+  const HttpResponse none = s().Do("GET", A());
+  s().ResetLimits();  // that 401 counted too
+
+  HttpResponse r = ChangePassword(s(), session->headers(), "a wrong guess 0", "new passphrase 1234");
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_EQ(ErrorCodeOf(r), ErrorCodeOf(none));
+  EXPECT_EQ(ErrorMessageOf(r), ErrorMessageOf(none));
+  EXPECT_EQ(r.HeaderCount("Set-Cookie"), 0u);
+  std::vector<store::AuditEvent> failures = EventsOf(s(), "auth.password_change", id);
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].outcome, "failure");
+  EXPECT_EQ(failures[0].org_id, c().org_a);
+  EXPECT_EQ(failures[0].actor, "user:" + id);
+  EXPECT_EQ(failures[0].details.find("wrong guess"), std::string::npos) << failures[0].details;
+  EXPECT_EQ(failures[0].details.find("new passphrase"), std::string::npos) << failures[0].details;
+  // The failure did not end the session or change the password.
+  EXPECT_EQ(s().Do("GET", A(), session->headers()).status, 200);
+  EXPECT_EQ(StoredHash(s(), id), hash);
+
+  // 10 failures a minute per source (the fixture's budget): the first one above, 9 more.
+  for (int i = 1; i < 10; ++i) {
+    r = ChangePassword(s(), session->headers(), "a wrong guess " + std::to_string(i),
+                       "new passphrase 1234");
+    EXPECT_EQ(r.status, 401) << i << ": " << r.body;
+  }
+  r = ChangePassword(s(), session->headers(), kPassword, "new passphrase 1234");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(ErrorCodeOf(r), "rate_limited");
+  EXPECT_TRUE(r.Header("Retry-After").has_value());
+  EXPECT_EQ(StoredHash(s(), id), hash);
+  s().ResetLimits();
+  EXPECT_EQ(ChangePassword(s(), session->headers(), kPassword, "new passphrase 1234").status, 200);
+}
+
+// The new password follows the policy of added members (12 to 1024 characters) and must
+// differ from the current one: 400 invalid_argument, nothing changed, no failure counted.
+TEST_F(ApiTest, NewPasswordPolicy) {
+  const std::string id = InsertUser(s(), "policy@a.test", c().org_a, "developer");
+  auto session = Login(s(), "policy@a.test");
+  ASSERT_TRUE(session.has_value());
+  const std::string hash = StoredHash(s(), id);
+  const std::string long_password(1025, 'x');
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"too short", R"({"current_password": "correct horse battery staple", "new_password": "11 chars ok"})"},
+      {"same", bj::serialize(bj::object{{"current_password", kPassword}, {"new_password", kPassword}})},
+      {"too long", bj::serialize(bj::object{{"current_password", kPassword}, {"new_password", long_password}})},
+      {"empty", bj::serialize(bj::object{{"current_password", kPassword}, {"new_password", ""}})},
+      {"missing new", bj::serialize(bj::object{{"current_password", kPassword}})},
+      {"missing current", bj::serialize(bj::object{{"new_password", "a good new passphrase"}})},
+      {"not a string", R"({"current_password": "correct horse battery staple", "new_password": 123456789012})"},
+  };
+  for (int round = 0; round < 2; ++round) {  // twice the budget: none of them counts
+    for (const auto& [name, body] : bad) {
+      HttpResponse r = s().Do("POST", "/v1/auth/password", session->headers(), body);
+      EXPECT_EQ(r.status, 400) << name << ": " << r.body;
+      EXPECT_EQ(ErrorCodeOf(r), "invalid_argument") << name;
+    }
+  }
+  EXPECT_EQ(StoredHash(s(), id), hash);
+  EXPECT_EQ(s().Do("GET", A(), session->headers()).status, 200);
+  // Exactly 12 characters is enough.
+  EXPECT_EQ(ChangePassword(s(), session->headers(), kPassword, "twelve chars").status, 200);
+}
+
+// Only a person's password session changes a password: API keys, the master key and JWTs
+// get 403 even with the right current password, which stays unchanged; a session needs its
+// CSRF token (403 without it or with another session's).
+TEST_F(ApiTest, PasswordChangeNeedsAPasswordSessionAndItsCsrfToken) {
+  const std::string owner_hash = StoredHash(s(), c().owner_id);
+  const std::string dev_hash = StoredHash(s(), c().dev_id);
+  const std::vector<std::pair<std::string, HttpHeaders>> refused = {
+      {"owner read_write key", Bearer(c().owner_rw_key)},
+      {"owner read key", Bearer(c().owner_read_key)},
+      {"master key as the owner", Bearer(std::string(kMasterKey) + ":" + c().owner_id)},
+  };
+  for (const auto& [name, headers] : refused) {
+    HttpResponse r = ChangePassword(s(), headers, kPassword, "an attacker's passphrase");
+    EXPECT_EQ(r.status, 403) << name << ": " << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "permission_denied") << name;
+  }
+  const std::string jwt(JwtFixture().at("tokens").at("valid_rs256").as_string());
+  HttpResponse r = ChangePassword(s(), Bearer(jwt), kPassword, "an attacker's passphrase");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(ErrorCodeOf(r), "permission_denied");
+  r = ChangePassword(s(), Bearer(std::string(kMasterKey) + ":" + c().dev_id), kDevPassword,
+                     "an attacker's passphrase");
+  EXPECT_EQ(r.status, 403) << r.body;
+
+  // CSRF: the cookie alone, a wrong token, another session's token.
+  const std::string cookie = c().owner_session.cookie;
+  for (const HttpHeaders& headers :
+       {HttpHeaders{{"Cookie", cookie}}, HttpHeaders{{"Cookie", cookie}, {"X-CSRF-Token", "csr_wrong"}},
+        HttpHeaders{{"Cookie", cookie}, {"X-CSRF-Token", c().dev_session.csrf}}}) {
+    r = ChangePassword(s(), headers, kPassword, "an attacker's passphrase");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "permission_denied");
+  }
+  EXPECT_EQ(StoredHash(s(), c().owner_id), owner_hash);
+  EXPECT_EQ(StoredHash(s(), c().dev_id), dev_hash);
+  EXPECT_EQ(s().Do("GET", A(), c().owner_session.headers()).status, 200);
+  EXPECT_EQ(s().Do("GET", A(), c().dev_session.headers()).status, 200);
+}
+
+// A member whose password the owner chose must change it first: their session may only
+// change it, log out and list its orgs (403 naming the reason elsewhere; the 404 of an org
+// they are not in stays a 404). The login and the change show the flag; after the change
+// the member works normally. The setup owner, who chose their own password, is not flagged.
+TEST_F(ApiTest, MemberAddedWithAPasswordMustChangeItFirst) {
+  HttpResponse r = s().Do("POST", A() + "/members", c().owner_session.headers(),
+                          bj::serialize(bj::object{{"email", "flagged@a.test"},
+                                                   {"role", "owner"},
+                                                   {"password", kPassword}}));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string id = Str(Json(r), "user_id");
+  r = s().Do("POST", "/v1/auth/login", {},
+             bj::serialize(bj::object{{"email", "flagged@a.test"}, {"password", kPassword}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("user").at("must_change_password"), bj::value(true));
+  const Session flagged = SessionOf(r);
+  auto second = Login(s(), "flagged@a.test");
+  ASSERT_TRUE(second.has_value());
+
+  // Everything else is refused, reads and writes, org routes and not.
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", A()}, {"GET", A() + "/workflows"}, {"GET", A() + "/audit"},
+           {"GET", A() + "/members"}, {"POST", A() + "/api-keys"}, {"GET", "/metrics"},
+           {"PATCH", A()}}) {
+    std::string body = method == "POST" ? R"({"name": "k"})" : method == "PATCH" ? R"({"name": "x"})" : "";
+    r = s().Do(method, path, flagged.headers(), body);
+    EXPECT_EQ(r.status, 403) << method << " " << path << ": " << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "permission_denied");
+    EXPECT_NE(ErrorMessageOf(r).find("password must be changed"), std::string::npos)
+        << ErrorMessageOf(r);
+  }
+  EXPECT_EQ(s().Do("GET", B(), flagged.headers()).status, 404);
+  r = s().Do("GET", "/v1/orgs", flagged.headers());
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(c().org_a), std::string::npos);
+  EXPECT_EQ(s().Do("POST", "/v1/auth/logout", second->headers()).status, 200);
+
+  r = ChangePassword(s(), flagged.headers(), kPassword, "the member's own passphrase");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("user").at("must_change_password"), bj::value(false));
+  const Session fresh = SessionOf(r);
+  EXPECT_EQ(s().Do("GET", A(), fresh.headers()).status, 200);
+  EXPECT_EQ(s().Do("POST", A() + "/api-keys", fresh.headers(), R"({"name": "mine"})").status, 201);
+  r = s().Do("POST", "/v1/auth/login", {},
+             bj::serialize(bj::object{{"email", "flagged@a.test"},
+                                      {"password", "the member's own passphrase"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("user").at("must_change_password"), bj::value(false));
+
+  // An existing user added to another org keeps their own password: not flagged again.
+  r = s().Do("POST", B() + "/members", Bearer(c().owner_b_key),
+             R"({"email": "flagged@a.test", "role": "developer"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(s().Do("GET", B(), fresh.headers()).status, 200);
+
+  // The setup owner chose their own password.
+  r = s().Do("POST", "/v1/auth/login", {},
+             bj::serialize(bj::object{{"email", "owner@a.test"}, {"password", kPassword}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r).at("user").at("must_change_password"), bj::value(false));
+  EXPECT_EQ(s().Do("GET", A(), SessionOf(r).headers()).status, 200);
+}
+
+// Two changes racing on one session: one wins; the other gets 409 (it passed the check of
+// the old password but the password or session changed before it committed) or 401 (it
+// started after the winner revoked the session). The stored password is the winner's.
+TEST_F(ApiTest, RacingPasswordChangesHaveOneWinner) {
+  const std::string id = InsertUser(s(), "racer@a.test", c().org_a, "developer");
+  auto session = Login(s(), "racer@a.test");
+  ASSERT_TRUE(session.has_value());
+  const std::vector<std::string> candidates = {"first new passphrase", "second new passphrase"};
+  std::vector<HttpResponse> answers(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      // A client of its own: the server's shared one serves one request at a time.
+      testing::HttpClient client("127.0.0.1", s().port(),
+                                 testing::HttpClientOptions{.timeout = seconds(60)});
+      HttpHeaders headers = session->headers();
+      headers.emplace_back("Content-Type", "application/json");
+      auto r = client.Request("POST", "/v1/auth/password", headers,
+                              bj::serialize(bj::object{{"current_password", kPassword},
+                                                       {"new_password", candidates[i]}}));
+      if (r.ok()) answers[i] = std::move(r).value();
+    });
+  }
+  for (auto& t : threads) t.join();
+  int winner = -1;
+  for (int i = 0; i < 2; ++i) {
+    if (answers[i].status == 200) {
+      EXPECT_EQ(winner, -1) << "two winners";
+      winner = i;
+    } else {
+      EXPECT_TRUE(answers[i].status == 409 || answers[i].status == 401) << answers[i].body;
+    }
+  }
+  ASSERT_NE(winner, -1);
+  EXPECT_TRUE(crypto::VerifyPassword(StoredHash(s(), id), candidates[winner]));
+  EXPECT_FALSE(crypto::VerifyPassword(StoredHash(s(), id), candidates[1 - winner]));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2183,7 +2521,7 @@ TEST_F(ApiTest, AuditListsTheOrgsEventsAndTheChainIsIntact) {
   std::string temp = InsertUser(s(), "audit-temp@a.test", c().org_a, "developer");
   ASSERT_EQ(s().Do("DELETE", A() + "/members/" + temp, Bearer(c().owner_rw_key)).status, 200);
   EXPECT_EQ(s().Do("GET", A(), Bearer("rpk_garbage")).status, 401);
-  EXPECT_TRUE(Login(s(), "dev@a.test").has_value());
+  EXPECT_TRUE(Login(s(), "dev@a.test", kDevPassword).has_value());
   EXPECT_FALSE(Login(s(), "dev@a.test", "not the password of dev").has_value());
   std::set<std::string> actions;
   std::set<std::string> failed_logins;  // users whose failed logins org A's audit shows

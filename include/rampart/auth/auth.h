@@ -96,6 +96,9 @@ struct Principal {
   // kSession: the token hash (for logout and touch).
   std::string session_hash;
   bool session_needs_touch = false;
+  // kSession: the user must change their password (someone else chose it) before the
+  // session may do anything but change it, log out or list its orgs (api.cc enforces).
+  bool must_change_password = false;
 
   // "user:usr_..", "key:key_..", "grant:sgr_..": how audit events and runs name the actor.
   std::string Actor() const;

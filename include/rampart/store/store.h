@@ -54,6 +54,9 @@ struct User {
   std::string email;          // unique, stored lowercase
   std::string password_hash;  // Argon2id PHC string; empty for users without a password
   Millis created_at = 0;
+  // Set when someone else chose the password (an owner adding the member): until the
+  // user changes it, their sessions may only change it, log out and list their orgs.
+  bool must_change_password = false;
 };
 
 struct Membership {
@@ -290,6 +293,10 @@ class Tx {
   virtual Status InsertUser(const User& user) = 0;
   virtual Result<std::optional<User>> GetUser(std::string_view user_id) = 0;
   virtual Result<std::optional<User>> GetUserByEmail(std::string_view email) = 0;
+  // Replaces the user's password hash and must_change_password flag; kNotFound when
+  // there is no such user.
+  virtual Status SetUserPassword(std::string_view user_id, std::string_view password_hash,
+                                 bool must_change_password) = 0;
 
   // Memberships.
   virtual Status UpsertMembership(const Membership& membership) = 0;
@@ -304,6 +311,8 @@ class Tx {
   virtual Result<std::optional<Session>> GetSession(std::string_view token_hash) = 0;
   virtual Status TouchSession(std::string_view token_hash, Millis now) = 0;
   virtual Status RevokeSession(std::string_view token_hash) = 0;
+  // Revokes every session of the user not yet revoked; returns how many it revoked.
+  virtual Result<int64_t> RevokeUserSessions(std::string_view user_id) = 0;
 
   // API keys.
   virtual Status InsertApiKey(const ApiKey& key) = 0;
