@@ -13,14 +13,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2')"; fi
-}
-json() {  # json FILE PYTHON-EXPR-ON-d
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 cat >"$TMP/copy-loop.yaml" <<'YAML'
 rampart: 1
@@ -57,13 +50,7 @@ check "max_run_record_bytes refusal says why" 0 $?
 DATA="$TMP/data"
 "$BIN" serve --config "$TMP/config.yaml" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
-PORT=""
-for _ in $(seq 1 600); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
-  [[ -n "$PORT" ]] && break
-  kill -0 "$PID" 2>/dev/null || break
-  sleep 0.1
-done
+wait_for_port "$TMP/serve.out" "$PID"
 check "server started" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
 BASE="http://127.0.0.1:$PORT"
 TOKEN=$(cat "$DATA/setup-token")
@@ -127,5 +114,4 @@ kill -TERM "$PID"; wait "$PID"
 check "clean shutdown" 0 $?
 PID=""
 
-echo "budget_end_to_end: $pass passed, $fail failed"
-[[ $fail == 0 ]]
+summary budget_end_to_end

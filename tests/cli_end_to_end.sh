@@ -6,11 +6,7 @@ BIN="$1"
 SRC="$2"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
-  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (exit $3, want $2)"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 expect_grep() {  # expect_grep NAME PATTERN FILE
   if grep -q -- "$2" "$3"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1: no '$2' in:"; cat "$3"; fi
 }
@@ -100,5 +96,4 @@ if grep -q "s3cr3t-TOKEN" "$TMP/out"; then fail=$((fail + 1)); echo "FAIL: a sec
 check "keys rotate without a store exits 2" 2 $?
 "$BIN" keys rotate --help >/dev/null 2>&1; check "--help keys rotate" 0 $?
 
-echo "cli_end_to_end: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+summary cli_end_to_end

@@ -20,12 +20,7 @@ cleanup() {
   [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2')"; fi
-}
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 # The master key id the docs promise: hex of the first 8 bytes of SHA-256 of the KEK,
 # KEK = HKDF-SHA256(ikm = key, salt = "rampart", info = "rampart kek v1"), computed here
@@ -105,13 +100,7 @@ DATA="$TMP/data"
 start() {  # start CONFIG: the server, its port in $PORT ("" when it did not start)
   "$BIN" serve --config "$1" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.now" 2>>"$TMP/serve.err" &
   PID=$!
-  PORT=""
-  for _ in $(seq 1 600); do
-    PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.now")
-    [[ -n "$PORT" ]] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_for_port "$TMP/serve.now" "$PID"
   cat "$TMP/serve.now" >>"$TMP/serve.out"
   BASE="http://127.0.0.1:$PORT"
 }
@@ -258,5 +247,4 @@ for value in "$(cat "$TMP/k1.key")" "$(cat "$TMP/k2.key")" "${SECRET[alpha]}" "$
 done
 check "no key and no secret anywhere" 0 "$leaks"
 
-echo "kek_end_to_end: $pass passed, $fail failed"
-[[ $fail == 0 ]]
+summary kek_end_to_end

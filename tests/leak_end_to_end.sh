@@ -20,12 +20,7 @@ cleanup() {
   [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2')"; fi
-}
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 SECRET="LeakSuite-$(date +%s%N)-Tok"
 # Every form the redactor promises to catch.
@@ -86,11 +81,7 @@ EOF
 DATA="$TMP/data"
 "$BIN" serve --config "$TMP/config.yaml" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
-  [[ -n "$PORT" ]] && break
-  sleep 0.1
-done
+wait_for_port "$TMP/serve.out" "$PID"
 BASE="http://127.0.0.1:$PORT"
 check "server started" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
 
@@ -219,5 +210,4 @@ while IFS= read -r form; do
 done <<<"$FORMS"
 check "no form of the secret anywhere" 0 "$leaks"
 
-echo "leak_end_to_end: $pass passed, $fail failed"
-[[ $fail == 0 ]]
+summary leak_end_to_end

@@ -14,25 +14,13 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2'): $(head -c 300 "$TMP/body" 2>/dev/null)"; fi
-}
-json() {  # json FILE PYTHON-EXPR-ON-d
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+e2e_on_failure() { echo "  body: $(head -c 300 "$TMP/body" 2>/dev/null)"; }
 
 DATA="$TMP/data"
 "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
-PORT=""
-for _ in $(seq 1 600); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
-  [[ -n "$PORT" ]] && break
-  kill -0 "$PID" 2>/dev/null || break
-  sleep 0.1
-done
+wait_for_port "$TMP/serve.out" "$PID"
 if [[ -z "$PORT" ]]; then echo "serve did not start"; cat "$TMP/serve.out" "$TMP/serve.err"; exit 1; fi
 BASE="http://127.0.0.1:$PORT"
 
@@ -201,5 +189,4 @@ for m in '0' '11' '-1' '2.5' '9223372036854775808'; do
   check "retry.max_attempts $m" 400 "$(api POST /v1/orgs/$ORG/workflows "$TMP/r.yaml" application/yaml)"
 done
 
-echo "parsers_end_to_end: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+summary parsers_end_to_end

@@ -13,22 +13,15 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1 (got '$3', want '$2')"; server_gone; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 # After a failed check: when the server died under the script, show why (once per process).
 REPORTED=""
-server_gone() {
+e2e_on_failure() {
   if [[ -n "$PID" && "$PID" != "$REPORTED" ]] && ! kill -0 "$PID" 2>/dev/null; then
     REPORTED="$PID"
     echo "the server (pid $PID) is gone; the end of its stderr:"
     tail -n 40 "$TMP/serve.err"
   fi
-}
-json() {  # json FILE PYTHON-EXPR-ON-d
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
 DATA="$TMP/data"
@@ -36,14 +29,7 @@ start() {  # start [EXTRA SERVE FLAGS...]
   # stderr is appended: a sanitizer report of an earlier instance stays readable.
   "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>>"$TMP/serve.err" &
   PID=$!
-  PORT=""
-  # Up to 60 s: an ASan build on a loaded CI machine starts slowly.
-  for _ in $(seq 1 600); do
-    PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
-    [[ -n "$PORT" ]] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_for_port "$TMP/serve.out" "$PID"
   if [[ -z "$PORT" ]]; then
     echo "serve did not start; its output:" >&2
     cat "$TMP/serve.out" "$TMP/serve.err" >&2
@@ -378,12 +364,7 @@ check "webhook_org_rate_limit out of range refused" 2 $?
 printf 'io_threads: 2\nmax_queued_runs: 1000\nwebhook_org_rate_limit: { rpm: 6000, burst: 100 }\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data3" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/serve.out")
-  [[ -n "$PORT" ]] && break
-  sleep 0.1
-done
+wait_for_port "$TMP/serve.out" "$PID"
 check "serves with 2 io threads and max_queued_runs" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 "$BIN" serve --help >/dev/null 2>&1
@@ -391,5 +372,4 @@ check "serve --help" 0 $?
 "$BIN" audit verify --help >/dev/null 2>&1
 check "audit verify --help" 0 $?
 
-echo "serve_end_to_end: $pass passed, $fail failed"
-[[ $fail == 0 ]]
+summary serve_end_to_end

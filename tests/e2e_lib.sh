@@ -1,0 +1,39 @@
+# Shared by the end-to-end scripts in this directory (sourced, never run): the pass/fail
+# counters, check, json, waiting for `rampart serve` to say its port, and the summary.
+# A script may define e2e_on_failure, called after each failed check to print context.
+
+pass=0
+fail=0
+
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: $1 (got '$3', want '$2')"
+    if declare -F e2e_on_failure >/dev/null; then e2e_on_failure; fi
+  fi
+  return 0
+}
+
+json() {  # json FILE PYTHON-EXPR-ON-d
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# wait_for_port OUT_FILE PID: sets PORT from the server's "listening on" line, or to ""
+# when the process exits first or 60 s pass (an ASan build on a loaded CI machine starts
+# slowly).
+wait_for_port() {
+  PORT=""
+  for _ in $(seq 1 600); do
+    PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$1")
+    [[ -n "$PORT" ]] && break
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+}
+
+summary() {  # summary SCRIPT-NAME: prints the counts; fails when a check failed
+  echo "$1: $pass passed, $fail failed"
+  [[ $fail == 0 ]]
+}
