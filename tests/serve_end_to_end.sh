@@ -329,6 +329,24 @@ check "cancel the queued run" 202 "$(api POST "/v1/orgs/$ORG/runs/$SECOND/cancel
 check "cancel the running run" 202 "$(api POST "/v1/orgs/$ORG/runs/$FIRST/cancel")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
+# api_rate_limit (ASVS V2.4.1): a token bucket per authenticated principal. With a burst
+# of 3 and 1 token a minute, the key's 4th request is refused with 429 + Retry-After,
+# while the owner's session (another principal) and the public routes still answer.
+printf 'api_rate_limit: { rpm: 1, burst: 3 }\n' >"$TMP/config.yaml"
+start --config "$TMP/config.yaml"
+for i in 1 2 3; do check "key request $i within the burst" 200 "$(api GET "/v1/orgs/$ORG")"; done
+code=$(curl -s -D "$TMP/headers" -o "$TMP/body" -w '%{http_code}' "$BASE/v1/orgs/$ORG" -H "Authorization: Bearer $KEY")
+check "the key's 4th request is refused" 429 "$code"
+check "with the rate_limited code" rate_limited "$(json "$TMP/body" 'd["error"]["code"]')"
+retry=$(sed -n 's/^[Rr]etry-[Aa]fter: *\([0-9]*\).*/\1/p' "$TMP/headers")
+check "and Retry-After in 1..60 s" 1 "$([[ -n "$retry" && "$retry" -ge 1 && "$retry" -le 60 ]] && echo 1 || echo 0)"
+check "the owner's session is not limited by the key" 200 \
+  "$(curl -s -b "$TMP/cookies" -o "$TMP/metrics" -w '%{http_code}' "$BASE/metrics")"
+check "/metrics counts the refusal" 1 \
+  "$(sed -n 's/^rampart_api_rate_limited{principal="api_key"} \([0-9]*\).*/\1/p' "$TMP/metrics")"
+check "public routes are not limited" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")"
+kill -TERM "$PID"; wait "$PID"; PID=""
+
 # Fail closed (ASVS V16.5.3): a master key that does not open the store's data keys stops
 # the start, with a message that names neither key.
 WRONG_KEY="wrong-master-key-$(printf 'z%.0s' $(seq 1 30))"
@@ -361,7 +379,15 @@ check "max_queued_runs refusal says why" 0 $?
 printf 'listen: 127.0.0.1:0\nwebhook_org_rate_limit: { rpm: 0 }\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
 check "webhook_org_rate_limit out of range refused" 2 $?
-printf 'io_threads: 2\nmax_queued_runs: 1000\nwebhook_org_rate_limit: { rpm: 6000, burst: 100 }\n' >"$TMP/config.yaml"
+for bad in '{ rpm: -1 }' '{ rpm: 100000001 }' '{ burst: 0 }' '{ burst: 1000001 }' '{ rpm: 1.5 }' \
+  '{ rps: 10 }' '600'; do
+  printf 'listen: 127.0.0.1:0\napi_rate_limit: %s\n' "$bad" >"$TMP/config.yaml"
+  "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+  check "api_rate_limit: $bad refused" 2 $?
+  grep -q "api_rate_limit" "$TMP/out"
+  check "api_rate_limit: $bad refusal says why" 0 $?
+done
+printf 'io_threads: 2\nmax_queued_runs: 1000\nwebhook_org_rate_limit: { rpm: 6000, burst: 100 }\napi_rate_limit: { rpm: 0 }\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data3" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
 wait_for_port "$TMP/serve.out" "$PID"

@@ -6,6 +6,8 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cctype>
@@ -234,6 +236,10 @@ struct Call {
   // The path's {org} when the caller is not a member of it (answered 404, audited as a
   // denied authorization).
   std::optional<std::string> org_denied;
+  // The principal was over its request rate (answered 429 at once, with Retry-After
+  // `retry_after` seconds; never audited, never logged).
+  bool rate_limited = false;
+  int retry_after = 0;
 
   const std::string& org_id() const { return access->org.id; }
 
@@ -289,6 +295,7 @@ class Api::Impl {
         auth_failures_(options.auth_failures_per_minute),
         authz_denials_(options.auth_failures_per_minute),
         public_requests_(options.public_requests_per_minute),
+        principal_requests_(options.api_rpm, options.api_burst),
         webhooks_(internal::NewWebhookReceiver(deps, options)) {}
 
   // Write jobs queued by this object refer to it (`this`, the route table) from their
@@ -342,6 +349,9 @@ class Api::Impl {
   // A failed request of an org the caller was authorized for goes to the server log (the
   // operation and error code only), where the org's diagnostics read it.
   void LogRequestFailure(const Call& call, std::string_view operation, const Error& error);
+  // Takes a token of the authenticated principal's bucket (its API key, support grant or
+  // user); false (and call.rate_limited, call.retry_after set) when it has none left.
+  bool TakeRequestToken(Call& call);
   store::Millis Now() const { return UnixMillis(deps_.clock->Now()); }
   // A new session of `user_id` from `time_ms`: the row to insert, and the response (200,
   // its CSRF token and `user`) that sets its cookie. The token is in the cookie only.
@@ -435,6 +445,13 @@ class Api::Impl {
   // never refuses a request).
   SourceLimiter authz_denials_;
   SourceLimiter public_requests_;
+  // Requests per authenticated principal (ApiOptions::api_rpm / api_burst), and the
+  // requests refused by it since start, by kind of principal (api_key, user,
+  // support_grant).
+  PrincipalRateLimiter principal_requests_;
+  // (Shared with the /metrics provider, which the Metrics object may outlive us with.)
+  using Counts = std::array<std::atomic<int64_t>, 3>;
+  std::shared_ptr<Counts> rate_limited_ = std::make_shared<Counts>();
   const server::Router* router_ = nullptr;
   std::vector<RouteSpec> specs_;
   std::shared_ptr<internal::WebhookReceiver> webhooks_;
@@ -649,6 +666,17 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
       }
       return samples;
     });
+    deps_.metrics->AddGaugeProvider([counts = rate_limited_] {
+      std::vector<server::Sample> samples;
+      static constexpr const char* kKinds[] = {"api_key", "user", "support_grant"};
+      for (size_t i = 0; i < counts->size(); ++i) {
+        samples.push_back({"rampart_api_rate_limited", {{"principal", kKinds[i]}},
+                           static_cast<double>((*counts)[i].load(std::memory_order_relaxed)),
+                           "Authenticated API requests refused by the per-principal rate "
+                           "limit (api_rate_limit), by kind of principal, since start"});
+      }
+      return samples;
+    });
   }
 
   server::Route health;
@@ -727,6 +755,12 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
     return;
   }
   Request& request = call->request;
+  if (!response.ok() && call->rate_limited) {
+    // A flood past the limit writes nothing: no audit event (not even a support grant's
+    // use), no log line, no credential touch. /metrics counts it.
+    return responder.Send(
+        server::ErrorResponse(response.error(), request.request_id, call->retry_after));
+  }
   if (!response.ok()) {
     Response error = !call->definition_errors.empty()
                          ? DefinitionErrorResponse(call->definition_errors, request.request_id)
@@ -789,6 +823,10 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       auto principal = deps_.authenticator->Authenticate(tx, credentials);
       if (!principal.ok()) return principal.error();
       call->principal = std::move(principal).value();
+      // Before any other work for this caller: authorization, the body, the handler.
+      if (!TakeRequestToken(*call)) {
+        return MakeError(ErrorCode::kRateLimited, "too many requests; retry later");
+      }
       // A support grant reaches only its own org's diagnostics: no route without an org.
       if (call->principal.kind == auth::Principal::Kind::kSupportGrant &&
           spec.access != Access::kOrg) {
@@ -926,6 +964,26 @@ void Api::Impl::RecordSupportGrantUse(const Call& call, std::string_view operati
   event.time = Now();
   audit::AppendAsync(*deps_.store, std::move(event),
                      [then = std::move(then)](Status s) { then(std::move(s)); });
+}
+
+bool Api::Impl::TakeRequestToken(Call& call) {
+  if (!principal_requests_.enabled()) return true;
+  const auth::Principal& p = call.principal;
+  // Ids the server made; their prefixes ("key_", "sgr_", "usr_") keep the kinds apart in
+  // one map. A user's sessions, JWTs and master key requests share the user's bucket.
+  size_t kind = 1;
+  std::string_view key = p.user_id;
+  if (p.kind == auth::Principal::Kind::kApiKey) {
+    kind = 0;
+    key = p.api_key_id;
+  } else if (p.kind == auth::Principal::Kind::kSupportGrant) {
+    kind = 2;
+    key = p.support_grant_id;
+  }
+  if (principal_requests_.Take(key, deps_.clock->Monotonic(), &call.retry_after)) return true;
+  call.rate_limited = true;
+  (*rate_limited_)[kind].fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 void Api::Impl::LogRequestFailure(const Call& call, std::string_view operation,

@@ -1,5 +1,5 @@
 // Shared pieces of the API handlers: request body parsing with field allowlists, cursor
-// encoding, JSON shapes of stored objects, and per-source rate limits.
+// encoding, JSON shapes of stored objects, per-source and per-principal rate limits.
 #pragma once
 
 #include <boost/json/array.hpp>
@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <array>
 #include <initializer_list>
 #include <mutex>
 #include <optional>
@@ -107,6 +108,51 @@ class SourceLimiter {
   const int per_minute_;
   std::mutex mutex_;
   std::unordered_map<std::string, Window> windows_;  // guarded by mutex_
+};
+
+// Token buckets per authenticated principal (the API's request rate limit, ASVS V2.4.1):
+// capacity `burst`, refilled at rpm/60 tokens per second; rpm 0 turns it off (every Take
+// succeeds, nothing is stored). Keys are ids the server made (api key, user, support grant
+// ids: their prefixes "key_", "usr_", "sgr_" keep the kinds apart).
+//
+// Thread-safety: Take may be called from any thread. The keys are spread over kShards
+// maps, each under its own mutex held for one hash lookup (no allocation for a known key).
+// Memory: at most max_keys buckets in all (max_keys / kShards per shard); a shard at its cap
+// first drops the buckets idle long enough to be full again (they carry no state), then,
+// if every bucket is still in use, the one idle the longest.
+class PrincipalRateLimiter {
+ public:
+  static constexpr size_t kShards = 16;
+  PrincipalRateLimiter(int rpm, int burst, size_t max_keys = 100'000);
+
+  bool enabled() const { return rpm_ > 0; }
+  // Takes one token of `key`. True when allowed; otherwise `retry_after_seconds` (>= 1) is
+  // the whole seconds until the next token.
+  bool Take(std::string_view key, std::chrono::steady_clock::time_point now,
+            int* retry_after_seconds);
+  // Buckets held now (all shards).
+  size_t SizeForTest();
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point updated;
+  };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, Bucket, Hash, std::equal_to<>> buckets;  // guarded by mutex
+  };
+  void Evict(Shard& shard, std::chrono::steady_clock::time_point now);
+
+  const int rpm_;
+  const int burst_;
+  const double per_second_;
+  const size_t max_per_shard_;
+  std::array<Shard, kShards> shards_;
 };
 
 }  // namespace rampart::api

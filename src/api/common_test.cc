@@ -127,5 +127,79 @@ TEST(ParseDecimalTest, DigitsOnlyWithinTheBound) {
   }
 }
 
+// ----- PrincipalRateLimiter -----
+
+using Clock = std::chrono::steady_clock;
+
+TEST(PrincipalRateLimiterTest, BurstThenRetryAfterThenRefill) {
+  PrincipalRateLimiter limiter(/*rpm=*/60, /*burst=*/3);  // one token a second
+  const Clock::time_point t0{};
+  int retry_after = -1;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Take("key_a", t0, &retry_after)) << i;
+  EXPECT_FALSE(limiter.Take("key_a", t0, &retry_after));
+  EXPECT_EQ(retry_after, 1);
+  // A refused request takes nothing: half a second later it is still refused, after a
+  // whole second one token is back.
+  EXPECT_FALSE(limiter.Take("key_a", t0 + std::chrono::milliseconds(500), &retry_after));
+  EXPECT_TRUE(limiter.Take("key_a", t0 + std::chrono::seconds(1), &retry_after));
+  EXPECT_FALSE(limiter.Take("key_a", t0 + std::chrono::seconds(1), &retry_after));
+  // Refill never passes the burst.
+  const Clock::time_point later = t0 + std::chrono::hours(1);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Take("key_a", later, &retry_after)) << i;
+  EXPECT_FALSE(limiter.Take("key_a", later, &retry_after));
+}
+
+TEST(PrincipalRateLimiterTest, RetryAfterCountsWholeSecondsUntilAToken) {
+  PrincipalRateLimiter limiter(/*rpm=*/6, /*burst=*/1);  // one token per 10 s
+  int retry_after = -1;
+  EXPECT_TRUE(limiter.Take("usr_a", Clock::time_point{}, &retry_after));
+  EXPECT_FALSE(limiter.Take("usr_a", Clock::time_point{}, &retry_after));
+  EXPECT_EQ(retry_after, 10);
+  EXPECT_FALSE(limiter.Take("usr_a", Clock::time_point{} + std::chrono::seconds(4), &retry_after));
+  EXPECT_EQ(retry_after, 6);
+}
+
+TEST(PrincipalRateLimiterTest, KeysHaveTheirOwnBuckets) {
+  PrincipalRateLimiter limiter(60, 2);
+  int retry_after = 0;
+  EXPECT_TRUE(limiter.Take("key_a", Clock::time_point{}, &retry_after));
+  EXPECT_TRUE(limiter.Take("key_a", Clock::time_point{}, &retry_after));
+  EXPECT_FALSE(limiter.Take("key_a", Clock::time_point{}, &retry_after));
+  EXPECT_TRUE(limiter.Take("key_b", Clock::time_point{}, &retry_after));
+  EXPECT_TRUE(limiter.Take("usr_a", Clock::time_point{}, &retry_after));
+}
+
+TEST(PrincipalRateLimiterTest, RpmZeroIsOff) {
+  PrincipalRateLimiter limiter(0, 1);
+  EXPECT_FALSE(limiter.enabled());
+  int retry_after = 0;
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(limiter.Take("key_a", Clock::time_point{}, &retry_after));
+  EXPECT_EQ(limiter.SizeForTest(), 0u);
+}
+
+TEST(PrincipalRateLimiterTest, MemoryIsBoundedAndAFloodOfKeysKeepsABusyBucket) {
+  const size_t cap = 16 * PrincipalRateLimiter::kShards;
+  PrincipalRateLimiter limiter(60, 2, cap);
+  int retry_after = 0;
+  const Clock::time_point t0{};
+  // The victim drains its bucket, then many other principals arrive at the same moment
+  // (none idle long enough to be full again).
+  EXPECT_TRUE(limiter.Take("key_busy", t0, &retry_after));
+  EXPECT_TRUE(limiter.Take("key_busy", t0, &retry_after));
+  for (int i = 0; i < 10'000; ++i) {
+    limiter.Take("key_" + std::to_string(i), t0 + std::chrono::milliseconds(1), &retry_after);
+    ASSERT_LE(limiter.SizeForTest(), cap);
+  }
+  // Evicted or not, the busy key gets no more than a token's worth of refill per second:
+  // a flood of other keys could at most reset it to a full bucket (2), never beyond it.
+  int allowed = 0;
+  for (int i = 0; i < 10; ++i) allowed += limiter.Take("key_busy", t0 + std::chrono::milliseconds(2), &retry_after);
+  EXPECT_LE(allowed, 2);
+  // Buckets idle past their refill time go first: a fresh key after a long pause keeps the
+  // map at or under the cap.
+  EXPECT_TRUE(limiter.Take("key_new", t0 + std::chrono::hours(1), &retry_after));
+  EXPECT_LE(limiter.SizeForTest(), cap);
+}
+
 }  // namespace
 }  // namespace rampart::api

@@ -99,7 +99,7 @@ Result<Config> LoadConfig(const std::string& path) {
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
                              "previous_master_key_files",
                              "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
-                             "webhook_org_rate_limit"},
+                             "webhook_org_rate_limit", "api_rate_limit"},
                          "");
       !s.ok()) {
     return s.error();
@@ -153,6 +153,20 @@ Result<Config> LoadConfig(const std::string& path) {
                                                  100'000'000, config.webhook_org_rpm));
     RAMPART_ASSIGN(config.webhook_org_burst, IntAt(l, "webhook_org_rate_limit", "burst", 1,
                                                    1'000'000, config.webhook_org_burst));
+  }
+  if (const auto* limit = o.if_contains("api_rate_limit"); limit != nullptr && !limit->is_null()) {
+    if (!limit->is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: api_rate_limit must be a mapping");
+    }
+    const auto& l = limit->as_object();
+    if (Status s = Unknown(l, {"rpm", "burst"}, "api_rate_limit"); !s.ok()) return s.error();
+    // rpm 0 turns the limit off; a burst of 0 would refuse every request.
+    if (l.contains("rpm")) {
+      RAMPART_ASSIGN(config.api_rpm, IntAt(l, "api_rate_limit", "rpm", 0, 100'000'000, 0));
+    }
+    if (l.contains("burst")) {
+      RAMPART_ASSIGN(config.api_burst, IntAt(l, "api_rate_limit", "burst", 1, 1'000'000, 1));
+    }
   }
   if (const auto* hooks = o.if_contains("hooks"); hooks != nullptr && !hooks->is_null()) {
     if (!hooks->is_object()) {

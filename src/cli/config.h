@@ -40,6 +40,10 @@ struct Config {
   // (on top of each trigger's own rate_limit); 0: api::ApiOptions' defaults.
   int webhook_org_rpm = 0;
   int webhook_org_burst = 0;
+  // api_rate_limit: {rpm, burst}: requests per authenticated principal (API key, user,
+  // support grant); rpm 0 turns it off. nullopt: api::ApiOptions' defaults (6000, 1000).
+  std::optional<int> api_rpm;
+  std::optional<int> api_burst;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
   std::vector<std::string> trusted_proxies;          // CIDRs whose X-Forwarded-For counts
   // Outbound execution hooks (`hooks: {retry_schedule: [s, ...], timeout: s}`): the delays

@@ -318,6 +318,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   api_options.setup_token_path = data_dir + "/setup-token";
   if (config->webhook_org_rpm > 0) api_options.webhook_org_rpm = config->webhook_org_rpm;
   if (config->webhook_org_burst > 0) api_options.webhook_org_burst = config->webhook_org_burst;
+  if (config->api_rpm.has_value()) api_options.api_rpm = *config->api_rpm;
+  if (config->api_burst.has_value()) api_options.api_burst = *config->api_burst;
   api_options.version = RAMPART_VERSION;
   api_options.build = std::string(RAMPART_GIT_COMMIT) + " " + RAMPART_BUILD_TYPE;
   api::ApiDeps deps;

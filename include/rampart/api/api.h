@@ -61,6 +61,14 @@ struct ApiOptions {
   // at rpm per minute, holds at most burst. Past it: 429 with Retry-After.
   int webhook_org_rpm = 60'000;
   int webhook_org_burst = 2'000;
+  // Requests per authenticated principal (ASVS V2.4.1): a token bucket per API key, per
+  // user (every session, JWT and master key request of one user shares it) and per
+  // support grant, refilled at api_rpm per minute, holding at most api_burst. Past it:
+  // 429 rate_limited with Retry-After, answered right after authentication (no handler
+  // work, no audit event) and counted in /metrics (rampart_api_rate_limited). Public
+  // routes and POST /hooks/{token} have their own limits. api_rpm 0 turns it off.
+  int api_rpm = 6'000;
+  int api_burst = 1'000;
   // What GET /v1/orgs/{org}/diagnostics reports as the server's version and build.
   std::string version = "dev";
   std::string build = "unknown";
