@@ -41,7 +41,7 @@ struct Config {
   int webhook_org_rpm = 0;
   int webhook_org_burst = 0;
   // api_rate_limit: {rpm, burst}: requests per authenticated principal (API key, user,
-  // support grant); rpm 0 turns it off. nullopt: api::ApiOptions' defaults (6000, 1000).
+  // support grant); rpm 0 turns it off. nullopt: api::ApiOptions' defaults (60000, 10000).
   std::optional<int> api_rpm;
   std::optional<int> api_burst;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults

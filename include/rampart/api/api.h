@@ -67,8 +67,8 @@ struct ApiOptions {
   // 429 rate_limited with Retry-After, answered right after authentication (no handler
   // work, no audit event) and counted in /metrics (rampart_api_rate_limited). Public
   // routes and POST /hooks/{token} have their own limits. api_rpm 0 turns it off.
-  int api_rpm = 6'000;
-  int api_burst = 1'000;
+  int api_rpm = 60'000;
+  int api_burst = 10'000;
   // What GET /v1/orgs/{org}/diagnostics reports as the server's version and build.
   std::string version = "dev";
   std::string build = "unknown";
