@@ -166,6 +166,35 @@ void BM_SessionAuthReads(benchmark::State& state) {
 }
 BENCHMARK(BM_SessionAuthReads)->Arg(0)->Arg(1)->Threads(1)->Threads(4)->UseRealTime();
 
+// A page of 50 workflows, by id, in org_wf (3,000 workflows cycling through org-visible,
+// usr_owner's private and usr_dev's private). Arg 0: an owner (no visibility filter); 1:
+// usr_dev, who sees 2 in 3; 2: another developer, who sees 1 in 3; 3: usr_dev in
+// org_wf_hidden, whose 3,000 workflows are all usr_owner's private ones (the query reads
+// every one to answer an empty page: the worst case).
+constexpr int kPreloadedWorkflows = 3000;
+
+void BM_ListWorkflowsPage(benchmark::State& state) {
+  rampart::store::WorkflowFilter filter;
+  if (state.range(0) == 1 || state.range(0) == 3) filter.visible_to = "usr_dev";
+  if (state.range(0) == 2) filter.visible_to = "usr_other";
+  const std::string org = state.range(0) == 3 ? "org_wf_hidden" : "org_wf";
+  const size_t expected = state.range(0) == 3 ? 0 : 50;
+  for (auto _ : state) {
+    Status status = full_store->Read([&](Tx& tx) -> Status {
+      auto page = tx.ListWorkflows(org, filter, {.after = "", .limit = 50});
+      if (!page.ok()) return page.error();
+      if (page->items.size() != expected) {
+        return rampart::MakeError(rampart::ErrorCode::kInternal, "unexpected page size");
+      }
+      benchmark::DoNotOptimize(page->items.data());
+      return Status::Ok();
+    });
+    if (!status.ok()) state.SkipWithError("read failed");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(expected));
+}
+BENCHMARK(BM_ListWorkflowsPage)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->UseRealTime();
+
 std::unique_ptr<Store> OpenOrDie(const std::string& path, bool synchronous_full) {
   rampart::store::SqliteOptions options;
   options.path = path;
@@ -230,6 +259,32 @@ int main(int argc, char** argv) {
                                        .expires_at = 1LL << 50, .revoked = false});
           !s.ok()) {
         return s;
+      }
+    }
+    // The workflow list's orgs (BM_ListWorkflowsPage).
+    for (const char* org : {"org_wf", "org_wf_hidden"}) {
+      if (Status s = tx.InsertOrg({.id = org, .slug = org + 4, .name = org,
+                                   .max_concurrent_runs = 10, .created_at = 1});
+          !s.ok()) {
+        return s;
+      }
+      const bool hidden = std::string_view(org) == "org_wf_hidden";
+      for (int i = 0; i < kPreloadedWorkflows; ++i) {
+        char id[16];
+        std::snprintf(id, sizeof id, "wf%05d", i);
+        const auto& [unused, visibility, creator] = kWorkflows[hidden ? 1 : i % 3];
+        if (Status s = tx.InsertWorkflow({.org_id = org, .id = id, .name = id,
+                                          .visibility = visibility, .latest_version = 1,
+                                          .live_version = 1, .created_at = 1, .updated_at = 1});
+            !s.ok()) {
+          return s;
+        }
+        if (Status s = tx.InsertWorkflowVersion({.org_id = org, .workflow_id = id, .version = 1,
+                                                 .definition = "{}", .source = "{}",
+                                                 .created_by = creator, .created_at = 1});
+            !s.ok()) {
+          return s;
+        }
       }
     }
     return Status::Ok();

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "rampart/store/store.h"
 
@@ -117,8 +118,31 @@ class FakeTx final : public store::Tx {
     if (it == s_.workflows.end()) return std::optional<store::Workflow>();
     return std::optional<store::Workflow>(it->second);
   }
-  Result<store::Page<store::Workflow>> ListWorkflows(std::string_view, const store::PageRequest&) override {
-    return Unsupported();
+  // As the SQLite store: by id, keyset cursor "w.<hex of the last id>", limit clamped to
+  // [1, 200], and WorkflowFilter::visible_to applied before paging.
+  Result<store::Page<store::Workflow>> ListWorkflows(std::string_view org,
+                                                     const store::WorkflowFilter& filter,
+                                                     const store::PageRequest& page) override {
+    const int limit = std::clamp(page.limit, 1, 200);
+    std::optional<std::string> after;
+    if (!page.after.empty()) {
+      if (page.after.rfind("w.", 0) != 0)
+        return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");
+      after = FromHex(std::string_view(page.after).substr(2));
+      if (!after.has_value()) return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");
+    }
+    store::Page<store::Workflow> out;
+    // The map is ordered by (org, id): the org's workflows come by id.
+    for (const auto& [key, wf] : s_.workflows) {
+      if (key.first != org || (after.has_value() && key.second <= *after)) continue;
+      if (filter.visible_to.has_value() && !MaySee(wf.org_id, wf.id, *filter.visible_to)) continue;
+      if (static_cast<int>(out.items.size()) == limit) {
+        out.next = "w." + ToHex(out.items.back().id);
+        break;
+      }
+      out.items.push_back(wf);
+    }
+    return out;
   }
   Result<bool> DeleteWorkflow(std::string_view org, std::string_view id) override {
     bool erased = s_.workflows.erase(std::make_pair(std::string(org), std::string(id))) > 0;
@@ -337,14 +361,41 @@ class FakeTx final : public store::Tx {
   }
 
  private:
-  // RunFilter::visible_to: the run's workflow exists in its org and is not private, or
-  // its version 1 was created by `user`.
+  // RunFilter::visible_to: the run's workflow exists in its org and `user` may see it.
   bool Visible(const store::Run& run, const std::string& user) const {
-    auto wf = s_.workflows.find(std::make_pair(run.org_id, run.workflow_id));
+    return MaySee(run.org_id, run.workflow_id, user);
+  }
+
+  // The workflow exists in the org and is not private, or its version 1 was created by
+  // `user`.
+  bool MaySee(const std::string& org, const std::string& workflow_id,
+              const std::string& user) const {
+    auto wf = s_.workflows.find(std::make_pair(org, workflow_id));
     if (wf == s_.workflows.end()) return false;
     if (wf->second.visibility != "private") return true;
-    auto first = s_.versions.find(std::make_tuple(run.org_id, run.workflow_id, 1));
+    auto first = s_.versions.find(std::make_tuple(org, workflow_id, 1));
     return first != s_.versions.end() && first->second.created_by == user;
+  }
+
+  static std::string ToHex(std::string_view bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+      out += kDigits[c >> 4];
+      out += kDigits[c & 15];
+    }
+    return out;
+  }
+  static std::optional<std::string> FromHex(std::string_view hex) {
+    if (hex.size() % 2 != 0) return std::nullopt;
+    std::string out;
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      unsigned value = 0;
+      auto [end, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, value, 16);
+      if (ec != std::errc() || end != hex.data() + i + 2) return std::nullopt;
+      out += static_cast<char>(value);
+    }
+    return out;
   }
 
   FakeState& s_;

@@ -360,8 +360,8 @@ TEST_F(SqliteStoreTest, WorkflowsVersionsAndIsolation) {
   EXPECT_FALSE(ReadWith(store(), [](Tx& tx) {
                  return tx.GetWorkflowVersion("org_b", "deploy", 2);
                })->has_value());
-  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListWorkflows("org_b", {}); })
-                  ->items.empty());
+  EXPECT_TRUE(
+      ReadWith(store(), [](Tx& tx) { return tx.ListWorkflows("org_b", {}, {}); })->items.empty());
   EXPECT_TRUE(ReadWith(store(), [](Tx& tx) {
                 return tx.ListWorkflowVersions("org_b", "deploy", {});
               })->items.empty());
@@ -592,7 +592,8 @@ TEST_F(SqliteStoreTest, PaginationVisitsEveryItemOnce) {
                                               "key_5", "key_6"}));
 
     auto workflows = WalkPages<Workflow>(
-        store(), limit, [](Tx& tx, const PageRequest& p) { return tx.ListWorkflows("org_a", p); },
+        store(), limit,
+        [](Tx& tx, const PageRequest& p) { return tx.ListWorkflows("org_a", {}, p); },
         [](const Workflow& w) { return w.id; });
     EXPECT_EQ(workflows.size(), static_cast<size_t>(kCount));
     EXPECT_TRUE(std::is_sorted(workflows.begin(), workflows.end()));
@@ -624,7 +625,7 @@ TEST_F(SqliteStoreTest, PaginationVisitsEveryItemOnce) {
     };
     check(ReadWith(store(), [&](Tx& tx) { return tx.ListMembers("org_a", request); }));
     check(ReadWith(store(), [&](Tx& tx) { return tx.ListApiKeys("org_a", request); }));
-    check(ReadWith(store(), [&](Tx& tx) { return tx.ListWorkflows("org_a", request); }));
+    check(ReadWith(store(), [&](Tx& tx) { return tx.ListWorkflows("org_a", {}, request); }));
     check(ReadWith(store(), [&](Tx& tx) { return tx.ListWorkflowVersions("org_a", "wf0", request); }));
     check(ReadWith(store(), [&](Tx& tx) { return tx.ListRuns("org_a", {}, request); }));
   }

@@ -485,23 +485,44 @@ Result<std::optional<Workflow>> SqliteTx::GetWorkflow(std::string_view org_id,
   return QueryOne<Workflow>(s, ReadWorkflow);
 }
 
-Result<Page<Workflow>> SqliteTx::ListWorkflows(std::string_view org_id, const PageRequest& page) {
+Result<Page<Workflow>> SqliteTx::ListWorkflows(std::string_view org_id,
+                                               const WorkflowFilter& filter,
+                                               const PageRequest& page) {
   const int limit = ClampLimit(page.limit);
-  auto cursor = [](const Stmt& s) { return "w." + HexEncode(s.ColText(1)); };
-  if (page.after.empty()) {
-    Stmt s(conn_,
-           "SELECT " RAMPART_WORKFLOW_COLUMNS
-           " FROM workflows WHERE org_id = ? ORDER BY id LIMIT ?");
-    s.Text(org_id).Int(limit + 1);
-    return QueryPage<Workflow>(s, limit, ReadWorkflow, cursor);
+  std::string after;
+  if (!page.after.empty()) {
+    auto decoded = DecodeTextCursor(page.after, "w");
+    if (!decoded.ok()) return decoded.error();
+    after = *std::move(decoded);
   }
-  auto after = DecodeTextCursor(page.after, "w");
-  if (!after.ok()) return after.error();
-  Stmt s(conn_,
-         "SELECT " RAMPART_WORKFLOW_COLUMNS
-         " FROM workflows WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?");
-  s.Text(org_id).Text(*after).Int(limit + 1);
-  return QueryPage<Workflow>(s, limit, ReadWorkflow, cursor);
+  // One statement per combination; the primary key (org_id, id) serves the filter, the
+  // keyset and the order. The visibility test probes the primary key of workflow_versions
+  // (version 1) for a private workflow only: hidden workflows are skipped inside the
+  // query, before the LIMIT, so pages stay full and the cursor is always a listed id.
+  static const std::array<std::string, 4> kSql = [] {
+    std::array<std::string, 4> sql;
+    for (size_t i = 0; i < sql.size(); ++i) {
+      std::string& q = sql[i];
+      q = "SELECT " RAMPART_WORKFLOW_COLUMNS " FROM workflows w WHERE w.org_id = ?";
+      if ((i & 1) != 0) q += " AND w.id > ?";
+      if ((i & 2) != 0) {
+        q += " AND (w.visibility <> 'private' OR EXISTS (SELECT 1 FROM workflow_versions v "
+             "WHERE v.org_id = w.org_id AND v.workflow_id = w.id AND v.version = 1 AND "
+             "v.created_by = ?))";
+      }
+      q += " ORDER BY w.id LIMIT ?";
+    }
+    return sql;
+  }();
+  const bool by_after = !page.after.empty();
+  const bool by_visibility = filter.visible_to.has_value();
+  Stmt s(conn_, kSql[(by_after ? 1 : 0) + (by_visibility ? 2 : 0)].c_str());
+  s.Text(org_id);
+  if (by_after) s.Text(after);
+  if (by_visibility) s.Text(*filter.visible_to);
+  s.Int(limit + 1);
+  return QueryPage<Workflow>(s, limit, ReadWorkflow,
+                             [](const Stmt& row) { return "w." + HexEncode(row.ColText(1)); });
 }
 
 Result<bool> SqliteTx::DeleteWorkflow(std::string_view org_id, std::string_view id) {

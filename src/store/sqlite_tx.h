@@ -60,7 +60,8 @@ class SqliteTx final : public Tx {
   Status UpdateWorkflow(const Workflow& workflow) override;
   Result<std::optional<Workflow>> GetWorkflow(std::string_view org_id,
                                               std::string_view id) override;
-  Result<Page<Workflow>> ListWorkflows(std::string_view org_id, const PageRequest& page) override;
+  Result<Page<Workflow>> ListWorkflows(std::string_view org_id, const WorkflowFilter& filter,
+                                       const PageRequest& page) override;
   Result<bool> DeleteWorkflow(std::string_view org_id, std::string_view id) override;
   Status InsertWorkflowVersion(const WorkflowVersion& version) override;
   Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,

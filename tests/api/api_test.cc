@@ -2051,6 +2051,118 @@ TEST_F(ApiTest, PrivateWorkflowsOfOthersAreHidden) {
   EXPECT_EQ(r.body.find("owner-private"), std::string::npos);
 }
 
+// The workflow list pages what the caller may see (ASVS V8.2.2): the visibility filter
+// is in the store's query, before the page is cut, so a developer walking the list with
+// a small limit gets full pages up to the last one, each workflow they may see once, and
+// none they may not - however many of the owner's private workflows sit between them.
+// Owners see every workflow.
+TEST_F(ApiTest, WorkflowListPagesWhatTheCallerMaySee) {
+  const HttpHeaders owner = Bearer(c().owner_rw_key);
+  const HttpHeaders dev_key = Bearer(c().dev_rw_key);
+  const HttpHeaders ada =
+      Bearer(std::string(JwtFixture().at("tokens").at("valid_rs256").as_string()));
+  auto create = [&](const HttpHeaders& who, const std::string& id, const std::string& visibility) {
+    HttpResponse r =
+        s().Do("POST", A() + "/workflows", who, WorkflowYaml(id, visibility), "application/yaml");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return id;
+  };
+  // Ids sort in runs: three pages' worth of the owner's private workflows (limit 3) come
+  // before the first one the developer may see, and more between the others.
+  std::set<std::string> owner_private, org_visible, dev_private, ada_private;
+  for (int i = 0; i < 10; ++i) {
+    owner_private.insert(create(owner, "wl-a-owner-" + std::to_string(i), "private"));
+  }
+  for (int i = 0; i < 4; ++i) {
+    const std::string n = std::to_string(i);
+    org_visible.insert(create(owner, "wl-b" + n + "-org", "org"));
+    dev_private.insert(create(dev_key, "wl-b" + n + "-dev", "private"));
+    for (int j = 0; j < 4; ++j) {
+      owner_private.insert(create(owner, "wl-b" + n + "-owner-" + std::to_string(j), "private"));
+    }
+  }
+  org_visible.insert(create(dev_key, "wl-c-dev-org", "org"));
+  ada_private.insert(create(ada, "wl-c-ada", "private"));
+  for (int i = 0; i < 7; ++i) {
+    owner_private.insert(create(owner, "wl-d-owner-" + std::to_string(i), "private"));
+  }
+
+  // Every workflow of the org listed to `who` in pages of `limit`: every page but the
+  // last full, none twice, in id order, and the hidden ids nowhere in a page's body.
+  auto list = [&](const HttpHeaders& who, int limit, const std::set<std::string>& never) {
+    std::vector<std::string> seen;
+    std::string cursor;
+    int pages = 0;
+    bool short_page = false;
+    do {
+      std::string url = A() + "/workflows?limit=" + std::to_string(limit);
+      if (!cursor.empty()) url += "&cursor=" + cursor;
+      HttpResponse page = s().Do("GET", url, who);
+      EXPECT_EQ(page.status, 200) << page.body;
+      if (page.status != 200) break;
+      for (const std::string& id : never) EXPECT_EQ(page.body.find(id), std::string::npos) << id;
+      const bj::value v = Json(page);
+      const size_t n = v.at("items").as_array().size();
+      EXPECT_FALSE(short_page) << "a page before page " << pages << " was not full";
+      short_page = n < static_cast<size_t>(limit);
+      for (const auto& item : v.at("items").as_array()) {
+        const std::string id = Str(item, "id");
+        EXPECT_TRUE(seen.empty() || seen.back() < id) << "out of order or twice: " << id;
+        seen.push_back(id);
+      }
+      cursor = v.at("next_cursor").is_string() ? std::string(v.at("next_cursor").as_string()) : "";
+      EXPECT_TRUE(cursor.empty() || n == static_cast<size_t>(limit))
+          << "a page with a next cursor was not full";
+      if (++pages > 2000) break;
+    } while (!cursor.empty());
+    return std::set<std::string>(seen.begin(), seen.end());
+  };
+
+  // Owners see every workflow, at any page size.
+  std::set<std::string> all = owner_private;
+  for (const auto* set : {&org_visible, &dev_private, &ada_private})
+    all.insert(set->begin(), set->end());
+  std::set<std::string> owner_view;
+  for (int limit : {3, 200}) {
+    owner_view = list(owner, limit, {});
+    for (const std::string& id : all) EXPECT_TRUE(owner_view.count(id)) << id << " not listed";
+  }
+  EXPECT_EQ(list(c().owner_session.headers(), 2, {}), owner_view);
+
+  // A member's list is exactly what they may open: every workflow of the org (the owner's
+  // view, other tests' included) is listed to them if and only if GET answers it.
+  auto check_member = [&](const HttpHeaders& who, const std::set<std::string>& must,
+                          const std::set<std::string>& never) {
+    std::set<std::string> first;
+    for (int limit : {1, 3, 7}) {
+      SCOPED_TRACE("limit=" + std::to_string(limit));
+      const std::set<std::string> listed = list(who, limit, never);
+      for (const std::string& id : must) EXPECT_TRUE(listed.count(id)) << id << " not listed";
+      for (const std::string& id : never) EXPECT_FALSE(listed.count(id)) << id << " listed";
+      if (first.empty()) first = listed;
+      EXPECT_EQ(listed, first) << "another page size lists other workflows";
+    }
+    for (const std::string& id : owner_view) {
+      const int status = s().Do("GET", A() + "/workflows/" + id, who).status;
+      EXPECT_EQ(status, first.count(id) ? 200 : 404) << id;
+    }
+  };
+  std::set<std::string> dev_must = dev_private;
+  dev_must.insert(org_visible.begin(), org_visible.end());
+  std::set<std::string> dev_never = owner_private;
+  dev_never.insert(ada_private.begin(), ada_private.end());
+  for (const HttpHeaders& dev : {dev_key, c().dev_session.headers()}) {
+    SCOPED_TRACE("developer");
+    check_member(dev, dev_must, dev_never);
+  }
+  std::set<std::string> ada_must = ada_private;
+  ada_must.insert(org_visible.begin(), org_visible.end());
+  std::set<std::string> ada_never = owner_private;
+  ada_never.insert(dev_private.begin(), dev_private.end());
+  SCOPED_TRACE("ada");
+  check_member(ada, ada_must, ada_never);
+}
+
 // A draft-only workflow takes its visibility from each saved draft: that is a visibility
 // change (who in the org sees it), audited as publishing one is (spec/security.md 7).
 TEST_F(ApiTest, VisibilityChangeOfADraftIsAudited) {

@@ -276,6 +276,14 @@ struct RunFilter {
   std::optional<std::string> visible_to = std::nullopt;
 };
 
+struct WorkflowFilter {
+  // Set for a caller who is not an owner (the user id): only the workflows this user may
+  // see, i.e. not `private`, or private and their version 1 was created by this user.
+  // Applied in the query, before paging, so pages stay full and cursors stay valid.
+  // Unset: every workflow of the org.
+  std::optional<std::string> visible_to = std::nullopt;
+};
+
 class Tx {
  public:
   virtual ~Tx() = default;
@@ -347,7 +355,10 @@ class Tx {
   virtual Status UpdateWorkflow(const Workflow& workflow) = 0;  // by (org_id, id)
   virtual Result<std::optional<Workflow>> GetWorkflow(std::string_view org_id,
                                                       std::string_view id) = 0;
-  virtual Result<Page<Workflow>> ListWorkflows(std::string_view org_id, const PageRequest& page) = 0;
+  // By id.
+  virtual Result<Page<Workflow>> ListWorkflows(std::string_view org_id,
+                                               const WorkflowFilter& filter,
+                                               const PageRequest& page) = 0;
   // Deletes the workflow and its versions (runs stay, they are history).
   virtual Result<bool> DeleteWorkflow(std::string_view org_id, std::string_view id) = 0;
   virtual Status InsertWorkflowVersion(const WorkflowVersion& version) = 0;
