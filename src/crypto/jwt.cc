@@ -16,6 +16,7 @@
 #include <set>
 #include <utility>
 
+#include "rampart/core/ascii.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
 
@@ -392,6 +393,20 @@ Result<JwtVerifier> JwtVerifier::FromPem(JwtConfig config, std::string_view pem)
   return JwtVerifier(std::move(config), std::move(keys), /*pinned=*/true);
 }
 
+namespace {
+
+// "JWT" or "at+jwt", ASCII case-insensitive, optionally prefixed "application/".
+bool AccessTokenType(std::string_view typ) {
+  constexpr std::string_view kApplication = "application/";
+  if (typ.size() > kApplication.size() &&
+      EqualsIgnoreCase(typ.substr(0, kApplication.size()), kApplication)) {
+    typ.remove_prefix(kApplication.size());
+  }
+  return EqualsIgnoreCase(typ, "jwt") || EqualsIgnoreCase(typ, "at+jwt");
+}
+
+}  // namespace
+
 Result<JwtClaims> JwtVerifier::Verify(std::string_view token,
                                       std::chrono::system_clock::time_point now) const {
   // Size first: nothing below runs on an oversized input.
@@ -423,6 +438,14 @@ Result<JwtClaims> JwtVerifier::Verify(std::string_view token,
     return Reject("algorithm not allowed");
   }
   if (header->contains("crit")) return Reject("unsupported critical header");
+  // RFC 8725 3.11 / RFC 9068: when the issuer types its tokens, only an access token
+  // ("JWT", "at+jwt", any casing, "application/" optional per RFC 7515 4.1.9) is one;
+  // an ID token, logout token or DPoP proof of the same issuer is not.
+  if (const bj::value* typ = header->if_contains("typ"); typ != nullptr) {
+    if (!typ->is_string() || !AccessTokenType(typ->get_string())) {
+      return Reject("token type not accepted");
+    }
+  }
   // "jku", "x5u", "jwk" and "x5c" are deliberately never read.
 
   const Key* key = nullptr;

@@ -381,6 +381,22 @@ TEST_F(JwtTest, CritHeaderIsRejected) {
   ExpectRejected(verifier, Token("crit_b64"), "crit b64");
 }
 
+// RFC 8725 3.11 / RFC 9068: a validly signed token of another type from the same issuer
+// (an ID token, a logout token, a DPoP proof) is not an access token.
+TEST_F(JwtTest, TokenTypeMustBeJwtOrAtJwtWhenPresent) {
+  JwtVerifier verifier = Jwks();
+  for (const char* name : {"valid_rs256" /* typ JWT */, "valid_es256" /* no typ */,
+                           "valid_typ_at_jwt", "valid_typ_at_jwt_upper", "valid_typ_jwt_lower",
+                           "valid_typ_application_at_jwt"}) {
+    auto claims = verifier.Verify(Token(name), Now());
+    EXPECT_TRUE(claims.ok()) << name << ": " << (claims.ok() ? "" : claims.error().message);
+  }
+  for (const char* name : {"typ_id_jwt", "typ_logout_jwt", "typ_dpop_jwt", "typ_secevent_jwt",
+                           "typ_empty", "typ_number", "typ_jwt_suffix"}) {
+    ExpectRejected(verifier, Token(name), name);
+  }
+}
+
 // --- Integrity ---
 
 TEST_F(JwtTest, TamperedTokensAreRejected) {

@@ -89,6 +89,20 @@ tokens.valid_rs256_no_kid = await new SignJWT(claims()).setProtectedHeader({ alg
 tokens.valid_es256_no_kid = await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256' }).sign(ec.privateKey);
 tokens.valid_eddsa_no_kid = await new SignJWT(claims()).setProtectedHeader({ alg: 'EdDSA' }).sign(ed.privateKey);
 tokens.valid_aud_array = await rs(claims({ aud: ['other-api', AUD] }));
+// The header typ (RFC 8725 3.11, RFC 9068): absent, JWT or at+jwt (any casing, with or
+// without "application/") is an access token; any other type the same issuer mints (ID
+// tokens, logout tokens, DPoP proofs) must be refused although validly signed.
+tokens.valid_typ_at_jwt = await rs(claims(), { typ: 'at+jwt' });
+tokens.valid_typ_at_jwt_upper = await rs(claims(), { typ: 'AT+JWT' });
+tokens.valid_typ_jwt_lower = await rs(claims(), { typ: 'jwt' });
+tokens.valid_typ_application_at_jwt = await rs(claims(), { typ: 'application/at+jwt' });
+tokens.typ_id_jwt = await rs(claims(), { typ: 'id+jwt' });
+tokens.typ_logout_jwt = await rs(claims(), { typ: 'logout+jwt' });
+tokens.typ_dpop_jwt = await rs(claims(), { typ: 'dpop+jwt' });
+tokens.typ_secevent_jwt = await rs(claims(), { typ: 'secevent+jwt' });
+tokens.typ_empty = await rs(claims(), { typ: '' });
+tokens.typ_number = await rs(claims(), { typ: 1 });
+tokens.typ_jwt_suffix = await rs(claims(), { typ: 'JWTX' });
 tokens.valid_no_email = await rs(strip(claims(), 'email'));
 tokens.valid_exp_within_skew = await rs(claims({ exp: NOW - 30 }));
 tokens.valid_nbf_within_skew = await rs(claims({ nbf: NOW + 30 }));
