@@ -347,6 +347,20 @@ check "/metrics counts the refusal" 1 \
 check "public routes are not limited" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
+# quotas (ASVS V2.4.1): the org already holds workflows, so with `workflows: 1` the next
+# create is refused 409 conflict naming the limit, and nothing is stored.
+printf 'quotas: { workflows: 1 }\n' >"$TMP/config.yaml"
+start --config "$TMP/config.yaml"
+printf 'rampart: 1\nid: over-quota\nname: over\nsteps:\n  - id: s\n    type: set\n    values: { a: 1 }\n' >"$TMP/over.yaml"
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" \
+  -H "Authorization: Bearer $KEY" -H 'Content-Type: application/yaml' --data-binary @"$TMP/over.yaml")
+check "a workflow past the quota is refused" 409 "$code"
+check "with the conflict code" conflict "$(json "$TMP/body" 'd["error"]["code"]')"
+grep -q "at most 1 workflows" "$TMP/body"
+check "the refusal names the limit" 0 $?
+check "the refused workflow was not stored" 404 "$(api GET "/v1/orgs/$ORG/workflows/over-quota")"
+kill -TERM "$PID"; wait "$PID"; PID=""
+
 # Fail closed (ASVS V16.5.3): a master key that does not open the store's data keys stops
 # the start, with a message that names neither key.
 WRONG_KEY="wrong-master-key-$(printf 'z%.0s' $(seq 1 30))"
@@ -386,6 +400,14 @@ for bad in '{ rpm: -1 }' '{ rpm: 100000001 }' '{ burst: 0 }' '{ burst: 1000001 }
   check "api_rate_limit: $bad refused" 2 $?
   grep -q "api_rate_limit" "$TMP/out"
   check "api_rate_limit: $bad refusal says why" 0 $?
+done
+for bad in '{ workflows: 0 }' '{ versions_per_workflow: 1000001 }' '{ connectors: -1 }' \
+  '{ connectors: 1.5 }' '{ triggers: 10 }' '100'; do
+  printf 'listen: 127.0.0.1:0\nquotas: %s\n' "$bad" >"$TMP/config.yaml"
+  "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+  check "quotas: $bad refused" 2 $?
+  grep -q "quotas" "$TMP/out"
+  check "quotas: $bad refusal says why" 0 $?
 done
 printf 'io_threads: 2\nmax_queued_runs: 1000\nwebhook_org_rate_limit: { rpm: 6000, burst: 100 }\napi_rate_limit: { rpm: 0 }\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data3" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &

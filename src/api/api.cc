@@ -1671,6 +1671,15 @@ Result<Response> Api::Impl::CreateWorkflow(Call& call) {
     return MakeError(ErrorCode::kConflict,
                      "workflow " + w.id + " already exists; PUT a new version instead");
   }
+  // Counted in this write transaction, before the insert: two racing creates cannot both
+  // take the last slot.
+  auto workflows = call.tx->CountWorkflows(call.org_id());
+  if (!workflows.ok()) return workflows.error();
+  if (*workflows >= options_.max_workflows_per_org) {
+    return MakeError(ErrorCode::kConflict,
+                     "an org has at most " + std::to_string(options_.max_workflows_per_org) +
+                         " workflows; delete one first");
+  }
   store::Workflow row{.org_id = call.org_id(),
                       .id = w.id,
                       .name = w.name,
@@ -1706,6 +1715,15 @@ Result<Response> Api::Impl::UpdateWorkflow(Call& call) {
   if (w.id != id) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "the definition's id does not match the workflow in the path");
+  }
+  // Old versions are never deleted to make room (they are what runs and audits refer to).
+  auto versions = call.tx->CountWorkflowVersions(call.org_id(), id);
+  if (!versions.ok()) return versions.error();
+  if (*versions >= options_.max_versions_per_workflow) {
+    return MakeError(ErrorCode::kConflict,
+                     "a workflow has at most " +
+                         std::to_string(options_.max_versions_per_workflow) +
+                         " versions; create a new workflow instead");
   }
   store::Workflow row = std::move(existing).value();
   const std::string visibility_before = row.visibility;
@@ -2182,6 +2200,7 @@ Result<Response> Api::Impl::ConnectorRoute(Call& call, Permission permission,
       .id = id != call.request.params.end() ? std::string(id->second) : std::string(),
       .request = call.request,
       .now = call.time_ms,
+      .max_connectors = options_.max_connectors_per_org,
       .reauthorize = [&call, permission](store::Tx& tx) -> Status {
         auto access = auth::AuthorizeOrg(tx, call.principal, call.org_id(), permission);
         if (!access.ok()) return access.error();

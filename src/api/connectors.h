@@ -26,6 +26,9 @@ struct ConnectorCall {
   std::string id;                   // the path's {id}, "" for the collection
   const server::Request& request;
   store::Millis now = 0;
+  // Connectors an org may hold (ApiOptions::max_connectors_per_org); create answers 409
+  // past it, counted inside its write transaction.
+  int max_connectors = 500;
   // Re-authorizes the caller in `tx` (the write transaction) for the route's permission.
   std::function<Status(store::Tx&)> reauthorize;
   // Appends an audit event of this request in `tx`.

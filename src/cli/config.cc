@@ -99,7 +99,7 @@ Result<Config> LoadConfig(const std::string& path) {
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
                              "previous_master_key_files",
                              "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
-                             "webhook_org_rate_limit", "api_rate_limit"},
+                             "webhook_org_rate_limit", "api_rate_limit", "quotas"},
                          "");
       !s.ok()) {
     return s.error();
@@ -167,6 +167,23 @@ Result<Config> LoadConfig(const std::string& path) {
     if (l.contains("burst")) {
       RAMPART_ASSIGN(config.api_burst, IntAt(l, "api_rate_limit", "burst", 1, 1'000'000, 1));
     }
+  }
+  if (const auto* quotas = o.if_contains("quotas"); quotas != nullptr && !quotas->is_null()) {
+    if (!quotas->is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: quotas must be a mapping");
+    }
+    const auto& q = quotas->as_object();
+    if (Status s = Unknown(q, {"workflows", "versions_per_workflow", "connectors"}, "quotas");
+        !s.ok()) {
+      return s.error();
+    }
+    RAMPART_ASSIGN(config.quota_workflows,
+                   IntAt(q, "quotas", "workflows", 1, 1'000'000, config.quota_workflows));
+    RAMPART_ASSIGN(config.quota_versions_per_workflow,
+                   IntAt(q, "quotas", "versions_per_workflow", 1, 1'000'000,
+                         config.quota_versions_per_workflow));
+    RAMPART_ASSIGN(config.quota_connectors,
+                   IntAt(q, "quotas", "connectors", 1, 1'000'000, config.quota_connectors));
   }
   if (const auto* hooks = o.if_contains("hooks"); hooks != nullptr && !hooks->is_null()) {
     if (!hooks->is_object()) {

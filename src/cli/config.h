@@ -44,6 +44,11 @@ struct Config {
   // support grant); rpm 0 turns it off. nullopt: api::ApiOptions' defaults (60000, 10000).
   std::optional<int> api_rpm;
   std::optional<int> api_burst;
+  // quotas: {workflows, versions_per_workflow, connectors}: stored objects per org (per
+  // workflow for versions); 0: api::ApiOptions' defaults (1000, 1000, 500).
+  int quota_workflows = 0;
+  int quota_versions_per_workflow = 0;
+  int quota_connectors = 0;
   std::shared_ptr<const net::EgressPolicy> egress;  // null: the defaults
   std::vector<std::string> trusted_proxies;          // CIDRs whose X-Forwarded-For counts
   // Outbound execution hooks (`hooks: {retry_schedule: [s, ...], timeout: s}`): the delays

@@ -320,6 +320,11 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (config->webhook_org_burst > 0) api_options.webhook_org_burst = config->webhook_org_burst;
   if (config->api_rpm.has_value()) api_options.api_rpm = *config->api_rpm;
   if (config->api_burst.has_value()) api_options.api_burst = *config->api_burst;
+  if (config->quota_workflows > 0) api_options.max_workflows_per_org = config->quota_workflows;
+  if (config->quota_versions_per_workflow > 0) {
+    api_options.max_versions_per_workflow = config->quota_versions_per_workflow;
+  }
+  if (config->quota_connectors > 0) api_options.max_connectors_per_org = config->quota_connectors;
   api_options.version = RAMPART_VERSION;
   api_options.build = std::string(RAMPART_GIT_COMMIT) + " " + RAMPART_BUILD_TYPE;
   api::ApiDeps deps;

@@ -271,6 +271,11 @@ class FakeTx final : public store::Tx {
   Status UpdateDataKeyWrapping(const store::DataKey&) override { return Unsupported(); }
   Result<std::vector<std::string>> ListOrgIds() override { return Unsupported(); }
   Status InsertConnector(const store::Connector&) override { return Unsupported(); }
+  Result<int64_t> CountConnectors(std::string_view) override { return Unsupported(); }
+  Result<int64_t> CountWorkflows(std::string_view) override { return Unsupported(); }
+  Result<int64_t> CountWorkflowVersions(std::string_view, std::string_view) override {
+    return Unsupported();
+  }
   Status UpdateConnector(const store::Connector&) override { return Unsupported(); }
   Result<std::optional<store::Connector>> GetConnector(std::string_view, std::string_view) override {
     return Unsupported();

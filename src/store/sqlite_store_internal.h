@@ -10,6 +10,15 @@ namespace rampart::store {
 
 using GroupCommitStats = WriteStats;
 
+// The quota counts (SqliteTx::CountWorkflows, CountWorkflowVersions, CountConnectors),
+// here so the store test can check their query plans: each must be an index search.
+inline constexpr const char* kCountWorkflowsSql =
+    "SELECT count(*) FROM workflows WHERE org_id = ?";
+inline constexpr const char* kCountWorkflowVersionsSql =
+    "SELECT count(*) FROM workflow_versions WHERE org_id = ? AND workflow_id = ?";
+inline constexpr const char* kCountConnectorsSql =
+    "SELECT count(*) FROM connectors WHERE org_id = ?";
+
 // `store` must come from OpenSqliteStore.
 GroupCommitStats GroupCommitStatsForTest(Store& store);
 

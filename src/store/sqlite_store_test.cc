@@ -1181,5 +1181,74 @@ TEST_F(SqliteStoreTest, PingAndUnopenablePath) {
   EXPECT_EQ(missing_dir.error().code, ErrorCode::kInternal);
 }
 
+// The quota counts: per org (and per workflow), and each an index search, never a scan
+// of the table (a quota check runs in every create's write transaction).
+TEST_F(SqliteStoreTest, QuotaCountsArePerOrgAndIndexSearches) {
+  SeedTwoOrgs();
+  Status written = store().Write([](Tx& tx) -> Status {
+    for (const char* org : {"org_a", "org_b"}) {
+      const int n = std::string(org) == "org_a" ? 3 : 1;
+      for (int i = 0; i < n; ++i) {
+        const std::string id = "wf" + std::to_string(i);
+        if (Status s = tx.InsertWorkflow({org, id, id, "org", 1, 0, 1, 1}); !s.ok()) return s;
+        for (int v = 1; v <= i + 1; ++v) {
+          if (Status s = tx.InsertWorkflowVersion({org, id, v, "{}", "", "usr_a", 1}); !s.ok()) {
+            return s;
+          }
+        }
+        Connector c;
+        c.org_id = org;
+        c.id = "c" + std::to_string(i);
+        c.type = "bearer";
+        c.options = c.allowed_workflows = c.egress = "{}";
+        if (Status s = tx.InsertConnector(c); !s.ok()) return s;
+      }
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflows("org_a"); }), 3);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflows("org_b"); }), 1);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflows("org_none"); }), 0);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflowVersions("org_a", "wf2"); }),
+            3);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflowVersions("org_b", "wf0"); }),
+            1);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflowVersions("org_b", "wf2"); }),
+            0);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountConnectors("org_a"); }), 3);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountConnectors("org_b"); }), 1);
+  // Deleting a workflow frees its versions too.
+  ASSERT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWorkflow("org_a", "wf2"); }));
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflows("org_a"); }), 2);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountWorkflowVersions("org_a", "wf2"); }),
+            0);
+
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  for (const char* sql : {kCountWorkflowsSql, kCountWorkflowVersionsSql, kCountConnectorsSql}) {
+    std::vector<std::string> plan;
+    const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
+    ASSERT_EQ(sqlite3_exec(
+                  db, explain.c_str(),
+                  [](void* out, int n, char** values, char** names) {
+                    for (int i = 0; i < n; ++i) {
+                      if (std::string(names[i]) == "detail") {
+                        static_cast<std::vector<std::string>*>(out)->push_back(values[i]);
+                      }
+                    }
+                    return 0;
+                  },
+                  &plan, nullptr),
+              SQLITE_OK)
+        << sql;
+    ASSERT_EQ(plan.size(), 1u) << sql;
+    EXPECT_EQ(plan[0].rfind("SEARCH ", 0), 0u) << sql << ": " << plan[0];
+    EXPECT_NE(plan[0].find("org_id=?"), std::string::npos) << sql << ": " << plan[0];
+  }
+  sqlite3_close(db);
+}
+
 }  // namespace
 }  // namespace rampart::store

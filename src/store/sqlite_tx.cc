@@ -8,6 +8,7 @@
 
 #include "rampart/audit/chain.h"
 #include "rampart/core/error.h"
+#include "store/sqlite_store_internal.h"
 
 namespace rampart::store {
 namespace {
@@ -533,6 +534,21 @@ Result<bool> SqliteTx::DeleteWorkflow(std::string_view org_id, std::string_view 
   return s.Changes() > 0;
 }
 
+// Both counts walk the primary key (org_id, id) / (org_id, workflow_id, version): a
+// covering index search, never a table scan (QuotaCountsAreIndexSearches in sqlite_store_test).
+Result<int64_t> SqliteTx::CountWorkflows(std::string_view org_id) {
+  Stmt s(conn_, kCountWorkflowsSql);
+  s.Text(org_id);
+  return QueryCount(s);
+}
+
+Result<int64_t> SqliteTx::CountWorkflowVersions(std::string_view org_id,
+                                                std::string_view workflow_id) {
+  Stmt s(conn_, kCountWorkflowVersionsSql);
+  s.Text(org_id).Text(workflow_id);
+  return QueryCount(s);
+}
+
 Status SqliteTx::InsertWorkflowVersion(const WorkflowVersion& v) {
   Stmt s(conn_,
          "INSERT INTO workflow_versions (" RAMPART_VERSION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -814,6 +830,13 @@ Status SqliteTx::UpdateDataKeyWrapping(const DataKey& key) {
 Result<std::vector<std::string>> SqliteTx::ListOrgIds() {
   Stmt s(conn_, "SELECT id FROM orgs ORDER BY id");
   return QueryAll<std::string>(s, [](const Stmt& row) { return row.ColText(0); });
+}
+
+// By the primary key (org_id, id): an index search (QuotaCountsAreIndexSearches in sqlite_store_test).
+Result<int64_t> SqliteTx::CountConnectors(std::string_view org_id) {
+  Stmt s(conn_, kCountConnectorsSql);
+  s.Text(org_id);
+  return QueryCount(s);
 }
 
 Status SqliteTx::InsertConnector(const Connector& c) {

@@ -63,6 +63,9 @@ class SqliteTx final : public Tx {
   Result<Page<Workflow>> ListWorkflows(std::string_view org_id, const WorkflowFilter& filter,
                                        const PageRequest& page) override;
   Result<bool> DeleteWorkflow(std::string_view org_id, std::string_view id) override;
+  Result<int64_t> CountWorkflows(std::string_view org_id) override;
+  Result<int64_t> CountWorkflowVersions(std::string_view org_id,
+                                        std::string_view workflow_id) override;
   Status InsertWorkflowVersion(const WorkflowVersion& version) override;
   Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,
                                                             std::string_view workflow_id,
@@ -109,6 +112,7 @@ class SqliteTx final : public Tx {
   Result<std::vector<std::string>> ListOrgIds() override;
 
   Status InsertConnector(const Connector& connector) override;
+  Result<int64_t> CountConnectors(std::string_view org_id) override;
   Status UpdateConnector(const Connector& connector) override;
   Result<std::optional<Connector>> GetConnector(std::string_view org_id,
                                                 std::string_view id) override;

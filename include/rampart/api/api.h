@@ -37,6 +37,12 @@ struct ApiOptions {
   size_t max_definition_bytes = 1 << 20;
   std::chrono::seconds max_wait{60};                // cap of a run request's `wait`
   int max_api_keys_per_org = 50;
+  // Quotas on stored objects (config `quotas`), each checked by counting inside the
+  // create's write transaction (so two concurrent creates cannot both pass): past one,
+  // 409 conflict naming the limit. Nothing is ever deleted to make room.
+  int max_workflows_per_org = 1000;
+  int max_versions_per_workflow = 1000;  // version 1 included
+  int max_connectors_per_org = 500;
   // Failed authentications from one source IP per minute before 429.
   int auth_failures_per_minute = 20;
   // Peers whose X-Forwarded-For is believed (config `trusted_proxies`, CIDRs). The client

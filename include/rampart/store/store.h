@@ -361,6 +361,10 @@ class Tx {
                                                const PageRequest& page) = 0;
   // Deletes the workflow and its versions (runs stay, they are history).
   virtual Result<bool> DeleteWorkflow(std::string_view org_id, std::string_view id) = 0;
+  // Workflows of the org, and versions of one workflow (quotas; by primary key).
+  virtual Result<int64_t> CountWorkflows(std::string_view org_id) = 0;
+  virtual Result<int64_t> CountWorkflowVersions(std::string_view org_id,
+                                                std::string_view workflow_id) = 0;
   virtual Status InsertWorkflowVersion(const WorkflowVersion& version) = 0;
   virtual Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,
                                                                     std::string_view workflow_id,
@@ -423,6 +427,8 @@ class Tx {
                                                  const PageRequest& page) = 0;
   // Deletes the connector and its secrets; false when absent.
   virtual Result<bool> DeleteConnector(std::string_view org_id, std::string_view id) = 0;
+  // Connectors of the org (the quota; by primary key).
+  virtual Result<int64_t> CountConnectors(std::string_view org_id) = 0;
   // Inserts or replaces one secret field (the connector must exist: kConflict otherwise).
   virtual Status PutConnectorSecret(const ConnectorSecret& secret) = 0;
   // By field.
