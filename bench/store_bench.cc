@@ -3,6 +3,7 @@
 // flight, point reads through Read(), and the first page of ListRuns for an owner (every
 // run) and for developers (RunFilter::visible_to: runs of private workflows of others are
 // skipped inside the query).
+//   BM_QuotaCount: the per-org quota counts (workflows, versions, connectors).
 //   BM_SessionAuthReads/0: the reads that authenticate a session cookie before
 //     must_change_password (the session row); /1: since (the session row and its user's).
 //
@@ -195,6 +196,26 @@ void BM_ListWorkflowsPage(benchmark::State& state) {
 }
 BENCHMARK(BM_ListWorkflowsPage)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->UseRealTime();
 
+// The quota counts a create runs in its write transaction, at 3x the default quotas:
+// Arg 0: CountWorkflows of org_wf (3,000 workflows); 1: CountWorkflowVersions of
+// org_wf/wf00000 (3,000 versions); 2: CountConnectors of org_wf (1,500 connectors).
+void BM_QuotaCount(benchmark::State& state) {
+  const int64_t expected = state.range(0) == 2 ? 1500 : 3000;
+  for (auto _ : state) {
+    Status status = full_store->Read([&](Tx& tx) -> Status {
+      auto n = state.range(0) == 0   ? tx.CountWorkflows("org_wf")
+               : state.range(0) == 1 ? tx.CountWorkflowVersions("org_wf", "wf00000")
+                                     : tx.CountConnectors("org_wf");
+      if (!n.ok()) return n.error();
+      if (*n != expected) return rampart::MakeError(rampart::ErrorCode::kInternal, "count");
+      return Status::Ok();
+    });
+    if (!status.ok()) state.SkipWithError("read failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_QuotaCount)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+
 std::unique_ptr<Store> OpenOrDie(const std::string& path, bool synchronous_full) {
   rampart::store::SqliteOptions options;
   options.path = path;
@@ -286,6 +307,22 @@ int main(int argc, char** argv) {
           return s;
         }
       }
+    }
+    // BM_QuotaCount: 3,000 versions of org_wf/wf00000, 1,500 connectors of org_wf.
+    for (int v = 2; v <= 3000; ++v) {
+      if (Status s = tx.InsertWorkflowVersion({.org_id = "org_wf", .workflow_id = "wf00000",
+                                               .version = v, .definition = "{}", .source = "{}",
+                                               .created_by = "usr_owner", .created_at = 1});
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (int i = 0; i < 1500; ++i) {
+      rampart::store::Connector c;
+      c.org_id = "org_wf";
+      c.id = "c" + std::to_string(i);
+      c.type = "bearer";
+      if (Status s = tx.InsertConnector(c); !s.ok()) return s;
     }
     return Status::Ok();
   });
