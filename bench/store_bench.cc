@@ -4,6 +4,7 @@
 // run) and for developers (RunFilter::visible_to: runs of private workflows of others are
 // skipped inside the query).
 //   BM_QuotaCount: the per-org quota counts (workflows, versions, connectors).
+//   BM_PurgeFinishedRuns: the retention sweep's write transaction (500 runs per commit).
 //   BM_SessionAuthReads/0: the reads that authenticate a session cookie before
 //     must_change_password (the session row); /1: since (the session row and its user's).
 //
@@ -215,6 +216,54 @@ void BM_QuotaCount(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_QuotaCount)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+// Run retention: one write transaction (synchronous=FULL) deleting a batch of 500 final
+// runs (each with a 1 KiB record) past the cutoff, as the sweep commits it. The table also
+// holds the 10,000 preloaded queued runs and 10,000 recent final runs, which the partial
+// index runs_final_by_finished keeps out of the selection. Items: runs deleted.
+constexpr int kPurgeBatch = 500;
+
+void BM_PurgeFinishedRuns(benchmark::State& state) {
+  static bool recent_loaded = false;
+  if (!recent_loaded) {
+    Status loaded = full_store->Write([](Tx& tx) -> Status {
+      for (int i = 0; i < 10000; ++i) {
+        Run run = MakeRun("recent_" + std::to_string(i));
+        run.status = "succeeded";
+        run.finished_at = 1LL << 45;
+        if (Status s = tx.InsertRun(run); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+    if (!loaded.ok()) state.SkipWithError("preload failed");
+    recent_loaded = true;
+  }
+  const std::string record(1024, 'r');
+  for (auto _ : state) {
+    state.PauseTiming();
+    Status inserted = full_store->Write([&](Tx& tx) -> Status {
+      for (int i = 0; i < kPurgeBatch; ++i) {
+        Run run = MakeRun("old_" + std::to_string(next_run.fetch_add(1)));
+        run.status = i % 3 == 0 ? "failed" : "succeeded";
+        run.record = record;
+        run.finished_at = 1000 + i;
+        if (Status s = tx.InsertRun(run); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+    if (!inserted.ok()) state.SkipWithError("insert failed");
+    state.ResumeTiming();
+    int64_t deleted = 0;
+    Status purged = full_store->Write([&](Tx& tx) -> Status {
+      auto counts = tx.PurgeFinishedRuns(1'000'000, kPurgeBatch);
+      if (!counts.ok()) return counts.error();
+      for (const auto& [org, n] : *counts) deleted += n;
+      return Status::Ok();
+    });
+    if (!purged.ok() || deleted != kPurgeBatch) state.SkipWithError("purge failed");
+  }
+  state.SetItemsProcessed(state.iterations() * kPurgeBatch);
+}
+BENCHMARK(BM_PurgeFinishedRuns)->UseRealTime();
 
 std::unique_ptr<Store> OpenOrDie(const std::string& path, bool synchronous_full) {
   rampart::store::SqliteOptions options;

@@ -332,7 +332,9 @@ kill -TERM "$PID"; wait "$PID"; PID=""
 # api_rate_limit (ASVS V2.4.1): a token bucket per authenticated principal. With a burst
 # of 3 and 1 token a minute, the key's 4th request is refused with 429 + Retry-After,
 # while the owner's session (another principal) and the public routes still answer.
-printf 'api_rate_limit: { rpm: 1, burst: 3 }\n' >"$TMP/config.yaml"
+# The server also runs its retention sweep (runs_retention_days) here: the runs above are
+# recent, so they stay, and the sweep thread stops with the server.
+printf 'api_rate_limit: { rpm: 1, burst: 3 }\nruns_retention_days: 3650\n' >"$TMP/config.yaml"
 start --config "$TMP/config.yaml"
 for i in 1 2 3; do check "key request $i within the burst" 200 "$(api GET "/v1/orgs/$ORG")"; done
 code=$(curl -s -D "$TMP/headers" -o "$TMP/body" -w '%{http_code}' "$BASE/v1/orgs/$ORG" -H "Authorization: Bearer $KEY")
@@ -390,6 +392,13 @@ printf 'listen: 127.0.0.1:0\nmax_queued_runs: 0\n' >"$TMP/config.yaml"
 check "max_queued_runs out of range refused" 2 $?
 grep -q "max_queued_runs must be 1..1000000" "$TMP/out"
 check "max_queued_runs refusal says why" 0 $?
+for bad in -1 3651 '"30"'; do
+  printf 'listen: 127.0.0.1:0\nruns_retention_days: %s\n' "$bad" >"$TMP/config.yaml"
+  "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+  check "runs_retention_days $bad refused" 2 $?
+  grep -q "runs_retention_days must be 0..3650 days" "$TMP/out"
+  check "runs_retention_days $bad refusal says why" 0 $?
+done
 printf 'listen: 127.0.0.1:0\nwebhook_org_rate_limit: { rpm: 0 }\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
 check "webhook_org_rate_limit out of range refused" 2 $?

@@ -99,6 +99,7 @@ Result<Config> LoadConfig(const std::string& path) {
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
                              "previous_master_key_files",
                              "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
+                             "runs_retention_days",
                              "webhook_org_rate_limit", "api_rate_limit", "quotas"},
                          "");
       !s.ok()) {
@@ -142,6 +143,9 @@ Result<Config> LoadConfig(const std::string& path) {
                        static_cast<int>(engine::kMinMaxRunRecordBytes),
                        static_cast<int>(engine::kMaxMaxRunRecordBytes),
                        config.max_run_record_bytes, " bytes"));
+  RAMPART_ASSIGN(config.runs_retention_days,
+                 IntAt(o, "", "runs_retention_days", 0, 3650, config.runs_retention_days,
+                       " days (0 keeps runs forever)"));
   if (const auto* limit = o.if_contains("webhook_org_rate_limit");
       limit != nullptr && !limit->is_null()) {
     if (!limit->is_object()) {

@@ -36,6 +36,9 @@ struct Config {
   // The serialized bytes one run tree may record (1 MiB..256 MiB); 0: the engine's
   // default (16 MiB). A step that would pass it fails the run with limit_exceeded.
   int max_run_record_bytes = 0;
+  // Finished runs (succeeded, failed, cancelled) older than this many days are deleted
+  // by a background sweep with their hook deliveries (0..3650); 0 keeps them forever.
+  int runs_retention_days = 0;
   // webhook_org_rate_limit: {rpm, burst}: every trigger of an org draws from one bucket
   // (on top of each trigger's own rate_limit); 0: api::ApiOptions' defaults.
   int webhook_org_rpm = 0;

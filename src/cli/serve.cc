@@ -36,6 +36,7 @@
 #include "rampart/model/workflow.h"
 #include "rampart/net/egress.h"
 #include "rampart/redact/redact.h"
+#include "rampart/runs/retention.h"
 #include "rampart/runs/runs.h"
 #include "rampart/schedule/scheduler.h"
 #include "rampart/server/metrics.h"
@@ -279,6 +280,15 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   schedule::Scheduler scheduler(**store, run_service);
   scheduler.Start();
   hook_dispatcher.Start();  // resumes deliveries left pending by a previous process
+  // Retention of finished runs (runs_retention_days; 0 = forever): an hourly sweep
+  // deletes those past it, 500 per commit, audited per org as runs.purged.
+  runs::RunRetention retention(**store, SystemClock(),
+                               {.retention_days = config->runs_retention_days,
+                                .on_error = [&log](const Error& e) {
+                                  log.Log("error", "run retention sweep failed",
+                                          {{"code", e.code_name()}, {"error", e.message}});
+                                }});
+  retention.Start();
   runs::WorkflowCache cache(**store);
 
   server::Metrics metrics;
@@ -378,6 +388,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   http.Stop(std::chrono::seconds(10));
   scheduler.Stop();
   run_service.Stop(std::chrono::seconds(20));
+  retention.Stop();
   hook_dispatcher.Stop();  // pending deliveries stay pending for the next start
   return kExitOk;
 }

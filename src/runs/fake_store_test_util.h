@@ -250,6 +250,25 @@ class FakeTx final : public store::Tx {
     }
     return out;
   }
+  Result<std::vector<std::pair<std::string, int64_t>>> PurgeFinishedRuns(store::Millis before,
+                                                                         int limit) override {
+    std::vector<std::pair<store::Millis, std::string>> due;  // (finished_at, id)
+    for (const auto& [id, run] : s_.runs) {
+      const bool final_state = run.status == "succeeded" || run.status == "failed" ||
+                               run.status == "cancelled";
+      if (final_state && run.finished_at < before) due.emplace_back(run.finished_at, id);
+    }
+    std::sort(due.begin(), due.end());
+    std::map<std::string, int64_t> per_org;
+    int deleted = 0;
+    for (const auto& [at, id] : due) {
+      if (deleted++ >= limit) break;
+      ++per_org[s_.runs[id].org_id];
+      s_.runs.erase(id);
+      s_.run_order.erase(id);
+    }
+    return std::vector<std::pair<std::string, int64_t>>(per_org.begin(), per_org.end());
+  }
   Result<int64_t> CountRunsByStatus(std::string_view status) override {
     int64_t n = 0;
     for (const auto& [id, run] : s_.runs) n += run.status == status;

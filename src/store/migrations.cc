@@ -289,6 +289,12 @@ ALTER TABLE data_keys ADD COLUMN kek_id TEXT;
     R"sql(
 ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 10: run retention: the sweep picks final runs by finished_at (oldest first) from
+    // this partial index, which holds only final runs and covers the columns it reads.
+    R"sql(
+CREATE INDEX runs_final_by_finished ON runs(finished_at, org_id, id)
+  WHERE status IN ('succeeded', 'failed', 'cancelled');
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

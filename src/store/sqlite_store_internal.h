@@ -25,4 +25,8 @@ GroupCommitStats GroupCommitStatsForTest(Store& store);
 // Write() calls waiting for the writer thread (not counting the group it is running).
 size_t QueuedWritesForTest(Store& store);
 
+// The statement that selects the runs PurgeFinishedRuns deletes (parameters: before,
+// limit), for the query plan test.
+extern const char* const kPurgeableRunsSqlForTest;
+
 }  // namespace rampart::store

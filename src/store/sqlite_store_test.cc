@@ -449,6 +449,98 @@ TEST_F(SqliteStoreTest, RunsAndIsolation) {
   EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("queued"); }), 1);
 }
 
+// Retention: only final runs finished before the cutoff go, oldest finished first, at most
+// `limit` per call, with their outbound hook deliveries and attempts; the counts are per
+// org. Queued, running and awaiting_approval runs stay whatever their timestamps.
+TEST_F(SqliteStoreTest, PurgeFinishedRunsDeletesOnlyOldFinalRunsInBoundedBatches) {
+  SeedTwoOrgs();
+  struct Row {
+    const char* org;
+    const char* id;
+    const char* status;
+    Millis finished_at;
+  };
+  const Row rows[] = {
+      {"org_a", "a_old_ok", "succeeded", 1000},   {"org_a", "a_old_failed", "failed", 2000},
+      {"org_a", "a_old_cancel", "cancelled", 3000}, {"org_a", "a_recent", "succeeded", 9000},
+      {"org_a", "a_at_cutoff", "failed", 5000},   {"org_a", "a_queued", "queued", 0},
+      {"org_a", "a_running", "running", 10},      {"org_a", "a_waiting", "awaiting_approval", 10},
+      {"org_b", "b_old_1", "succeeded", 1500},    {"org_b", "b_old_2", "failed", 2500},
+      {"org_b", "b_recent", "cancelled", 7000},
+  };
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) -> Status {
+                for (const Row& row : rows) {
+                  StoredRun run = MakeRun(row.org, row.id, "w", row.status);
+                  run.finished_at = row.finished_at;
+                  if (Status s = tx.InsertRun(run); !s.ok()) return s;
+                }
+                for (const char* run_id : {"a_old_ok", "a_recent"}) {
+                  HookDelivery d{.org_id = "org_a", .id = std::string("msg_") + run_id,
+                                 .run_id = run_id, .workflow_id = "w",
+                                 .url = "https://hooks.example/x", .secret = "sig",
+                                 .event = "run.succeeded", .payload = R"({"output":1})",
+                                 .status = "delivered", .attempts = 1, .next_attempt_at = 0,
+                                 .created_at = 5, .updated_at = 5};
+                  if (Status s = tx.InsertHookDelivery(d); !s.ok()) return s;
+                  HookAttempt a{.org_id = "org_a", .delivery_id = d.id, .attempt = 1, .time = 5,
+                                .status_code = 200, .latency_ms = 3, .error = ""};
+                  if (Status s = tx.InsertHookAttempt(a); !s.ok()) return s;
+                }
+                return Status::Ok();
+              }).ok());
+
+  using Counts = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.PurgeFinishedRuns(5000, 0); })->empty());
+  // A batch of 2: the two runs that finished first (org_a's at 1000, org_b's at 1500).
+  EXPECT_EQ(*WriteWith(store(), [](Tx& tx) { return tx.PurgeFinishedRuns(5000, 2); }),
+            (Counts{{"org_a", 1}, {"org_b", 1}}));
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "a_old_ok"); })->has_value());
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_b", "b_old_1"); })->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "a_old_failed"); })->has_value());
+  // The purged run's hook delivery (its payload is run data) and attempts went with it.
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetHookDelivery("org_a", "msg_a_old_ok"); })
+                   ->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListHookAttempts("org_a", "msg_a_old_ok"); })
+                  ->empty());
+
+  EXPECT_EQ(*WriteWith(store(), [](Tx& tx) { return tx.PurgeFinishedRuns(5000, 10); }),
+            (Counts{{"org_a", 2}, {"org_b", 1}}));
+  EXPECT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.PurgeFinishedRuns(5000, 10); })->empty());
+
+  for (const char* kept : {"a_recent", "a_at_cutoff", "a_queued", "a_running", "a_waiting"}) {
+    EXPECT_TRUE(ReadWith(store(), [&](Tx& tx) { return tx.GetRun("org_a", kept); })->has_value())
+        << kept;
+  }
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_b", "b_recent"); })->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetHookDelivery("org_a", "msg_a_recent"); })
+                  ->has_value());
+  EXPECT_EQ(ReadWith(store(), [](Tx& tx) { return tx.ListHookAttempts("org_a", "msg_a_recent"); })
+                ->size(),
+            1u);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountOrgRunsByStatus("org_a"); }),
+            (Counts{{"awaiting_approval", 1}, {"failed", 1}, {"queued", 1}, {"running", 1},
+                    {"succeeded", 1}}));
+}
+
+// The sweep's selection reads an index, never the whole runs table.
+TEST_F(SqliteStoreTest, PurgeFinishedRunsSelectionUsesAnIndex) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  const std::string sql = std::string("EXPLAIN QUERY PLAN ") + kPurgeableRunsSqlForTest;
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  EXPECT_NE(plan.find("INDEX runs_final_by_finished"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // no sort step
+}
+
 TEST_F(SqliteStoreTest, SettingsPutGetDelete) {
   ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.PutSetting("k", "v1"); }).ok());
   ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.PutSetting("k", "v2"); }).ok());

@@ -84,6 +84,8 @@ class SqliteTx final : public Tx {
   Result<int64_t> CountRunsByStatus(std::string_view status) override;
   Result<std::vector<std::pair<std::string, int64_t>>> CountOrgRunsByStatus(
       std::string_view org_id) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> PurgeFinishedRuns(Millis before,
+                                                                         int limit) override;
 
   Result<AuditEvent> AppendAudit(AuditEvent event) override;
 

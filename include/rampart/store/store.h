@@ -391,6 +391,13 @@ class Tx {
   // ordered by status.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountOrgRunsByStatus(
       std::string_view org_id) = 0;
+  // Retention: deletes at most `limit` runs of any org in a final state (succeeded,
+  // failed, cancelled) whose finished_at is before `before`, those that finished first
+  // first, with their outbound hook deliveries and attempts. Never touches queued,
+  // running or awaiting_approval runs. Returns (org id, runs deleted) for every org it
+  // deleted runs of, ordered by org id (empty: nothing was due).
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> PurgeFinishedRuns(Millis before,
+                                                                                 int limit) = 0;
 
   // Audit. AppendAudit assigns seq, prev_hash and hash (chained to the previous event).
   virtual Result<AuditEvent> AppendAudit(AuditEvent event) = 0;

@@ -1,0 +1,84 @@
+#include "rampart/runs/retention.h"
+
+#include <boost/json/object.hpp>
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rampart/core/json.h"
+
+namespace rampart::runs {
+
+RunRetention::RunRetention(store::Store& store, Clock& clock, RetentionOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+RunRetention::~RunRetention() { Stop(); }
+
+void RunRetention::Start() {
+  if (options_.retention_days <= 0) return;
+  std::lock_guard lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RunRetention::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void RunRetention::Loop() {
+  for (;;) {
+    auto swept = RunOnce();
+    if (!swept.ok() && options_.on_error) options_.on_error(swept.error());
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, options_.interval, [this] { return stopping_; })) return;
+  }
+}
+
+Result<int64_t> RunRetention::RunOnce() {
+  if (options_.retention_days <= 0) return int64_t{0};
+  const auto now = clock_.Now();
+  const auto cutoff = now - std::chrono::hours(24) * options_.retention_days;
+  const store::Millis now_ms = UnixMillis(now);
+  const store::Millis cutoff_ms = UnixMillis(cutoff);
+  const std::string cutoff_text = FormatRfc3339(cutoff);
+  const int batch = std::max(1, options_.batch);
+  int64_t total = 0;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+    }
+    int64_t deleted = 0;
+    Status written = store_.Write([&](store::Tx& tx) -> Status {
+      deleted = 0;
+      auto purged = tx.PurgeFinishedRuns(cutoff_ms, batch);
+      if (!purged.ok()) return purged.error();
+      for (const auto& [org_id, count] : *purged) {
+        store::AuditEvent event;
+        event.time = now_ms;
+        event.org_id = org_id;
+        event.actor = "system";
+        event.action = "runs.purged";
+        event.outcome = "success";
+        event.details = json::Serialize(
+            boost::json::object{{"count", count}, {"cutoff", cutoff_text}});
+        auto appended = tx.AppendAudit(std::move(event));
+        if (!appended.ok()) return appended.error();
+        deleted += count;
+      }
+      return Status::Ok();
+    });
+    if (!written.ok()) return written.error();
+    total += deleted;
+    if (deleted < batch) break;
+  }
+  return total;
+}
+
+}  // namespace rampart::runs
