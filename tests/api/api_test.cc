@@ -59,6 +59,7 @@ using rampart::testing::ErrorMessageOf;
 using rampart::testing::HttpResponse;
 using rampart::testing::Json;
 using rampart::testing::NewId;
+using rampart::testing::Str;
 using rampart::testing::ReadFile;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -104,12 +105,6 @@ bool ValidUtf8(std::string_view text) {
     i += len;
   }
   return true;
-}
-
-std::string Str(const bj::value& v, std::string_view key) {
-  if (!v.is_object()) return "";
-  const bj::value* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
 }
 
 std::string WorkflowYaml(const std::string& id, const std::string& visibility = "org",

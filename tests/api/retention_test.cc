@@ -30,14 +30,9 @@ using rampart::testing::HttpHeaders;
 using rampart::testing::HttpResponse;
 using rampart::testing::Json;
 using rampart::testing::NewId;
+using rampart::testing::Str;
 using std::chrono::hours;
 using std::chrono::seconds;
-
-std::string Str(const bj::value& v, std::string_view key) {
-  if (!v.is_object()) return "";
-  const bj::value* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
-}
 
 constexpr const char* kWorkflow =
     "rampart: 1\nid: wf\nname: wf\nsteps:\n  - id: s\n    type: set\n"

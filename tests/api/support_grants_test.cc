@@ -39,13 +39,8 @@ using rampart::testing::HttpHeaders;
 using rampart::testing::HttpResponse;
 using rampart::testing::Json;
 using rampart::testing::NewId;
+using rampart::testing::Str;
 using std::chrono::seconds;
-
-std::string Str(const bj::value& v, std::string_view key) {
-  if (!v.is_object()) return "";
-  const bj::value* f = v.as_object().if_contains(key);
-  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
-}
 
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {

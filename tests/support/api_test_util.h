@@ -28,6 +28,14 @@ inline boost::json::value Json(const HttpResponse& r) {
 }
 
 // error.code / error.message of an error answer; "" when there is none.
+// The string member `key` of a JSON object ("" when absent, not a string, or `v` is not
+// an object).
+inline std::string Str(const boost::json::value& v, std::string_view key) {
+  if (!v.is_object()) return "";
+  const boost::json::value* f = v.as_object().if_contains(key);
+  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+}
+
 inline std::string ErrorField(const HttpResponse& r, std::string_view field) {
   boost::json::value v = Json(r);
   const boost::json::object* o = v.if_object();
