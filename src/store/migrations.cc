@@ -295,6 +295,18 @@ ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX runs_final_by_finished ON runs(finished_at, org_id, id)
   WHERE status IN ('succeeded', 'failed', 'cancelled');
 )sql",
+    // 11: lighter run indexes, one b-tree entry less per run on the hot path. Every run
+    // ends final, so the retention index keeps only finished_at (the sweep reads org and id
+    // from the row: it runs hourly); runs_by_status serves only recovery at start, which
+    // asks for queued and running runs, so it keeps only those (a final run, and a run
+    // committed final at once, is never in it).
+    R"sql(
+DROP INDEX runs_final_by_finished;
+CREATE INDEX runs_final_by_finished ON runs(finished_at)
+  WHERE status IN ('succeeded', 'failed', 'cancelled');
+DROP INDEX runs_by_status;
+CREATE INDEX runs_by_status ON runs(status, seq) WHERE status IN ('queued', 'running');
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

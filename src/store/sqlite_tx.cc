@@ -665,9 +665,19 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
                         [](const Stmt& row) { return "r." + std::to_string(row.ColInt(0)); });
 }
 
+const char* const kRecoverableRunsSqlForTest =
+    "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE status IN ('queued', 'running') "
+    "AND status = ? ORDER BY seq LIMIT ?";
+
 Result<std::vector<Run>> SqliteTx::ListRunsByStatus(std::string_view status, int limit) {
   if (limit <= 0) return std::vector<Run>();
-  Stmt s(conn_, "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE status = ? ORDER BY seq LIMIT ?");
+  // Recovery asks for queued and running runs: the statement states the partial index's
+  // condition word for word (runs_by_status, migration 11), as SQLite needs to use it.
+  // Other statuses (tests, tools) are rare and read the table.
+  const bool indexed = status == "queued" || status == "running";
+  Stmt s(conn_, indexed ? kRecoverableRunsSqlForTest
+                        : "SELECT " RAMPART_RUN_COLUMNS
+                          " FROM runs WHERE status = ? ORDER BY seq LIMIT ?");
   s.Text(status).Int(limit);
   return QueryAll<Run>(s, ReadRun);
 }
@@ -1331,8 +1341,8 @@ Result<bool> SqliteTx::RevokeSupportGrant(std::string_view org_id, std::string_v
 }
 
 // The WHERE repeats the partial index's condition word for word (runs_final_by_finished,
-// migration 10): SQLite only uses a partial index whose condition the query states. The
-// index is named (INDEXED BY): without statistics the planner would pick runs_by_status,
+// migrations 10 and 11): SQLite only uses a partial index whose condition the query states. The
+// index is named (INDEXED BY): without statistics the planner could pick another index,
 // read every final run and sort them; named, the statement fails to prepare rather than
 // fall back to a scan.
 #define RAMPART_PURGEABLE_RUNS_SQL                                                       \
