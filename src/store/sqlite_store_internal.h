@@ -28,7 +28,5 @@ size_t QueuedWritesForTest(Store& store);
 // The statement that selects the runs PurgeFinishedRuns deletes (parameters: before,
 // limit), for the query plan test.
 extern const char* const kPurgeableRunsSqlForTest;
-// ListRunsByStatus for queued and running runs (recovery at start).
-extern const char* const kRecoverableRunsSqlForTest;
 
 }  // namespace rampart::store

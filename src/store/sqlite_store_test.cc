@@ -541,27 +541,7 @@ TEST_F(SqliteStoreTest, PurgeFinishedRunsSelectionUsesAnIndex) {
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // no sort step
 }
 
-// Recovery's selection of queued and running runs reads the partial index runs_by_status
-// (which final runs never enter), in seq order without a sort.
-TEST_F(SqliteStoreTest, RecoverableRunsSelectionUsesThePartialIndex) {
-  store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  const std::string sql = std::string("EXPLAIN QUERY PLAN ") + kRecoverableRunsSqlForTest;
-  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
-  std::string plan;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-    plan += "\n";
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  EXPECT_NE(plan.find("INDEX runs_by_status"), std::string::npos) << plan;
-  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
-}
-
-// Every status still lists through ListRunsByStatus, indexed or not.
+// Every status lists through ListRunsByStatus, in seq order.
 TEST_F(SqliteStoreTest, ListRunsByStatusListsEveryStatus) {
   const char* const kStatuses[] = {"queued", "running", "awaiting_approval", "succeeded",
                                    "failed", "cancelled"};

@@ -665,19 +665,9 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
                         [](const Stmt& row) { return "r." + std::to_string(row.ColInt(0)); });
 }
 
-const char* const kRecoverableRunsSqlForTest =
-    "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE status IN ('queued', 'running') "
-    "AND status = ? ORDER BY seq LIMIT ?";
-
 Result<std::vector<Run>> SqliteTx::ListRunsByStatus(std::string_view status, int limit) {
   if (limit <= 0) return std::vector<Run>();
-  // Recovery asks for queued and running runs: the statement states the partial index's
-  // condition word for word (runs_by_status, migration 11), as SQLite needs to use it.
-  // Other statuses (tests, tools) are rare and read the table.
-  const bool indexed = status == "queued" || status == "running";
-  Stmt s(conn_, indexed ? kRecoverableRunsSqlForTest
-                        : "SELECT " RAMPART_RUN_COLUMNS
-                          " FROM runs WHERE status = ? ORDER BY seq LIMIT ?");
+  Stmt s(conn_, "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE status = ? ORDER BY seq LIMIT ?");
   s.Text(status).Int(limit);
   return QueryAll<Run>(s, ReadRun);
 }
@@ -1341,14 +1331,14 @@ Result<bool> SqliteTx::RevokeSupportGrant(std::string_view org_id, std::string_v
 }
 
 // The WHERE repeats the partial index's condition word for word (runs_final_by_finished,
-// migrations 10 and 11): SQLite only uses a partial index whose condition the query states. The
-// index is named (INDEXED BY): without statistics the planner could pick another index,
-// read every final run and sort them; named, the statement fails to prepare rather than
-// fall back to a scan.
+// migration 11: finished_at > 0): SQLite only uses a partial index whose condition the
+// query states. The index is named (INDEXED BY): without statistics the planner could pick
+// another index, read every final run and sort them; named, the statement fails to
+// prepare rather than fall back to a scan. The status is checked on the row as well.
 #define RAMPART_PURGEABLE_RUNS_SQL                                                       \
   "SELECT org_id, id FROM runs INDEXED BY runs_final_by_finished "                       \
-  "WHERE status IN ('succeeded', 'failed', 'cancelled') "                                \
-  "AND finished_at < ? ORDER BY finished_at LIMIT ?"
+  "WHERE finished_at > 0 AND finished_at < ? "                                            \
+  "AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY finished_at LIMIT ?"
 
 const char* const kPurgeableRunsSqlForTest = RAMPART_PURGEABLE_RUNS_SQL;
 
