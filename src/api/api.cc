@@ -1525,12 +1525,11 @@ Result<Response> Api::Impl::CreateApiKey(Call& call) {
       return MakeError(ErrorCode::kInvalidArgument, "expires_at must be in the future");
     }
   }
-  auto active = call.tx->CountActiveApiKeys(call.org_id(), call.time_ms);
-  if (!active.ok()) return active.error();
-  if (*active >= options_.max_api_keys_per_org) {
-    return MakeError(ErrorCode::kConflict,
-                     "an org has at most " + std::to_string(options_.max_api_keys_per_org) +
-                         " active API keys; revoke one first");
+  if (Status s = CheckQuota(call.tx->CountActiveApiKeys(call.org_id(), call.time_ms),
+                            options_.max_api_keys_per_org, "an org", "active API keys",
+                            "revoke one first");
+      !s.ok()) {
+    return s.error();
   }
   std::string key = crypto::NewApiKey(*deps_.random);
   store::ApiKey row{.id = NewObjectId(*deps_.random, "key_"),
@@ -1673,12 +1672,11 @@ Result<Response> Api::Impl::CreateWorkflow(Call& call) {
   }
   // Counted in this write transaction, before the insert: two racing creates cannot both
   // take the last slot.
-  auto workflows = call.tx->CountWorkflows(call.org_id());
-  if (!workflows.ok()) return workflows.error();
-  if (*workflows >= options_.max_workflows_per_org) {
-    return MakeError(ErrorCode::kConflict,
-                     "an org has at most " + std::to_string(options_.max_workflows_per_org) +
-                         " workflows; delete one first");
+  if (Status s = CheckQuota(call.tx->CountWorkflows(call.org_id()),
+                            options_.max_workflows_per_org, "an org", "workflows",
+                            "delete one first");
+      !s.ok()) {
+    return s.error();
   }
   store::Workflow row{.org_id = call.org_id(),
                       .id = w.id,
@@ -1717,13 +1715,11 @@ Result<Response> Api::Impl::UpdateWorkflow(Call& call) {
                      "the definition's id does not match the workflow in the path");
   }
   // Old versions are never deleted to make room (they are what runs and audits refer to).
-  auto versions = call.tx->CountWorkflowVersions(call.org_id(), id);
-  if (!versions.ok()) return versions.error();
-  if (*versions >= options_.max_versions_per_workflow) {
-    return MakeError(ErrorCode::kConflict,
-                     "a workflow has at most " +
-                         std::to_string(options_.max_versions_per_workflow) +
-                         " versions; create a new workflow instead");
+  if (Status s = CheckQuota(call.tx->CountWorkflowVersions(call.org_id(), id),
+                            options_.max_versions_per_workflow, "a workflow", "versions",
+                            "create a new workflow instead");
+      !s.ok()) {
+    return s.error();
   }
   store::Workflow row = std::move(existing).value();
   const std::string visibility_before = row.visibility;

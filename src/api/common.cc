@@ -23,6 +23,15 @@ boost::json::value TimeValue(const std::optional<store::Millis>& ms) {
   return ms.has_value() ? TimeValue(*ms) : boost::json::value(nullptr);
 }
 
+Status CheckQuota(const Result<int64_t>& count, int64_t limit, std::string_view holder,
+                  std::string_view things, std::string_view remedy) {
+  if (!count.ok()) return count.error();
+  if (*count < limit) return Status::Ok();
+  return MakeError(ErrorCode::kConflict, std::string(holder) + " has at most " +
+                                             std::to_string(limit) + " " + std::string(things) +
+                                             "; " + std::string(remedy));
+}
+
 Result<boost::json::object> ParseObjectBody(const server::Request& request,
                                             const std::vector<std::string>& allowed) {
   if (request.body.empty()) return boost::json::object();

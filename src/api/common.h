@@ -38,6 +38,13 @@ Result<std::string> RequiredString(const boost::json::object& body, std::string_
 Result<std::optional<std::string>> OptionalString(const boost::json::object& body,
                                                   std::string_view field, size_t max_length);
 
+// A quota check, run in the create's own write transaction before the insert (so two
+// racing creates cannot both take the last slot): `count` objects exist; at `limit` or
+// more the create is refused with conflict, "<holder> has at most <limit> <things>;
+// <remedy>".
+Status CheckQuota(const Result<int64_t>& count, int64_t limit, std::string_view holder,
+                  std::string_view things, std::string_view remedy);
+
 // An object id: `prefix` ("org_", "usr_", "key_") + 20 base62 characters (119 random bits).
 std::string NewObjectId(Random& random, std::string_view prefix);
 

@@ -857,12 +857,10 @@ Result<server::Response> CreateConnectorHandler(ConnectorCall& call) {
   if (!sealed.ok()) return sealed.error();
   Status written = RunWrite(call.store, [&](store::Tx& tx) -> Status {
     if (Status s = call.reauthorize(tx); !s.ok()) return s;
-    auto count = tx.CountConnectors(call.org_id);
-    if (!count.ok()) return count.error();
-    if (*count >= call.max_connectors) {
-      return MakeError(ErrorCode::kConflict,
-                       "an org has at most " + std::to_string(call.max_connectors) +
-                           " connectors; delete one first");
+    if (Status s = CheckQuota(tx.CountConnectors(call.org_id), call.max_connectors, "an org",
+                              "connectors", "delete one first");
+        !s.ok()) {
+      return s;
     }
     Status inserted = tx.InsertConnector(c);
     if (!inserted.ok()) {

@@ -70,12 +70,11 @@ Result<server::Response> CreateSupportGrantHandler(SupportGrantCall& call) {
   if (reason->has_value() && HasControlCharacter(**reason)) {
     return MakeError(ErrorCode::kInvalidArgument, "reason must not contain control characters");
   }
-  auto active = call.tx.CountActiveSupportGrants(call.org.id, call.now);
-  if (!active.ok()) return active.error();
-  if (*active >= kMaxActiveSupportGrants) {
-    return MakeError(ErrorCode::kConflict,
-                     "an org has at most " + std::to_string(kMaxActiveSupportGrants) +
-                         " active support grants; revoke one first");
+  if (Status s = CheckQuota(call.tx.CountActiveSupportGrants(call.org.id, call.now),
+                            kMaxActiveSupportGrants, "an org", "active support grants",
+                            "revoke one first");
+      !s.ok()) {
+    return s.error();
   }
   std::string token = crypto::NewSupportGrantToken(call.random);
   store::SupportGrant grant{.org_id = call.org.id,
