@@ -457,58 +457,22 @@ bool SourceLimiter::Blocked(std::string_view address, std::chrono::steady_clock:
 }
 
 PrincipalRateLimiter::PrincipalRateLimiter(int rpm, int burst, size_t max_keys)
-    : rpm_(std::max(rpm, 0)),
-      burst_(std::max(burst, 1)),
-      per_second_(std::max(rpm, 1) / 60.0),
-      max_per_shard_(std::max<size_t>(1, max_keys / kShards)) {}
+    : rpm_(std::max(rpm, 0)), burst_(std::max(burst, 1)) {
+  for (auto& shard : shards_) {
+    shard = std::make_unique<webhooks::TokenBuckets>(std::max<size_t>(1, max_keys / kShards));
+  }
+}
 
 bool PrincipalRateLimiter::Take(std::string_view key, std::chrono::steady_clock::time_point now,
                                 int* retry_after_seconds) {
   if (rpm_ <= 0) return true;
-  Shard& shard = shards_[std::hash<std::string_view>()(key) % kShards];
-  std::lock_guard lock(shard.mutex);
-  auto it = shard.buckets.find(key);
-  if (it == shard.buckets.end()) {
-    if (shard.buckets.size() >= max_per_shard_) Evict(shard, now);
-    it = shard.buckets.emplace(std::string(key), Bucket{static_cast<double>(burst_), now}).first;
-  } else {
-    Bucket& b = it->second;
-    const double elapsed = std::chrono::duration<double>(now - b.updated).count();
-    if (elapsed > 0) {
-      b.tokens = std::min<double>(burst_, b.tokens + elapsed * per_second_);
-      b.updated = now;
-    }
-  }
-  Bucket& b = it->second;
-  if (b.tokens >= 1) {
-    b.tokens -= 1;
-    return true;
-  }
-  *retry_after_seconds =
-      std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / per_second_)));
-  return false;
-}
-
-void PrincipalRateLimiter::Evict(Shard& shard, std::chrono::steady_clock::time_point now) {
-  // A bucket idle for burst/rate seconds is full again: dropping it changes nothing.
-  const auto full_after = std::chrono::duration<double>(burst_ / per_second_);
-  std::erase_if(shard.buckets, [&](const auto& kv) { return now - kv.second.updated >= full_after; });
-  if (shard.buckets.size() < max_per_shard_) return;
-  // Every bucket is in use (more live principals than the cap): the longest idle one goes,
-  // the closest to full. Never a wholesale clear, which would refill every caller at once.
-  auto oldest = shard.buckets.begin();
-  for (auto i = shard.buckets.begin(); i != shard.buckets.end(); ++i) {
-    if (i->second.updated < oldest->second.updated) oldest = i;
-  }
-  shard.buckets.erase(oldest);
+  return shards_[std::hash<std::string_view>()(key) % kShards]->Take(key, rpm_, burst_, now,
+                                                                      retry_after_seconds);
 }
 
 size_t PrincipalRateLimiter::SizeForTest() {
   size_t n = 0;
-  for (Shard& shard : shards_) {
-    std::lock_guard lock(shard.mutex);
-    n += shard.buckets.size();
-  }
+  for (auto& shard : shards_) n += shard->size();
   return n;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <array>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "rampart/core/result.h"
 #include "rampart/server/http.h"
 #include "rampart/store/store.h"
+#include "rampart/webhooks/verify.h"
 
 namespace rampart::api {
 
@@ -123,10 +125,9 @@ class SourceLimiter {
 // ids: their prefixes "key_", "usr_", "sgr_" keep the kinds apart).
 //
 // Thread-safety: Take may be called from any thread. The keys are spread over kShards
-// maps, each under its own mutex held for one hash lookup (no allocation for a known key).
-// Memory: at most max_keys buckets in all (max_keys / kShards per shard); a shard at its cap
-// first drops the buckets idle long enough to be full again (they carry no state), then,
-// if every bucket is still in use, the one idle the longest.
+// webhooks::TokenBuckets (the same buckets as the webhook limits), each under its own
+// mutex. Memory: at most max_keys buckets in all (max_keys / kShards per shard, evicted as
+// TokenBuckets does).
 class PrincipalRateLimiter {
  public:
   static constexpr size_t kShards = 16;
@@ -141,25 +142,9 @@ class PrincipalRateLimiter {
   size_t SizeForTest();
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    std::chrono::steady_clock::time_point updated;
-  };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  struct Shard {
-    std::mutex mutex;
-    std::unordered_map<std::string, Bucket, Hash, std::equal_to<>> buckets;  // guarded by mutex
-  };
-  void Evict(Shard& shard, std::chrono::steady_clock::time_point now);
-
   const int rpm_;
   const int burst_;
-  const double per_second_;
-  const size_t max_per_shard_;
-  std::array<Shard, kShards> shards_;
+  std::array<std::unique_ptr<webhooks::TokenBuckets>, kShards> shards_;
 };
 
 }  // namespace rampart::api

@@ -284,23 +284,19 @@ bool TokenBuckets::Take(std::string_view key, int rpm, int burst,
   burst = std::max(burst, 1);
   const double per_second = rpm / 60.0;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (buckets_.size() >= max_keys_ && buckets_.find(std::string(key)) == buckets_.end()) {
-    // Drop buckets idle long enough to be full again (they carry no state).
-    const auto full_after = std::chrono::duration<double>(burst / per_second);
-    std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.updated > full_after; });
-  }
-  auto [it, inserted] = buckets_.try_emplace(std::string(key));
-  Bucket& b = it->second;
-  if (inserted) {
-    b.tokens = burst;
-    b.updated = now;
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_keys_) Evict(burst, per_second, now);
+    it = buckets_.emplace(std::string(key), Bucket{static_cast<double>(burst), now}).first;
   } else {
-    double elapsed = std::chrono::duration<double>(now - b.updated).count();
+    Bucket& b = it->second;
+    const double elapsed = std::chrono::duration<double>(now - b.updated).count();
     if (elapsed > 0) {
       b.tokens = std::min<double>(burst, b.tokens + elapsed * per_second);
       b.updated = now;
     }
   }
+  Bucket& b = it->second;
   if (b.tokens >= 1) {
     b.tokens -= 1;
     return true;
@@ -309,6 +305,23 @@ bool TokenBuckets::Take(std::string_view key, int rpm, int burst,
     *retry_after_seconds = std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / per_second)));
   }
   return false;
+}
+
+void TokenBuckets::Evict(double burst, double per_second,
+                         std::chrono::steady_clock::time_point now) {
+  const auto full_after = std::chrono::duration<double>(burst / per_second);
+  std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.updated >= full_after; });
+  if (buckets_.size() < max_keys_) return;
+  auto oldest = buckets_.begin();
+  for (auto i = buckets_.begin(); i != buckets_.end(); ++i) {
+    if (i->second.updated < oldest->second.updated) oldest = i;
+  }
+  buckets_.erase(oldest);
+}
+
+size_t TokenBuckets::size() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return buckets_.size();
 }
 
 std::string_view OutcomeName(Outcome outcome) {

@@ -91,25 +91,36 @@ bool IpAllowed(std::string_view ip, const std::vector<Cidr>& allowlist);
 
 // ----- rate limit ------------------------------------------------------------------------
 
-// One token bucket per key (a trigger): capacity `burst`, refilled at rpm/60 per second.
-// Memory: one entry per key ever seen (keys are authenticated trigger ids); idle full
-// buckets are dropped when the map grows past `max_keys`.
+// One token bucket per key (a trigger, an org, an API principal): capacity `burst`,
+// refilled at rpm/60 per second. Thread-safe: one mutex held for one hash lookup (no
+// allocation for a known key).
+// Memory: at most `max_keys` buckets. A new key at the cap first drops the buckets idle
+// long enough to be full again (they carry no state), then, if every bucket is still in
+// use, the one idle the longest (the closest to full); never a wholesale clear, which would
+// refill every caller at once.
 class TokenBuckets {
  public:
-  explicit TokenBuckets(size_t max_keys = 100000) : max_keys_(max_keys) {}
+  explicit TokenBuckets(size_t max_keys = 100000) : max_keys_(max_keys > 0 ? max_keys : 1) {}
   // Takes one token. True when allowed; otherwise `retry_after_seconds` (>= 1) says when
   // the next token is available.
   bool Take(std::string_view key, int rpm, int burst, std::chrono::steady_clock::time_point now,
             int* retry_after_seconds);
+  size_t size();
 
  private:
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point updated;
   };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  void Evict(double burst, double per_second, std::chrono::steady_clock::time_point now);
+
   const size_t max_keys_;
   std::mutex mutex_;
-  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mutex_
+  std::unordered_map<std::string, Bucket, Hash, std::equal_to<>> buckets_;  // guarded by mutex_
 };
 
 // ----- counters ----------------------------------------------------------------------------
