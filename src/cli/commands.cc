@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "rampart/actions/action.h"
+#include "cli/build_info.h"
 #include "cli/config.h"
 #include "rampart/api/connectors.h"
 #include "rampart/core/json.h"
@@ -20,9 +21,6 @@
 
 #ifndef RAMPART_VERSION
 #define RAMPART_VERSION "0.0.0"
-#endif
-#ifndef RAMPART_GIT_COMMIT
-#define RAMPART_GIT_COMMIT "unknown"
 #endif
 #ifndef RAMPART_BUILD_TYPE
 #define RAMPART_BUILD_TYPE "unknown"
@@ -288,7 +286,7 @@ int Validate(const std::vector<std::string>& files, std::FILE* out, std::FILE* e
 }
 
 std::string VersionText() {
-  return std::string("rampart ") + RAMPART_VERSION + " (commit " + RAMPART_GIT_COMMIT + ", " +
+  return std::string("rampart ") + RAMPART_VERSION + " (commit " + GitCommit() + ", " +
          RAMPART_BUILD_TYPE + " build, " +
 #if defined(__clang__)
          "clang " __clang_version__

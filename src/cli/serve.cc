@@ -27,6 +27,7 @@
 #include "rampart/net/http_client.h"
 #include "rampart/net/resolver.h"
 #include "rampart/audit/chain.h"
+#include "cli/build_info.h"
 #include "cli/config.h"
 #include "cli/json_log.h"
 #include "rampart/cli/commands.h"
@@ -336,7 +337,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   }
   if (config->quota_connectors > 0) api_options.max_connectors_per_org = config->quota_connectors;
   api_options.version = RAMPART_VERSION;
-  api_options.build = std::string(RAMPART_GIT_COMMIT) + " " + RAMPART_BUILD_TYPE;
+  api_options.build = std::string(GitCommit()) + " " + RAMPART_BUILD_TYPE;
   api::ApiDeps deps;
   deps.store = store->get();
   deps.runs = &run_service;
