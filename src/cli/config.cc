@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -10,7 +11,9 @@
 #include "rampart/engine/engine.h"
 #include "rampart/engine/local.h"
 #include "rampart/model/workflow.h"
+#include "rampart/audit/forwarder.h"
 #include "rampart/net/ip.h"
+#include "rampart/net/url.h"
 
 namespace rampart::cli {
 namespace {
@@ -83,6 +86,62 @@ Result<int> IntAt(const boost::json::object& o, std::string_view where, std::str
     target = std::move(_r).value();           \
   } while (false)
 
+net::EgressPolicy WidenForForward(net::EgressPolicy policy, const AuditForwardConfig& fwd,
+                                  const net::Url& url) {
+  policy.allow_cidrs.insert(policy.allow_cidrs.end(), fwd.allow_cidrs.begin(),
+                            fwd.allow_cidrs.end());
+  if (std::find(policy.allow_ports.begin(), policy.allow_ports.end(), url.port) ==
+      policy.allow_ports.end()) {
+    policy.allow_ports.push_back(url.port);
+  }
+  return policy;
+}
+
+// The URL is checked here against the egress rules it will be sent under (scheme, names,
+// and an IP-literal host against the denied ranges), so a wrong URL stops the start; a
+// name is resolved and checked again on every call.
+Result<AuditForwardConfig> ParseAuditForward(const boost::json::value& v,
+                                             const net::EgressPolicy& process) {
+  auto fail = [](std::string msg) {
+    return MakeError(ErrorCode::kInvalidArgument, "config: audit_forward" + std::move(msg));
+  };
+  if (!v.is_object()) return fail(" must be a mapping");
+  const auto& f = v.as_object();
+  if (Status s = Unknown(f, {"url", "secret_file", "batch", "interval_ms", "allow_cidrs"},
+                         "audit_forward");
+      !s.ok()) {
+    return s.error();
+  }
+  AuditForwardConfig fwd;
+  RAMPART_ASSIGN(fwd.url, StringAt(f, "url"));
+  RAMPART_ASSIGN(fwd.secret_file, StringAt(f, "secret_file"));
+  RAMPART_ASSIGN(fwd.batch, IntAt(f, "audit_forward", "batch", 1, 1000, fwd.batch));
+  RAMPART_ASSIGN(fwd.interval_ms,
+                 IntAt(f, "audit_forward", "interval_ms", 10, 3'600'000, fwd.interval_ms, " ms"));
+  std::vector<std::string> cidrs;
+  RAMPART_ASSIGN(cidrs, StringsAt(f, "allow_cidrs"));
+  for (const std::string& cidr : cidrs) {
+    auto parsed = net::ParseCidr(cidr);
+    if (!parsed) return fail(".allow_cidrs: \"" + cidr + "\" is not a CIDR");
+    fwd.allow_cidrs.push_back(*parsed);
+  }
+  if (fwd.url.empty()) return fail(".url is required");
+  // The URL is not echoed: its query may carry a token.
+  auto url = net::ParseUrl(fwd.url);
+  if (!url.ok()) return fail(".url is not a valid http(s) URL");
+  const net::EgressPolicy policy = WidenForForward(process, fwd, *url);
+  if (Status s = policy.CheckUrl(*url); !s.ok()) {
+    return fail(".url is refused by the egress rules: " + s.error().message);
+  }
+  if (url->ip) {
+    if (auto range = policy.DeniedAddress(*url->ip); range) {
+      return fail(".url: " + url->host + " is in a denied range (" + std::string(*range) +
+                  "); list it in audit_forward.allow_cidrs to allow it");
+    }
+  }
+  return fwd;
+}
+
 }  // namespace
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -100,7 +159,8 @@ Result<Config> LoadConfig(const std::string& path) {
                              "previous_master_key_files",
                              "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
                              "runs_retention_days",
-                             "webhook_org_rate_limit", "api_rate_limit", "quotas"},
+                             "webhook_org_rate_limit", "api_rate_limit", "quotas",
+                             "audit_forward"},
                          "");
       !s.ok()) {
     return s.error();
@@ -215,6 +275,11 @@ Result<Config> LoadConfig(const std::string& path) {
     RAMPART_ASSIGN(timeout, IntAt(h, "hooks", "timeout", 1, 300, 0, " seconds"));
     if (timeout > 0) config.hook_timeout = std::chrono::seconds(timeout);
   }
+  if (const auto* fwd = o.if_contains("audit_forward"); fwd != nullptr && !fwd->is_null()) {
+    auto parsed = ParseAuditForward(*fwd, config.egress ? *config.egress : net::EgressPolicy{});
+    if (!parsed.ok()) return parsed.error();
+    config.audit_forward = std::move(parsed).value();
+  }
   if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
     if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");
     if (Status s = Unknown(tls->as_object(), {"cert", "key"}, "tls"); !s.ok()) return s.error();
@@ -285,6 +350,42 @@ Result<std::string> OperatorMasterKey(const Config& config, bool from_stdin) {
     return std::string(env);
   }
   return std::string();
+}
+
+net::EgressPolicy AuditForwardPolicy(const Config& config) {
+  net::EgressPolicy process = config.egress ? *config.egress : net::EgressPolicy{};
+  if (!config.audit_forward) return process;
+  auto url = net::ParseUrl(config.audit_forward->url);
+  if (!url.ok()) return process;  // LoadConfig refused it already
+  return WidenForForward(std::move(process), *config.audit_forward, *url);
+}
+
+Result<std::string> AuditForwardKey(const Config& config) {
+  if (!config.audit_forward) return MakeError(ErrorCode::kInvalidArgument, "audit_forward is off");
+  std::string secret;
+  if (!config.audit_forward->secret_file.empty()) {
+    const std::string& path = config.audit_forward->secret_file;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return MakeError(ErrorCode::kInvalidArgument, "cannot read audit_forward.secret_file");
+    }
+    if ((st.st_mode & 077) != 0) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "audit_forward.secret_file must have mode 0600 or 0400 (chmod 600 it)");
+    }
+    auto text = engine::ReadFileBounded(path, kMaxKeyFileBytes);
+    if (!text.ok()) {
+      return MakeError(ErrorCode::kInvalidArgument, "cannot read audit_forward.secret_file");
+    }
+    secret = std::move(text).value();
+  } else if (const char* env = std::getenv("RAMPART_AUDIT_FORWARD_SECRET");
+             env != nullptr && *env != 0) {
+    secret = env;
+  } else {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "audit_forward needs a secret: secret_file or RAMPART_AUDIT_FORWARD_SECRET");
+  }
+  return audit::ForwardSigningKey(secret);
 }
 
 Result<std::vector<std::string>> PreviousMasterKeys(const Config& config) {

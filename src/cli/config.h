@@ -14,6 +14,18 @@
 
 namespace rampart::cli {
 
+// audit_forward: {url, secret_file, batch, interval_ms, allow_cidrs}: the audit events are
+// pushed to a collector (audit/forwarder.h). The secret is never in the config itself.
+struct AuditForwardConfig {
+  std::string url;          // https (http only when egress.allow_http)
+  std::string secret_file;  // "" : env RAMPART_AUDIT_FORWARD_SECRET
+  int batch = 100;          // 1..1000
+  int interval_ms = 1000;   // 10..3,600,000
+  // Widen the process egress rules for this URL only (e.g. a collector on loopback or a
+  // private network); the URL's own port is allowed too.
+  std::vector<net::Cidr> allow_cidrs;
+};
+
 struct Config {
   std::string listen;
   std::string data;
@@ -59,6 +71,7 @@ struct Config {
   // 10 h; [] = one attempt only) and the time one attempt may take (0: 15 s).
   std::optional<std::vector<std::chrono::seconds>> hook_retry_schedule;
   std::chrono::seconds hook_timeout{0};
+  std::optional<AuditForwardConfig> audit_forward;  // nullopt: off
 };
 
 // "" = no file: every default.
@@ -72,6 +85,16 @@ Result<std::string> ReadMasterKeyFile(const std::string& path);
 // master_key_file, then stdin (`--master-key-stdin`), then RAMPART_MASTER_KEY. "" when
 // none was given.
 Result<std::string> OperatorMasterKey(const Config& config, bool from_stdin);
+
+// The egress policy of the audit forwarder: the process policy (`egress`, or the
+// defaults) widened by audit_forward.allow_cidrs and the URL's port, for that URL only.
+net::EgressPolicy AuditForwardPolicy(const Config& config);
+
+// The audit forwarding signing key: audit_forward.secret_file (a regular file of mode
+// 0600/0400), else env RAMPART_AUDIT_FORWARD_SECRET; "whsec_<base64>" or raw bytes
+// (audit::ForwardSigningKey). kInvalidArgument when neither is set or it is malformed;
+// messages never carry the secret.
+Result<std::string> AuditForwardKey(const Config& config);
 
 // The previous master keys: each of previous_master_key_files (read like master_key_file:
 // 0600/0400 only, >= 32 characters), then env RAMPART_PREVIOUS_MASTER_KEY (one key,

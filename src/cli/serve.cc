@@ -27,6 +27,7 @@
 #include "rampart/net/http_client.h"
 #include "rampart/net/resolver.h"
 #include "rampart/audit/chain.h"
+#include "rampart/audit/forwarder.h"
 #include "cli/build_info.h"
 #include "cli/config.h"
 #include "cli/json_log.h"
@@ -105,6 +106,13 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // Replaced master keys: they only unwrap (never wrap, never authenticate).
   auto previous_keys = PreviousMasterKeys(*config);
   if (!previous_keys.ok()) return Fail(err, previous_keys.error());
+  // Audit forwarding (audit_forward): its signing key, read before anything starts.
+  std::string forward_key;
+  if (config->audit_forward) {
+    auto key = AuditForwardKey(*config);
+    if (!key.ok()) return Fail(err, key.error());
+    forward_key = std::move(key).value();
+  }
   if (!config->jwt_issuer.empty()) {
     crypto::JwtConfig jwt;
     jwt.issuer = config->jwt_issuer;
@@ -147,6 +155,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   process_secrets.Add(master->material);
   process_secrets.Add(auth_config.master_key);
   for (const std::string& key : *previous_keys) process_secrets.Add(key);
+  if (!forward_key.empty()) process_secrets.Add(forward_key);
   // Lines the server attributes to an org also go to that org's ring of recent records,
   // which the org's owners and support grants read (GET /v1/orgs/{org}/diagnostics/logs).
   server::OrgLogRing org_log;
@@ -290,6 +299,28 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
                                           {{"code", e.code_name()}, {"error", e.message}});
                                 }});
   retention.Start();
+  // Audit forwarding (ASVS V16.4.3): the audit events, in seq order, to the operator's
+  // collector through the SSRF guard (the process egress rules widened for that URL only),
+  // at least once from the stored position; one log line per failed attempt.
+  net::SystemResolver forward_resolver;
+  net::CurlHttpClient forward_client(forward_resolver);
+  std::unique_ptr<audit::AuditForwarder> forwarder;
+  if (config->audit_forward) {
+    audit::ForwarderOptions forward_options;
+    forward_options.url = config->audit_forward->url;
+    forward_options.key = forward_key;
+    forward_options.batch = config->audit_forward->batch;
+    forward_options.interval = std::chrono::milliseconds(config->audit_forward->interval_ms);
+    forwarder = std::make_unique<audit::AuditForwarder>(
+        **store, forward_client, AuditForwardPolicy(*config), SystemClock(),
+        std::move(forward_options), [&log](const audit::ForwardFailure& f) {
+          log.Log("warn", "audit forwarding failed; retrying",
+                  {{"error", f.error},
+                   {"from_seq", f.from_seq},
+                   {"retry_in_ms", static_cast<int64_t>(f.retry_in.count())}});
+        });
+    forwarder->Start();  // resumes after the last acknowledged seq
+  }
   runs::WorkflowCache cache(**store);
 
   server::Metrics metrics;
@@ -321,6 +352,10 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
                        "Runs waiting for a worker"});
     return samples;
   });
+
+  if (forwarder) {
+    metrics.AddGaugeProvider([f = forwarder.get()] { return f->MetricSamples(); });
+  }
 
   auth::Authenticator authenticator(auth_config, SystemClock());
   api::ApiOptions api_options;
@@ -391,6 +426,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   run_service.Stop(std::chrono::seconds(20));
   retention.Stop();
   hook_dispatcher.Stop();  // pending deliveries stay pending for the next start
+  // Waits for the POST in flight (bounded by its timeout); the rest goes at the next start.
+  if (forwarder) forwarder->Stop();
   return kExitOk;
 }
 

@@ -279,6 +279,11 @@ class FakeTx final : public store::Tx {
     return Unsupported();
   }
   Result<std::vector<store::AuditEvent>> ListAllAudit(int64_t, int) override { return Unsupported(); }
+  Result<int64_t> AuditHeadSeq() override { return Unsupported(); }
+  Result<int64_t> GetAuditForwardedSeq(std::string_view) override { return Unsupported(); }
+  Status AdvanceAuditForwardedSeq(std::string_view, int64_t, store::Millis) override {
+    return Unsupported();
+  }
   Result<std::optional<std::string>> GetSetting(std::string_view) override { return Unsupported(); }
   Status PutSetting(std::string_view, std::string_view) override { return Unsupported(); }
   Status DeleteSetting(std::string_view) override { return Unsupported(); }

@@ -303,6 +303,16 @@ CREATE INDEX runs_final_by_finished ON runs(finished_at, org_id, id)
 DROP INDEX runs_final_by_finished;
 CREATE INDEX runs_final_by_finished ON runs(finished_at) WHERE finished_at > 0;
 )sql",
+    // 12: audit forwarding: per destination (hex SHA-256 of the collector's URL, so the URL
+    // and any token in it are not stored), the last seq the collector acknowledged with a
+    // 2xx. A new destination starts from the first event.
+    R"sql(
+CREATE TABLE audit_forward_state (
+  destination TEXT PRIMARY KEY,
+  forwarded_seq INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -571,6 +571,32 @@ TEST_F(SqliteStoreTest, SettingsPutGetDelete) {
   EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSetting("k"); })->has_value());
 }
 
+TEST_F(SqliteStoreTest, AuditForwardPositionIsPerDestinationAndNeverMovesBack) {
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.AuditHeadSeq(); }), 0);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.GetAuditForwardedSeq("d1"); }), 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                  AuditEvent e;
+                  e.time = 1;
+                  e.actor = "anonymous";
+                  e.action = "login_failed";
+                  e.outcome = "failure";
+                  auto appended = tx.AppendAudit(e);
+                  return appended.ok() ? Status::Ok() : Status(appended.error());
+                }).ok());
+  }
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.AuditHeadSeq(); }), 3);
+  for (int64_t seq : {2, 1}) {  // an older acknowledgement does not move it back
+    ASSERT_TRUE(
+        WriteWith(store(), [seq](Tx& tx) { return tx.AdvanceAuditForwardedSeq("d1", seq, 7); })
+            .ok());
+  }
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.GetAuditForwardedSeq("d1"); }), 2);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.GetAuditForwardedSeq("d2"); }), 0);
+  Open();  // durable
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.GetAuditForwardedSeq("d1"); }), 2);
+}
+
 TEST_F(SqliteStoreTest, LiveWorkflowsAndScheduleState) {
   SeedTwoOrgs();
   ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {

@@ -752,6 +752,30 @@ Result<std::vector<AuditEvent>> SqliteTx::ListAllAudit(int64_t after_seq, int li
   return QueryAll<AuditEvent>(s, ReadAudit);
 }
 
+Result<int64_t> SqliteTx::AuditHeadSeq() {
+  Stmt s(conn_, "SELECT COALESCE(MAX(seq), 0) FROM audit_events");
+  auto head = QueryOne<int64_t>(s, [](const Stmt& row) { return row.ColInt(0); });
+  if (!head.ok()) return head.error();
+  return head->value_or(0);
+}
+
+Result<int64_t> SqliteTx::GetAuditForwardedSeq(std::string_view destination) {
+  Stmt s(conn_, "SELECT forwarded_seq FROM audit_forward_state WHERE destination = ?");
+  s.Text(destination);
+  auto seq = QueryOne<int64_t>(s, [](const Stmt& row) { return row.ColInt(0); });
+  if (!seq.ok()) return seq.error();
+  return seq->value_or(0);
+}
+
+Status SqliteTx::AdvanceAuditForwardedSeq(std::string_view destination, int64_t seq, Millis now) {
+  Stmt s(conn_,
+         "INSERT INTO audit_forward_state (destination, forwarded_seq, updated_at) "
+         "VALUES (?, ?, ?) ON CONFLICT (destination) DO UPDATE SET "
+         "forwarded_seq = MAX(forwarded_seq, excluded.forwarded_seq), "
+         "updated_at = excluded.updated_at");
+  return s.Text(destination).Int(seq).Int(now).Run();
+}
+
 // ---- Data keys and connectors -----------------------------------------------------------
 
 namespace {

@@ -406,6 +406,13 @@ class Tx {
                                                     int limit) = 0;
   // Every event with seq > after_seq, oldest first (for `rampart audit verify`).
   virtual Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) = 0;
+  // The seq of the newest event (0 when there is none).
+  virtual Result<int64_t> AuditHeadSeq() = 0;
+  // Audit forwarding: the last seq `destination` acknowledged (0 when it never did), and
+  // its advance, which never moves backwards (a smaller seq leaves the stored one).
+  virtual Result<int64_t> GetAuditForwardedSeq(std::string_view destination) = 0;
+  virtual Status AdvanceAuditForwardedSeq(std::string_view destination, int64_t seq,
+                                          Millis now) = 0;
 
   // Data keys of the keyring. InsertDataKey: kConflict when (org_id, version) exists.
   virtual Status InsertDataKey(const DataKey& key) = 0;

@@ -1,0 +1,137 @@
+// Audit forwarding to a separate system (OWASP ASVS V16.4.3): a background thread of
+// `rampart serve` pushes the audit events, in seq order and in batches, to a collector,
+// so a compromised host cannot rewrite history that was already copied elsewhere.
+//
+// Each batch is one HTTPS POST of `{"type": "audit.events", "events": [...]}` (each event
+// as GET /v1/orgs/{org}/audit shows it: seq, time, org, actor, ..., hash, prev_hash), with
+// Standard Webhooks headers: webhook-id "audit_<first seq>-<last seq>" (stable: a batch
+// sent again carries the same id, and events never change), webhook-timestamp (Unix
+// seconds of the attempt) and webhook-signature "v1,<base64 HMAC-SHA256(key,
+// id.timestamp.body)>". Redirects are not followed.
+//
+// Delivery is at least once: the last seq the collector acknowledged (any 2xx) is stored
+// per destination (Tx::AdvanceAuditForwardedSeq, keyed by the SHA-256 of the URL) in a
+// write transaction after the 2xx, never before; the next batch starts after it, so a
+// restart resumes there and nothing is skipped. Only a batch whose 2xx was not recorded
+// (a crash between the answer and the commit) is sent twice. Anything else (non-2xx,
+// timeout, connection or TLS failure, an egress refusal) is a failed attempt: the same
+// position is tried again after a capped exponential backoff (min_backoff doubling up to
+// max_backoff), with one call of `on_failure` per failed attempt (not per event).
+//
+// Every request goes through the SSRF-guarded client (net::HttpClient) under the policy
+// the caller gives (the process egress rules, widened for this destination only).
+//
+// Thread-safety: Start/Stop/Kick/Stats/MetricSamples are thread-safe; RunOnce must not run
+// concurrently with the background thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "rampart/core/clock.h"
+#include "rampart/core/result.h"
+#include "rampart/net/egress.h"
+#include "rampart/net/http_client.h"
+#include "rampart/server/metrics.h"
+#include "rampart/store/store.h"
+
+namespace rampart::audit {
+
+using namespace std::chrono_literals;
+
+struct ForwarderOptions {
+  std::string url;  // the collector; checked by the client's egress guard on every call
+  std::string key;  // the signing key (bytes, as decoded from "whsec_<base64>")
+  int batch = 100;  // events per POST, 1..1000
+  std::chrono::milliseconds interval = 1s;  // poll when caught up
+  std::chrono::milliseconds timeout = 15s;  // per POST
+  std::chrono::milliseconds min_backoff = 1s;
+  std::chrono::milliseconds max_backoff = 5min;
+  std::string ca_pem;  // replaces the system trust store when set (private CA, tests)
+};
+
+// The outcome of one failed attempt, for the log: `error` is sanitized (an error code
+// and message of the client, which name the host at most, or "http_<status>"; never a
+// body, a header or the key).
+struct ForwardFailure {
+  std::string error;
+  int64_t from_seq = 0;  // the first seq of the batch that was not acknowledged
+  std::chrono::milliseconds retry_in{0};
+};
+
+struct ForwarderStats {
+  int64_t forwarded_events = 0;  // acknowledged by the collector since start
+  int64_t failed_attempts = 0;   // since start
+  int64_t forwarded_seq = 0;     // the stored position (last acknowledged seq)
+};
+
+// The signing key of a secret: "whsec_<base64>" is decoded (the Standard Webhooks form),
+// anything else is taken as raw bytes; one trailing newline (LF or CRLF) is dropped
+// first. kInvalidArgument (never naming the secret) when it is empty, not valid base64
+// after whsec_, or shorter than 16 bytes.
+Result<std::string> ForwardSigningKey(std::string_view secret);
+
+class AuditForwarder {
+ public:
+  using FailureSink = std::function<void(const ForwardFailure&)>;
+
+  AuditForwarder(store::Store& store, net::HttpClient& client, net::EgressPolicy egress,
+                 Clock& clock, ForwarderOptions options, FailureSink on_failure = {});
+  ~AuditForwarder();  // Stop()
+  AuditForwarder(const AuditForwarder&) = delete;
+  AuditForwarder& operator=(const AuditForwarder&) = delete;
+
+  // Starts the background thread (resumes after the stored position).
+  void Start();
+  // Wakes the thread now when it waits for new events (not during a backoff).
+  void Kick();
+  // Stops after the POST in flight (bounded by the timeout) and its acknowledgement;
+  // joins the thread. Unsent events stay for the next start.
+  void Stop();
+
+  // One batch: the events after the stored position (up to `batch`), one POST, and on a
+  // 2xx the new position. Returns how many events were acknowledged (0: nothing to send),
+  // or the failure (kActionFailed "http_<status>", or the client's error).
+  Result<int> RunOnce();
+
+  ForwarderStats Stats() const;
+  // rampart_audit_forwarded_events, rampart_audit_forward_failures and
+  // rampart_audit_forward_lag (head seq - forwarded seq; read from the store).
+  std::vector<server::Sample> MetricSamples() const;
+
+  // The destination key of the stored position: hex SHA-256 of the URL.
+  static std::string DestinationOf(std::string_view url);
+  // The JSON body of one batch.
+  static std::string BuildBody(const std::vector<store::AuditEvent>& events);
+
+ private:
+  void Loop();
+
+  store::Store& store_;
+  net::HttpClient& client_;
+  const net::EgressPolicy egress_;
+  Clock& clock_;
+  const ForwarderOptions options_;
+  const FailureSink on_failure_;
+  const std::string destination_;
+
+  std::atomic<int64_t> forwarded_events_{0};
+  std::atomic<int64_t> failed_attempts_{0};
+  std::atomic<int64_t> forwarded_seq_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool kicked_ = false;    // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace rampart::audit

@@ -1,0 +1,144 @@
+// The config's audit_forward block: validated strictly at load (unknown keys, ranges, the
+// URL against the egress rules it will be sent under), and its secret read from a file
+// of mode 0600/0400 or the environment, never echoed.
+#include "cli/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+namespace rampart::cli {
+namespace {
+
+constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  ConfigTest() {
+    std::string pattern = ::testing::TempDir() + "rampart_config_XXXXXX";
+    dir_ = ::mkdtemp(pattern.data());
+    ::unsetenv("RAMPART_AUDIT_FORWARD_SECRET");
+  }
+  ~ConfigTest() override {
+    std::remove((dir_ + "/config.yaml").c_str());
+    std::remove((dir_ + "/secret").c_str());
+    ::rmdir(dir_.c_str());
+    ::unsetenv("RAMPART_AUDIT_FORWARD_SECRET");
+  }
+
+  Result<Config> Load(const std::string& yaml) {
+    std::ofstream(dir_ + "/config.yaml") << yaml;
+    return LoadConfig(dir_ + "/config.yaml");
+  }
+  std::string Secret(const std::string& content, mode_t mode) {
+    const std::string path = dir_ + "/secret";
+    std::remove(path.c_str());
+    std::ofstream(path) << content;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
+  // The load's error message, "" when it loaded.
+  std::string Refusal(const std::string& yaml) {
+    auto c = Load(yaml);
+    return c.ok() ? "" : c.error().message;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ConfigTest, AuditForwardIsOffWhenAbsentAndParsedWithDefaults) {
+  EXPECT_FALSE(Load("listen: 127.0.0.1:0\n")->audit_forward.has_value());
+  auto c = Load("audit_forward: {url: \"https://collector.example.com/audit\"}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_TRUE(c->audit_forward.has_value());
+  EXPECT_EQ(c->audit_forward->batch, 100);
+  EXPECT_EQ(c->audit_forward->interval_ms, 1000);
+  c = Load(
+      "audit_forward:\n  url: https://127.0.0.1:9443/in\n  batch: 1000\n  interval_ms: 50\n"
+      "  allow_cidrs: [127.0.0.1/32]\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->audit_forward->batch, 1000);
+  // Widened for this URL only: the process policy stays as it was.
+  EXPECT_TRUE(c->egress == nullptr);
+  const net::EgressPolicy policy = AuditForwardPolicy(*c);
+  ASSERT_EQ(policy.allow_cidrs.size(), 1u);
+  EXPECT_FALSE(policy.DeniedAddress(*net::ParseIp("127.0.0.1")).has_value());
+  EXPECT_TRUE(policy.DeniedAddress(*net::ParseIp("10.0.0.1")).has_value());
+}
+
+TEST_F(ConfigTest, AuditForwardRefusesBadValuesWithClearErrors) {
+  EXPECT_NE(Refusal("audit_forward: {url: \"http://collector.example.com/\"}\n")
+                .find("audit_forward.url is refused by the egress rules"),
+            std::string::npos);
+  // A private address without allow_cidrs, and one that allow_cidrs does not cover.
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://10.1.2.3/in\"}\n").find("denied range"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://127.0.0.1/in\", allow_cidrs: [10.0.0.0/8]}\n")
+                .find("list it in audit_forward.allow_cidrs"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://[::1]/in\"}\n").find("denied range"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_forward: {url: \"ftp://x.example.com/\"}\n").find("audit_forward.url"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_forward: {}\n").find("audit_forward.url is required"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://a.example.com/\", secret: x}\n")
+                .find("unknown key audit_forward/secret"),
+            std::string::npos);
+  for (const char* bad : {"0", "1001", "\"10\""}) {
+    EXPECT_NE(Refusal(std::string("audit_forward: {url: \"https://a.example.com/\", batch: ") +
+                      bad + "}\n")
+                  .find("audit_forward.batch must be 1..1000"),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://a.example.com/\", interval_ms: 5}\n")
+                .find("audit_forward.interval_ms must be"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://a.example.com/\", allow_cidrs: [nope]}\n")
+                .find("is not a CIDR"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_forward: [1]\n").find("audit_forward must be a mapping"),
+            std::string::npos);
+  // Plain http when the process allows it, and the query (maybe a token) never echoed.
+  EXPECT_EQ(Refusal("egress: {allow_http: true}\naudit_forward: {url: \"http://a.example.com/\"}\n"),
+            "");
+  EXPECT_EQ(Refusal("audit_forward: {url: \"https://10.0.0.1/?token=tok-Secret-77\"}\n")
+                .find("tok-Secret-77"),
+            std::string::npos);
+}
+
+TEST_F(ConfigTest, AuditForwardSecretFromAPrivateFileOrTheEnvironment) {
+  auto c = Load("audit_forward: {url: \"https://a.example.com/\"}\n");
+  ASSERT_TRUE(c.ok());
+  auto none = AuditForwardKey(*c);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("RAMPART_AUDIT_FORWARD_SECRET"), std::string::npos);
+
+  ::setenv("RAMPART_AUDIT_FORWARD_SECRET", kSecret, 1);
+  auto from_env = AuditForwardKey(*c);
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->size(), 24u);  // the decoded whsec key
+
+  const std::string readable = Secret(std::string(kSecret) + "\n", 0644);
+  c = Load("audit_forward: {url: \"https://a.example.com/\", secret_file: \"" + readable + "\"}\n");
+  ASSERT_TRUE(c.ok());
+  auto refused = AuditForwardKey(*c);  // the file wins over the environment, and is refused
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("mode 0600 or 0400"), std::string::npos);
+  Secret("raw-bytes-secret-0123456789\n", 0400);
+  auto raw = AuditForwardKey(*c);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(*raw, "raw-bytes-secret-0123456789");
+  Secret("whsec_%%%not-base64%%%", 0600);
+  auto bad = AuditForwardKey(*c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message.find("not-base64"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rampart::cli

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Audit forwarding end to end (ASVS V16.4.3) against the real binary: `rampart serve` with
+# audit_forward pushes every audit event to a loopback collector (python3), which checks
+# each batch's Standard Webhooks signature with its own copy of the secret and answers 500
+# to the first two batches. The collector must end up with every event of the chain
+# exactly once and in seq order (1..N, N from `rampart audit verify`), across the outage
+# and a restart; one log line per failed attempt; /metrics shows the counters and lag 0;
+# the secret appears in no output, log or metrics. Wrong URLs and a readable secret file
+# stop the start with a clear error. Talks only to 127.0.0.1.
+set -uo pipefail
+BIN="$1"
+SRC="$2"
+TMP=$(mktemp -d)
+PID=""
+UP_PID=""
+cleanup() {
+  [[ -n "$PID" ]] && kill -9 "$PID" 2>/dev/null
+  [[ -n "$UP_PID" ]] && kill -9 "$UP_PID" 2>/dev/null
+  [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+e2e_on_failure() { tail -5 "$TMP/serve.err"; tail -5 "$TMP/collector.log" 2>/dev/null; }
+
+SECRET="whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+printf '%s\n' "$SECRET" >"$TMP/secret"
+chmod 600 "$TMP/secret"
+RAW_KEY_HEX=$(python3 -c 'import base64,sys; print(base64.b64decode(sys.argv[1][6:]).hex())' "$SECRET")
+
+# The collector: verifies v1,base64(HMAC-SHA256(key, id.timestamp.body)) with the standard
+# library only; appends the seqs of every batch it accepts (2xx) to accepted.txt, one line
+# per batch; answers 500 to the first FAILS batches; 401 to a bad signature.
+cat >"$TMP/collector.py" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+key = base64.b64decode(open(sys.argv[1]).read().strip()[6:])
+out, log, fails = sys.argv[2], sys.argv[3], [int(sys.argv[4])]
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', '0')))
+        wid = self.headers.get('webhook-id', '')
+        ts = self.headers.get('webhook-timestamp', '')
+        want = 'v1,' + base64.b64encode(hmac.new(key, f'{wid}.{ts}.'.encode() + body, hashlib.sha256).digest()).decode()
+        ok = hmac.compare_digest(want, self.headers.get('webhook-signature', '')) and abs(time.time() - int(ts or 0)) < 300
+        status = 401
+        if ok:
+            status = 500 if fails[0] > 0 else 200
+            fails[0] -= 1
+        d = json.loads(body)
+        seqs = [e['seq'] for e in d['events']]
+        with open(log, 'a') as f:
+            f.write(f'{wid} {status} {d["type"]} {len(seqs)}\n')
+        if status == 200:
+            with open(out, 'a') as f:
+                f.write(' '.join(map(str, seqs)) + '\n')
+        self.send_response(status)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+s = HTTPServer(('127.0.0.1', 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+: >"$TMP/accepted.txt"
+python3 "$TMP/collector.py" "$TMP/secret" "$TMP/accepted.txt" "$TMP/collector.log" 2 >"$TMP/collector.port" &
+UP_PID=$!
+for _ in $(seq 1 50); do [[ -s "$TMP/collector.port" ]] && break; sleep 0.1; done
+UP_PORT=$(head -1 "$TMP/collector.port")
+
+cat >"$TMP/config.yaml" <<EOF
+egress: { allow_http: true }
+audit_forward:
+  url: http://127.0.0.1:$UP_PORT/audit
+  secret_file: $TMP/secret
+  batch: 3
+  interval_ms: 50
+  allow_cidrs: [127.0.0.1/32]
+EOF
+
+DATA="$TMP/data"
+: >"$TMP/serve.out"
+: >"$TMP/serve.err"
+start() {
+  "$BIN" serve --config "$TMP/config.yaml" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.now" 2>>"$TMP/serve.err" &
+  PID=$!
+  wait_for_port "$TMP/serve.now" "$PID"
+  cat "$TMP/serve.now" >>"$TMP/serve.out"
+  BASE="http://127.0.0.1:$PORT"
+}
+stop() { kill -TERM "$PID"; wait "$PID"; PID=""; }
+failed_logins() {  # failed_logins N: N audited auth.failed events
+  for _ in $(seq 1 "$1"); do
+    curl -s -o /dev/null -X POST "$BASE/v1/auth/login" -H 'Content-Type: application/json' \
+      --data-binary '{"email":"owner@fwd.test","password":"wrong password!"}'
+  done
+}
+head_seq() { "$BIN" audit verify --data "$DATA" | sed -n 's/^audit chain intact: \([0-9]*\) events$/\1/p'; }
+# The collector's accepted seqs, one per line.
+accepted() { tr ' ' '\n' <"$TMP/accepted.txt" | sed '/^$/d'; }
+wait_forwarded() {  # wait_forwarded N: until the collector accepted N events (or 30 s)
+  for _ in $(seq 1 300); do
+    [[ $(accepted | wc -l) -ge $1 ]] && break
+    sleep 0.1
+  done
+}
+
+start
+check "server started with audit_forward" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
+TOKEN=$(cat "$DATA/setup-token")
+curl -s -o "$TMP/setup.json" -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' \
+  --data-binary "{\"setup_token\":\"$TOKEN\",\"org_name\":\"Fwd\",\"email\":\"owner@fwd.test\",\"password\":\"correct horse battery\"}"
+ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
+curl -s -c "$TMP/cookies" -o "$TMP/login.json" -X POST "$BASE/v1/auth/login" \
+  -H 'Content-Type: application/json' --data-binary '{"email":"owner@fwd.test","password":"correct horse battery"}'
+CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
+curl -s -b "$TMP/cookies" -o "$TMP/key.json" -X POST "$BASE/v1/orgs/$ORG/api-keys" \
+  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data-binary '{"name":"e2e","scope":"read_write"}'
+KEY=$(json "$TMP/key.json" 'd["key"]')
+failed_logins 5
+
+# The first two batches get 500; the forwarder backs off (1 s, 2 s) and sends them again.
+for _ in $(seq 1 300); do
+  curl -s -o "$TMP/metrics" "$BASE/metrics" -H "Authorization: Bearer $KEY"
+  grep -q '^rampart_audit_forward_lag 0$' "$TMP/metrics" && break
+  sleep 0.1
+done
+check "metrics: lag 0 once the collector is back" 0 "$(grep -c '^rampart_audit_forward_lag 0$' "$TMP/metrics" >/dev/null; echo $?)"
+check "metrics: two failed attempts" 1 "$(grep -c '^rampart_audit_forward_failures 2$' "$TMP/metrics")"
+check "one log line per failed attempt" 2 "$(grep -c 'audit forwarding failed' "$TMP/serve.err")"
+grep 'audit forwarding failed' "$TMP/serve.err" | head -1 | grep -q 'http_500'
+check "the log line says why" 0 $?
+check "the collector refused no signature" 0 "$(grep -c ' 401 ' "$TMP/collector.log")"
+
+stop
+N1=$(head_seq)
+check "every event so far forwarded once, in order (1..$N1)" "$(seq 1 "$N1" | tr '\n' ' ')" "$(accepted | tr '\n' ' ')"
+
+# Restart: events written before and after are forwarded from the stored position.
+start
+failed_logins 4
+for _ in $(seq 1 300); do
+  curl -s -o "$TMP/metrics" "$BASE/metrics" -H "Authorization: Bearer $KEY"
+  grep -q '^rampart_audit_forward_lag 0$' "$TMP/metrics" && break
+  sleep 0.1
+done
+stop
+N2=$(head_seq)
+check "more events after the restart" 1 "$((N2 > N1))"
+check "after the restart: 1..$N2 exactly once, in order" "$(seq 1 "$N2" | tr '\n' ' ')" "$(accepted | tr '\n' ' ')"
+
+for f in "$TMP/serve.out" "$TMP/serve.err" "$TMP/metrics"; do
+  grep -qF -e "$SECRET" -e "${SECRET#whsec_}" -e "$RAW_KEY_HEX" "$f"
+  rc=$?
+  check "the secret is not in ${f##*/}" 1 "$rc"
+done
+
+# Refused at start, with a clear error (exit 2).
+refused() {  # refused NAME PATTERN CONFIG-TEXT [ENV]
+  printf '%s\n' "$3" >"$TMP/bad.yaml"
+  env ${4:-} "$BIN" serve --config "$TMP/bad.yaml" --data "$TMP/data2" --listen 127.0.0.1:0 >"$TMP/out" 2>&1
+  check "$1 refused" 2 $?
+  grep -q "$2" "$TMP/out"
+  check "$1: the error says why" 0 $?
+  grep -qF "${SECRET#whsec_}" "$TMP/out"
+  check "$1: the error holds no secret" 1 $?
+}
+refused "plain http without egress.allow_http" "refused by the egress rules" \
+  "audit_forward: {url: \"http://127.0.0.1:$UP_PORT/audit\", secret_file: $TMP/secret, allow_cidrs: [127.0.0.1/32]}"
+refused "a private address without allow_cidrs" "denied range" \
+  "audit_forward: {url: \"https://10.20.30.40/audit\", secret_file: $TMP/secret}"
+chmod 644 "$TMP/secret"
+refused "a secret file others can read" "mode 0600 or 0400" \
+  "audit_forward: {url: \"https://collector.example.com/audit\", secret_file: $TMP/secret}"
+refused "no secret at all" "RAMPART_AUDIT_FORWARD_SECRET" \
+  "audit_forward: {url: \"https://collector.example.com/audit\"}"
+refused "a malformed whsec secret" "not a valid whsec" \
+  "audit_forward: {url: \"https://collector.example.com/audit\"}" "RAMPART_AUDIT_FORWARD_SECRET=whsec_%%%"
+
+summary audit_forward_end_to_end
