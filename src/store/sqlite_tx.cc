@@ -752,6 +752,15 @@ Result<std::vector<AuditEvent>> SqliteTx::ListAllAudit(int64_t after_seq, int li
   return QueryAll<AuditEvent>(s, ReadAudit);
 }
 
+Result<int64_t> SqliteTx::DeleteAuditThrough(int64_t through_seq) {
+  // The trigger audit_events_no_delete aborts the statement (and so deletes nothing)
+  // when an event past the recorded checkpoint would go.
+  Stmt s(conn_, "DELETE FROM audit_events WHERE seq <= ?");
+  Status status = s.Int(through_seq).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes();
+}
+
 // ---- Data keys and connectors -----------------------------------------------------------
 
 namespace {

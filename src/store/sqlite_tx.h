@@ -105,6 +105,7 @@ class SqliteTx final : public Tx {
   Result<std::vector<AuditEvent>> ListAudit(std::string_view org_id, int64_t after_seq,
                                             int limit) override;
   Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) override;
+  Result<int64_t> DeleteAuditThrough(int64_t through_seq) override;
 
   Status InsertDataKey(const DataKey& key) override;
   Result<std::vector<DataKey>> ListDataKeys(std::string_view org_id) override;

@@ -406,6 +406,11 @@ class Tx {
                                                     int limit) = 0;
   // Every event with seq > after_seq, oldest first (for `rampart audit verify`).
   virtual Result<std::vector<AuditEvent>> ListAllAudit(int64_t after_seq, int limit) = 0;
+  // Audit retention (audit/retention.h): deletes every event with seq <= `through_seq`
+  // and returns how many. The SQLite store refuses (kInternal, nothing deleted) unless the
+  // retention checkpoint recorded in settings ("audit.checkpoint") covers them, so the
+  // caller writes the checkpoint first, in the same transaction.
+  virtual Result<int64_t> DeleteAuditThrough(int64_t through_seq) = 0;
 
   // Data keys of the keyring. InsertDataKey: kConflict when (org_id, version) exists.
   virtual Status InsertDataKey(const DataKey& key) = 0;
