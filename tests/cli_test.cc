@@ -8,7 +8,11 @@
 #include <fstream>
 #include <string>
 
+#include "rampart/audit/checkpoint.h"
+#include "rampart/audit/retention.h"
 #include "rampart/cli/commands.h"
+#include "rampart/core/clock.h"
+#include "rampart/store/store.h"
 
 namespace rampart::cli {
 namespace {
@@ -211,6 +215,126 @@ TEST(CliValidateTest, ReportsEveryFile) {
   EXPECT_NE(c.err.find("load_duplicate_id.yaml: /steps/1/then/0/id: invalid_definition"),
             std::string::npos)
       << c.err;
+}
+
+
+// `rampart audit verify` after audit retention purged a prefix: the retention checkpoint
+// is checked with the master key found as serve finds it; without a key the command never
+// says intact, and a checkpoint signed by another key is broken.
+class CliAuditVerifyTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kDay = 86'400'000;
+
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    ::unsetenv("RAMPART_MASTER_KEY");
+    ::unsetenv("RAMPART_PREVIOUS_MASTER_KEY");
+    data_ = tmp_.path().string();
+    auto store = store::OpenSqliteStore({.path = data_ + "/rampart.db", .synchronous_full = false});
+    ASSERT_TRUE(store.ok());
+    const int64_t now = UnixMillis(SystemClock().Now());
+    for (int i = 0; i < 10; ++i) {
+      Status st = (*store)->Write([&](store::Tx& tx) -> Status {
+        store::AuditEvent event;
+        event.time = now - (i < 8 ? 60 : 1) * kDay;
+        event.actor = "system";
+        event.action = "login";
+        event.outcome = "success";
+        event.details = "{}";
+        auto appended = tx.AppendAudit(event);
+        return appended.ok() ? Status::Ok() : Status(appended.error());
+      });
+      ASSERT_TRUE(st.ok());
+    }
+    store_ = std::move(store).value();
+  }
+  void TearDown() override { ::unsetenv("RAMPART_MASTER_KEY"); }
+
+  void Purge(const std::string& master_key) {
+    audit::AuditRetention retention(*store_, SystemClock(),
+                                    {.retention_days = 30,
+                                     .checkpoint_key = audit::CheckpointKey(master_key)});
+    auto purged = retention.RunOnce();
+    ASSERT_TRUE(purged.ok()) << purged.error().message;
+    ASSERT_EQ(*purged, 8);
+  }
+
+  std::string KeyFile(const std::string& name, const std::string& key) {
+    std::string file = tmp_.Write(name, key + "\n");
+    std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write);
+    return file;
+  }
+
+  Captured Verify(AuditVerifyOptions options) {
+    if (options.data_dir.empty()) options.data_dir = data_;
+    return Capture([&](auto out, auto err) { return AuditVerify(options, out, err); });
+  }
+
+  TempDir tmp_;
+  std::string data_;
+  std::unique_ptr<store::Store> store_;
+  const std::string key_ = "the master key of this test, 32+ characters";
+  const std::string other_key_ = "another master key, at least 32 characters";
+};
+
+TEST_F(CliAuditVerifyTest, WithoutACheckpointNoKeyIsNeeded) {
+  auto c = Verify({});
+  EXPECT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_NE(c.out.find("audit chain intact: 10 events"), std::string::npos) << c.out;
+}
+
+TEST_F(CliAuditVerifyTest, ACheckpointVerifiesWithTheMasterKeyOfEachSource) {
+  Purge(key_);
+  // Config master_key_file.
+  std::string config = tmp_.Write("config.yaml", "master_key_file: " + KeyFile("k", key_) + "\n");
+  auto c = Verify({.config = config});
+  EXPECT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_NE(c.out.find("audit chain intact: 3 events, from the retention checkpoint at event 8"),
+            std::string::npos)
+      << c.out;
+  // The config's data directory when --data is not given.
+  std::string config_with_data = tmp_.Write(
+      "config2.yaml", "data: " + data_ + "\nmaster_key_file: " + KeyFile("k2", key_) + "\n");
+  c = Capture([&](auto out, auto err) {
+    return AuditVerify({.config = config_with_data}, out, err);
+  });
+  EXPECT_EQ(c.code, kExitOk) << c.out << c.err;
+  // RAMPART_MASTER_KEY.
+  ::setenv("RAMPART_MASTER_KEY", key_.c_str(), 1);
+  EXPECT_EQ(Verify({}).code, kExitOk);
+  ::unsetenv("RAMPART_MASTER_KEY");
+  // <data>/master.key, as serve generates it.
+  KeyFile("master.key", key_);
+  EXPECT_EQ(Verify({}).code, kExitOk);
+}
+
+TEST_F(CliAuditVerifyTest, WithoutTheMasterKeyACheckpointIsNeverIntact) {
+  Purge(key_);
+  auto c = Verify({});
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_EQ(c.out.find("intact"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("cannot be checked without the master key"), std::string::npos) << c.out;
+}
+
+TEST_F(CliAuditVerifyTest, ACheckpointOfAnotherMasterKeyIsBroken) {
+  Purge(other_key_);
+  ::setenv("RAMPART_MASTER_KEY", key_.c_str(), 1);
+  auto c = Verify({});
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_NE(c.out.find("BROKEN at event 9: checkpoint signature invalid"), std::string::npos)
+      << c.out;
+  EXPECT_NE(c.out.find("first bad event: {"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find(key_), std::string::npos);
+  EXPECT_EQ(c.out.find(other_key_), std::string::npos);
+  // The replaced key, given as a previous one, is accepted.
+  std::string config = tmp_.Write("config.yaml",
+                                  "previous_master_key_files: [" + KeyFile("old", other_key_) + "]\n");
+  EXPECT_EQ(Verify({.config = config}).code, kExitOk);
+}
+
+TEST_F(CliAuditVerifyTest, NoStoreIsInvalid) {
+  EXPECT_EQ(Verify({.data_dir = data_ + "/nothing"}).code, kExitInvalid);
 }
 
 }  // namespace

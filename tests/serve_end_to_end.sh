@@ -329,6 +329,69 @@ check "cancel the queued run" 202 "$(api POST "/v1/orgs/$ORG/runs/$SECOND/cancel
 check "cancel the running run" 202 "$(api POST "/v1/orgs/$ORG/runs/$FIRST/cancel")"
 kill -TERM "$PID"; wait "$PID"; PID=""
 
+# Audit retention (ASVS V14.2.4): a copy of the store whose events are all 60 days old (the
+# chain re-hashed as if written then). serve with audit_retention_days: 30 purges them at
+# start behind a signed checkpoint; verify still says intact with the master key serve
+# generated in <data>/master.key, never without it, and not with another key.
+AGED="$TMP/aged"
+rm -rf "$AGED" && cp -r "$DATA" "$AGED"
+AGED_EVENTS=$(python3 - "$AGED/rampart.db" <<'PY'
+import hashlib, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+old = int(time.time() * 1000) - 60 * 86400000
+prev = "0" * 64
+rows = db.execute("SELECT seq, org_id, actor, action, target, outcome, source_ip, user_agent, "
+                  "details FROM audit_events ORDER BY seq").fetchall()
+db.execute("DROP TRIGGER audit_events_no_update")
+for row in rows:
+    fields = ["rampart-audit-v1", prev, str(row[0]), str(old)] + list(row[1:])
+    canon = b"".join(b"%d:%s\n" % (len(f.encode()), f.encode()) for f in fields)
+    h = hashlib.sha256(canon).hexdigest()
+    db.execute("UPDATE audit_events SET time = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+               (old, prev, h, row[0]))
+    prev = h
+db.execute("UPDATE settings SET value = ? WHERE key = 'audit.head'", ("%d:%s" % (rows[-1][0], prev),))
+db.execute("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+           "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END")
+db.commit()
+print(rows[-1][0])
+PY
+)
+"$BIN" audit verify --data "$AGED" >"$TMP/verify.out" 2>&1
+check "audit retention: the aged copy verifies before the purge" 0 $?
+printf 'audit_retention_days: 30\n' >"$TMP/aged.yaml"
+"$BIN" serve --data "$AGED" --listen 127.0.0.1:0 --config "$TMP/aged.yaml" >"$TMP/serve.out" 2>>"$TMP/serve.err" &
+PID=$!
+wait_for_port "$TMP/serve.out" "$PID"
+checkpoint_seq() {
+  python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute("SELECT value FROM settings WHERE key=?", ("audit.checkpoint",)).fetchone(); print(r[0].split(":")[1] if r else "")' "$AGED/rampart.db"
+}
+for _ in $(seq 1 200); do [[ -n "$(checkpoint_seq)" ]] && break; sleep 0.1; done
+check "audit retention: serve purged every aged event behind a checkpoint" "$AGED_EVENTS" "$(checkpoint_seq)"
+kill -TERM "$PID"; wait "$PID"; PID=""
+check "audit retention: the audit.purged event is in the chain" 1 \
+  "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM audit_events WHERE action = ? AND actor = ?", ("audit.purged", "system")).fetchone()[0])' "$AGED/rampart.db")"
+"$BIN" audit verify --data "$AGED" >"$TMP/verify.out" 2>&1
+check "audit retention: verify after the purge exits 0" 0 $?
+grep -q "intact: .* from the retention checkpoint at event $AGED_EVENTS" "$TMP/verify.out"
+check "audit retention: verify names the checkpoint" 0 $?
+mv "$AGED/master.key" "$TMP/aged-master.key"
+"$BIN" audit verify --data "$AGED" >"$TMP/verify.out" 2>&1
+check "audit retention: without the master key verify exits 1" 1 $?
+grep -q "cannot be checked without the master key" "$TMP/verify.out" && ! grep -q "intact" "$TMP/verify.out"
+check "audit retention: and says why, never intact" 0 $?
+printf 'master_key_file: %s\n' "$TMP/aged-master.key" >"$TMP/aged-verify.yaml"
+"$BIN" audit verify --data "$AGED" --config "$TMP/aged-verify.yaml" >"$TMP/verify.out" 2>&1
+check "audit retention: verify --config master_key_file exits 0" 0 $?
+"$BIN" audit verify --data "$AGED" --master-key-stdin <"$TMP/aged-master.key" >"$TMP/verify.out" 2>&1
+check "audit retention: verify --master-key-stdin exits 0" 0 $?
+RAMPART_MASTER_KEY="other-master-key-$(printf 'y%.0s' $(seq 1 30))" "$BIN" audit verify --data "$AGED" >"$TMP/verify.out" 2>&1
+check "audit retention: another master key exits 1" 1 $?
+grep -q "checkpoint signature invalid" "$TMP/verify.out"
+check "audit retention: another master key is a bad checkpoint" 0 $?
+python3 -c 'import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute("DELETE FROM audit_events WHERE seq = ?", (int(sys.argv[2]) + 1,))' "$AGED/rampart.db" "$AGED_EVENTS" 2>/dev/null
+check "audit retention: a raw DELETE past the checkpoint still aborts" 1 $?
+
 # api_rate_limit (ASVS V2.4.1): a token bucket per authenticated principal. With a burst
 # of 3 and 1 token a minute, the key's 4th request is refused with 429 + Retry-After,
 # while the owner's session (another principal) and the public routes still answer.
@@ -392,6 +455,13 @@ printf 'listen: 127.0.0.1:0\nmax_queued_runs: 0\n' >"$TMP/config.yaml"
 check "max_queued_runs out of range refused" 2 $?
 grep -q "max_queued_runs must be 1..1000000" "$TMP/out"
 check "max_queued_runs refusal says why" 0 $?
+for bad in -1 1 29 36501 '"30"'; do
+  printf 'listen: 127.0.0.1:0\naudit_retention_days: %s\n' "$bad" >"$TMP/config.yaml"
+  "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+  check "audit_retention_days $bad refused" 2 $?
+  grep -q "audit_retention_days must be 0 (keep forever) or 30..36500 days" "$TMP/out"
+  check "audit_retention_days $bad refusal says why" 0 $?
+done
 for bad in -1 3651 '"30"'; do
   printf 'listen: 127.0.0.1:0\nruns_retention_days: %s\n' "$bad" >"$TMP/config.yaml"
   "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1

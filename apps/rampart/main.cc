@@ -36,11 +36,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--master-key-stdin", serve.master_key_stdin,
                       "Read the master key from the first line of stdin");
 
-  std::string audit_data = "./var";
+  rampart::cli::AuditVerifyOptions audit_verify;
   CLI::App* audit_cmd = app.add_subcommand("audit", "Audit log tools");
   audit_cmd->require_subcommand(1);
   CLI::App* verify_cmd = audit_cmd->add_subcommand("verify", "Check the audit hash chain");
-  verify_cmd->add_option("--data", audit_data, "Data directory (default ./var)");
+  verify_cmd->add_option("--data", audit_verify.data_dir,
+                         "Data directory (default: config data, else ./var)");
+  verify_cmd->add_option("--config", audit_verify.config,
+                         "YAML configuration file (data, master_key_file)");
+  verify_cmd->add_flag("--master-key-stdin", audit_verify.master_key_stdin,
+                       "Read the master key from the first line of stdin (checks the "
+                       "retention checkpoint)");
 
   rampart::cli::KeysRotateOptions keys_rotate;
   CLI::App* keys_cmd = app.add_subcommand("keys", "Keyring maintenance");
@@ -72,7 +78,7 @@ int main(int argc, char** argv) {
   }
   if (*run_cmd) return rampart::cli::Run(run, stdout, stderr);
   if (*serve_cmd) return rampart::cli::Serve(serve, stdout, stderr);
-  if (*verify_cmd) return rampart::cli::AuditVerify(audit_data, stdout, stderr);
+  if (*verify_cmd) return rampart::cli::AuditVerify(audit_verify, stdout, stderr);
   if (*rotate_cmd) return rampart::cli::KeysRotate(keys_rotate, stdout, stderr);
   if (*rewrap_cmd) return rampart::cli::KeysRewrap(keys_rewrap, stdout, stderr);
   if (*validate_cmd) return rampart::cli::Validate(files, stdout, stderr);

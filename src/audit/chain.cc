@@ -3,6 +3,7 @@
 #include <charconv>
 #include <string_view>
 
+#include "rampart/audit/checkpoint.h"
 #include "rampart/crypto/crypto.h"
 
 namespace rampart::audit {
@@ -68,30 +69,36 @@ void AppendAsync(store::Store& store, store::AuditEvent event, std::function<voi
       std::move(done));
 }
 
-Result<VerifyReport> Verify(store::Store& store) {
+Result<VerifyReport> Verify(store::Store& store, const VerifyOptions& options) {
   VerifyReport report;
   std::string expected_prev = kGenesisHash;
   int64_t expected_seq = 1;
   int64_t after = 0;
-  // The head is read in the snapshot of the first batch: events appended while the walk
-  // runs come after it, so it must be found among the events walked.
-  bool head_read = false;
+  // The head and the checkpoint are read in the snapshot of the first batch: events
+  // appended (or purged) while the walk runs come after it, so the head must be found
+  // among the events walked.
+  bool first_batch = true;
   std::optional<ChainHead> head;
+  std::optional<std::string> checkpoint_text;
   bool head_seen = false;
   constexpr int kBatch = 1000;
   constexpr const char* kHeadMismatch = "head mismatch (events deleted at the end)";
   while (true) {
     std::vector<store::AuditEvent> batch;
+    const bool reading_first = first_batch;
     Status status = store.Read([&](store::Tx& tx) -> Status {
-      if (!head_read) {
+      if (first_batch) {
         auto text = tx.GetSetting(kHeadSettingKey);
         if (!text.ok()) return text.error();
-        head_read = true;
         if (text->has_value()) {
           head = ParseHead(**text);
           // A head that does not parse was written by someone else than the store.
           if (!head) head = ChainHead{0, ""};
         }
+        auto checkpoint = tx.GetSetting(kCheckpointSettingKey);
+        if (!checkpoint.ok()) return checkpoint.error();
+        checkpoint_text = std::move(checkpoint).value();
+        first_batch = false;
       }
       auto events = tx.ListAllAudit(after, kBatch);
       if (!events.ok()) return events.error();
@@ -103,6 +110,46 @@ Result<VerifyReport> Verify(store::Store& store) {
       report.intact = false;
       report.reason = kHeadMismatch;
       return report;
+    }
+    if (reading_first && checkpoint_text) {
+      // The chain starts where the last purge left it; every way the checkpoint can fail
+      // reports the first event kept (its link to the purged part cannot be trusted).
+      auto fail_checkpoint = [&](const char* reason) {
+        report.intact = false;
+        report.reason = reason;
+        if (!batch.empty()) {
+          report.first_bad_seq = batch.front().seq;
+          report.first_bad_event = batch.front();
+        }
+      };
+      const std::optional<Checkpoint> checkpoint = ParseCheckpoint(*checkpoint_text);
+      if (!checkpoint) {
+        fail_checkpoint("checkpoint malformed");
+        return report;
+      }
+      report.checkpoint_seq = checkpoint->seq;
+      if (options.checkpoint_keys.empty()) {
+        fail_checkpoint(kCheckpointNeedsKey);
+        return report;
+      }
+      if (!CheckpointSignedBy(*checkpoint, options.checkpoint_keys)) {
+        fail_checkpoint("checkpoint signature invalid (forged or altered checkpoint)");
+        return report;
+      }
+      // A purge always appends its audit.purged event after the checkpoint.
+      if (batch.empty()) {
+        report.intact = false;
+        report.first_bad_seq = checkpoint->seq + 1;
+        report.reason = "no event after the checkpoint";
+        return report;
+      }
+      if (batch.front().seq != checkpoint->seq + 1 ||
+          batch.front().prev_hash != checkpoint->hash) {
+        fail_checkpoint("events deleted beyond the checkpoint (it does not meet the first event)");
+        return report;
+      }
+      expected_seq = checkpoint->seq + 1;
+      expected_prev = checkpoint->hash;
     }
     for (const store::AuditEvent& event : batch) {
       auto fail = [&](const char* reason) {

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <initializer_list>
 
+#include "rampart/audit/retention.h"
 #include "rampart/engine/engine.h"
 #include "rampart/engine/local.h"
 #include "rampart/model/workflow.h"
@@ -158,7 +159,7 @@ Result<Config> LoadConfig(const std::string& path) {
                              "trusted_proxies", "jwt", "cors_origins", "max_concurrent_runs",
                              "previous_master_key_files",
                              "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
-                             "runs_retention_days",
+                             "runs_retention_days", "audit_retention_days",
                              "webhook_org_rate_limit", "api_rate_limit", "quotas",
                              "audit_forward"},
                          "");
@@ -206,6 +207,16 @@ Result<Config> LoadConfig(const std::string& path) {
   RAMPART_ASSIGN(config.runs_retention_days,
                  IntAt(o, "", "runs_retention_days", 0, 3650, config.runs_retention_days,
                        " days (0 keeps runs forever)"));
+  // Audit events are kept at least 30 days when retention is on: investigations of an
+  // incident start after it is noticed, and need the history before it.
+  {
+    auto days = IntAt(o, "", "audit_retention_days", 0, 36500, config.audit_retention_days);
+    if (!days.ok() || (*days != 0 && *days < audit::kMinAuditRetentionDays)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "config: audit_retention_days must be 0 (keep forever) or 30..36500 days");
+    }
+    config.audit_retention_days = *days;
+  }
   if (const auto* limit = o.if_contains("webhook_org_rate_limit");
       limit != nullptr && !limit->is_null()) {
     if (!limit->is_object()) {

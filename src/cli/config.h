@@ -51,6 +51,9 @@ struct Config {
   // Finished runs (succeeded, failed, cancelled) older than this many days are deleted
   // by a background sweep with their hook deliveries (0..3650); 0 keeps them forever.
   int runs_retention_days = 0;
+  // Audit events older than this many days are purged by an hourly sweep behind a signed
+  // checkpoint (audit/retention.h): 0 keeps them forever, else 30..36500.
+  int audit_retention_days = 0;
   // webhook_org_rate_limit: {rpm, burst}: every trigger of an org draws from one bucket
   // (on top of each trigger's own rate_limit); 0: api::ApiOptions' defaults.
   int webhook_org_rpm = 0;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,7 +28,9 @@
 #include "rampart/net/http_client.h"
 #include "rampart/net/resolver.h"
 #include "rampart/audit/chain.h"
+#include "rampart/audit/checkpoint.h"
 #include "rampart/audit/forwarder.h"
+#include "rampart/audit/retention.h"
 #include "cli/build_info.h"
 #include "cli/config.h"
 #include "cli/json_log.h"
@@ -160,6 +163,20 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // which the org's owners and support grants read (GET /v1/orgs/{org}/diagnostics/logs).
   server::OrgLogRing org_log;
   JsonLog log(err, process_secrets, &org_log);
+  // Audit retention signs its checkpoints with a key derived from the same master key
+  // (and accepts those of the previous ones): derived before the keyring takes them.
+  audit::AuditRetentionOptions audit_retention_options{
+      .retention_days = config->audit_retention_days,
+      .on_error = [&log](const Error& e) {
+        log.Log("error", "audit retention sweep failed",
+                {{"code", e.code_name()}, {"error", e.message}});
+      }};
+  if (config->audit_retention_days > 0) {
+    audit_retention_options.checkpoint_key = audit::CheckpointKey(master->material);
+    for (const std::string& key : *previous_keys) {
+      audit_retention_options.previous_checkpoint_keys.push_back(audit::CheckpointKey(key));
+    }
+  }
   api::StoreKeyStore key_store(**store);
   crypto::Keyring keyring(std::move(master->material), std::move(previous_keys).value(),
                           key_store, SystemRandom());
@@ -321,6 +338,29 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
         });
     forwarder->Start();  // resumes after the last acknowledged seq
   }
+  // With forwarding on, retention never purges an event the collector has not
+  // acknowledged: the bound is the forwarder's stored position (nullopt on a read error,
+  // which purges nothing).
+  if (config->audit_forward) {
+    audit_retention_options.max_purge_seq =
+        [&s = **store, destination = audit::AuditForwarder::DestinationOf(
+                           config->audit_forward->url)]() -> std::optional<int64_t> {
+      int64_t forwarded = 0;
+      Status read = s.Read([&](store::Tx& tx) -> Status {
+        auto seq = tx.GetAuditForwardedSeq(destination);
+        if (!seq.ok()) return seq.error();
+        forwarded = *seq;
+        return Status::Ok();
+      });
+      if (!read.ok()) return std::nullopt;
+      return forwarded;
+    };
+  }
+  // Audit retention (audit_retention_days; 0 = forever): an hourly sweep purges the oldest
+  // events behind a signed checkpoint, 1000 per commit, audited as audit.purged.
+  audit::AuditRetention audit_retention(**store, SystemClock(),
+                                        std::move(audit_retention_options));
+  audit_retention.Start();
   runs::WorkflowCache cache(**store);
 
   server::Metrics metrics;
@@ -425,21 +465,63 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   scheduler.Stop();
   run_service.Stop(std::chrono::seconds(20));
   retention.Stop();
+  audit_retention.Stop();
   hook_dispatcher.Stop();  // pending deliveries stay pending for the next start
   // Waits for the POST in flight (bounded by its timeout); the rest goes at the next start.
   if (forwarder) forwarder->Stop();
   return kExitOk;
 }
 
-int AuditVerify(const std::string& data_dir, std::FILE* out, std::FILE* err) {
+int AuditVerify(const AuditVerifyOptions& options, std::FILE* out, std::FILE* err) {
+  auto config = LoadConfig(options.config);
+  if (!config.ok()) return Fail(err, config.error());
+  const std::string data_dir = !options.data_dir.empty() ? options.data_dir
+                               : !config->data.empty()   ? config->data
+                                                         : "./var";
   if (::access((data_dir + "/rampart.db").c_str(), F_OK) != 0) {
     std::fprintf(err, "rampart: no store in %s\n", data_dir.c_str());
     return kExitInvalid;
   }
+  // The master key, found as serve finds it, only serves the retention checkpoint's MAC:
+  // a chain without a checkpoint verifies without it, so a key that cannot be loaded is
+  // reported only when a checkpoint needs it.
+  audit::VerifyOptions verify_options;
+  std::string key_problem;
+  {
+    auto configured = OperatorMasterKey(*config, options.master_key_stdin);
+    auto master = configured.ok()
+                      ? KeyringMasterKey(*configured, data_dir, /*generate=*/false)
+                      : Result<MasterKeyMaterial>(configured.error());
+    if (master.ok()) {
+      verify_options.checkpoint_keys.push_back(audit::CheckpointKey(master->material));
+      OPENSSL_cleanse(master->material.data(), master->material.size());
+    } else {
+      key_problem = master.error().message;
+    }
+    auto previous = PreviousMasterKeys(*config);
+    if (previous.ok()) {
+      for (std::string& key : *previous) {
+        verify_options.checkpoint_keys.push_back(audit::CheckpointKey(key));
+        OPENSSL_cleanse(key.data(), key.size());
+      }
+    } else if (key_problem.empty()) {
+      key_problem = previous.error().message;
+    }
+  }
   auto store = OpenStore(data_dir);
   if (!store.ok()) return Fail(err, store.error());
-  auto report = audit::Verify(**store);
+  auto report = audit::Verify(**store, verify_options);
   if (!report.ok()) return Fail(err, report.error());
+  if (!report->intact && report->reason == audit::kCheckpointNeedsKey) {
+    // Never "intact": the start of the chain is only as good as the checkpoint's MAC.
+    std::fprintf(out,
+                 "audit chain NOT VERIFIED: it starts at a retention checkpoint (event %lld), "
+                 "which cannot be checked without the master key (master_key_file in "
+                 "--config, RAMPART_MASTER_KEY or --master-key-stdin)%s%s\n",
+                 static_cast<long long>(report->checkpoint_seq.value_or(0)),
+                 key_problem.empty() ? "" : ": ", key_problem.c_str());
+    return kExitRunFailed;
+  }
   if (!report->intact) {
     std::fprintf(out, "audit chain BROKEN at event %lld: %s (%lld events intact before it)\n",
                  static_cast<long long>(report->first_bad_seq), report->reason.c_str(),
@@ -451,6 +533,13 @@ int AuditVerify(const std::string& data_dir, std::FILE* out, std::FILE* err) {
       std::fprintf(out, "first bad event: %s\n", json::Serialize(event).c_str());
     }
     return kExitRunFailed;
+  }
+  if (report->checkpoint_seq) {
+    std::fprintf(out,
+                 "audit chain intact: %lld events, from the retention checkpoint at event %lld\n",
+                 static_cast<long long>(report->events),
+                 static_cast<long long>(*report->checkpoint_seq));
+    return kExitOk;
   }
   std::fprintf(out, "audit chain intact: %lld events\n", static_cast<long long>(report->events));
   return kExitOk;

@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/params.h>
 
 #include <algorithm>
@@ -165,6 +166,33 @@ Digest HmacSha256(std::string_view key, std::string_view message) {
                                message.size()) == 1 &&
                 EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) == 1 &&
                 len == out.size());
+  return out;
+}
+
+std::string HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info,
+                       size_t length) {
+  RAMPART_CHECK(length >= 1 && length <= 255 * 32);
+  // A failure here is a broken installation, not an input error.
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  RAMPART_CHECK(kdf != nullptr);
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf),
+                                                                &EVP_KDF_CTX_free);
+  EVP_KDF_free(kdf);
+  RAMPART_CHECK(ctx != nullptr);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(ikm.data()),
+                                        ikm.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()),
+                                        salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()),
+                                        info.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::string out(length, '\0');
+  RAMPART_CHECK(EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()),
+                               out.size(), params) == 1);
   return out;
 }
 

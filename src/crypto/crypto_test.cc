@@ -54,6 +54,18 @@ TEST(Sha256, KnownAnswers) {
 
 // --- HMAC-SHA-256 (RFC 4231) ---
 
+TEST(HkdfSha256, Rfc5869TestCases1And3) {
+  // RFC 5869 A.1: salt and info given.
+  EXPECT_EQ(HexEncode(HkdfSha256(std::string(22, '\x0b'), *HexDecode("000102030405060708090a0b0c"),
+                                 *HexDecode("f0f1f2f3f4f5f6f7f8f9"), 42)),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+  // RFC 5869 A.3: empty salt and info.
+  EXPECT_EQ(HexEncode(HkdfSha256(std::string(22, '\x0b'), "", "", 42)),
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+  // Another label, another key.
+  EXPECT_NE(HkdfSha256("material", "rampart", "a", 32), HkdfSha256("material", "rampart", "b", 32));
+}
+
 TEST(HmacSha256, Rfc4231) {
   struct Case {
     std::string key, data, mac;

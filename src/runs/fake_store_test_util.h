@@ -284,6 +284,7 @@ class FakeTx final : public store::Tx {
   Status AdvanceAuditForwardedSeq(std::string_view, int64_t, store::Millis) override {
     return Unsupported();
   }
+  Result<int64_t> DeleteAuditThrough(int64_t) override { return Unsupported(); }
   Result<std::optional<std::string>> GetSetting(std::string_view) override { return Unsupported(); }
   Status PutSetting(std::string_view, std::string_view) override { return Unsupported(); }
   Status DeleteSetting(std::string_view) override { return Unsupported(); }

@@ -313,6 +313,23 @@ CREATE TABLE audit_forward_state (
   updated_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // 13: audit retention (audit/retention.h). Deleting stays refused, except for events
+    // at or before the seq of the retention checkpoint recorded in settings: the purge
+    // writes its signed checkpoint first, then deletes that prefix, in one transaction.
+    // The checkpoint is "v1:<seq>:..." (audit/checkpoint.h), read with core string
+    // functions: the connections run with trusted_schema off, under which SQLite refuses
+    // JSON functions in a trigger. A missing checkpoint, or one whose seq does not start
+    // with a digit, covers nothing (fail closed). Anyone
+    // able to write the setting could widen it, which the checkpoint's MAC (checked by
+    // `rampart audit verify` with the master key) exposes.
+    R"sql(
+DROP TRIGGER audit_events_no_delete;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+WHEN OLD.seq > coalesce((SELECT CAST(substr(value, 4, instr(substr(value, 4), ':') - 1) AS INTEGER)
+                         FROM settings
+                         WHERE key = 'audit.checkpoint' AND substr(value, 1, 3) = 'v1:'), 0)
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

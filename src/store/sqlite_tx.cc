@@ -776,6 +776,15 @@ Status SqliteTx::AdvanceAuditForwardedSeq(std::string_view destination, int64_t 
   return s.Text(destination).Int(seq).Int(now).Run();
 }
 
+Result<int64_t> SqliteTx::DeleteAuditThrough(int64_t through_seq) {
+  // The trigger audit_events_no_delete aborts the statement (and so deletes nothing)
+  // when an event past the recorded checkpoint would go.
+  Stmt s(conn_, "DELETE FROM audit_events WHERE seq <= ?");
+  Status status = s.Int(through_seq).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes();
+}
+
 // ---- Data keys and connectors -----------------------------------------------------------
 
 namespace {

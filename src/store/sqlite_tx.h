@@ -108,6 +108,7 @@ class SqliteTx final : public Tx {
   Result<int64_t> AuditHeadSeq() override;
   Result<int64_t> GetAuditForwardedSeq(std::string_view destination) override;
   Status AdvanceAuditForwardedSeq(std::string_view destination, int64_t seq, Millis now) override;
+  Result<int64_t> DeleteAuditThrough(int64_t through_seq) override;
 
   Status InsertDataKey(const DataKey& key) override;
   Result<std::vector<DataKey>> ListDataKeys(std::string_view org_id) override;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rampart/core/result.h"
 #include "rampart/store/store.h"
@@ -50,16 +51,34 @@ struct VerifyReport {
   int64_t events = 0;        // events checked
   int64_t first_bad_seq = 0;  // when !intact
   // when !intact: "hash mismatch", "broken link", "gap in sequence",
-  // "head mismatch (events deleted at the end)"
+  // "head mismatch (events deleted at the end)", and with a retention checkpoint
+  // (audit/checkpoint.h): kCheckpointNeedsKey, "checkpoint malformed", "checkpoint
+  // signature invalid (forged or altered checkpoint)", "events deleted beyond the
+  // checkpoint (it does not meet the first event)", "no event after the checkpoint".
   std::string reason;
-  // when !intact: the first bad event as stored (altered, or the first after a gap);
-  // nullopt when the bad part is missing events at the end of the chain.
+  // when !intact: the first bad event as stored (altered, or the first after a gap, or
+  // the first one kept when the checkpoint is bad); nullopt when the bad part is missing
+  // events at the end of the chain.
   std::optional<store::AuditEvent> first_bad_event;
+  // The retention checkpoint the chain starts from, when there is one (its seq).
+  std::optional<int64_t> checkpoint_seq;
+};
+
+inline constexpr const char* kCheckpointNeedsKey =
+    "the retention checkpoint cannot be checked without the master key";
+
+struct VerifyOptions {
+  // Checkpoint keys (CheckpointKey of the current master key, then of previous ones): a
+  // checkpoint is accepted when its MAC verifies under one of them. Empty: a chain with a
+  // checkpoint is reported not intact (kCheckpointNeedsKey), never intact.
+  std::vector<std::string> checkpoint_keys{};
 };
 
 // Walks every event in seq order and checks hashes, links, that seq has no gaps, and
 // that the recorded head (kHeadSettingKey, when present) is an event of the chain with
-// that hash: deleting the last events is detected too.
-Result<VerifyReport> Verify(store::Store& store);
+// that hash: deleting the last events is detected too. Without a retention checkpoint the
+// chain must start at seq 1 from kGenesisHash; with one, its MAC must verify and the
+// chain must start at checkpoint.seq + 1 with prev_hash == checkpoint.hash.
+Result<VerifyReport> Verify(store::Store& store, const VerifyOptions& options = {});
 
 }  // namespace rampart::audit

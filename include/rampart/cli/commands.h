@@ -45,9 +45,19 @@ struct ServeOptions {
 // shutdown, 2 on bad configuration or when the store/port cannot be opened.
 int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err);
 
-// Checks the audit hash chain of the store in `data_dir`: 0 intact, 1 broken (the first
-// bad event is printed), 2 when there is no store.
-int AuditVerify(const std::string& data_dir, std::FILE* out, std::FILE* err);
+struct AuditVerifyOptions {
+  std::string config{};    // YAML config file (its `data` and `master_key_file`), "" for none
+  std::string data_dir{};  // default: config `data`, else ./var
+  bool master_key_stdin = false;
+};
+
+// Checks the audit hash chain of the store: 0 intact, 1 broken (the first bad event is
+// printed), 2 when there is no store or the config is invalid. When audit retention left
+// a checkpoint, its MAC is checked with the master key, found as `rampart serve` finds it
+// (master_key_file, --master-key-stdin, RAMPART_MASTER_KEY, else <data>/master.key; and
+// previous_master_key_files / RAMPART_PREVIOUS_MASTER_KEY); without one: 1, saying the
+// checkpoint cannot be checked without the master key. No checkpoint: no key needed.
+int AuditVerify(const AuditVerifyOptions& options, std::FILE* out, std::FILE* err);
 
 // The master key material of the keyring. `configured` is the key given by the operator
 // (config master_key_file, --master-key-stdin or RAMPART_MASTER_KEY; it also enables

@@ -28,6 +28,11 @@ std::string Sha256Hex(std::string_view data);
 // HMAC-SHA-256 (RFC 2104); any key length.
 Digest HmacSha256(std::string_view key, std::string_view message);
 
+// HKDF-SHA-256 (RFC 5869): `length` (1..8160) bytes of output keying material. Each
+// purpose derives its own key from the master key with its own `info` label.
+std::string HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info,
+                       size_t length);
+
 // True when a and b hold the same bytes. The time taken depends only on the lengths, never
 // on where the contents differ; inputs of different lengths compare false (the length
 // itself is not treated as secret).

@@ -413,6 +413,11 @@ class Tx {
   virtual Result<int64_t> GetAuditForwardedSeq(std::string_view destination) = 0;
   virtual Status AdvanceAuditForwardedSeq(std::string_view destination, int64_t seq,
                                           Millis now) = 0;
+  // Audit retention (audit/retention.h): deletes every event with seq <= `through_seq`
+  // and returns how many. The SQLite store refuses (kInternal, nothing deleted) unless the
+  // retention checkpoint recorded in settings ("audit.checkpoint") covers them, so the
+  // caller writes the checkpoint first, in the same transaction.
+  virtual Result<int64_t> DeleteAuditThrough(int64_t through_seq) = 0;
 
   // Data keys of the keyring. InsertDataKey: kConflict when (org_id, version) exists.
   virtual Status InsertDataKey(const DataKey& key) = 0;
