@@ -17,7 +17,7 @@ Error RunQuota::Refusal() const {
 
 Status RunQuota::Precheck(std::string_view org_id) {
   std::lock_guard lock(mu_);
-  auto it = orgs_.find(std::string(org_id));
+  auto it = orgs_.find(org_id);
   if (it == orgs_.end() || !it->second.known) return Status::Ok();
   if (it->second.stored + it->second.claimed >= limit_) return Refusal();
   return Status::Ok();

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -110,9 +111,14 @@ class RunQuota {
     int64_t claimed = 0;  // child runs started whose rows are not written yet
   };
 
+  struct Hash {  // lookups by string_view, without a copy of the id
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+
   const int64_t limit_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, OrgCount> orgs_;  // guarded by mu_
+  std::unordered_map<std::string, OrgCount, Hash, std::equal_to<>> orgs_;  // guarded by mu_
 };
 
 // Store::Write for writes that keep a RunQuotaTicket: runs `fn` and then, in the write's
