@@ -481,7 +481,7 @@ for bad in '{ rpm: -1 }' '{ rpm: 100000001 }' '{ burst: 0 }' '{ burst: 1000001 }
   check "api_rate_limit: $bad refusal says why" 0 $?
 done
 for bad in '{ workflows: 0 }' '{ versions_per_workflow: 1000001 }' '{ connectors: -1 }' \
-  '{ connectors: 1.5 }' '{ triggers: 10 }' '100'; do
+  '{ connectors: 1.5 }' '{ triggers: 10 }' '{ runs: 0 }' '{ runs: 1000000001 }' '100'; do
   printf 'listen: 127.0.0.1:0\nquotas: %s\n' "$bad" >"$TMP/config.yaml"
   "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
   check "quotas: $bad refused" 2 $?

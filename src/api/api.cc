@@ -98,6 +98,13 @@ std::string SlugFrom(std::string_view name) {
   return slug.empty() ? std::string("org") : slug;
 }
 
+// A submission the run service refused: its stored-run quota (kLimitExceeded) answers
+// 409 conflict like the other quotas, with the same message; anything else as it is.
+Error RunRefusal(const Error& error) {
+  if (error.code != ErrorCode::kLimitExceeded) return error;
+  return MakeError(ErrorCode::kConflict, error.message);
+}
+
 // An invalid definition: 400 with every problem listed under error.details.
 Response DefinitionErrorResponse(const std::vector<model::DefinitionError>& errors,
                                  std::string_view request_id) {
@@ -294,6 +301,7 @@ class Api::Impl {
         options_(options),
         auth_failures_(options.auth_failures_per_minute),
         authz_denials_(options.auth_failures_per_minute),
+        definition_refusals_(options.definition_refusal_audits_per_minute),
         public_requests_(options.public_requests_per_minute),
         principal_requests_(options.api_rpm, options.api_burst),
         webhooks_(internal::NewWebhookReceiver(deps, options)) {}
@@ -336,6 +344,10 @@ class Api::Impl {
   // Audits a denied authorization (a 403, or the 404 of an org the caller is not a member
   // of) unless this source was audited enough this minute, then calls `then` once the
   // event is durable. Never changes the answer.
+  // A definition refused with forbidden_secret_access: audited as definition.refused
+  // (the error paths and codes, never the definition), sampled per org; then `then`.
+  void RecordDefinitionRefusal(const Call& call, std::string_view operation,
+                               std::function<void()> then);
   void RecordAuthzDenial(const Call& call, std::string_view operation, const Error& error,
                          std::function<void()> then);
   // Records the use of an API key (last_used_at) or session (last_seen_at, which the
@@ -444,6 +456,9 @@ class Api::Impl {
   // Audits of denied authorizations per source (bounds the audit writes of a probe; it
   // never refuses a request).
   SourceLimiter authz_denials_;
+  // Audits of definitions refused for forbidden_secret_access, per org (sampled: a flood
+  // of them writes at most this many events a minute).
+  SourceLimiter definition_refusals_;
   SourceLimiter public_requests_;
   // Requests per authenticated principal (ApiOptions::api_rpm / api_burst), and the
   // requests refused by it since start, by kind of principal (api_key, user,
@@ -772,6 +787,17 @@ void Api::Impl::Finish(const RouteSpec& spec, const std::shared_ptr<Call>& call,
                                });
     }
     LogRequestFailure(*call, spec.operation_id, response.error());
+    const bool secret_access =
+        std::any_of(call->definition_errors.begin(), call->definition_errors.end(),
+                    [](const model::DefinitionError& e) {
+                      return e.code == ErrorCode::kForbiddenSecretAccess;
+                    });
+    if (secret_access && call->access.has_value() && call->principal.support_grant_id.empty()) {
+      return RecordDefinitionRefusal(*call, spec.operation_id,
+                                     [responder, error = std::move(error)]() mutable {
+                                       responder.Send(std::move(error));
+                                     });
+    }
     if (!call->principal.support_grant_id.empty()) {
       // Every use of a grant, refused ones included, is audited as such.
       const int status = error.status;
@@ -932,6 +958,31 @@ void Api::Impl::RecordAuthzDenial(const Call& call, std::string_view operation,
       event.org_id = org->second;
     }
   }
+  audit::AppendAsync(*deps_.store, std::move(event), [then = std::move(then)](Status) { then(); });
+}
+
+void Api::Impl::RecordDefinitionRefusal(const Call& call, std::string_view operation,
+                                        std::function<void()> then) {
+  int retry_after = 0;
+  if (definition_refusals_.Hit(call.access->org.id, deps_.clock->Monotonic(), &retry_after)) {
+    return then();  // sampled: this org's refusals were audited enough this minute
+  }
+  array errors;
+  for (const auto& e : call.definition_errors) {
+    // Paths name the definition's fields (step ids included); messages and the text are
+    // left out: they may quote what the caller wrote.
+    errors.push_back(object{{"path", AuditText(e.path, 200)}, {"code", ErrorCodeName(e.code)}});
+    if (errors.size() >= 20) break;
+  }
+  object details{{"operation", operation},
+                 {"errors", std::move(errors)},
+                 {"error_count", call.definition_errors.size()}};
+  store::AuditEvent event =
+      call.Event("definition.refused", call.request.params.count("id") != 0
+                                           ? AuditText(call.request.params.at("id"), 100)
+                                           : std::string(),
+                 std::move(details), "failure");
+  event.time = Now();
   audit::AppendAsync(*deps_.store, std::move(event), [then = std::move(then)](Status) { then(); });
 }
 
@@ -1921,7 +1972,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
     std::string org_id = submission.org_id;
     deps_.runs->SubmitAsync(std::move(submission), [this, org_id, wait_s, reply](
                                                        Result<store::Run> run) {
-      if (!run.ok()) return reply(run.error());
+      if (!run.ok()) return reply(RunRefusal(run.error()));
       if (wait_s > 0 && FinishedInline(*run)) {
         // Executed inline and already final: its record (status included) is the answer,
         // as GET .../runs/{id} would serve it, without parsing it back.
@@ -2115,8 +2166,13 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
     std::string org_id = submission.org_id;
     deps_.runs->SubmitAsync(std::move(submission), [this, org_id, reply](Result<store::Run> run) {
       if (!run.ok()) {
-        // Input validation errors are the caller's to see; nothing else is.
+        // Input validation errors and the org's full run quota are the caller's to see;
+        // nothing else is.
         if (run.error().code == ErrorCode::kInvalidInput) return reply(run.error());
+        if (run.error().code == ErrorCode::kLimitExceeded) {
+          return reply(MakeError(ErrorCode::kConflict,
+                                 "this workflow cannot take more runs now; retry later"));
+        }
         return reply(MakeError(ErrorCode::kInternal, "internal error"));
       }
       // Only the run id, status and output leave: never the record.

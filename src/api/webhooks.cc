@@ -677,6 +677,12 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
         if (run.error().code == ErrorCode::kRateLimited) {
           return reply(Count(Outcome::kRateLimited, Reject(run.error(), request, 5)));
         }
+        if (run.error().code == ErrorCode::kLimitExceeded) {
+          // The org's stored-run quota: 429 (409 means a replay here), nothing stored.
+          return reply(Count(Outcome::kRateLimited,
+                             Reject(MakeError(ErrorCode::kRateLimited, run.error().message),
+                                    request, 60)));
+        }
         return reply(Count(Outcome::kInternal, Reject(run.error(), request)));
       }
       counters_.Count(Outcome::kAccepted);

@@ -248,7 +248,8 @@ Result<Config> LoadConfig(const std::string& path) {
       return MakeError(ErrorCode::kInvalidArgument, "config: quotas must be a mapping");
     }
     const auto& q = quotas->as_object();
-    if (Status s = Unknown(q, {"workflows", "versions_per_workflow", "connectors"}, "quotas");
+    if (Status s = Unknown(q, {"workflows", "versions_per_workflow", "connectors", "runs"},
+                           "quotas");
         !s.ok()) {
       return s.error();
     }
@@ -259,6 +260,8 @@ Result<Config> LoadConfig(const std::string& path) {
                          config.quota_versions_per_workflow));
     RAMPART_ASSIGN(config.quota_connectors,
                    IntAt(q, "quotas", "connectors", 1, 1'000'000, config.quota_connectors));
+    RAMPART_ASSIGN(config.quota_runs,
+                   IntAt(q, "quotas", "runs", 1, 1'000'000'000, config.quota_runs));
   }
   if (const auto* hooks = o.if_contains("hooks"); hooks != nullptr && !hooks->is_null()) {
     if (!hooks->is_object()) {

@@ -64,6 +64,9 @@ struct Config {
   std::optional<int> api_burst;
   // quotas: {workflows, versions_per_workflow, connectors}: stored objects per org (per
   // workflow for versions); 0: api::ApiOptions' defaults (1000, 1000, 500).
+  // quotas.runs: stored runs (any status) per org, 1..1e9; 0: the run service's default
+  // (1,000,000).
+  int quota_runs = 0;
   int quota_workflows = 0;
   int quota_versions_per_workflow = 0;
   int quota_connectors = 0;

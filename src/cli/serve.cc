@@ -301,6 +301,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (config->max_run_record_bytes > 0) {
     run_options.max_run_record_bytes = static_cast<size_t>(config->max_run_record_bytes);
   }
+  if (config->quota_runs > 0) run_options.max_runs_per_org = config->quota_runs;
   runs::RunService run_service(**store, env, run_options);
   if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
   // Schedule triggers of live workflows (at most one catch-up run after downtime).
@@ -314,7 +315,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
                                 .on_error = [&log](const Error& e) {
                                   log.Log("error", "run retention sweep failed",
                                           {{"code", e.code_name()}, {"error", e.message}});
-                                }});
+                                },
+                                .quota = &run_service.quota()});
   retention.Start();
   // Audit forwarding (ASVS V16.4.3): the audit events, in seq order, to the operator's
   // collector through the SSRF guard (the process egress rules widened for that URL only),

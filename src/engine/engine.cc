@@ -818,6 +818,7 @@ class Execution {
     }
     auto child = env_.workflows->Find(step.workflow);
     if (!child.ok()) return fail(child.error());
+    if (Status begun = env_.workflows->BeginChildRun(); !begun.ok()) return fail(begun.error());
 
     RunRequest child_req;
     child_req.input = std::move(input);

@@ -274,6 +274,12 @@ class FakeTx final : public store::Tx {
     for (const auto& [id, run] : s_.runs) n += run.status == status;
     return n;
   }
+  Result<int64_t> CountRuns(std::string_view org_id) override {
+    ++count_runs_calls;
+    int64_t n = 0;
+    for (const auto& [id, run] : s_.runs) n += run.org_id == org_id;
+    return n;
+  }
   Result<store::AuditEvent> AppendAudit(store::AuditEvent) override { return Unsupported(); }
   Result<std::vector<store::AuditEvent>> ListAudit(std::string_view, int64_t, int) override {
     return Unsupported();
@@ -429,6 +435,10 @@ class FakeTx final : public store::Tx {
   }
 
   FakeState& s_;
+
+ public:
+  // CountRuns calls of every FakeTx (the run quota must not count per run).
+  static inline std::atomic<int> count_runs_calls{0};
 };
 
 class FakeStore final : public store::Store {

@@ -55,8 +55,10 @@ Result<int64_t> RunRetention::RunOnce() {
       if (stopping_) break;
     }
     int64_t deleted = 0;
-    Status written = store_.Write([&](store::Tx& tx) -> Status {
+    RunQuotaTicket ticket;
+    auto sweep = [&](store::Tx& tx) -> Status {
       deleted = 0;
+      ticket.Reset();
       auto purged = tx.PurgeFinishedRuns(cutoff_ms, batch);
       if (!purged.ok()) return purged.error();
       for (const auto& [org_id, count] : *purged) {
@@ -72,8 +74,17 @@ Result<int64_t> RunRetention::RunOnce() {
         if (!appended.ok()) return appended.error();
         deleted += count;
       }
+      if (options_.quota != nullptr) {
+        for (const auto& [org_id, count] : *purged) options_.quota->Deleted(org_id, count, &ticket);
+      }
       return Status::Ok();
-    });
+    };
+    Status written =
+        options_.quota == nullptr
+            ? store_.Write(sweep)
+            : WriteWithCompletion(store_, sweep, [&](const Status& status) {
+                options_.quota->Complete(ticket, status);
+              });
     if (!written.ok()) return written.error();
     total += deleted;
     if (deleted < batch) break;

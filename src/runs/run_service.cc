@@ -107,8 +107,18 @@ std::string MinimalRecord(const store::Run& run, std::string_view status, const 
 // version is published meanwhile, and the version is known when the child row is stored.
 class OrgWorkflowSource final : public engine::WorkflowSource {
  public:
-  OrgWorkflowSource(store::Store& store, WorkflowCache& cache, std::string org_id)
-      : store_(store), cache_(cache), org_id_(std::move(org_id)) {}
+  OrgWorkflowSource(store::Store& store, WorkflowCache& cache, RunQuota& quota,
+                    std::string org_id)
+      : store_(store), cache_(cache), quota_(quota), org_id_(std::move(org_id)) {}
+
+  // Room for the child's row (written with the parent's final commit).
+  Status BeginChildRun() override {
+    Status claimed = quota_.ClaimChild(store_, org_id_);
+    if (claimed.ok()) claims_.fetch_add(1, std::memory_order_relaxed);
+    return claimed;
+  }
+  // Child runs claimed so far (each to be ended with RunQuota::EndClaims).
+  int64_t claims() const { return claims_.load(std::memory_order_relaxed); }
 
   Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) override {
     std::lock_guard lock(mu_);
@@ -142,7 +152,9 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
  private:
   store::Store& store_;
   WorkflowCache& cache_;
+  RunQuota& quota_;
   const std::string org_id_;
+  std::atomic<int64_t> claims_{0};
   std::mutex mu_;
   // GUARDED_BY(mu_)
   std::unordered_map<std::string, std::pair<int, std::shared_ptr<const model::Workflow>>> resolved_;
@@ -198,6 +210,7 @@ struct PendingSubmit {
   std::optional<store::Org> org;
   bool need_org = false;
   bool direct = false;
+  RunQuotaTicket quota;  // the commit's change of the org's run count
   SubmitDone done;
 };
 
@@ -210,6 +223,7 @@ struct InlineCommit {
   bool cut = false;
   bool with_hooks = true;
   bool hook_failed = false;  // set by the write function, read by its completion
+  RunQuotaTicket quota;      // the commit's change of the org's run count
   SubmitDone done;
 };
 
@@ -226,6 +240,7 @@ class RunService::Impl {
  public:
   Impl(store::Store& store, RunEnvironment env, RunServiceOptions options)
       : store_(store), env_(env), options_(options), cache_(store),
+        quota_(options.max_runs_per_org),
         validator_(engine::Env{env.clock, env.random, env.actions, nullptr, env.log}) {
     if (options_.workers <= 0) {
       options_.workers = std::max(2, 2 * static_cast<int>(std::thread::hardware_concurrency()));
@@ -297,6 +312,8 @@ class RunService::Impl {
     }
     // Never called under mu_: `done` may call back into the service.
     if (closed) return refuse(MakeError(ErrorCode::kRateLimited, "the server is shutting down"));
+    // The org's stored-run quota, before any work (checked exactly in the commit).
+    if (Status room = quota_.Precheck(s.org_id); !room.ok()) return refuse(room.error());
     std::optional<store::WorkflowVersion> version;
     std::optional<store::Org> org;
     const bool need_version = s.workflow == nullptr;
@@ -416,18 +433,28 @@ class RunService::Impl {
     pending->direct = direct;
     pending->done = std::move(done);
     store_.WriteAsync(
-        [pending](store::Tx& tx) -> Status {
+        [this, pending](store::Tx& tx) -> Status {
           const store::Run& row = pending->run;
           const Submission& sub = pending->submission;
+          pending->quota.Reset();
+          if (Status room = quota_.CheckInsert(tx, row.org_id, 1, &pending->quota); !room.ok()) {
+            return room;
+          }
           if (Status inserted = tx.InsertRun(row); !inserted.ok()) return inserted;
           if (sub.audit.has_value()) {
             auto appended = tx.AppendAudit(*sub.audit);
             if (!appended.ok()) return appended.error();
           }
-          if (sub.in_commit) return sub.in_commit(tx, row);
+          if (sub.in_commit) {
+            if (Status st = sub.in_commit(tx, row); !st.ok()) return st;
+          }
+          quota_.Inserted(row.org_id, 1, &pending->quota);
           return Status::Ok();
         },
-        [this, pending](Status written) { CompleteSubmit(*pending, std::move(written)); });
+        [this, pending](Status written) {
+          quota_.Complete(pending->quota, written);
+          CompleteSubmit(*pending, std::move(written));
+        });
   }
 
   // The queued (or direct) submission's commit completed: memory follows the store, then
@@ -573,6 +600,8 @@ class RunService::Impl {
     Finish(entry, std::move(cancelled));
     return Status::Ok();
   }
+
+  RunQuota& quota() { return quota_; }
 
   RunStats Stats() const {
     std::lock_guard lock(mu_);
@@ -894,7 +923,7 @@ class RunService::Impl {
       }
       request.resume = engine::Resume{std::move(previous->get_object()), run.wake_at};
     }
-    OrgWorkflowSource source(store_, cache_, run.org_id);
+    OrgWorkflowSource source(store_, cache_, quota_, run.org_id);
     engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
     // Taken before the slot is released: the org's next run starts after this one finished.
     const store::Millis finished_at = NowMs();
@@ -915,7 +944,10 @@ class RunService::Impl {
         e->slot_released = true;
       }
     }
-    if (abandoned) return DeliverAll(*abandoned, std::nullopt);
+    if (abandoned) {
+      quota_.EndClaims(run.org_id, source.claims());  // no child row will be written
+      return DeliverAll(*abandoned, std::nullopt);
+    }
 
     store::Run final_run = run;
     final_run.status = result.status;
@@ -927,14 +959,25 @@ class RunService::Impl {
     CollectChildren(result, final_run, source, &children);
     final_run.record = json::Serialize(result.record);
 
+    // The child rows had room claimed for them when they started (RunQuota::ClaimChild):
+    // counted in the write that inserts them, the claims end once it completed. (Undone
+    // after Write returned when it did not commit: until then the count is too high, which
+    // only refuses early.)
+    RunQuotaTicket quota;
     Status written = store_.Write([&](store::Tx& tx) -> Status {
+      quota.Reset();
       if (Status s = tx.UpdateRun(final_run); !s.ok()) return s;
       for (const auto& child : children) {
         if (Status s = tx.InsertRun(child); !s.ok()) return s;
       }
-      if (env_.on_final) return env_.on_final(tx, final_run, *wf);
+      if (env_.on_final) {
+        if (Status s = env_.on_final(tx, final_run, *wf); !s.ok()) return s;
+      }
+      quota_.Inserted(final_run.org_id, static_cast<int64_t>(children.size()), &quota);
       return Status::Ok();
     });
+    quota_.Complete(quota, written);
+    quota_.EndClaims(final_run.org_id, source.claims());
     if (!written.ok() && (!children.empty() || env_.on_final)) {
       // The parent's outcome matters more than its children's rows.
       written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(final_run); });
@@ -977,7 +1020,7 @@ class RunService::Impl {
     engine::RunRequest request;
     request.input = std::move(s.input);
     request.trigger = std::move(s.trigger);
-    OrgWorkflowSource source(store_, cache_, run.org_id);
+    OrgWorkflowSource source(store_, cache_, quota_, run.org_id);
     engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
     const store::Millis finished_at = NowMs();  // before the slot is released (as in Execute)
 
@@ -1019,7 +1062,10 @@ class RunService::Impl {
     store_.WriteAsync(
         [this, c](store::Tx& tx) -> Status {
           c->hook_failed = false;
+          c->quota.Reset();
           const Submission& s = c->submission;
+          const std::string& org_id = c->committed.org_id;
+          if (Status room = quota_.CheckInsert(tx, org_id, 1, &c->quota); !room.ok()) return room;
           if (Status inserted = tx.InsertRun(c->committed); !inserted.ok()) return inserted;
           if (s.audit.has_value()) {
             auto appended = tx.AppendAudit(*s.audit);
@@ -1031,11 +1077,13 @@ class RunService::Impl {
           if (c->with_hooks && env_.on_final) {
             Status hooked = env_.on_final(tx, c->committed, *c->workflow);
             c->hook_failed = !hooked.ok();
-            return hooked;
+            if (!hooked.ok()) return hooked;
           }
+          quota_.Inserted(org_id, 1, &c->quota);
           return Status::Ok();
         },
         [this, c](Status written) {
+          quota_.Complete(c->quota, written);
           if (!written.ok() && c->hook_failed) {
             // As for worker runs: the run's outcome matters more than its hook deliveries.
             c->with_hooks = false;
@@ -1306,6 +1354,7 @@ class RunService::Impl {
   const RunEnvironment env_;
   RunServiceOptions options_;
   WorkflowCache cache_;
+  RunQuota quota_;
   const engine::Engine validator_;  // ValidateInput only
 
   std::mutex stop_mu_;  // serializes Stop() callers, so a second one returns after the join
@@ -1375,6 +1424,8 @@ Status RunService::Cancel(std::string_view org_id, std::string_view run_id) {
 }
 
 RunStats RunService::Stats() const { return impl_->Stats(); }
+
+RunQuota& RunService::quota() { return impl_->quota(); }
 
 void RunService::SetOrgLimit(std::string_view org_id, int limit) {
   impl_->SetOrgLimit(org_id, limit);

@@ -106,6 +106,7 @@ Response ErrorResponse(const Error& error, std::string_view request_id, int retr
   boost::json::object outer;
   outer["error"] = std::move(inner);
   Response response = JsonResponse(status, outer);
+  response.error_code = code;  // a name of the closed set: static storage
   // RFC 9110 11.6.1: a 401 names the scheme it wants (the same for every failure).
   if (status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rampart\"");
   if (status == 429) {

@@ -17,6 +17,8 @@ struct Metrics::Series {
   std::atomic<uint64_t> count{0};
   std::atomic<uint64_t> sum_micros{0};
   std::array<std::atomic<uint64_t>, kBuckets.size()> buckets{};
+  // Refusals by kRefusalCodes index (a status's series holds its codes' counts).
+  std::array<std::atomic<uint64_t>, kRefusalCodes.size()> refused{};
 };
 
 namespace {
@@ -97,7 +99,7 @@ Metrics::Metrics() = default;
 Metrics::~Metrics() = default;
 
 void Metrics::ObserveRequest(std::string_view route, std::string_view method, int status,
-                             double seconds) {
+                             double seconds, std::string_view error_code) {
   std::string_view m = NormalizeMethod(method);
   std::string key;
   key.reserve(route.size() + m.size() + 8);
@@ -129,6 +131,13 @@ void Metrics::ObserveRequest(std::string_view route, std::string_view method, in
     if (seconds <= kBuckets[i]) {
       series->buckets[i].fetch_add(1, std::memory_order_relaxed);
       break;  // buckets are stored non-cumulative; RenderPrometheus accumulates
+    }
+  }
+  if (status < 400 || error_code.empty()) return;
+  for (size_t i = 0; i < kRefusalCodes.size(); ++i) {
+    if (kRefusalCodes[i] == error_code) {
+      series->refused[i].fetch_add(1, std::memory_order_relaxed);
+      break;
     }
   }
 }
@@ -185,6 +194,22 @@ std::string Metrics::RenderPrometheus() const {
              FormatDouble(static_cast<double>(a.sum_micros) / 1e6) + "\n";
       out += "rampart_http_request_duration_seconds_count{" + base + "} " +
              std::to_string(total) + "\n";
+    }
+    // Refusals by (route, code), summed over methods and statuses.
+    std::map<std::pair<std::string, size_t>, uint64_t> refusals;
+    for (const auto& [key, s] : series_) {
+      for (size_t i = 0; i < kRefusalCodes.size(); ++i) {
+        const uint64_t n = s->refused[i].load(std::memory_order_relaxed);
+        if (n > 0) refusals[{s->route, i}] += n;
+      }
+    }
+    out += "# HELP rampart_http_refusals_total Refused requests by route pattern and error "
+           "code (validation failures, conflicts and quotas, oversized bodies, rate limits).\n";
+    out += "# TYPE rampart_http_refusals_total counter\n";
+    for (const auto& [labels, n] : refusals) {
+      out += "rampart_http_refusals_total{route=\"" + EscapeLabelValue(labels.first) +
+             "\",code=\"" + std::string(kRefusalCodes[labels.second]) + "\"} " +
+             std::to_string(n) + "\n";
     }
     providers = providers_;
   }

@@ -38,6 +38,36 @@ TEST(MetricsTest, CountersAndHistogram) {
       << text;
 }
 
+// Refusals (ASVS V16.3.3) by route and code, summed over methods; codes outside the
+// refusal set (not_found, internal, a made-up one) are not refusals.
+TEST(MetricsTest, RefusalsByRouteAndCode) {
+  Metrics m;
+  m.ObserveRequest("/v1/orgs/{org}/workflows", "POST", 400, 0.001, "invalid_definition");
+  m.ObserveRequest("/v1/orgs/{org}/workflows", "POST", 400, 0.001, "invalid_argument");
+  m.ObserveRequest("/v1/orgs/{org}/workflows", "PUT", 400, 0.001, "invalid_argument");
+  m.ObserveRequest("/v1/orgs/{org}/workflows", "POST", 409, 0.001, "conflict");
+  m.ObserveRequest("/v1/orgs/{org}/workflows", "POST", 413, 0.001, "payload_too_large");
+  m.ObserveRequest("/hooks/{token}", "POST", 429, 0.001, "rate_limited");
+  m.ObserveRequest("/hooks/{token}", "POST", 404, 0.001, "not_found");
+  m.ObserveRequest("/hooks/{token}", "POST", 500, 0.001, "internal");
+  m.ObserveRequest("/hooks/{token}", "POST", 400, 0.001, "made_up\"code");
+  m.ObserveRequest("/hooks/{token}", "POST", 200, 0.001, "conflict");  // not an error
+  std::string text = m.RenderPrometheus();
+  const std::string w = "rampart_http_refusals_total{route=\"/v1/orgs/{org}/workflows\",code=";
+  EXPECT_TRUE(Contains(text, "# TYPE rampart_http_refusals_total counter\n")) << text;
+  EXPECT_TRUE(Contains(text, w + "\"invalid_argument\"} 2\n")) << text;
+  EXPECT_TRUE(Contains(text, w + "\"invalid_definition\"} 1\n")) << text;
+  EXPECT_TRUE(Contains(text, w + "\"conflict\"} 1\n")) << text;
+  EXPECT_TRUE(Contains(text, w + "\"payload_too_large\"} 1\n")) << text;
+  EXPECT_TRUE(Contains(
+      text, "rampart_http_refusals_total{route=\"/hooks/{token}\",code=\"rate_limited\"} 1\n"))
+      << text;
+  EXPECT_FALSE(Contains(text, "code=\"not_found\"")) << text;
+  EXPECT_FALSE(Contains(text, "code=\"internal\"")) << text;
+  EXPECT_FALSE(Contains(text, "made_up")) << text;
+  EXPECT_FALSE(Contains(text, "{route=\"/hooks/{token}\",code=\"conflict\"}")) << text;
+}
+
 TEST(MetricsTest, LabelValuesAreEscaped) {
   EXPECT_EQ(EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   Metrics m;

@@ -364,7 +364,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       server_->metrics_->ObserveRequest(decision_.metrics_route,
                                         req_->method.empty() ? "OTHER" : req_->method,
-                                        response.status, seconds);
+                                        response.status, seconds, response.error_code);
     }
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);

@@ -687,6 +687,13 @@ Result<int64_t> SqliteTx::CountRunsByStatus(std::string_view status) {
   return QueryCount(s);
 }
 
+Result<int64_t> SqliteTx::CountRuns(std::string_view org_id) {
+  // Covered by runs_by_org (org_id, seq): the index is counted, no run row is read.
+  Stmt s(conn_, "SELECT count(*) FROM runs WHERE org_id = ?");
+  s.Text(org_id);
+  return QueryCount(s);
+}
+
 Result<AuditEvent> SqliteTx::AppendAudit(AuditEvent event) {
   if (!audit_.head) {
     // The chain continues from the newer of the last row and the recorded head. They

@@ -82,6 +82,7 @@ class SqliteTx final : public Tx {
   Result<std::vector<Run>> ListRunsByStatus(std::string_view status, int limit) override;
   Result<std::vector<Run>> ListRunsToWake(Millis now, int limit) override;
   Result<int64_t> CountRunsByStatus(std::string_view status) override;
+  Result<int64_t> CountRuns(std::string_view org_id) override;
   Result<std::vector<std::pair<std::string, int64_t>>> CountOrgRunsByStatus(
       std::string_view org_id) override;
   Result<std::vector<std::pair<std::string, int64_t>>> PurgeFinishedRuns(Millis before,

@@ -247,5 +247,238 @@ TEST(QuotasTest, RacingCreatesCannotPassTheQuotaTogether) {
   EXPECT_EQ(s.Count([&](store::Tx& tx) { return tx.CountConnectors(s.org_a_); }), kConnectors);
 }
 
+// ----- stored runs per org (quotas.runs), and the refusals counted in /metrics -----
+
+constexpr int kRuns = 3;
+constexpr const char* kBearerToken = "quota-bearer-token-0123456789";
+
+class RunsServer : public testing::ApiServer {
+ public:
+  RunsServer()
+      : ApiServer({.start = std::chrono::system_clock::time_point(seconds(1893456000)),
+                   .runs = runs::RunServiceOptions{.workers = 1, .max_runs_per_org = kRuns},
+                   .api = [] {
+                     api::ApiOptions options;
+                     options.definition_refusal_audits_per_minute = 2;
+                     return options;
+                   }(),
+                   .keyring_master_key = "quotas-test-master-key-0123456789abcdef"}) {
+    org_a_ = NewId("org_");
+    org_b_ = NewId("org_");
+    Status st = store().Write([&](store::Tx& tx) -> Status {
+      if (Status s = tx.InsertOrg({org_a_, "runs-a", "Org A", 10, now_ms()}); !s.ok()) return s;
+      return tx.InsertOrg({org_b_, "runs-b", "Org B", 10, now_ms()});
+    });
+    if (!st.ok()) std::abort();
+    key_a_ = testing::InsertMemberWithKey(store(), org_a_, "owner@a.test", "owner", now_ms());
+    key_b_ = testing::InsertMemberWithKey(store(), org_b_, "owner@b.test", "owner", now_ms());
+  }
+
+  HttpResponse Do(std::string_view method, const std::string& path, const std::string& key,
+                  std::string_view body = {}, std::string_view type = "application/json") {
+    HttpHeaders headers = Bearer(key);
+    if (!body.empty()) headers.emplace_back("Content-Type", std::string(type));
+    return Send(method, path, headers, body);
+  }
+  // A published workflow of `org` (public with a strict inputs schema, or with a bearer
+  // webhook trigger).
+  void Publish(const std::string& org, const std::string& key, const std::string& yaml,
+               const std::string& id) {
+    HttpResponse r = Do("POST", "/v1/orgs/" + org + "/workflows", key, yaml, "application/yaml");
+    ASSERT_EQ(r.status, 201) << r.body;
+    r = Do("POST", "/v1/orgs/" + org + "/workflows/" + id + "/publish", key, R"({"version": 1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  HttpResponse StartRun(const std::string& org, const std::string& key, const std::string& id,
+                        std::string_view body = R"({"version": "draft"})") {
+    return Do("POST", "/v1/orgs/" + org + "/workflows/" + id + "/runs", key, body);
+  }
+  int64_t Runs(const std::string& org) {
+    int64_t n = 0;
+    Status st = store().Read([&](store::Tx& tx) -> Status {
+      store::PageRequest page{.after = "", .limit = 200};
+      for (;;) {
+        auto runs = tx.ListRuns(org, {}, page);
+        if (!runs.ok()) return runs.error();
+        n += static_cast<int64_t>(runs->items.size());
+        if (runs->next.empty()) return Status::Ok();
+        page.after = runs->next;
+      }
+    });
+    EXPECT_TRUE(st.ok());
+    return n;
+  }
+  std::vector<store::AuditEvent> Audit(const std::string& org) {
+    std::vector<store::AuditEvent> events;
+    Status read = store().Read([&](store::Tx& tx) -> Status {
+      auto listed = tx.ListAudit(org, 0, 10'000);
+      if (!listed.ok()) return listed.error();
+      events = std::move(*listed);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(read.ok());
+    return events;
+  }
+  // The value of rampart_http_refusals_total{route, code}; 0 when absent.
+  int64_t Refusals(const std::string& route, const std::string& code) {
+    HttpResponse r = Do("GET", "/metrics", key_a_);
+    EXPECT_EQ(r.status, 200);
+    const std::string series =
+        "rampart_http_refusals_total{route=\"" + route + "\",code=\"" + code + "\"} ";
+    size_t at = r.body.find(series);
+    if (at == std::string::npos) return 0;
+    return std::stoll(r.body.substr(at + series.size()));
+  }
+  std::string Metrics() { return Do("GET", "/metrics", key_a_).body; }
+
+  std::string org_a_, org_b_, key_a_, key_b_;
+};
+
+const std::string kStrictInputs =
+    "inputs:\n  type: object\n  properties:\n    name: { type: string, maxLength: 20 }\n"
+    "  additionalProperties: false\n";
+
+std::string RunsWorkflow(const std::string& id, const std::string& extra = "") {
+  return "rampart: 1\nid: " + id + "\nname: " + id + "\n" + extra +
+         "steps:\n  - id: s\n    type: set\n    values: { a: 1 }\noutput: ok\n";
+}
+
+TEST(QuotasTest, StoredRunsPerOrgAcrossEveryWayToStartOne) {
+  RunsServer s;
+  s.Publish(s.org_a_, s.key_a_, RunsWorkflow("wf"), "wf");
+  s.Publish(s.org_a_, s.key_a_, RunsWorkflow("pub", "visibility: public\n" + kStrictInputs), "pub");
+  HttpResponse c = s.Do("POST", "/v1/orgs/" + s.org_a_ + "/connectors", s.key_a_,
+                        std::string(R"({"id": "bt", "type": "bearer", "secrets": {"token": ")") +
+                            kBearerToken + R"("}})");
+  ASSERT_EQ(c.status, 201) << c.body;
+  s.Publish(s.org_a_, s.key_a_,
+            RunsWorkflow("hooked", "triggers:\n  - type: webhook\n    auth: { type: bearer, "
+                                   "connector: bt }\n"),
+            "hooked");
+  HttpResponse hook =
+      s.Do("POST", "/v1/orgs/" + s.org_a_ + "/workflows/hooked/webhooks", s.key_a_);
+  ASSERT_EQ(hook.status, 201) << hook.body;
+  const std::string hook_url(testing::Json(hook).at("url").as_string());
+  const HttpHeaders hook_headers = {{"Content-Type", "application/json"},
+                                    {"Authorization", std::string("Bearer ") + kBearerToken}};
+
+  // Three runs fit: through the API (queued, and inline with wait), the public endpoint.
+  EXPECT_EQ(s.StartRun(s.org_a_, s.key_a_, "wf").status, 202);
+  EXPECT_EQ(s.StartRun(s.org_a_, s.key_a_, "wf", R"({"version": "draft", "wait": 5})").status,
+            200);
+  EXPECT_EQ(s.Send("POST", "/p/runs-a/pub", {{"Content-Type", "application/json"}}, "{}").status,
+            200);
+  ASSERT_EQ(s.Runs(s.org_a_), kRuns);
+  const size_t audit_before = s.Audit(s.org_a_).size();
+
+  // Past it: refused, nothing stored, nothing audited.
+  for (std::string_view body : {R"({"version": "draft"})", R"({"version": "live", "wait": 5})"}) {
+    HttpResponse r = s.StartRun(s.org_a_, s.key_a_, "wf", body);
+    ExpectQuotaRefusal(r, "at most 3 stored runs");
+  }
+  HttpResponse pub = s.Send("POST", "/p/runs-a/pub", {{"Content-Type", "application/json"}}, "{}");
+  EXPECT_EQ(pub.status, 409) << pub.body;
+  EXPECT_EQ(ErrorCodeOf(pub), "conflict");
+  // A webhook trigger answers 429 (409 means a replay there), with a Retry-After.
+  HttpResponse hooked = s.Send("POST", hook_url, hook_headers, "{}");
+  EXPECT_EQ(hooked.status, 429) << hooked.body;
+  EXPECT_EQ(ErrorCodeOf(hooked), "rate_limited");
+  EXPECT_TRUE(hooked.Header("Retry-After").has_value());
+  EXPECT_EQ(s.Runs(s.org_a_), kRuns);
+  EXPECT_EQ(s.Audit(s.org_a_).size(), audit_before);
+
+  // Another org has its own quota.
+  s.Publish(s.org_b_, s.key_b_, RunsWorkflow("wf"), "wf");
+  for (int i = 0; i < kRuns; ++i) EXPECT_EQ(s.StartRun(s.org_b_, s.key_b_, "wf").status, 202) << i;
+  ExpectQuotaRefusal(s.StartRun(s.org_b_, s.key_b_, "wf"), "at most 3 stored runs");
+
+  // Each refusal is counted in /metrics by its route template and code.
+  EXPECT_EQ(s.Refusals("/v1/orgs/{org}/workflows/{id}/runs", "conflict"), 3);
+  EXPECT_EQ(s.Refusals("/p/{org_slug}/{workflow_id}", "conflict"), 1);
+  EXPECT_EQ(s.Refusals("/hooks/{token}", "rate_limited"), 1);
+}
+
+// Validation failures (400), conflicts (409), oversized bodies (413) and rate limits (429)
+// are counted by route template and code, never by raw path; nothing is written for them
+// except the sampled audit of definitions reaching for secrets.
+TEST(QuotasTest, RefusalsAreCountedByRouteTemplateAndCode) {
+  RunsServer s;
+  const std::string workflows = "/v1/orgs/" + s.org_a_ + "/workflows";
+  // 400 invalid_argument: an unknown field; 400 invalid_definition: a broken definition.
+  EXPECT_EQ(s.Do("POST", workflows + "/nope/runs", s.key_a_, R"({"bogus": 1})").status, 400);
+  EXPECT_EQ(s.Do("POST", workflows, s.key_a_, "rampart: 1\nid: x\n", "application/yaml").status,
+            400);
+  // 409: the same workflow twice.
+  ASSERT_EQ(s.Do("POST", workflows, s.key_a_, RunsWorkflow("dup"), "application/yaml").status, 201);
+  EXPECT_EQ(s.Do("POST", workflows, s.key_a_, RunsWorkflow("dup"), "application/yaml").status, 409);
+  // 413: a body past the route's limit.
+  EXPECT_EQ(s.Do("POST", workflows, s.key_a_, std::string(2 << 20, 'x'), "application/yaml").status,
+            413);
+  // 429: the public endpoint past its requests per minute from one source.
+  int limited = 0;
+  for (int i = 0; i < 125; ++i) {
+    limited += s.Send("POST", "/p/runs-a/none", {{"Content-Type", "application/json"}}, "{}")
+                   .status == 429;
+  }
+  EXPECT_EQ(limited, 5);
+  EXPECT_EQ(s.Refusals("/v1/orgs/{org}/workflows/{id}/runs", "invalid_argument"), 1);
+  EXPECT_EQ(s.Refusals("/v1/orgs/{org}/workflows", "invalid_definition"), 1);
+  EXPECT_EQ(s.Refusals("/v1/orgs/{org}/workflows", "conflict"), 1);
+  EXPECT_EQ(s.Refusals("/v1/orgs/{org}/workflows", "payload_too_large"), 1);
+  EXPECT_EQ(s.Refusals("/p/{org_slug}/{workflow_id}", "rate_limited"), 5);
+  // Labels are route templates only: no org id, workflow id or other raw path text.
+  const std::string metrics = s.Metrics();
+  for (size_t at = metrics.find("rampart_http_refusals_total{"); at != std::string::npos;
+       at = metrics.find("rampart_http_refusals_total{", at + 1)) {
+    const std::string line = metrics.substr(at, metrics.find('\n', at) - at);
+    EXPECT_EQ(line.find(s.org_a_), std::string::npos) << line;
+    EXPECT_EQ(line.find("nope"), std::string::npos) << line;
+    bool template_route = false;
+    for (const server::Route& r : s.router().routes()) {
+      template_route = template_route || line.find("route=\"" + r.pattern + "\"") != std::string::npos;
+    }
+    EXPECT_TRUE(template_route) << line;
+  }
+}
+
+// A definition reaching for `secrets` outside a connector is refused
+// (forbidden_secret_access) and audited as definition.refused, sampled per org (2 a
+// minute here), with the error paths and codes and never the definition's text.
+TEST(QuotasTest, DefinitionsReachingForSecretsAreAuditedSampled) {
+  RunsServer s;
+  const std::string workflows = "/v1/orgs/" + s.org_a_ + "/workflows";
+  const std::string sneaky =
+      "rampart: 1\nid: sneaky\nsteps:\n  - id: leak\n    type: set\n"
+      "    values: { v: \"{{ secrets.SUPER_SECRET_MARKER }}\" }\n";
+  for (int i = 0; i < 5; ++i) {
+    HttpResponse r = s.Do("POST", workflows, s.key_a_, sneaky, "application/yaml");
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_definition");
+  }
+  // Another kind of invalid definition is only counted.
+  EXPECT_EQ(s.Do("POST", workflows, s.key_a_, "rampart: 1\nid: x\n", "application/yaml").status,
+            400);
+  std::vector<store::AuditEvent> refused;
+  for (const auto& e : s.Audit(s.org_a_)) {
+    if (e.action == "definition.refused") refused.push_back(e);
+  }
+  ASSERT_EQ(refused.size(), 2u);
+  for (const auto& e : refused) {
+    EXPECT_EQ(e.outcome, "failure");
+    EXPECT_NE(e.actor.find("key:"), std::string::npos) << e.actor;
+    EXPECT_NE(e.details.find("forbidden_secret_access"), std::string::npos) << e.details;
+    EXPECT_NE(e.details.find("/steps/0/values/v"), std::string::npos) << e.details;
+    EXPECT_EQ(e.details.find("SUPER_SECRET_MARKER"), std::string::npos) << e.details;
+    EXPECT_EQ(e.details.find("secrets."), std::string::npos) << e.details;
+  }
+  EXPECT_EQ(s.Refusals("/v1/orgs/{org}/workflows", "invalid_definition"), 6);
+  // The sample is per minute: a minute later, audited again.
+  s.clock().Advance(std::chrono::minutes(1));
+  EXPECT_EQ(s.Do("POST", workflows, s.key_a_, sneaky, "application/yaml").status, 400);
+  size_t after = 0;
+  for (const auto& e : s.Audit(s.org_a_)) after += e.action == "definition.refused";
+  EXPECT_EQ(after, 3u);
+}
+
 }  // namespace
 }  // namespace rampart

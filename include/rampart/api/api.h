@@ -45,6 +45,10 @@ struct ApiOptions {
   int max_connectors_per_org = 500;
   // Failed authentications from one source IP per minute before 429.
   int auth_failures_per_minute = 20;
+  // Definitions refused for forbidden_secret_access (a workflow reaching for `secrets`
+  // outside a connector) are audited as `definition.refused`, at most this many per org
+  // per minute (the rest are only counted in /metrics).
+  int definition_refusal_audits_per_minute = 10;
   // Peers whose X-Forwarded-For is believed (config `trusted_proxies`, CIDRs). The client
   // address is then the right-most X-Forwarded-For entry that is not itself a trusted
   // proxy; from any other peer the header is ignored. Empty: only the TCP peer counts.

@@ -32,6 +32,9 @@ class WorkflowSource {
   virtual ~WorkflowSource() = default;
   // kNotFound when there is no such workflow; kInvalidDefinition when it does not load.
   virtual Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) = 0;
+  // Called once per child run, after Find and before the child starts: an error fails the
+  // `workflow` step with it (the server's stored-run quota: kLimitExceeded). Default: Ok.
+  virtual Status BeginChildRun() { return Status::Ok(); }
 };
 
 // Security-relevant events of a run, for the audit log. Implementations are thread-safe.

@@ -7,7 +7,8 @@
 // (Tx::PurgeFinishedRuns), in batches of at most `batch` runs per write transaction so
 // each commit stays short. Queued, running and awaiting_approval runs are never touched.
 // Each batch appends, in the same transaction, one audit event per org it deleted runs
-// of: action "runs.purged", actor "system", details {count, cutoff} (no run data).
+// of: action "runs.purged", actor "system", details {count, cutoff} (no run data),
+// and tells RetentionOptions::quota what it deleted (inside that write, in commit order).
 //
 // Thread-safety: Start/Stop are thread-safe; RunOnce must not run concurrently with the
 // background thread.
@@ -22,6 +23,7 @@
 
 #include "rampart/core/clock.h"
 #include "rampart/core/result.h"
+#include "rampart/runs/run_quota.h"
 #include "rampart/store/store.h"
 
 namespace rampart::runs {
@@ -32,6 +34,9 @@ struct RetentionOptions {
   std::chrono::milliseconds interval = std::chrono::hours(1);  // between sweeps
   // Called from the background thread when a sweep fails (the next one retries).
   std::function<void(const Error&)> on_error{};
+  // The run service's stored-run counts (RunService::quota()), told in each batch's
+  // write what it deleted, so the quota frees up at once. Null: nobody is told.
+  RunQuota* quota = nullptr;
 };
 
 class RunRetention {

@@ -38,6 +38,7 @@
 
 #include "rampart/core/result.h"
 #include "rampart/engine/engine.h"
+#include "rampart/runs/run_quota.h"
 #include "rampart/store/store.h"
 
 namespace rampart::runs {
@@ -51,6 +52,10 @@ struct RunServiceOptions {
   size_t max_run_record_bytes = engine::kDefaultMaxRunRecordBytes;
   // How often the sweep looks for approvals whose timeout passed.
   std::chrono::milliseconds wake_interval{1000};
+  // Runs (any status) one org keeps in the store (config `quotas.runs`, 1..1e9): past it
+  // a submission, or a `workflow` step's child run, is refused with kLimitExceeded and
+  // nothing is stored. See rampart/runs/run_quota.h.
+  int64_t max_runs_per_org = kDefaultMaxRunsPerOrg;
 };
 
 // Services of one run that depend on its org: the connectors its action steps may name
@@ -120,7 +125,9 @@ class RunService {
   Status Start();
 
   // Validates the input against the version's `inputs` schema (kInvalidInput with the
-  // validation errors in the message, nothing stored), commits the run as queued and
+  // validation errors in the message, nothing stored), checks the org's stored-run quota
+  // (kLimitExceeded, nothing stored: see RunQuota; first cheaply, then exactly in the
+  // commit, so an inline run may execute and still be refused at its commit), commits the run as queued and
   // schedules it (SubmitAsync, waited for: it blocks this thread during the commit). Returns the stored run (id, status queued or running; with
   // may_run_inline, possibly its final state, record included).
   // kNotFound when the workflow version does not exist in that org.
@@ -165,6 +172,9 @@ class RunService {
   Status Cancel(std::string_view org_id, std::string_view run_id);
 
   RunStats Stats() const;
+
+  // The stored-run counts of the orgs (retention reports what it deletes to it).
+  RunQuota& quota();
 
   // Applies a new concurrency limit of an org at once (clamped to [1, max_org_limit];
   // 0 = the default). Queued runs start if the new limit leaves room.

@@ -52,6 +52,9 @@ struct Response {
   HeaderList headers;  // extra headers; the server adds security headers and X-Request-Id
   std::string body;
   std::string content_type = "application/json";
+  // The error body's code (ErrorResponse sets it; one of the closed set), "" otherwise:
+  // /metrics counts refusals by it without parsing the body.
+  std::string_view error_code;
 };
 
 // Completes one request whose route answers asynchronously (Route::async_handler).

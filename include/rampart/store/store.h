@@ -387,6 +387,9 @@ class Tx {
   // Runs awaiting approval whose wake_at is in (0, now], earliest first (any org).
   virtual Result<std::vector<Run>> ListRunsToWake(Millis now, int limit) = 0;
   virtual Result<int64_t> CountRunsByStatus(std::string_view status) = 0;
+  // Every stored run of the org, whatever its status (the run quota learns it once per
+  // org and process; by the runs_by_org index, no run row is read).
+  virtual Result<int64_t> CountRuns(std::string_view org_id) = 0;
   // The runs of one org by status: (status, count) for every status that has runs,
   // ordered by status.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> CountOrgRunsByStatus(
