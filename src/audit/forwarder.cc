@@ -53,6 +53,18 @@ AuditForwarder::AuditForwarder(store::Store& store, net::HttpClient& client,
 
 AuditForwarder::~AuditForwarder() { Stop(); }
 
+std::optional<int64_t> AuditForwarder::AcknowledgedSeq() const {
+  int64_t forwarded = 0;
+  Status read = store_.Read([&](store::Tx& tx) -> Status {
+    auto seq = tx.GetAuditForwardedSeq(destination_);
+    if (!seq.ok()) return seq.error();
+    forwarded = *seq;
+    return Status::Ok();
+  });
+  if (!read.ok()) return std::nullopt;
+  return forwarded;
+}
+
 std::string AuditForwarder::DestinationOf(std::string_view url) { return crypto::Sha256Hex(url); }
 
 std::string AuditForwarder::BuildBody(const std::vector<store::AuditEvent>& events) {

@@ -13,6 +13,8 @@
 
 #include "net/testing/test_server.h"
 #include "rampart/audit/chain.h"
+#include "rampart/audit/checkpoint.h"
+#include "rampart/audit/retention.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/net/resolver.h"
 #include "store/store_test_util.h"
@@ -384,6 +386,32 @@ TEST_F(ForwarderTest, TheEgressGuardRefusesPlainHttpAndPrivateAddresses) {
   }
   EXPECT_TRUE(collector_.batches().empty());
   EXPECT_EQ(non_loopback_connects_.load(), 0);
+}
+
+// With forwarding on, `rampart serve` bounds audit retention by the forwarder's position:
+// an event the collector has not acknowledged is never purged, however old.
+TEST_F(ForwarderTest, RetentionPurgesOnlyWhatTheCollectorAcknowledged) {
+  AppendEvents(25);  // dated 2023: all far past a 30-day retention
+  auto forwarder = Forwarder(Options());
+  EXPECT_EQ(forwarder->AcknowledgedSeq(), 0);
+  AuditRetentionOptions options;
+  options.retention_days = 30;
+  options.checkpoint_key = CheckpointKey("0123456789abcdef0123456789abcdef");
+  options.max_purge_seq = [&forwarder] { return forwarder->AcknowledgedSeq(); };
+  AuditRetention retention(*store_, SystemClock(), options);
+  EXPECT_EQ(*retention.RunOnce(), 0);  // nothing acknowledged yet: nothing purged
+
+  EXPECT_EQ(*forwarder->RunOnce(), 10);
+  EXPECT_EQ(forwarder->AcknowledgedSeq(), 10);
+  EXPECT_EQ(*retention.RunOnce(), 10);
+  auto kept = ReadWith(*store_, [](store::Tx& tx) { return tx.ListAllAudit(0, 1000); });
+  ASSERT_FALSE(kept->empty());
+  EXPECT_EQ(kept->front().seq, 11);  // 11..25 wait for the collector, plus audit.purged
+  // The rest goes once it was forwarded (the purge's own audit.purged event included).
+  while (*forwarder->RunOnce() > 0) {
+  }
+  EXPECT_GT(*retention.RunOnce(), 0);
+  EXPECT_EQ(collector_.AcceptedSeqs().front(), 1);
 }
 
 TEST_F(ForwarderTest, TheSecretNeverAppearsInFailuresOrMetrics) {

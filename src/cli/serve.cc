@@ -341,22 +341,10 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     forwarder->Start();  // resumes after the last acknowledged seq
   }
   // With forwarding on, retention never purges an event the collector has not
-  // acknowledged: the bound is the forwarder's stored position (nullopt on a read error,
-  // which purges nothing).
-  if (config->audit_forward) {
-    audit_retention_options.max_purge_seq =
-        [&s = **store, destination = audit::AuditForwarder::DestinationOf(
-                           config->audit_forward->url)]() -> std::optional<int64_t> {
-      int64_t forwarded = 0;
-      Status read = s.Read([&](store::Tx& tx) -> Status {
-        auto seq = tx.GetAuditForwardedSeq(destination);
-        if (!seq.ok()) return seq.error();
-        forwarded = *seq;
-        return Status::Ok();
-      });
-      if (!read.ok()) return std::nullopt;
-      return forwarded;
-    };
+  // acknowledged: the bound is the forwarder's stored position (nullopt on a read error
+  // purges nothing). The sweep is destroyed (stopped) before the forwarder.
+  if (forwarder) {
+    audit_retention_options.max_purge_seq = [&forwarder] { return forwarder->AcknowledgedSeq(); };
   }
   // Audit retention (audit_retention_days; 0 = forever): an hourly sweep purges the oldest
   // events behind a signed checkpoint, 1000 per commit, audited as audit.purged.

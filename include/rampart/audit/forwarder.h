@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -103,6 +104,9 @@ class AuditForwarder {
   Result<int> RunOnce();
 
   ForwarderStats Stats() const;
+  // The last seq the collector acknowledged, read from the store (0 when it never did);
+  // nullopt when the store cannot be read. Audit retention purges no event past it.
+  std::optional<int64_t> AcknowledgedSeq() const;
   // rampart_audit_forwarded_events, rampart_audit_forward_failures and
   // rampart_audit_forward_lag (head seq - forwarded seq; read from the store).
   std::vector<server::Sample> MetricSamples() const;
