@@ -22,7 +22,8 @@ json() {  # json FILE PYTHON-EXPR-ON-d
 
 # wait_for_port OUT_FILE PID: sets PORT from the server's "listening on" line, or to ""
 # when the process exits first or 60 s pass (an ASan build on a loaded CI machine starts
-# slowly).
+# slowly). Empty OUT_FILE before starting the server: the `>` of a command run with `&`
+# happens in the child, possibly after this has read an earlier instance's line.
 wait_for_port() {
   PORT=""
   for _ in $(seq 1 600); do

@@ -98,6 +98,7 @@ DATA="$TMP/data"
 : >"$TMP/serve.err"
 : >"$TMP/tools.out"
 start() {  # start CONFIG: the server, its port in $PORT ("" when it did not start)
+  : >"$TMP/serve.now"  # not the last instance's port (e2e_lib.sh, wait_for_port)
   "$BIN" serve --config "$1" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.now" 2>>"$TMP/serve.err" &
   PID=$!
   wait_for_port "$TMP/serve.now" "$PID"

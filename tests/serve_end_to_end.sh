@@ -27,6 +27,7 @@ e2e_on_failure() {
 DATA="$TMP/data"
 start() {  # start [EXTRA SERVE FLAGS...]
   # stderr is appended: a sanitizer report of an earlier instance stays readable.
+  : >"$TMP/serve.out"  # not the last instance's port (e2e_lib.sh, wait_for_port)
   "$BIN" serve --data "$DATA" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>>"$TMP/serve.err" &
   PID=$!
   wait_for_port "$TMP/serve.out" "$PID"
@@ -489,6 +490,7 @@ for bad in '{ workflows: 0 }' '{ versions_per_workflow: 1000001 }' '{ connectors
   check "quotas: $bad refusal says why" 0 $?
 done
 printf 'io_threads: 2\nmax_queued_runs: 1000\nwebhook_org_rate_limit: { rpm: 6000, burst: 100 }\napi_rate_limit: { rpm: 0 }\n' >"$TMP/config.yaml"
+: >"$TMP/serve.out"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data3" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
 wait_for_port "$TMP/serve.out" "$PID"

@@ -85,8 +85,11 @@ ApiServer::ApiServer(ApiServerOptions options) : clock_(options.start) {
   server_options.threads = options.http_threads;
   http_ = std::make_unique<server::HttpServer>(server_options, router_, &metrics_);
   if (!http_->Start().ok()) std::abort();
+  // The one connection of Do() sits idle while a test runs threads of its own (a login
+  // burst under ThreadSanitizer outlasts the server's 10 s keep-alive): reconnect then.
   client_ = std::make_unique<HttpClient>(
-      "127.0.0.1", http_->port(), HttpClientOptions{.timeout = std::chrono::seconds(30)});
+      "127.0.0.1", http_->port(),
+      HttpClientOptions{.timeout = std::chrono::seconds(30), .reconnect_if_closed_while_idle = true});
 }
 
 ApiServer::~ApiServer() {

@@ -1,5 +1,7 @@
 #include "support/http_client.h"
 
+#include <poll.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -89,8 +91,19 @@ class HttpClient::Impl {
     return Status::Ok();
   }
 
+  // True when the connection, with no answer owed (nothing buffered), has something to
+  // read or hung up: the server closed it (EOF, or a TLS close_notify before it).
+  bool ClosedWhileIdle() {
+    if (!connected() || buffer_.size() != 0) return false;
+    const int fd = plain_ ? plain_->socket().native_handle()
+                          : beast::get_lowest_layer(*tls_).socket().native_handle();
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+  }
+
   Result<HttpResponse> Request(std::string_view method, std::string_view target,
                                const HttpHeaders& headers, std::string_view body) {
+    if (options_.reconnect_if_closed_while_idle && ClosedWhileIdle()) Close();
     if (Status s = Connect(); !s.ok()) return s.error();
     http::request<http::string_body> req;
     req.version(11);

@@ -46,6 +46,11 @@ struct HttpClientOptions {
   bool tls = false;  // TLS 1.2+ WITHOUT certificate verification (tests use self-signed)
   std::string sni_host = "localhost";               // TLS server name
   std::chrono::milliseconds timeout{5000};          // per connect/write/read
+  // Before Request() reuses a kept-alive connection, check whether the server closed it
+  // while it sat idle (past the server's header_timeout, e.g. across a long step of a
+  // test) and connect anew if so, as a browser or curl would. Off by default: the server
+  // tests see a connection closed under them as the failure it is.
+  bool reconnect_if_closed_while_idle = false;
 };
 
 class HttpClient {

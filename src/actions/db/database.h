@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "rampart/core/result.h"
+#include "rampart/core/timed_mutex.h"
 
 struct sqlite3;
 
@@ -41,7 +42,9 @@ inline constexpr int kMaxValueBytes = 1 << 20;  // one string or blob (SQLITE_LI
 inline constexpr int kMaxSqlBytes = 100000;     // SQLITE_LIMIT_SQL_LENGTH
 inline constexpr int kMaxPageCount = 25600;     // 100 MiB at 4 KiB pages
 
-// One open database. Not thread-safe by itself: hold `mutex` for every use.
+// One open database. Not thread-safe by itself: hold `mutex` for every use (the handle
+// and the authorizer's state are shared by every step of the scope's org, on any worker
+// thread). A TimedMutex, not std::timed_mutex, so ThreadSanitizer sees the lock taken.
 class Database {
  public:
   ~Database();
@@ -54,13 +57,13 @@ class Database {
 
   sqlite3* handle() const { return db_; }
   AuthState& auth() { return auth_; }
-  std::timed_mutex& mutex() { return mutex_; }
+  TimedMutex& mutex() { return mutex_; }
 
  private:
   Database() = default;
   sqlite3* db_ = nullptr;
   AuthState auth_;
-  std::timed_mutex mutex_;
+  TimedMutex mutex_;
 };
 
 // Scope -> database. Implementations must be thread-safe.

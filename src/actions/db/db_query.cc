@@ -241,7 +241,7 @@ class DbQuery final : public Action {
     auto database = provider_->For(ctx.org);
     if (!database.ok()) return database.error();
     db::Database& d = **database;
-    std::unique_lock<std::timed_mutex> lock(d.mutex(), std::defer_lock);
+    std::unique_lock<TimedMutex> lock(d.mutex(), std::defer_lock);
     if (!lock.try_lock_until(deadline)) {
       return MakeError(ErrorCode::kTimeout,
                        "db.query: the database stayed busy until the step's time limit");
