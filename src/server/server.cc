@@ -11,7 +11,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -35,16 +34,23 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
+// Every io thread runs its own io_context; a connection lives on one of them from accept
+// to close, so its handlers never run concurrently (no strand) and its completions stay
+// on one thread. Concrete executor types: no type-erased executor copies per operation.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
+using TcpStream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using TlsStream = beast::ssl_stream<TcpStream>;
+
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // After an error response that closes the connection, unread request bytes are drained
 // for at most this long / this many bytes, so that the peer sees the response instead
 // of a reset.
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerBytes = 256 * 1024;
-
-bool SafeHeaderText(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::need_more).category() &&
@@ -54,15 +60,16 @@ bool IsHttpParseError(const beast::error_code& ec) {
 // One asynchronous answer: shared by the session and the Responder's deliver function.
 // phase goes from kHandlerRunning to kHandlerReturned (by the session) or kAnswered (by
 // the Send()), each side with an exchange, so exactly one of them sees the other's step
-// and writes the answer: the session when Send() came first, else a post to the strand.
+// and writes the answer: the session when Send() came first, else a post to the
+// session's io_context.
 struct PendingAnswer {
   enum Phase : int { kHandlerRunning, kHandlerReturned, kAnswered };
   std::atomic<int> phase{kHandlerRunning};
   std::optional<Response> response;  // written once by Send(), before it sets kAnswered
 };
 
-// Open while the io_context can take posts. A Responder locks it to post an answer, and
-// ~Impl closes it before the io_context is destroyed, so a late Send() is a no-op.
+// Open while the io_contexts can take posts. A Responder locks it to post an answer, and
+// ~Impl closes it before the io_contexts are destroyed, so a late Send() is a no-op.
 struct AnswerGate {
   std::mutex mu;
   bool open = true;  // guarded by mu
@@ -82,11 +89,24 @@ class SessionBase {
 class HttpServer::Impl {
  public:
   Impl(ServerOptions options, const Router& router, Metrics* metrics)
-      : options_(std::move(options)), router_(router), metrics_(metrics) {}
+      : options_(std::move(options)), router_(router), metrics_(metrics) {
+    int threads = options_.threads;
+    if (threads <= 0) threads = std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+    for (int i = 0; i < threads; ++i) {
+      // Hint 1: one thread runs it (posts from other threads stay safe: locking is kept).
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+    }
+    acceptor_.emplace(contexts_[0]->get_executor());
+    accept_retry_.emplace(contexts_[0]->get_executor());
+  }
 
   ~Impl() {
     Stop(std::chrono::milliseconds(0));
-    CloseGate();  // also when never started; before ioc_ (a member) is destroyed
+    CloseGate();  // also when never started; before the io_contexts are destroyed
+    // The acceptor's context first: a pending accept holds a socket of another context.
+    accept_retry_.reset();
+    acceptor_.reset();
+    for (auto& context : contexts_) context.reset();
   }
 
   Status Start();
@@ -127,7 +147,8 @@ class HttpServer::Impl {
 
  private:
   void DoAccept();
-  void OnAccept(const beast::error_code& ec, tcp::socket socket);
+  void OnAccept(const beast::error_code& ec,
+                asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type> socket);
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -138,12 +159,14 @@ class HttpServer::Impl {
   bool stopped_ = false;                                      // guarded by mu_
   std::optional<ssl::context> ssl_ctx_;
   std::vector<std::thread> threads_;
-  // Declared last: destroyed first, while everything sessions touch in their
-  // destructors (registry, counters) is still alive.
-  asio::io_context ioc_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  tcp::acceptor acceptor_{asio::make_strand(ioc_)};
-  asio::steady_timer accept_retry_{acceptor_.get_executor()};
+  // Destroyed by ~Impl, while everything sessions touch in their destructors (registry,
+  // counters) is still alive. One per io thread.
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<Executor>> work_;
+  // On contexts_[0], like the accept loop.
+  std::optional<Acceptor> acceptor_;
+  std::optional<Timer> accept_retry_;
+  size_t next_context_ = 0;  // round-robin for accepted connections (accept loop only)
 };
 
 namespace {
@@ -177,7 +200,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   const ServerOptions& options() const { return server_->options_; }
 
   void Begin() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       ReadHead();
     } else {
       beast::get_lowest_layer(stream_).expires_after(options().header_timeout);
@@ -194,9 +217,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     idle_ = true;
     parser_.emplace();
     internal::ConfigureParser(*parser_, options());
-    // A fresh Request per request: an asynchronous answer's Responder may still hold the
-    // previous one (Route::async_handler promises it stays valid until the answer).
-    req_ = std::make_shared<Request>();
+    // An asynchronous answer's Responder may still hold the previous Request
+    // (Route::async_handler promises it stays valid until the answer): a fresh one then.
+    // After a synchronous handler nobody else has it, and it is reused (its buffers too).
+    if (req_reusable_) {
+      ResetRequest(*req_);
+    } else {
+      req_ = std::make_shared<Request>();
+    }
+    req_reusable_ = false;
     req_->request_id = NewRequestId();
     req_->remote_ip = remote_ip_;
     req_->tls = tls_;
@@ -292,12 +321,28 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       // Never what(): exception text may carry internals.
       response = ErrorResponse(Error{ErrorCode::kInternal, ""}, req_->request_id);
     }
+    req_reusable_ = true;  // a synchronous handler keeps no reference to the Request
     Respond(std::move(response), close_after_);
+  }
+
+  // A fresh Request's values, keeping the header and query vectors' and the target
+  // strings' capacity.
+  static void ResetRequest(Request& req) {
+    Request fresh;
+    fresh.headers = std::move(req.headers);
+    fresh.headers.clear();
+    fresh.query = std::move(req.query);
+    fresh.query.clear();
+    fresh.path = std::move(req.path);
+    fresh.path.clear();
+    fresh.raw_target = std::move(req.raw_target);
+    fresh.raw_target.clear();
+    req = std::move(fresh);
   }
 
   // The io thread is free as soon as the handler returns. An answer given while the
   // handler is still on the stack (the common case for errors) is written directly;
-  // a later one is posted to this session's strand by the Responder (MakeDeliver).
+  // a later one is posted to this session's io_context by the Responder (MakeDeliver).
   void HandleAsync() {
     auto pending = std::make_shared<PendingAnswer>();
     {
@@ -327,11 +372,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   // The Responder's deliver function. It holds no strong reference to the session (a
-  // session must not be destroyed on the caller's thread) and no executor (a strand
-  // executor must not outlive the io_context): it locks the session only under the
-  // server's gate, which ~Impl closes before the io_context is destroyed, and moves that
-  // reference into the posted handler, which runs or is destroyed on the io side. It
-  // keeps the Request alive, as Route::async_handler promises.
+  // session must not be destroyed on the caller's thread) and no executor (an executor
+  // must not outlive its io_context): it locks the session only under the server's gate,
+  // which ~Impl closes before the io_contexts are destroyed, and moves that reference
+  // into the handler posted to the session's io_context, which runs or is destroyed on
+  // the io side. It keeps the Request alive, as Route::async_handler promises.
   std::function<void(Response)> MakeDeliver(std::shared_ptr<PendingAnswer> pending) {
     return [weak = this->weak_from_this(), gate = server_->gate_, pending = std::move(pending),
             request = req_](Response response) {
@@ -362,27 +407,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (server_->metrics_ != nullptr) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      server_->metrics_->ObserveRequest(decision_.metrics_route,
-                                        req_->method.empty() ? "OTHER" : req_->method,
-                                        response.status, seconds);
+        server_->metrics_->ObserveRequest(
+          decision_.metrics_route,
+          req_->method.empty() ? std::string_view("OTHER") : std::string_view(req_->method),
+          response.status, seconds);
     }
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(11);
-    res->result(static_cast<unsigned>(response.status));
-    for (const auto& [name, value] : response.headers) {
-      if (name.empty() || !SafeHeaderText(name) || !SafeHeaderText(value)) continue;
-      res->insert(name, value);
-    }
-    if (!response.content_type.empty() && SafeHeaderText(response.content_type)) {
-      res->set(http::field::content_type, response.content_type);
-    }
-    res->body() = std::move(response.body);
-    res->keep_alive(!close);
-    res->prepare_payload();
+    // The head is written into a buffer the session keeps (its capacity is reused), and
+    // goes out with the body in one gather write.
+    const bool with_body = internal::SerializeResponseHead(response, close, head_);
+    body_ = std::move(response.body);
+    const std::array<asio::const_buffer, 2> buffers{
+        asio::buffer(head_), with_body ? asio::buffer(body_) : asio::const_buffer()};
     beast::get_lowest_layer(stream_).expires_after(options().request_timeout);
-    http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res, close](const beast::error_code& ec,
-                                                                    size_t) {
+    asio::async_write(stream_, buffers,
+                      [self = this->shared_from_this(), close](const beast::error_code& ec,
+                                                               size_t) {
+                        self->body_ = std::string();  // an idle connection keeps no body
                         if (ec) return self->Close();
                         if (close) return self->Linger();
                         self->ReadHead();
@@ -422,13 +462,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   const bool tls_;
   std::string remote_ip_;
   uint64_t id_ = 0;
-  bool idle_ = false;  // waiting for the head of a request (on the strand only)
+  bool idle_ = false;  // waiting for the head of a request
   beast::flat_buffer buffer_;
   std::optional<internal::RequestParser> parser_;
-  std::shared_ptr<Request> req_ = std::make_shared<Request>();  // a new one per request
+  std::shared_ptr<Request> req_ = std::make_shared<Request>();
+  bool req_reusable_ = false;  // req_ is referenced by this session only (see ReadHead)
+  std::string head_;           // the response head being written
+  std::string body_;           // the response body being written
   bool close_after_ = false;  // the request asked to close the connection
   std::shared_ptr<PendingAnswer> pending_;  // set while waiting for an asynchronous answer
-  asio::steady_timer hold_{stream_.get_executor()};  // see HandleAsync
+  Timer hold_{stream_.get_executor()};  // see HandleAsync
   internal::HeadDecision decision_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::array<char, 4096> drain_buffer_{};
@@ -468,27 +511,25 @@ Status HttpServer::Impl::Start() {
     auto address = asio::ip::make_address(options_.host, ec);
     if (ec) return Error{ErrorCode::kInvalidArgument, "invalid listen address: " + options_.host};
     tcp::endpoint endpoint(address, options_.port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return Error{ErrorCode::kInternal, "cannot listen on " + options_.host + ":" +
                                              std::to_string(options_.port) + ": " + ec.message()};
     }
-    port_ = acceptor_.local_endpoint().port();
+    port_ = acceptor_->local_endpoint().port();
   } catch (const std::exception&) {
     return Error{ErrorCode::kInternal, "cannot start the HTTP server"};
   }
-  work_.emplace(ioc_.get_executor());
-  asio::dispatch(acceptor_.get_executor(), [this] { DoAccept(); });
-  int threads = options_.threads;
-  if (threads <= 0) threads = std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
-  for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] {
+  for (auto& context : contexts_) work_.push_back(asio::make_work_guard(context->get_executor()));
+  asio::dispatch(acceptor_->get_executor(), [this] { DoAccept(); });
+  for (auto& context : contexts_) {
+    threads_.emplace_back([context = context.get()] {
       while (true) {
         try {
-          ioc_.run();
+          context->run();
           return;
         } catch (...) {
           // A handler escaped the per-request catch; keep serving.
@@ -502,18 +543,21 @@ Status HttpServer::Impl::Start() {
 }
 
 void HttpServer::Impl::DoAccept() {
-  acceptor_.async_accept(asio::make_strand(ioc_),
-                         [this](const beast::error_code& ec, tcp::socket socket) {
-                           OnAccept(ec, std::move(socket));
-                         });
+  // The connection's io_context, round-robin: the socket is registered with that
+  // context's reactor, and the session runs there until it closes.
+  asio::io_context& context = *contexts_[next_context_++ % contexts_.size()];
+  acceptor_->async_accept(context.get_executor(),
+                          [this](const beast::error_code& ec, Socket socket) {
+                            OnAccept(ec, std::move(socket));
+                          });
 }
 
-void HttpServer::Impl::OnAccept(const beast::error_code& ec, tcp::socket socket) {
+void HttpServer::Impl::OnAccept(const beast::error_code& ec, Socket socket) {
   if (stopping_ || ec == asio::error::operation_aborted) return;
   if (ec) {
     // E.g. out of file descriptors: back off instead of spinning.
-    accept_retry_.expires_after(std::chrono::milliseconds(50));
-    accept_retry_.async_wait([this](const beast::error_code& wec) {
+    accept_retry_->expires_after(std::chrono::milliseconds(50));
+    accept_retry_->async_wait([this](const beast::error_code& wec) {
       if (!wec && !stopping_) DoAccept();
     });
     return;
@@ -524,13 +568,11 @@ void HttpServer::Impl::OnAccept(const beast::error_code& ec, tcp::socket socket)
   } else {
     connections_.fetch_add(1);
     if (ssl_ctx_) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_ctx_),
-          true)
+      std::make_shared<Session<TlsStream>>(this, TlsStream(TcpStream(std::move(socket)), *ssl_ctx_),
+                                           true)
           ->Run();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)), false)
-          ->Run();
+      std::make_shared<Session<TcpStream>>(this, TcpStream(std::move(socket)), false)->Run();
     }
   }
   DoAccept();
@@ -547,10 +589,10 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
     stop_called_ = true;
   }
   stopping_ = true;
-  asio::post(acceptor_.get_executor(), [this] {
+  asio::post(acceptor_->get_executor(), [this] {
     beast::error_code ignored;
-    acceptor_.close(ignored);
-    accept_retry_.cancel();
+    acceptor_->close(ignored);
+    accept_retry_->cancel();
   });
   auto snapshot = [&] {
     std::vector<std::shared_ptr<SessionBase>> live;
@@ -572,8 +614,8 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return connections_.load() == 0; });
   }
-  work_.reset();
-  ioc_.stop();
+  work_.clear();
+  for (auto& context : contexts_) context->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   CloseGate();
