@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -34,10 +35,9 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-// Every io thread runs its own io_context; a connection lives on one of them from accept
-// to close, so its handlers never run concurrently (no strand) and its completions stay
-// on one thread. Concrete executor types: no type-erased executor copies per operation.
-using Executor = asio::io_context::executor_type;
+// The io threads share one io_context; each connection runs on its own strand. Concrete
+// executor types (not any_io_executor): no type-erased executor copies per operation.
+using Executor = asio::strand<asio::io_context::executor_type>;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
@@ -60,16 +60,15 @@ bool IsHttpParseError(const beast::error_code& ec) {
 // One asynchronous answer: shared by the session and the Responder's deliver function.
 // phase goes from kHandlerRunning to kHandlerReturned (by the session) or kAnswered (by
 // the Send()), each side with an exchange, so exactly one of them sees the other's step
-// and writes the answer: the session when Send() came first, else a post to the
-// session's io_context.
+// and writes the answer: the session when Send() came first, else a post to the strand.
 struct PendingAnswer {
   enum Phase : int { kHandlerRunning, kHandlerReturned, kAnswered };
   std::atomic<int> phase{kHandlerRunning};
   std::optional<Response> response;  // written once by Send(), before it sets kAnswered
 };
 
-// Open while the io_contexts can take posts. A Responder locks it to post an answer, and
-// ~Impl closes it before the io_contexts are destroyed, so a late Send() is a no-op.
+// Open while the io_context can take posts. A Responder locks it to post an answer, and
+// ~Impl closes it before the io_context is destroyed, so a late Send() is a no-op.
 struct AnswerGate {
   std::mutex mu;
   bool open = true;  // guarded by mu
@@ -89,24 +88,11 @@ class SessionBase {
 class HttpServer::Impl {
  public:
   Impl(ServerOptions options, const Router& router, Metrics* metrics)
-      : options_(std::move(options)), router_(router), metrics_(metrics) {
-    int threads = options_.threads;
-    if (threads <= 0) threads = std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
-    for (int i = 0; i < threads; ++i) {
-      // Hint 1: one thread runs it (posts from other threads stay safe: locking is kept).
-      contexts_.push_back(std::make_unique<asio::io_context>(1));
-    }
-    acceptor_.emplace(contexts_[0]->get_executor());
-    accept_retry_.emplace(contexts_[0]->get_executor());
-  }
+      : options_(std::move(options)), router_(router), metrics_(metrics) {}
 
   ~Impl() {
     Stop(std::chrono::milliseconds(0));
-    CloseGate();  // also when never started; before the io_contexts are destroyed
-    // The acceptor's context first: a pending accept holds a socket of another context.
-    accept_retry_.reset();
-    acceptor_.reset();
-    for (auto& context : contexts_) context.reset();
+    CloseGate();  // also when never started; before ioc_ (a member) is destroyed
   }
 
   Status Start();
@@ -148,7 +134,8 @@ class HttpServer::Impl {
  private:
   void DoAccept();
   void OnAccept(const beast::error_code& ec,
-                asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type> socket);
+                asio::basic_stream_socket<asio::ip::tcp,
+                                          asio::strand<asio::io_context::executor_type>> socket);
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -159,14 +146,12 @@ class HttpServer::Impl {
   bool stopped_ = false;                                      // guarded by mu_
   std::optional<ssl::context> ssl_ctx_;
   std::vector<std::thread> threads_;
-  // Destroyed by ~Impl, while everything sessions touch in their destructors (registry,
-  // counters) is still alive. One per io thread.
-  std::vector<std::unique_ptr<asio::io_context>> contexts_;
-  std::vector<asio::executor_work_guard<Executor>> work_;
-  // On contexts_[0], like the accept loop.
-  std::optional<Acceptor> acceptor_;
-  std::optional<Timer> accept_retry_;
-  size_t next_context_ = 0;  // round-robin for accepted connections (accept loop only)
+  // Declared last: destroyed first, while everything sessions touch in their
+  // destructors (registry, counters) is still alive.
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  Acceptor acceptor_{asio::make_strand(ioc_)};
+  Timer accept_retry_{acceptor_.get_executor()};
 };
 
 namespace {
@@ -342,7 +327,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   // The io thread is free as soon as the handler returns. An answer given while the
   // handler is still on the stack (the common case for errors) is written directly;
-  // a later one is posted to this session's io_context by the Responder (MakeDeliver).
+  // a later one is posted to this session's strand by the Responder (MakeDeliver).
   void HandleAsync() {
     auto pending = std::make_shared<PendingAnswer>();
     {
@@ -374,9 +359,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // The Responder's deliver function. It holds no strong reference to the session (a
   // session must not be destroyed on the caller's thread) and no executor (an executor
   // must not outlive its io_context): it locks the session only under the server's gate,
-  // which ~Impl closes before the io_contexts are destroyed, and moves that reference
-  // into the handler posted to the session's io_context, which runs or is destroyed on
-  // the io side. It keeps the Request alive, as Route::async_handler promises.
+  // which ~Impl closes before the io_context is destroyed, and moves that reference into
+  // the handler posted to the session's strand, which runs or is destroyed on the io
+  // side. It keeps the Request alive, as Route::async_handler promises.
   std::function<void(Response)> MakeDeliver(std::shared_ptr<PendingAnswer> pending) {
     return [weak = this->weak_from_this(), gate = server_->gate_, pending = std::move(pending),
             request = req_](Response response) {
@@ -462,7 +447,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   const bool tls_;
   std::string remote_ip_;
   uint64_t id_ = 0;
-  bool idle_ = false;  // waiting for the head of a request
+  bool idle_ = false;  // waiting for the head of a request (on the strand only)
   beast::flat_buffer buffer_;
   std::optional<internal::RequestParser> parser_;
   std::shared_ptr<Request> req_ = std::make_shared<Request>();
@@ -511,25 +496,27 @@ Status HttpServer::Impl::Start() {
     auto address = asio::ip::make_address(options_.host, ec);
     if (ec) return Error{ErrorCode::kInvalidArgument, "invalid listen address: " + options_.host};
     tcp::endpoint endpoint(address, options_.port);
-    acceptor_->open(endpoint.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(endpoint, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return Error{ErrorCode::kInternal, "cannot listen on " + options_.host + ":" +
                                              std::to_string(options_.port) + ": " + ec.message()};
     }
-    port_ = acceptor_->local_endpoint().port();
+    port_ = acceptor_.local_endpoint().port();
   } catch (const std::exception&) {
     return Error{ErrorCode::kInternal, "cannot start the HTTP server"};
   }
-  for (auto& context : contexts_) work_.push_back(asio::make_work_guard(context->get_executor()));
-  asio::dispatch(acceptor_->get_executor(), [this] { DoAccept(); });
-  for (auto& context : contexts_) {
-    threads_.emplace_back([context = context.get()] {
+  work_.emplace(ioc_.get_executor());
+  asio::dispatch(acceptor_.get_executor(), [this] { DoAccept(); });
+  int threads = options_.threads;
+  if (threads <= 0) threads = std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
       while (true) {
         try {
-          context->run();
+          ioc_.run();
           return;
         } catch (...) {
           // A handler escaped the per-request catch; keep serving.
@@ -543,10 +530,7 @@ Status HttpServer::Impl::Start() {
 }
 
 void HttpServer::Impl::DoAccept() {
-  // The connection's io_context, round-robin: the socket is registered with that
-  // context's reactor, and the session runs there until it closes.
-  asio::io_context& context = *contexts_[next_context_++ % contexts_.size()];
-  acceptor_->async_accept(context.get_executor(),
+  acceptor_.async_accept(asio::make_strand(ioc_),
                           [this](const beast::error_code& ec, Socket socket) {
                             OnAccept(ec, std::move(socket));
                           });
@@ -556,8 +540,8 @@ void HttpServer::Impl::OnAccept(const beast::error_code& ec, Socket socket) {
   if (stopping_ || ec == asio::error::operation_aborted) return;
   if (ec) {
     // E.g. out of file descriptors: back off instead of spinning.
-    accept_retry_->expires_after(std::chrono::milliseconds(50));
-    accept_retry_->async_wait([this](const beast::error_code& wec) {
+    accept_retry_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_.async_wait([this](const beast::error_code& wec) {
       if (!wec && !stopping_) DoAccept();
     });
     return;
@@ -589,10 +573,10 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
     stop_called_ = true;
   }
   stopping_ = true;
-  asio::post(acceptor_->get_executor(), [this] {
+  asio::post(acceptor_.get_executor(), [this] {
     beast::error_code ignored;
-    acceptor_->close(ignored);
-    accept_retry_->cancel();
+    acceptor_.close(ignored);
+    accept_retry_.cancel();
   });
   auto snapshot = [&] {
     std::vector<std::shared_ptr<SessionBase>> live;
@@ -614,8 +598,8 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return connections_.load() == 0; });
   }
-  work_.clear();
-  for (auto& context : contexts_) context->stop();
+  work_.reset();
+  ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   CloseGate();
