@@ -2,7 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/json/parse.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace rampart::server {
 namespace {
@@ -108,6 +115,53 @@ TEST(HttpTest, RequestIdsAreRandomAndWellFormed) {
   ASSERT_EQ(a.size(), 24u);
   EXPECT_EQ(a.substr(0, 4), "req_");
   for (char c : a.substr(4)) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')) << a;
+}
+
+TEST(HttpTest, RequestIdsStayUniqueAcrossThreadsAndRandomBlocks) {
+  // Ids take their bytes from per-thread blocks of 1 KiB (51 ids each): many blocks on
+  // several threads, and no id twice.
+  std::vector<std::vector<std::string>> ids(4);
+  std::vector<std::thread> threads;
+  for (auto& mine : ids) {
+    threads.emplace_back([&mine] {
+      for (int i = 0; i < 2000; ++i) mine.push_back(NewRequestId());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (const auto& mine : ids) all.insert(mine.begin(), mine.end());
+  EXPECT_EQ(all.size(), 8000u);
+}
+
+TEST(HttpTest, AForkedChildDoesNotRepeatItsParentsRequestIds) {
+  // The parent's thread has a partly used random block; a child forked now inherits a
+  // copy of it, and must not hand out the ids the parent is about to.
+  (void)NewRequestId();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string id = NewRequestId();
+    ssize_t written = write(fds[1], id.data(), id.size());
+    _exit(written == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  const std::string parent_id = NewRequestId();
+  std::string child_id(24, '\0');
+  size_t got = 0;
+  while (got < child_id.size()) {
+    ssize_t n = read(fds[0], child_id.data() + got, child_id.size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, 24u);
+  EXPECT_EQ(child_id.substr(0, 4), "req_");
+  EXPECT_NE(child_id, parent_id);
 }
 
 TEST(HttpTest, HeaderLookupIsCaseInsensitive) {

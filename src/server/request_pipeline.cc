@@ -2,8 +2,11 @@
 
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/json/object.hpp>
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <limits>
 
 #include "rampart/core/ascii.h"
@@ -242,6 +245,68 @@ Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view
                          request_id);
   }
   return StatusError(400, ErrorCode::kInvalidArgument, "malformed HTTP request", request_id);
+}
+
+namespace {
+
+// A plain loop: string_view::find_first_of calls memchr on the needle per character.
+bool SafeHeaderText(std::string_view s) {
+  for (const char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+// Beast's field storage keeps sizes in 16 bits and throws past them.
+constexpr size_t kMaxFieldPart = std::numeric_limits<uint16_t>::max() - 2;
+
+std::string_view TrimSpaceTab(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+void AppendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ", 2);
+  out.append(TrimSpaceTab(value));
+  out.append("\r\n", 2);
+}
+
+}  // namespace
+
+bool SerializeResponseHead(const Response& response, bool close, std::string& out) {
+  out.clear();
+  unsigned code = static_cast<unsigned>(response.status);
+  if (code < 100 || code > 999) code = 500;  // Beast refuses codes past 999
+  const std::string_view reason = http::obsolete_reason(static_cast<http::status>(code));
+  out.append("HTTP/1.1 ", 9);
+  out.push_back(static_cast<char>('0' + code / 100));
+  out.push_back(static_cast<char>('0' + code / 10 % 10));
+  out.push_back(static_cast<char>('0' + code % 10));
+  out.push_back(' ');
+  out.append(reason);
+  out.append("\r\n", 2);
+  for (const auto& [name, value] : response.headers) {
+    if (name.empty() || name.size() >= kMaxFieldPart || value.size() >= kMaxFieldPart ||
+        !SafeHeaderText(name) || !SafeHeaderText(value)) {
+      continue;
+    }
+    AppendField(out, name, value);
+  }
+  if (!response.content_type.empty() && response.content_type.size() < kMaxFieldPart &&
+      SafeHeaderText(response.content_type)) {
+    AppendField(out, "Content-Type", response.content_type);
+  }
+  if (close) out.append("Connection: close\r\n");
+  const bool bodiless = code < 200 || code == 204 || code == 304;
+  const size_t length = bodiless ? 0 : response.body.size();
+  out.append("Content-Length: ");
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, length);
+  out.append(digits, static_cast<size_t>(end - digits));
+  out.append("\r\n\r\n", 4);
+  return !bodiless;
 }
 
 ParsedRequest ParseRequestBytes(std::string_view bytes, const Router& router,

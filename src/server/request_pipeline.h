@@ -40,6 +40,15 @@ Response StatusError(int status, ErrorCode code, std::string_view message,
 void FinalizeResponse(Response& response, const Request& request, const ServerOptions& options,
                       const Router& router);
 
+// The status line and header block of `response` (after FinalizeResponse) followed by
+// Content-Length and, when `close`, `Connection: close`: the bytes Beast's serializer
+// writes for the http::response<string_body> the server used to build (header values
+// trimmed of spaces and tabs, reason phrases from Beast). Headers with an empty name, a
+// CR, LF or NUL in name or value, or a name or value of 64 KiB or more (where Beast
+// throws) are skipped, into `out` (cleared first, capacity kept). Returns
+// whether response.body follows: a 1xx, 204 or 304 answer carries none (Content-Length: 0).
+bool SerializeResponseHead(const Response& response, bool close, std::string& out);
+
 // The fuzzer's and tests' entry: parses `bytes` as one HTTP/1.1 request with the
 // server's limits (Beast parser), then runs ProcessHead and, when the body is complete,
 // fills req.body. Returns the early response the server would send, if any.

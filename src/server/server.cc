@@ -35,16 +35,22 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
+// The io threads share one io_context; each connection runs on its own strand. Concrete
+// executor types (not any_io_executor): no type-erased executor copies per operation.
+using Executor = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
+using TcpStream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using TlsStream = beast::ssl_stream<TcpStream>;
+
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // After an error response that closes the connection, unread request bytes are drained
 // for at most this long / this many bytes, so that the peer sees the response instead
 // of a reset.
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerBytes = 256 * 1024;
-
-bool SafeHeaderText(std::string_view s) {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::need_more).category() &&
@@ -127,7 +133,9 @@ class HttpServer::Impl {
 
  private:
   void DoAccept();
-  void OnAccept(const beast::error_code& ec, tcp::socket socket);
+  void OnAccept(const beast::error_code& ec,
+                asio::basic_stream_socket<asio::ip::tcp,
+                                          asio::strand<asio::io_context::executor_type>> socket);
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -142,8 +150,8 @@ class HttpServer::Impl {
   // destructors (registry, counters) is still alive.
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  tcp::acceptor acceptor_{asio::make_strand(ioc_)};
-  asio::steady_timer accept_retry_{acceptor_.get_executor()};
+  Acceptor acceptor_{asio::make_strand(ioc_)};
+  Timer accept_retry_{acceptor_.get_executor()};
 };
 
 namespace {
@@ -177,7 +185,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   const ServerOptions& options() const { return server_->options_; }
 
   void Begin() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
       ReadHead();
     } else {
       beast::get_lowest_layer(stream_).expires_after(options().header_timeout);
@@ -194,9 +202,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     idle_ = true;
     parser_.emplace();
     internal::ConfigureParser(*parser_, options());
-    // A fresh Request per request: an asynchronous answer's Responder may still hold the
-    // previous one (Route::async_handler promises it stays valid until the answer).
-    req_ = std::make_shared<Request>();
+    // An asynchronous answer's Responder may still hold the previous Request
+    // (Route::async_handler promises it stays valid until the answer): a fresh one then.
+    // After a synchronous handler nobody else has it, and it is reused (its buffers too).
+    if (req_reusable_) {
+      ResetRequest(*req_);
+    } else {
+      req_ = std::make_shared<Request>();
+    }
+    req_reusable_ = false;
     req_->request_id = NewRequestId();
     req_->remote_ip = remote_ip_;
     req_->tls = tls_;
@@ -292,7 +306,23 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       // Never what(): exception text may carry internals.
       response = ErrorResponse(Error{ErrorCode::kInternal, ""}, req_->request_id);
     }
+    req_reusable_ = true;  // a synchronous handler keeps no reference to the Request
     Respond(std::move(response), close_after_);
+  }
+
+  // A fresh Request's values, keeping the header and query vectors' and the target
+  // strings' capacity.
+  static void ResetRequest(Request& req) {
+    Request fresh;
+    fresh.headers = std::move(req.headers);
+    fresh.headers.clear();
+    fresh.query = std::move(req.query);
+    fresh.query.clear();
+    fresh.path = std::move(req.path);
+    fresh.path.clear();
+    fresh.raw_target = std::move(req.raw_target);
+    fresh.raw_target.clear();
+    req = std::move(fresh);
   }
 
   // The io thread is free as soon as the handler returns. An answer given while the
@@ -327,11 +357,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   // The Responder's deliver function. It holds no strong reference to the session (a
-  // session must not be destroyed on the caller's thread) and no executor (a strand
-  // executor must not outlive the io_context): it locks the session only under the
-  // server's gate, which ~Impl closes before the io_context is destroyed, and moves that
-  // reference into the posted handler, which runs or is destroyed on the io side. It
-  // keeps the Request alive, as Route::async_handler promises.
+  // session must not be destroyed on the caller's thread) and no executor (an executor
+  // must not outlive its io_context): it locks the session only under the server's gate,
+  // which ~Impl closes before the io_context is destroyed, and moves that reference into
+  // the handler posted to the session's strand, which runs or is destroyed on the io
+  // side. It keeps the Request alive, as Route::async_handler promises.
   std::function<void(Response)> MakeDeliver(std::shared_ptr<PendingAnswer> pending) {
     return [weak = this->weak_from_this(), gate = server_->gate_, pending = std::move(pending),
             request = req_](Response response) {
@@ -362,27 +392,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (server_->metrics_ != nullptr) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      server_->metrics_->ObserveRequest(decision_.metrics_route,
-                                        req_->method.empty() ? "OTHER" : req_->method,
-                                        response.status, seconds, response.error_code);
+      server_->metrics_->ObserveRequest(
+          decision_.metrics_route,
+          req_->method.empty() ? std::string_view("OTHER") : std::string_view(req_->method),
+          response.status, seconds, response.error_code);
     }
-    auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(11);
-    res->result(static_cast<unsigned>(response.status));
-    for (const auto& [name, value] : response.headers) {
-      if (name.empty() || !SafeHeaderText(name) || !SafeHeaderText(value)) continue;
-      res->insert(name, value);
-    }
-    if (!response.content_type.empty() && SafeHeaderText(response.content_type)) {
-      res->set(http::field::content_type, response.content_type);
-    }
-    res->body() = std::move(response.body);
-    res->keep_alive(!close);
-    res->prepare_payload();
+    // The head is written into a buffer the session keeps (its capacity is reused), and
+    // goes out with the body in one gather write.
+    const bool with_body = internal::SerializeResponseHead(response, close, head_);
+    body_ = std::move(response.body);
+    const std::array<asio::const_buffer, 2> buffers{
+        asio::buffer(head_), with_body ? asio::buffer(body_) : asio::const_buffer()};
     beast::get_lowest_layer(stream_).expires_after(options().request_timeout);
-    http::async_write(stream_, *res,
-                      [self = this->shared_from_this(), res, close](const beast::error_code& ec,
-                                                                    size_t) {
+    asio::async_write(stream_, buffers,
+                      [self = this->shared_from_this(), close](const beast::error_code& ec,
+                                                               size_t) {
+                        self->body_ = std::string();  // an idle connection keeps no body
                         if (ec) return self->Close();
                         if (close) return self->Linger();
                         self->ReadHead();
@@ -425,10 +450,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool idle_ = false;  // waiting for the head of a request (on the strand only)
   beast::flat_buffer buffer_;
   std::optional<internal::RequestParser> parser_;
-  std::shared_ptr<Request> req_ = std::make_shared<Request>();  // a new one per request
+  std::shared_ptr<Request> req_ = std::make_shared<Request>();
+  bool req_reusable_ = false;  // req_ is referenced by this session only (see ReadHead)
+  std::string head_;           // the response head being written
+  std::string body_;           // the response body being written
   bool close_after_ = false;  // the request asked to close the connection
   std::shared_ptr<PendingAnswer> pending_;  // set while waiting for an asynchronous answer
-  asio::steady_timer hold_{stream_.get_executor()};  // see HandleAsync
+  Timer hold_{stream_.get_executor()};  // see HandleAsync
   internal::HeadDecision decision_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::array<char, 4096> drain_buffer_{};
@@ -503,12 +531,12 @@ Status HttpServer::Impl::Start() {
 
 void HttpServer::Impl::DoAccept() {
   acceptor_.async_accept(asio::make_strand(ioc_),
-                         [this](const beast::error_code& ec, tcp::socket socket) {
-                           OnAccept(ec, std::move(socket));
-                         });
+                          [this](const beast::error_code& ec, Socket socket) {
+                            OnAccept(ec, std::move(socket));
+                          });
 }
 
-void HttpServer::Impl::OnAccept(const beast::error_code& ec, tcp::socket socket) {
+void HttpServer::Impl::OnAccept(const beast::error_code& ec, Socket socket) {
   if (stopping_ || ec == asio::error::operation_aborted) return;
   if (ec) {
     // E.g. out of file descriptors: back off instead of spinning.
@@ -524,13 +552,11 @@ void HttpServer::Impl::OnAccept(const beast::error_code& ec, tcp::socket socket)
   } else {
     connections_.fetch_add(1);
     if (ssl_ctx_) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *ssl_ctx_),
-          true)
+      std::make_shared<Session<TlsStream>>(this, TlsStream(TcpStream(std::move(socket)), *ssl_ctx_),
+                                           true)
           ->Run();
     } else {
-      std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)), false)
-          ->Run();
+      std::make_shared<Session<TcpStream>>(this, TcpStream(std::move(socket)), false)->Run();
     }
   }
   DoAccept();
