@@ -23,34 +23,19 @@ Error ChainBroken(int64_t seq) {
 }  // namespace
 
 AuditRetention::AuditRetention(store::Store& store, Clock& clock, AuditRetentionOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store), clock_(clock), options_(std::move(options)), periodic_(options_.interval) {}
 
 AuditRetention::~AuditRetention() { Stop(); }
 
 void AuditRetention::Start() {
   if (options_.retention_days <= 0) return;
-  std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Loop(); });
-}
-
-void AuditRetention::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-}
-
-void AuditRetention::Loop() {
-  for (;;) {
+  periodic_.Start([this] {
     auto swept = RunOnce();
     if (!swept.ok() && options_.on_error) options_.on_error(swept.error());
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, options_.interval, [this] { return stopping_; })) return;
-  }
+  });
 }
+
+void AuditRetention::Stop() { periodic_.Stop(); }
 
 Result<int64_t> AuditRetention::RunOnce() {
   if (options_.retention_days <= 0) return int64_t{0};
@@ -71,10 +56,7 @@ Result<int64_t> AuditRetention::RunOnce() {
   const int batch = std::clamp(options_.batch, 1, kMaxBatch);
   int64_t total = 0;
   for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;
-    }
+    if (periodic_.stopping()) break;
     int64_t purged = 0;
     Status written = store_.Write([&](store::Tx& tx) -> Status {
       purged = 0;

@@ -11,34 +11,19 @@
 namespace rampart::runs {
 
 RunRetention::RunRetention(store::Store& store, Clock& clock, RetentionOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store), clock_(clock), options_(std::move(options)), periodic_(options_.interval) {}
 
 RunRetention::~RunRetention() { Stop(); }
 
 void RunRetention::Start() {
   if (options_.retention_days <= 0) return;
-  std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Loop(); });
-}
-
-void RunRetention::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (thread_.joinable()) thread_.join();
-}
-
-void RunRetention::Loop() {
-  for (;;) {
+  periodic_.Start([this] {
     auto swept = RunOnce();
     if (!swept.ok() && options_.on_error) options_.on_error(swept.error());
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, options_.interval, [this] { return stopping_; })) return;
-  }
+  });
 }
+
+void RunRetention::Stop() { periodic_.Stop(); }
 
 Result<int64_t> RunRetention::RunOnce() {
   if (options_.retention_days <= 0) return int64_t{0};
@@ -50,10 +35,7 @@ Result<int64_t> RunRetention::RunOnce() {
   const int batch = std::max(1, options_.batch);
   int64_t total = 0;
   for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;
-    }
+    if (periodic_.stopping()) break;
     int64_t deleted = 0;
     RunQuotaTicket ticket;
     auto sweep = [&](store::Tx& tx) -> Status {

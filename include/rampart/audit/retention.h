@@ -23,16 +23,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "rampart/core/clock.h"
+#include "rampart/core/periodic.h"
 #include "rampart/core/result.h"
 #include "rampart/store/store.h"
 
@@ -77,16 +75,10 @@ class AuditRetention {
   Result<int64_t> RunOnce();
 
  private:
-  void Loop();
-
   store::Store& store_;
   Clock& clock_;
   const AuditRetentionOptions options_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  PeriodicThread periodic_;  // declared last: stopped before the members it uses go
 };
 
 }  // namespace rampart::audit

@@ -15,13 +15,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
-#include <thread>
 
 #include "rampart/core/clock.h"
+#include "rampart/core/periodic.h"
 #include "rampart/core/result.h"
 #include "rampart/runs/run_quota.h"
 #include "rampart/store/store.h"
@@ -56,16 +54,10 @@ class RunRetention {
   Result<int64_t> RunOnce();
 
  private:
-  void Loop();
-
   store::Store& store_;
   Clock& clock_;
   const RetentionOptions options_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  PeriodicThread periodic_;  // declared last: stopped before the members it uses go
 };
 
 }  // namespace rampart::runs
