@@ -13,13 +13,8 @@ SRC="$2"
 TMP=$(mktemp -d)
 PID=""
 UP_PID=""
-cleanup() {
-  [[ -n "$PID" ]] && kill -9 "$PID" 2>/dev/null
-  [[ -n "$UP_PID" ]] && kill -9 "$UP_PID" 2>/dev/null
-  [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+trap e2e_cleanup EXIT
 e2e_on_failure() { tail -5 "$TMP/serve.err"; tail -5 "$TMP/collector.log" 2>/dev/null; }
 
 SECRET="whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')"

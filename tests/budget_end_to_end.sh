@@ -8,12 +8,8 @@ BIN="$1"
 SRC="$2"
 TMP=$(mktemp -d)
 PID=""
-cleanup() {
-  if [[ -n "$PID" ]]; then kill -9 "$PID" 2>/dev/null; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+trap e2e_cleanup EXIT
 
 cat >"$TMP/copy-loop.yaml" <<'YAML'
 rampart: 1

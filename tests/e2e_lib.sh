@@ -5,6 +5,18 @@
 pass=0
 fail=0
 
+# The EXIT trap of the scripts that start processes (`trap e2e_cleanup EXIT`): kills the
+# ones whose pid is in PID, UP_PID or ECHO_PID (those set and non-empty) and removes $TMP,
+# unless KEEP is set (to look at it after a failure).
+e2e_cleanup() {
+  local p
+  for p in "${PID:-}" "${UP_PID:-}" "${ECHO_PID:-}"; do
+    [[ -n "$p" ]] && kill -9 "$p" 2>/dev/null
+  done
+  [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
+  return 0
+}
+
 check() {  # check NAME EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then
     pass=$((pass + 1))

@@ -14,13 +14,8 @@ SRC="$2"
 TMP=$(mktemp -d)
 PID=""
 UP_PID=""
-cleanup() {
-  [[ -n "$PID" ]] && kill -9 "$PID" 2>/dev/null
-  [[ -n "$UP_PID" ]] && kill -9 "$UP_PID" 2>/dev/null
-  [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+trap e2e_cleanup EXIT
 
 # The master key id the docs promise: hex of the first 8 bytes of SHA-256 of the KEK,
 # KEK = HKDF-SHA256(ikm = key, salt = "rampart", info = "rampart kek v1"), computed here

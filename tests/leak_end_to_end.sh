@@ -14,13 +14,8 @@ SRC="$2"
 TMP=$(mktemp -d)
 PID=""
 ECHO_PID=""
-cleanup() {
-  [[ -n "$PID" ]] && kill -9 "$PID" 2>/dev/null
-  [[ -n "$ECHO_PID" ]] && kill -9 "$ECHO_PID" 2>/dev/null
-  [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
-}
-trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+trap e2e_cleanup EXIT
 
 SECRET="LeakSuite-$(date +%s%N)-Tok"
 # Every form the redactor promises to catch.

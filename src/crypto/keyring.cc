@@ -1,9 +1,6 @@
 #include "rampart/crypto/keyring.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 
 #include <pthread.h>
 
@@ -139,28 +136,12 @@ std::string SecretAd(std::string_view org_id, std::string_view connector_id,
   return ad;
 }
 
-// HKDF-SHA256 (RFC 5869) through OpenSSL's EVP_KDF. A failure here is a broken
-// installation, not an input error.
+// The KEK: HKDF-SHA256 (RFC 5869) of the master key material, written straight into the
+// locked key buffer; the temporary copy is wiped.
 void DeriveKek(std::string_view material, uint8_t* out, size_t out_size) {
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  RAMPART_CHECK(kdf != nullptr);
-  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-  EVP_KDF_free(kdf);
-  RAMPART_CHECK(ctx != nullptr);
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(material.data()),
-                                        material.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(kKekSalt.data()),
-                                        kKekSalt.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(kKekInfo.data()),
-                                        kKekInfo.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  const int ok = EVP_KDF_derive(ctx, out, out_size, params);
-  EVP_KDF_CTX_free(ctx);
-  RAMPART_CHECK(ok == 1);
+  std::string derived = HkdfSha256(material, kKekSalt, kKekInfo, out_size);
+  std::copy(derived.begin(), derived.end(), out);
+  OPENSSL_cleanse(derived.data(), derived.size());
 }
 
 }  // namespace
