@@ -630,9 +630,12 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
                                          {"connector", target.connector_id},
                                          {"delivery_id", verified->delivery_id}});
   submission.audit = std::move(event);
-  // A sync caller waits for the `respond` step: a side-effect-free workflow runs inline.
+  // A side-effect-free workflow runs inline (when its org has room), sync or not: its run
+  // is committed once, already final, before the answer, instead of queued and then
+  // finished in a second commit. Durability is the same (the answer follows the commit),
+  // and a sync caller gets its `respond` step at once.
   submission.workflow = target.workflow;
-  submission.may_run_inline = target.sync;
+  submission.may_run_inline = true;
   // The delivery ids are reserved and linked to the run in the run's own commit: one
   // durable write per accepted delivery, and a concurrent duplicate that passed the
   // read-only check above loses on the unique key (409) with nothing stored.

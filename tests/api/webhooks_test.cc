@@ -414,6 +414,22 @@ TEST_F(WebhooksTest, SyncModeAnswersTheRespondStep) {
   Post(url, Standard("msg_s", kNow, kOrder), kOrder, 409, 0, "conflict");
 }
 
+TEST_F(WebhooksTest, AnAsyncDeliveryToASideEffectFreeWorkflowIsCommittedOnceAndFinal) {
+  const std::string url = Workflow("async-orders", Trigger("standard-webhooks", "sw"));
+  const int64_t writes_before = s().store().Stats().jobs;
+  auto r = Post(url, Standard("msg_async", kNow, kOrder), kOrder, 202, 1);
+  const int64_t writes = s().store().Stats().jobs - writes_before;
+  // One durable write carried the run (already final), the delivery id and the audit
+  // event: queued-then-finished took two.
+  EXPECT_EQ(writes, 1);
+  const std::string run_id(Json(r).at("run_id").as_string());
+  auto got = s().Api("GET", A() + "/runs/" + run_id, seed_.owner_key);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(Json(got).at("status"), "succeeded") << got.body;
+  // The delivery id is still reserved in that commit: a replay stores nothing.
+  Post(url, Standard("msg_async", kNow, kOrder), kOrder, 409, 0, "conflict");
+}
+
 // ----- attacks: none of them starts a run -----
 
 TEST_F(WebhooksTest, SignatureAttacks) {

@@ -101,8 +101,9 @@ struct Submission {
   // already read that stored version (e.g. in its request's read transaction): Submit
   // then does not read it again. Null: Submit reads and loads it.
   std::shared_ptr<const model::Workflow> workflow;
-  // The caller waits for the outcome (e.g. `wait` on the API): a side-effect-free
-  // workflow may be executed inline and returned final (see the top of this file).
+  // A side-effect-free workflow may be executed inline and returned final (see the top
+  // of this file): set by callers that wait for the outcome (`wait` on the API, sync
+  // triggers) and by webhook triggers, for which one final commit replaces two.
   bool may_run_inline = false;
 };
 
