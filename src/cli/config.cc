@@ -21,6 +21,7 @@ namespace {
 
 constexpr size_t kMaxConfigBytes = 256 * 1024;
 constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+constexpr size_t kMaxCaFileBytes = 1024 * 1024;  // a CA bundle
 constexpr size_t kMinMasterKeyLength = 32;
 
 Status Unknown(const boost::json::object& o, std::initializer_list<std::string_view> allowed,
@@ -108,7 +109,7 @@ Result<AuditForwardConfig> ParseAuditForward(const boost::json::value& v,
   };
   if (!v.is_object()) return fail(" must be a mapping");
   const auto& f = v.as_object();
-  if (Status s = Unknown(f, {"url", "secret_file", "batch", "interval_ms", "allow_cidrs"},
+  if (Status s = Unknown(f, {"url", "secret_file", "batch", "interval_ms", "allow_cidrs", "ca_file"},
                          "audit_forward");
       !s.ok()) {
     return s.error();
@@ -125,6 +126,16 @@ Result<AuditForwardConfig> ParseAuditForward(const boost::json::value& v,
     auto parsed = net::ParseCidr(cidr);
     if (!parsed) return fail(".allow_cidrs: \"" + cidr + "\" is not a CIDR");
     fwd.allow_cidrs.push_back(*parsed);
+  }
+  std::string ca_file;
+  RAMPART_ASSIGN(ca_file, StringAt(f, "ca_file"));
+  if (!ca_file.empty()) {
+    auto pem = engine::ReadFileBounded(ca_file, kMaxCaFileBytes);
+    if (!pem.ok()) return fail(".ca_file: " + pem.error().message);
+    if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return fail(".ca_file: no PEM certificate in it");
+    }
+    fwd.ca_pem = std::move(*pem);
   }
   if (fwd.url.empty()) return fail(".url is required");
   // The URL is not echoed: its query may carry a token.

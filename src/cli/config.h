@@ -14,7 +14,7 @@
 
 namespace rampart::cli {
 
-// audit_forward: {url, secret_file, batch, interval_ms, allow_cidrs}: the audit events are
+// audit_forward: {url, secret_file, batch, interval_ms, allow_cidrs, ca_file}: the audit events are
 // pushed to a collector (audit/forwarder.h). The secret is never in the config itself.
 struct AuditForwardConfig {
   std::string url;          // https (http only when egress.allow_http)
@@ -24,6 +24,9 @@ struct AuditForwardConfig {
   // Widen the process egress rules for this URL only (e.g. a collector on loopback or a
   // private network); the URL's own port is allowed too.
   std::vector<net::Cidr> allow_cidrs;
+  // ca_file: PEM certificates that replace the system trust store for this URL (a
+  // collector behind a private CA); read at load. Empty: the system store.
+  std::string ca_pem;
 };
 
 struct Config {

@@ -112,6 +112,27 @@ TEST_F(ConfigTest, AuditForwardRefusesBadValuesWithClearErrors) {
             std::string::npos);
 }
 
+TEST_F(ConfigTest, AuditForwardCaFileReplacesTheTrustStoreAndMustHoldACertificate) {
+  const std::string ca = dir_ + "/ca.pem";
+  std::ofstream(ca) << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  auto c = Load("audit_forward: {url: \"https://collector.example.com/\", ca_file: \"" + ca +
+                "\"}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_NE(c->audit_forward->ca_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_TRUE(Load("audit_forward: {url: \"https://collector.example.com/\"}\n")
+                  ->audit_forward->ca_pem.empty());
+  // A missing file, or one with no certificate (e.g. a key given by mistake), stops the start.
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://a.example.com/\", ca_file: \"" + dir_ +
+                    "/missing.pem\"}\n")
+                .find("audit_forward.ca_file"),
+            std::string::npos);
+  std::ofstream(ca, std::ios::trunc) << "-----BEGIN PRIVATE KEY-----\nMIIB\n";
+  EXPECT_NE(Refusal("audit_forward: {url: \"https://a.example.com/\", ca_file: \"" + ca + "\"}\n")
+                .find("no PEM certificate"),
+            std::string::npos);
+  std::remove(ca.c_str());
+}
+
 TEST_F(ConfigTest, AuditForwardSecretFromAPrivateFileOrTheEnvironment) {
   auto c = Load("audit_forward: {url: \"https://a.example.com/\"}\n");
   ASSERT_TRUE(c.ok());

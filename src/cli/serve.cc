@@ -330,6 +330,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     forward_options.key = forward_key;
     forward_options.batch = config->audit_forward->batch;
     forward_options.interval = std::chrono::milliseconds(config->audit_forward->interval_ms);
+    forward_options.ca_pem = config->audit_forward->ca_pem;
     forwarder = std::make_unique<audit::AuditForwarder>(
         **store, forward_client, AuditForwardPolicy(*config), SystemClock(),
         std::move(forward_options), [&log](const audit::ForwardFailure& f) {
