@@ -146,24 +146,12 @@ Result<int> AuditForwarder::RunOnce() {
 
   const int64_t first = events.front().seq;
   const int64_t last = events.back().seq;
-  const std::string id = "audit_" + std::to_string(first) + "-" + std::to_string(last);
-  const std::string timestamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count());
-  net::HttpRequest req;
-  req.method = "POST";
-  req.url = options_.url;
-  req.body = BuildBody(events);
-  req.max_redirects = 0;  // the events go where the operator said, nowhere else
-  req.max_response_bytes = 64 << 10;
-  req.timeout = options_.timeout;
-  req.connect_timeout = std::min(options_.timeout, std::chrono::milliseconds(10'000));
+  // The events go where the operator said, nowhere else: no redirects.
+  net::HttpRequest req = actions::SignedJsonPost(
+      options_.url, BuildBody(events), options_.key,
+      "audit_" + std::to_string(first) + "-" + std::to_string(last), clock_.Now(),
+      options_.timeout, "Rampart-Audit/1");
   req.ca_pem = options_.ca_pem;
-  req.headers.emplace_back("Content-Type", "application/json");
-  req.headers.emplace_back("User-Agent", "Rampart-Audit/1");
-  req.headers.emplace_back("webhook-id", id);
-  req.headers.emplace_back("webhook-timestamp", timestamp);
-  req.headers.emplace_back("webhook-signature", actions::StandardWebhookSignature(
-                                                    options_.key, id, timestamp, req.body));
   auto res = client_.Fetch(req, egress_);
   if (!res.ok() || res->status < 200 || res->status > 299) {
     failed_attempts_.fetch_add(1);

@@ -233,22 +233,10 @@ Status HookDispatcher::Attempt(const store::HookDelivery& delivery) {
 AttemptOutcome HookDispatcher::Send(const store::HookDelivery& delivery, std::string_view key,
                                     const net::EgressPolicy& policy) {
   AttemptOutcome outcome;
-  const std::string timestamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count());
-  net::HttpRequest req;
-  req.method = "POST";
-  req.url = delivery.url;
-  req.body = delivery.payload;
-  req.max_redirects = 0;  // a delivery goes where it was sent
-  req.max_response_bytes = 64 << 10;
-  req.timeout = options_.timeout;
-  req.connect_timeout = std::min(options_.timeout, std::chrono::milliseconds(10'000));
-  req.headers.emplace_back("Content-Type", "application/json");
-  req.headers.emplace_back("User-Agent", "Rampart-Hooks/1");
-  req.headers.emplace_back("webhook-id", delivery.id);
-  req.headers.emplace_back("webhook-timestamp", timestamp);
-  req.headers.emplace_back("webhook-signature", actions::StandardWebhookSignature(
-                                                    key, delivery.id, timestamp, req.body));
+  // A delivery goes where it was sent: no redirects.
+  const net::HttpRequest req =
+      actions::SignedJsonPost(delivery.url, delivery.payload, key, delivery.id, clock_.Now(),
+                              options_.timeout, "Rampart-Hooks/1");
   const auto start = std::chrono::steady_clock::now();
   auto res = client_.Fetch(req, policy);
   outcome.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

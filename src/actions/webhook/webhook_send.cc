@@ -1,5 +1,6 @@
 #include "actions/webhook/webhook_send.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <chrono>
 
@@ -73,9 +74,6 @@ class WebhookSend final : public Action {
     } else {
       id = "msg_" + crypto::Base62Encode(crypto::RandomBytes(*random_, 16), 22);
     }
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(ctx.clock.Now().time_since_epoch());
-    std::string timestamp = std::to_string(now.count());
-
     net::HttpRequest req;
     req.method = "POST";
     req.url = args.at("url").get_string();
@@ -95,11 +93,7 @@ class WebhookSend final : public Action {
         req.headers.emplace_back(std::string(kv.key()), std::string(kv.value().get_string()));
       }
     }
-    req.headers.emplace_back("Content-Type", "application/json");
-    req.headers.emplace_back("webhook-id", id);
-    req.headers.emplace_back("webhook-timestamp", timestamp);
-    req.headers.emplace_back("webhook-signature",
-                             StandardWebhookSignature(*key, id, timestamp, req.body));
+    AddStandardWebhookHeaders(req, *key, id, ctx.clock.Now());  // id is also in the output
 
     auto policy = outbound::ApplyCommonArgs(ctx, args, *egress_, &conn, req);
     if (!policy.ok()) return std::move(policy).error();
@@ -137,6 +131,33 @@ std::string StandardWebhookSignature(std::string_view key, std::string_view id,
   message.reserve(id.size() + timestamp.size() + body.size() + 2);
   message.append(id).append(".").append(timestamp).append(".").append(body);
   return "v1," + crypto::Base64Encode(crypto::DigestBytes(crypto::HmacSha256(key, message)));
+}
+
+void AddStandardWebhookHeaders(net::HttpRequest& req, std::string_view key, std::string id,
+                               std::chrono::system_clock::time_point now) {
+  std::string timestamp = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
+  std::string signature = StandardWebhookSignature(key, id, timestamp, req.body);
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.headers.emplace_back("webhook-id", std::move(id));
+  req.headers.emplace_back("webhook-timestamp", std::move(timestamp));
+  req.headers.emplace_back("webhook-signature", std::move(signature));
+}
+
+net::HttpRequest SignedJsonPost(std::string url, std::string body, std::string_view key,
+                                std::string id, std::chrono::system_clock::time_point now,
+                                std::chrono::milliseconds timeout, std::string_view user_agent) {
+  net::HttpRequest req;
+  req.method = "POST";
+  req.url = std::move(url);
+  req.body = std::move(body);
+  req.max_redirects = 0;
+  req.max_response_bytes = 64 << 10;
+  req.timeout = timeout;
+  req.connect_timeout = std::min(timeout, std::chrono::milliseconds(10'000));
+  req.headers.emplace_back("User-Agent", std::string(user_agent));
+  AddStandardWebhookHeaders(req, key, std::move(id), now);
+  return req;
 }
 
 std::unique_ptr<Action> MakeWebhookSend(std::shared_ptr<net::HttpClient> client,

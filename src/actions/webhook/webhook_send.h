@@ -14,12 +14,14 @@
 // not accepted did not happen. Other errors as http.request.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "rampart/actions/action.h"
+#include "rampart/net/http_client.h"
 
 namespace rampart::actions {
 
@@ -34,5 +36,19 @@ std::optional<std::string> DecodeWebhookSecret(std::string_view secret);
 // "v1," + base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)).
 std::string StandardWebhookSignature(std::string_view key, std::string_view id,
                                      std::string_view timestamp, std::string_view body);
+
+// Signs `req` (its body as it is now) the Standard Webhooks way: appends Content-Type
+// application/json, webhook-id `id`, webhook-timestamp (`now` in Unix seconds) and
+// webhook-signature with `key`.
+void AddStandardWebhookHeaders(net::HttpRequest& req, std::string_view key, std::string id,
+                               std::chrono::system_clock::time_point now);
+
+// The POST the server sends on its own behalf (outbound execution hooks, audit
+// forwarding): `body` (JSON) signed as above, User-Agent `user_agent`, no redirects (it
+// goes where it was configured, nowhere else), a 64 KiB cap on the answer, `timeout` per
+// attempt, connecting within at most 10 s of it.
+net::HttpRequest SignedJsonPost(std::string url, std::string body, std::string_view key,
+                                std::string id, std::chrono::system_clock::time_point now,
+                                std::chrono::milliseconds timeout, std::string_view user_agent);
 
 }  // namespace rampart::actions
