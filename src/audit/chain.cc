@@ -69,6 +69,14 @@ void AppendAsync(store::Store& store, store::AuditEvent event, std::function<voi
       std::move(done));
 }
 
+const char* ChainBreak(const store::AuditEvent& event, int64_t expected_seq,
+                       std::string_view expected_prev) {
+  if (event.seq != expected_seq) return "gap in sequence";
+  if (event.prev_hash != expected_prev) return "broken link";
+  if (EventHash(event) != event.hash) return "hash mismatch";
+  return nullptr;
+}
+
 Result<VerifyReport> Verify(store::Store& store, const VerifyOptions& options) {
   VerifyReport report;
   std::string expected_prev = kGenesisHash;
@@ -158,13 +166,9 @@ Result<VerifyReport> Verify(store::Store& store, const VerifyOptions& options) {
         report.reason = reason;
         report.first_bad_event = event;
       };
-      if (event.seq != expected_seq) {
-        // A deleted event leaves a gap; report the first event after it.
-        fail("gap in sequence");
-      } else if (event.prev_hash != expected_prev) {
-        fail("broken link");
-      } else if (EventHash(event) != event.hash) {
-        fail("hash mismatch");
+      // A deleted event leaves a gap: the first event after it is reported.
+      if (const char* broken = ChainBreak(event, expected_seq, expected_prev)) {
+        fail(broken);
       } else if (head && event.seq == head->seq) {
         if (event.hash != head->hash) fail(kHeadMismatch);
         head_seen = true;

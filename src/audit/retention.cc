@@ -90,10 +90,7 @@ Result<int64_t> AuditRetention::RunOnce() {
         // The first event not due ends the prefix: never a hole in the chain, whatever
         // the times of later events say.
         if (event.time >= cutoff_ms || event.seq > bound) break;
-        if (event.seq != expected_seq || event.prev_hash != expected_prev ||
-            EventHash(event) != event.hash) {
-          return ChainBroken(event.seq);
-        }
+        if (ChainBreak(event, expected_seq, expected_prev)) return ChainBroken(event.seq);
         expected_prev = event.hash;
         ++expected_seq;
       }

@@ -46,6 +46,12 @@ void AppendAsync(store::Store& store, store::AuditEvent event, std::function<voi
 // The hash `event` must carry, given its fields and prev_hash (event.hash is ignored).
 std::string EventHash(const store::AuditEvent& event);
 
+// Why `event` does not continue a chain whose next seq is `expected_seq` and whose last
+// hash is `expected_prev`: "gap in sequence", "broken link" or "hash mismatch"; nullptr
+// when it does. The one link rule of Verify and of the retention purge.
+const char* ChainBreak(const store::AuditEvent& event, int64_t expected_seq,
+                       std::string_view expected_prev);
+
 struct VerifyReport {
   bool intact = true;
   int64_t events = 0;        // events checked
