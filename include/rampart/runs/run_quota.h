@@ -38,10 +38,10 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "rampart/core/result.h"
+#include "rampart/core/string_map.h"
 #include "rampart/store/store.h"
 
 namespace rampart::runs {
@@ -111,14 +111,9 @@ class RunQuota {
     int64_t claimed = 0;  // child runs started whose rows are not written yet
   };
 
-  struct Hash {  // lookups by string_view, without a copy of the id
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-
   const int64_t limit_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, OrgCount, Hash, std::equal_to<>> orgs_;  // guarded by mu_
+  StringMap<OrgCount> orgs_;  // guarded by mu_
 };
 
 // Store::Write for writes that keep a RunQuotaTicket: runs `fn` and then, in the write's

@@ -16,10 +16,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "rampart/core/result.h"
+#include "rampart/core/string_map.h"
 
 namespace rampart::webhooks {
 
@@ -112,15 +112,11 @@ class TokenBuckets {
     double tokens = 0;
     std::chrono::steady_clock::time_point updated;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
   void Evict(double burst, double per_second, std::chrono::steady_clock::time_point now);
 
   const size_t max_keys_;
   std::mutex mutex_;
-  std::unordered_map<std::string, Bucket, Hash, std::equal_to<>> buckets_;  // guarded by mutex_
+  StringMap<Bucket> buckets_;  // guarded by mutex_
 };
 
 // ----- counters ----------------------------------------------------------------------------
