@@ -8,7 +8,6 @@
 #include <iostream>
 #include <iterator>
 
-#include <sys/stat.h>
 
 #include "rampart/actions/action.h"
 #include "cli/build_info.h"
@@ -142,16 +141,8 @@ Result<std::unique_ptr<api::InMemoryConnectorSource>> LoadLocalConnectors(
   bj::value connectors = bj::array();
   bj::value secrets = nullptr;
   if (!options.secrets_file.empty()) {
-    struct stat st {};
-    if (::stat(options.secrets_file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      return MakeError(ErrorCode::kInvalidArgument, "cannot read the secrets file");
-    }
-    if ((st.st_mode & 077) != 0) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "the secrets file must have mode 0600 or 0400 (chmod 600 it)");
-    }
-    auto text = engine::ReadFileBounded(options.secrets_file, kMaxConnectorsFileBytes);
-    if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the secrets file");
+    auto text = ReadPrivateFile(options.secrets_file, kMaxConnectorsFileBytes, "the secrets file");
+    if (!text.ok()) return text.error();
     // The parser's message may quote the input: never echo a secrets file.
     auto parsed = json::Parse(*text, {.max_bytes = kMaxConnectorsFileBytes, .max_depth = 8});
     if (!parsed.ok()) {

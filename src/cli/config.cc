@@ -336,17 +336,24 @@ Result<Config> LoadConfig(const std::string& path) {
 }
 
 
-Result<std::string> ReadMasterKeyFile(const std::string& path) {
+Result<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes,
+                                    std::string_view what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
+    return MakeError(ErrorCode::kInvalidArgument, "cannot read " + std::string(what));
   }
   if ((st.st_mode & 077) != 0) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "the master key file must have mode 0600 or 0400 (chmod 600 it)");
+                     std::string(what) + " must have mode 0600 or 0400 (chmod 600 it)");
   }
-  auto text = engine::ReadFileBounded(path, kMaxKeyFileBytes);
-  if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the master key file");
+  auto text = engine::ReadFileBounded(path, max_bytes);
+  if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read " + std::string(what));
+  return std::move(text).value();
+}
+
+Result<std::string> ReadMasterKeyFile(const std::string& path) {
+  auto text = ReadPrivateFile(path, kMaxKeyFileBytes, "the master key file");
+  if (!text.ok()) return text.error();
   std::string key = std::move(text).value();
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) {
     key.pop_back();
@@ -389,19 +396,9 @@ Result<std::string> AuditForwardKey(const Config& config) {
   if (!config.audit_forward) return MakeError(ErrorCode::kInvalidArgument, "audit_forward is off");
   std::string secret;
   if (!config.audit_forward->secret_file.empty()) {
-    const std::string& path = config.audit_forward->secret_file;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      return MakeError(ErrorCode::kInvalidArgument, "cannot read audit_forward.secret_file");
-    }
-    if ((st.st_mode & 077) != 0) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "audit_forward.secret_file must have mode 0600 or 0400 (chmod 600 it)");
-    }
-    auto text = engine::ReadFileBounded(path, kMaxKeyFileBytes);
-    if (!text.ok()) {
-      return MakeError(ErrorCode::kInvalidArgument, "cannot read audit_forward.secret_file");
-    }
+    auto text = ReadPrivateFile(config.audit_forward->secret_file, kMaxKeyFileBytes,
+                                "audit_forward.secret_file");
+    if (!text.ok()) return text.error();
     secret = std::move(text).value();
   } else if (const char* env = std::getenv("RAMPART_AUDIT_FORWARD_SECRET");
              env != nullptr && *env != 0) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rampart/core/result.h"
@@ -85,6 +86,12 @@ struct Config {
 
 // "" = no file: every default.
 Result<Config> LoadConfig(const std::string& path);
+
+// The contents of a file that holds a secret (at most `max_bytes`): a regular file of
+// mode 0600 or 0400, else kInvalidArgument "cannot read <what>" / "<what> must have mode
+// 0600 or 0400 (chmod 600 it)". The contents never appear in an error.
+Result<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes,
+                                    std::string_view what);
 
 // A master key file: refused unless a regular file without group/other bits (0600/0400);
 // trailing whitespace dropped; at least 32 characters.
