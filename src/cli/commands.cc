@@ -209,9 +209,7 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   actions::BuiltinOptions builtin_options;
   builtin_options.egress = config->egress;
   // db.query's database: <data>/db/local.sqlite; --data, else the config's `data`.
-  builtin_options.data_dir = !options.data_dir.empty() ? options.data_dir
-                             : !config->data.empty()   ? config->data
-                                                       : "./var";
+  builtin_options.data_dir = DataDir(options.data_dir, *config);
   actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   engine::StreamLogSink log(err);
   engine::Env env;

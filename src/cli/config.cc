@@ -336,6 +336,11 @@ Result<Config> LoadConfig(const std::string& path) {
 }
 
 
+std::string DataDir(const std::string& flag, const Config& config) {
+  if (!flag.empty()) return flag;
+  return !config.data.empty() ? config.data : "./var";
+}
+
 Result<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes,
                                     std::string_view what) {
   struct stat st {};

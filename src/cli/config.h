@@ -87,6 +87,10 @@ struct Config {
 // "" = no file: every default.
 Result<Config> LoadConfig(const std::string& path);
 
+// The data directory every command uses: its --data flag, else the config's `data`, else
+// ./var.
+std::string DataDir(const std::string& flag, const Config& config);
+
 // The contents of a file that holds a secret (at most `max_bytes`): a regular file of
 // mode 0600 or 0400, else kInvalidArgument "cannot read <what>" / "<what> must have mode
 // 0600 or 0400 (chmod 600 it)". The contents never appear in an error.

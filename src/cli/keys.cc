@@ -87,9 +87,7 @@ Result<KeyTool> OpenKeyTool(const KeysRotateOptions& options) {
   // The same configuration file and key precedence as `rampart serve`.
   auto config = LoadConfig(options.config);
   if (!config.ok()) return config.error();
-  const std::string data_dir = !options.data_dir.empty() ? options.data_dir
-                               : !config->data.empty()   ? config->data
-                                                         : "./var";
+  const std::string data_dir = DataDir(options.data_dir, *config);
   auto configured = OperatorMasterKey(*config, options.master_key_stdin);
   if (!configured.ok()) return configured.error();
   auto previous = PreviousMasterKeys(*config);

@@ -93,9 +93,7 @@ int Fail(std::FILE* err, const Error& error) {
 int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   auto config = LoadConfig(options.config);
   if (!config.ok()) return Fail(err, config.error());
-  std::string data_dir = !options.data_dir.empty() ? options.data_dir
-                         : !config->data.empty()   ? config->data
-                                                   : "./var";
+  std::string data_dir = DataDir(options.data_dir, *config);
   std::string listen = !options.listen.empty() ? options.listen
                        : !config->listen.empty() ? config->listen
                                                  : "127.0.0.1:8787";
@@ -466,9 +464,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
 int AuditVerify(const AuditVerifyOptions& options, std::FILE* out, std::FILE* err) {
   auto config = LoadConfig(options.config);
   if (!config.ok()) return Fail(err, config.error());
-  const std::string data_dir = !options.data_dir.empty() ? options.data_dir
-                               : !config->data.empty()   ? config->data
-                                                         : "./var";
+  const std::string data_dir = DataDir(options.data_dir, *config);
   if (::access((data_dir + "/rampart.db").c_str(), F_OK) != 0) {
     std::fprintf(err, "rampart: no store in %s\n", data_dir.c_str());
     return kExitInvalid;
