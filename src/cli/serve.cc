@@ -215,10 +215,11 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // Outbound execution hooks: deliveries are inserted with the run's final status and
   // sent by a background dispatcher through the SSRF guard under the org's egress policy,
   // signed with the hook's webhook_secret connector (decrypted per attempt, audited).
-  net::SystemResolver hook_resolver;
-  net::CurlHttpClient hook_client(hook_resolver);
+  // One client (thread-safe) for the server's own outbound calls: hooks and audit forwarding.
+  net::SystemResolver outbound_resolver;
+  net::CurlHttpClient outbound_client(outbound_resolver);
   hooks::HookDispatcher hook_dispatcher(
-      **store, hook_client, config->egress ? *config->egress : net::EgressPolicy{},
+      **store, outbound_client, config->egress ? *config->egress : net::EgressPolicy{},
       [&store, &keyring](const store::HookDelivery& d) -> Result<hooks::HookCredentials> {
         std::optional<api::DecryptedConnector> connector;
         Status loaded = (*store)->Write([&](store::Tx& tx) -> Status {
@@ -319,8 +320,6 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // Audit forwarding (ASVS V16.4.3): the audit events, in seq order, to the operator's
   // collector through the SSRF guard (the process egress rules widened for that URL only),
   // at least once from the stored position; one log line per failed attempt.
-  net::SystemResolver forward_resolver;
-  net::CurlHttpClient forward_client(forward_resolver);
   std::unique_ptr<audit::AuditForwarder> forwarder;
   if (config->audit_forward) {
     audit::ForwarderOptions forward_options;
@@ -330,7 +329,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     forward_options.interval = std::chrono::milliseconds(config->audit_forward->interval_ms);
     forward_options.ca_pem = config->audit_forward->ca_pem;
     forwarder = std::make_unique<audit::AuditForwarder>(
-        **store, forward_client, AuditForwardPolicy(*config), SystemClock(),
+        **store, outbound_client, AuditForwardPolicy(*config), SystemClock(),
         std::move(forward_options), [&log](const audit::ForwardFailure& f) {
           log.Log("warn", "audit forwarding failed; retrying",
                   {{"error", f.error},
