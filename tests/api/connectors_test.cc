@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "rampart/api/api.h"
@@ -64,13 +65,7 @@ class Server : public testing::ApiServer {
       : ApiServer({.start = std::chrono::system_clock::time_point(seconds(1893456000)),
                    .runs = runs::RunServiceOptions{.workers = 1},
                    .keyring_master_key = kMasterKey}) {
-    org_a_ = NewId("org_");
-    org_b_ = NewId("org_");
-    Status st = store().Write([&](store::Tx& tx) -> Status {
-      if (Status s = tx.InsertOrg({org_a_, "org-a", "Org A", 10, Now()}); !s.ok()) return s;
-      return tx.InsertOrg({org_b_, "org-b", "Org B", 10, Now()});
-    });
-    if (!st.ok()) std::abort();
+    std::tie(org_a_, org_b_) = testing::InsertTwoOrgs(store(), Now());
     owner_key_ = Member(org_a_, "owner@a.test", "owner");
     dev_key_ = Member(org_a_, "dev@a.test", "developer");
     owner_b_key_ = Member(org_b_, "owner@b.test", "owner");

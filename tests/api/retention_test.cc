@@ -12,6 +12,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "rampart/audit/chain.h"
@@ -54,13 +55,7 @@ class Server : public testing::ApiServer {
                      options.auth_failures_per_minute = 1000;
                      return options;
                    }()}) {
-    org_a_ = NewId("org_");
-    org_b_ = NewId("org_");
-    Status st = store().Write([&](store::Tx& tx) -> Status {
-      if (Status s = tx.InsertOrg({org_a_, "org-a", "Org A", 10, now_ms()}); !s.ok()) return s;
-      return tx.InsertOrg({org_b_, "org-b", "Org B", 10, now_ms()});
-    });
-    if (!st.ok()) std::abort();
+    std::tie(org_a_, org_b_) = testing::InsertTwoOrgs(store(), now_ms());
     key_a_ = testing::InsertMemberWithKey(store(), org_a_, "owner@a.test", "owner", now_ms());
     key_b_ = testing::InsertMemberWithKey(store(), org_b_, "owner@b.test", "owner", now_ms());
   }

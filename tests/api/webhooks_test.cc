@@ -18,6 +18,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "rampart/api/api.h"
@@ -126,13 +127,7 @@ class Server : public testing::ApiServer {
 
   Seed SeedOrgs() {
     Seed seed;
-    seed.org_a = NewId("org_");
-    seed.org_b = NewId("org_");
-    Status st = store().Write([&](store::Tx& tx) -> Status {
-      if (Status s = tx.InsertOrg({seed.org_a, "org-a", "Org A", 10, Now()}); !s.ok()) return s;
-      return tx.InsertOrg({seed.org_b, "org-b", "Org B", 10, Now()});
-    });
-    if (!st.ok()) std::abort();
+    std::tie(seed.org_a, seed.org_b) = testing::InsertTwoOrgs(store(), Now());
     seed.owner_key = Member(seed.org_a, "owner@a.test", "owner");
     seed.dev_key = Member(seed.org_a, "dev@a.test", "developer");
     seed.owner_b_key = Member(seed.org_b, "owner@b.test", "owner");

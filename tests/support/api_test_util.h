@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include "rampart/core/clock.h"
@@ -61,6 +62,19 @@ inline std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Two orgs, "org-a" and "org-b" (10 concurrent runs each), written through the store;
+// returns their ids. Aborts if the store refuses.
+inline std::pair<std::string, std::string> InsertTwoOrgs(store::Store& store,
+                                                         store::Millis now) {
+  std::pair<std::string, std::string> ids{NewId("org_"), NewId("org_")};
+  Status st = store.Write([&](store::Tx& tx) -> Status {
+    if (Status s = tx.InsertOrg({ids.first, "org-a", "Org A", 10, now}); !s.ok()) return s;
+    return tx.InsertOrg({ids.second, "org-b", "Org B", 10, now});
+  });
+  if (!st.ok()) std::abort();
+  return ids;
 }
 
 // A user without a password, member of `org` with `role`, and a read_write API key of
