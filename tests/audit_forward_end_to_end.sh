@@ -101,16 +101,7 @@ wait_forwarded() {  # wait_forwarded N: until the collector accepted N events (o
 
 start
 check "server started with audit_forward" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
-TOKEN=$(cat "$DATA/setup-token")
-curl -s -o "$TMP/setup.json" -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' \
-  --data-binary "{\"setup_token\":\"$TOKEN\",\"org_name\":\"Fwd\",\"email\":\"owner@fwd.test\",\"password\":\"correct horse battery\"}"
-ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
-curl -s -c "$TMP/cookies" -o "$TMP/login.json" -X POST "$BASE/v1/auth/login" \
-  -H 'Content-Type: application/json' --data-binary '{"email":"owner@fwd.test","password":"correct horse battery"}'
-CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
-curl -s -b "$TMP/cookies" -o "$TMP/key.json" -X POST "$BASE/v1/orgs/$ORG/api-keys" \
-  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data-binary '{"name":"e2e","scope":"read_write"}'
-KEY=$(json "$TMP/key.json" 'd["key"]')
+e2e_bootstrap Fwd owner@fwd.test
 failed_logins 5
 
 # The first two batches get 500; the forwarder backs off (1 s, 2 s) and sends them again.

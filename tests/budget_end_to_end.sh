@@ -49,19 +49,7 @@ PID=$!
 wait_for_port "$TMP/serve.out" "$PID"
 check "server started" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
 BASE="http://127.0.0.1:$PORT"
-TOKEN=$(cat "$DATA/setup-token")
-SETUP="{\"setup_token\":\"$TOKEN\",\"org_name\":\"Acme\",\"email\":\"owner@acme.test\",\"password\":\"correct horse battery\"}"
-code=$(curl -s -o "$TMP/setup.json" -w '%{http_code}' -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' --data-binary "$SETUP")
-check "setup" 201 "$code"
-ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
-code=$(curl -s -c "$TMP/cookies" -o "$TMP/login.json" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
-  -H 'Content-Type: application/json' --data-binary '{"email":"owner@acme.test","password":"correct horse battery"}')
-check "login" 200 "$code"
-CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
-code=$(curl -s -b "$TMP/cookies" -o "$TMP/key.json" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/api-keys" \
-  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data-binary '{"name":"e2e","scope":"read_write"}')
-check "create API key" 201 "$code"
-KEY=$(json "$TMP/key.json" 'd["key"]')
+e2e_bootstrap Acme owner@acme.test
 api() {  # api METHOD PATH [BODY-FILE] -> status code; body in $TMP/body
   local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY")
   if [[ $# -ge 3 ]]; then args+=(-H 'Content-Type: application/json' --data-binary @"$3"); fi

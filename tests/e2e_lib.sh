@@ -46,6 +46,28 @@ wait_for_port() {
   done
 }
 
+# e2e_bootstrap ORG_NAME EMAIL: with $BASE, $DATA and $TMP set, uses the setup token
+# (POST /v1/setup), logs the owner in (cookie jar $TMP/cookies) and creates a read_write
+# API key; sets ORG, CSRF and KEY ($TMP/setup.json keeps the setup answer). Each step is a
+# check.
+e2e_bootstrap() {
+  local token code
+  token=$(cat "$DATA/setup-token")
+  code=$(curl -s -o "$TMP/setup.json" -w '%{http_code}' -X POST "$BASE/v1/setup" \
+    -H 'Content-Type: application/json' --data-binary \
+    "{\"setup_token\":\"$token\",\"org_name\":\"$1\",\"email\":\"$2\",\"password\":\"correct horse battery\"}")
+  check "setup" 201 "$code"
+  ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
+  code=$(curl -s -c "$TMP/cookies" -o "$TMP/login.json" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
+    -H 'Content-Type: application/json' --data-binary "{\"email\":\"$2\",\"password\":\"correct horse battery\"}")
+  check "login" 200 "$code"
+  CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
+  code=$(curl -s -b "$TMP/cookies" -o "$TMP/key.json" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/api-keys" \
+    -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data-binary '{"name":"e2e","scope":"read_write"}')
+  check "create API key" 201 "$code"
+  KEY=$(json "$TMP/key.json" 'd["key"]')
+}
+
 summary() {  # summary SCRIPT-NAME: prints the counts; fails when a check failed
   echo "$1: $pass passed, $fail failed"
   [[ $fail == 0 ]]

@@ -141,16 +141,7 @@ tool() {  # tool ARGS...: a `rampart keys` command; exit code echoed, output in 
 # 1. Connectors under K1 (and a data key rotation, so the org has two data key versions).
 start "$TMP/k1.yaml"
 check "server started with K1" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
-TOKEN=$(cat "$DATA/setup-token")
-curl -s -o "$TMP/setup.json" -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' \
-  --data-binary "{\"setup_token\":\"$TOKEN\",\"org_name\":\"Kek\",\"email\":\"o@kek.test\",\"password\":\"correct horse battery\"}"
-ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
-curl -s -c "$TMP/cookies" -o "$TMP/login.json" -X POST "$BASE/v1/auth/login" -H 'Content-Type: application/json' \
-  --data-binary '{"email":"o@kek.test","password":"correct horse battery"}'
-CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
-curl -s -b "$TMP/cookies" -o "$TMP/key.json" -X POST "$BASE/v1/orgs/$ORG/api-keys" -H "X-CSRF-Token: $CSRF" \
-  -H 'Content-Type: application/json' --data-binary '{"name":"kek","scope":"read_write"}'
-KEY=$(json "$TMP/key.json" 'd["key"]')
+e2e_bootstrap Kek o@kek.test
 connector alpha
 connector beta
 check "keys rotate under K1" 0 "$(tool rotate --config "$TMP/k1.yaml")"

@@ -80,16 +80,7 @@ wait_for_port "$TMP/serve.out" "$PID"
 BASE="http://127.0.0.1:$PORT"
 check "server started" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
 
-TOKEN=$(cat "$DATA/setup-token")
-curl -s -o "$TMP/setup.json" -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' \
-  --data-binary "{\"setup_token\":\"$TOKEN\",\"org_name\":\"Leak\",\"email\":\"o@leak.test\",\"password\":\"correct horse battery\"}"
-ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
-curl -s -c "$TMP/cookies" -o "$TMP/login.json" -X POST "$BASE/v1/auth/login" -H 'Content-Type: application/json' \
-  --data-binary '{"email":"o@leak.test","password":"correct horse battery"}'
-CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
-curl -s -b "$TMP/cookies" -o "$TMP/key.json" -X POST "$BASE/v1/orgs/$ORG/api-keys" -H "X-CSRF-Token: $CSRF" \
-  -H 'Content-Type: application/json' --data-binary '{"name":"leak","scope":"read_write"}'
-KEY=$(json "$TMP/key.json" 'd["key"]')
+e2e_bootstrap Leak o@leak.test
 api() {  # api METHOD PATH [BODY] [CONTENT-TYPE] -> status; body in $TMP/body (appended to $TMP/answers)
   local args=(-s -o "$TMP/body" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY")
   if [[ $# -ge 3 ]]; then args+=(-H "Content-Type: ${4:-application/json}" --data-binary "$3"); fi

@@ -37,17 +37,8 @@ body() {  # body TEXT -> a file holding exactly TEXT (printf escapes: \xff is on
 }
 code() { json "$TMP/body" 'd["error"]["code"]'; }
 
-TOKEN=$(cat "$DATA/setup-token")
-curl -s -o "$TMP/setup.json" -X POST "$BASE/v1/setup" -H 'Content-Type: application/json' \
-  --data-binary "{\"setup_token\":\"$TOKEN\",\"org_name\":\"Acme\",\"email\":\"owner@acme.test\",\"password\":\"correct horse battery\"}"
-ORG=$(json "$TMP/setup.json" 'd["org"]["id"]')
+e2e_bootstrap Acme owner@acme.test
 SLUG=$(json "$TMP/setup.json" 'd["org"]["slug"]')
-curl -s -c "$TMP/cookies" -o "$TMP/login.json" -X POST "$BASE/v1/auth/login" -H 'Content-Type: application/json' \
-  --data-binary '{"email":"owner@acme.test","password":"correct horse battery"}'
-CSRF=$(json "$TMP/login.json" 'd["csrf_token"]')
-curl -s -b "$TMP/cookies" -o "$TMP/key.json" -X POST "$BASE/v1/orgs/$ORG/api-keys" \
-  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data-binary '{"name":"e2e","scope":"read_write"}'
-KEY=$(json "$TMP/key.json" 'd["key"]')
 check "api key" rpk_ "${KEY:0:4}"
 
 # A public workflow with a webhook trigger (bearer auth) that echoes its input.
