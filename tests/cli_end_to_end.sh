@@ -63,6 +63,7 @@ expect_grep "duplicate key named" "dup.json: /: invalid_definition: duplicate ke
 
 "$BIN" version >"$TMP/out"; check "version" 0 $?
 expect_grep "version text" "^rampart " "$TMP/out"
+expect_grep "version names the allocator" "^allocator: \(mimalloc [0-9.]*\|glibc malloc\)$" "$TMP/out"
 # The commit is stamped at build time: it is the checkout's HEAD (plus -dirty while tracked
 # files differ), never the commit CMake happened to be configured at.
 if head=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null); then

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "allocator.h"
 #include "rampart/cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
   if (*rewrap_cmd) return rampart::cli::KeysRewrap(keys_rewrap, stdout, stderr);
   if (*validate_cmd) return rampart::cli::Validate(files, stdout, stderr);
   if (*version_cmd) {
-    std::printf("%s\n", rampart::cli::VersionText().c_str());
+    std::printf("%s\nallocator: %s\n", rampart::cli::VersionText().c_str(),
+                rampart::app::AllocatorName());
     return 0;
   }
   return rampart::cli::kExitInvalid;
