@@ -258,6 +258,17 @@ constexpr std::array<char, 256> MakeEscapeTable() {
 }
 constexpr std::array<char, 256> kEscape = MakeEscapeTable();
 
+// Whether any of the eight bytes of `x` has an entry in kEscape: below 0x20, '"' or '\\'.
+// Exact for "any" (the classic has-zero / has-less bit tricks; no false negatives, and a
+// false positive would only send the bytes through the table one by one).
+constexpr bool NeedsEscape8(uint64_t x) {
+  constexpr uint64_t kOnes = ~uint64_t{0} / 255;  // 0x0101...01
+  constexpr uint64_t kHigh = kOnes * 0x80;
+  const auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
+  return (below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;
+}
+
 }  // namespace
 
 void AppendQuoted(std::string& out, std::string_view s) {
@@ -268,9 +279,23 @@ void AppendQuoted(std::string& out, std::string_view s) {
   out.push_back('"');
   const char* run = s.data();
   const char* const end = s.data() + s.size();
-  for (const char* p = run; p != end; ++p) {
+  const char* p = run;
+  while (p != end) {
+    // Eight bytes at a time while none of them needs an escape (SWAR: a control byte
+    // below 0x20, '"' or '\\'; UTF-8 bytes >= 0x80 never match).
+    if (end - p >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      if (!NeedsEscape8(x)) {
+        p += 8;
+        continue;
+      }
+    }
     const char e = kEscape[static_cast<unsigned char>(*p)];
-    if (e == 0) continue;
+    if (e == 0) {
+      ++p;
+      continue;
+    }
     out.append(run, static_cast<size_t>(p - run));
     run = p + 1;
     if (e != 'u') {
@@ -281,6 +306,7 @@ void AppendQuoted(std::string& out, std::string_view s) {
       const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
       out.append(esc, 6);
     }
+    ++p;
   }
   out.append(run, static_cast<size_t>(end - run));
   out.push_back('"');
