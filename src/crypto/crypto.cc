@@ -207,12 +207,12 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) {
 }
 
 std::string HexEncode(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
+  std::string out(bytes.size() * 2, '\0');
+  char* o = out.data();
   for (char c : bytes) {
     auto b = static_cast<uint8_t>(c);
-    out.push_back(kHexDigits[b >> 4]);
-    out.push_back(kHexDigits[b & 0xF]);
+    *o++ = kHexDigits[b >> 4];
+    *o++ = kHexDigits[b & 0xF];
   }
   return out;
 }

@@ -124,22 +124,29 @@ Response ErrorResponse(const Error& error, std::string_view request_id, int retr
 bool PercentDecode(std::string_view in, std::string& out, bool plus_is_space) {
   out.clear();
   out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      char decoded = static_cast<char>(hi * 16 + lo);
-      if (decoded == '\0') return false;
-      out.push_back(decoded);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
+  size_t i = 0;
+  while (i < in.size()) {
+    // Plain text (a path segment is mostly that) goes out in one piece.
+    const size_t special = plus_is_space ? in.find_first_of("%+", i) : in.find('%', i);
+    if (special == std::string_view::npos) {
+      out.append(in.data() + i, in.size() - i);
+      break;
     }
+    out.append(in.data() + i, special - i);
+    i = special;
+    if (in[i] == '+') {
+      out.push_back(' ');
+      ++i;
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = HexValue(in[i + 1]);
+    int lo = HexValue(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    char decoded = static_cast<char>(hi * 16 + lo);
+    if (decoded == '\0') return false;
+    out.push_back(decoded);
+    i += 3;
   }
   return true;
 }

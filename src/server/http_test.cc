@@ -107,6 +107,17 @@ TEST(HttpTest, PercentDecode) {
   EXPECT_FALSE(PercentDecode("%4", out));
   EXPECT_FALSE(PercentDecode("%zz", out));
   EXPECT_FALSE(PercentDecode("a%00b", out));
+  // Escapes back to back, at both ends, in either case; '+' literal unless asked.
+  EXPECT_TRUE(PercentDecode("%41%42", out));
+  EXPECT_EQ(out, "AB");
+  EXPECT_TRUE(PercentDecode("x%2by+%2B", out));
+  EXPECT_EQ(out, "x+y++");
+  EXPECT_TRUE(PercentDecode("++a%41+", out, true));
+  EXPECT_EQ(out, "  aA ");
+  EXPECT_TRUE(PercentDecode("", out));
+  EXPECT_EQ(out, "");
+  EXPECT_FALSE(PercentDecode("abc%4", out));
+  EXPECT_FALSE(PercentDecode("abc%4g", out));
 }
 
 TEST(HttpTest, RequestIdsAreRandomAndWellFormed) {
