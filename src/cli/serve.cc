@@ -378,6 +378,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     add("cancelled", stats.cancelled);
     samples.push_back({"rampart_run_queue_depth", {}, static_cast<double>(stats.queued),
                        "Runs waiting for a worker"});
+    samples.push_back({"rampart_runs_handed_over_total", {}, static_cast<double>(stats.handed_over),
+                       "Runs started inline that used up their inline budget and went on on a worker"});
     return samples;
   });
 

@@ -218,6 +218,7 @@ class Execution {
   }
   const std::optional<Error>& error() const { return error_; }
   const std::string& error_step() const { return error_step_; }
+  bool yielded() const { return yielded_; }
   std::optional<Response>& response() { return response_; }
   std::vector<RunResult>& children() { return children_; }
   std::optional<Awaiting>& awaiting() { return awaiting_; }
@@ -270,9 +271,14 @@ class Execution {
       return MakeError(ErrorCode::kCancelled, "run was cancelled");
     }
     if (*used_ > budget_) return BudgetError("the step records");
-    if (env_.clock->Monotonic() >= deadline_) {
+    const SteadyTime now = env_.clock->Monotonic();
+    if (now >= deadline_) {
       return MakeError(ErrorCode::kTimeout,
                        "run exceeded its timeout of " + FormatSeconds(wf_.timeout_s) + " s");
+    }
+    if (req_.yield_at && now >= *req_.yield_at && (!req_.yield_confirm || req_.yield_confirm())) {
+      yielded_ = true;
+      return MakeError(ErrorCode::kCancelled, "run handed over to a worker");
     }
     return std::nullopt;
   }
@@ -868,6 +874,7 @@ class Execution {
   std::string run_id_;
   bj::array records_;
   size_t executed_steps_ = 0;
+  mutable bool yielded_ = false;  // set by PreflightError at RunRequest::yield_at
   std::optional<Error> error_;
   std::string error_step_;
   std::optional<Response> response_;
@@ -1023,6 +1030,7 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   result.response = std::move(exec.response());
   result.children = std::move(exec.children());
   result.record_bytes = exec.record_bytes();
+  result.yielded = exec.yielded();
   if (stop == Stop::kAwaitingApproval) result.awaiting = std::move(exec.awaiting());
   if (const auto& secrets = exec.secrets(); !secrets->empty()) {
     // Defence in depth: whatever a step put anywhere (errors, inputs, decisions) leaves

@@ -161,6 +161,51 @@ steps:
   EXPECT_EQ(r.error->code, ErrorCode::kCancelled);
 }
 
+// An inline run (on a caller's thread) stops before the first step that would start
+// at or after yield_at, marked yielded, so the caller can hand it to a worker; before it,
+// nothing changes.
+TEST(EngineTest, YieldAtStopsBeforeTheNextStepAndSaysSo) {
+  auto loaded = model::LoadDefinition(R"(
+rampart: 1
+id: long
+steps:
+  - id: loop
+    type: for_each
+    items: "{{ inputs.items }}"
+    do:
+      - { id: double, type: set, values: { v: "{{ item * 2 }}" } }
+)");
+  ASSERT_TRUE(loaded.ok()) << loaded.errors[0].message;
+  bj::array items;
+  for (int i = 0; i < 100; ++i) items.push_back(i);
+  const bj::value input = {{"items", items}};
+  {
+    testing::FakeClock clock(std::chrono::milliseconds(1));  // every reading: +1 ms
+    testing::FakeRandom random;
+    Engine engine(Env{&clock, &random, nullptr, nullptr, nullptr});
+    RunRequest req;
+    req.input = input;
+    req.yield_at = clock.Monotonic() + std::chrono::milliseconds(20);
+    RunResult r = engine.Run(*loaded.workflow, std::move(req));
+    EXPECT_TRUE(r.yielded);
+    EXPECT_NE(r.status, "succeeded");
+    // Stopped part-way through the loop: fewer than its 100 iterations were recorded.
+    EXPECT_LT(r.record["steps"].as_array().size(), 101u);
+    EXPECT_GT(r.record["steps"].as_array().size(), 1u);
+  }
+  {
+    testing::FakeClock clock(std::chrono::milliseconds(1));
+    testing::FakeRandom random;
+    Engine engine(Env{&clock, &random, nullptr, nullptr, nullptr});
+    RunRequest req;
+    req.input = input;
+    req.yield_at = clock.Monotonic() + std::chrono::seconds(10);
+    RunResult r = engine.Run(*loaded.workflow, std::move(req));
+    EXPECT_FALSE(r.yielded);
+    EXPECT_EQ(r.status, "succeeded");
+  }
+}
+
 TEST(EngineTest, InvalidInputFailsBeforeAnyStep) {
   auto loaded = model::LoadDefinition(R"(
 rampart: 1

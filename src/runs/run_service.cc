@@ -21,6 +21,7 @@
 // pending waiter before it returns, so no callback outlives the service.
 #include <algorithm>
 #include <condition_variable>
+#include <ctime>
 #include <deque>
 #include <future>
 #include <map>
@@ -214,6 +215,13 @@ struct PendingSubmit {
   SubmitDone done;
 };
 
+// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 // An inline run between its execution and its commit's completion.
 struct InlineCommit {
   EntryPtr entry;
@@ -221,6 +229,7 @@ struct InlineCommit {
   std::shared_ptr<const model::Workflow> workflow;
   store::Run committed;
   bool cut = false;
+  bool handed_over = false;  // stopped at the inline budget: committed queued, for a worker
   bool with_hooks = true;
   bool hook_failed = false;  // set by the write function, read by its completion
   RunQuotaTicket quota;      // the commit's change of the org's run count
@@ -1020,6 +1029,12 @@ class RunService::Impl {
     engine::RunRequest request;
     request.input = std::move(s.input);
     request.trigger = std::move(s.trigger);
+    // The budget counts what this thread computed for the run (CPU time), so a run is
+    // not handed over for time the thread spent preempted on a busy machine.
+    request.yield_at = env_.clock->Monotonic() + options_.inline_budget;
+    request.yield_confirm = [cpu_start = ThreadCpuTime(), budget = options_.inline_budget] {
+      return ThreadCpuTime() - cpu_start >= budget;
+    };
     OrgWorkflowSource source(store_, cache_, quota_, run.org_id);
     engine::RunResult result = RunEngine(e, run, *wf, std::move(request), source);
     const store::Millis finished_at = NowMs();  // before the slot is released (as in Execute)
@@ -1030,16 +1045,18 @@ class RunService::Impl {
       std::lock_guard lock(mu_);
       user_cancelled = e->user_cancelled;
       commit->cut = e->cut_by_stop && !user_cancelled && result.status == "cancelled";
+      commit->handed_over = result.yielded && !commit->cut && !user_cancelled;
       // The next run of the org may start while this one commits (see slot_released).
       ReleaseSlot(*e);
       e->slot_released = true;
     }
     store::Run& committed = commit->committed;
     committed = run;
-    commit->with_hooks = !commit->cut;
-    if (commit->cut) {
-      // Stop() cut it: accepted still means committed, so it is committed as queued (the
-      // next start runs it; nothing of this attempt was observable).
+    commit->with_hooks = !commit->cut && !commit->handed_over;
+    if (commit->cut || commit->handed_over) {
+      // Stop() cut it, or it used up its inline budget: accepted still means committed,
+      // so it is committed as queued (a worker, or the next start, runs it from the
+      // start; nothing of this attempt was observable).
       committed.status = "queued";
       committed.attempts = 0;
       committed.started_at = 0;
@@ -1098,7 +1115,10 @@ class RunService::Impl {
   // submission ends (Stop() waits for that).
   void PublishInline(InlineCommit& c, Status written) {
     const EntryPtr& e = c.entry;
-    if (!written.ok() || c.cut) {
+    if (written.ok() && c.handed_over && HandOver(c)) {
+      // Queued for a worker, listed in memory: the submitter's waiters find it.
+      Deliver(c.done, Result<store::Run>(c.committed));
+    } else if (!written.ok() || c.cut || c.handed_over) {
       // Failed: nothing stored, the submission fails as a whole (like a failed queued
       // commit). Cut: stored as queued, not scheduled here (the service is stopping).
       std::vector<Waiter> waiters;
@@ -1124,6 +1144,21 @@ class RunService::Impl {
       Deliver(c.done, Result<store::Run>(c.committed));
     }
     EndSubmit();
+  }
+
+  // An inline run committed as queued after its budget: queues its entry for a worker
+  // (its slot was released after the engine stopped), unless the service is stopping
+  // (then it stays queued in the store, for the next start, like a run Stop() cut).
+  bool HandOver(InlineCommit& c) {
+    std::lock_guard lock(mu_);
+    if (closing_ || stopping_) return false;
+    RunEntry& e = *c.entry;
+    e.run = c.committed;
+    e.workflow = c.workflow;
+    e.slot_released = false;
+    ++stats_.handed_over;
+    Enqueue(c.entry);
+    return true;
   }
 
   // REQUIRES(mu_). Ends a kRunning entry without a final state in memory (cut by Stop, or

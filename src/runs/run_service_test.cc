@@ -764,6 +764,89 @@ TEST_F(RunServiceTest, InlineRunIsCommittedOnceStraightAsFinal) {
   service.Stop(1s);
 }
 
+// An inline run that uses up its inline budget (0 here: before its first step) does not
+// hold the submitting thread: it is committed as queued, with its audit event and the
+// caller's in_commit work, and a worker runs it from the start to the same outcome; the
+// on_final hook runs once, with the final run. Waiters of the returned id get it.
+TEST_F(RunServiceTest, AnInlineRunPastItsBudgetIsHandedToAWorkerAndFinishesThere) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  ObservingStore observed(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  std::atomic<int> on_final_calls{0};
+  env.on_final = [&](store::Tx&, const store::Run& run, const model::Workflow&) -> Status {
+    ++on_final_calls;
+    EXPECT_EQ(run.status, "succeeded");
+    return Status::Ok();
+  };
+  RunServiceOptions options;
+  options.workers = 2;
+  options.inline_budget = std::chrono::milliseconds(0);
+  RunService service(observed, env, options);
+  ASSERT_TRUE(service.Start().ok());
+
+  Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 21})"));
+  s.may_run_inline = true;
+#ifdef RAMPART_RUNS_WITH_SQLITE
+  store::AuditEvent event;
+  event.org_id = "org_a";
+  event.actor = "user:usr_test";
+  event.action = "run.start";
+  event.outcome = "success";
+  event.details = "{}";
+  s.audit = event;
+#endif
+  int in_commit_calls = 0;
+  s.in_commit = [&](store::Tx&, const store::Run& run) {
+    ++in_commit_calls;
+    EXPECT_EQ(run.status, "queued");
+    return Status::Ok();
+  };
+  auto run = service.Submit(std::move(s));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->status, "queued") << "handed over, not executed on the submitting thread";
+  EXPECT_EQ(run->attempts, 0);
+  auto waited = service.Wait("org_a", run->id, 10s);
+  ASSERT_TRUE(waited.has_value());
+  EXPECT_EQ(waited->status, "succeeded");
+  EXPECT_EQ(waited->attempts, 1);
+  EXPECT_EQ(bj::parse(waited->record).at("output"), bj::value(42));
+  EXPECT_TRUE(observed.SeenActive(run->id));
+  EXPECT_EQ(in_commit_calls, 1);
+  EXPECT_EQ(on_final_calls.load(), 1);
+  EXPECT_EQ(service.Stats().handed_over, 1);
+  EXPECT_EQ(service.Stats().succeeded, 1);
+
+  auto stored = Stored("org_a", run->id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(stored->attempts, 1);
+#ifdef RAMPART_RUNS_WITH_SQLITE
+  std::vector<store::AuditEvent> events;
+  ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+                       auto listed = tx.ListAudit("org_a", 0, 100);
+                       if (!listed.ok()) return listed.error();
+                       events = std::move(*listed);
+                       return Status::Ok();
+                     }).ok());
+  ASSERT_EQ(events.size(), 1u) << "one run.start, not one per attempt";
+#endif
+  // Within the budget nothing changes: it runs inline, final at once.
+  RunServiceOptions roomy = options;
+  roomy.inline_budget = std::chrono::seconds(30);
+  service.Stop(1s);
+  RunService second(observed, env, roomy);
+  ASSERT_TRUE(second.Start().ok());
+  Submission again = Sub("org_a", "double", 1, bj::parse(R"({"n": 2})"));
+  again.may_run_inline = true;
+  auto quick = second.Submit(std::move(again));
+  ASSERT_TRUE(quick.ok());
+  EXPECT_EQ(quick->status, "succeeded");
+  EXPECT_EQ(second.Stats().handed_over, 0);
+  second.Stop(1s);
+}
+
 // A workflow with an action step takes the durable path even when inline is allowed, and
 // a side-effect-free one does without the caller's consent (may_run_inline).
 TEST_F(RunServiceTest, InlineOnlyForSideEffectFreeWorkflowsWhenAllowed) {

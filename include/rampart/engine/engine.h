@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +95,14 @@ struct RunRequest {
   const std::atomic<bool>* cancel = nullptr;
   // Absolute deadline inherited by child runs (the earlier of this and the timeout wins).
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // For a run executed inline on a caller's thread (side-effect-free workflows only):
+  // a step that would start at or after this instant is not started; the run ends with
+  // RunResult::yielded and its result is to be discarded (nothing of it was observable),
+  // so that the caller hands the run to a worker instead of holding its own thread.
+  std::optional<std::chrono::steady_clock::time_point> yield_at;
+  // Asked once yield_at has passed, before yielding (null: yield): false goes on. Lets the
+  // caller count only the time its thread computed, not time it was preempted.
+  std::function<bool()> yield_confirm;
   // What a secret value found in a step output does: `redact` replaces it, `block` fails
   // the step with secret_exposure. Every other exit (record, errors, logs, response) is
   // always redacted.
@@ -129,6 +138,8 @@ struct RunResult {
   // The bytes counted against Env::max_run_record_bytes when the run ended, child runs
   // included (for a child run: its parent's count so far, too).
   size_t record_bytes = 0;
+  // Stopped at RunRequest::yield_at: the record is incomplete and must not be kept.
+  bool yielded = false;
   bool succeeded() const { return status == "succeeded"; }
 };
 

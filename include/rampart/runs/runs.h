@@ -56,6 +56,12 @@ struct RunServiceOptions {
   // a submission, or a `workflow` step's child run, is refused with kLimitExceeded and
   // nothing is stored. See rampart/runs/run_quota.h.
   int64_t max_runs_per_org = kDefaultMaxRunsPerOrg;
+  // How long a run executed inline (on the submitting thread: an io thread of the
+  // server) may go on before it is handed to a worker: a step that would start later is
+  // not started there; the run is committed as queued and a worker runs it from the
+  // start (its steps touched nothing outside the record). Bounds how long one request
+  // can hold an io thread, whatever the workflow computes.
+  std::chrono::milliseconds inline_budget{50};
 };
 
 // Services of one run that depend on its org: the connectors its action steps may name
@@ -113,6 +119,7 @@ struct RunStats {
   int64_t succeeded = 0;  // finished since start
   int64_t failed = 0;
   int64_t cancelled = 0;
+  int64_t handed_over = 0;  // inline runs that used up inline_budget and went to a worker
 };
 
 class RunService {
