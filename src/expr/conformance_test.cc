@@ -52,6 +52,11 @@ TEST_F(Table, MissingOutOfRangeAndNullYieldNull) {
       {"inputs.tags[-4]", "null"},
       {"inputs.tags[9223372036854775807]", "null"},
       {"inputs.tags[-9223372036854775807 - 1]", "null"},
+      {"inputs.tags[1e19]", "null"},
+      {"inputs.tags[-1e19]", "null"},
+      {"inputs.tags[1e300]", "null"},
+      {"inputs.tags[inputs.amount * 1e20]", "null"},
+      {"inputs.tags[18446744073709551615]", "null"},
       {"[][0]", "null"},
       {"null.x", "null"},
       {"null[0]", "null"},
@@ -83,6 +88,8 @@ TEST_F(Table, MemberAccessOnScalarsAndBadIndices) {
       {"inputs.tags[1e-300]", "!type_error"},
       {"inputs.tags[{}]", "!type_error"},
       {"inputs.tags[[0]]", "!type_error"},
+      {"inputs.obj[1e19]", "!type_error"},
+      {"inputs.status[1e19]", "!type_error"},
   });
 }
 
