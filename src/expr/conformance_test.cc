@@ -308,7 +308,12 @@ TEST_F(Table, BoundsAtTheirEdges) {
       {Repeat("(", 64) + "1" + Repeat(")", 64), "1"},
       {Repeat("(", 65) + "1" + Repeat(")", 65), "!expression_limit"},
       {Repeat("[", 64) + "]" + Repeat("]", 63) + " | flatten | length", "1"},
+      {Repeat("[", 65) + "]" + Repeat("]", 64), "!expression_limit"},
+      {Repeat("[", 65) + "1" + Repeat("]", 65), "!expression_limit"},
       {Repeat("{a: ", 63) + "{}" + Repeat("}", 63) + " | length", "1"},
+      {Repeat("{a: ", 64) + "{}" + Repeat("}", 64), "!expression_limit"},
+      {Repeat("(", 63) + "[]" + Repeat(")", 63), "[]"},
+      {Repeat("(", 64) + "{}" + Repeat(")", 64), "!expression_limit"},
       {Repeat("not ", 64) + "1", "true"},
       {Repeat("not ", 65) + "1", "!expression_limit"},
       // A string of 1 MiB - 2 bytes serializes to exactly 1 MiB with its quotes.
