@@ -211,6 +211,16 @@ TEST_F(Table, Unicode) {
       {"'é' | matches('^.$')", "true"},
       {"'é' < 'z'", "false"},
       {"['é', 'z', 'e'] | sort", R"(["e","z","é"])"},
+      {"'é' | upper", "\"É\""},
+      {"'École' | upper", "\"ÉCOLE\""},
+      {"'ÀÉÎÕÜ' | lower", "\"àéîõü\""},
+      {"'Straße' | upper", "\"STRASSE\""},
+      {"'ΑΒΓ' | lower", "\"αβγ\""},
+      {"'привет' | upper", "\"ПРИВЕТ\""},
+      {"'😀 ok' | upper", "\"😀 OK\""},
+      {"'İ' | lower | length", "2"},
+      {"'i' | upper", "\"I\""},
+      {"'ΐ' | upper | length", "3"},
       {"'é' in 'café'", "true"},
   });
 }
@@ -319,6 +329,9 @@ TEST_F(Table, BoundsAtTheirEdges) {
       // A string of 1 MiB - 2 bytes serializes to exactly 1 MiB with its quotes.
       {"((" + b1023 + ") + '" + std::string(1022, 'c') + "') | length", "1048574"},
       {"((" + b1023 + ") + '" + std::string(1023, 'c') + "') | length", "!expression_limit"},
+      // Case mapping can lengthen text ('ΐ' is 2 bytes, its upper case 6): still bounded.
+      {"'" + std::string(1000, 'x') + "' | replace('x', '" + Repeat("ΐ", 200) + "') | upper",
+       "!expression_limit"},
       {"'a' | matches('" + std::string(256, 'a') + "')", "false"},
       {"'a' | matches('" + std::string(257, 'a') + "')", "!expression_limit"},
       {"'a' | matches('" + Repeat("é", 129) + "')", "!expression_limit"},
