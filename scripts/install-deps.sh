@@ -8,7 +8,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libyaml-dev libre2-dev libcli11-dev libssl-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libargon2-dev libcurl4-openssl-dev
-  libspdlog-dev libmimalloc-dev
+  libspdlog-dev libmimalloc-dev libicu-dev
 )
 if [[ "${RAMPART_WITH_BENCH:-0}" == "1" ]]; then
   PACKAGES+=(nginx-light wrk curl)

@@ -153,7 +153,17 @@ bool Member(Ctx& c, const PathSegment& seg, const bj::value* key, const bj::valu
     if (n.is_int) {
       index = n.i;
     } else if (!DoubleToInt64(n.d, index)) {
-      return Fail(c, seg.pos, ErrorCode::kTypeError, "array index must be an integer");
+      if (std::trunc(n.d) != n.d) {
+        return Fail(c, seg.pos, ErrorCode::kTypeError, "array index must be an integer");
+      }
+      // An integer beyond int64 (1e19, a uint64 from the input) is an out-of-range index:
+      // null on an array, like any other index past the end (spec/expressions.md).
+      if (!cur->is_array()) {
+        return Fail(c, seg.pos, ErrorCode::kTypeError,
+                    "cannot index " + std::string(json::TypeName(*cur)) + " with a number");
+      }
+      cur = &NullValue();
+      return true;
     }
   } else {
     return Fail(c, seg.pos, ErrorCode::kTypeError,

@@ -1,6 +1,9 @@
 #include "expr/filters.h"
 
 #include <re2/re2.h>
+#include <unicode/bytestream.h>
+#include <unicode/casemap.h>
+#include <unicode/stringpiece.h>
 
 #include <algorithm>
 #include <boost/json/array.hpp>
@@ -162,6 +165,25 @@ class FilterRun {
   [[gnu::noinline]] bool UpperLower(bool upper) {
     if (!v_.is_string()) return NeedInput("a string");
     if (!InputBounded() || !Bytes(v_.get_string().size())) return false;
+    std::string_view s = v_.get_string();
+    if (!std::all_of(s.begin(), s.end(), [](char ch) { return (ch & 0x80) == 0; })) {
+      // Unicode's default full case mapping (root locale, so the result never depends on
+      // the host): 'é' -> 'É', 'ß' -> 'SS'. It can lengthen the text (at most threefold);
+      // SetString checks the result against the value bound.
+      std::string mapped;
+      mapped.reserve(s.size());
+      icu::StringByteSink<std::string> sink(&mapped);
+      UErrorCode err = U_ZERO_ERROR;
+      const icu::StringPiece src(s.data(), static_cast<int32_t>(s.size()));
+      if (upper) {
+        icu::CaseMap::utf8ToUpper("", 0, src, sink, nullptr, err);
+      } else {
+        icu::CaseMap::utf8ToLower("", 0, src, sink, nullptr, err);
+      }
+      if (U_FAILURE(err)) return Fail(c_, call_.pos, ErrorCode::kInternal, "case mapping failed");
+      return SetString(mapped);
+    }
+    // ASCII (the common case): the same mapping, in place when the input is an intermediate.
     // An owned input (an intermediate) is changed in place; a borrowed one is copied.
     if (!in_.owned()) out_.Set(bj::value(v_.get_string()), t_);
     else out_.Set(std::move(in_.mut()), t_);

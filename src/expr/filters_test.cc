@@ -13,7 +13,7 @@ using FilterTest = ExprTest;
 TEST_F(FilterTest, Text) {
   EXPECT_TRUE(Is("inputs.name | upper", "\"ADA LOVELACE\""));
   EXPECT_TRUE(Is("inputs.name | lower", "\"ada lovelace\""));
-  EXPECT_TRUE(Is("'Éa' | upper", "\"ÉA\"")) << "ASCII letters only";
+  EXPECT_TRUE(Is("'éa' | upper", "\"ÉA\"")) << "Unicode case mapping, not only ASCII";
   EXPECT_TRUE(Is("'  x y \\n\\t' | trim", "\"x y\""));
   EXPECT_TRUE(Is("'   ' | trim", "\"\""));
   EXPECT_TRUE(Is("'héllo' | length", "5")) << "code points";

@@ -153,6 +153,16 @@ class Parser {
   }
   void Leave() { --depth_; }
 
+  // An empty `[]` or `{}` is a nesting level of its own, as a container holding a value
+  // is (its value is parsed one level down): 65 nested brackets are too deep whether the
+  // innermost pair is empty or not.
+  bool EmptyContainerLevel(Position at, Tok close) {
+    if (Peek().kind != close) return true;
+    if (!Enter(at)) return false;
+    Leave();
+    return true;
+  }
+
   bool ParseExpr(uint32_t& out) {
     if (!Enter(Peek().pos)) return false;
     bool ok = ParseCond(out);
@@ -592,6 +602,7 @@ class Parser {
     Node n;
     n.kind = NodeKind::kArray;
     n.pos = Advance().pos;
+    if (!EmptyContainerLevel(n.pos, Tok::kRBracket)) return false;
     if (Peek().kind != Tok::kRBracket) {
       while (true) {
         uint32_t e = 0;
@@ -618,6 +629,7 @@ class Parser {
     Node n;
     n.kind = NodeKind::kObject;
     n.pos = Advance().pos;
+    if (!EmptyContainerLevel(n.pos, Tok::kRBrace)) return false;
     if (Peek().kind != Tok::kRBrace) {
       while (true) {
         const Token& key = Peek();
