@@ -651,7 +651,9 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   pending->target = lookup.trigger;
   pending->keys = std::move(keys);
   pending->now = now;
-  if (!pending->keys.empty()) {
+  // Always: besides reserving the delivery ids (none for bearer or an hmac-sha256 trigger
+  // without a timestamp header), the commit counts the URL's use (spec/security.md 2).
+  {
     submission.in_commit = [this, pending](store::Tx& tx, const store::Run& run) -> Status {
       bool fresh = true;
       Status reserved = Reserve(tx, *pending->target, pending->keys, pending->now, &fresh);

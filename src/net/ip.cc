@@ -1,5 +1,6 @@
 #include "rampart/net/ip.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace rampart::net {
@@ -97,17 +98,29 @@ bool IsMapped(const std::array<uint8_t, 16>& b) {
   return PrefixMatch(b, Bytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}), 96);
 }
 
+// The IPv4 address an IPv4-mapped, NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address
+// reaches; nullopt for anything else.
+std::optional<IpAddress> EmbeddedV4(const IpAddress& address) {
+  if (address.is_v4()) return std::nullopt;
+  const std::array<uint8_t, 16>& b = address.bytes();
+  if (IsMapped(b)) return IpAddress::V4(V4At(b, 12));
+  if (PrefixMatch(b, Bytes({0, 0x64, 0xff, 0x9b}), 96)) return IpAddress::V4(V4At(b, 12));
+  if (PrefixMatch(b, Bytes({0x20, 0x02}), 16)) return IpAddress::V4(V4At(b, 2));
+  return std::nullopt;
+}
+
 std::optional<std::string_view> DeniedV6(const std::array<uint8_t, 16>& b) {
   static constexpr std::array<uint8_t, 16> kZero{};
   if (PrefixMatch(b, kZero, 128)) return "unspecified";
   if (PrefixMatch(b, Bytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 128))
     return "loopback";
-  if (IsMapped(b)) return DeniedV4(V4At(b, 12));
+  // IPv4-mapped, NAT64 and 6to4 addresses are denied whole (spec/security.md 5); when the
+  // embedded IPv4 address is itself denied, its range is the reason given.
+  if (IsMapped(b)) return DeniedV4(V4At(b, 12)).value_or("ipv4-mapped");
   if (PrefixMatch(b, kZero, 96)) return "ipv4-compatible";
   if (PrefixMatch(b, Bytes({0, 0x64, 0xff, 0x9b}), 96)) {
     // RFC 6052 well-known NAT64 prefix: the translator connects to the embedded address.
-    if (auto r = DeniedV4(V4At(b, 12))) return r;
-    return std::nullopt;
+    return DeniedV4(V4At(b, 12)).value_or("nat64");
   }
   if (PrefixMatch(b, Bytes({0, 0x64, 0xff, 0x9b, 0, 1}), 48)) return "nat64-local";
   if (PrefixMatch(b, Bytes({1, 0}), 64)) return "discard";
@@ -116,8 +129,7 @@ std::optional<std::string_view> DeniedV6(const std::array<uint8_t, 16>& b) {
   if (PrefixMatch(b, Bytes({0x20, 0x01, 0x0d, 0xb8}), 32)) return "documentation";
   if (PrefixMatch(b, Bytes({0x20, 0x02}), 16)) {
     // 6to4: the relay delivers to the embedded IPv4 address.
-    if (auto r = DeniedV4(V4At(b, 2))) return r;
-    return std::nullopt;
+    return DeniedV4(V4At(b, 2)).value_or("6to4");
   }
   if (PrefixMatch(b, Bytes({0x3f, 0xff}), 20)) return "documentation";
   if (PrefixMatch(b, Bytes({0x5f, 0x00}), 16)) return "srv6";
@@ -387,14 +399,18 @@ std::optional<std::string_view> DeniedRange(const IpAddress& address) {
 
 std::optional<std::string_view> DeniedRange(const IpAddress& address,
                                             const std::vector<Cidr>& allow) {
-  std::optional<IpAddress> mapped;
-  if (!address.is_v4() && IsMapped(address.bytes())) {
-    mapped = IpAddress::V4(V4At(address.bytes(), 12));
-  }
-  for (const Cidr& c : allow) {
-    if (c.Contains(address) || (mapped && c.Contains(*mapped))) return std::nullopt;
-  }
-  return DeniedRange(address);
+  auto allowed = [&allow](const IpAddress& a) {
+    return std::any_of(allow.begin(), allow.end(), [&a](const Cidr& c) { return c.Contains(a); });
+  };
+  std::optional<IpAddress> embedded = EmbeddedV4(address);
+  // An IPv4 exception covers its IPv4-mapped form (the same destination on a dual-stack
+  // socket), never its NAT64 or 6to4 form: those reach it through a translator.
+  if (embedded && IsMapped(address.bytes()) && allowed(*embedded)) return std::nullopt;
+  if (!allowed(address)) return DeniedRange(address);
+  // An exception for a translation range lets through what it translates to, unless that
+  // IPv4 address is itself denied and not an exception.
+  if (embedded && !allowed(*embedded)) return DeniedV4(embedded->v4());
+  return std::nullopt;
 }
 
 }  // namespace rampart::net

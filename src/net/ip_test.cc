@@ -137,12 +137,14 @@ TEST(Classify, Ipv6SpecialPurposeRegistry) {
       {"::ffff:7f00:1", "loopback"},
       {"::ffff:169.254.169.254", "link-local"},
       {"::ffff:10.0.0.1", "private"},
-      {"::ffff:8.8.8.8", "public"},
+      // spec/security.md denies the IPv4-mapped, NAT64 and 6to4 ranges whole: the embedded
+      // address only decides the reason given when it is itself denied.
+      {"::ffff:8.8.8.8", "ipv4-mapped"},
       {"::127.0.0.1", "ipv4-compatible"},
       {"::8.8.8.8", "ipv4-compatible"},
       {"64:ff9b::127.0.0.1", "loopback"},
       {"64:ff9b::a9fe:a9fe", "link-local"},
-      {"64:ff9b::8.8.8.8", "public"},
+      {"64:ff9b::8.8.8.8", "nat64"},
       {"64:ff9b:1::8.8.8.8", "nat64-local"},
       {"100::1", "discard"},
       {"2001::1", "teredo"},
@@ -155,7 +157,8 @@ TEST(Classify, Ipv6SpecialPurposeRegistry) {
       {"2002:7f00:1::", "loopback"},
       {"2002:a9fe:a9fe::1", "link-local"},
       {"2002:c0a8:101::1", "private"},
-      {"2002:808:808::1", "public"},
+      {"2002:808:808::1", "6to4"},
+      {"2002:102:304::", "6to4"},  // 1.2.3.4 behind the relay
       {"5f00::1", "srv6"},
       {"fc00::1", "unique-local"},
       {"fd12:3456::1", "unique-local"},
@@ -192,6 +195,27 @@ TEST(Cidr, ParseContainsAndAllowExceptions) {
   EXPECT_FALSE(DeniedRange(*ParseIp("::ffff:127.0.0.1"), allow).has_value());
   EXPECT_EQ(DeniedRange(*ParseIp("127.0.0.2"), allow), "loopback");
   EXPECT_EQ(DeniedRange(*ParseIp("::1"), allow), "loopback");
+  // 127.0.0.1/32 is an exception for IPv4 (and its mapped form) only: the NAT64 and 6to4
+  // forms of it are not the address the operator allowed.
+  EXPECT_EQ(DeniedRange(*ParseIp("64:ff9b::7f00:1"), allow), "loopback");
+  EXPECT_EQ(DeniedRange(*ParseIp("2002:7f00:1::"), allow), "loopback");
+}
+
+// An exception for a whole translation range (an IPv6-only network whose DNS64 answers
+// 64:ff9b::/96) lets public destinations through it, never the denied IPv4 space behind it.
+TEST(Cidr, AllowedTranslationRangeStillChecksTheEmbeddedAddress) {
+  std::vector<Cidr> allow = {*ParseCidr("64:ff9b::/96"), *ParseCidr("2002::/16"),
+                             *ParseCidr("::ffff:0:0/96")};
+  EXPECT_FALSE(DeniedRange(*ParseIp("64:ff9b::8.8.8.8"), allow).has_value());
+  EXPECT_FALSE(DeniedRange(*ParseIp("2002:808:808::1"), allow).has_value());
+  EXPECT_FALSE(DeniedRange(*ParseIp("::ffff:8.8.8.8"), allow).has_value());
+  EXPECT_EQ(DeniedRange(*ParseIp("64:ff9b::169.254.169.254"), allow), "link-local");
+  EXPECT_EQ(DeniedRange(*ParseIp("64:ff9b::10.0.0.1"), allow), "private");
+  EXPECT_EQ(DeniedRange(*ParseIp("2002:7f00:1::"), allow), "loopback");
+  EXPECT_EQ(DeniedRange(*ParseIp("::ffff:127.0.0.1"), allow), "loopback");
+  // Both exceptions given: the operator asked for exactly this.
+  allow.push_back(*ParseCidr("127.0.0.0/8"));
+  EXPECT_FALSE(DeniedRange(*ParseIp("64:ff9b::7f00:1"), allow).has_value());
 }
 
 }  // namespace

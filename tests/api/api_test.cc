@@ -1091,6 +1091,26 @@ TEST_F(ApiTest, RepeatedFailedLoginsAreRateLimited) {
   s().ResetLimits();
 }
 
+// spec/security.md 2: idle AND absolute expiry. A session kept busy (never idle) still
+// ends at its absolute limit (the fixture's: 48 h), for reads and writes alike.
+TEST_F(ApiTest, BusySessionEndsAtItsAbsoluteExpiry) {
+  auto session = Login(s(), "dev@a.test", kDevPassword);
+  ASSERT_TRUE(session.has_value());
+  for (int i = 0; i < 2; ++i) {
+    s().clock().AdvanceWall(std::chrono::hours(20));  // under the 24 h idle limit
+    EXPECT_EQ(s().Do("GET", A(), session->headers()).status, 200) << "after " << 20 * (i + 1)
+                                                                   << " h";
+  }
+  s().clock().AdvanceWall(std::chrono::hours(9));  // 49 h since login, 9 h since last use
+  HttpResponse r = s().Do("GET", A(), session->headers());
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_EQ(ErrorCodeOf(r), "unauthenticated");
+  r = s().Do("POST", A() + "/api-keys", session->headers(), R"({"name": "late", "scope": "read"})");
+  EXPECT_EQ(r.status, 401) << r.body;
+  s().clock().AdvanceWall(-std::chrono::hours(49));
+  s().ResetLimits();
+}
+
 TEST_F(ApiTest, SessionIdleExpiryAndLastOwner) {
   auto session = Login(s(), "dev@a.test", kDevPassword);
   ASSERT_TRUE(session.has_value());

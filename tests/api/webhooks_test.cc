@@ -396,6 +396,35 @@ TEST_F(WebhooksTest, HmacAndBearerTriggers) {
   Post(mixed, Standard("msg_m", kNow, kOrder, kBearerToken), kOrder, 401, 0, "unauthenticated");
 }
 
+// spec/security.md 2: a trigger URL's usage is counted - for every auth type, including
+// those without a delivery id (bearer, hmac-sha256 without a timestamp header). Refused
+// requests are not uses.
+TEST_F(WebhooksTest, UsageIsCountedForEveryAuthType) {
+  auto usage = [&](const std::string& workflow) {
+    auto list = s().Api("GET", A() + "/workflows/" + workflow + "/webhooks", seed_.owner_key);
+    EXPECT_EQ(list.status, 200) << list.body;
+    const bj::value body = Json(list);
+    const bj::object& item = body.at("items").at(0).as_object();
+    return std::make_pair(item.at("use_count").as_int64(), !item.at("last_used_at").is_null());
+  };
+  const std::string hm = Workflow("hm-orders", Trigger("hmac-sha256", "hm"));
+  HttpHeaders signed_body = {{"Content-Type", "application/json"},
+                             {"X-Signature",
+                              webhooks::SignHmacSha256(kHmacSecret, std::nullopt, kOrder)}};
+  Post(hm, signed_body, kOrder, 202, 1);
+  Post(hm, signed_body, kOrder, 202, 1);  // no replay defence without a timestamp header
+  Post(hm, {{"Content-Type", "application/json"}, {"X-Signature", "00"}}, kOrder, 401, 0);
+  EXPECT_EQ(usage("hm-orders"), std::make_pair(int64_t{2}, true));
+
+  const std::string bt = Workflow("bt-orders", Trigger("bearer", "bt"));
+  EXPECT_EQ(usage("bt-orders"), std::make_pair(int64_t{0}, false));
+  Post(bt, {{"Content-Type", "application/json"}, {"Authorization", std::string("Bearer ") + kBearerToken}},
+       kOrder, 202, 1);
+  Post(bt, {{"Content-Type", "application/json"}, {"Authorization", "Bearer wrong"}}, kOrder, 401,
+       0);
+  EXPECT_EQ(usage("bt-orders"), std::make_pair(int64_t{1}, true));
+}
+
 TEST_F(WebhooksTest, SyncModeAnswersTheRespondStep) {
   const std::string url =
       Workflow("sync-orders", Trigger("standard-webhooks", "sw", bj::object{{"mode", "sync"}}));

@@ -78,14 +78,17 @@ std::optional<Cidr> ParseCidr(std::string_view text);
 
 // Why an address may not be connected to: the name of the special-purpose range it falls
 // in ("loopback", "private", "link-local", "cgnat", ...), or nullopt when it is a public,
-// globally reachable unicast address. IPv6 forms that embed an IPv4 address
-// (::ffff:0:0/96 mapped, 64:ff9b::/96 NAT64, 2002::/16 6to4) are judged by the embedded
-// address; IPv4-compatible (::/96), local-use NAT64 (64:ff9b:1::/48), Teredo and the
-// rest of 2001::/23 and everything outside 2000::/3 are always denied.
+// globally reachable unicast address. The IPv6 forms that embed an IPv4 address
+// (::ffff:0:0/96 mapped, 64:ff9b::/96 NAT64, 2002::/16 6to4) are denied whole, as
+// spec/security.md lists them ("ipv4-mapped", "nat64", "6to4", or the embedded address's
+// own range when that is denied); so are IPv4-compatible (::/96), local-use NAT64
+// (64:ff9b:1::/48), Teredo and the rest of 2001::/23 and everything outside 2000::/3.
 std::optional<std::string_view> DeniedRange(const IpAddress& address);
 
-// DeniedRange, unless the address (or, for ::ffff:a.b.c.d, the mapped IPv4 address) is
-// inside one of `allow` - the explicit exceptions of an egress policy.
+// DeniedRange, with `allow` - the explicit exceptions of an egress policy: an address
+// inside one of them is allowed, and so is ::ffff:a.b.c.d when a.b.c.d is. An exception
+// for a translation range (64:ff9b::/96, 2002::/16) admits only what translates to an
+// address that is public or itself an exception.
 std::optional<std::string_view> DeniedRange(const IpAddress& address,
                                             const std::vector<Cidr>& allow);
 
