@@ -2,7 +2,8 @@
 # The run record budget against the real binary (ASVS V15.2.2): with a small
 # `max_run_record_bytes`, a loop copying a large input fails cleanly with limit_exceeded
 # (the request is answered, the stored record says why, the server keeps serving), and
-# `rampart run --config` applies the same limit. Talks only to 127.0.0.1.
+# `rampart run --config` applies the same limit; a side-effect-free run past its inline
+# CPU budget goes on on a worker. Talks only to 127.0.0.1.
 set -uo pipefail
 BIN="$1"
 SRC="$2"
@@ -94,6 +95,44 @@ check "async run error code" limit_exceeded "$(json "$TMP/body" 'd["error"]["cod
 python3 -c 'import json,sys; print(json.dumps({"input": json.load(open(sys.argv[1])), "wait": 30}))' "$TMP/small.json" >"$TMP/run.json"
 check "small run answered" 200 "$(api POST "/v1/orgs/$ORG/workflows/copy-loop/runs" "$TMP/run.json")"
 check "small run succeeded" succeeded "$(json "$TMP/body" 'd["status"]')"
+
+# A side-effect-free run that computes for long does not hold the io thread that took
+# its request: past 50 ms of CPU it is committed queued and a worker runs it from the
+# start; the caller waiting (wait) still gets the final record, computed once in full.
+cat >"$TMP/heavy.yaml" <<'YAML'
+rampart: 1
+id: heavy
+steps:
+  - id: outer
+    type: for_each
+    items: "{{ inputs.items }}"
+    as: i
+    do:
+      - id: inner
+        type: for_each
+        items: "{{ inputs.items }}"
+        do:
+          - id: hash
+            type: set
+            values: { h: "{{ (inputs.big + i + '-' + item) | upper | sha256 }}" }
+output: "{{ steps.outer.output | length }}"
+YAML
+python3 -c 'import json; print(json.dumps({"input": {"big": "y" * 200000, "items": [str(n) for n in range(40)]}, "wait": 120}))' >"$TMP/heavy-run.json"
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/workflows" \
+  -H "Authorization: Bearer $KEY" -H 'Content-Type: application/yaml' --data-binary @"$TMP/heavy.yaml")
+check "create heavy workflow" 201 "$code"
+check "publish heavy workflow" 200 "$(api POST "/v1/orgs/$ORG/workflows/heavy/publish" "$TMP/publish.json")"
+handed_over() {
+  curl -s "$BASE/metrics" -H "Authorization: Bearer $KEY" | sed -n 's/^rampart_runs_handed_over_total \([0-9]*\).*/\1/p'
+}
+check "no run handed over yet" 0 "$(handed_over)"
+check "heavy run answered" 200 "$(api POST "/v1/orgs/$ORG/workflows/heavy/runs" "$TMP/heavy-run.json")"
+check "heavy run succeeded" succeeded "$(json "$TMP/body" 'd["status"]')"
+check "heavy run output" 40 "$(json "$TMP/body" 'd["output"]')"
+check "heavy run recorded every step once" 1641 "$(json "$TMP/body" 'len(d["steps"])')"
+check "heavy run was handed to a worker" 1 "$(handed_over)"
+check "the small run is still inline" 200 "$(api POST "/v1/orgs/$ORG/workflows/copy-loop/runs" "$TMP/run.json")"
+check "no other run handed over" 1 "$(handed_over)"
 kill -TERM "$PID"; wait "$PID"
 check "clean shutdown" 0 $?
 PID=""
