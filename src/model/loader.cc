@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -34,6 +35,22 @@ constexpr std::string_view kPermissions[] = {
     "api_keys:read",    "api_keys:write",    "members:read",      "members:write",
     "org:write",        "audit:read",        "webhooks:manage",   "wallets:read",
     "wallets:manage"};
+
+const std::pair<std::string_view, ActionArgKeys>& ArgKeysEntry(size_t i) {
+  static const std::pair<std::string_view, ActionArgKeys> kTable[] = {
+      {"http.request",
+       {{"method", "url", "query", "headers", "json", "body", "timeout", "max_response_bytes",
+         "allow_http", "fail_on_status", "follow_redirects"},
+        {"url"}}},
+      {"webhook.send",
+       {{"url", "payload", "id", "headers", "timeout", "max_response_bytes", "allow_http"},
+        {"url", "payload"}}},
+      {"db.query", {{"sql", "params", "max_rows", "timeout"}, {"sql"}}},
+      {"log.write", {{"message", "level", "fields"}, {"message"}}},
+  };
+  return kTable[i];
+}
+constexpr size_t kArgKeysEntries = 4;
 
 template <size_t N>
 bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
@@ -679,13 +696,19 @@ class Loader {
           step.connector = std::string(c->get_string());
         }
       }
+      const ActionArgKeys* arg_keys = BuiltinActionArgKeys(step.uses);
       if (const bj::value* w = o->if_contains("with")) {
         if (ExpectObject(*w, child("with"), "with")) {
+          if (arg_keys != nullptr) CheckActionArgKeys(w->get_object(), child("with"), step.uses, *arg_keys);
           if (step.uses == "db.query") LintDbQuery(w->get_object(), child("with"));
           if (step.uses == "http.request" || step.uses == "webhook.send") {
             LintDestination(w->get_object(), child("with"));
           }
           step.with = CompileTree(*w, child("with"));
+        }
+      } else if (arg_keys != nullptr) {
+        for (auto k : arg_keys->required) {
+          Fail(path, step.uses + " needs '" + std::string(k) + "' in with");
         }
       }
       if (const bj::value* r = o->if_contains("retry")) {
@@ -807,6 +830,24 @@ class Loader {
     }
   }
 
+  // Keys only: a value may be an expression, known at run time, where the action's
+  // schema checks it.
+  void CheckActionArgKeys(const bj::object& with, const std::string& path, std::string_view uses,
+                          const ActionArgKeys& keys) {
+    for (const auto& kv : with) {
+      if (std::find(keys.allowed.begin(), keys.allowed.end(), kv.key()) != keys.allowed.end()) {
+        continue;
+      }
+      std::string known;
+      for (auto k : keys.allowed) known += (known.empty() ? "" : ", ") + std::string(k);
+      Fail(json::PointerAppend(path, kv.key()), "unknown key '" + json::Excerpt(kv.key()) +
+                                                    "' for " + std::string(uses) + "; its keys are " + known);
+    }
+    for (auto k : keys.required) {
+      if (!with.contains(k)) Fail(path, std::string(uses) + " needs '" + std::string(k) + "' in with");
+    }
+  }
+
   // security.md 5: the SQL text of db.query is a literal; values go through parameters.
   void LintDbQuery(const bj::object& with, const std::string& path) {
     const bj::value* sql = with.if_contains("sql");
@@ -897,6 +938,13 @@ class Loader {
 };
 
 }  // namespace
+
+const ActionArgKeys* BuiltinActionArgKeys(std::string_view uses) {
+  for (size_t i = 0; i < kArgKeysEntries; ++i) {
+    if (ArgKeysEntry(i).first == uses) return &ArgKeysEntry(i).second;
+  }
+  return nullptr;
+}
 
 LoadResult LoadDefinitionValue(bj::value document) { return Loader().Load(std::move(document)); }
 
