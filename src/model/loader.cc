@@ -956,6 +956,7 @@ LoadResult LoadDefinition(std::string_view text, Format format) {
                                  " bytes; the limit is 1 MiB"});
     return result;
   }
+  const bool guessed_json = format == Format::kAuto;
   if (format == Format::kAuto) {
     size_t i = text.find_first_not_of(" \t\r\n");
     format = i != std::string_view::npos && text[i] == '{' ? Format::kJson : Format::kYaml;
@@ -965,6 +966,15 @@ LoadResult LoadDefinition(std::string_view text, Format format) {
                                                       .max_depth = 128,
                                                       .reject_duplicate_keys = true})
                               : YamlToJson(text);
+  if (!doc.ok() && guessed_json && format == Format::kJson &&
+      doc.error().code == ErrorCode::kInvalidArgument) {
+    // A YAML document in flow style starts with '{' too: YAML and JSON forms are
+    // equivalent, so text that is not JSON gets its chance as YAML. A duplicate key stays
+    // an error (the YAML reader rejects it as well); when neither reads it, the JSON
+    // error is the one reported, since the text looked like JSON.
+    auto yaml = YamlToJson(text);
+    if (yaml.ok()) doc = std::move(yaml);
+  }
   if (!doc.ok()) {
     ErrorCode code = doc.error().code == ErrorCode::kLimitExceeded ? ErrorCode::kLimitExceeded
                                                                    : ErrorCode::kInvalidDefinition;

@@ -455,5 +455,21 @@ TEST(LoaderTest, IntegralDoublesInIntegerFieldsAreAccepted) {
   EXPECT_TRUE(HasError(frac, "/steps/0/status", ErrorCode::kInvalidDefinition)) << Dump(frac);
 }
 
+// YAML and JSON are equivalent (spec/workflow.md): a YAML document in flow style starts
+// with '{' like JSON, and is still YAML.
+TEST(LoaderTest, FlowStyleYamlStartingWithABraceIsYaml) {
+  LoadResult r = LoadDefinition("{rampart: 1, id: flow, steps: [{id: s, type: set, values: {a: 1}}]}\n");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_EQ(r.workflow->id, "flow");
+  // JSON stays strict JSON: a key given twice is still an error, never last-wins.
+  LoadResult dup = LoadDefinition(R"({"rampart": 1, "id": "a", "id": "b", "steps": []})");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.errors[0].message.find("duplicate key"), std::string::npos) << Dump(dup);
+  // Text that is neither reports the JSON error (it looked like JSON).
+  LoadResult bad = LoadDefinition("{\"rampart\": 1,, }");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.errors[0].message.find("JSON"), std::string::npos) << Dump(bad);
+}
+
 }  // namespace
 }  // namespace rampart::model
