@@ -100,7 +100,7 @@ class Loader {
                "authorization", "limits", "steps", "output", "hooks"});
     // rampart: 1
     if (const bj::value* v = root->if_contains("rampart")) {
-      if (!(v->is_int64() && v->get_int64() == 1) && !(v->is_uint64() && v->get_uint64() == 1)) {
+      if (auto n = Integer(*v); !n || *n != 1) {
         Fail("/rampart", "format version must be 1");
       }
     } else {

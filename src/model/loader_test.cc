@@ -471,5 +471,13 @@ TEST(LoaderTest, FlowStyleYamlStartingWithABraceIsYaml) {
   EXPECT_NE(bad.errors[0].message.find("JSON"), std::string::npos) << Dump(bad);
 }
 
+// The format version is the number 1; 1.0 is that number (like any integer field).
+TEST(LoaderTest, FormatVersionOnePointZeroIsOne) {
+  LoadResult r = LoadDefinition(R"({"rampart":1.0,"id":"d","steps":[{"id":"s","type":"set","values":{}}]})");
+  EXPECT_TRUE(r.ok()) << Dump(r);
+  LoadResult two = LoadDefinition(R"({"rampart":1.5,"id":"d","steps":[{"id":"s","type":"set","values":{}}]})");
+  EXPECT_TRUE(HasError(two, "/rampart", ErrorCode::kInvalidDefinition)) << Dump(two);
+}
+
 }  // namespace
 }  // namespace rampart::model
