@@ -263,6 +263,7 @@ class Loader {
       Fail("/inputs", "inputs must be a JSON Schema (object)");
       return;
     }
+    CheckSchemaKeywords(v, "/inputs", 0);
     auto compiled = schema::Validator::Compile(v);
     if (!compiled.ok()) {
       Fail("/inputs", "invalid inputs schema: " + compiled.error().message);
@@ -270,6 +271,63 @@ class Loader {
     }
     wf.inputs_schema = v;
     wf.inputs = std::move(compiled).value();
+  }
+
+  // JSON Schema ignores keywords it does not know, so a misspelt one (requird, maxlenght)
+  // would switch its check off in silence; spec/workflow.md makes unknown keys errors
+  // everywhere. Walks the schema positions only: property names, $defs names and the
+  // values of enum, const, default and examples are data.
+  void CheckSchemaKeywords(const bj::value& schema, const std::string& path, size_t depth) {
+    static constexpr std::string_view kKeywords[] = {
+        // core
+        "$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary",
+        "$comment", "$defs", "definitions",
+        // applicators
+        "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
+        "dependencies", "prefixItems", "items", "additionalItems", "contains", "properties",
+        "patternProperties", "additionalProperties", "propertyNames", "unevaluatedItems",
+        "unevaluatedProperties",
+        // validation
+        "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+        "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+        "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties",
+        "required", "dependentRequired",
+        // annotations
+        "title", "description", "default", "deprecated", "readOnly", "writeOnly", "examples",
+        "format", "contentEncoding", "contentMediaType", "contentSchema"};
+    static constexpr std::string_view kSchemaValued[] = {
+        "not", "if", "then", "else", "contains", "additionalProperties", "propertyNames",
+        "unevaluatedItems", "unevaluatedProperties", "additionalItems", "contentSchema", "items"};
+    static constexpr std::string_view kSchemaMaps[] = {"$defs", "definitions", "properties",
+                                                       "patternProperties", "dependentSchemas",
+                                                       "dependencies"};
+    static constexpr std::string_view kSchemaLists[] = {"allOf", "anyOf", "oneOf", "prefixItems",
+                                                        "items"};
+    // Deeper schemas are bounded by the parser's depth limit already; this only stops the
+    // walk from recursing further than the document itself can nest.
+    if (depth > 128) return;
+    const bj::object* o = schema.if_object();
+    if (o == nullptr) return;
+    for (const auto& kv : *o) {
+      const std::string at = json::PointerAppend(path, kv.key());
+      if (!OneOf(kv.key(), kKeywords)) {
+        Fail(at, "unknown JSON Schema keyword '" + json::Excerpt(kv.key()) + "'");
+        continue;
+      }
+      const bj::value& v = kv.value();
+      if (OneOf(kv.key(), kSchemaValued) && (v.is_object() || v.is_bool())) {
+        CheckSchemaKeywords(v, at, depth + 1);
+      } else if (OneOf(kv.key(), kSchemaLists) && v.is_array()) {
+        for (size_t i = 0; i < v.get_array().size(); ++i) {
+          CheckSchemaKeywords(v.get_array()[i], json::PointerAppend(at, i), depth + 1);
+        }
+      } else if (OneOf(kv.key(), kSchemaMaps) && v.is_object()) {
+        for (const auto& member : v.get_object()) {
+          // dependencies: a member may be a list of names (draft-07) rather than a schema.
+          CheckSchemaKeywords(member.value(), json::PointerAppend(at, member.key()), depth + 1);
+        }
+      }
+    }
   }
 
   // security.md 4: public workflows need a strict inputs schema.
