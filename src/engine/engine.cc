@@ -313,6 +313,12 @@ class Execution {
                    [this](size_t record, bj::value& output) { GiveOutput(record, output); });
   }
 
+  // A skipped step has no output: when it is the last of its list, the list's output
+  // (an element of a for_each's, a branch's) is null, not an earlier step's.
+  static void SkippedOutput(Last* last_output) {
+    if (last_output != nullptr) *last_output = Last{};
+  }
+
   // steps.<id> = {output: null, status}.
   void PublishNoOutput(const Step& step, std::string_view status) {
     scope_.SetStep(step.id, nullptr, status, kNoRecord,
@@ -412,6 +418,7 @@ class Execution {
       rec()["decision"] = std::move(d);
       if (!decision && step.type != StepType::kBranch) {
         finish("skipped");
+        SkippedOutput(last_output);
         return Stop::kNone;
       }
     }
@@ -733,6 +740,7 @@ class Execution {
           r[kv.key()] = kv.value();
         }
       }
+      SkippedOutput(last_output);
       return Stop::kNone;
     }
     bj::object approvers;
@@ -803,6 +811,7 @@ class Execution {
       r["timed_out"] = true;
       if (step.on_timeout == model::OnTimeout::kSkip) {
         finish("skipped");
+        SkippedOutput(last_output);
         return Stop::kNone;
       }
       return fail(MakeError(ErrorCode::kTimeout, "approval was not given within " +
