@@ -61,6 +61,17 @@ printf '{"rampart": 1, "id": "dup", "id": "other", "steps": [{"id": "a", "type":
 check "validate JSON with a duplicate key exits 2" 2 $?
 expect_grep "duplicate key named" "dup.json: /: invalid_definition: duplicate key 'id' at /id" "$TMP/out"
 
+# A typo in an action's `with` is an unknown key: validate rejects it, the run never starts.
+"$BIN" validate "$SRC/tests/workflows/load_action_unknown_arg.yaml" >"$TMP/out" 2>&1
+check "validate a typo in with exits 2" 2 $?
+expect_grep "typo in with named" "/steps/0/with/mesage: invalid_definition: unknown key 'mesage'" "$TMP/out"
+
+# YAML in flow style starts with '{' and is YAML all the same.
+echo '{rampart: 1, id: flow, steps: [{id: s, type: set, values: {a: 1}}], output: "{{ steps.s.output.a }}"}' >"$TMP/flow.yaml"
+"$BIN" run "$TMP/flow.yaml" --json >"$TMP/out" 2>"$TMP/err"
+check "flow-style YAML runs" 0 $?
+expect_grep "flow-style YAML output" '"output":1,' "$TMP/out"
+
 "$BIN" version >"$TMP/out"; check "version" 0 $?
 expect_grep "version text" "^rampart " "$TMP/out"
 expect_grep "version names the allocator" "^allocator: \(mimalloc [0-9.]*\|glibc malloc\)$" "$TMP/out"
@@ -69,8 +80,10 @@ expect_grep "version names the allocator" "^allocator: \(mimalloc [0-9.]*\|glibc
 if head=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null); then
   expect_grep "version names the built commit" "(commit $head" "$TMP/out"
 fi
-for cmd in "" run validate version; do
+# spec/interfaces.md: `--help` works on every command, and prints that command's usage.
+for cmd in "" run validate version serve audit "audit verify" keys "keys rotate" "keys rewrap"; do
   "$BIN" $cmd --help >"$TMP/out" 2>&1; check "--help $cmd" 0 $?
+  expect_grep "--help $cmd shows usage" "^Usage: .*rampart $cmd" "$TMP/out"
 done
 "$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
 "$BIN" run >/dev/null 2>&1; check "missing FILE exits 2" 2 $?
@@ -100,6 +113,5 @@ if grep -q "s3cr3t-TOKEN" "$TMP/out"; then fail=$((fail + 1)); echo "FAIL: a sec
 # Key rotation on a store without data: a clear refusal, not a crash.
 "$BIN" keys rotate --data "$TMP/no-store" >"$TMP/out" 2>&1
 check "keys rotate without a store exits 2" 2 $?
-"$BIN" keys rotate --help >/dev/null 2>&1; check "--help keys rotate" 0 $?
 
 summary cli_end_to_end

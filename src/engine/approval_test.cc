@@ -24,7 +24,7 @@ class CountingAction final : public actions::Action {
     int n = ++calls;
     bj::object out;
     out["call"] = n;
-    if (const bj::value* tag = ctx.args.as_object().if_contains("tag")) out["tag"] = *tag;
+    if (const bj::value* tag = ctx.args.as_object().if_contains("json")) out["tag"] = *tag;
     return bj::value(std::move(out));
   }
   mutable std::atomic<int> calls{0};
@@ -94,7 +94,7 @@ steps:
   - id: before
     type: action
     uses: http.request
-    with: { tag: "{{ inputs.amount }}" }
+    with: { url: "https://api.example.test", json: "{{ inputs.amount }}" }
   - id: check
     type: branch
     if: "{{ steps.before.output.call == 1 }}"
@@ -106,7 +106,7 @@ steps:
   - id: after
     type: action
     uses: http.request
-    with: { tag: "{{ steps.before.output.tag }}" }
+    with: { url: "https://api.example.test", json: "{{ steps.before.output.tag }}" }
 output: { first: "{{ steps.before.output.call }}", second: "{{ steps.after.output.call }}" }
 )";
 
@@ -215,7 +215,7 @@ steps:
       - id: work
         type: action
         uses: http.request
-        with: { tag: "{{ n }}" }
+        with: { url: "https://api.example.test", json: "{{ n }}" }
       - id: gate
         type: approval
         approvers: { users: [usr_1] }

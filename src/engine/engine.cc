@@ -105,6 +105,21 @@ class RunScope final : public expr::Scope {
     owner = record;
   }
 
+  // Removes steps.<id>, if there: a step that did not run (yet) in this iteration of its
+  // loop has no entry. An output still owed to a record is given to it first.
+  template <class Give>
+  void ClearStep(std::string_view id, Give give) {
+    bj::object& steps = steps_.get_object();
+    auto it = steps.find(id);
+    if (it == steps.end()) return;
+    const size_t i = static_cast<size_t>(it - steps.begin());
+    if (owners_[i] != kNoRecord) give(owners_[i], it->value().get_object().begin()->value());
+    // erase() moves the last entry into the gap: its owner follows it.
+    steps.erase(it);
+    owners_[i] = owners_.back();
+    owners_.pop_back();
+  }
+
   // Calls `give(record, output)` for every output still owed to a record, moving it out
   // of the scope. Only once no expression will read the scope again.
   template <class Give>
@@ -304,6 +319,12 @@ class Execution {
                    [this](size_t record, bj::value& output) { GiveOutput(record, output); });
   }
 
+  // A skipped step has no output: when it is the last of its list, the list's output
+  // (an element of a for_each's, a branch's) is null, not an earlier step's.
+  static void SkippedOutput(Last* last_output) {
+    if (last_output != nullptr) *last_output = Last{};
+  }
+
   // steps.<id> = {output: null, status}.
   void PublishNoOutput(const Step& step, std::string_view status) {
     scope_.SetStep(step.id, nullptr, status, kNoRecord,
@@ -403,6 +424,7 @@ class Execution {
       rec()["decision"] = std::move(d);
       if (!decision && step.type != StepType::kBranch) {
         finish("skipped");
+        SkippedOutput(last_output);
         return Stop::kNone;
       }
     }
@@ -532,6 +554,10 @@ class Execution {
     outputs.bytes = list.empty() ? 2 : 1 + list.size();  // brackets and commas
     Stop s = Stop::kNone;
     for (size_t i = 0; i < list.size() && s == Stop::kNone; ++i) {
+      // Each iteration starts without the steps.<id> of the previous one (or of an
+      // enclosing loop's previous iteration): a step that does not run in this iteration
+      // (skipped, or in the branch not taken) must not show an older iteration's output.
+      ClearIteration(step.do_steps);
       scope_.loops().push_back({step.as, &list[i], bj::value(static_cast<int64_t>(i))});
       Last last;
       s = RunList(step.do_steps, path + "[" + std::to_string(i) + "].", &last);
@@ -540,6 +566,15 @@ class Execution {
       outputs.bytes += last.bytes;
     }
     return FinishCompound(step, index, start, s, std::move(outputs), path, last_output);
+  }
+
+  void ClearIteration(const std::vector<Step>& steps) {
+    for (const Step& s : steps) {
+      scope_.ClearStep(s.id, [this](size_t record, bj::value& output) { GiveOutput(record, output); });
+      ClearIteration(s.then_steps);
+      ClearIteration(s.else_steps);
+      ClearIteration(s.do_steps);
+    }
   }
 
   Stop RunAction(const Step& step, const std::string& path, size_t index, SteadyTime start,
@@ -711,6 +746,7 @@ class Execution {
           r[kv.key()] = kv.value();
         }
       }
+      SkippedOutput(last_output);
       return Stop::kNone;
     }
     bj::object approvers;
@@ -781,6 +817,7 @@ class Execution {
       r["timed_out"] = true;
       if (step.on_timeout == model::OnTimeout::kSkip) {
         finish("skipped");
+        SkippedOutput(last_output);
         return Stop::kNone;
       }
       return fail(MakeError(ErrorCode::kTimeout, "approval was not given within " +

@@ -70,7 +70,7 @@ steps:
   - id: call
     type: action
     uses: http.request
-    with: {}
+    with: { url: "https://api.example.test" }
     retry: { max_attempts: 3, backoff_s: 2 }
 )";
 
@@ -116,7 +116,7 @@ steps:
   - id: call
     type: action
     uses: http.request
-    with: {}
+    with: { url: "https://api.example.test" }
     retry: { max_attempts: 10, backoff_s: 4 }
 )");
   ASSERT_FALSE(r.succeeded());
@@ -133,7 +133,7 @@ steps:
   - id: call
     type: action
     uses: http.request
-    with: {}
+    with: { url: "https://api.example.test" }
     timeout: 3
 )");
   ASSERT_TRUE(r.succeeded());
@@ -597,3 +597,53 @@ steps:
 
 }  // namespace
 }  // namespace rampart::engine
+
+namespace rampart {
+namespace {
+
+// The loader rejects unknown `with` keys from its own table (model::BuiltinActionArgKeys);
+// the actions check their arguments with their schemas. The two must agree, or a valid
+// argument would be refused at load (or a typo let through to run time). A compiled schema
+// does not list its properties: each schema's comment says to add a new key to the table.
+// Whether validating `args` reports `keyword` at `instance_path` (additionalProperties
+// reports at the unknown property, required at the object).
+bool HasErrorAt(const schema::Validator& v, const boost::json::value& args,
+                std::string_view keyword, std::string_view instance_path = "") {
+  std::vector<schema::ValidationError> errors;
+  v.Validate(args, &errors);
+  for (const auto& e : errors) {
+    if (e.instance_path == instance_path && e.keyword == keyword) return true;
+  }
+  return false;
+}
+
+TEST(EngineActionArgsTest, LoaderKeyTableMatchesEveryBuiltinActionSchema) {
+  actions::Registry registry = actions::BuiltinRegistry();
+  for (std::string_view name : {"http.request", "webhook.send", "db.query", "log.write"}) {
+    SCOPED_TRACE(std::string(name));
+    const actions::Action* action = registry.Find(name);
+    ASSERT_NE(action, nullptr);
+    const model::ActionArgKeys* keys = model::BuiltinActionArgKeys(name);
+    ASSERT_NE(keys, nullptr);
+    const schema::Validator& schema = action->ArgsSchema();
+    for (std::string_view k : keys->allowed) {
+      boost::json::object one;
+      one[k] = nullptr;
+      EXPECT_FALSE(HasErrorAt(schema, one, "additionalProperties", "/" + std::string(k))) << k;
+    }
+    boost::json::object unknown;
+    unknown["not_an_argument"] = nullptr;
+    EXPECT_TRUE(HasErrorAt(schema, unknown, "additionalProperties", "/not_an_argument"));
+    boost::json::object all_required;
+    for (std::string_view k : keys->required) all_required[k] = nullptr;
+    EXPECT_FALSE(HasErrorAt(schema, all_required, "required"));
+    for (std::string_view k : keys->required) {
+      boost::json::object missing_one = all_required;
+      missing_one.erase(k);
+      EXPECT_TRUE(HasErrorAt(schema, missing_one, "required")) << k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rampart

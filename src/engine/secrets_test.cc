@@ -45,7 +45,7 @@ class LeakyAction final : public actions::Action {
     auto c = ctx.connectors->Resolve(ctx.connector, ctx.workflow, ctx.step_path);
     if (!c.ok()) return c.error();
     const std::string token = c->secrets.at("token");
-    std::string mode(ctx.args.as_object().at("mode").as_string());
+    std::string mode(ctx.args.as_object().at("body").as_string());
     if (mode == "error") return MakeError(ErrorCode::kActionFailed, "upstream said: bad token " + token);
     if (ctx.log != nullptr) ctx.log->Write(bj::object{{"msg", "using " + token}});
     bj::object out;
@@ -112,7 +112,7 @@ steps:
     type: action
     uses: http.request
     connector: acme
-    with: { mode: ")") + std::string(mode) + R"(" }
+    with: { url: "https://api.acme.test", body: ")") + std::string(mode) + R"(" }
   - id: copy
     type: set
     values: { again: "{{ steps.call.output.echo }}" }

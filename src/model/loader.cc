@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -34,6 +35,22 @@ constexpr std::string_view kPermissions[] = {
     "api_keys:read",    "api_keys:write",    "members:read",      "members:write",
     "org:write",        "audit:read",        "webhooks:manage",   "wallets:read",
     "wallets:manage"};
+
+const std::pair<std::string_view, ActionArgKeys>& ArgKeysEntry(size_t i) {
+  static const std::pair<std::string_view, ActionArgKeys> kTable[] = {
+      {"http.request",
+       {{"method", "url", "query", "headers", "json", "body", "timeout", "max_response_bytes",
+         "allow_http", "fail_on_status", "follow_redirects"},
+        {"url"}}},
+      {"webhook.send",
+       {{"url", "payload", "id", "headers", "timeout", "max_response_bytes", "allow_http"},
+        {"url", "payload"}}},
+      {"db.query", {{"sql", "params", "max_rows", "timeout"}, {"sql"}}},
+      {"log.write", {{"message", "level", "fields"}, {"message"}}},
+  };
+  return kTable[i];
+}
+constexpr size_t kArgKeysEntries = 4;
 
 template <size_t N>
 bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
@@ -83,7 +100,7 @@ class Loader {
                "authorization", "limits", "steps", "output", "hooks"});
     // rampart: 1
     if (const bj::value* v = root->if_contains("rampart")) {
-      if (!(v->is_int64() && v->get_int64() == 1) && !(v->is_uint64() && v->get_uint64() == 1)) {
+      if (auto n = Integer(*v); !n || *n != 1) {
         Fail("/rampart", "format version must be 1");
       }
     } else {
@@ -246,6 +263,7 @@ class Loader {
       Fail("/inputs", "inputs must be a JSON Schema (object)");
       return;
     }
+    CheckSchemaKeywords(v, "/inputs", 0);
     auto compiled = schema::Validator::Compile(v);
     if (!compiled.ok()) {
       Fail("/inputs", "invalid inputs schema: " + compiled.error().message);
@@ -253,6 +271,63 @@ class Loader {
     }
     wf.inputs_schema = v;
     wf.inputs = std::move(compiled).value();
+  }
+
+  // JSON Schema ignores keywords it does not know, so a misspelt one (requird, maxlenght)
+  // would switch its check off in silence; spec/workflow.md makes unknown keys errors
+  // everywhere. Walks the schema positions only: property names, $defs names and the
+  // values of enum, const, default and examples are data.
+  void CheckSchemaKeywords(const bj::value& schema, const std::string& path, size_t depth) {
+    static constexpr std::string_view kKeywords[] = {
+        // core
+        "$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary",
+        "$comment", "$defs", "definitions",
+        // applicators
+        "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
+        "dependencies", "prefixItems", "items", "additionalItems", "contains", "properties",
+        "patternProperties", "additionalProperties", "propertyNames", "unevaluatedItems",
+        "unevaluatedProperties",
+        // validation
+        "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+        "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+        "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties",
+        "required", "dependentRequired",
+        // annotations
+        "title", "description", "default", "deprecated", "readOnly", "writeOnly", "examples",
+        "format", "contentEncoding", "contentMediaType", "contentSchema"};
+    static constexpr std::string_view kSchemaValued[] = {
+        "not", "if", "then", "else", "contains", "additionalProperties", "propertyNames",
+        "unevaluatedItems", "unevaluatedProperties", "additionalItems", "contentSchema", "items"};
+    static constexpr std::string_view kSchemaMaps[] = {"$defs", "definitions", "properties",
+                                                       "patternProperties", "dependentSchemas",
+                                                       "dependencies"};
+    static constexpr std::string_view kSchemaLists[] = {"allOf", "anyOf", "oneOf", "prefixItems",
+                                                        "items"};
+    // Deeper schemas are bounded by the parser's depth limit already; this only stops the
+    // walk from recursing further than the document itself can nest.
+    if (depth > 128) return;
+    const bj::object* o = schema.if_object();
+    if (o == nullptr) return;
+    for (const auto& kv : *o) {
+      const std::string at = json::PointerAppend(path, kv.key());
+      if (!OneOf(kv.key(), kKeywords)) {
+        Fail(at, "unknown JSON Schema keyword '" + json::Excerpt(kv.key()) + "'");
+        continue;
+      }
+      const bj::value& v = kv.value();
+      if (OneOf(kv.key(), kSchemaValued) && (v.is_object() || v.is_bool())) {
+        CheckSchemaKeywords(v, at, depth + 1);
+      } else if (OneOf(kv.key(), kSchemaLists) && v.is_array()) {
+        for (size_t i = 0; i < v.get_array().size(); ++i) {
+          CheckSchemaKeywords(v.get_array()[i], json::PointerAppend(at, i), depth + 1);
+        }
+      } else if (OneOf(kv.key(), kSchemaMaps) && v.is_object()) {
+        for (const auto& member : v.get_object()) {
+          // dependencies: a member may be a list of names (draft-07) rather than a schema.
+          CheckSchemaKeywords(member.value(), json::PointerAppend(at, member.key()), depth + 1);
+        }
+      }
+    }
   }
 
   // security.md 4: public workflows need a strict inputs schema.
@@ -679,13 +754,19 @@ class Loader {
           step.connector = std::string(c->get_string());
         }
       }
+      const ActionArgKeys* arg_keys = BuiltinActionArgKeys(step.uses);
       if (const bj::value* w = o->if_contains("with")) {
         if (ExpectObject(*w, child("with"), "with")) {
+          if (arg_keys != nullptr) CheckActionArgKeys(w->get_object(), child("with"), step.uses, *arg_keys);
           if (step.uses == "db.query") LintDbQuery(w->get_object(), child("with"));
           if (step.uses == "http.request" || step.uses == "webhook.send") {
             LintDestination(w->get_object(), child("with"));
           }
           step.with = CompileTree(*w, child("with"));
+        }
+      } else if (arg_keys != nullptr) {
+        for (auto k : arg_keys->required) {
+          Fail(path, step.uses + " needs '" + std::string(k) + "' in with");
         }
       }
       if (const bj::value* r = o->if_contains("retry")) {
@@ -807,6 +888,24 @@ class Loader {
     }
   }
 
+  // Keys only: a value may be an expression, known at run time, where the action's
+  // schema checks it.
+  void CheckActionArgKeys(const bj::object& with, const std::string& path, std::string_view uses,
+                          const ActionArgKeys& keys) {
+    for (const auto& kv : with) {
+      if (std::find(keys.allowed.begin(), keys.allowed.end(), kv.key()) != keys.allowed.end()) {
+        continue;
+      }
+      std::string known;
+      for (auto k : keys.allowed) known += (known.empty() ? "" : ", ") + std::string(k);
+      Fail(json::PointerAppend(path, kv.key()), "unknown key '" + json::Excerpt(kv.key()) +
+                                                    "' for " + std::string(uses) + "; its keys are " + known);
+    }
+    for (auto k : keys.required) {
+      if (!with.contains(k)) Fail(path, std::string(uses) + " needs '" + std::string(k) + "' in with");
+    }
+  }
+
   // security.md 5: the SQL text of db.query is a literal; values go through parameters.
   void LintDbQuery(const bj::object& with, const std::string& path) {
     const bj::value* sql = with.if_contains("sql");
@@ -898,6 +997,13 @@ class Loader {
 
 }  // namespace
 
+const ActionArgKeys* BuiltinActionArgKeys(std::string_view uses) {
+  for (size_t i = 0; i < kArgKeysEntries; ++i) {
+    if (ArgKeysEntry(i).first == uses) return &ArgKeysEntry(i).second;
+  }
+  return nullptr;
+}
+
 LoadResult LoadDefinitionValue(bj::value document) { return Loader().Load(std::move(document)); }
 
 LoadResult LoadDefinition(std::string_view text, Format format) {
@@ -908,6 +1014,7 @@ LoadResult LoadDefinition(std::string_view text, Format format) {
                                  " bytes; the limit is 1 MiB"});
     return result;
   }
+  const bool guessed_json = format == Format::kAuto;
   if (format == Format::kAuto) {
     size_t i = text.find_first_not_of(" \t\r\n");
     format = i != std::string_view::npos && text[i] == '{' ? Format::kJson : Format::kYaml;
@@ -917,6 +1024,15 @@ LoadResult LoadDefinition(std::string_view text, Format format) {
                                                       .max_depth = 128,
                                                       .reject_duplicate_keys = true})
                               : YamlToJson(text);
+  if (!doc.ok() && guessed_json && format == Format::kJson &&
+      doc.error().code == ErrorCode::kInvalidArgument) {
+    // A YAML document in flow style starts with '{' too: YAML and JSON forms are
+    // equivalent, so text that is not JSON gets its chance as YAML. A duplicate key stays
+    // an error (the YAML reader rejects it as well); when neither reads it, the JSON
+    // error is the one reported, since the text looked like JSON.
+    auto yaml = YamlToJson(text);
+    if (yaml.ok()) doc = std::move(yaml);
+  }
   if (!doc.ok()) {
     ErrorCode code = doc.error().code == ErrorCode::kLimitExceeded ? ErrorCode::kLimitExceeded
                                                                    : ErrorCode::kInvalidDefinition;

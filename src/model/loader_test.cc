@@ -455,5 +455,78 @@ TEST(LoaderTest, IntegralDoublesInIntegerFieldsAreAccepted) {
   EXPECT_TRUE(HasError(frac, "/steps/0/status", ErrorCode::kInvalidDefinition)) << Dump(frac);
 }
 
+// YAML and JSON are equivalent (spec/workflow.md): a YAML document in flow style starts
+// with '{' like JSON, and is still YAML.
+TEST(LoaderTest, FlowStyleYamlStartingWithABraceIsYaml) {
+  LoadResult r = LoadDefinition("{rampart: 1, id: flow, steps: [{id: s, type: set, values: {a: 1}}]}\n");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_EQ(r.workflow->id, "flow");
+  // JSON stays strict JSON: a key given twice is still an error, never last-wins.
+  LoadResult dup = LoadDefinition(R"({"rampart": 1, "id": "a", "id": "b", "steps": []})");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.errors[0].message.find("duplicate key"), std::string::npos) << Dump(dup);
+  // Text that is neither reports the JSON error (it looked like JSON).
+  LoadResult bad = LoadDefinition("{\"rampart\": 1,, }");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.errors[0].message.find("JSON"), std::string::npos) << Dump(bad);
+}
+
+// The format version is the number 1; 1.0 is that number (like any integer field).
+TEST(LoaderTest, FormatVersionOnePointZeroIsOne) {
+  LoadResult r = LoadDefinition(R"({"rampart":1.0,"id":"d","steps":[{"id":"s","type":"set","values":{}}]})");
+  EXPECT_TRUE(r.ok()) << Dump(r);
+  LoadResult two = LoadDefinition(R"({"rampart":1.5,"id":"d","steps":[{"id":"s","type":"set","values":{}}]})");
+  EXPECT_TRUE(HasError(two, "/rampart", ErrorCode::kInvalidDefinition)) << Dump(two);
+}
+
+// "Unknown keys are an error everywhere" (spec/workflow.md) holds inside the inputs schema
+// too: a misspelt keyword (requird, maxlenght) would otherwise switch its check off in
+// silence, since JSON Schema ignores keywords it does not know.
+TEST(LoaderTest, UnknownKeywordsOfTheInputsSchemaAreRejected) {
+  LoadResult r = LoadDefinition(R"({"rampart": 1, "id": "typo", "inputs": {
+      "type": "object", "requird": ["a"],
+      "properties": {"a": {"type": "string", "maxlenght": 5},
+                     "b": {"type": "array", "items": {"typ": "integer"}},
+                     "c": {"anyOf": [{"type": "null"}, {"type": "string", "patern": "x"}]}},
+      "$defs": {"d": {"minimun": 1}}},
+    "steps": [{"id": "s", "type": "set", "values": {}}]})");
+  ASSERT_FALSE(r.ok());
+  for (const char* path : {"/inputs/requird", "/inputs/properties/a/maxlenght",
+                           "/inputs/properties/b/items/typ",
+                           "/inputs/properties/c/anyOf/1/patern", "/inputs/$defs/d/minimun"}) {
+    EXPECT_TRUE(HasError(r, path, ErrorCode::kInvalidDefinition)) << path << "\n" << Dump(r);
+  }
+  EXPECT_EQ(r.errors.size(), 5u) << Dump(r);
+}
+
+TEST(LoaderTest, EveryJsonSchemaKeywordAndAnnotationIsAccepted) {
+  // Property names, enum/const/default/examples values and $defs names are data, not
+  // keywords: only schema positions are checked.
+  LoadResult r = LoadDefinition(R"({"rampart": 1, "id": "all", "inputs": {
+      "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "urn:x", "$comment": "c",
+      "title": "t", "description": "d", "type": "object", "additionalProperties": false,
+      "required": ["propertiez"], "minProperties": 1, "maxProperties": 9,
+      "dependentRequired": {"a": ["b"]}, "dependentSchemas": {"a": {"required": ["b"]}},
+      "propertyNames": {"maxLength": 20}, "unevaluatedProperties": false,
+      "properties": {
+        "propertiez": {"type": "string", "minLength": 1, "maxLength": 5, "pattern": "^x",
+                       "format": "email", "default": {"typo": 1}, "examples": [{"nope": 2}],
+                       "deprecated": false, "readOnly": false, "writeOnly": false,
+                       "contentEncoding": "base64", "contentMediaType": "text/plain"},
+        "a": {"enum": [{"requird": 1}]}, "b": {"const": {"typ": 1}},
+        "n": {"type": "number", "minimum": 0, "maximum": 9, "exclusiveMinimum": -1,
+              "exclusiveMaximum": 10, "multipleOf": 0.5},
+        "l": {"type": "array", "prefixItems": [{"type": "string"}], "items": false,
+              "contains": {"type": "string"}, "minContains": 1, "maxContains": 2,
+              "minItems": 0, "maxItems": 3, "uniqueItems": true, "unevaluatedItems": false},
+        "r": {"$ref": "#/$defs/weird_name"},
+        "c": {"if": {"type": "string"}, "then": {"minLength": 1}, "else": {"not": {"type": "null"}},
+              "allOf": [{}], "oneOf": [true, {}]}},
+      "patternProperties": {"^z": {"$anchor": "z", "type": "boolean"}},
+      "$defs": {"weird_name": {"type": "integer"}}},
+    "steps": [{"id": "s", "type": "set", "values": {}}]})");
+  EXPECT_TRUE(r.ok()) << Dump(r);
+}
+
 }  // namespace
 }  // namespace rampart::model

@@ -34,7 +34,7 @@ constexpr const char* kEffectWorkflow = R"(
 rampart: 1
 id: effect
 steps:
-  - { id: act, type: action, uses: webhook.send, with: {} }
+  - { id: act, type: action, uses: webhook.send, with: { url: "https://hooks.example.test", payload: {} } }
 )";
 
 // Appends one line with a single write(2) on an O_APPEND|O_SYNC descriptor: lines of

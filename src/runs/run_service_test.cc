@@ -43,7 +43,7 @@ constexpr const char* kSlow = R"(
 rampart: 1
 id: slow
 steps:
-  - { id: nap, type: action, uses: db.query, with: { ms: 20 } }
+  - { id: nap, type: action, uses: db.query, with: { sql: "SELECT 1", params: { ms: 20 } } }
 )";
 
 // A gate the test opens; records when actions arrive at it.
@@ -239,7 +239,7 @@ class RunServiceTest : public ::testing::Test {
         tracker_.max[wf] = std::max(tracker_.max[wf], now);
         tracker_.started.push_back(wf);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(ctx.args.at("ms").to_number<int64_t>()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(ctx.args.at("params").at("ms").to_number<int64_t>()));
       std::lock_guard lock(tracker_.mu);
       --tracker_.current[wf];
       return Result<bj::value>(bj::value(nullptr));
@@ -492,7 +492,7 @@ TEST_F(RunServiceTest, OrgsShareWorkersFairlyAndLimitsHold) {
   testing::PutVersion(*store_, "org_a", 1, kSlow, 1);
   testing::PutVersion(*store_, "org_b", 1,
                       "rampart: 1\nid: slow-b\nsteps:\n  - { id: nap, type: action, uses: "
-                      "db.query, with: { ms: 20 } }\n",
+                      "db.query, with: { sql: \"SELECT 1\", params: { ms: 20 } } }\n",
                       1);
   auto service = NewService({.workers = 4});
   ASSERT_TRUE(service->Start().ok());
@@ -549,7 +549,7 @@ TEST_F(RunServiceTest, StopWithRunsInFlightDoesNotHangAndRecoveryInterruptsThem)
   // 200 steps of 10 ms: far longer than the drain, cancellable between steps.
   std::string yaml = "rampart: 1\nid: long\nsteps:\n  - id: loop\n    type: for_each\n    items: [";
   for (int i = 0; i < 100; ++i) yaml += (i ? ",1" : "1");
-  yaml += "]\n    do:\n      - { id: nap, type: action, uses: db.query, with: { ms: 10 } }\n";
+  yaml += "]\n    do:\n      - { id: nap, type: action, uses: db.query, with: { sql: \"SELECT 1\", params: { ms: 10 } } }\n";
   testing::PutVersion(*store_, "org_a", 1, yaml, 1);
   testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
 

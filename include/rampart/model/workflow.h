@@ -118,6 +118,16 @@ struct Workflow {
   boost::json::value source;  // the definition as parsed (YAML and JSON alike)
 };
 
+// The top-level keys of `with` a built-in action accepts and the ones it requires: the
+// top level of the action's ArgsSchema, so that a typo in `with` is rejected when the
+// definition loads, like any unknown key (engine tests check the two agree). Null for an
+// action not described here (its arguments are checked at run time only).
+struct ActionArgKeys {
+  std::vector<std::string_view> allowed;   // in the order of the action's schema
+  std::vector<std::string_view> required;
+};
+const ActionArgKeys* BuiltinActionArgKeys(std::string_view uses);
+
 // One problem with a definition. `path` is a JSON Pointer into the document.
 struct DefinitionError {
   std::string path;

@@ -17,6 +17,8 @@ namespace {
 namespace bj = boost::json;
 using std::chrono::steady_clock;
 
+// Its top-level keys are mirrored in model::BuiltinActionArgKeys (the loader rejects
+// any other key of `with`): a key added here goes there too.
 constexpr const char* kSchema = R"({
   "type": "object",
   "properties": {

@@ -10,6 +10,8 @@ namespace {
 
 namespace bj = boost::json;
 
+// Its top-level keys are mirrored in model::BuiltinActionArgKeys (the loader rejects
+// any other key of `with`): a key added here goes there too.
 constexpr const char* kSchema = R"({
   "type": "object",
   "properties": {
