@@ -647,12 +647,25 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
                                                          : std::string();
     route.max_body = spec.max_body;
     route.body_fields = spec.fields;
+    route.authenticated = spec.access == Access::kAuthenticated || spec.access == Access::kOrg;
+    const std::string_view op = spec.operation_id;
     if (!spec.fields.empty()) {
       object properties;
       for (const auto& f : spec.fields) properties[f] = object();
       route.request_schema = object{{"type", "object"},
                                     {"properties", std::move(properties)},
                                     {"additionalProperties", false}};
+    } else if (op == "createWorkflow" || op == "updateWorkflow") {
+      // A definition (spec/workflow.md), JSON or YAML by Content-Type.
+      route.request_schema = object{{"type", "object"}};
+      route.request_media_types = {"application/json", "application/yaml"};
+    } else if (op == "receiveWebhook" || op == "runPublicWorkflow") {
+      route.request_schema = object{};  // the caller's payload, checked against `inputs`
+    }
+    // Credentials other than the API's: the setup token, a password, a trigger's own
+    // authentication.
+    if (op == "setup" || op == "login" || op == "receiveWebhook") {
+      route.other_error_statuses = {401};
     }
     std::vector<int> statuses = SuccessStatuses(spec.operation_id);
     route.success_status = statuses.front();
@@ -707,6 +720,7 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
   ready.pattern = "/readyz";
   ready.operation_id = "readyz";
   ready.summary = "Readiness: the store is reachable";
+  ready.other_error_statuses = {503};
   ready.handler = [this](Request& request) {
     Status ping = deps_.store->Ping();
     if (!ping.ok()) {

@@ -2610,6 +2610,71 @@ TEST_F(ApiTest, OpenApiListsEveryRoute) {
   EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}", "put"), Codes{"200"});
 }
 
+// /v1/openapi.json matches what the routes really do: a route documented without security
+// (`security: []`) answers a caller without credentials, a route that refuses one with 401
+// is documented with the API's security schemes, every 401 and 413 a route answers is in
+// its responses, and a definition is documented as the JSON or YAML body it is.
+TEST_F(ApiTest, OpenApiDocumentsTheAuthBodiesAndErrorsTheRoutesServe) {
+  HttpResponse r = s().Do("GET", "/v1/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  const bj::value doc = Json(r);
+  int needing_credentials = 0;
+  for (const server::Route& route : s().router().routes()) {
+    std::string method = route.method;
+    for (char& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const bj::object& op = doc.at("paths").at(route.pattern).at(method).as_object();
+    const bj::object& responses = op.at("responses").as_object();
+    std::string path = Replace(route.pattern, "{org}", c().org_a);
+    for (const char* param : {"{id}", "{user}", "{run_id}", "{hook_id}", "{token}",
+                              "{org_slug}", "{workflow_id}"}) {
+      path = Replace(path, param, "nothing_here");
+    }
+    SCOPED_TRACE(route.method + " " + route.pattern);
+    // Needs API credentials: refused without them, not refused with the owner's key.
+    s().ResetLimits();
+    HttpResponse anonymous = s().Do(route.method, path);
+    HttpResponse keyed = s().Do(route.method, path, Bearer(c().owner_rw_key));
+    const bool needs_credentials = anonymous.status == 401 && keyed.status != 401;
+    const bj::value* security = op.if_contains("security");
+    const bool documented_public =
+        security != nullptr && security->is_array() && security->as_array().empty();
+    EXPECT_EQ(documented_public, !needs_credentials)
+        << "anonymous " << anonymous.status << ", with a key " << keyed.status;
+    if (anonymous.status == 401 || keyed.status == 401) {
+      EXPECT_TRUE(responses.contains("401"));
+    }
+    if (needs_credentials) {
+      ++needing_credentials;
+      EXPECT_TRUE(responses.contains("403"));
+    }
+    // A body past the route's limit (declared, so refused before it is read).
+    if (route.method != "GET" && route.max_body > 0 && route.max_body <= 256 * 1024) {
+      s().ResetLimits();
+      HttpResponse big = s().Do(route.method, path, Bearer(c().owner_rw_key),
+                                std::string(route.max_body + 1, ' '));
+      EXPECT_EQ(big.status, 413);
+      EXPECT_TRUE(responses.contains("413"));
+    }
+    if (route.method != "GET" && route.max_body > 0) {
+      EXPECT_TRUE(responses.contains("413"));
+    }
+  }
+  // /metrics, logout, the password change and the org list among them.
+  EXPECT_GT(needing_credentials, 30);
+  for (const char* path : {"/metrics", "/v1/orgs"}) {
+    EXPECT_FALSE(doc.at("paths").at(path).at("get").as_object().contains("security")) << path;
+  }
+  for (const char* method : {"post", "put"}) {
+    const char* path = std::string_view(method) == "post" ? "/v1/orgs/{org}/workflows"
+                                                          : "/v1/orgs/{org}/workflows/{id}";
+    const bj::object& content =
+        doc.at("paths").at(path).at(method).at("requestBody").at("content").as_object();
+    EXPECT_TRUE(content.contains("application/json")) << method;
+    EXPECT_TRUE(content.contains("application/yaml")) << method;
+  }
+  EXPECT_TRUE(doc.at("paths").at("/readyz").at("get").at("responses").as_object().contains("503"));
+}
+
 TEST_F(ApiTest, MetricsNeedAuthentication) {
   EXPECT_EQ(s().Do("GET", "/metrics").status, 401);
   HttpResponse r = s().Do("GET", "/metrics", Bearer(c().owner_read_key));
