@@ -161,6 +161,9 @@ bool SupportGrantMayCall(std::string_view operation_id) {
 }
 
 // The 2xx statuses a route answers (its OpenAPI responses), the first the usual one.
+// The audit list's cursor: this prefix and the last event's seq (base64url, opaque).
+constexpr std::string_view kAuditCursorPrefix = "audit:";
+
 std::vector<int> SuccessStatuses(std::string_view operation_id) {
   static const std::pair<std::string_view, std::vector<int>> kStatuses[] = {
       {"setup", {201}},
@@ -592,7 +595,7 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
       {"POST", "/v1/orgs/{org}/runs/{run_id}/hooks/redeliver", "redeliverRunHooks",
        "Redeliver a hook delivery (body delivery_id) or every failed one of the run", A::kOrg,
        P::kWebhooksManage, true, {"delivery_id"}, kSmall, h(&Impl::RedeliverRunHooks)},
-      {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events (?after=&limit=)", A::kOrg,
+      {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events, oldest first (?after=&limit=, or ?cursor=)", A::kOrg,
        P::kAuditRead, false, {}, 0, h(&Impl::ListAudit)},
       // Connector mutations run their own write transaction (after sealing the secrets,
       // which may create the org's first data key durably), re-authorizing inside it.
@@ -2118,14 +2121,33 @@ Result<Response> Api::Impl::DecideApproval(Call& call) {
 
 // ----- audit, public, metrics -----
 
+// Pages two ways: `after=<seq>` / `next_after` (the spec's route table; next_after is the
+// last seq shown, so a follower polls on with it), and the opaque `cursor` / `next_cursor`
+// of every list (null on the last page).
 Result<Response> Api::Impl::ListAudit(Call& call) {
   int64_t after = 0;
   int limit = 100;
-  if (std::string_view a = QueryParam(call.request, "after"); !a.empty()) {
+  std::string_view a = QueryParam(call.request, "after");
+  std::string_view cursor = QueryParam(call.request, "cursor");
+  if (!a.empty() && !cursor.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "give after or cursor, not both");
+  }
+  if (!a.empty()) {
     std::optional<int64_t> n = ParseDecimal(a, INT64_MAX / 10);
     if (!n.has_value()) {
       return MakeError(ErrorCode::kInvalidArgument, "after must be an event sequence number");
     }
+    after = *n;
+  }
+  if (!cursor.empty()) {
+    auto decoded = DecodeCursor(cursor);
+    if (!decoded.ok()) return decoded.error();
+    std::optional<int64_t> n;
+    if (decoded->starts_with(kAuditCursorPrefix)) {
+      n = ParseDecimal(std::string_view(*decoded).substr(kAuditCursorPrefix.size()),
+                       INT64_MAX / 10);
+    }
+    if (!n.has_value()) return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");
     after = *n;
   }
   if (std::string_view l = QueryParam(call.request, "limit"); !l.empty()) {
@@ -2135,13 +2157,19 @@ Result<Response> Api::Impl::ListAudit(Call& call) {
     }
     limit = static_cast<int>(*n);
   }
-  auto events = call.tx->ListAudit(call.org_id(), after, limit);
+  // One more than the page: whether another page follows.
+  auto events = call.tx->ListAudit(call.org_id(), after, limit + 1);
   if (!events.ok()) return events.error();
+  const bool more = events->size() > static_cast<size_t>(limit);
+  if (more) events->pop_back();
   array items;
   for (const auto& e : *events) items.push_back(AuditJson(e));
   object body;
   body["next_after"] = events->empty() ? value(nullptr) : value(events->back().seq);
   body["items"] = std::move(items);
+  body["next_cursor"] =
+      more ? value(EncodeCursor(std::string(kAuditCursorPrefix) + std::to_string(events->back().seq)))
+           : value(nullptr);
   return server::JsonResponse(200, body);
 }
 

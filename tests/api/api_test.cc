@@ -1800,6 +1800,81 @@ TEST_F(ApiTest, OrgsOfAUserArePaged) {
   EXPECT_EQ(s().Do("GET", "/v1/orgs?cursor=%21%21", session->headers()).status, 400);
 }
 
+// spec/interfaces.md: list endpoints paginate with an opaque `cursor`. Every list of the
+// route table (the audit log too, which also keeps its `after=` / `next_after`) is walked
+// page by page through `next_cursor` until it is null, and must give what one big page
+// gives, in the same order, each item once; a cursor that is not one is a 400.
+TEST_F(ApiTest, EveryListEndpointPagesWithTheOpaqueCursor) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  const std::string wf = "paging-wf";
+  ASSERT_EQ(s().Do("POST", A() + "/workflows", key, WorkflowYaml(wf), "application/yaml").status,
+            201);
+  ASSERT_EQ(s().Do("PUT", A() + "/workflows/" + wf, key, WorkflowYaml(wf, "org", "two"),
+                   "application/yaml").status, 200);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(s().Do("POST", A() + "/workflows/" + wf + "/webhooks", key, "{}").status, 201);
+    ASSERT_EQ(s().Do("POST", A() + "/workflows/" + wf + "/runs", key,
+                     R"({"version": "draft", "wait": 5})").status, 200);
+    ASSERT_EQ(s().Do("POST", A() + "/connectors", key,
+                     R"({"id": "paging-)" + std::to_string(i) + R"(", "type": "custom"})").status,
+              201);
+  }
+  struct List {
+    std::string path;
+    int page;  // page size of the walk
+    int all;   // the one big page
+  };
+  const std::vector<List> lists = {
+      {"/v1/orgs", 1, 200},
+      {A() + "/members", 1, 200},
+      {A() + "/api-keys", 1, 200},
+      {A() + "/connectors", 1, 200},
+      {A() + "/workflows", 1, 200},
+      {A() + "/workflows/" + wf + "/versions", 1, 200},
+      {A() + "/runs", 1, 200},
+      {A() + "/runs?workflow=" + wf, 1, 200},
+      {A() + "/workflows/" + wf + "/webhooks", 1, 200},
+      {A() + "/audit", 7, 500},
+  };
+  for (const List& list : lists) {
+    SCOPED_TRACE(list.path);
+    const char sep = list.path.find('?') == std::string::npos ? '?' : '&';
+    HttpResponse r = s().Do("GET", list.path + sep + "limit=" + std::to_string(list.all), key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const bj::value whole = Json(r);
+    ASSERT_TRUE(whole.as_object().contains("next_cursor")) << r.body;
+    ASSERT_TRUE(whole.at("next_cursor").is_null()) << r.body;
+    const bj::array& expected = whole.at("items").as_array();
+    ASSERT_LT(expected.size(), static_cast<size_t>(list.all));
+    bj::array walked;
+    std::string cursor;
+    int pages = 0;
+    for (;;) {
+      std::string url = list.path + sep + "limit=" + std::to_string(list.page);
+      if (!cursor.empty()) url += "&cursor=" + cursor;
+      r = s().Do("GET", url, key);
+      ASSERT_EQ(r.status, 200) << r.body;
+      const bj::value v = Json(r);
+      ASSERT_TRUE(v.as_object().contains("next_cursor")) << r.body;
+      for (const auto& item : v.at("items").as_array()) walked.push_back(item);
+      ++pages;
+      if (v.at("next_cursor").is_null()) break;
+      // Only the last page is short.
+      ASSERT_EQ(v.at("items").as_array().size(), static_cast<size_t>(list.page)) << r.body;
+      cursor = Str(v, "next_cursor");
+      ASSERT_FALSE(cursor.empty());
+      ASSERT_LT(pages, 1000);
+    }
+    EXPECT_EQ(walked, expected);
+    if (list.path != "/v1/orgs") {
+      EXPECT_GE(expected.size(), 2u);
+    }
+    r = s().Do("GET", list.path + sep + "cursor=%21%21", key);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_argument");
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Workflows
 
