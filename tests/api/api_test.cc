@@ -180,6 +180,17 @@ class TestServer : public testing::ApiServer {
       const bj::value* e = v.as_object().if_contains("error");
       ASSERT_TRUE(e != nullptr && e->is_object());
       EXPECT_FALSE(Str(*e, "code").empty());
+      // The closed set of spec/interfaces.md, each with its status (405 and 431 are HTTP's
+      // own answers to a wrong method and an oversized head).
+      static const std::map<std::string, int> kCodes = {
+          {"invalid_argument", 400}, {"invalid_definition", 400}, {"unauthenticated", 401},
+          {"permission_denied", 403}, {"not_found", 404},         {"conflict", 409},
+          {"payload_too_large", 413}, {"rate_limited", 429},      {"internal", 500}};
+      auto code = kCodes.find(Str(*e, "code"));
+      EXPECT_TRUE(code != kCodes.end()) << "code outside the closed set";
+      if (code != kCodes.end() && r.status != 405 && r.status != 431) {
+        EXPECT_EQ(r.status, code->second) << "status of " << code->first;
+      }
       EXPECT_FALSE(Str(*e, "message").empty());
       EXPECT_EQ(Str(*e, "request_id"), r.Header("X-Request-Id").value_or("?"));
       EXPECT_EQ(r.Header("Cache-Control").value_or(""), "no-store");
