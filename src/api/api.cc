@@ -1125,9 +1125,11 @@ Result<Response> Api::Impl::Setup(Call& call) {
   if (Status s = call.Audit("setup", org.id, object{{"email", user.email}}); !s.ok()) {
     return s.error();
   }
-  return server::JsonResponse(
-      201, object{{"org", OrgJson(org)},
-                  {"user", object{{"id", user.id}, {"email", user.email}, {"role", "owner"}}}});
+  // "-> owner + org" (spec/interfaces.md); `user` is the same object, kept for clients
+  // that read it.
+  const object owner{{"id", user.id}, {"email", user.email}, {"role", "owner"}};
+  return server::JsonResponse(201,
+                              object{{"org", OrgJson(org)}, {"owner", owner}, {"user", owner}});
 }
 
 // The user is read in the request's read transaction; the password is checked on the

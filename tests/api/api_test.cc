@@ -1530,6 +1530,36 @@ TEST(SetupTokenTest, SingleUseFileModeAndWrongToken) {
   EXPECT_EQ(*again, "");
 }
 
+// spec/interfaces.md: POST /v1/setup {setup_token, org_name, email, password} -> owner +
+// org. The answer names both (`owner`; `user` too, as before), and they are what was made.
+TEST(SetupTokenTest, AnswersTheOwnerAndTheOrg) {
+  TestServer server(ServerConfig{.jwt = false, .master_key = "", .auth_failures_per_minute = 100, .jwks = ""});
+  std::string token = ReadFile(server.setup_token_path());
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  HttpResponse r = server.Do("POST", "/v1/setup", {},
+                             bj::serialize(bj::object{{"setup_token", token},
+                                                      {"org_name", "Acme Corp"},
+                                                      {"email", "Boss@Acme.test"},
+                                                      {"password", kPassword}}));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const bj::value v = Json(r);
+  ASSERT_TRUE(v.as_object().contains("owner")) << r.body;
+  const std::string org = Str(v.at("org"), "id");
+  const std::string owner = Str(v.at("owner"), "id");
+  EXPECT_EQ(Str(v.at("org"), "name"), "Acme Corp");
+  EXPECT_FALSE(Str(v.at("org"), "slug").empty());
+  EXPECT_EQ(Str(v.at("owner"), "email"), "boss@acme.test");
+  EXPECT_EQ(Str(v.at("owner"), "role"), "owner");
+  EXPECT_EQ(v.at("user"), v.at("owner"));
+  auto session = Login(server, "boss@acme.test");
+  ASSERT_TRUE(session.has_value());
+  r = server.Do("GET", "/v1/orgs/" + org + "/members", session->headers());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Json(r).at("items").as_array().size(), 1u);
+  EXPECT_EQ(Str(Json(r).at("items").at(0), "user_id"), owner);
+  EXPECT_EQ(Str(Json(r).at("items").at(0), "role"), "owner");
+}
+
 TEST(SetupTokenTest, RefusedOnceAnOrgExists) {
   TestServer server(ServerConfig{.jwt = false, .master_key = "", .auth_failures_per_minute = 100, .jwks = ""});
   std::string token = ReadFile(server.setup_token_path());
