@@ -2422,7 +2422,8 @@ Result<Response> Api::Impl::ListRunHooks(Call& call) {
   if (auto run = VisibleRun(call, call.request.params.at("run_id")); !run.ok()) {
     return run.error();
   }
-  return internal::ListRunHooksHandler(*call.tx, call.org_id(), call.request.params.at("run_id"));
+  return internal::ListRunHooksHandler(*call.tx, call.org_id(), call.request.params.at("run_id"),
+                                       call.request);
 }
 Result<Response> Api::Impl::RedeliverRunHooks(Call& call) {
   if (auto run = VisibleRun(call, call.request.params.at("run_id")); !run.ok()) {

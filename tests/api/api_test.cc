@@ -1860,6 +1860,27 @@ TEST_F(ApiTest, EveryListEndpointPagesWithTheOpaqueCursor) {
                      R"({"id": "paging-)" + std::to_string(i) + R"(", "type": "custom"})").status,
               201);
   }
+  // Outbound hook deliveries of the cast's run (the run's hooks list is a list too).
+  ASSERT_TRUE(s().store()
+                  .Write([&](store::Tx& tx) -> Status {
+                    for (int i = 0; i < 3; ++i) {
+                      store::HookDelivery d{.org_id = c().org_a,
+                                            .id = "msg_paging" + std::to_string(i),
+                                            .run_id = c().run_id,
+                                            .workflow_id = c().workflow_id,
+                                            .url = "https://hooks.example.com/x",
+                                            .secret = "whs",
+                                            .event = "run.succeeded",
+                                            .payload = "{}",
+                                            .status = "delivered",
+                                            .attempts = 1,
+                                            .created_at = s().now_ms() + i % 2,
+                                            .updated_at = s().now_ms()};
+                      if (Status st = tx.InsertHookDelivery(d); !st.ok()) return st;
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
   struct List {
     std::string path;
     int page;  // page size of the walk
@@ -1876,6 +1897,7 @@ TEST_F(ApiTest, EveryListEndpointPagesWithTheOpaqueCursor) {
       {A() + "/runs?workflow=" + wf, 1, 200},
       {A() + "/workflows/" + wf + "/webhooks", 1, 200},
       {A() + "/audit", 7, 500},
+      {A() + "/runs/" + c().run_id + "/hooks", 1, 200},
   };
   for (const List& list : lists) {
     SCOPED_TRACE(list.path);
