@@ -161,6 +161,30 @@ bool SupportGrantMayCall(std::string_view operation_id) {
 }
 
 // The 2xx statuses a route answers (its OpenAPI responses), the first the usual one.
+// The query parameters a route reads (for /v1/openapi.json): every list takes limit and
+// cursor.
+std::vector<std::string> QueryParameters(std::string_view operation_id) {
+  static const std::pair<std::string_view, std::vector<std::string>> kParameters[] = {
+      {"listOrgs", {"limit", "cursor"}},
+      {"listSupportGrants", {"limit", "cursor"}},
+      {"getDiagnosticsLogs", {"limit"}},
+      {"listMembers", {"limit", "cursor"}},
+      {"listApiKeys", {"limit", "cursor"}},
+      {"listWorkflows", {"limit", "cursor"}},
+      {"getWorkflow", {"version"}},
+      {"listWorkflowVersions", {"limit", "cursor"}},
+      {"listRuns", {"workflow", "status", "limit", "cursor"}},
+      {"listRunHooks", {"limit", "cursor"}},
+      {"listAudit", {"after", "limit", "cursor"}},
+      {"listConnectors", {"due", "limit", "cursor"}},
+      {"listWebhooks", {"limit", "cursor"}},
+  };
+  for (const auto& [operation, parameters] : kParameters) {
+    if (operation == operation_id) return parameters;
+  }
+  return {};
+}
+
 // The audit list's cursor: this prefix and the last event's seq (base64url, opaque).
 constexpr std::string_view kAuditCursorPrefix = "audit:";
 
@@ -665,6 +689,7 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
     } else if (op == "receiveWebhook" || op == "runPublicWorkflow") {
       route.request_schema = object{};  // the caller's payload, checked against `inputs`
     }
+    route.query_parameters = QueryParameters(op);
     // Credentials other than the API's: the setup token, a password, a trigger's own
     // authentication.
     if (op == "setup" || op == "login" || op == "receiveWebhook") {

@@ -180,6 +180,12 @@ boost::json::object OpenApiDocument(const Router& router, std::string_view title
           {"required", true},
           {"schema", boost::json::object{{"type", "string"}}}});
     }
+    for (const std::string& name : route.query_parameters) {
+      parameters.push_back(boost::json::object{{"name", name},
+                                               {"in", "query"},
+                                               {"required", false},
+                                               {"schema", boost::json::object{{"type", "string"}}}});
+    }
     if (!parameters.empty()) op["parameters"] = std::move(parameters);
     if (!route.request_schema.is_null()) {
       boost::json::object content;

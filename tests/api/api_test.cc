@@ -2773,6 +2773,16 @@ TEST_F(ApiTest, OpenApiDocumentsTheAuthBodiesAndErrorsTheRoutesServe) {
     HttpResponse anonymous = s().Do(route.method, path);
     HttpResponse keyed = s().Do(route.method, path, Bearer(c().owner_rw_key));
     const bool needs_credentials = anonymous.status == 401 && keyed.status != 401;
+    // A list (an answer with next_cursor) documents the limit and cursor it takes.
+    if (keyed.status == 200 && keyed.body.find("\"next_cursor\"") != std::string::npos) {
+      std::set<std::string> query;
+      if (const bj::value* parameters = op.if_contains("parameters")) {
+        for (const auto& p : parameters->as_array()) {
+          if (Str(p, "in") == "query") query.insert(Str(p, "name"));
+        }
+      }
+      EXPECT_TRUE(query.count("limit") && query.count("cursor")) << keyed.body.substr(0, 100);
+    }
     const bj::value* security = op.if_contains("security");
     const bool documented_public =
         security != nullptr && security->is_array() && security->as_array().empty();
@@ -2811,6 +2821,17 @@ TEST_F(ApiTest, OpenApiDocumentsTheAuthBodiesAndErrorsTheRoutesServe) {
     EXPECT_TRUE(content.contains("application/yaml")) << method;
   }
   EXPECT_TRUE(doc.at("paths").at("/readyz").at("get").at("responses").as_object().contains("503"));
+  auto query = [&](const char* path) {
+    std::set<std::string> names;
+    for (const auto& p : doc.at("paths").at(path).at("get").at("parameters").as_array()) {
+      if (Str(p, "in") == "query") names.insert(Str(p, "name"));
+    }
+    return names;
+  };
+  using Names = std::set<std::string>;
+  EXPECT_EQ(query("/v1/orgs/{org}/runs"), (Names{"workflow", "status", "limit", "cursor"}));
+  EXPECT_EQ(query("/v1/orgs/{org}/audit"), (Names{"after", "limit", "cursor"}));
+  EXPECT_EQ(query("/v1/orgs/{org}/workflows/{id}/versions"), (Names{"limit", "cursor"}));
 }
 
 TEST_F(ApiTest, MetricsNeedAuthentication) {

@@ -41,6 +41,8 @@ struct Route {
   // Further error answers of the route, for docs (e.g. the 401 of a bad setup token or
   // webhook signature on a route without API credentials, the 503 of /readyz).
   std::vector<int> other_error_statuses;
+  // Query parameters the route reads (optional strings), for docs.
+  std::vector<std::string> query_parameters;
   // The media types of the request body the route reads (with request_schema).
   std::vector<std::string> request_media_types = {"application/json"};
   // Exactly one of handler / async_handler is set.
