@@ -49,6 +49,20 @@ check "10 MB file exits 2" 2 $?
 "$BIN" run "$TMP/does-not-exist.yaml" >/dev/null 2>&1
 check "missing file exits 2" 2 $?
 
+# spec/interfaces.md "Configuration file": every key has a default, so a config whose
+# every line is commented out (or an empty one) runs with the defaults; an unknown key
+# is still an error.
+printf '# listen: 127.0.0.1:8787\n# data: ./var\n' >"$TMP/comments.yaml"
+: >"$TMP/empty.yaml"
+for config in comments empty; do
+  "$BIN" run "$SRC/tests/workflows/set_basic.yaml" --input "$SRC/tests/workflows/set_basic.input.json" --config "$TMP/$config.yaml" --data "$TMP/var" --json >"$TMP/out" 2>"$TMP/err"
+  check "run with a $config config" 0 $?
+done
+printf 'bogus: 1\n' >"$TMP/bogus.yaml"
+"$BIN" run "$SRC/tests/workflows/set_basic.yaml" --config "$TMP/bogus.yaml" --data "$TMP/var" >/dev/null 2>"$TMP/err"
+check "unknown config key exits 2" 2 $?
+expect_grep "unknown config key named" "unknown key /bogus" "$TMP/err"
+
 "$BIN" validate "$SRC/examples/hello.yaml" "$SRC/tests/workflows/set_basic.yaml" >"$TMP/out" 2>&1
 check "validate ok" 0 $?
 "$BIN" validate "$SRC/examples/hello.yaml" "$SRC/tests/workflows/load_bad_header.yaml" >"$TMP/out" 2>&1

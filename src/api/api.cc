@@ -161,6 +161,33 @@ bool SupportGrantMayCall(std::string_view operation_id) {
 }
 
 // The 2xx statuses a route answers (its OpenAPI responses), the first the usual one.
+// The query parameters a route reads (for /v1/openapi.json): every list takes limit and
+// cursor.
+std::vector<std::string> QueryParameters(std::string_view operation_id) {
+  static const std::pair<std::string_view, std::vector<std::string>> kParameters[] = {
+      {"listOrgs", {"limit", "cursor"}},
+      {"listSupportGrants", {"limit", "cursor"}},
+      {"getDiagnosticsLogs", {"limit"}},
+      {"listMembers", {"limit", "cursor"}},
+      {"listApiKeys", {"limit", "cursor"}},
+      {"listWorkflows", {"limit", "cursor"}},
+      {"getWorkflow", {"version"}},
+      {"listWorkflowVersions", {"limit", "cursor"}},
+      {"listRuns", {"workflow", "status", "limit", "cursor"}},
+      {"listRunHooks", {"limit", "cursor"}},
+      {"listAudit", {"after", "limit", "cursor"}},
+      {"listConnectors", {"due", "limit", "cursor"}},
+      {"listWebhooks", {"limit", "cursor"}},
+  };
+  for (const auto& [operation, parameters] : kParameters) {
+    if (operation == operation_id) return parameters;
+  }
+  return {};
+}
+
+// The audit list's cursor: this prefix and the last event's seq (base64url, opaque).
+constexpr std::string_view kAuditCursorPrefix = "audit:";
+
 std::vector<int> SuccessStatuses(std::string_view operation_id) {
   static const std::pair<std::string_view, std::vector<int>> kStatuses[] = {
       {"setup", {201}},
@@ -592,7 +619,7 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
       {"POST", "/v1/orgs/{org}/runs/{run_id}/hooks/redeliver", "redeliverRunHooks",
        "Redeliver a hook delivery (body delivery_id) or every failed one of the run", A::kOrg,
        P::kWebhooksManage, true, {"delivery_id"}, kSmall, h(&Impl::RedeliverRunHooks)},
-      {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events (?after=&limit=)", A::kOrg,
+      {"GET", "/v1/orgs/{org}/audit", "listAudit", "Audit events, oldest first (?after=&limit=, or ?cursor=)", A::kOrg,
        P::kAuditRead, false, {}, 0, h(&Impl::ListAudit)},
       // Connector mutations run their own write transaction (after sealing the secrets,
       // which may create the org's first data key durably), re-authorizing inside it.
@@ -647,12 +674,26 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
                                                          : std::string();
     route.max_body = spec.max_body;
     route.body_fields = spec.fields;
+    route.authenticated = spec.access == Access::kAuthenticated || spec.access == Access::kOrg;
+    const std::string_view op = spec.operation_id;
     if (!spec.fields.empty()) {
       object properties;
       for (const auto& f : spec.fields) properties[f] = object();
       route.request_schema = object{{"type", "object"},
                                     {"properties", std::move(properties)},
                                     {"additionalProperties", false}};
+    } else if (op == "createWorkflow" || op == "updateWorkflow") {
+      // A definition (spec/workflow.md), JSON or YAML by Content-Type.
+      route.request_schema = object{{"type", "object"}};
+      route.request_media_types = {"application/json", "application/yaml"};
+    } else if (op == "receiveWebhook" || op == "runPublicWorkflow") {
+      route.request_schema = object{};  // the caller's payload, checked against `inputs`
+    }
+    route.query_parameters = QueryParameters(op);
+    // Credentials other than the API's: the setup token, a password, a trigger's own
+    // authentication.
+    if (op == "setup" || op == "login" || op == "receiveWebhook") {
+      route.other_error_statuses = {401};
     }
     std::vector<int> statuses = SuccessStatuses(spec.operation_id);
     route.success_status = statuses.front();
@@ -707,6 +748,7 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
   ready.pattern = "/readyz";
   ready.operation_id = "readyz";
   ready.summary = "Readiness: the store is reachable";
+  ready.other_error_statuses = {503};
   ready.handler = [this](Request& request) {
     Status ping = deps_.store->Ping();
     if (!ping.ok()) {
@@ -1108,9 +1150,11 @@ Result<Response> Api::Impl::Setup(Call& call) {
   if (Status s = call.Audit("setup", org.id, object{{"email", user.email}}); !s.ok()) {
     return s.error();
   }
-  return server::JsonResponse(
-      201, object{{"org", OrgJson(org)},
-                  {"user", object{{"id", user.id}, {"email", user.email}, {"role", "owner"}}}});
+  // "-> owner + org" (spec/interfaces.md); `user` is the same object, kept for clients
+  // that read it.
+  const object owner{{"id", user.id}, {"email", user.email}, {"role", "owner"}};
+  return server::JsonResponse(201,
+                              object{{"org", OrgJson(org)}, {"owner", owner}, {"user", owner}});
 }
 
 // The user is read in the request's read transaction; the password is checked on the
@@ -2104,14 +2148,33 @@ Result<Response> Api::Impl::DecideApproval(Call& call) {
 
 // ----- audit, public, metrics -----
 
+// Pages two ways: `after=<seq>` / `next_after` (the spec's route table; next_after is the
+// last seq shown, so a follower polls on with it), and the opaque `cursor` / `next_cursor`
+// of every list (null on the last page).
 Result<Response> Api::Impl::ListAudit(Call& call) {
   int64_t after = 0;
   int limit = 100;
-  if (std::string_view a = QueryParam(call.request, "after"); !a.empty()) {
+  std::string_view a = QueryParam(call.request, "after");
+  std::string_view cursor = QueryParam(call.request, "cursor");
+  if (!a.empty() && !cursor.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "give after or cursor, not both");
+  }
+  if (!a.empty()) {
     std::optional<int64_t> n = ParseDecimal(a, INT64_MAX / 10);
     if (!n.has_value()) {
       return MakeError(ErrorCode::kInvalidArgument, "after must be an event sequence number");
     }
+    after = *n;
+  }
+  if (!cursor.empty()) {
+    auto decoded = DecodeCursor(cursor);
+    if (!decoded.ok()) return decoded.error();
+    std::optional<int64_t> n;
+    if (decoded->starts_with(kAuditCursorPrefix)) {
+      n = ParseDecimal(std::string_view(*decoded).substr(kAuditCursorPrefix.size()),
+                       INT64_MAX / 10);
+    }
+    if (!n.has_value()) return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");
     after = *n;
   }
   if (std::string_view l = QueryParam(call.request, "limit"); !l.empty()) {
@@ -2121,13 +2184,19 @@ Result<Response> Api::Impl::ListAudit(Call& call) {
     }
     limit = static_cast<int>(*n);
   }
-  auto events = call.tx->ListAudit(call.org_id(), after, limit);
+  // One more than the page: whether another page follows.
+  auto events = call.tx->ListAudit(call.org_id(), after, limit + 1);
   if (!events.ok()) return events.error();
+  const bool more = events->size() > static_cast<size_t>(limit);
+  if (more) events->pop_back();
   array items;
   for (const auto& e : *events) items.push_back(AuditJson(e));
   object body;
   body["next_after"] = events->empty() ? value(nullptr) : value(events->back().seq);
   body["items"] = std::move(items);
+  body["next_cursor"] =
+      more ? value(EncodeCursor(std::string(kAuditCursorPrefix) + std::to_string(events->back().seq)))
+           : value(nullptr);
   return server::JsonResponse(200, body);
 }
 
@@ -2378,7 +2447,8 @@ Result<Response> Api::Impl::ListRunHooks(Call& call) {
   if (auto run = VisibleRun(call, call.request.params.at("run_id")); !run.ok()) {
     return run.error();
   }
-  return internal::ListRunHooksHandler(*call.tx, call.org_id(), call.request.params.at("run_id"));
+  return internal::ListRunHooksHandler(*call.tx, call.org_id(), call.request.params.at("run_id"),
+                                       call.request);
 }
 Result<Response> Api::Impl::RedeliverRunHooks(Call& call) {
   if (auto run = VisibleRun(call, call.request.params.at("run_id")); !run.ok()) {

@@ -1,5 +1,6 @@
 // Outbound execution hooks of a run (spec/interfaces.md "Outbound execution hooks"):
-// GET  /v1/orgs/{org}/runs/{run_id}/hooks            deliveries with every attempt
+// GET  /v1/orgs/{org}/runs/{run_id}/hooks            deliveries with every attempt (paged:
+//                                                     ?limit=&cursor=, next_cursor)
 // POST /v1/orgs/{org}/runs/{run_id}/hooks/redeliver  manual redelivery
 //
 // Redelivery: body {"delivery_id": "msg_..."} redelivers that delivery; without it, every
@@ -67,17 +68,33 @@ Status RequireRun(store::Tx& tx, const std::string& org_id, const std::string& r
 }  // namespace
 
 Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
-                                             const std::string& run_id) {
+                                             const std::string& run_id,
+                                             const server::Request& request) {
   if (Status s = RequireRun(tx, org_id, run_id); !s.ok()) return s.error();
+  auto page = PageFromQuery(request);
+  if (!page.ok()) return page.error();
+  // A run's deliveries are few (its hooks times their events): read whole, in the store's
+  // order (created_at, id), and paged here by that position, as GET /v1/orgs is.
+  auto position = [](const store::HookDelivery& d) {
+    std::string created = std::to_string(d.created_at);
+    return std::string(created.size() < 20 ? 20 - created.size() : 0, '0') + created + ":" + d.id;
+  };
   auto deliveries = tx.ListHookDeliveriesOfRun(org_id, run_id);
   if (!deliveries.ok()) return deliveries.error();
   array items;
+  std::string last, next;
   for (const store::HookDelivery& d : *deliveries) {
+    if (!page->after.empty() && position(d) <= page->after) continue;
+    if (items.size() == static_cast<size_t>(page->limit)) {
+      next = last;  // there is more after this page's last delivery
+      break;
+    }
     auto attempts = tx.ListHookAttempts(org_id, d.id);
     if (!attempts.ok()) return attempts.error();
     items.push_back(DeliveryJson(d, *attempts));
+    last = position(d);
   }
-  return server::JsonResponse(200, object{{"items", std::move(items)}});
+  return server::JsonResponse(200, ListBody(std::move(items), next));
 }
 
 Result<server::Response> RedeliverRunHooksHandler(

@@ -81,6 +81,31 @@ Result<int> IntAt(const boost::json::object& o, std::string_view where, std::str
   return static_cast<int>(v->as_int64());
 }
 
+// True when `text` holds no YAML node: blank lines, comments and document markers only
+// (a config whose every line is commented out, as one starts from the spec's example).
+bool HoldsNoNode(std::string_view text) {
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
+      line.remove_suffix(1);
+    }
+    for (std::string_view marker : {"---", "..."}) {
+      if (line.substr(0, 3) == marker &&
+          (line.size() == 3 || line[3] == ' ' || line[3] == '\t')) {
+        line.remove_prefix(3);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+          line.remove_prefix(1);
+        }
+      }
+    }
+    if (!line.empty() && line.front() != '#') return false;
+  }
+  return true;
+}
+
 #define RAMPART_ASSIGN(target, expr)          \
   do {                                        \
     auto _r = (expr);                         \
@@ -161,6 +186,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (path.empty()) return config;
   auto text = engine::ReadFileBounded(path, kMaxConfigBytes);
   if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the config file");
+  if (HoldsNoNode(*text)) return config;  // every default
   auto doc = model::YamlToJson(*text);
   if (!doc.ok()) return MakeError(ErrorCode::kInvalidArgument, "config: " + doc.error().message);
   if (doc->is_null()) return config;

@@ -161,5 +161,91 @@ TEST_F(ConfigTest, AuditForwardSecretFromAPrivateFileOrTheEnvironment) {
   EXPECT_EQ(bad.error().message.find("not-base64"), std::string::npos);
 }
 
+// spec/interfaces.md "Configuration file": the spec's own example loads as written (with
+// real values for jwt's placeholders), every key meaning what the spec says.
+TEST_F(ConfigTest, TheSpecExampleLoadsWithEveryKey) {
+  auto c = Load(R"(listen: 127.0.0.1:8787
+data: ./var
+tls: { cert: server.crt, key: server.key }      # optional
+master_key_file: master.key                      # 0600; or env RAMPART_MASTER_KEY; or --master-key-stdin
+egress:                                          # defaults for every outbound call
+  allow_http: false                              # https only unless true
+  allow_cidrs: []                                # explicit exceptions to the denied ranges, e.g. ["127.0.0.1/32"]
+  allow_domains: []                              # globs; empty = any public name
+  deny_domains: []
+  allow_ports: [443, 80]
+trusted_proxies: []                              # CIDRs whose X-Forwarded-For is believed
+jwt: { issuer: https://idp.example.com, audience: rampart, jwks_file: jwks.json, algorithms: [RS256, ES256, EdDSA] }   # optional
+)");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->listen, "127.0.0.1:8787");
+  EXPECT_EQ(DataDir("", *c), "./var");
+  EXPECT_EQ(c->tls_cert, "server.crt");
+  EXPECT_EQ(c->tls_key, "server.key");
+  EXPECT_EQ(c->master_key_file, "master.key");
+  ASSERT_NE(c->egress, nullptr);
+  EXPECT_FALSE(c->egress->allow_http);
+  EXPECT_TRUE(c->egress->allow_cidrs.empty());
+  EXPECT_TRUE(c->egress->allow_domains.empty());
+  EXPECT_TRUE(c->egress->deny_domains.empty());
+  EXPECT_EQ(c->egress->allow_ports, (std::vector<uint16_t>{443, 80}));
+  EXPECT_TRUE(c->trusted_proxies.empty());
+  EXPECT_EQ(c->jwt_issuer, "https://idp.example.com");
+  EXPECT_EQ(c->jwt_audience, "rampart");
+  EXPECT_EQ(c->jwt_jwks_file, "jwks.json");
+  EXPECT_EQ(c->jwt_algorithms, (std::vector<std::string>{"RS256", "ES256", "EdDSA"}));
+  // The example's commented exception, set for real.
+  c = Load("egress: {allow_cidrs: [\"127.0.0.1/32\"], allow_domains: [\"*.acme.test\"]}\n"
+           "trusted_proxies: [\"10.0.0.0/8\"]\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->egress->allow_cidrs.size(), 1u);
+  EXPECT_EQ(c->egress->allow_cidrs[0].ToString(), "127.0.0.1/32");
+  EXPECT_EQ(c->egress->allow_domains, (std::vector<std::string>{"*.acme.test"}));
+  EXPECT_EQ(c->egress->allow_ports, (std::vector<uint16_t>{443, 80}));  // the default stays
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"10.0.0.0/8"}));
+}
+
+// Every key is optional; what is left out has the spec's default (listen and data are
+// resolved by serve / DataDir; egress null = net::EgressPolicy's defaults).
+TEST_F(ConfigTest, AbsentKeysHaveTheSpecDefaults) {
+  auto c = Load("listen: 127.0.0.1:9999\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(DataDir("", *c), "./var");
+  EXPECT_EQ(DataDir("/flag", *c), "/flag");
+  EXPECT_EQ(c->egress, nullptr);
+  const net::EgressPolicy defaults;
+  EXPECT_FALSE(defaults.allow_http);
+  EXPECT_TRUE(defaults.allow_cidrs.empty());
+  EXPECT_TRUE(defaults.allow_domains.empty());
+  EXPECT_TRUE(defaults.deny_domains.empty());
+  EXPECT_EQ(defaults.allow_ports, (std::vector<uint16_t>{443, 80}));
+  EXPECT_TRUE(c->trusted_proxies.empty());
+  EXPECT_TRUE(c->tls_cert.empty());
+  EXPECT_TRUE(c->jwt_issuer.empty());
+  EXPECT_TRUE(c->master_key_file.empty());
+  // Part of a block: the rest of it keeps its default.
+  c = Load("egress: {allow_http: true}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->egress->allow_http);
+  EXPECT_EQ(c->egress->allow_ports, (std::vector<uint16_t>{443, 80}));
+}
+
+// A config file with every line commented out (how one starts from the spec's example),
+// or an empty one, is a config of defaults, not an error.
+TEST_F(ConfigTest, AFileOfCommentsOnlyIsAllDefaults) {
+  for (const char* yaml : {"", "\n", "# listen: 127.0.0.1:8787\n#data: ./var\n",
+                           "  # indented comment\n\n", "---\n", "--- # nothing\n"}) {
+    auto c = Load(yaml);
+    ASSERT_TRUE(c.ok()) << "'" << yaml << "': " << c.error().message;
+    EXPECT_TRUE(c->listen.empty());
+    EXPECT_EQ(DataDir("", *c), "./var");
+    EXPECT_EQ(c->egress, nullptr);
+  }
+  // Not a loophole: a document that is not a mapping is still refused.
+  EXPECT_NE(Refusal("just a string\n"), "");
+  EXPECT_NE(Refusal("- a\n- b\n"), "");
+  EXPECT_NE(Refusal("# comment\nbogus: 1\n"), "");
+}
+
 }  // namespace
 }  // namespace rampart::cli

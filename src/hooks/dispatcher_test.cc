@@ -441,7 +441,7 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
 
   // The listing: every attempt, the URL without its query.
   auto listed = store::testing::ReadWith(*store_, [&](store::Tx& tx) {
-    return api::internal::ListRunHooksHandler(tx, "org_a", "run_r");
+    return api::internal::ListRunHooksHandler(tx, "org_a", "run_r", server::Request{});
   });
   ASSERT_TRUE(listed.ok());
   bj::value body = bj::parse(listed->body);

@@ -2,6 +2,7 @@
 
 #include <boost/json/array.hpp>
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "rampart/core/check.h"
@@ -179,12 +180,20 @@ boost::json::object OpenApiDocument(const Router& router, std::string_view title
           {"required", true},
           {"schema", boost::json::object{{"type", "string"}}}});
     }
+    for (const std::string& name : route.query_parameters) {
+      parameters.push_back(boost::json::object{{"name", name},
+                                               {"in", "query"},
+                                               {"required", false},
+                                               {"schema", boost::json::object{{"type", "string"}}}});
+    }
     if (!parameters.empty()) op["parameters"] = std::move(parameters);
     if (!route.request_schema.is_null()) {
-      op["requestBody"] = boost::json::object{
-          {"required", true},
-          {"content", boost::json::object{{"application/json",
-                                           boost::json::object{{"schema", route.request_schema}}}}}};
+      boost::json::object content;
+      for (const std::string& type : route.request_media_types) {
+        content[type] = boost::json::object{{"schema", route.request_schema}};
+      }
+      op["requestBody"] =
+          boost::json::object{{"required", true}, {"content", std::move(content)}};
     }
     if (!route.body_fields.empty()) {
       boost::json::array fields;
@@ -197,19 +206,30 @@ boost::json::object OpenApiDocument(const Router& router, std::string_view title
     for (int status : route.other_success_statuses) {
       responses[std::to_string(status)] = boost::json::object{{"description", "Success"}};
     }
+    const bool needs_credentials = !route.permission.empty() || route.authenticated;
     responses["400"] = ErrorRef("Invalid request");
-    if (!route.permission.empty()) {
+    if (needs_credentials) {
       responses["401"] = ErrorRef("Unauthenticated");
       responses["403"] = ErrorRef("Permission denied");
     }
     responses["404"] = ErrorRef("Not found");
-    if (!route.request_schema.is_null() || !route.body_fields.empty()) {
-      responses["413"] = ErrorRef("Payload too large");
+    // A state-changing route can meet a conflicting state (an existing id, a replayed
+    // delivery, a quota); a route that reads a body refuses one past its limit.
+    if (route.method != "GET") {
+      responses["409"] = ErrorRef("Conflict");
+      if (route.max_body > 0) responses["413"] = ErrorRef("Payload too large");
     }
     responses["429"] = ErrorRef("Rate limited");
     responses["500"] = ErrorRef("Internal error");
+    for (int status : route.other_error_statuses) {
+      static const std::map<int, std::string_view> kDescriptions = {
+          {401, "Unauthenticated"}, {403, "Permission denied"}, {503, "Unavailable"}};
+      auto d = kDescriptions.find(status);
+      responses[std::to_string(status)] =
+          ErrorRef(d != kDescriptions.end() ? d->second : std::string_view("Error"));
+    }
     op["responses"] = std::move(responses);
-    if (route.permission.empty()) op["security"] = boost::json::array{};
+    if (!needs_credentials) op["security"] = boost::json::array{};
     item[LowerMethod(route.method)] = std::move(op);
   }
   boost::json::object doc;

@@ -180,6 +180,17 @@ class TestServer : public testing::ApiServer {
       const bj::value* e = v.as_object().if_contains("error");
       ASSERT_TRUE(e != nullptr && e->is_object());
       EXPECT_FALSE(Str(*e, "code").empty());
+      // The closed set of spec/interfaces.md, each with its status (405 and 431 are HTTP's
+      // own answers to a wrong method and an oversized head).
+      static const std::map<std::string, int> kCodes = {
+          {"invalid_argument", 400}, {"invalid_definition", 400}, {"unauthenticated", 401},
+          {"permission_denied", 403}, {"not_found", 404},         {"conflict", 409},
+          {"payload_too_large", 413}, {"rate_limited", 429},      {"internal", 500}};
+      auto code = kCodes.find(Str(*e, "code"));
+      EXPECT_TRUE(code != kCodes.end()) << "code outside the closed set";
+      if (code != kCodes.end() && r.status != 405 && r.status != 431) {
+        EXPECT_EQ(r.status, code->second) << "status of " << code->first;
+      }
       EXPECT_FALSE(Str(*e, "message").empty());
       EXPECT_EQ(Str(*e, "request_id"), r.Header("X-Request-Id").value_or("?"));
       EXPECT_EQ(r.Header("Cache-Control").value_or(""), "no-store");
@@ -671,6 +682,13 @@ TEST_F(ApiTest, AuthorizationMatrixFromTheRouteTable) {
           EXPECT_FALSE(r.status == 404 && ErrorMessageOf(r) == "organization not found");
           EXPECT_LT(r.status, 500);
           any_success = any_success || r.status < 300;
+          // /v1/openapi.json documents the success statuses the route really answers.
+          if (r.status < 300) {
+            EXPECT_TRUE(r.status == route.success_status ||
+                        std::count(route.other_success_statuses.begin(),
+                                   route.other_success_statuses.end(), r.status) > 0)
+                << "undocumented success status";
+          }
           break;
       }
     }
@@ -1539,6 +1557,36 @@ TEST(SetupTokenTest, SingleUseFileModeAndWrongToken) {
   EXPECT_EQ(*again, "");
 }
 
+// spec/interfaces.md: POST /v1/setup {setup_token, org_name, email, password} -> owner +
+// org. The answer names both (`owner`; `user` too, as before), and they are what was made.
+TEST(SetupTokenTest, AnswersTheOwnerAndTheOrg) {
+  TestServer server(ServerConfig{.jwt = false, .master_key = "", .auth_failures_per_minute = 100, .jwks = ""});
+  std::string token = ReadFile(server.setup_token_path());
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  HttpResponse r = server.Do("POST", "/v1/setup", {},
+                             bj::serialize(bj::object{{"setup_token", token},
+                                                      {"org_name", "Acme Corp"},
+                                                      {"email", "Boss@Acme.test"},
+                                                      {"password", kPassword}}));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const bj::value v = Json(r);
+  ASSERT_TRUE(v.as_object().contains("owner")) << r.body;
+  const std::string org = Str(v.at("org"), "id");
+  const std::string owner = Str(v.at("owner"), "id");
+  EXPECT_EQ(Str(v.at("org"), "name"), "Acme Corp");
+  EXPECT_FALSE(Str(v.at("org"), "slug").empty());
+  EXPECT_EQ(Str(v.at("owner"), "email"), "boss@acme.test");
+  EXPECT_EQ(Str(v.at("owner"), "role"), "owner");
+  EXPECT_EQ(v.at("user"), v.at("owner"));
+  auto session = Login(server, "boss@acme.test");
+  ASSERT_TRUE(session.has_value());
+  r = server.Do("GET", "/v1/orgs/" + org + "/members", session->headers());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Json(r).at("items").as_array().size(), 1u);
+  EXPECT_EQ(Str(Json(r).at("items").at(0), "user_id"), owner);
+  EXPECT_EQ(Str(Json(r).at("items").at(0), "role"), "owner");
+}
+
 TEST(SetupTokenTest, RefusedOnceAnOrgExists) {
   TestServer server(ServerConfig{.jwt = false, .master_key = "", .auth_failures_per_minute = 100, .jwks = ""});
   std::string token = ReadFile(server.setup_token_path());
@@ -1818,6 +1866,103 @@ TEST_F(ApiTest, OrgsOfAUserArePaged) {
   EXPECT_TRUE(Json(all).at("next_cursor").is_null());
   EXPECT_EQ(s().Do("GET", "/v1/orgs?limit=0", session->headers()).status, 400);
   EXPECT_EQ(s().Do("GET", "/v1/orgs?cursor=%21%21", session->headers()).status, 400);
+}
+
+// spec/interfaces.md: list endpoints paginate with an opaque `cursor`. Every list of the
+// route table (the audit log too, which also keeps its `after=` / `next_after`) is walked
+// page by page through `next_cursor` until it is null, and must give what one big page
+// gives, in the same order, each item once; a cursor that is not one is a 400.
+TEST_F(ApiTest, EveryListEndpointPagesWithTheOpaqueCursor) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  const std::string wf = "paging-wf";
+  ASSERT_EQ(s().Do("POST", A() + "/workflows", key, WorkflowYaml(wf), "application/yaml").status,
+            201);
+  ASSERT_EQ(s().Do("PUT", A() + "/workflows/" + wf, key, WorkflowYaml(wf, "org", "two"),
+                   "application/yaml").status, 200);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(s().Do("POST", A() + "/workflows/" + wf + "/webhooks", key, "{}").status, 201);
+    ASSERT_EQ(s().Do("POST", A() + "/workflows/" + wf + "/runs", key,
+                     R"({"version": "draft", "wait": 5})").status, 200);
+    ASSERT_EQ(s().Do("POST", A() + "/connectors", key,
+                     R"({"id": "paging-)" + std::to_string(i) + R"(", "type": "custom"})").status,
+              201);
+  }
+  // Outbound hook deliveries of the cast's run (the run's hooks list is a list too).
+  ASSERT_TRUE(s().store()
+                  .Write([&](store::Tx& tx) -> Status {
+                    for (int i = 0; i < 3; ++i) {
+                      store::HookDelivery d{.org_id = c().org_a,
+                                            .id = "msg_paging" + std::to_string(i),
+                                            .run_id = c().run_id,
+                                            .workflow_id = c().workflow_id,
+                                            .url = "https://hooks.example.com/x",
+                                            .secret = "whs",
+                                            .event = "run.succeeded",
+                                            .payload = "{}",
+                                            .status = "delivered",
+                                            .attempts = 1,
+                                            .created_at = s().now_ms() + i % 2,
+                                            .updated_at = s().now_ms()};
+                      if (Status st = tx.InsertHookDelivery(d); !st.ok()) return st;
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  struct List {
+    std::string path;
+    int page;  // page size of the walk
+    int all;   // the one big page
+  };
+  const std::vector<List> lists = {
+      {"/v1/orgs", 1, 200},
+      {A() + "/members", 1, 200},
+      {A() + "/api-keys", 1, 200},
+      {A() + "/connectors", 1, 200},
+      {A() + "/workflows", 1, 200},
+      {A() + "/workflows/" + wf + "/versions", 1, 200},
+      {A() + "/runs", 1, 200},
+      {A() + "/runs?workflow=" + wf, 1, 200},
+      {A() + "/workflows/" + wf + "/webhooks", 1, 200},
+      {A() + "/audit", 7, 500},
+      {A() + "/runs/" + c().run_id + "/hooks", 1, 200},
+  };
+  for (const List& list : lists) {
+    SCOPED_TRACE(list.path);
+    const char sep = list.path.find('?') == std::string::npos ? '?' : '&';
+    HttpResponse r = s().Do("GET", list.path + sep + "limit=" + std::to_string(list.all), key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const bj::value whole = Json(r);
+    ASSERT_TRUE(whole.as_object().contains("next_cursor")) << r.body;
+    ASSERT_TRUE(whole.at("next_cursor").is_null()) << r.body;
+    const bj::array& expected = whole.at("items").as_array();
+    ASSERT_LT(expected.size(), static_cast<size_t>(list.all));
+    bj::array walked;
+    std::string cursor;
+    int pages = 0;
+    for (;;) {
+      std::string url = list.path + sep + "limit=" + std::to_string(list.page);
+      if (!cursor.empty()) url += "&cursor=" + cursor;
+      r = s().Do("GET", url, key);
+      ASSERT_EQ(r.status, 200) << r.body;
+      const bj::value v = Json(r);
+      ASSERT_TRUE(v.as_object().contains("next_cursor")) << r.body;
+      for (const auto& item : v.at("items").as_array()) walked.push_back(item);
+      ++pages;
+      if (v.at("next_cursor").is_null()) break;
+      // Only the last page is short.
+      ASSERT_EQ(v.at("items").as_array().size(), static_cast<size_t>(list.page)) << r.body;
+      cursor = Str(v, "next_cursor");
+      ASSERT_FALSE(cursor.empty());
+      ASSERT_LT(pages, 1000);
+    }
+    EXPECT_EQ(walked, expected);
+    if (list.path != "/v1/orgs") {
+      EXPECT_GE(expected.size(), 2u);
+    }
+    r = s().Do("GET", list.path + sep + "cursor=%21%21", key);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_argument");
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2628,6 +2773,92 @@ TEST_F(ApiTest, OpenApiListsEveryRoute) {
   EXPECT_EQ(successes("/v1/orgs/{org}/runs/{run_id}/approvals", "post"), Codes{"200"});
   EXPECT_EQ(successes("/hooks/{token}", "post"), (Codes{"200", "202"}));
   EXPECT_EQ(successes("/v1/orgs/{org}/workflows/{id}", "put"), Codes{"200"});
+}
+
+// /v1/openapi.json matches what the routes really do: a route documented without security
+// (`security: []`) answers a caller without credentials, a route that refuses one with 401
+// is documented with the API's security schemes, every 401 and 413 a route answers is in
+// its responses, and a definition is documented as the JSON or YAML body it is.
+TEST_F(ApiTest, OpenApiDocumentsTheAuthBodiesAndErrorsTheRoutesServe) {
+  HttpResponse r = s().Do("GET", "/v1/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  const bj::value doc = Json(r);
+  int needing_credentials = 0;
+  for (const server::Route& route : s().router().routes()) {
+    std::string method = route.method;
+    for (char& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const bj::object& op = doc.at("paths").at(route.pattern).at(method).as_object();
+    const bj::object& responses = op.at("responses").as_object();
+    std::string path = Replace(route.pattern, "{org}", c().org_a);
+    for (const char* param : {"{id}", "{user}", "{run_id}", "{hook_id}", "{token}",
+                              "{org_slug}", "{workflow_id}"}) {
+      path = Replace(path, param, "nothing_here");
+    }
+    SCOPED_TRACE(route.method + " " + route.pattern);
+    // Needs API credentials: refused without them, not refused with the owner's key.
+    s().ResetLimits();
+    HttpResponse anonymous = s().Do(route.method, path);
+    HttpResponse keyed = s().Do(route.method, path, Bearer(c().owner_rw_key));
+    const bool needs_credentials = anonymous.status == 401 && keyed.status != 401;
+    // A list (an answer with next_cursor) documents the limit and cursor it takes.
+    if (keyed.status == 200 && keyed.body.find("\"next_cursor\"") != std::string::npos) {
+      std::set<std::string> query;
+      if (const bj::value* parameters = op.if_contains("parameters")) {
+        for (const auto& p : parameters->as_array()) {
+          if (Str(p, "in") == "query") query.insert(Str(p, "name"));
+        }
+      }
+      EXPECT_TRUE(query.count("limit") && query.count("cursor")) << keyed.body.substr(0, 100);
+    }
+    const bj::value* security = op.if_contains("security");
+    const bool documented_public =
+        security != nullptr && security->is_array() && security->as_array().empty();
+    EXPECT_EQ(documented_public, !needs_credentials)
+        << "anonymous " << anonymous.status << ", with a key " << keyed.status;
+    if (anonymous.status == 401 || keyed.status == 401) {
+      EXPECT_TRUE(responses.contains("401"));
+    }
+    if (needs_credentials) {
+      ++needing_credentials;
+      EXPECT_TRUE(responses.contains("403"));
+    }
+    // A body past the route's limit (declared, so refused before it is read).
+    if (route.method != "GET" && route.max_body > 0 && route.max_body <= 256 * 1024) {
+      s().ResetLimits();
+      HttpResponse big = s().Do(route.method, path, Bearer(c().owner_rw_key),
+                                std::string(route.max_body + 1, ' '));
+      EXPECT_EQ(big.status, 413);
+      EXPECT_TRUE(responses.contains("413"));
+    }
+    if (route.method != "GET" && route.max_body > 0) {
+      EXPECT_TRUE(responses.contains("413"));
+    }
+  }
+  // /metrics, logout, the password change and the org list among them.
+  EXPECT_GT(needing_credentials, 30);
+  for (const char* path : {"/metrics", "/v1/orgs"}) {
+    EXPECT_FALSE(doc.at("paths").at(path).at("get").as_object().contains("security")) << path;
+  }
+  for (const char* method : {"post", "put"}) {
+    const char* path = std::string_view(method) == "post" ? "/v1/orgs/{org}/workflows"
+                                                          : "/v1/orgs/{org}/workflows/{id}";
+    const bj::object& content =
+        doc.at("paths").at(path).at(method).at("requestBody").at("content").as_object();
+    EXPECT_TRUE(content.contains("application/json")) << method;
+    EXPECT_TRUE(content.contains("application/yaml")) << method;
+  }
+  EXPECT_TRUE(doc.at("paths").at("/readyz").at("get").at("responses").as_object().contains("503"));
+  auto query = [&](const char* path) {
+    std::set<std::string> names;
+    for (const auto& p : doc.at("paths").at(path).at("get").at("parameters").as_array()) {
+      if (Str(p, "in") == "query") names.insert(Str(p, "name"));
+    }
+    return names;
+  };
+  using Names = std::set<std::string>;
+  EXPECT_EQ(query("/v1/orgs/{org}/runs"), (Names{"workflow", "status", "limit", "cursor"}));
+  EXPECT_EQ(query("/v1/orgs/{org}/audit"), (Names{"after", "limit", "cursor"}));
+  EXPECT_EQ(query("/v1/orgs/{org}/workflows/{id}/versions"), (Names{"limit", "cursor"}));
 }
 
 TEST_F(ApiTest, MetricsNeedAuthentication) {

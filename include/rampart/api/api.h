@@ -186,8 +186,10 @@ void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_i
 std::vector<std::pair<std::string, int64_t>> WebhookOutcomeCounts(const WebhookReceiver& receiver);
 
 // Outbound execution hooks of a run (handlers in hooks.cc, routed by api.cc).
+// The list is paged by the request's limit and cursor (next_cursor), as every list is.
 Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& org_id,
-                                             const std::string& run_id);
+                                             const std::string& run_id,
+                                             const server::Request& request);
 Result<server::Response> RedeliverRunHooksHandler(
     store::Tx& tx, const std::string& org_id, const std::string& run_id,
     const boost::json::object& body, store::Millis now,

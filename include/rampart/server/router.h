@@ -22,6 +22,9 @@ struct Route {
   std::string operation_id;  // OpenAPI operationId, unique per table
   std::string summary;
   std::string permission;    // "" = none. Informational here; enforced by the layer above.
+  // Needs credentials even without a permission (e.g. /metrics, logout): documented with
+  // the API's security schemes and 401/403, like a route with a permission.
+  bool authenticated = false;
   size_t max_body = 1 << 20;  // bytes; larger bodies are answered 413 before being read
   // Optional: a tighter limit for one request, decided once its head is known (path
   // params and headers filled, no body byte read yet; `declared` is the Content-Length,
@@ -35,6 +38,13 @@ struct Route {
   std::vector<std::string> body_fields;  // allowlisted body fields, for docs
   int success_status = 200;
   std::vector<int> other_success_statuses;  // further 2xx answers of the route, for docs
+  // Further error answers of the route, for docs (e.g. the 401 of a bad setup token or
+  // webhook signature on a route without API credentials, the 503 of /readyz).
+  std::vector<int> other_error_statuses;
+  // Query parameters the route reads (optional strings), for docs.
+  std::vector<std::string> query_parameters;
+  // The media types of the request body the route reads (with request_schema).
+  std::vector<std::string> request_media_types = {"application/json"};
   // Exactly one of handler / async_handler is set.
   // Called on a server thread; may block briefly. Exceptions are caught and become a
   // generic 500 (the message is never sent). Must be thread-safe.
