@@ -276,6 +276,28 @@ class RunServiceTest : public ::testing::Test {
     return run;
   }
 
+  // The audit event an API submission carries (run.start by a user of org_a).
+  static store::AuditEvent RunStartEvent() {
+    store::AuditEvent event;
+    event.org_id = "org_a";
+    event.actor = "user:usr_test";
+    event.action = "run.start";
+    event.outcome = "success";
+    event.details = "{}";
+    return event;
+  }
+
+  std::vector<store::AuditEvent> AuditOf(const std::string& org) {
+    std::vector<store::AuditEvent> events;
+    EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+                        auto listed = tx.ListAudit(org, 0, 100);
+                        if (!listed.ok()) return listed.error();
+                        events = std::move(*listed);
+                        return Status::Ok();
+                      }).ok());
+    return events;
+  }
+
   int64_t CountStatus(const std::string& status) {
     int64_t n = -1;
     Status st = store_->Read([&](store::Tx& tx) -> Status {
@@ -713,13 +735,7 @@ TEST_F(RunServiceTest, InlineRunIsCommittedOnceStraightAsFinal) {
   Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 21})"));
   s.may_run_inline = true;
 #ifdef RAMPART_RUNS_WITH_SQLITE
-  store::AuditEvent event;
-  event.org_id = "org_a";
-  event.actor = "user:usr_test";
-  event.action = "run.start";
-  event.outcome = "success";
-  event.details = "{}";
-  s.audit = event;
+  s.audit = RunStartEvent();
 #endif
   std::string in_commit_status;
   s.in_commit = [&](store::Tx&, const store::Run& run) {
@@ -750,13 +766,7 @@ TEST_F(RunServiceTest, InlineRunIsCommittedOnceStraightAsFinal) {
   EXPECT_EQ(service.Stats().succeeded, 1);
   EXPECT_EQ(service.Stats().running, 0);
 #ifdef RAMPART_RUNS_WITH_SQLITE
-  std::vector<store::AuditEvent> events;
-  ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
-                       auto listed = tx.ListAudit("org_a", 0, 100);
-                       if (!listed.ok()) return listed.error();
-                       events = std::move(*listed);
-                       return Status::Ok();
-                     }).ok());
+  const std::vector<store::AuditEvent> events = AuditOf("org_a");
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].action, "run.start");
   EXPECT_EQ(events[0].target, run->id);
@@ -789,13 +799,7 @@ TEST_F(RunServiceTest, AnInlineRunPastItsBudgetIsHandedToAWorkerAndFinishesThere
   Submission s = Sub("org_a", "double", 1, bj::parse(R"({"n": 21})"));
   s.may_run_inline = true;
 #ifdef RAMPART_RUNS_WITH_SQLITE
-  store::AuditEvent event;
-  event.org_id = "org_a";
-  event.actor = "user:usr_test";
-  event.action = "run.start";
-  event.outcome = "success";
-  event.details = "{}";
-  s.audit = event;
+  s.audit = RunStartEvent();
 #endif
   int in_commit_calls = 0;
   s.in_commit = [&](store::Tx&, const store::Run& run) {
@@ -823,13 +827,7 @@ TEST_F(RunServiceTest, AnInlineRunPastItsBudgetIsHandedToAWorkerAndFinishesThere
   EXPECT_EQ(stored->status, "succeeded");
   EXPECT_EQ(stored->attempts, 1);
 #ifdef RAMPART_RUNS_WITH_SQLITE
-  std::vector<store::AuditEvent> events;
-  ASSERT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
-                       auto listed = tx.ListAudit("org_a", 0, 100);
-                       if (!listed.ok()) return listed.error();
-                       events = std::move(*listed);
-                       return Status::Ok();
-                     }).ok());
+  const std::vector<store::AuditEvent> events = AuditOf("org_a");
   ASSERT_EQ(events.size(), 1u) << "one run.start, not one per attempt";
 #endif
   // Within the budget nothing changes: it runs inline, final at once.
