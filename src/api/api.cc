@@ -25,6 +25,7 @@
 #include "rampart/audit/chain.h"
 #include "rampart/auth/support_grant.h"
 #include "rampart/core/json.h"
+#include "rampart/net/egress.h"
 #include "rampart/core/worker_pool.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/password.h"
@@ -542,8 +543,11 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        std::nullopt, false, {}, 0, h(&Impl::ListOrgs)},
       {"GET", "/v1/orgs/{org}", "getOrg", "One org", A::kOrg, std::nullopt, false, {}, 0,
        h(&Impl::GetOrg)},
-      {"PATCH", "/v1/orgs/{org}", "updateOrg", "Rename an org or change its run concurrency",
-       A::kOrg, P::kOrgWrite, true, {"name", "max_concurrent_runs"}, kSmall, h(&Impl::UpdateOrg)},
+      {"PATCH", "/v1/orgs/{org}", "updateOrg",
+       "Rename an org, change its run concurrency or its egress rules (which only narrow "
+       "the server's)",
+       A::kOrg, P::kOrgWrite, true, {"name", "max_concurrent_runs", "egress"}, kSmall,
+       h(&Impl::UpdateOrg)},
       {"GET", "/v1/orgs/{org}/support-grants", "listSupportGrants",
        "Support grants of the org and their status (never their tokens)", A::kOrg,
        P::kOrgWrite, false, {}, 0, h(&Impl::ListSupportGrants)},
@@ -1406,6 +1410,31 @@ Result<Response> Api::Impl::UpdateOrg(Call& call) {
     }
     org.max_concurrent_runs = static_cast<int>(v->as_int64());
     changes["max_concurrent_runs"] = org.max_concurrent_runs;
+  }
+  if (const value* v = call.body.if_contains("egress"); v != nullptr) {
+    // The whole rule set is replaced ({} removes every rule). Org rules only narrow the
+    // server's policy: allow_cidrs is refused (net::ParseOrgEgressRules).
+    if (!v->is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument, "egress must be an object");
+    }
+    auto rules = net::ParseOrgEgressRules(v->as_object());
+    if (!rules.ok()) return rules.error();
+    // The audit event names the rules that changed (set, altered or removed), not their
+    // values.
+    auto before = json::Parse(org.egress);
+    const object previous =
+        before.ok() && before->is_object() ? before->as_object() : object();
+    array fields;
+    for (const char* rule :
+         {"allow_http", "allow_domains", "deny_domains", "allow_ports"}) {
+      const value* now = v->as_object().if_contains(rule);
+      const value* was = previous.if_contains(rule);
+      if ((now == nullptr) != (was == nullptr) || (now != nullptr && *now != *was)) {
+        fields.emplace_back(rule);
+      }
+    }
+    changes["egress"] = std::move(fields);
+    org.egress = json::Serialize(*v);
   }
   if (Status s = call.tx->UpdateOrg(org); !s.ok()) return s.error();
   if (Status s = call.Audit("org.update", org.id, changes); !s.ok()) return s.error();

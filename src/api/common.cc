@@ -225,10 +225,19 @@ boost::json::object ListBody(boost::json::array items, std::string_view store_ne
 }
 
 boost::json::object OrgJson(const store::Org& org) {
+  // The stored rules were validated when set; a row that does not parse shows as null
+  // (and outbound calls of the org fail closed, see net::ParseStoredOrgEgressRules).
+  boost::json::value egress = boost::json::object();
+  if (!org.egress.empty() && org.egress != "{}") {
+    auto parsed = json::Parse(org.egress);
+    egress = parsed.ok() && parsed->is_object() ? std::move(parsed).value()
+                                                : boost::json::value(nullptr);
+  }
   return {{"id", org.id},
           {"slug", org.slug},
           {"name", org.name},
           {"max_concurrent_runs", org.max_concurrent_runs},
+          {"egress", std::move(egress)},
           {"created_at", TimeValue(org.created_at)}};
 }
 

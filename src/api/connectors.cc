@@ -1059,8 +1059,10 @@ namespace {
 // Owns the per-run source behind the resolver the engine sees.
 class OwningResolver final : public actions::ConnectorResolver {
  public:
-  explicit OwningResolver(std::unique_ptr<ConnectorSource> source)
-      : source_(std::move(source)), resolver_(*source_) {}
+  OwningResolver(std::unique_ptr<ConnectorSource> source, store::Store& store,
+                 std::string org_id)
+      : source_(std::move(source)), resolver_(*source_), store_(store),
+        org_id_(std::move(org_id)) {}
   Result<actions::ConnectorSecrets> Resolve(std::string_view connector_id,
                                             std::string_view workflow,
                                             std::string_view step_path) const override {
@@ -1070,19 +1072,42 @@ class OwningResolver final : public actions::ConnectorResolver {
                        std::string_view value, std::string_view step_path) const override {
     return resolver_.ReplaceSecret(connector_id, field, value, step_path);
   }
+  // Read at every outbound call rather than once per run or cached: one primary-key read
+  // next to an HTTP request, and a PATCH that committed can never be missed.
+  Result<net::EgressPolicy> OrgEgress(const net::EgressPolicy& server) const override {
+    auto rules = LoadOrgEgressRules(store_, org_id_);
+    if (!rules.ok()) return std::move(rules).error();
+    return server.Narrow(*rules);
+  }
 
  private:
   std::unique_ptr<ConnectorSource> source_;
   SourceConnectorResolver resolver_;
+  store::Store& store_;
+  std::string org_id_;
 };
 
 }  // namespace
+
+Result<net::EgressRules> LoadOrgEgressRules(store::Store& store, std::string_view org_id) {
+  std::optional<store::Org> org;
+  Status read = store.Read([&](store::Tx& tx) -> Status {
+    auto got = tx.GetOrg(org_id);
+    if (!got.ok()) return got.error();
+    org = std::move(got).value();
+    return Status::Ok();
+  });
+  if (!read.ok()) return read.error();
+  if (!org) return MakeError(ErrorCode::kNotFound, "org not found");
+  return net::ParseStoredOrgEgressRules(org->egress);
+}
 
 runs::RunServices ServerRunServices(store::Store& store, crypto::Keyring& keyring, Clock& clock,
                                     const store::Run& run) {
   runs::RunServices services;
   services.connectors = std::make_unique<OwningResolver>(
-      std::make_unique<StoreConnectorSource>(store, keyring, clock, run.org_id, run.id));
+      std::make_unique<StoreConnectorSource>(store, keyring, clock, run.org_id, run.id), store,
+      run.org_id);
   services.security = std::make_unique<AuditSecurityEvents>(store, clock, run.org_id);
   return services;
 }

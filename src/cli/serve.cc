@@ -213,7 +213,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   builtin_options.data_dir = data_dir;  // db.query: one database per org under <data>/db
   actions::Registry registry = actions::BuiltinRegistry(builtin_options);
   // Outbound execution hooks: deliveries are inserted with the run's final status and
-  // sent by a background dispatcher through the SSRF guard under the org's egress policy,
+  // sent by a background dispatcher through the SSRF guard under the server egress policy
+  // narrowed by the org rules (read per attempt) and the signing connector rules,
   // signed with the hook's webhook_secret connector (decrypted per attempt, audited).
   // One client (thread-safe) for the server's own outbound calls: hooks and audit forwarding.
   net::SystemResolver outbound_resolver;

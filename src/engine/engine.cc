@@ -178,6 +178,11 @@ class RecordingResolver final : public actions::ConnectorResolver {
     return inner_->ReplaceSecret(connector_id, field, value, step_path);
   }
 
+  Result<net::EgressPolicy> OrgEgress(const net::EgressPolicy& server) const override {
+    if (inner_ == nullptr) return server;
+    return inner_->OrgEgress(server);
+  }
+
  private:
   const actions::ConnectorResolver* inner_;
   redact::SecretSet& secrets_;

@@ -95,6 +95,19 @@ HookDispatcher::HookDispatcher(store::Store& store, net::HttpClient& client,
 
 HookDispatcher::~HookDispatcher() { Stop(); }
 
+Result<net::EgressRules> HookDispatcher::OrgEgressRules(const std::string& org_id) {
+  std::optional<store::Org> org;
+  Status read = store_.Read([&](store::Tx& tx) -> Status {
+    auto got = tx.GetOrg(org_id);
+    if (!got.ok()) return got.error();
+    org = std::move(got).value();
+    return Status::Ok();
+  });
+  if (!read.ok()) return read.error();
+  if (!org) return MakeError(ErrorCode::kNotFound, "org not found");
+  return net::ParseStoredOrgEgressRules(org->egress);
+}
+
 void HookDispatcher::Start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable() || stopping_) return;
@@ -180,8 +193,11 @@ Status HookDispatcher::Attempt(const store::HookDelivery& delivery) {
   if (!credentials.ok()) {
     outcome.error = std::string(credentials.error().code_name()) +
                     ": signing secret unavailable: " + credentials.error().message;
+  } else if (auto org = OrgEgressRules(delivery.org_id); !org.ok()) {
+    outcome.error = std::string(org.error().code_name()) +
+                    ": the org's egress rules are unavailable: " + org.error().message;
   } else {
-    outcome = Send(delivery, credentials->key, egress_.Narrow(credentials->egress));
+    outcome = Send(delivery, credentials->key, egress_.Narrow(*org).Narrow(credentials->egress));
   }
   if (outcome.error.size() > kMaxErrorLength) outcome.error.resize(kMaxErrorLength);
 

@@ -370,6 +370,50 @@ TEST_F(DispatcherTest, DeniedDestinationsAreNeverConnectedTo) {
   EXPECT_TRUE(receiver_.received().empty());
 }
 
+// Hook deliveries obey the org's egress rules (read at each attempt), on top of the
+// server's policy that allows the receiver; rules that cannot be read send nothing.
+TEST_F(DispatcherTest, OrgEgressRulesNarrowEveryAttempt) {
+  resolver_.Add("hooks.test", {*net::ParseIp("127.0.0.1")});
+  const std::string port = std::to_string(receiver_.port());
+  auto set_rules = [&](const std::string& egress) {
+    ASSERT_TRUE(store_
+                    ->Write([&](store::Tx& tx) -> Status {
+                      store::Org org = **tx.GetOrg("org_a");
+                      org.egress = egress;
+                      return tx.UpdateOrg(org);
+                    })
+                    .ok());
+  };
+  int n = 0;
+  for (const std::string& rules :
+       {std::string(R"({"deny_domains":["hooks.test"]})"),
+        std::string(R"({"allow_domains":["other.test"]})"),
+        std::string(R"({"allow_ports":[443]})"), std::string(R"({"allow_http":false})"),
+        std::string("not json")}) {
+    SCOPED_TRACE(rules);
+    set_rules(rules);
+    auto ids = FinishRun("run_org" + std::to_string(n++), "http://hooks.test:" + port + "/hook");
+    ASSERT_TRUE(Dispatcher()->RunOnce().ok());
+    auto attempts = Attempts(ids[0]);
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].status_code, 0);
+    if (rules == "not json") {
+      EXPECT_EQ(attempts[0].error.rfind("internal", 0), 0u) << attempts[0].error;
+    } else {
+      EXPECT_EQ(attempts[0].error.rfind("ssrf_blocked", 0), 0u) << attempts[0].error;
+    }
+    EXPECT_EQ(Delivery(ids[0]).status, "pending");
+  }
+  EXPECT_TRUE(receiver_.received().empty());
+  // Rules that include the receiver let the next delivery through.
+  set_rules(R"({"allow_domains":["hooks.test"],"allow_ports":[)" + port + "]}");
+  auto ids = FinishRun("run_org_ok", "http://hooks.test:" + port + "/hook");
+  ASSERT_TRUE(Dispatcher()->RunOnce().ok());
+  EXPECT_EQ(Delivery(ids[0]).status, "delivered");
+  EXPECT_FALSE(receiver_.received().empty());
+  EXPECT_EQ(non_loopback_connects_.load(), 0);
+}
+
 TEST_F(DispatcherTest, AMissingSecretIsAFailedAttemptNotASend) {
   store::Run run;
   run.org_id = "org_a";

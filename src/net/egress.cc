@@ -211,4 +211,24 @@ Result<EgressPolicy> ParseEgressPolicy(const bj::object& egress) {
 
 Result<EgressRules> ParseEgressRules(const bj::object& egress) { return ParseRules(egress); }
 
+Result<EgressRules> ParseOrgEgressRules(const bj::object& egress) {
+  if (egress.contains("allow_cidrs")) {
+    return Bad("allow_cidrs",
+               "is not an org rule: org rules only narrow the server's policy (an owner may "
+               "widen the denied ranges per connector)");
+  }
+  return ParseRules(egress);
+}
+
+Result<EgressRules> ParseStoredOrgEgressRules(std::string_view stored) {
+  if (stored.empty() || stored == "{}") return EgressRules{};
+  auto v = json::Parse(stored);
+  if (!v.ok() || !v->is_object()) {
+    return MakeError(ErrorCode::kInternal, "corrupted org egress rules");
+  }
+  auto rules = ParseOrgEgressRules(v->as_object());
+  if (!rules.ok()) return MakeError(ErrorCode::kInternal, "corrupted org egress rules");
+  return rules;
+}
+
 }  // namespace rampart::net

@@ -88,5 +88,55 @@ TEST(Egress, ParseErrors) {
   }
 }
 
+// Three levels: the server's policy, an org's rules, a connector's rules. What the org
+// took away a connector cannot give back (names, ports, http); only allow_cidrs stays a
+// connector's widening, and an org cannot widen at all.
+TEST(Egress, OrgRulesNarrowAndAConnectorCannotWidenThem) {
+  EgressPolicy server;
+  server.allow_http = true;
+  server.allow_ports = {443, 80, 8080};
+  auto org = ParseOrgEgressRules(bj::parse(R"({"allow_domains": ["*.acme.test"],
+      "deny_domains": ["bad.acme.test"], "allow_ports": [443], "allow_http": false})")
+                                     .as_object());
+  ASSERT_TRUE(org.ok()) << org.error().message;
+  EgressPolicy o = server.Narrow(*org);
+  EXPECT_TRUE(Check(o, "https://api.acme.test/").ok());
+  EXPECT_EQ(Check(o, "https://other.test/").error().code, ErrorCode::kSsrfBlocked);
+  EXPECT_EQ(Check(o, "https://bad.acme.test/").error().code, ErrorCode::kSsrfBlocked);
+  EXPECT_EQ(Check(o, "https://api.acme.test:8080/").error().code, ErrorCode::kSsrfBlocked);
+  EXPECT_EQ(Check(o, "http://api.acme.test/").error().code, ErrorCode::kSsrfBlocked);
+
+  auto connector = ParseEgressRules(bj::parse(R"({"allow_domains": ["other.test",
+      "bad.acme.test"], "allow_ports": [443, 8080], "allow_http": true})")
+                                        .as_object());
+  ASSERT_TRUE(connector.ok());
+  EgressPolicy c = o.Narrow(*connector);
+  EXPECT_EQ(Check(c, "https://other.test/").error().code, ErrorCode::kSsrfBlocked);
+  EXPECT_EQ(Check(c, "https://bad.acme.test/").error().code, ErrorCode::kSsrfBlocked);
+  EXPECT_EQ(Check(c, "https://api.acme.test/").error().code, ErrorCode::kSsrfBlocked);
+  EXPECT_EQ(c.allow_ports, (std::vector<uint16_t>{443}));
+  EXPECT_FALSE(c.allow_http);
+
+  // An org list disjoint from a later connector list still allows no name at all.
+  auto disjoint = ParseEgressRules(bj::parse(R"({"allow_domains": ["x.test"]})").as_object());
+  ASSERT_TRUE(disjoint.ok());
+  EXPECT_EQ(Check(o.Narrow(*disjoint), "https://x.test/").error().code, ErrorCode::kSsrfBlocked);
+  EXPECT_EQ(Check(o.Narrow(*disjoint), "https://api.acme.test/").error().code,
+            ErrorCode::kSsrfBlocked);
+}
+
+TEST(Egress, OrgRulesRefuseAllowCidrsAndUnknownFields) {
+  for (const char* s : {R"({"allow_cidrs": ["127.0.0.1/32"]})", R"({"allow_cidrs": []})",
+                        R"({"proxy": "x"})", R"({"allow_ports": [70000]})"}) {
+    auto r = ParseOrgEgressRules(bj::parse(s).as_object());
+    ASSERT_FALSE(r.ok()) << s;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << s;
+  }
+  auto cidrs = ParseOrgEgressRules(bj::parse(R"({"allow_cidrs": ["10.0.0.0/8"]})").as_object());
+  ASSERT_FALSE(cidrs.ok());
+  EXPECT_NE(cidrs.error().message.find("egress.allow_cidrs"), std::string::npos);
+  EXPECT_TRUE(ParseOrgEgressRules(bj::object()).ok());
+}
+
 }  // namespace
 }  // namespace rampart::net

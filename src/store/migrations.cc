@@ -330,6 +330,12 @@ WHEN OLD.seq > coalesce((SELECT CAST(substr(value, 4, instr(substr(value, 4), ':
                          WHERE key = 'audit.checkpoint' AND substr(value, 1, 3) = 'v1:'), 0)
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 )sql",
+    // 14: per-org egress rules (spec/security.md section 5): a JSON object that narrows the
+    // server's egress policy for every outbound call of the org's runs and hooks. Existing
+    // orgs get {} (no narrowing: what they had before).
+    R"sql(
+ALTER TABLE orgs ADD COLUMN egress TEXT NOT NULL DEFAULT '{}';
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -208,6 +208,51 @@ TEST_F(SqliteStoreTest, UsersFromBeforeTheMustChangeMigrationAreNotFlagged) {
   EXPECT_FALSE((*old)->must_change_password);
 }
 
+TEST_F(SqliteStoreTest, OrgEgressRulesAreStoredPerOrgAndSurviveReopen) {
+  SeedTwoOrgs();
+  // A new org, and every org from before the egress migration, has no rules.
+  auto a = ReadWith(store(), [](Tx& tx) { return tx.GetOrg("org_a"); });
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->egress, "{}");
+  Org changed = **a;
+  changed.egress = R"({"deny_domains":["evil.test"]})";
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.UpdateOrg(changed); }).ok());
+  Open();  // a restart
+  auto again = ReadWith(store(), [](Tx& tx) { return tx.GetOrg("org_a"); });
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->egress, R"({"deny_domains":["evil.test"]})");
+  auto by_slug = ReadWith(store(), [](Tx& tx) { return tx.GetOrgBySlug("slug-a"); });
+  ASSERT_TRUE(by_slug.ok() && by_slug->has_value());
+  EXPECT_EQ((*by_slug)->egress, (*again)->egress);
+  auto listed = ReadWith(store(), [](Tx& tx) { return tx.ListOrgsOfUser("usr_a"); });
+  ASSERT_TRUE(listed.ok() && listed->size() == 1u);
+  EXPECT_EQ((*listed)[0].egress, (*again)->egress);
+  // The other org is untouched.
+  auto b = ReadWith(store(), [](Tx& tx) { return tx.GetOrg("org_b"); });
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->egress, "{}");
+}
+
+TEST_F(SqliteStoreTest, OrgsFromBeforeTheEgressMigrationHaveNoRules) {
+  store_.reset();
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    std::remove(file.c_str());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_TRUE(ApplyMigrationsUpToForTest(db, 13).ok());
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
+                         "VALUES ('org_old', 'old', 'Old', 10, 1)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Open();
+  auto old = ReadWith(store(), [](Tx& tx) { return tx.GetOrg("org_old"); });
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_EQ((*old)->egress, "{}");
+}
+
 TEST_F(SqliteStoreTest, ApiKeysAndIsolation) {
   SeedTwoOrgs();
   ApiKey key{"key_1", "org_a", "usr_a", "ci", "hash1", "rpk_ab...yz", "read", 10,

@@ -146,11 +146,11 @@ Status ChangedOne(Stmt& stmt, const char* what) {
 
 // ---- Orgs, users, memberships, sessions -------------------------------------------------
 
-constexpr const char* kOrgColumns = "id, slug, name, max_concurrent_runs, created_at";
+constexpr const char* kOrgColumns = "id, slug, name, max_concurrent_runs, created_at, egress";
 
 Org ReadOrg(const Stmt& s) {
   return Org{s.ColText(0), s.ColText(1), s.ColText(2), static_cast<int>(s.ColInt(3)),
-             s.ColInt(4)};
+             s.ColInt(4), s.ColText(5)};
 }
 
 User ReadUser(const Stmt& s) {
@@ -240,35 +240,37 @@ AuditEvent ReadAudit(const Stmt& s) {
 
 Status SqliteTx::InsertOrg(const Org& org) {
   Stmt s(conn_,
-         "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
-         "VALUES (?, ?, ?, ?, ?)");
+         "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at, egress) "
+         "VALUES (?, ?, ?, ?, ?, ?)");
   return s.Text(org.id).Text(org.slug).Text(org.name).Int(org.max_concurrent_runs)
-      .Int(org.created_at).Run();
+      .Int(org.created_at).Text(org.egress).Run();
 }
 
 Status SqliteTx::UpdateOrg(const Org& org) {
-  Stmt s(conn_, "UPDATE orgs SET name = ?, max_concurrent_runs = ? WHERE id = ?");
-  Status status = s.Text(org.name).Int(org.max_concurrent_runs).Text(org.id).Run();
+  Stmt s(conn_, "UPDATE orgs SET name = ?, max_concurrent_runs = ?, egress = ? WHERE id = ?");
+  Status status =
+      s.Text(org.name).Int(org.max_concurrent_runs).Text(org.egress).Text(org.id).Run();
   if (!status.ok()) return status;
   return ChangedOne(s, "org not found");
 }
 
 Result<std::optional<Org>> SqliteTx::GetOrg(std::string_view org_id) {
-  Stmt s(conn_, "SELECT id, slug, name, max_concurrent_runs, created_at FROM orgs WHERE id = ?");
+  Stmt s(conn_,
+         "SELECT id, slug, name, max_concurrent_runs, created_at, egress FROM orgs WHERE id = ?");
   s.Text(org_id);
   return QueryOne<Org>(s, ReadOrg);
 }
 
 Result<std::optional<Org>> SqliteTx::GetOrgBySlug(std::string_view slug) {
   Stmt s(conn_,
-         "SELECT id, slug, name, max_concurrent_runs, created_at FROM orgs WHERE slug = ?");
+         "SELECT id, slug, name, max_concurrent_runs, created_at, egress FROM orgs WHERE slug = ?");
   s.Text(slug);
   return QueryOne<Org>(s, ReadOrg);
 }
 
 Result<std::vector<Org>> SqliteTx::ListOrgsOfUser(std::string_view user_id) {
   Stmt s(conn_,
-         "SELECT o.id, o.slug, o.name, o.max_concurrent_runs, o.created_at "
+         "SELECT o.id, o.slug, o.name, o.max_concurrent_runs, o.created_at, o.egress "
          "FROM memberships m JOIN orgs o ON o.id = m.org_id "
          "WHERE m.user_id = ? ORDER BY o.created_at, o.id");
   s.Text(user_id);

@@ -23,15 +23,29 @@ ApiServer::ApiServer(ApiServerOptions options) : clock_(options.start) {
   store_ = std::move(store).value();
   if (options.wrap_api_store) api_store_ = options.wrap_api_store(*store_);
 
-  registry_ = actions::BuiltinRegistry();
+  actions::BuiltinOptions builtin;
+  builtin.http = options.outbound;
+  builtin.egress = options.egress;
+  registry_ = actions::BuiltinRegistry(builtin);
   devnull_ = std::fopen("/dev/null", "w");
   if (devnull_ == nullptr) std::abort();
   log_ = std::make_unique<engine::StreamLogSink>(devnull_);
   server_log_ = std::make_unique<cli::JsonLog>(devnull_, no_secrets_, &org_log_);
+  if (!options.keyring_master_key.empty()) {
+    key_store_ = std::make_unique<api::StoreKeyStore>(*store_);
+    keyring_ = std::make_unique<crypto::Keyring>(options.keyring_master_key, *key_store_,
+                                                 SystemRandom(), clock_);
+  }
   runs::RunEnvironment env;
   env.actions = &registry_;
   env.log = log_.get();
   if (options.runs_on_manual_clock) env.clock = &clock_;
+  if (options.per_run_services) {
+    if (options.keyring_master_key.empty()) std::abort();
+    env.per_run = [this](const store::Run& run) {
+      return api::ServerRunServices(*store_, *keyring_, clock_, run);
+    };
+  }
   runs_ = std::make_unique<runs::RunService>(*store_, env, options.runs);
   if (!runs_->Start().ok()) std::abort();
   cache_ = std::make_unique<runs::WorkflowCache>(*store_);
@@ -53,11 +67,6 @@ ApiServer::ApiServer(ApiServerOptions options) : clock_(options.start) {
   });
 
   authenticator_ = std::make_unique<auth::Authenticator>(options.auth, clock_);
-  if (!options.keyring_master_key.empty()) {
-    key_store_ = std::make_unique<api::StoreKeyStore>(*store_);
-    keyring_ = std::make_unique<crypto::Keyring>(options.keyring_master_key, *key_store_,
-                                                 SystemRandom(), clock_);
-  }
   if (options.setup_token) options.api.setup_token_path = dir_ + "/setup-token";
   setup_token_path_ = options.api.setup_token_path;
 

@@ -55,6 +55,14 @@ struct ApiServerOptions {
   // server, destroyed before the store); the runs and store() still use the store itself.
   std::function<std::unique_ptr<store::Store>(store::Store& store)> wrap_api_store{};
   int http_threads = 2;
+  // The outbound client of http.request and webhook.send, and the server's egress policy
+  // (the configuration file's `egress`); null: the defaults (BuiltinOptions).
+  std::shared_ptr<net::HttpClient> outbound{};
+  std::shared_ptr<const net::EgressPolicy> egress{};
+  // Runs get the per-run services `rampart serve` gives them (api::ServerRunServices:
+  // the org's connectors and egress rules, audited security events). Needs
+  // keyring_master_key.
+  bool per_run_services = false;
 };
 
 class ApiServer {

@@ -14,11 +14,11 @@
 
 #include "rampart/core/clock.h"
 #include "rampart/core/result.h"
+#include "rampart/net/egress.h"
 #include "rampart/schema/schema.h"
 
 namespace rampart::net {
 class HttpClient;
-struct EgressPolicy;
 }  // namespace rampart::net
 
 namespace rampart::actions {
@@ -34,9 +34,10 @@ struct ConnectorSecrets {
   boost::json::object egress;  // the connector's egress rules (may only narrow the org's)
 };
 
-// How an action reaches the connector its step names (`connector: <id>`). Implemented
-// by the layer that owns connectors (api: ConnectorSource), so actions do not depend on
-// it. Must be thread-safe.
+// How an action reaches what its run's org owns: the connector its step names
+// (`connector: <id>`) and the org's egress rules. Implemented by the layer that owns
+// connectors and orgs (api: ConnectorSource), so actions do not depend on it. Must be
+// thread-safe.
 class ConnectorResolver {
  public:
   virtual ~ConnectorResolver() = default;
@@ -59,6 +60,16 @@ class ConnectorResolver {
                                std::string_view value, std::string_view step_path) const {
     (void)connector_id, (void)field, (void)value, (void)step_path;
     return MakeError(ErrorCode::kInternal, "connector secrets cannot be updated here");
+  }
+
+  // `server` (the configuration file's egress policy) narrowed by the egress rules of the
+  // run's org (PATCH /v1/orgs/{org} `egress`), read at each call so that a change that
+  // committed applies to the next outbound request. Every outbound call of a run starts
+  // from this, then a connector's rules narrow it further. An error (the org's rules
+  // cannot be read) fails the step: no request is sent. Default: `server` unchanged (a
+  // local run has no org).
+  virtual Result<net::EgressPolicy> OrgEgress(const net::EgressPolicy& server) const {
+    return server;
   }
 };
 
@@ -118,8 +129,9 @@ Registry BuiltinRegistry();
 struct BuiltinOptions {
   // http.request and webhook.send. Null: a CurlHttpClient over the system resolver.
   std::shared_ptr<net::HttpClient> http;
-  // The org's egress policy (configuration file `egress`). Null: the defaults (https
-  // only, ports 443 and 80, no exceptions to the denied ranges).
+  // The server's egress policy (configuration file `egress`), which each run's org rules
+  // (ConnectorResolver::OrgEgress) and then a connector's narrow. Null: the defaults
+  // (https only, ports 443 and 80, no exceptions to the denied ranges).
   std::shared_ptr<const net::EgressPolicy> egress;
   // webhook.send message ids. Null: SystemRandom().
   Random* random = nullptr;

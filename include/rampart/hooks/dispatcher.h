@@ -12,7 +12,9 @@
 // second ScrubJson pass is possible here - nothing else enters the payload.
 //
 // HookDispatcher sends due deliveries from a background thread through the SSRF-guarded
-// client (net::HttpClient) under the org's egress policy narrowed by the signing
+// client (net::HttpClient) under the server's egress policy narrowed by the org's rules
+// (store::Org::egress, read at each attempt: a PATCH that committed applies to the next
+// attempt; an org whose rules cannot be read gets no request) and then by the signing
 // connector's `egress`, with Standard Webhooks headers (webhook-id = delivery id,
 // webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256>"), redirects not
 // followed. Every attempt is recorded {time, status code, latency, error}; 2xx ->
@@ -106,6 +108,8 @@ class HookDispatcher {
   Status Attempt(const store::HookDelivery& delivery);
   AttemptOutcome Send(const store::HookDelivery& delivery, std::string_view key,
                       const net::EgressPolicy& policy);
+  // The org's stored egress rules (one read by primary key); an error fails the attempt.
+  Result<net::EgressRules> OrgEgressRules(const std::string& org_id);
   store::Millis NowMs() const;
 
   store::Store& store_;

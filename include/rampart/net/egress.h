@@ -1,9 +1,11 @@
 // Egress policy (spec/interfaces.md "Configuration file" egress block, "Connectors"):
 // which destinations outbound HTTP may reach.
 //
-// The org's policy (from the configuration file) is an EgressPolicy; a connector's
-// `egress` object is a set of EgressRules that may only narrow it - except allow_cidrs,
-// which an owner may widen per connector (spec/interfaces.md).
+// The server's policy (from the configuration file) is an EgressPolicy. An org's `egress`
+// (PATCH /v1/orgs/{org}) and a connector's `egress` are EgressRules; every outbound call
+// of an org's run uses server.Narrow(org).Narrow(connector). Org rules may only narrow
+// (no allow_cidrs); a connector's may too - except allow_cidrs, which an owner may widen
+// per connector (spec/interfaces.md).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -59,6 +61,12 @@ struct EgressPolicy {
 Result<EgressPolicy> ParseEgressPolicy(const boost::json::object& egress);
 // A connector's `egress` object, same fields, all optional.
 Result<EgressRules> ParseEgressRules(const boost::json::object& egress);
+// An org's `egress` object: a connector's fields except allow_cidrs (kInvalidArgument
+// naming it): widening the denied ranges stays a per-connector owner decision.
+Result<EgressRules> ParseOrgEgressRules(const boost::json::object& egress);
+// The same, from the JSON text the store keeps (store::Org::egress). A row that does not
+// parse is kInternal "corrupted org egress rules": the caller fails closed (no request).
+Result<EgressRules> ParseStoredOrgEgressRules(std::string_view stored);
 
 // "*.example.com" matches any name strictly below example.com; other patterns match
 // exactly. `host` and `pattern` are compared case-insensitively, one trailing dot ignored.

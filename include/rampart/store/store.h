@@ -47,6 +47,9 @@ struct Org {
   std::string name;
   int max_concurrent_runs = 10;
   Millis created_at = 0;
+  // The org's egress rules (PATCH /v1/orgs/{org} `egress`), a JSON object of
+  // net::EgressRules fields without allow_cidrs; "{}" = no narrowing of the server's policy.
+  std::string egress = "{}";
 };
 
 struct User {
@@ -294,7 +297,7 @@ class Tx {
   virtual Result<std::optional<Org>> GetOrgBySlug(std::string_view slug) = 0;
   virtual Result<std::vector<Org>> ListOrgsOfUser(std::string_view user_id) = 0;
   virtual Result<int64_t> CountOrgs() = 0;
-  // Changes name and max_concurrent_runs (by id); kNotFound when there is no such org.
+  // Changes name, max_concurrent_runs and egress (by id); kNotFound when there is no such org.
   virtual Status UpdateOrg(const Org& org) = 0;
 
   // Users.

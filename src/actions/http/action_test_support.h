@@ -67,8 +67,20 @@ class MapConnectors final : public ConnectorResolver {
     std::lock_guard lock(mu_);
     return connectors_.at(id);
   }
+  // The run's org rules (OrgEgress narrows the server's policy by them), or the error
+  // reading them gives.
+  void SetOrgEgress(Result<net::EgressRules> rules) {
+    std::lock_guard lock(mu_);
+    org_egress_ = std::move(rules);
+  }
+  Result<net::EgressPolicy> OrgEgress(const net::EgressPolicy& server) const override {
+    std::lock_guard lock(mu_);
+    if (!org_egress_.ok()) return org_egress_.error();
+    return server.Narrow(*org_egress_);
+  }
 
  private:
+  Result<net::EgressRules> org_egress_ = net::EgressRules{};
   mutable std::mutex mu_;
   mutable std::map<std::string, ConnectorSecrets> connectors_;
   mutable std::vector<std::string> derived_;

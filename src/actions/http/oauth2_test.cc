@@ -385,6 +385,36 @@ TEST_F(OAuth2Test, TheTokenRequestIsUnderTheEgressPolicy) {
   EXPECT_EQ(provider_.Requests().size(), 0u);
 }
 
+// The org's egress rules narrow the token request like the API request: a token host
+// the org denies is never contacted, even though the server and the connector allow it;
+// org rules that cannot be read send nothing at all.
+TEST_F(OAuth2Test, TheTokenRequestIsUnderTheOrgEgressRules) {
+  h_.resolver.Add("token.test", {*net::ParseIp("127.0.0.1")});
+  h_.connectors.Add(Connector(false, "token.test"));
+  auto deny = net::ParseOrgEgressRules(bj::object{{"deny_domains", bj::array{"token.test"}}});
+  ASSERT_TRUE(deny.ok());
+  h_.connectors.SetOrgEgress(*deny);
+  auto r = Call();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kSsrfBlocked) << r.error().message;
+  EXPECT_NE(r.error().message.find("token.test"), std::string::npos) << r.error().message;
+  EXPECT_EQ(provider_.Requests().size(), 0u);
+  EXPECT_EQ(provider_.Calls(), 0);
+
+  h_.connectors.SetOrgEgress(MakeError(ErrorCode::kInternal, "corrupted org egress rules"));
+  r = Call();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(provider_.Requests().size(), 0u);
+  EXPECT_EQ(provider_.Calls(), 0);
+
+  h_.connectors.SetOrgEgress(net::EgressRules{});
+  r = Call();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(provider_.Requests().size(), 1u);
+  EXPECT_EQ(provider_.Calls(), 1);
+}
+
 // Through the engine: the API echoes the Authorization header; the access token is in no
 // step output, run record or log line (the run's redaction knows it).
 class CollectingSink final : public LogSink {

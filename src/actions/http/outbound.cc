@@ -90,16 +90,16 @@ Result<std::optional<ConnectorSecrets>> LoadConnector(const Context& ctx) {
   return std::optional<ConnectorSecrets>(std::move(c).value());
 }
 
-Result<net::EgressPolicy> EffectivePolicy(const net::EgressPolicy& org,
+Result<net::EgressPolicy> EffectivePolicy(const net::EgressPolicy& policy,
                                           const ConnectorSecrets* connector) {
-  if (connector == nullptr || connector->egress.empty()) return org;
+  if (connector == nullptr || connector->egress.empty()) return policy;
   auto rules = net::ParseEgressRules(connector->egress);
   if (!rules.ok()) {
     Error e = std::move(rules).error();
     e.message = "connector '" + connector->id + "': " + e.message;
     return e;
   }
-  return org.Narrow(*rules);
+  return policy.Narrow(*rules);
 }
 
 Result<std::chrono::milliseconds> TimeLeft(const Context& ctx, double requested_seconds) {
@@ -112,10 +112,13 @@ Result<std::chrono::milliseconds> TimeLeft(const Context& ctx, double requested_
 }
 
 Result<net::EgressPolicy> ApplyCommonArgs(const Context& ctx, const bj::object& args,
-                                          const net::EgressPolicy& org,
+                                          const net::EgressPolicy& server,
                                           const ConnectorSecrets* connector,
                                           net::HttpRequest& request) {
-  auto policy = EffectivePolicy(org, connector);
+  Result<net::EgressPolicy> org =
+      ctx.connectors != nullptr ? ctx.connectors->OrgEgress(server) : server;
+  if (!org.ok()) return org;
+  auto policy = EffectivePolicy(*org, connector);
   if (!policy.ok()) return policy;
   const bj::value* allow_http = args.if_contains("allow_http");
   policy->allow_http = policy->allow_http && allow_http && allow_http->get_bool();

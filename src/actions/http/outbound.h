@@ -19,9 +19,9 @@ namespace rampart::actions::outbound {
 // names one but the run has no connectors; the resolver's error otherwise.
 Result<std::optional<ConnectorSecrets>> LoadConnector(const Context& ctx);
 
-// The org's policy narrowed by the connector's `egress` rules (kInvalidArgument when
-// they are malformed).
-Result<net::EgressPolicy> EffectivePolicy(const net::EgressPolicy& org,
+// `policy` narrowed by the connector's `egress` rules (kInvalidArgument when they are
+// malformed).
+Result<net::EgressPolicy> EffectivePolicy(const net::EgressPolicy& policy,
                                           const ConnectorSecrets* connector);
 
 // min(requested, time left before the step deadline); kTimeout when none is left.
@@ -29,9 +29,11 @@ Result<std::chrono::milliseconds> TimeLeft(const Context& ctx, double requested_
 
 // The step arguments both actions share: `allow_http` (http only when the step and the
 // policy both allow it), `timeout` (seconds, default 30, bounded by the step deadline)
-// and `max_response_bytes`. Returns the effective policy and sets the request's limits.
+// and `max_response_bytes`. Returns the effective policy - `server` narrowed by the run's
+// org rules (ctx.connectors->OrgEgress), then by the connector's - and sets the request's
+// limits.
 Result<net::EgressPolicy> ApplyCommonArgs(const Context& ctx, const boost::json::object& args,
-                                          const net::EgressPolicy& org,
+                                          const net::EgressPolicy& server,
                                           const ConnectorSecrets* connector,
                                           net::HttpRequest& request);
 
