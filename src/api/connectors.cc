@@ -15,6 +15,7 @@
 #include "rampart/audit/chain.h"
 #include "rampart/core/check.h"
 #include "rampart/core/json.h"
+#include "rampart/hooks/dispatcher.h"
 
 namespace rampart::api {
 namespace {
@@ -1075,7 +1076,7 @@ class OwningResolver final : public actions::ConnectorResolver {
   // Read at every outbound call rather than once per run or cached: one primary-key read
   // next to an HTTP request, and a PATCH that committed can never be missed.
   Result<net::EgressPolicy> OrgEgress(const net::EgressPolicy& server) const override {
-    auto rules = LoadOrgEgressRules(store_, org_id_);
+    auto rules = hooks::LoadOrgEgressRules(store_, org_id_);
     if (!rules.ok()) return std::move(rules).error();
     return server.Narrow(*rules);
   }
@@ -1088,19 +1089,6 @@ class OwningResolver final : public actions::ConnectorResolver {
 };
 
 }  // namespace
-
-Result<net::EgressRules> LoadOrgEgressRules(store::Store& store, std::string_view org_id) {
-  std::optional<store::Org> org;
-  Status read = store.Read([&](store::Tx& tx) -> Status {
-    auto got = tx.GetOrg(org_id);
-    if (!got.ok()) return got.error();
-    org = std::move(got).value();
-    return Status::Ok();
-  });
-  if (!read.ok()) return read.error();
-  if (!org) return MakeError(ErrorCode::kNotFound, "org not found");
-  return net::ParseStoredOrgEgressRules(org->egress);
-}
 
 runs::RunServices ServerRunServices(store::Store& store, crypto::Keyring& keyring, Clock& clock,
                                     const store::Run& run) {

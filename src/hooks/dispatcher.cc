@@ -95,9 +95,9 @@ HookDispatcher::HookDispatcher(store::Store& store, net::HttpClient& client,
 
 HookDispatcher::~HookDispatcher() { Stop(); }
 
-Result<net::EgressRules> HookDispatcher::OrgEgressRules(const std::string& org_id) {
+Result<net::EgressRules> LoadOrgEgressRules(store::Store& store, std::string_view org_id) {
   std::optional<store::Org> org;
-  Status read = store_.Read([&](store::Tx& tx) -> Status {
+  Status read = store.Read([&](store::Tx& tx) -> Status {
     auto got = tx.GetOrg(org_id);
     if (!got.ok()) return got.error();
     org = std::move(got).value();
@@ -193,7 +193,7 @@ Status HookDispatcher::Attempt(const store::HookDelivery& delivery) {
   if (!credentials.ok()) {
     outcome.error = std::string(credentials.error().code_name()) +
                     ": signing secret unavailable: " + credentials.error().message;
-  } else if (auto org = OrgEgressRules(delivery.org_id); !org.ok()) {
+  } else if (auto org = LoadOrgEgressRules(store_, delivery.org_id); !org.ok()) {
     outcome.error = std::string(org.error().code_name()) +
                     ": the org's egress rules are unavailable: " + org.error().message;
   } else {

@@ -163,11 +163,6 @@ class AuditSecurityEvents final : public engine::SecurityEvents {
   std::string org_id_;
 };
 
-// The egress rules of org `org_id` as stored (PATCH /v1/orgs/{org} `egress`): one read by
-// primary key. kNotFound when the org is gone; kInternal when the stored rules are
-// corrupted. Callers fail closed on an error (no request is sent).
-Result<net::EgressRules> LoadOrgEgressRules(store::Store& store, std::string_view org_id);
-
 // Both for one server run; the resolver also answers OrgEgress with the server's policy
 // narrowed by the org's rules, read from the store at each outbound call.
 runs::RunServices ServerRunServices(store::Store& store, crypto::Keyring& keyring, Clock& clock,

@@ -83,6 +83,12 @@ struct AttemptOutcome {
   std::string error;  // "" on 2xx
 };
 
+// The egress rules of org `org_id` as stored (PATCH /v1/orgs/{org} `egress`): one read by
+// primary key. kNotFound when the org is gone; kInternal when the stored rules are
+// corrupted. Callers fail closed on an error (no request is sent): hook deliveries here,
+// and the outbound steps of runs (api::ServerRunServices).
+Result<net::EgressRules> LoadOrgEgressRules(store::Store& store, std::string_view org_id);
+
 class HookDispatcher {
  public:
   HookDispatcher(store::Store& store, net::HttpClient& client, net::EgressPolicy egress,
@@ -108,8 +114,6 @@ class HookDispatcher {
   Status Attempt(const store::HookDelivery& delivery);
   AttemptOutcome Send(const store::HookDelivery& delivery, std::string_view key,
                       const net::EgressPolicy& policy);
-  // The org's stored egress rules (one read by primary key); an error fails the attempt.
-  Result<net::EgressRules> OrgEgressRules(const std::string& org_id);
   store::Millis NowMs() const;
 
   store::Store& store_;
