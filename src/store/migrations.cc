@@ -330,6 +330,13 @@ WHEN OLD.seq > coalesce((SELECT CAST(substr(value, 4, instr(substr(value, 4), ':
                          WHERE key = 'audit.checkpoint' AND substr(value, 1, 3) = 'v1:'), 0)
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 )sql",
+    // 14: account lifecycle (POST /v1/users/{user}/disable): a disabled user cannot sign
+    // in. Existing users are enabled. Disabling revokes every API key the user created,
+    // across orgs, by this index (the key's hot path reads no user row).
+    R"sql(
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX api_keys_by_user ON api_keys(user_id);
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
