@@ -59,7 +59,13 @@ enum class Access {
   kSetupToken,     // POST /v1/setup: the body carries the token
   kAuthenticated,  // any valid credential, no org
   kOrg,            // a member of the path's {org}, with the route's permission
+  kOperator,       // the server operator: the master key (spec/security.md), no org
 };
+
+bool NeedsCredentials(Access access) {
+  return access == Access::kAuthenticated || access == Access::kOrg ||
+         access == Access::kOperator;
+}
 
 bool IsStateChanging(std::string_view method) {
   return method != "GET" && method != "HEAD" && method != "OPTIONS";
@@ -435,6 +441,11 @@ class Api::Impl {
   Result<Response> ListAudit(Call& call);
   Result<Response> RunPublic(Call& call);
   Result<Response> Metrics(Call& call);
+  // Account lifecycle (the operator's routes).
+  Result<Response> GetUser(Call& call);
+  Result<Response> DisableUser(Call& call);
+  Result<Response> EnableUser(Call& call);
+  Result<Response> DeleteUser(Call& call);
   // Connectors (handlers in connectors.cc).
   Result<Response> ListConnectors(Call& call);
   Result<Response> GetConnector(Call& call);
@@ -665,6 +676,21 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
        false, {}, kSmall, h(&Impl::RunPublic)},
       {"GET", "/metrics", "metrics", "Prometheus metrics", A::kAuthenticated, std::nullopt,
        false, {}, 0, h(&Impl::Metrics)},
+      // Account lifecycle: the server operator only (the master key), across orgs.
+      {"GET", "/v1/users/{user}", "getUser",
+       "An account: email, disabled, memberships (org and role); operator only", A::kOperator,
+       std::nullopt, false, {}, 0, h(&Impl::GetUser)},
+      {"POST", "/v1/users/{user}/disable", "disableUser",
+       "Disable an account everywhere: no sign-in; every session and API key of it revoked; "
+       "operator only",
+       A::kOperator, std::nullopt, true, {}, kSmall, h(&Impl::DisableUser)},
+      {"POST", "/v1/users/{user}/enable", "enableUser",
+       "Enable a disabled account (revoked sessions and keys stay revoked); operator only",
+       A::kOperator, std::nullopt, true, {}, kSmall, h(&Impl::EnableUser)},
+      {"DELETE", "/v1/users/{user}", "deleteUser",
+       "Delete an account: memberships, sessions and keys go, the email is free; refused "
+       "while it is the last owner of an org; operator only",
+       A::kOperator, std::nullopt, true, {}, kSmall, h(&Impl::DeleteUser)},
   };
   for (const RouteSpec& spec : specs_) {
     server::Route route;
@@ -674,11 +700,12 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
     route.summary = spec.summary;
     route.permission = spec.permission.has_value()
                            ? std::string(auth::PermissionName(*spec.permission))
-                           : spec.access == Access::kOrg ? std::string("member")
-                                                         : std::string();
+                           : spec.access == Access::kOrg        ? std::string("member")
+                           : spec.access == Access::kOperator ? std::string("operator")
+                                                              : std::string();
     route.max_body = spec.max_body;
     route.body_fields = spec.fields;
-    route.authenticated = spec.access == Access::kAuthenticated || spec.access == Access::kOrg;
+    route.authenticated = NeedsCredentials(spec.access);
     const std::string_view op = spec.operation_id;
     if (!spec.fields.empty()) {
       object properties;
@@ -886,7 +913,7 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
   auto out = std::make_shared<std::optional<Response>>();
   auto body = [&spec, call, out, this](store::Tx& tx) -> Status {
     call->tx = &tx;
-    if (spec.access == Access::kAuthenticated || spec.access == Access::kOrg) {
+    if (NeedsCredentials(spec.access)) {
       auth::Credentials credentials;
       credentials.authorization = call->request.Header("authorization").value_or("");
       credentials.cookie = call->request.Header("cookie").value_or("");
@@ -903,6 +930,11 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       if (call->principal.kind == auth::Principal::Kind::kSupportGrant &&
           spec.access != Access::kOrg) {
         return auth::SupportGrantDenied();
+      }
+      // The account routes act across orgs: only the operator's master key may.
+      if (spec.access == Access::kOperator &&
+          call->principal.kind != auth::Principal::Kind::kMasterKey) {
+        return MakeError(ErrorCode::kPermissionDenied, "operator only");
       }
     }
     if (spec.access == Access::kOrg) {
@@ -1179,6 +1211,14 @@ Result<Response> Api::Impl::Login(Call& call) {
     auto orgs = call.tx->ListOrgsOfUser(user->id);
     if (!orgs.ok()) return orgs.error();
     for (const store::Org& org : *orgs) call.login_orgs.push_back(org.id);
+    if (user->disabled) {
+      // The owners read why; the caller gets the answer of a wrong password.
+      store::AuditEvent failed = call.Event("auth.failed", "login", {}, "failure");
+      failed.actor = "anonymous";
+      failed.details =
+          json::Serialize(object{{"user_id", user->id}, {"reason", "account disabled"}});
+      call.auth_failure_event = std::move(failed);
+    }
   }
   store::AuditEvent event = call.Event("login", user.has_value() ? user->id : "");
   std::string secret = password.ok() ? std::move(*password) : std::string();
@@ -1193,7 +1233,9 @@ Result<Response> Api::Impl::Login(Call& call) {
       if (!user.has_value() || user->password_hash.empty() || secret.empty()) {
         crypto::BurnPasswordVerifyTime();
       } else {
-        verified = crypto::VerifyPassword(user->password_hash, secret);
+        // A disabled account's password is checked all the same (the work and the answer
+        // of a wrong password), then refused.
+        verified = crypto::VerifyPassword(user->password_hash, secret) && !user->disabled;
       }
       OPENSSL_cleanse(secret.data(), secret.size());
       if (!verified) return reply(unauthenticated);
@@ -1202,6 +1244,12 @@ Result<Response> Api::Impl::Login(Call& call) {
       Response response = std::move(created.second);
       deps_.store->WriteAsync(
           [session, event, orgs](store::Tx& tx) -> Status {
+            // Disabled (or deleted) while the password was checked: no session.
+            auto now_user = tx.GetUser(session.user_id);
+            if (!now_user.ok()) return now_user.error();
+            if (!now_user->has_value() || (*now_user)->disabled) {
+              return MakeError(ErrorCode::kUnauthenticated, "authentication required");
+            }
             if (Status s = tx.InsertSession(session); !s.ok()) return s;
             return AppendInOrgs(tx, event, orgs);
           },
@@ -1348,6 +1396,132 @@ Result<Response> Api::Impl::Logout(Call& call) {
 }
 
 // ----- orgs and members -----
+
+// ----- accounts (the operator's routes) -----
+//
+// An account is server-wide (one user, memberships in several orgs). The operator (the
+// master key) disables, enables or deletes it everywhere at once; each change and its
+// audit events commit in one transaction. The events go to the audit of every org the
+// user is (or was) a member of, so each org's owners see them, or once without an org
+// for a user of none; they name the user by id, never by email or password hash.
+
+namespace {
+
+Error UserNotFound() { return MakeError(ErrorCode::kNotFound, "user not found"); }
+
+std::vector<std::string> OrgIdsOf(const std::vector<store::Membership>& memberships) {
+  std::vector<std::string> ids;
+  for (const store::Membership& m : memberships) ids.push_back(m.org_id);
+  return ids;
+}
+
+}  // namespace
+
+Result<Response> Api::Impl::GetUser(Call& call) {
+  const std::string& user_id = call.request.params.at("user");
+  auto user = call.tx->GetUser(user_id);
+  if (!user.ok()) return user.error();
+  if (!user->has_value()) return UserNotFound();
+  auto memberships = call.tx->ListMembershipsOfUser(user_id);
+  if (!memberships.ok()) return memberships.error();
+  array items;
+  for (const store::Membership& m : *memberships) {
+    items.push_back(object{{"org_id", m.org_id}, {"role", m.role}});
+  }
+  return server::JsonResponse(200, object{{"id", (*user)->id},
+                                          {"email", (*user)->email},
+                                          {"disabled", (*user)->disabled},
+                                          {"created_at", TimeValue((*user)->created_at)},
+                                          {"memberships", std::move(items)}});
+}
+
+// Sets the flag and revokes every session and every API key of the user (all orgs) in
+// the same transaction: a key's request reads no user row, its revocation is what stops
+// it. Disabling a disabled account revokes what is left (nothing, normally).
+Result<Response> Api::Impl::DisableUser(Call& call) {
+  const std::string& user_id = call.request.params.at("user");
+  auto user = call.tx->GetUser(user_id);
+  if (!user.ok()) return user.error();
+  if (!user->has_value()) return UserNotFound();
+  auto memberships = call.tx->ListMembershipsOfUser(user_id);
+  if (!memberships.ok()) return memberships.error();
+  if (Status s = call.tx->SetUserDisabled(user_id, true); !s.ok()) return s.error();
+  auto sessions = call.tx->RevokeUserSessions(user_id);
+  if (!sessions.ok()) return sessions.error();
+  auto keys = call.tx->RevokeUserApiKeys(user_id, call.time_ms);
+  if (!keys.ok()) return keys.error();
+  object counts{{"revoked_sessions", *sessions}, {"revoked_api_keys", *keys}};
+  if (Status s = AppendInOrgs(*call.tx, call.Event("user.disable", user_id, counts),
+                              OrgIdsOf(*memberships));
+      !s.ok()) {
+    return s.error();
+  }
+  counts["id"] = user_id;
+  counts["disabled"] = true;
+  return server::JsonResponse(200, std::move(counts));
+}
+
+// Clears the flag only: what disabling revoked stays revoked (the user signs in again and
+// their org's owners issue new keys).
+Result<Response> Api::Impl::EnableUser(Call& call) {
+  const std::string& user_id = call.request.params.at("user");
+  auto user = call.tx->GetUser(user_id);
+  if (!user.ok()) return user.error();
+  if (!user->has_value()) return UserNotFound();
+  auto memberships = call.tx->ListMembershipsOfUser(user_id);
+  if (!memberships.ok()) return memberships.error();
+  if (Status s = call.tx->SetUserDisabled(user_id, false); !s.ok()) return s.error();
+  if (Status s = AppendInOrgs(*call.tx, call.Event("user.enable", user_id),
+                              OrgIdsOf(*memberships));
+      !s.ok()) {
+    return s.error();
+  }
+  return server::JsonResponse(200, object{{"id", user_id}, {"disabled", false}});
+}
+
+// Refused (409, nothing changed) while the user is the last owner of an org: that org
+// would have nobody to administer it. Otherwise the keys are revoked (their rows stay, so
+// the org's key list and audit still make sense), and the user row goes with its
+// memberships and sessions: the email is free for a new account. Workflows and runs the
+// user created belong to their orgs and stay.
+Result<Response> Api::Impl::DeleteUser(Call& call) {
+  const std::string& user_id = call.request.params.at("user");
+  auto user = call.tx->GetUser(user_id);
+  if (!user.ok()) return user.error();
+  if (!user->has_value()) return UserNotFound();
+  auto memberships = call.tx->ListMembershipsOfUser(user_id);
+  if (!memberships.ok()) return memberships.error();
+  std::string last_owner_of;
+  for (const store::Membership& m : *memberships) {
+    if (m.role != auth::kRoleOwner) continue;
+    auto owners = call.tx->CountOwners(m.org_id);
+    if (!owners.ok()) return owners.error();
+    if (*owners <= 1) last_owner_of += (last_owner_of.empty() ? "" : ", ") + m.org_id;
+  }
+  if (!last_owner_of.empty()) {
+    return MakeError(ErrorCode::kConflict,
+                     "the user is the last owner of " + last_owner_of +
+                         "; make another member owner first");
+  }
+  auto sessions = call.tx->RevokeUserSessions(user_id);
+  if (!sessions.ok()) return sessions.error();
+  auto keys = call.tx->RevokeUserApiKeys(user_id, call.time_ms);
+  if (!keys.ok()) return keys.error();
+  auto deleted = call.tx->DeleteUser(user_id);
+  if (!deleted.ok()) return deleted.error();
+  if (!*deleted) return UserNotFound();
+  object counts{{"revoked_sessions", *sessions},
+                {"revoked_api_keys", *keys},
+                {"removed_memberships", static_cast<int64_t>(memberships->size())}};
+  if (Status s = AppendInOrgs(*call.tx, call.Event("user.delete", user_id, counts),
+                              OrgIdsOf(*memberships));
+      !s.ok()) {
+    return s.error();
+  }
+  counts["id"] = user_id;
+  counts["deleted"] = true;
+  return server::JsonResponse(200, std::move(counts));
+}
 
 Result<Response> Api::Impl::ListOrgs(Call& call) {
   auto page = PageFromQuery(call.request);

@@ -173,7 +173,9 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
     const store::ApiKey& row = **key;
     if (row.revoked_at.has_value()) return Unauthenticated();
     if (row.expires_at.has_value() && *row.expires_at <= now) return Unauthenticated();
-    // A key stops working when its creator loses membership of the key's org.
+    // A key stops working when its creator loses membership of the key's org. A disabled
+    // or deleted account's keys were revoked in the transaction that disabled it, so this
+    // path reads no user row.
     auto membership = tx.GetMembership(row.org_id, row.user_id);
     if (!membership.ok()) return membership.error();
     if (!membership->has_value()) return Unauthenticated();
@@ -201,7 +203,8 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
       }
       auto user = tx.GetUser(user_id);
       if (!user.ok()) return user.error();
-      if (!user->has_value()) return Unauthenticated();
+      // A disabled account cannot be acted as, not even by the operator.
+      if (!user->has_value() || (*user)->disabled) return Unauthenticated();
       principal.kind = Principal::Kind::kMasterKey;
       principal.user_id = (*user)->id;
       return principal;
@@ -225,7 +228,7 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
         user = tx.GetUser(claims->subject);
       }
       if (!user.ok()) return user.error();
-      if (!user->has_value()) return Unauthenticated();
+      if (!user->has_value() || (*user)->disabled) return Unauthenticated();
       principal.kind = Principal::Kind::kJwt;
       principal.user_id = (*user)->id;
       return principal;
@@ -255,7 +258,8 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
   }
   auto user = tx.GetUser(row.user_id);
   if (!user.ok()) return user.error();
-  if (!user->has_value()) return Unauthenticated();
+  // Disabling revokes the sessions too; the flag is checked as well, the row being read.
+  if (!user->has_value() || (*user)->disabled) return Unauthenticated();
   principal.kind = Principal::Kind::kSession;
   principal.user_id = row.user_id;
   principal.session_hash = hash;

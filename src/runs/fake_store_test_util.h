@@ -53,6 +53,14 @@ class FakeTx final : public store::Tx {
   Result<std::optional<store::User>> GetUser(std::string_view) override { return Unsupported(); }
   Result<std::optional<store::User>> GetUserByEmail(std::string_view) override { return Unsupported(); }
   Status SetUserPassword(std::string_view, std::string_view, bool) override { return Unsupported(); }
+  Status SetUserDisabled(std::string_view, bool) override { return Unsupported(); }
+  Result<bool> DeleteUser(std::string_view) override { return Unsupported(); }
+  Result<std::vector<store::Membership>> ListMembershipsOfUser(std::string_view) override {
+    return Unsupported();
+  }
+  Result<int64_t> RevokeUserApiKeys(std::string_view, store::Millis) override {
+    return Unsupported();
+  }
   Status UpsertMembership(const store::Membership&) override { return Unsupported(); }
   Result<std::optional<store::Membership>> GetMembership(std::string_view, std::string_view) override {
     return Unsupported();

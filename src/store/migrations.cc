@@ -336,6 +336,13 @@ BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
     R"sql(
 ALTER TABLE orgs ADD COLUMN egress TEXT NOT NULL DEFAULT '{}';
 )sql",
+    // 15: account lifecycle (POST /v1/users/{user}/disable): a disabled user cannot sign
+    // in. Existing users are enabled. Disabling revokes every API key the user created,
+    // across orgs, by this index (the key's hot path reads no user row).
+    R"sql(
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX api_keys_by_user ON api_keys(user_id);
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

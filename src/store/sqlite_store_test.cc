@@ -190,6 +190,84 @@ TEST_F(SqliteStoreTest, PasswordChangeAndRevokingAUsersSessions) {
   EXPECT_EQ(*WriteWith(store(), [](Tx& tx) { return tx.RevokeUserSessions("usr_c"); }), 0);
 }
 
+// Account lifecycle (POST /v1/users/{user}/disable, DELETE /v1/users/{user}): the flag is
+// set and cleared for that user only; every API key the user created is revoked in every
+// org (another user's keys, and keys already revoked, are untouched); deleting the user
+// removes their memberships and sessions and frees the email, and leaves the key rows
+// (revoked) and the other users alone.
+TEST_F(SqliteStoreTest, DisablingAndDeletingAUser) {
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                if (Status s = tx.UpsertMembership({"org_b", "usr_a", "developer", 2}); !s.ok()) {
+                  return s;
+                }
+                for (auto [id, org, user, revoked] :
+                     {std::tuple{"key_a1", "org_a", "usr_a", false},
+                      std::tuple{"key_a2", "org_b", "usr_a", false},
+                      std::tuple{"key_a3", "org_a", "usr_a", true},
+                      std::tuple{"key_b1", "org_b", "usr_b", false}}) {
+                  ApiKey key{.id = id, .org_id = org, .user_id = user, .name = "k",
+                             .hash = std::string("h_") + id, .hint = "rpk_...", .scope = "read",
+                             .created_at = 1, .expires_at = std::nullopt,
+                             .last_used_at = std::nullopt,
+                             .revoked_at = revoked ? std::optional<Millis>(5) : std::nullopt};
+                  if (Status s = tx.InsertApiKey(key); !s.ok()) return s;
+                }
+                if (Status s = tx.InsertSession({"sa", "usr_a", "x", 1, 1, 1000, false}); !s.ok()) {
+                  return s;
+                }
+                return tx.InsertSession({"sb", "usr_b", "x", 1, 1, 1000, false});
+              }).ok());
+  EXPECT_FALSE((*ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_a"); }))->disabled);
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.SetUserDisabled("usr_a", true); }).ok());
+  EXPECT_TRUE((*ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_a"); }))->disabled);
+  EXPECT_TRUE(
+      (*ReadWith(store(), [](Tx& tx) { return tx.GetUserByEmail("a@example.com"); }))->disabled);
+  EXPECT_FALSE((*ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_b"); }))->disabled);
+  Status missing = WriteWith(store(), [](Tx& tx) { return tx.SetUserDisabled("usr_x", true); });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+
+  auto revoked = WriteWith(store(), [](Tx& tx) { return tx.RevokeUserApiKeys("usr_a", 77); });
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_EQ(*revoked, 2);
+  auto key = [this](const char* hash) {
+    return *ReadWith(store(), [&](Tx& tx) { return tx.GetApiKeyByHash(hash); });
+  };
+  EXPECT_EQ(key("h_key_a1")->revoked_at, std::optional<Millis>(77));
+  EXPECT_EQ(key("h_key_a2")->revoked_at, std::optional<Millis>(77));
+  EXPECT_EQ(key("h_key_a3")->revoked_at, std::optional<Millis>(5));  // kept
+  EXPECT_FALSE(key("h_key_b1")->revoked_at.has_value());
+  EXPECT_EQ(*WriteWith(store(), [](Tx& tx) { return tx.RevokeUserApiKeys("usr_a", 78); }), 0);
+
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.SetUserDisabled("usr_a", false); }).ok());
+  EXPECT_FALSE((*ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_a"); }))->disabled);
+
+  auto memberships = ReadWith(store(), [](Tx& tx) { return tx.ListMembershipsOfUser("usr_a"); });
+  ASSERT_TRUE(memberships.ok());
+  ASSERT_EQ(memberships->size(), 2u);
+  EXPECT_EQ((*memberships)[0].org_id, "org_a");
+  EXPECT_EQ((*memberships)[0].role, "owner");
+  EXPECT_EQ((*memberships)[1].org_id, "org_b");
+  EXPECT_EQ((*memberships)[1].role, "developer");
+
+  EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteUser("usr_a"); }));
+  EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteUser("usr_a"); }));
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetUser("usr_a"); })->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListMembershipsOfUser("usr_a"); })->empty());
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetSession("sa"); })->has_value());
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetSession("sb"); })->has_value());
+  EXPECT_TRUE(key("h_key_a1").has_value());  // the revoked row stays
+  EXPECT_EQ(ReadWith(store(), [](Tx& tx) { return tx.ListMembershipsOfUser("usr_b"); })->size(),
+            1u);
+  // The email is free: a new account may take it.
+  EXPECT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.InsertUser({.id = "usr_a2", .email = "a@example.com",
+                                      .password_hash = "", .created_at = 9});
+              }).ok());
+}
+
 // A user row written without the column (as every row before the migration) is not
 // flagged: the column defaults to 0.
 TEST_F(SqliteStoreTest, UsersFromBeforeTheMustChangeMigrationAreNotFlagged) {

@@ -154,7 +154,8 @@ Org ReadOrg(const Stmt& s) {
 }
 
 User ReadUser(const Stmt& s) {
-  return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3), s.ColInt(4) != 0};
+  return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3), s.ColInt(4) != 0,
+              s.ColInt(5) != 0};
 }
 
 Membership ReadMembership(const Stmt& s) {
@@ -292,7 +293,8 @@ Status SqliteTx::InsertUser(const User& user) {
 
 Result<std::optional<User>> SqliteTx::GetUser(std::string_view user_id) {
   Stmt s(conn_,
-         "SELECT id, email, password_hash, created_at, must_change_password FROM users "
+         "SELECT id, email, password_hash, created_at, must_change_password, disabled "
+         "FROM users "
          "WHERE id = ?");
   s.Text(user_id);
   return QueryOne<User>(s, ReadUser);
@@ -300,7 +302,8 @@ Result<std::optional<User>> SqliteTx::GetUser(std::string_view user_id) {
 
 Result<std::optional<User>> SqliteTx::GetUserByEmail(std::string_view email) {
   Stmt s(conn_,
-         "SELECT id, email, password_hash, created_at, must_change_password FROM users "
+         "SELECT id, email, password_hash, created_at, must_change_password, disabled "
+         "FROM users "
          "WHERE email = ?");
   s.Text(email);
   return QueryOne<User>(s, ReadUser);
@@ -313,6 +316,27 @@ Status SqliteTx::SetUserPassword(std::string_view user_id, std::string_view pass
   if (!status.ok()) return status;
   if (s.Changes() == 0) return MakeError(ErrorCode::kNotFound, "user not found");
   return Status::Ok();
+}
+
+Status SqliteTx::SetUserDisabled(std::string_view user_id, bool disabled) {
+  Stmt s(conn_, "UPDATE users SET disabled = ? WHERE id = ?");
+  Status status = s.Int(disabled ? 1 : 0).Text(user_id).Run();
+  if (!status.ok()) return status;
+  if (s.Changes() == 0) return MakeError(ErrorCode::kNotFound, "user not found");
+  return Status::Ok();
+}
+
+Result<bool> SqliteTx::DeleteUser(std::string_view user_id) {
+  // The foreign keys cascade too; deleting explicitly keeps this independent of them.
+  for (const char* sql : {"DELETE FROM sessions WHERE user_id = ?",
+                          "DELETE FROM memberships WHERE user_id = ?"}) {
+    Stmt s(conn_, sql);
+    if (Status status = s.Text(user_id).Run(); !status.ok()) return status.error();
+  }
+  Stmt s(conn_, "DELETE FROM users WHERE id = ?");
+  Status status = s.Text(user_id).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
 }
 
 Status SqliteTx::UpsertMembership(const Membership& m) {
@@ -362,6 +386,14 @@ Result<int64_t> SqliteTx::CountOwners(std::string_view org_id) {
   Stmt s(conn_, "SELECT count(*) FROM memberships WHERE org_id = ? AND role = 'owner'");
   s.Text(org_id);
   return QueryCount(s);
+}
+
+Result<std::vector<Membership>> SqliteTx::ListMembershipsOfUser(std::string_view user_id) {
+  Stmt s(conn_,
+         "SELECT org_id, user_id, role, created_at FROM memberships "
+         "WHERE user_id = ? ORDER BY org_id");
+  s.Text(user_id);
+  return QueryAll<Membership>(s, ReadMembership);
 }
 
 Status SqliteTx::InsertSession(const Session& session) {
@@ -460,6 +492,14 @@ Result<bool> SqliteTx::RevokeApiKey(std::string_view org_id, std::string_view id
   Status status = s.Int(now).Text(org_id).Text(id).Run();
   if (!status.ok()) return status.error();
   return s.Changes() > 0;
+}
+
+Result<int64_t> SqliteTx::RevokeUserApiKeys(std::string_view user_id, Millis now) {
+  Stmt s(conn_,
+         "UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL");
+  Status status = s.Int(now).Text(user_id).Run();
+  if (!status.ok()) return status.error();
+  return static_cast<int64_t>(s.Changes());
 }
 
 Status SqliteTx::TouchApiKey(std::string_view id, Millis now) {

@@ -24,6 +24,8 @@ class SqliteTx final : public Tx {
   Result<std::optional<User>> GetUserByEmail(std::string_view email) override;
   Status SetUserPassword(std::string_view user_id, std::string_view password_hash,
                          bool must_change_password) override;
+  Status SetUserDisabled(std::string_view user_id, bool disabled) override;
+  Result<bool> DeleteUser(std::string_view user_id) override;
 
   Status UpsertMembership(const Membership& membership) override;
   Result<std::optional<Membership>> GetMembership(std::string_view org_id,
@@ -31,6 +33,7 @@ class SqliteTx final : public Tx {
   Result<Page<Membership>> ListMembers(std::string_view org_id, const PageRequest& page) override;
   Result<bool> DeleteMembership(std::string_view org_id, std::string_view user_id) override;
   Result<int64_t> CountOwners(std::string_view org_id) override;
+  Result<std::vector<Membership>> ListMembershipsOfUser(std::string_view user_id) override;
 
   Status InsertSession(const Session& session) override;
   Result<std::optional<Session>> GetSession(std::string_view token_hash) override;
@@ -44,6 +47,7 @@ class SqliteTx final : public Tx {
   Result<Page<ApiKey>> ListApiKeys(std::string_view org_id, const PageRequest& page) override;
   Result<int64_t> CountActiveApiKeys(std::string_view org_id, Millis now) override;
   Result<bool> RevokeApiKey(std::string_view org_id, std::string_view id, Millis now) override;
+  Result<int64_t> RevokeUserApiKeys(std::string_view user_id, Millis now) override;
   Status TouchApiKey(std::string_view id, Millis now) override;
 
   Status InsertSupportGrant(const SupportGrant& grant) override;

@@ -472,6 +472,7 @@ struct Credential {
   HttpHeaders headers;
   std::string role;   // kMember
   bool read_scope = false;
+  bool master_key = false;  // the server operator's credential (the account routes)
 };
 
 Credential Cred(std::string name, Credential::Kind kind, HttpHeaders headers,
@@ -492,8 +493,8 @@ std::vector<Credential> Credentials() {
       Cred("owner read key", Credential::kMember, Bearer(c.owner_read_key), "owner", true),
       Cred("owner read_write key", Credential::kMember, Bearer(c.owner_rw_key), "owner"),
       Cred("developer read_write key", Credential::kMember, Bearer(c.dev_rw_key), "developer"),
-      Cred("master key as developer", Credential::kMember,
-       Bearer(std::string(kMasterKey) + ":" + c.dev_id), "developer"),
+      Credential{"master key as developer", Credential::kMember,
+                 Bearer(std::string(kMasterKey) + ":" + c.dev_id), "developer", false, true},
       Cred("JWT of a developer", Credential::kMember,
        Bearer(std::string(JwtFixture().at("tokens").at("valid_rs256").as_string())),
        "developer"),
@@ -523,6 +524,10 @@ enum class Expected { kAllowed, kDenied, kOrgNotFound, kUnauthenticated };
 
 Expected ExpectedFor(const Credential& credential, const server::Route& route) {
   if (credential.kind == Credential::kDead) return Expected::kUnauthenticated;
+  // The account routes (no org): the operator's master key, and no other credential.
+  if (route.permission == "operator") {
+    return credential.master_key ? Expected::kAllowed : Expected::kDenied;
+  }
   if (credential.kind == Credential::kOtherOrg) return Expected::kOrgNotFound;
   // A support grant reads its org's diagnostics and nothing else.
   if (credential.kind == Credential::kSupportGrant) {
@@ -648,7 +653,9 @@ TEST_F(ApiTest, AuthorizationMatrixFromTheRouteTable) {
   for (const server::Route& route : s().router().routes()) {
     if (route.permission.empty()) continue;
     bool any_success = false;
-    ASSERT_NE(route.pattern.find("{org}"), std::string::npos)
+    // The operator's account routes act across orgs; every other one is an org's.
+    ASSERT_TRUE(route.pattern.find("{org}") != std::string::npos ||
+                (route.permission == "operator" && route.pattern.starts_with("/v1/users/")))
         << route.pattern << ": a route with a permission must be scoped to an org";
     for (const Credential& credential : credentials) {
       Expected expected = ExpectedFor(credential, route);
@@ -715,7 +722,8 @@ TEST_F(ApiTest, RoutesWithoutPermissionAreExactlyThePublicAndAuthenticatedOnes) 
   std::set<std::string> without;
   for (const server::Route& route : s().router().routes()) {
     if (route.permission.empty()) without.insert(route.operation_id);
-    if (!route.permission.empty() && route.permission != "member") {
+    if (!route.permission.empty() && route.permission != "member" &&
+        route.permission != "operator") {
       EXPECT_TRUE(auth::ParsePermission(route.permission).has_value()) << route.permission;
     }
   }
@@ -754,7 +762,11 @@ TEST_F(ApiTest, UnknownBodyFieldsAreRefusedOnEveryRoute) {
     for (const char* param : {"{id}", "{user}", "{run_id}", "{hook_id}"}) {
       path = Replace(path, param, "nothing_here");
     }
-    r = s().Do(route.method, path, Bearer(c().owner_rw_key), R"({"unexpected_field": true})");
+    // The account routes take the operator's master key; the others an owner's key.
+    const HttpHeaders caller = route.permission == "operator"
+                                   ? Bearer(std::string(kMasterKey) + ":" + c().owner_id)
+                                   : Bearer(c().owner_rw_key);
+    r = s().Do(route.method, path, caller, R"({"unexpected_field": true})");
     SCOPED_TRACE(route.method + " " + route.pattern + " -> " + std::to_string(r.status) + " " +
                  r.body.substr(0, 200));
     ++checked;

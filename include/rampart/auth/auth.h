@@ -100,6 +100,8 @@ struct Principal {
   // session may do anything but change it, log out or list its orgs (api.cc enforces).
   bool must_change_password = false;
 
+  // kMasterKey is the server operator (spec/security.md): the only principal the
+  // account routes (/v1/users/{user}...) accept.
   // "user:usr_..", "key:key_..", "grant:sgr_..": how audit events and runs name the actor.
   std::string Actor() const;
 };
@@ -126,7 +128,8 @@ class Authenticator {
 
   // kUnauthenticated ("authentication required") for any failure: no or malformed
   // credentials, unknown/revoked/expired key or session, key of a removed member, bad
-  // master key, invalid JWT, JWT subject unknown. kPermissionDenied ("invalid CSRF
+  // master key, invalid JWT, JWT subject unknown, a disabled user (session, JWT, master
+  // key as the user; their keys were revoked when they were disabled). kPermissionDenied ("invalid CSRF
   // token") when a session is valid but a state-changing request lacks its CSRF token.
   Result<Principal> Authenticate(store::Tx& tx, const Credentials& credentials) const;
 

@@ -60,6 +60,9 @@ struct User {
   // Set when someone else chose the password (an owner adding the member): until the
   // user changes it, their sessions may only change it, log out and list their orgs.
   bool must_change_password = false;
+  // Set by the operator (POST /v1/users/{user}/disable): the account cannot sign in
+  // (password, JWT, master key as the user) until enabled again.
+  bool disabled = false;
 };
 
 struct Membership {
@@ -308,6 +311,12 @@ class Tx {
   // there is no such user.
   virtual Status SetUserPassword(std::string_view user_id, std::string_view password_hash,
                                  bool must_change_password) = 0;
+  // Sets or clears the disabled flag; kNotFound when there is no such user.
+  virtual Status SetUserDisabled(std::string_view user_id, bool disabled) = 0;
+  // Deletes the user with their memberships and sessions (their email is free again);
+  // false when there is no such user. Their API key rows stay (revoke them first), as do
+  // the workflows, runs and audit events that name their id.
+  virtual Result<bool> DeleteUser(std::string_view user_id) = 0;
 
   // Memberships.
   virtual Status UpsertMembership(const Membership& membership) = 0;
@@ -316,6 +325,8 @@ class Tx {
   virtual Result<Page<Membership>> ListMembers(std::string_view org_id, const PageRequest& page) = 0;
   virtual Result<bool> DeleteMembership(std::string_view org_id, std::string_view user_id) = 0;
   virtual Result<int64_t> CountOwners(std::string_view org_id) = 0;
+  // Every membership of the user, across orgs, by org id.
+  virtual Result<std::vector<Membership>> ListMembershipsOfUser(std::string_view user_id) = 0;
 
   // Sessions.
   virtual Status InsertSession(const Session& session) = 0;
@@ -335,6 +346,9 @@ class Tx {
   // false when there is no such key of this org or it was already revoked.
   virtual Result<bool> RevokeApiKey(std::string_view org_id, std::string_view id, Millis now) = 0;
   virtual Status TouchApiKey(std::string_view id, Millis now) = 0;
+  // Revokes (revoked_at = now) every API key the user created, in every org, not yet
+  // revoked; returns how many it revoked.
+  virtual Result<int64_t> RevokeUserApiKeys(std::string_view user_id, Millis now) = 0;
 
   // Support grants. InsertSupportGrant: kConflict when the id or hash is taken.
   virtual Status InsertSupportGrant(const SupportGrant& grant) = 0;
