@@ -1415,23 +1415,44 @@ std::vector<std::string> OrgIdsOf(const std::vector<store::Membership>& membersh
   return ids;
 }
 
+// The account the route names, with its memberships; kNotFound when there is none.
+struct Account {
+  store::User user;
+  std::vector<store::Membership> memberships;
+};
+Result<Account> FindAccount(store::Tx& tx, const std::string& user_id) {
+  auto user = tx.GetUser(user_id);
+  if (!user.ok()) return user.error();
+  if (!user->has_value()) return UserNotFound();
+  auto memberships = tx.ListMembershipsOfUser(user_id);
+  if (!memberships.ok()) return memberships.error();
+  return Account{std::move(**user), std::move(*memberships)};
+}
+
+// Revokes every session and API key of the user (all orgs); the counts for the audit
+// event and the answer.
+Result<object> RevokeEveryCredential(store::Tx& tx, const std::string& user_id, int64_t now_ms) {
+  auto sessions = tx.RevokeUserSessions(user_id);
+  if (!sessions.ok()) return sessions.error();
+  auto keys = tx.RevokeUserApiKeys(user_id, now_ms);
+  if (!keys.ok()) return keys.error();
+  return object{{"revoked_sessions", *sessions}, {"revoked_api_keys", *keys}};
+}
+
 }  // namespace
 
 Result<Response> Api::Impl::GetUser(Call& call) {
-  const std::string& user_id = call.request.params.at("user");
-  auto user = call.tx->GetUser(user_id);
-  if (!user.ok()) return user.error();
-  if (!user->has_value()) return UserNotFound();
-  auto memberships = call.tx->ListMembershipsOfUser(user_id);
-  if (!memberships.ok()) return memberships.error();
+  auto account = FindAccount(*call.tx, call.request.params.at("user"));
+  if (!account.ok()) return account.error();
+  const store::User& user = account->user;
   array items;
-  for (const store::Membership& m : *memberships) {
+  for (const store::Membership& m : account->memberships) {
     items.push_back(object{{"org_id", m.org_id}, {"role", m.role}});
   }
-  return server::JsonResponse(200, object{{"id", (*user)->id},
-                                          {"email", (*user)->email},
-                                          {"disabled", (*user)->disabled},
-                                          {"created_at", TimeValue((*user)->created_at)},
+  return server::JsonResponse(200, object{{"id", user.id},
+                                          {"email", user.email},
+                                          {"disabled", user.disabled},
+                                          {"created_at", TimeValue(user.created_at)},
                                           {"memberships", std::move(items)}});
 }
 
@@ -1440,39 +1461,30 @@ Result<Response> Api::Impl::GetUser(Call& call) {
 // it. Disabling a disabled account revokes what is left (nothing, normally).
 Result<Response> Api::Impl::DisableUser(Call& call) {
   const std::string& user_id = call.request.params.at("user");
-  auto user = call.tx->GetUser(user_id);
-  if (!user.ok()) return user.error();
-  if (!user->has_value()) return UserNotFound();
-  auto memberships = call.tx->ListMembershipsOfUser(user_id);
-  if (!memberships.ok()) return memberships.error();
+  auto account = FindAccount(*call.tx, user_id);
+  if (!account.ok()) return account.error();
   if (Status s = call.tx->SetUserDisabled(user_id, true); !s.ok()) return s.error();
-  auto sessions = call.tx->RevokeUserSessions(user_id);
-  if (!sessions.ok()) return sessions.error();
-  auto keys = call.tx->RevokeUserApiKeys(user_id, call.time_ms);
-  if (!keys.ok()) return keys.error();
-  object counts{{"revoked_sessions", *sessions}, {"revoked_api_keys", *keys}};
-  if (Status s = AppendInOrgs(*call.tx, call.Event("user.disable", user_id, counts),
-                              OrgIdsOf(*memberships));
+  auto counts = RevokeEveryCredential(*call.tx, user_id, call.time_ms);
+  if (!counts.ok()) return counts.error();
+  if (Status s = AppendInOrgs(*call.tx, call.Event("user.disable", user_id, *counts),
+                              OrgIdsOf(account->memberships));
       !s.ok()) {
     return s.error();
   }
-  counts["id"] = user_id;
-  counts["disabled"] = true;
-  return server::JsonResponse(200, std::move(counts));
+  (*counts)["id"] = user_id;
+  (*counts)["disabled"] = true;
+  return server::JsonResponse(200, std::move(*counts));
 }
 
 // Clears the flag only: what disabling revoked stays revoked (the user signs in again and
 // their org's owners issue new keys).
 Result<Response> Api::Impl::EnableUser(Call& call) {
   const std::string& user_id = call.request.params.at("user");
-  auto user = call.tx->GetUser(user_id);
-  if (!user.ok()) return user.error();
-  if (!user->has_value()) return UserNotFound();
-  auto memberships = call.tx->ListMembershipsOfUser(user_id);
-  if (!memberships.ok()) return memberships.error();
+  auto account = FindAccount(*call.tx, user_id);
+  if (!account.ok()) return account.error();
   if (Status s = call.tx->SetUserDisabled(user_id, false); !s.ok()) return s.error();
   if (Status s = AppendInOrgs(*call.tx, call.Event("user.enable", user_id),
-                              OrgIdsOf(*memberships));
+                              OrgIdsOf(account->memberships));
       !s.ok()) {
     return s.error();
   }
@@ -1486,13 +1498,11 @@ Result<Response> Api::Impl::EnableUser(Call& call) {
 // user created belong to their orgs and stay.
 Result<Response> Api::Impl::DeleteUser(Call& call) {
   const std::string& user_id = call.request.params.at("user");
-  auto user = call.tx->GetUser(user_id);
-  if (!user.ok()) return user.error();
-  if (!user->has_value()) return UserNotFound();
-  auto memberships = call.tx->ListMembershipsOfUser(user_id);
-  if (!memberships.ok()) return memberships.error();
+  auto account = FindAccount(*call.tx, user_id);
+  if (!account.ok()) return account.error();
+  const std::vector<store::Membership>& memberships = account->memberships;
   std::string last_owner_of;
-  for (const store::Membership& m : *memberships) {
+  for (const store::Membership& m : memberships) {
     if (m.role != auth::kRoleOwner) continue;
     auto owners = call.tx->CountOwners(m.org_id);
     if (!owners.ok()) return owners.error();
@@ -1503,24 +1513,20 @@ Result<Response> Api::Impl::DeleteUser(Call& call) {
                      "the user is the last owner of " + last_owner_of +
                          "; make another member owner first");
   }
-  auto sessions = call.tx->RevokeUserSessions(user_id);
-  if (!sessions.ok()) return sessions.error();
-  auto keys = call.tx->RevokeUserApiKeys(user_id, call.time_ms);
-  if (!keys.ok()) return keys.error();
+  auto counts = RevokeEveryCredential(*call.tx, user_id, call.time_ms);
+  if (!counts.ok()) return counts.error();
   auto deleted = call.tx->DeleteUser(user_id);
   if (!deleted.ok()) return deleted.error();
   if (!*deleted) return UserNotFound();
-  object counts{{"revoked_sessions", *sessions},
-                {"revoked_api_keys", *keys},
-                {"removed_memberships", static_cast<int64_t>(memberships->size())}};
-  if (Status s = AppendInOrgs(*call.tx, call.Event("user.delete", user_id, counts),
-                              OrgIdsOf(*memberships));
+  (*counts)["removed_memberships"] = static_cast<int64_t>(memberships.size());
+  if (Status s = AppendInOrgs(*call.tx, call.Event("user.delete", user_id, *counts),
+                              OrgIdsOf(memberships));
       !s.ok()) {
     return s.error();
   }
-  counts["id"] = user_id;
-  counts["deleted"] = true;
-  return server::JsonResponse(200, std::move(counts));
+  (*counts)["id"] = user_id;
+  (*counts)["deleted"] = true;
+  return server::JsonResponse(200, std::move(*counts));
 }
 
 Result<Response> Api::Impl::ListOrgs(Call& call) {
