@@ -343,7 +343,9 @@ Result<Config> LoadConfig(const std::string& path) {
   if (const auto* jwt = o.if_contains("jwt"); jwt != nullptr && !jwt->is_null()) {
     if (!jwt->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: jwt must be a mapping");
     const auto& j = jwt->as_object();
-    if (Status s = Unknown(j, {"issuer", "audience", "jwks_file", "pem_file", "algorithms"}, "jwt");
+    if (Status s = Unknown(j, {"issuer", "audience", "jwks_file", "pem_file", "algorithms",
+                               "min_rsa_bits"},
+                           "jwt");
         !s.ok()) {
       return s.error();
     }
@@ -352,6 +354,8 @@ Result<Config> LoadConfig(const std::string& path) {
     RAMPART_ASSIGN(config.jwt_jwks_file, StringAt(j, "jwks_file"));
     RAMPART_ASSIGN(config.jwt_pem_file, StringAt(j, "pem_file"));
     RAMPART_ASSIGN(config.jwt_algorithms, StringsAt(j, "algorithms"));
+    RAMPART_ASSIGN(config.jwt_min_rsa_bits,
+                   IntAt(j, "jwt", "min_rsa_bits", 2048, 8192, config.jwt_min_rsa_bits, " bits"));
     if (config.jwt_issuer.empty() || config.jwt_audience.empty() ||
         config.jwt_jwks_file.empty() == config.jwt_pem_file.empty()) {
       return MakeError(ErrorCode::kInvalidArgument,

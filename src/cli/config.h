@@ -41,6 +41,7 @@ struct Config {
   std::vector<std::string> cors_origins;
   std::string jwt_issuer, jwt_audience, jwt_jwks_file, jwt_pem_file;
   std::vector<std::string> jwt_algorithms;
+  int jwt_min_rsa_bits = 2048;  // jwt.min_rsa_bits: 2048..8192
   int max_concurrent_runs = 0;
   // HTTP io threads (1..1024); 0: max(4, 2 x cores). Handlers answer asynchronously (a
   // commit or a run's `wait` holds no thread), so more threads only add context switches.

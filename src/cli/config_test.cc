@@ -50,6 +50,21 @@ class ConfigTest : public ::testing::Test {
   std::string dir_;
 };
 
+TEST_F(ConfigTest, JwtMinRsaBitsDefaultsTo2048AndIsBounded) {
+  const std::string jwt = "jwt: {issuer: i, audience: a, pem_file: k.pem";
+  auto c = Load(jwt + "}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->jwt_min_rsa_bits, 2048);
+  c = Load(jwt + ", min_rsa_bits: 3072}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->jwt_min_rsa_bits, 3072);
+  for (const char* bad : {"1024", "8193", "\"3072\""}) {
+    c = Load(jwt + ", min_rsa_bits: " + bad + "}\n");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.error().message, "config: jwt.min_rsa_bits must be 2048..8192 bits") << bad;
+  }
+}
+
 TEST_F(ConfigTest, AuditForwardIsOffWhenAbsentAndParsedWithDefaults) {
   EXPECT_FALSE(Load("listen: 127.0.0.1:0\n")->audit_forward.has_value());
   auto c = Load("audit_forward: {url: \"https://collector.example.com/audit\"}\n");

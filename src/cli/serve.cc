@@ -119,6 +119,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     jwt.issuer = config->jwt_issuer;
     jwt.audience = config->jwt_audience;
     if (!config->jwt_algorithms.empty()) jwt.algorithms = config->jwt_algorithms;
+    jwt.min_rsa_bits = config->jwt_min_rsa_bits;
     const std::string& file = config->jwt_jwks_file.empty() ? config->jwt_pem_file
                                                             : config->jwt_jwks_file;
     auto text = engine::ReadFileBounded(file, kMaxConfigBytes);

@@ -28,7 +28,7 @@ namespace {
 
 enum class KeyType { kRsa, kP256, kEd25519 };
 
-constexpr int kMinRsaBits = 2048;
+constexpr int kMinRsaBits = 2048;  // the lowest JwtConfig::min_rsa_bits may be
 constexpr int kMaxRsaBits = 8192;  // bounds the cost of one verification
 constexpr size_t kMaxJwksKeys = 64;
 constexpr size_t kMaxJwksBytes = 1 << 20;
@@ -92,6 +92,9 @@ Status CheckConfig(const JwtConfig& config) {
   if (config.max_token_bytes == 0 || config.max_token_bytes > kMaxTokenBytesLimit) {
     return ConfigError("JWT max_token_bytes must be between 1 and 1048576");
   }
+  if (config.min_rsa_bits < kMinRsaBits || config.min_rsa_bits > kMaxRsaBits) {
+    return ConfigError("JWT min_rsa_bits must be between 2048 and 8192");
+  }
   return Status::Ok();
 }
 
@@ -101,11 +104,13 @@ bool AlgAllowed(const JwtConfig& config, KeyType type) {
 }
 
 // Checks what OpenSSL loaded; `type` is set on success.
-Status ClassifyKey(EVP_PKEY* pkey, KeyType* type) {
+Status ClassifyKey(EVP_PKEY* pkey, int min_rsa_bits, KeyType* type) {
   int id = EVP_PKEY_get_base_id(pkey);
   if (id == EVP_PKEY_RSA) {
     int bits = EVP_PKEY_get_bits(pkey);
-    if (bits < kMinRsaBits) return ConfigError("RSA key is shorter than 2048 bits");
+    if (bits < min_rsa_bits) {
+      return ConfigError("RSA key is shorter than " + std::to_string(min_rsa_bits) + " bits");
+    }
     if (bits > kMaxRsaBits) return ConfigError("RSA key is longer than 8192 bits");
     *type = KeyType::kRsa;
     return Status::Ok();
@@ -201,7 +206,8 @@ std::optional<std::string_view> StringMember(const bj::object& obj, std::string_
 }
 
 // Loads one JWK. Returns nullptr (no error) for a key this verifier does not use.
-Result<std::shared_ptr<const Key>> LoadJwk(const bj::value& value, size_t index) {
+Result<std::shared_ptr<const Key>> LoadJwk(const bj::value& value, size_t index,
+                                           int min_rsa_bits) {
   const std::string where = "JWKS key " + std::to_string(index);
   if (!value.is_object()) return ConfigError(where + " is not an object");
   const bj::object& jwk = value.get_object();
@@ -253,7 +259,7 @@ Result<std::shared_ptr<const Key>> LoadJwk(const bj::value& value, size_t index)
   }
   ERR_clear_error();
   if (!key->pkey) return ConfigError(where + " is not a valid public key");
-  Status classified = ClassifyKey(key->pkey.get(), &key->type);
+  Status classified = ClassifyKey(key->pkey.get(), min_rsa_bits, &key->type);
   if (!classified.ok()) {
     // A weak RSA key is skipped, not fatal: providers publish old keys next to new ones.
     if (key->type == KeyType::kRsa && EVP_PKEY_get_base_id(key->pkey.get()) == EVP_PKEY_RSA) {
@@ -362,7 +368,7 @@ Result<JwtVerifier> JwtVerifier::FromJwks(JwtConfig config, std::string_view jwk
   std::set<std::string> kids;
   size_t index = 0;
   for (const bj::value& jwk : keys->get_array()) {
-    auto key = LoadJwk(jwk, index++);
+    auto key = LoadJwk(jwk, index++, config.min_rsa_bits);
     if (!key.ok()) return std::move(key).error();
     if (!*key || !AlgAllowed(config, (*key)->type)) continue;
     if ((*key)->kid && !kids.insert(*(*key)->kid).second) {
@@ -384,7 +390,7 @@ Result<JwtVerifier> JwtVerifier::FromPem(JwtConfig config, std::string_view pem)
   if (!pkey) return ConfigError("not a PEM public key (-----BEGIN PUBLIC KEY-----)");
   auto key = std::make_shared<Key>();
   key->pkey = std::move(pkey);
-  if (Status s = ClassifyKey(key->pkey.get(), &key->type); !s.ok()) return s.error();
+  if (Status s = ClassifyKey(key->pkey.get(), config.min_rsa_bits, &key->type); !s.ok()) return s.error();
   if (!AlgAllowed(config, key->type)) {
     return ConfigError("the PEM key's type matches none of the configured algorithms");
   }

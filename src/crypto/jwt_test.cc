@@ -3,6 +3,10 @@
 // assembled there by hand or with node:crypto and labelled. Tests verify at the fixed
 // time `now` of the fixture (2030-01-01), and valid tokens expire in 2100.
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -150,6 +154,42 @@ TEST_F(JwtTest, WeakRsaKeyIsRefused) {
   auto from_pem = JwtVerifier::FromPem(Config(), ReadFixture("rsa1024_public.pem"));
   ASSERT_FALSE(from_pem.ok());
   EXPECT_NE(from_pem.error().message.find("2048"), std::string::npos);
+}
+
+// jwt.min_rsa_bits raises the bar above 2048 (ASVS V11.2.3: 128-bit security needs 3072):
+// the 2048-bit fixture key is then refused in PEM form and skipped in the JWK Set, so its
+// tokens stop verifying; a 3072-bit key is accepted; the setting is bounded.
+TEST_F(JwtTest, MinRsaBitsRefusesShorterKeys) {
+  JwtConfig strict = Config();
+  strict.min_rsa_bits = 3072;
+  auto from_pem = JwtVerifier::FromPem(strict, ReadFixture("rsa_public.pem"));
+  ASSERT_FALSE(from_pem.ok());
+  EXPECT_NE(from_pem.error().message.find("3072"), std::string::npos) << from_pem.error().message;
+  EXPECT_TRUE(JwtVerifier::FromPem(Config(), ReadFixture("rsa_public.pem")).ok());
+
+  // The JWK Set keeps its EC and Ed25519 keys; the RSA one is skipped.
+  auto jwks = JwtVerifier::FromJwks(strict, ReadFixture("jwks.json"));
+  ASSERT_TRUE(jwks.ok()) << jwks.error().message;
+  EXPECT_EQ(jwks->key_count(), Jwks().key_count() - 1);
+
+  EVP_PKEY* generated = EVP_RSA_gen(3072);
+  ASSERT_NE(generated, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  ASSERT_EQ(PEM_write_bio_PUBKEY(bio, generated), 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  const std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  EVP_PKEY_free(generated);
+  EXPECT_TRUE(JwtVerifier::FromPem(strict, pem).ok());
+
+  for (int bits : {1024, 2047, 8193}) {
+    JwtConfig bad = Config();
+    bad.min_rsa_bits = bits;
+    auto v = JwtVerifier::FromPem(bad, pem);
+    ASSERT_FALSE(v.ok()) << bits;
+    EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument) << bits;
+  }
 }
 
 TEST_F(JwtTest, OffCurveEcKeyIsRefused) {

@@ -44,6 +44,10 @@ struct JwtConfig {
   std::vector<std::string> algorithms = {"RS256", "ES256", "EdDSA"};
   std::chrono::seconds skew{60};  // clock tolerance for exp, nbf and iat; 0..600
   size_t max_token_bytes = 8192;
+  // The shortest RSA key accepted (2048..8192): 2048 (~112-bit security) is what the common
+  // identity providers sign with; 3072 gives the 128 bits of ASVS V11.2.3. Shorter keys
+  // are refused in PEM form and skipped in a JWK Set.
+  int min_rsa_bits = 2048;
 };
 
 struct JwtClaims {
@@ -57,14 +61,14 @@ struct JwtClaims {
 class JwtVerifier {
  public:
   // Keys from a JWK Set ({"keys": [...]}, RFC 7517). Keys that cannot be used are skipped:
-  // other key types or curves, "use" other than "sig", RSA under 2048 bits, and symmetric
+  // other key types or curves, "use" other than "sig", RSA under min_rsa_bits, and symmetric
   // ("oct") keys; private key members are ignored. Errors (kInvalidArgument): an invalid
   // configuration, JSON that is not a key set, a malformed supported key, duplicate "kid",
   // or no usable key at all.
   static Result<JwtVerifier> FromJwks(JwtConfig config, std::string_view jwks_json);
 
   // One public key in PEM form (SubjectPublicKeyInfo, "-----BEGIN PUBLIC KEY-----"): RSA
-  // (>= 2048 bits), EC P-256 or Ed25519. Errors (kInvalidArgument) as for FromJwks.
+  // (>= min_rsa_bits), EC P-256 or Ed25519. Errors (kInvalidArgument) as for FromJwks.
   static Result<JwtVerifier> FromPem(JwtConfig config, std::string_view pem);
 
   // Checks signature and claims at time `now`. Every failure is kUnauthenticated.
