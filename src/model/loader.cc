@@ -36,22 +36,6 @@ constexpr std::string_view kPermissions[] = {
     "org:write",        "audit:read",        "webhooks:manage",   "wallets:read",
     "wallets:manage"};
 
-const std::pair<std::string_view, ActionArgKeys>& ArgKeysEntry(size_t i) {
-  static const std::pair<std::string_view, ActionArgKeys> kTable[] = {
-      {"http.request",
-       {{"method", "url", "query", "headers", "json", "body", "timeout", "max_response_bytes",
-         "allow_http", "fail_on_status", "follow_redirects"},
-        {"url"}}},
-      {"webhook.send",
-       {{"url", "payload", "id", "headers", "timeout", "max_response_bytes", "allow_http"},
-        {"url", "payload"}}},
-      {"db.query", {{"sql", "params", "max_rows", "timeout"}, {"sql"}}},
-      {"log.write", {{"message", "level", "fields"}, {"message"}}},
-  };
-  return kTable[i];
-}
-constexpr size_t kArgKeysEntries = 4;
-
 template <size_t N>
 bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
   for (auto x : set) {
@@ -765,9 +749,8 @@ class Loader {
           step.with = CompileTree(*w, child("with"));
         }
       } else if (arg_keys != nullptr) {
-        for (auto k : arg_keys->required) {
-          Fail(path, step.uses + " needs '" + std::string(k) + "' in with");
-        }
+        // No `with` at all: every required key is missing (reported at the step).
+        CheckActionArgKeys(bj::object(), path, step.uses, *arg_keys);
       }
       if (const bj::value* r = o->if_contains("retry")) {
         std::string rp = child("retry");
@@ -998,8 +981,19 @@ class Loader {
 }  // namespace
 
 const ActionArgKeys* BuiltinActionArgKeys(std::string_view uses) {
-  for (size_t i = 0; i < kArgKeysEntries; ++i) {
-    if (ArgKeysEntry(i).first == uses) return &ArgKeysEntry(i).second;
+  static const std::pair<std::string_view, ActionArgKeys> kTable[] = {
+      {"http.request",
+       {{"method", "url", "query", "headers", "json", "body", "timeout", "max_response_bytes",
+         "allow_http", "fail_on_status", "follow_redirects"},
+        {"url"}}},
+      {"webhook.send",
+       {{"url", "payload", "id", "headers", "timeout", "max_response_bytes", "allow_http"},
+        {"url", "payload"}}},
+      {"db.query", {{"sql", "params", "max_rows", "timeout"}, {"sql"}}},
+      {"log.write", {{"message", "level", "fields"}, {"message"}}},
+  };
+  for (const auto& [name, keys] : kTable) {
+    if (name == uses) return &keys;
   }
   return nullptr;
 }
