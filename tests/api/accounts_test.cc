@@ -135,19 +135,9 @@ class AccountsTest : public ::testing::Test {
   }
 
   std::string AddKey(const std::string& org, const std::string& user) {
-    std::string key = crypto::NewApiKey(SystemRandom());
+    std::string key;
     Status st = server_.store().Write([&](store::Tx& tx) {
-      return tx.InsertApiKey({.id = NewId("key_"),
-                              .org_id = org,
-                              .user_id = user,
-                              .name = "k",
-                              .hash = crypto::Sha256Hex(key),
-                              .hint = "rpk_...",
-                              .scope = "read_write",
-                              .created_at = now(),
-                              .expires_at = std::nullopt,
-                              .last_used_at = std::nullopt,
-                              .revoked_at = std::nullopt});
+      return testing::InsertReadWriteKey(tx, org, user, now(), &key);
     });
     EXPECT_TRUE(st.ok());
     return key;

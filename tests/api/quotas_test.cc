@@ -289,19 +289,7 @@ class RunsServer : public testing::ApiServer {
     return Do("POST", "/v1/orgs/" + org + "/workflows/" + id + "/runs", key, body);
   }
   int64_t Runs(const std::string& org) {
-    int64_t n = 0;
-    Status st = store().Read([&](store::Tx& tx) -> Status {
-      store::PageRequest page{.after = "", .limit = 200};
-      for (;;) {
-        auto runs = tx.ListRuns(org, {}, page);
-        if (!runs.ok()) return runs.error();
-        n += static_cast<int64_t>(runs->items.size());
-        if (runs->next.empty()) return Status::Ok();
-        page.after = runs->next;
-      }
-    });
-    EXPECT_TRUE(st.ok());
-    return n;
+    return testing::CountListedRuns(store(), org);
   }
   std::vector<store::AuditEvent> Audit(const std::string& org) {
     std::vector<store::AuditEvent> events;

@@ -146,19 +146,7 @@ class Server : public testing::ApiServer {
   }
 
   int64_t RunCount(const std::string& org) {
-    int64_t n = 0;
-    Status st = store().Read([&](store::Tx& tx) -> Status {
-      store::PageRequest page{.after = "", .limit = 200};
-      for (;;) {
-        auto runs = tx.ListRuns(org, {}, page);
-        if (!runs.ok()) return runs.error();
-        n += static_cast<int64_t>(runs->items.size());
-        if (runs->next.empty()) return Status::Ok();
-        page.after = runs->next;
-      }
-    });
-    EXPECT_TRUE(st.ok());
-    return n;
+    return testing::CountListedRuns(store(), org);
   }
 
   int64_t Outcome(std::string_view name) const {

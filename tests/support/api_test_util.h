@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -77,30 +78,55 @@ inline std::pair<std::string, std::string> InsertTwoOrgs(store::Store& store,
   return ids;
 }
 
+// A new read_write API key of `user` in `org`, inserted in `tx`; the key goes to *key.
+inline Status InsertReadWriteKey(store::Tx& tx, const std::string& org, const std::string& user,
+                                 store::Millis now, std::string* key) {
+  *key = crypto::NewApiKey(SystemRandom());
+  return tx.InsertApiKey({.id = NewId("key_"),
+                          .org_id = org,
+                          .user_id = user,
+                          .name = "k",
+                          .hash = crypto::Sha256Hex(*key),
+                          .hint = "rpk_...",
+                          .scope = "read_write",
+                          .created_at = now,
+                          .expires_at = std::nullopt,
+                          .last_used_at = std::nullopt,
+                          .revoked_at = std::nullopt});
+}
+
 // A user without a password, member of `org` with `role`, and a read_write API key of
 // theirs, written through the store; returns the key. Aborts if the store refuses.
 inline std::string InsertMemberWithKey(store::Store& store, const std::string& org,
                                        const std::string& email, const std::string& role,
                                        store::Millis now) {
   const std::string user = NewId("usr_");
-  const std::string key = crypto::NewApiKey(SystemRandom());
+  std::string key;
   Status st = store.Write([&](store::Tx& tx) -> Status {
     if (Status s = tx.InsertUser({user, email, "", now}); !s.ok()) return s;
     if (Status s = tx.UpsertMembership({org, user, role, now}); !s.ok()) return s;
-    return tx.InsertApiKey({.id = NewId("key_"),
-                            .org_id = org,
-                            .user_id = user,
-                            .name = "k",
-                            .hash = crypto::Sha256Hex(key),
-                            .hint = "rpk_...",
-                            .scope = "read_write",
-                            .created_at = now,
-                            .expires_at = std::nullopt,
-                            .last_used_at = std::nullopt,
-                            .revoked_at = std::nullopt});
+    return InsertReadWriteKey(tx, org, user, now, &key);
   });
   if (!st.ok()) std::abort();
   return key;
+}
+
+// How many runs `org` has, counted by listing them page by page (not through the store's
+// count, which the run quota itself relies on).
+inline int64_t CountListedRuns(store::Store& store, const std::string& org) {
+  int64_t n = 0;
+  Status st = store.Read([&](store::Tx& tx) -> Status {
+    store::PageRequest page{.after = "", .limit = 200};
+    for (;;) {
+      auto runs = tx.ListRuns(org, {}, page);
+      if (!runs.ok()) return runs.error();
+      n += static_cast<int64_t>(runs->items.size());
+      if (runs->next.empty()) return Status::Ok();
+      page.after = runs->next;
+    }
+  });
+  if (!st.ok()) std::abort();
+  return n;
 }
 
 }  // namespace rampart::testing
