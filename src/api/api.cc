@@ -25,12 +25,12 @@
 #include "rampart/audit/chain.h"
 #include "rampart/auth/support_grant.h"
 #include "rampart/core/json.h"
-#include "rampart/net/egress.h"
 #include "rampart/core/worker_pool.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/password.h"
 #include "rampart/crypto/tokens.h"
 #include "rampart/model/workflow.h"
+#include "rampart/net/egress.h"
 #include "rampart/runs/approvals.h"
 #include "rampart/server/http.h"
 
@@ -1533,12 +1533,9 @@ Result<Response> Api::Impl::ListOrgs(Call& call) {
   auto page = PageFromQuery(call.request);
   if (!page.ok()) return page.error();
   // A user's orgs are few: read whole, in the store's order (created_at, id), and paged
-  // here. The position of an org is its created_at (fixed width) and id, so a page
-  // follows the previous one even when an org of it was left meanwhile.
-  auto position = [](const store::Org& org) {
-    std::string created = std::to_string(org.created_at);
-    return std::string(created.size() < 20 ? 20 - created.size() : 0, '0') + created + ":" + org.id;
-  };
+  // here by CreatedAtPosition (a page follows the previous one even when an org of it was
+  // left meanwhile).
+  auto position = [](const store::Org& org) { return CreatedAtPosition(org.created_at, org.id); };
   auto orgs = call.tx->ListOrgsOfUser(call.principal.user_id);
   if (!orgs.ok()) return orgs.error();
   array items;

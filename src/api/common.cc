@@ -224,6 +224,12 @@ boost::json::object ListBody(boost::json::array items, std::string_view store_ne
   return body;
 }
 
+std::string CreatedAtPosition(int64_t created_at, std::string_view id) {
+  const std::string created = std::to_string(created_at);
+  return std::string(created.size() < 20 ? 20 - created.size() : 0, '0') + created + ":" +
+         std::string(id);
+}
+
 boost::json::object OrgJson(const store::Org& org) {
   // The stored rules were validated when set; a row that does not parse shows as null
   // (and outbound calls of the org fail closed, see net::ParseStoredOrgEgressRules).

@@ -67,6 +67,11 @@ std::string_view QueryParam(const server::Request& request, std::string_view nam
 // `limit` and `cursor` query parameters into a store page request.
 Result<store::PageRequest> PageFromQuery(const server::Request& request);
 boost::json::object ListBody(boost::json::array items, std::string_view store_next);
+// The keyset position of an item of a short list read whole in the store's (created_at,
+// id) order and paged in memory: created_at zero-padded to a fixed width, then the id, so
+// positions compare as strings in that order and a page follows the previous one even
+// when an item of it is gone meanwhile.
+std::string CreatedAtPosition(int64_t created_at, std::string_view id);
 
 boost::json::object OrgJson(const store::Org& org);
 boost::json::object ApiKeyJson(const store::ApiKey& key);

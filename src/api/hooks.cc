@@ -75,10 +75,7 @@ Result<server::Response> ListRunHooksHandler(store::Tx& tx, const std::string& o
   if (!page.ok()) return page.error();
   // A run's deliveries are few (its hooks times their events): read whole, in the store's
   // order (created_at, id), and paged here by that position, as GET /v1/orgs is.
-  auto position = [](const store::HookDelivery& d) {
-    std::string created = std::to_string(d.created_at);
-    return std::string(created.size() < 20 ? 20 - created.size() : 0, '0') + created + ":" + d.id;
-  };
+  auto position = [](const store::HookDelivery& d) { return CreatedAtPosition(d.created_at, d.id); };
   auto deliveries = tx.ListHookDeliveriesOfRun(org_id, run_id);
   if (!deliveries.ok()) return deliveries.error();
   array items;
