@@ -146,7 +146,8 @@ Status ChangedOne(Stmt& stmt, const char* what) {
 
 // ---- Orgs, users, memberships, sessions -------------------------------------------------
 
-constexpr const char* kOrgColumns = "id, slug, name, max_concurrent_runs, created_at, egress";
+// The columns ReadOrg reads, in its order.
+#define RAMPART_ORG_COLUMNS "id, slug, name, max_concurrent_runs, created_at, egress"
 
 Org ReadOrg(const Stmt& s) {
   return Org{s.ColText(0), s.ColText(1), s.ColText(2), static_cast<int>(s.ColInt(3)),
@@ -256,15 +257,13 @@ Status SqliteTx::UpdateOrg(const Org& org) {
 }
 
 Result<std::optional<Org>> SqliteTx::GetOrg(std::string_view org_id) {
-  Stmt s(conn_,
-         "SELECT id, slug, name, max_concurrent_runs, created_at, egress FROM orgs WHERE id = ?");
+  Stmt s(conn_, "SELECT " RAMPART_ORG_COLUMNS " FROM orgs WHERE id = ?");
   s.Text(org_id);
   return QueryOne<Org>(s, ReadOrg);
 }
 
 Result<std::optional<Org>> SqliteTx::GetOrgBySlug(std::string_view slug) {
-  Stmt s(conn_,
-         "SELECT id, slug, name, max_concurrent_runs, created_at, egress FROM orgs WHERE slug = ?");
+  Stmt s(conn_, "SELECT " RAMPART_ORG_COLUMNS " FROM orgs WHERE slug = ?");
   s.Text(slug);
   return QueryOne<Org>(s, ReadOrg);
 }
