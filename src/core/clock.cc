@@ -1,8 +1,13 @@
 #include "rampart/core/clock.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "rampart/core/check.h"
@@ -30,7 +35,52 @@ class OpenSslRandom final : public Random {
   }
 };
 
+std::atomic<uint64_t> fork_generation{0};
+
+// See IdRandom(): the bytes of the current block not handed out yet.
+struct IdRandomBlock {
+  std::array<uint8_t, 1024> bytes{};
+  size_t pos = 1024;
+  uint64_t generation = 0;
+};
+
+class BlockRandom final : public Random {
+ public:
+  void Fill(uint8_t* out, size_t size) override {
+    thread_local IdRandomBlock block;
+    const uint64_t generation = ForkGeneration();
+    if (generation != block.generation) {
+      block.generation = generation;
+      block.pos = block.bytes.size();
+    }
+    while (size > 0) {
+      if (block.pos == block.bytes.size()) {
+        SystemRandom().Fill(block.bytes.data(), block.bytes.size());
+        block.pos = 0;
+      }
+      const size_t n = std::min(size, block.bytes.size() - block.pos);
+      std::copy_n(block.bytes.data() + block.pos, n, out);
+      block.pos += n;
+      out += n;
+      size -= n;
+    }
+  }
+};
+
 }  // namespace
+
+uint64_t ForkGeneration() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+  });
+  return fork_generation.load(std::memory_order_relaxed);
+}
+
+Random& IdRandom() {
+  static BlockRandom random;
+  return random;
+}
 
 Clock& SystemClock() {
   static RealClock clock;

@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <set>
+#include <thread>
 #include <vector>
 
 namespace rampart {
@@ -49,6 +55,59 @@ TEST(ClockTest, MonotonicDoesNotGoBackwards) {
   auto a = SystemClock().Monotonic();
   auto b = SystemClock().Monotonic();
   EXPECT_LE(a, b);
+}
+
+// 16-byte draws of IdRandom(): from 4 threads at once, crossing many 1 KiB blocks, none
+// repeats (a byte handed out twice, or a block shared by two threads, would repeat one).
+TEST(IdRandomTest, DrawsNeverRepeatAcrossThreadsAndBlocks) {
+  std::vector<std::vector<std::array<uint8_t, 16>>> drawn(4);
+  std::vector<std::thread> threads;
+  for (auto& mine : drawn) {
+    threads.emplace_back([&mine] {
+      mine.resize(2000);
+      for (auto& d : mine) IdRandom().Fill(d.data(), d.size());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::array<uint8_t, 16>> all;
+  for (const auto& mine : drawn) all.insert(mine.begin(), mine.end());
+  EXPECT_EQ(all.size(), 8000u);
+}
+
+// A child forked while its parent's thread holds a partly used block must not hand out
+// the bytes the parent hands out next.
+TEST(IdRandomTest, AForkedChildDoesNotRepeatItsParentsDraws) {
+  std::array<uint8_t, 16> first{};
+  IdRandom().Fill(first.data(), first.size());
+  const uint64_t generation = ForkGeneration();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::array<uint8_t, 16> mine{};
+    IdRandom().Fill(mine.data(), mine.size());
+    const bool counted = ForkGeneration() == generation + 1;
+    ssize_t written = write(fds[1], mine.data(), mine.size());
+    _exit(counted && written == static_cast<ssize_t>(mine.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::array<uint8_t, 16> parent{};
+  IdRandom().Fill(parent.data(), parent.size());
+  std::array<uint8_t, 16> from_child{};
+  size_t got = 0;
+  while (got < from_child.size()) {
+    ssize_t n = read(fds[0], from_child.data() + got, from_child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, from_child.size());
+  EXPECT_NE(from_child, parent);
+  EXPECT_EQ(ForkGeneration(), generation);  // the parent is not a child
 }
 
 }  // namespace

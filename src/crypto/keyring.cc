@@ -2,11 +2,9 @@
 
 #include <openssl/crypto.h>
 
-#include <pthread.h>
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <mutex>
 #include <utility>
 
@@ -27,30 +25,15 @@ struct Keyring::SecretKey {
   }
 };
 
-namespace {
-
-// Incremented in the child after fork(): buffered randomness of the parent must never be
-// reused there (two processes would then draw the same nonces).
-std::atomic<uint64_t> fork_generation{0};
-
-void RegisterForkHandler() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
-  });
-}
-
-}  // namespace
-
 // Random bytes for nonces, fetched from the injected Random in 4 KiB blocks. Nonces are
 // public, so holding future ones in memory costs nothing; what matters is that every
 // nonce is fresh CSPRNG output used once, which the block discipline keeps.
 class Keyring::NonceSource final : public Random {
  public:
-  explicit NonceSource(Random& source) : source_(source) { RegisterForkHandler(); }
+  explicit NonceSource(Random& source) : source_(source) {}
   void Fill(uint8_t* out, size_t size) override {
     std::lock_guard lock(mutex_);
-    const uint64_t generation = fork_generation.load();
+    const uint64_t generation = ForkGeneration();
     if (generation != generation_) {
       generation_ = generation;
       pos_ = buffer_.size();

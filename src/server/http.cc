@@ -1,11 +1,8 @@
 #include "rampart/server/http.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <mutex>
 #include <boost/json/object.hpp>
 #include <string>
 
@@ -151,51 +148,10 @@ bool PercentDecode(std::string_view in, std::string& out, bool plus_is_space) {
   return true;
 }
 
-namespace {
-
-// Bumped in a forked child: its copy of the parent's random block must not be reused.
-std::atomic<uint64_t> fork_generation{0};
-
-// CSPRNG bytes for request ids, fetched per thread in 1 KiB blocks: OpenSSL's RAND_bytes
-// calls getpid() (a system call) on every call to detect forks, which was one of the
-// three system calls of a keep-alive request. Each byte is handed out once; ids are
-// public, so holding the next ones in memory reveals nothing.
-struct IdRandomBlock {
-  std::array<uint8_t, 1024> bytes{};
-  size_t pos = 1024;
-  uint64_t generation = 0;
-};
-
-void TakeRandom(uint8_t* out, size_t size) {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
-  });
-  thread_local IdRandomBlock block;
-  const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
-  if (generation != block.generation) {
-    block.generation = generation;
-    block.pos = block.bytes.size();
-  }
-  while (size > 0) {
-    if (block.pos == block.bytes.size()) {
-      SystemRandom().Fill(block.bytes.data(), block.bytes.size());
-      block.pos = 0;
-    }
-    const size_t n = std::min(size, block.bytes.size() - block.pos);
-    std::copy_n(block.bytes.data() + block.pos, n, out);
-    block.pos += n;
-    out += n;
-    size -= n;
-  }
-}
-
-}  // namespace
-
 std::string NewRequestId() {
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
   uint8_t bytes[20];
-  TakeRandom(bytes, sizeof(bytes));
+  IdRandom().Fill(bytes, sizeof(bytes));
   std::string id = "req_";
   for (uint8_t b : bytes) id.push_back(kAlphabet[b & 31]);
   return id;

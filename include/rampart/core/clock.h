@@ -33,6 +33,17 @@ class Random {
 // OpenSSL's CSPRNG (RAND_bytes); aborts if the OS cannot provide randomness.
 Random& SystemRandom();
 
+// SystemRandom()'s bytes handed out from per-thread 1 KiB blocks, each byte once: for
+// public identifiers (request and run ids) and retry jitter, which are drawn on every
+// request. RAND_bytes costs a getpid() system call and a DRBG round per call; a block
+// costs one per 1 KiB. Never for keys, tokens or salts (SystemRandom()). A forked child
+// never reuses a block of its parent's (ForkGeneration()).
+Random& IdRandom();
+
+// How many times this process is a fork()ed child of the one that first asked (0 in the
+// original process): buffers of random bytes compare it to drop what the parent held.
+uint64_t ForkGeneration();
+
 // Milliseconds since the Unix epoch: how the store keeps wall-clock times.
 inline int64_t UnixMillis(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

@@ -74,7 +74,8 @@ struct RunServices {
 // What the engine needs besides the store: actions and logs (clock/random optional).
 struct RunEnvironment {
   Clock* clock = &SystemClock();
-  Random* random = &SystemRandom();
+  // Run ids and retry jitter: public values drawn on every run (see IdRandom()).
+  Random* random = &IdRandom();
   const actions::Registry* actions = nullptr;
   actions::LogSink* log = nullptr;
   // Called once per executed run (on the worker thread); null: no connectors.
