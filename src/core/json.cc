@@ -232,65 +232,79 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
 
 namespace {
 
+// The bytes FormatDouble may write (its result is at most 24 of them).
+constexpr size_t kDoubleRoom = 64;
+
 // Powers of ten a double holds exactly (10^22 is the last).
 constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                              1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                              1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-// The shortest round-trip form of a positive finite `a` when it has at most 22 digits
-// after the point and its digits times 10^k stay below 2^50, written as std::to_chars
-// writes it; 0 (nothing written) otherwise, and when to_chars would choose the
-// scientific form (shorter than the fixed one, as for 100000 -> "1e+05").
+// The shortest round-trip form of a positive finite `a` below 2^50 whose shortest form
+// has at most k digits after the point (k: the most, or one less, that keep a * 10^k below
+// 2^50, and at most 22), written as std::to_chars writes it; 0 (nothing written) for any
+// other `a`, and when to_chars would choose the scientific form (shorter than the fixed
+// one, as for 100000 -> "1e+05").
 //
-// Why the first k that round-trips gives to_chars' digits: for x = a * 10^k < 2^50 the
+// Why this gives to_chars' digits: for x = a * 10^k < 2^50 the
 // interval of decimals that read back as `a` is at most ulp(a) * 10^k <= x * 2^-52 < 1/4
 // wide around x, and fl(x) is within x * 2^-53 < 1/8 of x: so at most one integer m has
-// m / 10^k reading back as a, it is the integer nearest fl(x), and m / 10^k (both exact
-// doubles, one correctly rounded division) is exactly the double strtod gives for it.
-// The smallest such k has the fewest significant digits (a form with fewer would have
-// fewer digits after the point, or be an integer found at k = 0), and one candidate per k
-// means no tie to break.
+// m / 10^k reading back as `a`, it is the integer nearest fl(x) (the rounding of
+// fl(x) + 0.5 cannot carry across an integer then), and m / 10^k (both exact doubles, one
+// correctly rounded division) is exactly the double strtod gives for it. Any shorter form
+// that reads back as `a`, with j <= k digits after the point, times 10^(k-j) is such an m:
+// so if m does not read back as `a` no form with at most k decimals does, and the
+// shortest one is m without its trailing zeros (the fewest significant digits, and
+// unique: no tie to break).
 size_t FormatPositiveFast(double a, char* buf) {
   constexpr double kLimit = 0x1p50;
-  for (size_t k = 0; k < std::size(kPow10); ++k) {
-    const double x = a * kPow10[k];
-    if (x < 0.5) continue;  // no integer within 1/4 of x but 0, which is not a
-    if (x >= kLimit) return 0;
-    // The nearest integer whenever one is within 1/4 of x (the only case that can match):
-    // the rounding of x + 0.5 cannot carry it across an integer then.
-    const auto m = static_cast<int64_t>(x + 0.5);
-    if (static_cast<double>(m) / kPow10[k] != a) continue;
-    char digits[20];
-    const size_t n = static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, m).ptr - digits);
-    if (k == 0) {
-      // An integer: to_chars writes "1e+05" when that is shorter than "100000".
-      size_t significant = n;
-      while (digits[significant - 1] == '0') --significant;
-      if (significant + (significant > 1 ? 1 : 0) + 4 < n) return 0;
-      std::memcpy(buf, digits, n);
-      return n;
+  if (!(a < kLimit)) return 0;
+  uint64_t bits;
+  std::memcpy(&bits, &a, sizeof bits);
+  // a < 2^(e + 1), so 10^k <= 2^(49 - e) keeps x below 2^50; 78913 / 2^18 < log10(2).
+  const int e = static_cast<int>(bits >> 52) - 1023;  // 49 - e >= 0 here
+  size_t k = std::min<size_t>(static_cast<size_t>(((49 - e) * 78913) >> 18), 22);
+  if (k < 22 && a * kPow10[k + 1] < kLimit) ++k;
+  const double x = a * kPow10[k];
+  auto m = static_cast<int64_t>(x + 0.5);
+  if (static_cast<double>(m) / kPow10[k] != a) return 0;
+  // Drop trailing zeros, at most k of them: 8 + 8 + 4 + 2 + 1 covers any count up to 22.
+  for (const auto& [zeros, power] : {std::pair<size_t, int64_t>{8, 100000000},
+                                     {8, 100000000}, {4, 10000}, {2, 100}, {1, 10}}) {
+    if (k >= zeros && m % power == 0) {
+      m /= power;
+      k -= zeros;
     }
-    // m ends in a non-zero digit (else k - 1 would have matched).
-    if (n > k) {  // "178.2": never longer than "1.782e+02"
-      std::memcpy(buf, digits, n - k);
-      buf[n - k] = '.';
-      std::memcpy(buf + n - k + 1, digits + n - k, k);
-      return n + 1;
-    }
-    // "0.0012": scientific ("1.2e-03") wins only when strictly shorter; the exponent has
-    // two digits (k <= 22).
-    if (2 + k > n + (n > 1 ? 1 : 0) + 4) return 0;
-    buf[0] = '0';
-    buf[1] = '.';
-    std::memset(buf + 2, '0', k - n);
-    std::memcpy(buf + 2 + k - n, digits, n);
-    return 2 + k;
   }
-  return 0;
+  // The digits go to buf; the forms below move them with fixed-size copies (no memcpy
+  // calls), which read and write past them: buf has kDoubleRoom bytes.
+  const size_t n = static_cast<size_t>(std::to_chars(buf, buf + 20, m).ptr - buf);
+  if (k == 0) {
+    // An integer: to_chars writes "1e+05" when that is shorter than "100000".
+    size_t significant = n;
+    while (buf[significant - 1] == '0') --significant;
+    return significant + (significant > 1 ? 1 : 0) + 4 < n ? 0 : n;
+  }
+  // m ends in a non-zero digit now, and has at most 16 digits (m < 2^50).
+  char moved[16];
+  if (n > k) {  // "178.2": never longer than "1.782e+02"
+    std::memcpy(moved, buf + n - k, sizeof moved);
+    buf[n - k] = '.';
+    std::memcpy(buf + n - k + 1, moved, sizeof moved);
+    return n + 1;
+  }
+  // "0.0012": scientific ("1.2e-03") wins only when strictly shorter; the exponent has
+  // two digits (k <= 22).
+  if (2 + k > n + (n > 1 ? 1 : 0) + 4) return 0;
+  std::memcpy(moved, buf, sizeof moved);
+  std::memset(buf, '0', 24);
+  buf[1] = '.';
+  std::memcpy(buf + 2 + k - n, moved, sizeof moved);
+  return 2 + k;
 }
 
 // Shortest round-trip form ("99", "0.051", "1e+21"), as std::to_chars(buf, end, d)
-// writes it; non-finite numbers become null and -0 becomes 0. `size` >= kMaxDoubleBytes.
+// writes it; non-finite numbers become null and -0 becomes 0. `size` >= kDoubleRoom.
 size_t FormatDouble(double d, char* buf, size_t size) {
   if (!std::isfinite(d)) {
     std::memcpy(buf, "null", 4);
@@ -597,8 +611,8 @@ void Write(Writer& w, const bj::value& v) {
       break;
     }
     case bj::kind::double_: {
-      char* p = w.Room(kMaxDoubleBytes);
-      w.Advance(p + FormatDouble(v.get_double(), p, kMaxDoubleBytes));
+      char* p = w.Room(kDoubleRoom);
+      w.Advance(p + FormatDouble(v.get_double(), p, kDoubleRoom));
       break;
     }
     case bj::kind::string: WriteQuoted(w, v.get_string()); break;
@@ -681,7 +695,7 @@ size_t NumberSize(const bj::value& v) {
     }
     return digits + (v.is_int64() && v.get_int64() < 0 ? 1 : 0);
   }
-  char buf[64];
+  char buf[kDoubleRoom];
   return FormatDouble(v.get_double(), buf, sizeof buf);
 }
 
