@@ -12,3 +12,4 @@ rampart_bench(db_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/db_bench.cc DEPS ramp
 rampart_bench(server_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server_bench.cc DEPS rampart_server rampart_net)
 rampart_bench(rewrap_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/rewrap_bench.cc DEPS rampart_api)
 rampart_bench(audit_forward_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/audit_forward_bench.cc DEPS rampart_audit_forward rampart_server OpenSSL::Crypto)
+rampart_bench(json_bench SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/json_bench.cc DEPS rampart_core)
