@@ -32,5 +32,7 @@ extern const char* const kPurgeableRunsSqlForTest;
 // (recovery at start), for the query plan test (parameters: status, limit / status).
 extern const char* const kUnfinishedRunsSqlForTest;
 extern const char* const kCountUnfinishedRunsSqlForTest;
+// ListRunsToWake (parameters: now, limit).
+extern const char* const kRunsToWakeSqlForTest;
 
 }  // namespace rampart::store

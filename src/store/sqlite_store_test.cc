@@ -700,6 +700,15 @@ TEST_F(SqliteStoreTest, UnfinishedRunsSelectionUsesThePartialIndex) {
   EXPECT_NE(old_index.find("no such index"), std::string::npos) << old_index;
 }
 
+// The approval wake-up scan reads runs_to_wake, due runs only and without a sort (until
+// migration 16 the planner took runs_by_status: every awaiting run, then a sort).
+TEST_F(SqliteStoreTest, RunsToWakeSelectionUsesItsPartialIndex) {
+  store_.reset();
+  const std::string plan = QueryPlanOf(path(), kRunsToWakeSqlForTest);
+  EXPECT_NE(plan.find("INDEX runs_to_wake (wake_at>? AND wake_at<?)"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
 // The entries of one index, counted from its pages (dbstat: every cell of an index
 // b-tree, interior or leaf, is one entry); -1 when that cannot be read.
 int64_t IndexEntries(const std::string& path, const char* index) {

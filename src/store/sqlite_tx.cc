@@ -734,11 +734,16 @@ Result<std::vector<Run>> SqliteTx::ListRunsByStatus(std::string_view status, int
   return QueryAll<Run>(s, ReadRun);
 }
 
+// Reads the partial index runs_to_wake (migration 6: its condition stated), the due runs
+// only, in wake_at order.
+const char* const kRunsToWakeSqlForTest =
+    "SELECT " RAMPART_RUN_COLUMNS
+    " FROM runs WHERE wake_at > 0 AND wake_at <= ? AND status = 'awaiting_approval' "
+    "ORDER BY wake_at LIMIT ?";
+
 Result<std::vector<Run>> SqliteTx::ListRunsToWake(Millis now, int limit) {
   if (limit <= 0) return std::vector<Run>();
-  Stmt s(conn_, "SELECT " RAMPART_RUN_COLUMNS
-                " FROM runs WHERE wake_at > 0 AND wake_at <= ? AND status = 'awaiting_approval' "
-                "ORDER BY wake_at LIMIT ?");
+  Stmt s(conn_, kRunsToWakeSqlForTest);
   s.Int(now).Int(limit);
   return QueryAll<Run>(s, ReadRun);
 }
