@@ -35,6 +35,7 @@ output: { quote: "{{ steps.quote.output }}", pay: "{{ steps.pay.output }}" }
 class ApprovalServiceTest : public ::testing::Test {
  protected:
   ApprovalServiceTest() : store_(testing::MakeStore(dir_.path())) {
+    testing::RefuseUnfinishedRunsWithFinishedAt(dir_.path());
     registry_.Register("wallet.sign", std::make_unique<FuncAction>([this](const actions::Context&) {
       return Result<bj::value>(bj::value(++calls_));
     }));

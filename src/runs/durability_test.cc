@@ -88,6 +88,7 @@ std::unique_ptr<store::Store> OpenDurable(const std::string& dir) {
   options.synchronous_full = true;
   auto opened = store::OpenSqliteStore(options);
   RAMPART_CHECK(opened.ok());
+  testing::RefuseUnfinishedRunsWithFinishedAt(dir);
   return std::move(*opened);
 }
 

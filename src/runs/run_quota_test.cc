@@ -88,6 +88,7 @@ class LosingStore final : public store::Store {
 class RunQuotaTest : public ::testing::Test {
  protected:
   RunQuotaTest() : store_(testing::MakeStore(dir_.path())) {
+    testing::RefuseUnfinishedRunsWithFinishedAt(dir_.path());
     testing::PutOrg(*store_, "org_a");
     testing::PutOrg(*store_, "org_b");
     for (const char* org : {"org_a", "org_b"}) {

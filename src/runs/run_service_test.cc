@@ -224,6 +224,7 @@ class DeferringStore final : public store::Store {
 class RunServiceTest : public ::testing::Test {
  protected:
   RunServiceTest() : store_(testing::MakeStore(dir_.path())) {
+    testing::RefuseUnfinishedRunsWithFinishedAt(dir_.path());
     registry_.Register("wallet.sign", std::make_unique<FuncAction>([this](const actions::Context&) {
       std::unique_lock lock(gate_.mu);
       ++gate_.arrived;
@@ -316,6 +317,35 @@ class RunServiceTest : public ::testing::Test {
   Gate gate_;
   Tracker tracker_;
 };
+
+// The guard of the fixture's store (RefuseUnfinishedRunsWithFinishedAt) works: an
+// unfinished run with a finished_at is refused, so every test here shows that the run
+// service writes none (recovery's index, migration 16, would miss it).
+TEST_F(RunServiceTest, TheStoreRefusesAnUnfinishedRunWithAFinishedAt) {
+#ifndef RAMPART_RUNS_WITH_SQLITE
+  GTEST_SKIP() << "the guard is a SQLite trigger";
+#endif
+  testing::PutOrg(*store_, "org_a");
+  store::Run run;
+  run.org_id = "org_a";
+  run.id = "run_guarded";
+  run.workflow_id = "wf";
+  run.version = 1;
+  run.status = "queued";
+  run.input = "{}";
+  run.trigger = "{}";
+  run.finished_at = 5;
+  EXPECT_FALSE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(run); }).ok());
+  run.finished_at = 0;
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(run); }).ok());
+  for (const char* status : {"running", "awaiting_approval"}) {
+    run.status = status;
+    run.finished_at = 5;
+    EXPECT_FALSE(store_->Write([&](store::Tx& tx) { return tx.UpdateRun(run); }).ok()) << status;
+  }
+  run.status = "cancelled";
+  EXPECT_TRUE(store_->Write([&](store::Tx& tx) { return tx.UpdateRun(run); }).ok());
+}
 
 TEST_F(RunServiceTest, SubmitAndWaitSucceedsWithRecord) {
   testing::PutOrg(*store_, "org_a");

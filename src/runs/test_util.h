@@ -17,6 +17,10 @@
 #include "rampart/store/store.h"
 #include "runs/fake_store_test_util.h"
 
+#ifdef RAMPART_RUNS_WITH_SQLITE
+#include <sqlite3.h>
+#endif
+
 namespace rampart::runs::testing {
 
 // A fresh temporary directory, removed with the object.
@@ -49,6 +53,32 @@ inline std::unique_ptr<store::Store> MakeStore(const std::string& dir) {
 #else
   (void)dir;
   return std::make_unique<FakeStore>();
+#endif
+}
+
+// Makes the SQLite store in `dir` refuse (the write fails) any run written unfinished
+// (queued, running, awaiting_approval) with a finished_at: recovery finds those runs in
+// the index of runs with finished_at = 0 (migration 16), so the run service must never
+// write one. Triggers kept in the file, so a reopened store stays guarded. Nothing with
+// the fake store.
+inline void RefuseUnfinishedRunsWithFinishedAt(const std::string& dir) {
+#ifdef RAMPART_RUNS_WITH_SQLITE
+  static constexpr const char* kGuard = R"sql(
+CREATE TRIGGER IF NOT EXISTS test_unfinished_run_insert AFTER INSERT ON runs
+WHEN NEW.finished_at <> 0 AND NEW.status NOT IN ('succeeded', 'failed', 'cancelled')
+BEGIN SELECT RAISE(ABORT, 'an unfinished run with a finished_at'); END;
+CREATE TRIGGER IF NOT EXISTS test_unfinished_run_update AFTER UPDATE ON runs
+WHEN NEW.finished_at <> 0 AND NEW.status NOT IN ('succeeded', 'failed', 'cancelled')
+BEGIN SELECT RAISE(ABORT, 'an unfinished run with a finished_at'); END;
+)sql";
+  sqlite3* db = nullptr;
+  const std::string path = dir + "/rampart.db";
+  RAMPART_CHECK(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  RAMPART_CHECK(sqlite3_exec(db, kGuard, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+#else
+  (void)dir;
 #endif
 }
 

@@ -343,6 +343,21 @@ ALTER TABLE orgs ADD COLUMN egress TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX api_keys_by_user ON api_keys(user_id);
 )sql",
+    // 16: recovery's index holds only unfinished runs. runs_by_status (status, seq) served
+    // only recovery at start (queued and running runs), yet every run entered it, most of
+    // them committed final at once. A run is unfinished exactly while finished_at = 0 (the
+    // run service sets it when, and only when, the run becomes final: succeeded, failed or
+    // cancelled), a condition SQLite checks on insert with one integer comparison (an IN
+    // list is an ephemeral table per insert, see migration 11). The UPDATE only repairs a
+    // row that would break that rule (the run service writes none), so that recovery still
+    // finds every queued and running run of any database; the index build reads the table
+    // once anyway.
+    R"sql(
+UPDATE runs SET finished_at = 0
+  WHERE finished_at <> 0 AND status IN ('queued', 'running', 'awaiting_approval');
+DROP INDEX runs_by_status;
+CREATE INDEX runs_unfinished ON runs(status, seq) WHERE finished_at = 0;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -28,5 +28,11 @@ size_t QueuedWritesForTest(Store& store);
 // The statement that selects the runs PurgeFinishedRuns deletes (parameters: before,
 // limit), for the query plan test.
 extern const char* const kPurgeableRunsSqlForTest;
+// ListRunsByStatus and CountRunsByStatus for queued, running and awaiting_approval runs
+// (recovery at start), for the query plan test (parameters: status, limit / status).
+extern const char* const kUnfinishedRunsSqlForTest;
+extern const char* const kCountUnfinishedRunsSqlForTest;
+// ListRunsToWake (parameters: now, limit).
+extern const char* const kRunsToWakeSqlForTest;
 
 }  // namespace rampart::store

@@ -664,6 +664,137 @@ TEST_F(SqliteStoreTest, PurgeFinishedRunsSelectionUsesAnIndex) {
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // no sort step
 }
 
+// The query plan of `sql` on the test database (the store closed first).
+std::string QueryPlanOf(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    return "cannot open";
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
+  std::string plan;
+  if (sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    plan = std::string("cannot prepare: ") + sqlite3_errmsg(db);
+  }
+  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return plan;
+}
+
+// Recovery's selection (queued, then running runs) and the unfinished counts read the
+// partial index runs_unfinished, in seq order without a sort; runs_by_status is gone.
+TEST_F(SqliteStoreTest, UnfinishedRunsSelectionUsesThePartialIndex) {
+  store_.reset();
+  const std::string list = QueryPlanOf(path(), kUnfinishedRunsSqlForTest);
+  EXPECT_NE(list.find("INDEX runs_unfinished (status=?)"), std::string::npos) << list;
+  EXPECT_EQ(list.find("TEMP B-TREE"), std::string::npos) << list;
+  const std::string count = QueryPlanOf(path(), kCountUnfinishedRunsSqlForTest);
+  EXPECT_NE(count.find("INDEX runs_unfinished (status=?)"), std::string::npos) << count;
+  const std::string old_index =
+      QueryPlanOf(path(), "SELECT seq FROM runs INDEXED BY runs_by_status WHERE status = 'x'");
+  EXPECT_NE(old_index.find("no such index"), std::string::npos) << old_index;
+}
+
+// The approval wake-up scan reads runs_to_wake, due runs only and without a sort (until
+// migration 16 the planner took runs_by_status: every awaiting run, then a sort).
+TEST_F(SqliteStoreTest, RunsToWakeSelectionUsesItsPartialIndex) {
+  store_.reset();
+  const std::string plan = QueryPlanOf(path(), kRunsToWakeSqlForTest);
+  EXPECT_NE(plan.find("INDEX runs_to_wake (wake_at>? AND wake_at<?)"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+}
+
+// The entries of one index, counted from its pages (dbstat: every cell of an index
+// b-tree, interior or leaf, is one entry); -1 when that cannot be read.
+int64_t IndexEntries(const std::string& path, const char* index) {
+  sqlite3* db = nullptr;
+  int64_t n = -1;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, "SELECT coalesce(sum(ncell), 0) FROM dbstat WHERE name = ?", -1,
+                         &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_bind_text(stmt, 1, index, -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    n = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
+
+// A run enters runs_unfinished only while finished_at = 0: a run committed final at once
+// (the hot path) never does, and its final update takes a run out.
+TEST_F(SqliteStoreTest, OnlyUnfinishedRunsEnterTheRecoveryIndex) {
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) -> Status {
+                StoredRun done = MakeRun("org_a", "run_done", "wf", "succeeded");
+                done.finished_at = 500;
+                if (Status s = tx.InsertRun(done); !s.ok()) return s;
+                if (Status s = tx.InsertRun(MakeRun("org_a", "run_q", "wf")); !s.ok()) return s;
+                StoredRun waiting = MakeRun("org_a", "run_w", "wf", "awaiting_approval");
+                if (Status s = tx.InsertRun(waiting); !s.ok()) return s;
+                return tx.InsertRun(MakeRun("org_a", "run_r", "wf", "running"));
+              }).ok());
+  EXPECT_EQ(IndexEntries(path(), "runs_unfinished"), 3);
+  EXPECT_EQ(IndexEntries(path(), "runs_by_org"), 4);  // the counting itself works
+  StoredRun finished = MakeRun("org_a", "run_r", "wf", "failed");
+  finished.finished_at = 700;
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.UpdateRun(finished); }).ok());
+  EXPECT_EQ(IndexEntries(path(), "runs_unfinished"), 2);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("running"); }), 0);
+  EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.CountRunsByStatus("failed"); }), 1);
+}
+
+// A database from before migration 16 with runs in every status: after the upgrade,
+// recovery lists the same queued and running (and awaiting_approval) runs in the same
+// order, and every status still lists. A row that broke the rule (an unfinished run with
+// a finished_at) is repaired by the migration, so recovery still finds it.
+TEST_F(SqliteStoreTest, RecoveryListsTheSameRunsAfterTheUnfinishedIndexMigration) {
+  store_.reset();
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    std::remove(file.c_str());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_TRUE(ApplyMigrationsUpToForTest(db, 15).ok());
+  const char* const kStatuses[] = {"queued",    "running", "awaiting_approval",
+                                   "succeeded", "failed",  "cancelled"};
+  std::string insert;
+  for (int i = 0; i < 18; ++i) {
+    const int k = i % 6;
+    // Final runs finished; i = 12 (queued) and 13 (running) break the rule.
+    const int finished_at = k >= 3 || i == 12 || i == 13 ? 2000 + i : 0;
+    insert += "INSERT INTO runs (org_id, id, workflow_id, version, status, input_json, "
+              "trigger_json, record_json, error_code, actor, created_at, started_at, "
+              "finished_at, attempts, cancel_requested) VALUES ('org_a', 'run_" +
+              std::to_string(i) + "', 'wf', 1, '" + kStatuses[k] + "', '{}', '{}', '', '', "
+              "'user:usr_a', 100, 0, " + std::to_string(finished_at) + ", 0, 0);";
+  }
+  ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  Open();
+  for (int k = 0; k < 6; ++k) {
+    auto runs = ReadWith(store(), [&](Tx& tx) { return tx.ListRunsByStatus(kStatuses[k], 10); });
+    ASSERT_TRUE(runs.ok());
+    ASSERT_EQ(runs->size(), 3u) << kStatuses[k];
+    for (int j = 0; j < 3; ++j) {
+      EXPECT_EQ((*runs)[j].id, "run_" + std::to_string(k + 6 * j)) << kStatuses[k];
+      EXPECT_EQ((*runs)[j].finished_at == 0, k < 3) << (*runs)[j].id;
+    }
+    EXPECT_EQ(*ReadWith(store(), [&](Tx& tx) { return tx.CountRunsByStatus(kStatuses[k]); }), 3)
+        << kStatuses[k];
+  }
+  // Final runs keep their finished_at.
+  EXPECT_EQ((*ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "run_15"); }))->finished_at,
+            2015);
+}
+
 // Every status lists through ListRunsByStatus, in seq order.
 TEST_F(SqliteStoreTest, ListRunsByStatusListsEveryStatus) {
   const char* const kStatuses[] = {"queued", "running", "awaiting_approval", "succeeded",
