@@ -144,6 +144,8 @@ struct Run {
   std::string actor;         // who started it ("user:usr_..", "key:key_..", "hook:..")
   Millis created_at = 0;
   Millis started_at = 0;
+  // 0 while the run is queued, running or awaiting_approval: recovery (ListRunsByStatus)
+  // finds unfinished runs by it, so a writer must never give one a finished_at.
   Millis finished_at = 0;
   int attempts = 0;          // times a worker started it (recovery uses it)
   bool cancel_requested = false;
@@ -391,7 +393,7 @@ class Tx {
                                                              std::string_view workflow_id,
                                                              const PageRequest& page) = 0;
 
-  // Runs.
+  // Runs. An unfinished run (queued, running, awaiting_approval) has finished_at 0.
   virtual Status InsertRun(const Run& run) = 0;
   // Replaces every mutable field of the run (by org_id, id).
   virtual Status UpdateRun(const Run& run) = 0;
