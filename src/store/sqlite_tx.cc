@@ -355,6 +355,17 @@ Result<std::optional<Membership>> SqliteTx::GetMembership(std::string_view org_i
   return QueryOne<Membership>(s, ReadMembership);
 }
 
+Result<std::optional<MemberOrg>> SqliteTx::GetMemberOrg(std::string_view org_id,
+                                                        std::string_view user_id) {
+  Stmt s(conn_, kMemberOrgSql);
+  s.Text(org_id).Text(user_id);
+  return QueryOne<MemberOrg>(s, [](const Stmt& row) {
+    return MemberOrg{ReadMembership(row),
+                     Org{row.ColText(4), row.ColText(5), row.ColText(6),
+                         static_cast<int>(row.ColInt(7)), row.ColInt(8), row.ColText(9)}};
+  });
+}
+
 Result<Page<Membership>> SqliteTx::ListMembers(std::string_view org_id, const PageRequest& page) {
   const int limit = ClampLimit(page.limit);
   auto cursor = [](const Stmt& s) { return "m." + HexEncode(s.ColText(1)); };
@@ -608,6 +619,18 @@ Result<std::optional<WorkflowVersion>> SqliteTx::GetWorkflowVersion(std::string_
          " FROM workflow_versions WHERE org_id = ? AND workflow_id = ? AND version = ?");
   s.Text(org_id).Text(workflow_id).Int(version);
   return QueryOne<WorkflowVersion>(s, ReadWorkflowVersion);
+}
+
+Result<std::optional<WorkflowToRun>> SqliteTx::GetWorkflowToRun(std::string_view org_id,
+                                                                std::string_view id, bool live) {
+  Stmt s(conn_, kWorkflowToRunSql);
+  s.Int(live ? 1 : 0).Text(org_id).Text(id);
+  return QueryOne<WorkflowToRun>(s, [live](const Stmt& row) {
+    WorkflowToRun out{ReadWorkflow(row), row.ColText(8), 0, std::nullopt};
+    out.version = live ? out.workflow.live_version : out.workflow.latest_version;
+    if (row.ColOptInt(9).has_value()) out.definition = row.ColText(10);
+    return out;
+  });
 }
 
 Result<Page<WorkflowVersion>> SqliteTx::ListWorkflowVersions(std::string_view org_id,

@@ -28,6 +28,8 @@ class SqliteTx final : public Tx {
   Result<bool> DeleteUser(std::string_view user_id) override;
 
   Status UpsertMembership(const Membership& membership) override;
+  Result<std::optional<MemberOrg>> GetMemberOrg(std::string_view org_id,
+                                                std::string_view user_id) override;
   Result<std::optional<Membership>> GetMembership(std::string_view org_id,
                                                   std::string_view user_id) override;
   Result<Page<Membership>> ListMembers(std::string_view org_id, const PageRequest& page) override;
@@ -71,6 +73,8 @@ class SqliteTx final : public Tx {
   Result<int64_t> CountWorkflowVersions(std::string_view org_id,
                                         std::string_view workflow_id) override;
   Status InsertWorkflowVersion(const WorkflowVersion& version) override;
+  Result<std::optional<WorkflowToRun>> GetWorkflowToRun(std::string_view org_id,
+                                                        std::string_view id, bool live) override;
   Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,
                                                             std::string_view workflow_id,
                                                             int version) override;
