@@ -478,6 +478,9 @@ class Api::Impl {
   // A workflow of the caller's org that the caller may see (private: owners + creator).
   Result<store::Workflow> VisibleWorkflow(Call& call, std::string_view id);
   bool MaySee(const Call& call, const store::Workflow& workflow);
+  // The same rule given the creator of version 1, already read (store::WorkflowToRun).
+  static bool MaySee(const Call& call, const store::Workflow& workflow,
+                     std::string_view first_version_created_by);
   // A run of the caller's org that the caller may see: a run is as private as its
   // workflow (MaySee; a child run follows its own workflow, not its parent's), and a run
   // whose workflow was deleted is left to owners, its visibility being unknown. kNotFound
@@ -913,13 +916,16 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
   auto out = std::make_shared<std::optional<Response>>();
   auto body = [&spec, call, out, this](store::Tx& tx) -> Status {
     call->tx = &tx;
+    // The membership (and org) Authenticate read for an API key, in this transaction:
+    // AuthorizeOrg below reuses it instead of reading it again. Never kept past `tx`.
+    std::optional<store::MemberOrg> member_org;
     if (NeedsCredentials(spec.access)) {
       auth::Credentials credentials;
       credentials.authorization = call->request.Header("authorization").value_or("");
       credentials.cookie = call->request.Header("cookie").value_or("");
       credentials.csrf_token = call->request.Header("x-csrf-token").value_or("");
       credentials.state_changing = IsStateChanging(call->request.method);
-      auto principal = deps_.authenticator->Authenticate(tx, credentials);
+      auto principal = deps_.authenticator->Authenticate(tx, credentials, &member_org);
       if (!principal.ok()) return principal.error();
       call->principal = std::move(principal).value();
       // Before any other work for this caller: authorization, the body, the handler.
@@ -944,7 +950,8 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       auto access = call->principal.kind == auth::Principal::Kind::kSupportGrant &&
                             SupportGrantMayCall(spec.operation_id)
                         ? auth::AuthorizeSupportGrant(tx, call->principal, org_id)
-                        : auth::AuthorizeOrg(tx, call->principal, org_id, spec.permission);
+                        : auth::AuthorizeOrg(tx, call->principal, org_id, spec.permission,
+                                             member_org ? &*member_org : nullptr);
       if (!access.ok()) {
         if (access.error().code == ErrorCode::kNotFound) call->org_denied = org_id;
         return access.error();
@@ -1867,7 +1874,13 @@ Result<Response> Api::Impl::RevokeApiKey(Call& call) {
 bool Api::Impl::MaySee(const Call& call, const store::Workflow& workflow) {
   if (workflow.visibility != "private" || call.access->role == "owner") return true;
   auto first = call.tx->GetWorkflowVersion(call.org_id(), workflow.id, 1);
-  return first.ok() && first->has_value() && (*first)->created_by == call.principal.user_id;
+  return first.ok() && first->has_value() && MaySee(call, workflow, (*first)->created_by);
+}
+
+bool Api::Impl::MaySee(const Call& call, const store::Workflow& workflow,
+                       std::string_view first_version_created_by) {
+  if (workflow.visibility != "private" || call.access->role == "owner") return true;
+  return !first_version_created_by.empty() && first_version_created_by == call.principal.user_id;
 }
 
 Result<store::Workflow> Api::Impl::VisibleWorkflow(Call& call, std::string_view id) {
@@ -2160,9 +2173,18 @@ Result<Response> Api::Impl::Publish(Call& call) {
 
 Result<Response> Api::Impl::StartRun(Call& call) {
   const std::string& id = call.request.params.at("id");
-  auto workflow = VisibleWorkflow(call, id);
-  if (!workflow.ok()) return workflow.error();
+  // One read for the workflow, who may see it and the version to run (its definition
+  // only), in the request's snapshot; the checks keep VisibleWorkflow's order: an
+  // invisible workflow is 404 whatever the body asks.
   auto requested = OptionalString(call.body, "version", 16);
+  const bool live = !requested.ok() || requested->value_or("live") != "draft";
+  auto read = call.tx->GetWorkflowToRun(call.org_id(), id, live);
+  if (!read.ok()) return read.error();
+  if (!read->has_value() ||
+      !MaySee(call, (*read)->workflow, (*read)->first_version_created_by)) {
+    return MakeError(ErrorCode::kNotFound, "workflow not found");
+  }
+  const store::Workflow* workflow = &(*read)->workflow;
   if (!requested.ok()) return requested.error();
   int version = 0;
   std::string which = requested->value_or("live");
@@ -2184,15 +2206,13 @@ Result<Response> Api::Impl::StartRun(Call& call) {
     if (!(wait_s >= 0)) return MakeError(ErrorCode::kInvalidArgument, "wait must be >= 0");
     wait_s = std::min<double>(wait_s, static_cast<double>(options_.max_wait.count()));
   }
-  // The version is read in the request's snapshot (the workflow row above came from it
-  // too) and handed to the run service loaded, which then does not read it again.
-  auto stored = call.tx->GetWorkflowVersion(call.org_id(), id, version);
-  if (!stored.ok()) return stored.error();
-  if (!stored->has_value()) {
+  // The version was read with the workflow row and is handed to the run service loaded,
+  // which then does not read it again.
+  if (!(*read)->definition.has_value()) {
     return MakeError(ErrorCode::kNotFound,
                      "workflow " + id + " version " + std::to_string(version) + " not found");
   }
-  auto loaded = deps_.workflows->Get(**stored);
+  auto loaded = deps_.workflows->Get(call.org_id(), id, version, *(*read)->definition);
   if (!loaded.ok()) return loaded.error();
   if (Status s = auth::CheckWorkflowAuthorization(*call.access, (*loaded)->authorization_roles,
                                                   (*loaded)->authorization_permissions);
