@@ -478,9 +478,6 @@ class Api::Impl {
   // A workflow of the caller's org that the caller may see (private: owners + creator).
   Result<store::Workflow> VisibleWorkflow(Call& call, std::string_view id);
   bool MaySee(const Call& call, const store::Workflow& workflow);
-  // The same rule given the creator of version 1, already read (store::WorkflowToRun).
-  static bool MaySee(const Call& call, const store::Workflow& workflow,
-                     std::string_view first_version_created_by);
   // A run of the caller's org that the caller may see: a run is as private as its
   // workflow (MaySee; a child run follows its own workflow, not its parent's), and a run
   // whose workflow was deleted is left to owners, its visibility being unknown. kNotFound
@@ -1874,13 +1871,7 @@ Result<Response> Api::Impl::RevokeApiKey(Call& call) {
 bool Api::Impl::MaySee(const Call& call, const store::Workflow& workflow) {
   if (workflow.visibility != "private" || call.access->role == "owner") return true;
   auto first = call.tx->GetWorkflowVersion(call.org_id(), workflow.id, 1);
-  return first.ok() && first->has_value() && MaySee(call, workflow, (*first)->created_by);
-}
-
-bool Api::Impl::MaySee(const Call& call, const store::Workflow& workflow,
-                       std::string_view first_version_created_by) {
-  if (workflow.visibility != "private" || call.access->role == "owner") return true;
-  return !first_version_created_by.empty() && first_version_created_by == call.principal.user_id;
+  return first.ok() && first->has_value() && (*first)->created_by == call.principal.user_id;
 }
 
 Result<store::Workflow> Api::Impl::VisibleWorkflow(Call& call, std::string_view id) {
@@ -2173,18 +2164,9 @@ Result<Response> Api::Impl::Publish(Call& call) {
 
 Result<Response> Api::Impl::StartRun(Call& call) {
   const std::string& id = call.request.params.at("id");
-  // One read for the workflow, who may see it and the version to run (its definition
-  // only), in the request's snapshot; the checks keep VisibleWorkflow's order: an
-  // invisible workflow is 404 whatever the body asks.
+  auto workflow = VisibleWorkflow(call, id);
+  if (!workflow.ok()) return workflow.error();
   auto requested = OptionalString(call.body, "version", 16);
-  const bool live = !requested.ok() || requested->value_or("live") != "draft";
-  auto read = call.tx->GetWorkflowToRun(call.org_id(), id, live);
-  if (!read.ok()) return read.error();
-  if (!read->has_value() ||
-      !MaySee(call, (*read)->workflow, (*read)->first_version_created_by)) {
-    return MakeError(ErrorCode::kNotFound, "workflow not found");
-  }
-  const store::Workflow* workflow = &(*read)->workflow;
   if (!requested.ok()) return requested.error();
   int version = 0;
   std::string which = requested->value_or("live");
@@ -2206,13 +2188,15 @@ Result<Response> Api::Impl::StartRun(Call& call) {
     if (!(wait_s >= 0)) return MakeError(ErrorCode::kInvalidArgument, "wait must be >= 0");
     wait_s = std::min<double>(wait_s, static_cast<double>(options_.max_wait.count()));
   }
-  // The version was read with the workflow row and is handed to the run service loaded,
-  // which then does not read it again.
-  if (!(*read)->definition.has_value()) {
+  // The version is read in the request's snapshot (the workflow row above came from it
+  // too) and handed to the run service loaded, which then does not read it again.
+  auto stored = call.tx->GetWorkflowVersion(call.org_id(), id, version);
+  if (!stored.ok()) return stored.error();
+  if (!stored->has_value()) {
     return MakeError(ErrorCode::kNotFound,
                      "workflow " + id + " version " + std::to_string(version) + " not found");
   }
-  auto loaded = deps_.workflows->Get(call.org_id(), id, version, *(*read)->definition);
+  auto loaded = deps_.workflows->Get(**stored);
   if (!loaded.ok()) return loaded.error();
   if (Status s = auth::CheckWorkflowAuthorization(*call.access, (*loaded)->authorization_roles,
                                                   (*loaded)->authorization_permissions);

@@ -173,21 +173,6 @@ class FakeTx final : public store::Tx {
     if (it == s_.versions.end()) return std::optional<store::WorkflowVersion>();
     return std::optional<store::WorkflowVersion>(it->second);
   }
-  Result<std::optional<store::WorkflowToRun>> GetWorkflowToRun(std::string_view org,
-                                                               std::string_view id,
-                                                               bool live) override {
-    auto wf = s_.workflows.find(std::make_pair(std::string(org), std::string(id)));
-    if (wf == s_.workflows.end()) return std::optional<store::WorkflowToRun>();
-    store::WorkflowToRun out{wf->second, "", live ? wf->second.live_version : wf->second.latest_version,
-                             std::nullopt};
-    if (out.workflow.visibility == "private") {
-      auto first = s_.versions.find(std::make_tuple(std::string(org), std::string(id), 1));
-      if (first != s_.versions.end()) out.first_version_created_by = first->second.created_by;
-    }
-    auto v = s_.versions.find(std::make_tuple(std::string(org), std::string(id), out.version));
-    if (v != s_.versions.end()) out.definition = v->second.definition;
-    return std::optional<store::WorkflowToRun>(std::move(out));
-  }
   Result<store::Page<store::WorkflowVersion>> ListWorkflowVersions(std::string_view, std::string_view,
                                                                    const store::PageRequest&) override {
     return Unsupported();

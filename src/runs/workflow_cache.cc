@@ -39,28 +39,22 @@ class WorkflowCache::Impl {
   }
 
   Result<std::shared_ptr<const model::Workflow>> Get(const store::WorkflowVersion& stored) {
-    return Get(stored.org_id, stored.workflow_id, stored.version, stored.definition);
-  }
-
-  Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
-                                                     std::string_view workflow_id, int version,
-                                                     std::string_view definition) {
-    std::string key = Key(org_id, workflow_id, version);
+    std::string key = Key(stored.org_id, stored.workflow_id, stored.version);
     {
       std::lock_guard lock(mu_);
-      if (auto it = index_.find(key); it != index_.end() && it->second->definition == definition) {
+      if (auto it = index_.find(key); it != index_.end() && it->second->definition == stored.definition) {
         lru_.splice(lru_.begin(), lru_, it->second);
         return it->second->workflow;
       }
     }
     // Load outside the lock: a slow load must not block hits for other workflows. Two
     // threads missing the same key at once both load; the last insert wins.
-    model::LoadResult loaded = model::LoadDefinition(definition, model::Format::kAuto);
+    model::LoadResult loaded = model::LoadDefinition(stored.definition, model::Format::kAuto);
     if (!loaded.ok()) {
       const auto& e = loaded.errors.front();
       return MakeError(ErrorCode::kInvalidDefinition,
-                       "workflow " + std::string(workflow_id) + " version " +
-                           std::to_string(version) + " does not load: " + e.path + ": " +
+                       "workflow " + stored.workflow_id + " version " +
+                           std::to_string(stored.version) + " does not load: " + e.path + ": " +
                            e.message);
     }
     std::lock_guard lock(mu_);
@@ -68,7 +62,7 @@ class WorkflowCache::Impl {
       lru_.erase(it->second);
       index_.erase(it);
     }
-    lru_.push_front(Entry{key, std::string(definition), loaded.workflow});
+    lru_.push_front(Entry{key, stored.definition, loaded.workflow});
     index_.emplace(std::move(key), lru_.begin());
     while (lru_.size() > capacity_) {
       index_.erase(lru_.back().key);
@@ -114,13 +108,6 @@ Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(std::string_vi
 
 Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(const store::WorkflowVersion& stored) {
   return impl_->Get(stored);
-}
-
-Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(std::string_view org_id,
-                                                                  std::string_view workflow_id,
-                                                                  int version,
-                                                                  std::string_view definition) {
-  return impl_->Get(org_id, workflow_id, version, definition);
 }
 
 }  // namespace rampart::runs

@@ -540,68 +540,13 @@ TEST_F(SqliteStoreTest, WorkflowsVersionsAndIsolation) {
                   ->has_value());
 }
 
-// GetWorkflowToRun (run start's one read): the workflow row, the live or latest version's
-// definition, version 1's creator for a private workflow only; scoped by org.
-TEST_F(SqliteStoreTest, WorkflowToRunReadsTheWorkflowAndTheVersionToRun) {
-  SeedTwoOrgs();
-  Workflow wf{"org_a", "deploy", "Deploy", "org", 3, 2, 10, 11};
-  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) -> Status {
-                if (Status s = tx.InsertWorkflow(wf); !s.ok()) return s;
-                for (int v = 1; v <= 3; ++v) {
-                  Status s = tx.InsertWorkflowVersion({"org_a", "deploy", v,
-                                                       "{\"v\":" + std::to_string(v) + "}",
-                                                       "src", "by" + std::to_string(v), v});
-                  if (!s.ok()) return s;
-                }
-                return Status::Ok();
-              }).ok());
-  auto live = ReadWith(store(), [](Tx& tx) { return tx.GetWorkflowToRun("org_a", "deploy", true); });
-  ASSERT_TRUE(live.ok() && live->has_value());
-  EXPECT_EQ((*live)->workflow.name, "Deploy");
-  EXPECT_EQ((*live)->workflow.visibility, "org");
-  EXPECT_EQ((*live)->workflow.latest_version, 3);
-  EXPECT_EQ((*live)->workflow.live_version, 2);
-  EXPECT_EQ((*live)->workflow.created_at, 10);
-  EXPECT_EQ((*live)->workflow.updated_at, 11);
-  EXPECT_EQ((*live)->first_version_created_by, "") << "read for private workflows only";
-  EXPECT_EQ((*live)->version, 2);
-  EXPECT_EQ((*live)->definition, std::optional<std::string>("{\"v\":2}"));
-  auto latest =
-      ReadWith(store(), [](Tx& tx) { return tx.GetWorkflowToRun("org_a", "deploy", false); });
-  ASSERT_TRUE(latest.ok() && latest->has_value());
-  EXPECT_EQ((*latest)->version, 3);
-  EXPECT_EQ((*latest)->definition, std::optional<std::string>("{\"v\":3}"));
-
-  wf.visibility = "private";
-  wf.live_version = 0;
-  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.UpdateWorkflow(wf); }).ok());
-  live = ReadWith(store(), [](Tx& tx) { return tx.GetWorkflowToRun("org_a", "deploy", true); });
-  ASSERT_TRUE(live.ok() && live->has_value());
-  EXPECT_EQ((*live)->first_version_created_by, "by1");
-  EXPECT_EQ((*live)->version, 0);
-  EXPECT_FALSE((*live)->definition.has_value()) << "no live version";
-
-  // Another org's id, an unknown id: nothing.
-  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetWorkflowToRun("org_b", "deploy", false); })
-                   ->has_value());
-  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetWorkflowToRun("org_a", "nope", false); })
-                   ->has_value());
-  // A version row missing (never the case through the API): the workflow without one.
-  wf.latest_version = 9;
-  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.UpdateWorkflow(wf); }).ok());
-  latest = ReadWith(store(), [](Tx& tx) { return tx.GetWorkflowToRun("org_a", "deploy", false); });
-  ASSERT_TRUE(latest.ok() && latest->has_value());
-  EXPECT_EQ((*latest)->version, 9);
-  EXPECT_FALSE((*latest)->definition.has_value());
-}
-
-// The two reads every API key request and run start make search by key, never scan.
-TEST_F(SqliteStoreTest, MemberOrgAndWorkflowToRunAreIndexSearches) {
+// The membership read of every org request (GetMemberOrg) searches by key, never scans.
+TEST_F(SqliteStoreTest, MemberOrgIsAnIndexSearch) {
   SeedTwoOrgs();
   store_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  for (const char* sql : {kMemberOrgSql, kWorkflowToRunSql}) {
+  for (const char* sql : {kMemberOrgSql}) {
     std::vector<std::string> plan;
     const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
     ASSERT_EQ(sqlite3_exec(
@@ -619,7 +564,6 @@ TEST_F(SqliteStoreTest, MemberOrgAndWorkflowToRunAreIndexSearches) {
         << sql;
     ASSERT_FALSE(plan.empty()) << sql;
     for (const std::string& step : plan) {
-      if (step.rfind("CORRELATED SCALAR SUBQUERY", 0) == 0) continue;
       EXPECT_EQ(step.rfind("SEARCH ", 0), 0u) << sql << ": " << step;
       // WITHOUT ROWID tables search their primary key; the others its automatic index.
       EXPECT_TRUE(step.find("PRIMARY KEY") != std::string::npos ||

@@ -621,18 +621,6 @@ Result<std::optional<WorkflowVersion>> SqliteTx::GetWorkflowVersion(std::string_
   return QueryOne<WorkflowVersion>(s, ReadWorkflowVersion);
 }
 
-Result<std::optional<WorkflowToRun>> SqliteTx::GetWorkflowToRun(std::string_view org_id,
-                                                                std::string_view id, bool live) {
-  Stmt s(conn_, kWorkflowToRunSql);
-  s.Int(live ? 1 : 0).Text(org_id).Text(id);
-  return QueryOne<WorkflowToRun>(s, [live](const Stmt& row) {
-    WorkflowToRun out{ReadWorkflow(row), row.ColText(8), 0, std::nullopt};
-    out.version = live ? out.workflow.live_version : out.workflow.latest_version;
-    if (row.ColOptInt(9).has_value()) out.definition = row.ColText(10);
-    return out;
-  });
-}
-
 Result<Page<WorkflowVersion>> SqliteTx::ListWorkflowVersions(std::string_view org_id,
                                                              std::string_view workflow_id,
                                                              const PageRequest& page) {

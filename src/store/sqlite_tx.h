@@ -73,8 +73,6 @@ class SqliteTx final : public Tx {
   Result<int64_t> CountWorkflowVersions(std::string_view org_id,
                                         std::string_view workflow_id) override;
   Status InsertWorkflowVersion(const WorkflowVersion& version) override;
-  Result<std::optional<WorkflowToRun>> GetWorkflowToRun(std::string_view org_id,
-                                                        std::string_view id, bool live) override;
   Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,
                                                             std::string_view workflow_id,
                                                             int version) override;

@@ -2187,9 +2187,9 @@ TEST_F(ApiTest, WorkflowDefinitionsDraftAndLive) {
   EXPECT_EQ(s().Do("GET", w + "json-wf", key).status, 404);
 }
 
-// Run start reads the workflow and the version to run in one statement; the workflow
-// cache is keyed by (org, id, version) and checked against the definition read, so a
-// workflow deleted and re-created under the same id runs its new definition.
+// The workflow cache is keyed by (org, id, version) and checked against the definition
+// the request read, so a workflow deleted and re-created under the same id (its new
+// version 1) runs its new definition, never the cached one.
 TEST_F(ApiTest, WorkflowRecreatedUnderTheSameIdRunsItsNewDefinition) {
   const HttpHeaders key = Bearer(c().owner_rw_key);
   const std::string w = A() + "/workflows/again";

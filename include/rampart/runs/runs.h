@@ -211,10 +211,6 @@ class WorkflowCache {
   // whose definition text differs (the workflow was deleted and re-created under the same
   // id) is replaced instead of served.
   Result<std::shared_ptr<const model::Workflow>> Get(const store::WorkflowVersion& stored);
-  // The same from the fields it uses (a caller that read only the definition).
-  Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
-                                                     std::string_view workflow_id, int version,
-                                                     std::string_view definition);
 
  private:
   class Impl;

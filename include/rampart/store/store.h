@@ -288,17 +288,6 @@ struct MemberOrg {
   Org org;
 };
 
-// What starting a run reads of a workflow, in one statement: the workflow row, the
-// creator of its version 1 when the workflow is private (who may see it; "" otherwise),
-// and the definition of the version to run (nullopt when that version does not exist,
-// e.g. live_version 0). Not the version's source or other columns: the run needs none.
-struct WorkflowToRun {
-  Workflow workflow;
-  std::string first_version_created_by;
-  int version = 0;  // workflow.live_version or workflow.latest_version
-  std::optional<std::string> definition;
-};
-
 struct WorkflowFilter {
   // Set for a caller who is not an owner (the user id): only the workflows this user may
   // see, i.e. not `private`, or private and their version 1 was created by this user.
@@ -406,11 +395,6 @@ class Tx {
   virtual Result<std::optional<WorkflowVersion>> GetWorkflowVersion(std::string_view org_id,
                                                                     std::string_view workflow_id,
                                                                     int version) = 0;
-  // The workflow (nullopt when missing) with its live version (`live`) or its latest
-  // version, and the creator of version 1 of a private workflow (WorkflowToRun).
-  virtual Result<std::optional<WorkflowToRun>> GetWorkflowToRun(std::string_view org_id,
-                                                                std::string_view id,
-                                                                bool live) = 0;
   // Newest first.
   virtual Result<Page<WorkflowVersion>> ListWorkflowVersions(std::string_view org_id,
                                                              std::string_view workflow_id,
