@@ -913,13 +913,16 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
   auto out = std::make_shared<std::optional<Response>>();
   auto body = [&spec, call, out, this](store::Tx& tx) -> Status {
     call->tx = &tx;
+    // The membership (and org) Authenticate read for an API key, in this transaction:
+    // AuthorizeOrg below reuses it instead of reading it again. Never kept past `tx`.
+    std::optional<store::MemberOrg> member_org;
     if (NeedsCredentials(spec.access)) {
       auth::Credentials credentials;
       credentials.authorization = call->request.Header("authorization").value_or("");
       credentials.cookie = call->request.Header("cookie").value_or("");
       credentials.csrf_token = call->request.Header("x-csrf-token").value_or("");
       credentials.state_changing = IsStateChanging(call->request.method);
-      auto principal = deps_.authenticator->Authenticate(tx, credentials);
+      auto principal = deps_.authenticator->Authenticate(tx, credentials, &member_org);
       if (!principal.ok()) return principal.error();
       call->principal = std::move(principal).value();
       // Before any other work for this caller: authorization, the body, the handler.
@@ -944,7 +947,8 @@ void Api::Impl::RunInStore(const RouteSpec& spec, const std::shared_ptr<Call>& c
       auto access = call->principal.kind == auth::Principal::Kind::kSupportGrant &&
                             SupportGrantMayCall(spec.operation_id)
                         ? auth::AuthorizeSupportGrant(tx, call->principal, org_id)
-                        : auth::AuthorizeOrg(tx, call->principal, org_id, spec.permission);
+                        : auth::AuthorizeOrg(tx, call->principal, org_id, spec.permission,
+                                             member_org ? &*member_org : nullptr);
       if (!access.ok()) {
         if (access.error().code == ErrorCode::kNotFound) call->org_denied = org_id;
         return access.error();

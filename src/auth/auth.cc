@@ -151,6 +151,13 @@ Authenticator::Authenticator(AuthConfig config, Clock& clock)
 
 Result<Principal> Authenticator::Authenticate(store::Tx& tx,
                                               const Credentials& credentials) const {
+  std::optional<store::MemberOrg> unused;
+  return Authenticate(tx, credentials, &unused);
+}
+
+Result<Principal> Authenticator::Authenticate(store::Tx& tx, const Credentials& credentials,
+                                              std::optional<store::MemberOrg>* member_org) const {
+  member_org->reset();
   const store::Millis now = UnixMillis(clock_.Now());
   Principal principal;
   std::string_view bearer = BearerToken(credentials.authorization);
@@ -175,10 +182,12 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
     if (row.expires_at.has_value() && *row.expires_at <= now) return Unauthenticated();
     // A key stops working when its creator loses membership of the key's org. A disabled
     // or deleted account's keys were revoked in the transaction that disabled it, so this
-    // path reads no user row.
-    auto membership = tx.GetMembership(row.org_id, row.user_id);
+    // path reads no user row. The org comes with the membership (one statement) for
+    // AuthorizeOrg, which an API key request nearly always meets next.
+    auto membership = tx.GetMemberOrg(row.org_id, row.user_id);
     if (!membership.ok()) return membership.error();
     if (!membership->has_value()) return Unauthenticated();
+    *member_org = std::move(*membership);
     principal.kind = Principal::Kind::kApiKey;
     principal.user_id = row.user_id;
     principal.api_key_id = row.id;
@@ -269,7 +278,8 @@ Result<Principal> Authenticator::Authenticate(store::Tx& tx,
 }
 
 Result<OrgAccess> AuthorizeOrg(store::Tx& tx, const Principal& principal,
-                               std::string_view org_id, std::optional<Permission> needed) {
+                               std::string_view org_id, std::optional<Permission> needed,
+                               const store::MemberOrg* read_in_tx) {
   const Error not_found = MakeError(ErrorCode::kNotFound, "organization not found");
   if (principal.kind == Principal::Kind::kApiKey && principal.api_key_org != org_id) {
     return not_found;
@@ -278,15 +288,18 @@ Result<OrgAccess> AuthorizeOrg(store::Tx& tx, const Principal& principal,
     if (principal.support_grant_org != org_id) return not_found;
     return SupportGrantDenied();
   }
-  auto membership = tx.GetMembership(org_id, principal.user_id);
-  if (!membership.ok()) return membership.error();
-  if (!membership->has_value()) return not_found;
-  auto org = tx.GetOrg(org_id);
-  if (!org.ok()) return org.error();
-  if (!org->has_value()) return not_found;
   OrgAccess access;
-  access.org = std::move(**org);
-  access.role = (*membership)->role;
+  if (read_in_tx != nullptr && read_in_tx->membership.org_id == org_id &&
+      read_in_tx->membership.user_id == principal.user_id) {
+    access.org = read_in_tx->org;
+    access.role = read_in_tx->membership.role;
+  } else {
+    auto member_org = tx.GetMemberOrg(org_id, principal.user_id);
+    if (!member_org.ok()) return member_org.error();
+    if (!member_org->has_value()) return not_found;
+    access.org = std::move((*member_org)->org);
+    access.role = std::move((*member_org)->membership.role);
+  }
   access.permissions = RolePermissions(access.role);
   if (principal.kind == Principal::Kind::kApiKey && principal.api_key_scope != "read_write") {
     access.permissions = access.permissions.Intersect(ReadPermissions());

@@ -65,6 +65,9 @@ class FakeTx final : public store::Tx {
   Result<std::optional<store::Membership>> GetMembership(std::string_view, std::string_view) override {
     return Unsupported();
   }
+  Result<std::optional<store::MemberOrg>> GetMemberOrg(std::string_view, std::string_view) override {
+    return Unsupported();
+  }
   Result<store::Page<store::Membership>> ListMembers(std::string_view, const store::PageRequest&) override {
     return Unsupported();
   }

@@ -19,6 +19,14 @@ inline constexpr const char* kCountWorkflowVersionsSql =
 inline constexpr const char* kCountConnectorsSql =
     "SELECT count(*) FROM connectors WHERE org_id = ?";
 
+// SqliteTx::GetMemberOrg (on every org request), here so the store test can check that
+// its plan searches by key, never scans.
+inline constexpr const char* kMemberOrgSql =
+    "SELECT m.org_id, m.user_id, m.role, m.created_at, o.id, o.slug, o.name, "
+    "o.max_concurrent_runs, o.created_at, o.egress "
+    "FROM memberships m JOIN orgs o ON o.id = m.org_id "
+    "WHERE m.org_id = ? AND m.user_id = ?";
+
 // `store` must come from OpenSqliteStore.
 GroupCommitStats GroupCommitStatsForTest(Store& store);
 

@@ -131,6 +131,37 @@ TEST_F(SqliteStoreTest, OrgsUsersAndMemberships) {
   EXPECT_EQ(ReadWith(store(), [](Tx& tx) { return tx.ListOrgsOfUser("usr_a"); })->size(), 1u);
 }
 
+// GetMemberOrg (auth::AuthorizeOrg's one read): the membership and its org together, and
+// nothing for a user of another org, an unknown org or a removed membership.
+TEST_F(SqliteStoreTest, MemberOrgReadsTheMembershipWithItsOrg) {
+  SeedTwoOrgs();
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.UpsertMembership({"org_b", "usr_a", "developer", 7});
+              }).ok());
+  auto got = ReadWith(store(), [](Tx& tx) { return tx.GetMemberOrg("org_b", "usr_a"); });
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->membership.org_id, "org_b");
+  EXPECT_EQ((*got)->membership.user_id, "usr_a");
+  EXPECT_EQ((*got)->membership.role, "developer");
+  EXPECT_EQ((*got)->membership.created_at, 7);
+  auto org = ReadWith(store(), [](Tx& tx) { return tx.GetOrg("org_b"); });
+  ASSERT_TRUE(org.ok() && org->has_value());
+  EXPECT_EQ((*got)->org.id, (*org)->id);
+  EXPECT_EQ((*got)->org.slug, (*org)->slug);
+  EXPECT_EQ((*got)->org.name, (*org)->name);
+  EXPECT_EQ((*got)->org.max_concurrent_runs, (*org)->max_concurrent_runs);
+  EXPECT_EQ((*got)->org.created_at, (*org)->created_at);
+  EXPECT_EQ((*got)->org.egress, (*org)->egress);
+
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetMemberOrg("org_a", "usr_b"); })
+                   ->has_value());
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetMemberOrg("org_x", "usr_a"); })
+                   ->has_value());
+  EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteMembership("org_b", "usr_a"); }));
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetMemberOrg("org_b", "usr_a"); })
+                   ->has_value());
+}
+
 TEST_F(SqliteStoreTest, Sessions) {
   SeedTwoOrgs();
   Session session{"th1", "usr_a", "csrf1", 10, 10, 1000, false};
@@ -507,6 +538,40 @@ TEST_F(SqliteStoreTest, WorkflowsVersionsAndIsolation) {
                })->has_value());
   EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_b", "deploy"); })
                   ->has_value());
+}
+
+// The membership read of every org request (GetMemberOrg) searches by key, never scans.
+TEST_F(SqliteStoreTest, MemberOrgIsAnIndexSearch) {
+  SeedTwoOrgs();
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  for (const char* sql : {kMemberOrgSql}) {
+    std::vector<std::string> plan;
+    const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
+    ASSERT_EQ(sqlite3_exec(
+                  db, explain.c_str(),
+                  [](void* out, int n, char** values, char** names) {
+                    for (int i = 0; i < n; ++i) {
+                      if (std::string(names[i]) == "detail") {
+                        static_cast<std::vector<std::string>*>(out)->push_back(values[i]);
+                      }
+                    }
+                    return 0;
+                  },
+                  &plan, nullptr),
+              SQLITE_OK)
+        << sql;
+    ASSERT_FALSE(plan.empty()) << sql;
+    for (const std::string& step : plan) {
+      EXPECT_EQ(step.rfind("SEARCH ", 0), 0u) << sql << ": " << step;
+      // WITHOUT ROWID tables search their primary key; the others its automatic index.
+      EXPECT_TRUE(step.find("PRIMARY KEY") != std::string::npos ||
+                  step.find("sqlite_autoindex_") != std::string::npos)
+          << sql << ": " << step;
+    }
+  }
+  sqlite3_close(db);
 }
 
 TEST_F(SqliteStoreTest, RunsAndIsolation) {

@@ -355,6 +355,17 @@ Result<std::optional<Membership>> SqliteTx::GetMembership(std::string_view org_i
   return QueryOne<Membership>(s, ReadMembership);
 }
 
+Result<std::optional<MemberOrg>> SqliteTx::GetMemberOrg(std::string_view org_id,
+                                                        std::string_view user_id) {
+  Stmt s(conn_, kMemberOrgSql);
+  s.Text(org_id).Text(user_id);
+  return QueryOne<MemberOrg>(s, [](const Stmt& row) {
+    return MemberOrg{ReadMembership(row),
+                     Org{row.ColText(4), row.ColText(5), row.ColText(6),
+                         static_cast<int>(row.ColInt(7)), row.ColInt(8), row.ColText(9)}};
+  });
+}
+
 Result<Page<Membership>> SqliteTx::ListMembers(std::string_view org_id, const PageRequest& page) {
   const int limit = ClampLimit(page.limit);
   auto cursor = [](const Stmt& s) { return "m." + HexEncode(s.ColText(1)); };

@@ -28,6 +28,8 @@ class SqliteTx final : public Tx {
   Result<bool> DeleteUser(std::string_view user_id) override;
 
   Status UpsertMembership(const Membership& membership) override;
+  Result<std::optional<MemberOrg>> GetMemberOrg(std::string_view org_id,
+                                                std::string_view user_id) override;
   Result<std::optional<Membership>> GetMembership(std::string_view org_id,
                                                   std::string_view user_id) override;
   Result<Page<Membership>> ListMembers(std::string_view org_id, const PageRequest& page) override;

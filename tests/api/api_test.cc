@@ -1225,6 +1225,114 @@ TEST_F(ApiTest, RemovedMembersKeysStayDeadWhenTheUserIsAddedBack) {
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
+// An API key request reads its creator's membership and org once (Authenticate) and
+// AuthorizeOrg reuses that row in the same transaction: every request still sees the
+// store as it is now. Role changes, a removed and re-added membership and a renamed org
+// take effect on the next request; a key of org A never reaches org B, even when its
+// creator is an owner there.
+TEST_F(ApiTest, ApiKeyAccessFollowsTheStoreOnTheNextRequest) {
+  const std::string id = InsertUser(s(), "follows@a.test", c().org_a, "developer");
+  ASSERT_TRUE(s().store().Write([&](store::Tx& tx) {
+                       return tx.UpsertMembership({c().org_b, id, "owner", s().now_ms()});
+                     }).ok());
+  const HttpHeaders key = Bearer(InsertKey(s(), c().org_a, id, "read_write").first);
+  auto set_role = [&](const std::string& role) {
+    ASSERT_TRUE(s().store().Write([&](store::Tx& tx) {
+                         return tx.UpsertMembership({c().org_a, id, role, s().now_ms()});
+                       }).ok());
+  };
+  EXPECT_EQ(s().Do("GET", A(), key).status, 200);
+  EXPECT_EQ(s().Do("GET", A() + "/api-keys", key).status, 403) << "a developer's key";
+  EXPECT_EQ(s().Do("GET", B(), key).status, 404) << "org A's key in org B";
+  EXPECT_EQ(s().Do("GET", B() + "/api-keys", key).status, 404);
+
+  set_role("owner");
+  EXPECT_EQ(s().Do("GET", A() + "/api-keys", key).status, 200) << "promotion";
+  EXPECT_EQ(s().Do("GET", B(), key).status, 404);
+  set_role("developer");
+  EXPECT_EQ(s().Do("GET", A() + "/api-keys", key).status, 403) << "demotion";
+
+  // The org in the answer is the org row of this request's read.
+  HttpResponse r = s().Do("GET", A(), key);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string name = Str(Json(r), "name");
+  ASSERT_FALSE(name.empty()) << r.body;
+  auto rename = [&](const std::string& to) {
+    ASSERT_TRUE(s().store().Write([&](store::Tx& tx) -> Status {
+                         auto org = tx.GetOrg(c().org_a);
+                         if (!org.ok()) return org.error();
+                         store::Org renamed = **org;
+                         renamed.name = to;
+                         return tx.UpdateOrg(renamed);
+                       }).ok());
+  };
+  rename("Org A renamed");
+  r = s().Do("GET", A(), key);
+  EXPECT_EQ(Str(Json(r), "name"), "Org A renamed") << r.body;
+  rename(name);
+
+  // Membership removed in the store (the key itself stays unrevoked): dead at once;
+  // back when the membership is.
+  ASSERT_TRUE(s().store().Write([&](store::Tx& tx) -> Status {
+                       auto removed = tx.DeleteMembership(c().org_a, id);
+                       return removed.ok() ? Status::Ok() : Status(removed.error());
+                     }).ok());
+  EXPECT_EQ(s().Do("GET", A(), key).status, 401);
+  EXPECT_EQ(s().Do("GET", B(), key).status, 401);
+  s().ResetLimits();
+  set_role("developer");
+  EXPECT_EQ(s().Do("GET", A(), key).status, 200);
+  EXPECT_EQ(s().Do("GET", A() + "/api-keys", key).status, 403);
+}
+
+// AuthorizeOrg takes a membership row read earlier in the same transaction only when it
+// is the principal's own membership of the org asked for; otherwise it reads the store.
+TEST_F(ApiTest, AuthorizeOrgReusesOnlyTheCallersOwnMembershipOfThatOrg) {
+  auth::Principal dev;
+  dev.kind = auth::Principal::Kind::kSession;
+  dev.user_id = c().dev_id;
+  std::optional<store::Org> org_a, org_b;
+  ASSERT_TRUE(s().store().Read([&](store::Tx& tx) -> Status {
+                       auto a = tx.GetOrg(c().org_a);
+                       auto b = tx.GetOrg(c().org_b);
+                       if (!a.ok() || !b.ok()) return MakeError(ErrorCode::kInternal, "read");
+                       org_a = *a;
+                       org_b = *b;
+                       return Status::Ok();
+                     }).ok());
+  ASSERT_TRUE(org_a.has_value() && org_b.has_value());
+  // Rows that claim "owner" but are not the developer's membership of org A.
+  const store::MemberOrg owner_of_a{{c().org_a, c().owner_id, "owner", 0}, *org_a};
+  const store::MemberOrg dev_of_b{{c().org_b, c().dev_id, "owner", 0}, *org_b};
+  const store::MemberOrg dev_of_a{{c().org_a, c().dev_id, "owner", 0}, *org_a};
+  ASSERT_TRUE(s().store().Read([&](store::Tx& tx) -> Status {
+                       for (const store::MemberOrg* other : {&owner_of_a, &dev_of_b}) {
+                         auto access = auth::AuthorizeOrg(tx, dev, c().org_a, std::nullopt, other);
+                         EXPECT_TRUE(access.ok());
+                         if (access.ok()) {
+                           EXPECT_EQ(access->role, "developer") << "read from the store";
+                           EXPECT_EQ(access->org.id, c().org_a);
+                         }
+                         auto denied = auth::AuthorizeOrg(tx, dev, c().org_a,
+                                                          auth::Permission::kApiKeysRead, other);
+                         EXPECT_FALSE(denied.ok());
+                         if (!denied.ok()) {
+                           EXPECT_EQ(denied.error().code, ErrorCode::kPermissionDenied);
+                         }
+                       }
+                       // Not a member of B: the row of A does not make it one.
+                       auto b = auth::AuthorizeOrg(tx, dev, c().org_b, std::nullopt, &dev_of_a);
+                       EXPECT_FALSE(b.ok());
+                       if (!b.ok()) {
+                         EXPECT_EQ(b.error().code, ErrorCode::kNotFound);
+                       }
+                       // Its own row of that org is what the caller read in this transaction.
+                       auto own = auth::AuthorizeOrg(tx, dev, c().org_a, std::nullopt, &dev_of_a);
+                       EXPECT_TRUE(own.ok() && own->role == "owner");
+                       return Status::Ok();
+                     }).ok());
+}
+
 // ---------------------------------------------------------------------------------------
 // 3b. Password change (ASVS V6, V7.4): POST /v1/auth/password
 
@@ -2098,6 +2206,57 @@ TEST_F(ApiTest, WorkflowDefinitionsDraftAndLive) {
   // Delete.
   EXPECT_EQ(s().Do("DELETE", w + "json-wf", key).status, 200);
   EXPECT_EQ(s().Do("GET", w + "json-wf", key).status, 404);
+}
+
+// The workflow cache is keyed by (org, id, version) and checked against the definition
+// the request read, so a workflow deleted and re-created under the same id (its new
+// version 1) runs its new definition, never the cached one.
+TEST_F(ApiTest, WorkflowRecreatedUnderTheSameIdRunsItsNewDefinition) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  const std::string w = A() + "/workflows/again";
+  for (const std::string marker : {"first", "second"}) {
+    SCOPED_TRACE(marker);
+    HttpResponse r = s().Do("POST", A() + "/workflows", key, WorkflowYaml("again", "org", marker),
+                            "application/yaml");
+    ASSERT_EQ(r.status, 201) << r.body;
+    r = s().Do("POST", w + "/runs", key, R"({"input": {}, "version": "draft", "wait": 20})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(OutputMarker(r), marker) << r.body;
+    r = s().Do("POST", w + "/runs", key, R"({"input": {}, "wait": 20})");
+    EXPECT_EQ(r.status, 409) << "not published yet: " << r.body;
+    r = s().Do("POST", w + "/publish", key, R"({"version": 1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    r = s().Do("POST", w + "/runs", key, R"({"input": {}, "wait": 20})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(OutputMarker(r), marker) << r.body;
+    ASSERT_EQ(s().Do("DELETE", w, key).status, 200);
+    EXPECT_EQ(s().Do("POST", w + "/runs", key, R"({"input": {}, "wait": 20})").status, 404);
+  }
+}
+
+// Starting a run of a private workflow: its creator and owners may, another developer gets
+// the 404 of a workflow that does not exist, whatever the body asks for.
+TEST_F(ApiTest, RunStartOfAPrivateWorkflowIsForItsCreatorAndOwners) {
+  const std::string other = InsertUser(s(), "other-dev@a.test", c().org_a, "developer");
+  const HttpHeaders other_key = Bearer(InsertKey(s(), c().org_a, other, "read_write").first);
+  const HttpHeaders dev_key = Bearer(c().dev_rw_key);
+  HttpResponse r = s().Do("POST", A() + "/workflows", dev_key,
+                          WorkflowYaml("dev-private-run", "private", "mine"), "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string runs = A() + "/workflows/dev-private-run/runs";
+  const std::string draft = R"({"input": {}, "version": "draft", "wait": 20})";
+  r = s().Do("POST", runs, dev_key, draft);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(OutputMarker(r), "mine");
+  r = s().Do("POST", runs, Bearer(c().owner_rw_key), draft);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(OutputMarker(r), "mine");
+  EXPECT_EQ(s().Do("POST", runs, other_key, draft).status, 404);
+  EXPECT_EQ(s().Do("POST", runs, other_key, R"({"version": "bogus"})").status, 404);
+  EXPECT_EQ(s().Do("POST", runs, other_key, R"({"input": {}})").status, 404);
+  EXPECT_EQ(s().Do("POST", runs, dev_key, R"({"version": "bogus"})").status, 400);
+  EXPECT_EQ(s().Do("POST", runs, dev_key, R"({"input": {}})").status, 409) << "no live version";
+  EXPECT_EQ(s().Do("DELETE", A() + "/workflows/dev-private-run", dev_key).status, 200);
 }
 
 TEST_F(ApiTest, PublicWorkflows) {

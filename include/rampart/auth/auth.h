@@ -132,6 +132,11 @@ class Authenticator {
   // key as the user; their keys were revoked when they were disabled). kPermissionDenied ("invalid CSRF
   // token") when a session is valid but a state-changing request lacks its CSRF token.
   Result<Principal> Authenticate(store::Tx& tx, const Credentials& credentials) const;
+  // The same; for an API key, `*member_org` (not null) also receives the row that showed
+  // the key's creator a member of the key's org, read in `tx`, for AuthorizeOrg in the
+  // same transaction (one read instead of two). Left empty for other credentials.
+  Result<Principal> Authenticate(store::Tx& tx, const Credentials& credentials,
+                                 std::optional<store::MemberOrg>* member_org) const;
 
   const AuthConfig& config() const { return config_; }
 
@@ -151,8 +156,14 @@ struct OrgAccess {
 // not a member, or an API key or support grant belongs to another org; kPermissionDenied
 // when the member lacks the permission, and for a support grant of this org on any route
 // (its only routes are authorized by AuthorizeSupportGrant, support_grant.h).
+//
+// `read_in_tx`: a membership with its org that was read in this same `tx` (Authenticate's
+// `member_org`), used instead of reading them again when it is the principal's membership
+// of `org_id`; otherwise (or when null) they are read from `tx`. Never pass a row read in
+// another transaction: membership must be checked against the store on every request.
 Result<OrgAccess> AuthorizeOrg(store::Tx& tx, const Principal& principal,
-                               std::string_view org_id, std::optional<Permission> needed);
+                               std::string_view org_id, std::optional<Permission> needed,
+                               const store::MemberOrg* read_in_tx = nullptr);
 
 // A workflow's own `authorization` block: the caller must have one of `roles` (when not
 // empty) and every one of `permissions`. kPermissionDenied otherwise.

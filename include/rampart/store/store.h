@@ -284,6 +284,12 @@ struct RunFilter {
   std::optional<std::string> visible_to = std::nullopt;
 };
 
+// A membership with its org, read together (auth::AuthorizeOrg needs both).
+struct MemberOrg {
+  Membership membership;
+  Org org;
+};
+
 struct WorkflowFilter {
   // Set for a caller who is not an owner (the user id): only the workflows this user may
   // see, i.e. not `private`, or private and their version 1 was created by this user.
@@ -324,6 +330,9 @@ class Tx {
   virtual Status UpsertMembership(const Membership& membership) = 0;
   virtual Result<std::optional<Membership>> GetMembership(std::string_view org_id,
                                                           std::string_view user_id) = 0;
+  // The membership and its org in one read; nullopt when either is missing.
+  virtual Result<std::optional<MemberOrg>> GetMemberOrg(std::string_view org_id,
+                                                        std::string_view user_id) = 0;
   virtual Result<Page<Membership>> ListMembers(std::string_view org_id, const PageRequest& page) = 0;
   virtual Result<bool> DeleteMembership(std::string_view org_id, std::string_view user_id) = 0;
   virtual Result<int64_t> CountOwners(std::string_view org_id) = 0;
