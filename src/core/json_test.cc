@@ -144,50 +144,6 @@ TEST(JsonSerializeTest, EveryAsciiByteRoundTrips) {
   EXPECT_EQ(Serialize(boost::json::value("\b\f\r")), "\"\\b\\f\\r\"");
 }
 
-// AppendQuoted skips eight bytes at a time while none needs an escape: every byte value
-// at every offset of a longer string (so in each lane of an 8-byte word, and in the tail)
-// is escaped exactly as a byte-by-byte reference escaper does it.
-TEST(JsonSerializeTest, EveryByteAtEveryOffsetIsEscapedLikeTheBytewiseReference) {
-  const auto reference = [](std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (char ch : text) {
-      const auto c = static_cast<unsigned char>(ch);
-      switch (ch) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20) {
-            out += "\\u00";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-          } else {
-            out += ch;
-          }
-      }
-    }
-    return out + "\"";
-  };
-  for (int c = 0; c < 256; ++c) {
-    for (size_t at = 0; at < 19; ++at) {
-      std::string text(19, 'x');
-      text[at] = static_cast<char>(c);
-      if (at + 9 < text.size()) text[at + 9] = static_cast<char>(c);  // two in one string
-      std::string out = "prefix:";
-      AppendQuoted(out, text);
-      ASSERT_EQ(out, "prefix:" + reference(text)) << "byte " << c << " at " << at;
-    }
-  }
-  std::string empty;
-  AppendQuoted(empty, "");
-  EXPECT_EQ(empty, "\"\"");
-}
-
 // The object and array overloads write what the value overload writes.
 TEST(JsonSerializeTest, ObjectAndArrayOverloadsMatchTheValueForm) {
   auto parsed = Parse(R"({"b":[1,2.5,"x",{"c":null}],"a":{"d":true,"e":"q\""}})");

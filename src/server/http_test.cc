@@ -2,9 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <boost/json/parse.hpp>
 #include <set>
 #include <string>
@@ -129,8 +126,9 @@ TEST(HttpTest, RequestIdsAreRandomAndWellFormed) {
 }
 
 TEST(HttpTest, RequestIdsStayUniqueAcrossThreadsAndRandomBlocks) {
-  // Ids take their bytes from per-thread blocks of 1 KiB (51 ids each): many blocks on
-  // several threads, and no id twice.
+  // Ids take their bytes from IdRandom()'s per-thread blocks of 1 KiB (51 ids each;
+  // forks: IdRandomTest in src/core/clock_test.cc): many blocks on several threads, and
+  // no id twice.
   std::vector<std::vector<std::string>> ids(4);
   std::vector<std::thread> threads;
   for (auto& mine : ids) {
@@ -142,37 +140,6 @@ TEST(HttpTest, RequestIdsStayUniqueAcrossThreadsAndRandomBlocks) {
   std::set<std::string> all;
   for (const auto& mine : ids) all.insert(mine.begin(), mine.end());
   EXPECT_EQ(all.size(), 8000u);
-}
-
-TEST(HttpTest, AForkedChildDoesNotRepeatItsParentsRequestIds) {
-  // The parent's thread has a partly used random block; a child forked now inherits a
-  // copy of it, and must not hand out the ids the parent is about to.
-  (void)NewRequestId();
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    const std::string id = NewRequestId();
-    ssize_t written = write(fds[1], id.data(), id.size());
-    _exit(written == static_cast<ssize_t>(id.size()) ? 0 : 1);
-  }
-  close(fds[1]);
-  const std::string parent_id = NewRequestId();
-  std::string child_id(24, '\0');
-  size_t got = 0;
-  while (got < child_id.size()) {
-    ssize_t n = read(fds[0], child_id.data() + got, child_id.size() - got);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  ASSERT_EQ(got, 24u);
-  EXPECT_EQ(child_id.substr(0, 4), "req_");
-  EXPECT_NE(child_id, parent_id);
 }
 
 TEST(HttpTest, HeaderLookupIsCaseInsensitive) {

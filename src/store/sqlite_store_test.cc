@@ -540,38 +540,53 @@ TEST_F(SqliteStoreTest, WorkflowsVersionsAndIsolation) {
                   ->has_value());
 }
 
+// The query plan of `sql` on the test database (the store closed first).
+std::string QueryPlanOf(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    return "cannot open";
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
+  std::string plan;
+  if (sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    plan = std::string("cannot prepare: ") + sqlite3_errmsg(db);
+  }
+  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return plan;
+}
+
+// The steps of that plan, one per line.
+std::vector<std::string> QueryPlanSteps(const std::string& path, const char* sql) {
+  std::vector<std::string> steps;
+  const std::string plan = QueryPlanOf(path, sql);
+  size_t from = 0;
+  for (size_t nl = plan.find('\n'); nl != std::string::npos; nl = plan.find('\n', from)) {
+    steps.push_back(plan.substr(from, nl - from));
+    from = nl + 1;
+  }
+  return steps;
+}
+
 // The membership read of every org request (GetMemberOrg) searches by key, never scans.
 TEST_F(SqliteStoreTest, MemberOrgIsAnIndexSearch) {
   SeedTwoOrgs();
   store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  for (const char* sql : {kMemberOrgSql}) {
-    std::vector<std::string> plan;
-    const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
-    ASSERT_EQ(sqlite3_exec(
-                  db, explain.c_str(),
-                  [](void* out, int n, char** values, char** names) {
-                    for (int i = 0; i < n; ++i) {
-                      if (std::string(names[i]) == "detail") {
-                        static_cast<std::vector<std::string>*>(out)->push_back(values[i]);
-                      }
-                    }
-                    return 0;
-                  },
-                  &plan, nullptr),
-              SQLITE_OK)
-        << sql;
-    ASSERT_FALSE(plan.empty()) << sql;
-    for (const std::string& step : plan) {
-      EXPECT_EQ(step.rfind("SEARCH ", 0), 0u) << sql << ": " << step;
-      // WITHOUT ROWID tables search their primary key; the others its automatic index.
-      EXPECT_TRUE(step.find("PRIMARY KEY") != std::string::npos ||
-                  step.find("sqlite_autoindex_") != std::string::npos)
-          << sql << ": " << step;
-    }
+  const std::vector<std::string> plan = QueryPlanSteps(path(), kMemberOrgSql);
+  ASSERT_FALSE(plan.empty());
+  for (const std::string& step : plan) {
+    EXPECT_EQ(step.rfind("SEARCH ", 0), 0u) << step;
+    // WITHOUT ROWID tables search their primary key; the others its automatic index.
+    EXPECT_TRUE(step.find("PRIMARY KEY") != std::string::npos ||
+                step.find("sqlite_autoindex_") != std::string::npos)
+        << step;
   }
-  sqlite3_close(db);
 }
 
 TEST_F(SqliteStoreTest, RunsAndIsolation) {
@@ -713,42 +728,9 @@ TEST_F(SqliteStoreTest, PurgeFinishedRunsDeletesOnlyOldFinalRunsInBoundedBatches
 // The sweep's selection reads an index, never the whole runs table.
 TEST_F(SqliteStoreTest, PurgeFinishedRunsSelectionUsesAnIndex) {
   store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  const std::string sql = std::string("EXPLAIN QUERY PLAN ") + kPurgeableRunsSqlForTest;
-  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
-  std::string plan;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-    plan += "\n";
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+  const std::string plan = QueryPlanOf(path(), kPurgeableRunsSqlForTest);
   EXPECT_NE(plan.find("INDEX runs_final_by_finished"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // no sort step
-}
-
-// The query plan of `sql` on the test database (the store closed first).
-std::string QueryPlanOf(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
-    sqlite3_close(db);
-    return "cannot open";
-  }
-  sqlite3_stmt* stmt = nullptr;
-  const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
-  std::string plan;
-  if (sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    plan = std::string("cannot prepare: ") + sqlite3_errmsg(db);
-  }
-  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
-    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-    plan += "\n";
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return plan;
 }
 
 // Recovery's selection (queued, then running runs) and the unfinished counts read the
@@ -1684,29 +1666,12 @@ TEST_F(SqliteStoreTest, QuotaCountsArePerOrgAndIndexSearches) {
             0);
 
   store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
   for (const char* sql : {kCountWorkflowsSql, kCountWorkflowVersionsSql, kCountConnectorsSql}) {
-    std::vector<std::string> plan;
-    const std::string explain = std::string("EXPLAIN QUERY PLAN ") + sql;
-    ASSERT_EQ(sqlite3_exec(
-                  db, explain.c_str(),
-                  [](void* out, int n, char** values, char** names) {
-                    for (int i = 0; i < n; ++i) {
-                      if (std::string(names[i]) == "detail") {
-                        static_cast<std::vector<std::string>*>(out)->push_back(values[i]);
-                      }
-                    }
-                    return 0;
-                  },
-                  &plan, nullptr),
-              SQLITE_OK)
-        << sql;
+    const std::vector<std::string> plan = QueryPlanSteps(path(), sql);
     ASSERT_EQ(plan.size(), 1u) << sql;
     EXPECT_EQ(plan[0].rfind("SEARCH ", 0), 0u) << sql << ": " << plan[0];
     EXPECT_NE(plan[0].find("org_id=?"), std::string::npos) << sql << ": " << plan[0];
   }
-  sqlite3_close(db);
 }
 
 }  // namespace
