@@ -1003,6 +1003,8 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
   bj::storage_ptr record_storage = bj::make_shared_resource<internal::RunArena>();
   RunResult result{bj::object(record_storage), {}, std::nullopt, std::nullopt, {}, std::nullopt};
   bj::object& rec = result.record;
+  // Its keys: the ten below, duration_ms, steps and at most input_errors (no rehash).
+  rec.reserve(13);
   rec["run_id"] = req.run_id;
   rec["workflow"] = wf.id;
   rec["version"] = req.version;
