@@ -437,7 +437,7 @@ class Execution {
     switch (step.type) {
       case StepType::kSet: {
         size_t bytes = 0;
-        auto r = step.values.Evaluate(scope_, &bytes);
+        auto r = step.values.Evaluate(scope_, &bytes, records_.storage());
         if (!r.ok()) return fail_step(r.error());
         if (r->tainted) bytes = kRedacted.size() + 2;
         bj::value out = Clean(std::move(r).value());
@@ -1046,7 +1046,7 @@ RunResult Engine::Run(const model::Workflow& wf, RunRequest req) const {
 
   if (stop == Stop::kNone && wf.output) {
     size_t bytes = 0;
-    auto out = wf.output->Evaluate(exec.scope(), &bytes);
+    auto out = wf.output->Evaluate(exec.scope(), &bytes, record_storage);
     if (out.ok() && !out->tainted && !exec.ChargeBytes(bytes)) {
       exec.FailRun(exec.BudgetError("the run output"), "output");
       stop = Stop::kFailed;

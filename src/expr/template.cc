@@ -422,10 +422,15 @@ Result<Value> JsonTemplate::Evaluate(const Scope& scope) const {
 }
 
 Result<Value> JsonTemplate::Evaluate(const Scope& scope, size_t* bytes) const {
+  return Evaluate(scope, bytes, {});
+}
+
+Result<Value> JsonTemplate::Evaluate(const Scope& scope, size_t* bytes,
+                                     bj::storage_ptr storage) const {
   *bytes = 4;  // null
-  if (root_ == nullptr) return Value{};
+  if (root_ == nullptr) return Value{bj::value(std::move(storage)), false};
   try {
-    Value out;
+    Value out{bj::value(std::move(storage)), false};
     Error error;
     std::string where;
     SizeBudget budget(root_->limits.max_value_bytes);

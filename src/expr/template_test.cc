@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include <string>
+#include <vector>
 
 #include "expr/expr_test_util.h"
 #include "rampart/core/json.h"
@@ -186,6 +189,50 @@ TEST_F(TemplateTest, JsonTemplate) {
     "list": [150, "x2", 3, null, true],
     "steps": false
   })"));
+}
+
+// Evaluated into a caller's storage (the engine's run arena): the same value, and every
+// container and string of it allocated there, so moving it into that arena copies nothing.
+TEST_F(TemplateTest, JsonTemplateEvaluatesIntoTheGivenStorage) {
+  auto t = JsonTemplate::Compile(
+      J(R"({"n": "{{ inputs.amount }}", "fixed": {"a": [1, "two"]}, "s": "x{{ index }}",
+            "tags": "{{ inputs.tags }}", "list": ["{{ inputs.customer }}", null]})"),
+      {});
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  boost::json::storage_ptr arena = boost::json::make_shared_resource<boost::json::monotonic_resource>();
+  size_t bytes = 0;
+  size_t default_bytes = 0;
+  auto in_arena = t->Evaluate(scope_, &bytes, arena);
+  auto plain = t->Evaluate(scope_, &default_bytes);
+  ASSERT_TRUE(in_arena.ok()) << in_arena.error().message;
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(in_arena->json, plain->json);
+  EXPECT_EQ(bytes, default_bytes);
+  // Every nested container and string shares the arena.
+  std::vector<const boost::json::value*> todo = {&in_arena->json};
+  size_t seen = 0;
+  while (!todo.empty()) {
+    const boost::json::value* v = todo.back();
+    todo.pop_back();
+    ++seen;
+    if (v->is_object()) {
+      EXPECT_EQ(v->get_object().storage(), arena);
+      for (const auto& kv : v->get_object()) todo.push_back(&kv.value());
+    } else if (v->is_array()) {
+      EXPECT_EQ(v->get_array().storage(), arena);
+      for (const auto& e : v->get_array()) todo.push_back(&e);
+    } else if (v->is_string()) {
+      EXPECT_EQ(v->get_string().storage(), arena);
+    }
+  }
+  EXPECT_GT(seen, 10u);
+  // A constant tree and an empty one too.
+  auto constant = JsonTemplate::Compile(J(R"({"a": ["b"]})"), {});
+  ASSERT_TRUE(constant.ok());
+  auto c = constant->Evaluate(scope_, &bytes, arena);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->json.get_object().storage(), arena);
+  EXPECT_EQ(c->json.at("a").get_array().storage(), arena);
 }
 
 // The size reported with a JsonTemplate's value (for the engine's run record budget):

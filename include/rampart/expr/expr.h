@@ -148,6 +148,10 @@ class JsonTemplate {
   // exact but for numbers with a fraction or exponent (counted at their longest, 24 bytes),
   // from the sizes measured for the value bound: the caller need not walk the value again.
   Result<Value> Evaluate(const Scope& scope, size_t* bytes) const;
+  // The same, with the result's arrays, objects and strings allocated from `storage`:
+  // a caller that keeps the value in a container of that storage moves it there without
+  // a deep copy (boost::json copies on a move between different storages).
+  Result<Value> Evaluate(const Scope& scope, size_t* bytes, boost::json::storage_ptr storage) const;
 
   bool is_constant() const;
   // Every step id referenced by any expression in the tree.
