@@ -298,10 +298,11 @@ class WebhookReceiver {
   // this minute (then nullopt: the rejection is only counted).
   std::optional<store::AuditEvent> AuthFailureEvent(const ResolvedTrigger& target,
                                                     const Request& request);
-  // Inside the run's commit: reserves the delivery ids (kConflict + !*fresh on a
-  // replay), touches the hook, prunes old ids now and then.
+  // Inside the run's commit: reserves the delivery ids linked to `run_id` (kConflict +
+  // !*fresh on a replay), touches the hook, prunes old ids now and then.
   Status Reserve(store::Tx& tx, const ResolvedTrigger& target,
-                 const std::vector<std::string>& keys, store::Millis now, bool* fresh);
+                 const std::vector<std::string>& keys, std::string_view run_id,
+                 store::Millis now, bool* fresh);
 
   ApiDeps deps_;
   ApiOptions options_;
@@ -656,17 +657,10 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   {
     submission.in_commit = [this, pending](store::Tx& tx, const store::Run& run) -> Status {
       bool fresh = true;
-      Status reserved = Reserve(tx, *pending->target, pending->keys, pending->now, &fresh);
+      Status reserved =
+          Reserve(tx, *pending->target, pending->keys, run.id, pending->now, &fresh);
       pending->fresh = fresh;
-      if (!reserved.ok()) return reserved;
-      for (const std::string& k : pending->keys) {
-        if (Status s = tx.SetWebhookDeliveryRun(pending->target->hook.org_id,
-                                                pending->target->hook.id, k, run.id);
-            !s.ok()) {
-          return s;
-        }
-      }
-      return Status::Ok();
+      return reserved;
     };
   }
   // Submitted (and, for a sync trigger, waited for) without holding the io thread.
@@ -708,14 +702,14 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
 }
 
 Status WebhookReceiver::Reserve(store::Tx& tx, const ResolvedTrigger& target,
-                                const std::vector<std::string>& keys, store::Millis now,
-                                bool* fresh) {
+                                const std::vector<std::string>& keys, std::string_view run_id,
+                                store::Millis now, bool* fresh) {
   const bool prune = now - last_prune_.load(std::memory_order_relaxed) > kPruneEveryMs;
   if (prune) last_prune_.store(now, std::memory_order_relaxed);
   *fresh = true;
   for (const std::string& k : keys) {
     auto r = tx.ReserveWebhookDelivery(target.hook.org_id, target.hook.id, k, now,
-                                       now - kStaleReservationMs);
+                                       now - kStaleReservationMs, run_id);
     if (!r.ok()) return r.error();
     if (!*r) {
       *fresh = false;

@@ -359,7 +359,7 @@ class FakeTx final : public store::Tx {
     return Unsupported();
   }
   Result<bool> ReserveWebhookDelivery(std::string_view, std::string_view, std::string_view,
-                                      store::Millis, store::Millis) override {
+                                      store::Millis, store::Millis, std::string_view) override {
     return Unsupported();
   }
   Status SetWebhookDeliveryRun(std::string_view, std::string_view, std::string_view,

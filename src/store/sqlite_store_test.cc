@@ -1589,7 +1589,7 @@ TEST_F(SqliteStoreTest, WebhooksAndDeliveryIds) {
 
   auto reserve = [&](const char* id, Millis now, Millis stale_before) {
     auto r = WriteWith(store(), [&](Tx& tx) {
-      return tx.ReserveWebhookDelivery("org_a", "hk_1", id, now, stale_before);
+      return tx.ReserveWebhookDelivery("org_a", "hk_1", id, now, stale_before, {});
     });
     return r.ok() && *r;
   };
@@ -1610,6 +1610,19 @@ TEST_F(SqliteStoreTest, WebhooksAndDeliveryIds) {
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 1);
   EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d1"); }));
+  // Reserved with its run in one statement (the webhook receiver's commit): never a
+  // stale reservation, whatever stale_before says.
+  auto reserve_with_run = [&](const char* id, Millis now, Millis stale_before) {
+    auto r = WriteWith(store(), [&](Tx& tx) {
+      return tx.ReserveWebhookDelivery("org_a", "hk_1", id, now, stale_before, "run_3");
+    });
+    return r.ok() && *r;
+  };
+  EXPECT_TRUE(reserve_with_run("d3", 400, 0));
+  EXPECT_FALSE(reserve_with_run("d3", 401, 0));     // a replay
+  EXPECT_FALSE(reserve("d3", 900, 800));            // it has a run: never taken over
+  EXPECT_FALSE(reserve_with_run("d3", 900, 800));
+  EXPECT_TRUE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d3"); }));
   EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWebhook("org_a", "hk_1"); }));
   EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWebhook("org_a", "hk_1"); }));
   EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d2"); }));

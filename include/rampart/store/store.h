@@ -511,12 +511,13 @@ class Tx {
   // was recorded (a reservation or a delivery that started a run).
   virtual Result<bool> WebhookDeliverySeen(std::string_view org_id, std::string_view hook_id,
                                            std::string_view delivery_id) = 0;
-  // Records the delivery id. True when it was new, or when only a reservation older than
-  // `stale_before` without a run held it (its request died before starting a run);
-  // false when it was seen (a replay).
+  // Records the delivery id, with the run it started when `run_id` is not empty (one
+  // statement: the webhook receiver reserves inside the run's own commit). True when it
+  // was new, or when only a reservation older than `stale_before` without a run held it
+  // (its request died before starting a run); false when it was seen (a replay).
   virtual Result<bool> ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
                                               std::string_view delivery_id, Millis now,
-                                              Millis stale_before) = 0;
+                                              Millis stale_before, std::string_view run_id) = 0;
   // Marks a reservation as having started `run_id`.
   virtual Status SetWebhookDeliveryRun(std::string_view org_id, std::string_view hook_id,
                                        std::string_view delivery_id,
