@@ -362,10 +362,6 @@ class FakeTx final : public store::Tx {
                                       store::Millis, store::Millis, std::string_view) override {
     return Unsupported();
   }
-  Status SetWebhookDeliveryRun(std::string_view, std::string_view, std::string_view,
-                               std::string_view) override {
-    return Unsupported();
-  }
   Status ReleaseWebhookDelivery(std::string_view, std::string_view, std::string_view) override {
     return Unsupported();
   }

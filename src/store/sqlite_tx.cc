@@ -1167,14 +1167,6 @@ Result<bool> SqliteTx::ReserveWebhookDelivery(std::string_view org_id, std::stri
   return s.Changes() > 0;
 }
 
-Status SqliteTx::SetWebhookDeliveryRun(std::string_view org_id, std::string_view hook_id,
-                                       std::string_view delivery_id, std::string_view run_id) {
-  Stmt s(conn_,
-         "UPDATE webhook_deliveries SET run_id = ? "
-         "WHERE org_id = ? AND hook_id = ? AND delivery_id = ?");
-  return s.Text(run_id).Text(org_id).Text(hook_id).Text(delivery_id).Run();
-}
-
 Status SqliteTx::ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
                                         std::string_view delivery_id) {
   Stmt s(conn_,

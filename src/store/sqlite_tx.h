@@ -153,8 +153,6 @@ class SqliteTx final : public Tx {
   Result<bool> ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
                                       std::string_view delivery_id, Millis now,
                                       Millis stale_before, std::string_view run_id) override;
-  Status SetWebhookDeliveryRun(std::string_view org_id, std::string_view hook_id,
-                               std::string_view delivery_id, std::string_view run_id) override;
   Status ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
                                 std::string_view delivery_id) override;
   Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) override;

@@ -518,10 +518,6 @@ class Tx {
   virtual Result<bool> ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
                                               std::string_view delivery_id, Millis now,
                                               Millis stale_before, std::string_view run_id) = 0;
-  // Marks a reservation as having started `run_id`.
-  virtual Status SetWebhookDeliveryRun(std::string_view org_id, std::string_view hook_id,
-                                       std::string_view delivery_id,
-                                       std::string_view run_id) = 0;
   // Forgets a reservation whose request did not start a run (so the sender may retry).
   virtual Status ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
                                         std::string_view delivery_id) = 0;
