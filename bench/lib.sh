@@ -80,3 +80,27 @@ bootstrap() {  # bootstrap: setup + login + a read_write API key; sets org, key 
     -H 'Content-Type: application/json' -d '{"name": "bench", "scope": "read_write"}' | jq -r .key)"
   auth="Authorization: Bearer $key"
 }
+
+# callgrind_wrapper OUT BIN: start_rampart will run BIN under callgrind, counting nothing
+# until counted_wrk turns it on, into the file OUT. Sets bin.
+callgrind_wrapper() {
+  printf '#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s --instr-atstart=no "%s" "$@"\n' \
+    "$1" "$2" > "$tmp/valgrind-rampart.sh"
+  chmod +x "$tmp/valgrind-rampart.sh"
+  bin="$tmp/valgrind-rampart.sh"
+}
+
+# counted_wrk FILE WRK-ARGS...: runs wrk (its output to FILE) with callgrind counting only
+# meanwhile, then stops rampart: callgrind writes its file at exit.
+counted_wrk() {
+  local file="$1"
+  shift
+  callgrind_control -i on "$rampart_pid" > /dev/null
+  wrk "$@" > "$file"
+  callgrind_control -i off "$rampart_pid" > /dev/null
+  stop_pid "$rampart_pid"
+  rampart_pid=""
+}
+
+# callgrind_total OUT: the instructions callgrind counted (every thread).
+callgrind_total() { callgrind_annotate "$1" 2> /dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'; }

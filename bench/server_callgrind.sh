@@ -42,10 +42,7 @@ EXTRA_CONFIG="api_rate_limit: { rpm: 100000000, burst: 1000000 }${EXTRA_CONFIG:+
 $EXTRA_CONFIG}"
 
 # start_rampart runs "$bin serve ...": a wrapper puts valgrind in front.
-printf '#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s --instr-atstart=no "%s" "$@"\n' \
-  "$out" "$rampart_bin" > "$tmp/valgrind-rampart.sh"
-chmod +x "$tmp/valgrind-rampart.sh"
-bin="$tmp/valgrind-rampart.sh"
+callgrind_wrapper "$out" "$rampart_bin"
 start_rampart
 bootstrap
 deploy "$here/server/workflow.yaml" bench-order
@@ -55,14 +52,10 @@ for _ in 1 2 3; do
   api POST "$runs_path" -H "$auth" -H 'Content-Type: application/json' \
     --data-binary "@$tmp/run.json" > /dev/null
 done
-callgrind_control -i on "$rampart_pid" > /dev/null
-wrk -t1 -c8 "-d$duration" -s "$here/server/post_run.lua" "$base$runs_path" -- "$tmp/run.json" \
-  "Bearer $key" > "$tmp/wrk.txt"
-callgrind_control -i off "$rampart_pid" > /dev/null
-stop_pid "$rampart_pid"  # callgrind writes its file at exit
-rampart_pid=""
+counted_wrk "$tmp/wrk.txt" -t1 -c8 "-d$duration" -s "$here/server/post_run.lua" \
+  "$base$runs_path" -- "$tmp/run.json" "Bearer $key"
 runs="$(bench "$tmp/wrk.txt" requests)"
 non200="$(bench "$tmp/wrk.txt" non200)"
 [[ "$non200" == 0 ]] || die "$non200 answers were not 200"
-total="$(callgrind_annotate "$out" 2> /dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')"
+total="$(callgrind_total "$out")"
 echo "server_callgrind: $runs runs answered 200; $total instructions; $((total / runs)) per run ($out)"

@@ -53,10 +53,7 @@ max_queued_runs: 1000000${EXTRA_CONFIG:+
 $EXTRA_CONFIG}"
 
 # start_rampart runs "$bin serve ...": a wrapper puts valgrind in front.
-printf '#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s --instr-atstart=no "%s" "$@"\n' \
-  "$out" "$rampart_bin" > "$tmp/valgrind-rampart.sh"
-chmod +x "$tmp/valgrind-rampart.sh"
-bin="$tmp/valgrind-rampart.sh"
+callgrind_wrapper "$out" "$rampart_bin"
 start_rampart
 bootstrap
 secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
@@ -84,11 +81,7 @@ else
   load=(-s "$wh/post_forged.lua" "$base$hook_path" -- "$body_file" "$(date +%s)" 401)
   want=401
 fi
-callgrind_control -i on "$rampart_pid" > /dev/null
-wrk -t1 -c8 "-d$duration" "${load[@]}" > "$tmp/wrk.txt"
-callgrind_control -i off "$rampart_pid" > /dev/null
-stop_pid "$rampart_pid"  # callgrind writes its file at exit
-rampart_pid=""
+counted_wrk "$tmp/wrk.txt" -t1 -c8 "-d$duration" "${load[@]}"
 requests="$(bench "$tmp/wrk.txt" requests)"
 expected="$(bench "$tmp/wrk.txt" expected)"
 ((requests > 0)) || die "no request answered"
@@ -97,5 +90,5 @@ if [[ "$mode" == accepted ]]; then
   repeats="$(bench "$tmp/wrk.txt" repeats)"
   [[ "$repeats" == 0 ]] || die "the $signed_n pre-signed ids ran out (set SIGNED higher)"
 fi
-total="$(callgrind_annotate "$out" 2> /dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')"
+total="$(callgrind_total "$out")"
 echo "webhook_callgrind: $requests $mode deliveries answered $want; $total instructions; $((total / requests)) per delivery ($out)"
