@@ -666,16 +666,13 @@ std::string Serialize(const bj::array& a) { return SerializeThroughScratch(a); }
 
 namespace {
 
+// What WriteQuoted writes for `s`: the quotes, then per byte 1, or 2 for a short escape,
+// or 6 for \u00XX (kEscape).
 size_t StringSize(std::string_view s) {
   size_t n = 2;
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
-      n += 2;
-    } else if (c < 0x20) {
-      n += 6;
-    } else {
-      n += 1;
-    }
+    const char e = kEscape[c];
+    n += e == 0 ? 1 : e == 'u' ? 6 : 2;
   }
   return n;
 }
