@@ -288,8 +288,7 @@ boost::json::object AuditJson(const store::AuditEvent& event) {
 }
 
 bool FinishedInline(const store::Run& run) {
-  return !run.record.empty() &&
-         (run.status == "succeeded" || run.status == "failed" || run.status == "cancelled");
+  return !run.record.empty() && store::IsFinalRunStatus(run.status);
 }
 
 boost::json::value RunRecordJson(const store::Run& run) {

@@ -45,9 +45,6 @@ constexpr size_t kMaxInputErrorsInMessage = 3;
 // Batch size when failing interrupted runs at start-up.
 constexpr int kRecoveryBatch = 500;
 
-bool IsFinal(std::string_view status) {
-  return status == "succeeded" || status == "failed" || status == "cancelled";
-}
 
 using SubmitDone = std::function<void(Result<store::Run>)>;
 using WaitDone = std::function<void(std::optional<store::Run>)>;
@@ -530,7 +527,7 @@ class RunService::Impl {
       return Status::Ok();
     });
     if (!read.ok() || !stored) return Deliver(done, std::optional<store::Run>());
-    if (IsFinal(stored->status) || stored->status == "awaiting_approval") {
+    if (store::IsFinalRunStatus(stored->status) || stored->status == "awaiting_approval") {
       return Deliver(done, std::move(stored));
     }
     // Queued or running in the store but was not in memory a moment ago: recovery may
@@ -1250,7 +1247,7 @@ class RunService::Impl {
       if (!*current) return Status::Ok();
       found = true;
       const store::Run& run = **current;
-      if (IsFinal(run.status)) return MakeError(ErrorCode::kConflict, "the run already finished");
+      if (store::IsFinalRunStatus(run.status)) return MakeError(ErrorCode::kConflict, "the run already finished");
       if (run.status != "queued" && run.status != "awaiting_approval") {
         return MakeError(ErrorCode::kConflict, "the run is not active on this server");
       }

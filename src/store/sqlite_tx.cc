@@ -717,18 +717,10 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
                         [](const Stmt& row) { return "r." + std::to_string(row.ColInt(0)); });
 }
 
-namespace {
-
 // Queued, running and awaiting_approval runs have finished_at = 0 (migration 16): those
 // statuses are listed and counted from the partial index runs_unfinished, whose condition
 // the statements state word for word (SQLite only uses a partial index whose condition the
 // query implies). Final statuses (tests, tools) read the table.
-bool IsUnfinishedStatus(std::string_view status) {
-  return status == "queued" || status == "running" || status == "awaiting_approval";
-}
-
-}  // namespace
-
 const char* const kUnfinishedRunsSqlForTest =
     "SELECT " RAMPART_RUN_COLUMNS " FROM runs WHERE finished_at = 0 AND status = ? "
     "ORDER BY seq LIMIT ?";
@@ -737,7 +729,7 @@ const char* const kCountUnfinishedRunsSqlForTest =
 
 Result<std::vector<Run>> SqliteTx::ListRunsByStatus(std::string_view status, int limit) {
   if (limit <= 0) return std::vector<Run>();
-  Stmt s(conn_, IsUnfinishedStatus(status)
+  Stmt s(conn_, !IsFinalRunStatus(status)
                     ? kUnfinishedRunsSqlForTest
                     : "SELECT " RAMPART_RUN_COLUMNS
                       " FROM runs WHERE status = ? ORDER BY seq LIMIT ?");
@@ -760,7 +752,7 @@ Result<std::vector<Run>> SqliteTx::ListRunsToWake(Millis now, int limit) {
 }
 
 Result<int64_t> SqliteTx::CountRunsByStatus(std::string_view status) {
-  Stmt s(conn_, IsUnfinishedStatus(status) ? kCountUnfinishedRunsSqlForTest
+  Stmt s(conn_, !IsFinalRunStatus(status) ? kCountUnfinishedRunsSqlForTest
                                            : "SELECT count(*) FROM runs WHERE status = ?");
   s.Text(status);
   return QueryCount(s);

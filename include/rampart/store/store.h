@@ -131,6 +131,12 @@ struct WorkflowVersion {
   Millis created_at = 0;
 };
 
+// Whether a run status is final: succeeded, failed or cancelled. A run has finished_at > 0
+// exactly then; queued, running and awaiting_approval runs have finished_at 0.
+inline bool IsFinalRunStatus(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "cancelled";
+}
+
 struct Run {
   std::string org_id;
   std::string id;  // "run_..."
