@@ -34,11 +34,12 @@
 // a forgery flood included - is answered up to authentication without any store access.
 // The plaintext secret exists only while one request is verified.
 //
-// Delivery ids are reserved in the store (unique key) only once every check up to the
-// schema passed, so a request rejected by 403/429/400 does not burn the id its sender
-// will retry with; a reservation whose run could not be submitted is released. GitHub
-// does not sign X-GitHub-Delivery: for github triggers the SHA-256 of the body is
-// reserved as well, so a captured delivery replayed under a new id is still a replay.
+// Delivery ids are recorded in the store (unique key) only once every check up to the
+// schema passed, and in the commit of the run they start, so neither a request rejected
+// by 403/429/400 nor one whose run was not stored burns the id its sender will retry
+// with. GitHub does not sign X-GitHub-Delivery: for github triggers the SHA-256 of the
+// body is recorded as well, so a captured delivery replayed under a new id is still a
+// replay.
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -76,8 +77,6 @@ constexpr int kDefaultBurst = 50;
 // Delivery ids are kept 48 h: 24 h (spec) plus the largest replay window, since a
 // timestamp may be up to replay_window ahead of the clock.
 constexpr store::Millis kDeliveryRetentionMs = 48LL * 3600 * 1000;
-// A reservation without a run older than this belonged to a request that died.
-constexpr store::Millis kStaleReservationMs = 60 * 1000;
 constexpr store::Millis kPruneEveryMs = 10 * 60 * 1000;
 constexpr int kPruneBatch = 5000;
 constexpr int kMaxHooksPerWorkflow = 20;
@@ -298,9 +297,9 @@ class WebhookReceiver {
   // this minute (then nullopt: the rejection is only counted).
   std::optional<store::AuditEvent> AuthFailureEvent(const ResolvedTrigger& target,
                                                     const Request& request);
-  // Inside the run's commit: reserves the delivery ids linked to `run_id` (kConflict +
+  // Inside the run's commit: records the delivery ids linked to `run_id` (kConflict +
   // !*fresh on a replay), touches the hook, prunes old ids now and then.
-  Status Reserve(store::Tx& tx, const ResolvedTrigger& target,
+  Status RecordDelivery(store::Tx& tx, const ResolvedTrigger& target,
                  const std::vector<std::string>& keys, std::string_view run_id,
                  store::Millis now, bool* fresh);
 
@@ -637,7 +636,7 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   // and a sync caller gets its `respond` step at once.
   submission.workflow = target.workflow;
   submission.may_run_inline = true;
-  // The delivery ids are reserved and linked to the run in the run's own commit: one
+  // The delivery ids are recorded with the run in the run's own commit: one
   // durable write per accepted delivery, and a concurrent duplicate that passed the
   // read-only check above loses on the unique key (409) with nothing stored.
   // What the commit and its completion share (the request outlives both: it is answered
@@ -652,15 +651,15 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   pending->target = lookup.trigger;
   pending->keys = std::move(keys);
   pending->now = now;
-  // Always: besides reserving the delivery ids (none for bearer or an hmac-sha256 trigger
+  // Always: besides recording the delivery ids (none for bearer or an hmac-sha256 trigger
   // without a timestamp header), the commit counts the URL's use (spec/security.md 2).
   {
     submission.in_commit = [this, pending](store::Tx& tx, const store::Run& run) -> Status {
       bool fresh = true;
-      Status reserved =
-          Reserve(tx, *pending->target, pending->keys, run.id, pending->now, &fresh);
+      Status recorded =
+          RecordDelivery(tx, *pending->target, pending->keys, run.id, pending->now, &fresh);
       pending->fresh = fresh;
-      return reserved;
+      return recorded;
     };
   }
   // Submitted (and, for a sync trigger, waited for) without holding the io thread.
@@ -701,15 +700,14 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   return Response{};
 }
 
-Status WebhookReceiver::Reserve(store::Tx& tx, const ResolvedTrigger& target,
+Status WebhookReceiver::RecordDelivery(store::Tx& tx, const ResolvedTrigger& target,
                                 const std::vector<std::string>& keys, std::string_view run_id,
                                 store::Millis now, bool* fresh) {
   const bool prune = now - last_prune_.load(std::memory_order_relaxed) > kPruneEveryMs;
   if (prune) last_prune_.store(now, std::memory_order_relaxed);
   *fresh = true;
   for (const std::string& k : keys) {
-    auto r = tx.ReserveWebhookDelivery(target.hook.org_id, target.hook.id, k, now,
-                                       now - kStaleReservationMs, run_id);
+    auto r = tx.RecordWebhookDelivery(target.hook.org_id, target.hook.id, k, now, run_id);
     if (!r.ok()) return r.error();
     if (!*r) {
       *fresh = false;

@@ -358,11 +358,8 @@ class FakeTx final : public store::Tx {
   Result<bool> WebhookDeliverySeen(std::string_view, std::string_view, std::string_view) override {
     return Unsupported();
   }
-  Result<bool> ReserveWebhookDelivery(std::string_view, std::string_view, std::string_view,
-                                      store::Millis, store::Millis, std::string_view) override {
-    return Unsupported();
-  }
-  Status ReleaseWebhookDelivery(std::string_view, std::string_view, std::string_view) override {
+  Result<bool> RecordWebhookDelivery(std::string_view, std::string_view, std::string_view,
+                                     store::Millis, std::string_view) override {
     return Unsupported();
   }
   Result<int64_t> PruneWebhookDeliveries(store::Millis, int) override { return Unsupported(); }

@@ -358,6 +358,13 @@ UPDATE runs SET finished_at = 0
 DROP INDEX runs_by_status;
 CREATE INDEX runs_unfinished ON runs(status, seq) WHERE finished_at = 0;
 )sql",
+    // 17: an inbound delivery id is recorded only with the run it started, in the run's own
+    // commit (migration 3's reservations without a run, taken over once stale, belonged to
+    // requests that died before their run was stored). The ones an older binary left are
+    // such dead requests: forgotten, so their senders may retry, as the take-over allowed.
+    R"sql(
+DELETE FROM webhook_deliveries WHERE run_id IS NULL;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

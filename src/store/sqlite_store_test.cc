@@ -842,6 +842,36 @@ TEST_F(SqliteStoreTest, RecoveryListsTheSameRunsAfterTheUnfinishedIndexMigration
             2015);
 }
 
+// A database from before migration 17 holding delivery ids reserved without a run (their
+// requests died before the run was stored) and ids recorded with their runs: the upgrade
+// forgets the former, so their senders may retry, and keeps the latter as replays.
+TEST_F(SqliteStoreTest, DeliveryIdsWithoutARunAreForgottenByTheUpgrade) {
+  store_.reset();
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    std::remove(file.c_str());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_TRUE(ApplyMigrationsUpToForTest(db, 16).ok());
+  const char* kRows =
+      "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
+      "VALUES ('org_a', 'a', 'A', 10, 1);"
+      "INSERT INTO webhooks (org_id, id, workflow_id, token_hash, created_at) "
+      "VALUES ('org_a', 'hk_1', 'wf', 'h1', 1);"
+      "INSERT INTO webhook_deliveries (org_id, hook_id, delivery_id, seen_at, run_id) VALUES "
+      "('org_a', 'hk_1', 'dead', 10, NULL), ('org_a', 'hk_1', 'done', 10, 'run_1');";
+  ASSERT_EQ(sqlite3_exec(db, kRows, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  Open();
+  EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "dead"); }));
+  EXPECT_TRUE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "done"); }));
+  auto retried = WriteWith(store(), [](Tx& tx) {
+    return tx.RecordWebhookDelivery("org_a", "hk_1", "dead", 20, "run_2");
+  });
+  ASSERT_TRUE(retried.ok());
+  EXPECT_TRUE(*retried);
+}
+
 // Every status lists through ListRunsByStatus, in seq order.
 TEST_F(SqliteStoreTest, ListRunsByStatusListsEveryStatus) {
   const char* const kStatuses[] = {"queued", "running", "awaiting_approval", "succeeded",
@@ -1587,38 +1617,29 @@ TEST_F(SqliteStoreTest, WebhooksAndDeliveryIds) {
   EXPECT_EQ((*touched)->last_used_at, 11);
   EXPECT_EQ((*touched)->rotated_at, 9);
 
-  auto reserve = [&](const char* id, Millis now, Millis stale_before) {
+  auto record = [&](const char* id, Millis now, const char* run_id) {
     auto r = WriteWith(store(), [&](Tx& tx) {
-      return tx.ReserveWebhookDelivery("org_a", "hk_1", id, now, stale_before, {});
+      return tx.RecordWebhookDelivery("org_a", "hk_1", id, now, run_id);
     });
     return r.ok() && *r;
   };
-  EXPECT_TRUE(reserve("d1", 100, 0));
-  EXPECT_FALSE(reserve("d1", 101, 0));      // a replay
-  EXPECT_TRUE(reserve("d1", 200, 150));     // a stale reservation without a run is taken over
+  EXPECT_TRUE(record("d1", 100, "run_1"));
+  EXPECT_FALSE(record("d1", 101, "run_2"));  // a replay, whatever run it would start
+  EXPECT_FALSE(record("d1", 900000, "run_2"));  // never taken over while it is kept
   EXPECT_TRUE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d1"); }));
-  EXPECT_TRUE(reserve("d2", 300, 0));
-  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
-                return tx.ReleaseWebhookDelivery("org_a", "hk_1", "d2");
-              }).ok());
-  EXPECT_TRUE(reserve("d2", 301, 0));       // released: the sender may retry
+  // A delivery id is recorded with its run, never alone.
+  auto no_run = WriteWith(store(), [](Tx& tx) {
+    return tx.RecordWebhookDelivery("org_a", "hk_1", "d9", 100, "");
+  });
+  ASSERT_FALSE(no_run.ok());
+  EXPECT_EQ(no_run.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d9"); }));
+  EXPECT_TRUE(record("d2", 300, "run_3"));
   auto pruned = WriteWith(store(), [](Tx& tx) { return tx.PruneWebhookDeliveries(250, 10); });
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 1);
   EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d1"); }));
-  // Reserved with its run in one statement (the webhook receiver's commit): never a
-  // stale reservation, whatever stale_before says.
-  auto reserve_with_run = [&](const char* id, Millis now, Millis stale_before) {
-    auto r = WriteWith(store(), [&](Tx& tx) {
-      return tx.ReserveWebhookDelivery("org_a", "hk_1", id, now, stale_before, "run_3");
-    });
-    return r.ok() && *r;
-  };
-  EXPECT_TRUE(reserve_with_run("d3", 400, 0));
-  EXPECT_FALSE(reserve_with_run("d3", 401, 0));     // a replay
-  EXPECT_FALSE(reserve("d3", 900, 800));            // it has a run: never taken over
-  EXPECT_FALSE(reserve_with_run("d3", 900, 800));
-  EXPECT_TRUE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d3"); }));
+  EXPECT_TRUE(record("d1", 400, "run_4"));  // pruned: a new delivery again
   EXPECT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWebhook("org_a", "hk_1"); }));
   EXPECT_FALSE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWebhook("org_a", "hk_1"); }));
   EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d2"); }));

@@ -1137,34 +1137,19 @@ Result<bool> SqliteTx::WebhookDeliverySeen(std::string_view org_id, std::string_
   return *row;
 }
 
-Result<bool> SqliteTx::ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
-                                              std::string_view delivery_id, Millis now,
-                                              Millis stale_before, std::string_view run_id) {
+Result<bool> SqliteTx::RecordWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                             std::string_view delivery_id, Millis now,
+                                             std::string_view run_id) {
+  if (run_id.empty()) return MakeError(ErrorCode::kInvalidArgument, "delivery without a run");
   // The primary key decides between concurrent deliveries of the same id: exactly one
-  // insert (or take-over of a stale reservation) changes a row. The run id is stored in
-  // the same statement: a later UPDATE would seek the same random leaf a second time.
+  // insert changes a row. The run id is stored in the same statement: a later UPDATE
+  // would seek the same random leaf a second time.
   Stmt s(conn_,
          "INSERT INTO webhook_deliveries (org_id, hook_id, delivery_id, seen_at, run_id) "
-         "VALUES (?, ?, ?, ?, NULLIF(?, '')) ON CONFLICT (org_id, hook_id, delivery_id) "
-         "DO UPDATE SET seen_at = excluded.seen_at, run_id = excluded.run_id "
-         "WHERE run_id IS NULL AND seen_at < ?");
-  Status status = s.Text(org_id)
-                      .Text(hook_id)
-                      .Text(delivery_id)
-                      .Int(now)
-                      .Text(run_id)
-                      .Int(stale_before)
-                      .Run();
+         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, hook_id, delivery_id) DO NOTHING");
+  Status status = s.Text(org_id).Text(hook_id).Text(delivery_id).Int(now).Text(run_id).Run();
   if (!status.ok()) return status.error();
   return s.Changes() > 0;
-}
-
-Status SqliteTx::ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
-                                        std::string_view delivery_id) {
-  Stmt s(conn_,
-         "DELETE FROM webhook_deliveries WHERE org_id = ? AND hook_id = ? AND delivery_id = ? "
-         "AND run_id IS NULL");
-  return s.Text(org_id).Text(hook_id).Text(delivery_id).Run();
 }
 
 Result<int64_t> SqliteTx::PruneWebhookDeliveries(Millis before, int limit) {

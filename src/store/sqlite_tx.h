@@ -150,11 +150,9 @@ class SqliteTx final : public Tx {
   Status TouchWebhook(std::string_view org_id, std::string_view id, Millis now) override;
   Result<bool> WebhookDeliverySeen(std::string_view org_id, std::string_view hook_id,
                                    std::string_view delivery_id) override;
-  Result<bool> ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
-                                      std::string_view delivery_id, Millis now,
-                                      Millis stale_before, std::string_view run_id) override;
-  Status ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
-                                std::string_view delivery_id) override;
+  Result<bool> RecordWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                     std::string_view delivery_id, Millis now,
+                                     std::string_view run_id) override;
   Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) override;
 
   Status InsertHookDelivery(const HookDelivery& delivery) override;

@@ -514,19 +514,15 @@ class Tx {
   virtual Status TouchWebhook(std::string_view org_id, std::string_view id, Millis now) = 0;
 
   // Delivery ids of inbound webhooks (replay defence). True when (org, hook, delivery)
-  // was recorded (a reservation or a delivery that started a run).
+  // was recorded.
   virtual Result<bool> WebhookDeliverySeen(std::string_view org_id, std::string_view hook_id,
                                            std::string_view delivery_id) = 0;
-  // Records the delivery id, with the run it started when `run_id` is not empty (one
-  // statement: the webhook receiver reserves inside the run's own commit). True when it
-  // was new, or when only a reservation older than `stale_before` without a run held it
-  // (its request died before starting a run); false when it was seen (a replay).
-  virtual Result<bool> ReserveWebhookDelivery(std::string_view org_id, std::string_view hook_id,
-                                              std::string_view delivery_id, Millis now,
-                                              Millis stale_before, std::string_view run_id) = 0;
-  // Forgets a reservation whose request did not start a run (so the sender may retry).
-  virtual Status ReleaseWebhookDelivery(std::string_view org_id, std::string_view hook_id,
-                                        std::string_view delivery_id) = 0;
+  // Records the delivery id with the run it started (not empty: kInvalidArgument), in one
+  // statement inside the run's own commit, so a request that dies before its run is
+  // stored leaves nothing behind. True when it was new; false when it was seen (a replay).
+  virtual Result<bool> RecordWebhookDelivery(std::string_view org_id, std::string_view hook_id,
+                                             std::string_view delivery_id, Millis now,
+                                             std::string_view run_id) = 0;
   // Deletes delivery ids seen before `before`, at most `limit`; returns how many.
   virtual Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) = 0;
 
