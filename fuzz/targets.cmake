@@ -6,3 +6,6 @@ rampart_fuzz(http_request SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/http_request_fuzz.
 rampart_fuzz(jwt SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/jwt_fuzz.cc DEPS rampart_crypto)
 rampart_fuzz(redact SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/redact_fuzz.cc DEPS rampart_redact)
 rampart_fuzz(url SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/url_fuzz.cc DEPS rampart_net)
+rampart_fuzz(json SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/json_fuzz.cc DEPS rampart_core)
+rampart_fuzz(webhook_verify SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/webhook_verify_fuzz.cc DEPS rampart_webhooks)
+rampart_fuzz(db_query SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/db_query_fuzz.cc DEPS rampart_actions)
