@@ -1972,6 +1972,41 @@ TEST_F(ApiTest, OrgIsolation) {
   EXPECT_EQ(s().Do("GET", A(), Bearer(c().owner_read_key)).status, 200);
 }
 
+// spec/security.md 3: an object of another org answers 404 on every route with an id. B's
+// owner names A's real objects (workflow, run, trigger URL, connector, key, member,
+// support grant) under B's org path, on every route of the table that takes an id.
+TEST_F(ApiTest, EveryRouteWithAnIdAnswers404ForAnotherOrgsObject) {
+  // A workflow only A has (OrgIsolation gives B one named like c().workflow_id).
+  const std::string only_a = "iso-only-a";
+  HttpResponse r = s().Do("POST", A() + "/workflows", Bearer(c().owner_rw_key),
+                          WorkflowYaml(only_a), "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = s().Do("POST", A() + "/workflows/" + only_a + "/publish", Bearer(c().owner_rw_key),
+             R"({"version": 1})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<HttpHeaders> b_creds = {Bearer(c().owner_b_key), c().owner_b_session.headers()};
+  int checked = 0;
+  for (const server::Route& route : s().router().routes()) {
+    if (route.pattern.find("{org}") == std::string::npos) continue;
+    if (std::count(route.pattern.begin(), route.pattern.end(), '{') < 2) continue;
+    for (const HttpHeaders& creds : b_creds) {
+      Prepared p = Prepare(s(), route);
+      p.path = Replace(p.path, "/workflows/" + c().workflow_id, "/workflows/" + only_a);
+      p.path = Replace(p.path, A(), B());
+      if (route.operation_id == "decideApproval") p.body = R"({"step": "s", "decision": "approve"})";
+      if (route.operation_id == "updateWorkflow") p.body = WorkflowYaml(only_a);
+      ++checked;
+      r = s().Do(route.method, p.path, creds, p.body, p.content_type);
+      EXPECT_EQ(r.status, 404) << route.method << " " << p.path << ": " << r.body;
+      EXPECT_EQ(ErrorCodeOf(r), "not_found") << route.method << " " << p.path;
+    }
+  }
+  EXPECT_GT(checked, 2 * 15);
+  // A's workflow is untouched.
+  r = s().Do("GET", A() + "/workflows/" + only_a, Bearer(c().owner_rw_key));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 // spec/interfaces.md: list endpoints paginate with an opaque cursor; GET /v1/orgs too.
 TEST_F(ApiTest, OrgsOfAUserArePaged) {
   std::string user = InsertUser(s(), "two-orgs@a.test", c().org_a, "developer");
