@@ -1932,9 +1932,9 @@ Status Api::Impl::CheckChildWorkflows(Call& call, const model::Workflow& parent)
 Result<std::shared_ptr<const model::Workflow>> Api::Impl::LoadBodyDefinition(Call& call) {
   std::string_view content_type = call.request.Header("content-type").value_or("");
   model::Format format = model::Format::kAuto;
-  if (content_type.find("json") != std::string_view::npos) {
+  if (MediaTypeMentions(content_type, "json")) {
     format = model::Format::kJson;
-  } else if (content_type.find("yaml") != std::string_view::npos) {
+  } else if (MediaTypeMentions(content_type, "yaml")) {
     format = model::Format::kYaml;
   } else if (!content_type.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,

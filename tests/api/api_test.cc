@@ -1972,6 +1972,33 @@ TEST_F(ApiTest, OrgIsolation) {
   EXPECT_EQ(s().Do("GET", A(), Bearer(c().owner_read_key)).status, 200);
 }
 
+// RFC 9110 8.3.1: the type and subtype of a media type are case-insensitive. A definition
+// is JSON or YAML by Content-Type (spec/interfaces.md) whatever the case the client wrote
+// it in, and a JSON body is JSON as much under "Application/JSON".
+TEST_F(ApiTest, MediaTypesAreCaseInsensitive) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  HttpResponse r =
+      s().Do("POST", A() + "/workflows", key, WorkflowYaml("ct-upper"), "Application/YAML");
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = s().Do("PUT", A() + "/workflows/ct-upper", key, WorkflowYaml("ct-upper", "org", "two"),
+             "TEXT/X-YAML; Charset=UTF-8");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = s().Do("POST", A() + "/workflows", key, R"({"rampart": 1, "id": "ct-json", "steps": [)"
+             R"({"id": "s", "type": "set", "values": {}}]})", "APPLICATION/JSON");
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = s().Do("POST", A() + "/workflows/ct-upper/runs", key,
+             R"({"input": {}, "version": "draft", "wait": 5})", "Application/Json; Charset=UTF-8");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = s().Do("POST", A() + "/api-keys", key, R"({"name": "ct", "scope": "read"})",
+             "application/JSON");
+  EXPECT_EQ(r.status, 201) << r.body;
+  // Still refused: what is neither.
+  r = s().Do("POST", A() + "/api-keys", key, R"({"name": "ct", "scope": "read"})", "Text/Plain");
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = s().Do("POST", A() + "/workflows", key, WorkflowYaml("ct-plain"), "TEXT/PLAIN");
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
 // spec/security.md 3: an object of another org answers 404 on every route with an id. B's
 // owner names A's real objects (workflow, run, trigger URL, connector, key, member,
 // support grant) under B's org path, on every route of the table that takes an id.
