@@ -75,6 +75,17 @@ code=$(curl -s -b "$TMP/cookies" -o "$TMP/key.json" -w '%{http_code}' -X POST "$
   -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data-binary '{"name":"e2e","scope":"read_write"}')
 check "create API key" 201 "$code"
 KEY=$(json "$TMP/key.json" 'd["key"]')
+# spec/security.md 2, checked apart from the server's own code: rpk_ + 32 random bytes in
+# base62 (43 characters) + the base62 CRC32 of those (6 characters, zlib's CRC-32).
+check "API key format and checksum" ok "$(python3 -c '
+import re, sys, zlib
+key = sys.argv[1]
+a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+m = re.fullmatch(r"rpk_([0-9A-Za-z]{43})([0-9A-Za-z]{6})", key)
+n, s = (zlib.crc32(m.group(1).encode()) if m else 0), ""
+for _ in range(6): n, r = divmod(n, 62); s = a[r] + s
+print("ok" if m and s == m.group(2) else "bad: " + key[:8])' "$KEY")"
+check "API key shown once" 0 "$(curl -s "$BASE/v1/orgs/$ORG/api-keys" -H "Authorization: Bearer $KEY" | grep -c "$KEY")"
 
 deploy hello "$SRC/examples/hello.yaml"
 INPUT=$(cat "$SRC/examples/hello.input.json")
@@ -180,7 +191,8 @@ steps:
 output: { n: "{{ steps.count.output.rows[0].n }}" }
 EOF2
 deploy gated "$TMP/gate.yaml"
-check "run gated workflow" 200 "$(api POST /v1/orgs/$ORG/workflows/gated/runs '{"input":{},"wait":10}')"
+# Not finished within the wait (it stopped at the approval): 202, not the run record.
+check "run gated workflow" 202 "$(api POST /v1/orgs/$ORG/workflows/gated/runs '{"input":{},"wait":10}')"
 check "gated run waits" awaiting_approval "$(json "$TMP/body" 'd["status"]')"
 GATED=$(json "$TMP/body" 'd["run_id"]')
 check "the initiator cannot approve" 403 "$(api POST /v1/orgs/$ORG/runs/$GATED/approvals '{"step":"sign_off","decision":"approve"}')"

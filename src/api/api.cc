@@ -1932,9 +1932,9 @@ Status Api::Impl::CheckChildWorkflows(Call& call, const model::Workflow& parent)
 Result<std::shared_ptr<const model::Workflow>> Api::Impl::LoadBodyDefinition(Call& call) {
   std::string_view content_type = call.request.Header("content-type").value_or("");
   model::Format format = model::Format::kAuto;
-  if (content_type.find("json") != std::string_view::npos) {
+  if (MediaTypeMentions(content_type, "json")) {
     format = model::Format::kJson;
-  } else if (content_type.find("yaml") != std::string_view::npos) {
+  } else if (MediaTypeMentions(content_type, "yaml")) {
     format = model::Format::kYaml;
   } else if (!content_type.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -2239,9 +2239,15 @@ Result<Response> Api::Impl::StartRun(Call& call) {
       if (wait_s <= 0) return reply(std::move(accepted));
       deps_.runs->WaitAsync(
           org_id, run->id, std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)),
-          [reply, accepted = std::move(accepted)](std::optional<store::Run> finished) mutable {
-            if (finished.has_value()) return reply(server::JsonResponse(200, RunRecordJson(*finished)));
-            reply(std::move(accepted));
+          [reply, accepted = std::move(accepted)](std::optional<store::Run> settled) mutable {
+            if (!settled.has_value()) return reply(std::move(accepted));
+            // spec/interfaces.md: the run record "when it finished within wait". A run that
+            // stopped at an approval has not: 202 with its id and status, at once.
+            if (!store::IsFinalRunStatus(settled->status)) {
+              return reply(server::JsonResponse(
+                  202, object{{"run_id", settled->id}, {"status", settled->status}}));
+            }
+            reply(server::JsonResponse(200, RunRecordJson(*settled)));
           });
     });
   };

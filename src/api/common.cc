@@ -32,11 +32,18 @@ Status CheckQuota(const Result<int64_t>& count, int64_t limit, std::string_view 
                                              "; " + std::string(remedy));
 }
 
+bool MediaTypeMentions(std::string_view content_type, std::string_view word) {
+  auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; };
+  auto at = std::search(content_type.begin(), content_type.end(), word.begin(), word.end(),
+                        [&](char a, char b) { return lower(a) == lower(b); });
+  return at != content_type.end();
+}
+
 Result<boost::json::object> ParseObjectBody(const server::Request& request,
                                             const std::vector<std::string>& allowed) {
   if (request.body.empty()) return boost::json::object();
   auto content_type = request.Header("content-type");
-  if (content_type.has_value() && content_type->find("json") == std::string_view::npos) {
+  if (content_type.has_value() && !MediaTypeMentions(*content_type, "json")) {
     return MakeError(ErrorCode::kInvalidArgument, "the request body must be JSON");
   }
   auto parsed = json::Parse(request.body, {.max_bytes = request.body.size(), .max_depth = 64});

@@ -29,6 +29,10 @@ namespace rampart::api {
 boost::json::value TimeValue(store::Millis ms);
 boost::json::value TimeValue(const std::optional<store::Millis>& ms);
 
+// Whether a Content-Type value mentions `word` (lowercase ASCII, e.g. "json"), ignoring
+// case: media types are case-insensitive (RFC 9110 8.3.1), so "Application/JSON" is JSON.
+bool MediaTypeMentions(std::string_view content_type, std::string_view word);
+
 // Parses a JSON object body and rejects any field outside `allowed` (kInvalidArgument
 // naming the field). An empty body is {}.
 Result<boost::json::object> ParseObjectBody(const server::Request& request,

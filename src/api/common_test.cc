@@ -36,6 +36,15 @@ TEST(AuditTextTest, CutsOnCodePoints) {
   EXPECT_EQ(AuditText(std::string(5000, 'a'), 200).size(), 203u);
 }
 
+TEST(MediaTypeMentionsTest, IgnoresCase) {
+  EXPECT_TRUE(MediaTypeMentions("application/json", "json"));
+  EXPECT_TRUE(MediaTypeMentions("Application/JSON; Charset=UTF-8", "json"));
+  EXPECT_TRUE(MediaTypeMentions("TEXT/X-YAML", "yaml"));
+  EXPECT_FALSE(MediaTypeMentions("text/plain", "json"));
+  EXPECT_FALSE(MediaTypeMentions("", "json"));
+  EXPECT_FALSE(MediaTypeMentions("application/jso", "json"));
+}
+
 TEST(ParseRfc3339Test, UtcOffsetsAndFractions) {
   // 2030-01-01T00:00:00Z = 1893456000 s.
   EXPECT_EQ(ParseRfc3339Millis("2030-01-01T00:00:00Z"), 1893456000000);

@@ -1972,6 +1972,68 @@ TEST_F(ApiTest, OrgIsolation) {
   EXPECT_EQ(s().Do("GET", A(), Bearer(c().owner_read_key)).status, 200);
 }
 
+// RFC 9110 8.3.1: the type and subtype of a media type are case-insensitive. A definition
+// is JSON or YAML by Content-Type (spec/interfaces.md) whatever the case the client wrote
+// it in, and a JSON body is JSON as much under "Application/JSON".
+TEST_F(ApiTest, MediaTypesAreCaseInsensitive) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  HttpResponse r =
+      s().Do("POST", A() + "/workflows", key, WorkflowYaml("ct-upper"), "Application/YAML");
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = s().Do("PUT", A() + "/workflows/ct-upper", key, WorkflowYaml("ct-upper", "org", "two"),
+             "TEXT/X-YAML; Charset=UTF-8");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = s().Do("POST", A() + "/workflows", key, R"({"rampart": 1, "id": "ct-json", "steps": [)"
+             R"({"id": "s", "type": "set", "values": {}}]})", "APPLICATION/JSON");
+  EXPECT_EQ(r.status, 201) << r.body;
+  r = s().Do("POST", A() + "/workflows/ct-upper/runs", key,
+             R"({"input": {}, "version": "draft", "wait": 5})", "Application/Json; Charset=UTF-8");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = s().Do("POST", A() + "/api-keys", key, R"({"name": "ct", "scope": "read"})",
+             "application/JSON");
+  EXPECT_EQ(r.status, 201) << r.body;
+  // Still refused: what is neither.
+  r = s().Do("POST", A() + "/api-keys", key, R"({"name": "ct", "scope": "read"})", "Text/Plain");
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = s().Do("POST", A() + "/workflows", key, WorkflowYaml("ct-plain"), "TEXT/PLAIN");
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
+// spec/security.md 3: an object of another org answers 404 on every route with an id. B's
+// owner names A's real objects (workflow, run, trigger URL, connector, key, member,
+// support grant) under B's org path, on every route of the table that takes an id.
+TEST_F(ApiTest, EveryRouteWithAnIdAnswers404ForAnotherOrgsObject) {
+  // A workflow only A has (OrgIsolation gives B one named like c().workflow_id).
+  const std::string only_a = "iso-only-a";
+  HttpResponse r = s().Do("POST", A() + "/workflows", Bearer(c().owner_rw_key),
+                          WorkflowYaml(only_a), "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = s().Do("POST", A() + "/workflows/" + only_a + "/publish", Bearer(c().owner_rw_key),
+             R"({"version": 1})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<HttpHeaders> b_creds = {Bearer(c().owner_b_key), c().owner_b_session.headers()};
+  int checked = 0;
+  for (const server::Route& route : s().router().routes()) {
+    if (route.pattern.find("{org}") == std::string::npos) continue;
+    if (std::count(route.pattern.begin(), route.pattern.end(), '{') < 2) continue;
+    for (const HttpHeaders& creds : b_creds) {
+      Prepared p = Prepare(s(), route);
+      p.path = Replace(p.path, "/workflows/" + c().workflow_id, "/workflows/" + only_a);
+      p.path = Replace(p.path, A(), B());
+      if (route.operation_id == "decideApproval") p.body = R"({"step": "s", "decision": "approve"})";
+      if (route.operation_id == "updateWorkflow") p.body = WorkflowYaml(only_a);
+      ++checked;
+      r = s().Do(route.method, p.path, creds, p.body, p.content_type);
+      EXPECT_EQ(r.status, 404) << route.method << " " << p.path << ": " << r.body;
+      EXPECT_EQ(ErrorCodeOf(r), "not_found") << route.method << " " << p.path;
+    }
+  }
+  EXPECT_GT(checked, 2 * 15);
+  // A's workflow is untouched.
+  r = s().Do("GET", A() + "/workflows/" + only_a, Bearer(c().owner_rw_key));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 // spec/interfaces.md: list endpoints paginate with an opaque cursor; GET /v1/orgs too.
 TEST_F(ApiTest, OrgsOfAUserArePaged) {
   std::string user = InsertUser(s(), "two-orgs@a.test", c().org_a, "developer");
@@ -2673,9 +2735,13 @@ TEST_F(ApiTest, ApprovalSteps) {
   ASSERT_EQ(r.status, 201) << r.body;
   ASSERT_EQ(s().Do("POST", A() + "/workflows/" + wf + "/publish", key, R"({"version": 1})").status,
             200);
+  // spec/interfaces.md: 200 and the run record only "when it finished within wait"; a run
+  // that stops at an approval has not finished: 202, its id and status, at once (no one can
+  // decide before the answer names the run).
   r = s().Do("POST", A() + "/workflows/" + wf + "/runs", key, R"({"input": {}, "wait": 20})");
-  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.status, 202) << r.body;
   ASSERT_EQ(Str(Json(r), "status"), "awaiting_approval") << r.body;
+  EXPECT_EQ(Json(r).as_object().size(), 2u) << r.body;
   const std::string run = Str(Json(r), "run_id");
   const std::string url = A() + "/runs/" + run + "/approvals";
   const std::string approve = R"({"step": "gate", "decision": "approve", "comment": "lgtm"})";
@@ -2760,7 +2826,7 @@ TEST_F(ApiTest, RunsOfAPrivateWorkflowAreAsPrivateAsTheWorkflow) {
                    const std::string& status = "succeeded") {
     HttpResponse r = s().Do("POST", w + id + "/runs", who,
                             R"({"input": {}, "version": ")" + version + R"(", "wait": 20})");
-    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.status, status == "awaiting_approval" ? 202 : 200) << r.body;
     EXPECT_EQ(Str(Json(r), "status"), status) << r.body;
     return Str(Json(r), "run_id");
   };
