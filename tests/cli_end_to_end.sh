@@ -49,6 +49,20 @@ check "10 MB file exits 2" 2 $?
 "$BIN" run "$TMP/does-not-exist.yaml" >/dev/null 2>&1
 check "missing file exits 2" 2 $?
 
+# FILE and --input FILE name any readable file, not only a regular one: /dev/stdin and a
+# shell's <(...) are pipes. A directory is refused by name, never reported as missing.
+cat "$SRC/examples/hello.yaml" | "$BIN" run /dev/stdin --input "$SRC/examples/hello.input.json" --json >"$TMP/out" 2>"$TMP/err"
+check "run /dev/stdin (a pipe)" 0 $?
+cat "$SRC/examples/hello.input.json" | "$BIN" run "$SRC/examples/hello.yaml" --input /dev/stdin --json >"$TMP/out" 2>"$TMP/err"
+check "run --input /dev/stdin (a pipe)" 0 $?
+"$BIN" run "$SRC/examples/hello.yaml" --input <(cat "$SRC/examples/hello.input.json") --json >"$TMP/out" 2>"$TMP/err"
+check "run --input <(...)" 0 $?
+"$BIN" validate <(cat "$SRC/tests/workflows/set_basic.yaml") >"$TMP/out" 2>&1
+check "validate <(...)" 0 $?
+"$BIN" run "$SRC/examples/hello.yaml" --input "$TMP" >/dev/null 2>"$TMP/err"
+check "--input DIR exits 2" 2 $?
+expect_grep "--input DIR named a directory" "is a directory" "$TMP/err"
+
 # spec/interfaces.md "Configuration file": every key has a default, so a config whose
 # every line is commented out (or an empty one) runs with the defaults; an unknown key
 # is still an error.
