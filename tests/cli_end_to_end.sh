@@ -131,6 +131,10 @@ chmod 644 "$TMP/secrets.json"
   --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/out" 2>&1
 check "secrets file readable by others refused" 2 $?
 expect_grep "mode message" "0600" "$TMP/out"
+chmod 700 "$TMP/secrets.json"
+"$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" \
+  --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/out" 2>&1
+check "secrets file of mode 0700 refused (0600 or 0400 only)" 2 $?
 chmod 600 "$TMP/secrets.json"
 echo '{"acme": {"token": "s3cr3t-TOKEN-do-not-print", "passwd": "x"}}' >"$TMP/secrets.json"
 "$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" \
