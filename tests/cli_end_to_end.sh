@@ -35,6 +35,20 @@ check "malformed input exits 2" 2 $?
 check "failed run exits 1" 1 $?
 expect_grep "failed record" '"code":"step_failed"' "$TMP/out"
 
+# --json: stdout is exactly one run record and nothing else, whatever the final status
+# (log lines go to stderr): succeeded (hello, above), failed, and awaiting_approval.
+only_record() {  # only_record FILE STATUS: the whole file is one JSON run record with STATUS
+  python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); assert r["status"]==sys.argv[2], r["status"]; assert r["run_id"].startswith("run_"); assert all(k in r for k in ("workflow","version","input","output","error","started_at","finished_at","steps")), list(r)' "$1" "$2"
+}
+only_record "$TMP/out" failed; check "failed run: stdout is only the record" 0 $?
+"$BIN" run "$SRC/tests/workflows/log_write.yaml" --input "$SRC/tests/workflows/log_write.input.json" --json >"$TMP/out" 2>"$TMP/err"
+check "log_write run" 0 $?
+only_record "$TMP/out" succeeded; check "log lines stay off stdout" 0 $?
+expect_grep "the log line is on stderr" '"msg":"order A-3 needs review"' "$TMP/err"
+"$BIN" run "$SRC/tests/workflows/approval_wait.yaml" --json >"$TMP/out" 2>"$TMP/err"
+check "a run left awaiting approval exits 1 (not succeeded)" 1 $?
+only_record "$TMP/out" awaiting_approval; check "awaiting_approval: stdout is only the record" 0 $?
+
 "$BIN" run "$SRC/tests/workflows/load_unknown_key.yaml" >"$TMP/out" 2>"$TMP/err"
 check "invalid definition exits 2" 2 $?
 expect_grep "path: code: message" "^/steps/0/value: invalid_definition: unknown key 'value'" "$TMP/err"
@@ -112,6 +126,12 @@ fi
 for cmd in "" run validate version serve audit "audit verify" keys "keys rotate" "keys rewrap"; do
   "$BIN" $cmd --help >"$TMP/out" 2>&1; check "--help $cmd" 0 $?
   expect_grep "--help $cmd shows usage" "^Usage: .*rampart $cmd" "$TMP/out"
+done
+# An unknown option is a usage error (exit 2) on every command, named on stderr.
+for cmd in "run $SRC/examples/hello.yaml" "validate $SRC/examples/hello.yaml" version serve \
+           "audit verify" "keys rotate" "keys rewrap"; do
+  "$BIN" $cmd --no-such-option >"$TMP/out" 2>"$TMP/err"; check "$cmd --no-such-option exits 2" 2 $?
+  expect_grep "$cmd names the unknown option" "no-such-option" "$TMP/err"
 done
 "$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
 "$BIN" run >/dev/null 2>&1; check "missing FILE exits 2" 2 $?
