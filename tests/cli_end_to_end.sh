@@ -35,6 +35,20 @@ check "malformed input exits 2" 2 $?
 check "failed run exits 1" 1 $?
 expect_grep "failed record" '"code":"step_failed"' "$TMP/out"
 
+# --json: stdout is exactly one run record and nothing else, whatever the final status
+# (log lines go to stderr): succeeded (hello, above), failed, and awaiting_approval.
+only_record() {  # only_record FILE STATUS: the whole file is one JSON run record with STATUS
+  python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); assert r["status"]==sys.argv[2], r["status"]; assert r["run_id"].startswith("run_"); assert all(k in r for k in ("workflow","version","input","output","error","started_at","finished_at","steps")), list(r)' "$1" "$2"
+}
+only_record "$TMP/out" failed; check "failed run: stdout is only the record" 0 $?
+"$BIN" run "$SRC/tests/workflows/log_write.yaml" --input "$SRC/tests/workflows/log_write.input.json" --json >"$TMP/out" 2>"$TMP/err"
+check "log_write run" 0 $?
+only_record "$TMP/out" succeeded; check "log lines stay off stdout" 0 $?
+expect_grep "the log line is on stderr" '"msg":"order A-3 needs review"' "$TMP/err"
+"$BIN" run "$SRC/tests/workflows/approval_wait.yaml" --json >"$TMP/out" 2>"$TMP/err"
+check "a run left awaiting approval exits 1 (not succeeded)" 1 $?
+only_record "$TMP/out" awaiting_approval; check "awaiting_approval: stdout is only the record" 0 $?
+
 "$BIN" run "$SRC/tests/workflows/load_unknown_key.yaml" >"$TMP/out" 2>"$TMP/err"
 check "invalid definition exits 2" 2 $?
 expect_grep "path: code: message" "^/steps/0/value: invalid_definition: unknown key 'value'" "$TMP/err"
@@ -48,6 +62,20 @@ check "10 MB file exits 2" 2 $?
 
 "$BIN" run "$TMP/does-not-exist.yaml" >/dev/null 2>&1
 check "missing file exits 2" 2 $?
+
+# FILE and --input FILE name any readable file, not only a regular one: /dev/stdin and a
+# shell's <(...) are pipes. A directory is refused by name, never reported as missing.
+cat "$SRC/examples/hello.yaml" | "$BIN" run /dev/stdin --input "$SRC/examples/hello.input.json" --json >"$TMP/out" 2>"$TMP/err"
+check "run /dev/stdin (a pipe)" 0 $?
+cat "$SRC/examples/hello.input.json" | "$BIN" run "$SRC/examples/hello.yaml" --input /dev/stdin --json >"$TMP/out" 2>"$TMP/err"
+check "run --input /dev/stdin (a pipe)" 0 $?
+"$BIN" run "$SRC/examples/hello.yaml" --input <(cat "$SRC/examples/hello.input.json") --json >"$TMP/out" 2>"$TMP/err"
+check "run --input <(...)" 0 $?
+"$BIN" validate <(cat "$SRC/tests/workflows/set_basic.yaml") >"$TMP/out" 2>&1
+check "validate <(...)" 0 $?
+"$BIN" run "$SRC/examples/hello.yaml" --input "$TMP" >/dev/null 2>"$TMP/err"
+check "--input DIR exits 2" 2 $?
+expect_grep "--input DIR named a directory" "is a directory" "$TMP/err"
 
 # spec/interfaces.md "Configuration file": every key has a default, so a config whose
 # every line is commented out (or an empty one) runs with the defaults; an unknown key
@@ -99,6 +127,12 @@ for cmd in "" run validate version serve audit "audit verify" keys "keys rotate"
   "$BIN" $cmd --help >"$TMP/out" 2>&1; check "--help $cmd" 0 $?
   expect_grep "--help $cmd shows usage" "^Usage: .*rampart $cmd" "$TMP/out"
 done
+# An unknown option is a usage error (exit 2) on every command, named on stderr.
+for cmd in "run $SRC/examples/hello.yaml" "validate $SRC/examples/hello.yaml" version serve \
+           "audit verify" "keys rotate" "keys rewrap"; do
+  "$BIN" $cmd --no-such-option >"$TMP/out" 2>"$TMP/err"; check "$cmd --no-such-option exits 2" 2 $?
+  expect_grep "$cmd names the unknown option" "no-such-option" "$TMP/err"
+done
 "$BIN" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
 "$BIN" run >/dev/null 2>&1; check "missing FILE exits 2" 2 $?
 
@@ -117,6 +151,10 @@ chmod 644 "$TMP/secrets.json"
   --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/out" 2>&1
 check "secrets file readable by others refused" 2 $?
 expect_grep "mode message" "0600" "$TMP/out"
+chmod 700 "$TMP/secrets.json"
+"$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" \
+  --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/out" 2>&1
+check "secrets file of mode 0700 refused (0600 or 0400 only)" 2 $?
 chmod 600 "$TMP/secrets.json"
 echo '{"acme": {"token": "s3cr3t-TOKEN-do-not-print", "passwd": "x"}}' >"$TMP/secrets.json"
 "$BIN" run "$SRC/examples/hello.yaml" --input "$SRC/examples/hello.input.json" \

@@ -377,7 +377,9 @@ Result<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes,
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return MakeError(ErrorCode::kInvalidArgument, "cannot read " + std::string(what));
   }
-  if ((st.st_mode & 077) != 0) {
+  // Exactly 0600 or 0400 (security.md 1), not any mode without group/other bits: an
+  // executable or write-only key file is a mistake worth stopping at.
+  if (const mode_t mode = st.st_mode & 07777; mode != 0600 && mode != 0400) {
     return MakeError(ErrorCode::kInvalidArgument,
                      std::string(what) + " must have mode 0600 or 0400 (chmod 600 it)");
   }

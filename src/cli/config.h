@@ -98,7 +98,7 @@ std::string DataDir(const std::string& flag, const Config& config);
 Result<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes,
                                     std::string_view what);
 
-// A master key file: refused unless a regular file without group/other bits (0600/0400);
+// A master key file: refused unless a regular file of mode 0600 or 0400 exactly;
 // trailing whitespace dropped; at least 32 characters.
 Result<std::string> ReadMasterKeyFile(const std::string& path);
 

@@ -176,6 +176,25 @@ TEST_F(ConfigTest, AuditForwardSecretFromAPrivateFileOrTheEnvironment) {
   EXPECT_EQ(bad.error().message.find("not-base64"), std::string::npos);
 }
 
+// security.md 1: a key file is "refused unless mode 0600/0400"; interfaces.md: the
+// secrets file is 0600. Any other mode is refused, also one without group/other bits
+// (0700, 0200, 0500) and one with set-id or sticky bits.
+TEST_F(ConfigTest, PrivateFilesAreReadOnlyAtMode0600Or0400) {
+  for (mode_t mode : {0600, 0400}) {
+    const std::string path = Secret("private", mode);
+    auto read = ReadPrivateFile(path, 1024, "the secrets file");
+    ASSERT_TRUE(read.ok()) << std::oct << mode << ": " << read.error().message;
+    EXPECT_EQ(*read, "private");
+  }
+  for (mode_t mode : {0700, 0500, 0200, 0000, 0640, 0604, 0644, 0660, 04600, 01600}) {
+    const std::string path = Secret("private", mode);
+    auto read = ReadPrivateFile(path, 1024, "the secrets file");
+    ASSERT_FALSE(read.ok()) << std::oct << mode;
+    EXPECT_EQ(read.error().message, "the secrets file must have mode 0600 or 0400 (chmod 600 it)")
+        << std::oct << mode;
+  }
+}
+
 // spec/interfaces.md "Configuration file": the spec's own example loads as written (with
 // real values for jwt's placeholders), every key meaning what the spec says.
 TEST_F(ConfigTest, TheSpecExampleLoadsWithEveryKey) {

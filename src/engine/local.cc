@@ -6,9 +6,15 @@
 namespace rampart::engine {
 
 Result<std::string> ReadFileBounded(const std::filesystem::path& path, size_t max_bytes) {
+  // Not only regular files: /dev/stdin and a shell's <(...) are pipes, and the read
+  // below is bounded whatever the file is.
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
     return MakeError(ErrorCode::kNotFound, path.string() + ": no such file");
+  }
+  if (std::filesystem::is_directory(status)) {
+    return MakeError(ErrorCode::kInvalidArgument, path.string() + ": is a directory");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return MakeError(ErrorCode::kInvalidArgument, path.string() + ": cannot be read");

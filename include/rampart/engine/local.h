@@ -24,7 +24,8 @@ class DirectoryWorkflowSource final : public WorkflowSource {
   std::map<std::string, std::shared_ptr<const model::Workflow>, std::less<>> cache_;  // GUARDED_BY(mu_)
 };
 
-// Reads a whole file of at most `max_bytes`. kNotFound / kInvalidArgument (unreadable)
+// Reads a whole file of at most `max_bytes`: a regular file, or a pipe or device (read
+// until EOF or `max_bytes` + 1). kNotFound / kInvalidArgument (a directory, unreadable)
 // / kLimitExceeded (too large). Messages name the file as given by the user.
 Result<std::string> ReadFileBounded(const std::filesystem::path& path, size_t max_bytes);
 
