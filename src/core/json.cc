@@ -60,16 +60,38 @@ class CountingHandler {
     st.push_string(s);
     return true;
   }
-  bool on_number_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_number_part(bj::string_view s, bj::error_code&) {
+    number.append(s.data(), s.size());
+    return true;
+  }
   bool on_int64(int64_t i, bj::string_view, bj::error_code&) {
+    number.clear();
     st.push_int64(i);
     return true;
   }
   bool on_uint64(uint64_t u, bj::string_view, bj::error_code&) {
+    number.clear();
     st.push_uint64(u);
     return true;
   }
-  bool on_double(double d, bj::string_view, bj::error_code& ec) {
+  bool on_double(double parsed, bj::string_view s, bj::error_code& ec) {
+    // boost::json 1.81 rounds some long numbers one unit in the last place away from the
+    // double nearest their text; the shortest form Serialize writes for that double then
+    // reads back as another one, so a stored value would drift. The text is read again
+    // with from_chars, which rounds correctly. Parse passes the whole text in one buffer,
+    // so `s` is usually the whole number and `number` empty.
+    std::string_view text(s.data(), s.size());
+    if (!number.empty()) {
+      number.append(s.data(), s.size());
+      text = number;
+    }
+    double d = 0;
+    const auto [ptr, err] = std::from_chars(text.data(), text.data() + text.size(), d);
+    const bool whole = err == std::errc() && ptr == text.data() + text.size();
+    number.clear();
+    // Beyond a double's range either way (from_chars does not tell which): boost's reading
+    // says, infinity or an underflow towards zero.
+    if (!whole) d = parsed;
     // "1e400" reads as infinity, which JSON cannot represent: serialized again it would
     // be null, so the value a schema checked and the value stored or sent would differ.
     if (!std::isfinite(d)) {
@@ -94,6 +116,7 @@ class CountingHandler {
   bj::value_stack st;
   size_t members = 0;
   bool out_of_range = false;
+  std::string number;  // the parts of a number split across buffers
 };
 
 size_t CountMembers(const bj::value& v) {
