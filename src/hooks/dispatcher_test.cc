@@ -592,6 +592,66 @@ hooks:
   EXPECT_EQ(body.at("data").at("output"), 42);
 }
 
+// A run the server was executing when it died is failed `interrupted` by the next start:
+// a failed run like any other, so its run.failed hooks are enqueued with that status (and
+// the dispatcher woken), not silently skipped.
+TEST_F(DispatcherTest, ARunInterruptedByACrashDeliversRunFailed) {
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
+                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
+                    })
+                  .ok());
+  const std::string yaml = R"(
+rampart: 1
+id: notify
+steps:
+  - { id: a, type: set, values: { v: 1 } }
+hooks:
+  - { url: ")" + receiver_.Url() +
+                           R"(", events: [run.failed], secret: signer }
+  - { url: ")" + receiver_.Url() + R"(", events: [run.succeeded], secret: signer }
+)";
+  runs::testing::PutVersion(*store_, "org_r", 1, yaml, 1);
+  store::Run running;
+  running.org_id = "org_r";
+  running.id = "run_crashed";
+  running.workflow_id = "notify";
+  running.version = 1;
+  running.status = "running";
+  running.input = "{}";
+  running.trigger = R"({"type":"api"})";
+  running.actor = "user:usr_1";
+  running.created_at = running.started_at = ToMs();
+  running.attempts = 1;
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(running); }).ok());
+
+  actions::Registry registry;
+  runs::RunEnvironment env;
+  env.actions = &registry;
+  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
+    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+    return n.ok() ? Status::Ok() : Status(n.error());
+  };
+  std::vector<std::string> woken;
+  env.after_final = [&](const store::Run& run, const model::Workflow&) {
+    woken.push_back(run.id + " " + run.status);
+  };
+  runs::RunService service(*store_, env, runs::RunServiceOptions{});
+  ASSERT_TRUE(service.Start().ok());
+  service.Stop(std::chrono::seconds(1));
+
+  std::vector<store::HookDelivery> deliveries = store::testing::ReadWith(
+      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", "run_crashed"); });
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].event, "run.failed");
+  EXPECT_EQ(deliveries[0].status, "pending");
+  bj::value payload = bj::parse(deliveries[0].payload);
+  EXPECT_EQ(payload.at("type"), "run.failed");
+  EXPECT_EQ(payload.at("data").at("run_id"), "run_crashed");
+  EXPECT_EQ(payload.at("data").at("status"), "failed");
+  EXPECT_EQ(payload.at("data").at("error").at("code"), "interrupted");
+  EXPECT_EQ(woken, std::vector<std::string>{"run_crashed failed"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, RunServiceDeliveryTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& param) {
                            return param.param ? "Inline" : "Worker";

@@ -1301,16 +1301,39 @@ class RunService::Impl {
         run.finished_at = now;
         run.record = MinimalRecord(run, "failed", interrupted, now);
       }
-      Status written = store_.Write([&](store::Tx& tx) -> Status {
-        for (const auto& run : batch) {
-          if (Status s = tx.UpdateRun(run); !s.ok()) return s;
+      // A failed run like any other: its on_final work (the run.failed hook deliveries)
+      // commits with the status, as for a run the engine finished. A run whose workflow
+      // no longer loads is failed all the same, without it.
+      std::vector<std::shared_ptr<const model::Workflow>> workflows(batch.size());
+      if (env_.on_final || env_.after_final) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          auto loaded = cache_.Get(batch[i].org_id, batch[i].workflow_id, batch[i].version);
+          if (loaded.ok()) workflows[i] = std::move(*loaded);
         }
-        return Status::Ok();
-      });
+      }
+      auto write = [&](bool with_on_final) {
+        return store_.Write([&](store::Tx& tx) -> Status {
+          for (size_t i = 0; i < batch.size(); ++i) {
+            if (Status s = tx.UpdateRun(batch[i]); !s.ok()) return s;
+            if (with_on_final && env_.on_final && workflows[i]) {
+              if (Status s = env_.on_final(tx, batch[i], *workflows[i]); !s.ok()) return s;
+            }
+          }
+          return Status::Ok();
+        });
+      };
+      Status written = write(true);
+      // As in Execute: the runs' outcome matters more than their hooks.
+      if (!written.ok() && env_.on_final) written = write(false);
       if (!written.ok()) return written;
       {
         std::lock_guard lock(mu_);
         stats_.failed += static_cast<int64_t>(batch.size());
+      }
+      if (env_.after_final) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (workflows[i]) env_.after_final(batch[i], *workflows[i]);
+        }
       }
       if (batch.size() < static_cast<size_t>(kRecoveryBatch)) return Status::Ok();
     }
