@@ -652,6 +652,80 @@ hooks:
   EXPECT_EQ(woken, std::vector<std::string>{"run_crashed failed"});
 }
 
+// A child run (a `workflow` step) is a run of its own workflow: that workflow's hooks are
+// enqueued with the child's row, in the parent's final write, each with its own event.
+TEST_F(DispatcherTest, AChildRunDeliversItsOwnWorkflowsHooks) {
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
+                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
+                    })
+                  .ok());
+  runs::testing::PutVersion(*store_, "org_r", 1, R"(
+rampart: 1
+id: kid
+steps:
+  - { id: a, type: set, values: { v: 1 } }
+output: "{{ inputs.n + 1 }}"
+hooks:
+  - { url: ")" + receiver_.Url() + R"(/kid", events: [run.succeeded], secret: signer }
+  - { url: ")" + receiver_.Url() + R"(/kid-failed", events: [run.failed], secret: signer }
+)",
+                            1);
+  runs::testing::PutVersion(*store_, "org_r", 1, R"(
+rampart: 1
+id: parent
+steps:
+  - { id: call, type: workflow, workflow: kid, with: { n: 41 } }
+hooks:
+  - { url: ")" + receiver_.Url() + R"(/parent", events: [run.succeeded], secret: signer }
+)",
+                            1);
+  actions::Registry registry;
+  runs::RunEnvironment env;
+  env.actions = &registry;
+  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
+    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+    return n.ok() ? Status::Ok() : Status(n.error());
+  };
+  std::mutex woken_mu;
+  std::vector<std::string> woken;
+  env.after_final = [&](const store::Run& run, const model::Workflow& wf) {
+    std::lock_guard lock(woken_mu);
+    woken.push_back(run.workflow_id + "/" + wf.id + " " + run.status);
+  };
+  runs::RunService service(*store_, env, runs::RunServiceOptions{});
+  ASSERT_TRUE(service.Start().ok());
+  runs::Submission sub;
+  sub.org_id = "org_r";
+  sub.workflow_id = "parent";
+  sub.version = 1;
+  sub.trigger = bj::parse(R"({"type": "api"})");
+  sub.actor = "user:usr_1";
+  auto run = service.Submit(std::move(sub));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  auto done = service.Wait("org_r", run->id, std::chrono::seconds(10));
+  service.Stop(std::chrono::seconds(1));
+  ASSERT_TRUE(done.has_value());
+  ASSERT_EQ(done->status, "succeeded");
+
+  auto parent = store::testing::ReadWith(
+      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", run->id); });
+  ASSERT_EQ(parent.size(), 1u);
+  EXPECT_EQ(parent[0].url, receiver_.Url() + "/parent");
+  const std::string child_id(bj::parse(done->record).at("steps").at(0).at("child_run_id").as_string());
+  auto child = store::testing::ReadWith(
+      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", child_id); });
+  ASSERT_EQ(child.size(), 1u);
+  EXPECT_EQ(child[0].url, receiver_.Url() + "/kid");
+  EXPECT_EQ(child[0].workflow_id, "kid");
+  bj::value payload = bj::parse(child[0].payload);
+  EXPECT_EQ(payload.at("type"), "run.succeeded");
+  EXPECT_EQ(payload.at("data").at("run_id").as_string(), child_id);
+  EXPECT_EQ(payload.at("data").at("workflow"), "kid");
+  EXPECT_EQ(payload.at("data").at("output"), 42);
+  std::sort(woken.begin(), woken.end());
+  EXPECT_EQ(woken, (std::vector<std::string>{"kid/kid succeeded", "parent/parent succeeded"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, RunServiceDeliveryTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& param) {
                            return param.param ? "Inline" : "Worker";

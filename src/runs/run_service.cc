@@ -146,6 +146,12 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
     auto it = resolved_.find(id);
     return it == resolved_.end() ? 0 : it->second.first;
   }
+  // The definition Find resolved for `id` (null if it never did).
+  std::shared_ptr<const model::Workflow> WorkflowOf(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = resolved_.find(id);
+    return it == resolved_.end() ? nullptr : it->second.second;
+  }
 
  private:
   store::Store& store_;
@@ -969,12 +975,21 @@ class RunService::Impl {
     // counted in the write that inserts them, the claims end once it completed. (Undone
     // after Write returned when it did not commit: until then the count is too high, which
     // only refuses early.)
+    // A child run is a run of its own workflow: that workflow's on_final work (its hook
+    // deliveries) commits with the child's row.
+    std::vector<std::shared_ptr<const model::Workflow>> child_workflows;
+    child_workflows.reserve(children.size());
+    for (const auto& child : children) child_workflows.push_back(source.WorkflowOf(child.workflow_id));
+
     RunQuotaTicket quota;
     Status written = store_.Write([&](store::Tx& tx) -> Status {
       quota.Reset();
       if (Status s = tx.UpdateRun(final_run); !s.ok()) return s;
-      for (const auto& child : children) {
-        if (Status s = tx.InsertRun(child); !s.ok()) return s;
+      for (size_t i = 0; i < children.size(); ++i) {
+        if (Status s = tx.InsertRun(children[i]); !s.ok()) return s;
+        if (env_.on_final && child_workflows[i]) {
+          if (Status s = env_.on_final(tx, children[i], *child_workflows[i]); !s.ok()) return s;
+        }
       }
       if (env_.on_final) {
         if (Status s = env_.on_final(tx, final_run, *wf); !s.ok()) return s;
@@ -984,13 +999,21 @@ class RunService::Impl {
     });
     quota_.Complete(quota, written);
     quota_.EndClaims(final_run.org_id, source.claims());
+    const bool children_written = written.ok();
     if (!written.ok() && (!children.empty() || env_.on_final)) {
       // The parent's outcome matters more than its children's rows.
       written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(final_run); });
     }
     // If even that failed the store still says `running` (recovered as interrupted);
     // waiters get the outcome the engine produced.
-    if (written.ok() && env_.after_final) env_.after_final(final_run, *wf);
+    if (written.ok() && env_.after_final) {
+      if (children_written) {
+        for (size_t i = 0; i < children.size(); ++i) {
+          if (child_workflows[i]) env_.after_final(children[i], *child_workflows[i]);
+        }
+      }
+      env_.after_final(final_run, *wf);
+    }
     Finish(e, std::move(final_run));
   }
 
