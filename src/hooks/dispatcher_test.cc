@@ -512,6 +512,21 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
   EXPECT_TRUE(bj::parse(again->body).at("redelivered").as_array().empty());
 }
 
+// The listing shows where a delivery goes, never a credential in its URL: neither the
+// query (a token) nor the userinfo (a password).
+TEST_F(DispatcherTest, TheListingHidesCredentialsInTheUrl) {
+  FinishRun("run_u", "http://hook-user:pw-in-url@127.0.0.1:9/in?token=tok-in-url#frag");
+  auto listed = store::testing::ReadWith(*store_, [&](store::Tx& tx) {
+    return api::internal::ListRunHooksHandler(tx, "org_a", "run_u", server::Request{});
+  });
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->body.find("pw-in-url"), std::string::npos) << listed->body;
+  EXPECT_EQ(listed->body.find("hook-user"), std::string::npos) << listed->body;
+  EXPECT_EQ(listed->body.find("tok-in-url"), std::string::npos) << listed->body;
+  bj::value body = bj::parse(listed->body);
+  EXPECT_EQ(body.at("items").at(0).at("url"), "http://***@127.0.0.1:9/in?...");
+}
+
 // Through the run service: the deliveries commit with the run's final status (a reader
 // that sees the run succeeded sees its delivery), after_final kicks the dispatcher. The
 // same for a side-effect-free run executed inline by Submit (may_run_inline): its one
