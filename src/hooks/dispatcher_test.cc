@@ -726,7 +726,8 @@ hooks:
       *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", run->id); });
   ASSERT_EQ(parent.size(), 1u);
   EXPECT_EQ(parent[0].url, receiver_.Url() + "/parent");
-  const std::string child_id(bj::parse(done->record).at("steps").at(0).at("child_run_id").as_string());
+  const std::string child_id(
+      bj::parse(done->record).at("steps").at(0).at("child_run_id").as_string());
   auto child = store::testing::ReadWith(
       *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", child_id); });
   ASSERT_EQ(child.size(), 1u);

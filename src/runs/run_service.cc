@@ -971,16 +971,18 @@ class RunService::Impl {
     CollectChildren(result, final_run, source, &children);
     final_run.record = json::Serialize(result.record);
 
-    // The child rows had room claimed for them when they started (RunQuota::ClaimChild):
-    // counted in the write that inserts them, the claims end once it completed. (Undone
-    // after Write returned when it did not commit: until then the count is too high, which
-    // only refuses early.)
     // A child run is a run of its own workflow: that workflow's on_final work (its hook
     // deliveries) commits with the child's row.
     std::vector<std::shared_ptr<const model::Workflow>> child_workflows;
     child_workflows.reserve(children.size());
-    for (const auto& child : children) child_workflows.push_back(source.WorkflowOf(child.workflow_id));
+    for (const auto& child : children) {
+      child_workflows.push_back(source.WorkflowOf(child.workflow_id));
+    }
 
+    // The child rows had room claimed for them when they started (RunQuota::ClaimChild):
+    // counted in the write that inserts them, the claims end once it completed. (Undone
+    // after Write returned when it did not commit: until then the count is too high, which
+    // only refuses early.)
     RunQuotaTicket quota;
     Status written = store_.Write([&](store::Tx& tx) -> Status {
       quota.Reset();
