@@ -735,9 +735,12 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
     };
     if (spec.operation_id == std::string_view("receiveWebhook")) {
       // The trigger's max_payload, enforced while the body is read.
-      route.body_limit = [receiver = webhooks_](Request& request,
-                                                std::optional<uint64_t> declared) {
-        return internal::WebhookBodyLimit(*receiver, request, declared);
+      route.body_limit = [receiver = webhooks_](Request& request, std::optional<uint64_t>) {
+        return internal::WebhookBodyLimit(*receiver, request);
+      };
+      // Oversized requests the server answered itself, counted (spec/security.md 6).
+      route.on_too_large = [receiver = webhooks_](const Request&) {
+        internal::WebhookTooLarge(*receiver);
       };
     }
     router.Add(std::move(route));

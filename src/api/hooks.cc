@@ -25,10 +25,20 @@ namespace {
 using boost::json::array;
 using boost::json::object;
 
-// The hook URL without its query or fragment (which may carry a token).
+// The hook URL without its query or fragment (which may carry a token) and with its
+// userinfo (which may carry a password) masked.
 std::string DisplayUrl(std::string_view url) {
   const size_t cut = url.find_first_of("?#");
-  std::string shown(url.substr(0, cut));
+  std::string_view base = url.substr(0, cut);
+  std::string shown;
+  const size_t scheme = base.find("://");
+  const size_t authority = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const size_t at = base.substr(0, base.find('/', authority)).rfind('@');
+  if (at != std::string_view::npos && at >= authority) {
+    shown.append(base.substr(0, authority)).append("***").append(base.substr(at));
+  } else {
+    shown.assign(base);
+  }
   if (cut != std::string_view::npos) shown += "?...";
   return shown;
 }

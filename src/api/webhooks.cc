@@ -7,7 +7,7 @@
 //      (ApiOptions::max_webhook_body), then the trigger's max_payload - the token is
 //      resolved by the route's body_limit (WebhookReceiver::BodyLimit), so a declared
 //      length over max_payload is answered 413 at once and a chunked body is cut off once
-//      past it -> 413
+//      past it -> 413, counted as too_large by the route's on_too_large
 //   2. token: well-formed "rwh_..." whose SHA-256 is a stored trigger, compared in
 //      constant time -> 401 for anything unknown (rotated, deleted, or a workflow without
 //      a live version carrying a webhook trigger): the URL token is a credential
@@ -269,9 +269,11 @@ class WebhookReceiver {
 
   // The body limit of a request, from its head: the trigger's max_payload when the token
   // resolves. Leaves the lookup in request.route_state for Receive.
-  size_t BodyLimit(Request& request, std::optional<uint64_t> declared);
+  size_t BodyLimit(Request& request);
   Result<Response> Receive(Request& request, std::function<void(Reply)>* deferred);
   void InvalidateOrg(std::string_view org_id) { cache_.InvalidateOrg(org_id); }
+  // A request the server answered 413 itself (over the route's or the trigger's limit).
+  void CountTooLarge() { counters_.Count(Outcome::kTooLarge); }
 
   std::vector<std::pair<std::string, int64_t>> Counts() const {
     std::vector<std::pair<std::string, int64_t>> out;
@@ -467,14 +469,14 @@ TriggerLookup WebhookReceiver::ResolveIn(store::Tx& tx, std::string token_hash) 
   return out;
 }
 
-size_t WebhookReceiver::BodyLimit(Request& request, std::optional<uint64_t> declared) {
+size_t WebhookReceiver::BodyLimit(Request& request) {
   auto lookup = std::make_shared<TriggerLookup>(Resolve(request));
   // An unknown token gets only the route's limit (and then 401): the size of a trigger
   // it has no URL of is nothing to tell it.
   const bool known = lookup->kind == Kind::kFound || lookup->kind == Kind::kMisconfigured;
   const size_t limit = known ? lookup->max_payload : std::numeric_limits<size_t>::max();
-  // Answered 413 by the server from the head; counted here, where the outcome is known.
-  if (declared && *declared > limit) counters_.Count(Outcome::kTooLarge);
+  // A declared length over it is answered 413 by the server from the head, a chunked body
+  // cut off once past it: both counted by CountTooLarge (the route's on_too_large).
   request.route_state = std::move(lookup);
   return limit;
 }
@@ -747,15 +749,16 @@ std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,
   return std::make_shared<WebhookReceiver>(deps, options);
 }
 
-size_t WebhookBodyLimit(WebhookReceiver& receiver, Request& request,
-                        std::optional<uint64_t> declared) {
-  return receiver.BodyLimit(request, declared);
+size_t WebhookBodyLimit(WebhookReceiver& receiver, Request& request) {
+  return receiver.BodyLimit(request);
 }
 
 Result<Response> ReceiveWebhook(WebhookReceiver& receiver, Request& request,
                                 std::function<void(Reply)>* deferred) {
   return receiver.Receive(request, deferred);
 }
+
+void WebhookTooLarge(WebhookReceiver& receiver) { receiver.CountTooLarge(); }
 
 void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_id) {
   receiver.InvalidateOrg(org_id);

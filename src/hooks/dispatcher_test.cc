@@ -512,6 +512,21 @@ TEST_F(DispatcherTest, RedeliveryThroughTheApiHandlers) {
   EXPECT_TRUE(bj::parse(again->body).at("redelivered").as_array().empty());
 }
 
+// The listing shows where a delivery goes, never a credential in its URL: neither the
+// query (a token) nor the userinfo (a password).
+TEST_F(DispatcherTest, TheListingHidesCredentialsInTheUrl) {
+  FinishRun("run_u", "http://hook-user:pw-in-url@127.0.0.1:9/in?token=tok-in-url#frag");
+  auto listed = store::testing::ReadWith(*store_, [&](store::Tx& tx) {
+    return api::internal::ListRunHooksHandler(tx, "org_a", "run_u", server::Request{});
+  });
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->body.find("pw-in-url"), std::string::npos) << listed->body;
+  EXPECT_EQ(listed->body.find("hook-user"), std::string::npos) << listed->body;
+  EXPECT_EQ(listed->body.find("tok-in-url"), std::string::npos) << listed->body;
+  bj::value body = bj::parse(listed->body);
+  EXPECT_EQ(body.at("items").at(0).at("url"), "http://***@127.0.0.1:9/in?...");
+}
+
 // Through the run service: the deliveries commit with the run's final status (a reader
 // that sees the run succeeded sees its delivery), after_final kicks the dispatcher. The
 // same for a side-effect-free run executed inline by Submit (may_run_inline): its one
@@ -590,6 +605,141 @@ hooks:
   EXPECT_EQ(body.at("data").at("run_id").as_string(), run->id);
   EXPECT_EQ(body.at("data").at("workflow"), "notify");
   EXPECT_EQ(body.at("data").at("output"), 42);
+}
+
+// A run the server was executing when it died is failed `interrupted` by the next start:
+// a failed run like any other, so its run.failed hooks are enqueued with that status (and
+// the dispatcher woken), not silently skipped.
+TEST_F(DispatcherTest, ARunInterruptedByACrashDeliversRunFailed) {
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
+                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
+                    })
+                  .ok());
+  const std::string yaml = R"(
+rampart: 1
+id: notify
+steps:
+  - { id: a, type: set, values: { v: 1 } }
+hooks:
+  - { url: ")" + receiver_.Url() +
+                           R"(", events: [run.failed], secret: signer }
+  - { url: ")" + receiver_.Url() + R"(", events: [run.succeeded], secret: signer }
+)";
+  runs::testing::PutVersion(*store_, "org_r", 1, yaml, 1);
+  store::Run running;
+  running.org_id = "org_r";
+  running.id = "run_crashed";
+  running.workflow_id = "notify";
+  running.version = 1;
+  running.status = "running";
+  running.input = "{}";
+  running.trigger = R"({"type":"api"})";
+  running.actor = "user:usr_1";
+  running.created_at = running.started_at = ToMs();
+  running.attempts = 1;
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(running); }).ok());
+
+  actions::Registry registry;
+  runs::RunEnvironment env;
+  env.actions = &registry;
+  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
+    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+    return n.ok() ? Status::Ok() : Status(n.error());
+  };
+  std::vector<std::string> woken;
+  env.after_final = [&](const store::Run& run, const model::Workflow&) {
+    woken.push_back(run.id + " " + run.status);
+  };
+  runs::RunService service(*store_, env, runs::RunServiceOptions{});
+  ASSERT_TRUE(service.Start().ok());
+  service.Stop(std::chrono::seconds(1));
+
+  std::vector<store::HookDelivery> deliveries = store::testing::ReadWith(
+      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", "run_crashed"); });
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].event, "run.failed");
+  EXPECT_EQ(deliveries[0].status, "pending");
+  bj::value payload = bj::parse(deliveries[0].payload);
+  EXPECT_EQ(payload.at("type"), "run.failed");
+  EXPECT_EQ(payload.at("data").at("run_id"), "run_crashed");
+  EXPECT_EQ(payload.at("data").at("status"), "failed");
+  EXPECT_EQ(payload.at("data").at("error").at("code"), "interrupted");
+  EXPECT_EQ(woken, std::vector<std::string>{"run_crashed failed"});
+}
+
+// A child run (a `workflow` step) is a run of its own workflow: that workflow's hooks are
+// enqueued with the child's row, in the parent's final write, each with its own event.
+TEST_F(DispatcherTest, AChildRunDeliversItsOwnWorkflowsHooks) {
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
+                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
+                    })
+                  .ok());
+  runs::testing::PutVersion(*store_, "org_r", 1, R"(
+rampart: 1
+id: kid
+steps:
+  - { id: a, type: set, values: { v: 1 } }
+output: "{{ inputs.n + 1 }}"
+hooks:
+  - { url: ")" + receiver_.Url() + R"(/kid", events: [run.succeeded], secret: signer }
+  - { url: ")" + receiver_.Url() + R"(/kid-failed", events: [run.failed], secret: signer }
+)",
+                            1);
+  runs::testing::PutVersion(*store_, "org_r", 1, R"(
+rampart: 1
+id: parent
+steps:
+  - { id: call, type: workflow, workflow: kid, with: { n: 41 } }
+hooks:
+  - { url: ")" + receiver_.Url() + R"(/parent", events: [run.succeeded], secret: signer }
+)",
+                            1);
+  actions::Registry registry;
+  runs::RunEnvironment env;
+  env.actions = &registry;
+  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
+    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+    return n.ok() ? Status::Ok() : Status(n.error());
+  };
+  std::mutex woken_mu;
+  std::vector<std::string> woken;
+  env.after_final = [&](const store::Run& run, const model::Workflow& wf) {
+    std::lock_guard lock(woken_mu);
+    woken.push_back(run.workflow_id + "/" + wf.id + " " + run.status);
+  };
+  runs::RunService service(*store_, env, runs::RunServiceOptions{});
+  ASSERT_TRUE(service.Start().ok());
+  runs::Submission sub;
+  sub.org_id = "org_r";
+  sub.workflow_id = "parent";
+  sub.version = 1;
+  sub.trigger = bj::parse(R"({"type": "api"})");
+  sub.actor = "user:usr_1";
+  auto run = service.Submit(std::move(sub));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  auto done = service.Wait("org_r", run->id, std::chrono::seconds(10));
+  service.Stop(std::chrono::seconds(1));
+  ASSERT_TRUE(done.has_value());
+  ASSERT_EQ(done->status, "succeeded");
+
+  auto parent = store::testing::ReadWith(
+      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", run->id); });
+  ASSERT_EQ(parent.size(), 1u);
+  EXPECT_EQ(parent[0].url, receiver_.Url() + "/parent");
+  const std::string child_id(
+      bj::parse(done->record).at("steps").at(0).at("child_run_id").as_string());
+  auto child = store::testing::ReadWith(
+      *store_, [&](store::Tx& tx) { return *tx.ListHookDeliveriesOfRun("org_r", child_id); });
+  ASSERT_EQ(child.size(), 1u);
+  EXPECT_EQ(child[0].url, receiver_.Url() + "/kid");
+  EXPECT_EQ(child[0].workflow_id, "kid");
+  bj::value payload = bj::parse(child[0].payload);
+  EXPECT_EQ(payload.at("type"), "run.succeeded");
+  EXPECT_EQ(payload.at("data").at("run_id").as_string(), child_id);
+  EXPECT_EQ(payload.at("data").at("workflow"), "kid");
+  EXPECT_EQ(payload.at("data").at("output"), 42);
+  std::sort(woken.begin(), woken.end());
+  EXPECT_EQ(woken, (std::vector<std::string>{"kid/kid succeeded", "parent/parent succeeded"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, RunServiceDeliveryTest, ::testing::Values(false, true),

@@ -146,6 +146,12 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
     auto it = resolved_.find(id);
     return it == resolved_.end() ? 0 : it->second.first;
   }
+  // The definition Find resolved for `id` (null if it never did).
+  std::shared_ptr<const model::Workflow> WorkflowOf(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = resolved_.find(id);
+    return it == resolved_.end() ? nullptr : it->second.second;
+  }
 
  private:
   store::Store& store_;
@@ -965,6 +971,14 @@ class RunService::Impl {
     CollectChildren(result, final_run, source, &children);
     final_run.record = json::Serialize(result.record);
 
+    // A child run is a run of its own workflow: that workflow's on_final work (its hook
+    // deliveries) commits with the child's row.
+    std::vector<std::shared_ptr<const model::Workflow>> child_workflows;
+    child_workflows.reserve(children.size());
+    for (const auto& child : children) {
+      child_workflows.push_back(source.WorkflowOf(child.workflow_id));
+    }
+
     // The child rows had room claimed for them when they started (RunQuota::ClaimChild):
     // counted in the write that inserts them, the claims end once it completed. (Undone
     // after Write returned when it did not commit: until then the count is too high, which
@@ -973,8 +987,11 @@ class RunService::Impl {
     Status written = store_.Write([&](store::Tx& tx) -> Status {
       quota.Reset();
       if (Status s = tx.UpdateRun(final_run); !s.ok()) return s;
-      for (const auto& child : children) {
-        if (Status s = tx.InsertRun(child); !s.ok()) return s;
+      for (size_t i = 0; i < children.size(); ++i) {
+        if (Status s = tx.InsertRun(children[i]); !s.ok()) return s;
+        if (env_.on_final && child_workflows[i]) {
+          if (Status s = env_.on_final(tx, children[i], *child_workflows[i]); !s.ok()) return s;
+        }
       }
       if (env_.on_final) {
         if (Status s = env_.on_final(tx, final_run, *wf); !s.ok()) return s;
@@ -984,13 +1001,21 @@ class RunService::Impl {
     });
     quota_.Complete(quota, written);
     quota_.EndClaims(final_run.org_id, source.claims());
+    const bool children_written = written.ok();
     if (!written.ok() && (!children.empty() || env_.on_final)) {
       // The parent's outcome matters more than its children's rows.
       written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(final_run); });
     }
     // If even that failed the store still says `running` (recovered as interrupted);
     // waiters get the outcome the engine produced.
-    if (written.ok() && env_.after_final) env_.after_final(final_run, *wf);
+    if (written.ok() && env_.after_final) {
+      if (children_written) {
+        for (size_t i = 0; i < children.size(); ++i) {
+          if (child_workflows[i]) env_.after_final(children[i], *child_workflows[i]);
+        }
+      }
+      env_.after_final(final_run, *wf);
+    }
     Finish(e, std::move(final_run));
   }
 
@@ -1301,16 +1326,39 @@ class RunService::Impl {
         run.finished_at = now;
         run.record = MinimalRecord(run, "failed", interrupted, now);
       }
-      Status written = store_.Write([&](store::Tx& tx) -> Status {
-        for (const auto& run : batch) {
-          if (Status s = tx.UpdateRun(run); !s.ok()) return s;
+      // A failed run like any other: its on_final work (the run.failed hook deliveries)
+      // commits with the status, as for a run the engine finished. A run whose workflow
+      // no longer loads is failed all the same, without it.
+      std::vector<std::shared_ptr<const model::Workflow>> workflows(batch.size());
+      if (env_.on_final || env_.after_final) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          auto loaded = cache_.Get(batch[i].org_id, batch[i].workflow_id, batch[i].version);
+          if (loaded.ok()) workflows[i] = std::move(*loaded);
         }
-        return Status::Ok();
-      });
+      }
+      auto write = [&](bool with_on_final) {
+        return store_.Write([&](store::Tx& tx) -> Status {
+          for (size_t i = 0; i < batch.size(); ++i) {
+            if (Status s = tx.UpdateRun(batch[i]); !s.ok()) return s;
+            if (with_on_final && env_.on_final && workflows[i]) {
+              if (Status s = env_.on_final(tx, batch[i], *workflows[i]); !s.ok()) return s;
+            }
+          }
+          return Status::Ok();
+        });
+      };
+      Status written = write(true);
+      // As in Execute: the runs' outcome matters more than their hooks.
+      if (!written.ok() && env_.on_final) written = write(false);
       if (!written.ok()) return written;
       {
         std::lock_guard lock(mu_);
         stats_.failed += static_cast<int64_t>(batch.size());
+      }
+      if (env_.after_final) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (workflows[i]) env_.after_final(batch[i], *workflows[i]);
+        }
       }
       if (batch.size() < static_cast<size_t>(kRecoveryBatch)) return Status::Ok();
     }

@@ -8,6 +8,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "rampart/server/http.h"
+#include "rampart/server/router.h"
 #include "rampart/server/server.h"
 
 namespace rampart::server::internal {
@@ -20,6 +21,10 @@ void ConfigureParser(RequestParser& parser, const ServerOptions& options);
 
 // Copies method, target and headers of the parsed head into `req`.
 void CopyHead(const RequestParser& parser, Request& req);
+
+// A parse error while the body of a request to `route` was read: a body cut off past the
+// limit is reported to the route (Route::on_too_large).
+void BodyParseFailed(const Route& route, const Request& req, const boost::beast::error_code& ec);
 
 // The response for a Beast parse error: 431 header too large, 413 body too large,
 // 400 otherwise. Always closes the connection.

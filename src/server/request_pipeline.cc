@@ -138,6 +138,7 @@ HeadDecision ProcessHead(const Router& router, const ServerOptions& options, Req
   }
   decision.metrics_route = route->pattern;
   auto too_large = [&](size_t limit) {
+    if (route->on_too_large) route->on_too_large(req);
     decision.response = ErrorResponse(
         Error{ErrorCode::kPayloadTooLarge,
               "request body exceeds " + std::to_string(limit) + " bytes"},
@@ -234,6 +235,10 @@ void CopyHead(const RequestParser& parser, Request& req) {
   for (const auto& field : msg) {
     req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
+}
+
+void BodyParseFailed(const Route& route, const Request& req, const boost::beast::error_code& ec) {
+  if (ec == http::error::body_limit && route.on_too_large) route.on_too_large(req);
 }
 
 Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view request_id) {
@@ -344,7 +349,10 @@ ParsedRequest ParseRequestBytes(std::string_view bytes, const Router& router,
   parser.body_limit(out.decision.body_limit);
   parser.eager(true);
   if (!feed([&] { return parser.is_done(); })) {
-    if (ec != http::error::need_more) out.error = ParseErrorResponse(ec, out.request.request_id);
+    if (ec != http::error::need_more) {
+      BodyParseFailed(*out.decision.route, out.request, ec);
+      out.error = ParseErrorResponse(ec, out.request.request_id);
+    }
     return out;
   }
   out.request.body = parser.get().body();

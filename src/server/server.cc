@@ -268,6 +268,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       buffer_.consume(used);
       if (ec == http::error::need_more) return false;
       if (ec) {
+        internal::BodyParseFailed(*decision_.route, *req_, ec);
         Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
         return true;
       }
@@ -289,7 +290,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnBody(const beast::error_code& ec) {
     if (ec) {
-      if (IsHttpParseError(ec)) return Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
+      if (IsHttpParseError(ec)) {
+        internal::BodyParseFailed(*decision_.route, *req_, ec);
+        return Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
+      }
       return Close();
     }
     req_->body = std::move(parser_->get().body());

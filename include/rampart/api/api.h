@@ -169,8 +169,10 @@ std::shared_ptr<WebhookReceiver> NewWebhookReceiver(const ApiDeps& deps,
                                                     const ApiOptions& options);
 // The route's body_limit: resolves the token (trigger cache, else one store read) and
 // answers the trigger's max_payload, leaving the lookup in request.route_state.
-size_t WebhookBodyLimit(WebhookReceiver& receiver, server::Request& request,
-                        std::optional<uint64_t> declared);
+size_t WebhookBodyLimit(WebhookReceiver& receiver, server::Request& request);
+// The route's on_too_large: counts a request the server answered 413 itself (over the
+// route's limit or the trigger's max_payload, declared or cut off while read).
+void WebhookTooLarge(WebhookReceiver& receiver);
 // The answer to one request, given once: at once, or later from the store's writer
 // thread or a run service thread (no io thread waits meanwhile).
 using Reply = std::function<void(Result<server::Response>)>;

@@ -34,6 +34,10 @@ struct Route {
   // declared length is already over max_body. May set Request::route_state for the
   // handler. Called on a server thread; must be thread-safe; exceptions become a 500.
   std::function<size_t(Request&, std::optional<uint64_t> declared)> body_limit;
+  // Optional: called when the server itself answers a request of this route 413 (a
+  // declared length over the limit, or a body cut off once past it), so the route can
+  // count what its handler never sees. Same threading as body_limit; must not throw.
+  std::function<void(const Request&)> on_too_large;
   boost::json::value request_schema;  // null, or a JSON Schema for the OpenAPI requestBody
   std::vector<std::string> body_fields;  // allowlisted body fields, for docs
   int success_status = 200;
