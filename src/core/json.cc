@@ -248,9 +248,11 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
   if (!limits.reject_duplicate_keys || CountMembers(v) == parser.handler().members) return v;
   bj::basic_parser<DuplicateFinder> finder(opts);
   finder.write_some(false, text.data(), text.size(), ec);
-  return MakeError(ErrorCode::kInvalidArgument, "duplicate key '" +
-                                                    Excerpt(finder.handler().duplicate_key) +
-                                                    "' at " + finder.handler().found);
+  // Both excerpts: the key and the pointer come from the document, whose size an error
+  // message must not follow.
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "duplicate key '" + Excerpt(finder.handler().duplicate_key) + "' at " +
+                       Excerpt(finder.handler().found, 80));
 }
 
 namespace {

@@ -134,6 +134,15 @@ TEST(JsonParseTest, RejectsDuplicateKeysByDefault) {
     EXPECT_FALSE(Parse(text, strict).ok()) << text;
   }
   EXPECT_EQ(Parse(std::string(100000, '['), strict).error().code, ErrorCode::kLimitExceeded);
+  // The message is bounded whatever the document: a duplicate under long keys names an
+  // excerpt of its pointer, not the keys whole (an API error would echo up to 1 MiB).
+  const std::string long_key(100000, 'k');
+  auto deep = Parse("{\"" + long_key + "\": [{\"" + long_key + "\": 1, \"" + long_key + "\": 2}]}",
+                    strict);
+  ASSERT_FALSE(deep.ok());
+  EXPECT_LE(deep.error().message.size(), 512u) << deep.error().message.size();
+  EXPECT_EQ(deep.error().message.rfind("duplicate key 'kkk", 0), 0u) << deep.error().message;
+  EXPECT_NE(deep.error().message.find(" at /kkk"), std::string::npos);
 }
 
 TEST(JsonSizeTest, MatchesSerializedLength) {
