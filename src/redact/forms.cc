@@ -70,6 +70,13 @@ std::optional<std::vector<uint32_t>> DecodeUtf8(std::string_view s) {
       if ((cc & 0xC0) != 0x80) return std::nullopt;
       cp = (cp << 6) | (cc & 0x3F);
     }
+    // Overlong forms ("\xc1\xba" would read as 'z'), surrogates and code points past
+    // U+10FFFF are not UTF-8: no encoder writes an escape for them, and decoding them
+    // would make a form shorter than the secret's bytes.
+    static constexpr uint32_t kMinOfLength[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMinOfLength[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return std::nullopt;
+    }
     out.push_back(cp);
     i += 1 + extra;
   }

@@ -146,6 +146,22 @@ TEST(SecretSet, JsonEscapedForms) {
   ExpectCaught(html, R"(a\u003cb\u003e\u0026c)");
 }
 
+// A secret that is not valid UTF-8 (an overlong form, a surrogate, a code point past
+// U+10FFFF, a truncated sequence) has no \uXXXX variant: it is caught as its bytes and
+// byte-level forms, and adding it never aborts. The overlong "\xc1\xba" once decoded
+// as 'z', made a 3-byte pattern out of a 4-byte secret and tripped the matcher's
+// RAMPART_CHECK, which takes the whole process down (found by fuzz/redact_fuzz.cc).
+TEST(SecretSet, SecretsThatAreNotUtf8) {
+  for (const std::string& secret :
+       {std::string("x\xc1\xba*"), std::string("ab\xe0\x80\xaf" "cd"), std::string("k\xed\xa0\x80y"),
+        std::string("q\xf4\x90\x80\x80r"), std::string("abc\xe2\x82")}) {
+    SecretSet set;
+    set.Add(secret);
+    ExpectCaught(set, secret);
+    EXPECT_FALSE(set.Contains("xz*")) << "no decoded form of an invalid sequence";
+  }
+}
+
 TEST(SecretSet, EmbeddedInLongerTextKeysAndNestedArrays) {
   SecretSet set;
   set.Add("tok_live_123456");
