@@ -7,6 +7,7 @@
 # same kind of exit: their payloads (received by the loopback upstream) carry the redacted
 # output only, are signed as Standard Webhooks, and a failing endpoint is retried on the
 # schedule of the config's `hooks.retry_schedule`, every attempt listed by the API.
+# Then the policy `block` (config `redaction: block`), under `serve` and `rampart run`.
 # Talks only to 127.0.0.1.
 set -uo pipefail
 BIN="$1"
@@ -195,5 +196,58 @@ while IFS= read -r form; do
   if grep -rqaF -- "$form" "$DATA"; then leaks=$((leaks + 1)); echo "LEAK: '$form' in the data directory"; fi
 done <<<"$FORMS"
 check "no form of the secret anywhere" 0 "$leaks"
+
+# Policy `block` (config `redaction: block`, spec/security.md 1): a step whose output holds
+# the secret fails with secret_exposure and the audit gets secret_exposure_attempt; the
+# default (`redact`) replaces it. `rampart run` reads the same key.
+cat >"$TMP/block.yaml" <<EOF
+egress:
+  allow_http: true
+  allow_cidrs: ["127.0.0.1/32"]
+  allow_ports: [$ECHO_PORT]
+redaction: block
+EOF
+: >"$TMP/serve.out"
+"$BIN" serve --config "$TMP/block.yaml" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve2.err" &
+PID=$!
+wait_for_port "$TMP/serve.out" "$PID"
+BASE="http://127.0.0.1:$PORT"
+check "server restarted with redaction: block" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
+check "run under block" 200 "$(api POST /v1/orgs/$ORG/workflows/leaky/runs '{"input":{},"wait":10}')"
+cp "$TMP/body" "$TMP/blocked.json"
+check "block: the run failed at the call step" "failed call" "$(json "$TMP/blocked.json" 'd["status"] + " " + d["error"]["step"]')"
+check "block: the call step failed with secret_exposure" "failed secret_exposure" \
+  "$(json "$TMP/blocked.json" '[s["status"] + " " + s["error"]["code"] for s in d["steps"] if s["id"]=="call"][0]')"
+check "block: the output of the call is not in the record" None \
+  "$(json "$TMP/blocked.json" '[s.get("output") for s in d["steps"] if s["id"]=="call"][0]')"
+BLOCKED=$(json "$TMP/blocked.json" 'd["run_id"]')
+check "audit under block" 200 "$(api GET "/v1/orgs/$ORG/audit?limit=500")"
+check "block: secret_exposure_attempt audited for the run and the step" True \
+  "$(json "$TMP/body" 'any(e["action"]=="secret_exposure_attempt" and e["actor"]=="run:'"$BLOCKED"'" and e["target"]=="call" for e in d["items"])')"
+kill -TERM "$PID"; wait "$PID"; PID=""
+
+# The same two policies for a local run (--connectors / --secrets-file).
+printf '[{"id": "acme", "type": "bearer", "options": {"base_url": "https://api.acme.test"}}]\n' >"$TMP/connectors.json"
+printf '{"acme": {"token": "%s"}}\n' "$SECRET" >"$TMP/secrets.json"
+chmod 600 "$TMP/secrets.json"
+grep -v '^redaction:' "$TMP/block.yaml" >"$TMP/redact.yaml"
+"$BIN" run "$TMP/wf.yaml" --json --config "$TMP/redact.yaml" --data "$TMP/local" \
+  --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/local-redact.json" 2>"$TMP/local-redact.err"
+check "local run, redact: the call succeeded, its output redacted" "succeeded True" \
+  "$(json "$TMP/local-redact.json" '[s["status"] + " " + str("***REDACTED***" in json.dumps(s["output"])) for s in d["steps"] if s["id"]=="call"][0]')"
+"$BIN" run "$TMP/wf.yaml" --json --config "$TMP/block.yaml" --data "$TMP/local" \
+  --connectors "$TMP/connectors.json" --secrets-file "$TMP/secrets.json" >"$TMP/local-block.json" 2>"$TMP/local-block.err"
+check "local run, block: exit 1" 1 $?
+check "local run, block: the call step failed with secret_exposure" "failed secret_exposure" \
+  "$(json "$TMP/local-block.json" '[s["status"] + " " + s["error"]["code"] for s in d["steps"] if s["id"]=="call"][0]')"
+leaks=0
+while IFS= read -r form; do
+  [[ -z "$form" ]] && continue
+  for f in "$TMP/blocked.json" "$TMP/body" "$TMP/serve2.err" "$TMP/local-redact.json" "$TMP/local-redact.err" \
+           "$TMP/local-block.json" "$TMP/local-block.err"; do
+    if grep -qF -- "$form" "$f"; then leaks=$((leaks + 1)); echo "LEAK: '$form' in $(basename "$f")"; fi
+  done
+done <<<"$FORMS"
+check "no form of the secret under either policy" 0 "$leaks"
 
 summary leak_end_to_end

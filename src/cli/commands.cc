@@ -237,6 +237,7 @@ int Run(const RunOptions& options, std::FILE* out, std::FILE* err) {
   }
   engine::RunRequest req;
   req.input = std::move(input).value();
+  req.redaction = config->redaction;
   bj::object trigger;
   trigger["type"] = "manual";
   trigger["received_at"] = FormatRfc3339(SystemClock().Now());

@@ -198,10 +198,18 @@ Result<Config> LoadConfig(const std::string& path) {
                              "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
                              "runs_retention_days", "audit_retention_days",
                              "webhook_org_rate_limit", "api_rate_limit", "quotas",
-                             "audit_forward"},
+                             "audit_forward", "redaction"},
                          "");
       !s.ok()) {
     return s.error();
+  }
+  if (const auto* r = o.if_contains("redaction"); r != nullptr && !r->is_null()) {
+    std::optional<redact::Policy> policy;
+    if (r->is_string()) policy = redact::ParsePolicy(r->get_string());
+    if (!policy) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: redaction must be redact or block");
+    }
+    config.redaction = *policy;
   }
   RAMPART_ASSIGN(config.trusted_proxies, StringsAt(o, "trusted_proxies"));
   for (const std::string& cidr : config.trusted_proxies) {

@@ -12,6 +12,7 @@
 
 #include "rampart/core/result.h"
 #include "rampart/net/egress.h"
+#include "rampart/redact/redact.h"
 
 namespace rampart::cli {
 
@@ -83,6 +84,11 @@ struct Config {
   std::optional<std::vector<std::chrono::seconds>> hook_retry_schedule;
   std::chrono::seconds hook_timeout{0};
   std::optional<AuditForwardConfig> audit_forward;  // nullopt: off
+  // `redaction: redact | block` (spec/security.md 1): what a secret value found in a step
+  // output does, for every run: replaced by ***REDACTED*** (default), or the step fails
+  // with secret_exposure and, under `serve`, the audit gets secret_exposure_attempt.
+  // Every other exit (run record, errors, logs, responses) is always redacted.
+  redact::Policy redaction = redact::Policy::kRedact;
 };
 
 // "" = no file: every default.

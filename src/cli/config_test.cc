@@ -281,5 +281,22 @@ TEST_F(ConfigTest, AFileOfCommentsOnlyIsAllDefaults) {
   EXPECT_NE(Refusal("# comment\nbogus: 1\n"), "");
 }
 
+// `redaction`: what a secret value found in a step output does (spec/security.md 1,
+// "Policy `redact` (default) ... policy `block`"), for `serve` and `run` alike.
+TEST_F(ConfigTest, RedactionPolicyDefaultsToRedactAndTakesBlock) {
+  auto c = Load("listen: 127.0.0.1:9999\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->redaction, redact::Policy::kRedact);
+  c = Load("redaction: block\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->redaction, redact::Policy::kBlock);
+  c = Load("redaction: redact\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->redaction, redact::Policy::kRedact);
+  EXPECT_EQ(Refusal("redaction: Block\n"), "config: redaction must be redact or block");
+  EXPECT_EQ(Refusal("redaction: [block]\n"), "config: redaction must be redact or block");
+  EXPECT_EQ(Refusal("redaction: 1\n"), "config: redaction must be redact or block");
+}
+
 }  // namespace
 }  // namespace rampart::cli

@@ -303,6 +303,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     run_options.max_run_record_bytes = static_cast<size_t>(config->max_run_record_bytes);
   }
   if (config->quota_runs > 0) run_options.max_runs_per_org = config->quota_runs;
+  run_options.redaction = config->redaction;
   runs::RunService run_service(**store, env, run_options);
   if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
   // Schedule triggers of live workflows (at most one catch-up run after downtime).

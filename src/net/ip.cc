@@ -131,6 +131,9 @@ std::optional<std::string_view> DeniedV6(const std::array<uint8_t, 16>& b) {
     // 6to4: the relay delivers to the embedded IPv4 address.
     return DeniedV4(V4At(b, 2)).value_or("6to4");
   }
+  // AS112-v6 direct delegation (RFC 7535), globally reachable but denied like its IPv4
+  // twins 192.31.196.0/24 and 192.175.48.0/24: no workflow needs it.
+  if (PrefixMatch(b, Bytes({0x26, 0x20, 0x00, 0x4f, 0x80, 0x00}), 48)) return "as112";
   if (PrefixMatch(b, Bytes({0x3f, 0xff}), 20)) return "documentation";
   if (PrefixMatch(b, Bytes({0x5f, 0x00}), 16)) return "srv6";
   if (PrefixMatch(b, Bytes({0xfc}), 7)) return "unique-local";

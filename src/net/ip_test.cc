@@ -160,6 +160,12 @@ TEST(Classify, Ipv6SpecialPurposeRegistry) {
       {"2002:808:808::1", "6to4"},
       {"2002:102:304::", "6to4"},  // 1.2.3.4 behind the relay
       {"5f00::1", "srv6"},
+      // AS112-v6 (RFC 7534, 7535): the IPv6 twin of 192.31.196.0/24 and 192.175.48.0/24,
+      // denied like them.
+      {"2620:4f:8000::1", "as112"},
+      {"2620:4f:8000:ffff::1", "as112"},
+      {"2620:4f:8001::1", "public"},
+      {"100:0:0:1::1", "reserved"},  // RFC 9780 dummy prefix, outside 2000::/3
       {"fc00::1", "unique-local"},
       {"fd12:3456::1", "unique-local"},
       {"fe80::1", "link-local"},

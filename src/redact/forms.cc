@@ -17,10 +17,13 @@ bool IsAlnum(unsigned char c) {
 
 // Percent-encoders differ in which punctuation they leave alone; each keeps alphanumerics
 // plus one of these sets.
-constexpr std::array<std::string_view, 3> kUrlKeep = {
-    "-._~",       // RFC 3986 unreserved
-    "*-._",       // WHATWG application/x-www-form-urlencoded
-    "-_.!~*'()",  // JavaScript encodeURIComponent
+constexpr std::array<std::string_view, 6> kUrlKeep = {
+    "-._~",                   // RFC 3986 unreserved
+    "*-._",                   // WHATWG application/x-www-form-urlencoded
+    "-_.!~*'()",              // JavaScript encodeURIComponent
+    "-._~/",                  // Python urllib.parse.quote (default safe="/")
+    "-._",                    // PHP urlencode
+    "-_.!~*'();,/?:@&=+$#",   // JavaScript encodeURI
 };
 
 std::string PercentEncode(std::string_view s, std::string_view keep, bool space_plus,

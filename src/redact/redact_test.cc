@@ -114,6 +114,25 @@ TEST(SecretSet, UrlEncodedForms) {
             R("https://h.test/cb?code=", "&state=1"));
 }
 
+// The percent-encoders of the standard libraries people reach for first, beyond the three
+// above: Python's urllib.parse.quote with its default safe="/", PHP's urlencode (keeps
+// only -_. and encodes ~ and *) and JavaScript's encodeURI (keeps the URL delimiters).
+TEST(SecretSet, UrlEncodedFormsOfCommonLibraries) {
+  SecretSet set;
+  set.Add("a/b+c~d*e&f=g h");
+  // urllib.parse.quote(s): "/" and "~" kept, space %20.
+  ExpectCaught(set, "a/b%2Bc~d%2Ae%26f%3Dg%20h");
+  ExpectCaught(set, "a/b%2bc~d%2ae%26f%3dg%20h");
+  // PHP urlencode(s): "~" and "*" encoded, space "+".
+  ExpectCaught(set, "a%2Fb%2Bc%7Ed%2Ae%26f%3Dg+h");
+  ExpectCaught(set, "a%2fb%2bc%7ed%2ae%26f%3dg+h");
+  // encodeURI(s): keeps ;,/?:@&=+$#-_.!~*'() and encodes the space.
+  ExpectCaught(set, "a/b+c~d*e&f=g%20h");
+  // As a query parameter value, Python-encoded.
+  EXPECT_EQ(set.Redact("https://h.test/cb?code=a/b%2Bc~d%2Ae%26f%3Dg%20h&state=1"),
+            R("https://h.test/cb?code=", "&state=1"));
+}
+
 TEST(SecretSet, JsonEscapedForms) {
   const std::string secret = "a\"b\\c\n\x01/\xc3\xa9z";
   SecretSet set;

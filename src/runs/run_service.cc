@@ -1026,6 +1026,7 @@ class RunService::Impl {
     request.version = run.version;
     request.run_id = run.id;
     request.cancel = &e->cancel;
+    request.redaction = options_.redaction;
     RunServices services = env_.per_run && !wf.side_effect_free ? env_.per_run(run) : RunServices{};
     engine::Env engine_env{env_.clock, env_.random, env_.actions, &source, env_.log};
     engine_env.connectors = services.connectors.get();

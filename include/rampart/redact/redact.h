@@ -12,9 +12,11 @@
 //   - standard base64 (padded and unpadded) and base64url (padded and unpadded);
 //   - lowercase and uppercase hex;
 //   - percent-encoding: RFC 3986 (keeps A-Za-z0-9-._~), WHATWG
-//     application/x-www-form-urlencoded (keeps A-Za-z0-9*-._) and JavaScript
-//     encodeURIComponent (keeps A-Za-z0-9-_.!~*'()), each with a space as `+` and as
-//     `%20`, with uppercase and lowercase hex digits;
+//     application/x-www-form-urlencoded (keeps A-Za-z0-9*-._), JavaScript
+//     encodeURIComponent (keeps A-Za-z0-9-_.!~*'()), Python urllib.parse.quote with its
+//     default safe="/" (keeps A-Za-z0-9-._~/), PHP urlencode (keeps A-Za-z0-9-._) and
+//     JavaScript encodeURI (keeps A-Za-z0-9-_.!~*'();,/?:@&=+$#), each with a space as
+//     `+` and as `%20`, with uppercase and lowercase hex digits;
 //   - JSON string escaping (the text between the quotes of a JSON string literal):
 //     short escapes (\n, \t ...) or \u00XX for control characters (either hex case),
 //     `/` raw or as `\/`, non-ASCII raw or as \uXXXX (surrogate pairs above U+FFFF),

@@ -50,6 +50,8 @@ struct RunServiceOptions {
   size_t max_queued = 100000;     // Submit beyond this: kRateLimited
   // engine::Env::max_run_record_bytes of every run.
   size_t max_run_record_bytes = engine::kDefaultMaxRunRecordBytes;
+  // engine::RunRequest::redaction of every run (config `redaction`).
+  redact::Policy redaction = redact::Policy::kRedact;
   // How often the sweep looks for approvals whose timeout passed.
   std::chrono::milliseconds wake_interval{1000};
   // Runs (any status) one org keeps in the store (config `quotas.runs`, 1..1e9): past it
