@@ -72,11 +72,32 @@ TEST_F(HttpRequestTest, SsrfBlockedIsNotRetryable) {
     EXPECT_EQ(r.error().code, ErrorCode::kSsrfBlocked) << url;
     EXPECT_FALSE(action_->Retryable(r.error()));
   }
-  // https only unless the step asks for http too.
-  auto r = Run(R"({"url": ")" + h_.Url("/ok") + R"("})");
+  // A step may narrow the policy to https only; it cannot widen it (below).
+  auto r = Run(R"({"url": ")" + h_.Url("/ok") + R"(", "allow_http": false})");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kSsrfBlocked);
   EXPECT_EQ(h_.server.hits(), 0);
+}
+
+// spec/interfaces.md: the config's `egress` holds "defaults for every outbound call",
+// `allow_http: false  # https only unless true`: where the server (or the org, or the
+// connector) allows http, a step reaches an http URL without asking again; where it does
+// not, the step's own `allow_http: true` changes nothing.
+TEST_F(HttpRequestTest, HttpFollowsTheEgressPolicy) {
+  auto allowed = Run(R"({"url": ")" + h_.Url("/ok") + R"("})");
+  ASSERT_TRUE(allowed.ok()) << allowed.error().message;
+  EXPECT_EQ(allowed->as_object().at("status"), 200);
+  EXPECT_EQ(h_.server.hits(), 1);
+
+  auto https_only = std::make_shared<net::EgressPolicy>(*h_.policy);
+  https_only->allow_http = false;
+  auto strict = MakeHttpRequest(h_.client, https_only);
+  for (const char* extra : {"", R"(, "allow_http": true)"}) {
+    auto r = h_.Run(*strict, bj::parse(R"({"url": ")" + h_.Url("/ok") + "\"" + extra + "}"), "");
+    ASSERT_FALSE(r.ok()) << extra;
+    EXPECT_EQ(r.error().code, ErrorCode::kSsrfBlocked) << extra;
+  }
+  EXPECT_EQ(h_.server.hits(), 1);
 }
 
 TEST_F(HttpRequestTest, NetworkErrorsAreRetryable) {

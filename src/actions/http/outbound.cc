@@ -120,8 +120,10 @@ Result<net::EgressPolicy> ApplyCommonArgs(const Context& ctx, const bj::object& 
   if (!org.ok()) return org;
   auto policy = EffectivePolicy(*org, connector);
   if (!policy.ok()) return policy;
+  // http follows the egress policy (server, org, connector); a step can only narrow it
+  // to https with `allow_http: false`, never widen it.
   const bj::value* allow_http = args.if_contains("allow_http");
-  policy->allow_http = policy->allow_http && allow_http && allow_http->get_bool();
+  if (allow_http != nullptr && !allow_http->get_bool()) policy->allow_http = false;
   double timeout_s = 30;
   if (const bj::value* t = args.if_contains("timeout")) timeout_s = t->to_number<double>();
   auto left = TimeLeft(ctx, timeout_s);
