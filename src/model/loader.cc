@@ -517,6 +517,16 @@ class Loader {
       if (!url || !url->is_string() || !(url->get_string().starts_with("https://") ||
                                          url->get_string().starts_with("http://"))) {
         Fail(json::PointerAppend(path, "url"), "a hook needs an http(s) url");
+      } else if (url->get_string().find("{{") != bj::string::npos) {
+        // Not a template (a hook's URL is sent as written): `{{ }}` there is a mistake,
+        // and `{{ secrets.x }}` the forbidden_secret_access of any other field.
+        auto t = expr::Template::Compile(url->get_string(), Options());
+        if (!t.ok()) {
+          Fail(json::PointerAppend(path, "url"), t.error().message, t.error().code);
+        } else {
+          Fail(json::PointerAppend(path, "url"),
+               "a hook url is a literal: expressions are not evaluated there");
+        }
       } else {
         hook.url = std::string(url->get_string());
       }

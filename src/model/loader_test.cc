@@ -264,6 +264,25 @@ TEST(LoaderTest, SecretsAreForbiddenEverywhereInADefinition) {
   }
 }
 
+// A hook's url is sent as written: `{{ secrets.x }}` there is the forbidden_secret_access of
+// any other field (spec/security.md 1: "Anywhere else a definition is rejected"), and any
+// other `{{ }}` a mistake that would otherwise go out literally.
+TEST(LoaderTest, HookUrlsAreLiterals) {
+  auto with_url = [](const char* url) {
+    return std::string("rampart: 1\nid: h\nhooks:\n  - { url: \"") + url +
+           "\", events: [run.succeeded], secret: sig }\nsteps:\n  - { id: a, type: set, values: {} }\n";
+  };
+  LoadResult secret = LoadDefinition(with_url("https://hooks.example.com/{{ secrets.token }}"));
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.errors[0].code, ErrorCode::kForbiddenSecretAccess) << Dump(secret);
+  EXPECT_EQ(secret.errors[0].path, "/hooks/0/url");
+  LoadResult templated = LoadDefinition(with_url("https://hooks.example.com/{{ inputs.x }}"));
+  ASSERT_FALSE(templated.ok());
+  EXPECT_EQ(templated.errors[0].code, ErrorCode::kInvalidDefinition) << Dump(templated);
+  EXPECT_EQ(templated.errors[0].path, "/hooks/0/url");
+  EXPECT_TRUE(LoadDefinition(with_url("https://hooks.example.com/x?a=1")).ok());
+}
+
 TEST(LoaderTest, ConditionAcceptsBareOrBracedExpression) {
   for (const char* cond : {"inputs.a > 1", "{{ inputs.a > 1 }}", "  {{inputs.a > 1}}  "}) {
     std::string text = std::string("rampart: 1\nid: c\nsteps:\n  - id: s\n    type: set\n    if: \"") +
