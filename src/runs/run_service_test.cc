@@ -538,6 +538,50 @@ steps:
   EXPECT_FALSE(Stored("org_b", child_id).has_value());
 }
 
+// Nested runs do not support approvals: a child run that reaches an approval step fails
+// there, and its parent fails with it. The child's row must be final too: left in
+// awaiting_approval it could still be approved (its actor is the parent run, so even the
+// parent's own initiator could) and run its remaining steps after the parent failed.
+TEST_F(RunServiceTest, AChildRunStoppingAtAnApprovalFailsWithItsParent) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, R"(
+rampart: 1
+id: gated
+steps:
+  - { id: gate, type: approval, approvers: { roles: [owner] } }
+  - { id: after, type: set, values: { ran: true } }
+)", 1);
+  testing::PutVersion(*store_, "org_a", 1, R"(
+rampart: 1
+id: parent
+steps:
+  - { id: call, type: workflow, workflow: gated }
+)", 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto sub = service->Submit(Sub("org_a", "parent", 1));
+  ASSERT_TRUE(sub.ok());
+  auto done = service->Wait("org_a", sub->id, 5s);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, "failed") << done->record;
+  EXPECT_EQ(done->error_code, "step_failed") << done->record;
+  bj::value rec = bj::parse(done->record);
+  EXPECT_EQ(rec.at("error").at("step"), bj::value("call"));
+  std::string child_id(rec.at("steps").at(0).at("child_run_id").as_string());
+  auto child = Stored("org_a", child_id);
+  ASSERT_TRUE(child.has_value());
+  EXPECT_EQ(child->status, "failed") << child->record;
+  EXPECT_EQ(child->error_code, "step_failed");
+  EXPECT_NE(child->finished_at, 0);
+  bj::value child_rec = bj::parse(child->record);
+  EXPECT_EQ(child_rec.at("status"), bj::value("failed"));
+  EXPECT_EQ(child_rec.at("error").at("step"), bj::value("gate"));
+  EXPECT_FALSE(child_rec.at("finished_at").is_null());
+  const bj::array& steps = child_rec.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 1u) << child->record;
+  EXPECT_EQ(steps[0].at("status"), bj::value("failed"));
+}
+
 TEST_F(RunServiceTest, OrgsShareWorkersFairlyAndLimitsHold) {
   testing::PutOrg(*store_, "org_a", 2);
   testing::PutOrg(*store_, "org_b");
