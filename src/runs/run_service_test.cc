@@ -706,6 +706,49 @@ TEST_F(RunServiceTest, StopWithRunsInFlightDoesNotHangAndRecoveryInterruptsThem)
   EXPECT_EQ(succeeded, 2);
 }
 
+// A run that resumed after an approval and was cut by a crash: its stored record already
+// lists the steps that ran before the wait, with the approval decisions. Failing it as
+// interrupted keeps those steps; the record must not claim that nothing ran.
+TEST_F(RunServiceTest, AnInterruptedRunKeepsTheStepsOfItsLastDurableRecord) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  store::Run run;
+  run.org_id = "org_a";
+  run.id = "run_resumedbeforethecrash0000";
+  run.workflow_id = "gated";
+  run.version = 1;
+  run.status = "running";
+  run.input = "{}";
+  run.trigger = R"({"type": "api"})";
+  run.actor = "user:usr_test";
+  run.created_at = run.started_at = 1000;
+  run.attempts = 2;
+  run.record = R"({"run_id": "run_resumedbeforethecrash0000", "workflow": "gated", "version": 1,
+    "status": "awaiting_approval", "input": {}, "output": null, "error": null,
+    "started_at": "1970-01-01T00:00:01.000Z", "finished_at": null,
+    "steps": [{"path": "first", "id": "first", "type": "action", "status": "succeeded",
+               "attempts": 1, "output": {"ok": true}},
+              {"path": "gate", "id": "gate", "type": "approval", "status": "awaiting_approval",
+               "approvals": [{"user": "usr_other", "decision": "approve"}]}]})";
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(run); }).ok());
+
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto stored = Stored("org_a", run.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "failed");
+  EXPECT_EQ(stored->error_code, "interrupted");
+  bj::value rec = bj::parse(stored->record);
+  EXPECT_EQ(rec.at("status"), bj::value("failed"));
+  EXPECT_EQ(rec.at("error").at("code"), bj::value("interrupted"));
+  EXPECT_FALSE(rec.at("finished_at").is_null());
+  const bj::array& steps = rec.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 2u) << stored->record;
+  EXPECT_EQ(steps[0].at("path"), bj::value("first"));
+  EXPECT_EQ(steps[0].at("status"), bj::value("succeeded"));
+  EXPECT_EQ(steps[1].at("approvals").at(0).at("user"), bj::value("usr_other"));
+}
+
 TEST_F(RunServiceTest, SubmittedBeforeStartRunsOnce) {
   testing::PutOrg(*store_, "org_a");
   testing::PutVersion(*store_, "org_a", 1, kSlow, 1);
