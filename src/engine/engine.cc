@@ -828,6 +828,14 @@ class Execution {
       return fail(MakeError(ErrorCode::kTimeout, "approval was not given within " +
                                                      FormatSeconds(*step.timeout_s) + " s"));
     }
+    if (req_.call_depth > 1) {
+      // Only a top-level run can wait: a child run stopping here would outlive its parent,
+      // which fails on it, as a run still open for approvals (by anyone, its actor being
+      // the parent run) that would then run its remaining steps for nobody.
+      return fail(MakeError(ErrorCode::kStepFailed,
+                            "a child run cannot wait for an approval, which nested runs do "
+                            "not support"));
+    }
     finish("awaiting_approval");
     awaiting_ = Awaiting{path, timeout_at_ms};
     return Stop::kAwaitingApproval;
@@ -887,6 +895,8 @@ class Execution {
     bj::value output = result.succeeded() ? result.record["output"] : bj::value();
     if (!result.succeeded()) {
       Error e = result.error.value_or(MakeError(ErrorCode::kInternal, "child run failed"));
+      // A child run never waits (RunApproval fails it there); should one ever, the
+      // parent still fails rather than carry on without its output.
       if (result.status == "awaiting_approval") {
         e = MakeError(ErrorCode::kStepFailed,
                       "child workflow is waiting for an approval, which nested runs do not support");

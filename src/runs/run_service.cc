@@ -100,6 +100,24 @@ std::string MinimalRecord(const store::Run& run, std::string_view status, const 
   return json::Serialize(rec);
 }
 
+// The record of a run failed as interrupted at start-up. A run that resumed after an
+// approval wait was stored with the record of its execution up to the wait (the steps
+// that ran, the approval decisions): those steps stay, since they did happen; a run cut
+// in its first execution has no stored steps and gets the minimal record.
+std::string InterruptedRecord(const store::Run& run, const Error& error,
+                              store::Millis finished_at) {
+  std::string minimal = MinimalRecord(run, "failed", error, finished_at);
+  if (run.record.empty()) return minimal;
+  auto previous = json::Parse(run.record);
+  if (!previous.ok() || !previous->is_object()) return minimal;
+  const bj::value* steps = previous->get_object().if_contains("steps");
+  if (steps == nullptr || !steps->is_array() || steps->get_array().empty()) return minimal;
+  auto rec = json::Parse(minimal);
+  if (!rec.ok()) return minimal;
+  rec->get_object()["steps"] = *steps;
+  return json::Serialize(*rec);
+}
+
 // Resolves `workflow` steps to the live version of the run's own org. Memoized per run,
 // so every call of the same child id inside one run uses the same version even if a new
 // version is published meanwhile, and the version is known when the child row is stored.
@@ -1325,7 +1343,7 @@ class RunService::Impl {
         run.status = "failed";
         run.error_code = std::string(interrupted.code_name());
         run.finished_at = now;
-        run.record = MinimalRecord(run, "failed", interrupted, now);
+        run.record = InterruptedRecord(run, interrupted, now);
       }
       // A failed run like any other: its on_final work (the run.failed hook deliveries)
       // commits with the status, as for a run the engine finished. A run whose workflow

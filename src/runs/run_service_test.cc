@@ -538,6 +538,50 @@ steps:
   EXPECT_FALSE(Stored("org_b", child_id).has_value());
 }
 
+// Nested runs do not support approvals: a child run that reaches an approval step fails
+// there, and its parent fails with it. The child's row must be final too: left in
+// awaiting_approval it could still be approved (its actor is the parent run, so even the
+// parent's own initiator could) and run its remaining steps after the parent failed.
+TEST_F(RunServiceTest, AChildRunStoppingAtAnApprovalFailsWithItsParent) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, R"(
+rampart: 1
+id: gated
+steps:
+  - { id: gate, type: approval, approvers: { roles: [owner] } }
+  - { id: after, type: set, values: { ran: true } }
+)", 1);
+  testing::PutVersion(*store_, "org_a", 1, R"(
+rampart: 1
+id: parent
+steps:
+  - { id: call, type: workflow, workflow: gated }
+)", 1);
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto sub = service->Submit(Sub("org_a", "parent", 1));
+  ASSERT_TRUE(sub.ok());
+  auto done = service->Wait("org_a", sub->id, 5s);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, "failed") << done->record;
+  EXPECT_EQ(done->error_code, "step_failed") << done->record;
+  bj::value rec = bj::parse(done->record);
+  EXPECT_EQ(rec.at("error").at("step"), bj::value("call"));
+  std::string child_id(rec.at("steps").at(0).at("child_run_id").as_string());
+  auto child = Stored("org_a", child_id);
+  ASSERT_TRUE(child.has_value());
+  EXPECT_EQ(child->status, "failed") << child->record;
+  EXPECT_EQ(child->error_code, "step_failed");
+  EXPECT_NE(child->finished_at, 0);
+  bj::value child_rec = bj::parse(child->record);
+  EXPECT_EQ(child_rec.at("status"), bj::value("failed"));
+  EXPECT_EQ(child_rec.at("error").at("step"), bj::value("gate"));
+  EXPECT_FALSE(child_rec.at("finished_at").is_null());
+  const bj::array& steps = child_rec.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 1u) << child->record;
+  EXPECT_EQ(steps[0].at("status"), bj::value("failed"));
+}
+
 TEST_F(RunServiceTest, OrgsShareWorkersFairlyAndLimitsHold) {
   testing::PutOrg(*store_, "org_a", 2);
   testing::PutOrg(*store_, "org_b");
@@ -660,6 +704,49 @@ TEST_F(RunServiceTest, StopWithRunsInFlightDoesNotHangAndRecoveryInterruptsThem)
   }
   EXPECT_EQ(interrupted, 2);
   EXPECT_EQ(succeeded, 2);
+}
+
+// A run that resumed after an approval and was cut by a crash: its stored record already
+// lists the steps that ran before the wait, with the approval decisions. Failing it as
+// interrupted keeps those steps; the record must not claim that nothing ran.
+TEST_F(RunServiceTest, AnInterruptedRunKeepsTheStepsOfItsLastDurableRecord) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  store::Run run;
+  run.org_id = "org_a";
+  run.id = "run_resumedbeforethecrash0000";
+  run.workflow_id = "gated";
+  run.version = 1;
+  run.status = "running";
+  run.input = "{}";
+  run.trigger = R"({"type": "api"})";
+  run.actor = "user:usr_test";
+  run.created_at = run.started_at = 1000;
+  run.attempts = 2;
+  run.record = R"({"run_id": "run_resumedbeforethecrash0000", "workflow": "gated", "version": 1,
+    "status": "awaiting_approval", "input": {}, "output": null, "error": null,
+    "started_at": "1970-01-01T00:00:01.000Z", "finished_at": null,
+    "steps": [{"path": "first", "id": "first", "type": "action", "status": "succeeded",
+               "attempts": 1, "output": {"ok": true}},
+              {"path": "gate", "id": "gate", "type": "approval", "status": "awaiting_approval",
+               "approvals": [{"user": "usr_other", "decision": "approve"}]}]})";
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(run); }).ok());
+
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto stored = Stored("org_a", run.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "failed");
+  EXPECT_EQ(stored->error_code, "interrupted");
+  bj::value rec = bj::parse(stored->record);
+  EXPECT_EQ(rec.at("status"), bj::value("failed"));
+  EXPECT_EQ(rec.at("error").at("code"), bj::value("interrupted"));
+  EXPECT_FALSE(rec.at("finished_at").is_null());
+  const bj::array& steps = rec.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 2u) << stored->record;
+  EXPECT_EQ(steps[0].at("path"), bj::value("first"));
+  EXPECT_EQ(steps[0].at("status"), bj::value("succeeded"));
+  EXPECT_EQ(steps[1].at("approvals").at(0).at("user"), bj::value("usr_other"));
 }
 
 TEST_F(RunServiceTest, SubmittedBeforeStartRunsOnce) {
