@@ -2299,7 +2299,18 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
     if (!cancelled.ok()) event.details = json::Serialize(object{{"code", cancelled.error().code_name()}});
     (void)audit::Append(*deps_.store, event);
     if (!cancelled.ok()) return reply(cancelled.error());
-    reply(server::JsonResponse(202, object{{"run_id", run_id}, {"status", "cancelling"}}));
+    // The run's status after the request, one of the run statuses of spec/workflow.md: a
+    // queued or waiting run is `cancelled` already; a running one stops between steps
+    // (`cancel_requested`), and its record says when it is `cancelled`.
+    std::string status = "cancelled";
+    (void)deps_.store->Read([&](store::Tx& tx) -> Status {
+      auto now = tx.GetRun(org_id, run_id);
+      if (now.ok() && now->has_value()) status = (*now)->status;
+      return Status::Ok();
+    });
+    reply(server::JsonResponse(202, object{{"run_id", run_id},
+                                           {"status", status},
+                                           {"cancel_requested", status != "cancelled"}}));
   };
   return Response{};
 }
