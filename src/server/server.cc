@@ -233,7 +233,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     internal::CopyHead(*parser_, *req_);
     std::optional<uint64_t> content_length;
     if (parser_->content_length()) content_length = *parser_->content_length();
-    decision_ = internal::ProcessHead(server_->router_, options(), *req_, content_length);
+    decision_ = internal::ProcessHead(server_->router_, options(), *req_, content_length,
+                                      parser_->chunked());
     if (decision_.response) {
       Response response = std::move(*decision_.response);
       decision_.response.reset();

@@ -496,6 +496,38 @@ TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
   }
 }
 
+// RFC 9112 6.3: a request whose Transfer-Encoding does not end in chunked has no
+// determinable length: 400 and close. Read as bodiless, its body bytes would be parsed as
+// the next request on the connection (request smuggling behind a proxy that framed it
+// otherwise).
+TEST_F(ServerTest, TransferEncodingNotEndingInChunkedIs400AndClose) {
+  StartServer();
+  for (std::string te : {"chunked, gzip", "xchunked", "gzip", "identity", ""}) {
+    for (std::string length : {"", "Content-Length: 25\r\n"}) {
+      const std::string raw = "POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
+                              "\r\n" + length + "\r\nGET /healthz HTTP/1.1\r\n\r\n";
+      auto client = Client();
+      ASSERT_TRUE(client->SendRaw(raw).ok());
+      auto all = client->ReadUntilClose();
+      ASSERT_TRUE(all.ok()) << raw << ": " << all.error().message;
+      EXPECT_EQ(all->rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << raw << "\n" << *all;
+      EXPECT_EQ(all->find("HTTP/1.1", 1), std::string::npos) << "a second answer: " << raw;
+      EXPECT_NE(all->find("\"invalid_argument\""), std::string::npos) << *all;
+      EXPECT_NE(all->find("X-Content-Type-Options: nosniff"), std::string::npos) << *all;
+      EXPECT_NE(all->find("Connection: close"), std::string::npos) << *all;
+    }
+  }
+  // A chunked body (chunked last) is still read as one.
+  auto client = Client();
+  ASSERT_TRUE(client
+                  ->SendRaw("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            "Connection: close\r\n\r\n2\r\nab\r\n0\r\n\r\n")
+                  .ok());
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 200);
+}
+
 TEST_F(ServerTest, SlowLorisHeadersAreCutOff) {
   ServerOptions options;
   options.header_timeout = 1s;
