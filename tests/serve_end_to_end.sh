@@ -504,6 +504,24 @@ PID=$!
 wait_for_port "$TMP/serve.out" "$PID"
 check "serves with 2 io threads and max_queued_runs" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")"
 kill -TERM "$PID"; wait "$PID"; PID=""
+# --listen with an IPv6 literal: served on ::1, and the start message is a URL, the address
+# in brackets (RFC 3986 3.2.2: "http://::1:8787" is no URL). SIGINT ends it like SIGTERM.
+: >"$TMP/serve.out"
+"$BIN" serve --data "$TMP/data4" --listen '[::1]:0' >"$TMP/serve.out" 2>"$TMP/serve.err" &
+PID=$!
+PORT6=""
+for _ in $(seq 1 600); do
+  PORT6=$(sed -n 's/.*listening on http:\/\/\[::1\]:\([0-9]*\) .*/\1/p' "$TMP/serve.out")
+  [[ -n "$PORT6" ]] && break
+  kill -0 "$PID" 2>/dev/null || break
+  sleep 0.1
+done
+check "IPv6 listen: the start message brackets the address" 1 "$([[ -n "$PORT6" ]] && echo 1 || echo 0)"
+check "IPv6 listen: healthz on [::1]" 200 \
+  "$(curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:${PORT6:-1}/healthz")"
+kill -INT "$PID"; wait "$PID"
+check "SIGINT exits 0" 0 $?
+PID=""
 "$BIN" serve --help >/dev/null 2>&1
 check "serve --help" 0 $?
 "$BIN" audit verify --help >/dev/null 2>&1
