@@ -458,7 +458,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   log.Log("info", "shutting down", {{"signal", signal_number}});
   std::fprintf(out, "rampart: shutting down (draining requests and runs)\n");
   std::fflush(out);
-  http.Stop(std::chrono::seconds(10));
+  // Requests still waiting for a run when the drain ends (`wait` longer than it) are
+  // answered 202 with the run's id, not cut: the run goes on below.
+  http.Stop(std::chrono::seconds(10), [&run_service] { run_service.ReleaseWaiters(); });
   scheduler.Stop();
   run_service.Stop(std::chrono::seconds(20));
   retention.Stop();

@@ -918,6 +918,36 @@ TEST_F(ServerTest, GracefulStopWaitsForAPendingAsyncAnswer) {
   EXPECT_FALSE(parked->keep_alive);  // Connection: close while draining
 }
 
+// When the drain time passes with requests still waiting, Stop() calls its callback
+// (serve: the run service answers each `wait`ing caller 202 with its run's id) and those
+// answers go out before the connections close; a drain that ends in time does not call it.
+TEST_F(ServerTest, StopLetsTheDrainCallbackAnswerWhatStillWaits) {
+  StartServer();
+  Result<HttpResponse> parked = Error{ErrorCode::kInternal, "not run"};
+  std::thread waiting([&] { parked = Client()->Request("GET", "/v1/park/1"); });
+  ASSERT_TRUE(WaitParked(1));
+  int calls = 0;
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop(200ms, [&] {
+    ++calls;
+    TakeParked(0).responder.Send(JsonResponse(202, boost::json::object{{"run_id", "run_1"}}));
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  waiting.join();
+  EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(parked.ok()) << parked.error().message;
+  EXPECT_EQ(parked->status, 202);
+  EXPECT_NE(parked->body.find("run_1"), std::string::npos);
+  EXPECT_FALSE(parked->keep_alive);
+  server_->Stop(0ms, [&] { ++calls; });  // idempotent: not called again
+  EXPECT_EQ(calls, 1);
+
+  StartServer();
+  ASSERT_TRUE(Client()->Request("GET", "/healthz").ok());
+  server_->Stop(5s, [&] { ++calls; });  // nothing in flight: the drain ends at once
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(ServerTest, StopClosesUnansweredAsyncRequestsAndLateAnswersAreHarmless) {
   StartServer();
   std::vector<Result<HttpResponse>> results(3, Error{ErrorCode::kInternal, "not run"});
