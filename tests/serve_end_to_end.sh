@@ -136,6 +136,73 @@ check "metrics need auth" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/m
 check "metrics with a key" 200 "$(api GET /metrics)"
 grep -q 'rampart_runs{status="succeeded"}' "$TMP/body"
 check "metrics list runs by status" 0 $?
+grep -q '^rampart_run_queue_depth ' "$TMP/body"
+check "metrics have the queue depth" 0 $?
+# The Prometheus text format (0.0.4), line by line: HELP/TYPE before a family's samples,
+# each family once and contiguous, escaped label values, numeric values.
+check "metrics are valid Prometheus text" ok "$(python3 - "$TMP/body" <<'PY'
+import re, sys
+name = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
+label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+sample = re.compile(rf'^({name})(\{{(?:{label}(?:,{label})*)?\}})? ([+-]?(?:[0-9.]+(?:[eE][+-]?[0-9]+)?|Inf)|NaN)$')
+text = open(sys.argv[1], encoding='utf-8').read()
+errors, types, done, current = [], {}, set(), None
+if not text.endswith('\n'): errors.append('no final newline')
+for n, line in enumerate(text.split('\n')[:-1], 1):
+    m = re.match(rf'^# (HELP|TYPE) ({name})(?: (.*))?$', line)
+    if m:
+        if m.group(1) == 'TYPE':
+            if m.group(2) in types or m.group(2) in done: errors.append(f'{n}: second TYPE')
+            if m.group(3) not in ('counter', 'gauge', 'histogram', 'summary', 'untyped'):
+                errors.append(f'{n}: bad type')
+            types[m.group(2)] = m.group(3)
+        continue
+    m = sample.match(line)
+    if not m:
+        errors.append(f'{n}: {line!r}')
+        continue
+    family = m.group(1)
+    for suffix in ('_bucket', '_sum', '_count'):
+        base = family[:-len(suffix)]
+        if family.endswith(suffix) and types.get(base) == 'histogram': family = base
+    if family not in types: errors.append(f'{n}: no TYPE for {family}')
+    if family != current:
+        if family in done: errors.append(f'{n}: {family} not contiguous')
+        if current: done.add(current)
+        current = family
+print('; '.join(errors[:3]) if errors else 'ok')
+PY
+)"
+# Security headers on every answer (errors, 404, 405, the public routes, /hooks, /p); no
+# HSTS over plain HTTP, no CORS headers without configured origins.
+for probe in "GET /healthz" "GET /readyz" "GET /metrics" "GET /v1/openapi.json" "GET /nope" \
+  "DELETE /healthz" "POST /hooks/rwh_nope" "POST /p/acme/nope" "GET /v1/orgs/$ORG"; do
+  read -r method path <<<"$probe"
+  args=(-s -o /dev/null -D "$TMP/headers" -X "$method" "$BASE$path" -H 'Origin: https://evil.test')
+  [[ "$method" == POST ]] && args+=(-H 'Content-Type: application/json' --data-binary '{}')
+  curl "${args[@]}"
+  missing=""
+  for h in 'X-Content-Type-Options: nosniff' 'Cache-Control: no-store' 'X-Request-Id: req_'; do
+    grep -qi "^$h" "$TMP/headers" || missing+="[$h]"
+  done
+  grep -qi -e '^Strict-Transport-Security' -e '^Access-Control-' -e '^Server:' "$TMP/headers" && missing+="[extra]"
+  check "security headers on $probe" "" "$missing"
+done
+# RFC 9112 6.3: a Transfer-Encoding that does not end in chunked is a 400 and closes; its
+# body is never read as a second request.
+check "Transfer-Encoding not ending in chunked: one 400, then close" "400 1" "$(python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)
+s.sendall(b'POST /v1/setup HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'
+          b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+out = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    out += b
+print(out[9:12].decode(), out.count(b'HTTP/1.1 '))
+PY
+)"
 commits="$(awk '$1 == "rampart_store_commits" { print int($2) }' "$TMP/body")"
 writes="$(awk '$1 == "rampart_store_writes" { print int($2) }' "$TMP/body")"
 check "metrics count the store's group commits" 1 "$((${commits:-0} > 0 && ${writes:-0} >= ${commits:-0}))"
@@ -504,6 +571,24 @@ PID=$!
 wait_for_port "$TMP/serve.out" "$PID"
 check "serves with 2 io threads and max_queued_runs" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")"
 kill -TERM "$PID"; wait "$PID"; PID=""
+# --listen with an IPv6 literal: served on ::1, and the start message is a URL, the address
+# in brackets (RFC 3986 3.2.2: "http://::1:8787" is no URL). SIGINT ends it like SIGTERM.
+: >"$TMP/serve.out"
+"$BIN" serve --data "$TMP/data4" --listen '[::1]:0' >"$TMP/serve.out" 2>"$TMP/serve.err" &
+PID=$!
+PORT6=""
+for _ in $(seq 1 600); do
+  PORT6=$(sed -n 's/.*listening on http:\/\/\[::1\]:\([0-9]*\) .*/\1/p' "$TMP/serve.out")
+  [[ -n "$PORT6" ]] && break
+  kill -0 "$PID" 2>/dev/null || break
+  sleep 0.1
+done
+check "IPv6 listen: the start message brackets the address" 1 "$([[ -n "$PORT6" ]] && echo 1 || echo 0)"
+check "IPv6 listen: healthz on [::1]" 200 \
+  "$(curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:${PORT6:-1}/healthz")"
+kill -INT "$PID"; wait "$PID"
+check "SIGINT exits 0" 0 $?
+PID=""
 "$BIN" serve --help >/dev/null 2>&1
 check "serve --help" 0 $?
 "$BIN" audit verify --help >/dev/null 2>&1

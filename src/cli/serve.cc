@@ -436,8 +436,12 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   server::HttpServer http(server_options, router, &metrics);
   if (Status s = http.Start(); !s.ok()) return Fail(err, s.error());
 
+  // A URL: an IPv6 literal goes in brackets (RFC 3986 3.2.2).
+  const std::string url_host = address->first.find(':') == std::string::npos
+                                   ? address->first
+                                   : "[" + address->first + "]";
   std::fprintf(out, "rampart: listening on %s://%s:%u (data %s)\n",
-               api_options.tls ? "https" : "http", address->first.c_str(), http.port(),
+               api_options.tls ? "https" : "http", url_host.c_str(), http.port(),
                data_dir.c_str());
   if (!token_file->empty()) {
     std::fprintf(out,
@@ -454,7 +458,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   log.Log("info", "shutting down", {{"signal", signal_number}});
   std::fprintf(out, "rampart: shutting down (draining requests and runs)\n");
   std::fflush(out);
-  http.Stop(std::chrono::seconds(10));
+  // Requests still waiting for a run when the drain ends (`wait` longer than it) are
+  // answered 202 with the run's id, not cut: the run goes on below.
+  http.Stop(std::chrono::seconds(10), [&run_service] { run_service.ReleaseWaiters(); });
   scheduler.Stop();
   run_service.Stop(std::chrono::seconds(20));
   retention.Stop();

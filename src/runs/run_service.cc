@@ -687,6 +687,18 @@ class RunService::Impl {
     for (WaitDone& done : unsettled) Deliver(done, std::optional<store::Run>());
   }
 
+  void ReleaseWaiters() {
+    std::vector<Waiter> released;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, e] : runs_) {
+        std::vector<Waiter> taken = TakeWaiters(*e);
+        for (Waiter& w : taken) released.push_back(std::move(w));
+      }
+    }
+    DeliverAll(released, std::nullopt);
+  }
+
   void SetOrgLimit(std::string_view org_id, int limit) {
     std::lock_guard lock(mu_);
     store::Org org;
@@ -1531,5 +1543,6 @@ void RunService::SetOrgLimit(std::string_view org_id, int limit) {
 }
 
 void RunService::Stop(std::chrono::milliseconds drain) { impl_->Stop(drain); }
+void RunService::ReleaseWaiters() { impl_->ReleaseWaiters(); }
 
 }  // namespace rampart::runs

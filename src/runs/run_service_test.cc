@@ -1358,6 +1358,36 @@ TEST_F(RunServiceTest, StopCompletesPendingWaiters) {
   EXPECT_EQ(gate_.arrived, 1);  // the queued run did not start while stopping
 }
 
+// serve's shutdown: when its request drain ends, the callers still waiting hear nullopt
+// (the API answers them 202 with the run id) while their runs go on and finish.
+TEST_F(RunServiceTest, ReleaseWaitersAnswersTheWaitsAndLeavesTheRunsAlone) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  WaitCalls on_running, on_queued, after_release;
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto running = service->Submit(Sub("org_a", "gated", 1));
+  auto queued = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(running.ok() && queued.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  service->WaitAsync("org_a", running->id, 60s, on_running.Callback());
+  service->WaitAsync("org_a", queued->id, 60s, on_queued.Callback());
+  service->ReleaseWaiters();
+  ASSERT_EQ(on_running.count(), 1u);
+  EXPECT_FALSE(on_running.at(0).has_value());
+  ASSERT_EQ(on_queued.count(), 1u);
+  EXPECT_FALSE(on_queued.at(0).has_value());
+  // A later wait is served as usual, and both runs still finish.
+  service->WaitAsync("org_a", queued->id, 60s, after_release.Callback());
+  gate_.Open();
+  ASSERT_TRUE(after_release.WaitFor(1));
+  ASSERT_TRUE(after_release.at(0).has_value());
+  EXPECT_EQ(after_release.at(0)->status, "succeeded");
+  EXPECT_EQ(Stored("org_a", running->id)->status, "succeeded");
+  EXPECT_EQ(on_running.count(), 1u);  // each waiter is answered once
+  service->Stop(10s);
+}
+
 TEST_F(RunServiceTest, SubmissionErrorsReachDoneOnce) {
   testing::PutOrg(*store_, "org_a", 1);
   testing::PutVersion(*store_, "org_a", 1, kDouble, 1);

@@ -104,8 +104,17 @@ Response StatusError(int status, ErrorCode code, std::string_view message,
 }
 
 HeadDecision ProcessHead(const Router& router, const ServerOptions& options, Request& req,
-                         std::optional<uint64_t> content_length) {
+                         std::optional<uint64_t> content_length, bool chunked) {
   HeadDecision decision;
+  // RFC 9112 6.3: "If a Transfer-Encoding header field is present in a request and the
+  // chunked transfer coding is not the final encoding, ... the server MUST respond with
+  // the 400 (Bad Request) status code and then close the connection." Beast reads such a
+  // request as bodiless (or by its Content-Length): its body would be the next request.
+  if (!chunked && req.Header("Transfer-Encoding").has_value()) {
+    decision.response =
+        StatusError(400, ErrorCode::kInvalidArgument, "malformed HTTP request", req.request_id);
+    return decision;
+  }
   std::string_view raw_path;
   if (!SplitTarget(req, &raw_path)) {
     decision.response =
@@ -341,7 +350,7 @@ ParsedRequest ParseRequestBytes(std::string_view bytes, const Router& router,
   CopyHead(parser, out.request);
   std::optional<uint64_t> content_length;
   if (parser.content_length()) content_length = *parser.content_length();
-  out.decision = ProcessHead(router, options, out.request, content_length);
+  out.decision = ProcessHead(router, options, out.request, content_length, parser.chunked());
   if (out.decision.response) {
     out.error = out.decision.response;
     return out;

@@ -27,9 +27,11 @@ struct HeadDecision {
 
 // Splits req.raw_target into req.path (decoded) and req.query, matches the router and
 // checks the declared body size. Expects req.method, raw_target, headers, request_id
-// set. Never throws; malformed targets give a 400 decision.
+// set; `chunked`: the parser reads the body as chunked (Transfer-Encoding ends in
+// chunked). Never throws; malformed targets, and a Transfer-Encoding that does not end in
+// chunked (RFC 9112 6.3: no determinable length), give a 400 decision.
 HeadDecision ProcessHead(const Router& router, const ServerOptions& options, Request& req,
-                         std::optional<uint64_t> content_length);
+                         std::optional<uint64_t> content_length, bool chunked);
 
 // An error response with an explicit HTTP status (405, 408, 431, ...) and `code`.
 Response StatusError(int status, ErrorCode code, std::string_view message,

@@ -51,6 +51,8 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // of a reset.
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerBytes = 256 * 1024;
+// After Stop()'s at_drain_end callback: the time its answers have to be written.
+constexpr auto kDrainEndGrace = std::chrono::seconds(1);
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::need_more).category() &&
@@ -91,12 +93,12 @@ class HttpServer::Impl {
       : options_(std::move(options)), router_(router), metrics_(metrics) {}
 
   ~Impl() {
-    Stop(std::chrono::milliseconds(0));
+    Stop(std::chrono::milliseconds(0), {});
     CloseGate();  // also when never started; before ioc_ (a member) is destroyed
   }
 
   Status Start();
-  void Stop(std::chrono::milliseconds drain);
+  void Stop(std::chrono::milliseconds drain, const std::function<void()>& at_drain_end);
   void Wait() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return stopped_ || !started_; });
@@ -233,7 +235,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     internal::CopyHead(*parser_, *req_);
     std::optional<uint64_t> content_length;
     if (parser_->content_length()) content_length = *parser_->content_length();
-    decision_ = internal::ProcessHead(server_->router_, options(), *req_, content_length);
+    decision_ = internal::ProcessHead(server_->router_, options(), *req_, content_length,
+                                      parser_->chunked());
     if (decision_.response) {
       Response response = std::move(*decision_.response);
       decision_.response.reset();
@@ -566,7 +569,8 @@ void HttpServer::Impl::OnAccept(const beast::error_code& ec, Socket socket) {
   DoAccept();
 }
 
-void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
+void HttpServer::Impl::Stop(std::chrono::milliseconds drain,
+                            const std::function<void()>& at_drain_end) {
   {
     std::unique_lock lock(mu_);
     if (!started_) return;
@@ -592,9 +596,16 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
   };
   for (auto& session : snapshot()) session->Shutdown();
   auto deadline = std::chrono::steady_clock::now() + drain;
+  bool drained = false;
   {
     std::unique_lock lock(mu_);
-    cv_.wait_until(lock, deadline, [&] { return connections_.load() == 0; });
+    drained = cv_.wait_until(lock, deadline, [&] { return connections_.load() == 0; });
+  }
+  if (!drained && at_drain_end) {
+    // What it answers now is written with Connection: close; those sessions then end.
+    at_drain_end();
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, kDrainEndGrace, [&] { return connections_.load() == 0; });
   }
   for (auto& session : snapshot()) session->ForceClose();
   {
@@ -617,7 +628,9 @@ HttpServer::HttpServer(ServerOptions options, const Router& router, Metrics* met
 HttpServer::~HttpServer() = default;
 Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port_.load(); }
-void HttpServer::Stop(std::chrono::milliseconds drain) { impl_->Stop(drain); }
+void HttpServer::Stop(std::chrono::milliseconds drain, const std::function<void()>& at_drain_end) {
+  impl_->Stop(drain, at_drain_end);
+}
 void HttpServer::Wait() { impl_->Wait(); }
 
 }  // namespace rampart::server

@@ -496,6 +496,38 @@ TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
   }
 }
 
+// RFC 9112 6.3: a request whose Transfer-Encoding does not end in chunked has no
+// determinable length: 400 and close. Read as bodiless, its body bytes would be parsed as
+// the next request on the connection (request smuggling behind a proxy that framed it
+// otherwise).
+TEST_F(ServerTest, TransferEncodingNotEndingInChunkedIs400AndClose) {
+  StartServer();
+  for (std::string te : {"chunked, gzip", "xchunked", "gzip", "identity", ""}) {
+    for (std::string length : {"", "Content-Length: 25\r\n"}) {
+      const std::string raw = "POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te +
+                              "\r\n" + length + "\r\nGET /healthz HTTP/1.1\r\n\r\n";
+      auto client = Client();
+      ASSERT_TRUE(client->SendRaw(raw).ok());
+      auto all = client->ReadUntilClose();
+      ASSERT_TRUE(all.ok()) << raw << ": " << all.error().message;
+      EXPECT_EQ(all->rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << raw << "\n" << *all;
+      EXPECT_EQ(all->find("HTTP/1.1", 1), std::string::npos) << "a second answer: " << raw;
+      EXPECT_NE(all->find("\"invalid_argument\""), std::string::npos) << *all;
+      EXPECT_NE(all->find("X-Content-Type-Options: nosniff"), std::string::npos) << *all;
+      EXPECT_NE(all->find("Connection: close"), std::string::npos) << *all;
+    }
+  }
+  // A chunked body (chunked last) is still read as one.
+  auto client = Client();
+  ASSERT_TRUE(client
+                  ->SendRaw("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                            "Connection: close\r\n\r\n2\r\nab\r\n0\r\n\r\n")
+                  .ok());
+  auto res = client->ReadResponse();
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 200);
+}
+
 TEST_F(ServerTest, SlowLorisHeadersAreCutOff) {
   ServerOptions options;
   options.header_timeout = 1s;
@@ -884,6 +916,36 @@ TEST_F(ServerTest, GracefulStopWaitsForAPendingAsyncAnswer) {
   ASSERT_TRUE(parked.ok()) << parked.error().message;
   EXPECT_EQ(parked->status, 200);
   EXPECT_FALSE(parked->keep_alive);  // Connection: close while draining
+}
+
+// When the drain time passes with requests still waiting, Stop() calls its callback
+// (serve: the run service answers each `wait`ing caller 202 with its run's id) and those
+// answers go out before the connections close; a drain that ends in time does not call it.
+TEST_F(ServerTest, StopLetsTheDrainCallbackAnswerWhatStillWaits) {
+  StartServer();
+  Result<HttpResponse> parked = Error{ErrorCode::kInternal, "not run"};
+  std::thread waiting([&] { parked = Client()->Request("GET", "/v1/park/1"); });
+  ASSERT_TRUE(WaitParked(1));
+  int calls = 0;
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop(200ms, [&] {
+    ++calls;
+    TakeParked(0).responder.Send(JsonResponse(202, boost::json::object{{"run_id", "run_1"}}));
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  waiting.join();
+  EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(parked.ok()) << parked.error().message;
+  EXPECT_EQ(parked->status, 202);
+  EXPECT_NE(parked->body.find("run_1"), std::string::npos);
+  EXPECT_FALSE(parked->keep_alive);
+  server_->Stop(0ms, [&] { ++calls; });  // idempotent: not called again
+  EXPECT_EQ(calls, 1);
+
+  StartServer();
+  ASSERT_TRUE(Client()->Request("GET", "/healthz").ok());
+  server_->Stop(5s, [&] { ++calls; });  // nothing in flight: the drain ends at once
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(ServerTest, StopClosesUnansweredAsyncRequestsAndLateAnswersAreHarmless) {

@@ -173,6 +173,11 @@ class RunService {
                  std::chrono::milliseconds timeout,
                  std::function<void(std::optional<store::Run>)> done);
 
+  // Calls every pending WaitAsync `done` now with nullopt (as if its timeout passed);
+  // the runs go on, and later waits are served as usual. `serve` calls it when its
+  // shutdown's request drain ends, so each waiting caller still gets its run's id.
+  void ReleaseWaiters();
+
   // Schedules a run that was committed back to `queued` from awaiting_approval (see
   // RecordApprovalDecision). A run that is not queued in the store, or already
   // scheduled, is left alone; while stopping it stays queued for the next start.

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,7 +61,10 @@ class HttpServer {
   // answer (Route::async_handler) is in flight; once it is closed, or the server is
   // stopped or destroyed, its Responder's Send() does nothing. Idempotent; safe from any
   // thread but a handler's.
-  void Stop(std::chrono::milliseconds drain);
+  // `at_drain_end`, when set, is called (on this thread) if requests are still in flight
+  // when `drain` has passed: it may answer them (e.g. a run's `wait`: 202 with its id),
+  // and what it answers within a further second goes out before the close.
+  void Stop(std::chrono::milliseconds drain, const std::function<void()>& at_drain_end = {});
 
   // Blocks until Stop() has completed (from another thread).
   void Wait();
