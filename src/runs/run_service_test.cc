@@ -247,6 +247,32 @@ class RunServiceTest : public ::testing::Test {
     }));
   }
 
+  // The set-up of the shutdown tests: in org_a (one slot), a gated run holding the slot
+  // and a queued one behind it, each with a caller waiting on it.
+  struct HeldRuns {
+    store::Run running;
+    store::Run queued;
+  };
+  HeldRuns StartHeldRuns(RunService& service, Calls<std::optional<store::Run>>& on_running,
+                         Calls<std::optional<store::Run>>& on_queued) {
+    testing::PutOrg(*store_, "org_a", 1);
+    testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+    HeldRuns held;
+    EXPECT_TRUE(service.Start().ok());
+    auto running = service.Submit(Sub("org_a", "gated", 1));
+    auto queued = service.Submit(Sub("org_a", "gated", 1));
+    if (!running.ok() || !queued.ok()) {
+      ADD_FAILURE() << "submit failed";
+      return held;
+    }
+    held.running = *running;
+    held.queued = *queued;
+    EXPECT_TRUE(gate_.WaitArrived(1));
+    service.WaitAsync("org_a", held.running.id, std::chrono::seconds(60), on_running.Callback());
+    service.WaitAsync("org_a", held.queued.id, std::chrono::seconds(60), on_queued.Callback());
+    return held;
+  }
+
   std::unique_ptr<RunService> NewService(RunServiceOptions options = {}) {
     if (options.workers == 0) options.workers = 4;
     RunEnvironment env;
@@ -1329,17 +1355,9 @@ TEST_F(RunServiceTest, WaitAsyncOnAFinishedRunReadsTheStore) {
 // the drain with its outcome, the one that stays queued with nullopt; later waits on the
 // queued run end at once.
 TEST_F(RunServiceTest, StopCompletesPendingWaiters) {
-  testing::PutOrg(*store_, "org_a", 1);
-  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
   WaitCalls on_running, on_queued, after_stop;
   auto service = NewService();
-  ASSERT_TRUE(service->Start().ok());
-  auto running = service->Submit(Sub("org_a", "gated", 1));
-  auto queued = service->Submit(Sub("org_a", "gated", 1));
-  ASSERT_TRUE(running.ok() && queued.ok());
-  ASSERT_TRUE(gate_.WaitArrived(1));
-  service->WaitAsync("org_a", running->id, 60s, on_running.Callback());
-  service->WaitAsync("org_a", queued->id, 60s, on_queued.Callback());
+  const HeldRuns runs = StartHeldRuns(*service, on_running, on_queued);
   std::thread opener([&] {
     std::this_thread::sleep_for(30ms);
     gate_.Open();
@@ -1351,8 +1369,8 @@ TEST_F(RunServiceTest, StopCompletesPendingWaiters) {
   EXPECT_EQ(on_running.at(0)->status, "succeeded");
   ASSERT_EQ(on_queued.count(), 1u);
   EXPECT_FALSE(on_queued.at(0).has_value());
-  EXPECT_EQ(Stored("org_a", queued->id)->status, "queued");  // for the next start
-  service->WaitAsync("org_a", queued->id, 60s, after_stop.Callback());
+  EXPECT_EQ(Stored("org_a", runs.queued.id)->status, "queued");  // for the next start
+  service->WaitAsync("org_a", runs.queued.id, 60s, after_stop.Callback());
   ASSERT_EQ(after_stop.count(), 1u);
   EXPECT_FALSE(after_stop.at(0).has_value());
   EXPECT_EQ(gate_.arrived, 1);  // the queued run did not start while stopping
@@ -1361,29 +1379,21 @@ TEST_F(RunServiceTest, StopCompletesPendingWaiters) {
 // serve's shutdown: when its request drain ends, the callers still waiting hear nullopt
 // (the API answers them 202 with the run id) while their runs go on and finish.
 TEST_F(RunServiceTest, ReleaseWaitersAnswersTheWaitsAndLeavesTheRunsAlone) {
-  testing::PutOrg(*store_, "org_a", 1);
-  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
   WaitCalls on_running, on_queued, after_release;
   auto service = NewService();
-  ASSERT_TRUE(service->Start().ok());
-  auto running = service->Submit(Sub("org_a", "gated", 1));
-  auto queued = service->Submit(Sub("org_a", "gated", 1));
-  ASSERT_TRUE(running.ok() && queued.ok());
-  ASSERT_TRUE(gate_.WaitArrived(1));
-  service->WaitAsync("org_a", running->id, 60s, on_running.Callback());
-  service->WaitAsync("org_a", queued->id, 60s, on_queued.Callback());
+  const HeldRuns runs = StartHeldRuns(*service, on_running, on_queued);
   service->ReleaseWaiters();
   ASSERT_EQ(on_running.count(), 1u);
   EXPECT_FALSE(on_running.at(0).has_value());
   ASSERT_EQ(on_queued.count(), 1u);
   EXPECT_FALSE(on_queued.at(0).has_value());
   // A later wait is served as usual, and both runs still finish.
-  service->WaitAsync("org_a", queued->id, 60s, after_release.Callback());
+  service->WaitAsync("org_a", runs.queued.id, 60s, after_release.Callback());
   gate_.Open();
   ASSERT_TRUE(after_release.WaitFor(1));
   ASSERT_TRUE(after_release.at(0).has_value());
   EXPECT_EQ(after_release.at(0)->status, "succeeded");
-  EXPECT_EQ(Stored("org_a", running->id)->status, "succeeded");
+  EXPECT_EQ(Stored("org_a", runs.running.id)->status, "succeeded");
   EXPECT_EQ(on_running.count(), 1u);  // each waiter is answered once
   service->Stop(10s);
 }
