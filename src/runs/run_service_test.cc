@@ -1387,12 +1387,18 @@ TEST_F(RunServiceTest, ReleaseWaitersAnswersTheWaitsAndLeavesTheRunsAlone) {
   EXPECT_FALSE(on_running.at(0).has_value());
   ASSERT_EQ(on_queued.count(), 1u);
   EXPECT_FALSE(on_queued.at(0).has_value());
-  // A later wait is served as usual, and both runs still finish.
+  // A later wait is served as usual, and both runs still finish (each wait is answered
+  // once its run's final state is committed: the stored status is read after it).
+  WaitCalls running_after_release;
   service->WaitAsync("org_a", runs.queued.id, 60s, after_release.Callback());
+  service->WaitAsync("org_a", runs.running.id, 60s, running_after_release.Callback());
   gate_.Open();
   ASSERT_TRUE(after_release.WaitFor(1));
   ASSERT_TRUE(after_release.at(0).has_value());
   EXPECT_EQ(after_release.at(0)->status, "succeeded");
+  ASSERT_TRUE(running_after_release.WaitFor(1));
+  ASSERT_TRUE(running_after_release.at(0).has_value());
+  EXPECT_EQ(running_after_release.at(0)->status, "succeeded");
   EXPECT_EQ(Stored("org_a", runs.running.id)->status, "succeeded");
   EXPECT_EQ(on_running.count(), 1u);  // each waiter is answered once
   service->Stop(10s);
