@@ -32,14 +32,17 @@ json() {  # json FILE PYTHON-EXPR-ON-d
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-# wait_for_port OUT_FILE PID: sets PORT from the server's "listening on" line, or to ""
-# when the process exits first or 60 s pass (an ASan build on a loaded CI machine starts
-# slowly). Empty OUT_FILE before starting the server: the `>` of a command run with `&`
-# happens in the child, possibly after this has read an earlier instance's line.
+# wait_for_port OUT_FILE PID [HOST]: sets PORT from the server's "listening on" line, or
+# to "" when the process exits first or 60 s pass (an ASan build on a loaded CI machine
+# starts slowly). HOST is the address as the URL writes it, a sed pattern (default
+# 127.0.0.1; '\[::1\]' for IPv6). Empty OUT_FILE before starting the server: the `>` of a
+# command run with `&` happens in the child, possibly after this has read an earlier
+# instance's line.
 wait_for_port() {
+  local host="${3:-127.0.0.1}"
   PORT=""
   for _ in $(seq 1 600); do
-    PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$1")
+    PORT=$(sed -n "s/.*listening on http:\/\/${host}:\([0-9]*\).*/\1/p" "$1")
     [[ -n "$PORT" ]] && break
     kill -0 "$2" 2>/dev/null || break
     sleep 0.1

@@ -576,13 +576,8 @@ kill -TERM "$PID"; wait "$PID"; PID=""
 : >"$TMP/serve.out"
 "$BIN" serve --data "$TMP/data4" --listen '[::1]:0' >"$TMP/serve.out" 2>"$TMP/serve.err" &
 PID=$!
-PORT6=""
-for _ in $(seq 1 600); do
-  PORT6=$(sed -n 's/.*listening on http:\/\/\[::1\]:\([0-9]*\) .*/\1/p' "$TMP/serve.out")
-  [[ -n "$PORT6" ]] && break
-  kill -0 "$PID" 2>/dev/null || break
-  sleep 0.1
-done
+wait_for_port "$TMP/serve.out" "$PID" '\[::1\]'
+PORT6="$PORT"
 check "IPv6 listen: the start message brackets the address" 1 "$([[ -n "$PORT6" ]] && echo 1 || echo 0)"
 check "IPv6 listen: healthz on [::1]" 200 \
   "$(curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:${PORT6:-1}/healthz")"
