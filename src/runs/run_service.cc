@@ -45,7 +45,6 @@ constexpr size_t kMaxInputErrorsInMessage = 3;
 // Batch size when failing interrupted runs at start-up.
 constexpr int kRecoveryBatch = 500;
 
-
 using SubmitDone = std::function<void(Result<store::Run>)>;
 using WaitDone = std::function<void(std::optional<store::Run>)>;
 using SteadyTime = std::chrono::steady_clock::time_point;
@@ -80,9 +79,10 @@ bj::value ParseOr(std::string_view text, bj::value fallback) {
 }
 
 // The run record of a run the engine never finished (cancelled while queued, interrupted
-// by a crash, failed before it could start): the shape of spec/workflow.md, no steps.
+// by a crash, failed before it could start): the shape of spec/workflow.md, with the
+// `steps` that did run, if any.
 std::string MinimalRecord(const store::Run& run, std::string_view status, const Error& error,
-                          store::Millis finished_at) {
+                          store::Millis finished_at, bj::array steps = {}) {
   bj::object rec;
   rec["run_id"] = run.id;
   rec["workflow"] = run.workflow_id;
@@ -96,7 +96,7 @@ std::string MinimalRecord(const store::Run& run, std::string_view status, const 
   rec["error"] = std::move(err);
   rec["started_at"] = RfcOrNull(run.started_at);
   rec["finished_at"] = RfcOrNull(finished_at);
-  rec["steps"] = bj::array();
+  rec["steps"] = std::move(steps);
   return json::Serialize(rec);
 }
 
@@ -106,16 +106,14 @@ std::string MinimalRecord(const store::Run& run, std::string_view status, const 
 // in its first execution has no stored steps and gets the minimal record.
 std::string InterruptedRecord(const store::Run& run, const Error& error,
                               store::Millis finished_at) {
-  std::string minimal = MinimalRecord(run, "failed", error, finished_at);
-  if (run.record.empty()) return minimal;
-  auto previous = json::Parse(run.record);
-  if (!previous.ok() || !previous->is_object()) return minimal;
-  const bj::value* steps = previous->get_object().if_contains("steps");
-  if (steps == nullptr || !steps->is_array() || steps->get_array().empty()) return minimal;
-  auto rec = json::Parse(minimal);
-  if (!rec.ok()) return minimal;
-  rec->get_object()["steps"] = *steps;
-  return json::Serialize(*rec);
+  bj::value previous = ParseOr(run.record, nullptr);
+  bj::array steps;
+  if (bj::object* rec = previous.if_object()) {
+    if (bj::value* s = rec->if_contains("steps"); s != nullptr && s->is_array()) {
+      steps = std::move(s->get_array());
+    }
+  }
+  return MinimalRecord(run, "failed", error, finished_at, std::move(steps));
 }
 
 // Resolves `workflow` steps to the live version of the run's own org. Memoized per run,
