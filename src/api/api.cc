@@ -2293,7 +2293,7 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
   store::AuditEvent event = call.Event("run.cancel", run_id);
   // On the io thread, which waits for the cancellation's commit (a rare request).
   call.deferred = [this, org_id, run_id, event](Reply reply) mutable {
-    Status cancelled = deps_.runs->Cancel(org_id, run_id);
+    auto cancelled = deps_.runs->Cancel(org_id, run_id);
     // Audited with the real outcome, after the run service decided.
     event.outcome = cancelled.ok() ? "success" : "failure";
     if (!cancelled.ok()) event.details = json::Serialize(object{{"code", cancelled.error().code_name()}});
@@ -2302,12 +2302,7 @@ Result<Response> Api::Impl::CancelRun(Call& call) {
     // The run's status after the request, one of the run statuses of spec/workflow.md: a
     // queued or waiting run is `cancelled` already; a running one stops between steps
     // (`cancel_requested`), and its record says when it is `cancelled`.
-    std::string status = "cancelled";
-    (void)deps_.store->Read([&](store::Tx& tx) -> Status {
-      auto now = tx.GetRun(org_id, run_id);
-      if (now.ok() && now->has_value()) status = (*now)->status;
-      return Status::Ok();
-    });
+    const std::string& status = *cancelled;
     reply(server::JsonResponse(202, object{{"run_id", run_id},
                                            {"status", status},
                                            {"cancel_requested", status != "cancelled"}}));

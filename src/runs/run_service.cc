@@ -578,7 +578,7 @@ class RunService::Impl {
     return result.get();
   }
 
-  Status Cancel(std::string_view org_id, std::string_view run_id) {
+  Result<std::string> Cancel(std::string_view org_id, std::string_view run_id) {
     EntryPtr entry;
     store::Run run;
     {
@@ -590,9 +590,9 @@ class RunService::Impl {
             entry->user_cancelled = true;
             entry->run.cancel_requested = true;
             entry->cancel.store(true, std::memory_order_relaxed);
-            return Status::Ok();
+            return std::string("running");
           case State::kFinishing:
-            return Status::Ok();  // a cancel of the queued run is being committed
+            return std::string("cancelled");  // a cancel of the queued run is being committed
           case State::kDone:
           case State::kAbandoned:
             return MakeError(ErrorCode::kConflict, "the run already finished");
@@ -610,7 +610,10 @@ class RunService::Impl {
         }
       }
     }
-    if (!entry) return CancelStored(org_id, run_id);
+    if (!entry) {
+      if (Status s = CancelStored(org_id, run_id); !s.ok()) return s.error();
+      return std::string("cancelled");
+    }
 
     store::Run cancelled = CancelledRun(run);
     Status written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(cancelled); });
@@ -626,7 +629,7 @@ class RunService::Impl {
       return written.error();
     }
     Finish(entry, std::move(cancelled));
-    return Status::Ok();
+    return std::string("cancelled");
   }
 
   RunQuota& quota() { return quota_; }
@@ -1528,7 +1531,7 @@ Status RunService::Resume(std::string_view org_id, std::string_view run_id) {
   return impl_->Resume(org_id, run_id);
 }
 
-Status RunService::Cancel(std::string_view org_id, std::string_view run_id) {
+Result<std::string> RunService::Cancel(std::string_view org_id, std::string_view run_id) {
   return impl_->Cancel(org_id, run_id);
 }
 

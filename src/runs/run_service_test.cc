@@ -450,7 +450,7 @@ TEST_F(RunServiceTest, UnknownWorkflowVersionOrOrgIsNotFound) {
   EXPECT_EQ(other.error().code, ErrorCode::kNotFound);
   // Nor see or cancel org A's run.
   EXPECT_FALSE(service->Wait("org_b", ok->id, 50ms).has_value());
-  Status cancel = service->Cancel("org_b", ok->id);
+  auto cancel = service->Cancel("org_b", ok->id);
   ASSERT_FALSE(cancel.ok());
   EXPECT_EQ(cancel.error().code, ErrorCode::kNotFound);
   ASSERT_TRUE(service->Wait("org_a", ok->id, 5s).has_value());
@@ -471,7 +471,9 @@ TEST_F(RunServiceTest, CancelQueuedRunningAndFinal) {
   EXPECT_EQ(service->Stats().queued, 1);
 
   // Queued: committed cancelled at once, never started.
-  ASSERT_TRUE(service->Cancel("org_a", second->id).ok());
+  auto queued_cancel = service->Cancel("org_a", second->id);
+  ASSERT_TRUE(queued_cancel.ok());
+  EXPECT_EQ(*queued_cancel, "cancelled");
   auto cancelled = service->Wait("org_a", second->id, 1s);
   ASSERT_TRUE(cancelled.has_value());
   EXPECT_EQ(cancelled->status, "cancelled");
@@ -484,7 +486,9 @@ TEST_F(RunServiceTest, CancelQueuedRunningAndFinal) {
   EXPECT_EQ(service->Stats().queued, 0);
 
   // Running: the flag stops it before the next step.
-  ASSERT_TRUE(service->Cancel("org_a", first->id).ok());
+  auto running_cancel = service->Cancel("org_a", first->id);
+  ASSERT_TRUE(running_cancel.ok());
+  EXPECT_EQ(*running_cancel, "running");
   gate_.Open();
   auto stopped = service->Wait("org_a", first->id, 5s);
   ASSERT_TRUE(stopped.has_value());
@@ -493,7 +497,7 @@ TEST_F(RunServiceTest, CancelQueuedRunningAndFinal) {
   EXPECT_EQ(Stored("org_a", first->id)->status, "cancelled");
 
   // Final.
-  Status again = service->Cancel("org_a", first->id);
+  auto again = service->Cancel("org_a", first->id);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
   EXPECT_EQ(service->Cancel("org_a", second->id).error().code, ErrorCode::kConflict);

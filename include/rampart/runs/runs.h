@@ -183,9 +183,11 @@ class RunService {
   // scheduled, is left alone; while stopping it stays queued for the next start.
   Status Resume(std::string_view org_id, std::string_view run_id);
 
-  // Cancels a queued run at once (committed as cancelled) or asks a running one to stop
-  // between steps. kNotFound for an unknown run of that org; kConflict when already final.
-  Status Cancel(std::string_view org_id, std::string_view run_id);
+  // Cancels a queued (or awaiting_approval) run at once (committed as cancelled) or asks a
+  // running one to stop between steps. Returns the run's status after the call:
+  // "cancelled", or "running" when it was asked to stop. kNotFound for an unknown run of
+  // that org; kConflict when already final.
+  Result<std::string> Cancel(std::string_view org_id, std::string_view run_id);
 
   RunStats Stats() const;
 
