@@ -4,7 +4,6 @@
 #include <pthread.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <ctime>
 #include <mutex>
@@ -37,33 +36,11 @@ class OpenSslRandom final : public Random {
 
 std::atomic<uint64_t> fork_generation{0};
 
-// See IdRandom(): the bytes of the current block not handed out yet.
-struct IdRandomBlock {
-  std::array<uint8_t, 1024> bytes{};
-  size_t pos = 1024;
-  uint64_t generation = 0;
-};
-
 class BlockRandom final : public Random {
  public:
   void Fill(uint8_t* out, size_t size) override {
-    thread_local IdRandomBlock block;
-    const uint64_t generation = ForkGeneration();
-    if (generation != block.generation) {
-      block.generation = generation;
-      block.pos = block.bytes.size();
-    }
-    while (size > 0) {
-      if (block.pos == block.bytes.size()) {
-        SystemRandom().Fill(block.bytes.data(), block.bytes.size());
-        block.pos = 0;
-      }
-      const size_t n = std::min(size, block.bytes.size() - block.pos);
-      std::copy_n(block.bytes.data() + block.pos, n, out);
-      block.pos += n;
-      out += n;
-      size -= n;
-    }
+    thread_local RandomBlock block(1024);
+    block.Fill(SystemRandom(), out, size);
   }
 };
 
@@ -75,6 +52,29 @@ uint64_t ForkGeneration() {
     pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
   });
   return fork_generation.load(std::memory_order_relaxed);
+}
+
+RandomBlock::RandomBlock(size_t size) : bytes_(size), pos_(size) {}
+
+void RandomBlock::Fill(Random& source, uint8_t* out, size_t size) {
+  const uint64_t generation = ForkGeneration();
+  if (generation != generation_) {
+    generation_ = generation;
+    pos_ = bytes_.size();
+  }
+  while (size > 0) {
+    if (pos_ == bytes_.size()) {
+      source.Fill(bytes_.data(), bytes_.size());
+      pos_ = 0;
+    }
+    const size_t n = std::min(size, bytes_.size() - pos_);
+    std::copy_n(bytes_.data() + pos_, n, out);
+    // Used bytes are cleared so a byte can never be handed out twice.
+    std::fill_n(bytes_.data() + pos_, n, uint8_t{0});
+    pos_ += n;
+    out += n;
+    size -= n;
+  }
 }
 
 Random& IdRandom() {

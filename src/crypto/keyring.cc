@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 
-
 #include <algorithm>
 #include <array>
 #include <mutex>
@@ -33,32 +32,13 @@ class Keyring::NonceSource final : public Random {
   explicit NonceSource(Random& source) : source_(source) {}
   void Fill(uint8_t* out, size_t size) override {
     std::lock_guard lock(mutex_);
-    const uint64_t generation = ForkGeneration();
-    if (generation != generation_) {
-      generation_ = generation;
-      pos_ = buffer_.size();
-    }
-    while (size > 0) {
-      if (pos_ == buffer_.size()) {
-        source_.Fill(buffer_.data(), buffer_.size());
-        pos_ = 0;
-      }
-      const size_t n = std::min(size, buffer_.size() - pos_);
-      std::copy_n(buffer_.data() + pos_, n, out);
-      // Used bytes are cleared so a byte can never be handed out twice.
-      std::fill_n(buffer_.data() + pos_, n, uint8_t{0});
-      pos_ += n;
-      out += n;
-      size -= n;
-    }
+    block_.Fill(source_, out, size);
   }
 
  private:
   Random& source_;
   std::mutex mutex_;
-  std::array<uint8_t, 4096> buffer_{};  // guarded by mutex_
-  size_t pos_ = 4096;                   // guarded by mutex_
-  uint64_t generation_ = 0;             // guarded by mutex_
+  RandomBlock block_{4096};  // guarded by mutex_
 };
 
 namespace {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rampart {
 
@@ -43,6 +44,21 @@ Random& IdRandom();
 // How many times this process is a fork()ed child of the one that first asked (0 in the
 // original process): buffers of random bytes compare it to drop what the parent held.
 uint64_t ForkGeneration();
+
+// A block of `size` bytes of a source's output handed out in order, each byte once (a
+// byte handed out is cleared), refilled from the source when used up and dropped in a
+// fork()ed child (ForkGeneration()), so two processes never hand out the same bytes.
+// Serves IdRandom() (one per thread) and the keyring's nonces. Not thread-safe.
+class RandomBlock {
+ public:
+  explicit RandomBlock(size_t size);
+  void Fill(Random& source, uint8_t* out, size_t size);
+
+ private:
+  std::vector<uint8_t> bytes_;
+  size_t pos_;
+  uint64_t generation_ = 0;
+};
 
 // Milliseconds since the Unix epoch: how the store keeps wall-clock times.
 inline int64_t UnixMillis(std::chrono::system_clock::time_point t) {
