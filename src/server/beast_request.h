@@ -22,12 +22,15 @@ void ConfigureParser(RequestParser& parser, const ServerOptions& options);
 // Copies method, target and headers of the parsed head into `req`.
 void CopyHead(const RequestParser& parser, Request& req);
 
-// A parse error while the body of a request to `route` was read: a body cut off past the
-// limit is reported to the route (Route::on_too_large).
-void BodyParseFailed(const Route& route, const Request& req, const boost::beast::error_code& ec);
 
 // The response for a Beast parse error: 431 header too large, 413 body too large,
 // 400 otherwise. Always closes the connection.
 Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view request_id);
+
+// ParseErrorResponse for a parse error while the body of a request to `route` was read;
+// a body cut off past the limit (413) is also reported to the route
+// (Route::on_too_large).
+Response BodyParseErrorResponse(const Route& route, const Request& req,
+                                const boost::beast::error_code& ec);
 
 }  // namespace rampart::server::internal

@@ -246,10 +246,6 @@ void CopyHead(const RequestParser& parser, Request& req) {
   }
 }
 
-void BodyParseFailed(const Route& route, const Request& req, const boost::beast::error_code& ec) {
-  if (ec == http::error::body_limit && route.on_too_large) route.on_too_large(req);
-}
-
 Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view request_id) {
   if (ec == http::error::header_limit) {
     return StatusError(431, ErrorCode::kInvalidArgument, "request header too large", request_id);
@@ -259,6 +255,12 @@ Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view
                          request_id);
   }
   return StatusError(400, ErrorCode::kInvalidArgument, "malformed HTTP request", request_id);
+}
+
+Response BodyParseErrorResponse(const Route& route, const Request& req,
+                                const boost::beast::error_code& ec) {
+  if (ec == http::error::body_limit && route.on_too_large) route.on_too_large(req);
+  return ParseErrorResponse(ec, req.request_id);
 }
 
 namespace {
@@ -359,8 +361,7 @@ ParsedRequest ParseRequestBytes(std::string_view bytes, const Router& router,
   parser.eager(true);
   if (!feed([&] { return parser.is_done(); })) {
     if (ec != http::error::need_more) {
-      BodyParseFailed(*out.decision.route, out.request, ec);
-      out.error = ParseErrorResponse(ec, out.request.request_id);
+      out.error = BodyParseErrorResponse(*out.decision.route, out.request, ec);
     }
     return out;
   }

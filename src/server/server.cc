@@ -271,8 +271,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       buffer_.consume(used);
       if (ec == http::error::need_more) return false;
       if (ec) {
-        internal::BodyParseFailed(*decision_.route, *req_, ec);
-        Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
+        Respond(internal::BodyParseErrorResponse(*decision_.route, *req_, ec), true);
         return true;
       }
       if (used == 0) return false;
@@ -294,8 +293,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void OnBody(const beast::error_code& ec) {
     if (ec) {
       if (IsHttpParseError(ec)) {
-        internal::BodyParseFailed(*decision_.route, *req_, ec);
-        return Respond(internal::ParseErrorResponse(ec, req_->request_id), true);
+        return Respond(internal::BodyParseErrorResponse(*decision_.route, *req_, ec), true);
       }
       return Close();
     }
