@@ -302,8 +302,8 @@ class WebhookReceiver {
   // Inside the run's commit: records the delivery ids linked to `run_id` (kConflict +
   // !*fresh on a replay), touches the hook, prunes old ids now and then.
   Status RecordDelivery(store::Tx& tx, const ResolvedTrigger& target,
-                 const std::vector<std::string>& keys, std::string_view run_id,
-                 store::Millis now, bool* fresh);
+                        const std::vector<std::string>& keys, std::string_view run_id,
+                        store::Millis now, bool* fresh);
 
   ApiDeps deps_;
   ApiOptions options_;
@@ -703,8 +703,9 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
 }
 
 Status WebhookReceiver::RecordDelivery(store::Tx& tx, const ResolvedTrigger& target,
-                                const std::vector<std::string>& keys, std::string_view run_id,
-                                store::Millis now, bool* fresh) {
+                                       const std::vector<std::string>& keys,
+                                       std::string_view run_id, store::Millis now,
+                                       bool* fresh) {
   const bool prune = now - last_prune_.load(std::memory_order_relaxed) > kPruneEveryMs;
   if (prune) last_prune_.store(now, std::memory_order_relaxed);
   *fresh = true;
