@@ -130,6 +130,26 @@ class DispatcherTest : public ::testing::Test {
                                             SystemClock(), options);
   }
 
+  // org_r: the org of the tests that run workflows through the run service.
+  void PutOrgR() {
+    ASSERT_TRUE(store_->Write([](store::Tx& tx) {
+                        return tx.InsertOrg({"org_r", "r", "R", 10, 1});
+                      })
+                    .ok());
+  }
+
+  // A run service environment wired as `serve` wires it for hooks: a run's final write
+  // enqueues its workflow's hook deliveries (after_final is the test's).
+  static runs::RunEnvironment HookEnvironment(const actions::Registry& registry) {
+    runs::RunEnvironment env;
+    env.actions = &registry;
+    env.on_final = [](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
+      auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
+      return n.ok() ? Status::Ok() : Status(n.error());
+    };
+    return env;
+  }
+
   // A finished run of workflow "wf" with one hook to `url`; returns its delivery ids.
   std::vector<std::string> FinishRun(const std::string& run_id, const std::string& url,
                                      const std::string& status = "succeeded") {
@@ -537,10 +557,7 @@ class RunServiceDeliveryTest : public DispatcherTest,
 TEST_P(RunServiceDeliveryTest, AFinishedRunDeliversThroughTheRunService) {
   const bool run_inline = GetParam();
 
-  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
-                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
-                    })
-                  .ok());
+  PutOrgR();
   const std::string yaml = R"(
 rampart: 1
 id: notify
@@ -611,10 +628,7 @@ hooks:
 // a failed run like any other, so its run.failed hooks are enqueued with that status (and
 // the dispatcher woken), not silently skipped.
 TEST_F(DispatcherTest, ARunInterruptedByACrashDeliversRunFailed) {
-  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
-                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
-                    })
-                  .ok());
+  PutOrgR();
   const std::string yaml = R"(
 rampart: 1
 id: notify
@@ -640,12 +654,7 @@ hooks:
   ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(running); }).ok());
 
   actions::Registry registry;
-  runs::RunEnvironment env;
-  env.actions = &registry;
-  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
-    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
-    return n.ok() ? Status::Ok() : Status(n.error());
-  };
+  runs::RunEnvironment env = HookEnvironment(registry);
   std::vector<std::string> woken;
   env.after_final = [&](const store::Run& run, const model::Workflow&) {
     woken.push_back(run.id + " " + run.status);
@@ -670,10 +679,7 @@ hooks:
 // A child run (a `workflow` step) is a run of its own workflow: that workflow's hooks are
 // enqueued with the child's row, in the parent's final write, each with its own event.
 TEST_F(DispatcherTest, AChildRunDeliversItsOwnWorkflowsHooks) {
-  ASSERT_TRUE(store_->Write([](store::Tx& tx) {
-                      return tx.InsertOrg({"org_r", "r", "R", 10, 1});
-                    })
-                  .ok());
+  PutOrgR();
   runs::testing::PutVersion(*store_, "org_r", 1, R"(
 rampart: 1
 id: kid
@@ -695,12 +701,7 @@ hooks:
 )",
                             1);
   actions::Registry registry;
-  runs::RunEnvironment env;
-  env.actions = &registry;
-  env.on_final = [&](store::Tx& tx, const store::Run& run, const model::Workflow& wf) {
-    auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
-    return n.ok() ? Status::Ok() : Status(n.error());
-  };
+  runs::RunEnvironment env = HookEnvironment(registry);
   std::mutex woken_mu;
   std::vector<std::string> woken;
   env.after_final = [&](const store::Run& run, const model::Workflow& wf) {
