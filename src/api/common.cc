@@ -5,6 +5,7 @@
 #include <cmath>
 #include <boost/json/parse.hpp>
 
+#include "rampart/core/ascii.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/tokens.h"
@@ -406,7 +407,15 @@ std::string ClientAddress(const server::Request& request,
     return false;
   };
   if (!trusted(request.remote_ip)) return request.remote_ip;
-  std::string_view chain = request.Header("x-forwarded-for").value_or("");
+  // Repeated X-Forwarded-For lines are one list in order (RFC 9110 5.3): a proxy that adds
+  // its own line after the client's must not leave the client's line to be believed.
+  std::string joined;
+  for (const auto& [name, value] : request.headers) {
+    if (!EqualsIgnoreCase(name, "x-forwarded-for")) continue;
+    if (!joined.empty()) joined += ',';
+    joined += value;
+  }
+  std::string_view chain = joined;
   std::string client = request.remote_ip;
   // Right to left: each hop appended the address it saw; stop at the first hop that is
   // not one of ours.

@@ -86,6 +86,18 @@ TEST(ClientAddressTest, EntriesTheClientWroteItselfAreNotBelieved) {
             "203.0.113.7");
 }
 
+TEST(ClientAddressTest, SeveralHeaderLinesAreOneListInOrder) {
+  // RFC 9110 5.3: repeated field lines are one comma-separated list. The client sent its own
+  // "X-Forwarded-For: 10.0.0.1"; our proxy added a second line with the real address
+  // instead of appending to the first. Reading only the first line believed the client.
+  server::Request request = From("127.0.0.1", "10.0.0.1");
+  request.headers.emplace_back("x-forwarded-for", "203.0.113.7");
+  EXPECT_EQ(ClientAddress(request, {"127.0.0.1/32"}), "203.0.113.7");
+  // Three lines, the last two from a chain of trusted proxies.
+  request.headers.emplace_back("X-Forwarded-For", "10.1.2.3");
+  EXPECT_EQ(ClientAddress(request, {"127.0.0.0/8", "10.1.2.3/32"}), "203.0.113.7");
+}
+
 TEST(ClientAddressTest, ChainsOfTrustedProxiesAreWalkedRightToLeft) {
   EXPECT_EQ(ClientAddress(From("127.0.0.1", "203.0.113.7, 10.1.2.3"),
                           {"127.0.0.0/8", "10.0.0.0/8"}),
