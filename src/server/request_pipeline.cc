@@ -94,6 +94,60 @@ bool SplitTarget(Request& req, std::string_view* raw_path) {
   return true;
 }
 
+// RFC 9112 3.2 / RFC 3986 3.2.2-3.2.3: Host = uri-host [ ":" port ], where uri-host is an
+// IP literal in brackets, an IPv4 address or a reg-name (unreserved, pct-encoded and
+// sub-delims characters), and port is digits. An empty value is valid (a target without
+// an authority). IPvFuture and zone ids are not accepted.
+bool ValidHost(std::string_view value) {
+  auto digits = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!value.empty() && value.front() == '[') {
+    const size_t close = value.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (const char c : value.substr(1, close - 1)) {
+      const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      if (!hex && c != ':' && c != '.') return false;
+    }
+    const std::string_view rest = value.substr(close + 1);
+    return rest.empty() || (rest.front() == ':' && digits(rest.substr(1)));
+  }
+  std::string_view host = value;
+  if (const size_t colon = value.rfind(':'); colon != std::string_view::npos) {
+    if (!digits(value.substr(colon + 1))) return false;
+    host = value.substr(0, colon);
+  }
+  constexpr std::string_view kOther = "-._~!$&'()*+,;=%";
+  return std::all_of(host.begin(), host.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kOther.find(c) != std::string_view::npos;
+  });
+}
+
+// The Host rules of RFC 9112 3.2, and no second line of a field whose two values two
+// parties (a proxy or WAF, then this server) could read differently. "" when the head is
+// acceptable, else the reason.
+std::string_view HeadFieldProblem(const Request& req) {
+  int hosts = 0, authorizations = 0, content_types = 0;
+  std::string_view host;
+  for (const auto& [name, value] : req.headers) {
+    if (EqualsIgnoreCase(name, "host")) {
+      ++hosts;
+      host = value;
+    } else if (EqualsIgnoreCase(name, "authorization")) {
+      ++authorizations;
+    } else if (EqualsIgnoreCase(name, "content-type")) {
+      ++content_types;
+    }
+  }
+  if (hosts > 1) return "more than one Host header";
+  if (hosts == 0 && req.version >= 11) return "missing Host header";
+  if (hosts == 1 && !ValidHost(host)) return "invalid Host header";
+  if (authorizations > 1) return "more than one Authorization header";
+  if (content_types > 1) return "more than one Content-Type header";
+  return {};
+}
+
 }  // namespace
 
 Response StatusError(int status, ErrorCode code, std::string_view message,
@@ -113,6 +167,10 @@ HeadDecision ProcessHead(const Router& router, const ServerOptions& options, Req
   if (!chunked && req.Header("Transfer-Encoding").has_value()) {
     decision.response =
         StatusError(400, ErrorCode::kInvalidArgument, "malformed HTTP request", req.request_id);
+    return decision;
+  }
+  if (std::string_view problem = HeadFieldProblem(req); !problem.empty()) {
+    decision.response = StatusError(400, ErrorCode::kInvalidArgument, problem, req.request_id);
     return decision;
   }
   std::string_view raw_path;
@@ -239,6 +297,7 @@ void ConfigureParser(RequestParser& parser, const ServerOptions& options) {
 void CopyHead(const RequestParser& parser, Request& req) {
   const auto& msg = parser.get();
   req.method = std::string(msg.method_string());
+  req.version = static_cast<int>(msg.version());
   req.raw_target = std::string(msg.target());
   req.headers.clear();
   for (const auto& field : msg) {

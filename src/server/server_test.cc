@@ -496,6 +496,50 @@ TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
   }
 }
 
+// RFC 9112 3.2: "A server MUST respond with a 400 (Bad Request) status code to any
+// HTTP/1.1 request message that lacks a Host header field and to any request message that
+// contains more than one Host header field line or a Host header field with an invalid
+// field value." Authorization and Content-Type are singletons too: with two lines, the
+// server and a proxy or WAF in front of it could each act on a different one.
+TEST_F(ServerTest, MissingDuplicateOrInvalidHostAndDuplicateSingletonsGet400) {
+  StartServer();
+  for (std::string raw : {std::string("GET /healthz HTTP/1.1\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: a@b\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: a:80x\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: [::1\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                      "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n"),
+                          std::string("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                                      "Content-Type: application/json\r\n"
+                                      "Content-Type: application/yaml\r\n\r\n{}")}) {
+    auto client = Client();
+    ASSERT_TRUE(client->SendRaw(raw).ok());
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res.ok()) << raw << ": " << res.error().message;
+    ExpectError(*res, 400, "invalid_argument");
+    ExpectSecurityHeaders(*res);
+    EXPECT_FALSE(res->keep_alive) << raw;
+  }
+  // Valid forms: a name, an IPv4 or IPv6 literal with or without a port, an empty value
+  // (RFC 9112 3.2: a target without authority), and HTTP/1.0 without a Host at all.
+  for (std::string raw : {std::string("GET /healthz HTTP/1.1\r\nHost: rampart.example:8787\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: [::1]:8787\r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.1\r\nHost: \r\n\r\n"),
+                          std::string("GET /healthz HTTP/1.0\r\n\r\n")}) {
+    auto client = Client();
+    ASSERT_TRUE(client->SendRaw(raw).ok());
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res.ok()) << raw << ": " << res.error().message;
+    EXPECT_EQ(res->status, 200) << raw;
+  }
+}
+
 // RFC 9112 6.3: a request whose Transfer-Encoding does not end in chunked has no
 // determinable length: 400 and close. Read as bodiless, its body bytes would be parsed as
 // the next request on the connection (request smuggling behind a proxy that framed it

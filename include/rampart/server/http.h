@@ -26,6 +26,7 @@ std::optional<std::string_view> FindHeader(const HeaderList& headers, std::strin
 
 struct Request {
   std::string method;      // as sent, e.g. "GET" (methods are case-sensitive tokens)
+  int version = 11;        // HTTP version as major * 10 + minor (10 or 11)
   std::string path;        // percent-decoded path, without the query, e.g. "/v1/orgs/a b"
   std::string raw_target;  // the request-target exactly as received
   std::vector<std::pair<std::string, std::string>> query;  // decoded ('+' = space), in order
