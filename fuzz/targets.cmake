@@ -9,3 +9,4 @@ rampart_fuzz(url SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/url_fuzz.cc DEPS rampart_ne
 rampart_fuzz(json SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/json_fuzz.cc DEPS rampart_core)
 rampart_fuzz(webhook_verify SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/webhook_verify_fuzz.cc DEPS rampart_webhooks)
 rampart_fuzz(db_query SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/db_query_fuzz.cc DEPS rampart_actions)
+rampart_fuzz(params SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/params_fuzz.cc DEPS rampart_api rampart_cron)
