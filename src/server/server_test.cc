@@ -221,6 +221,17 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(err.as_object().size(), 3u);
   }
 
+  // `raw` on a new connection is answered 400 invalid_argument, and the connection closes.
+  void ExpectRefusedAndClosed(const std::string& raw) {
+    auto client = Client();
+    ASSERT_TRUE(client->SendRaw(raw).ok());
+    auto res = client->ReadResponse();
+    ASSERT_TRUE(res.ok()) << raw << ": " << res.error().message;
+    ExpectError(*res, 400, "invalid_argument");
+    ExpectSecurityHeaders(*res);
+    EXPECT_FALSE(res->keep_alive) << raw;
+  }
+
   static void ExpectSecurityHeaders(const HttpResponse& res) {
     EXPECT_EQ(res.Header("X-Content-Type-Options"), "nosniff");
     EXPECT_EQ(res.Header("X-Frame-Options"), "DENY");
@@ -486,13 +497,7 @@ TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
                           std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n"),
                           std::string("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
                                       "Content-Length: 2\r\n\r\nab")}) {
-    auto client = Client();
-    ASSERT_TRUE(client->SendRaw(raw).ok());
-    auto res = client->ReadResponse();
-    ASSERT_TRUE(res.ok()) << raw << ": " << res.error().message;
-    ExpectError(*res, 400, "invalid_argument");
-    ExpectSecurityHeaders(*res);
-    EXPECT_FALSE(res->keep_alive) << raw;
+    ExpectRefusedAndClosed(raw);
   }
 }
 
@@ -517,13 +522,7 @@ TEST_F(ServerTest, MissingDuplicateOrInvalidHostAndDuplicateSingletonsGet400) {
                           std::string("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
                                       "Content-Type: application/json\r\n"
                                       "Content-Type: application/yaml\r\n\r\n{}")}) {
-    auto client = Client();
-    ASSERT_TRUE(client->SendRaw(raw).ok());
-    auto res = client->ReadResponse();
-    ASSERT_TRUE(res.ok()) << raw << ": " << res.error().message;
-    ExpectError(*res, 400, "invalid_argument");
-    ExpectSecurityHeaders(*res);
-    EXPECT_FALSE(res->keep_alive) << raw;
+    ExpectRefusedAndClosed(raw);
   }
   // Valid forms: a name, an IPv4 or IPv6 literal with or without a port, an empty value
   // (RFC 9112 3.2: a target without authority), and HTTP/1.0 without a Host at all.
