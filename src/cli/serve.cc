@@ -142,6 +142,10 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A write past RLIMIT_FSIZE would kill the process (SIGXFSZ's default action) with runs
+  // in flight; ignored, the write fails with EFBIG, which SQLite reports like a full disk:
+  // that request gets a 500, and the server keeps serving.
+  signal(SIGXFSZ, SIG_IGN);
 
   auto store = OpenStore(data_dir);
   if (!store.ok()) return Fail(err, store.error());
