@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end failure modes of the store as an operator meets them: a file size limit
-# reached while runs are accepted (RLIMIT_FSIZE, the disk-full path without a mount).
-# Talks only to 127.0.0.1 on ephemeral ports.
+# reached while runs are accepted (RLIMIT_FSIZE, the disk-full path without a mount) and a
+# second `rampart serve` on a data directory that one already serves. Talks only to
+# 127.0.0.1 on ephemeral ports.
 set -uo pipefail
 BIN="$1"
 SRC="$2"
@@ -80,10 +81,37 @@ check "integrity_check" ok "$(python3 -c 'import sqlite3, sys
 c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 print(c.execute("PRAGMA integrity_check").fetchone()[0])' "$DATA/rampart.db")"
 
+# A second `rampart serve` on the same data directory: two writers with their own memory
+# would run the same queued runs and fail each other's running ones as interrupted.
+"$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$TMP/second.out" 2>&1 &
+UP_PID=$!
+for _ in $(seq 1 100); do
+  kill -0 "$UP_PID" 2>/dev/null || break
+  grep -q "listening on" "$TMP/second.out" && break
+  sleep 0.1
+done
+wait_second=$(kill -0 "$UP_PID" 2>/dev/null && echo running || { wait "$UP_PID"; echo "exit $?"; })
+check "a second serve on the same data directory is refused" "exit 2" "$wait_second"
+[[ "$wait_second" == running ]] && kill -9 "$UP_PID"
+UP_PID=""
+grep -q "data directory $DATA is in use by another rampart serve" "$TMP/second.out"
+check "the refusal says why" 0 $?
+grep -q "setup-token\|listening" "$TMP/second.out"
+check "the refused serve started nothing" 1 $?
+check "the first server still serves" 200 "$(api GET "/v1/orgs/$ORG/runs?limit=1")"
+"$BIN" audit verify --data "$DATA" >"$TMP/verify.out" 2>&1
+check "audit verify while serve runs" 0 $?
+kill -TERM "$PID"
+wait "$PID"
+check "SIGTERM exits 0" 0 $?
+PID=""
+"$BIN" audit verify --data "$DATA" >"$TMP/verify.out" 2>&1
+check "audit verify after the faults" 0 $?
+# The lock ends with the process: the next start takes it.
+start
+check "serve starts once the first one stopped" 1 "$([[ -n "$PORT" ]] && echo 1 || echo 0)"
 kill -TERM "$PID"
 wait "$PID"
 PID=""
-"$BIN" audit verify --data "$DATA" >"$TMP/verify.out" 2>&1
-check "audit verify after the file size limit" 0 $?
 
 summary store_faults_end_to_end
