@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end failure modes of the store as an operator meets them: a file size limit
-# reached while runs are accepted (RLIMIT_FSIZE, the disk-full path without a mount) and a
-# second `rampart serve` on a data directory that one already serves. Talks only to
-# 127.0.0.1 on ephemeral ports.
+# reached while runs are accepted (RLIMIT_FSIZE, the disk-full path without a mount), a
+# second `rampart serve` on a data directory that one already serves, and a lost
+# <data>/master.key. Talks only to 127.0.0.1 on ephemeral ports.
 set -uo pipefail
 BIN="$1"
 SRC="$2"
@@ -38,6 +38,8 @@ code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/work
   -H "Authorization: Bearer $KEY" -H 'Content-Type: application/yaml' --data-binary @"$SRC/examples/hello.yaml")
 check "create workflow" 201 "$code"
 check "publish workflow" 200 "$(api POST "/v1/orgs/$ORG/workflows/hello/publish" '{"version":1}')"
+check "create a connector" 201 \
+  "$(api POST "/v1/orgs/$ORG/connectors" '{"id":"api","type":"bearer","secrets":{"token":"s3cret-token"}}')"
 INPUT=$(cat "$SRC/examples/hello.input.json")
 
 # Runs until a write fails (EFBIG at the limit): that answer is a generic 5xx in the
@@ -107,9 +109,21 @@ check "SIGTERM exits 0" 0 $?
 PID=""
 "$BIN" audit verify --data "$DATA" >"$TMP/verify.out" 2>&1
 check "audit verify after the faults" 0 $?
+# <data>/master.key lost while the store holds data keys wrapped by it: refused, and no
+# new key left in its place (a restored backup then goes back as it was).
+mv "$DATA/master.key" "$TMP/master.key.backup"
+"$BIN" serve --data "$DATA" --listen 127.0.0.1:0 >"$TMP/nokey.out" 2>&1
+check "serve without the master key of the stored data keys exits 2" 2 $?
+grep -q "master key file $DATA/master.key is missing but the store holds data keys wrapped by another master key: restore it from its backup" "$TMP/nokey.out"
+check "the refusal says the master key file is missing" 0 $?
+check "no master key generated in its place" 0 "$([[ -e "$DATA/master.key" ]] && echo 1 || echo 0)"
+grep -q "first start" "$TMP/nokey.out"
+check "no first-start message" 1 $?
+mv "$TMP/master.key.backup" "$DATA/master.key"
 # The lock ends with the process: the next start takes it.
 start
-check "serve starts once the first one stopped" 1 "$([[ -n "$PORT" ]] && echo 1 || echo 0)"
+check "serve starts once the first one stopped, with the key restored" 1 "$([[ -n "$PORT" ]] && echo 1 || echo 0)"
+check "the connector is still readable" 200 "$(api GET "/v1/orgs/$ORG/connectors/api")"
 kill -TERM "$PID"
 wait "$PID"
 PID=""

@@ -228,7 +228,23 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   api::StoreKeyStore key_store(**store);
   crypto::Keyring keyring(std::move(master->material), std::move(previous_keys).value(),
                           key_store, SystemRandom());
-  if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) return Fail(err, s.error());
+  if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) {
+    if (!master->generated) return Fail(err, s.error());
+    // <data>/master.key was missing, yet the store holds data keys (wrapped by the lost
+    // key, which a new one cannot open): the new key goes, so that restoring the backup
+    // needs no overwrite and the next start does not take the useless key for the real one.
+    ::unlink(master->path.c_str());
+    if (s.error().code != ErrorCode::kInternal ||
+        s.error().message.rfind("cannot decrypt", 0) != 0) {
+      return Fail(err, s.error());
+    }
+    return Fail(err, MakeError(ErrorCode::kInvalidArgument,
+                               "the master key file " + master->path +
+                                   " is missing but the store holds data keys wrapped by "
+                                   "another master key: restore it from its backup (or set "
+                                   "master_key_file, RAMPART_MASTER_KEY or "
+                                   "--master-key-stdin)"));
+  }
   if (!keyring.previous_master_key_ids().empty()) {
     std::string ids;
     for (const std::string& id : keyring.previous_master_key_ids()) {
