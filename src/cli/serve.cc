@@ -4,11 +4,13 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <boost/json/object.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "rampart/actions/action.h"
 #include "api/common.h"
@@ -74,13 +77,52 @@ Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) 
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir) {
+Status EnsureDataDir(const std::string& data_dir) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return MakeError(ErrorCode::kInternal, "cannot create the data directory");
   ::chmod(data_dir.c_str(), 0700);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir) {
+  if (Status s = EnsureDataDir(data_dir); !s.ok()) return s.error();
   return store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
 }
+
+// The data directory held by one `rampart serve` for its lifetime: an exclusive flock on
+// the directory itself (no lock file to leave behind; the kernel drops it when the process
+// ends, kill -9 included). Two servers on one store would each run the queued runs and
+// fail the other's running ones as interrupted at start. The other commands (audit verify,
+// keys) do not take it: each of their writes is one SQLite transaction, safe beside a
+// server.
+class DataDirLock {
+ public:
+  static Result<DataDirLock> Take(const std::string& data_dir) {
+    const int fd = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return MakeError(ErrorCode::kInternal, "cannot open the data directory");
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error == EWOULDBLOCK) {
+        return MakeError(ErrorCode::kConflict,
+                         "the data directory " + data_dir +
+                             " is in use by another rampart serve; stop it first");
+      }
+      return MakeError(ErrorCode::kInternal, "cannot lock the data directory");
+    }
+    return DataDirLock(fd);
+  }
+  DataDirLock(DataDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  DataDirLock& operator=(DataDirLock&&) = delete;
+  ~DataDirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 int Fail(std::FILE* err, const Error& error) {
   std::fprintf(err, "rampart: %s: %s\n", std::string(error.code_name()).c_str(),
@@ -142,7 +184,14 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A write past RLIMIT_FSIZE would kill the process (SIGXFSZ's default action) with runs
+  // in flight; ignored, the write fails with EFBIG, which SQLite reports like a full disk:
+  // that request gets a 500, and the server keeps serving.
+  signal(SIGXFSZ, SIG_IGN);
 
+  if (Status s = EnsureDataDir(data_dir); !s.ok()) return Fail(err, s.error());
+  auto data_dir_lock = DataDirLock::Take(data_dir);
+  if (!data_dir_lock.ok()) return Fail(err, data_dir_lock.error());
   auto store = OpenStore(data_dir);
   if (!store.ok()) return Fail(err, store.error());
 
@@ -179,7 +228,23 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   api::StoreKeyStore key_store(**store);
   crypto::Keyring keyring(std::move(master->material), std::move(previous_keys).value(),
                           key_store, SystemRandom());
-  if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) return Fail(err, s.error());
+  if (Status s = api::CheckMasterKey(**store, keyring); !s.ok()) {
+    if (!master->generated) return Fail(err, s.error());
+    // <data>/master.key was missing, yet the store holds data keys (wrapped by the lost
+    // key, which a new one cannot open): the new key goes, so that restoring the backup
+    // needs no overwrite and the next start does not take the useless key for the real one.
+    ::unlink(master->path.c_str());
+    if (s.error().code != ErrorCode::kInternal ||
+        s.error().message.rfind("cannot decrypt", 0) != 0) {
+      return Fail(err, s.error());
+    }
+    return Fail(err, MakeError(ErrorCode::kInvalidArgument,
+                               "the master key file " + master->path +
+                                   " is missing but the store holds data keys wrapped by "
+                                   "another master key: restore it from its backup (or set "
+                                   "master_key_file, RAMPART_MASTER_KEY or "
+                                   "--master-key-stdin)"));
+  }
   if (!keyring.previous_master_key_ids().empty()) {
     std::string ids;
     for (const std::string& id : keyring.previous_master_key_ids()) {
