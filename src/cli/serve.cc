@@ -234,10 +234,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     // key, which a new one cannot open): the new key goes, so that restoring the backup
     // needs no overwrite and the next start does not take the useless key for the real one.
     ::unlink(master->path.c_str());
-    if (s.error().code != ErrorCode::kInternal ||
-        s.error().message.rfind("cannot decrypt", 0) != 0) {
-      return Fail(err, s.error());
-    }
+    if (!crypto::IsCannotDecrypt(s.error())) return Fail(err, s.error());
     return Fail(err, MakeError(ErrorCode::kInvalidArgument,
                                "the master key file " + master->path +
                                    " is missing but the store holds data keys wrapped by "

@@ -46,9 +46,9 @@ namespace {
 constexpr std::string_view kKekInfo = "rampart kek v1";
 constexpr std::string_view kKekSalt = "rampart";
 
-Error CannotDecrypt() {
-  return MakeError(ErrorCode::kInternal, "cannot decrypt: wrong master key or corrupted data");
-}
+constexpr std::string_view kCannotDecrypt = "cannot decrypt: wrong master key or corrupted data";
+
+Error CannotDecrypt() { return MakeError(ErrorCode::kInternal, std::string(kCannotDecrypt)); }
 
 constexpr size_t kKekIdBytes = 8;  // 16 hex characters
 
@@ -62,8 +62,7 @@ bool WellFormedKekId(std::string_view id) {
 Error MasterKeyNotConfigured(std::string_view id) {
   if (!WellFormedKekId(id)) return CannotDecrypt();
   return MakeError(ErrorCode::kInternal,
-                   "cannot decrypt: wrong master key or corrupted data (a data key is wrapped by "
-                   "master key " +
+                   std::string(kCannotDecrypt) + " (a data key is wrapped by master key " +
                        std::string(id) +
                        ", which is not configured; add it to previous_master_key_files)");
 }
@@ -353,6 +352,10 @@ Result<uint32_t> Keyring::CurrentVersion(std::string_view org_id) {
   auto newest = Newest(org_id);
   if (!newest.ok()) return newest.error();
   return newest->first;
+}
+
+bool IsCannotDecrypt(const Error& error) {
+  return error.code == ErrorCode::kInternal && error.message.starts_with(kCannotDecrypt);
 }
 
 Status Keyring::CheckOrg(std::string_view org_id) {

@@ -75,6 +75,10 @@ class KeyStore {
   virtual Status InsertDataKey(const WrappedDataKey& key) = 0;
 };
 
+// Whether `error` is the keyring's refusal to open a data key: the master key (or one of
+// the previous ones) is not the one that wrapped it, or the data is corrupted.
+bool IsCannotDecrypt(const Error& error);
+
 class Keyring {
  public:
   // `master_key_material` must not be empty (callers require >= 32 characters). `keys`,
