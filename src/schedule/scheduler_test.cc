@@ -199,6 +199,48 @@ TEST_F(SchedulerTest, UnpublishedAndDraftVersionsDoNotFire) {
   EXPECT_TRUE(Runs("tick").empty());
 }
 
+// A deleted workflow leaves no schedule state behind: one created again under the same
+// id starts from when it is seen, like any new schedule, instead of firing at once a
+// "catch-up" run for a tick from before it existed (with or without a restart between).
+TEST_F(SchedulerTest, RecreatedWorkflowStartsFromNow) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(10, 5));
+  EXPECT_EQ(Tick(), 1);
+  auto remove = [&] {
+    ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
+                  auto deleted = tx.DeleteWorkflow("org_a", "tick");
+                  if (!deleted.ok()) return deleted.error();
+                  return Status::Ok();
+                }).ok());
+  };
+  remove();
+  clock_.Set(At(10, 6));
+  EXPECT_EQ(Tick(), 0);
+
+  // Created and published again hours later, in the same process.
+  clock_.Set(At(12, 32));
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(12, 35));
+  EXPECT_EQ(Tick(), 1);
+
+  // And again across a restart.
+  remove();
+  clock_.Set(At(14, 1));
+  Restart();
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(14, 5));
+  EXPECT_EQ(Tick(), 1);
+
+  auto runs = Runs("tick");
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(bj::parse(runs[0].trigger).at("scheduled_for").as_string(), "2026-12-06T14:05:00.000Z");
+  EXPECT_EQ(bj::parse(runs[1].trigger).at("scheduled_for").as_string(), "2026-12-06T12:35:00.000Z");
+}
+
 TEST_F(SchedulerTest, ThreadFiresAndStops) {
   runs::testing::PutOrg(*store_, "org_a");
   runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
