@@ -521,6 +521,14 @@ check "master key file with mode 0644 refused" 2 $?
 printf 'listen: 127.0.0.1:0\nlisen: typo\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
 check "unknown config key refused" 2 $?
+# A bad `listen` is named as the config's key, not as the --listen flag nobody gave.
+for bad in 127.0.0.1:99999 127.0.0.1; do
+  printf 'listen: "%s"\n' "$bad" >"$TMP/config.yaml"
+  "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
+  check "config listen $bad refused" 2 $?
+  grep -q -e "config: listen" "$TMP/out" && ! grep -q -e "--listen" "$TMP/out"
+  check "config listen $bad refusal names the key" 0 $?
+done
 printf 'listen: 127.0.0.1:0\nio_threads: 0\n' >"$TMP/config.yaml"
 "$BIN" serve --config "$TMP/config.yaml" --data "$TMP/data2" >"$TMP/out" 2>&1
 check "io_threads out of range refused" 2 $?

@@ -2139,6 +2139,13 @@ Result<Response> Api::Impl::Publish(Call& call) {
   }
   store::Workflow updated = std::move(workflow).value();
   std::string before = updated.visibility;
+  if (updated.live_version != version) {
+    // The schedule of the new live version starts now: a tick from before it was live is
+    // not one "missed while the server was down", so the scheduler must not catch it up.
+    if (Status s = call.tx->PutScheduleLastFired(call.org_id(), id, call.time_ms); !s.ok()) {
+      return s.error();
+    }
+  }
   updated.live_version = version;
   updated.visibility = std::string(model::VisibilityName(loaded.workflow->visibility));
   updated.name = loaded.workflow->name;

@@ -185,7 +185,12 @@ Result<Config> LoadConfig(const std::string& path) {
   Config config;
   if (path.empty()) return config;
   auto text = engine::ReadFileBounded(path, kMaxConfigBytes);
-  if (!text.ok()) return MakeError(ErrorCode::kInvalidArgument, "cannot read the config file");
+  if (!text.ok()) {
+    // Why (no such file, a directory, over the size limit): the path is the caller's own
+    // argument, and nothing of the file's content is in the message.
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "cannot read the config file " + text.error().message);
+  }
   if (HoldsNoNode(*text)) return config;  // every default
   auto doc = model::YamlToJson(*text);
   if (!doc.ok()) return MakeError(ErrorCode::kInvalidArgument, "config: " + doc.error().message);

@@ -281,6 +281,45 @@ TEST_F(ConfigTest, AFileOfCommentsOnlyIsAllDefaults) {
   EXPECT_NE(Refusal("# comment\nbogus: 1\n"), "");
 }
 
+// A config that cannot be used is one clear error: which file problem (missing, a
+// directory, over the size limit), or which YAML problem (several documents, an alias
+// bomb, a non-mapping, an unknown key, a wrong type, an out-of-range value).
+TEST_F(ConfigTest, EveryUnusableConfigIsAClearError) {
+  auto read_error = [](const std::string& path) {
+    auto c = LoadConfig(path);
+    return c.ok() ? std::string() : c.error().message;
+  };
+  const std::string missing = dir_ + "/missing.yaml";
+  EXPECT_NE(read_error(missing).find("cannot read the config file"), std::string::npos);
+  EXPECT_NE(read_error(missing).find("no such file"), std::string::npos) << read_error(missing);
+  EXPECT_NE(read_error(dir_).find("is a directory"), std::string::npos) << read_error(dir_);
+  const std::string huge = std::string(300 * 1024, '#') + "\n";
+  EXPECT_NE(Refusal(huge).find("larger than 262144 bytes"), std::string::npos) << Refusal(huge);
+
+  EXPECT_EQ(Refusal("listen: 127.0.0.1:1\n---\ndata: x\n"),
+            "config: expected exactly one YAML document");
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    const char prev = static_cast<char>(c - 1);
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) bomb += std::string(i ? ", *" : "*") + prev;
+    bomb += "]\n";
+  }
+  EXPECT_NE(Refusal(bomb).find("anchors/aliases"), std::string::npos) << Refusal(bomb);
+  EXPECT_EQ(Refusal("lisen: 127.0.0.1:1\n"), "config: unknown key /lisen");
+  EXPECT_EQ(Refusal("jwt: {issuer: i, audience: a, jwks_file: f, algs: [RS256]}\n"),
+            "config: unknown key jwt/algs");
+  EXPECT_EQ(Refusal("listen: [1]\n"), "config: listen must be a string");
+  EXPECT_EQ(Refusal("max_concurrent_runs: \"10\"\n"), "config: max_concurrent_runs must be 1..100");
+  EXPECT_EQ(Refusal("max_concurrent_runs: 101\n"), "config: max_concurrent_runs must be 1..100");
+  EXPECT_EQ(Refusal("trusted_proxies: 10.0.0.0/8\n"), "config: trusted_proxies must be a list");
+  EXPECT_NE(Refusal("egress: {allow_ports: [0]}\n"), "");
+  EXPECT_NE(Refusal("tls: {cert: a.crt}\n"), "");
+  auto c = Load("max_concurrent_runs: 100\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_concurrent_runs, 100);
+}
+
 // `redaction`: what a secret value found in a step output does (spec/security.md 1,
 // "Policy `redact` (default) ... policy `block`"), for `serve` and `run` alike.
 TEST_F(ConfigTest, RedactionPolicyDefaultsToRedactAndTakesBlock) {

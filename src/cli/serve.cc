@@ -57,10 +57,12 @@ namespace {
 
 constexpr size_t kMaxConfigBytes = 256 * 1024;
 
-Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
+// `what` names where the address came from: "--listen" or "config: listen".
+Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen,
+                                                     const std::string& what) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon + 1 >= listen.size()) {
-    return MakeError(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT");
+    return MakeError(ErrorCode::kInvalidArgument, what + " must be HOST:PORT");
   }
   std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -69,11 +71,11 @@ Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) 
   int port = 0;
   for (char c : listen.substr(colon + 1)) {
     if (c < '0' || c > '9' || port > 65535) {
-      return MakeError(ErrorCode::kInvalidArgument, "--listen port must be 0..65535");
+      return MakeError(ErrorCode::kInvalidArgument, what + " port must be 0..65535");
     }
     port = port * 10 + (c - '0');
   }
-  if (port > 65535) return MakeError(ErrorCode::kInvalidArgument, "--listen port must be 0..65535");
+  if (port > 65535) return MakeError(ErrorCode::kInvalidArgument, what + " port must be 0..65535");
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
@@ -139,7 +141,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   std::string listen = !options.listen.empty() ? options.listen
                        : !config->listen.empty() ? config->listen
                                                  : "127.0.0.1:8787";
-  auto address = SplitListen(listen);
+  auto address = SplitListen(listen, !options.listen.empty() ? "--listen" : "config: listen");
   if (!address.ok()) return Fail(err, address.error());
 
   auth::AuthConfig auth_config;

@@ -1,7 +1,9 @@
 #include "rampart/schedule/cron.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <ctime>
 #include <string>
 
 #include "rampart/core/error.h"
@@ -119,6 +121,11 @@ TEST(CronNextAfter, Table) {
       {"0 12 29 2 *", At(2024, 2, 29, 11, 59, 59), "2024-02-29 12:00"},
       {"59 23 31 12 *", At(2026, 12, 31, 23, 59), "2027-12-31 23:59"},
       {"5/20 * * * *", At(2026, 1, 1, 0, 26), "2026-01-01 00:45"},
+      {"1-30/7 * * * *", At(2026, 1, 1, 10, 23), "2026-01-01 10:29"},  // 1,8,15,22,29
+      {"1-30/7 * * * *", At(2026, 1, 1, 10, 29), "2026-01-01 11:01"},
+      {"0 9 * Jan-MAR mOn", At(2026, 3, 31), "2027-01-04 09:00"},  // names, any case
+      {"0 0 1 * 1", At(2026, 6, 2), "2026-06-08 00:00"},  // the 1st OR a Monday
+      {"0 0 1 * 1", At(2026, 6, 29, 1), "2026-07-01 00:00"},
   };
   for (const NextCase& c : cases) {
     const CronSpec spec = MustParse(c.cron);
@@ -135,6 +142,28 @@ TEST(CronLatestAtOrBefore, Table) {
             "2027-01-01 00:00");
   EXPECT_EQ(Show(MustParse("0 0 29 2 *").LatestAtOrBefore(At(2027, 1, 1))), "2024-02-29 00:00");
   EXPECT_EQ(Show(MustParse("0 0 31 2 *").LatestAtOrBefore(At(2027, 1, 1))), "none");
+}
+
+// UTC whatever the process's TZ: a server started with TZ=America/New_York (DST in
+// force on the date below) or a +14:00 zone fires at the same instants.
+TEST(CronNextAfter, IgnoresTheProcessTimeZone) {
+  const char* before = std::getenv("TZ");
+  const std::string saved = before ? before : "";
+  for (const char* tz : {"America/New_York", "Pacific/Kiritimati", "Asia/Kolkata"}) {
+    ::setenv("TZ", tz, 1);
+    ::tzset();
+    EXPECT_EQ(Show(MustParse("30 8 * * 1-5").NextAfter(At(2026, 7, 4, 9))), "2026-07-06 08:30")
+        << tz;
+    EXPECT_EQ(Show(MustParse("0 0 1 * *").LatestAtOrBefore(At(2026, 7, 1, 0, 0, 30))),
+              "2026-07-01 00:00")
+        << tz;
+  }
+  if (before) {
+    ::setenv("TZ", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TZ");
+  }
+  ::tzset();
 }
 
 TEST(CronMatches, Minutes) {

@@ -163,11 +163,19 @@ class Scheduler::Impl {
     // a second time.
     const store::Millis due_ms = UnixMillis(*due);
     bool fire = false;
+    std::optional<store::Millis> claimed_from;
     Status claimed = store_.Write([&](store::Tx& tx) -> Status {
       fire = false;
+      claimed_from.reset();
       auto last = tx.GetScheduleLastFired(wf.org_id, wf.id);
       if (!last.ok()) return last.error();
-      if (last->has_value() && due_ms <= **last) return Status::Ok();
+      if (!last->has_value()) {
+        // The state went with a deleted workflow (this one was created again since):
+        // a new schedule, which starts from now like one seen for the first time.
+        claimed_from = now_ms;
+        return tx.PutScheduleLastFired(wf.org_id, wf.id, now_ms);
+      }
+      if (due_ms <= **last) return Status::Ok();
       fire = true;
       return tx.PutScheduleLastFired(wf.org_id, wf.id, due_ms);
     });
@@ -176,7 +184,7 @@ class Scheduler::Impl {
       last_fired_.erase(key);  // re-read from the store next pass
       return false;
     }
-    known->second = due_ms;
+    known->second = claimed_from.value_or(due_ms);
     if (!fire) return false;
 
     runs::Submission submission;

@@ -199,6 +199,101 @@ TEST_F(SchedulerTest, UnpublishedAndDraftVersionsDoNotFire) {
   EXPECT_TRUE(Runs("tick").empty());
 }
 
+// A deleted workflow leaves no schedule state behind: one created again under the same
+// id starts from when it is seen, like any new schedule, instead of firing at once a
+// "catch-up" run for a tick from before it existed (with or without a restart between).
+TEST_F(SchedulerTest, RecreatedWorkflowStartsFromNow) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(10, 5));
+  EXPECT_EQ(Tick(), 1);
+  auto remove = [&] {
+    ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
+                  auto deleted = tx.DeleteWorkflow("org_a", "tick");
+                  if (!deleted.ok()) return deleted.error();
+                  return Status::Ok();
+                }).ok());
+  };
+  remove();
+  clock_.Set(At(10, 6));
+  EXPECT_EQ(Tick(), 0);
+
+  // Created and published again hours later, in the same process.
+  clock_.Set(At(12, 32));
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(12, 35));
+  EXPECT_EQ(Tick(), 1);
+
+  // And again across a restart.
+  remove();
+  clock_.Set(At(14, 1));
+  Restart();
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(14, 5));
+  EXPECT_EQ(Tick(), 1);
+
+  auto runs = Runs("tick");
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(bj::parse(runs[0].trigger).at("scheduled_for").as_string(), "2026-12-06T14:05:00.000Z");
+  EXPECT_EQ(bj::parse(runs[1].trigger).at("scheduled_for").as_string(), "2026-12-06T12:35:00.000Z");
+}
+
+// Two schedulers sharing the store (two processes on one data dir, or two passes that
+// overlap) fire a tick once: the claim re-reads last_fired_at in its own write.
+TEST_F(SchedulerTest, ConcurrentPassesFireATickOnce) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);
+  SchedulerOptions so;
+  so.clock = &clock_;
+  Scheduler other(*store_, *service_, so);
+  ASSERT_TRUE(other.Tick().ok());
+  for (int minute : {5, 10, 15}) {
+    clock_.Set(At(10, minute));
+    std::atomic<int> fired{0};
+    auto passes = [&](Scheduler& scheduler) {
+      for (int i = 0; i < 20; ++i) {
+        auto n = scheduler.Tick();
+        if (n.ok()) fired += *n;
+      }
+    };
+    std::thread a([&] { passes(*scheduler_); });
+    std::thread b([&] { passes(other); });
+    a.join();
+    b.join();
+    EXPECT_EQ(fired.load(), 1) << "10:" << minute;
+  }
+  EXPECT_EQ(Runs("tick").size(), 3u);
+}
+
+// A schedule fires with the input {}; when the inputs schema requires fields, the run
+// service refuses it: no run, one submit error per tick (not per pass), and the tick
+// stays claimed (no retry loop).
+TEST_F(SchedulerTest, InputTheSchemaRefusesCostsOneSubmitErrorPerTick) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, R"(
+rampart: 1
+id: needs
+inputs: { type: object, properties: { x: { type: string } }, required: [x] }
+triggers:
+  - { type: schedule, cron: "*/5 * * * *" }
+steps:
+  - { id: a, type: set, values: { v: 1 } }
+)", 1);
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(10, 5));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Tick(), 0);
+  EXPECT_EQ(scheduler_->Stats().submit_errors, 1);
+  clock_.Set(At(10, 10));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Tick(), 0);
+  EXPECT_EQ(scheduler_->Stats().submit_errors, 2);
+  EXPECT_EQ(scheduler_->Stats().fired, 0);
+  EXPECT_TRUE(Runs("needs").empty());
+}
+
 TEST_F(SchedulerTest, ThreadFiresAndStops) {
   runs::testing::PutOrg(*store_, "org_a");
   runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);

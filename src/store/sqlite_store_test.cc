@@ -959,6 +959,15 @@ TEST_F(SqliteStoreTest, LiveWorkflowsAndScheduleState) {
   }
   EXPECT_EQ(**last_fired("org_a"), 9);
   EXPECT_FALSE(last_fired("org_b")->has_value());  // org isolation
+
+  // Deleting the workflow deletes its schedule state (a workflow created again under the
+  // id is a new schedule).
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                auto deleted = tx.DeleteWorkflow("org_a", "w2");
+                if (!deleted.ok()) return deleted.error();
+                return Status::Ok();
+              }).ok());
+  EXPECT_FALSE(last_fired("org_a")->has_value());
 }
 
 TEST_F(SqliteStoreTest, UniqueViolationsAreConflictsWithGenericMessages) {

@@ -583,10 +583,15 @@ Result<Page<Workflow>> SqliteTx::ListWorkflows(std::string_view org_id,
 
 Result<bool> SqliteTx::DeleteWorkflow(std::string_view org_id, std::string_view id) {
   // Versions go with it (ON DELETE CASCADE); runs have no foreign key: they are history.
+  // Its schedule state goes too: a workflow created again under the id is a new schedule,
+  // not one that missed every tick since the delete.
   Stmt s(conn_, "DELETE FROM workflows WHERE org_id = ? AND id = ?");
   Status status = s.Text(org_id).Text(id).Run();
   if (!status.ok()) return status.error();
-  return s.Changes() > 0;
+  const bool deleted = s.Changes() > 0;
+  Stmt state(conn_, "DELETE FROM schedule_state WHERE org_id = ? AND workflow_id = ?");
+  if (Status st = state.Text(org_id).Text(id).Run(); !st.ok()) return st.error();
+  return deleted;
 }
 
 // Both counts walk the primary key (org_id, id) / (org_id, workflow_id, version): a

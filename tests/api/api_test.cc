@@ -2296,6 +2296,58 @@ TEST_F(ApiTest, WorkflowRecreatedUnderTheSameIdRunsItsNewDefinition) {
   }
 }
 
+// Publishing another version restarts the workflow's schedule at the publish: the new live
+// version fires at its own next tick, never at once for a tick from before it was live
+// (which the scheduler would take for one missed while the server was down). The
+// scheduler's state is checked in the store: last_fired_at is the publish time.
+TEST_F(ApiTest, PublishingAnotherVersionRestartsTheSchedule) {
+  const HttpHeaders key = Bearer(c().owner_rw_key);
+  const std::string w = A() + "/workflows/sched-pub";
+  auto last_fired = [&]() -> std::optional<store::Millis> {
+    std::optional<store::Millis> out;
+    EXPECT_TRUE(s().store().Read([&](store::Tx& tx) -> Status {
+                  auto last = tx.GetScheduleLastFired(c().org_a, "sched-pub");
+                  if (!last.ok()) return last.error();
+                  out = *last;
+                  return Status::Ok();
+                }).ok());
+    return out;
+  };
+  auto fired_long_ago = [&] {  // as if the scheduler had fired the old version at t = 1000
+    ASSERT_TRUE(s().store().Write([&](store::Tx& tx) {
+                  return tx.PutScheduleLastFired(c().org_a, "sched-pub", 1000);
+                }).ok());
+  };
+  auto publish = [&](int version) -> store::Millis {
+    HttpResponse r = s().Do("POST", w + "/publish", key,
+                            R"({"version": )" + std::to_string(version) + "}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return s().now_ms();
+  };
+  HttpResponse r = s().Do("POST", A() + "/workflows", key,
+                          WorkflowYaml("sched-pub", "org", "one",
+                                       "triggers:\n  - { type: schedule, cron: \"0 0 * * *\" }\n"),
+                          "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  store::Millis at = publish(1);
+  EXPECT_EQ(last_fired(), std::optional<store::Millis>(at));
+
+  fired_long_ago();
+  r = s().Do("PUT", w, key,
+             WorkflowYaml("sched-pub", "org", "two",
+                          "triggers:\n  - { type: schedule, cron: \"*/5 * * * *\" }\n"),
+             "application/yaml");
+  ASSERT_EQ(r.status, 200) << r.body;
+  at = publish(2);
+  EXPECT_EQ(last_fired(), std::optional<store::Millis>(at));
+
+  // Publishing the live version again changes nothing.
+  fired_long_ago();
+  publish(2);
+  EXPECT_EQ(last_fired(), std::optional<store::Millis>(1000));
+  ASSERT_EQ(s().Do("DELETE", w, key).status, 200);
+}
+
 // Starting a run of a private workflow: its creator and owners may, another developer gets
 // the 404 of a workflow that does not exist, whatever the body asks for.
 TEST_F(ApiTest, RunStartOfAPrivateWorkflowIsForItsCreatorAndOwners) {

@@ -6,7 +6,8 @@
 // State. schedule_state keeps, per workflow, the tick it last fired for
 // (last_fired_at), so a restart never re-fires a tick and never bursts:
 //  - a workflow seen for the first time starts at "now" (ticks before it was seen are
-//    not run);
+//    not run); so does one deleted (which deletes its state) and created again, and a
+//    newly published version (publishing sets last_fired_at to the publish time);
 //  - when one or more ticks were missed since last_fired_at (the server was down, or
 //    busy), ONE run fires for the most recent missed tick, then scheduling continues
 //    normally;
