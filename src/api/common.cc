@@ -16,8 +16,7 @@ namespace rampart::api {
 
 boost::json::value TimeValue(store::Millis ms) {
   if (ms == 0) return nullptr;
-  return boost::json::string(FormatRfc3339(std::chrono::system_clock::time_point(
-      std::chrono::milliseconds(ms))));
+  return boost::json::string(FormatRfc3339Millis(ms));
 }
 
 boost::json::value TimeValue(const std::optional<store::Millis>& ms) {

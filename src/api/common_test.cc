@@ -68,6 +68,25 @@ TEST(ParseRfc3339Test, AnythingElseIsRefused) {
   }
 }
 
+// expires_at accepts any RFC 3339 time up to 9999-12-31: the listing shows it back as
+// it was set. Through a nanosecond system_clock, times past 2262 overflowed (UB) and a key
+// valid for centuries could be listed as expired in the 1700s.
+TEST(ApiKeyJsonTest, FarFutureExpiriesAreShownAsSet) {
+  for (const char* text : {"2830-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z",
+                           "2262-04-11T23:47:16.855Z", "2262-04-12T00:00:00Z"}) {
+    auto ms = ParseRfc3339Millis(text);
+    ASSERT_TRUE(ms.has_value()) << text;
+    store::ApiKey key;
+    key.created_at = 1;
+    key.expires_at = *ms;
+    auto json = ApiKeyJson(key);
+    std::string want = text;
+    if (want.find('.') == std::string::npos) want.insert(want.size() - 1, ".000");
+    EXPECT_EQ(json.at("expires_at").as_string(), want);
+    EXPECT_EQ(ParseRfc3339Millis(json.at("expires_at").as_string()), ms);
+  }
+}
+
 TEST(ClientAddressTest, WithoutTrustedProxiesTheHeaderIsIgnored) {
   EXPECT_EQ(ClientAddress(From("127.0.0.1", "203.0.113.7"), {}), "127.0.0.1");
 }

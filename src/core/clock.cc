@@ -100,7 +100,11 @@ uint64_t Random::NextU64() {
 
 std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
-  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  return FormatRfc3339Millis(duration_cast<milliseconds>(t.time_since_epoch()).count());
+}
+
+std::string FormatRfc3339Millis(int64_t ms) {
+  using namespace std::chrono;
   const long long secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   const int millis = static_cast<int>(ms - secs * 1000);
   const long long days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;

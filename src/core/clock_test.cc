@@ -45,6 +45,19 @@ TEST(ClockTest, FormatRfc3339AgreesWithGmtime) {
   }
 }
 
+// Stored times are milliseconds; formatted from them directly, the whole range of RFC 3339
+// years is reachable (a nanosecond system_clock ends in 2262), and each agrees with the
+// time_point form where both exist.
+TEST(ClockTest, FormatRfc3339MillisCoversEveryFourDigitYear) {
+  using namespace std::chrono;
+  EXPECT_EQ(FormatRfc3339Millis(253402300799999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339Millis(27139017600000), "2830-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(-1), "1969-12-31T23:59:59.999Z");
+  for (long long ms : {0LL, 1767225600123LL, 9200000000000LL, -2208988800000LL}) {
+    EXPECT_EQ(FormatRfc3339Millis(ms), FormatRfc3339(system_clock::time_point{milliseconds(ms)}));
+  }
+}
+
 TEST(ClockTest, SystemRandomDiffers) {
   uint64_t a = SystemRandom().NextU64();
   uint64_t b = SystemRandom().NextU64();

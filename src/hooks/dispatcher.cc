@@ -17,9 +17,6 @@ namespace bj = boost::json;
 constexpr size_t kMaxErrorLength = 300;
 
 
-std::chrono::system_clock::time_point FromMillis(store::Millis ms) {
-  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-}
 
 }  // namespace
 
@@ -49,7 +46,7 @@ std::string BuildPayload(const store::Run& run, std::string_view event, store::M
     data["error"] = bj::object{{"code", run.error_code}};
   }
   bj::object body{
-      {"type", event}, {"timestamp", FormatRfc3339(FromMillis(now))}, {"data", std::move(data)}};
+      {"type", event}, {"timestamp", FormatRfc3339Millis(now)}, {"data", std::move(data)}};
   return json::Serialize(body);
 }
 

@@ -134,7 +134,7 @@ Result<ApprovalOutcome> RecordApprovalDecision(store::Tx& tx, std::string_view o
   entry["user"] = approver.user_id;
   entry["decision"] = decision.approve ? "approve" : "reject";
   entry["comment"] = decision.comment;
-  entry["at"] = FormatRfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(now)));
+  entry["at"] = FormatRfc3339Millis(now);
   list.get_array().push_back(std::move(entry));
   if (decision.approve) ++approvals;
 

@@ -69,7 +69,7 @@ SteadyTime DeadlineAfter(std::chrono::milliseconds timeout) {
 
 bj::value RfcOrNull(store::Millis ms) {
   if (ms <= 0) return nullptr;
-  return bj::value(FormatRfc3339(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms))));
+  return bj::value(FormatRfc3339Millis(ms));
 }
 
 bj::value ParseOr(std::string_view text, bj::value fallback) {

@@ -67,5 +67,8 @@ inline int64_t UnixMillis(std::chrono::system_clock::time_point t) {
 
 // RFC 3339 UTC with millisecond precision, e.g. "2026-11-24T18:41:41.123Z".
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
+// The same for milliseconds since the epoch (how the store keeps times): every year up to
+// 9999, where a system_clock time_point (nanoseconds in 64 bits) ends in 2262.
+std::string FormatRfc3339Millis(int64_t ms);
 
 }  // namespace rampart
