@@ -371,7 +371,22 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   runs::RunService run_service(**store, env, run_options);
   if (Status s = run_service.Start(); !s.ok()) return Fail(err, s.error());
   // Schedule triggers of live workflows (at most one catch-up run after downtime).
-  schedule::Scheduler scheduler(**store, run_service);
+  // A tick whose run is refused is lost (at most once): its org's owners see why in the
+  // diagnostics log (workflow, tick, code; the message names no input values: the input
+  // of a scheduled run is `{}`).
+  schedule::SchedulerOptions scheduler_options;
+  scheduler_options.on_submit_error = [&log](const schedule::SubmitFailure& f) {
+    log.Write(boost::json::object{
+        {"level", "warn"},
+        {"msg", "scheduled run of " + f.workflow_id + " not started: " + f.error.message},
+        {"org", f.org_id},
+        {"event", "schedule.failed"},
+        {"code", std::string(f.error.code_name())},
+        {"fields", boost::json::object{{"workflow", f.workflow_id},
+                                       {"version", f.version},
+                                       {"scheduled_for", FormatRfc3339(f.scheduled_for)}}}});
+  };
+  schedule::Scheduler scheduler(**store, run_service, std::move(scheduler_options));
   scheduler.Start();
   hook_dispatcher.Start();  // resumes deliveries left pending by a previous process
   // Retention of finished runs (runs_retention_days; 0 = forever): an hourly sweep

@@ -363,7 +363,8 @@ class Loader {
         if (!cron || !cron->is_string()) {
           Fail(json::PointerAppend(path, "cron"), "a schedule trigger needs a cron string");
         } else if (auto parsed = schedule::CronSpec::Parse(cron->get_string()); !parsed.ok()) {
-          // The scheduler's own parser: a definition is valid exactly when it can fire.
+          // The scheduler's own parser: valid here exactly when the scheduler can read it (an
+          // expression that never matches, such as `0 0 31 2 *`, is valid, as in Vixie cron).
           Fail(json::PointerAppend(path, "cron"), parsed.error().message);
         }
       } else {

@@ -211,6 +211,10 @@ class Scheduler::Impl {
     auto submitted = runs_.Submit(std::move(submission));
     if (!submitted.ok()) {
       ++submit_errors_;  // the tick stays claimed: lost, never run twice
+      if (options_.on_submit_error) {
+        options_.on_submit_error(
+            SubmitFailure{wf.org_id, wf.id, wf.live_version, *due, submitted.error()});
+      }
       return false;
     }
     ++fired_;

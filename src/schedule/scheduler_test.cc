@@ -72,6 +72,7 @@ class SchedulerTest : public ::testing::Test {
     SchedulerOptions so;
     so.clock = &clock_;
     so.interval = milliseconds(20);
+    so.on_submit_error = [this](const SubmitFailure& f) { failures_.push_back(f); };
     scheduler_ = std::make_unique<Scheduler>(*store_, *service_, so);
   }
 
@@ -117,6 +118,7 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<runs::RunService> service_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::vector<SubmitFailure> failures_;
 };
 
 TEST_F(SchedulerTest, FiresOnTicksOnly) {
@@ -292,6 +294,15 @@ steps:
   EXPECT_EQ(scheduler_->Stats().submit_errors, 2);
   EXPECT_EQ(scheduler_->Stats().fired, 0);
   EXPECT_TRUE(Runs("needs").empty());
+  // Each lost tick is reported (serve logs it to the org's diagnostics): which workflow,
+  // which tick, and the refusal's code.
+  ASSERT_EQ(failures_.size(), 2u);
+  EXPECT_EQ(failures_[0].org_id, "org_a");
+  EXPECT_EQ(failures_[0].workflow_id, "needs");
+  EXPECT_EQ(failures_[0].version, 1);
+  EXPECT_EQ(failures_[0].scheduled_for, At(10, 5));
+  EXPECT_EQ(failures_[1].scheduled_for, At(10, 10));
+  EXPECT_EQ(failures_[0].error.code, ErrorCode::kInvalidInput);
 }
 
 TEST_F(SchedulerTest, ThreadFiresAndStops) {

@@ -24,7 +24,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "rampart/core/clock.h"
 #include "rampart/core/result.h"
@@ -33,10 +35,22 @@
 
 namespace rampart::schedule {
 
+// A tick claimed but not started: its run was refused (an inputs schema that `{}` does not
+// satisfy, a full queue, a quota). The tick is lost (at most once), so it is reported.
+struct SubmitFailure {
+  std::string org_id;
+  std::string workflow_id;
+  int version = 0;
+  std::chrono::system_clock::time_point scheduled_for;
+  Error error;
+};
+
 struct SchedulerOptions {
   Clock* clock = &SystemClock();             // only Now() is used (wall time, UTC)
   std::chrono::milliseconds interval{1000};  // between passes (real time)
   int max_workflows = 100000;                // live workflows scanned per pass
+  // Called on the scheduler's thread for each SubmitFailure (optional).
+  std::function<void(const SubmitFailure&)> on_submit_error;
 };
 
 struct SchedulerStats {
