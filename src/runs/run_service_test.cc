@@ -188,6 +188,55 @@ class Calls {
 using SubmitCalls = Calls<Result<store::Run>>;
 using WaitCalls = Calls<std::optional<store::Run>>;
 
+// Fails writes on demand (Write and WriteAsync alike, with kInternal, nothing applied):
+// the next `fail_next` writes, or every write while `fail_all` is set. Reads go through.
+class FailingStore final : public store::Store {
+ public:
+  explicit FailingStore(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    if (Failing()) return MakeError(ErrorCode::kInternal, "injected write failure");
+    return inner_.Write(fn);
+  }
+  void WriteAsync(std::function<Status(store::Tx&)> fn, std::function<void(Status)> done) override {
+    if (Failing()) return done(MakeError(ErrorCode::kInternal, "injected write failure"));
+    inner_.WriteAsync(std::move(fn), std::move(done));
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+  std::atomic<int> fail_next{0};
+  std::atomic<bool> fail_all{false};
+  std::atomic<int> failed{0};  // writes refused so far
+
+ private:
+  bool Failing() {
+    int left = fail_next.load();
+    while (left > 0 && !fail_next.compare_exchange_weak(left, left - 1)) {
+    }
+    const bool fail = left > 0 || fail_all.load();
+    if (fail) ++failed;
+    return fail;
+  }
+  store::Store& inner_;
+};
+
+// Keeps the lines written to the service's log.
+class RecordingLog final : public actions::LogSink {
+ public:
+  void Write(const bj::object& line) override {
+    std::lock_guard lock(mu_);
+    lines_.push_back(bj::serialize(line));
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;  // GUARDED_BY(mu_)
+};
+
 // Holds every WriteAsync job until the test releases it (then hands it to the real
 // store): shows what a caller sees while a commit is in flight. Write() is not held.
 class DeferringStore final : public store::Store {
@@ -1513,6 +1562,135 @@ TEST_F(RunServiceTest, ChainedAsyncSubmitAndWaitCompleteExactlyOnce) {
   EXPECT_EQ(wait_calls.load(), kTotal);
   EXPECT_EQ(correct.load(), kTotal);
   EXPECT_EQ(service->Stats().succeeded, kTotal);
+}
+
+// A worker run's final commit that fails a few times (a transient store error) is retried
+// until it lands: the waiter hears the outcome once it is stored, never before, and the
+// run executed once.
+TEST_F(RunServiceTest, AWorkerRunsFailedFinalCommitIsRetriedUntilItLands) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  FailingStore failing(*store_);
+  RecordingLog log;
+  RunEnvironment env;
+  env.actions = &registry_;
+  env.log = &log;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  ASSERT_TRUE(service.Start().ok());
+  auto run = service.Submit(Sub("org_a", "gated", 1, bj::parse(R"({"secret_input": "p4yl0ad"})")));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  std::optional<store::Run> stored_when_answered;
+  Calls<std::optional<store::Run>> waited;
+  service.WaitAsync("org_a", run->id, 30s, [&](std::optional<store::Run> r) {
+    stored_when_answered = Stored("org_a", run->id);
+    waited.Callback()(std::move(r));
+  });
+  failing.fail_next = 3;
+  gate_.Open();
+  ASSERT_TRUE(waited.WaitFor(1));
+  ASSERT_TRUE(waited.at(0).has_value());
+  EXPECT_EQ(waited.at(0)->status, "succeeded");
+  ASSERT_TRUE(stored_when_answered.has_value());
+  EXPECT_EQ(stored_when_answered->status, "succeeded");
+  EXPECT_EQ(failing.failed.load(), 3);
+  EXPECT_EQ(gate_.arrived, 1);  // executed once
+  auto stored = Stored("org_a", run->id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(stored->record, waited.at(0)->record);
+  // The operator hears of it, without the run's data.
+  std::string all;
+  for (const std::string& line : log.lines()) all += line + "\n";
+  EXPECT_NE(all.find("run.commit_failed"), std::string::npos) << all;
+  EXPECT_NE(all.find(run->id), std::string::npos) << all;
+  EXPECT_EQ(all.find("p4yl0ad"), std::string::npos) << all;
+  service.Stop(1s);
+}
+
+// While the store refuses every write, a finished worker run is not published as final
+// (the store still says running): its org's slot is free, its waiter keeps waiting, and
+// once writes work again the outcome is stored and the waiter answered.
+TEST_F(RunServiceTest, AWorkerRunsFinalCommitWaitsOutAStoreThatRefusesWrites) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  ASSERT_TRUE(service.Start().ok());
+  auto run = service.Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  WaitCalls waited;
+  service.WaitAsync("org_a", run->id, 60s, waited.Callback());
+  failing.fail_all = true;
+  gate_.Open();
+  // The engine is done: the slot is released while the commit is retried.
+  for (int i = 0; i < 500 && service.Stats().running != 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(service.Stats().running, 0);
+  for (int i = 0; i < 1000 && failing.failed.load() < 3; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(waited.count(), 0u);
+  auto during = Stored("org_a", run->id);
+  ASSERT_TRUE(during.has_value());
+  EXPECT_EQ(during->status, "running");
+  failing.fail_all = false;
+  ASSERT_TRUE(waited.WaitFor(1, 30s));
+  ASSERT_TRUE(waited.at(0).has_value());
+  EXPECT_EQ(waited.at(0)->status, "succeeded");
+  auto after = Stored("org_a", run->id);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->status, "succeeded");
+  EXPECT_EQ(gate_.arrived, 1);
+  service.Stop(1s);
+}
+
+// Stop() while a final commit is being retried: Stop returns promptly, the waiter hears
+// nullopt, the run stays `running` in the store and the next start fails it as
+// interrupted (never run twice).
+TEST_F(RunServiceTest, StopEndsAFinalCommitRetryAndRecoveryInterruptsTheRun) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  std::string run_id;
+  {
+    RunService service(failing, env, options);
+    ASSERT_TRUE(service.Start().ok());
+    auto run = service.Submit(Sub("org_a", "gated", 1));
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    run_id = run->id;
+    ASSERT_TRUE(gate_.WaitArrived(1));
+    WaitCalls waited;
+    service.WaitAsync("org_a", run_id, 60s, waited.Callback());
+    failing.fail_all = true;
+    gate_.Open();
+    for (int i = 0; i < 1000 && failing.failed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+    const auto before = std::chrono::steady_clock::now();
+    service.Stop(0ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 3s);
+    ASSERT_EQ(waited.count(), 1u);
+    EXPECT_FALSE(waited.at(0).has_value());
+  }
+  failing.fail_all = false;
+  auto left = Stored("org_a", run_id);
+  ASSERT_TRUE(left.has_value());
+  EXPECT_EQ(left->status, "running");
+  auto next = NewService();
+  ASSERT_TRUE(next->Start().ok());
+  auto recovered = Stored("org_a", run_id);
+  ASSERT_TRUE(recovered.has_value());
+  EXPECT_EQ(recovered->status, "failed");
+  EXPECT_EQ(recovered->error_code, "interrupted");
+  EXPECT_EQ(gate_.arrived, 1);
+  next->Stop(1s);
 }
 
 TEST(WorkflowCacheTest, LoadsOnceEvictsAndReportsMissing) {
