@@ -898,24 +898,39 @@ class RunService::Impl {
     // The transition to running is conditional on the stored status still being
     // `queued`: a run cancelled (or otherwise settled) behind our back is never executed.
     std::optional<store::Run> settled_elsewhere;
-    Status started = store_.Write([&](store::Tx& tx) -> Status {
-      auto current = tx.GetRun(run.org_id, run.id);
-      if (!current.ok()) return current.error();
-      if (!*current) return MakeError(ErrorCode::kNotFound, "run disappeared from the store");
-      if ((*current)->status != "queued") {
-        settled_elsewhere = std::move(**current);
-        return Status::Ok();
-      }
-      return tx.UpdateRun(run);
+    bool vanished = false;  // not an error to retry: no write can bring the row back
+    Status started = CommitWithRetry(run, "start", [&] {
+      return store_.Write([&](store::Tx& tx) -> Status {
+        settled_elsewhere.reset();
+        vanished = false;
+        auto current = tx.GetRun(run.org_id, run.id);
+        if (!current.ok()) return current.error();
+        if (!*current) {
+          vanished = true;
+          return Status::Ok();
+        }
+        if ((*current)->status != "queued") {
+          settled_elsewhere = std::move(**current);
+          return Status::Ok();
+        }
+        return tx.UpdateRun(run);
+      });
     });
     if (!started.ok()) {
-      // Nothing ran; the store still says queued (the next start runs it). Report the
-      // failure to waiters without claiming a final state in the store.
+      // Stop() ended the retries: nothing ran and the store still says queued (the next
+      // start runs it). Its waiters hear nullopt, as for the queued runs Stop() leaves.
+      AbandonUncommitted(e);
+      return false;
+    }
+    if (vanished) {
+      // Deleted behind our back: nothing to run; its waiters hear the failure.
       store::Run failed = run;
       failed.status = "failed";
       failed.error_code = std::string(ErrorCodeName(ErrorCode::kInternal));
       failed.finished_at = NowMs();
-      failed.record = MinimalRecord(failed, "failed", MakeError(ErrorCode::kInternal, "the run could not be started"), failed.finished_at);
+      failed.record = MinimalRecord(
+          failed, "failed", MakeError(ErrorCode::kInternal, "the run could not be started"),
+          failed.finished_at);
       Finish(e, std::move(failed));
       return false;
     }

@@ -1693,6 +1693,77 @@ TEST_F(RunServiceTest, StopEndsAFinalCommitRetryAndRecoveryInterruptsTheRun) {
   next->Stop(1s);
 }
 
+// A queued run whose commit as `running` fails is retried, not reported failed: before,
+// its waiters heard "failed" (never stored) while the store kept it queued, so the next
+// start ran the run they had been told had failed.
+TEST_F(RunServiceTest, AQueuedRunsFailedStartCommitIsRetriedAndTheRunExecutesOnce) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  store::Run queued;
+  queued.org_id = "org_a";
+  queued.id = "run_queuedbeforestart";
+  queued.workflow_id = "double";
+  queued.version = 1;
+  queued.status = "queued";
+  queued.input = R"({"n": 21})";
+  queued.trigger = R"({"type": "api"})";
+  queued.created_at = 1;
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(queued); }).ok());
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  failing.fail_next = 2;
+  ASSERT_TRUE(service.Start().ok());
+  auto done = service.Wait("org_a", queued.id, 30s);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, "succeeded");
+  EXPECT_EQ(done->attempts, 1);
+  auto stored = Stored("org_a", queued.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(failing.failed.load(), 2);
+  service.Stop(1s);
+}
+
+// Stop() while a run's start commit is being retried: it never executed, stays queued in
+// the store for the next start, and its waiter hears nullopt (not a failure).
+TEST_F(RunServiceTest, StopEndsAStartCommitRetryAndLeavesTheRunQueued) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  store::Run queued;
+  queued.org_id = "org_a";
+  queued.id = "run_queuedstopped";
+  queued.workflow_id = "gated";
+  queued.version = 1;
+  queued.status = "queued";
+  queued.input = "{}";
+  queued.trigger = R"({"type": "api"})";
+  queued.created_at = 1;
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(queued); }).ok());
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  failing.fail_all = true;
+  ASSERT_TRUE(service.Start().ok());
+  WaitCalls waited;
+  service.WaitAsync("org_a", queued.id, 60s, waited.Callback());
+  for (int i = 0; i < 1000 && failing.failed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(waited.count(), 0u);
+  service.Stop(0ms);
+  ASSERT_EQ(waited.count(), 1u);
+  EXPECT_FALSE(waited.at(0).has_value());
+  EXPECT_EQ(gate_.arrived, 0);
+  auto stored = Stored("org_a", queued.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "queued");
+}
+
 TEST(WorkflowCacheTest, LoadsOnceEvictsAndReportsMissing) {
   testing::FakeStore store;
   testing::PutOrg(store, "org_a");
