@@ -18,6 +18,7 @@ namespace {
 
 namespace bj = boost::json;
 using namespace std::chrono_literals;
+using testing::FailingStore;
 using testing::FuncAction;
 
 constexpr const char* kDouble = R"(
@@ -187,38 +188,6 @@ class Calls {
 };
 using SubmitCalls = Calls<Result<store::Run>>;
 using WaitCalls = Calls<std::optional<store::Run>>;
-
-// Fails writes on demand (Write and WriteAsync alike, with kInternal, nothing applied):
-// the next `fail_next` writes, or every write while `fail_all` is set. Reads go through.
-class FailingStore final : public store::Store {
- public:
-  explicit FailingStore(store::Store& inner) : inner_(inner) {}
-  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
-  Status Write(const std::function<Status(store::Tx&)>& fn) override {
-    if (Failing()) return MakeError(ErrorCode::kInternal, "injected write failure");
-    return inner_.Write(fn);
-  }
-  void WriteAsync(std::function<Status(store::Tx&)> fn, std::function<void(Status)> done) override {
-    if (Failing()) return done(MakeError(ErrorCode::kInternal, "injected write failure"));
-    inner_.WriteAsync(std::move(fn), std::move(done));
-  }
-  Status Ping() override { return inner_.Ping(); }
-
-  std::atomic<int> fail_next{0};
-  std::atomic<bool> fail_all{false};
-  std::atomic<int> failed{0};  // writes refused so far
-
- private:
-  bool Failing() {
-    int left = fail_next.load();
-    while (left > 0 && !fail_next.compare_exchange_weak(left, left - 1)) {
-    }
-    const bool fail = left > 0 || fail_all.load();
-    if (fail) ++failed;
-    return fail;
-  }
-  store::Store& inner_;
-};
 
 // Keeps the lines written to the service's log.
 class RecordingLog final : public actions::LogSink {
