@@ -1733,6 +1733,35 @@ TEST_F(RunServiceTest, StopEndsAStartCommitRetryAndLeavesTheRunQueued) {
   EXPECT_EQ(stored->status, "queued");
 }
 
+// A cancel whose commit fails answers the error and leaves the queued run as it was: still
+// queued in the store and in its org's queue, so it runs once its turn comes.
+TEST_F(RunServiceTest, ACancelWhoseCommitFailsLeavesTheQueuedRunToRun) {
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  WaitCalls on_running;
+  WaitCalls on_queued;
+  HeldRuns held = StartHeldRuns(service, on_running, on_queued);
+  ASSERT_FALSE(held.queued.id.empty());
+  failing.fail_all = true;
+  auto cancelled = service.Cancel("org_a", held.queued.id);
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().code, ErrorCode::kInternal);
+  failing.fail_all = false;
+  auto stored = Stored("org_a", held.queued.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "queued");
+  gate_.Open();
+  ASSERT_TRUE(on_queued.WaitFor(1));
+  ASSERT_TRUE(on_queued.at(0).has_value());
+  EXPECT_EQ(on_queued.at(0)->status, "succeeded");
+  EXPECT_EQ(gate_.arrived, 2);
+  service.Stop(1s);
+}
+
 TEST(WorkflowCacheTest, LoadsOnceEvictsAndReportsMissing) {
   testing::FakeStore store;
   testing::PutOrg(store, "org_a");
