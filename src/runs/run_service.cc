@@ -1317,7 +1317,8 @@ class RunService::Impl {
     if (written.ok()) return written;
     const ErrorCode first = written.error().code;
     LogCommit(run, what, "run.commit_failed", "error", first, 1);
-    std::chrono::milliseconds delay = std::max(options_.commit_retry_initial, std::chrono::milliseconds(1));
+    std::chrono::milliseconds delay =
+        std::max(options_.commit_retry_initial, std::chrono::milliseconds(1));
     int tries = 1;
     bool stopping = false;
     while (!written.ok() && !stopping) {
