@@ -144,6 +144,8 @@ void HookDispatcher::Loop() {
 }
 
 Result<int> HookDispatcher::RunOnce() {
+  // Before the due list is read: a record written now takes its delivery off that list.
+  RetryRecords();
   std::vector<store::HookDelivery> due;
   const store::Millis now = NowMs();
   Status read = store_.Read([&](store::Tx& tx) -> Status {
@@ -159,6 +161,8 @@ Result<int> HookDispatcher::RunOnce() {
       std::lock_guard lock(mu_);
       if (stopping_) break;
     }
+    // Sent already; its record waits to be written: not sent again meanwhile.
+    if (unrecorded_.count(d.id)) continue;
     if (Status s = Attempt(d); s.ok()) ++attempted;
   }
   return attempted;
@@ -218,29 +222,64 @@ Status HookDispatcher::Attempt(const store::HookDelivery& delivery) {
   } else {
     updated.status = "failed";
   }
-  store::HookAttempt attempt;
+  Unrecorded u;
+  u.delivery = delivery;
+  u.updated = std::move(updated);
+  u.disable_endpoint = disable_endpoint;
+  store::HookAttempt& attempt = u.attempt;
   attempt.org_id = delivery.org_id;
   attempt.delivery_id = delivery.id;
-  attempt.attempt = updated.attempts;
+  attempt.attempt = u.updated.attempts;
   attempt.time = started;
   attempt.status_code = outcome.status_code;
   attempt.latency_ms = outcome.latency_ms;
   attempt.error = outcome.error;
+  Status recorded = Record(u);
+  if (!recorded.ok()) {
+    // The request went out: sending it again at every pass while the store refuses
+    // writes would hammer the endpoint. The record is kept and written later.
+    u.backoff = std::max(options_.poll_interval, std::chrono::milliseconds(1));
+    u.retry_at = NowMs() + u.backoff.count();
+    unrecorded_[delivery.id] = std::move(u);
+  }
+  return recorded;
+}
+
+Status HookDispatcher::Record(const Unrecorded& u) {
+  const store::HookDelivery& delivery = u.delivery;
   return store_.Write([&](store::Tx& tx) -> Status {
     // A redelivery or another change raced with this attempt: keep the newest state.
     auto current = tx.GetHookDelivery(delivery.org_id, delivery.id);
     if (!current.ok()) return current.error();
     if (!*current || (*current)->attempts != delivery.attempts) return Status::Ok();
-    if (Status s = tx.InsertHookAttempt(attempt); !s.ok()) return s;
-    if (disable_endpoint) {
+    if (Status s = tx.InsertHookAttempt(u.attempt); !s.ok()) return s;
+    if (u.disable_endpoint) {
       if (Status s = tx.SetHookEndpointDisabled(delivery.org_id, delivery.workflow_id, delivery.url,
-                                                true, now);
+                                                true, u.updated.updated_at);
           !s.ok()) {
         return s;
       }
     }
-    return tx.UpdateHookDelivery(updated);
+    return tx.UpdateHookDelivery(u.updated);
   });
+}
+
+void HookDispatcher::RetryRecords() {
+  const store::Millis now = NowMs();
+  for (auto it = unrecorded_.begin(); it != unrecorded_.end();) {
+    Unrecorded& u = it->second;
+    if (u.retry_at > now) {
+      ++it;
+      continue;
+    }
+    if (Record(u).ok()) {
+      it = unrecorded_.erase(it);
+      continue;
+    }
+    u.backoff = std::min(u.backoff * 2, std::max(options_.record_retry_max, u.backoff));
+    u.retry_at = now + u.backoff.count();
+    ++it;
+  }
 }
 
 AttemptOutcome HookDispatcher::Send(const store::HookDelivery& delivery, std::string_view key,

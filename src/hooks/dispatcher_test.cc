@@ -124,10 +124,11 @@ class DispatcherTest : public ::testing::Test {
     store_ = std::move(opened).value();
   }
 
-  std::unique_ptr<HookDispatcher> Dispatcher(DispatcherOptions options = {}) {
+  std::unique_ptr<HookDispatcher> Dispatcher(DispatcherOptions options = {},
+                                             store::Store* store = nullptr) {
     options.timeout = std::chrono::seconds(5);
-    return std::make_unique<HookDispatcher>(*store_, client_, policy_, &TestCredentials,
-                                            SystemClock(), options);
+    return std::make_unique<HookDispatcher>(store ? *store : *store_, client_, policy_,
+                                            &TestCredentials, SystemClock(), options);
   }
 
   // org_r: the org of the tests that run workflows through the run service.
@@ -313,6 +314,38 @@ TEST_F(DispatcherTest, FailsAfterTheLastAttemptAndWaitsForTheSchedule) {
   store::HookDelivery pending = Delivery(later[0]);
   EXPECT_EQ(pending.status, "pending");
   EXPECT_GT(pending.next_attempt_at, ToMs() + 3'000'000);
+}
+
+// A sent delivery whose attempt cannot be recorded (the store refuses writes) is not sent
+// again at every pass: its record is kept and written once the store takes writes again,
+// without a second request.
+TEST_F(DispatcherTest, AnAttemptThatCannotBeRecordedIsNotSentAgainAndIsRecordedLater) {
+  auto ids = FinishRun("run_unrecorded", receiver_.Url());
+  runs::testing::FailingStore failing(*store_);
+  DispatcherOptions options;
+  options.poll_interval = std::chrono::milliseconds(20);
+  auto dispatcher = Dispatcher(options, &failing);
+  failing.fail_all = true;
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  EXPECT_EQ(receiver_.received().size(), 1u);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(dispatcher->RunOnce().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(receiver_.received().size(), 1u);
+  EXPECT_EQ(Delivery(ids[0]).status, "pending");
+  EXPECT_GE(failing.failed.load(), 2);  // the record was tried again, with a backoff
+  failing.fail_all = false;
+  for (int i = 0; i < 100 && Delivery(ids[0]).status == "pending"; ++i) {
+    ASSERT_TRUE(dispatcher->RunOnce().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  store::HookDelivery d = Delivery(ids[0]);
+  EXPECT_EQ(d.status, "delivered");
+  EXPECT_EQ(d.attempts, 1);
+  ASSERT_EQ(Attempts(ids[0]).size(), 1u);
+  EXPECT_EQ(Attempts(ids[0])[0].status_code, 200);
+  EXPECT_EQ(receiver_.received().size(), 1u);
 }
 
 TEST_F(DispatcherTest, GoneDisablesTheEndpoint) {

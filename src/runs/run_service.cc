@@ -4,6 +4,9 @@
 // (queued, running, final) is committed before memory shows it, so a crash at any point
 // leaves runs that Start() can classify: still `queued` -> never started, safe to run;
 // `running` -> maybe half done, failed as `interrupted` rather than run twice.
+// A worker's commit that fails (a full disk, an I/O error) is retried with a capped
+// backoff until it lands (CommitWithRetry): the run stays in memory meanwhile, its
+// waiters wait, and only Stop() gives up, leaving the store as recovery expects it.
 //
 // Memory holds only runs that are queued or running in this process (`runs_`); a run
 // leaves memory as soon as its final state is committed, and later readers go to the
@@ -654,6 +657,7 @@ class RunService::Impl {
       stopping_ = true;
       work_cv_.notify_all();
       wake_cv_.notify_all();
+      retry_cv_.notify_all();
       idle_cv_.wait_for(lock, drain, [&] { return running_ == 0; });
       if (running_ > 0) {
         for (auto& [id, e] : runs_) {
@@ -894,24 +898,39 @@ class RunService::Impl {
     // The transition to running is conditional on the stored status still being
     // `queued`: a run cancelled (or otherwise settled) behind our back is never executed.
     std::optional<store::Run> settled_elsewhere;
-    Status started = store_.Write([&](store::Tx& tx) -> Status {
-      auto current = tx.GetRun(run.org_id, run.id);
-      if (!current.ok()) return current.error();
-      if (!*current) return MakeError(ErrorCode::kNotFound, "run disappeared from the store");
-      if ((*current)->status != "queued") {
-        settled_elsewhere = std::move(**current);
-        return Status::Ok();
-      }
-      return tx.UpdateRun(run);
+    bool vanished = false;  // not an error to retry: no write can bring the row back
+    Status started = CommitWithRetry(run, "start", [&] {
+      return store_.Write([&](store::Tx& tx) -> Status {
+        settled_elsewhere.reset();
+        vanished = false;
+        auto current = tx.GetRun(run.org_id, run.id);
+        if (!current.ok()) return current.error();
+        if (!*current) {
+          vanished = true;
+          return Status::Ok();
+        }
+        if ((*current)->status != "queued") {
+          settled_elsewhere = std::move(**current);
+          return Status::Ok();
+        }
+        return tx.UpdateRun(run);
+      });
     });
     if (!started.ok()) {
-      // Nothing ran; the store still says queued (the next start runs it). Report the
-      // failure to waiters without claiming a final state in the store.
+      // Stop() ended the retries: nothing ran and the store still says queued (the next
+      // start runs it). Its waiters hear nullopt, as for the queued runs Stop() leaves.
+      AbandonUncommitted(e);
+      return false;
+    }
+    if (vanished) {
+      // Deleted behind our back: nothing to run; its waiters hear the failure.
       store::Run failed = run;
       failed.status = "failed";
       failed.error_code = std::string(ErrorCodeName(ErrorCode::kInternal));
       failed.finished_at = NowMs();
-      failed.record = MinimalRecord(failed, "failed", MakeError(ErrorCode::kInternal, "the run could not be started"), failed.finished_at);
+      failed.record = MinimalRecord(
+          failed, "failed", MakeError(ErrorCode::kInternal, "the run could not be started"),
+          failed.finished_at);
       Finish(e, std::move(failed));
       return false;
     }
@@ -1014,32 +1033,33 @@ class RunService::Impl {
     // counted in the write that inserts them, the claims end once it completed. (Undone
     // after Write returned when it did not commit: until then the count is too high, which
     // only refuses early.)
-    RunQuotaTicket quota;
-    Status written = store_.Write([&](store::Tx& tx) -> Status {
-      quota.Reset();
-      if (Status s = tx.UpdateRun(final_run); !s.ok()) return s;
-      for (size_t i = 0; i < children.size(); ++i) {
-        if (Status s = tx.InsertRun(children[i]); !s.ok()) return s;
-        if (env_.on_final && child_workflows[i]) {
-          if (Status s = env_.on_final(tx, children[i], *child_workflows[i]); !s.ok()) return s;
+    bool children_written = false;
+    Status written = CommitWithRetry(final_run, "final", [&]() -> Status {
+      RunQuotaTicket quota;
+      Status full = store_.Write([&](store::Tx& tx) -> Status {
+        quota.Reset();
+        if (Status s = tx.UpdateRun(final_run); !s.ok()) return s;
+        for (size_t i = 0; i < children.size(); ++i) {
+          if (Status s = tx.InsertRun(children[i]); !s.ok()) return s;
+          if (env_.on_final && child_workflows[i]) {
+            if (Status s = env_.on_final(tx, children[i], *child_workflows[i]); !s.ok()) return s;
+          }
         }
-      }
-      if (env_.on_final) {
-        if (Status s = env_.on_final(tx, final_run, *wf); !s.ok()) return s;
-      }
-      quota_.Inserted(final_run.org_id, static_cast<int64_t>(children.size()), &quota);
-      return Status::Ok();
-    });
-    quota_.Complete(quota, written);
-    quota_.EndClaims(final_run.org_id, source.claims());
-    const bool children_written = written.ok();
-    if (!written.ok() && (!children.empty() || env_.on_final)) {
+        if (env_.on_final) {
+          if (Status s = env_.on_final(tx, final_run, *wf); !s.ok()) return s;
+        }
+        quota_.Inserted(final_run.org_id, static_cast<int64_t>(children.size()), &quota);
+        return Status::Ok();
+      });
+      quota_.Complete(quota, full);
+      children_written = full.ok();
+      if (full.ok() || (children.empty() && !env_.on_final)) return full;
       // The parent's outcome matters more than its children's rows.
-      written = store_.Write([&](store::Tx& tx) { return tx.UpdateRun(final_run); });
-    }
-    // If even that failed the store still says `running` (recovered as interrupted);
-    // waiters get the outcome the engine produced.
-    if (written.ok() && env_.after_final) {
+      return store_.Write([&](store::Tx& tx) { return tx.UpdateRun(final_run); });
+    });
+    quota_.EndClaims(final_run.org_id, source.claims());
+    if (!written.ok()) return AbandonUncommitted(e);
+    if (env_.after_final) {
       if (children_written) {
         for (size_t i = 0; i < children.size(); ++i) {
           if (child_workflows[i]) env_.after_final(children[i], *child_workflows[i]);
@@ -1277,8 +1297,82 @@ class RunService::Impl {
     failed.error_code = std::string(error.code_name());
     failed.finished_at = NowMs();
     failed.record = MinimalRecord(failed, "failed", error, failed.finished_at);
-    (void)store_.Write([&](store::Tx& tx) { return tx.UpdateRun(failed); });
+    Status written = CommitWithRetry(failed, "final", [&] {
+      return store_.Write([&](store::Tx& tx) { return tx.UpdateRun(failed); });
+    });
+    if (!written.ok()) return AbandonUncommitted(e);
     Finish(e, std::move(failed));
+  }
+
+  // Runs `commit` (a worker's write of a run's state) until it succeeds, waiting between
+  // tries (commit_retry_initial, doubled up to commit_retry_max): memory never shows a
+  // state the store does not hold, and a finished run is not lost while the process
+  // lives. Stop() ends the waiting with one last try; its error is returned then (the
+  // store keeps the run as the next start's recovery expects it). Only failures cost
+  // anything: the first try is the plain commit. Logs the first failure and how the
+  // retries ended, with ids and error codes only (no run data).
+  Status CommitWithRetry(const store::Run& run, std::string_view what,
+                         const std::function<Status()>& commit) {
+    Status written = commit();
+    if (written.ok()) return written;
+    const ErrorCode first = written.error().code;
+    LogCommit(run, what, "run.commit_failed", "error", first, 1);
+    std::chrono::milliseconds delay =
+        std::max(options_.commit_retry_initial, std::chrono::milliseconds(1));
+    int tries = 1;
+    bool stopping = false;
+    while (!written.ok() && !stopping) {
+      {
+        std::unique_lock lock(mu_);
+        stopping = retry_cv_.wait_for(lock, delay, [&] { return stopping_; });
+      }
+      written = commit();
+      ++tries;
+      delay = std::min(delay * 2, std::max(options_.commit_retry_max, delay));
+    }
+    if (written.ok()) {
+      LogCommit(run, what, "run.commit_retried", "info", first, tries);
+    } else {
+      LogCommit(run, what, "run.commit_abandoned", "error", written.error().code, tries);
+    }
+    return written;
+  }
+
+  void LogCommit(const store::Run& run, std::string_view what, std::string_view event,
+                 std::string_view level, ErrorCode code, int tries) {
+    if (env_.log == nullptr) return;
+    std::string msg;
+    if (event == "run.commit_failed") {
+      msg = "the run's " + std::string(what) + " commit failed; retrying until it lands";
+    } else if (event == "run.commit_retried") {
+      msg = "the run's " + std::string(what) + " commit landed after " + std::to_string(tries) +
+            " tries";
+    } else {
+      msg = "stopping: the run's " + std::string(what) +
+            " commit never landed; the next start recovers the run from the store";
+    }
+    try {
+      env_.log->Write(bj::object{{"level", level},
+                                 {"msg", std::move(msg)},
+                                 {"event", event},
+                                 {"org", run.org_id},
+                                 {"run_id", run.id},
+                                 {"code", ErrorCodeName(code)},
+                                 {"fields", bj::object{{"commit", what}, {"tries", tries}}}});
+    } catch (...) {
+    }
+  }
+
+  // A worker's commit of a finished run never landed (Stop() ended its retries): the run
+  // leaves memory as the store has it, `running`, failed as interrupted by the next
+  // start; its waiters hear nullopt, as for a run Stop() cut.
+  void AbandonUncommitted(const EntryPtr& e) {
+    std::vector<Waiter> waiters;
+    {
+      std::lock_guard lock(mu_);
+      waiters = Abandon(*e);
+    }
+    DeliverAll(waiters, std::nullopt);
   }
 
   store::Run CancelledRun(const store::Run& run) const {
@@ -1476,6 +1570,7 @@ class RunService::Impl {
   std::condition_variable idle_cv_;  // running_, reserved_ or submits_in_flight_ reached 0
   std::condition_variable wake_cv_;  // stopping_ (for the approval timeout sweep)
   std::condition_variable timer_cv_;  // timers_ gained an earlier deadline, or timer_stop_
+  std::condition_variable retry_cv_;  // stopping_ (for commits waiting to be retried)
   // All GUARDED_BY(mu_):
   bool started_ = false;
   bool closing_ = false;   // Stop() began: no submission reserves any more

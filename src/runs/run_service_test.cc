@@ -18,6 +18,7 @@ namespace {
 
 namespace bj = boost::json;
 using namespace std::chrono_literals;
+using testing::FailingStore;
 using testing::FuncAction;
 
 constexpr const char* kDouble = R"(
@@ -187,6 +188,23 @@ class Calls {
 };
 using SubmitCalls = Calls<Result<store::Run>>;
 using WaitCalls = Calls<std::optional<store::Run>>;
+
+// Keeps the lines written to the service's log.
+class RecordingLog final : public actions::LogSink {
+ public:
+  void Write(const bj::object& line) override {
+    std::lock_guard lock(mu_);
+    lines_.push_back(bj::serialize(line));
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;  // GUARDED_BY(mu_)
+};
 
 // Holds every WriteAsync job until the test releases it (then hands it to the real
 // store): shows what a caller sees while a commit is in flight. Write() is not held.
@@ -1513,6 +1531,235 @@ TEST_F(RunServiceTest, ChainedAsyncSubmitAndWaitCompleteExactlyOnce) {
   EXPECT_EQ(wait_calls.load(), kTotal);
   EXPECT_EQ(correct.load(), kTotal);
   EXPECT_EQ(service->Stats().succeeded, kTotal);
+}
+
+// A worker run's final commit that fails a few times (a transient store error) is retried
+// until it lands: the waiter hears the outcome once it is stored, never before, and the
+// run executed once.
+TEST_F(RunServiceTest, AWorkerRunsFailedFinalCommitIsRetriedUntilItLands) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  FailingStore failing(*store_);
+  RecordingLog log;
+  RunEnvironment env;
+  env.actions = &registry_;
+  env.log = &log;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  ASSERT_TRUE(service.Start().ok());
+  auto run = service.Submit(Sub("org_a", "gated", 1, bj::parse(R"({"secret_input": "p4yl0ad"})")));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  std::optional<store::Run> stored_when_answered;
+  Calls<std::optional<store::Run>> waited;
+  service.WaitAsync("org_a", run->id, 30s, [&](std::optional<store::Run> r) {
+    stored_when_answered = Stored("org_a", run->id);
+    waited.Callback()(std::move(r));
+  });
+  failing.fail_next = 3;
+  gate_.Open();
+  ASSERT_TRUE(waited.WaitFor(1));
+  ASSERT_TRUE(waited.at(0).has_value());
+  EXPECT_EQ(waited.at(0)->status, "succeeded");
+  ASSERT_TRUE(stored_when_answered.has_value());
+  EXPECT_EQ(stored_when_answered->status, "succeeded");
+  EXPECT_EQ(failing.failed.load(), 3);
+  EXPECT_EQ(gate_.arrived, 1);  // executed once
+  auto stored = Stored("org_a", run->id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(stored->record, waited.at(0)->record);
+  // The operator hears of it, without the run's data.
+  std::string all;
+  for (const std::string& line : log.lines()) all += line + "\n";
+  EXPECT_NE(all.find("run.commit_failed"), std::string::npos) << all;
+  EXPECT_NE(all.find(run->id), std::string::npos) << all;
+  EXPECT_EQ(all.find("p4yl0ad"), std::string::npos) << all;
+  service.Stop(1s);
+}
+
+// While the store refuses every write, a finished worker run is not published as final
+// (the store still says running): its org's slot is free, its waiter keeps waiting, and
+// once writes work again the outcome is stored and the waiter answered.
+TEST_F(RunServiceTest, AWorkerRunsFinalCommitWaitsOutAStoreThatRefusesWrites) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  ASSERT_TRUE(service.Start().ok());
+  auto run = service.Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  WaitCalls waited;
+  service.WaitAsync("org_a", run->id, 60s, waited.Callback());
+  failing.fail_all = true;
+  gate_.Open();
+  // The engine is done: the slot is released while the commit is retried.
+  for (int i = 0; i < 500 && service.Stats().running != 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(service.Stats().running, 0);
+  for (int i = 0; i < 1000 && failing.failed.load() < 3; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(waited.count(), 0u);
+  auto during = Stored("org_a", run->id);
+  ASSERT_TRUE(during.has_value());
+  EXPECT_EQ(during->status, "running");
+  failing.fail_all = false;
+  ASSERT_TRUE(waited.WaitFor(1, 30s));
+  ASSERT_TRUE(waited.at(0).has_value());
+  EXPECT_EQ(waited.at(0)->status, "succeeded");
+  auto after = Stored("org_a", run->id);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->status, "succeeded");
+  EXPECT_EQ(gate_.arrived, 1);
+  service.Stop(1s);
+}
+
+// Stop() while a final commit is being retried: Stop returns promptly, the waiter hears
+// nullopt, the run stays `running` in the store and the next start fails it as
+// interrupted (never run twice).
+TEST_F(RunServiceTest, StopEndsAFinalCommitRetryAndRecoveryInterruptsTheRun) {
+  testing::PutOrg(*store_, "org_a", 1);
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  std::string run_id;
+  {
+    RunService service(failing, env, options);
+    ASSERT_TRUE(service.Start().ok());
+    auto run = service.Submit(Sub("org_a", "gated", 1));
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    run_id = run->id;
+    ASSERT_TRUE(gate_.WaitArrived(1));
+    WaitCalls waited;
+    service.WaitAsync("org_a", run_id, 60s, waited.Callback());
+    failing.fail_all = true;
+    gate_.Open();
+    for (int i = 0; i < 1000 && failing.failed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+    const auto before = std::chrono::steady_clock::now();
+    service.Stop(0ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 3s);
+    ASSERT_EQ(waited.count(), 1u);
+    EXPECT_FALSE(waited.at(0).has_value());
+  }
+  failing.fail_all = false;
+  auto left = Stored("org_a", run_id);
+  ASSERT_TRUE(left.has_value());
+  EXPECT_EQ(left->status, "running");
+  auto next = NewService();
+  ASSERT_TRUE(next->Start().ok());
+  auto recovered = Stored("org_a", run_id);
+  ASSERT_TRUE(recovered.has_value());
+  EXPECT_EQ(recovered->status, "failed");
+  EXPECT_EQ(recovered->error_code, "interrupted");
+  EXPECT_EQ(gate_.arrived, 1);
+  next->Stop(1s);
+}
+
+// A queued run whose commit as `running` fails is retried, not reported failed: before,
+// its waiters heard "failed" (never stored) while the store kept it queued, so the next
+// start ran the run they had been told had failed.
+TEST_F(RunServiceTest, AQueuedRunsFailedStartCommitIsRetriedAndTheRunExecutesOnce) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kDouble, 1);
+  store::Run queued;
+  queued.org_id = "org_a";
+  queued.id = "run_queuedbeforestart";
+  queued.workflow_id = "double";
+  queued.version = 1;
+  queued.status = "queued";
+  queued.input = R"({"n": 21})";
+  queued.trigger = R"({"type": "api"})";
+  queued.created_at = 1;
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(queued); }).ok());
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  failing.fail_next = 2;
+  ASSERT_TRUE(service.Start().ok());
+  auto done = service.Wait("org_a", queued.id, 30s);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status, "succeeded");
+  EXPECT_EQ(done->attempts, 1);
+  auto stored = Stored("org_a", queued.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "succeeded");
+  EXPECT_EQ(failing.failed.load(), 2);
+  service.Stop(1s);
+}
+
+// Stop() while a run's start commit is being retried: it never executed, stays queued in
+// the store for the next start, and its waiter hears nullopt (not a failure).
+TEST_F(RunServiceTest, StopEndsAStartCommitRetryAndLeavesTheRunQueued) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  store::Run queued;
+  queued.org_id = "org_a";
+  queued.id = "run_queuedstopped";
+  queued.workflow_id = "gated";
+  queued.version = 1;
+  queued.status = "queued";
+  queued.input = "{}";
+  queued.trigger = R"({"type": "api"})";
+  queued.created_at = 1;
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(queued); }).ok());
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  failing.fail_all = true;
+  ASSERT_TRUE(service.Start().ok());
+  WaitCalls waited;
+  service.WaitAsync("org_a", queued.id, 60s, waited.Callback());
+  for (int i = 0; i < 1000 && failing.failed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(waited.count(), 0u);
+  service.Stop(0ms);
+  ASSERT_EQ(waited.count(), 1u);
+  EXPECT_FALSE(waited.at(0).has_value());
+  EXPECT_EQ(gate_.arrived, 0);
+  auto stored = Stored("org_a", queued.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "queued");
+}
+
+// A cancel whose commit fails answers the error and leaves the queued run as it was: still
+// queued in the store and in its org's queue, so it runs once its turn comes.
+TEST_F(RunServiceTest, ACancelWhoseCommitFailsLeavesTheQueuedRunToRun) {
+  FailingStore failing(*store_);
+  RunEnvironment env;
+  env.actions = &registry_;
+  RunServiceOptions options;
+  options.workers = 2;
+  RunService service(failing, env, options);
+  WaitCalls on_running;
+  WaitCalls on_queued;
+  HeldRuns held = StartHeldRuns(service, on_running, on_queued);
+  ASSERT_FALSE(held.queued.id.empty());
+  failing.fail_all = true;
+  auto cancelled = service.Cancel("org_a", held.queued.id);
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().code, ErrorCode::kInternal);
+  failing.fail_all = false;
+  auto stored = Stored("org_a", held.queued.id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->status, "queued");
+  gate_.Open();
+  ASSERT_TRUE(on_queued.WaitFor(1));
+  ASSERT_TRUE(on_queued.at(0).has_value());
+  EXPECT_EQ(on_queued.at(0)->status, "succeeded");
+  EXPECT_EQ(gate_.arrived, 2);
+  service.Stop(1s);
 }
 
 TEST(WorkflowCacheTest, LoadsOnceEvictsAndReportsMissing) {

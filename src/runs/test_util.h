@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -130,6 +131,38 @@ inline void PutVersion(store::Store& s, const std::string& org_id, int version,
   });
   ASSERT_TRUE(st.ok()) << st.error().message;
 }
+
+// Fails writes on demand (Write and WriteAsync alike, with kInternal, nothing applied):
+// the next `fail_next` writes, or every write while `fail_all` is set. Reads go through.
+class FailingStore final : public store::Store {
+ public:
+  explicit FailingStore(store::Store& inner) : inner_(inner) {}
+  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Status Write(const std::function<Status(store::Tx&)>& fn) override {
+    if (Failing()) return MakeError(ErrorCode::kInternal, "injected write failure");
+    return inner_.Write(fn);
+  }
+  void WriteAsync(std::function<Status(store::Tx&)> fn, std::function<void(Status)> done) override {
+    if (Failing()) return done(MakeError(ErrorCode::kInternal, "injected write failure"));
+    inner_.WriteAsync(std::move(fn), std::move(done));
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+  std::atomic<int> fail_next{0};
+  std::atomic<bool> fail_all{false};
+  std::atomic<int> failed{0};  // writes refused so far
+
+ private:
+  bool Failing() {
+    int left = fail_next.load();
+    while (left > 0 && !fail_next.compare_exchange_weak(left, left - 1)) {
+    }
+    const bool fail = left > 0 || fail_all.load();
+    if (fail) ++failed;
+    return fail;
+  }
+  store::Store& inner_;
+};
 
 // An action whose behaviour is a function; args are any object.
 class FuncAction final : public actions::Action {

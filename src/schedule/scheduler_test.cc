@@ -178,6 +178,66 @@ TEST_F(SchedulerTest, GapFiresOneCatchUpRun) {
   EXPECT_EQ(Runs("tick").size(), 3u);
 }
 
+// Ticks whose claim cannot be written (the store refuses writes) fire nothing; once
+// writes work again the next pass fires one run, for the latest tick: no burst of the
+// ticks missed meanwhile, and nothing fired twice.
+TEST_F(SchedulerTest, TicksWhoseClaimCannotBeWrittenFireOnceWhenWritesReturn) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  runs::testing::FailingStore failing(*store_);
+  SchedulerOptions so;
+  so.clock = &clock_;
+  Scheduler scheduler(failing, *service_, so);
+  auto tick = [&] {
+    auto fired = scheduler.Tick();
+    EXPECT_TRUE(fired.ok());
+    return fired.ok() ? *fired : -1;
+  };
+  EXPECT_EQ(tick(), 0);  // first sight at 10:01
+  failing.fail_all = true;
+  for (int m : {5, 10, 15}) {
+    clock_.Set(At(10, m));
+    EXPECT_EQ(tick(), 0);
+  }
+  EXPECT_EQ(scheduler.Stats().errors, 3);
+  failing.fail_all = false;
+  clock_.Set(At(10, 16));
+  EXPECT_EQ(tick(), 1);
+  EXPECT_EQ(tick(), 0);
+  auto runs = Runs("tick");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(bj::parse(runs[0].trigger).at("scheduled_for").as_string(), "2026-12-06T10:15:00.000Z");
+}
+
+// A tick whose run cannot be submitted (its commit fails after the tick was claimed) is
+// lost, at most once by design: it is not fired again, and the next tick fires normally.
+TEST_F(SchedulerTest, ATickWhoseSubmitFailsIsLostNotRefired) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  runs::testing::FailingStore failing(*store_);
+  runs::RunEnvironment env;
+  env.actions = &registry_;
+  runs::RunServiceOptions options;
+  options.workers = 2;
+  runs::RunService service(failing, env, options);
+  ASSERT_TRUE(service.Start().ok());
+  SchedulerOptions so;
+  so.clock = &clock_;
+  Scheduler scheduler(*store_, service, so);
+  ASSERT_TRUE(scheduler.Tick().ok());  // first sight at 10:01
+  clock_.Set(At(10, 5));
+  failing.fail_all = true;
+  EXPECT_EQ(*scheduler.Tick(), 0);
+  EXPECT_EQ(scheduler.Stats().submit_errors, 1);
+  failing.fail_all = false;
+  EXPECT_EQ(*scheduler.Tick(), 0);
+  EXPECT_TRUE(Runs("tick").empty());
+  clock_.Set(At(10, 10));
+  EXPECT_EQ(*scheduler.Tick(), 1);
+  ASSERT_EQ(Runs("tick").size(), 1u);
+  service.Stop(seconds(5));
+}
+
 TEST_F(SchedulerTest, RestartDoesNotRefireTheSameTick) {
   runs::testing::PutOrg(*store_, "org_a");
   runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);

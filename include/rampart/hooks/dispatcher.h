@@ -22,7 +22,10 @@
 // `disabled`; anything else (non-2xx, timeout, SSRF refusal, ...) -> the next attempt
 // after the schedule's delay, or `failed` after the last. Everything lives in the store:
 // a restart resumes pending deliveries (at least once: a crash during a send sends it
-// again, with the same webhook-id so receivers can deduplicate).
+// again, with the same webhook-id so receivers can deduplicate). An attempt whose record
+// cannot be written (a full disk) is kept in memory and its write retried after
+// poll_interval, doubled up to record_retry_max; the delivery is not sent again while
+// it waits (only a restart before the record lands sends it again).
 //
 // Thread-safety: Kick/Start/Stop are thread-safe; RunOnce must not run concurrently
 // with the background thread.
@@ -32,6 +35,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -74,6 +78,8 @@ struct DispatcherOptions {
   int max_attempts = 0;  // 0: 1 + schedule.size()
   int batch = 20;        // deliveries read per pass
   std::chrono::milliseconds poll_interval = 1s;
+  // Longest wait between tries to record an attempt whose record write failed.
+  std::chrono::milliseconds record_retry_max = 5min;
   std::chrono::milliseconds timeout = 15s;  // per attempt
 };
 
@@ -116,6 +122,20 @@ class HookDispatcher {
                       const net::EgressPolicy& policy);
   store::Millis NowMs() const;
 
+  // An attempt made whose record (the attempt row and the delivery's new state) has not
+  // been written yet.
+  struct Unrecorded {
+    store::HookDelivery delivery;  // as read before the attempt
+    store::HookDelivery updated;
+    store::HookAttempt attempt;
+    bool disable_endpoint = false;
+    std::chrono::milliseconds backoff{0};
+    store::Millis retry_at = 0;
+  };
+  Status Record(const Unrecorded& u);
+  // Tries the due records again; drops those written.
+  void RetryRecords();
+
   store::Store& store_;
   net::HttpClient& client_;
   const net::EgressPolicy egress_;
@@ -128,6 +148,8 @@ class HookDispatcher {
   bool kicked_ = false;    // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
   std::thread thread_;
+  // By delivery id. Used by RunOnce only (never concurrently with itself).
+  std::map<std::string, Unrecorded> unrecorded_;
 };
 
 }  // namespace rampart::hooks

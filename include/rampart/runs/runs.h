@@ -64,6 +64,10 @@ struct RunServiceOptions {
   // start (its steps touched nothing outside the record). Bounds how long one request
   // can hold an io thread, whatever the workflow computes.
   std::chrono::milliseconds inline_budget{50};
+  // A worker's commit of a run's state (running, its final state) that fails is retried
+  // after this delay, doubled up to commit_retry_max, until it lands or Stop().
+  std::chrono::milliseconds commit_retry_initial{50};
+  std::chrono::milliseconds commit_retry_max{5000};
 };
 
 // Services of one run that depend on its org: the connectors its action steps may name
