@@ -87,12 +87,15 @@ void AuditForwarder::Kick() {
 }
 
 void AuditForwarder::Stop() {
+  std::thread thread;
   {
+    // Taken under the lock: a Stop() racing Start() or another Stop() joins at most once.
     std::lock_guard lock(mu_);
     stopping_ = true;
     cv_.notify_all();
+    thread = std::move(thread_);
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread.joinable()) thread.join();
 }
 
 void AuditForwarder::Loop() {

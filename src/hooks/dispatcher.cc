@@ -118,12 +118,15 @@ void HookDispatcher::Kick() {
 }
 
 void HookDispatcher::Stop() {
+  std::thread thread;
   {
+    // Taken under the lock: a Stop() racing Start() or another Stop() joins at most once.
     std::lock_guard lock(mu_);
     stopping_ = true;
     cv_.notify_all();
+    thread = std::move(thread_);
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread.joinable()) thread.join();
 }
 
 store::Millis HookDispatcher::NowMs() const { return UnixMillis(clock_.Now()); }

@@ -35,12 +35,15 @@ class Scheduler::Impl {
   }
 
   void Stop() {
+    std::thread thread;
     {
+      // Taken under the lock: a Stop() racing Start() or another Stop() joins at most once.
       std::lock_guard lock(mu_);
       stop_ = true;
+      thread = std::move(thread_);
     }
     cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    if (thread.joinable()) thread.join();
   }
 
   Result<int> Tick() {

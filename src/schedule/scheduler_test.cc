@@ -383,5 +383,18 @@ TEST_F(SchedulerTest, ThreadFiresAndStops) {
   EXPECT_EQ(Runs("tick").size(), 1u);
 }
 
+// Start and Stop "may be called from any thread": two Stop() calls at once join the
+// thread once (two joins of one std::thread throw or worse), and a stopped scheduler
+// starts again.
+TEST_F(SchedulerTest, ConcurrentStopsJoinOnce) {
+  for (int i = 0; i < 50; ++i) {
+    scheduler_->Start();
+    std::thread a([&] { scheduler_->Stop(); });
+    std::thread b([&] { scheduler_->Stop(); });
+    a.join();
+    b.join();
+  }
+}
+
 }  // namespace
 }  // namespace rampart::schedule
