@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "rampart/core/ascii.h"
 #include "rampart/server/http.h"
 #include "rampart/server/router.h"
 #include "rampart/server/server.h"
@@ -70,6 +71,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (parsed.complete) {
       Check(parsed.request.body.size() <= parsed.decision.route->max_body, "body over limit");
     }
+    // RFC 9112 3.2 and the singleton fields: a routed request has at most one Host (exactly
+    // one under HTTP/1.1), one Authorization and one Content-Type line.
+    int hosts = 0, authorizations = 0, content_types = 0;
+    for (const auto& [name, value] : parsed.request.headers) {
+      hosts += rampart::EqualsIgnoreCase(name, "host");
+      authorizations += rampart::EqualsIgnoreCase(name, "authorization");
+      content_types += rampart::EqualsIgnoreCase(name, "content-type");
+    }
+    Check(hosts <= 1 && authorizations <= 1 && content_types <= 1, "a repeated singleton field");
+    Check(parsed.request.version < 11 || hosts == 1, "an HTTP/1.1 request without Host");
   }
   Response response = parsed.error ? *parsed.error : Response{};
   rampart::server::internal::FinalizeResponse(response, parsed.request, *options, *router);
