@@ -315,8 +315,14 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
         if (!rules.ok()) return rules.error();
         return hooks::HookCredentials{std::move(*key), std::move(rules).value()};
       },
-      SystemClock(), [&config] {
+      SystemClock(), [&config, &log] {
         hooks::DispatcherOptions dispatch;
+        // The request went out but its attempt is not on record yet (a full disk): said
+        // once; the record is retried and the delivery not sent again meanwhile.
+        dispatch.on_record_error = [&log](const store::HookDelivery& d, const Error& e) {
+          log.Log("warn", "a hook attempt could not be recorded; retrying the record",
+                  {{"org", d.org_id}, {"delivery", d.id}, {"code", std::string(e.code_name())}});
+        };
         if (config->hook_retry_schedule) {
           dispatch.schedule.assign(config->hook_retry_schedule->begin(),
                                    config->hook_retry_schedule->end());

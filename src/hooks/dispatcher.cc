@@ -243,6 +243,7 @@ Status HookDispatcher::Attempt(const store::HookDelivery& delivery) {
     // writes would hammer the endpoint. The record is kept and written later.
     u.backoff = std::max(options_.poll_interval, std::chrono::milliseconds(1));
     u.retry_at = NowMs() + u.backoff.count();
+    if (options_.on_record_error) options_.on_record_error(delivery, recorded.error());
     unrecorded_[delivery.id] = std::move(u);
   }
   return recorded;

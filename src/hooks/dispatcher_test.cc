@@ -324,6 +324,10 @@ TEST_F(DispatcherTest, AnAttemptThatCannotBeRecordedIsNotSentAgainAndIsRecordedL
   runs::testing::FailingStore failing(*store_);
   DispatcherOptions options;
   options.poll_interval = std::chrono::milliseconds(20);
+  std::vector<std::string> reported;  // serve logs these
+  options.on_record_error = [&](const store::HookDelivery& d, const Error& e) {
+    reported.push_back(d.id + " " + std::string(e.code_name()));
+  };
   auto dispatcher = Dispatcher(options, &failing);
   failing.fail_all = true;
   ASSERT_TRUE(dispatcher->RunOnce().ok());
@@ -335,6 +339,7 @@ TEST_F(DispatcherTest, AnAttemptThatCannotBeRecordedIsNotSentAgainAndIsRecordedL
   EXPECT_EQ(receiver_.received().size(), 1u);
   EXPECT_EQ(Delivery(ids[0]).status, "pending");
   EXPECT_GE(failing.failed.load(), 2);  // the record was tried again, with a backoff
+  EXPECT_EQ(reported, std::vector<std::string>{ids[0] + " internal"});  // once, not per retry
   failing.fail_all = false;
   for (int i = 0; i < 100 && Delivery(ids[0]).status == "pending"; ++i) {
     ASSERT_TRUE(dispatcher->RunOnce().ok());

@@ -80,6 +80,9 @@ struct DispatcherOptions {
   std::chrono::milliseconds poll_interval = 1s;
   // Longest wait between tries to record an attempt whose record write failed.
   std::chrono::milliseconds record_retry_max = 5min;
+  // Called once per attempt whose record could not be written (then retried silently),
+  // with the delivery and the store's error; on the dispatcher's thread (optional).
+  std::function<void(const store::HookDelivery&, const Error&)> on_record_error;
   std::chrono::milliseconds timeout = 15s;  // per attempt
 };
 
