@@ -124,11 +124,17 @@ bool ValidHost(std::string_view value) {
   });
 }
 
-// The Host rules of RFC 9112 3.2, and no second line of a field whose two values two
+// One pass over the head's fields. RFC 9112 6.3: "If a Transfer-Encoding header field is
+// present in a request and the chunked transfer coding is not the final encoding, ... the
+// server MUST respond with the 400 (Bad Request) status code and then close the
+// connection" (`chunked`: the parser reads the body as chunked); Beast reads such a
+// request as bodiless (or by its Content-Length): its body would be the next request.
+// Then the Host rules of RFC 9112 3.2, and no second line of a field whose two values two
 // parties (a proxy or WAF, then this server) could read differently. "" when the head is
 // acceptable, else the reason.
-std::string_view HeadFieldProblem(const Request& req) {
+std::string_view HeadFieldProblem(const Request& req, bool chunked) {
   int hosts = 0, authorizations = 0, content_types = 0;
+  bool transfer_encoding = false;
   std::string_view host;
   for (const auto& [name, value] : req.headers) {
     if (EqualsIgnoreCase(name, "host")) {
@@ -138,8 +144,11 @@ std::string_view HeadFieldProblem(const Request& req) {
       ++authorizations;
     } else if (EqualsIgnoreCase(name, "content-type")) {
       ++content_types;
+    } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
+      transfer_encoding = true;
     }
   }
+  if (transfer_encoding && !chunked) return "malformed HTTP request";
   if (hosts > 1) return "more than one Host header";
   if (hosts == 0 && req.version >= 11) return "missing Host header";
   if (hosts == 1 && !ValidHost(host)) return "invalid Host header";
@@ -160,16 +169,7 @@ Response StatusError(int status, ErrorCode code, std::string_view message,
 HeadDecision ProcessHead(const Router& router, const ServerOptions& options, Request& req,
                          std::optional<uint64_t> content_length, bool chunked) {
   HeadDecision decision;
-  // RFC 9112 6.3: "If a Transfer-Encoding header field is present in a request and the
-  // chunked transfer coding is not the final encoding, ... the server MUST respond with
-  // the 400 (Bad Request) status code and then close the connection." Beast reads such a
-  // request as bodiless (or by its Content-Length): its body would be the next request.
-  if (!chunked && req.Header("Transfer-Encoding").has_value()) {
-    decision.response =
-        StatusError(400, ErrorCode::kInvalidArgument, "malformed HTTP request", req.request_id);
-    return decision;
-  }
-  if (std::string_view problem = HeadFieldProblem(req); !problem.empty()) {
+  if (std::string_view problem = HeadFieldProblem(req, chunked); !problem.empty()) {
     decision.response = StatusError(400, ErrorCode::kInvalidArgument, problem, req.request_id);
     return decision;
   }
