@@ -143,14 +143,10 @@ class Scheduler::Impl {
       if (!stored) {
         // First sight: start from now, never run ticks from before it was seen.
         Status put = store_.Write([&](store::Tx& tx) -> Status {
-          auto last = tx.GetScheduleLastFired(wf.org_id, wf.id);
+          auto last = LastFiredOrStart(tx, wf, now_ms, nullptr);
           if (!last.ok()) return last.error();
-          if (last->has_value()) {
-            stored = *last;
-            return Status::Ok();
-          }
-          stored = now_ms;
-          return tx.PutScheduleLastFired(wf.org_id, wf.id, now_ms);
+          stored = *last;
+          return Status::Ok();
         });
         if (!put.ok()) {
           ++errors_;
@@ -170,15 +166,12 @@ class Scheduler::Impl {
     Status claimed = store_.Write([&](store::Tx& tx) -> Status {
       fire = false;
       claimed_from.reset();
-      auto last = tx.GetScheduleLastFired(wf.org_id, wf.id);
+      // No state: it went with a deleted workflow (this one was created again since).
+      bool started = false;
+      auto last = LastFiredOrStart(tx, wf, now_ms, &started);
       if (!last.ok()) return last.error();
-      if (!last->has_value()) {
-        // The state went with a deleted workflow (this one was created again since):
-        // a new schedule, which starts from now like one seen for the first time.
-        claimed_from = now_ms;
-        return tx.PutScheduleLastFired(wf.org_id, wf.id, now_ms);
-      }
-      if (due_ms <= **last) return Status::Ok();
+      if (started) claimed_from = now_ms;
+      if (started || due_ms <= *last) return Status::Ok();
       fire = true;
       return tx.PutScheduleLastFired(wf.org_id, wf.id, due_ms);
     });
@@ -222,6 +215,19 @@ class Scheduler::Impl {
     }
     ++fired_;
     return true;
+  }
+
+  // The workflow's stored last_fired_at; without one (never seen, or deleted and created
+  // again), a new schedule that starts from now: `now_ms` is written, returned, and
+  // `*started` (when given) set.
+  static Result<store::Millis> LastFiredOrStart(store::Tx& tx, const store::LiveWorkflow& wf,
+                                                store::Millis now_ms, bool* started) {
+    auto last = tx.GetScheduleLastFired(wf.org_id, wf.id);
+    if (!last.ok()) return last.error();
+    if (last->has_value()) return **last;
+    if (Status s = tx.PutScheduleLastFired(wf.org_id, wf.id, now_ms); !s.ok()) return s.error();
+    if (started != nullptr) *started = true;
+    return now_ms;
   }
 
   store::Store& store_;
