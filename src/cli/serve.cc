@@ -87,9 +87,14 @@ Status EnsureDataDir(const std::string& data_dir) {
   return Status::Ok();
 }
 
+// The store of a data directory that exists (EnsureDataDir).
+Result<std::unique_ptr<store::Store>> OpenStoreIn(const std::string& data_dir) {
+  return store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
+}
+
 Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir) {
   if (Status s = EnsureDataDir(data_dir); !s.ok()) return s.error();
-  return store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
+  return OpenStoreIn(data_dir);
 }
 
 // The data directory held by one `rampart serve` for its lifetime: an exclusive flock on
@@ -194,7 +199,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   if (Status s = EnsureDataDir(data_dir); !s.ok()) return Fail(err, s.error());
   auto data_dir_lock = DataDirLock::Take(data_dir);
   if (!data_dir_lock.ok()) return Fail(err, data_dir_lock.error());
-  auto store = OpenStore(data_dir);
+  auto store = OpenStoreIn(data_dir);
   if (!store.ok()) return Fail(err, store.error());
 
   // The keyring of connector secrets: the operator's master key, else <data>/master.key,
