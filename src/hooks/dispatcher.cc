@@ -16,8 +16,6 @@ namespace bj = boost::json;
 
 constexpr size_t kMaxErrorLength = 300;
 
-
-
 }  // namespace
 
 std::string_view EventOfStatus(std::string_view run_status) {

@@ -22,7 +22,6 @@ void ConfigureParser(RequestParser& parser, const ServerOptions& options);
 // Copies method, target and headers of the parsed head into `req`.
 void CopyHead(const RequestParser& parser, Request& req);
 
-
 // The response for a Beast parse error: 431 header too large, 413 body too large,
 // 400 otherwise. Always closes the connection.
 Response ParseErrorResponse(const boost::beast::error_code& ec, std::string_view request_id);
