@@ -42,13 +42,15 @@ class ApprovalServiceTest : public ::testing::Test {
     testing::PutOrg(*store_, "org_a");
   }
 
-  std::unique_ptr<RunService> NewService(std::chrono::milliseconds wake = 1000ms) {
+  // A service on the fixture's store, or on `store` (a FailingStore wrapping it).
+  std::unique_ptr<RunService> NewService(std::chrono::milliseconds wake = 1000ms,
+                                         store::Store* store = nullptr) {
     RunEnvironment env;
     env.actions = &registry_;
     RunServiceOptions options;
     options.workers = 2;
     options.wake_interval = wake;
-    return std::make_unique<RunService>(*store_, env, options);
+    return std::make_unique<RunService>(store ? *store : *store_, env, options);
   }
 
   Result<store::Run> Start(RunService& service, const std::string& yaml) {
@@ -169,6 +171,26 @@ TEST_F(ApprovalServiceTest, RejectionFailsTheRun) {
   store::Run done = WaitLeaves(run->id, "awaiting_approval");
   EXPECT_EQ(done.status, "failed");
   EXPECT_EQ(done.error_code, "approval_rejected");
+  EXPECT_EQ(calls_, 1);
+}
+
+// The decision's commit landed (the run is `queued` in the store) but the read that
+// schedules it failed: the run must not wait for the next start. The wake loop tries
+// again without another Resume call.
+TEST_F(ApprovalServiceTest, AResumeWhoseReadFailsIsTriedAgain) {
+  testing::FailingStore failing(*store_);
+  auto service = NewService(20ms, &failing);
+  ASSERT_TRUE(service->Start().ok());
+  auto run = Start(*service, kPayout);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_EQ(service->Wait("org_a", run->id, 5s)->status, "awaiting_approval");
+  ASSERT_TRUE(Decide(run->id, carol_, false)->settled);
+  failing.fail_next_reads = 2;
+  EXPECT_FALSE(service->Resume("org_a", run->id).ok());
+  store::Run done = WaitLeaves(run->id, "awaiting_approval");
+  EXPECT_EQ(done.status, "failed") << done.record;
+  EXPECT_EQ(done.error_code, "approval_rejected");
+  EXPECT_EQ(failing.fail_next_reads, 0);  // the retry itself failed once, then went on
   EXPECT_EQ(calls_, 1);
 }
 

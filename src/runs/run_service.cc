@@ -29,6 +29,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -321,7 +322,13 @@ class RunService::Impl {
       }
       return Status::Ok();
     });
-    if (!read.ok()) return read;
+    if (!read.ok()) {
+      // The run is `queued` in the store and only this read stands between it and a
+      // worker: the wake loop tries again, rather than leave it to the next start.
+      std::lock_guard lock(mu_);
+      if (!stopping_) unresumed_.emplace(std::string(org_id), std::string(run_id));
+      return read;
+    }
     if (!run) return MakeError(ErrorCode::kNotFound, "run not found");
     if (run->status != "queued") return Status::Ok();  // settled or scheduled elsewhere
     std::lock_guard lock(mu_);
@@ -1492,14 +1499,18 @@ class RunService::Impl {
   }
 
   // Approvals whose timeout passed go back to `queued`, audited, and are scheduled; the
-  // engine applies the step's on_timeout. Runs on its own thread until Stop().
+  // engine applies the step's on_timeout. Resumes whose read failed are tried again.
+  // Runs on its own thread until Stop().
   void WakeLoop() {
     while (true) {
+      std::set<std::pair<std::string, std::string>> unresumed;
       {
         std::unique_lock lock(mu_);
         wake_cv_.wait_for(lock, options_.wake_interval, [&] { return stopping_; });
         if (stopping_) return;
+        unresumed.swap(unresumed_);
       }
+      for (const auto& [org_id, run_id] : unresumed) (void)Resume(org_id, run_id);
       (void)WakeDue();
     }
   }
@@ -1588,6 +1599,9 @@ class RunService::Impl {
   int64_t submits_in_flight_ = 0;
   // Timed waits, by (deadline, waiter id); each names the entry that holds the waiter.
   std::map<std::pair<SteadyTime, uint64_t>, EntryPtr> timers_;
+  // (org id, run id) of runs committed `queued` by an approval or a timeout whose
+  // Resume could not read them; WakeLoop tries them again.
+  std::set<std::pair<std::string, std::string>> unresumed_;
   uint64_t last_waiter_id_ = 0;
   bool waiters_closed_ = false;  // Stop() completed the waiters: new ones end at once
   bool timer_stop_ = false;

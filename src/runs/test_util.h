@@ -133,11 +133,15 @@ inline void PutVersion(store::Store& s, const std::string& org_id, int version,
 }
 
 // Fails writes on demand (Write and WriteAsync alike, with kInternal, nothing applied):
-// the next `fail_next` writes, or every write while `fail_all` is set. Reads go through.
+// the next `fail_next` writes, or every write while `fail_all` is set; and the next
+// `fail_next_reads` reads. Other reads go through.
 class FailingStore final : public store::Store {
  public:
   explicit FailingStore(store::Store& inner) : inner_(inner) {}
-  Status Read(const std::function<Status(store::Tx&)>& fn) override { return inner_.Read(fn); }
+  Status Read(const std::function<Status(store::Tx&)>& fn) override {
+    if (TakeOne(fail_next_reads)) return MakeError(ErrorCode::kInternal, "injected read failure");
+    return inner_.Read(fn);
+  }
   Status Write(const std::function<Status(store::Tx&)>& fn) override {
     if (Failing()) return MakeError(ErrorCode::kInternal, "injected write failure");
     return inner_.Write(fn);
@@ -151,13 +155,18 @@ class FailingStore final : public store::Store {
   std::atomic<int> fail_next{0};
   std::atomic<bool> fail_all{false};
   std::atomic<int> failed{0};  // writes refused so far
+  std::atomic<int> fail_next_reads{0};
 
  private:
-  bool Failing() {
-    int left = fail_next.load();
-    while (left > 0 && !fail_next.compare_exchange_weak(left, left - 1)) {
+  // Takes one from `count` if it is positive; true when it did.
+  static bool TakeOne(std::atomic<int>& count) {
+    int left = count.load();
+    while (left > 0 && !count.compare_exchange_weak(left, left - 1)) {
     }
-    const bool fail = left > 0 || fail_all.load();
+    return left > 0;
+  }
+  bool Failing() {
+    const bool fail = TakeOne(fail_next) || fail_all.load();
     if (fail) ++failed;
     return fail;
   }

@@ -184,7 +184,8 @@ class RunService {
 
   // Schedules a run that was committed back to `queued` from awaiting_approval (see
   // RecordApprovalDecision). A run that is not queued in the store, or already
-  // scheduled, is left alone; while stopping it stays queued for the next start.
+  // scheduled, is left alone; while stopping it stays queued for the next start. When
+  // the run cannot be read, the error is returned and the wake loop tries again.
   Status Resume(std::string_view org_id, std::string_view run_id);
 
   // Cancels a queued (or awaiting_approval) run at once (committed as cancelled) or asks a
