@@ -2147,6 +2147,7 @@ Result<Response> Api::Impl::Publish(Call& call) {
     }
   }
   updated.live_version = version;
+  updated.scheduled = model::HasScheduleTrigger(*loaded.workflow);
   updated.visibility = std::string(model::VisibilityName(loaded.workflow->visibility));
   updated.name = loaded.workflow->name;
   updated.updated_at = call.time_ms;

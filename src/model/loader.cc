@@ -1087,6 +1087,11 @@ bool StepsAreSideEffectFree(const std::vector<Step>& steps) {
   return true;
 }
 
+bool HasScheduleTrigger(const Workflow& w) {
+  return std::any_of(w.triggers.begin(), w.triggers.end(),
+                     [](const Trigger& t) { return t.type == "schedule"; });
+}
+
 std::string_view VisibilityName(Visibility v) {
   switch (v) {
     case Visibility::kPrivate: return "private";

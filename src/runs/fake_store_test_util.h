@@ -389,7 +389,9 @@ class FakeTx final : public store::Tx {
                                     std::string_view) override {
     return Unsupported();
   }
-  Result<std::vector<store::LiveWorkflow>> ListLiveWorkflows(int) override {
+  Result<std::vector<store::LiveWorkflow>> ListScheduledWorkflows(std::string_view,
+                                                                  std::string_view,
+                                                                  int) override {
     return Unsupported();
   }
   Result<std::optional<store::Millis>> GetScheduleLastFired(std::string_view,

@@ -114,6 +114,7 @@ inline void PutVersion(store::Store& s, const std::string& org_id, int version,
     wf.visibility = "private";
     wf.latest_version = std::max(wf.latest_version, version);
     if (live > 0) wf.live_version = live;
+    if (live == version) wf.scheduled = model::HasScheduleTrigger(*loaded.workflow);
     wf.created_at = wf.updated_at = 1;
     if (insert) {
       if (Status x = tx.InsertWorkflow(wf); !x.ok()) return x;

@@ -1,5 +1,6 @@
 #include "rampart/schedule/scheduler.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <condition_variable>
@@ -19,13 +20,19 @@ namespace {
 
 namespace bj = boost::json;
 
+using Key = std::pair<std::string, std::string>;  // (org id, workflow id)
+
+struct Schedules {
+  int version = 0;                 // the live version they were read from
+  std::vector<std::string> crons;  // cron texts of its schedule triggers
+};
 
 }  // namespace
 
 class Scheduler::Impl {
  public:
   Impl(store::Store& store, runs::RunService& runs, SchedulerOptions options)
-      : store_(store), runs_(runs), options_(options), cache_(store) {}
+      : store_(store), runs_(runs), options_(options), cache_(store, kCacheCapacity) {}
 
   void Start() {
     std::lock_guard lock(mu_);
@@ -48,22 +55,29 @@ class Scheduler::Impl {
 
   Result<int> Tick() {
     std::lock_guard tick_lock(tick_mu_);
-    std::vector<store::LiveWorkflow> live;
-    Status read = store_.Read([&](store::Tx& tx) -> Status {
-      auto listed = tx.ListLiveWorkflows(options_.max_workflows);
-      if (!listed.ok()) return listed.error();
-      live = std::move(*listed);
-      return Status::Ok();
-    });
-    if (!read.ok()) {
-      ++errors_;
-      return read.error();
-    }
     const TimePoint now = options_.clock->Now();
+    const int page_size = std::max(options_.page_size, 1);
     int fired = 0;
-    for (const store::LiveWorkflow& wf : live) {
-      if (Visit(wf, now)) ++fired;
-    }
+    std::vector<Key> visited;
+    std::vector<store::LiveWorkflow> page;
+    do {
+      Key after = page.empty() ? Key() : Key(page.back().org_id, page.back().id);
+      Status read = store_.Read([&](store::Tx& tx) -> Status {
+        auto listed = tx.ListScheduledWorkflows(after.first, after.second, page_size);
+        if (!listed.ok()) return listed.error();
+        page = std::move(*listed);
+        return Status::Ok();
+      });
+      if (!read.ok()) {
+        ++errors_;
+        return read.error();
+      }
+      for (const store::LiveWorkflow& wf : page) {
+        visited.emplace_back(wf.org_id, wf.id);
+        if (Visit(wf, now)) ++fired;
+      }
+    } while (page.size() == static_cast<size_t>(page_size));
+    Forget(std::move(visited));
     return fired;
   }
 
@@ -96,11 +110,46 @@ class Scheduler::Impl {
     return it->second ? &*it->second : nullptr;
   }
 
+  // The cron texts of the schedule triggers of (org, workflow) at `version`: read from the
+  // definition once per version (a pass visits every scheduled workflow each second; the
+  // definitions would not all stay in a bounded cache). Null on a load error.
+  const std::vector<std::string>* Crons(const Key& key, int version) {
+    auto it = schedules_.find(key);
+    if (it != schedules_.end() && it->second.version == version) return &it->second.crons;
+    auto loaded = cache_.Get(key.first, key.second, version);
+    if (!loaded.ok()) return nullptr;
+    Schedules s{version, {}};
+    for (const model::Trigger& trigger : (*loaded)->triggers) {
+      if (trigger.type != "schedule" || !trigger.spec.is_object()) continue;
+      const bj::value* cron = trigger.spec.as_object().if_contains("cron");
+      if (cron && cron->is_string()) s.crons.emplace_back(cron->get_string());
+    }
+    return &(schedules_[key] = std::move(s)).crons;
+  }
+
+  // Drops what this process remembers of workflows a complete pass no longer listed
+  // (unpublished, deleted, or their live version has no schedule any more).
+  void Forget(std::vector<Key> visited) {
+    std::sort(visited.begin(), visited.end());
+    auto drop = [&visited](auto& map) {
+      for (auto it = map.begin(); it != map.end();) {
+        if (std::binary_search(visited.begin(), visited.end(), it->first)) {
+          ++it;
+        } else {
+          it = map.erase(it);
+        }
+      }
+    };
+    drop(schedules_);
+    drop(last_fired_);
+  }
+
   // Fires the workflow when a tick is due; true when a run was submitted. Runs under
   // tick_mu_.
   bool Visit(const store::LiveWorkflow& wf, TimePoint now) {
-    auto loaded = cache_.Get(wf.org_id, wf.id, wf.live_version);
-    if (!loaded.ok()) {
+    const Key key(wf.org_id, wf.id);
+    const std::vector<std::string>* crons = Crons(key, wf.live_version);
+    if (crons == nullptr) {
       ++errors_;
       return false;
     }
@@ -108,11 +157,7 @@ class Scheduler::Impl {
     std::optional<TimePoint> due;
     std::string due_cron;
     bool has_schedule = false;
-    for (const model::Trigger& trigger : (*loaded)->triggers) {
-      if (trigger.type != "schedule" || !trigger.spec.is_object()) continue;
-      const bj::value* cron = trigger.spec.as_object().if_contains("cron");
-      if (!cron || !cron->is_string()) continue;
-      const std::string text(cron->get_string());
+    for (const std::string& text : *crons) {
       const CronSpec* spec = Cron(text);
       if (!spec) continue;
       has_schedule = true;
@@ -125,7 +170,6 @@ class Scheduler::Impl {
     if (!has_schedule) return false;
 
     const store::Millis now_ms = UnixMillis(now);
-    const auto key = std::make_pair(wf.org_id, wf.id);
     auto known = last_fired_.find(key);
     if (known == last_fired_.end()) {
       // Not seen by this process yet: the store knows when it last fired.
@@ -233,12 +277,16 @@ class Scheduler::Impl {
   store::Store& store_;
   runs::RunService& runs_;
   SchedulerOptions options_;
+  // Only for a version not read yet: Crons keeps what a pass needs.
+  static constexpr size_t kCacheCapacity = 16;
   runs::WorkflowCache cache_;
 
-  std::mutex tick_mu_;  // serializes Tick; guards crons_
+  std::mutex tick_mu_;  // serializes Tick; guards the maps below
   std::map<std::string, std::optional<CronSpec>> crons_;
+  // The schedule triggers of each scheduled workflow's live version.
+  std::map<Key, Schedules> schedules_;
   // Last fired tick per (org, workflow) as committed (avoids a write per pass).
-  std::map<std::pair<std::string, std::string>, store::Millis> last_fired_;
+  std::map<Key, store::Millis> last_fired_;
 
   std::mutex mu_;
   std::condition_variable cv_;

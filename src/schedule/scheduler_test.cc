@@ -72,6 +72,7 @@ class SchedulerTest : public ::testing::Test {
     SchedulerOptions so;
     so.clock = &clock_;
     so.interval = milliseconds(20);
+    so.page_size = page_size_;
     so.on_submit_error = [this](const SubmitFailure& f) { failures_.push_back(f); };
     scheduler_ = std::make_unique<Scheduler>(*store_, *service_, so);
   }
@@ -119,7 +120,41 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<runs::RunService> service_;
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<SubmitFailure> failures_;
+  int page_size_ = 1000;
 };
+
+// kEvery5 under another id.
+std::string Every5(const std::string& id) {
+  std::string yaml = kEvery5;
+  yaml.replace(yaml.find("id: tick"), 8, "id: " + id);
+  return yaml;
+}
+
+// A pass reads the scheduled workflows page by page: every one of them fires, whatever
+// the page size; a workflow whose new live version has no schedule stops firing.
+TEST_F(SchedulerTest, APassPagesThroughEveryScheduledWorkflow) {
+  page_size_ = 2;
+  Restart();
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutOrg(*store_, "org_b");
+  for (const char* id : {"t1", "t2", "t3"}) {
+    runs::testing::PutVersion(*store_, "org_a", 1, Every5(id), 1);
+  }
+  runs::testing::PutVersion(*store_, "org_a", 1, kNoSchedule, 1);
+  runs::testing::PutVersion(*store_, "org_b", 1, Every5("t1"), 1);
+  runs::testing::PutVersion(*store_, "org_b", 1, Every5("t2"), 1);
+  EXPECT_EQ(Tick(), 0);  // first sight of all five
+  clock_.Set(At(10, 5));
+  EXPECT_EQ(Tick(), 5);
+  EXPECT_EQ(Runs("t3").size(), 1u);
+
+  std::string unscheduled = kNoSchedule;
+  unscheduled.replace(unscheduled.find("id: plain"), 9, "id: t2");
+  runs::testing::PutVersion(*store_, "org_a", 2, unscheduled, 2);
+  clock_.Set(At(10, 10));
+  EXPECT_EQ(Tick(), 4);
+  EXPECT_EQ(Runs("t2").size(), 1u);  // org_a's t2: only the run of 10:05
+}
 
 TEST_F(SchedulerTest, FiresOnTicksOnly) {
   runs::testing::PutOrg(*store_, "org_a");

@@ -365,6 +365,21 @@ CREATE INDEX runs_unfinished ON runs(status, seq) WHERE finished_at = 0;
     R"sql(
 DELETE FROM webhook_deliveries WHERE run_id IS NULL;
 )sql",
+    // 18: the scheduler lists only workflows whose live version has a schedule trigger
+    // (it scanned every live workflow each second and parsed each definition past its
+    // cache's capacity). Publish sets the flag; existing live versions are read here.
+    R"sql(
+ALTER TABLE workflows ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;
+UPDATE workflows SET scheduled = 1
+WHERE live_version > 0 AND EXISTS (
+  SELECT 1 FROM workflow_versions v,
+       json_each(CASE WHEN json_valid(v.definition) THEN v.definition ELSE '{}' END,
+                 '$.triggers') t
+  WHERE v.org_id = workflows.org_id AND v.workflow_id = workflows.id
+    AND v.version = workflows.live_version AND t.type = 'object'
+    AND json_extract(t.value, '$.type') = 'schedule');
+CREATE INDEX workflows_scheduled ON workflows (org_id, id) WHERE scheduled = 1;
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -362,6 +362,55 @@ TEST_F(SqliteStoreTest, OrgsFromBeforeTheEgressMigrationHaveNoRules) {
   EXPECT_EQ((*old)->egress, "{}");
 }
 
+// A database from before migration 18: the live versions that have a schedule trigger
+// are marked scheduled by the migration (a draft's, or an older version's, do not
+// count), so the scheduler keeps firing them after the upgrade.
+TEST_F(SqliteStoreTest, LiveSchedulesFromBeforeTheScheduledMigrationAreMarked) {
+  store_.reset();
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    std::remove(file.c_str());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_TRUE(ApplyMigrationsUpToForTest(db, 17).ok());
+  const std::string cron = R"({"triggers": [{"type": "webhook"}, {"type": "schedule", "cron": "* * * * *"}]})";
+  const std::string hook = R"({"triggers": [{"type": "webhook"}]})";
+  struct Row {
+    const char* id;
+    int live;
+    std::vector<std::string> versions;  // definitions of versions 1..n
+  };
+  const Row rows[] = {{"sched", 1, {cron}},
+                      {"hook", 1, {hook}},
+                      {"draft", 0, {cron}},
+                      {"old", 2, {cron, hook}},
+                      {"new", 2, {hook, cron}},
+                      {"notriggers", 1, {"{}"}},
+                      {"broken", 1, {"not json"}}};
+  std::string sql =
+      "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
+      "VALUES ('org_a', 'a', 'A', 10, 1);";
+  for (const Row& r : rows) {
+    sql += "INSERT INTO workflows (org_id, id, name, visibility, latest_version, live_version, "
+           "created_at, updated_at) VALUES ('org_a', '" + std::string(r.id) + "', 'n', 'private', " +
+           std::to_string(r.versions.size()) + ", " + std::to_string(r.live) + ", 1, 1);";
+    for (size_t v = 0; v < r.versions.size(); ++v) {
+      sql += "INSERT INTO workflow_versions (org_id, workflow_id, version, definition, source, "
+             "created_by, created_at) VALUES ('org_a', '" + std::string(r.id) + "', " +
+             std::to_string(v + 1) + ", '" + r.versions[v] + "', '', 'user:u', 1);";
+    }
+  }
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  Open();
+  auto listed = ReadWith(store(), [](Tx& tx) { return tx.ListScheduledWorkflows("", "", 100); });
+  ASSERT_TRUE(listed.ok());
+  std::vector<std::string> ids;
+  for (const LiveWorkflow& w : *listed) ids.push_back(w.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"new", "sched"}));
+}
+
 TEST_F(SqliteStoreTest, ApiKeysAndIsolation) {
   SeedTwoOrgs();
   ApiKey key{"key_1", "org_a", "usr_a", "ci", "hash1", "rpk_ab...yz", "read", 10,
@@ -928,25 +977,51 @@ TEST_F(SqliteStoreTest, AuditForwardPositionIsPerDestinationAndNeverMovesBack) {
   EXPECT_EQ(*ReadWith(store(), [](Tx& tx) { return tx.GetAuditForwardedSeq("d1"); }), 2);
 }
 
-TEST_F(SqliteStoreTest, LiveWorkflowsAndScheduleState) {
+TEST_F(SqliteStoreTest, ScheduledWorkflowsAndScheduleState) {
   SeedTwoOrgs();
   ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
-                for (Workflow wf : {Workflow{"org_b", "w1", "w1", "private", 2, 2, 1, 1},
-                                    Workflow{"org_a", "w2", "w2", "private", 3, 1, 1, 1},
+                for (Workflow wf : {Workflow{"org_b", "w1", "w1", "private", 2, 2, 1, 1, true},
+                                    Workflow{"org_a", "w2", "w2", "private", 3, 1, 1, 1, true},
+                                    Workflow{"org_a", "w3", "w3", "private", 1, 1, 1, 1, true},
+                                    Workflow{"org_a", "plain", "p", "private", 1, 1, 1, 1},
                                     Workflow{"org_a", "draft", "d", "private", 1, 0, 1, 1}}) {
                   if (Status s = tx.InsertWorkflow(wf); !s.ok()) return s;
                 }
                 return Status::Ok();
               }).ok());
-  auto live = ReadWith(store(), [](Tx& tx) { return tx.ListLiveWorkflows(100); });
+  auto list = [this](std::string org, std::string id, int limit) {
+    return ReadWith(store(), [&](Tx& tx) { return tx.ListScheduledWorkflows(org, id, limit); });
+  };
+  auto live = list("", "", 100);
   ASSERT_TRUE(live.ok());
-  ASSERT_EQ(live->size(), 2u);  // across orgs, published only, by (org, id)
+  ASSERT_EQ(live->size(), 3u);  // across orgs, scheduled and published only, by (org, id)
   EXPECT_EQ((*live)[0].org_id, "org_a");
   EXPECT_EQ((*live)[0].id, "w2");
   EXPECT_EQ((*live)[0].live_version, 1);
-  EXPECT_EQ((*live)[1].org_id, "org_b");
-  EXPECT_EQ((*live)[1].live_version, 2);
-  EXPECT_EQ(ReadWith(store(), [](Tx& tx) { return tx.ListLiveWorkflows(1); })->size(), 1u);
+  EXPECT_EQ((*live)[1].id, "w3");
+  EXPECT_EQ((*live)[2].org_id, "org_b");
+  EXPECT_EQ((*live)[2].live_version, 2);
+  // Pages of one, from the last row seen.
+  auto first = list("", "", 1);
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].id, "w2");
+  auto second = list("org_a", "w2", 1);
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].id, "w3");
+  auto third = list("org_a", "w3", 5);
+  ASSERT_EQ(third->size(), 1u);
+  EXPECT_EQ((*third)[0].org_id, "org_b");
+  EXPECT_TRUE(list("org_b", "w1", 5)->empty());
+  // The flag is written by UpdateWorkflow too and read back.
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) -> Status {
+                auto w = tx.GetWorkflow("org_a", "w3");
+                if (!w.ok()) return w.error();
+                EXPECT_TRUE((*w)->scheduled);
+                Workflow updated = **w;
+                updated.scheduled = false;
+                return tx.UpdateWorkflow(updated);
+              }).ok());
+  EXPECT_EQ(list("", "", 100)->size(), 2u);
 
   auto last_fired = [this](const char* org) {
     return ReadWith(store(), [org](Tx& tx) { return tx.GetScheduleLastFired(org, "w2"); });

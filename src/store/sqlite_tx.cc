@@ -177,7 +177,7 @@ ApiKey ReadApiKey(const Stmt& s) {
 Workflow ReadWorkflow(const Stmt& s) {
   return Workflow{s.ColText(0), s.ColText(1), s.ColText(2), s.ColText(3),
                   static_cast<int>(s.ColInt(4)), static_cast<int>(s.ColInt(5)),
-                  s.ColInt(6), s.ColInt(7)};
+                  s.ColInt(6), s.ColInt(7), s.ColInt(8) != 0};
 }
 
 WorkflowVersion ReadWorkflowVersion(const Stmt& s) {
@@ -234,7 +234,8 @@ AuditEvent ReadAudit(const Stmt& s) {
   "id, org_id, user_id, name, hash, hint, scope, created_at, expires_at, last_used_at, " \
   "revoked_at"
 #define RAMPART_WORKFLOW_COLUMNS \
-  "org_id, id, name, visibility, latest_version, live_version, created_at, updated_at"
+  "org_id, id, name, visibility, latest_version, live_version, created_at, updated_at, " \
+  "scheduled"
 #define RAMPART_VERSION_COLUMNS \
   "org_id, workflow_id, version, definition, source, created_by, created_at"
 
@@ -519,17 +520,17 @@ Status SqliteTx::TouchApiKey(std::string_view id, Millis now) {
 
 Status SqliteTx::InsertWorkflow(const Workflow& w) {
   Stmt s(conn_,
-         "INSERT INTO workflows (" RAMPART_WORKFLOW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+         "INSERT INTO workflows (" RAMPART_WORKFLOW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   return s.Text(w.org_id).Text(w.id).Text(w.name).Text(w.visibility).Int(w.latest_version)
-      .Int(w.live_version).Int(w.created_at).Int(w.updated_at).Run();
+      .Int(w.live_version).Int(w.created_at).Int(w.updated_at).Int(w.scheduled ? 1 : 0).Run();
 }
 
 Status SqliteTx::UpdateWorkflow(const Workflow& w) {
   Stmt s(conn_,
          "UPDATE workflows SET name = ?, visibility = ?, latest_version = ?, live_version = ?, "
-         "updated_at = ? WHERE org_id = ? AND id = ?");
+         "updated_at = ?, scheduled = ? WHERE org_id = ? AND id = ?");
   Status status = s.Text(w.name).Text(w.visibility).Int(w.latest_version).Int(w.live_version)
-                      .Int(w.updated_at).Text(w.org_id).Text(w.id).Run();
+                      .Int(w.updated_at).Int(w.scheduled ? 1 : 0).Text(w.org_id).Text(w.id).Run();
   if (!status.ok()) return status;
   return ChangedOne(s, "workflow not found");
 }
@@ -1311,11 +1312,15 @@ Result<bool> SqliteTx::HookEndpointDisabled(std::string_view org_id,
   return *row;
 }
 
-Result<std::vector<LiveWorkflow>> SqliteTx::ListLiveWorkflows(int limit) {
+Result<std::vector<LiveWorkflow>> SqliteTx::ListScheduledWorkflows(std::string_view after_org,
+                                                                   std::string_view after_id,
+                                                                   int limit) {
+  // The partial index workflows_scheduled (migration 18) holds these rows only.
   Stmt s(conn_,
-         "SELECT org_id, id, live_version FROM workflows WHERE live_version > 0 "
+         "SELECT org_id, id, live_version FROM workflows "
+         "WHERE scheduled = 1 AND live_version > 0 AND (org_id, id) > (?, ?) "
          "ORDER BY org_id, id LIMIT ?");
-  s.Int(limit);
+  s.Text(after_org).Text(after_id).Int(limit);
   return QueryAll<LiveWorkflow>(s, [](const Stmt& row) {
     return LiveWorkflow{row.ColText(0), row.ColText(1), static_cast<int>(row.ColInt(2))};
   });

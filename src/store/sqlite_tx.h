@@ -170,7 +170,9 @@ class SqliteTx final : public Tx {
   Result<bool> HookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
                                     std::string_view url) override;
 
-  Result<std::vector<LiveWorkflow>> ListLiveWorkflows(int limit) override;
+  Result<std::vector<LiveWorkflow>> ListScheduledWorkflows(std::string_view after_org,
+                                                           std::string_view after_id,
+                                                           int limit) override;
   Result<std::optional<Millis>> GetScheduleLastFired(std::string_view org_id,
                                                     std::string_view workflow_id) override;
   Status PutScheduleLastFired(std::string_view org_id, std::string_view workflow_id,

@@ -118,6 +118,9 @@ struct Workflow {
   boost::json::value source;  // the definition as parsed (YAML and JSON alike)
 };
 
+// True when `w` has a schedule trigger (the scheduler lists only such live versions).
+bool HasScheduleTrigger(const Workflow& w);
+
 // The top-level keys of `with` a built-in action accepts and the ones it requires: the
 // top level of the action's ArgsSchema, so that a typo in `with` is rejected when the
 // definition loads, like any unknown key (engine tests check the two agree). Null for an

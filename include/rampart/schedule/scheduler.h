@@ -1,5 +1,6 @@
 // The scheduler of schedule triggers: a thread that, about every second, finds the live
-// workflow versions whose `triggers` hold `{type: schedule, cron}` and submits a run
+// workflow versions whose `triggers` hold `{type: schedule, cron}` (publish marks them
+// `scheduled` in the store; a pass pages through those only) and submits a run
 // for each due tick through the run service (trigger {type: "schedule", cron,
 // scheduled_for}, actor "schedule").
 //
@@ -48,7 +49,7 @@ struct SubmitFailure {
 struct SchedulerOptions {
   Clock* clock = &SystemClock();             // only Now() is used (wall time, UTC)
   std::chrono::milliseconds interval{1000};  // between passes (real time)
-  int max_workflows = 100000;                // live workflows scanned per pass
+  int page_size = 1000;  // scheduled workflows per store read (a pass reads them all)
   // Called on the scheduler's thread for each SubmitFailure (optional).
   std::function<void(const SubmitFailure&)> on_submit_error;
 };

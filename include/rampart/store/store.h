@@ -119,6 +119,7 @@ struct Workflow {
   int live_version = 0;    // 0: never published
   Millis created_at = 0;
   Millis updated_at = 0;
+  bool scheduled = false;  // the live version has a schedule trigger (set by publish)
 };
 
 struct WorkflowVersion {
@@ -256,7 +257,7 @@ struct HookAttempt {
   std::string error;       // "" on 2xx; an error code name or "http_<status>"
 };
 
-// A workflow with a live version (for schedule triggers across orgs).
+// A workflow whose live version has a schedule trigger (for the scheduler, across orgs).
 struct LiveWorkflow {
   std::string org_id;
   std::string id;
@@ -548,9 +549,12 @@ class Tx {
   virtual Result<bool> HookEndpointDisabled(std::string_view org_id, std::string_view workflow_id,
                                             std::string_view url) = 0;
 
-  // Schedule triggers. Every workflow with a live version across orgs, by (org_id, id),
-  // at most `limit`.
-  virtual Result<std::vector<LiveWorkflow>> ListLiveWorkflows(int limit) = 0;
+  // Schedule triggers. Workflows whose live version has a schedule trigger (`scheduled`),
+  // across orgs, by (org_id, id) after (after_org, after_id) (both empty: from the
+  // first), at most `limit`.
+  virtual Result<std::vector<LiveWorkflow>> ListScheduledWorkflows(std::string_view after_org,
+                                                                   std::string_view after_id,
+                                                                   int limit) = 0;
   // When the schedule of (org, workflow) last fired; nullopt when it never did.
   virtual Result<std::optional<Millis>> GetScheduleLastFired(std::string_view org_id,
                                                             std::string_view workflow_id) = 0;
