@@ -441,8 +441,22 @@ for round in $(seq 1 "$ROUNDS"); do
   python3 "$TMP/chaos.py" load "$BASE" "$KEY" "$ORG" "$CHAOS_HOOK_PATH" "$WHSEC" "$round" \
     "$TMP/load.jsonl" "$TMP/stop" approver@chaos.test "the approver passphrase" &
   UP_PID=$!
-  # A random moment 1..3 s into the load.
-  sleep "$(python3 -c 'import random; print(round(random.uniform(1, 3), 2))')"
+  # Once every kind of request has been accepted at least once (at most 30 s: a loaded
+  # machine), a random moment 0..2 s later.
+  python3 - "$TMP/load.jsonl" "$round" <<'PY2'
+import json, os, sys, time
+deadline = time.time() + 30
+while time.time() < deadline:
+    got = set()
+    if os.path.exists(sys.argv[1]):
+        for line in open(sys.argv[1]):
+            try: r = json.loads(line)
+            except ValueError: continue
+            if r['round'] == int(sys.argv[2]) and r['code'] in (200, 202): got.add(r['kind'])
+    if {'api', 'api_wait', 'hook', 'gated'} <= got: break
+    time.sleep(0.05)
+PY2
+  sleep "$(python3 -c 'import random; print(round(random.uniform(0, 2), 2))')"
   kill -9 "$PID"
   wait "$PID" 2>/dev/null
   touch "$TMP/stop"
