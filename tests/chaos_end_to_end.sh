@@ -317,6 +317,19 @@ def checks(base, key, org, data, tmp, round_no, approver_email, approver_passwor
         undelivered = [rid for rid, d in recs.items() if (rid, 'run.' + d.get('status', '')) not in got]
         if not undelivered or time.time() > deadline: break
         time.sleep(0.3)
+    # At least once: a delivery whose attempt was not recorded before the kill is sent
+    # again (counted, not a failure).
+    hook_count = {}
+    for r in records(f'{tmp}/receiver.jsonl'):
+        if r['path'].startswith('/hook'):
+            p = parse(r['body'])
+            k = (p.get('data', {}).get('run_id'), r['webhook_id'])
+            hook_count[k] = hook_count.get(k, 0) + 1
+    interrupted_seen = sum(1 for rid, d in recs.items()
+                           if (d.get('error') or {}).get('code') == 'interrupted'
+                           and any(k[0] == rid for k in seen))
+    note('round %d: %d hook deliveries sent more than once; %d of %d interrupted runs had sent a side effect'
+         % (round_no, sum(1 for n in hook_count.values() if n > 1), interrupted_seen, interrupted))
     for rid in undelivered[:3]:
         code, d = api.get(f'/runs/{rid}/hooks')
         note(f'undelivered {rid} ({recs[rid].get("status")}): hooks {code} {json.dumps(d)[:400]}')
