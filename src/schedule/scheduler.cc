@@ -61,14 +61,22 @@ class Scheduler::Impl {
     }
     const TimePoint now = options_.clock->Now();
     int fired = 0;
+    ++pass_;
     for (const store::LiveWorkflow& wf : live) {
       if (Visit(wf, now)) ++fired;
     }
+    // What this pass did not use went with a deleted, unpublished or changed schedule
+    // (kept, it grew with every workflow ever scheduled in this process).
+    std::erase_if(crons_, [&](const auto& kv) { return kv.second.pass != pass_; });
+    std::erase_if(last_fired_, [&](const auto& kv) { return kv.second.pass != pass_; });
+    schedules_held_ = static_cast<int64_t>(last_fired_.size());
+    crons_held_ = static_cast<int64_t>(crons_.size());
     return fired;
   }
 
   SchedulerStats Stats() const {
-    return SchedulerStats{fired_.load(), submit_errors_.load(), errors_.load()};
+    return SchedulerStats{fired_.load(), submit_errors_.load(), errors_.load(),
+                          schedules_held_.load(), crons_held_.load()};
   }
 
  private:
@@ -89,11 +97,12 @@ class Scheduler::Impl {
     if (it == crons_.end()) {
       auto parsed = CronSpec::Parse(text);
       it = crons_
-               .emplace(text, parsed.ok() ? std::optional<CronSpec>(std::move(*parsed))
-                                          : std::optional<CronSpec>())
+               .emplace(text, ParsedCron{parsed.ok() ? std::optional<CronSpec>(std::move(*parsed))
+                                                     : std::optional<CronSpec>()})
                .first;
     }
-    return it->second ? &*it->second : nullptr;
+    it->second.pass = pass_;
+    return it->second.spec ? &*it->second.spec : nullptr;
   }
 
   // Fires the workflow when a tick is due; true when a run was submitted. Runs under
@@ -153,9 +162,10 @@ class Scheduler::Impl {
           return false;
         }
       }
-      known = last_fired_.emplace(key, *stored).first;
+      known = last_fired_.emplace(key, LastFired{*stored}).first;
     }
-    if (!due || UnixMillis(*due) <= known->second) return false;  // the common case: no write
+    known->second.pass = pass_;
+    if (!due || UnixMillis(*due) <= known->second.at) return false;  // the common case: no write
 
     // Claim the tick in its own durable write before submitting (at most once). The
     // stored value is checked again so another process sharing the store cannot fire it
@@ -180,7 +190,7 @@ class Scheduler::Impl {
       last_fired_.erase(key);  // re-read from the store next pass
       return false;
     }
-    known->second = claimed_from.value_or(due_ms);
+    known->second.at = claimed_from.value_or(due_ms);
     if (!fire) return false;
 
     runs::Submission submission;
@@ -235,10 +245,20 @@ class Scheduler::Impl {
   SchedulerOptions options_;
   runs::WorkflowCache cache_;
 
-  std::mutex tick_mu_;  // serializes Tick; guards crons_
-  std::map<std::string, std::optional<CronSpec>> crons_;
+  // Both hold the number of the last pass that used them: a pass drops the others.
+  struct ParsedCron {
+    std::optional<CronSpec> spec;
+    uint64_t pass = 0;
+  };
+  struct LastFired {
+    store::Millis at = 0;
+    uint64_t pass = 0;
+  };
+  std::mutex tick_mu_;  // serializes Tick; guards crons_, last_fired_ and pass_
+  uint64_t pass_ = 0;
+  std::map<std::string, ParsedCron> crons_;
   // Last fired tick per (org, workflow) as committed (avoids a write per pass).
-  std::map<std::pair<std::string, std::string>, store::Millis> last_fired_;
+  std::map<std::pair<std::string, std::string>, LastFired> last_fired_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -248,6 +268,8 @@ class Scheduler::Impl {
   std::atomic<int64_t> fired_{0};
   std::atomic<int64_t> submit_errors_{0};
   std::atomic<int64_t> errors_{0};
+  std::atomic<int64_t> schedules_held_{0};
+  std::atomic<int64_t> crons_held_{0};
 };
 
 Scheduler::Scheduler(store::Store& store, runs::RunService& runs, SchedulerOptions options)
