@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <boost/json/parse.hpp>
 
 #include "rampart/core/ascii.h"
@@ -451,14 +452,12 @@ bool SourceLimiter::Hit(std::string_view address, std::chrono::steady_clock::tim
                         int* retry_after) {
   const std::string source = SourceKey(address);
   std::lock_guard lock(mutex_);
-  if (windows_.size() > 100'000) {
-    // Bounded memory under a flood of sources: forget windows that already ended.
-    for (auto it = windows_.begin(); it != windows_.end();) {
-      it = now - it->second.start >= std::chrono::minutes(1) ? windows_.erase(it) : std::next(it);
-    }
-    if (windows_.size() > 100'000) windows_.clear();
+  auto it = windows_.find(source);
+  if (it == windows_.end()) {
+    if (windows_.size() >= max_sources_) MakeRoom(now);
+    it = windows_.emplace(source, Window{}).first;
   }
-  Window& w = windows_[source];
+  Window& w = it->second;
   if (w.count == 0 || now - w.start >= std::chrono::minutes(1)) {
     w.start = now;
     w.count = 0;
@@ -483,6 +482,40 @@ bool SourceLimiter::Blocked(std::string_view address, std::chrono::steady_clock:
                                                                std::chrono::minutes(1) - now);
   *retry_after = std::max<int>(1, static_cast<int>(left.count()));
   return true;
+}
+
+size_t SourceLimiter::SizeForTest() {
+  std::lock_guard lock(mutex_);
+  return windows_.size();
+}
+
+void SourceLimiter::MakeRoom(std::chrono::steady_clock::time_point now) {
+  std::erase_if(windows_, [&](const auto& kv) {
+    return now - kv.second.start >= std::chrono::minutes(1);
+  });
+  const size_t keep = max_sources_ / 2;
+  if (windows_.size() <= keep) return;
+  // Ranks the live windows: over budget first, then the latest started; keeps the first
+  // half.
+  using Ranked = std::pair<bool, std::chrono::steady_clock::time_point>;
+  std::vector<Ranked> ranks;
+  ranks.reserve(windows_.size());
+  for (const auto& [source, w] : windows_) ranks.emplace_back(w.count >= per_minute_, w.start);
+  std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(keep - 1),
+                   ranks.end(), std::greater<>());
+  const Ranked cut = ranks[keep - 1];  // the last one kept
+  size_t kept_at_cut = static_cast<size_t>(
+      std::count_if(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(keep),
+                    [&](const Ranked& r) { return r == cut; }));
+  std::erase_if(windows_, [&](const auto& kv) {
+    const Ranked r{kv.second.count >= per_minute_, kv.second.start};
+    if (r > cut) return false;
+    if (r == cut && kept_at_cut > 0) {
+      --kept_at_cut;
+      return false;
+    }
+    return true;
+  });
 }
 
 PrincipalRateLimiter::PrincipalRateLimiter(int rpm, int burst, size_t max_keys)

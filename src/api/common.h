@@ -5,6 +5,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <array>
@@ -107,23 +108,35 @@ std::string ClientAddress(const server::Request& request,
 // itself; anything else unchanged.
 std::string SourceKey(std::string_view address);
 
-// Fixed-window counters per source (SourceKey of the address; bounded memory).
+// Fixed-window counters per source (SourceKey of the address). Memory: at most
+// `max_sources` windows. When a new source finds the table full, the windows that ended
+// are dropped, and if that frees less than half of it, the half whose windows started
+// first is dropped too, sources over their budget last (a flood of fresh sources neither
+// gives a blocked source a new budget nor costs a scan of the table per request: one scan
+// per max_sources / 2 new sources at most).
 class SourceLimiter {
  public:
-  explicit SourceLimiter(int per_minute) : per_minute_(per_minute) {}
+  explicit SourceLimiter(int per_minute, size_t max_sources = 100'000)
+      : per_minute_(per_minute), max_sources_(std::max<size_t>(max_sources, 2)) {}
   // Counts one event; true when the source is over its budget for this minute (then
   // `retry_after` is the seconds until the window resets).
   bool Hit(std::string_view address, std::chrono::steady_clock::time_point now, int* retry_after);
   // True when the source is over budget, without counting.
   bool Blocked(std::string_view address, std::chrono::steady_clock::time_point now,
                int* retry_after);
+  // Windows held now.
+  size_t SizeForTest();
 
  private:
   struct Window {
     std::chrono::steady_clock::time_point start;
     int count = 0;
   };
+  // REQUIRES(mutex_): makes room for a new source (see the class comment).
+  void MakeRoom(std::chrono::steady_clock::time_point now);
+
   const int per_minute_;
+  const size_t max_sources_;
   std::mutex mutex_;
   std::unordered_map<std::string, Window> windows_;  // guarded by mutex_
 };

@@ -149,6 +149,28 @@ TEST(SourceLimiterTest, AnIpv6Slash64IsOneSource) {
   EXPECT_FALSE(limiter.Hit("192.0.2.2", now, &retry_after));
 }
 
+// A flood of sources (one per request, e.g. X-Forwarded-For addresses through a trusted
+// proxy, or the /64s of an IPv6 allocation) keeps at most max_sources windows, and the
+// sources over their budget are the last to be forgotten: the flood does not hand the
+// guesser a fresh budget (it emptied the whole table once it held 100,000 windows).
+TEST(SourceLimiterTest, AFloodOfSourcesIsBoundedAndKeepsTheBlockedOnes) {
+  SourceLimiter limiter(2, 64);
+  const auto now = std::chrono::steady_clock::now();
+  int retry_after = 0;
+  for (int i = 0; i < 3; ++i) (void)limiter.Hit("198.51.100.7", now, &retry_after);
+  ASSERT_TRUE(limiter.Blocked("198.51.100.7", now, &retry_after));
+  for (int i = 0; i < 10'000; ++i) {
+    const std::string address =
+        "10.0." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256);
+    (void)limiter.Hit(address, now + std::chrono::milliseconds(i), &retry_after);
+    ASSERT_LE(limiter.SizeForTest(), 64u) << "after " << i + 1 << " sources";
+  }
+  EXPECT_TRUE(limiter.Blocked("198.51.100.7", now + std::chrono::seconds(20), &retry_after));
+  EXPECT_TRUE(limiter.Hit("198.51.100.7", now + std::chrono::seconds(20), &retry_after));
+  // Windows that ended are forgotten first; the source gets its budget back after a minute.
+  EXPECT_FALSE(limiter.Hit("198.51.100.7", now + std::chrono::seconds(61), &retry_after));
+}
+
 TEST(SourceKeyTest, Forms) {
   EXPECT_EQ(SourceKey("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
   EXPECT_EQ(SourceKey("::1"), "::/64");

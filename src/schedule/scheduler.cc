@@ -25,6 +25,7 @@ using Key = std::pair<std::string, std::string>;  // (org id, workflow id)
 struct Schedules {
   int version = 0;                 // the live version they were read from
   std::vector<std::string> crons;  // cron texts of its schedule triggers
+  uint64_t pass = 0;               // the last pass that used them
 };
 
 }  // namespace
@@ -58,7 +59,7 @@ class Scheduler::Impl {
     const TimePoint now = options_.clock->Now();
     const int page_size = std::max(options_.page_size, 1);
     int fired = 0;
-    std::vector<Key> visited;
+    ++pass_;
     std::vector<store::LiveWorkflow> page;
     do {
       Key after = page.empty() ? Key() : Key(page.back().org_id, page.back().id);
@@ -73,16 +74,22 @@ class Scheduler::Impl {
         return read.error();
       }
       for (const store::LiveWorkflow& wf : page) {
-        visited.emplace_back(wf.org_id, wf.id);
         if (Visit(wf, now)) ++fired;
       }
     } while (page.size() == static_cast<size_t>(page_size));
-    Forget(std::move(visited));
+    // What this pass did not use went with a deleted, unpublished or changed schedule
+    // (kept, it grew with every workflow ever scheduled in this process).
+    std::erase_if(crons_, [&](const auto& kv) { return kv.second.pass != pass_; });
+    std::erase_if(schedules_, [&](const auto& kv) { return kv.second.pass != pass_; });
+    std::erase_if(last_fired_, [&](const auto& kv) { return kv.second.pass != pass_; });
+    schedules_held_ = static_cast<int64_t>(last_fired_.size());
+    crons_held_ = static_cast<int64_t>(crons_.size());
     return fired;
   }
 
   SchedulerStats Stats() const {
-    return SchedulerStats{fired_.load(), submit_errors_.load(), errors_.load()};
+    return SchedulerStats{fired_.load(), submit_errors_.load(), errors_.load(),
+                          schedules_held_.load(), crons_held_.load()};
   }
 
  private:
@@ -103,11 +110,12 @@ class Scheduler::Impl {
     if (it == crons_.end()) {
       auto parsed = CronSpec::Parse(text);
       it = crons_
-               .emplace(text, parsed.ok() ? std::optional<CronSpec>(std::move(*parsed))
-                                          : std::optional<CronSpec>())
+               .emplace(text, ParsedCron{parsed.ok() ? std::optional<CronSpec>(std::move(*parsed))
+                                                     : std::optional<CronSpec>()})
                .first;
     }
-    return it->second ? &*it->second : nullptr;
+    it->second.pass = pass_;
+    return it->second.spec ? &*it->second.spec : nullptr;
   }
 
   // The cron texts of the schedule triggers of (org, workflow) at `version`: read from the
@@ -115,33 +123,19 @@ class Scheduler::Impl {
   // definitions would not all stay in a bounded cache). Null on a load error.
   const std::vector<std::string>* Crons(const Key& key, int version) {
     auto it = schedules_.find(key);
-    if (it != schedules_.end() && it->second.version == version) return &it->second.crons;
+    if (it != schedules_.end() && it->second.version == version) {
+      it->second.pass = pass_;
+      return &it->second.crons;
+    }
     auto loaded = cache_.Get(key.first, key.second, version);
     if (!loaded.ok()) return nullptr;
-    Schedules s{version, {}};
+    Schedules s{version, {}, pass_};
     for (const model::Trigger& trigger : (*loaded)->triggers) {
       if (trigger.type != "schedule" || !trigger.spec.is_object()) continue;
       const bj::value* cron = trigger.spec.as_object().if_contains("cron");
       if (cron && cron->is_string()) s.crons.emplace_back(cron->get_string());
     }
     return &(schedules_[key] = std::move(s)).crons;
-  }
-
-  // Drops what this process remembers of workflows a complete pass no longer listed
-  // (unpublished, deleted, or their live version has no schedule any more).
-  void Forget(std::vector<Key> visited) {
-    std::sort(visited.begin(), visited.end());
-    auto drop = [&visited](auto& map) {
-      for (auto it = map.begin(); it != map.end();) {
-        if (std::binary_search(visited.begin(), visited.end(), it->first)) {
-          ++it;
-        } else {
-          it = map.erase(it);
-        }
-      }
-    };
-    drop(schedules_);
-    drop(last_fired_);
   }
 
   // Fires the workflow when a tick is due; true when a run was submitted. Runs under
@@ -197,9 +191,10 @@ class Scheduler::Impl {
           return false;
         }
       }
-      known = last_fired_.emplace(key, *stored).first;
+      known = last_fired_.emplace(key, LastFired{*stored}).first;
     }
-    if (!due || UnixMillis(*due) <= known->second) return false;  // the common case: no write
+    known->second.pass = pass_;
+    if (!due || UnixMillis(*due) <= known->second.at) return false;  // the common case: no write
 
     // Claim the tick in its own durable write before submitting (at most once). The
     // stored value is checked again so another process sharing the store cannot fire it
@@ -224,7 +219,7 @@ class Scheduler::Impl {
       last_fired_.erase(key);  // re-read from the store next pass
       return false;
     }
-    known->second = claimed_from.value_or(due_ms);
+    known->second.at = claimed_from.value_or(due_ms);
     if (!fire) return false;
 
     runs::Submission submission;
@@ -281,12 +276,22 @@ class Scheduler::Impl {
   static constexpr size_t kCacheCapacity = 16;
   runs::WorkflowCache cache_;
 
-  std::mutex tick_mu_;  // serializes Tick; guards the maps below
-  std::map<std::string, std::optional<CronSpec>> crons_;
+  // Each holds the number of the last pass that used it: a pass drops the others.
+  struct ParsedCron {
+    std::optional<CronSpec> spec;
+    uint64_t pass = 0;
+  };
+  struct LastFired {
+    store::Millis at = 0;
+    uint64_t pass = 0;
+  };
+  std::mutex tick_mu_;  // serializes Tick; guards the maps below and pass_
+  uint64_t pass_ = 0;
+  std::map<std::string, ParsedCron> crons_;
   // The schedule triggers of each scheduled workflow's live version.
   std::map<Key, Schedules> schedules_;
   // Last fired tick per (org, workflow) as committed (avoids a write per pass).
-  std::map<Key, store::Millis> last_fired_;
+  std::map<Key, LastFired> last_fired_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -296,6 +301,8 @@ class Scheduler::Impl {
   std::atomic<int64_t> fired_{0};
   std::atomic<int64_t> submit_errors_{0};
   std::atomic<int64_t> errors_{0};
+  std::atomic<int64_t> schedules_held_{0};
+  std::atomic<int64_t> crons_held_{0};
 };
 
 Scheduler::Scheduler(store::Store& store, runs::RunService& runs, SchedulerOptions options)

@@ -338,6 +338,36 @@ TEST_F(SchedulerTest, RecreatedWorkflowStartsFromNow) {
   EXPECT_EQ(bj::parse(runs[1].trigger).at("scheduled_for").as_string(), "2026-12-06T12:35:00.000Z");
 }
 
+// What a pass keeps in memory (last fired tick per workflow, parsed crons) follows the
+// live schedules: workflows published with crons of their own and deleted again, one
+// after the other, leave nothing behind (it grew by one entry each, for as long as the
+// server ran).
+TEST_F(SchedulerTest, StateOfDeletedSchedulesIsDropped) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "gone" + std::to_string(i);
+    runs::testing::PutVersion(*store_, "org_a", 1,
+                              "rampart: 1\nid: " + id +
+                                  "\ntriggers:\n  - { type: schedule, cron: \"" +
+                                  std::to_string(i) + " * * * *\" }\nsteps:\n"
+                                  "  - { id: a, type: set, values: { v: 1 } }\n",
+                              1);
+    EXPECT_EQ(Tick(), 0);
+    ASSERT_TRUE(store_->Write([&](store::Tx& tx) -> Status {
+                  auto deleted = tx.DeleteWorkflow("org_a", id);
+                  if (!deleted.ok()) return deleted.error();
+                  return Status::Ok();
+                }).ok());
+  }
+  EXPECT_EQ(Tick(), 0);
+  SchedulerStats stats = scheduler_->Stats();
+  EXPECT_EQ(stats.schedules_held, 1);  // "tick" only
+  EXPECT_EQ(stats.crons_held, 1);
+  clock_.Set(At(10, 5));
+  EXPECT_EQ(Tick(), 1);  // the one left still fires
+}
+
 // Two schedulers sharing the store (two processes on one data dir, or two passes that
 // overlap) fire a tick once: the claim re-reads last_fired_at in its own write.
 TEST_F(SchedulerTest, ConcurrentPassesFireATickOnce) {
