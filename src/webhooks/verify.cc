@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "rampart/crypto/crypto.h"
 
@@ -283,11 +284,14 @@ bool TokenBuckets::Take(std::string_view key, int rpm, int burst,
   rpm = std::max(rpm, 1);
   burst = std::max(burst, 1);
   const double per_second = rpm / 60.0;
+  // How long an empty bucket takes to refill: past it, a bucket is as good as a new one.
+  const auto full_after = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(burst / per_second));
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
-    if (buckets_.size() >= max_keys_) Evict(burst, per_second, now);
-    it = buckets_.emplace(std::string(key), Bucket{static_cast<double>(burst), now}).first;
+    if (buckets_.size() >= max_keys_) Evict(now);
+    it = buckets_.emplace(std::string(key), Bucket{static_cast<double>(burst), now, now}).first;
   } else {
     Bucket& b = it->second;
     const double elapsed = std::chrono::duration<double>(now - b.updated).count();
@@ -297,6 +301,7 @@ bool TokenBuckets::Take(std::string_view key, int rpm, int burst,
     }
   }
   Bucket& b = it->second;
+  b.full_at = now + full_after;
   if (b.tokens >= 1) {
     b.tokens -= 1;
     return true;
@@ -307,16 +312,24 @@ bool TokenBuckets::Take(std::string_view key, int rpm, int burst,
   return false;
 }
 
-void TokenBuckets::Evict(double burst, double per_second,
-                         std::chrono::steady_clock::time_point now) {
-  const auto full_after = std::chrono::duration<double>(burst / per_second);
-  std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.updated >= full_after; });
-  if (buckets_.size() < max_keys_) return;
-  auto oldest = buckets_.begin();
-  for (auto i = buckets_.begin(); i != buckets_.end(); ++i) {
-    if (i->second.updated < oldest->second.updated) oldest = i;
-  }
-  buckets_.erase(oldest);
+void TokenBuckets::Evict(std::chrono::steady_clock::time_point now) {
+  // Full buckets (by their own rate) are exact to drop; when that frees less than a
+  // quarter, the least recently used go too, down to half the table, so the next scan
+  // is max_keys / 2 new keys away.
+  std::erase_if(buckets_, [&](const auto& kv) { return kv.second.full_at <= now; });
+  if (buckets_.size() < max_keys_ - max_keys_ / 4) return;
+  std::vector<std::chrono::steady_clock::time_point> used;
+  used.reserve(buckets_.size());
+  for (const auto& kv : buckets_) used.push_back(kv.second.updated);
+  const size_t drop = buckets_.size() - max_keys_ / 2;
+  std::nth_element(used.begin(), used.begin() + static_cast<std::ptrdiff_t>(drop - 1), used.end());
+  const auto cutoff = used[drop - 1];
+  size_t dropped = 0;
+  std::erase_if(buckets_, [&](const auto& kv) {
+    if (dropped >= drop || kv.second.updated > cutoff) return false;
+    ++dropped;
+    return true;
+  });
 }
 
 size_t TokenBuckets::size() {

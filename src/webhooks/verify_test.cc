@@ -255,6 +255,45 @@ TEST(TokenBuckets, BurstThenRefill) {
   EXPECT_GE(retry, 1);
 }
 
+// A full table makes room by its buckets' own rates: a slow key that is drained stays
+// limited while fast keys that refilled long ago go. Past its own refill time, a bucket
+// is the same as a new one.
+TEST(TokenBuckets, EvictionJudgesEachBucketByItsOwnRate) {
+  TokenBuckets buckets(8);
+  auto t0 = std::chrono::steady_clock::time_point(std::chrono::hours(1));
+  int retry = 0;
+  ASSERT_TRUE(buckets.Take("slow", 1, 1, t0, &retry));  // one a minute: drained now
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(buckets.Take("fast" + std::to_string(i), 600, 1, t0, &retry));
+  }
+  const auto t1 = t0 + std::chrono::seconds(2);  // the fast ones refilled after 0.1 s
+  EXPECT_TRUE(buckets.Take("new", 600, 1, t1, &retry));
+  EXPECT_FALSE(buckets.Take("slow", 1, 1, t1, &retry));
+  EXPECT_GE(retry, 50);
+}
+
+// A table full of buckets that are all still refilling: a new key makes room for many
+// (the oldest half goes at once), so a flood of new keys costs one scan per max/2 keys,
+// not one per key; the most recently used buckets stay.
+TEST(TokenBuckets, AFullTableOfActiveBucketsIsHalvedOldestFirst) {
+  TokenBuckets buckets(64);
+  auto t0 = std::chrono::steady_clock::time_point(std::chrono::hours(1));
+  int retry = 0;
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(buckets.Take("k" + std::to_string(i), 1, 1, t0 + std::chrono::milliseconds(i),
+                             &retry));
+  }
+  ASSERT_EQ(buckets.size(), 64u);
+  const auto t1 = t0 + std::chrono::seconds(1);
+  EXPECT_TRUE(buckets.Take("new", 1, 1, t1, &retry));
+  EXPECT_LE(buckets.size(), 33u);
+  EXPECT_FALSE(buckets.Take("k63", 1, 1, t1, &retry));  // recent: kept, still drained
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_TRUE(buckets.Take("flood" + std::to_string(i), 1, 1, t1, &retry));
+    ASSERT_LE(buckets.size(), 64u);
+  }
+}
+
 TEST(Counters, Names) {
   RejectionCounters c;
   c.Count(Outcome::kReplayed);

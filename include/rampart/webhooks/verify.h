@@ -110,9 +110,10 @@ class TokenBuckets {
  private:
   struct Bucket {
     double tokens = 0;
-    std::chrono::steady_clock::time_point updated;
+    std::chrono::steady_clock::time_point updated;  // last refill
+    std::chrono::steady_clock::time_point full_at;  // refilled by then at its last rate
   };
-  void Evict(double burst, double per_second, std::chrono::steady_clock::time_point now);
+  void Evict(std::chrono::steady_clock::time_point now);
 
   const size_t max_keys_;
   std::mutex mutex_;
