@@ -2442,7 +2442,10 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
   auto workflow = call.tx->GetWorkflow((*org)->id, id);
   if (!workflow.ok()) return workflow.error();
   if (!workflow->has_value() || (*workflow)->live_version == 0) return not_found;
-  auto loaded = deps_.workflows->Get((*org)->id, id, (*workflow)->live_version);
+  auto version = call.tx->GetWorkflowVersion((*org)->id, id, (*workflow)->live_version);
+  if (!version.ok()) return version.error();
+  if (!version->has_value()) return not_found;
+  auto loaded = deps_.workflows->Get(**version);
   if (!loaded.ok()) return not_found;
   if ((*loaded)->visibility != model::Visibility::kPublic) return not_found;
   value input = object();

@@ -457,6 +457,38 @@ TEST_F(RunServiceTest, SubmitAndWaitSucceedsWithRecord) {
   EXPECT_EQ(stats.running, 0);
 }
 
+// A workflow deleted and created again under its id starts at version 1 again: a queued
+// run of the new one (recovered or resumed: its workflow is loaded by version) runs the
+// new definition, never the deleted one a worker loaded before.
+TEST_F(RunServiceTest, AQueuedRunOfARecreatedWorkflowRunsItsNewDefinition) {
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  testing::PutOrg(*store_, "org_a");
+  auto version = [](const char* marker) {
+    return std::string("rampart: 1\nid: w\nsteps:\n") +
+           "  - { id: q, type: action, uses: db.query, with: { sql: \"SELECT 1\", params: { ms: 1 } } }\n"
+           "output: " + marker + "\n";
+  };
+  testing::PutVersion(*store_, "org_a", 1, version("old"), 1);
+  PutQueuedRun("run_first", "w", "{}");
+  ASSERT_TRUE(service->Resume("org_a", "run_first").ok());
+  auto first = service->Wait("org_a", "run_first", 10s);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(bj::parse(first->record).at("output"), "old") << first->record;
+
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
+                auto deleted = tx.DeleteWorkflow("org_a", "w");
+                return deleted.ok() ? Status::Ok() : Status(deleted.error());
+              }).ok());
+  testing::PutVersion(*store_, "org_a", 1, version("new"), 1);
+  PutQueuedRun("run_second", "w", "{}");
+  ASSERT_TRUE(service->Resume("org_a", "run_second").ok());
+  auto second = service->Wait("org_a", "run_second", 10s);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, "succeeded") << second->record;
+  EXPECT_EQ(bj::parse(second->record).at("output"), "new") << second->record;
+}
+
 TEST_F(RunServiceTest, InvalidInputIsRejectedAndNothingStored) {
   testing::PutOrg(*store_, "org_a");
   testing::PutVersion(*store_, "org_a", 1, kDouble, 1);

@@ -1,5 +1,6 @@
-// WorkflowCache: stored versions are immutable, so a loaded Workflow can be shared by
-// every run of that (org, workflow, version) for the life of the process. Loading
+// WorkflowCache: stored versions are immutable while their workflow lives, so a loaded
+// Workflow can be shared by every run of that (org, workflow, version) whose stored
+// definition text is the one it was loaded from. Loading
 // (parse + validation + expression compilation) costs far more than a store lookup, which
 // is why the cache exists at all.
 #include <list>
@@ -16,13 +17,9 @@ class WorkflowCache::Impl {
 
   Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
                                                      std::string_view workflow_id, int version) {
-    {
-      std::lock_guard lock(mu_);
-      if (auto it = index_.find(Key(org_id, workflow_id, version)); it != index_.end()) {
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->workflow;
-      }
-    }
+    // Never served by key alone: the entry may be a deleted workflow's version of the
+    // same number (a public endpoint ran a deleted public definition after its id was
+    // re-created private; a worker ran a deleted definition's steps).
     std::optional<store::WorkflowVersion> stored;
     Status read = store_.Read([&](store::Tx& tx) -> Status {
       auto v = tx.GetWorkflowVersion(org_id, workflow_id, version);

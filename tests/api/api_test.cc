@@ -2422,6 +2422,20 @@ TEST_F(ApiTest, PublicWorkflows) {
   EXPECT_EQ(s().Do("POST", "/p/" + c().org_b_slug + "/pub-a", {}, R"({"name": "bob"})").status,
             404);
   EXPECT_EQ(s().Do("POST", "/p/" + c().org_a_slug + "/nope", {}, "{}").status, 404);
+
+  // Deleted, then created again under its id as a private workflow (versions start at 1
+  // again) and published: no longer public. The deleted definition must not run.
+  ASSERT_EQ(s().Do("DELETE", w + "pub-a", key).status, 200);
+  r = s().Do("POST", A() + "/workflows", key, WorkflowYaml("pub-a", "private", "priv", strict),
+             "application/yaml");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(s().Do("POST", w + "pub-a/publish", key, R"({"version": 1})").status, 200);
+  r = s().Do("POST", p, {}, R"({"name": "bob"})");
+  EXPECT_EQ(r.status, 404) << r.body;
+  // And the owner's own run of it runs the new definition.
+  r = s().Do("POST", w + "pub-a/runs", key, R"({"input": {"name": "bob"}, "wait": 20})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(OutputMarker(r), "priv");
 }
 
 TEST_F(ApiTest, WorkflowAuthorizationBlock) {

@@ -214,12 +214,15 @@ class RunService {
   std::unique_ptr<Impl> impl_;
 };
 
-// Loads a stored workflow version into an engine Workflow (cached; versions are
-// immutable). Also used by the API to resolve child workflows of the same org.
+// Loads a stored workflow version into an engine Workflow (cached: a version is immutable
+// while its workflow lives, but a workflow deleted and created again under its id has
+// the same version numbers, so an entry is served only for the same definition text).
+// Also used by the API to resolve child workflows of the same org.
 class WorkflowCache {
  public:
   explicit WorkflowCache(store::Store& store, size_t capacity = 1024);
   ~WorkflowCache();
+  // Reads the version from the store (one read transaction), then as below.
   Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
                                                      std::string_view workflow_id, int version);
   // The same for a version the caller already read: no store access, and a cached entry
