@@ -115,7 +115,10 @@ inline void PutVersion(store::Store& s, const std::string& org_id, int version,
     wf.latest_version = std::max(wf.latest_version, version);
     if (live > 0) wf.live_version = live;
     if (live == version) wf.scheduled = model::HasScheduleTrigger(*loaded.workflow);
-    wf.created_at = wf.updated_at = 1;
+    // Each workflow row created here has its own created_at, as the API's would.
+    static std::atomic<int64_t> created{0};
+    if (insert) wf.created_at = ++created;
+    wf.updated_at = 1;
     if (insert) {
       if (Status x = tx.InsertWorkflow(wf); !x.ok()) return x;
     }

@@ -22,10 +22,17 @@ namespace bj = boost::json;
 
 using Key = std::pair<std::string, std::string>;  // (org id, workflow id)
 
+// The schedule triggers of one workflow's live version, and what the last pass learnt.
 struct Schedules {
-  int version = 0;                 // the live version they were read from
+  int version = 0;           // the live version they were read from
+  store::Millis created = 0;  // the workflow's created_at (a re-created one has the same
+                              // version numbers)
   std::vector<std::string> crons;  // cron texts of its schedule triggers
   uint64_t pass = 0;               // the last pass that used them
+  // Nothing was due at quiet_from and no tick of any cron falls before quiet_until: a
+  // pass in between has nothing to do (last fired only moves forward).
+  std::optional<TimePoint> quiet_from;
+  TimePoint quiet_until;
 };
 
 }  // namespace
@@ -33,7 +40,7 @@ struct Schedules {
 class Scheduler::Impl {
  public:
   Impl(store::Store& store, runs::RunService& runs, SchedulerOptions options)
-      : store_(store), runs_(runs), options_(options), cache_(store, kCacheCapacity) {}
+      : store_(store), runs_(runs), options_(options) {}
 
   void Start() {
     std::lock_guard lock(mu_);
@@ -118,40 +125,60 @@ class Scheduler::Impl {
     return it->second.spec ? &*it->second.spec : nullptr;
   }
 
-  // The cron texts of the schedule triggers of (org, workflow) at `version`: read from the
-  // definition once per version (a pass visits every scheduled workflow each second; the
-  // definitions would not all stay in a bounded cache). Null on a load error.
-  const std::vector<std::string>* Crons(const Key& key, int version) {
+  // The schedule triggers of the workflow's live version: read from its definition once
+  // per version (a pass visits every scheduled workflow each second; the definitions
+  // would not all stay in a bounded cache). Null on a read or load error.
+  Schedules* Load(const Key& key, const store::LiveWorkflow& wf) {
     auto it = schedules_.find(key);
-    if (it != schedules_.end() && it->second.version == version) {
+    if (it != schedules_.end() && it->second.version == wf.live_version &&
+        it->second.created == wf.created_at) {
       it->second.pass = pass_;
-      return &it->second.crons;
+      return &it->second;
     }
-    auto loaded = cache_.Get(key.first, key.second, version);
+    std::optional<store::WorkflowVersion> stored;
+    Status read = store_.Read([&](store::Tx& tx) -> Status {
+      auto v = tx.GetWorkflowVersion(wf.org_id, wf.id, wf.live_version);
+      if (!v.ok()) return v.error();
+      stored = std::move(*v);
+      return Status::Ok();
+    });
+    if (!read.ok() || !stored) return nullptr;
+    model::LoadResult loaded = model::LoadDefinition(stored->definition, model::Format::kJson);
     if (!loaded.ok()) return nullptr;
-    Schedules s{version, {}, pass_};
-    for (const model::Trigger& trigger : (*loaded)->triggers) {
+    Schedules s;
+    s.version = wf.live_version;
+    s.created = wf.created_at;
+    s.pass = pass_;
+    for (const model::Trigger& trigger : loaded.workflow->triggers) {
       if (trigger.type != "schedule" || !trigger.spec.is_object()) continue;
       const bj::value* cron = trigger.spec.as_object().if_contains("cron");
       if (cron && cron->is_string()) s.crons.emplace_back(cron->get_string());
     }
-    return &(schedules_[key] = std::move(s)).crons;
+    return &(schedules_[key] = std::move(s));
   }
 
   // Fires the workflow when a tick is due; true when a run was submitted. Runs under
   // tick_mu_.
   bool Visit(const store::LiveWorkflow& wf, TimePoint now) {
     const Key key(wf.org_id, wf.id);
-    const std::vector<std::string>* crons = Crons(key, wf.live_version);
-    if (crons == nullptr) {
+    Schedules* schedules = Load(key, wf);
+    if (schedules == nullptr) {
       ++errors_;
       return false;
     }
+    if (schedules->quiet_from && *schedules->quiet_from <= now && now < schedules->quiet_until) {
+      if (auto known = last_fired_.find(key); known != last_fired_.end()) {
+        known->second.pass = pass_;
+      }
+      for (const std::string& text : schedules->crons) (void)Cron(text);  // still in use
+      return false;  // the common case: no tick since the last pass that looked
+    }
+    schedules->quiet_from.reset();
     // The most recent tick at or before now, of any schedule trigger.
     std::optional<TimePoint> due;
     std::string due_cron;
     bool has_schedule = false;
-    for (const std::string& text : *crons) {
+    for (const std::string& text : schedules->crons) {
       const CronSpec* spec = Cron(text);
       if (!spec) continue;
       has_schedule = true;
@@ -194,7 +221,17 @@ class Scheduler::Impl {
       known = last_fired_.emplace(key, LastFired{*stored}).first;
     }
     known->second.pass = pass_;
-    if (!due || UnixMillis(*due) <= known->second.at) return false;  // the common case: no write
+    if (!due || UnixMillis(*due) <= known->second.at) {
+      // Nothing due: nothing will be before the next tick of any of its crons.
+      schedules->quiet_from = now;
+      schedules->quiet_until = TimePoint::max();
+      for (const std::string& text : schedules->crons) {
+        const CronSpec* spec = Cron(text);
+        std::optional<TimePoint> next = spec ? spec->NextAfter(now) : std::nullopt;
+        if (next && *next < schedules->quiet_until) schedules->quiet_until = *next;
+      }
+      return false;
+    }
 
     // Claim the tick in its own durable write before submitting (at most once). The
     // stored value is checked again so another process sharing the store cannot fire it
@@ -272,9 +309,6 @@ class Scheduler::Impl {
   store::Store& store_;
   runs::RunService& runs_;
   SchedulerOptions options_;
-  // Only for a version not read yet: Crons keeps what a pass needs.
-  static constexpr size_t kCacheCapacity = 16;
-  runs::WorkflowCache cache_;
 
   // Each holds the number of the last pass that used it: a pass drops the others.
   struct ParsedCron {

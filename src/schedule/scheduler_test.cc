@@ -342,6 +342,51 @@ TEST_F(SchedulerTest, RecreatedWorkflowStartsFromNow) {
 // live schedules: workflows published with crons of their own and deleted again, one
 // after the other, leave nothing behind (it grew by one entry each, for as long as the
 // server ran).
+// Deleted and created again between two passes, with the same version number and another
+// cron: the new definition's schedule is the one that fires (not the one the process
+// read for version 1 before).
+TEST_F(SchedulerTest, AWorkflowRecreatedBetweenPassesFiresOnItsNewSchedule) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);  // 10:01, first sight
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
+                auto deleted = tx.DeleteWorkflow("org_a", "tick");
+                return deleted.ok() ? Status::Ok() : Status(deleted.error());
+              }).ok());
+  std::string every2 = kEvery5;
+  every2.replace(every2.find("*/5"), 3, "*/2");
+  runs::testing::PutVersion(*store_, "org_a", 1, every2, 1);
+  clock_.Set(At(10, 2, 30));
+  EXPECT_EQ(Tick(), 0);  // its schedule starts now
+  clock_.Set(At(10, 4));
+  EXPECT_EQ(Tick(), 1);
+  clock_.Set(At(10, 5));
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(10, 6, 1));
+  EXPECT_EQ(Tick(), 1);
+}
+
+// Passes between two ticks do nothing; a clock set back (NTP step) is not trusted to
+// have nothing due: the pass looks again.
+TEST_F(SchedulerTest, PassesBetweenTicksAndAClockSetBack) {
+  runs::testing::PutOrg(*store_, "org_a");
+  runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);
+  EXPECT_EQ(Tick(), 0);  // 10:01
+  for (int s = 0; s < 60 * 4; s += 7) {
+    clock_.Set(At(10, 1) + seconds(s));
+    EXPECT_EQ(Tick(), 0) << s;
+  }
+  clock_.Set(At(10, 5));
+  EXPECT_EQ(Tick(), 1);
+  clock_.Set(At(10, 7));
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(9, 58));  // set back: 09:55 is before the last fired tick, nothing due
+  EXPECT_EQ(Tick(), 0);
+  clock_.Set(At(10, 10));
+  EXPECT_EQ(Tick(), 1);
+  EXPECT_EQ(Runs("tick").size(), 2u);
+}
+
 TEST_F(SchedulerTest, StateOfDeletedSchedulesIsDropped) {
   runs::testing::PutOrg(*store_, "org_a");
   runs::testing::PutVersion(*store_, "org_a", 1, kEvery5, 1);

@@ -1317,12 +1317,13 @@ Result<std::vector<LiveWorkflow>> SqliteTx::ListScheduledWorkflows(std::string_v
                                                                    int limit) {
   // The partial index workflows_scheduled (migration 18) holds these rows only.
   Stmt s(conn_,
-         "SELECT org_id, id, live_version FROM workflows "
+         "SELECT org_id, id, live_version, created_at FROM workflows "
          "WHERE scheduled = 1 AND live_version > 0 AND (org_id, id) > (?, ?) "
          "ORDER BY org_id, id LIMIT ?");
   s.Text(after_org).Text(after_id).Int(limit);
   return QueryAll<LiveWorkflow>(s, [](const Stmt& row) {
-    return LiveWorkflow{row.ColText(0), row.ColText(1), static_cast<int>(row.ColInt(2))};
+    return LiveWorkflow{row.ColText(0), row.ColText(1), static_cast<int>(row.ColInt(2)),
+                        row.ColInt(3)};
   });
 }
 

@@ -262,6 +262,7 @@ struct LiveWorkflow {
   std::string org_id;
   std::string id;
   int live_version = 0;
+  Millis created_at = 0;  // of the workflow: a deleted and re-created one differs
 };
 
 struct ConnectorFilter {
