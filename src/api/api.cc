@@ -2276,6 +2276,14 @@ Result<Response> Api::Impl::Publish(Call& call) {
 
 namespace {
 
+// A run start with an Idempotency-Key, from its read to its commit's completion.
+struct KeyedStart {
+  store::RunIdempotencyKey claim;  // run_id and created_at are set in the commit
+  std::string in_flight;           // its entry in Api::Impl::idem_in_flight_
+  bool tracked = false;            // it made that entry (and removes it)
+  std::atomic<bool> lost_race{false};  // set by the commit: a live key holds the scope
+};
+
 Result<double> WaitSeconds(const object& body, std::chrono::seconds max_wait) {
   double wait_s = 0;
   if (const value* w = body.if_contains("wait"); w != nullptr && !w->is_null()) {
@@ -2362,22 +2370,22 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   // A keyed start: the key is claimed in the run's own commit (never one without the
   // other). A concurrent first use of the same key loses there: its whole commit (run,
   // audit event) rolls back and it answers for the winner's run instead.
-  std::shared_ptr<std::atomic<bool>> lost_race;
-  std::string in_flight;
+  // One pointer, null without the header: the unkeyed path carries nothing more.
+  std::shared_ptr<KeyedStart> keyed;
   if (claim.has_value()) {
-    lost_race = std::make_shared<std::atomic<bool>>(false);
-    in_flight = claim->org_id + '\n' + claim->principal + '\n' + claim->key;
-    submission.in_commit = [this, claim = *claim, lost_race](store::Tx& tx,
-                                                            const store::Run& run) -> Status {
-      lost_race->store(false);
-      store::RunIdempotencyKey key = claim;
+    keyed = std::make_shared<KeyedStart>();
+    keyed->in_flight = claim->org_id + '\n' + claim->principal + '\n' + claim->key;
+    keyed->claim = std::move(*claim);
+    submission.in_commit = [this, keyed](store::Tx& tx, const store::Run& run) -> Status {
+      keyed->lost_race.store(false);
+      store::RunIdempotencyKey key = keyed->claim;
       key.run_id = run.id;
       key.created_at = run.created_at;
       auto claimed =
           tx.ClaimRunIdempotencyKey(key, run.created_at - kIdempotencyKeyLifetimeMs + 1);
       if (!claimed.ok()) return claimed.error();
       if (!*claimed) {
-        lost_race->store(true);
+        keyed->lost_race.store(true);
         return MakeError(ErrorCode::kConflict, "Idempotency-Key is in use");
       }
       // Expired keys go lazily, a bounded batch now and then, in a keyed commit only.
@@ -2395,27 +2403,26 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   // own (group-committed with other requests).
   // Nothing blocks meanwhile: the answer comes from the commit's completion, or from the
   // run service when the run settles or the wait times out.
-  call.deferred = [this, submission = std::move(submission), wait_s, claim = std::move(claim),
-                   lost_race, in_flight](Reply reply) mutable {
+  call.deferred = [this, submission = std::move(submission), wait_s,
+                   keyed = std::move(keyed)](Reply reply) mutable {
     std::string org_id = submission.org_id;
-    bool tracked = false;
-    if (claim.has_value()) {
+    if (keyed) {
       std::lock_guard lock(idem_mu_);
-      tracked = idem_in_flight_.insert(in_flight).second;
-      // The same key is being started right now: this one's commit loses (or replays an
-      // expired key's successor); it must not execute a run first.
-      if (!tracked) submission.may_run_inline = false;
+      keyed->tracked = idem_in_flight_.insert(keyed->in_flight).second;
+      // The same key is being started right now: this one's commit loses to it, so it
+      // must not execute a run first.
+      if (!keyed->tracked) submission.may_run_inline = false;
     }
-    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, wait_s, reply,
-                                                    claim = std::move(claim), lost_race,
-                                                    in_flight, tracked](
+    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, wait_s, reply, keyed](
                                                        Result<store::Run> run) {
-      if (tracked) {
+      if (keyed && keyed->tracked) {
         std::lock_guard lock(idem_mu_);
-        idem_in_flight_.erase(in_flight);
+        idem_in_flight_.erase(keyed->in_flight);
       }
       if (!run.ok()) {
-        if (lost_race && lost_race->load()) return ReplayAfterLostRace(*claim, wait_s, reply);
+        if (keyed && keyed->lost_race.load()) {
+          return ReplayAfterLostRace(keyed->claim, wait_s, reply);
+        }
         return reply(RunRefusal(run.error()));
       }
       if (wait_s > 0 && FinishedInline(*run)) {
