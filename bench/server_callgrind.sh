@@ -6,7 +6,8 @@
 # Usage: bench/server_callgrind.sh [path/to/rampart] [out.callgrind]
 #   default binary: $RAMPART_BIN, else build/release/apps/rampart/rampart
 #   env: DURATION (20s) of the wrk load (8 connections; rampart runs ~50x slower under
-#        valgrind, so this is ~1,000 runs).
+#        valgrind, so this is ~1,000 runs); IDEMPOTENCY_KEYS=1: every counted request
+#        carries a new Idempotency-Key (the cost of a keyed first use).
 # Starts `rampart serve` under valgrind with instrumentation off, bootstraps it, publishes
 # bench/server/workflow.yaml, warms it up with 3 runs, then counts instructions (Ir, user
 # space only, every thread) only while wrk posts runs with `wait`. Prints Ir per answered
@@ -53,7 +54,7 @@ for _ in 1 2 3; do
     --data-binary "@$tmp/run.json" > /dev/null
 done
 counted_wrk "$tmp/wrk.txt" -t1 -c8 "-d$duration" -s "$here/server/post_run.lua" \
-  "$base$runs_path" -- "$tmp/run.json" "Bearer $key"
+  "$base$runs_path" -- "$tmp/run.json" "Bearer $key" "${IDEMPOTENCY_KEYS:-}"
 runs="$(bench "$tmp/wrk.txt" requests)"
 non200="$(bench "$tmp/wrk.txt" non200)"
 [[ "$non200" == 0 ]] || die "$non200 answers were not 200"

@@ -12,6 +12,7 @@
 #include <boost/json/object.hpp>
 #include <cctype>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,6 +24,7 @@
 #include "api/connectors.h"
 #include "api/support_grants.h"
 #include "rampart/audit/chain.h"
+#include "rampart/core/ascii.h"
 #include "rampart/auth/support_grant.h"
 #include "rampart/core/json.h"
 #include "rampart/core/worker_pool.h"
@@ -110,6 +112,78 @@ std::string SlugFrom(std::string_view name) {
 Error RunRefusal(const Error& error) {
   if (error.code != ErrorCode::kLimitExceeded) return error;
   return MakeError(ErrorCode::kConflict, error.message);
+}
+
+// Idempotency-Key of POST .../runs: how long a key answers for the run it started.
+constexpr store::Millis kIdempotencyKeyLifetimeMs = 24LL * 60 * 60 * 1000;
+constexpr size_t kMaxIdempotencyKeyLength = 255;
+// Keys past their lifetime are pruned lazily by the commits of keyed runs: at most this
+// many per commit, at most once per this many milliseconds (per process).
+constexpr int kIdempotencyPruneBatch = 100;
+constexpr store::Millis kIdempotencyPruneEveryMs = 60'000;
+
+// The request's Idempotency-Key: nullopt without one; kInvalidArgument unless it is one
+// header line of 1..255 visible ASCII characters (0x21-0x7E).
+Result<std::optional<std::string_view>> IdempotencyKeyOf(const Request& request) {
+  std::optional<std::string_view> key;
+  for (const auto& [name, value] : request.headers) {
+    if (name.size() != 15 || !EqualsIgnoreCase(name, "Idempotency-Key")) continue;
+    if (key.has_value()) {
+      return MakeError(ErrorCode::kInvalidArgument, "Idempotency-Key must be sent once");
+    }
+    key = value;
+  }
+  if (!key.has_value()) return key;
+  const bool visible = std::all_of(key->begin(), key->end(),
+                                   [](char c) { return c >= 0x21 && c <= 0x7E; });
+  if (key->empty() || key->size() > kMaxIdempotencyKeyLength || !visible) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "Idempotency-Key must be 1 to 255 visible ASCII characters");
+  }
+  return key;
+}
+
+// Whose key it is: the same key of two principals (or orgs) names unrelated requests.
+// A user's sessions and JWTs are the user; the master key is one principal whoever it
+// acts as.
+std::string IdempotencyPrincipal(const auth::Principal& principal) {
+  switch (principal.kind) {
+    case auth::Principal::Kind::kApiKey:
+      return "key:" + principal.api_key_id;
+    case auth::Principal::Kind::kMasterKey:
+      return "master";
+    case auth::Principal::Kind::kSupportGrant:
+      return "grant:" + principal.support_grant_id;
+    case auth::Principal::Kind::kSession:
+    case auth::Principal::Kind::kJwt:
+      break;
+  }
+  return "user:" + principal.user_id;
+}
+
+// What a repeat must match: the workflow id and the request body's bytes.
+std::string IdempotencyRequestHash(std::string_view workflow_id, std::string_view body) {
+  std::string text;
+  text.reserve(workflow_id.size() + 1 + body.size());
+  text.append(workflow_id).push_back('\0');
+  text.append(body);
+  return crypto::Sha256Hex(text);
+}
+
+Response Replayed(Response response) {
+  response.headers.emplace_back("Idempotent-Replayed", "true");
+  return response;
+}
+
+// A public run's refusal: input validation errors and the org's full run quota are the
+// caller's to see; nothing else is. (An error path, out of line: inlined into the
+// submission's completion, g++ 12 -O3 took the Result's error for maybe-uninitialized.)
+[[gnu::cold, gnu::noinline]] Error PublicRunRefusal(const Error& error) {
+  if (error.code == ErrorCode::kInvalidInput) return error;
+  if (error.code == ErrorCode::kLimitExceeded) {
+    return MakeError(ErrorCode::kConflict, "this workflow cannot take more runs now; retry later");
+  }
+  return MakeError(ErrorCode::kInternal, "internal error");
 }
 
 // An invalid definition: 400 with every problem listed under error.details.
@@ -434,6 +508,16 @@ class Api::Impl {
   Result<Response> ListVersions(Call& call);
   Result<Response> Publish(Call& call);
   Result<Response> StartRun(Call& call);
+  // A repeat of a keyed run start: the stored key's run, answered as a first request
+  // with `wait_s` would be (never started again), with Idempotent-Replayed: true; 409
+  // when the key was used for another request.
+  Result<Response> ReplayRun(Call& call, const store::RunIdempotencyKey& stored,
+                             std::string_view request_hash);
+  // The answer for run `run_id` after a keyed start lost its commit to a concurrent one
+  // (read outside any request transaction), through `reply`.
+  void ReplayAfterLostRace(const store::RunIdempotencyKey& mine, double wait_s, Reply reply);
+  // Answers a replayed run: at once when final or without wait, else after WaitAsync.
+  void AnswerReplay(const store::Run& run, double wait_s, Reply reply);
   Result<Response> ListRuns(Call& call);
   Result<Response> GetRun(Call& call);
   Result<Response> CancelRun(Call& call);
@@ -506,6 +590,15 @@ class Api::Impl {
   // (Shared with the /metrics provider, which the Metrics object may outlive us with.)
   using Counts = std::array<std::atomic<int64_t>, 3>;
   std::shared_ptr<Counts> rate_limited_ = std::make_shared<Counts>();
+  // Runs answered for by their Idempotency-Key (a repeat started nothing), since start.
+  std::shared_ptr<std::atomic<int64_t>> idempotent_replays_ =
+      std::make_shared<std::atomic<int64_t>>(0);
+  // Scopes (org, principal, key) of keyed run starts between their read and their
+  // commit: a concurrent first use of the same key is not executed inline (its commit
+  // loses to the first's and would discard a run that did execute). GUARDED_BY(idem_mu_)
+  std::mutex idem_mu_;
+  std::set<std::string> idem_in_flight_;
+  std::atomic<store::Millis> idem_last_prune_{0};
   const server::Router* router_ = nullptr;
   std::vector<RouteSpec> specs_;
   std::shared_ptr<internal::WebhookReceiver> webhooks_;
@@ -721,6 +814,18 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
       route.request_schema = object{};  // the caller's payload, checked against `inputs`
     }
     route.query_parameters = QueryParameters(op);
+    if (op == "startRun") {
+      route.header_parameters = {
+          {"Idempotency-Key",
+           "1 to 255 visible ASCII characters (0x21-0x7E), sent once. A repeat with the same "
+           "key by the same principal of the org within 24 h of the run's creation starts "
+           "nothing and answers for that run (waiting as `wait` asks); the same key with "
+           "another workflow or other body bytes is 409 conflict"}};
+      route.response_headers = {
+          {"Idempotent-Replayed",
+           "\"true\" when the answer is for the run an earlier request with the same "
+           "Idempotency-Key started"}};
+    }
     // Credentials other than the API's: the setup token, a password, a trigger's own
     // authentication.
     if (op == "setup" || op == "login" || op == "receiveWebhook") {
@@ -755,6 +860,13 @@ void Api::Impl::RegisterRoutes(server::Router& router) {
                            "Requests to POST /hooks/{token} by outcome, since start"});
       }
       return samples;
+    });
+    deps_.metrics->AddGaugeProvider([replays = idempotent_replays_] {
+      return std::vector<server::Sample>{
+          {"rampart_run_idempotent_replays", {},
+           static_cast<double>(replays->load(std::memory_order_relaxed)),
+           "POST .../runs answered for an existing run by its Idempotency-Key (nothing "
+           "started), since start"}};
     });
     deps_.metrics->AddGaugeProvider([counts = rate_limited_] {
       std::vector<server::Sample> samples;
@@ -2173,8 +2285,49 @@ Result<Response> Api::Impl::Publish(Call& call) {
 
 // ----- runs -----
 
+namespace {
+
+// A run start with an Idempotency-Key, from its read to its commit's completion.
+struct KeyedStart {
+  store::RunIdempotencyKey claim;  // run_id and created_at are set in the commit
+  std::string in_flight;           // its entry in Api::Impl::idem_in_flight_
+  bool tracked = false;            // it made that entry (and removes it)
+  std::atomic<bool> lost_race{false};  // set by the commit: a live key holds the scope
+};
+
+Result<double> WaitSeconds(const object& body, std::chrono::seconds max_wait) {
+  double wait_s = 0;
+  if (const value* w = body.if_contains("wait"); w != nullptr && !w->is_null()) {
+    if (!w->is_number()) return MakeError(ErrorCode::kInvalidArgument, "wait must be seconds");
+    wait_s = w->to_number<double>();
+    if (!(wait_s >= 0)) return MakeError(ErrorCode::kInvalidArgument, "wait must be >= 0");
+    wait_s = std::min<double>(wait_s, static_cast<double>(max_wait.count()));
+  }
+  return wait_s;
+}
+
+}  // namespace
+
 Result<Response> Api::Impl::StartRun(Call& call) {
   const std::string& id = call.request.params.at("id");
+  auto idempotency_key = IdempotencyKeyOf(call.request);
+  if (!idempotency_key.ok()) return idempotency_key.error();
+  // Only a request with the header pays for it: one read here, one statement in the
+  // run's commit.
+  std::optional<store::RunIdempotencyKey> claim;
+  if (idempotency_key->has_value()) {
+    claim.emplace();
+    claim->org_id = call.org_id();
+    claim->principal = IdempotencyPrincipal(call.principal);
+    claim->key = std::string(**idempotency_key);
+    claim->request_hash = IdempotencyRequestHash(id, call.request.body);
+    auto stored = call.tx->GetRunIdempotencyKey(claim->org_id, claim->principal, claim->key);
+    if (!stored.ok()) return stored.error();
+    if (stored->has_value() &&
+        (*stored)->created_at + kIdempotencyKeyLifetimeMs > call.time_ms) {
+      return ReplayRun(call, **stored, claim->request_hash);
+    }
+  }
   auto workflow = VisibleWorkflow(call, id);
   if (!workflow.ok()) return workflow.error();
   auto requested = OptionalString(call.body, "version", 16);
@@ -2192,13 +2345,9 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   } else {
     return MakeError(ErrorCode::kInvalidArgument, "version must be live or draft");
   }
-  double wait_s = 0;
-  if (const value* w = call.body.if_contains("wait"); w != nullptr && !w->is_null()) {
-    if (!w->is_number()) return MakeError(ErrorCode::kInvalidArgument, "wait must be seconds");
-    wait_s = w->to_number<double>();
-    if (!(wait_s >= 0)) return MakeError(ErrorCode::kInvalidArgument, "wait must be >= 0");
-    wait_s = std::min<double>(wait_s, static_cast<double>(options_.max_wait.count()));
-  }
+  auto waited = WaitSeconds(call.body, options_.max_wait);
+  if (!waited.ok()) return waited.error();
+  const double wait_s = *waited;
   // The version is read in the request's snapshot (the workflow row above came from it
   // too) and handed to the run service loaded, which then does not read it again.
   auto stored = call.tx->GetWorkflowVersion(call.org_id(), id, version);
@@ -2229,15 +2378,64 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   // With `wait` the caller waits for the outcome anyway: a side-effect-free workflow is
   // then executed by Submit itself and committed once, final (see rampart/runs/runs.h).
   submission.may_run_inline = wait_s > 0;
+  // A keyed start: the key is claimed in the run's own commit (never one without the
+  // other). A concurrent first use of the same key loses there: its whole commit (run,
+  // audit event) rolls back and it answers for the winner's run instead.
+  // One pointer, null without the header: the unkeyed path carries nothing more.
+  std::shared_ptr<KeyedStart> keyed;
+  if (claim.has_value()) {
+    keyed = std::make_shared<KeyedStart>();
+    keyed->in_flight = claim->org_id + '\n' + claim->principal + '\n' + claim->key;
+    keyed->claim = std::move(*claim);
+    submission.in_commit = [this, keyed](store::Tx& tx, const store::Run& run) -> Status {
+      keyed->lost_race.store(false);
+      store::RunIdempotencyKey key = keyed->claim;
+      key.run_id = run.id;
+      key.created_at = run.created_at;
+      auto claimed =
+          tx.ClaimRunIdempotencyKey(key, run.created_at - kIdempotencyKeyLifetimeMs + 1);
+      if (!claimed.ok()) return claimed.error();
+      if (!*claimed) {
+        keyed->lost_race.store(true);
+        return MakeError(ErrorCode::kConflict, "Idempotency-Key is in use");
+      }
+      // Expired keys go lazily, a bounded batch now and then, in a keyed commit only.
+      const store::Millis last = idem_last_prune_.load(std::memory_order_relaxed);
+      if (run.created_at - last > kIdempotencyPruneEveryMs) {
+        idem_last_prune_.store(run.created_at, std::memory_order_relaxed);
+        auto pruned = tx.PruneRunIdempotencyKeys(run.created_at - kIdempotencyKeyLifetimeMs,
+                                                 kIdempotencyPruneBatch);
+        if (!pruned.ok()) return pruned.error();
+      }
+      return Status::Ok();
+    };
+  }
   // The run is submitted after the request's read transaction: Submit commits on its
   // own (group-committed with other requests).
   // Nothing blocks meanwhile: the answer comes from the commit's completion, or from the
   // run service when the run settles or the wait times out.
-  call.deferred = [this, submission = std::move(submission), wait_s](Reply reply) mutable {
+  call.deferred = [this, submission = std::move(submission), wait_s,
+                   keyed = std::move(keyed)](Reply reply) mutable {
     std::string org_id = submission.org_id;
-    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, wait_s, reply](
+    if (keyed) {
+      std::lock_guard lock(idem_mu_);
+      keyed->tracked = idem_in_flight_.insert(keyed->in_flight).second;
+      // The same key is being started right now: this one's commit loses to it, so it
+      // must not execute a run first.
+      if (!keyed->tracked) submission.may_run_inline = false;
+    }
+    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, wait_s, reply, keyed](
                                                        Result<store::Run> run) {
-      if (!run.ok()) return reply(RunRefusal(run.error()));
+      if (keyed && keyed->tracked) {
+        std::lock_guard lock(idem_mu_);
+        idem_in_flight_.erase(keyed->in_flight);
+      }
+      if (!run.ok()) {
+        if (keyed && keyed->lost_race.load()) {
+          return ReplayAfterLostRace(keyed->claim, wait_s, reply);
+        }
+        return reply(RunRefusal(run.error()));
+      }
       if (wait_s > 0 && FinishedInline(*run)) {
         // Executed inline and already final: its record (status included) is the answer,
         // as GET .../runs/{id} would serve it, without parsing it back.
@@ -2263,6 +2461,74 @@ Result<Response> Api::Impl::StartRun(Call& call) {
     });
   };
   return Response{};
+}
+
+Result<Response> Api::Impl::ReplayRun(Call& call, const store::RunIdempotencyKey& stored,
+                                      std::string_view request_hash) {
+  if (stored.request_hash != request_hash) {
+    return MakeError(ErrorCode::kConflict, "Idempotency-Key was used for a different request");
+  }
+  // The body is the one that started the run, so it parses as it did then.
+  auto waited = WaitSeconds(call.body, options_.max_wait);
+  if (!waited.ok()) return waited.error();
+  // As visible as any run: the key does not outlive the caller's access to it.
+  auto run = VisibleRun(call, stored.run_id);
+  if (!run.ok()) return run.error();
+  idempotent_replays_->fetch_add(1, std::memory_order_relaxed);
+  call.deferred = [this, run = std::move(*run), wait_s = *waited](Reply reply) {
+    AnswerReplay(run, wait_s, std::move(reply));
+  };
+  return Response{};
+}
+
+void Api::Impl::ReplayAfterLostRace(const store::RunIdempotencyKey& mine, double wait_s,
+                                    Reply reply) {
+  std::optional<store::RunIdempotencyKey> winner;
+  std::optional<store::Run> run;
+  Status read = deps_.store->Read([&](store::Tx& tx) -> Status {
+    auto key = tx.GetRunIdempotencyKey(mine.org_id, mine.principal, mine.key);
+    if (!key.ok()) return key.error();
+    winner = std::move(*key);
+    if (!winner || winner->request_hash != mine.request_hash) return Status::Ok();
+    auto r = tx.GetRun(mine.org_id, winner->run_id);
+    if (!r.ok()) return r.error();
+    run = std::move(*r);
+    return Status::Ok();
+  });
+  if (!read.ok()) return reply(read.error());
+  if (winner && winner->request_hash != mine.request_hash) {
+    return reply(MakeError(ErrorCode::kConflict,
+                           "Idempotency-Key was used for a different request"));
+  }
+  if (!run) {
+    // The concurrent request's commit failed too: nothing holds the key; a retry starts
+    // the run.
+    return reply(MakeError(ErrorCode::kConflict,
+                           "a concurrent request with this Idempotency-Key did not complete; "
+                           "retry"));
+  }
+  idempotent_replays_->fetch_add(1, std::memory_order_relaxed);
+  AnswerReplay(*run, wait_s, std::move(reply));
+}
+
+void Api::Impl::AnswerReplay(const store::Run& run, double wait_s, Reply reply) {
+  if (wait_s > 0 && store::IsFinalRunStatus(run.status)) {
+    return reply(Replayed(server::JsonResponse(200, RunRecordJson(run))));
+  }
+  Response accepted =
+      Replayed(server::JsonResponse(202, object{{"run_id", run.id}, {"status", run.status}}));
+  if (wait_s <= 0 || run.status == "awaiting_approval") return reply(std::move(accepted));
+  // Still queued or running: waits as the first request would have.
+  deps_.runs->WaitAsync(
+      run.org_id, run.id, std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)),
+      [reply, accepted = std::move(accepted)](std::optional<store::Run> settled) mutable {
+        if (!settled.has_value()) return reply(std::move(accepted));
+        if (!store::IsFinalRunStatus(settled->status)) {
+          return reply(Replayed(server::JsonResponse(
+              202, object{{"run_id", settled->id}, {"status", settled->status}})));
+        }
+        reply(Replayed(server::JsonResponse(200, RunRecordJson(*settled))));
+      });
 }
 
 Result<Response> Api::Impl::ListRuns(Call& call) {
@@ -2470,16 +2736,7 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
   call.deferred = [this, submission = std::move(submission)](Reply reply) mutable {
     std::string org_id = submission.org_id;
     deps_.runs->SubmitAsync(std::move(submission), [this, org_id, reply](Result<store::Run> run) {
-      if (!run.ok()) {
-        // Input validation errors and the org's full run quota are the caller's to see;
-        // nothing else is.
-        if (run.error().code == ErrorCode::kInvalidInput) return reply(run.error());
-        if (run.error().code == ErrorCode::kLimitExceeded) {
-          return reply(MakeError(ErrorCode::kConflict,
-                                 "this workflow cannot take more runs now; retry later"));
-        }
-        return reply(MakeError(ErrorCode::kInternal, "internal error"));
-      }
+      if (!run.ok()) return reply(PublicRunRefusal(run.error()));
       // Only the run id, status and output leave: never the record.
       auto answer = [reply, submitted = *run](const std::optional<store::Run>& finished) {
         const store::Run& r = finished.has_value() ? *finished : submitted;

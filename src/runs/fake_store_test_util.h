@@ -11,6 +11,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <tuple>
 
 #include "rampart/store/store.h"
 
@@ -23,6 +25,9 @@ struct FakeState {
   std::map<std::string, store::Run> runs;  // by id (ids are globally unique)
   int64_t seq = 0;
   std::map<std::string, int64_t> run_order;  // id -> insertion sequence
+  // Idempotency keys of run starts, by (org, principal, key).
+  std::map<std::tuple<std::string, std::string, std::string>, store::RunIdempotencyKey>
+      idempotency_keys;
 };
 
 class FakeTx final : public store::Tx {
@@ -363,6 +368,35 @@ class FakeTx final : public store::Tx {
     return Unsupported();
   }
   Result<int64_t> PruneWebhookDeliveries(store::Millis, int) override { return Unsupported(); }
+  Result<std::optional<store::RunIdempotencyKey>> GetRunIdempotencyKey(
+      std::string_view org_id, std::string_view principal, std::string_view key) override {
+    auto it = s_.idempotency_keys.find(
+        {std::string(org_id), std::string(principal), std::string(key)});
+    if (it == s_.idempotency_keys.end()) return std::optional<store::RunIdempotencyKey>();
+    return std::optional<store::RunIdempotencyKey>(it->second);
+  }
+  Result<bool> ClaimRunIdempotencyKey(const store::RunIdempotencyKey& key,
+                                      store::Millis replace_before) override {
+    if (key.run_id.empty()) return MakeError(ErrorCode::kInvalidArgument, "key without a run");
+    auto [it, inserted] =
+        s_.idempotency_keys.try_emplace({key.org_id, key.principal, key.key}, key);
+    if (inserted) return true;
+    if (it->second.created_at >= replace_before) return false;
+    it->second = key;
+    return true;
+  }
+  Result<int64_t> PruneRunIdempotencyKeys(store::Millis before, int limit) override {
+    int64_t n = 0;
+    for (auto it = s_.idempotency_keys.begin(); it != s_.idempotency_keys.end() && n < limit;) {
+      if (it->second.created_at < before) {
+        it = s_.idempotency_keys.erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    return n;
+  }
   Status InsertHookDelivery(const store::HookDelivery&) override { return Unsupported(); }
   Status UpdateHookDelivery(const store::HookDelivery&) override { return Unsupported(); }
   Result<std::optional<store::HookDelivery>> GetHookDelivery(std::string_view,

@@ -186,6 +186,13 @@ boost::json::object OpenApiDocument(const Router& router, std::string_view title
                                                {"required", false},
                                                {"schema", boost::json::object{{"type", "string"}}}});
     }
+    for (const auto& [name, description] : route.header_parameters) {
+      parameters.push_back(boost::json::object{{"name", name},
+                                               {"in", "header"},
+                                               {"required", false},
+                                               {"description", description},
+                                               {"schema", boost::json::object{{"type", "string"}}}});
+    }
     if (!parameters.empty()) op["parameters"] = std::move(parameters);
     if (!route.request_schema.is_null()) {
       boost::json::object content;
@@ -201,10 +208,18 @@ boost::json::object OpenApiDocument(const Router& router, std::string_view title
       op["x-rampart-body-fields"] = std::move(fields);
     }
     boost::json::object responses;
-    responses[std::to_string(route.success_status)] =
-        boost::json::object{{"description", "Success"}};
+    boost::json::object success{{"description", "Success"}};
+    if (!route.response_headers.empty()) {
+      boost::json::object headers;
+      for (const auto& [name, description] : route.response_headers) {
+        headers[name] = boost::json::object{
+            {"description", description}, {"schema", boost::json::object{{"type", "string"}}}};
+      }
+      success["headers"] = std::move(headers);
+    }
+    responses[std::to_string(route.success_status)] = success;
     for (int status : route.other_success_statuses) {
-      responses[std::to_string(status)] = boost::json::object{{"description", "Success"}};
+      responses[std::to_string(status)] = success;
     }
     const bool needs_credentials = !route.permission.empty() || route.authenticated;
     responses["400"] = ErrorRef("Invalid request");

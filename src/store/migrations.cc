@@ -380,6 +380,22 @@ WHERE live_version > 0 AND EXISTS (
     AND json_extract(t.value, '$.type') = 'schedule');
 CREATE INDEX workflows_scheduled ON workflows (org_id, id) WHERE scheduled = 1;
 )sql",
+    // 19: Idempotency-Key of POST .../runs: the run a key started, by (org, principal,
+    // key), written in the run's own commit. A table of its own, so a run started without
+    // a key costs no extra index write; the time index serves the lazy prune of keys past
+    // their 24 h.
+    R"sql(
+CREATE TABLE run_idempotency_keys (
+  org_id TEXT NOT NULL,
+  principal TEXT NOT NULL,
+  idem_key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, principal, idem_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX run_idempotency_keys_by_time ON run_idempotency_keys(created_at);
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -1729,6 +1729,74 @@ TEST_F(SqliteStoreTest, WebhooksAndDeliveryIds) {
   EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) { return tx.WebhookDeliverySeen("org_a", "hk_1", "d2"); }));
 }
 
+// Idempotency keys of run starts: one winner per (org, principal, key) while the key is
+// live, taken over once expired, scoped by org and principal, written only with a run,
+// pruned by age.
+TEST_F(SqliteStoreTest, RunIdempotencyKeysAreClaimedOncePerScopeUntilTheyExpire) {
+  auto claim = [&](const char* org, const char* principal, const char* key, const char* run,
+                   Millis created_at, Millis replace_before) {
+    RunIdempotencyKey k{.org_id = org, .principal = principal, .key = key,
+                        .request_hash = std::string("h-") + run, .run_id = run,
+                        .created_at = created_at};
+    auto r = WriteWith(store(), [&](Tx& tx) { return tx.ClaimRunIdempotencyKey(k, replace_before); });
+    EXPECT_TRUE(r.ok());
+    return r.ok() && *r;
+  };
+  auto get = [&](const char* org, const char* principal, const char* key) {
+    auto r = ReadWith(store(), [&](Tx& tx) { return tx.GetRunIdempotencyKey(org, principal, key); });
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : std::optional<RunIdempotencyKey>();
+  };
+  EXPECT_FALSE(get("org_a", "key:key_1", "k1").has_value());
+  EXPECT_TRUE(claim("org_a", "key:key_1", "k1", "run_1", 1000, 0));
+  // Live (created at or after replace_before): the second claim writes nothing.
+  EXPECT_FALSE(claim("org_a", "key:key_1", "k1", "run_2", 1500, 1000));
+  auto stored = get("org_a", "key:key_1", "k1");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->run_id, "run_1");
+  EXPECT_EQ(stored->request_hash, "h-run_1");
+  EXPECT_EQ(stored->created_at, 1000);
+  // Another principal, another org: unrelated keys.
+  EXPECT_TRUE(claim("org_a", "user:usr_1", "k1", "run_3", 1500, 0));
+  EXPECT_TRUE(claim("org_b", "key:key_1", "k1", "run_4", 1500, 0));
+  EXPECT_EQ(get("org_a", "key:key_1", "k1")->run_id, "run_1");
+  // Expired (created before replace_before): taken over by the new run.
+  EXPECT_TRUE(claim("org_a", "key:key_1", "k1", "run_5", 90000, 1001));
+  stored = get("org_a", "key:key_1", "k1");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->run_id, "run_5");
+  EXPECT_EQ(stored->created_at, 90000);
+  // Never without a run.
+  auto no_run = WriteWith(store(), [](Tx& tx) {
+    return tx.ClaimRunIdempotencyKey({.org_id = "org_a", .principal = "master", .key = "k9",
+                                      .request_hash = "h", .run_id = "", .created_at = 1},
+                                     0);
+  });
+  ASSERT_FALSE(no_run.ok());
+  EXPECT_EQ(no_run.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(get("org_a", "master", "k9").has_value());
+  // A failed write rolls the claim back with everything else of it.
+  auto rolled_back = WriteWith(store(), [](Tx& tx) -> Status {
+    auto r = tx.ClaimRunIdempotencyKey({.org_id = "org_a", .principal = "master", .key = "k8",
+                                        .request_hash = "h", .run_id = "run_8", .created_at = 1},
+                                       0);
+    if (!r.ok()) return r.error();
+    return MakeError(ErrorCode::kConflict, "the run was refused");
+  });
+  EXPECT_FALSE(rolled_back.ok());
+  EXPECT_FALSE(get("org_a", "master", "k8").has_value());
+  // Pruned by age, at most `limit` per call.
+  auto pruned = WriteWith(store(), [](Tx& tx) { return tx.PruneRunIdempotencyKeys(2000, 1); });
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1);
+  pruned = WriteWith(store(), [](Tx& tx) { return tx.PruneRunIdempotencyKeys(2000, 10); });
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_FALSE(get("org_a", "user:usr_1", "k1").has_value());
+  EXPECT_FALSE(get("org_b", "key:key_1", "k1").has_value());
+  EXPECT_EQ(get("org_a", "key:key_1", "k1")->run_id, "run_5");
+}
+
 TEST_F(SqliteStoreTest, PingAndUnopenablePath) {
   EXPECT_TRUE(store().Ping().ok());
   auto missing_dir = OpenSqliteStore({dir_.path() + "/no/such/dir/x.db"});

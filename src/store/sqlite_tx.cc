@@ -1169,6 +1169,61 @@ Result<int64_t> SqliteTx::PruneWebhookDeliveries(Millis before, int limit) {
   return s.Changes();
 }
 
+// ---- Idempotency keys of run starts --------------------------------------------------
+
+Result<std::optional<RunIdempotencyKey>> SqliteTx::GetRunIdempotencyKey(
+    std::string_view org_id, std::string_view principal, std::string_view key) {
+  Stmt s(conn_,
+         "SELECT request_hash, run_id, created_at FROM run_idempotency_keys "
+         "WHERE org_id = ? AND principal = ? AND idem_key = ?");
+  s.Text(org_id).Text(principal).Text(key);
+  auto row = s.Step();
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<RunIdempotencyKey>();
+  RunIdempotencyKey k;
+  k.org_id = std::string(org_id);
+  k.principal = std::string(principal);
+  k.key = std::string(key);
+  k.request_hash = s.ColText(0);
+  k.run_id = s.ColText(1);
+  k.created_at = s.ColInt(2);
+  return std::optional<RunIdempotencyKey>(std::move(k));
+}
+
+Result<bool> SqliteTx::ClaimRunIdempotencyKey(const RunIdempotencyKey& key,
+                                              Millis replace_before) {
+  if (key.run_id.empty()) return MakeError(ErrorCode::kInvalidArgument, "key without a run");
+  // The primary key decides between concurrent first uses: exactly one statement changes
+  // a row. An expired key is taken over by the same statement (the UPSERT's WHERE).
+  Stmt s(conn_,
+         "INSERT INTO run_idempotency_keys "
+         "(org_id, principal, idem_key, request_hash, run_id, created_at) "
+         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, principal, idem_key) DO UPDATE SET "
+         "request_hash = excluded.request_hash, run_id = excluded.run_id, "
+         "created_at = excluded.created_at WHERE run_idempotency_keys.created_at < ?");
+  Status status = s.Text(key.org_id)
+                      .Text(key.principal)
+                      .Text(key.key)
+                      .Text(key.request_hash)
+                      .Text(key.run_id)
+                      .Int(key.created_at)
+                      .Int(replace_before)
+                      .Run();
+  if (!status.ok()) return status.error();
+  return s.Changes() > 0;
+}
+
+Result<int64_t> SqliteTx::PruneRunIdempotencyKeys(Millis before, int limit) {
+  if (limit <= 0) return int64_t{0};
+  Stmt s(conn_,
+         "DELETE FROM run_idempotency_keys WHERE (org_id, principal, idem_key) IN ("
+         "SELECT org_id, principal, idem_key FROM run_idempotency_keys WHERE created_at < ? "
+         "LIMIT ?)");
+  Status status = s.Int(before).Int(limit).Run();
+  if (!status.ok()) return status.error();
+  return s.Changes();
+}
+
 // ---- Outbound hook deliveries --------------------------------------------------------
 
 #define RAMPART_HOOK_DELIVERY_COLUMNS                                                       \

@@ -155,6 +155,12 @@ class SqliteTx final : public Tx {
                                      std::string_view run_id) override;
   Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) override;
 
+  Result<std::optional<RunIdempotencyKey>> GetRunIdempotencyKey(std::string_view org_id,
+                                                                std::string_view principal,
+                                                                std::string_view key) override;
+  Result<bool> ClaimRunIdempotencyKey(const RunIdempotencyKey& key, Millis replace_before) override;
+  Result<int64_t> PruneRunIdempotencyKeys(Millis before, int limit) override;
+
   Status InsertHookDelivery(const HookDelivery& delivery) override;
   Status UpdateHookDelivery(const HookDelivery& delivery) override;
   Result<std::optional<HookDelivery>> GetHookDelivery(std::string_view org_id,

@@ -42,6 +42,8 @@
 #include "rampart/crypto/jwt.h"
 #include "rampart/crypto/password.h"
 #include "rampart/crypto/tokens.h"
+#include "rampart/net/egress.h"
+#include "rampart/net/http_client.h"
 #include "rampart/server/router.h"
 #include "rampart/store/store.h"
 #include "support/api_server.h"
@@ -3611,6 +3613,354 @@ TEST(ApiTouch, AnswerComesAfterTheKeyUseIsRecorded) {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// ---------------------------------------------------------------------------------------
+// Idempotency-Key on POST .../runs (own servers: an outbound client that holds its requests
+// keeps runs running, and the wall clock moves by a day)
+
+// Every request waits until Release(), then gets 200 "{}".
+class GatedOutbound final : public net::HttpClient {
+ public:
+  Result<net::HttpResponse> Fetch(const net::HttpRequest&, const net::EgressPolicy&) override {
+    std::unique_lock lock(mu_);
+    ++calls_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    net::HttpResponse response;
+    response.status = 200;
+    response.body = "{}";
+    return response;
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool WaitForCalls(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, seconds(30), [&] { return calls_ >= n; });
+  }
+  int calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int calls_ = 0;
+};
+
+class IdempotencyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    out_ = std::make_shared<GatedOutbound>();
+    auto egress = std::make_shared<net::EgressPolicy>();
+    egress->allow_http = true;
+    testing::ApiServerOptions o;
+    o.start = std::chrono::system_clock::time_point(seconds(1893456000));
+    o.runs_on_manual_clock = true;
+    o.outbound = out_;
+    o.egress = egress;
+    o.http_threads = 4;
+    s_ = std::make_unique<testing::ApiServer>(o);
+    std::tie(org_a_, org_b_) = testing::InsertTwoOrgs(s_->store(), s_->now_ms());
+    key_ = testing::InsertMemberWithKey(s_->store(), org_a_, "owner@a.test", "owner", s_->now_ms());
+    other_key_ =
+        testing::InsertMemberWithKey(s_->store(), org_a_, "dev@a.test", "developer", s_->now_ms());
+    key_b_ = testing::InsertMemberWithKey(s_->store(), org_b_, "owner@b.test", "owner", s_->now_ms());
+    Publish(org_a_, key_, WorkflowYaml("quick"));
+    Publish(org_a_, key_, WorkflowYaml("quick-2"));
+    Publish(org_b_, key_b_, WorkflowYaml("quick"));
+    Publish(org_a_, key_,
+            "rampart: 1\nid: slow\nsteps:\n  - id: call\n    type: action\n    uses: http.request\n"
+            "    with:\n      url: \"http://127.0.0.1:9/x\"\n      allow_http: true\n");
+  }
+  void TearDown() override {
+    out_->Release();
+    s_.reset();
+  }
+
+  void Publish(const std::string& org, const std::string& key, const std::string& yaml) {
+    HttpResponse r = Post("/v1/orgs/" + org + "/workflows", key, yaml, {}, "application/yaml");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = Str(Json(r), "id");
+    r = Post("/v1/orgs/" + org + "/workflows/" + id + "/publish", key, R"({"version": 1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  HttpResponse Post(const std::string& path, const std::string& key, std::string_view body,
+                    const std::vector<std::string>& idempotency_keys = {},
+                    std::string_view type = "application/json") {
+    HttpHeaders headers = Bearer(key);
+    headers.emplace_back("Content-Type", std::string(type));
+    for (const auto& k : idempotency_keys) headers.emplace_back("Idempotency-Key", k);
+    return s_->Send("POST", path, headers, body);
+  }
+  HttpResponse Start(const std::string& workflow, std::string_view body,
+                     const std::vector<std::string>& idempotency_keys, std::string org = "",
+                     std::string api_key = "") {
+    if (org.empty()) org = org_a_;
+    if (api_key.empty()) api_key = key_;
+    return Post("/v1/orgs/" + org + "/workflows/" + workflow + "/runs", api_key, body,
+                idempotency_keys);
+  }
+  // The runs of `workflow` in `org`, from the store.
+  std::vector<store::Run> Runs(const std::string& org, const std::string& workflow) {
+    std::vector<store::Run> runs;
+    Status st = s_->store().Read([&](store::Tx& tx) -> Status {
+      store::RunFilter filter;
+      filter.workflow_id = workflow;
+      auto page = tx.ListRuns(org, filter, {.after = "", .limit = 200});
+      if (!page.ok()) return page.error();
+      runs = std::move(page->items);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok());
+    return runs;
+  }
+  // run.start audit events of `org`.
+  int RunStarts(const std::string& org) {
+    int n = 0;
+    Status st = s_->store().Read([&](store::Tx& tx) -> Status {
+      auto events = tx.ListAudit(org, 0, 10000);
+      if (!events.ok()) return events.error();
+      for (const auto& e : *events) n += e.action == "run.start" ? 1 : 0;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok());
+    return n;
+  }
+  static std::string RunIdOf(const HttpResponse& r) { return Str(Json(r), "run_id"); }
+  static bool Replayed(const HttpResponse& r) {
+    return r.Header("Idempotent-Replayed").value_or("") == "true";
+  }
+
+  std::shared_ptr<GatedOutbound> out_;
+  std::unique_ptr<testing::ApiServer> s_;
+  std::string org_a_, org_b_, key_, other_key_, key_b_;
+};
+
+TEST_F(IdempotencyTest, ARepeatAnswersForTheSameRunAndStartsNothing) {
+  const std::string waited = R"({"input": {}, "wait": 20})";
+  HttpResponse first = Start("quick", waited, {"order-1"});
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_FALSE(first.Header("Idempotent-Replayed").has_value());
+  const std::string run_id = RunIdOf(first);
+  ASSERT_EQ(run_id.substr(0, 4), "run_");
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse again = Start("quick", waited, {"order-1"});
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_TRUE(Replayed(again));
+    EXPECT_EQ(RunIdOf(again), run_id);
+    EXPECT_EQ(Str(Json(again), "status"), "succeeded");
+  }
+  // Without wait: 202 with the run's id and status, the first time and on a repeat.
+  const std::string queued = R"({"input": {}})";
+  HttpResponse accepted = Start("quick", queued, {"order-2"});
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  EXPECT_FALSE(accepted.Header("Idempotent-Replayed").has_value());
+  HttpResponse again = Start("quick", queued, {"order-2"});
+  ASSERT_EQ(again.status, 202) << again.body;
+  EXPECT_TRUE(Replayed(again));
+  EXPECT_EQ(RunIdOf(again), RunIdOf(accepted));
+  EXPECT_FALSE(Str(Json(again), "status").empty());
+  // Two runs, two run.start events: the repeats started nothing.
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 2u);
+  EXPECT_EQ(RunStarts(org_a_), 2);
+  // A request without the header is not deduplicated.
+  ASSERT_EQ(Start("quick", waited, {}).status, 200);
+  ASSERT_EQ(Start("quick", waited, {}).status, 200);
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 4u);
+  // Replays are counted.
+  HttpResponse metrics = s_->Send("GET", "/metrics", Bearer(key_));
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("rampart_run_idempotent_replays 4"), std::string::npos)
+      << metrics.body.substr(0, 4000);
+}
+
+TEST_F(IdempotencyTest, OpenApiDocumentsTheHeaders) {
+  HttpResponse r = s_->Send("GET", "/v1/openapi.json");
+  ASSERT_EQ(r.status, 200);
+  const bj::value doc = Json(r);
+  const bj::object& op =
+      doc.at("paths").at("/v1/orgs/{org}/workflows/{id}/runs").at("post").as_object();
+  bool documented = false;
+  for (const auto& p : op.at("parameters").as_array()) {
+    if (Str(p, "name") == "Idempotency-Key") {
+      documented = true;
+      EXPECT_EQ(Str(p, "in"), "header");
+      EXPECT_FALSE(p.at("required").as_bool());
+    }
+  }
+  EXPECT_TRUE(documented);
+  for (const char* status : {"200", "202"}) {
+    EXPECT_TRUE(op.at("responses").at(status).at("headers").as_object().contains(
+        "Idempotent-Replayed"))
+        << status;
+  }
+  EXPECT_TRUE(op.at("responses").as_object().contains("409"));
+}
+
+TEST_F(IdempotencyTest, TheSameKeyForAnotherRequestIsAConflict) {
+  ASSERT_EQ(Start("quick", R"({"input": {}, "wait": 20})", {"k"}).status, 200);
+  for (const auto& [workflow, body] : std::vector<std::pair<std::string, std::string>>{
+           {"quick", R"({"input": {"x": 1}, "wait": 20})"},
+           {"quick", R"({"input": {},  "wait": 20})"},  // other bytes, same meaning
+           {"quick", R"({"input": {}})"},
+           {"quick-2", R"({"input": {}, "wait": 20})"}}) {
+    HttpResponse r = Start(workflow, body, {"k"});
+    EXPECT_EQ(r.status, 409) << workflow << " " << body << ": " << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "conflict");
+    EXPECT_EQ(ErrorMessageOf(r), "Idempotency-Key was used for a different request");
+    EXPECT_FALSE(Replayed(r));
+  }
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 1u);
+  EXPECT_EQ(Runs(org_a_, "quick-2").size(), 0u);
+  EXPECT_EQ(RunStarts(org_a_), 1);
+}
+
+TEST_F(IdempotencyTest, KeysOfAnotherPrincipalOrOrgAreUnrelated) {
+  const std::string body = R"({"input": {}, "wait": 20})";
+  HttpResponse mine = Start("quick", body, {"shared"});
+  HttpResponse theirs = Start("quick", body, {"shared"}, org_a_, other_key_);
+  HttpResponse other_org = Start("quick", body, {"shared"}, org_b_, key_b_);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  ASSERT_EQ(theirs.status, 200) << theirs.body;
+  ASSERT_EQ(other_org.status, 200) << other_org.body;
+  EXPECT_FALSE(Replayed(theirs));
+  EXPECT_FALSE(Replayed(other_org));
+  EXPECT_NE(RunIdOf(mine), RunIdOf(theirs));
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 2u);
+  EXPECT_EQ(Runs(org_b_, "quick").size(), 1u);
+  // Each principal's repeat answers for its own run.
+  EXPECT_EQ(RunIdOf(Start("quick", body, {"shared"}, org_a_, other_key_)), RunIdOf(theirs));
+  EXPECT_EQ(RunIdOf(Start("quick", body, {"shared"})), RunIdOf(mine));
+}
+
+TEST_F(IdempotencyTest, MalformedKeysAreRefusedAndStartNothing) {
+  const std::string body = R"({"input": {}, "wait": 20})";
+  const std::vector<std::vector<std::string>> bad = {
+      {""}, {std::string(256, 'a')}, {"two words"}, {"tab\there"}, {"caf\xc3\xa9"},
+      {"a", "a"}, {"a", "b"}};
+  for (const auto& keys : bad) {
+    HttpResponse r = Start("quick", body, keys);
+    EXPECT_EQ(r.status, 400) << keys.front() << ": " << r.body;
+    EXPECT_EQ(ErrorCodeOf(r), "invalid_argument") << r.body;
+    EXPECT_NE(ErrorMessageOf(r).find("Idempotency-Key"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 0u);
+  // The bounds themselves are fine.
+  EXPECT_EQ(Start("quick", body, {std::string(255, '~')}).status, 200);
+  EXPECT_EQ(Start("quick", body, {"!"}).status, 200);
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 2u);
+}
+
+TEST_F(IdempotencyTest, AKeyExpiresADayAfterItsRunWasCreated) {
+  const std::string body = R"({"input": {}, "wait": 20})";
+  HttpResponse first = Start("quick", body, {"daily"});
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(Start("quick", body, {"old"}).status, 200);
+  s_->clock().AdvanceWall(std::chrono::hours(24) - milliseconds(1));
+  HttpResponse late = Start("quick", body, {"daily"});
+  ASSERT_EQ(late.status, 200) << late.body;
+  EXPECT_TRUE(Replayed(late));
+  EXPECT_EQ(RunIdOf(late), RunIdOf(first));
+  s_->clock().AdvanceWall(milliseconds(1));
+  HttpResponse next = Start("quick", body, {"daily"});
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_FALSE(Replayed(next));
+  EXPECT_NE(RunIdOf(next), RunIdOf(first));
+  EXPECT_EQ(RunIdOf(Start("quick", body, {"daily"})), RunIdOf(next));
+  // Even another request may use it once it expired.
+  s_->clock().AdvanceWall(std::chrono::hours(25));
+  HttpResponse other = Start("quick-2", body, {"daily"});
+  ASSERT_EQ(other.status, 200) << other.body;
+  EXPECT_FALSE(Replayed(other));
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 3u);
+  // Expired keys are pruned by the keyed commits (an API key's principal is its actor).
+  const std::string principal = Runs(org_a_, "quick").front().actor;
+  ASSERT_EQ(principal.substr(0, 4), "key:");
+  auto old = std::optional<store::RunIdempotencyKey>();
+  ASSERT_TRUE(s_->store()
+                  .Read([&](store::Tx& tx) -> Status {
+                    auto k = tx.GetRunIdempotencyKey(org_a_, principal, "old");
+                    if (!k.ok()) return k.error();
+                    old = std::move(*k);
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_FALSE(old.has_value());
+}
+
+TEST_F(IdempotencyTest, ConcurrentFirstUsesStartOneRun) {
+  constexpr int kClients = 8;
+  for (const std::string& body : {std::string(R"({"input": {}, "wait": 20})"),
+                                  std::string(R"({"input": {}})")}) {
+    const std::string key = "race-" + std::to_string(body.size());
+    std::vector<HttpResponse> answers(kClients);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kClients; ++i) {
+      threads.emplace_back([&, i] {
+        testing::HttpClient client("127.0.0.1", s_->port(),
+                                   testing::HttpClientOptions{.timeout = seconds(60)});
+        HttpHeaders headers = Bearer(key_);
+        headers.emplace_back("Content-Type", "application/json");
+        headers.emplace_back("Idempotency-Key", key);
+        auto r = client.Request("POST", "/v1/orgs/" + org_a_ + "/workflows/quick/runs", headers,
+                                body);
+        if (r.ok()) answers[i] = std::move(r).value();
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::string> ids;
+    int replays = 0;
+    for (const HttpResponse& r : answers) {
+      EXPECT_TRUE(r.status == 200 || r.status == 202) << r.status << " " << r.body;
+      ids.insert(RunIdOf(r));
+      replays += Replayed(r) ? 1 : 0;
+    }
+    EXPECT_EQ(ids.size(), 1u) << body;
+    EXPECT_EQ(replays, kClients - 1) << body;
+  }
+  EXPECT_EQ(Runs(org_a_, "quick").size(), 2u);
+  EXPECT_EQ(RunStarts(org_a_), 2);
+}
+
+TEST_F(IdempotencyTest, AWaitedReplayOfARunningRunAnswersWhenItFinishes) {
+  const std::string body = R"({"input": {}, "wait": 30})";
+  std::promise<HttpResponse> first_answer, replay_answer;
+  auto request = [&](std::promise<HttpResponse>& answer) {
+    return std::thread([&] {
+      testing::HttpClient client("127.0.0.1", s_->port(),
+                                 testing::HttpClientOptions{.timeout = seconds(60)});
+      HttpHeaders headers = Bearer(key_);
+      headers.emplace_back("Content-Type", "application/json");
+      headers.emplace_back("Idempotency-Key", "slow-1");
+      auto r = client.Request("POST", "/v1/orgs/" + org_a_ + "/workflows/slow/runs", headers, body);
+      answer.set_value(r.ok() ? std::move(r).value() : HttpResponse{});
+    });
+  };
+  std::thread first = request(first_answer);
+  ASSERT_TRUE(out_->WaitForCalls(1));  // the run is executing its step
+  std::thread replay = request(replay_answer);
+  auto replayed = replay_answer.get_future();
+  EXPECT_EQ(replayed.wait_for(milliseconds(500)), std::future_status::timeout)
+      << "the replay answered before the run finished";
+  out_->Release();
+  HttpResponse r1 = first_answer.get_future().get();
+  HttpResponse r2 = replayed.get();
+  first.join();
+  replay.join();
+  ASSERT_EQ(r1.status, 200) << r1.body;
+  ASSERT_EQ(r2.status, 200) << r2.body;
+  EXPECT_TRUE(Replayed(r2));
+  EXPECT_EQ(RunIdOf(r2), RunIdOf(r1));
+  EXPECT_EQ(Str(Json(r2), "status"), "succeeded");
+  EXPECT_EQ(out_->calls(), 1);  // executed once
+  EXPECT_EQ(Runs(org_a_, "slow").size(), 1u);
 }
 
 }  // namespace

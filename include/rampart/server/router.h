@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -47,6 +48,10 @@ struct Route {
   std::vector<int> other_error_statuses;
   // Query parameters the route reads (optional strings), for docs.
   std::vector<std::string> query_parameters;
+  // Optional request headers the route reads, and headers its success answers may
+  // carry: (name, description), for docs (strings).
+  std::vector<std::pair<std::string, std::string>> header_parameters;
+  std::vector<std::pair<std::string, std::string>> response_headers;
   // The media types of the request body the route reads (with request_schema).
   std::vector<std::string> request_media_types = {"application/json"};
   // Exactly one of handler / async_handler is set.

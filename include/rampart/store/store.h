@@ -257,6 +257,18 @@ struct HookAttempt {
   std::string error;       // "" on 2xx; an error code name or "http_<status>"
 };
 
+// An Idempotency-Key of POST /v1/orgs/{org}/workflows/{id}/runs: the run the key started
+// for one principal of one org. Written in the run's own commit; it answers for that run
+// until created_at + 24 h (see rampart/api/api.h), then may start a new one.
+struct RunIdempotencyKey {
+  std::string org_id;
+  std::string principal;     // "user:usr_..", "key:key_..", "master"
+  std::string key;           // the header's value: 1..255 visible ASCII characters
+  std::string request_hash;  // hex SHA-256 of the request (workflow id and body bytes)
+  std::string run_id;
+  Millis created_at = 0;     // the run's created_at
+};
+
 // A workflow whose live version has a schedule trigger (for the scheduler, across orgs).
 struct LiveWorkflow {
   std::string org_id;
@@ -527,6 +539,20 @@ class Tx {
                                              std::string_view run_id) = 0;
   // Deletes delivery ids seen before `before`, at most `limit`; returns how many.
   virtual Result<int64_t> PruneWebhookDeliveries(Millis before, int limit) = 0;
+
+  // Idempotency keys of run starts, by (org_id, principal, key); any age (the caller
+  // decides whether it expired).
+  virtual Result<std::optional<RunIdempotencyKey>> GetRunIdempotencyKey(
+      std::string_view org_id, std::string_view principal, std::string_view key) = 0;
+  // Records the key with the run it started, in one statement inside the run's own
+  // commit (a key never exists without its run, nor the run without its key). A stored
+  // key of the same (org_id, principal, key) created before `replace_before` (expired) is
+  // replaced. True when written; false when a key created at or after `replace_before`
+  // holds the scope (nothing written: concurrent first uses have one winner).
+  virtual Result<bool> ClaimRunIdempotencyKey(const RunIdempotencyKey& key,
+                                              Millis replace_before) = 0;
+  // Deletes keys created before `before`, at most `limit`; returns how many.
+  virtual Result<int64_t> PruneRunIdempotencyKeys(Millis before, int limit) = 0;
 
   // Outbound hook deliveries. InsertHookDelivery: kConflict when the id is taken.
   virtual Status InsertHookDelivery(const HookDelivery& delivery) = 0;
