@@ -68,6 +68,19 @@ deploy() {  # deploy YAML-FILE WORKFLOW-ID: creates the workflow (needs $org, $a
     -H 'Content-Type: application/json' -d '{"version": 1}' > /dev/null
 }
 
+# deploy_hook WORKFLOW-ID: a webhook_secret connector "hook" with a fresh whsec_ secret,
+# bench/webhook/workflow.yaml published as WORKFLOW-ID and a trigger URL for it (needs
+# $org, $auth); sets secret and hook_path.
+deploy_hook() {
+  secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
+  api POST "/v1/orgs/$org/connectors" -H "$auth" -H 'Content-Type: application/json' \
+    -d "$(jq -nc --arg s "$secret" '{id: "hook", type: "webhook_secret", secrets: {secret: $s}}')" > /dev/null
+  deploy "$(dirname "${BASH_SOURCE[0]}")/webhook/workflow.yaml" "$1"
+  hook_path="$(api POST "/v1/orgs/$org/workflows/$1/webhooks" -H "$auth" \
+    -H 'Content-Type: application/json' -d '{}' | jq -r .url)"
+  [[ "$hook_path" == /hooks/rwh_* ]] || die "unexpected trigger URL: $hook_path"
+}
+
 bootstrap() {  # bootstrap: setup + login + a read_write API key; sets org, key and auth
   local email="bench@example.com" password="bench-password-$RANDOM$RANDOM" setup_token csrf
   setup_token="$(cat "$tmp/data/setup-token")"

@@ -110,13 +110,7 @@ approver_csrf="$(api POST /v1/auth/password -b "$tmp/approver.cookies" -c "$tmp/
 # Workflows: the benchmark order (API runs), the webhook one (signed deliveries), and
 # three of the soak's own.
 deploy "$here/server/workflow.yaml" bench-order
-secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
-api POST "/v1/orgs/$org/connectors" -H "$auth" -H 'Content-Type: application/json' \
-  -d "$(jq -nc --arg s "$secret" '{id: "hook", type: "webhook_secret", secrets: {secret: $s}}')" > /dev/null
-deploy "$wh/workflow.yaml" bench-hook
-hook_path="$(api POST "/v1/orgs/$org/workflows/bench-hook/webhooks" -H "$auth" \
-  -H 'Content-Type: application/json' -d '{}' | jq -r .url)"
-[[ "$hook_path" == /hooks/rwh_* ]] || die "unexpected trigger URL: $hook_path"
+deploy_hook bench-hook
 cat > "$tmp/approval.yaml" << 'EOF'
 rampart: 1
 id: soak-approval

@@ -56,13 +56,7 @@ $EXTRA_CONFIG}"
 callgrind_wrapper "$out" "$rampart_bin"
 start_rampart
 bootstrap
-secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
-api POST "/v1/orgs/$org/connectors" -H "$auth" -H 'Content-Type: application/json' \
-  -d "$(jq -nc --arg s "$secret" '{id: "hook", type: "webhook_secret", secrets: {secret: $s}}')" > /dev/null
-deploy "$wh/workflow.yaml" bench-hook
-hook_path="$(api POST "/v1/orgs/$org/workflows/bench-hook/webhooks" -H "$auth" \
-  -H 'Content-Type: application/json' -d '{}' | jq -r .url)"
-[[ "$hook_path" == /hooks/rwh_* ]] || die "unexpected trigger URL: $hook_path"
+deploy_hook bench-hook
 body_file="$wh/body.json"
 
 node "$wh/sign.mjs" "$secret" 3 "$body_file" "$tmp/warm.txt" warmup_

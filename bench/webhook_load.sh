@@ -71,13 +71,7 @@ log "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpu
 start_rampart
 log "listening on $base (data $tmp/data)"
 bootstrap
-secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
-api POST "/v1/orgs/$org/connectors" -H "$auth" -H 'Content-Type: application/json' \
-  -d "$(jq -nc --arg s "$secret" '{id: "hook", type: "webhook_secret", secrets: {secret: $s}}')" > /dev/null
-deploy "$wh/workflow.yaml" "$workflow_id"
-hook_path="$(api POST "/v1/orgs/$org/workflows/$workflow_id/webhooks" -H "$auth" \
-  -H 'Content-Type: application/json' -d '{}' | jq -r .url)"
-[[ "$hook_path" == /hooks/rwh_* ]] || die "unexpected trigger URL: $hook_path"
+deploy_hook "$workflow_id"
 body_file="$wh/body.json"
 
 # One signed delivery before the load: checks the answer, gives nginx a body of its size.
