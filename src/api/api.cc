@@ -2006,7 +2006,12 @@ Result<store::Run> Api::Impl::VisibleRun(Call& call, std::string_view run_id) {
   if (call.access->role != auth::kRoleOwner) {
     auto workflow = call.tx->GetWorkflow(call.org_id(), (*run)->workflow_id);
     if (!workflow.ok()) return workflow.error();
-    if (!workflow->has_value() || !MaySee(call, **workflow)) return not_found;
+    // A run older than its workflow is a deleted workflow's of the same id: left to
+    // owners like any run whose workflow was deleted, whoever created the id again.
+    if (!workflow->has_value() || (*run)->created_at < (*workflow)->created_at ||
+        !MaySee(call, **workflow)) {
+      return not_found;
+    }
   }
   return std::move(**run);
 }

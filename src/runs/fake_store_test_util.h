@@ -437,8 +437,11 @@ class FakeTx final : public store::Tx {
   }
 
  private:
-  // RunFilter::visible_to: the run's workflow exists in its org and `user` may see it.
+  // RunFilter::visible_to: the run's workflow exists in its org, is not younger than the
+  // run (else it is another workflow created again under the id), and `user` may see it.
   bool Visible(const store::Run& run, const std::string& user) const {
+    auto wf = s_.workflows.find(std::make_pair(run.org_id, run.workflow_id));
+    if (wf == s_.workflows.end() || wf->second.created_at > run.created_at) return false;
     return MaySee(run.org_id, run.workflow_id, user);
   }
 

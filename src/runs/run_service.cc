@@ -964,7 +964,7 @@ class RunService::Impl {
 
     std::shared_ptr<const model::Workflow> wf = e->workflow;
     if (!wf) {
-      auto loaded = cache_.Get(run.org_id, run.workflow_id, run.version);
+      auto loaded = cache_.GetForRun(run);
       if (!loaded.ok()) {
         CommitFailure(e, run, loaded.error());
         return;
@@ -1465,7 +1465,7 @@ class RunService::Impl {
       std::vector<std::shared_ptr<const model::Workflow>> workflows(batch.size());
       if (env_.on_final || env_.after_final) {
         for (size_t i = 0; i < batch.size(); ++i) {
-          auto loaded = cache_.Get(batch[i].org_id, batch[i].workflow_id, batch[i].version);
+          auto loaded = cache_.GetForRun(batch[i]);
           if (loaded.ok()) workflows[i] = std::move(*loaded);
         }
       }

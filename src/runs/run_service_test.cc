@@ -489,6 +489,34 @@ TEST_F(RunServiceTest, AQueuedRunOfARecreatedWorkflowRunsItsNewDefinition) {
   EXPECT_EQ(bj::parse(second->record).at("output"), "new") << second->record;
 }
 
+// A run of a workflow deleted since (here queued; awaiting an approval or recovered
+// after a crash alike) whose id was created again later: the new workflow's version 1 is
+// not its definition. It fails as a run of a deleted workflow does, and never executes the
+// new definition's steps with the old run's input.
+TEST_F(RunServiceTest, ARunOfADeletedWorkflowNeverRunsTheDefinitionCreatedAgainUnderItsId) {
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  testing::PutOrg(*store_, "org_a");
+  auto version = [](const char* marker) {
+    return std::string("rampart: 1\nid: w2\nsteps:\n") +
+           "  - { id: q, type: action, uses: db.query, with: { sql: \"SELECT 1\", params: { ms: 1 } } }\n"
+           "output: " + marker + "\n";
+  };
+  testing::PutVersion(*store_, "org_a", 1, version("old"), 1, /*created_at=*/1);
+  PutQueuedRun("run_of_deleted", "w2", "{}");  // created_at 1
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
+                auto deleted = tx.DeleteWorkflow("org_a", "w2");
+                return deleted.ok() ? Status::Ok() : Status(deleted.error());
+              }).ok());
+  testing::PutVersion(*store_, "org_a", 1, version("new"), 1, /*created_at=*/5);
+  ASSERT_TRUE(service->Resume("org_a", "run_of_deleted").ok());
+  auto settled = service->Wait("org_a", "run_of_deleted", 10s);
+  ASSERT_TRUE(settled.has_value());
+  EXPECT_EQ(settled->status, "failed") << settled->record;
+  EXPECT_EQ(settled->error_code, "not_found") << settled->record;
+  EXPECT_EQ(settled->record.find("new"), std::string::npos) << settled->record;
+}
+
 TEST_F(RunServiceTest, InvalidInputIsRejectedAndNothingStored) {
   testing::PutOrg(*store_, "org_a");
   testing::PutVersion(*store_, "org_a", 1, kDouble, 1);

@@ -97,7 +97,7 @@ inline void PutOrg(store::Store& s, const std::string& org_id, int max_concurren
 // Stores `yaml` as version `version` of its workflow (creating the workflow row), the
 // way the API does: the definition as JSON text. `live` becomes the live version when > 0.
 inline void PutVersion(store::Store& s, const std::string& org_id, int version,
-                       const std::string& yaml, int live) {
+                       const std::string& yaml, int live, store::Millis created_at = 1) {
   auto doc = model::YamlToJson(yaml);
   ASSERT_TRUE(doc.ok()) << doc.error().message;
   auto loaded = model::LoadDefinitionValue(*doc);
@@ -129,7 +129,7 @@ inline void PutVersion(store::Store& s, const std::string& org_id, int version,
     v.definition = json::Serialize(*doc);
     v.source = yaml;
     v.created_by = "user:usr_test";
-    v.created_at = 1;
+    v.created_at = created_at;
     if (Status x = tx.InsertWorkflowVersion(v); !x.ok()) return x;
     return insert ? Status::Ok() : tx.UpdateWorkflow(wf);
   });

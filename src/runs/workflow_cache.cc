@@ -3,6 +3,7 @@
 // definition text is the one it was loaded from. Loading
 // (parse + validation + expression compilation) costs far more than a store lookup, which
 // is why the cache exists at all.
+#include <limits>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -15,8 +16,9 @@ class WorkflowCache::Impl {
  public:
   Impl(store::Store& store, size_t capacity) : store_(store), capacity_(capacity ? capacity : 1) {}
 
-  Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
-                                                     std::string_view workflow_id, int version) {
+  Result<std::shared_ptr<const model::Workflow>> Get(
+      std::string_view org_id, std::string_view workflow_id, int version,
+      store::Millis not_after = std::numeric_limits<store::Millis>::max()) {
     // Never served by key alone: the entry may be a deleted workflow's version of the
     // same number (a public endpoint ran a deleted public definition after its id was
     // re-created private; a worker ran a deleted definition's steps).
@@ -28,7 +30,7 @@ class WorkflowCache::Impl {
       return Status::Ok();
     });
     if (!read.ok()) return read.error();
-    if (!stored) {
+    if (!stored || stored->created_at > not_after) {
       return MakeError(ErrorCode::kNotFound, "workflow " + std::string(workflow_id) + " version " +
                                                  std::to_string(version) + " not found");
     }
@@ -101,6 +103,10 @@ Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(std::string_vi
                                                                   std::string_view workflow_id,
                                                                   int version) {
   return impl_->Get(org_id, workflow_id, version);
+}
+
+Result<std::shared_ptr<const model::Workflow>> WorkflowCache::GetForRun(const store::Run& run) {
+  return impl_->Get(run.org_id, run.workflow_id, run.version, run.created_at);
 }
 
 Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(const store::WorkflowVersion& stored) {

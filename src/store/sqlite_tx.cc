@@ -689,7 +689,8 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
   }
   // One statement per filter combination, so each one has an index that serves both
   // the filter and the order. The visibility test probes two primary keys per run read
-  // (workflows, then version 1 of a private one), so it needs no index of its own.
+  // (workflows, then version 1 of a private one), so it needs no index of its own. A run
+  // older than its workflow row is a deleted workflow's of the same id (owners only).
   static const std::array<std::string, 8> kSql = [] {
     std::array<std::string, 8> sql;
     for (size_t i = 0; i < sql.size(); ++i) {
@@ -700,7 +701,7 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
       q += " AND r.seq < ?";
       if ((i & 4) != 0) {
         q += " AND EXISTS (SELECT 1 FROM workflows w WHERE w.org_id = r.org_id AND "
-             "w.id = r.workflow_id AND (w.visibility <> 'private' OR EXISTS (SELECT 1 FROM "
+             "w.id = r.workflow_id AND w.created_at <= r.created_at AND (w.visibility <> 'private' OR EXISTS (SELECT 1 FROM "
              "workflow_versions v WHERE v.org_id = w.org_id AND v.workflow_id = w.id AND "
              "v.version = 1 AND v.created_by = ?)))";
       }

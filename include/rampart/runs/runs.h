@@ -225,6 +225,11 @@ class WorkflowCache {
   // Reads the version from the store (one read transaction), then as below.
   Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
                                                      std::string_view workflow_id, int version);
+  // The version `run` runs: as above, but kNotFound for a version stored after the run was
+  // created. That one belongs to a workflow created again under the id after the run's
+  // was deleted (a run never predates its version), and must not execute (or be hooked)
+  // for a run of the deleted one.
+  Result<std::shared_ptr<const model::Workflow>> GetForRun(const store::Run& run);
   // The same for a version the caller already read: no store access, and a cached entry
   // whose definition text differs (the workflow was deleted and re-created under the same
   // id) is replaced instead of served.

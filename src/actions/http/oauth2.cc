@@ -96,6 +96,18 @@ std::shared_ptr<TokenCache::Entry> TokenCache::EntryFor(const std::string& key) 
   return e;
 }
 
+std::string TokenCache::NewestRefresh(const ConnectorSecrets& connector, const Entry& entry) {
+  // One the endpoint rotated replaces the one it was rotated from, even when this run
+  // resolved the connector before.
+  std::string refresh = SecretOf(connector, "refresh_token");
+  for (int hops = 0; !refresh.empty() && hops < 16; ++hops) {
+    auto it = entry.rotated.find(crypto::Sha256Hex(refresh));
+    if (it == entry.rotated.end()) break;
+    refresh = it->second;
+  }
+  return refresh;
+}
+
 Result<std::string> TokenCache::AccessToken(const Context& ctx, const ConnectorSecrets& connector,
                                             const net::EgressPolicy& policy,
                                             std::chrono::milliseconds timeout,
@@ -114,6 +126,12 @@ Result<std::string> TokenCache::AccessToken(const Context& ctx, const ConnectorS
     entry->rotated.clear();
   }
   if (!rejected.empty() && entry->access_token == rejected) entry->access_token.clear();
+  if (!entry->access_token.empty()) {
+    const std::string refresh = NewestRefresh(connector, *entry);
+    if ((refresh.empty() ? std::string() : crypto::Sha256Hex(refresh)) != entry->grant) {
+      entry->access_token.clear();
+    }
+  }
   if (!entry->access_token.empty() && ctx.clock.Now() < entry->valid_until) {
     if (ctx.connectors != nullptr) ctx.connectors->AddDerivedSecret(entry->access_token);
     return entry->access_token;
@@ -134,14 +152,7 @@ Result<std::string> TokenCache::Fetch(const Context& ctx, const ConnectorSecrets
                          "' (oauth2): options token_url, client_id and secret client_secret "
                          "must be set");
   }
-  // The newest refresh token this process knows of: one the endpoint rotated replaces
-  // the one it was rotated from, even when this run resolved the connector before.
-  std::string refresh = SecretOf(c, "refresh_token");
-  for (int hops = 0; !refresh.empty() && hops < 16; ++hops) {
-    auto it = entry.rotated.find(crypto::Sha256Hex(refresh));
-    if (it == entry.rotated.end()) break;
-    refresh = it->second;
-  }
+  std::string refresh = NewestRefresh(c, entry);
   if (!refresh.empty() && ctx.connectors != nullptr) ctx.connectors->AddDerivedSecret(refresh);
 
   net::HttpRequest req;
@@ -250,6 +261,7 @@ Result<std::string> TokenCache::Fetch(const Context& ctx, const ConnectorSecrets
 
   if (lifetime > kExpirySkew) {
     entry.access_token = access_token;
+    entry.grant = refresh.empty() ? std::string() : crypto::Sha256Hex(NewestRefresh(c, entry));
     entry.valid_until = ctx.clock.Now() + (lifetime - kExpirySkew);
   }
   return access_token;

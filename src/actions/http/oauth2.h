@@ -58,11 +58,17 @@ class TokenCache {
     std::mutex mu;                 // held while a token is fetched
     std::string fingerprint;       // GUARDED_BY(mu) token_url, client_id, secret, scopes
     std::string access_token;      // GUARDED_BY(mu) empty: none cached
+    // SHA-256 of the newest refresh token of the grant access_token belongs to (empty:
+    // client_credentials). A connector created again under its id (or its refresh_token
+    // replaced) with another account's refresh_token is another grant.
+    std::string grant;             // GUARDED_BY(mu)
     std::chrono::system_clock::time_point valid_until;  // GUARDED_BY(mu)
     // SHA-256 of a refresh token -> the token the endpoint rotated it into.
     std::map<std::string, std::string> rotated;  // GUARDED_BY(mu)
   };
   std::shared_ptr<Entry> EntryFor(const std::string& key);
+  // The connector's refresh_token, or the newest one this process rotated it into.
+  static std::string NewestRefresh(const ConnectorSecrets& connector, const Entry& entry);
 
   Result<std::string> Fetch(const Context& ctx, const ConnectorSecrets& connector,
                             const net::EgressPolicy& policy, std::chrono::milliseconds timeout,

@@ -321,6 +321,41 @@ TEST_F(OAuth2Test, AStaleResolvedRefreshTokenIsReplacedByTheRotatedOne) {
   EXPECT_NE(seen[1].form.at("refresh_token"), kRefresh0);
 }
 
+// A connector deleted and created again under its id (or its refresh_token replaced) with
+// the same endpoint and client but another account's refresh_token, or none: the access
+// token granted for the old refresh_token must not act for the new connector.
+TEST_F(OAuth2Test, AnotherRefreshTokenUnderTheSameIdGetsItsOwnAccessToken) {
+  h_.connectors.Add(Connector(/*with_refresh=*/true));
+  auto first = Call();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(provider_.Requests().size(), 1u);
+
+  ConnectorSecrets other = Connector(true);
+  other.secrets["refresh_token"] = "rt-another-account-5d1e";
+  {
+    std::lock_guard lock(provider_.mu);
+    provider_.valid_refresh = "rt-another-account-5d1e";
+  }
+  h_.connectors.Add(other);
+  auto second = Call();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  auto seen = provider_.Requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].form.at("refresh_token"), "rt-another-account-5d1e");
+  EXPECT_EQ(second->at("status"), 200);
+
+  // Created again without a refresh_token: a client_credentials token, not the account's.
+  h_.connectors.Add(Connector(false));
+  ASSERT_TRUE(Call().ok());
+  seen = provider_.Requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].form.at("grant_type"), "client_credentials");
+
+  // And the same connector again: the cached token is used.
+  ASSERT_TRUE(Call().ok());
+  EXPECT_EQ(provider_.Requests().size(), 3u);
+}
+
 TEST_F(OAuth2Test, TokenEndpointFailuresAreSanitized) {
   h_.connectors.Add(Connector(true));
   provider_.fail_status = 401;
