@@ -30,14 +30,7 @@ UP_PID=""
 ECHO_PID=""
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 trap e2e_cleanup EXIT
-REPORTED=""
-e2e_on_failure() {
-  if [[ -n "$PID" && "$PID" != "$REPORTED" ]] && ! kill -0 "$PID" 2>/dev/null; then
-    REPORTED="$PID"
-    echo "the server (pid $PID) is gone; the end of its stderr:"
-    tail -n 40 "$TMP/serve.err"
-  fi
-}
+e2e_on_failure() { e2e_report_dead_server; }
 
 # The receiver, the load and the checks (python3, standard library only).
 cat >"$TMP/chaos.py" <<'PY'

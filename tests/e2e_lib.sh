@@ -17,6 +17,18 @@ e2e_cleanup() {
   return 0
 }
 
+# For scripts whose server writes $TMP/serve.err and whose pid is in PID: after a failed
+# check, when the server died under the script, show why (once per process). Use it as
+# `e2e_on_failure() { e2e_report_dead_server; }`.
+E2E_REPORTED=""
+e2e_report_dead_server() {
+  if [[ -n "${PID:-}" && "$PID" != "$E2E_REPORTED" ]] && ! kill -0 "$PID" 2>/dev/null; then
+    E2E_REPORTED="$PID"
+    echo "the server (pid $PID) is gone; the end of its stderr:"
+    tail -n 40 "$TMP/serve.err"
+  fi
+}
+
 check() {  # check NAME EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then
     pass=$((pass + 1))

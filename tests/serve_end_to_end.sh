@@ -10,15 +10,7 @@ TMP=$(mktemp -d)
 PID=""
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 trap e2e_cleanup EXIT
-# After a failed check: when the server died under the script, show why (once per process).
-REPORTED=""
-e2e_on_failure() {
-  if [[ -n "$PID" && "$PID" != "$REPORTED" ]] && ! kill -0 "$PID" 2>/dev/null; then
-    REPORTED="$PID"
-    echo "the server (pid $PID) is gone; the end of its stderr:"
-    tail -n 40 "$TMP/serve.err"
-  fi
-}
+e2e_on_failure() { e2e_report_dead_server; }
 
 DATA="$TMP/data"
 start() {  # start [EXTRA SERVE FLAGS...]
