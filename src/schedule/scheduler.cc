@@ -27,8 +27,12 @@ struct Schedules {
   int version = 0;           // the live version they were read from
   store::Millis created = 0;  // the workflow's created_at (a re-created one has the same
                               // version numbers)
-  std::vector<std::string> crons;  // cron texts of its schedule triggers
-  uint64_t pass = 0;               // the last pass that used them
+  std::vector<CronSpec> crons;  // of its schedule triggers
+  uint64_t pass = 0;            // the last pass that used them
+  // The tick it last fired for, as committed (avoids a write per pass); nullopt until
+  // read from the store (again after a failed claim, or for a new version, which publish
+  // started from its own time).
+  std::optional<store::Millis> last_fired;
   // Nothing was due at quiet_from and no tick of any cron falls before quiet_until: a
   // pass in between has nothing to do (last fired only moves forward).
   std::optional<TimePoint> quiet_from;
@@ -40,7 +44,7 @@ struct Schedules {
 class Scheduler::Impl {
  public:
   Impl(store::Store& store, runs::RunService& runs, SchedulerOptions options)
-      : store_(store), runs_(runs), options_(options) {}
+      : store_(store), runs_(runs), options_(options), cache_(store, kCacheCapacity) {}
 
   void Start() {
     std::lock_guard lock(mu_);
@@ -86,11 +90,14 @@ class Scheduler::Impl {
     } while (page.size() == static_cast<size_t>(page_size));
     // What this pass did not use went with a deleted, unpublished or changed schedule
     // (kept, it grew with every workflow ever scheduled in this process).
-    std::erase_if(crons_, [&](const auto& kv) { return kv.second.pass != pass_; });
-    std::erase_if(schedules_, [&](const auto& kv) { return kv.second.pass != pass_; });
-    std::erase_if(last_fired_, [&](const auto& kv) { return kv.second.pass != pass_; });
-    schedules_held_ = static_cast<int64_t>(last_fired_.size());
-    crons_held_ = static_cast<int64_t>(crons_.size());
+    int64_t crons = 0;
+    std::erase_if(schedules_, [&](const auto& kv) {
+      if (kv.second.pass != pass_) return true;
+      crons += static_cast<int64_t>(kv.second.crons.size());
+      return false;
+    });
+    schedules_held_ = static_cast<int64_t>(schedules_.size());
+    crons_held_ = crons;
     return fired;
   }
 
@@ -110,24 +117,9 @@ class Scheduler::Impl {
     }
   }
 
-  // The parsed cron of `text` (cached; nullptr when invalid, which the loader rejects
-  // before a version can be stored).
-  const CronSpec* Cron(const std::string& text) {
-    auto it = crons_.find(text);
-    if (it == crons_.end()) {
-      auto parsed = CronSpec::Parse(text);
-      it = crons_
-               .emplace(text, ParsedCron{parsed.ok() ? std::optional<CronSpec>(std::move(*parsed))
-                                                     : std::optional<CronSpec>()})
-               .first;
-    }
-    it->second.pass = pass_;
-    return it->second.spec ? &*it->second.spec : nullptr;
-  }
-
-  // The schedule triggers of the workflow's live version: read from its definition once
-  // per version (a pass visits every scheduled workflow each second; the definitions
-  // would not all stay in a bounded cache). Null on a read or load error.
+  // The schedule triggers of the workflow's live version, parsed once per version and
+  // workflow creation (a pass visits every scheduled workflow each second; the
+  // definitions would not all stay in a bounded cache). Null on a read or load error.
   Schedules* Load(const Key& key, const store::LiveWorkflow& wf) {
     auto it = schedules_.find(key);
     if (it != schedules_.end() && it->second.version == wf.live_version &&
@@ -135,24 +127,20 @@ class Scheduler::Impl {
       it->second.pass = pass_;
       return &it->second;
     }
-    std::optional<store::WorkflowVersion> stored;
-    Status read = store_.Read([&](store::Tx& tx) -> Status {
-      auto v = tx.GetWorkflowVersion(wf.org_id, wf.id, wf.live_version);
-      if (!v.ok()) return v.error();
-      stored = std::move(*v);
-      return Status::Ok();
-    });
-    if (!read.ok() || !stored) return nullptr;
-    model::LoadResult loaded = model::LoadDefinition(stored->definition, model::Format::kJson);
+    auto loaded = cache_.Get(wf.org_id, wf.id, wf.live_version);
     if (!loaded.ok()) return nullptr;
     Schedules s;
     s.version = wf.live_version;
     s.created = wf.created_at;
     s.pass = pass_;
-    for (const model::Trigger& trigger : loaded.workflow->triggers) {
+    for (const model::Trigger& trigger : (*loaded)->triggers) {
       if (trigger.type != "schedule" || !trigger.spec.is_object()) continue;
       const bj::value* cron = trigger.spec.as_object().if_contains("cron");
-      if (cron && cron->is_string()) s.crons.emplace_back(cron->get_string());
+      if (!cron || !cron->is_string()) continue;
+      // An invalid cron is refused by the loader before a version can be stored.
+      if (auto spec = CronSpec::Parse(cron->get_string()); spec.ok()) {
+        s.crons.push_back(std::move(*spec));
+      }
     }
     return &(schedules_[key] = std::move(s));
   }
@@ -167,32 +155,23 @@ class Scheduler::Impl {
       return false;
     }
     if (schedules->quiet_from && *schedules->quiet_from <= now && now < schedules->quiet_until) {
-      if (auto known = last_fired_.find(key); known != last_fired_.end()) {
-        known->second.pass = pass_;
-      }
-      for (const std::string& text : schedules->crons) (void)Cron(text);  // still in use
       return false;  // the common case: no tick since the last pass that looked
     }
     schedules->quiet_from.reset();
+    if (schedules->crons.empty()) return false;
     // The most recent tick at or before now, of any schedule trigger.
     std::optional<TimePoint> due;
-    std::string due_cron;
-    bool has_schedule = false;
-    for (const std::string& text : schedules->crons) {
-      const CronSpec* spec = Cron(text);
-      if (!spec) continue;
-      has_schedule = true;
-      std::optional<TimePoint> tick = spec->LatestAtOrBefore(now);
+    const CronSpec* due_cron = nullptr;
+    for (const CronSpec& spec : schedules->crons) {
+      std::optional<TimePoint> tick = spec.LatestAtOrBefore(now);
       if (tick && (!due || *tick > *due)) {
         due = tick;
-        due_cron = text;
+        due_cron = &spec;
       }
     }
-    if (!has_schedule) return false;
 
     const store::Millis now_ms = UnixMillis(now);
-    auto known = last_fired_.find(key);
-    if (known == last_fired_.end()) {
+    if (!schedules->last_fired) {
       // Not seen by this process yet: the store knows when it last fired.
       std::optional<store::Millis> stored;
       Status read = store_.Read([&](store::Tx& tx) -> Status {
@@ -218,16 +197,14 @@ class Scheduler::Impl {
           return false;
         }
       }
-      known = last_fired_.emplace(key, LastFired{*stored}).first;
+      schedules->last_fired = *stored;
     }
-    known->second.pass = pass_;
-    if (!due || UnixMillis(*due) <= known->second.at) {
+    if (!due || UnixMillis(*due) <= *schedules->last_fired) {
       // Nothing due: nothing will be before the next tick of any of its crons.
       schedules->quiet_from = now;
       schedules->quiet_until = TimePoint::max();
-      for (const std::string& text : schedules->crons) {
-        const CronSpec* spec = Cron(text);
-        std::optional<TimePoint> next = spec ? spec->NextAfter(now) : std::nullopt;
+      for (const CronSpec& spec : schedules->crons) {
+        std::optional<TimePoint> next = spec.NextAfter(now);
         if (next && *next < schedules->quiet_until) schedules->quiet_until = *next;
       }
       return false;
@@ -253,10 +230,10 @@ class Scheduler::Impl {
     });
     if (!claimed.ok()) {
       ++errors_;
-      last_fired_.erase(key);  // re-read from the store next pass
+      schedules->last_fired.reset();  // re-read from the store next pass
       return false;
     }
-    known->second.at = claimed_from.value_or(due_ms);
+    schedules->last_fired = claimed_from.value_or(due_ms);
     if (!fire) return false;
 
     runs::Submission submission;
@@ -265,7 +242,7 @@ class Scheduler::Impl {
     submission.version = wf.live_version;
     submission.input = bj::object();
     submission.trigger = bj::object{{"type", "schedule"},
-                                    {"cron", due_cron},
+                                    {"cron", due_cron->text()},
                                     {"scheduled_for", FormatRfc3339(*due)},
                                     {"received_at", FormatRfc3339(now)}};
     submission.actor = "schedule";
@@ -310,22 +287,14 @@ class Scheduler::Impl {
   runs::RunService& runs_;
   SchedulerOptions options_;
 
-  // Each holds the number of the last pass that used it: a pass drops the others.
-  struct ParsedCron {
-    std::optional<CronSpec> spec;
-    uint64_t pass = 0;
-  };
-  struct LastFired {
-    store::Millis at = 0;
-    uint64_t pass = 0;
-  };
-  std::mutex tick_mu_;  // serializes Tick; guards the maps below and pass_
+  // Loads a live version not read yet (Schedules keeps what a pass needs of it).
+  static constexpr size_t kCacheCapacity = 16;
+  runs::WorkflowCache cache_;
+
+  std::mutex tick_mu_;  // serializes Tick; guards schedules_ and pass_
   uint64_t pass_ = 0;
-  std::map<std::string, ParsedCron> crons_;
-  // The schedule triggers of each scheduled workflow's live version.
+  // Each scheduled workflow's live schedule; a pass drops the ones it did not use.
   std::map<Key, Schedules> schedules_;
-  // Last fired tick per (org, workflow) as committed (avoids a write per pass).
-  std::map<Key, LastFired> last_fired_;
 
   std::mutex mu_;
   std::condition_variable cv_;

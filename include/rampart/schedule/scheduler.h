@@ -58,8 +58,9 @@ struct SchedulerStats {
   int64_t fired = 0;          // runs submitted
   int64_t submit_errors = 0;  // ticks lost to a Submit error (at most once)
   int64_t errors = 0;         // passes or workflows skipped on a store/load error
-  // Held in memory after the last pass: the last fired tick of each live scheduled
-  // workflow, and each distinct cron text in use (state of deleted ones is dropped).
+  // Held in memory after the last pass: the schedule of each live scheduled workflow
+  // (its parsed crons and last fired tick), and the crons of all of them (state of
+  // deleted ones is dropped).
   int64_t schedules_held = 0;
   int64_t crons_held = 0;
 };
