@@ -376,15 +376,9 @@ start
 check "server started" 1 "$([[ -n "$PORT" ]] && echo 1 || echo 0)"
 e2e_bootstrap Chaos owner@chaos.test
 # The approver: a second owner (the initiator of a run never approves it).
-code=$(curl -s -b "$TMP/cookies" -o /dev/null -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/members" \
-  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
-  --data-binary '{"email":"approver@chaos.test","role":"owner","password":"another long passphrase"}')
-check "add the approver" 201 "$code"
-code=$(curl -s -c "$TMP/cookies2" -o "$TMP/login2.json" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
-  -H 'Content-Type: application/json' --data-binary '{"email":"approver@chaos.test","password":"another long passphrase"}')
-check "the approver logs in" 200 "$code"
+e2e_add_owner approver@chaos.test
 code=$(curl -s -b "$TMP/cookies2" -o /dev/null -w '%{http_code}' -X POST "$BASE/v1/auth/password" \
-  -H "X-CSRF-Token: $(json "$TMP/login2.json" 'd["csrf_token"]')" -H 'Content-Type: application/json' \
+  -H "X-CSRF-Token: $CSRF2" -H 'Content-Type: application/json' \
   --data-binary '{"current_password":"another long passphrase","new_password":"the approver passphrase"}')
 check "the approver sets a password" 200 "$code"
 

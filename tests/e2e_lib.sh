@@ -83,6 +83,22 @@ e2e_bootstrap() {
   KEY=$(json "$TMP/key.json" 'd["key"]')
 }
 
+# e2e_add_owner EMAIL: after e2e_bootstrap, adds EMAIL as a second owner with the password
+# "another long passphrase" and logs it in (cookies in $TMP/cookies2, the answer in
+# $TMP/login2.json); sets CSRF2. The added owner must change that password first.
+e2e_add_owner() {
+  local code
+  code=$(curl -s -b "$TMP/cookies" -o /dev/null -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/members" \
+    -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
+    --data-binary "{\"email\":\"$1\",\"role\":\"owner\",\"password\":\"another long passphrase\"}")
+  check "add the owner $1" 201 "$code"
+  code=$(curl -s -c "$TMP/cookies2" -o "$TMP/login2.json" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
+    -H 'Content-Type: application/json' \
+    --data-binary "{\"email\":\"$1\",\"password\":\"another long passphrase\"}")
+  check "the owner $1 logs in" 200 "$code"
+  CSRF2=$(json "$TMP/login2.json" 'd["csrf_token"]')
+}
+
 summary() {  # summary SCRIPT-NAME: prints the counts; fails when a check failed
   echo "$1: $pass passed, $fail failed"
   [[ $fail == 0 ]]

@@ -255,14 +255,7 @@ check "run gated workflow" 202 "$(api POST /v1/orgs/$ORG/workflows/gated/runs '{
 check "gated run waits" awaiting_approval "$(json "$TMP/body" 'd["status"]')"
 GATED=$(json "$TMP/body" 'd["run_id"]')
 check "the initiator cannot approve" 403 "$(api POST /v1/orgs/$ORG/runs/$GATED/approvals '{"step":"sign_off","decision":"approve"}')"
-code=$(curl -s -b "$TMP/cookies" -o /dev/null -w '%{http_code}' -X POST "$BASE/v1/orgs/$ORG/members" \
-  -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
-  --data-binary '{"email":"second@acme.test","role":"owner","password":"another long passphrase"}')
-check "add a second owner" 201 "$code"
-code=$(curl -s -c "$TMP/cookies2" -o "$TMP/login2.json" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
-  -H 'Content-Type: application/json' --data-binary '{"email":"second@acme.test","password":"another long passphrase"}')
-check "second owner logs in" 200 "$code"
-CSRF2=$(json "$TMP/login2.json" 'd["csrf_token"]')
+e2e_add_owner second@acme.test
 # The first owner chose the second owner's password: it must be changed before anything else.
 check "an added member must change the password" True "$(json "$TMP/login2.json" 'd["user"]["must_change_password"]')"
 check "until then the org is closed" 403 "$(curl -s -b "$TMP/cookies2" -o /dev/null -w '%{http_code}' "$BASE/v1/orgs/$ORG")"
