@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 
 #include "rampart/core/ascii.h"
+#include "rampart/core/keep_highest.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/tokens.h"
@@ -493,28 +494,9 @@ void SourceLimiter::MakeRoom(std::chrono::steady_clock::time_point now) {
   std::erase_if(windows_, [&](const auto& kv) {
     return now - kv.second.start >= std::chrono::minutes(1);
   });
-  const size_t keep = max_sources_ / 2;
-  if (windows_.size() <= keep) return;
-  // Ranks the live windows: over budget first, then the latest started; keeps the first
-  // half.
-  using Ranked = std::pair<bool, std::chrono::steady_clock::time_point>;
-  std::vector<Ranked> ranks;
-  ranks.reserve(windows_.size());
-  for (const auto& [source, w] : windows_) ranks.emplace_back(w.count >= per_minute_, w.start);
-  std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(keep - 1),
-                   ranks.end(), std::greater<>());
-  const Ranked cut = ranks[keep - 1];  // the last one kept
-  size_t kept_at_cut = static_cast<size_t>(
-      std::count_if(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(keep),
-                    [&](const Ranked& r) { return r == cut; }));
-  std::erase_if(windows_, [&](const auto& kv) {
-    const Ranked r{kv.second.count >= per_minute_, kv.second.start};
-    if (r > cut) return false;
-    if (r == cut && kept_at_cut > 0) {
-      --kept_at_cut;
-      return false;
-    }
-    return true;
+  // Of the live windows, half stay: over budget first, then the latest started.
+  KeepHighestRanked(windows_, max_sources_ / 2, [this](const Window& w) {
+    return std::pair(w.count >= per_minute_, w.start);
   });
 }
 

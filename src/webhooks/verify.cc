@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rampart/core/keep_highest.h"
 #include "rampart/crypto/crypto.h"
 
 namespace rampart::webhooks {
@@ -318,18 +319,7 @@ void TokenBuckets::Evict(std::chrono::steady_clock::time_point now) {
   // is max_keys / 2 new keys away.
   std::erase_if(buckets_, [&](const auto& kv) { return kv.second.full_at <= now; });
   if (buckets_.size() < max_keys_ - max_keys_ / 4) return;
-  std::vector<std::chrono::steady_clock::time_point> used;
-  used.reserve(buckets_.size());
-  for (const auto& kv : buckets_) used.push_back(kv.second.updated);
-  const size_t drop = buckets_.size() - max_keys_ / 2;
-  std::nth_element(used.begin(), used.begin() + static_cast<std::ptrdiff_t>(drop - 1), used.end());
-  const auto cutoff = used[drop - 1];
-  size_t dropped = 0;
-  std::erase_if(buckets_, [&](const auto& kv) {
-    if (dropped >= drop || kv.second.updated > cutoff) return false;
-    ++dropped;
-    return true;
-  });
+  KeepHighestRanked(buckets_, max_keys_ / 2, [](const Bucket& b) { return b.updated; });
 }
 
 size_t TokenBuckets::size() {
