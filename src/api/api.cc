@@ -518,6 +518,10 @@ class Api::Impl {
   void ReplayAfterLostRace(const store::RunIdempotencyKey& mine, double wait_s, Reply reply);
   // Answers a replayed run: at once when final or without wait, else after WaitAsync.
   void AnswerReplay(const store::Run& run, double wait_s, Reply reply);
+  // Waits up to `wait_s` (> 0) for `run` (queued or running) to settle, then answers: 200
+  // with the record when it is final, else 202 {run_id, status}; `replayed` marks each
+  // answer Idempotent-Replayed.
+  void AnswerWhenSettled(const store::Run& run, double wait_s, bool replayed, Reply reply);
   Result<Response> ListRuns(Call& call);
   Result<Response> GetRun(Call& call);
   Result<Response> CancelRun(Call& call);
@@ -2421,7 +2425,6 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   // run service when the run settles or the wait times out.
   call.deferred = [this, submission = std::move(submission), wait_s,
                    keyed = std::move(keyed)](Reply reply) mutable {
-    std::string org_id = submission.org_id;
     if (keyed) {
       std::lock_guard lock(idem_mu_);
       keyed->tracked = idem_in_flight_.insert(keyed->in_flight).second;
@@ -2429,7 +2432,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
       // must not execute a run first.
       if (!keyed->tracked) submission.may_run_inline = false;
     }
-    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, wait_s, reply, keyed](
+    deps_.runs->SubmitAsync(std::move(submission), [this, wait_s, reply, keyed](
                                                        Result<store::Run> run) {
       if (keyed && keyed->tracked) {
         std::lock_guard lock(idem_mu_);
@@ -2449,20 +2452,11 @@ Result<Response> Api::Impl::StartRun(Call& call) {
         response.body = std::move(run->record);
         return reply(std::move(response));
       }
-      Response accepted = server::JsonResponse(202, object{{"run_id", run->id}, {"status", run->status}});
-      if (wait_s <= 0) return reply(std::move(accepted));
-      deps_.runs->WaitAsync(
-          org_id, run->id, std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)),
-          [reply, accepted = std::move(accepted)](std::optional<store::Run> settled) mutable {
-            if (!settled.has_value()) return reply(std::move(accepted));
-            // spec/interfaces.md: the run record "when it finished within wait". A run that
-            // stopped at an approval has not: 202 with its id and status, at once.
-            if (!store::IsFinalRunStatus(settled->status)) {
-              return reply(server::JsonResponse(
-                  202, object{{"run_id", settled->id}, {"status", settled->status}}));
-            }
-            reply(server::JsonResponse(200, RunRecordJson(*settled)));
-          });
+      if (wait_s <= 0) {
+        return reply(
+            server::JsonResponse(202, object{{"run_id", run->id}, {"status", run->status}}));
+      }
+      AnswerWhenSettled(*run, wait_s, /*replayed=*/false, reply);
     });
   };
   return Response{};
@@ -2524,15 +2518,26 @@ void Api::Impl::AnswerReplay(const store::Run& run, double wait_s, Reply reply) 
       Replayed(server::JsonResponse(202, object{{"run_id", run.id}, {"status", run.status}}));
   if (wait_s <= 0 || run.status == "awaiting_approval") return reply(std::move(accepted));
   // Still queued or running: waits as the first request would have.
+  AnswerWhenSettled(run, wait_s, /*replayed=*/true, std::move(reply));
+}
+
+void Api::Impl::AnswerWhenSettled(const store::Run& run, double wait_s, bool replayed,
+                                  Reply reply) {
+  auto answer = [replayed](int status, value body) {
+    Response r = server::JsonResponse(status, std::move(body));
+    return replayed ? Replayed(std::move(r)) : r;
+  };
+  Response accepted = answer(202, object{{"run_id", run.id}, {"status", run.status}});
   deps_.runs->WaitAsync(
       run.org_id, run.id, std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)),
-      [reply, accepted = std::move(accepted)](std::optional<store::Run> settled) mutable {
+      [reply, answer, accepted = std::move(accepted)](std::optional<store::Run> settled) mutable {
         if (!settled.has_value()) return reply(std::move(accepted));
+        // spec/interfaces.md: the run record "when it finished within wait". A run that
+        // stopped at an approval has not: 202 with its id and status, at once.
         if (!store::IsFinalRunStatus(settled->status)) {
-          return reply(Replayed(server::JsonResponse(
-              202, object{{"run_id", settled->id}, {"status", settled->status}})));
+          return reply(answer(202, object{{"run_id", settled->id}, {"status", settled->status}}));
         }
-        reply(Replayed(server::JsonResponse(200, RunRecordJson(*settled))));
+        reply(answer(200, RunRecordJson(*settled)));
       });
 }
 
