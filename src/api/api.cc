@@ -2010,9 +2010,9 @@ Result<store::Run> Api::Impl::VisibleRun(Call& call, std::string_view run_id) {
   if (call.access->role != auth::kRoleOwner) {
     auto workflow = call.tx->GetWorkflow(call.org_id(), (*run)->workflow_id);
     if (!workflow.ok()) return workflow.error();
-    // A run older than its workflow is a deleted workflow's of the same id: left to
+    // A run of another generation is a deleted workflow's of the same id: left to
     // owners like any run whose workflow was deleted, whoever created the id again.
-    if (!workflow->has_value() || (*run)->created_at < (*workflow)->created_at ||
+    if (!workflow->has_value() || (*run)->workflow_generation != (*workflow)->generation ||
         !MaySee(call, **workflow)) {
       return not_found;
     }
@@ -2376,6 +2376,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   runs::Submission submission;
   submission.org_id = call.org_id();
   submission.workflow_id = id;
+  submission.workflow_generation = workflow->generation;
   submission.version = version;
   if (const value* input = call.body.if_contains("input"); input != nullptr) {
     submission.input = *input;
@@ -2733,6 +2734,7 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
   runs::Submission submission;
   submission.org_id = (*org)->id;
   submission.workflow_id = id;
+  submission.workflow_generation = (*workflow)->generation;
   submission.version = (*workflow)->live_version;
   submission.input = std::move(input);
   submission.trigger = object{{"type", "public"}, {"received_at", TimeValue(call.time_ms)}};

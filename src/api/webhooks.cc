@@ -233,6 +233,7 @@ Result<int> DeleteWorkflowWebhooks(store::Tx& tx, std::string_view org_id,
 struct ResolvedTrigger {
   store::Webhook hook;
   int version = 0;
+  int64_t workflow_generation = 0;  // of the workflow row the version was read from
   std::shared_ptr<const model::Workflow> workflow;
   webhooks::AuthConfig auth;
   std::string connector_id;
@@ -374,12 +375,11 @@ TriggerLookup WebhookReceiver::ResolveIn(store::Tx& tx, std::string token_hash) 
   const std::string& org_id = target->hook.org_id;
   auto workflow = tx.GetWorkflow(org_id, target->hook.workflow_id);
   if (!workflow.ok()) return fail(workflow.error());
-  // A workflow deleted and re-created under the same id does not inherit the old URLs.
-  if (!workflow->has_value() || (*workflow)->live_version == 0 ||
-      (*workflow)->created_at > target->hook.created_at) {
-    return out;
-  }
+  // (A workflow deleted and re-created under the same id does not inherit the old URLs:
+  // they are deleted with it.)
+  if (!workflow->has_value() || (*workflow)->live_version == 0) return out;
   target->version = (*workflow)->live_version;
+  target->workflow_generation = (*workflow)->generation;
   auto version = tx.GetWorkflowVersion(org_id, target->hook.workflow_id, target->version);
   if (!version.ok()) return fail(version.error());
   if (!version->has_value()) return out;
@@ -607,6 +607,7 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
   runs::Submission submission;
   submission.org_id = org_id;
   submission.workflow_id = target.hook.workflow_id;
+  submission.workflow_generation = target.workflow_generation;
   submission.version = target.version;
   submission.input = std::move(input).value();
   submission.trigger = object{{"type", "webhook"},

@@ -689,7 +689,9 @@ hooks:
   running.actor = "user:usr_1";
   running.created_at = running.started_at = ToMs();
   running.attempts = 1;
-  ASSERT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(running); }).ok());
+  ASSERT_TRUE(store_->Write([&](store::Tx& tx) {
+                return runs::testing::InsertRunUnderCurrentWorkflow(tx, running);
+              }).ok());
 
   actions::Registry registry;
   runs::RunEnvironment env = HookEnvironment(registry);

@@ -24,6 +24,7 @@ struct FakeState {
   std::map<std::tuple<std::string, std::string, int>, store::WorkflowVersion> versions;
   std::map<std::string, store::Run> runs;  // by id (ids are globally unique)
   int64_t seq = 0;
+  int64_t generations = 0;  // the last Workflow::generation handed out
   std::map<std::string, int64_t> run_order;  // id -> insertion sequence
   // Idempotency keys of run starts, by (org, principal, key).
   std::map<std::tuple<std::string, std::string, std::string>, store::RunIdempotencyKey>
@@ -122,11 +123,18 @@ class FakeTx final : public store::Tx {
   Status InsertWorkflow(const store::Workflow& wf) override {
     auto key = std::make_pair(wf.org_id, wf.id);
     if (s_.workflows.count(key)) return MakeError(ErrorCode::kConflict, "duplicate");
-    s_.workflows[key] = wf;
+    // As the SQLite store: the generation is the store's, new for every row.
+    store::Workflow row = wf;
+    row.generation = ++s_.generations;
+    s_.workflows[key] = std::move(row);
     return Status::Ok();
   }
   Status UpdateWorkflow(const store::Workflow& wf) override {
-    s_.workflows[std::make_pair(wf.org_id, wf.id)] = wf;
+    auto it = s_.workflows.find(std::make_pair(wf.org_id, wf.id));
+    if (it == s_.workflows.end()) return MakeError(ErrorCode::kNotFound, "workflow not found");
+    const int64_t generation = it->second.generation;
+    it->second = wf;
+    it->second.generation = generation;
     return Status::Ok();
   }
   Result<std::optional<store::Workflow>> GetWorkflow(std::string_view org, std::string_view id) override {
@@ -437,11 +445,12 @@ class FakeTx final : public store::Tx {
   }
 
  private:
-  // RunFilter::visible_to: the run's workflow exists in its org, is not younger than the
-  // run (else it is another workflow created again under the id), and `user` may see it.
+  // RunFilter::visible_to: the run's workflow exists in its org, is the generation the
+  // run started under (else it is another workflow created again under the id), and
+  // `user` may see it.
   bool Visible(const store::Run& run, const std::string& user) const {
     auto wf = s_.workflows.find(std::make_pair(run.org_id, run.workflow_id));
-    if (wf == s_.workflows.end() || wf->second.created_at > run.created_at) return false;
+    if (wf == s_.workflows.end() || wf->second.generation != run.workflow_generation) return false;
     return MaySee(run.org_id, run.workflow_id, user);
   }
 

@@ -82,7 +82,7 @@ class ListRunsTest : public ::testing::Test {
     run.trigger = R"({"type":"api"})";
     run.actor = "user:usr_owner";
     run.created_at = 1;
-    Status st = store_->Write([&](store::Tx& tx) { return tx.InsertRun(run); });
+    Status st = store_->Write([&](store::Tx& tx) { return testing::InsertRunUnderCurrentWorkflow(tx, run); });
     ASSERT_TRUE(st.ok()) << st.error().message;
     all_.push_back(run);
   }

@@ -140,13 +140,15 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
 
   Result<std::shared_ptr<const model::Workflow>> Find(std::string_view id) override {
     std::lock_guard lock(mu_);
-    if (auto it = resolved_.find(std::string(id)); it != resolved_.end()) return it->second.second;
+    if (auto it = resolved_.find(std::string(id)); it != resolved_.end()) return it->second.workflow;
     // One snapshot for the workflow row and its live version's definition.
     std::optional<store::WorkflowVersion> live;
+    int64_t generation = 0;
     Status read = store_.Read([&](store::Tx& tx) -> Status {
       auto wf = tx.GetWorkflow(org_id_, id);
       if (!wf.ok()) return wf.error();
       if (!*wf || (*wf)->live_version <= 0) return Status::Ok();
+      generation = (*wf)->generation;
       auto v = tx.GetWorkflowVersion(org_id_, id, (*wf)->live_version);
       if (!v.ok()) return v.error();
       live = std::move(*v);
@@ -156,7 +158,7 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
     if (!live) return MakeError(ErrorCode::kNotFound, "workflow " + std::string(id) + " not found");
     auto loaded = cache_.Get(*live);
     if (!loaded.ok()) return loaded.error();
-    resolved_.emplace(std::string(id), std::make_pair(live->version, *loaded));
+    resolved_.emplace(std::string(id), Resolved{live->version, generation, *loaded});
     return *loaded;
   }
 
@@ -164,13 +166,19 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
   int VersionOf(const std::string& id) {
     std::lock_guard lock(mu_);
     auto it = resolved_.find(id);
-    return it == resolved_.end() ? 0 : it->second.first;
+    return it == resolved_.end() ? 0 : it->second.version;
+  }
+  // The generation of the workflow row Find resolved `id` from (0 if it never did).
+  int64_t GenerationOf(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = resolved_.find(id);
+    return it == resolved_.end() ? 0 : it->second.generation;
   }
   // The definition Find resolved for `id` (null if it never did).
   std::shared_ptr<const model::Workflow> WorkflowOf(const std::string& id) {
     std::lock_guard lock(mu_);
     auto it = resolved_.find(id);
-    return it == resolved_.end() ? nullptr : it->second.second;
+    return it == resolved_.end() ? nullptr : it->second.workflow;
   }
 
  private:
@@ -181,7 +189,12 @@ class OrgWorkflowSource final : public engine::WorkflowSource {
   std::atomic<int64_t> claims_{0};
   std::mutex mu_;
   // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::pair<int, std::shared_ptr<const model::Workflow>>> resolved_;
+  struct Resolved {
+    int version = 0;
+    int64_t generation = 0;
+    std::shared_ptr<const model::Workflow> workflow;
+  };
+  std::unordered_map<std::string, Resolved> resolved_;
 };
 
 enum class State {
@@ -355,8 +368,20 @@ class RunService::Impl {
     std::optional<store::WorkflowVersion> version;
     std::optional<store::Org> org;
     const bool need_version = s.workflow == nullptr;
-    if (need_version || need_org) {
+    // The version read here must be the generation's the run is stamped with.
+    const bool need_row = need_version || s.workflow_generation == 0;
+    bool workflow_gone = false;
+    if (need_row || need_org) {
       Status read = store_.Read([&](store::Tx& tx) -> Status {
+        if (need_row) {
+          auto row = tx.GetWorkflow(s.org_id, s.workflow_id);
+          if (!row.ok()) return row.error();
+          if (!*row || (s.workflow_generation != 0 && (*row)->generation != s.workflow_generation)) {
+            workflow_gone = true;
+            return Status::Ok();
+          }
+          s.workflow_generation = (*row)->generation;
+        }
         if (need_version) {
           auto v = tx.GetWorkflowVersion(s.org_id, s.workflow_id, s.version);
           if (!v.ok()) return v.error();
@@ -371,7 +396,7 @@ class RunService::Impl {
         return Status::Ok();
       });
       if (!read.ok()) return refuse(read.error());
-      if (need_version && !version) {
+      if (workflow_gone || (need_version && !version)) {
         return refuse(MakeError(
             ErrorCode::kNotFound,
             "workflow " + s.workflow_id + " version " + std::to_string(s.version) + " not found"));
@@ -398,6 +423,7 @@ class RunService::Impl {
     run.org_id = s.org_id;
     run.id = engine::NewRunId(*env_.random, env_.clock->Now());
     run.workflow_id = s.workflow_id;
+    run.workflow_generation = s.workflow_generation;
     run.version = s.version;
     run.status = "queued";
     run.input = json::Serialize(s.input);
@@ -1264,6 +1290,7 @@ class RunService::Impl {
       row.id = std::string(id->get_string());
       row.workflow_id = std::string(wf->get_string());
       row.version = source.VersionOf(row.workflow_id);
+      row.workflow_generation = source.GenerationOf(row.workflow_id);
       // The engine does not know which version the source resolved.
       child.record["version"] = row.version;
       row.status = child.status;

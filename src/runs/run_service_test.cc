@@ -313,7 +313,9 @@ class RunServiceTest : public ::testing::Test {
     queued.input = std::move(input);
     queued.trigger = R"({"type": "api"})";
     queued.created_at = 1;
-    EXPECT_TRUE(store_->Write([&](store::Tx& tx) { return tx.InsertRun(queued); }).ok());
+    EXPECT_TRUE(store_->Write([&](store::Tx& tx) {
+                  return testing::InsertRunUnderCurrentWorkflow(tx, queued);
+                }).ok());
     return queued;
   }
 
@@ -492,29 +494,35 @@ TEST_F(RunServiceTest, AQueuedRunOfARecreatedWorkflowRunsItsNewDefinition) {
 // A run of a workflow deleted since (here queued; awaiting an approval or recovered
 // after a crash alike) whose id was created again later: the new workflow's version 1 is
 // not its definition. It fails as a run of a deleted workflow does, and never executes the
-// new definition's steps with the old run's input.
+// new definition's steps with the old run's input; also when the new version's time is
+// earlier than the run's (the wall clock was set back in between).
 TEST_F(RunServiceTest, ARunOfADeletedWorkflowNeverRunsTheDefinitionCreatedAgainUnderItsId) {
   auto service = NewService();
   ASSERT_TRUE(service->Start().ok());
   testing::PutOrg(*store_, "org_a");
-  auto version = [](const char* marker) {
-    return std::string("rampart: 1\nid: w2\nsteps:\n") +
-           "  - { id: q, type: action, uses: db.query, with: { sql: \"SELECT 1\", params: { ms: 1 } } }\n"
-           "output: " + marker + "\n";
-  };
-  testing::PutVersion(*store_, "org_a", 1, version("old"), 1, /*created_at=*/1);
-  PutQueuedRun("run_of_deleted", "w2", "{}");  // created_at 1
-  ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
-                auto deleted = tx.DeleteWorkflow("org_a", "w2");
-                return deleted.ok() ? Status::Ok() : Status(deleted.error());
-              }).ok());
-  testing::PutVersion(*store_, "org_a", 1, version("new"), 1, /*created_at=*/5);
-  ASSERT_TRUE(service->Resume("org_a", "run_of_deleted").ok());
-  auto settled = service->Wait("org_a", "run_of_deleted", 10s);
-  ASSERT_TRUE(settled.has_value());
-  EXPECT_EQ(settled->status, "failed") << settled->record;
-  EXPECT_EQ(settled->error_code, "not_found") << settled->record;
-  EXPECT_EQ(settled->record.find("new"), std::string::npos) << settled->record;
+  for (const store::Millis new_version_at : {store::Millis{5}, store::Millis{0}}) {
+    SCOPED_TRACE("new version created at " + std::to_string(new_version_at));
+    const std::string id = "w2-" + std::to_string(new_version_at);
+    auto version = [&](const char* marker) {
+      return "rampart: 1\nid: " + id + "\nsteps:\n" +
+             "  - { id: q, type: action, uses: db.query, with: { sql: \"SELECT 1\", params: { ms: 1 } } }\n"
+             "output: " + marker + "\n";
+    };
+    testing::PutVersion(*store_, "org_a", 1, version("old"), 1, /*created_at=*/1);
+    const std::string run_id = "run_of_deleted_" + std::to_string(new_version_at);
+    PutQueuedRun(run_id, id, "{}");  // created_at 1
+    ASSERT_TRUE(store_->Write([&](store::Tx& tx) -> Status {
+                  auto deleted = tx.DeleteWorkflow("org_a", id);
+                  return deleted.ok() ? Status::Ok() : Status(deleted.error());
+                }).ok());
+    testing::PutVersion(*store_, "org_a", 1, version("new"), 1, new_version_at);
+    ASSERT_TRUE(service->Resume("org_a", run_id).ok());
+    auto settled = service->Wait("org_a", run_id, 10s);
+    ASSERT_TRUE(settled.has_value());
+    EXPECT_EQ(settled->status, "failed") << settled->record;
+    EXPECT_EQ(settled->error_code, "not_found") << settled->record;
+    EXPECT_EQ(settled->record.find("new"), std::string::npos) << settled->record;
+  }
 }
 
 TEST_F(RunServiceTest, InvalidInputIsRejectedAndNothingStored) {

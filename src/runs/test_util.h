@@ -94,6 +94,15 @@ inline void PutOrg(store::Store& s, const std::string& org_id, int max_concurren
   ASSERT_TRUE(st.ok()) << st.error().message;
 }
 
+// Inserts `run` as started under the workflow row that holds its id now, as Submit
+// stamps a run with that row's generation (none: 0, a deleted workflow's run).
+inline Status InsertRunUnderCurrentWorkflow(store::Tx& tx, store::Run& run) {
+  auto row = tx.GetWorkflow(run.org_id, run.workflow_id);
+  if (!row.ok()) return row.error();
+  run.workflow_generation = *row ? (*row)->generation : 0;
+  return tx.InsertRun(run);
+}
+
 // Stores `yaml` as version `version` of its workflow (creating the workflow row), the
 // way the API does: the definition as JSON text. `live` becomes the live version when > 0.
 inline void PutVersion(store::Store& s, const std::string& org_id, int version,

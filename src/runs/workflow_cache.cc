@@ -3,9 +3,9 @@
 // definition text is the one it was loaded from. Loading
 // (parse + validation + expression compilation) costs far more than a store lookup, which
 // is why the cache exists at all.
-#include <limits>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "rampart/runs/runs.h"
@@ -16,21 +16,28 @@ class WorkflowCache::Impl {
  public:
   Impl(store::Store& store, size_t capacity) : store_(store), capacity_(capacity ? capacity : 1) {}
 
+  // With a `generation`, only that generation's version (0, a deleted workflow's run of
+  // before migration 20, matches no row).
   Result<std::shared_ptr<const model::Workflow>> Get(
       std::string_view org_id, std::string_view workflow_id, int version,
-      store::Millis not_after = std::numeric_limits<store::Millis>::max()) {
+      std::optional<int64_t> generation = std::nullopt) {
     // Never served by key alone: the entry may be a deleted workflow's version of the
     // same number (a public endpoint ran a deleted public definition after its id was
     // re-created private; a worker ran a deleted definition's steps).
     std::optional<store::WorkflowVersion> stored;
     Status read = store_.Read([&](store::Tx& tx) -> Status {
+      if (generation.has_value()) {
+        auto row = tx.GetWorkflow(org_id, workflow_id);
+        if (!row.ok()) return row.error();
+        if (!*row || (*row)->generation != generation) return Status::Ok();
+      }
       auto v = tx.GetWorkflowVersion(org_id, workflow_id, version);
       if (!v.ok()) return v.error();
       stored = std::move(*v);
       return Status::Ok();
     });
     if (!read.ok()) return read.error();
-    if (!stored || stored->created_at > not_after) {
+    if (!stored) {
       return MakeError(ErrorCode::kNotFound, "workflow " + std::string(workflow_id) + " version " +
                                                  std::to_string(version) + " not found");
     }
@@ -101,12 +108,13 @@ WorkflowCache::~WorkflowCache() = default;
 
 Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(std::string_view org_id,
                                                                   std::string_view workflow_id,
-                                                                  int version) {
-  return impl_->Get(org_id, workflow_id, version);
+                                                                  int version,
+                                                                  std::optional<int64_t> generation) {
+  return impl_->Get(org_id, workflow_id, version, generation);
 }
 
 Result<std::shared_ptr<const model::Workflow>> WorkflowCache::GetForRun(const store::Run& run) {
-  return impl_->Get(run.org_id, run.workflow_id, run.version, run.created_at);
+  return impl_->Get(run.org_id, run.workflow_id, run.version, run.workflow_generation);
 }
 
 Result<std::shared_ptr<const model::Workflow>> WorkflowCache::Get(const store::WorkflowVersion& stored) {

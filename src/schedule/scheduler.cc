@@ -25,8 +25,8 @@ using Key = std::pair<std::string, std::string>;  // (org id, workflow id)
 // The schedule triggers of one workflow's live version, and what the last pass learnt.
 struct Schedules {
   int version = 0;           // the live version they were read from
-  store::Millis created = 0;  // the workflow's created_at (a re-created one has the same
-                              // version numbers)
+  int64_t generation = 0;  // the workflow row's (a re-created one has the same version
+                           // numbers)
   std::vector<CronSpec> crons;  // of its schedule triggers
   uint64_t pass = 0;            // the last pass that used them
   // The tick it last fired for, as committed (avoids a write per pass); nullopt until
@@ -123,15 +123,15 @@ class Scheduler::Impl {
   Schedules* Load(const Key& key, const store::LiveWorkflow& wf) {
     auto it = schedules_.find(key);
     if (it != schedules_.end() && it->second.version == wf.live_version &&
-        it->second.created == wf.created_at) {
+        it->second.generation == wf.generation) {
       it->second.pass = pass_;
       return &it->second;
     }
-    auto loaded = cache_.Get(wf.org_id, wf.id, wf.live_version);
+    auto loaded = cache_.Get(wf.org_id, wf.id, wf.live_version, wf.generation);
     if (!loaded.ok()) return nullptr;
     Schedules s;
     s.version = wf.live_version;
-    s.created = wf.created_at;
+    s.generation = wf.generation;
     s.pass = pass_;
     for (const model::Trigger& trigger : (*loaded)->triggers) {
       if (trigger.type != "schedule" || !trigger.spec.is_object()) continue;
@@ -239,6 +239,7 @@ class Scheduler::Impl {
     runs::Submission submission;
     submission.org_id = wf.org_id;
     submission.workflow_id = wf.id;
+    submission.workflow_generation = wf.generation;
     submission.version = wf.live_version;
     submission.input = bj::object();
     submission.trigger = bj::object{{"type", "schedule"},

@@ -396,6 +396,32 @@ CREATE TABLE run_idempotency_keys (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX run_idempotency_keys_by_time ON run_idempotency_keys(created_at);
 )sql",
+    // 20: which creation of a workflow id a run belongs to. A workflow deleted and created
+    // again under its id starts at version 1 again, so (org, id, version) does not tell the
+    // deleted workflow's runs from the new one's; comparing creation times did, unless the
+    // clock was set back between the two. Each workflow row gets a random generation at
+    // creation and each run the generation it was started under. Existing runs get their
+    // workflow's generation when they are not older than it (else 0: a deleted workflow's,
+    // no row has generation 0). Trigger URLs and disabled hook endpoints of deleted
+    // workflows, which the same time comparison kept apart, are removed here and, from now
+    // on, with their workflow.
+    R"sql(
+ALTER TABLE workflows ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+UPDATE workflows SET generation = (random() & 9007199254740991) + 1;
+ALTER TABLE runs ADD COLUMN workflow_generation INTEGER NOT NULL DEFAULT 0;
+UPDATE runs SET workflow_generation = coalesce(
+  (SELECT w.generation FROM workflows w
+   WHERE w.org_id = runs.org_id AND w.id = runs.workflow_id AND w.created_at <= runs.created_at),
+  0);
+DELETE FROM webhooks WHERE NOT EXISTS (
+  SELECT 1 FROM workflows w
+  WHERE w.org_id = webhooks.org_id AND w.id = webhooks.workflow_id
+    AND w.created_at <= webhooks.created_at);
+DELETE FROM hook_endpoints_disabled WHERE NOT EXISTS (
+  SELECT 1 FROM workflows w
+  WHERE w.org_id = hook_endpoints_disabled.org_id AND w.id = hook_endpoints_disabled.workflow_id
+    AND w.created_at <= hook_endpoints_disabled.disabled_at);
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -411,6 +411,125 @@ TEST_F(SqliteStoreTest, LiveSchedulesFromBeforeTheScheduledMigrationAreMarked) {
   EXPECT_EQ(ids, (std::vector<std::string>{"new", "sched"}));
 }
 
+// Every creation of a workflow id is its own generation (never 0, kept by updates), and a
+// delete takes what belonged to that creation with it: trigger URLs, disabled hook
+// endpoints, schedule state. Runs are history and keep the generation they started under.
+TEST_F(SqliteStoreTest, EachCreationOfAWorkflowIdIsANewGenerationAndItsDeleteTakesItsUrls) {
+  SeedTwoOrgs();
+  auto create = [&] {
+    EXPECT_TRUE(WriteWith(store(), [&](Tx& tx) {
+                  // The caller's generation is not the store's to take.
+                  Workflow wf{"org_a", "w", "W", "org", 1, 1, 10, 10, false, 12345};
+                  return tx.InsertWorkflow(wf);
+                }).ok());
+    auto got = ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_a", "w"); });
+    EXPECT_TRUE(got.ok() && got->has_value());
+    return got.ok() && got->has_value() ? (*got)->generation : int64_t{0};
+  };
+  const int64_t first = create();
+  EXPECT_GT(first, 0);
+  EXPECT_NE(first, 12345);
+  Workflow updated{"org_a", "w", "W2", "private", 2, 1, 10, 20, false, 0};
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) { return tx.UpdateWorkflow(updated); }).ok());
+  EXPECT_EQ((*ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_a", "w"); }))->generation,
+            first);
+  StoredRun run = MakeRun("org_a", "run_1", "w");
+  run.workflow_generation = first;
+  ASSERT_TRUE(WriteWith(store(), [&](Tx& tx) -> Status {
+                if (Status s = tx.InsertRun(run); !s.ok()) return s;
+                if (Status s = tx.InsertWebhook({"org_a", "hk_1", "w", "h1", 10, std::nullopt, 0,
+                                                 std::nullopt});
+                    !s.ok()) {
+                  return s;
+                }
+                if (Status s = tx.SetHookEndpointDisabled("org_a", "w", "https://gone.test/", true, 10);
+                    !s.ok()) {
+                  return s;
+                }
+                return tx.PutScheduleLastFired("org_a", "w", 60000);
+              }).ok());
+  ASSERT_TRUE(*WriteWith(store(), [](Tx& tx) { return tx.DeleteWorkflow("org_a", "w"); }));
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetWebhook("org_a", "hk_1"); })->has_value());
+  EXPECT_FALSE(*ReadWith(store(), [](Tx& tx) {
+    return tx.HookEndpointDisabled("org_a", "w", "https://gone.test/");
+  }));
+  EXPECT_FALSE(ReadWith(store(), [](Tx& tx) { return tx.GetScheduleLastFired("org_a", "w"); })
+                   ->has_value());
+  const int64_t second = create();
+  EXPECT_GT(second, 0);
+  EXPECT_NE(second, first);
+  auto kept = ReadWith(store(), [](Tx& tx) { return tx.GetRun("org_a", "run_1"); });
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->workflow_generation, first);
+}
+
+// A database from before migration 20: each workflow gets a generation, each run its
+// workflow's when it is not older than the workflow row (else 0: a deleted workflow's of
+// the same id, as is a run whose workflow is gone), and trigger URLs and disabled hook
+// endpoints older than their workflow row (or without one) are removed.
+TEST_F(SqliteStoreTest, TheGenerationMigrationTellsADeletedWorkflowsRunsAndUrlsApart) {
+  store_.reset();
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    std::remove(file.c_str());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_TRUE(ApplyMigrationsUpToForTest(db, 19).ok());
+  std::string sql =
+      "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
+      "VALUES ('org_a', 'a', 'A', 10, 1);"
+      "INSERT INTO workflows (org_id, id, name, visibility, latest_version, live_version, "
+      "created_at, updated_at) VALUES ('org_a', 'kept', 'k', 'org', 1, 1, 100, 100);";
+  for (const auto& [id, workflow, created] :
+       {std::tuple{"run_before", "kept", 50}, {"run_at", "kept", 100}, {"run_after", "kept", 150},
+        {"run_orphan", "gone", 150}}) {
+    sql += std::string("INSERT INTO runs (org_id, id, workflow_id, version, status, input_json, "
+                       "trigger_json, record_json, error_code, actor, created_at, started_at, "
+                       "finished_at, attempts, cancel_requested, wake_at) VALUES ('org_a', '") +
+           id + "', '" + workflow + "', 1, 'succeeded', '{}', '{}', '{}', '', 'x', " +
+           std::to_string(created) + ", 0, 200, 1, 0, 0);";
+  }
+  for (const auto& [id, workflow, created] :
+       {std::tuple{"hk_old", "kept", 50}, {"hk_new", "kept", 150}, {"hk_gone", "gone", 150}}) {
+    sql += std::string("INSERT INTO webhooks (org_id, id, workflow_id, token_hash, created_at) "
+                       "VALUES ('org_a', '") + id + "', '" + workflow + "', '" + id + "', " +
+           std::to_string(created) + ");";
+  }
+  for (const auto& [workflow, url, at] :
+       {std::tuple{"kept", "https://old.test/", 50}, {"kept", "https://new.test/", 150},
+        {"gone", "https://new.test/", 150}}) {
+    sql += std::string("INSERT INTO hook_endpoints_disabled (org_id, workflow_id, url, "
+                       "disabled_at) VALUES ('org_a', '") + workflow + "', '" + url + "', " +
+           std::to_string(at) + ");";
+  }
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  Open();
+  auto kept = ReadWith(store(), [](Tx& tx) { return tx.GetWorkflow("org_a", "kept"); });
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  const int64_t generation = (*kept)->generation;
+  EXPECT_GT(generation, 0);
+  for (const auto& [id, expected] : {std::pair{"run_before", int64_t{0}}, {"run_at", generation},
+                                     {"run_after", generation}, {"run_orphan", int64_t{0}}}) {
+    auto run = ReadWith(store(), [&](Tx& tx) { return tx.GetRun("org_a", id); });
+    ASSERT_TRUE(run.ok() && run->has_value()) << id;
+    EXPECT_EQ((*run)->workflow_generation, expected) << id;
+  }
+  for (const auto& [id, exists] : {std::pair{"hk_old", false}, {"hk_new", true}, {"hk_gone", false}}) {
+    EXPECT_EQ(ReadWith(store(), [&](Tx& tx) { return tx.GetWebhook("org_a", id); })->has_value(),
+              exists)
+        << id;
+  }
+  for (const auto& [workflow, url, disabled] :
+       {std::tuple{"kept", "https://old.test/", false}, {"kept", "https://new.test/", true},
+        {"gone", "https://new.test/", false}}) {
+    EXPECT_EQ(*ReadWith(store(), [&](Tx& tx) { return tx.HookEndpointDisabled("org_a", workflow, url); }),
+              disabled)
+        << workflow << " " << url;
+  }
+}
+
 TEST_F(SqliteStoreTest, ApiKeysAndIsolation) {
   SeedTwoOrgs();
   ApiKey key{"key_1", "org_a", "usr_a", "ci", "hash1", "rpk_ab...yz", "read", 10,
@@ -905,6 +1024,8 @@ TEST_F(SqliteStoreTest, DeliveryIdsWithoutARunAreForgottenByTheUpgrade) {
   const char* kRows =
       "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
       "VALUES ('org_a', 'a', 'A', 10, 1);"
+      "INSERT INTO workflows (org_id, id, name, visibility, latest_version, live_version, "
+      "created_at, updated_at) VALUES ('org_a', 'wf', 'wf', 'org', 1, 1, 1, 1);"
       "INSERT INTO webhooks (org_id, id, workflow_id, token_hash, created_at) "
       "VALUES ('org_a', 'hk_1', 'wf', 'h1', 1);"
       "INSERT INTO webhook_deliveries (org_id, hook_id, delivery_id, seen_at, run_id) VALUES "

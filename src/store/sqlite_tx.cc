@@ -177,7 +177,7 @@ ApiKey ReadApiKey(const Stmt& s) {
 Workflow ReadWorkflow(const Stmt& s) {
   return Workflow{s.ColText(0), s.ColText(1), s.ColText(2), s.ColText(3),
                   static_cast<int>(s.ColInt(4)), static_cast<int>(s.ColInt(5)),
-                  s.ColInt(6), s.ColInt(7), s.ColInt(8) != 0};
+                  s.ColInt(6), s.ColInt(7), s.ColInt(8) != 0, s.ColInt(9)};
 }
 
 WorkflowVersion ReadWorkflowVersion(const Stmt& s) {
@@ -204,6 +204,7 @@ Run ReadRun(const Stmt& s) {
   run.attempts = static_cast<int>(s.ColInt(14));
   run.cancel_requested = s.ColInt(15) != 0;
   run.wake_at = s.ColInt(16);
+  run.workflow_generation = s.ColInt(17);
   return run;
 }
 
@@ -226,7 +227,8 @@ AuditEvent ReadAudit(const Stmt& s) {
 
 #define RAMPART_RUN_COLUMNS                                                           \
   "seq, org_id, id, workflow_id, version, status, input_json, trigger_json, record_json, " \
-  "error_code, actor, created_at, started_at, finished_at, attempts, cancel_requested, wake_at"
+  "error_code, actor, created_at, started_at, finished_at, attempts, cancel_requested, wake_at, " \
+  "workflow_generation"
 #define RAMPART_AUDIT_COLUMNS                                                         \
   "seq, time, org_id, actor, action, target, outcome, source_ip, user_agent, details, "   \
   "prev_hash, hash"
@@ -235,7 +237,7 @@ AuditEvent ReadAudit(const Stmt& s) {
   "revoked_at"
 #define RAMPART_WORKFLOW_COLUMNS \
   "org_id, id, name, visibility, latest_version, live_version, created_at, updated_at, " \
-  "scheduled"
+  "scheduled, generation"
 #define RAMPART_VERSION_COLUMNS \
   "org_id, workflow_id, version, definition, source, created_by, created_at"
 
@@ -518,9 +520,12 @@ Status SqliteTx::TouchApiKey(std::string_view id, Millis now) {
   return s.Int(now).Text(id).Run();
 }
 
+// The generation is the store's: a new random one per row, 1 .. 2^53 (w.generation is
+// not read), so a workflow created again under a deleted one's id never shares it.
 Status SqliteTx::InsertWorkflow(const Workflow& w) {
   Stmt s(conn_,
-         "INSERT INTO workflows (" RAMPART_WORKFLOW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "INSERT INTO workflows (" RAMPART_WORKFLOW_COLUMNS
+         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (random() & 9007199254740991) + 1)");
   return s.Text(w.org_id).Text(w.id).Text(w.name).Text(w.visibility).Int(w.latest_version)
       .Int(w.live_version).Int(w.created_at).Int(w.updated_at).Int(w.scheduled ? 1 : 0).Run();
 }
@@ -584,14 +589,20 @@ Result<Page<Workflow>> SqliteTx::ListWorkflows(std::string_view org_id,
 
 Result<bool> SqliteTx::DeleteWorkflow(std::string_view org_id, std::string_view id) {
   // Versions go with it (ON DELETE CASCADE); runs have no foreign key: they are history.
-  // Its schedule state goes too: a workflow created again under the id is a new schedule,
-  // not one that missed every tick since the delete.
+  // What belongs to this creation of the id goes too, so that a workflow created again
+  // under it starts clean: its schedule state (a new schedule, not one that missed every
+  // tick since the delete), its trigger URLs (they died with it) and the hook endpoints
+  // that answered its deliveries 410.
   Stmt s(conn_, "DELETE FROM workflows WHERE org_id = ? AND id = ?");
   Status status = s.Text(org_id).Text(id).Run();
   if (!status.ok()) return status.error();
   const bool deleted = s.Changes() > 0;
-  Stmt state(conn_, "DELETE FROM schedule_state WHERE org_id = ? AND workflow_id = ?");
-  if (Status st = state.Text(org_id).Text(id).Run(); !st.ok()) return st.error();
+  for (const char* sql : {"DELETE FROM schedule_state WHERE org_id = ? AND workflow_id = ?",
+                          "DELETE FROM webhooks WHERE org_id = ? AND workflow_id = ?",
+                          "DELETE FROM hook_endpoints_disabled WHERE org_id = ? AND workflow_id = ?"}) {
+    Stmt more(conn_, sql);
+    if (Status st = more.Text(org_id).Text(id).Run(); !st.ok()) return st.error();
+  }
   return deleted;
 }
 
@@ -651,11 +662,12 @@ Status SqliteTx::InsertRun(const Run& r) {
   Stmt s(conn_,
          "INSERT INTO runs (org_id, id, workflow_id, version, status, input_json, trigger_json, "
          "record_json, error_code, actor, created_at, started_at, finished_at, attempts, "
-         "cancel_requested, wake_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "cancel_requested, wake_at, workflow_generation) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   return s.Text(r.org_id).Text(r.id).Text(r.workflow_id).Int(r.version).Text(r.status)
       .Text(r.input).Text(r.trigger).Text(r.record).Text(r.error_code).Text(r.actor)
       .Int(r.created_at).Int(r.started_at).Int(r.finished_at).Int(r.attempts)
-      .Int(r.cancel_requested ? 1 : 0).Int(r.wake_at).Run();
+      .Int(r.cancel_requested ? 1 : 0).Int(r.wake_at).Int(r.workflow_generation).Run();
 }
 
 Status SqliteTx::UpdateRun(const Run& r) {
@@ -690,7 +702,8 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
   // One statement per filter combination, so each one has an index that serves both
   // the filter and the order. The visibility test probes two primary keys per run read
   // (workflows, then version 1 of a private one), so it needs no index of its own. A run
-  // older than its workflow row is a deleted workflow's of the same id (owners only).
+  // of another generation than its workflow row is a deleted workflow's of the same id
+  // (owners only).
   static const std::array<std::string, 8> kSql = [] {
     std::array<std::string, 8> sql;
     for (size_t i = 0; i < sql.size(); ++i) {
@@ -701,7 +714,7 @@ Result<Page<Run>> SqliteTx::ListRuns(std::string_view org_id, const RunFilter& f
       q += " AND r.seq < ?";
       if ((i & 4) != 0) {
         q += " AND EXISTS (SELECT 1 FROM workflows w WHERE w.org_id = r.org_id AND "
-             "w.id = r.workflow_id AND w.created_at <= r.created_at AND (w.visibility <> 'private' OR EXISTS (SELECT 1 FROM "
+             "w.id = r.workflow_id AND w.generation = r.workflow_generation AND (w.visibility <> 'private' OR EXISTS (SELECT 1 FROM "
              "workflow_versions v WHERE v.org_id = w.org_id AND v.workflow_id = w.id AND "
              "v.version = 1 AND v.created_by = ?)))";
       }
@@ -1373,7 +1386,7 @@ Result<std::vector<LiveWorkflow>> SqliteTx::ListScheduledWorkflows(std::string_v
                                                                    int limit) {
   // The partial index workflows_scheduled (migration 18) holds these rows only.
   Stmt s(conn_,
-         "SELECT org_id, id, live_version, created_at FROM workflows "
+         "SELECT org_id, id, live_version, generation FROM workflows "
          "WHERE scheduled = 1 AND live_version > 0 AND (org_id, id) > (?, ?) "
          "ORDER BY org_id, id LIMIT ?");
   s.Text(after_org).Text(after_id).Int(limit);

@@ -778,9 +778,19 @@ TEST_F(WebhooksTest, DeletedWorkflowsTokenIsRefusedRightAway) {
   Post(url, Standard("msg_1", kNow, kOrder), kOrder, 202, 1);
   ASSERT_EQ(s().Api("DELETE", A() + "/workflows/orders", seed_.owner_key).status, 200);
   Post(url, Standard("msg_2", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
-  // Re-created under the same id and published: the old URL stays dead.
+  const std::string old_hook = last_hook_id_;
+  // Re-created under the same id and published: the old URL stays dead, and is not the
+  // new workflow's to list, rotate (which would make it live again) or count.
   ASSERT_EQ(Workflow("orders", Trigger("standard-webhooks", "sw")).rfind("/hooks/", 0), 0u);
   Post(url, Standard("msg_3", kNow, kOrder), kOrder, 401, 0, "unauthenticated");
+  HttpResponse list = s().Api("GET", A() + "/workflows/orders/webhooks", seed_.owner_key);
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(Json(list).at("items").as_array().size(), 1u) << list.body;
+  EXPECT_EQ(Json(list).at("items").at(0).at("id"), bj::value(last_hook_id_)) << list.body;
+  EXPECT_NE(last_hook_id_, old_hook);
+  EXPECT_EQ(s().Api("POST", A() + "/workflows/orders/webhooks/" + old_hook + "/rotate",
+                    seed_.owner_key).status,
+            404);
 }
 
 // A request that read the trigger from the store just before a rotation committed must

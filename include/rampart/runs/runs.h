@@ -101,6 +101,9 @@ struct Submission {
   std::string org_id;
   std::string workflow_id;
   int version = 0;                          // a concrete version (the caller resolved live/draft)
+  // store::Workflow::generation of the row the caller resolved the version from (0: Submit
+  // reads the row; a workflow deleted meanwhile refuses the run not_found).
+  int64_t workflow_generation = 0;
   boost::json::value input = boost::json::object();
   boost::json::value trigger = nullptr;     // {type: "api"|"webhook"|..., received_at, ...}
   std::string actor;                        // "user:usr_..", "key:key_..", "public", "hook:.."
@@ -222,13 +225,15 @@ class WorkflowCache {
  public:
   explicit WorkflowCache(store::Store& store, size_t capacity = 1024);
   ~WorkflowCache();
-  // Reads the version from the store (one read transaction), then as below.
-  Result<std::shared_ptr<const model::Workflow>> Get(std::string_view org_id,
-                                                     std::string_view workflow_id, int version);
-  // The version `run` runs: as above, but kNotFound for a version stored after the run was
-  // created. That one belongs to a workflow created again under the id after the run's
-  // was deleted (a run never predates its version), and must not execute (or be hooked)
-  // for a run of the deleted one.
+  // Reads the version from the store (one read transaction), then as below. With a
+  // `generation`, kNotFound unless the workflow row is still that one (store::Workflow).
+  Result<std::shared_ptr<const model::Workflow>> Get(
+      std::string_view org_id, std::string_view workflow_id, int version,
+      std::optional<int64_t> generation = std::nullopt);
+  // The version `run` runs: as above, but kNotFound unless the workflow row is still the
+  // generation the run started under. Another one is a workflow created again under the
+  // id after the run's was deleted, whose versions must not execute (or be hooked) for a
+  // run of the deleted one.
   Result<std::shared_ptr<const model::Workflow>> GetForRun(const store::Run& run);
   // The same for a version the caller already read: no store access, and a cached entry
   // whose definition text differs (the workflow was deleted and re-created under the same

@@ -120,6 +120,10 @@ struct Workflow {
   Millis created_at = 0;
   Millis updated_at = 0;
   bool scheduled = false;  // the live version has a schedule trigger (set by publish)
+  // Which creation of the id this row is: InsertWorkflow gives every new row a random
+  // one (never 0), so a workflow deleted and created again under its id differs from
+  // the deleted one, whatever the clock did. Runs carry the generation they started under.
+  int64_t generation = 0;
 };
 
 struct WorkflowVersion {
@@ -149,6 +153,9 @@ struct Run {
   std::string record;        // JSON text of the run record once finished; "" before
   std::string error_code;    // "" unless failed/cancelled
   std::string actor;         // who started it ("user:usr_..", "key:key_..", "hook:..")
+  // Workflow::generation of the workflow row it was started under; another value than
+  // the current row's (or 0) means the run belongs to a deleted workflow of the same id.
+  int64_t workflow_generation = 0;
   Millis created_at = 0;
   Millis started_at = 0;
   // 0 while the run is queued, running or awaiting_approval: recovery (ListRunsByStatus)
@@ -274,7 +281,7 @@ struct LiveWorkflow {
   std::string org_id;
   std::string id;
   int live_version = 0;
-  Millis created_at = 0;  // of the workflow: a deleted and re-created one differs
+  int64_t generation = 0;  // of the workflow: a deleted and re-created one differs
 };
 
 struct ConnectorFilter {
