@@ -439,5 +439,56 @@ TEST_F(ForwarderTest, TheSecretNeverAppearsInFailuresOrMetrics) {
   }
 }
 
+// The loop behind any sink: a sink that took part of a batch moves the position past what
+// it took (those are not sent again), the attempt counts as failed, and the rest is retried.
+class ScriptedSink final : public AuditSink {
+ public:
+  explicit ScriptedSink(std::deque<size_t> takes) : takes_(std::move(takes)) {}
+  std::string Destination() const override { return "scripted:1"; }
+  SinkResult Send(const std::vector<store::AuditEvent>& events) override {
+    size_t take = events.size();
+    if (!takes_.empty()) {
+      take = std::min(take, takes_.front());
+      takes_.pop_front();
+    }
+    for (size_t i = 0; i < take; ++i) seqs.push_back(events[i].seq);
+    if (take < events.size()) return {take, MakeError(ErrorCode::kActionFailed, "socket gone")};
+    return {take, Status::Ok()};
+  }
+  std::vector<int64_t> seqs;
+
+ private:
+  std::deque<size_t> takes_;
+};
+
+TEST_F(ForwarderTest, ASinkThatTookPartOfABatchMovesThePositionPastIt) {
+  AppendEvents(12);
+  auto owned = std::make_unique<ScriptedSink>(std::deque<size_t>{4, 0});
+  ScriptedSink* sink = owned.get();
+  ForwardLoopOptions loop;
+  loop.batch = 10;
+  loop.metrics.sent = "rampart_test_sent";
+  loop.metrics.failures = "rampart_test_failures";
+  loop.metrics.lag = "rampart_test_lag";
+  AuditForwarder forwarder(*store_, SystemClock(), std::move(owned), loop);
+  auto first = forwarder.RunOnce();  // 1..4 taken, then the sink failed
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().message, "socket gone");
+  EXPECT_EQ(*ReadWith(*store_, [](store::Tx& tx) { return tx.GetAuditForwardedSeq("scripted:1"); }),
+            4);
+  EXPECT_FALSE(forwarder.RunOnce().ok());  // nothing taken: the position stays
+  EXPECT_EQ(*forwarder.RunOnce(), 8);      // 5..12
+  EXPECT_EQ(sink->seqs, Range(1, 12));     // each once, in order
+  EXPECT_EQ(forwarder.Stats().failed_attempts, 2);
+  EXPECT_EQ(forwarder.Stats().forwarded_events, 12);
+  server::Metrics metrics;
+  metrics.AddGaugeProvider([&] { return forwarder.MetricSamples(); });
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_NE(text.find("rampart_test_sent 12"), std::string::npos) << text;
+  EXPECT_NE(text.find("rampart_test_failures 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("rampart_test_lag 0"), std::string::npos) << text;
+  EXPECT_EQ(text.find("rampart_audit_forward"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace rampart::audit
