@@ -123,7 +123,9 @@ std::string Errno(std::string_view what, int err) {
 }  // namespace
 
 Result<SyslogAddress> ParseSyslogAddress(std::string_view text) {
-  auto fail = [](std::string msg) { return MakeError(ErrorCode::kInvalidArgument, std::move(msg)); };
+  auto fail = [](std::string msg) {
+    return MakeError(ErrorCode::kInvalidArgument, std::move(msg));
+  };
   constexpr std::string_view kForms = "unix:/absolute/path, udp://IP:PORT or tcp://IP:PORT";
   SyslogAddress address;
   if (text.starts_with("unix:")) {
@@ -136,7 +138,8 @@ Result<SyslogAddress> ParseSyslogAddress(std::string_view text) {
       return fail("the unix socket path is longer than " +
                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
     }
-    if (address.path.find('\0') != std::string::npos) return fail("the unix socket path holds a NUL");
+    if (address.path.find('\0') != std::string::npos)
+      return fail("the unix socket path holds a NUL");
     address.text = "unix:" + address.path;
     return address;
   }
@@ -224,24 +227,23 @@ std::string FormatSyslog(const store::AuditEvent& event, const SyslogFormat& for
   out += ' ';
   out += HeaderField(format.procid, kMaxProcid);
   out += ' ';
-  const bool msgid_ok =
-      !event.action.empty() && event.action.size() <= kMaxMsgid &&
-      std::all_of(event.action.begin(), event.action.end(),
-                  [](char c) { return PrintUsAscii(static_cast<unsigned char>(c)); });
+  const bool msgid_ok = !event.action.empty() && event.action.size() <= kMaxMsgid &&
+                        std::all_of(event.action.begin(), event.action.end(), [](char c) {
+                          return PrintUsAscii(static_cast<unsigned char>(c));
+                        });
   out += msgid_ok ? event.action : "-";
   out += " [";
   out += kSdId;
   const std::string seq = std::to_string(event.seq);
-  for (const auto& [name, value] :
-       {std::pair<std::string_view, std::string_view>{"seq", seq},
-        {"org", event.org_id},
-        {"actor", event.actor},
-        {"action", event.action},
-        {"target", event.target},
-        {"outcome", event.outcome},
-        {"ip", event.source_ip},
-        {"hash", event.hash},
-        {"prev_hash", event.prev_hash}}) {
+  for (const auto& [name, value] : {std::pair<std::string_view, std::string_view>{"seq", seq},
+                                    {"org", event.org_id},
+                                    {"actor", event.actor},
+                                    {"action", event.action},
+                                    {"target", event.target},
+                                    {"outcome", event.outcome},
+                                    {"ip", event.source_ip},
+                                    {"hash", event.hash},
+                                    {"prev_hash", event.prev_hash}}) {
     out += ' ';
     out += name;
     out += "=\"";
@@ -317,8 +319,10 @@ Status SyslogAuditSink::Connect() {
     }
     int err = 0;
     socklen_t err_len = sizeof(err);
-    if (rc < 0) err = errno;
-    else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) err = errno;
+    if (rc < 0)
+      err = errno;
+    else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0)
+      err = errno;
     errno = err;
     rc = err == 0 ? 0 : -1;
   }

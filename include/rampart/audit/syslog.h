@@ -43,7 +43,7 @@ enum class SyslogTransport { kUnix, kUdp, kTcp };
 
 struct SyslogAddress {
   SyslogTransport transport = SyslogTransport::kUnix;
-  std::string path;  // kUnix: an absolute path (at most 107 bytes)
+  std::string path;   // kUnix: an absolute path (at most 107 bytes)
   net::IpAddress ip;  // kUdp, kTcp: a literal address, never a name
   uint16_t port = 0;  // kUdp, kTcp: 1..65535
   // Canonical: "unix:<path>", "udp://<ip>:<port>", "tcp://[<ipv6>]:<port>".
@@ -58,7 +58,8 @@ Result<SyslogAddress> ParseSyslogAddress(std::string_view text);
 // A UDP/TCP destination must be loopback, or inside one of `allow_cidrs` (and then not in a
 // range the SSRF guard denies despite them: net::DeniedRange(ip, allow_cidrs)). Unix
 // sockets are always local. kSsrfBlocked naming the address's range otherwise.
-Status CheckSyslogDestination(const SyslogAddress& address, const std::vector<net::Cidr>& allow_cidrs);
+Status CheckSyslogDestination(const SyslogAddress& address,
+                              const std::vector<net::Cidr>& allow_cidrs);
 
 // "auth" (4), "authpriv" (10), "local0".."local7" (16..23); nullopt otherwise.
 std::optional<int> ParseSyslogFacility(std::string_view name);
@@ -70,7 +71,7 @@ struct SyslogFormat {
   int facility = kSyslogFacilityAuthpriv;  // 0..23
   std::string hostname;                    // sanitized when formatted
   std::string app_name = "rampart";
-  std::string procid;                      // "" : "-"
+  std::string procid;  // "" : "-"
 };
 
 // One event as one RFC 5424 message (without transport framing), at most
