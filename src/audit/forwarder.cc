@@ -112,6 +112,18 @@ std::optional<int64_t> AuditForwarder::AcknowledgedSeq() const {
   return forwarded;
 }
 
+std::optional<int64_t> AuditForwarder::AcknowledgedByAll(
+    std::initializer_list<const AuditForwarder*> forwarders) {
+  std::optional<int64_t> lowest;
+  for (const AuditForwarder* f : forwarders) {
+    if (f == nullptr) continue;
+    const std::optional<int64_t> seq = f->AcknowledgedSeq();
+    if (!seq) return std::nullopt;
+    lowest = lowest ? std::min(*lowest, *seq) : *seq;
+  }
+  return lowest;
+}
+
 std::string AuditForwarder::DestinationOf(std::string_view url) { return crypto::Sha256Hex(url); }
 
 std::string AuditForwarder::BuildBody(const std::vector<store::AuditEvent>& events) {

@@ -499,6 +499,22 @@ TEST_F(ForwarderTest, ASinkThatTookPartOfABatchMovesThePositionPastIt) {
   EXPECT_EQ(text.find("rampart_audit_forward"), std::string::npos) << text;
 }
 
+// With audit_forward and audit_syslog both on, retention is bounded by the lower position.
+TEST_F(ForwarderTest, RetentionIsBoundedByTheLowestPositionOfAllDestinations) {
+  AppendEvents(25);
+  auto https = Forwarder(Options());
+  AuditForwarder scripted(*store_, SystemClock(),
+                          std::make_unique<ScriptedSink>(std::deque<size_t>{}), {});
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({}), std::nullopt);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), nullptr}), 0);
+  EXPECT_EQ(*https->RunOnce(), 10);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), nullptr}), 10);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), &scripted}), 0);
+  EXPECT_EQ(*scripted.RunOnce(), 25);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), &scripted}), 10);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({&scripted, https.get()}), 10);
+}
+
 // ---- syslog (RFC 5424) output: the formatting, the address rules, the sink ----
 
 // An RFC 5424 message as a SIEM parser would split it (the SD as one element).

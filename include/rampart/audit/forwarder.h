@@ -34,6 +34,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -179,6 +180,10 @@ class AuditForwarder {
   // The last seq the collector acknowledged, read from the store (0 when it never did);
   // nullopt when the store cannot be read. Audit retention purges no event past it.
   std::optional<int64_t> AcknowledgedSeq() const;
+  // The lowest AcknowledgedSeq of the forwarders given (null ones skipped): what every
+  // destination has; nullopt when one cannot be read or none is given.
+  static std::optional<int64_t> AcknowledgedByAll(
+      std::initializer_list<const AuditForwarder*> forwarders);
   // options.metrics: events taken since start (rampart_audit_forwarded_events), failed
   // attempts since start (rampart_audit_forward_failures) and the lag (head seq -
   // forwarded seq, read from the store; rampart_audit_forward_lag).
