@@ -6,7 +6,12 @@
 # exactly once and in seq order (1..N, N from `rampart audit verify`), across the outage
 # and a restart; one log line per failed attempt; /metrics shows the counters and lag 0;
 # the secret appears in no output, log or metrics. Wrong URLs and a readable secret file
-# stop the start with a clear error. Talks only to 127.0.0.1.
+# stop the start with a clear error.
+# Then audit_syslog (RFC 5424) the same way: `rampart serve` starts while its unix datagram
+# socket does not exist yet (retried, one log line per attempt); once the test binds it
+# (python3), a login and a failed login arrive as parseable RFC 5424 lines, in seq order
+# with the right PRI, and a restart resumes without a gap or a duplicate. Talks only to
+# 127.0.0.1 and a socket in a temp dir.
 set -uo pipefail
 BIN="$1"
 SRC="$2"
@@ -161,5 +166,91 @@ refused "no secret at all" "RAMPART_AUDIT_FORWARD_SECRET" \
   "audit_forward: {url: \"https://collector.example.com/audit\"}"
 refused "a malformed whsec secret" "not a valid whsec" \
   "audit_forward: {url: \"https://collector.example.com/audit\"}" "RAMPART_AUDIT_FORWARD_SECRET=whsec_%%%"
+
+# ---- audit_syslog: RFC 5424 messages to a unix datagram socket ----
+: >"$TMP/serve.err"
+DATA="$TMP/sdata"
+SOCK="$TMP/syslog.sock"
+cat >"$TMP/config.yaml" <<EOF
+audit_syslog:
+  address: unix:$SOCK
+  facility: local4
+  app_name: rampart-e2e
+EOF
+# The receiver: one line per datagram, as a syslog daemon on /dev/log gets them.
+cat >"$TMP/syslogd.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], 'ab', buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b'\n')
+PY
+# The SIEM side: parses every line as RFC 5424 (the SD's escapes included) and prints
+# "seq pri msgid outcome ok|bad" per line, or "unparsed" for one that is not RFC 5424.
+cat >"$TMP/parse5424.py" <<'PY'
+import json, re, sys
+line_re = re.compile(r'^<(\d{1,3})>1 (\S+) ([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) ([!-~]{1,32}) '
+                     r'\[rampart@32473((?: [a-z_]+="(?:[^"\\\]]|\\["\\\]])*")*)\] (.*)$')
+param_re = re.compile(r' ([a-z_]+)="((?:[^"\\\]]|\\["\\\]])*)"')
+for line in open(sys.argv[1], encoding='utf-8'):
+    m = line_re.match(line.rstrip('\n'))
+    if not m:
+        print('unparsed')
+        continue
+    sd = {k: re.sub(r'\\(["\\\]])', r'\1', v) for k, v in param_re.findall(m.group(7))}
+    msg = json.loads(m.group(8))
+    ok = m.group(4) == 'rampart-e2e' and msg['seq'] == int(sd['seq']) and len(sd['hash']) == 64
+    print(sd['seq'], m.group(1), m.group(6), sd['outcome'], 'ok' if ok else 'bad')
+PY
+syslog_lag_zero() {  # until /metrics says rampart_audit_syslog_lag 0 (or 30 s)
+  for _ in $(seq 1 300); do
+    curl -s -o "$TMP/metrics" "$BASE/metrics" -H "Authorization: Bearer $KEY"
+    grep -q '^rampart_audit_syslog_lag 0$' "$TMP/metrics" && break
+    sleep 0.1
+  done
+}
+received() { python3 "$TMP/parse5424.py" "$TMP/syslog.txt"; }
+failed_login() {
+  curl -s -o /dev/null -X POST "$BASE/v1/auth/login" -H 'Content-Type: application/json' \
+    --data-binary '{"email":"owner@sys.test","password":"wrong password!"}'
+}
+
+start  # the socket does not exist yet
+check "serve starts while the syslog socket is missing" 1 $([[ -n "$PORT" ]] && echo 1 || echo 0)
+e2e_bootstrap Sys owner@sys.test
+failed_login
+for _ in $(seq 1 100); do grep -q 'audit syslog output failed' "$TMP/serve.err" && break; sleep 0.1; done
+grep 'audit syslog output failed' "$TMP/serve.err" | head -1 | grep -q 'No such file or directory'
+check "a missing socket is logged with why" 0 $?
+: >"$TMP/syslog.txt"
+python3 "$TMP/syslogd.py" "$SOCK" "$TMP/syslog.txt" &
+ECHO_PID=$!
+syslog_lag_zero
+check "metrics: syslog lag 0 once the socket is there" 1 "$(grep -c '^rampart_audit_syslog_lag 0$' "$TMP/metrics")"
+FAILS=$(sed -n 's/^rampart_audit_syslog_failures \([0-9]*\)$/\1/p' "$TMP/metrics")
+check "one log line per failed attempt" "$FAILS" "$(grep -c 'audit syslog output failed' "$TMP/serve.err")"
+stop
+S1=$(head_seq)
+check "every event so far in syslog once, in order (1..$S1)" "$(seq 1 "$S1" | tr '\n' ' ')" \
+  "$(received | cut -d' ' -f1 | tr '\n' ' ')"
+check "every line parses as RFC 5424 with its own seq in MSG" 0 "$(received | grep -vc ' ok$')"
+# local4 = 20: notice (5) for the login, warning (4) for the failed one.
+check "the login: local4.notice, MSGID login" 1 "$(received | grep -c '^[0-9]* 165 login success ok$')"
+check "the failed login: local4.warning, MSGID auth.failed" 1 \
+  "$(received | grep -c '^[0-9]* 164 auth.failed failure ok$')"
+
+start  # restart: resumes after the last seq written
+failed_login
+syslog_lag_zero
+stop
+S2=$(head_seq)
+check "more events after the restart" 1 "$((S2 > S1))"
+check "after the restart: 1..$S2 exactly once, in order" "$(seq 1 "$S2" | tr '\n' ' ')" \
+  "$(received | cut -d' ' -f1 | tr '\n' ' ')"
+refused "a relative syslog socket path" "must be absolute" "audit_syslog: {address: \"unix:dev/log\"}"
+refused "a syslog host name" "literal IP" "audit_syslog: {address: \"udp://syslog.example.com:514\"}"
+refused "a private syslog address without allow_cidrs" "audit_syslog.allow_cidrs" \
+  "audit_syslog: {address: \"tcp://10.20.30.40:514\"}"
 
 summary audit_forward_end_to_end

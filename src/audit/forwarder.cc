@@ -40,16 +40,63 @@ Result<std::string> ForwardSigningKey(std::string_view secret) {
   return key;
 }
 
+namespace {
+
+ForwardLoopOptions LoopOptionsOf(const ForwarderOptions& o) {
+  ForwardLoopOptions loop;
+  loop.batch = o.batch;
+  loop.interval = o.interval;
+  loop.min_backoff = o.min_backoff;
+  loop.max_backoff = o.max_backoff;
+  return loop;
+}
+
+}  // namespace
+
+HttpsAuditSink::HttpsAuditSink(net::HttpClient& client, net::EgressPolicy egress, Clock& clock,
+                               const ForwarderOptions& options)
+    : client_(client),
+      egress_(std::move(egress)),
+      clock_(clock),
+      url_(options.url),
+      key_(options.key),
+      timeout_(options.timeout),
+      ca_pem_(options.ca_pem) {}
+
+std::string HttpsAuditSink::Destination() const { return AuditForwarder::DestinationOf(url_); }
+
+SinkResult HttpsAuditSink::Send(const std::vector<store::AuditEvent>& events) {
+  const int64_t first = events.front().seq;
+  const int64_t last = events.back().seq;
+  // The events go where the operator said, nowhere else: no redirects.
+  net::HttpRequest req = actions::SignedJsonPost(
+      url_, AuditForwarder::BuildBody(events), key_,
+      "audit_" + std::to_string(first) + "-" + std::to_string(last), clock_.Now(), timeout_,
+      "Rampart-Audit/1");
+  req.ca_pem = ca_pem_;
+  auto res = client_.Fetch(req, egress_);
+  if (!res.ok()) return {0, res.error()};
+  if (res->status < 200 || res->status > 299) {
+    return {0, MakeError(ErrorCode::kActionFailed, "http_" + std::to_string(res->status))};
+  }
+  return {events.size(), Status::Ok()};
+}
+
 AuditForwarder::AuditForwarder(store::Store& store, net::HttpClient& client,
                                net::EgressPolicy egress, Clock& clock, ForwarderOptions options,
                                FailureSink on_failure)
+    : AuditForwarder(store, clock,
+                     std::make_unique<HttpsAuditSink>(client, std::move(egress), clock, options),
+                     LoopOptionsOf(options), std::move(on_failure)) {}
+
+AuditForwarder::AuditForwarder(store::Store& store, Clock& clock, std::unique_ptr<AuditSink> sink,
+                               ForwardLoopOptions options, FailureSink on_failure)
     : store_(store),
-      client_(client),
-      egress_(std::move(egress)),
       clock_(clock),
+      sink_(std::move(sink)),
       options_(std::move(options)),
       on_failure_(std::move(on_failure)),
-      destination_(DestinationOf(options_.url)) {}
+      destination_(sink_->Destination()) {}
 
 AuditForwarder::~AuditForwarder() { Stop(); }
 
@@ -63,6 +110,18 @@ std::optional<int64_t> AuditForwarder::AcknowledgedSeq() const {
   });
   if (!read.ok()) return std::nullopt;
   return forwarded;
+}
+
+std::optional<int64_t> AuditForwarder::AcknowledgedByAll(
+    std::initializer_list<const AuditForwarder*> forwarders) {
+  std::optional<int64_t> lowest;
+  for (const AuditForwarder* f : forwarders) {
+    if (f == nullptr) continue;
+    const std::optional<int64_t> seq = f->AcknowledgedSeq();
+    if (!seq) return std::nullopt;
+    lowest = lowest ? std::min(*lowest, *seq) : *seq;
+  }
+  return lowest;
 }
 
 std::string AuditForwarder::DestinationOf(std::string_view url) { return crypto::Sha256Hex(url); }
@@ -147,32 +206,28 @@ Result<int> AuditForwarder::RunOnce() {
   forwarded_seq_.store(position);
   if (events.empty()) return 0;
 
-  const int64_t first = events.front().seq;
-  const int64_t last = events.back().seq;
-  // The events go where the operator said, nowhere else: no redirects.
-  net::HttpRequest req = actions::SignedJsonPost(
-      options_.url, BuildBody(events), options_.key,
-      "audit_" + std::to_string(first) + "-" + std::to_string(last), clock_.Now(),
-      options_.timeout, "Rampart-Audit/1");
-  req.ca_pem = options_.ca_pem;
-  auto res = client_.Fetch(req, egress_);
-  if (!res.ok() || res->status < 200 || res->status > 299) {
-    failed_attempts_.fetch_add(1);
-    if (!res.ok()) return res.error();
-    return MakeError(ErrorCode::kActionFailed, "http_" + std::to_string(res->status));
+  const SinkResult sent = sink_->Send(events);
+  const size_t taken = std::min(sent.taken, events.size());
+  if (taken > 0) {
+    // Taken: only now does the position move (a crash before this commit sends these
+    // events again; the HTTPS sink with the same webhook-id).
+    const int64_t last = events[taken - 1].seq;
+    Status advanced = store_.Write([&](store::Tx& tx) {
+      return tx.AdvanceAuditForwardedSeq(destination_, last, UnixMillis(clock_.Now()));
+    });
+    if (!advanced.ok()) {
+      failed_attempts_.fetch_add(1);
+      return advanced.error();
+    }
+    forwarded_seq_.store(last);
+    forwarded_events_.fetch_add(static_cast<int64_t>(taken));
   }
-  // Acknowledged: only now does the position move (a crash before this commit sends the
-  // batch again, with the same webhook-id).
-  Status advanced = store_.Write([&](store::Tx& tx) {
-    return tx.AdvanceAuditForwardedSeq(destination_, last, UnixMillis(clock_.Now()));
-  });
-  if (!advanced.ok()) {
+  if (!sent.status.ok() || taken < events.size()) {
     failed_attempts_.fetch_add(1);
-    return advanced.error();
+    if (!sent.status.ok()) return sent.status.error();
+    return MakeError(ErrorCode::kInternal, "the audit sink took part of a batch");
   }
-  forwarded_seq_.store(last);
-  forwarded_events_.fetch_add(static_cast<int64_t>(events.size()));
-  return static_cast<int>(events.size());
+  return static_cast<int>(taken);
 }
 
 ForwarderStats AuditForwarder::Stats() const {
@@ -192,15 +247,12 @@ std::vector<server::Sample> AuditForwarder::MetricSamples() const {
     forwarded = *f;
     return Status::Ok();
   });
+  const ForwardMetricNames& names = options_.metrics;
   std::vector<server::Sample> samples = {
-      {"rampart_audit_forwarded_events", {}, static_cast<double>(stats.forwarded_events),
-       "Audit events the collector acknowledged since start"},
-      {"rampart_audit_forward_failures", {}, static_cast<double>(stats.failed_attempts),
-       "Failed audit forwarding attempts since start (each one is retried)"}};
+      {names.sent, {}, static_cast<double>(stats.forwarded_events), names.sent_help},
+      {names.failures, {}, static_cast<double>(stats.failed_attempts), names.failures_help}};
   if (read.ok()) {
-    samples.push_back({"rampart_audit_forward_lag", {}, static_cast<double>(head - forwarded),
-                       "Audit events not yet acknowledged by the collector (head seq - "
-                       "forwarded seq)"});
+    samples.push_back({names.lag, {}, static_cast<double>(head - forwarded), names.lag_help});
   }
   return samples;
 }

@@ -1,20 +1,29 @@
 #include "rampart/audit/forwarder.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include "net/testing/test_server.h"
 #include "rampart/audit/chain.h"
 #include "rampart/audit/checkpoint.h"
 #include "rampart/audit/retention.h"
+#include "rampart/audit/syslog.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/net/resolver.h"
 #include "store/store_test_util.h"
@@ -437,6 +446,555 @@ TEST_F(ForwarderTest, TheSecretNeverAppearsInFailuresOrMetrics) {
     EXPECT_EQ(text.find(secret), std::string::npos);
     EXPECT_EQ(logged.find(secret), std::string::npos);
   }
+}
+
+// The loop behind any sink: a sink that took part of a batch moves the position past what
+// it took (those are not sent again), the attempt counts as failed, and the rest is retried.
+class ScriptedSink final : public AuditSink {
+ public:
+  explicit ScriptedSink(std::deque<size_t> takes) : takes_(std::move(takes)) {}
+  std::string Destination() const override { return "scripted:1"; }
+  SinkResult Send(const std::vector<store::AuditEvent>& events) override {
+    size_t take = events.size();
+    if (!takes_.empty()) {
+      take = std::min(take, takes_.front());
+      takes_.pop_front();
+    }
+    for (size_t i = 0; i < take; ++i) seqs.push_back(events[i].seq);
+    if (take < events.size()) return {take, MakeError(ErrorCode::kActionFailed, "socket gone")};
+    return {take, Status::Ok()};
+  }
+  std::vector<int64_t> seqs;
+
+ private:
+  std::deque<size_t> takes_;
+};
+
+TEST_F(ForwarderTest, ASinkThatTookPartOfABatchMovesThePositionPastIt) {
+  AppendEvents(12);
+  auto owned = std::make_unique<ScriptedSink>(std::deque<size_t>{4, 0});
+  ScriptedSink* sink = owned.get();
+  ForwardLoopOptions loop;
+  loop.batch = 10;
+  loop.metrics.sent = "rampart_test_sent";
+  loop.metrics.failures = "rampart_test_failures";
+  loop.metrics.lag = "rampart_test_lag";
+  AuditForwarder forwarder(*store_, SystemClock(), std::move(owned), loop);
+  auto first = forwarder.RunOnce();  // 1..4 taken, then the sink failed
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().message, "socket gone");
+  EXPECT_EQ(*ReadWith(*store_, [](store::Tx& tx) { return tx.GetAuditForwardedSeq("scripted:1"); }),
+            4);
+  EXPECT_FALSE(forwarder.RunOnce().ok());  // nothing taken: the position stays
+  EXPECT_EQ(*forwarder.RunOnce(), 8);      // 5..12
+  EXPECT_EQ(sink->seqs, Range(1, 12));     // each once, in order
+  EXPECT_EQ(forwarder.Stats().failed_attempts, 2);
+  EXPECT_EQ(forwarder.Stats().forwarded_events, 12);
+  server::Metrics metrics;
+  metrics.AddGaugeProvider([&] { return forwarder.MetricSamples(); });
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_NE(text.find("rampart_test_sent 12"), std::string::npos) << text;
+  EXPECT_NE(text.find("rampart_test_failures 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("rampart_test_lag 0"), std::string::npos) << text;
+  EXPECT_EQ(text.find("rampart_audit_forward"), std::string::npos) << text;
+}
+
+// With audit_forward and audit_syslog both on, retention is bounded by the lower position.
+TEST_F(ForwarderTest, RetentionIsBoundedByTheLowestPositionOfAllDestinations) {
+  AppendEvents(25);
+  auto https = Forwarder(Options());
+  AuditForwarder scripted(*store_, SystemClock(),
+                          std::make_unique<ScriptedSink>(std::deque<size_t>{}), {});
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({}), std::nullopt);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), nullptr}), 0);
+  EXPECT_EQ(*https->RunOnce(), 10);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), nullptr}), 10);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), &scripted}), 0);
+  EXPECT_EQ(*scripted.RunOnce(), 25);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({https.get(), &scripted}), 10);
+  EXPECT_EQ(AuditForwarder::AcknowledgedByAll({&scripted, https.get()}), 10);
+}
+
+// ---- syslog (RFC 5424) output: the formatting, the address rules, the sink ----
+
+// An RFC 5424 message as a SIEM parser would split it (the SD as one element).
+struct Rfc5424 {
+  int pri = -1;
+  std::string timestamp, hostname, app_name, procid, msgid, sd, msg;
+};
+
+std::optional<Rfc5424> ParseRfc5424(const std::string& line) {
+  // SD-ELEMENT: [SD-ID *(SP PARAM="value")], values with \" \\ \] escapes.
+  static const std::regex re(
+      R"re(^<([0-9]{1,3})>1 (\S+) ([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) ([!-~]{1,32}) )re"
+      R"re((\[[!-~]+( [a-z_]+="([^"\\\]]|\\["\\\]])*")*\])(?: (.*))?$)re");
+  std::smatch m;
+  if (!std::regex_match(line, m, re)) return std::nullopt;
+  Rfc5424 r;
+  r.pri = std::stoi(m[1]);
+  r.timestamp = m[2];
+  r.hostname = m[3];
+  r.app_name = m[4];
+  r.procid = m[5];
+  r.msgid = m[6];
+  r.sd = m[7];
+  r.msg = m[10];
+  return r;
+}
+
+// The value of PARAM in the SD, unescaped.
+std::string SdParam(const std::string& sd, const std::string& name) {
+  const std::string key = " " + name + "=\"";
+  size_t at = sd.find(key);
+  if (at == std::string::npos) return "<absent>";
+  std::string out;
+  for (size_t i = at + key.size(); i < sd.size() && sd[i] != '"'; ++i) {
+    if (sd[i] == '\\' && i + 1 < sd.size()) ++i;
+    out.push_back(sd[i]);
+  }
+  return out;
+}
+
+bool ValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+store::AuditEvent SampleEvent() {
+  store::AuditEvent e;
+  e.seq = 42;
+  e.time = 1700000000123;  // 2023-11-14T22:13:20.123Z
+  e.org_id = "org_1";
+  e.actor = "user:usr_1";
+  e.action = "login";
+  e.target = "usr_1";
+  e.outcome = "success";
+  e.source_ip = "127.0.0.1";
+  e.user_agent = "curl/8";
+  e.details = R"({"method":"password"})";
+  e.prev_hash = std::string(64, 'a');
+  e.hash = std::string(64, 'b');
+  return e;
+}
+
+SyslogFormat SampleFormat() {
+  SyslogFormat f;
+  f.hostname = "host1";
+  f.procid = "4711";
+  return f;
+}
+
+TEST(SyslogFormatTest, OneParseableRfc5424LinePerEvent) {
+  const std::string line = FormatSyslog(SampleEvent(), SampleFormat());
+  EXPECT_EQ(line.rfind("<85>1 2023-11-14T22:13:20.123Z host1 rampart 4711 login "
+                       "[rampart@32473 seq=\"42\" org=\"org_1\" actor=\"user:usr_1\" "
+                       "action=\"login\" target=\"usr_1\" outcome=\"success\" ip=\"127.0.0.1\" "
+                       "hash=\"" + std::string(64, 'b') + "\" prev_hash=\"" +
+                           std::string(64, 'a') + "\"] {",
+                       0),
+            0u)
+      << line;
+  auto parsed = ParseRfc5424(line);
+  ASSERT_TRUE(parsed.has_value()) << line;
+  bj::value msg = bj::parse(parsed->msg);
+  EXPECT_EQ(msg.at("seq").as_int64(), 42);
+  EXPECT_EQ(msg.at("action").as_string(), "login");
+  EXPECT_EQ(msg.at("details").at("method").as_string(), "password");
+  EXPECT_FALSE(msg.as_object().contains("hash"));  // in the SD already
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(SyslogFormatTest, PriIsTheFacilityAndASeverityFromTheOutcome) {
+  store::AuditEvent e = SampleEvent();
+  SyslogFormat f = SampleFormat();
+  const auto pri = [&] { return ParseRfc5424(FormatSyslog(e, f))->pri; };
+  EXPECT_EQ(pri(), 10 * 8 + 5);  // authpriv.notice
+  for (const char* failed : {"failure", "denied", "failed"}) {
+    e.outcome = failed;
+    EXPECT_EQ(pri(), 10 * 8 + 4) << failed;  // authpriv.warning
+  }
+  f.facility = *ParseSyslogFacility("auth");
+  EXPECT_EQ(pri(), 4 * 8 + 4);
+  e.outcome = "success";
+  f.facility = *ParseSyslogFacility("local7");
+  EXPECT_EQ(pri(), 23 * 8 + 5);
+  EXPECT_EQ(ParseSyslogFacility("authpriv"), 10);
+  EXPECT_EQ(ParseSyslogFacility("local0"), 16);
+  for (const char* bad : {"", "kern", "local8", "local", "LOCAL0", "user", "authpriv "}) {
+    EXPECT_FALSE(ParseSyslogFacility(bad).has_value()) << bad;
+  }
+}
+
+TEST(SyslogFormatTest, SdValuesAreEscapedAndUserDataNeverBreaksTheHeader) {
+  store::AuditEvent e = SampleEvent();
+  e.actor = R"(a"b\c]d)";
+  e.target = "line1\nline2\r\x7f\x01 caf\xc3\xa9 bad\xff\xc3";
+  e.action = "api_key.create";
+  SyslogFormat f = SampleFormat();
+  f.hostname = "bad host\nname";
+  f.app_name = "app name";
+  f.procid = "";
+  const std::string line = FormatSyslog(e, f);
+  EXPECT_NE(line.find(R"(actor="a\"b\\c\]d")"), std::string::npos) << line;
+  auto parsed = ParseRfc5424(line);
+  ASSERT_TRUE(parsed.has_value()) << line;
+  EXPECT_EQ(parsed->hostname, "bad_host_name");
+  EXPECT_EQ(parsed->app_name, "app_name");
+  EXPECT_EQ(parsed->procid, "-");
+  EXPECT_EQ(parsed->msgid, "api_key.create");
+  EXPECT_EQ(SdParam(parsed->sd, "actor"), R"(a"b\c]d)");
+  // Control characters and bytes that are not UTF-8 become '?'; UTF-8 stays.
+  EXPECT_EQ(SdParam(parsed->sd, "target"), "line1?line2??? caf\xc3\xa9 bad??");
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_TRUE(ValidUtf8(line));
+  // MSGID: the action when it is 1..32 PRINTUSASCII, else "-".
+  for (const std::string& action : {std::string(33, 'a'), std::string("with space"),
+                                    std::string(""), std::string("caf\xc3\xa9")}) {
+    e.action = action;
+    auto p = ParseRfc5424(FormatSyslog(e, f));
+    ASSERT_TRUE(p.has_value()) << action;
+    EXPECT_EQ(p->msgid, "-") << action;
+  }
+  e.action = std::string(32, 'a');
+  EXPECT_EQ(ParseRfc5424(FormatSyslog(e, f))->msgid, std::string(32, 'a'));
+}
+
+TEST(SyslogFormatTest, AMessageIsAtMost8KiBWithMsgCutOnACharacterBoundary) {
+  store::AuditEvent e = SampleEvent();
+  std::string big;
+  for (int i = 0; i < 6000; ++i) big += "\xc3\xa9";  // 12,000 bytes of UTF-8
+  e.details = "{\"note\":\"" + big + "\"}";
+  e.target = std::string(5000, 't');  // cut at 256 in the SD
+  const std::string line = FormatSyslog(e, SampleFormat());
+  EXPECT_LE(line.size(), kMaxSyslogMessageBytes);
+  EXPECT_GE(line.size(), kMaxSyslogMessageBytes - 1);  // MSG took what was left
+  EXPECT_TRUE(ValidUtf8(line));
+  auto parsed = ParseRfc5424(line);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(SdParam(parsed->sd, "target"), std::string(256, 't'));
+  EXPECT_TRUE(parsed->msg.starts_with("{\"seq\":42,"));
+  // A small event is not cut.
+  EXPECT_NO_THROW(bj::parse(ParseRfc5424(FormatSyslog(SampleEvent(), SampleFormat()))->msg));
+}
+
+TEST(SyslogAddressTest, UnixUdpOrTcpWithLiteralAddressesOnly) {
+  auto unix_socket = ParseSyslogAddress("unix:/dev/log");
+  ASSERT_TRUE(unix_socket.ok());
+  EXPECT_EQ(unix_socket->transport, SyslogTransport::kUnix);
+  EXPECT_EQ(unix_socket->path, "/dev/log");
+  auto udp = ParseSyslogAddress("udp://127.0.0.1:514");
+  ASSERT_TRUE(udp.ok());
+  EXPECT_EQ(udp->transport, SyslogTransport::kUdp);
+  EXPECT_EQ(udp->port, 514);
+  EXPECT_EQ(udp->text, "udp://127.0.0.1:514");
+  auto tcp = ParseSyslogAddress("tcp://[::1]:6514");
+  ASSERT_TRUE(tcp.ok());
+  EXPECT_EQ(tcp->transport, SyslogTransport::kTcp);
+  EXPECT_EQ(tcp->text, "tcp://[::1]:6514");
+  for (const char* bad :
+       {"", "/dev/log", "unix:", "unix:dev/log", "unix:./log", "udp://localhost:514",
+        "udp://syslog.example.com:514", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:0",
+        "tcp://127.0.0.1:65536", "tcp://127.0.0.1:51x", "udp://127.1:514", "udp://0x7f000001:514",
+        "udp://::1:514", "udp://[127.0.0.1]:514", "udp://[::1%lo]:514", "http://127.0.0.1:514",
+        "tls://127.0.0.1:6514"}) {
+    auto a = ParseSyslogAddress(bad);
+    ASSERT_FALSE(a.ok()) << bad;
+    EXPECT_EQ(a.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(ParseSyslogAddress("unix:/" + std::string(200, 'a')).ok());
+}
+
+TEST(SyslogAddressTest, NetworkDestinationsAreLoopbackOrListedInAllowCidrs) {
+  auto check = [](const char* address, std::vector<net::Cidr> allow = {}) {
+    return CheckSyslogDestination(*ParseSyslogAddress(address), allow);
+  };
+  EXPECT_TRUE(check("unix:/dev/log").ok());
+  EXPECT_TRUE(check("udp://127.0.0.1:514").ok());
+  EXPECT_TRUE(check("tcp://127.0.0.9:514").ok());
+  EXPECT_TRUE(check("tcp://[::1]:514").ok());
+  for (const char* refused : {"udp://10.0.0.5:514", "udp://169.254.169.254:514",
+                              "tcp://192.168.1.1:514", "tcp://8.8.8.8:514", "tcp://[fd00::1]:514",
+                              "udp://0.0.0.0:514"}) {
+    Status s = check(refused);
+    ASSERT_FALSE(s.ok()) << refused;
+    EXPECT_EQ(s.error().code, ErrorCode::kSsrfBlocked) << refused;
+    EXPECT_NE(s.error().message.find("audit_syslog.allow_cidrs"), std::string::npos);
+  }
+  EXPECT_TRUE(check("udp://10.0.0.5:514", {*net::ParseCidr("10.0.0.0/8")}).ok());
+  EXPECT_TRUE(check("tcp://8.8.8.8:514", {*net::ParseCidr("8.8.8.8/32")}).ok());
+  EXPECT_FALSE(check("udp://10.0.0.5:514", {*net::ParseCidr("10.1.0.0/16")}).ok());
+}
+
+// A syslog receiver on a unix datagram socket (as /dev/log is), bound by the test.
+class UnixDatagramReceiver {
+ public:
+  explicit UnixDatagramReceiver(std::string path) : path_(std::move(path)) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+    ::unlink(path_.c_str());
+    bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~UnixDatagramReceiver() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  bool bound() const { return bound_; }
+  // The next datagram, or nullopt after `wait`.
+  std::optional<std::string> Receive(std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return std::nullopt;
+    std::string buf(65536, '\0');
+    const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+    if (n < 0) return std::nullopt;
+    buf.resize(static_cast<size_t>(n));
+    return buf;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
+// A loopback TCP listener (port 0).
+class TcpListener {
+ public:
+  TcpListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 4);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~TcpListener() {
+    if (conn_ >= 0) ::close(conn_);
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  // Accepts the next connection (closing the previous one).
+  bool Accept() {
+    if (conn_ >= 0) ::close(conn_);
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return false;
+    conn_ = ::accept(fd_, nullptr, nullptr);
+    return conn_ >= 0;
+  }
+  void CloseConnection() {
+    ::close(conn_);
+    conn_ = -1;
+  }
+  // Reads octet-counted frames until `n` were read (or 5 s): "LEN SP MSG".
+  std::vector<std::string> Frames(size_t n) {
+    std::vector<std::string> out;
+    while (out.size() < n) {
+      size_t space = buffer_.find(' ');
+      if (space != std::string::npos) {
+        const size_t len = std::stoul(buffer_.substr(0, space));
+        if (buffer_.size() >= space + 1 + len) {
+          out.push_back(buffer_.substr(space + 1, len));
+          buffer_.erase(0, space + 1 + len);
+          continue;
+        }
+      }
+      pollfd p{conn_, POLLIN, 0};
+      if (::poll(&p, 1, 5000) <= 0) break;
+      char chunk[4096];
+      const ssize_t got = ::recv(conn_, chunk, sizeof(chunk), 0);
+      if (got <= 0) break;
+      buffer_.append(chunk, static_cast<size_t>(got));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  int conn_ = -1;
+  uint16_t port_ = 0;
+  std::string buffer_;
+};
+
+class SyslogSinkTest : public ForwarderTest {
+ protected:
+  std::unique_ptr<AuditForwarder> Syslog(const std::string& address) {
+    SyslogSinkOptions options;
+    options.address = *ParseSyslogAddress(address);
+    options.format = SampleFormat();
+    options.timeout = std::chrono::seconds(2);
+    ForwardLoopOptions loop;
+    loop.batch = 10;
+    loop.interval = std::chrono::milliseconds(10);
+    loop.min_backoff = std::chrono::milliseconds(10);
+    loop.max_backoff = std::chrono::milliseconds(40);
+    loop.metrics = SyslogMetricNames();
+    return std::make_unique<AuditForwarder>(
+        *store_, SystemClock(), std::make_unique<SyslogAuditSink>(std::move(options)), loop,
+        [this](const ForwardFailure& f) {
+          std::lock_guard lock(mu_);
+          failures_.push_back(f);
+        });
+  }
+  int64_t SyslogPosition(const std::string& address) {
+    return *ReadWith(*store_, [&](store::Tx& tx) {
+      return tx.GetAuditForwardedSeq("syslog:" + address);
+    });
+  }
+  // The seq of each message (parsed as RFC 5424) in order; -1 for one that did not parse.
+  static std::vector<int64_t> Seqs(const std::vector<std::string>& messages) {
+    std::vector<int64_t> out;
+    for (const std::string& m : messages) {
+      auto parsed = ParseRfc5424(m);
+      out.push_back(parsed ? std::stoll(SdParam(parsed->sd, "seq")) : -1);
+    }
+    return out;
+  }
+};
+
+TEST_F(SyslogSinkTest, UnixDatagramsArriveInSeqOrderAndTheCursorIsPerDestination) {
+  AppendEvents(25);
+  const std::string address = "unix:" + dir_.path() + "/log.sock";
+  UnixDatagramReceiver receiver(dir_.path() + "/log.sock");
+  ASSERT_TRUE(receiver.bound());
+  auto forwarder = Syslog(address);
+  std::vector<std::string> got;
+  // A unix datagram socket queues few datagrams (net.unix.max_dgram_qlen, 10 by default):
+  // the receiver reads between batches, as a daemon does.
+  auto drain = [&] {
+    while (auto m = receiver.Receive(std::chrono::milliseconds(100))) got.push_back(*m);
+  };
+  for (int want : {10, 10, 5, 0}) {
+    auto sent = forwarder->RunOnce();
+    ASSERT_TRUE(sent.ok()) << sent.error().message;
+    EXPECT_EQ(*sent, want);
+    drain();
+  }
+  EXPECT_EQ(Seqs(got), Range(1, 25));
+  std::string prev = kGenesisHash;
+  for (const std::string& m : got) {  // the chain can be checked from the SD alone
+    auto parsed = ParseRfc5424(m);
+    ASSERT_TRUE(parsed.has_value()) << m;
+    EXPECT_EQ(SdParam(parsed->sd, "prev_hash"), prev);
+    prev = SdParam(parsed->sd, "hash");
+  }
+  EXPECT_EQ(SyslogPosition(address), 25);
+  // A distinct destination key: the HTTPS collector's position did not move.
+  EXPECT_EQ(Position(collector_.Url()), 0);
+  EXPECT_TRUE(collector_.batches().empty());
+}
+
+TEST_F(SyslogSinkTest, AMissingSocketIsRetriedWithBackoffUntilItAppears) {
+  AppendEvents(3);
+  const std::string path = dir_.path() + "/later.sock";
+  auto forwarder = Syslog("unix:" + path);
+  auto missing = forwarder->RunOnce();
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kActionFailed);
+  EXPECT_NE(missing.error().message.find("No such file"), std::string::npos)
+      << missing.error().message;
+  forwarder->Start();
+  ASSERT_TRUE(WaitFor([&] { return failures().size() >= 3; }));
+  {
+    UnixDatagramReceiver receiver(path);  // the daemon starts
+    ASSERT_TRUE(receiver.bound());
+    AppendEvents(2);
+    ASSERT_TRUE(WaitFor([&] { return SyslogPosition("unix:" + path) == 5; }));
+    std::vector<std::string> got;
+    while (auto m = receiver.Receive(std::chrono::milliseconds(200))) got.push_back(*m);
+    EXPECT_EQ(Seqs(got), Range(1, 5));
+  }
+  // The daemon goes away (its socket removed) and comes back: nothing lost, nothing twice.
+  const size_t failed_before = failures().size();
+  AppendEvents(2);
+  ASSERT_TRUE(WaitFor([&] { return failures().size() > failed_before; }));
+  UnixDatagramReceiver again(path);
+  ASSERT_TRUE(WaitFor([&] { return SyslogPosition("unix:" + path) == 7; }));
+  forwarder->Stop();
+  std::vector<std::string> got;
+  while (auto m = again.Receive(std::chrono::milliseconds(200))) got.push_back(*m);
+  EXPECT_EQ(Seqs(got), Range(6, 7));
+  auto f = failures();
+  EXPECT_EQ(f[0].from_seq, 1);
+  EXPECT_EQ(f[1].retry_in, std::chrono::milliseconds(20));
+  EXPECT_EQ(f[2].retry_in, std::chrono::milliseconds(40));
+  EXPECT_NE(f[0].error.find("action_failed: syslog connect to unix:" + path), std::string::npos)
+      << f[0].error;
+  server::Metrics metrics;
+  metrics.AddGaugeProvider([&] { return forwarder->MetricSamples(); });
+  const std::string text = metrics.RenderPrometheus();
+  EXPECT_NE(text.find("rampart_audit_syslog_sent_events 7"), std::string::npos) << text;
+  // The loop's attempts, and the RunOnce above.
+  EXPECT_NE(text.find("rampart_audit_syslog_failures " + std::to_string(f.size() + 1)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rampart_audit_syslog_lag 0"), std::string::npos) << text;
+}
+
+TEST_F(SyslogSinkTest, TcpUsesOctetCountingAndReconnectsAfterTheReceiverClosed) {
+  TcpListener listener;
+  const std::string address = "tcp://127.0.0.1:" + std::to_string(listener.port());
+  AppendEvents(12);
+  auto forwarder = Syslog(address);
+  auto first = forwarder->RunOnce();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, 10);
+  EXPECT_EQ(*forwarder->RunOnce(), 2);
+  ASSERT_TRUE(listener.Accept());
+  auto frames = listener.Frames(12);
+  EXPECT_EQ(Seqs(frames), Range(1, 12));
+  listener.CloseConnection();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  AppendEvents(3);
+  auto again = forwarder->RunOnce();  // on a new connection, not lost in the closed one
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(*again, 3);
+  ASSERT_TRUE(listener.Accept());
+  EXPECT_EQ(Seqs(listener.Frames(3)), Range(13, 15));
+  EXPECT_EQ(SyslogPosition(address), 15);
+  // Nobody listening: refused, the position stays.
+  TcpListener* gone = new TcpListener();
+  const std::string closed = "tcp://127.0.0.1:" + std::to_string(gone->port());
+  delete gone;
+  auto refused = Syslog(closed)->RunOnce();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("Connection refused"), std::string::npos);
+  EXPECT_EQ(SyslogPosition(closed), 0);
+}
+
+TEST_F(SyslogSinkTest, UdpSendsOneDatagramPerEvent) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string address = "udp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  AppendEvents(3);
+  EXPECT_EQ(*Syslog(address)->RunOnce(), 3);
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) break;
+    std::string buf(65536, '\0');
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    buf.resize(static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    got.push_back(buf);
+  }
+  ::close(fd);
+  EXPECT_EQ(Seqs(got), Range(1, 3));
 }
 
 }  // namespace

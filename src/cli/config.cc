@@ -179,6 +179,58 @@ Result<AuditForwardConfig> ParseAuditForward(const boost::json::value& v,
   return fwd;
 }
 
+// The address is checked here (a literal IP that is loopback or inside allow_cidrs; an
+// absolute unix socket path), so a wrong one stops the start; a socket that does not
+// exist yet does not (the forwarder retries until it appears).
+Result<AuditSyslogConfig> ParseAuditSyslog(const boost::json::value& v) {
+  auto fail = [](std::string msg) {
+    return MakeError(ErrorCode::kInvalidArgument, "config: audit_syslog" + std::move(msg));
+  };
+  if (!v.is_object()) return fail(" must be a mapping");
+  const auto& f = v.as_object();
+  if (Status s = Unknown(f, {"address", "facility", "app_name", "allow_cidrs"}, "audit_syslog");
+      !s.ok()) {
+    return s.error();
+  }
+  AuditSyslogConfig syslog;
+  std::string address, facility, app_name;
+  RAMPART_ASSIGN(address, StringAt(f, "address"));
+  RAMPART_ASSIGN(facility, StringAt(f, "facility"));
+  RAMPART_ASSIGN(app_name, StringAt(f, "app_name"));
+  auto given = [&f](std::string_view key) {
+    const boost::json::value* value = f.if_contains(key);
+    return value != nullptr && !value->is_null();
+  };
+  if (given("facility")) {
+    auto parsed = audit::ParseSyslogFacility(facility);
+    if (!parsed) return fail(".facility must be auth, authpriv or local0..local7");
+    syslog.facility = *parsed;
+  }
+  if (given("app_name")) {
+    if (!audit::ValidSyslogAppName(app_name)) {
+      return fail(".app_name must be 1..48 printable ASCII characters, no space");
+    }
+    syslog.app_name = std::move(app_name);
+  }
+  std::vector<std::string> cidrs;
+  RAMPART_ASSIGN(cidrs, StringsAt(f, "allow_cidrs"));
+  for (const std::string& cidr : cidrs) {
+    auto parsed = net::ParseCidr(cidr);
+    if (!parsed) return fail(".allow_cidrs: \"" + cidr + "\" is not a CIDR");
+    syslog.allow_cidrs.push_back(*parsed);
+  }
+  if (address.empty()) {
+    return fail(".address is required (unix:/dev/log, udp://IP:PORT or tcp://IP:PORT)");
+  }
+  auto parsed = audit::ParseSyslogAddress(address);
+  if (!parsed.ok()) return fail(".address: " + parsed.error().message);
+  if (Status s = audit::CheckSyslogDestination(*parsed, syslog.allow_cidrs); !s.ok()) {
+    return fail(".address: " + s.error().message);
+  }
+  syslog.address = std::move(parsed).value();
+  return syslog;
+}
+
 }  // namespace
 
 Result<Config> LoadConfig(const std::string& path) {
@@ -203,7 +255,7 @@ Result<Config> LoadConfig(const std::string& path) {
                              "io_threads", "max_queued_runs", "max_run_record_bytes", "hooks",
                              "runs_retention_days", "audit_retention_days",
                              "webhook_org_rate_limit", "api_rate_limit", "quotas",
-                             "audit_forward", "redaction"},
+                             "audit_forward", "audit_syslog", "redaction"},
                          "");
       !s.ok()) {
     return s.error();
@@ -343,6 +395,11 @@ Result<Config> LoadConfig(const std::string& path) {
     auto parsed = ParseAuditForward(*fwd, config.egress ? *config.egress : net::EgressPolicy{});
     if (!parsed.ok()) return parsed.error();
     config.audit_forward = std::move(parsed).value();
+  }
+  if (const auto* syslog = o.if_contains("audit_syslog"); syslog != nullptr && !syslog->is_null()) {
+    auto parsed = ParseAuditSyslog(*syslog);
+    if (!parsed.ok()) return parsed.error();
+    config.audit_syslog = std::move(parsed).value();
   }
   if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
     if (!tls->is_object()) return MakeError(ErrorCode::kInvalidArgument, "config: tls must be a mapping");

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rampart/audit/syslog.h"
 #include "rampart/core/result.h"
 #include "rampart/net/egress.h"
 #include "rampart/redact/redact.h"
@@ -29,6 +30,18 @@ struct AuditForwardConfig {
   // ca_file: PEM certificates that replace the system trust store for this URL (a
   // collector behind a private CA); read at load. Empty: the system store.
   std::string ca_pem;
+};
+
+// audit_syslog: {address, facility, app_name, allow_cidrs}: the audit events as RFC 5424
+// messages to a syslog receiver (audit/syslog.h), through the same loop and stored
+// position per destination as audit_forward.
+struct AuditSyslogConfig {
+  // unix:/absolute/path (a datagram socket, e.g. /dev/log), udp://IP:PORT or tcp://IP:PORT
+  // (a literal address: loopback, or inside allow_cidrs).
+  audit::SyslogAddress address;
+  int facility = audit::kSyslogFacilityAuthpriv;  // auth | authpriv | local0..local7
+  std::string app_name = "rampart";                // 1..48 printable ASCII, no space
+  std::vector<net::Cidr> allow_cidrs;              // non-loopback UDP/TCP destinations
 };
 
 struct Config {
@@ -84,6 +97,7 @@ struct Config {
   std::optional<std::vector<std::chrono::seconds>> hook_retry_schedule;
   std::chrono::seconds hook_timeout{0};
   std::optional<AuditForwardConfig> audit_forward;  // nullopt: off
+  std::optional<AuditSyslogConfig> audit_syslog;    // nullopt: off
   // `redaction: redact | block` (spec/security.md 1): what a secret value found in a step
   // output does, for every run: replaced by ***REDACTED*** (default), or the step fails
   // with secret_exposure and, under `serve`, the audit gets secret_exposure_attempt.

@@ -337,5 +337,83 @@ TEST_F(ConfigTest, RedactionPolicyDefaultsToRedactAndTakesBlock) {
   EXPECT_EQ(Refusal("redaction: 1\n"), "config: redaction must be redact or block");
 }
 
+TEST_F(ConfigTest, AuditSyslogIsOffWhenAbsentAndParsedWithDefaults) {
+  EXPECT_FALSE(Load("listen: 127.0.0.1:0\n")->audit_syslog.has_value());
+  auto c = Load("audit_syslog: {address: \"unix:/dev/log\"}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_TRUE(c->audit_syslog.has_value());
+  EXPECT_EQ(c->audit_syslog->address.transport, audit::SyslogTransport::kUnix);
+  EXPECT_EQ(c->audit_syslog->address.path, "/dev/log");
+  EXPECT_EQ(c->audit_syslog->facility, 10);  // authpriv
+  EXPECT_EQ(c->audit_syslog->app_name, "rampart");
+  c = Load(
+      "audit_syslog:\n  address: tcp://10.1.2.3:6514\n  facility: local3\n"
+      "  app_name: rampart-prod\n  allow_cidrs: [10.1.0.0/16]\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->audit_syslog->address.transport, audit::SyslogTransport::kTcp);
+  EXPECT_EQ(c->audit_syslog->address.port, 6514);
+  EXPECT_EQ(c->audit_syslog->facility, 19);
+  EXPECT_EQ(c->audit_syslog->app_name, "rampart-prod");
+  for (const char* ok : {"udp://127.0.0.1:514", "tcp://[::1]:514"}) {
+    EXPECT_EQ(Refusal(std::string("audit_syslog: {address: \"") + ok + "\", facility: auth}\n"), "")
+        << ok;
+  }
+  // With audit_forward: both outputs, each with its own position.
+  c = Load(
+      "audit_forward: {url: \"https://collector.example.com/audit\"}\n"
+      "audit_syslog: {address: \"udp://127.0.0.1:514\"}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->audit_forward.has_value() && c->audit_syslog.has_value());
+}
+
+TEST_F(ConfigTest, AuditSyslogRefusesBadValuesWithClearErrors) {
+  const auto refusal = [&](const std::string& block) {
+    return Refusal("audit_syslog: " + block + "\n");
+  };
+  EXPECT_EQ(refusal("{}"), "config: audit_syslog.address is required (unix:/dev/log, "
+                           "udp://IP:PORT or tcp://IP:PORT)");
+  EXPECT_EQ(refusal("[1]"), "config: audit_syslog must be a mapping");
+  EXPECT_EQ(refusal("{address: \"unix:/dev/log\", url: x}"),
+            "config: unknown key audit_syslog/url");
+  EXPECT_EQ(refusal("{address: \"unix:dev/log\"}"),
+            "config: audit_syslog.address: the unix socket path must be absolute (unix:/dev/log)");
+  EXPECT_EQ(refusal("{address: \"udp://syslog.example.com:514\"}"),
+            "config: audit_syslog.address: the host must be a literal IP address (names are not "
+            "resolved)");
+  EXPECT_NE(refusal("{address: \"tcp://127.0.0.1\"}").find("audit_syslog.address: needs a port"),
+            std::string::npos);
+  EXPECT_EQ(refusal("{address: \"tcp://127.0.0.1:0\"}"),
+            "config: audit_syslog.address: the port must be 1..65535");
+  EXPECT_NE(refusal("{address: \"https://127.0.0.1:514\"}").find("audit_syslog.address: must be"),
+            std::string::npos);
+  EXPECT_NE(refusal("{address: 514}").find("address must be a string"), std::string::npos);
+  // Not loopback and not in allow_cidrs, or in a range allow_cidrs does not cover.
+  for (const char* address : {"udp://10.0.0.5:514", "tcp://169.254.169.254:514",
+                              "tcp://8.8.8.8:514"}) {
+    EXPECT_NE(refusal(std::string("{address: \"") + address + "\"}")
+                  .find("list it in audit_syslog.allow_cidrs"),
+              std::string::npos)
+        << address;
+  }
+  EXPECT_NE(refusal("{address: \"udp://10.0.0.5:514\", allow_cidrs: [10.1.0.0/16]}")
+                .find("list it in audit_syslog.allow_cidrs"),
+            std::string::npos);
+  EXPECT_NE(refusal("{address: \"udp://10.0.0.5:514\", allow_cidrs: [nope]}").find("is not a CIDR"),
+            std::string::npos);
+  for (const char* facility : {"kern", "local8", "\"\"", "4"}) {
+    EXPECT_EQ(refusal(std::string("{address: \"unix:/dev/log\", facility: ") + facility + "}"),
+              facility == std::string("4")
+                  ? "config: facility must be a string"
+                  : "config: audit_syslog.facility must be auth, authpriv or local0..local7")
+        << facility;
+  }
+  for (const std::string& app :
+       {std::string("\"two words\""), std::string("\"\""), "\"" + std::string(49, 'a') + "\""}) {
+    EXPECT_EQ(refusal("{address: \"unix:/dev/log\", app_name: " + app + "}"),
+              "config: audit_syslog.app_name must be 1..48 printable ASCII characters, no space")
+        << app;
+  }
+}
+
 }  // namespace
 }  // namespace rampart::cli

@@ -33,6 +33,7 @@
 #include "rampart/audit/chain.h"
 #include "rampart/audit/checkpoint.h"
 #include "rampart/audit/forwarder.h"
+#include "rampart/audit/syslog.h"
 #include "rampart/audit/retention.h"
 #include "cli/build_info.h"
 #include "cli/config.h"
@@ -431,11 +432,38 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
         });
     forwarder->Start();  // resumes after the last acknowledged seq
   }
-  // With forwarding on, retention never purges an event the collector has not
-  // acknowledged: the bound is the forwarder's stored position (nullopt on a read error
-  // purges nothing). The sweep is destroyed (stopped) before the forwarder.
-  if (forwarder) {
-    audit_retention_options.max_purge_seq = [&forwarder] { return forwarder->AcknowledgedSeq(); };
+  // Audit events to syslog (audit_syslog, RFC 5424): the same loop, seq order and stored
+  // position (its own destination key) as forwarding, with a syslog sink; a socket that is
+  // missing or refuses is retried with backoff, one log line per failed attempt, and never
+  // holds a request or the store's writer (its own thread; writes bounded by a timeout).
+  std::unique_ptr<audit::AuditForwarder> syslog_forwarder;
+  if (config->audit_syslog) {
+    audit::SyslogSinkOptions syslog_options;
+    syslog_options.address = config->audit_syslog->address;
+    syslog_options.format.facility = config->audit_syslog->facility;
+    syslog_options.format.app_name = config->audit_syslog->app_name;
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) == 0) syslog_options.format.hostname = host;
+    syslog_options.format.procid = std::to_string(::getpid());
+    audit::ForwardLoopOptions loop;
+    loop.metrics = audit::SyslogMetricNames();
+    syslog_forwarder = std::make_unique<audit::AuditForwarder>(
+        **store, SystemClock(), std::make_unique<audit::SyslogAuditSink>(std::move(syslog_options)),
+        std::move(loop), [&log](const audit::ForwardFailure& f) {
+          log.Log("warn", "audit syslog output failed; retrying",
+                  {{"error", f.error},
+                   {"from_seq", f.from_seq},
+                   {"retry_in_ms", static_cast<int64_t>(f.retry_in.count())}});
+        });
+    syslog_forwarder->Start();  // resumes after the last seq written
+  }
+  // With forwarding or syslog on, retention never purges an event that one of them has
+  // not delivered: the bound is the lowest stored position (nullopt on a read error purges
+  // nothing). The sweep is destroyed (stopped) before the forwarders.
+  if (forwarder || syslog_forwarder) {
+    audit_retention_options.max_purge_seq = [&forwarder, &syslog_forwarder] {
+      return audit::AuditForwarder::AcknowledgedByAll({forwarder.get(), syslog_forwarder.get()});
+    };
   }
   // Audit retention (audit_retention_days; 0 = forever): an hourly sweep purges the oldest
   // events behind a signed checkpoint, 1000 per commit, audited as audit.purged.
@@ -478,6 +506,9 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
 
   if (forwarder) {
     metrics.AddGaugeProvider([f = forwarder.get()] { return f->MetricSamples(); });
+  }
+  if (syslog_forwarder) {
+    metrics.AddGaugeProvider([f = syslog_forwarder.get()] { return f->MetricSamples(); });
   }
 
   auth::Authenticator authenticator(auth_config, SystemClock());
@@ -558,6 +589,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   hook_dispatcher.Stop();  // pending deliveries stay pending for the next start
   // Waits for the POST in flight (bounded by its timeout); the rest goes at the next start.
   if (forwarder) forwarder->Stop();
+  if (syslog_forwarder) syslog_forwarder->Stop();
   return kExitOk;
 }
 

@@ -1,0 +1,113 @@
+// Audit events to syslog (RFC 5424; ASVS V16.4.3): the sink of an AuditForwarder
+// (audit/forwarder.h) that writes each event as one syslog message to a unix datagram
+// socket (/dev/log), a UDP receiver, or a TCP receiver (octet-counting framing, RFC 6587
+// 3.4.1). The forwarder gives it the loop: seq order, the stored position per destination
+// ("syslog:<address>"), capped backoff, one failure report per attempt, metrics.
+//
+// One message per event:
+//   <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [rampart@32473 seq="" org="" actor=""
+//   action="" target="" outcome="" ip="" hash="" prev_hash=""] MSG
+// PRI = facility * 8 + severity: warning (4) for outcome denied/failure/failed, else notice
+// (5). TIMESTAMP is the event's time (UTC, milliseconds). HOSTNAME, APP-NAME, PROCID and
+// MSGID are PRINTUSASCII only (any other byte becomes '_'; empty becomes "-"), cut to
+// RFC 5424's lengths; MSGID is the action when it is 1..32 PRINTUSASCII, else "-". SD-PARAM
+// values escape '"', '\' and ']' (RFC 5424 6.3.3); control characters and bytes that are
+// not UTF-8 become '?', and a value is cut at 256 bytes. MSG is the event as JSON (as the
+// audit API shows it, without the hashes, which the SD carries), no BOM. The whole message
+// is at most kMaxSyslogMessageBytes: MSG is cut (on a UTF-8 boundary) to fit.
+//
+// Delivery: the socket write succeeding is the acknowledgement (syslog has no other). A
+// datagram to a missing or refusing unix socket, a refused TCP connection or a write that
+// times out fails the attempt; the events after the last one written are tried again.
+// UDP has no acknowledgement at all: a datagram sent to a host that drops it is lost.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rampart/audit/forwarder.h"
+#include "rampart/core/result.h"
+#include "rampart/net/ip.h"
+#include "rampart/store/store.h"
+
+namespace rampart::audit {
+
+constexpr size_t kMaxSyslogMessageBytes = 8192;
+constexpr int kSyslogFacilityAuthpriv = 10;
+
+enum class SyslogTransport { kUnix, kUdp, kTcp };
+
+struct SyslogAddress {
+  SyslogTransport transport = SyslogTransport::kUnix;
+  std::string path;   // kUnix: an absolute path (at most 107 bytes)
+  net::IpAddress ip;  // kUdp, kTcp: a literal address, never a name
+  uint16_t port = 0;  // kUdp, kTcp: 1..65535
+  // Canonical: "unix:<path>", "udp://<ip>:<port>", "tcp://[<ipv6>]:<port>".
+  std::string text;
+};
+
+// "unix:/abs/path", "udp://IP:PORT" or "tcp://IP:PORT" (IPv6 in brackets). Names are
+// refused (no DNS), so are relative paths, a missing port and anything else:
+// kInvalidArgument saying which form is expected.
+Result<SyslogAddress> ParseSyslogAddress(std::string_view text);
+
+// A UDP/TCP destination must be loopback, or inside one of `allow_cidrs` (and then not in a
+// range the SSRF guard denies despite them: net::DeniedRange(ip, allow_cidrs)). Unix
+// sockets are always local. kSsrfBlocked naming the address's range otherwise.
+Status CheckSyslogDestination(const SyslogAddress& address,
+                              const std::vector<net::Cidr>& allow_cidrs);
+
+// "auth" (4), "authpriv" (10), "local0".."local7" (16..23); nullopt otherwise.
+std::optional<int> ParseSyslogFacility(std::string_view name);
+
+// Whether `name` is a valid APP-NAME: 1..48 PRINTUSASCII.
+bool ValidSyslogAppName(std::string_view name);
+
+struct SyslogFormat {
+  int facility = kSyslogFacilityAuthpriv;  // 0..23
+  std::string hostname;                    // sanitized when formatted
+  std::string app_name = "rampart";
+  std::string procid;  // "" : "-"
+};
+
+// One event as one RFC 5424 message (without transport framing), at most
+// kMaxSyslogMessageBytes.
+std::string FormatSyslog(const store::AuditEvent& event, const SyslogFormat& format);
+
+struct SyslogSinkOptions {
+  SyslogAddress address;
+  SyslogFormat format;
+  std::chrono::milliseconds timeout = std::chrono::seconds(5);  // per connect and per write
+};
+
+// Keeps one socket open between batches; a failure closes it and the next Send opens a
+// new one (a syslog daemon that restarted, a socket that appeared). Not thread-safe: the
+// forwarder calls it from its thread only.
+class SyslogAuditSink final : public AuditSink {
+ public:
+  explicit SyslogAuditSink(SyslogSinkOptions options);
+  ~SyslogAuditSink() override;
+  SyslogAuditSink(const SyslogAuditSink&) = delete;
+  SyslogAuditSink& operator=(const SyslogAuditSink&) = delete;
+
+  // "syslog:" + the canonical address.
+  std::string Destination() const override;
+  SinkResult Send(const std::vector<store::AuditEvent>& events) override;
+
+ private:
+  Status Connect();
+  void Close();
+
+  const SyslogSinkOptions options_;
+  int fd_ = -1;
+};
+
+// The forwarder's metrics for the syslog output: rampart_audit_syslog_sent_events,
+// rampart_audit_syslog_failures, rampart_audit_syslog_lag.
+ForwardMetricNames SyslogMetricNames();
+
+}  // namespace rampart::audit
