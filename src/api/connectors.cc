@@ -15,6 +15,7 @@
 #include "rampart/audit/chain.h"
 #include "rampart/core/check.h"
 #include "rampart/core/json.h"
+#include "rampart/crypto/crypto.h"
 #include "rampart/hooks/dispatcher.h"
 
 namespace rampart::api {
@@ -452,6 +453,7 @@ DecryptedConnector::~DecryptedConnector() {
 
 Status ConnectorSource::ReplaceSecret(std::string_view /*connector_id*/,
                                       std::string_view /*field*/, std::string_view /*value*/,
+                                      std::span<const std::string> /*expected*/,
                                       std::string_view /*step_path*/) {
   return MakeError(ErrorCode::kInternal, "connector secrets cannot be updated here");
 }
@@ -466,10 +468,26 @@ bool DeclaresSecret(std::string_view type, std::string_view field) {
   return std::find(info->secrets.begin(), info->secrets.end(), field) != info->secrets.end();
 }
 
+// Whether a stored secret is still one a replacement was computed from (constant time
+// for each candidate).
+bool IsOneOf(std::string_view stored, std::span<const std::string> expected) {
+  bool match = false;
+  for (const std::string& candidate : expected) {
+    match = crypto::ConstantTimeEqual(stored, candidate) || match;
+  }
+  return match;
+}
+
+Error SecretChanged(std::string_view id, std::string_view field) {
+  return MakeError(ErrorCode::kConflict, "connector " + std::string(id) + " secret " +
+                                             std::string(field) + " changed meanwhile");
+}
+
 }  // namespace
 
 Status InMemoryConnectorSource::ReplaceSecret(std::string_view connector_id,
                                               std::string_view field, std::string_view value,
+                                              std::span<const std::string> expected,
                                               std::string_view /*step_path*/) {
   std::lock_guard lock(mu_);
   auto it = connectors_.find(connector_id);
@@ -477,6 +495,11 @@ Status InMemoryConnectorSource::ReplaceSecret(std::string_view connector_id,
   if (!DeclaresSecret(it->second.type, field)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "connector " + it->second.id + " has no secret field " + std::string(field));
+  }
+  auto stored = it->second.secrets.find(std::string(field));
+  if (!IsOneOf(stored == it->second.secrets.end() ? std::string_view() : stored->second,
+               expected)) {
+    return SecretChanged(connector_id, field);
   }
   std::string& slot = it->second.secrets[std::string(field)];
   Wipe(slot);
@@ -980,8 +1003,9 @@ Result<actions::ConnectorSecrets> SourceConnectorResolver::Resolve(
 
 Status SourceConnectorResolver::ReplaceSecret(std::string_view connector_id,
                                               std::string_view field, std::string_view value,
+                                              std::span<const std::string> expected,
                                               std::string_view step_path) const {
-  return source_.ReplaceSecret(connector_id, field, value, step_path);
+  return source_.ReplaceSecret(connector_id, field, value, expected, step_path);
 }
 
 Result<DecryptedConnector> StoreConnectorSource::Load(std::string_view connector_id,
@@ -1001,7 +1025,9 @@ Result<DecryptedConnector> StoreConnectorSource::Load(std::string_view connector
 }
 
 Status StoreConnectorSource::ReplaceSecret(std::string_view connector_id, std::string_view field,
-                                           std::string_view value, std::string_view step_path) {
+                                           std::string_view value,
+                                           std::span<const std::string> expected,
+                                           std::string_view step_path) {
   if (!ValidConnectorId(connector_id)) return NoConnector();
   const std::string id(connector_id);
   const std::string name(field);
@@ -1021,6 +1047,21 @@ Status StoreConnectorSource::ReplaceSecret(std::string_view connector_id, std::s
       return MakeError(ErrorCode::kInvalidArgument,
                        "connector " + id + " has no secret field " + name);
     }
+    // The value the token request was made with must still be the stored one: a PATCH
+    // of the secret, or the connector deleted and created again under its id, while the
+    // request was in flight is another grant, which the rotated value must not replace.
+    auto secrets = tx.ListConnectorSecrets(org_id_, id);
+    if (!secrets.ok()) return secrets.error();
+    std::string current;
+    for (const store::ConnectorSecret& s : *secrets) {
+      if (s.field != name) continue;
+      auto opened = keyring_.Decrypt(org_id_, id, name, s.sealed);
+      if (!opened.ok()) return opened.error();
+      current = std::move(opened).value();
+    }
+    const bool unchanged = IsOneOf(current, expected);
+    Wipe(current);
+    if (!unchanged) return SecretChanged(id, name);
     if (Status put = tx.PutConnectorSecret({org_id_, id, name, *sealed, *version, now});
         !put.ok()) {
       return put;
@@ -1070,8 +1111,9 @@ class OwningResolver final : public actions::ConnectorResolver {
     return resolver_.Resolve(connector_id, workflow, step_path);
   }
   Status ReplaceSecret(std::string_view connector_id, std::string_view field,
-                       std::string_view value, std::string_view step_path) const override {
-    return resolver_.ReplaceSecret(connector_id, field, value, step_path);
+                       std::string_view value, std::span<const std::string> expected,
+                       std::string_view step_path) const override {
+    return resolver_.ReplaceSecret(connector_id, field, value, expected, step_path);
   }
   // Read at every outbound call rather than once per run or cached: one primary-key read
   // next to an HTTP request, and a PATCH that committed can never be missed.

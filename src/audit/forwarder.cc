@@ -7,6 +7,7 @@
 
 #include "actions/webhook/webhook_send.h"
 #include "api/common.h"
+#include "rampart/core/backoff.h"
 #include "rampart/core/error.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
@@ -175,7 +176,7 @@ void AuditForwarder::Loop() {
       continue;
     }
     backoff = backoff.count() == 0 ? options_.min_backoff
-                                   : std::min(options_.max_backoff, backoff * 2);
+                                   : NextBackoff(backoff, options_.max_backoff);
     if (on_failure_) {
       ForwardFailure failure;
       failure.error = std::string(sent.error().code_name()) + ": " + sent.error().message;

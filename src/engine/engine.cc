@@ -172,10 +172,14 @@ class RecordingResolver final : public actions::ConnectorResolver {
   void AddDerivedSecret(std::string_view value) const override { secrets_.Add(value); }
 
   Status ReplaceSecret(std::string_view connector_id, std::string_view field,
-                       std::string_view value, std::string_view step_path) const override {
+                       std::string_view value, std::span<const std::string> expected,
+                       std::string_view step_path) const override {
     secrets_.Add(value);
-    if (inner_ == nullptr) return actions::ConnectorResolver::ReplaceSecret(connector_id, field, value, step_path);
-    return inner_->ReplaceSecret(connector_id, field, value, step_path);
+    if (inner_ == nullptr) {
+      return actions::ConnectorResolver::ReplaceSecret(connector_id, field, value, expected,
+                                                       step_path);
+    }
+    return inner_->ReplaceSecret(connector_id, field, value, expected, step_path);
   }
 
   Result<net::EgressPolicy> OrgEgress(const net::EgressPolicy& server) const override {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "actions/webhook/webhook_send.h"
+#include "rampart/core/backoff.h"
 #include "rampart/core/error.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
@@ -278,7 +279,7 @@ void HookDispatcher::RetryRecords() {
       it = unrecorded_.erase(it);
       continue;
     }
-    u.backoff = std::min(u.backoff * 2, std::max(options_.record_retry_max, u.backoff));
+    u.backoff = NextBackoff(u.backoff, options_.record_retry_max);
     u.retry_at = now + u.backoff.count();
     ++it;
   }

@@ -37,6 +37,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "rampart/core/backoff.h"
 #include "rampart/core/json.h"
 #include "rampart/runs/runs.h"
 
@@ -1362,7 +1363,7 @@ class RunService::Impl {
       }
       written = commit();
       ++tries;
-      delay = std::min(delay * 2, std::max(options_.commit_retry_max, delay));
+      delay = NextBackoff(delay, options_.commit_retry_max);
     }
     if (written.ok()) {
       LogCommit(run, what, "run.commit_retried", "info", first, tries);

@@ -75,17 +75,44 @@ void OrgLogRing::Observe(const boost::json::object& line, int64_t time_ms) {
   std::lock_guard lock(mu_);
   auto it = rings_.find(std::string(org));
   if (it == rings_.end()) {
-    while (!orgs_in_order_.empty() && rings_.size() >= max_orgs_) {
-      rings_.erase(orgs_in_order_.front());
-      orgs_in_order_.pop_front();
+    while (!written_.empty() && rings_.size() >= max_orgs_) {
+      auto oldest = rings_.find(written_.front());
+      records_ -= oldest->second.records.size();
+      rings_.erase(oldest);
+      written_.pop_front();
     }
     if (max_orgs_ == 0) return;
-    it = rings_.emplace(std::string(org), std::deque<OrgLogRecord>()).first;
-    orgs_in_order_.emplace_back(org);
+    it = rings_.emplace(std::string(org), Ring()).first;
+    it->second.written = written_.emplace(written_.end(), org);
+  } else {
+    written_.splice(written_.end(), written_, it->second.written);  // now the newest
   }
-  std::deque<OrgLogRecord>& ring = it->second;
+  std::deque<OrgLogRecord>& ring = it->second.records;
   ring.push_back(std::move(record));
-  while (ring.size() > per_org_) ring.pop_front();
+  ++records_;
+  while (ring.size() > per_org_) {
+    ring.pop_front();
+    --records_;
+  }
+  while (records_ > max_records_) EvictOldest();
+}
+
+void OrgLogRing::EvictOldest() {
+  auto it = rings_.find(written_.front());
+  std::deque<OrgLogRecord>& ring = it->second.records;
+  if (!ring.empty()) {
+    ring.pop_front();
+    --records_;
+  }
+  if (ring.empty()) {
+    rings_.erase(it);
+    written_.pop_front();
+  }
+}
+
+size_t OrgLogRing::size() const {
+  std::lock_guard lock(mu_);
+  return records_;
 }
 
 std::vector<OrgLogRecord> OrgLogRing::Recent(std::string_view org_id, size_t limit) const {
@@ -93,7 +120,7 @@ std::vector<OrgLogRecord> OrgLogRing::Recent(std::string_view org_id, size_t lim
   std::lock_guard lock(mu_);
   auto it = rings_.find(std::string(org_id));
   if (it == rings_.end()) return out;
-  const std::deque<OrgLogRecord>& ring = it->second;
+  const std::deque<OrgLogRecord>& ring = it->second.records;
   for (auto r = ring.rbegin(); r != ring.rend() && out.size() < limit; ++r) out.push_back(*r);
   return out;
 }

@@ -81,10 +81,66 @@ TEST(OrgLogRing, BoundedPerOrgAndInOrgs) {
   EXPECT_EQ(records[2].message, "7");
   EXPECT_EQ(ring.Recent("org_a", 2).size(), 2u);
   ring.Observe(Line("org_b", "e", "b"), 20);
-  ring.Observe(Line("org_c", "e", "c"), 21);  // the first org seen goes
+  ring.Observe(Line("org_c", "e", "c"), 21);  // the org written least recently goes
   EXPECT_TRUE(ring.Recent("org_a", 10).empty());
   EXPECT_EQ(ring.Recent("org_b", 10).size(), 1u);
   EXPECT_EQ(ring.Recent("org_c", 10).size(), 1u);
+  ring.Observe(Line("org_b", "e", "b2"), 22);  // org_b seen first, written last
+  ring.Observe(Line("org_d", "e", "d"), 23);
+  EXPECT_TRUE(ring.Recent("org_c", 10).empty());
+  EXPECT_EQ(ring.Recent("org_b", 10).size(), 2u);
+  EXPECT_EQ(ring.size(), 3u);
+}
+
+// The records of all orgs together are bounded: past the cap, the least recently written
+// org loses its oldest records first (and the org itself once it has none left).
+TEST(OrgLogRing, AGlobalCapEvictsTheLeastRecentlyWrittenOrgsOldestRecords) {
+  OrgLogRing ring(/*per_org=*/5, /*max_orgs=*/100, /*max_records=*/10);
+  for (int i = 0; i < 5; ++i) ring.Observe(Line("org_a", "e", "a" + std::to_string(i)), i);
+  for (int i = 0; i < 5; ++i) ring.Observe(Line("org_b", "e", "b" + std::to_string(i)), i);
+  EXPECT_EQ(ring.size(), 10u);
+  // org_a written again: its own ring drops a0, nothing else goes.
+  ring.Observe(Line("org_a", "e", "a5"), 10);
+  EXPECT_EQ(ring.size(), 10u);
+  EXPECT_EQ(ring.Recent("org_b", 10).size(), 5u);
+  // A new org over the cap: org_b (written least recently) loses b0, not org_a a1.
+  ring.Observe(Line("org_c", "e", "c0"), 11);
+  EXPECT_EQ(ring.size(), 10u);
+  auto b = ring.Recent("org_b", 10);
+  ASSERT_EQ(b.size(), 4u);
+  EXPECT_EQ(b.back().message, "b1");
+  EXPECT_EQ(ring.Recent("org_a", 10).size(), 5u);
+  // org_b drained entirely before org_a loses anything.
+  for (int i = 1; i < 5; ++i) ring.Observe(Line("org_c", "e", "c" + std::to_string(i)), 11 + i);
+  EXPECT_TRUE(ring.Recent("org_b", 10).empty());
+  EXPECT_EQ(ring.Recent("org_a", 10).size(), 5u);
+  EXPECT_EQ(ring.Recent("org_c", 10).size(), 5u);
+  EXPECT_EQ(ring.size(), 10u);
+}
+
+TEST(OrgLogRing, ManyOrgsStayUnderTheGlobalCap) {
+  constexpr size_t kPerOrg = 50;
+  constexpr size_t kCap = 1000;
+  OrgLogRing ring(kPerOrg, /*max_orgs=*/10'000, kCap);
+  int64_t t = 0;
+  for (int org = 0; org < 2000; ++org) {
+    for (size_t i = 0; i < kPerOrg; ++i) {
+      ring.Observe(Line("org_" + std::to_string(org), "e", std::to_string(i)), ++t);
+    }
+    ASSERT_LE(ring.size(), kCap);
+  }
+  EXPECT_EQ(ring.size(), kCap);
+  // The most recent orgs keep all their records, newest first; the oldest have none.
+  for (int org = 1999; org > 1999 - static_cast<int>(kCap / kPerOrg); --org) {
+    auto records = ring.Recent("org_" + std::to_string(org), 1000);
+    ASSERT_EQ(records.size(), kPerOrg) << org;
+    EXPECT_EQ(records.front().message, std::to_string(kPerOrg - 1));
+  }
+  EXPECT_TRUE(ring.Recent("org_0", 1000).empty());
+  EXPECT_TRUE(ring.Recent("org_1979", 1000).empty());
+
+  // The default bound: far below 500 records for each of 10,000 orgs.
+  EXPECT_LT(OrgLogRing::kDefaultMaxRecords, size_t{500} * 10'000);
 }
 
 TEST(OrgLogRing, ConcurrentWritersAndReaders) {

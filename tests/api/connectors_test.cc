@@ -371,7 +371,8 @@ TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
   run.org_id = s().org_a_;
   run.id = "run_rotation";
   runs::RunServices services = api::ServerRunServices(s().store(), *s().keyring(), s().clock(), run);
-  ASSERT_TRUE(services.connectors->ReplaceSecret("crm", "refresh_token", rotated, "call").ok());
+  const std::string old[] = {"rt-old-value-1234"};
+  ASSERT_TRUE(services.connectors->ReplaceSecret("crm", "refresh_token", rotated, old, "call").ok());
 
   // The run after it decrypts the new value.
   auto c = services.connectors->Resolve("crm", "any-workflow", "next");
@@ -380,13 +381,13 @@ TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
   EXPECT_EQ(c->secrets.at("client_secret"), kSecret);
 
   // A field the type does not declare, another org's connector, a missing connector.
-  EXPECT_EQ(services.connectors->ReplaceSecret("crm", "token", "x-value", "call").error().code,
+  EXPECT_EQ(services.connectors->ReplaceSecret("crm", "token", "x-value", old, "call").error().code,
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(services.connectors->ReplaceSecret("nope", "refresh_token", "x-value", "call").error().code,
+  EXPECT_EQ(services.connectors->ReplaceSecret("nope", "refresh_token", "x-value", old, "call").error().code,
             ErrorCode::kNotFound);
   run.org_id = s().org_b_;
   runs::RunServices other = api::ServerRunServices(s().store(), *s().keyring(), s().clock(), run);
-  EXPECT_EQ(other.connectors->ReplaceSecret("crm", "refresh_token", "x-value", "call").error().code,
+  EXPECT_EQ(other.connectors->ReplaceSecret("crm", "refresh_token", "x-value", old, "call").error().code,
             ErrorCode::kNotFound);
 
   // Audited: field and step, never the value.
@@ -411,19 +412,74 @@ TEST_F(ConnectorsTest, ARotatedRefreshTokenIsStoredEncryptedAndAudited) {
   ExpectNoFileHolds(s().dir(), forms);
 }
 
+// The write-back is compare-and-set in its transaction: a refresh_token rotated from one
+// the owner replaced meanwhile (PATCH), or from the refresh_token of a connector deleted
+// and created again under its id, is refused (kConflict) and neither stored nor audited.
+TEST_F(ConnectorsTest, ARotatedRefreshTokenReplacesOnlyTheOneItWasRotatedFrom) {
+  const std::string create =
+      R"({"id": "crm", "type": "oauth2", "options": {"token_url": "https://t.test/token", "client_id": "c"}, "secrets": {"client_secret": "cs-1", "refresh_token": ")";
+  ASSERT_EQ(s().Do("POST", s().A(), s().owner_key_, create + R"(rt-grant-one"}})").status, 201);
+  store::Run run;
+  run.org_id = s().org_a_;
+  run.id = "run_cas";
+  runs::RunServices services = api::ServerRunServices(s().store(), *s().keyring(), s().clock(), run);
+  const auto stored = [&] {
+    auto c = services.connectors->Resolve("crm", "wf", "check");
+    return c.ok() ? c->secrets["refresh_token"] : c.error().message;
+  };
+  const auto refreshes = [&] {
+    int n = 0;
+    for (const auto& e : AuditEvents(s().store(), s().org_a_)) n += e.action == "connector.secret_refresh";
+    return n;
+  };
+
+  // The owner PATCHed another refresh_token while the token request was in flight.
+  ASSERT_EQ(s().Do("PATCH", s().A() + "/crm", s().owner_key_,
+                   R"({"secrets": {"refresh_token": "rt-owner-patched"}})").status,
+            200);
+  const std::string grant_one[] = {"rt-grant-one"};
+  auto r = services.connectors->ReplaceSecret("crm", "refresh_token", "rt-rotated-one", grant_one, "call");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(r.error().message.find("rt-"), std::string::npos) << r.error().message;
+  EXPECT_EQ(stored(), "rt-owner-patched");
+  EXPECT_EQ(refreshes(), 0);
+
+  // Deleted and created again under its id with another account's refresh_token.
+  ASSERT_EQ(s().Do("DELETE", s().A() + "/crm", s().owner_key_).status, 200);
+  ASSERT_EQ(s().Do("POST", s().A(), s().owner_key_, create + R"(rt-grant-two"}})").status, 201);
+  const std::string patched[] = {"rt-owner-patched"};
+  r = services.connectors->ReplaceSecret("crm", "refresh_token", "rt-rotated-one", patched, "call");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(stored(), "rt-grant-two");
+  EXPECT_EQ(refreshes(), 0);
+
+  // Unchanged (any of the expected values): replaced and audited.
+  const std::string grant_two[] = {"rt-unrelated", "rt-grant-two"};
+  ASSERT_TRUE(services.connectors->ReplaceSecret("crm", "refresh_token", "rt-rotated-two", grant_two, "call").ok());
+  EXPECT_EQ(stored(), "rt-rotated-two");
+  EXPECT_EQ(refreshes(), 1);
+}
+
 TEST(LocalConnectorsTest, ARotatedRefreshTokenStaysInMemory) {
   auto source = api::ParseLocalConnectors(
       bj::parse(R"([{"id": "crm", "type": "oauth2", "options": {"token_url": "https://t.test/token", "client_id": "c"}}])"),
       bj::parse(R"({"crm": {"client_secret": "cs-1", "refresh_token": "rt-1"}})"));
   ASSERT_TRUE(source.ok()) << source.error().message;
   api::SourceConnectorResolver resolver(**source);
-  ASSERT_TRUE(resolver.ReplaceSecret("crm", "refresh_token", "rt-2", "call").ok());
+  const std::string rt1[] = {"rt-1"};
+  ASSERT_TRUE(resolver.ReplaceSecret("crm", "refresh_token", "rt-2", rt1, "call").ok());
   auto c = resolver.Resolve("crm", "wf", "call");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->secrets.at("refresh_token"), "rt-2");
-  EXPECT_EQ(resolver.ReplaceSecret("crm", "password", "x", "call").error().code,
+  // Compare-and-set: rt-1 is no longer the stored one.
+  EXPECT_EQ(resolver.ReplaceSecret("crm", "refresh_token", "rt-3", rt1, "call").error().code,
+            ErrorCode::kConflict);
+  EXPECT_EQ(resolver.Resolve("crm", "wf", "call")->secrets.at("refresh_token"), "rt-2");
+  EXPECT_EQ(resolver.ReplaceSecret("crm", "password", "x", rt1, "call").error().code,
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(resolver.ReplaceSecret("nope", "refresh_token", "x", "call").error().code,
+  EXPECT_EQ(resolver.ReplaceSecret("nope", "refresh_token", "x", rt1, "call").error().code,
             ErrorCode::kNotFound);
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -55,10 +56,15 @@ class ConnectorResolver {
   // Replaces secret `field` of connector `connector_id` with `value` (an oauth2
   // refresh_token the token endpoint rotated): the value is registered like
   // AddDerivedSecret, then stored where the connector lives (server: re-encrypted and
-  // audited; local runs: in memory). Default: kInternal (nowhere to store it).
+  // audited; local runs: in memory). Compare-and-set: written only while the stored value
+  // of `field` is one of `expected` (an absent field reads as ""), checked in the write
+  // itself; kConflict, nothing written, when the connector changed (its secret replaced,
+  // or the connector deleted and created again under its id), kNotFound when it is gone.
+  // Default: kInternal (nowhere to store it).
   virtual Status ReplaceSecret(std::string_view connector_id, std::string_view field,
-                               std::string_view value, std::string_view step_path) const {
-    (void)connector_id, (void)field, (void)value, (void)step_path;
+                               std::string_view value, std::span<const std::string> expected,
+                               std::string_view step_path) const {
+    (void)connector_id, (void)field, (void)value, (void)expected, (void)step_path;
     return MakeError(ErrorCode::kInternal, "connector secrets cannot be updated here");
   }
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,10 +104,14 @@ class ConnectorSource {
                                           std::string_view workflow_id,
                                           std::string_view step_path) = 0;
   // Replaces secret `field` of the connector with `value` (an oauth2 refresh_token the
-  // token endpoint rotated). kNotFound when the connector is gone; kInvalidArgument when
-  // its type declares no such secret. Default: kInternal (read-only source).
+  // token endpoint rotated) while its stored value is one of `expected` (absent: ""),
+  // compared in constant time in the same critical section or transaction as the write.
+  // kConflict (nothing written) when it is not; kNotFound when the connector is gone;
+  // kInvalidArgument when its type declares no such secret. Default: kInternal
+  // (read-only source).
   virtual Status ReplaceSecret(std::string_view connector_id, std::string_view field,
-                               std::string_view value, std::string_view step_path);
+                               std::string_view value, std::span<const std::string> expected,
+                               std::string_view step_path);
 };
 
 // The engine's view (actions::ConnectorResolver) of a ConnectorSource. Does not own it.
@@ -117,7 +122,8 @@ class SourceConnectorResolver final : public actions::ConnectorResolver {
                                             std::string_view workflow,
                                             std::string_view step_path) const override;
   Status ReplaceSecret(std::string_view connector_id, std::string_view field,
-                       std::string_view value, std::string_view step_path) const override;
+                       std::string_view value, std::span<const std::string> expected,
+                       std::string_view step_path) const override;
 
  private:
   ConnectorSource& source_;
@@ -126,9 +132,9 @@ class SourceConnectorResolver final : public actions::ConnectorResolver {
 // Server runs: the org's stored connectors, decrypted for one run. Every use is a
 // `connector.secret_use` audit event (actor "run:<run id>") in the same transaction.
 // ReplaceSecret seals the new value with the keyring (the same AAD binding as the API:
-// org, connector, field, key version), replaces the stored one and appends a
-// `connector.secret_refresh` audit event (field and step, never the value) in one
-// Store::Write.
+// org, connector, field, key version), then in one Store::Write decrypts the stored value
+// to compare it with the expected ones, replaces it and appends a
+// `connector.secret_refresh` audit event (field and step, never the value).
 class StoreConnectorSource final : public ConnectorSource {
  public:
   StoreConnectorSource(store::Store& store, crypto::Keyring& keyring, Clock& clock,
@@ -138,7 +144,8 @@ class StoreConnectorSource final : public ConnectorSource {
   Result<DecryptedConnector> Load(std::string_view connector_id, std::string_view workflow_id,
                                   std::string_view step_path) override;
   Status ReplaceSecret(std::string_view connector_id, std::string_view field,
-                       std::string_view value, std::string_view step_path) override;
+                       std::string_view value, std::span<const std::string> expected,
+                       std::string_view step_path) override;
 
  private:
   store::Store& store_;
@@ -176,7 +183,8 @@ class InMemoryConnectorSource final : public ConnectorSource {
   Result<DecryptedConnector> Load(std::string_view connector_id, std::string_view workflow_id,
                                   std::string_view step_path) override;
   Status ReplaceSecret(std::string_view connector_id, std::string_view field,
-                       std::string_view value, std::string_view step_path) override;
+                       std::string_view value, std::span<const std::string> expected,
+                       std::string_view step_path) override;
   size_t size() const { return connectors_.size(); }
 
  private:

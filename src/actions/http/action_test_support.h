@@ -3,10 +3,12 @@
 #pragma once
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,10 @@ class MapConnectors final : public ConnectorResolver {
     std::lock_guard lock(mu_);
     connectors_[c.id] = std::move(c);
   }
+  void Remove(const std::string& id) {
+    std::lock_guard lock(mu_);
+    connectors_.erase(id);
+  }
   Result<ConnectorSecrets> Resolve(std::string_view id, std::string_view /*workflow*/,
                                    std::string_view /*step_path*/) const override {
     std::lock_guard lock(mu_);
@@ -49,12 +55,20 @@ class MapConnectors final : public ConnectorResolver {
     std::lock_guard lock(mu_);
     derived_.emplace_back(value);
   }
+  // Compare-and-set like the server's: kConflict unless the stored value is expected.
   Status ReplaceSecret(std::string_view id, std::string_view field, std::string_view value,
+                       std::span<const std::string> expected,
                        std::string_view /*step_path*/) const override {
     std::lock_guard lock(mu_);
     derived_.emplace_back(value);
     auto it = connectors_.find(std::string(id));
     if (it == connectors_.end()) return MakeError(ErrorCode::kNotFound, "connector not found");
+    auto stored = it->second.secrets.find(std::string(field));
+    const std::string current =
+        stored == it->second.secrets.end() ? std::string() : stored->second;
+    if (std::find(expected.begin(), expected.end(), current) == expected.end()) {
+      return MakeError(ErrorCode::kConflict, "connector secret changed");
+    }
     it->second.secrets[std::string(field)] = std::string(value);
     return Status::Ok();
   }

@@ -232,6 +232,7 @@ Result<std::string> TokenCache::Fetch(const Context& ctx, const ConnectorSecrets
     lifetime = std::chrono::seconds(static_cast<int64_t>(seconds));
   }
 
+  bool grant_changed = false;
   if (const bj::value* r = o.if_contains("refresh_token")) {
     if (!r->is_string() || !HeaderSafe(r->get_string())) {
       return Failed(c, "the token endpoint's refresh_token is not usable");
@@ -240,17 +241,28 @@ Result<std::string> TokenCache::Fetch(const Context& ctx, const ConnectorSecrets
     if (ctx.connectors != nullptr) ctx.connectors->AddDerivedSecret(rotated);
     const std::string previous = refresh;
     if (rotated != previous) {
-      if (!previous.empty()) entry.rotated[crypto::Sha256Hex(previous)] = rotated;
+      // Written only while the stored refresh_token is still the one this request was
+      // made with (or the one this step resolved, which this process rotated into it
+      // before): one an owner set meanwhile, or a connector created again under its id,
+      // is another grant and keeps its token.
+      const std::string expected[] = {previous, SecretOf(c, "refresh_token")};
       Status stored = ctx.connectors != nullptr
                           ? ctx.connectors->ReplaceSecret(c.id, "refresh_token", rotated,
-                                                          ctx.step_path)
+                                                          expected, ctx.step_path)
                           : Status(MakeError(ErrorCode::kInternal, "no connector store"));
+      grant_changed = !stored.ok() && (stored.error().code == ErrorCode::kConflict ||
+                                       stored.error().code == ErrorCode::kNotFound);
+      // The process keeps using the new token unless the connector changed under the
+      // request (then the rotated token and its access token belong to no connector).
+      if (!grant_changed && !previous.empty()) entry.rotated[crypto::Sha256Hex(previous)] = rotated;
       if (!stored.ok() && ctx.log != nullptr) {
-        // The process keeps using the new token (entry.rotated); the operator learns that
-        // the stored one is stale. The message carries no secret (it is redacted anyway).
+        // The operator learns that the stored one is stale, or that the rotation was
+        // dropped. The message carries no secret (it is redacted anyway).
         ctx.log->Write(bj::object{
             {"level", "warn"},
-            {"msg", "oauth2: could not store the rotated refresh_token"},
+            {"msg", grant_changed ? "oauth2: the connector changed during the token request; "
+                                    "the rotated refresh_token was dropped"
+                                  : "oauth2: could not store the rotated refresh_token"},
             {"fields", bj::object{{"connector", c.id}, {"error", stored.error().message}}},
             {"workflow", ctx.workflow},
             {"run_id", ctx.run_id},
@@ -259,7 +271,7 @@ Result<std::string> TokenCache::Fetch(const Context& ctx, const ConnectorSecrets
     }
   }
 
-  if (lifetime > kExpirySkew) {
+  if (lifetime > kExpirySkew && !grant_changed) {
     entry.access_token = access_token;
     entry.grant = refresh.empty() ? std::string() : crypto::Sha256Hex(NewestRefresh(c, entry));
     entry.valid_until = ctx.clock.Now() + (lifetime - kExpirySkew);

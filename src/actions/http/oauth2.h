@@ -17,7 +17,10 @@
 // stored. A refresh_token the endpoint rotates is written back through
 // ConnectorResolver::ReplaceSecret and, for this process, remembered in place of the one
 // it replaced (a run that resolved the connector before the write-back still refreshes
-// with the newest one).
+// with the newest one). The write-back is compare-and-set on the stored refresh_token
+// still being the one the request was made with (or the one the step resolved): when the
+// connector changed meanwhile (its refresh_token PATCHed, or deleted and created again
+// under its id), the rotated token is dropped and its access token is not cached.
 #pragma once
 
 #include <chrono>

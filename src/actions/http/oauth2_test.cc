@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "actions/http/action_test_support.h"
@@ -89,7 +91,30 @@ class Provider {
     return routes;
   }
 
+  // While held, a token request waits (before it is answered) until Release(); the test
+  // changes the connector in between.
+  void Hold() {
+    std::lock_guard lock(gate_mu_);
+    held_ = true;
+    arrived_ = false;
+  }
+  void WaitArrived() {
+    std::unique_lock lock(gate_mu_);
+    gate_cv_.wait(lock, [&] { return arrived_; });
+  }
+  void Release() {
+    std::lock_guard lock(gate_mu_);
+    held_ = false;
+    gate_cv_.notify_all();
+  }
+
   server::Response Token(server::Request& req) {
+    {
+      std::unique_lock gate(gate_mu_);
+      arrived_ = true;
+      gate_cv_.notify_all();
+      gate_cv_.wait(gate, [&] { return !held_; });
+    }
     std::lock_guard lock(mu);
     Seen s;
     s.authorization = std::string(req.Header("Authorization").value_or(""));
@@ -151,6 +176,12 @@ class Provider {
   std::string valid_refresh = kRefresh0;
   int fail_status = 0;
   std::string fail_body;
+
+ private:
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  bool held_ = false;
+  bool arrived_ = false;
 };
 
 class OAuth2Test : public ::testing::Test {
@@ -354,6 +385,73 @@ TEST_F(OAuth2Test, AnotherRefreshTokenUnderTheSameIdGetsItsOwnAccessToken) {
   // And the same connector again: the cached token is used.
   ASSERT_TRUE(Call().ok());
   EXPECT_EQ(provider_.Requests().size(), 3u);
+}
+
+// A token request in flight while the owner PATCHes the connector's refresh_token, or
+// deletes the connector and creates it again under its id: the rotated refresh_token of
+// the old grant is dropped (the owner's stays stored) and the access token that came with
+// it is not served under the owner's refresh_token.
+TEST_F(OAuth2Test, ARotationAnsweredAfterTheConnectorChangedIsDropped) {
+  provider_.rotate = true;
+  h_.connectors.Add(Connector(/*with_refresh=*/true));
+  int expected_requests = 0;
+  const auto change_during_token_request = [&](const std::function<void()>& change) {
+    provider_.Hold();
+    Result<bj::value> r = MakeError(ErrorCode::kInternal, "not run");
+    std::thread step([&] { r = Call(); });
+    provider_.WaitArrived();
+    change();
+    provider_.Release();
+    step.join();
+    ++expected_requests;
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->at("status"), 200);  // the step itself still used its token
+    ASSERT_EQ(provider_.Requests().size(), static_cast<size_t>(expected_requests));
+  };
+  const auto next_call_uses = [&](const std::string& refresh) {
+    {
+      std::lock_guard lock(provider_.mu);
+      provider_.valid_refresh = refresh;  // the provider's view of the owner's new grant
+    }
+    auto r = Call();
+    ++expected_requests;
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->at("status"), 200);
+    auto seen = provider_.Requests();
+    ASSERT_EQ(seen.size(), static_cast<size_t>(expected_requests));  // not the cached token
+    EXPECT_EQ(seen.back().form.at("refresh_token"), refresh);
+  };
+
+  // PATCH: another refresh_token while the request made with kRefresh0 is in flight.
+  const std::string patched = "rt-patched-by-owner-41aa";
+  change_during_token_request([&] {
+    ConnectorSecrets c = Connector(true);
+    c.secrets["refresh_token"] = patched;
+    h_.connectors.Add(c);
+  });
+  EXPECT_EQ(h_.connectors.Get("acme").secrets.at("refresh_token"), patched);
+  next_call_uses(patched);
+  // That answer rotated the owner's token (nothing changed meanwhile): written back.
+  const std::string rotated = provider_.valid_refresh;
+  ASSERT_NE(rotated, patched);
+  EXPECT_EQ(h_.connectors.Get("acme").secrets.at("refresh_token"), rotated);
+
+  // Deleted and created again under its id with another account's refresh_token.
+  h_.clock.advance_s = 7200;  // the cached token expired: the next step asks again
+  const std::string recreated = "rt-recreated-account-77b0";
+  change_during_token_request([&] {
+    h_.connectors.Remove("acme");
+    ConnectorSecrets c = Connector(true);
+    c.secrets["refresh_token"] = recreated;
+    h_.connectors.Add(c);
+  });
+  EXPECT_EQ(h_.connectors.Get("acme").secrets.at("refresh_token"), recreated);
+  next_call_uses(recreated);
+
+  // Deleted (and not created again): nothing to write into.
+  h_.clock.advance_s = 14400;
+  change_during_token_request([&] { h_.connectors.Remove("acme"); });
+  EXPECT_FALSE(h_.connectors.Resolve("acme", "wf", "step").ok());
 }
 
 TEST_F(OAuth2Test, TokenEndpointFailuresAreSanitized) {
