@@ -1,12 +1,14 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -16,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "rampart/store/sqlite_backup.h"
 #include "rampart/store/store.h"
 #include "store/migrations.h"
 #include "store/sqlite_store_internal.h"
@@ -1975,6 +1978,134 @@ TEST_F(SqliteStoreTest, QuotaCountsArePerOrgAndIndexSearches) {
     EXPECT_EQ(plan[0].rfind("SEARCH ", 0), 0u) << sql << ": " << plan[0];
     EXPECT_NE(plan[0].find("org_id=?"), std::string::npos) << sql << ": " << plan[0];
   }
+}
+
+// rampart backup: the copy is one consistent snapshot even while another connection
+// commits between its steps (one page a step here), and a single file without -wal.
+TEST_F(SqliteStoreTest, BackupIsAConsistentSnapshotWhileWritersCommit) {
+  auto append = [this](int i) {
+    return store().Write([i](Tx& tx) -> Status {
+      AuditEvent event;
+      event.time = i;
+      event.actor = "system";
+      event.action = "test";
+      event.outcome = "success";
+      event.details = "{}";
+      auto appended = tx.AppendAudit(event);
+      return appended.ok() ? Status::Ok() : Status(appended.error());
+    });
+  };
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(append(i).ok());
+  const std::string copy = dir_.path() + "/copy.db";
+  std::fclose(std::fopen(copy.c_str(), "w"));
+  // Another connection commits between every two steps: none of it is in the copy (a
+  // copy restarted by those commits would hold them, or never finish).
+  // (Bounded, so that a copy restarted by each commit ends, and fails the checks below.)
+  int steps = 0;
+  Status copied = BackupSqliteFile(path(), copy,
+                                   {.pages_per_step = 1,
+                                    .busy_sleep_ms = 1,
+                                    .after_step = [&] {
+                                      if (++steps <= 2000) {
+                                        EXPECT_TRUE(append(1000 + steps).ok());
+                                      }
+                                    }});
+  EXPECT_GT(steps, 10);
+  EXPECT_LT(steps, 2000);
+  ASSERT_TRUE(copied.ok()) << copied.error().message;
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    EXPECT_NE(::access((copy + suffix).c_str(), F_OK), 0) << suffix;
+  }
+  auto info = InspectSqliteFile(copy);
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->schema_version, SqliteSchemaVersion());
+  EXPECT_EQ(info->audit_head_seq, 200);
+  EXPECT_EQ(info->audit_head_hash.size(), 64u);
+  // Every event up to the head is there, chained, and the head is the newest one.
+  auto opened = OpenSqliteStore({.path = copy, .synchronous_full = false, .read_connections = 1});
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto events = ReadWith(**opened, [](Tx& tx) { return tx.ListAllAudit(0, 1'000'000); });
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(static_cast<int64_t>(events->size()), info->audit_head_seq);
+  for (size_t i = 0; i < events->size(); ++i) {
+    EXPECT_EQ((*events)[i].seq, static_cast<int64_t>(i + 1));
+    if (i > 0) {
+      EXPECT_EQ((*events)[i].prev_hash, (*events)[i - 1].hash);
+    }
+  }
+  EXPECT_EQ(events->back().hash, info->audit_head_hash);
+  auto live = ReadWith(store(), [](Tx& tx) { return tx.AuditHeadSeq(); });
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(*live, 200 + steps);
+}
+
+TEST_F(SqliteStoreTest, BackupOfAMissingStoreIsNotFound) {
+  const std::string copy = dir_.path() + "/copy.db";
+  std::fclose(std::fopen(copy.c_str(), "w"));
+  Status copied = BackupSqliteFile(dir_.path() + "/none.db", copy);
+  ASSERT_FALSE(copied.ok());
+  EXPECT_EQ(copied.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(::access((dir_.path() + "/none.db").c_str(), F_OK), 0);
+}
+
+// What restore refuses: a truncated or overwritten file, a newer schema, a SQLite file
+// that is no store, and a file that is no database.
+TEST_F(SqliteStoreTest, InspectRefusesDamagedNewerAndForeignFiles) {
+  SeedTwoOrgs();
+  const std::string good = dir_.path() + "/good.db";
+  std::fclose(std::fopen(good.c_str(), "w"));
+  ASSERT_TRUE(BackupSqliteFile(path(), good).ok());
+  ASSERT_TRUE(InspectSqliteFile(good).ok());
+  const auto size = std::filesystem::file_size(good);
+  ASSERT_GT(size, 8 * 4096u);
+  auto copy_of_good = [&](const std::string& name) {
+    const std::string file = dir_.path() + "/" + name;
+    std::filesystem::copy_file(good, file);
+    return file;
+  };
+  auto refused = [](const std::string& file, const std::string& why) {
+    auto info = InspectSqliteFile(file);
+    if (info.ok()) return ::testing::AssertionFailure() << file << " passed";
+    if (info.error().code != ErrorCode::kInvalidArgument ||
+        info.error().message.find(why) == std::string::npos) {
+      return ::testing::AssertionFailure() << info.error().message;
+    }
+    return ::testing::AssertionSuccess();
+  };
+  const std::string truncated = copy_of_good("truncated.db");
+  std::filesystem::resize_file(truncated, size / 2);
+  EXPECT_TRUE(refused(truncated, "integrity check failed"));
+  const std::string overwritten = copy_of_good("overwritten.db");
+  {
+    std::FILE* f = std::fopen(overwritten.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 4096, SEEK_SET);
+    for (int i = 0; i < 4 * 4096; ++i) std::fputc((i * 131 + 7) & 0xff, f);
+    std::fclose(f);
+  }
+  EXPECT_TRUE(refused(overwritten, "integrity check failed"));
+  const std::string newer = copy_of_good("newer.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(newer.c_str(), &db), SQLITE_OK);
+    const std::string sql = "PRAGMA user_version = " + std::to_string(SqliteSchemaVersion() + 1);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_TRUE(refused(newer, "is newer than this binary"));
+  const std::string foreign = dir_.path() + "/foreign.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(foreign.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "CREATE TABLE t (x)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_TRUE(refused(foreign, "not a Rampart store"));
+  const std::string text = dir_.path() + "/text.db";
+  std::FILE* f = std::fopen(text.c_str(), "w");
+  std::fputs("not a database at all, long enough for a header\n", f);
+  std::fclose(f);
+  EXPECT_TRUE(refused(text, "not a SQLite database"));
 }
 
 }  // namespace
