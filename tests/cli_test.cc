@@ -1,7 +1,13 @@
 // In-process tests of the CLI commands: exit codes and output channels.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -335,6 +341,144 @@ TEST_F(CliAuditVerifyTest, ACheckpointOfAnotherMasterKeyIsBroken) {
 
 TEST_F(CliAuditVerifyTest, NoStoreIsInvalid) {
   EXPECT_EQ(Verify({.data_dir = data_ + "/nothing"}).code, kExitInvalid);
+}
+
+// `rampart backup` and `rampart restore` on the store of CliAuditVerifyTest (10 events).
+class CliBackupTest : public CliAuditVerifyTest {
+ protected:
+  Captured Backup(BackupOptions options) {
+    if (options.data_dir.empty()) options.data_dir = data_;
+    return Capture([&](auto out, auto err) { return cli::Backup(options, out, err); });
+  }
+  Captured Restore(RestoreOptions options) {
+    return Capture([&](auto out, auto err) { return cli::Restore(options, out, err); });
+  }
+  static std::vector<std::string> Names(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  static unsigned Mode(const std::string& path) {
+    struct stat info {};
+    EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+    return info.st_mode & 0777;
+  }
+  std::string NewDir(const std::string& name) {
+    std::filesystem::create_directory(tmp_.path() / name);
+    return (tmp_.path() / name).string();
+  }
+};
+
+TEST_F(CliBackupTest, WritesAnOwnerOnlySnapshotAndAuditsIt) {
+  const std::string dir = NewDir("backups");
+  const std::string file = dir + "/one.db";
+  auto c = Backup({.output = file});
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_EQ(Names(dir), std::vector<std::string>{"one.db"});  // no temporary file left
+  EXPECT_EQ(Mode(file), 0600u);
+  EXPECT_NE(c.out.find("backup written: " + file + " ("), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("audit head seq 10 hash "), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("the master key is not in the backup"), std::string::npos) << c.out;
+  // The event after the snapshot names it: its head and size.
+  auto events = store_->Read([&](store::Tx& tx) -> Status {
+    auto all = tx.ListAllAudit(10, 10);
+    if (!all.ok()) return all.error();
+    EXPECT_EQ(all->size(), 1u);
+    if (all->size() != 1) return Status::Ok();
+    EXPECT_EQ((*all)[0].action, "backup.create");
+    EXPECT_NE((*all)[0].details.find("\"audit_head_seq\":10"), std::string::npos);
+    EXPECT_NE((*all)[0].details.find(file), std::string::npos);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(events.ok());
+  // --json: one object.
+  auto j = Backup({.output = dir + "/two.db", .json = true});
+  ASSERT_EQ(j.code, kExitOk) << j.out << j.err;
+  auto parsed = boost::json::parse(j.out);
+  const auto& o = parsed.as_object();
+  EXPECT_EQ(o.at("path").as_string(), dir + "/two.db");
+  EXPECT_EQ(o.at("bytes").to_number<int64_t>(),
+            static_cast<int64_t>(std::filesystem::file_size(dir + "/two.db")));
+  EXPECT_EQ(o.at("audit_head").at("seq").to_number<int64_t>(), 11);
+  EXPECT_EQ(o.at("audit_head").at("hash").as_string().size(), 64u);
+  EXPECT_EQ(o.at("audit_event_seq").to_number<int64_t>(), 12);
+  EXPECT_FALSE(o.at("master_key_included").as_bool());
+  EXPECT_GT(o.at("schema_version").to_number<int64_t>(), 0);
+}
+
+TEST_F(CliBackupTest, NeverOverwritesAndLeavesNothingOnFailure) {
+  const std::string dir = NewDir("backups");
+  const std::string existing = tmp_.Write("backups/existing.db", "keep me");
+  auto c = Backup({.output = existing});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_NE(c.err.find("exists"), std::string::npos) << c.err;
+  std::ifstream in(existing);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "keep me");
+  // No store: usage, and no file made.
+  c = Backup({.data_dir = data_ + "/nothing", .output = dir + "/x.db"});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/nothing/rampart.db"));
+  // A directory that does not exist: the backup fails.
+  c = Backup({.output = dir + "/missing/x.db"});
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_EQ(Names(dir), std::vector<std::string>{"existing.db"});
+}
+
+TEST_F(CliBackupTest, RestoreInstallsAStoreThatVerifies) {
+  const std::string file = NewDir("backups") + "/b.db";
+  ASSERT_EQ(Backup({.output = file}).code, kExitOk);
+  const std::string target = (tmp_.path() / "restored").string();  // created by restore
+  auto c = Restore({.data_dir = target, .backup = file});
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_NE(c.out.find("audit head seq 10"), std::string::npos) << c.out;
+  EXPECT_EQ(Names(target), std::vector<std::string>{"rampart.db"});
+  EXPECT_EQ(Mode(target + "/rampart.db"), 0600u);
+  EXPECT_EQ(Mode(target), 0700u);
+  auto v = Verify({.data_dir = target});
+  EXPECT_EQ(v.code, kExitOk) << v.out << v.err;
+  EXPECT_NE(v.out.find("audit chain intact: 10 events"), std::string::npos) << v.out;
+  // A directory that holds a store is refused, the store untouched.
+  const auto before = std::filesystem::file_size(target + "/rampart.db");
+  c = Restore({.data_dir = target, .backup = file});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_NE(c.err.find("holds a store already"), std::string::npos) << c.err;
+  EXPECT_EQ(std::filesystem::file_size(target + "/rampart.db"), before);
+  c = Restore({.data_dir = data_, .backup = file});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  // A missing backup file is a usage error.
+  c = Restore({.data_dir = NewDir("empty"), .backup = file + ".none"});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+}
+
+TEST_F(CliBackupTest, RestoreRefusesALockedDirectoryAndADamagedBackup) {
+  const std::string file = NewDir("backups") + "/b.db";
+  ASSERT_EQ(Backup({.output = file}).code, kExitOk);
+  // A data directory a running serve holds (its flock).
+  const std::string locked = NewDir("locked");
+  const int fd = ::open(locked.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  auto c = Restore({.data_dir = locked, .backup = file});
+  ::close(fd);
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_NE(c.err.find("in use by a running rampart serve"), std::string::npos) << c.err;
+  EXPECT_TRUE(Names(locked).empty());
+  // A truncated backup: refused, nothing left in the directory.
+  const std::string truncated = tmp_.path().string() + "/backups/truncated.db";
+  std::filesystem::copy_file(file, truncated);
+  std::filesystem::resize_file(truncated, std::filesystem::file_size(file) / 2);
+  const std::string target = NewDir("target");
+  c = Restore({.data_dir = target, .backup = truncated});
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_NE(c.err.find("integrity check failed"), std::string::npos) << c.err;
+  EXPECT_TRUE(Names(target).empty());
+  // Not a database at all.
+  c = Restore({.data_dir = target, .backup = tmp_.Write("backups/text.db", "hello")});
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_TRUE(Names(target).empty());
 }
 
 }  // namespace

@@ -69,6 +69,29 @@ int main(int argc, char** argv) {
   rewrap_cmd->add_flag("--master-key-stdin", keys_rewrap.master_key_stdin,
                        "Read the current master key from the first line of stdin");
 
+  rampart::cli::BackupOptions backup;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup",
+      "Write a consistent snapshot of the store to a new file, also while serve runs (the "
+      "master key is not in it: back it up separately). Exit 0 done, 1 failed, 2 usage");
+  backup_cmd->add_option("--output", backup.output, "The backup file to create (never overwritten)")
+      ->required();
+  backup_cmd->add_option("--data", backup.data_dir, "Data directory (default: config data, else ./var)");
+  backup_cmd->add_option("--config", backup.config, "YAML configuration file (its data)");
+  backup_cmd->add_flag("--json", backup.json, "Print one JSON object");
+
+  rampart::cli::RestoreOptions restore;
+  CLI::App* restore_cmd = app.add_subcommand(
+      "restore",
+      "Install a backup as the store of a new data directory (refused when it holds a store or "
+      "a serve runs on it); serve then needs the same master key. Exit 0 done, 1 bad backup "
+      "or failed, 2 usage or refused");
+  restore_cmd->add_option("--backup", restore.backup, "A file written by rampart backup")
+      ->required();
+  restore_cmd->add_option("--data", restore.data_dir,
+                          "Data directory (default: config data, else ./var)");
+  restore_cmd->add_option("--config", restore.config, "YAML configuration file (its data)");
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print version and build info");
 
   try {
@@ -82,6 +105,8 @@ int main(int argc, char** argv) {
   if (*verify_cmd) return rampart::cli::AuditVerify(audit_verify, stdout, stderr);
   if (*rotate_cmd) return rampart::cli::KeysRotate(keys_rotate, stdout, stderr);
   if (*rewrap_cmd) return rampart::cli::KeysRewrap(keys_rewrap, stdout, stderr);
+  if (*backup_cmd) return rampart::cli::Backup(backup, stdout, stderr);
+  if (*restore_cmd) return rampart::cli::Restore(restore, stdout, stderr);
   if (*validate_cmd) return rampart::cli::Validate(files, stdout, stderr);
   if (*version_cmd) {
     std::printf("%s\nallocator: %s\n", rampart::cli::VersionText().c_str(),

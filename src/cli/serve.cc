@@ -37,6 +37,7 @@
 #include "rampart/audit/retention.h"
 #include "cli/build_info.h"
 #include "cli/config.h"
+#include "cli/data_dir.h"
 #include "cli/json_log.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/json.h"
@@ -80,14 +81,6 @@ Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen,
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
-Status EnsureDataDir(const std::string& data_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) return MakeError(ErrorCode::kInternal, "cannot create the data directory");
-  ::chmod(data_dir.c_str(), 0700);
-  return Status::Ok();
-}
-
 // The store of a data directory that exists (EnsureDataDir).
 Result<std::unique_ptr<store::Store>> OpenStoreIn(const std::string& data_dir) {
   return store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
@@ -97,40 +90,6 @@ Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir) {
   if (Status s = EnsureDataDir(data_dir); !s.ok()) return s.error();
   return OpenStoreIn(data_dir);
 }
-
-// The data directory held by one `rampart serve` for its lifetime: an exclusive flock on
-// the directory itself (no lock file to leave behind; the kernel drops it when the process
-// ends, kill -9 included). Two servers on one store would each run the queued runs and
-// fail the other's running ones as interrupted at start. The other commands (audit verify,
-// keys) do not take it: each of their writes is one SQLite transaction, safe beside a
-// server.
-class DataDirLock {
- public:
-  static Result<DataDirLock> Take(const std::string& data_dir) {
-    const int fd = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return MakeError(ErrorCode::kInternal, "cannot open the data directory");
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int error = errno;
-      ::close(fd);
-      if (error == EWOULDBLOCK) {
-        return MakeError(ErrorCode::kConflict,
-                         "the data directory " + data_dir +
-                             " is in use by another rampart serve; stop it first");
-      }
-      return MakeError(ErrorCode::kInternal, "cannot lock the data directory");
-    }
-    return DataDirLock(fd);
-  }
-  DataDirLock(DataDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  DataDirLock& operator=(DataDirLock&&) = delete;
-  ~DataDirLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  explicit DataDirLock(int fd) : fd_(fd) {}
-  int fd_;
-};
 
 int Fail(std::FILE* err, const Error& error) {
   std::fprintf(err, "rampart: %s: %s\n", std::string(error.code_name()).c_str(),

@@ -94,6 +94,39 @@ int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err)
 using KeysRewrapOptions = KeysRotateOptions;
 int KeysRewrap(const KeysRewrapOptions& options, std::FILE* out, std::FILE* err);
 
+struct BackupOptions {
+  std::string config{};    // YAML config file (its `data`), "" for none
+  std::string data_dir{};  // default: config `data`, else ./var
+  std::string output{};    // the backup file to create (never overwritten)
+  bool json = false;       // print one JSON object instead of the line
+};
+
+// `rampart backup`: a consistent snapshot of the store through SQLite's online backup
+// API, safe while `rampart serve` runs. The file is created O_EXCL with mode 0600 (an
+// existing path is refused), written under a temporary name in its directory and renamed
+// only once PRAGMA integrity_check and the schema version check passed, then fsynced
+// (file and directory); on failure nothing is left. Prints the path, size, schema version
+// and audit chain head (seq and hash of the newest event). The master key is not in it.
+// A `backup.create` audit event is appended to the store (its own transaction) when the
+// store is writable by this user and at this binary's schema version (an older store is
+// never migrated under a running server); when that append fails the backup is removed.
+// 0 done, 1 failed (I/O, integrity, audit append), 2 usage (existing output, no store).
+int Backup(const BackupOptions& options, std::FILE* out, std::FILE* err);
+
+struct RestoreOptions {
+  std::string config{};    // YAML config file (its `data`), "" for none
+  std::string data_dir{};  // default: config `data`, else ./var
+  std::string backup{};    // a file written by `rampart backup`
+};
+
+// `rampart restore`: installs a backup as <data>/rampart.db (0600, directory 0700),
+// holding the data directory's lock so no server starts meanwhile. Refuses (2) a
+// directory that holds a store already or that a running serve holds, and a backup file
+// it cannot read. The file is copied under a temporary name first and that copy checked
+// (integrity, a schema version not newer than this binary's); 1 when a check or the
+// copy fails (nothing is left). Connector secrets need the same master key as before.
+int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err);
+
 // Version and build information.
 std::string VersionText();
 

@@ -1,0 +1,313 @@
+// `rampart backup` and `rampart restore`: an online, consistent copy of the store, and
+// its installation into a new data directory.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "cli/config.h"
+#include "cli/data_dir.h"
+#include "rampart/cli/commands.h"
+#include "rampart/core/clock.h"
+#include "rampart/core/json.h"
+#include "rampart/crypto/crypto.h"
+#include "rampart/store/sqlite_backup.h"
+#include "rampart/store/store.h"
+
+namespace rampart::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kMasterKeyNote =
+    "the master key is not in the backup: connector secrets stay encrypted, and restoring "
+    "needs the same master key (back it up separately)";
+
+int Fail(std::FILE* err, const std::string& message, int code) {
+  std::fprintf(err, "rampart: %s\n", message.c_str());
+  return code;
+}
+
+std::string Errno(int error) { return std::strerror(error); }
+
+// The file and what SQLite may have put beside it.
+void RemoveWithSideFiles(const std::string& path) {
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
+    ::unlink((path + suffix).c_str());
+  }
+}
+
+Status FsyncPath(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return MakeError(ErrorCode::kInternal, "cannot open " + path + ": " + Errno(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!synced) return MakeError(ErrorCode::kInternal, "cannot fsync " + path + ": " + Errno(error));
+  return Status::Ok();
+}
+
+std::string DirectoryOf(const std::string& file) {
+  std::string dir = fs::path(file).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
+// A new name in `dir`, created O_EXCL with mode 0600.
+Result<std::string> CreateTempFile(const std::string& dir, const std::string& stem) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::string path = dir + "/." + stem + ".tmp-" +
+                       crypto::HexEncode(crypto::RandomBytes(SystemRandom(), 6));
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+      return path;
+    }
+    if (errno != EEXIST) {
+      return MakeError(ErrorCode::kInternal, "cannot create a file in " + dir + ": " + Errno(errno));
+    }
+  }
+  return MakeError(ErrorCode::kInternal, "cannot create a file in " + dir);
+}
+
+bool Exists(const std::string& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0;
+}
+
+// Appends `backup.create` through the store (its own write transaction, chained like
+// any other event; safe beside a running server, whose writer reads the chain head inside
+// each of its transactions). Skipped, with the reason, when this user cannot write the
+// store or it is at an older schema version (opening it would migrate it under a server
+// that may be running an older binary).
+Result<std::string> AppendBackupEvent(const std::string& data_dir, const std::string& db,
+                                      const std::string& file, int64_t bytes,
+                                      const store::SqliteFileInfo& info, int64_t* seq) {
+  if (::access(db.c_str(), W_OK) != 0 || ::access(data_dir.c_str(), W_OK) != 0) {
+    return std::string("no backup.create audit event: the store is not writable by this user");
+  }
+  if (info.schema_version != store::SqliteSchemaVersion()) {
+    return std::string("no backup.create audit event: the store's schema version is older "
+                       "than this binary's, and it is not migrated by a backup");
+  }
+  auto opened = store::OpenSqliteStore({.path = db, .read_connections = 1});
+  if (!opened.ok()) return opened.error();
+  store::AuditEvent event;
+  event.time = UnixMillis(SystemClock().Now());
+  event.actor = "system";
+  event.action = "backup.create";
+  event.target = "store";
+  event.outcome = "success";
+  event.details = json::Serialize(boost::json::object{
+      {"file", file},
+      {"bytes", bytes},
+      {"schema_version", info.schema_version},
+      {"audit_head_seq", info.audit_head_seq},
+      {"audit_head_hash", info.audit_head_hash}});
+  Status written = (*opened)->Write([&](store::Tx& tx) -> Status {
+    auto appended = tx.AppendAudit(event);
+    if (!appended.ok()) return appended.error();
+    *seq = appended->seq;
+    return Status::Ok();
+  });
+  if (!written.ok()) return written.error();
+  return std::string();
+}
+
+}  // namespace
+
+int Backup(const BackupOptions& options, std::FILE* out, std::FILE* err) {
+  if (options.output.empty()) return Fail(err, "--output FILE is required", kExitInvalid);
+  auto config = LoadConfig(options.config);
+  if (!config.ok()) return Fail(err, config.error().message, kExitInvalid);
+  const std::string data_dir = DataDir(options.data_dir, *config);
+  const std::string db = data_dir + "/rampart.db";
+  if (::access(db.c_str(), F_OK) != 0) return Fail(err, "no store in " + data_dir, kExitInvalid);
+  std::error_code ec;
+  const std::string output = fs::absolute(options.output, ec).lexically_normal().string();
+  if (ec) return Fail(err, "cannot resolve " + options.output, kExitInvalid);
+  // The output's name, reserved O_EXCL (an existing path is never overwritten); the
+  // finished copy is renamed over this reservation, which goes on any failure.
+  const int reserved = ::open(output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (reserved < 0) {
+    const int error = errno;
+    if (error == EEXIST) {
+      return Fail(err, output + " exists: a backup never overwrites a file; choose a new name",
+                  kExitInvalid);
+    }
+    return Fail(err, "cannot create " + output + ": " + Errno(error), kExitRunFailed);
+  }
+  ::close(reserved);
+  const std::string dir = DirectoryOf(output);
+  auto temp = CreateTempFile(dir, fs::path(output).filename().string());
+  if (!temp.ok()) {
+    ::unlink(output.c_str());
+    return Fail(err, temp.error().message, kExitRunFailed);
+  }
+  auto fail = [&](const std::string& message) {
+    RemoveWithSideFiles(*temp);
+    ::unlink(output.c_str());
+    FsyncPath(dir, O_RDONLY | O_DIRECTORY).ok();
+    return Fail(err, "backup failed, nothing written: " + message, kExitRunFailed);
+  };
+  if (Status s = store::BackupSqliteFile(db, *temp); !s.ok()) return fail(s.error().message);
+  auto info = store::InspectSqliteFile(*temp);
+  if (!info.ok()) return fail("the copy " + info.error().message);
+  for (const char* suffix : {"-journal", "-wal"}) {
+    if (Exists(*temp + suffix)) return fail("the copy left a " + std::string(suffix + 1) + " file");
+  }
+  ::unlink((*temp + "-shm").c_str());
+  if (Status s = FsyncPath(*temp, O_RDONLY); !s.ok()) return fail(s.error().message);
+  struct stat st {};
+  if (::stat(temp->c_str(), &st) != 0) return fail("cannot stat the copy");
+  const auto bytes = static_cast<int64_t>(st.st_size);
+  if (::rename(temp->c_str(), output.c_str()) != 0) return fail("cannot rename the copy: " + Errno(errno));
+  if (Status s = FsyncPath(dir, O_RDONLY | O_DIRECTORY); !s.ok()) return fail(s.error().message);
+
+  int64_t event_seq = 0;
+  auto skipped = AppendBackupEvent(data_dir, db, output, bytes, *info, &event_seq);
+  if (!skipped.ok()) {
+    return fail("the backup.create audit event could not be appended (" +
+                skipped.error().message + "), so the backup was removed");
+  }
+  if (options.json) {
+    boost::json::object o{
+        {"path", output},
+        {"bytes", bytes},
+        {"schema_version", info->schema_version},
+        {"audit_head", boost::json::object{{"seq", info->audit_head_seq},
+                                           {"hash", info->audit_head_hash}}},
+        {"audit_event_seq", event_seq > 0 ? boost::json::value(event_seq) : boost::json::value(nullptr)},
+        {"master_key_included", false},
+        {"note", kMasterKeyNote}};
+    if (!skipped->empty()) o["audit_event_skipped"] = *skipped;
+    std::fprintf(out, "%s\n", json::Serialize(o).c_str());
+  } else {
+    std::fprintf(out,
+                 "rampart: backup written: %s (%lld bytes, schema version %d, audit head seq %lld "
+                 "hash %s); %s\n",
+                 output.c_str(), static_cast<long long>(bytes), info->schema_version,
+                 static_cast<long long>(info->audit_head_seq),
+                 info->audit_head_hash.empty() ? "-" : info->audit_head_hash.c_str(),
+                 kMasterKeyNote);
+    if (!skipped->empty()) std::fprintf(err, "rampart: %s\n", skipped->c_str());
+  }
+  return kExitOk;
+}
+
+int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err) {
+  if (options.backup.empty()) return Fail(err, "--backup FILE is required", kExitInvalid);
+  auto config = LoadConfig(options.config);
+  if (!config.ok()) return Fail(err, config.error().message, kExitInvalid);
+  const std::string data_dir = DataDir(options.data_dir, *config);
+  const int in = ::open(options.backup.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat in_stat {};
+  if (in < 0 || ::fstat(in, &in_stat) != 0 || !S_ISREG(in_stat.st_mode)) {
+    const int error = errno;
+    if (in >= 0) ::close(in);
+    return Fail(err, "cannot read the backup file " + options.backup +
+                         (in < 0 ? ": " + Errno(error) : std::string(": not a regular file")),
+                kExitInvalid);
+  }
+  std::unique_ptr<int, void (*)(int*)> in_closer(new int(in), [](int* fd) {
+    ::close(*fd);
+    delete fd;
+  });
+  if (Status s = EnsureDataDir(data_dir); !s.ok()) return Fail(err, s.error().message, kExitInvalid);
+  auto lock = DataDirLock::Take(data_dir);
+  if (!lock.ok()) {
+    return Fail(err, lock.error().code == ErrorCode::kConflict
+                         ? "the data directory " + data_dir +
+                               " is in use by a running rampart serve: restore into a new "
+                               "directory, or stop the server first"
+                         : lock.error().message,
+                kExitInvalid);
+  }
+  const std::string db = data_dir + "/rampart.db";
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    if (Exists(db + suffix)) {
+      return Fail(err, data_dir + " holds a store already (rampart.db" + std::string(suffix) +
+                           "): restore only into a new data directory",
+                  kExitInvalid);
+    }
+  }
+  auto temp = CreateTempFile(data_dir, "rampart.db.restore");
+  if (!temp.ok()) return Fail(err, temp.error().message, kExitRunFailed);
+  auto fail = [&](const std::string& message) {
+    RemoveWithSideFiles(*temp);
+    return Fail(err, "restore failed, nothing installed: " + message, kExitRunFailed);
+  };
+  {
+    const int fd = ::open(temp->c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) return fail("cannot open " + *temp + ": " + Errno(errno));
+    std::string buffer(1 << 20, '\0');
+    bool ok = true;
+    std::string problem;
+    while (ok) {
+      const ssize_t n = ::read(in, buffer.data(), buffer.size());
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ok = false;
+        problem = "cannot read the backup file: " + Errno(errno);
+        break;
+      }
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::write(fd, buffer.data() + done, static_cast<size_t>(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+          ok = false;
+          problem = "cannot write " + *temp + ": " + Errno(errno);
+          break;
+        }
+        done += w;
+      }
+    }
+    if (ok && ::fsync(fd) != 0) {
+      ok = false;
+      problem = "cannot fsync " + *temp + ": " + Errno(errno);
+    }
+    ::close(fd);
+    if (!ok) return fail(problem);
+  }
+  // The copy is checked, not the file it came from: what was checked is what is installed.
+  auto info = store::InspectSqliteFile(*temp);
+  if (!info.ok()) return fail("the backup file " + info.error().message);
+  for (const char* suffix : {"-journal", "-wal"}) {
+    if (Exists(*temp + suffix)) return fail("the check left a " + std::string(suffix + 1) + " file");
+  }
+  ::unlink((*temp + "-shm").c_str());
+  ::chmod(temp->c_str(), 0600);
+  // link() never replaces: a store that appeared meanwhile (it cannot, under the lock)
+  // stays as it was.
+  if (::link(temp->c_str(), db.c_str()) != 0) {
+    const int error = errno;
+    RemoveWithSideFiles(*temp);
+    if (error == EEXIST) {
+      return Fail(err, data_dir + " holds a store already: restore only into a new data directory",
+                  kExitInvalid);
+    }
+    return Fail(err, "restore failed, nothing installed: cannot install the store: " + Errno(error),
+                kExitRunFailed);
+  }
+  ::unlink(temp->c_str());
+  if (Status s = FsyncPath(data_dir, O_RDONLY | O_DIRECTORY); !s.ok()) {
+    return Fail(err, "restored, but " + s.error().message, kExitRunFailed);
+  }
+  std::fprintf(out,
+               "rampart: restored %s into %s (schema version %d%s, audit head seq %lld hash %s); "
+               "start rampart serve with the master key the backup was taken with\n",
+               options.backup.c_str(), db.c_str(), info->schema_version,
+               info->schema_version < store::SqliteSchemaVersion() ? ", migrated at the next start"
+                                                                   : "",
+               static_cast<long long>(info->audit_head_seq),
+               info->audit_head_hash.empty() ? "-" : info->audit_head_hash.c_str());
+  return kExitOk;
+}
+
+}  // namespace rampart::cli
