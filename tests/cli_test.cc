@@ -448,6 +448,15 @@ TEST_F(CliBackupTest, RestoreInstallsAStoreThatVerifies) {
   EXPECT_EQ(std::filesystem::file_size(target + "/rampart.db"), before);
   c = Restore({.data_dir = data_, .backup = file});
   EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  // A refusal changes nothing in the directory, its mode included.
+  const std::string loose = NewDir("loose");
+  tmp_.Write("loose/rampart.db-wal", "");
+  ::chmod(loose.c_str(), 0755);
+  c = Restore({.data_dir = loose, .backup = file});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_NE(c.err.find("holds a store already (rampart.db-wal)"), std::string::npos) << c.err;
+  EXPECT_EQ(Mode(loose), 0755u);
+  EXPECT_EQ(Names(loose), std::vector<std::string>{"rampart.db-wal"});
   // A missing backup file is a usage error.
   c = Restore({.data_dir = NewDir("empty"), .backup = file + ".none"});
   EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;

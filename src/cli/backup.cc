@@ -218,7 +218,11 @@ int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err) {
     ::close(*fd);
     delete fd;
   });
-  if (Status s = EnsureDataDir(data_dir); !s.ok()) return Fail(err, s.error().message, kExitInvalid);
+  // A new directory is made owner-only now; an existing one only once the store is in
+  // (a refusal changes nothing).
+  if (!Exists(data_dir)) {
+    if (Status s = EnsureDataDir(data_dir); !s.ok()) return Fail(err, s.error().message, kExitInvalid);
+  }
   auto lock = DataDirLock::Take(data_dir);
   if (!lock.ok()) {
     return Fail(err, lock.error().code == ErrorCode::kConflict
@@ -285,7 +289,10 @@ int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err) {
   ::chmod(temp->c_str(), 0600);
   // link() never replaces: a store that appeared meanwhile (it cannot, under the lock)
   // stays as it was.
-  if (::link(temp->c_str(), db.c_str()) != 0) {
+  // (A filesystem without hard links: rename, still under the lock, after the check.)
+  const bool linked = ::link(temp->c_str(), db.c_str()) == 0 ||
+                      (errno != EEXIST && !Exists(db) && ::rename(temp->c_str(), db.c_str()) == 0);
+  if (!linked) {
     const int error = errno;
     RemoveWithSideFiles(*temp);
     if (error == EEXIST) {
@@ -296,6 +303,7 @@ int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err) {
                 kExitRunFailed);
   }
   ::unlink(temp->c_str());
+  ::chmod(data_dir.c_str(), 0700);
   if (Status s = FsyncPath(data_dir, O_RDONLY | O_DIRECTORY); !s.ok()) {
     return Fail(err, "restored, but " + s.error().message, kExitRunFailed);
   }
