@@ -425,6 +425,24 @@ TEST_F(CliBackupTest, NeverOverwritesAndLeavesNothingOnFailure) {
   c = Backup({.output = dir + "/missing/x.db"});
   EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
   EXPECT_EQ(Names(dir), std::vector<std::string>{"existing.db"});
+  // A damaged store: the copy fails its integrity check, and neither it nor the
+  // reserved name stays.
+  const std::string good = dir + "/good.db";
+  ASSERT_EQ(Backup({.output = good}).code, kExitOk);
+  const std::string damaged = NewDir("damaged");
+  std::filesystem::copy_file(good, damaged + "/rampart.db");
+  std::filesystem::remove(good);
+  {
+    std::FILE* f = std::fopen((damaged + "/rampart.db").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 4096, SEEK_SET);
+    for (int i = 0; i < 4 * 4096; ++i) std::fputc((i * 131 + 7) & 0xff, f);
+    std::fclose(f);
+  }
+  c = Backup({.data_dir = damaged, .output = dir + "/from-damaged.db"});
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_NE(c.err.find("backup failed, nothing written"), std::string::npos) << c.err;
+  EXPECT_EQ(Names(dir), std::vector<std::string>{"existing.db"});
 }
 
 TEST_F(CliBackupTest, RestoreInstallsAStoreThatVerifies) {
