@@ -973,6 +973,45 @@ TEST_F(SyslogSinkTest, TcpUsesOctetCountingAndReconnectsAfterTheReceiverClosed) 
   EXPECT_EQ(SyslogPosition(closed), 0);
 }
 
+// A receiver that keeps taking datagrams, but slowly (a daemon under load), does not hold
+// one Send (and so Stop(), at SIGTERM) for one timeout per event: the batch as a whole is
+// bounded by the timeout, and the events written so far are taken.
+TEST_F(SyslogSinkTest, ASlowReceiverHoldsASendForAboutItsTimeoutNotOnePerEvent) {
+  AppendEvents(40);
+  const std::string path = dir_.path() + "/slow.sock";
+  UnixDatagramReceiver receiver(path);
+  ASSERT_TRUE(receiver.bound());
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    // One datagram every 100 ms, each within the sink's 300 ms timeout.
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      (void)receiver.Receive(std::chrono::milliseconds(0));
+    }
+  });
+  SyslogSinkOptions options;
+  options.address = *ParseSyslogAddress("unix:" + path);
+  options.format = SampleFormat();
+  options.timeout = std::chrono::milliseconds(300);
+  SyslogAuditSink sink(std::move(options));
+  std::vector<store::AuditEvent> events = ReadWith(
+      *store_, [](store::Tx& tx) { return *tx.ListAllAudit(0, 40); });
+  ASSERT_EQ(events.size(), 40u);
+  const auto start = std::chrono::steady_clock::now();
+  const SinkResult sent = sink.Send(events);
+  const auto took = std::chrono::steady_clock::now() - start;
+  done = true;
+  reader.join();
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(sent.status.ok());
+  EXPECT_GT(sent.taken, 0u);
+  EXPECT_LT(sent.taken, 40u);
+  if (!sent.status.ok()) {
+    EXPECT_NE(sent.status.error().message.find("timed out"), std::string::npos)
+        << sent.status.error().message;
+  }
+}
+
 TEST_F(SyslogSinkTest, UdpSendsOneDatagramPerEvent) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
