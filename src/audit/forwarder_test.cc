@@ -655,6 +655,10 @@ TEST(SyslogFormatTest, SdValuesAreEscapedAndUserDataNeverBreaksTheHeader) {
   EXPECT_EQ(SdParam(parsed->sd, "target"), "line1?line2??? caf\xc3\xa9 bad??");
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_TRUE(ValidUtf8(line));
+  // C1 controls too (U+0085 NEL is a line break to many readers), one '?' each.
+  e.target = "a\xc2\x85" "b\xc2\x9f" "c\xc2\xa0" "d";
+  EXPECT_EQ(SdParam(ParseRfc5424(FormatSyslog(e, f))->sd, "target"), "a?b?c\xc2\xa0" "d");
+  e.target = "usr_1";
   // MSGID: the action when it is 1..32 PRINTUSASCII, else "-".
   for (const std::string& action : {std::string(33, 'a'), std::string("with space"),
                                     std::string(""), std::string("caf\xc3\xa9")}) {

@@ -76,8 +76,8 @@ size_t Utf8Length(std::string_view s, size_t i) {
   return n;
 }
 
-// An SD-PARAM value (RFC 5424 6.3.3): '"', '\' and ']' escaped; control characters and
-// bytes that are not UTF-8 become '?'; cut at kMaxParamValue bytes of the value (never
+// An SD-PARAM value (RFC 5424 6.3.3): '"', '\' and ']' escaped; control characters (C0,
+// DEL, C1) and bytes that are not UTF-8 become '?'; cut at kMaxParamValue bytes of the value (never
 // inside a character).
 void AppendParamValue(std::string& out, std::string_view value) {
   size_t used = 0;
@@ -85,9 +85,11 @@ void AppendParamValue(std::string& out, std::string_view value) {
     const auto c = static_cast<unsigned char>(value[i]);
     size_t n = Utf8Length(value, i);
     if (used + std::max<size_t>(n, 1) > kMaxParamValue) break;
-    if (n == 0 || c < 0x20 || c == 0x7F) {
+    // C0, DEL and C1 (U+0080..U+009F, two bytes: NEL is a line break to many readers).
+    const bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(value[i + 1]) < 0xA0;
+    if (n == 0 || c < 0x20 || c == 0x7F || c1) {
       out.push_back('?');
-      n = 1;
+      n = c1 ? 2 : 1;
     } else if (c == '"' || c == '\\' || c == ']') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
