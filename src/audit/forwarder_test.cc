@@ -499,6 +499,32 @@ TEST_F(ForwarderTest, ASinkThatTookPartOfABatchMovesThePositionPastIt) {
   EXPECT_EQ(text.find("rampart_audit_forward"), std::string::npos) << text;
 }
 
+// A failed attempt that still moved the position (a slow syslog receiver that took what
+// fit in the timeout) retries after min_backoff: the destination is alive, and a backoff
+// doubled at every such attempt would let it fall behind further at each batch.
+TEST_F(ForwarderTest, AnAttemptThatMovedThePositionRetriesAfterTheFirstBackoff) {
+  AppendEvents(5);
+  ForwardLoopOptions loop;
+  loop.batch = 10;
+  loop.interval = std::chrono::milliseconds(10);
+  loop.min_backoff = std::chrono::milliseconds(10);
+  loop.max_backoff = std::chrono::milliseconds(40);
+  AuditForwarder forwarder(*store_, SystemClock(),
+                           std::make_unique<ScriptedSink>(std::deque<size_t>{1, 1, 0, 0, 1}),
+                           loop, [this](const ForwardFailure& f) {
+                             std::lock_guard lock(mu_);
+                             failures_.push_back(f);
+                           });
+  forwarder.Start();
+  ASSERT_TRUE(WaitFor([&] { return forwarder.Stats().forwarded_events == 5; }));
+  forwarder.Stop();
+  std::vector<std::chrono::milliseconds> waits;
+  for (const ForwardFailure& f : failures()) waits.push_back(f.retry_in);
+  using ms = std::chrono::milliseconds;
+  // took 1, took 1, took none (doubling from there), none, took 1, then all.
+  EXPECT_EQ(waits, (std::vector<ms>{ms(10), ms(10), ms(20), ms(40), ms(10)}));
+}
+
 // With audit_forward and audit_syslog both on, retention is bounded by the lower position.
 TEST_F(ForwarderTest, RetentionIsBoundedByTheLowestPositionOfAllDestinations) {
   AppendEvents(25);
