@@ -166,6 +166,7 @@ void AuditForwarder::Loop() {
       if (stopping_) return;
       kicked_ = false;
     }
+    const int64_t taken_before = forwarded_events_.load();
     auto sent = RunOnce();
     if (sent.ok()) {
       backoff = std::chrono::milliseconds(0);
@@ -175,8 +176,12 @@ void AuditForwarder::Loop() {
       cv_.wait_for(lock, options_.interval, [this] { return stopping_ || kicked_; });
       continue;
     }
-    backoff = backoff.count() == 0 ? options_.min_backoff
-                                   : NextBackoff(backoff, options_.max_backoff);
+    // An attempt that moved the position (the sink took part of the batch: a slow
+    // receiver, its timeout reached) starts again from min_backoff: the destination is
+    // alive, and doubling at each such attempt would leave it further behind every batch.
+    const bool progressed = forwarded_events_.load() > taken_before;
+    backoff = backoff.count() == 0 || progressed ? options_.min_backoff
+                                                 : NextBackoff(backoff, options_.max_backoff);
     if (on_failure_) {
       ForwardFailure failure;
       failure.error = std::string(sent.error().code_name()) + ": " + sent.error().message;

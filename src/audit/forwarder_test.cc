@@ -499,6 +499,32 @@ TEST_F(ForwarderTest, ASinkThatTookPartOfABatchMovesThePositionPastIt) {
   EXPECT_EQ(text.find("rampart_audit_forward"), std::string::npos) << text;
 }
 
+// A failed attempt that still moved the position (a slow syslog receiver that took what
+// fit in the timeout) retries after min_backoff: the destination is alive, and a backoff
+// doubled at every such attempt would let it fall behind further at each batch.
+TEST_F(ForwarderTest, AnAttemptThatMovedThePositionRetriesAfterTheFirstBackoff) {
+  AppendEvents(5);
+  ForwardLoopOptions loop;
+  loop.batch = 10;
+  loop.interval = std::chrono::milliseconds(10);
+  loop.min_backoff = std::chrono::milliseconds(10);
+  loop.max_backoff = std::chrono::milliseconds(40);
+  AuditForwarder forwarder(*store_, SystemClock(),
+                           std::make_unique<ScriptedSink>(std::deque<size_t>{1, 1, 0, 0, 1}),
+                           loop, [this](const ForwardFailure& f) {
+                             std::lock_guard lock(mu_);
+                             failures_.push_back(f);
+                           });
+  forwarder.Start();
+  ASSERT_TRUE(WaitFor([&] { return forwarder.Stats().forwarded_events == 5; }));
+  forwarder.Stop();
+  std::vector<std::chrono::milliseconds> waits;
+  for (const ForwardFailure& f : failures()) waits.push_back(f.retry_in);
+  using ms = std::chrono::milliseconds;
+  // took 1, took 1, took none (doubling from there), none, took 1, then all.
+  EXPECT_EQ(waits, (std::vector<ms>{ms(10), ms(10), ms(20), ms(40), ms(10)}));
+}
+
 // With audit_forward and audit_syslog both on, retention is bounded by the lower position.
 TEST_F(ForwarderTest, RetentionIsBoundedByTheLowestPositionOfAllDestinations) {
   AppendEvents(25);
@@ -655,6 +681,10 @@ TEST(SyslogFormatTest, SdValuesAreEscapedAndUserDataNeverBreaksTheHeader) {
   EXPECT_EQ(SdParam(parsed->sd, "target"), "line1?line2??? caf\xc3\xa9 bad??");
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_TRUE(ValidUtf8(line));
+  // C1 controls too (U+0085 NEL is a line break to many readers), one '?' each.
+  e.target = "a\xc2\x85" "b\xc2\x9f" "c\xc2\xa0" "d";
+  EXPECT_EQ(SdParam(ParseRfc5424(FormatSyslog(e, f))->sd, "target"), "a?b?c\xc2\xa0" "d");
+  e.target = "usr_1";
   // MSGID: the action when it is 1..32 PRINTUSASCII, else "-".
   for (const std::string& action : {std::string(33, 'a'), std::string("with space"),
                                     std::string(""), std::string("caf\xc3\xa9")}) {
@@ -971,6 +1001,45 @@ TEST_F(SyslogSinkTest, TcpUsesOctetCountingAndReconnectsAfterTheReceiverClosed) 
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("Connection refused"), std::string::npos);
   EXPECT_EQ(SyslogPosition(closed), 0);
+}
+
+// A receiver that keeps taking datagrams, but slowly (a daemon under load), does not hold
+// one Send (and so Stop(), at SIGTERM) for one timeout per event: the batch as a whole is
+// bounded by the timeout, and the events written so far are taken.
+TEST_F(SyslogSinkTest, ASlowReceiverHoldsASendForAboutItsTimeoutNotOnePerEvent) {
+  AppendEvents(40);
+  const std::string path = dir_.path() + "/slow.sock";
+  UnixDatagramReceiver receiver(path);
+  ASSERT_TRUE(receiver.bound());
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    // One datagram every 100 ms, each within the sink's 300 ms timeout.
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      (void)receiver.Receive(std::chrono::milliseconds(0));
+    }
+  });
+  SyslogSinkOptions options;
+  options.address = *ParseSyslogAddress("unix:" + path);
+  options.format = SampleFormat();
+  options.timeout = std::chrono::milliseconds(300);
+  SyslogAuditSink sink(std::move(options));
+  std::vector<store::AuditEvent> events = ReadWith(
+      *store_, [](store::Tx& tx) { return *tx.ListAllAudit(0, 40); });
+  ASSERT_EQ(events.size(), 40u);
+  const auto start = std::chrono::steady_clock::now();
+  const SinkResult sent = sink.Send(events);
+  const auto took = std::chrono::steady_clock::now() - start;
+  done = true;
+  reader.join();
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(sent.status.ok());
+  EXPECT_GT(sent.taken, 0u);
+  EXPECT_LT(sent.taken, 40u);
+  if (!sent.status.ok()) {
+    EXPECT_NE(sent.status.error().message.find("timed out"), std::string::npos)
+        << sent.status.error().message;
+  }
 }
 
 TEST_F(SyslogSinkTest, UdpSendsOneDatagramPerEvent) {

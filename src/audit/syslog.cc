@@ -12,6 +12,7 @@
 #include <boost/json/object.hpp>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -75,8 +76,8 @@ size_t Utf8Length(std::string_view s, size_t i) {
   return n;
 }
 
-// An SD-PARAM value (RFC 5424 6.3.3): '"', '\' and ']' escaped; control characters and
-// bytes that are not UTF-8 become '?'; cut at kMaxParamValue bytes of the value (never
+// An SD-PARAM value (RFC 5424 6.3.3): '"', '\' and ']' escaped; control characters (C0,
+// DEL, C1) and bytes that are not UTF-8 become '?'; cut at kMaxParamValue bytes of the value (never
 // inside a character).
 void AppendParamValue(std::string& out, std::string_view value) {
   size_t used = 0;
@@ -84,9 +85,11 @@ void AppendParamValue(std::string& out, std::string_view value) {
     const auto c = static_cast<unsigned char>(value[i]);
     size_t n = Utf8Length(value, i);
     if (used + std::max<size_t>(n, 1) > kMaxParamValue) break;
-    if (n == 0 || c < 0x20 || c == 0x7F) {
+    // C0, DEL and C1 (U+0080..U+009F, two bytes: NEL is a line break to many readers).
+    const bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(value[i + 1]) < 0xA0;
+    if (n == 0 || c < 0x20 || c == 0x7F || c1) {
       out.push_back('?');
-      n = 1;
+      n = c1 ? 2 : 1;
     } else if (c == '"' || c == '\\' || c == ']') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
@@ -356,22 +359,36 @@ SinkResult SyslogAuditSink::Send(const std::vector<store::AuditEvent>& events) {
   if (fd_ < 0) {
     if (Status s = Connect(); !s.ok()) return {0, s};
   }
+  // SO_SNDTIMEO bounds one write; a receiver that takes a little within each timeout (a
+  // loaded daemon, a slow TCP window) would hold the batch for one timeout per event (or
+  // per chunk), and Stop() with it. The batch as a whole gets one timeout: past it, the
+  // events written so far are taken and the rest waits for the next attempt.
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  const auto timed_out = [this] {
+    return MakeError(ErrorCode::kActionFailed,
+                     "syslog write to " + options_.address.text + " timed out");
+  };
   for (size_t i = 0; i < events.size(); ++i) {
+    // Between messages the connection stays usable (a TCP frame is never cut here).
+    if (i > 0 && std::chrono::steady_clock::now() >= deadline) return {i, timed_out()};
     std::string message = FormatSyslog(events[i], options_.format);
     // TCP: octet counting (RFC 6587 3.4.1), "MSG-LEN SP SYSLOG-MSG".
     if (tcp) message = std::to_string(message.size()) + " " + message;
     size_t written = 0;
     while (written < message.size()) {
+      if (written > 0 && std::chrono::steady_clock::now() >= deadline) {
+        Close();  // inside a frame: the receiver must not take its rest as a new one
+        return {i, timed_out()};
+      }
       const ssize_t n =
           ::send(fd_, message.data() + written, message.size() - written, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 || (!tcp && static_cast<size_t>(n) != message.size())) {
         const int err = n < 0 ? errno : EMSGSIZE;
         Close();
-        const std::string what = err == EAGAIN || err == EWOULDBLOCK
-                                     ? "syslog write to " + options_.address.text + " timed out"
-                                     : Errno("syslog write to " + options_.address.text, err);
-        return {i, MakeError(ErrorCode::kActionFailed, what)};
+        if (err == EAGAIN || err == EWOULDBLOCK) return {i, timed_out()};
+        return {i, MakeError(ErrorCode::kActionFailed,
+                             Errno("syslog write to " + options_.address.text, err))};
       }
       written += static_cast<size_t>(n);
     }

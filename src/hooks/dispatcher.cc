@@ -17,6 +17,19 @@ namespace bj = boost::json;
 
 constexpr size_t kMaxErrorLength = 300;
 
+// Whether `d` is a delivery of the workflow that holds its id now: its run was started
+// under that row's generation. A deleted workflow's delivery answered 410 after the delete
+// (its pending retries outlive it) must not disable the endpoint for the workflow created
+// again under the id, which does not inherit its disabled endpoints.
+Result<bool> OfCurrentWorkflow(store::Tx& tx, const store::HookDelivery& d) {
+  auto run = tx.GetRun(d.org_id, d.run_id);
+  if (!run.ok()) return run.error();
+  if (!*run) return false;
+  auto workflow = tx.GetWorkflow(d.org_id, d.workflow_id);
+  if (!workflow.ok()) return workflow.error();
+  return *workflow && (*workflow)->generation == (*run)->workflow_generation;
+}
+
 }  // namespace
 
 std::string_view EventOfStatus(std::string_view run_status) {
@@ -257,10 +270,14 @@ Status HookDispatcher::Record(const Unrecorded& u) {
     if (!*current || (*current)->attempts != delivery.attempts) return Status::Ok();
     if (Status s = tx.InsertHookAttempt(u.attempt); !s.ok()) return s;
     if (u.disable_endpoint) {
-      if (Status s = tx.SetHookEndpointDisabled(delivery.org_id, delivery.workflow_id, delivery.url,
-                                                true, u.updated.updated_at);
-          !s.ok()) {
-        return s;
+      auto ours = OfCurrentWorkflow(tx, delivery);
+      if (!ours.ok()) return ours.error();
+      if (*ours) {
+        if (Status s = tx.SetHookEndpointDisabled(delivery.org_id, delivery.workflow_id,
+                                                  delivery.url, true, u.updated.updated_at);
+            !s.ok()) {
+          return s;
+        }
       }
     }
     return tx.UpdateHookDelivery(u.updated);

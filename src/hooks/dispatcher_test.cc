@@ -170,7 +170,19 @@ class DispatcherTest : public ::testing::Test {
     wf.hooks.push_back({url, {"run.awaiting_approval"}, "signer"});
     EXPECT_TRUE(store_
                     ->Write([&](store::Tx& tx) -> Status {
-                      if (Status s = tx.InsertRun(run); !s.ok()) return s;
+                      // Started under workflow "wf" (its row created on first use).
+                      auto row = tx.GetWorkflow("org_a", "wf");
+                      if (!row.ok()) return row.error();
+                      if (!*row) {
+                        if (Status s = tx.InsertWorkflow({"org_a", "wf", "wf", "org", 1, 1, 1, 1});
+                            !s.ok()) {
+                          return s;
+                        }
+                      }
+                      if (Status s = runs::testing::InsertRunUnderCurrentWorkflow(tx, run);
+                          !s.ok()) {
+                        return s;
+                      }
                       auto n = EnqueueRunHooks(tx, run, wf, ToMs(), SystemRandom());
                       if (!n.ok()) return n.error();
                       EXPECT_EQ(*n, status == "cancelled" ? 0 : 1);
@@ -368,6 +380,32 @@ TEST_F(DispatcherTest, GoneDisablesTheEndpoint) {
   EXPECT_EQ(Delivery(next[0]).status, "disabled");
   EXPECT_EQ(*dispatcher->RunOnce(), 0);
   EXPECT_EQ(receiver_.received().size(), 1u);
+}
+
+// A 410 answered to a delivery of a deleted workflow's run disables nothing for the workflow
+// created again under its id (hook endpoints go with their workflow, and so must a late
+// answer to one of its deliveries).
+TEST_F(DispatcherTest, GoneForADeletedWorkflowsDeliveryDoesNotDisableTheNewOnes) {
+  receiver_.Answer({410});
+  auto ids = FinishRun("run_old", receiver_.Url());
+  ASSERT_TRUE(store_->Write([](store::Tx& tx) -> Status {
+                      auto deleted = tx.DeleteWorkflow("org_a", "wf");
+                      if (!deleted.ok()) return deleted.error();
+                      return tx.InsertWorkflow({"org_a", "wf", "wf", "org", 1, 1, 2, 2});
+                    })
+                  .ok());
+  auto dispatcher = Dispatcher();
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  EXPECT_EQ(Delivery(ids[0]).status, "disabled");
+  EXPECT_FALSE(store::testing::ReadWith(*store_, [&](store::Tx& tx) {
+    return *tx.HookEndpointDisabled("org_a", "wf", receiver_.Url());
+  }));
+  // The new workflow's runs still deliver there.
+  receiver_.Answer({200});
+  auto next = FinishRun("run_new", receiver_.Url());
+  EXPECT_EQ(Delivery(next[0]).status, "pending");
+  ASSERT_TRUE(dispatcher->RunOnce().ok());
+  EXPECT_EQ(Delivery(next[0]).status, "delivered");
 }
 
 TEST_F(DispatcherTest, ARestartResumesPendingDeliveries) {

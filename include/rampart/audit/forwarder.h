@@ -23,7 +23,8 @@
 // (non-2xx, timeout, connection or TLS failure, an egress refusal, a missing socket) is a
 // failed attempt: the same position (after what the sink took, when it took part of the
 // batch) is tried again after a capped exponential backoff (min_backoff doubling up to
-// max_backoff), with one call of `on_failure` per failed attempt (not per event).
+// max_backoff; an attempt that moved the position starts again at min_backoff), with one
+// call of `on_failure` per failed attempt (not per event).
 //
 // Thread-safety: Start/Stop/Kick/Stats/MetricSamples are thread-safe; RunOnce must not run
 // concurrently with the background thread. A sink is only called from one thread at a time.

@@ -18,7 +18,9 @@
 //
 // Delivery: the socket write succeeding is the acknowledgement (syslog has no other). A
 // datagram to a missing or refusing unix socket, a refused TCP connection or a write that
-// times out fails the attempt; the events after the last one written are tried again.
+// times out fails the attempt; the events after the last one written are tried again. The
+// writes of one batch share one timeout: a receiver that takes every message, but slowly,
+// gets what fit in it, and the rest at the next attempt.
 // UDP has no acknowledgement at all: a datagram sent to a host that drops it is lost.
 #pragma once
 
@@ -81,7 +83,9 @@ std::string FormatSyslog(const store::AuditEvent& event, const SyslogFormat& for
 struct SyslogSinkOptions {
   SyslogAddress address;
   SyslogFormat format;
-  std::chrono::milliseconds timeout = std::chrono::seconds(5);  // per connect and per write
+  // Per connect, and for the writes of one Send together (so one Send takes at most about
+  // twice this: a connect, then writes until the deadline and one more bounded write).
+  std::chrono::milliseconds timeout = std::chrono::seconds(5);
 };
 
 // Keeps one socket open between batches; a failure closes it and the next Send opens a

@@ -18,8 +18,9 @@
 // connector's `egress`, with Standard Webhooks headers (webhook-id = delivery id,
 // webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256>"), redirects not
 // followed. Every attempt is recorded {time, status code, latency, error}; 2xx ->
-// delivered; 410 -> the endpoint (org, workflow, url) is disabled and the delivery
-// `disabled`; anything else (non-2xx, timeout, SSRF refusal, ...) -> the next attempt
+// delivered; 410 -> the endpoint (org, workflow, url) is disabled (unless the delivery's
+// run belongs to a deleted workflow of that id: a workflow created again under it does not
+// inherit the endpoints) and the delivery `disabled`; anything else (non-2xx, timeout, SSRF refusal, ...) -> the next attempt
 // after the schedule's delay, or `failed` after the last. Everything lives in the store:
 // a restart resumes pending deliveries (at least once: a crash during a send sends it
 // again, with the same webhook-id so receivers can deduplicate). An attempt whose record
