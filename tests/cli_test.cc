@@ -524,9 +524,8 @@ class CliUsersTest : public ::testing::Test {
     ASSERT_TRUE(hash.ok());
     Status st = store_->Write([&](store::Tx& tx) -> Status {
       for (auto [id, slug] : {std::pair{"org_acme", "acme"}, std::pair{"org_beta", "beta"}}) {
-        if (Status s = tx.InsertOrg({.id = id, .slug = slug, .name = slug, .created_at = 1}); !s.ok()) {
-          return s;
-        }
+        Status s = tx.InsertOrg({.id = id, .slug = slug, .name = slug, .created_at = 1});
+        if (!s.ok()) return s;
       }
       for (auto [id, email, created_at] : {std::tuple{"usr_owner", "owner@example.com", 1},
                                            std::tuple{"usr_other", "other@example.com", 2}}) {
@@ -548,7 +547,9 @@ class CliUsersTest : public ::testing::Test {
           return s;
         }
       }
-      if (Status s = tx.InsertSession({"s3", "usr_other", "c", 1, 1, far, false}); !s.ok()) return s;
+      if (Status s = tx.InsertSession({"s3", "usr_other", "c", 1, 1, far, false}); !s.ok()) {
+        return s;
+      }
       return tx.InsertApiKey({.id = "key_1", .org_id = "org_acme", .user_id = "usr_owner",
                               .name = "ci", .hash = "keyhash", .hint = "rpk_...",
                               .scope = "read", .created_at = 1, .expires_at = std::nullopt,
@@ -574,7 +575,8 @@ class CliUsersTest : public ::testing::Test {
   }
   Captured SetDisabled(UsersOptions options, bool disabled) {
     if (options.data_dir.empty()) options.data_dir = data_;
-    return Capture([&](auto out, auto err) { return UsersSetDisabled(options, disabled, out, err); });
+    return Capture(
+        [&](auto out, auto err) { return UsersSetDisabled(options, disabled, out, err); });
   }
   store::User User(const std::string& id) {
     store::User user;
@@ -617,7 +619,8 @@ class CliUsersTest : public ::testing::Test {
     return events;
   }
   void ExpectVerifies() {
-    auto v = Capture([&](auto out, auto err) { return AuditVerify({.data_dir = data_}, out, err); });
+    auto v =
+        Capture([&](auto out, auto err) { return AuditVerify({.data_dir = data_}, out, err); });
     EXPECT_EQ(v.code, kExitOk) << v.out << v.err;
   }
 

@@ -10,14 +10,14 @@ using boost::json::object;
 
 Status CheckPasswordPolicy(std::string_view password, std::string_view name) {
   if (password.size() < kMinPasswordLength) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(name) + " must be at least " +
-                         std::to_string(kMinPasswordLength) + " characters");
+    return MakeError(ErrorCode::kInvalidArgument, std::string(name) + " must be at least " +
+                                                      std::to_string(kMinPasswordLength) +
+                                                      " characters");
   }
   if (password.size() > kMaxPasswordLength) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string(name) + " is longer than " +
-                         std::to_string(kMaxPasswordLength) + " bytes");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        std::string(name) + " is longer than " + std::to_string(kMaxPasswordLength) + " bytes");
   }
   return Status::Ok();
 }
@@ -37,7 +37,8 @@ Result<Account> FindAccount(store::Tx& tx, std::string_view user_id) {
   return Account{std::move(**user), std::move(*memberships)};
 }
 
-Status AppendInOrgs(store::Tx& tx, store::AuditEvent event, const std::vector<std::string>& org_ids) {
+Status AppendInOrgs(store::Tx& tx, store::AuditEvent event,
+                    const std::vector<std::string>& org_ids) {
   if (org_ids.empty()) {
     auto appended = tx.AppendAudit(event);
     return appended.ok() ? Status::Ok() : Status(appended.error());

@@ -70,11 +70,14 @@ int ExitFor(const Error& error) {
   return error.code == ErrorCode::kInvalidArgument ? kExitInvalid : kExitRunFailed;
 }
 
-// The first line of `in` without its line ending; false when it cannot be read.
+// The first line of `in` without its line ending, read up to one byte past the policy's
+// maximum (enough to refuse it; endless input is not buffered); false when unreadable.
 bool ReadLine(std::FILE* in, std::string* line) {
   line->clear();
   int c;
-  while ((c = std::fgetc(in)) != EOF && c != '\n') line->push_back(static_cast<char>(c));
+  while (line->size() <= api::kMaxPasswordLength && (c = std::fgetc(in)) != EOF && c != '\n') {
+    line->push_back(static_cast<char>(c));
+  }
   if (std::ferror(in)) return false;
   if (!line->empty() && line->back() == '\r') line->pop_back();
   return true;
@@ -115,8 +118,8 @@ int UsersList(const UsersOptions& options, std::FILE* out, std::FILE* err) {
                              {"orgs", std::move(orgs)}});
       table += user.id + "  " + user.email + "  created " + created +
                (user.disabled ? "  disabled" : "") +
-               (user.must_change_password ? "  must_change_password" : "") + "  orgs: " +
-               (org_text.empty() ? "-" : org_text) + "\n";
+               (user.must_change_password ? "  must_change_password" : "") +
+               "  orgs: " + (org_text.empty() ? "-" : org_text) + "\n";
     }
     return Status::Ok();
   });
@@ -129,17 +132,19 @@ int UsersList(const UsersOptions& options, std::FILE* out, std::FILE* err) {
   return kExitOk;
 }
 
-int UsersResetPassword(const UsersOptions& options, std::FILE* in, std::FILE* out,
-                       std::FILE* err) {
+int UsersResetPassword(const UsersOptions& options, std::FILE* in, std::FILE* out, std::FILE* err) {
   if (options.email.empty()) return Fail(err, "--email EMAIL is required", kExitInvalid);
   auto opened = OpenStore(options);
   if (!opened.ok()) return Fail(err, opened.error().message, kExitInvalid);
   const std::string email = Lowercase(options.email);
   std::string password;
   if (options.password_stdin) {
-    if (!ReadLine(in, &password)) return Fail(err, "cannot read the password from stdin", kExitInvalid);
+    if (!ReadLine(in, &password)) {
+      return Fail(err, "cannot read the password from stdin", kExitInvalid);
+    }
   } else {
-    password = crypto::Base64UrlEncode(crypto::RandomBytes(SystemRandom(), kGeneratedPasswordBytes));
+    password =
+        crypto::Base64UrlEncode(crypto::RandomBytes(SystemRandom(), kGeneratedPasswordBytes));
   }
   auto wipe = [&] { OPENSSL_cleanse(password.data(), password.size()); };
   if (Status s = api::CheckPasswordPolicy(password); !s.ok()) {
@@ -180,12 +185,11 @@ int UsersResetPassword(const UsersOptions& options, std::FILE* in, std::FILE* ou
     return Fail(err, written.error().message, ExitFor(written.error()));
   }
   const std::string summary =
-      "rampart: password of " + email + " (" + user_id + ") reset, " +
-      Plural(revoked, "session") +
+      "rampart: password of " + email + " (" + user_id + ") reset, " + Plural(revoked, "session") +
       " revoked; it must be changed at the next login; audited as user.password_reset" +
-      (disabled ? "; the account is disabled: rampart users enable --email " + email +
-                      " lets it sign in"
-                : std::string()) +
+      (disabled
+           ? "; the account is disabled: rampart users enable --email " + email + " lets it sign in"
+           : std::string()) +
       "\n";
   if (options.password_stdin) {
     std::fputs(summary.c_str(), out);

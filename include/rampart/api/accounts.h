@@ -40,7 +40,8 @@ Result<Account> FindAccount(store::Tx& tx, std::string_view user_id);
 
 // Appends `event` once in each org of `org_ids` (its org_id set to each), or once as it
 // is when there is none.
-Status AppendInOrgs(store::Tx& tx, store::AuditEvent event, const std::vector<std::string>& org_ids);
+Status AppendInOrgs(store::Tx& tx, store::AuditEvent event,
+                    const std::vector<std::string>& org_ids);
 
 // Revokes every session and API key of the user (all orgs); the counts
 // {revoked_sessions, revoked_api_keys} for the audit event and the answer.
