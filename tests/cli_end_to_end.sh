@@ -123,13 +123,15 @@ if head=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null); then
   expect_grep "version names the built commit" "(commit $head" "$TMP/out"
 fi
 # spec/interfaces.md: `--help` works on every command, and prints that command's usage.
-for cmd in "" run validate version serve audit "audit verify" keys "keys rotate" "keys rewrap"; do
+for cmd in "" run validate version serve audit "audit verify" keys "keys rotate" "keys rewrap" \
+           users "users list" "users reset-password" "users disable" "users enable"; do
   "$BIN" $cmd --help >"$TMP/out" 2>&1; check "--help $cmd" 0 $?
   expect_grep "--help $cmd shows usage" "^Usage: .*rampart $cmd" "$TMP/out"
 done
 # An unknown option is a usage error (exit 2) on every command, named on stderr.
 for cmd in "run $SRC/examples/hello.yaml" "validate $SRC/examples/hello.yaml" version serve \
-           "audit verify" "keys rotate" "keys rewrap"; do
+           "audit verify" "keys rotate" "keys rewrap" "users list" \
+           "users reset-password --email a@b.c" "users enable --email a@b.c"; do
   "$BIN" $cmd --no-such-option >"$TMP/out" 2>"$TMP/err"; check "$cmd --no-such-option exits 2" 2 $?
   expect_grep "$cmd names the unknown option" "no-such-option" "$TMP/err"
 done

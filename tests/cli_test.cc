@@ -18,6 +18,7 @@
 #include "rampart/audit/retention.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/clock.h"
+#include "rampart/crypto/password.h"
 #include "rampart/store/store.h"
 
 namespace rampart::cli {
@@ -506,6 +507,268 @@ TEST_F(CliBackupTest, RestoreRefusesALockedDirectoryAndADamagedBackup) {
   c = Restore({.data_dir = target, .backup = tmp_.Write("backups/text.db", "hello")});
   EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
   EXPECT_TRUE(Names(target).empty());
+}
+
+// `rampart users`: the operator's break-glass on the store, with or without a server.
+// Org "acme" has two owners (owner@ and other@); other@ is also a developer of "beta";
+// owner@ holds two sessions and an API key.
+class CliUsersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    data_ = tmp_.path().string();
+    auto store = store::OpenSqliteStore({.path = data_ + "/rampart.db", .synchronous_full = false});
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(store).value();
+    auto hash = crypto::HashPassword(kOldPassword, SystemRandom());
+    ASSERT_TRUE(hash.ok());
+    Status st = store_->Write([&](store::Tx& tx) -> Status {
+      for (auto [id, slug] : {std::pair{"org_acme", "acme"}, std::pair{"org_beta", "beta"}}) {
+        Status s = tx.InsertOrg({.id = id, .slug = slug, .name = slug, .created_at = 1});
+        if (!s.ok()) return s;
+      }
+      for (auto [id, email, created_at] : {std::tuple{"usr_owner", "owner@example.com", 1},
+                                           std::tuple{"usr_other", "other@example.com", 2}}) {
+        if (Status s = tx.InsertUser({.id = id, .email = email, .password_hash = *hash,
+                                      .created_at = created_at});
+            !s.ok()) {
+          return s;
+        }
+      }
+      for (const store::Membership& m :
+           {store::Membership{"org_acme", "usr_owner", "owner", 1},
+            store::Membership{"org_acme", "usr_other", "owner", 2},
+            store::Membership{"org_beta", "usr_other", "developer", 3}}) {
+        if (Status s = tx.UpsertMembership(m); !s.ok()) return s;
+      }
+      const int64_t far = UnixMillis(SystemClock().Now()) + 86'400'000;
+      for (const char* session : {"s1", "s2"}) {
+        if (Status s = tx.InsertSession({session, "usr_owner", "c", 1, 1, far, false}); !s.ok()) {
+          return s;
+        }
+      }
+      if (Status s = tx.InsertSession({"s3", "usr_other", "c", 1, 1, far, false}); !s.ok()) {
+        return s;
+      }
+      return tx.InsertApiKey({.id = "key_1", .org_id = "org_acme", .user_id = "usr_owner",
+                              .name = "ci", .hash = "keyhash", .hint = "rpk_...",
+                              .scope = "read", .created_at = 1, .expires_at = std::nullopt,
+                              .last_used_at = std::nullopt, .revoked_at = std::nullopt});
+    });
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+
+  Captured List(UsersOptions options) {
+    if (options.data_dir.empty()) options.data_dir = data_;
+    return Capture([&](auto out, auto err) { return UsersList(options, out, err); });
+  }
+  // `stdin_text` is what --password-stdin reads (nullptr: no --password-stdin).
+  Captured Reset(UsersOptions options, const char* stdin_text) {
+    if (options.data_dir.empty()) options.data_dir = data_;
+    options.password_stdin = stdin_text != nullptr;
+    std::FILE* in = std::tmpfile();
+    if (stdin_text != nullptr) std::fputs(stdin_text, in);
+    std::rewind(in);
+    auto c = Capture([&](auto out, auto err) { return UsersResetPassword(options, in, out, err); });
+    std::fclose(in);
+    return c;
+  }
+  Captured SetDisabled(UsersOptions options, bool disabled) {
+    if (options.data_dir.empty()) options.data_dir = data_;
+    return Capture(
+        [&](auto out, auto err) { return UsersSetDisabled(options, disabled, out, err); });
+  }
+  store::User User(const std::string& id) {
+    store::User user;
+    EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+                  auto u = tx.GetUser(id);
+                  if (!u.ok()) return u.error();
+                  user = u->value_or(store::User{});
+                  return Status::Ok();
+                }).ok());
+    return user;
+  }
+  bool SessionRevoked(const std::string& hash) {
+    bool revoked = false;
+    EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+                  auto s = tx.GetSession(hash);
+                  if (!s.ok()) return s.error();
+                  revoked = !s->has_value() || (*s)->revoked;
+                  return Status::Ok();
+                }).ok());
+    return revoked;
+  }
+  bool KeyRevoked() {
+    bool revoked = false;
+    EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+                  auto k = tx.GetApiKeyByHash("keyhash");
+                  if (!k.ok()) return k.error();
+                  revoked = (*k)->revoked_at.has_value();
+                  return Status::Ok();
+                }).ok());
+    return revoked;
+  }
+  std::vector<store::AuditEvent> Audit() {
+    std::vector<store::AuditEvent> events;
+    EXPECT_TRUE(store_->Read([&](store::Tx& tx) -> Status {
+                  auto all = tx.ListAllAudit(0, 100);
+                  if (!all.ok()) return all.error();
+                  events = std::move(*all);
+                  return Status::Ok();
+                }).ok());
+    return events;
+  }
+  void ExpectVerifies() {
+    auto v =
+        Capture([&](auto out, auto err) { return AuditVerify({.data_dir = data_}, out, err); });
+    EXPECT_EQ(v.code, kExitOk) << v.out << v.err;
+  }
+
+  static constexpr const char* kOldPassword = "the old password, forgotten";
+  TempDir tmp_;
+  std::string data_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(CliUsersTest, ListShowsEveryUserWithTheirOrgsAndNeverAHash) {
+  auto j = List({.json = true});
+  ASSERT_EQ(j.code, kExitOk) << j.out << j.err;
+  EXPECT_EQ(j.out.find("argon2"), std::string::npos) << j.out;
+  EXPECT_EQ(j.out.find("password_hash"), std::string::npos) << j.out;
+  auto parsed = boost::json::parse(j.out);
+  const auto& users = parsed.as_object().at("users").as_array();
+  ASSERT_EQ(users.size(), 2u);
+  const auto& owner = users[0].as_object();
+  EXPECT_EQ(owner.at("id").as_string(), "usr_owner");
+  EXPECT_EQ(owner.at("email").as_string(), "owner@example.com");
+  EXPECT_FALSE(owner.at("disabled").as_bool());
+  EXPECT_FALSE(owner.at("must_change_password").as_bool());
+  EXPECT_EQ(owner.at("created_at").as_string(), FormatRfc3339Millis(1));
+  const auto& orgs = users[1].as_object().at("orgs").as_array();
+  ASSERT_EQ(orgs.size(), 2u);
+  EXPECT_EQ(orgs[0].at("org_id").as_string(), "org_acme");
+  EXPECT_EQ(orgs[0].at("slug").as_string(), "acme");
+  EXPECT_EQ(orgs[0].at("role").as_string(), "owner");
+  EXPECT_EQ(orgs[1].at("slug").as_string(), "beta");
+  EXPECT_EQ(orgs[1].at("role").as_string(), "developer");
+  // The table: one line per user, with their orgs.
+  auto t = List({});
+  ASSERT_EQ(t.code, kExitOk) << t.out << t.err;
+  EXPECT_EQ(t.out.find("argon2"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("usr_other  other@example.com"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("acme (org_acme) owner, beta (org_beta) developer"), std::string::npos)
+      << t.out;
+  // Listing writes nothing: the audit stays empty.
+  EXPECT_TRUE(Audit().empty());
+  EXPECT_EQ(List({.data_dir = data_ + "/nothing"}).code, kExitInvalid);
+}
+
+TEST_F(CliUsersTest, ResetPasswordFromStdinEndsSessionsAndIsAudited) {
+  const std::string next = "a brand new password 42";
+  auto c = Reset({.email = "Owner@Example.com"}, (next + "\n").c_str());
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_EQ(c.out.find(next), std::string::npos);
+  EXPECT_EQ(c.err.find(next), std::string::npos);
+  EXPECT_NE(c.out.find("2 sessions revoked"), std::string::npos) << c.out;
+  const store::User user = User("usr_owner");
+  EXPECT_TRUE(crypto::VerifyPassword(user.password_hash, next));
+  EXPECT_FALSE(crypto::VerifyPassword(user.password_hash, kOldPassword));
+  EXPECT_TRUE(user.must_change_password);
+  EXPECT_TRUE(SessionRevoked("s1"));
+  EXPECT_TRUE(SessionRevoked("s2"));
+  EXPECT_FALSE(SessionRevoked("s3"));  // another user's
+  EXPECT_FALSE(KeyRevoked());          // API keys are not derived from the password
+  auto events = Audit();
+  ASSERT_EQ(events.size(), 1u);  // owner@ is a member of one org
+  EXPECT_EQ(events[0].action, "user.password_reset");
+  EXPECT_EQ(events[0].actor, "cli");
+  EXPECT_EQ(events[0].target, "usr_owner");
+  EXPECT_EQ(events[0].org_id, "org_acme");
+  EXPECT_EQ(events[0].outcome, "success");
+  EXPECT_EQ(events[0].details, R"({"revoked_sessions":2})");
+  ExpectVerifies();
+}
+
+TEST_F(CliUsersTest, ResetPasswordRefusesWhatTheApiRefuses) {
+  const std::string before = User("usr_owner").password_hash;
+  // Too short (the API's policy): 1, nothing changed, nothing audited.
+  auto c = Reset({.email = "owner@example.com"}, "short\n");
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_NE(c.err.find("at least 12 characters"), std::string::npos) << c.err;
+  EXPECT_EQ(c.err.find("short"), std::string::npos) << c.err;
+  c = Reset({.email = "owner@example.com"}, (std::string(1025, 'x') + "\n").c_str());
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  c = Reset({.email = "owner@example.com"}, "");
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_EQ(User("usr_owner").password_hash, before);
+  EXPECT_FALSE(SessionRevoked("s1"));
+  // No such user: 1.
+  c = Reset({.email = "nobody@example.com"}, "a brand new password 42\n");
+  EXPECT_EQ(c.code, kExitRunFailed) << c.out << c.err;
+  EXPECT_NE(c.err.find("no user with the email nobody@example.com"), std::string::npos) << c.err;
+  // Usage: no --email, no store.
+  EXPECT_EQ(Reset({}, "a brand new password 42\n").code, kExitInvalid);
+  EXPECT_EQ(Reset({.data_dir = data_ + "/nothing", .email = "owner@example.com"},
+                  "a brand new password 42\n")
+                .code,
+            kExitInvalid);
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/nothing"));
+  EXPECT_TRUE(Audit().empty());
+}
+
+TEST_F(CliUsersTest, ResetPasswordWithoutStdinPrintsAGeneratedOneOnce) {
+  auto c = Reset({.email = "other@example.com"}, nullptr);
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  // stdout is the password alone, one line; what happened goes to stderr.
+  ASSERT_FALSE(c.out.empty());
+  ASSERT_EQ(c.out.find('\n'), c.out.size() - 1) << c.out;
+  const std::string generated = c.out.substr(0, c.out.size() - 1);
+  EXPECT_GE(generated.size(), 20u);
+  EXPECT_EQ(c.err.find(generated), std::string::npos);
+  EXPECT_NE(c.err.find("1 session revoked"), std::string::npos) << c.err;
+  const store::User user = User("usr_other");
+  EXPECT_TRUE(crypto::VerifyPassword(user.password_hash, generated));
+  EXPECT_TRUE(user.must_change_password);
+  EXPECT_TRUE(SessionRevoked("s3"));
+  // One event in each org of the user; none carries the password.
+  auto events = Audit();
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& e : events) {
+    EXPECT_EQ(e.action, "user.password_reset");
+    EXPECT_EQ(e.details.find(generated), std::string::npos);
+  }
+  // Two resets never give the same password.
+  auto again = Reset({.email = "other@example.com"}, nullptr);
+  ASSERT_EQ(again.code, kExitOk) << again.err;
+  EXPECT_NE(again.out, c.out);
+  ExpectVerifies();
+}
+
+TEST_F(CliUsersTest, DisableAndEnableAsTheApiDoes) {
+  auto c = SetDisabled({.email = "owner@example.com"}, true);
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_TRUE(User("usr_owner").disabled);
+  EXPECT_TRUE(SessionRevoked("s1"));
+  EXPECT_TRUE(KeyRevoked());
+  auto events = Audit();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].action, "user.disable");
+  EXPECT_EQ(events[0].actor, "cli");
+  EXPECT_EQ(events[0].target, "usr_owner");
+  EXPECT_EQ(events[0].details, R"({"revoked_sessions":2,"revoked_api_keys":1})");
+  c = SetDisabled({.email = "owner@example.com"}, false);
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_FALSE(User("usr_owner").disabled);
+  EXPECT_TRUE(KeyRevoked());  // what disabling revoked stays revoked
+  events = Audit();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].action, "user.enable");
+  EXPECT_EQ(events[1].actor, "cli");
+  EXPECT_EQ(SetDisabled({.email = "nobody@example.com"}, false).code, kExitRunFailed);
+  EXPECT_EQ(SetDisabled({}, false).code, kExitInvalid);
+  EXPECT_EQ(SetDisabled({.data_dir = data_ + "/nothing", .email = "owner@example.com"}, true).code,
+            kExitInvalid);
+  ExpectVerifies();
 }
 
 }  // namespace

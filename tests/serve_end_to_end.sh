@@ -267,6 +267,72 @@ check "the flag is cleared" False "$(json "$TMP/passwd.json" 'd["user"]["must_ch
 CSRF2=$(json "$TMP/passwd.json" 'd["csrf_token"]')  # the change answered a new session
 check "then the org is open, with the new session" 200 "$(curl -s -b "$TMP/cookies2" -o /dev/null -w '%{http_code}' "$BASE/v1/orgs/$ORG")"
 
+# Account recovery (README "Account recovery"): the operator resets the first owner's
+# password with `rampart users` on the data directory while serve runs. That owner's
+# session ends at once (the server reads sessions from the store), the old password fails,
+# the new one logs in and must be changed first; the password is never echoed. The
+# events are checked after the stop below (audit verify, actor cli).
+orgs_as() {  # orgs_as COOKIE-JAR -> status of GET /v1/orgs/$ORG
+  curl -s -b "$1" -o /dev/null -w '%{http_code}' "$BASE/v1/orgs/$ORG"
+}
+login_as() {  # login_as EMAIL PASSWORD COOKIE-JAR OUT -> status
+  curl -s -c "$3" -o "$4" -w '%{http_code}' -X POST "$BASE/v1/auth/login" \
+    -H 'Content-Type: application/json' --data-binary "{\"email\":\"$1\",\"password\":\"$2\"}"
+}
+check "the owner's session works before the reset" 200 "$(orgs_as "$TMP/cookies")"
+printf 'a recovered passphrase\n' | "$BIN" users reset-password --data "$DATA" \
+  --email Owner@Acme.test --password-stdin >"$TMP/reset.out" 2>"$TMP/reset.err"
+check "users reset-password while serve runs" 0 $?
+grep -q "recovered" "$TMP/reset.out" "$TMP/reset.err"
+check "the new password is not echoed" 1 $?
+check "the reset ended the owner's session at once" 401 "$(orgs_as "$TMP/cookies")"
+check "the old password fails" 401 "$(login_as owner@acme.test 'correct horse battery' "$TMP/cookies3" /dev/null)"
+check "the new password logs in" 200 "$(login_as owner@acme.test 'a recovered passphrase' "$TMP/cookies3" "$TMP/login3.json")"
+check "and must be changed first" True "$(json "$TMP/login3.json" 'd["user"]["must_change_password"]')"
+check "until then the org is closed to it" 403 "$(orgs_as "$TMP/cookies3")"
+check "the API key of that owner still works" 200 "$(api GET "/v1/orgs/$ORG")"
+# A generated password: stdout is the password alone.
+"$BIN" users reset-password --data "$DATA" --email second@acme.test >"$TMP/reset.out" 2>"$TMP/reset.err"
+check "users reset-password generates a password" 0 $?
+check "the second owner's session ended" 401 "$(orgs_as "$TMP/cookies2")"
+GENERATED=$(cat "$TMP/reset.out")
+check "the generated password logs in" 200 \
+  "$(login_as second@acme.test "$GENERATED" "$TMP/cookies2" /dev/null)"
+grep -qF "$(cat "$TMP/reset.out")" "$TMP/reset.err" "$TMP/serve.out" "$TMP/serve.err"
+check "the generated password is printed nowhere else" 1 $?
+"$BIN" users reset-password --data "$DATA" --email nobody@acme.test >/dev/null 2>&1
+check "users reset-password of nobody exits 1" 1 $?
+printf 'short\n' | "$BIN" users reset-password --data "$DATA" --email owner@acme.test --password-stdin >/dev/null 2>&1
+check "users reset-password refuses a short password" 1 $?
+# disable ends the session as the API's disable does; enable lets the account in again.
+"$BIN" users disable --data "$DATA" --email second@acme.test >/dev/null 2>&1
+check "users disable while serve runs" 0 $?
+check "the disabled owner's session ended" 401 "$(orgs_as "$TMP/cookies2")"
+"$BIN" users enable --data "$DATA" --email second@acme.test >/dev/null 2>&1
+check "users enable while serve runs" 0 $?
+"$BIN" users list --data "$DATA" --json >"$TMP/users.json" 2>&1
+check "users list while serve runs" 0 $?
+check "users list: both owners" "owner@acme.test second@acme.test" "$(json "$TMP/users.json" '" ".join(u["email"] for u in d["users"])')"
+check "users list: the reset owner must change the password" True "$(json "$TMP/users.json" 'd["users"][0]["must_change_password"]')"
+check "users list: their org and role" "acme owner" "$(json "$TMP/users.json" 'd["users"][0]["orgs"][0]["slug"] + " " + d["users"][0]["orgs"][0]["role"]')"
+grep -q 'argon2' "$TMP/users.json"
+check "users list shows no hash" 1 $?
+# Both owners choose their own passwords again; the checks below use their new sessions.
+change_password() {  # change_password COOKIE-JAR LOGIN-JSON CURRENT NEW -> status; answer in $TMP/passwd.json
+  curl -s -b "$1" -c "$1" -o "$TMP/passwd.json" -w '%{http_code}' -X POST "$BASE/v1/auth/password" \
+    -H "X-CSRF-Token: $(json "$2" 'd["csrf_token"]')" -H 'Content-Type: application/json' \
+    --data-binary "{\"current_password\":\"$3\",\"new_password\":\"$4\"}"
+}
+check "the enabled owner logs in" 200 "$(login_as second@acme.test "$GENERATED" "$TMP/cookies2" "$TMP/login2.json")"
+check "and changes the generated password" 200 \
+  "$(change_password "$TMP/cookies2" "$TMP/login2.json" "$GENERATED" 'my very own passphrase')"
+CSRF2=$(json "$TMP/passwd.json" 'd["csrf_token"]')
+check "the reset owner changes the password" 200 \
+  "$(change_password "$TMP/cookies3" "$TMP/login3.json" 'a recovered passphrase' 'correct horse battery')"
+CSRF=$(json "$TMP/passwd.json" 'd["csrf_token"]')
+cp "$TMP/cookies3" "$TMP/cookies"
+check "then the org is open to it" 200 "$(orgs_as "$TMP/cookies")"
+
 kill -TERM "$PID"
 wait "$PID"
 check "SIGTERM exits 0" 0 $?
@@ -276,6 +342,10 @@ PID=""
 check "audit verify intact" 0 $?
 grep -q "intact" "$TMP/verify.out"
 check "audit verify message" 0 $?
+check "the operator's account changes are audited (actor cli)" \
+  "user.disable user.enable user.password_reset user.password_reset" \
+  "$(python3 -c 'import sqlite3,sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute(
+       "SELECT action FROM audit_events WHERE actor = '"'cli'"' ORDER BY action")))' "$DATA/rampart.db")"
 "$BIN" audit verify --data "$TMP/nothing" >/dev/null 2>&1
 check "audit verify without a store" 2 $?
 # Someone with write access to the database drops the append-only triggers and edits or

@@ -92,6 +92,41 @@ int main(int argc, char** argv) {
                           "Data directory (default: config data, else ./var)");
   restore_cmd->add_option("--config", restore.config, "YAML configuration file (its data)");
 
+  rampart::cli::UsersOptions users;
+  CLI::App* users_cmd = app.add_subcommand(
+      "users",
+      "Operator break-glass for accounts on the store of the data directory, also while serve "
+      "runs; every change is audited (actor cli). Exit 0 done, 1 no such user or password "
+      "refused, 2 usage or no store");
+  users_cmd->require_subcommand(1);
+  auto store_options = [&users](CLI::App* cmd) {
+    cmd->add_option("--data", users.data_dir, "Data directory (default: config data, else ./var)");
+    cmd->add_option("--config", users.config, "YAML configuration file (its data)");
+  };
+  auto email_option = [&users](CLI::App* cmd) {
+    cmd->add_option("--email", users.email, "The account's email")->required();
+  };
+  CLI::App* users_list_cmd = users_cmd->add_subcommand(
+      "list", "Every user with id, email, flags, creation time and org memberships (no hashes)");
+  store_options(users_list_cmd);
+  users_list_cmd->add_flag("--json", users.json, "Print one JSON object");
+  CLI::App* users_reset_cmd = users_cmd->add_subcommand(
+      "reset-password",
+      "Set a new password (it must be changed at the next login) and end every session of the "
+      "user; without --password-stdin a random one is printed once on stdout");
+  email_option(users_reset_cmd);
+  store_options(users_reset_cmd);
+  users_reset_cmd->add_flag("--password-stdin", users.password_stdin,
+                            "Read the new password from the first line of stdin");
+  CLI::App* users_disable_cmd = users_cmd->add_subcommand(
+      "disable", "Disable the account, revoking every session and API key of the user");
+  email_option(users_disable_cmd);
+  store_options(users_disable_cmd);
+  CLI::App* users_enable_cmd = users_cmd->add_subcommand(
+      "enable", "Enable a disabled account (what disabling revoked stays revoked)");
+  email_option(users_enable_cmd);
+  store_options(users_enable_cmd);
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print version and build info");
 
   try {
@@ -107,6 +142,10 @@ int main(int argc, char** argv) {
   if (*rewrap_cmd) return rampart::cli::KeysRewrap(keys_rewrap, stdout, stderr);
   if (*backup_cmd) return rampart::cli::Backup(backup, stdout, stderr);
   if (*restore_cmd) return rampart::cli::Restore(restore, stdout, stderr);
+  if (*users_list_cmd) return rampart::cli::UsersList(users, stdout, stderr);
+  if (*users_reset_cmd) return rampart::cli::UsersResetPassword(users, stdin, stdout, stderr);
+  if (*users_disable_cmd) return rampart::cli::UsersSetDisabled(users, true, stdout, stderr);
+  if (*users_enable_cmd) return rampart::cli::UsersSetDisabled(users, false, stdout, stderr);
   if (*validate_cmd) return rampart::cli::Validate(files, stdout, stderr);
   if (*version_cmd) {
     std::printf("%s\nallocator: %s\n", rampart::cli::VersionText().c_str(),

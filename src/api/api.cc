@@ -23,6 +23,7 @@
 #include "api/common.h"
 #include "api/connectors.h"
 #include "api/support_grants.h"
+#include "rampart/api/accounts.h"
 #include "rampart/audit/chain.h"
 #include "rampart/core/ascii.h"
 #include "rampart/auth/support_grant.h"
@@ -50,8 +51,6 @@ constexpr std::string_view kSetupTokenHashKey = "setup.token_hash";
 constexpr std::string_view kSetupTokenExpiresKey = "setup.expires_at";
 constexpr size_t kMaxNameLength = 200;
 constexpr size_t kMaxEmailLength = 254;
-constexpr size_t kMinPasswordLength = 12;
-constexpr size_t kMaxPasswordLength = 1024;
 // Logins waiting for a password worker beyond those being checked; more are refused (429).
 constexpr size_t kPasswordBacklog = 32;
 
@@ -304,20 +303,6 @@ void CollectCalledWorkflows(const std::vector<model::Step>& steps, std::vector<s
   }
 }
 
-// Appends `event` once in each org of `org_ids`, so that each org's audit shows it, or
-// once without an org when there is none.
-Status AppendInOrgs(store::Tx& tx, store::AuditEvent event, const std::vector<std::string>& org_ids) {
-  if (org_ids.empty()) {
-    auto appended = tx.AppendAudit(event);
-    return appended.ok() ? Status::Ok() : Status(appended.error());
-  }
-  for (const std::string& org_id : org_ids) {
-    event.org_id = org_id;
-    auto appended = tx.AppendAudit(event);
-    if (!appended.ok()) return appended.error();
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -1274,9 +1259,7 @@ Result<Response> Api::Impl::Setup(Call& call) {
   if (!password.ok()) return password.error();
   std::string normalized = Lower(*email);
   if (!ValidEmail(normalized)) return MakeError(ErrorCode::kInvalidArgument, "invalid email");
-  if (password->size() < kMinPasswordLength) {
-    return MakeError(ErrorCode::kInvalidArgument, "password must be at least 12 characters");
-  }
+  if (Status s = CheckPasswordPolicy(*password); !s.ok()) return s.error();
   auto orgs = call.tx->CountOrgs();
   if (!orgs.ok()) return orgs.error();
   if (*orgs > 0) return unauthenticated;
@@ -1430,9 +1413,7 @@ Result<Response> Api::Impl::ChangePassword(Call& call) {
   if (!current.ok()) return current.error();
   auto next = RequiredString(call.body, "new_password", kMaxPasswordLength);
   if (!next.ok()) return next.error();
-  if (next->size() < kMinPasswordLength) {
-    return MakeError(ErrorCode::kInvalidArgument, "new_password must be at least 12 characters");
-  }
+  if (Status s = CheckPasswordPolicy(*next, "new_password"); !s.ok()) return s.error();
   if (*next == *current) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "new_password must differ from the current password");
@@ -1522,47 +1503,13 @@ Result<Response> Api::Impl::Logout(Call& call) {
 
 // ----- accounts (the operator's routes) -----
 //
+// The changes themselves are rampart/api/accounts.h, shared with `rampart users`.
 // An account is server-wide (one user, memberships in several orgs). The operator (the
 // master key) disables, enables or deletes it everywhere at once; each change and its
 // audit events commit in one transaction. The events go to the audit of every org the
 // user is (or was) a member of, so each org's owners see them, or once without an org
 // for a user of none; they name the user by id, never by email or password hash.
 
-namespace {
-
-Error UserNotFound() { return MakeError(ErrorCode::kNotFound, "user not found"); }
-
-std::vector<std::string> OrgIdsOf(const std::vector<store::Membership>& memberships) {
-  std::vector<std::string> ids;
-  for (const store::Membership& m : memberships) ids.push_back(m.org_id);
-  return ids;
-}
-
-// The account the route names, with its memberships; kNotFound when there is none.
-struct Account {
-  store::User user;
-  std::vector<store::Membership> memberships;
-};
-Result<Account> FindAccount(store::Tx& tx, const std::string& user_id) {
-  auto user = tx.GetUser(user_id);
-  if (!user.ok()) return user.error();
-  if (!user->has_value()) return UserNotFound();
-  auto memberships = tx.ListMembershipsOfUser(user_id);
-  if (!memberships.ok()) return memberships.error();
-  return Account{std::move(**user), std::move(*memberships)};
-}
-
-// Revokes every session and API key of the user (all orgs); the counts for the audit
-// event and the answer.
-Result<object> RevokeEveryCredential(store::Tx& tx, const std::string& user_id, int64_t now_ms) {
-  auto sessions = tx.RevokeUserSessions(user_id);
-  if (!sessions.ok()) return sessions.error();
-  auto keys = tx.RevokeUserApiKeys(user_id, now_ms);
-  if (!keys.ok()) return keys.error();
-  return object{{"revoked_sessions", *sessions}, {"revoked_api_keys", *keys}};
-}
-
-}  // namespace
 
 Result<Response> Api::Impl::GetUser(Call& call) {
   auto account = FindAccount(*call.tx, call.request.params.at("user"));
@@ -1586,14 +1533,8 @@ Result<Response> Api::Impl::DisableUser(Call& call) {
   const std::string& user_id = call.request.params.at("user");
   auto account = FindAccount(*call.tx, user_id);
   if (!account.ok()) return account.error();
-  if (Status s = call.tx->SetUserDisabled(user_id, true); !s.ok()) return s.error();
-  auto counts = RevokeEveryCredential(*call.tx, user_id, call.time_ms);
+  auto counts = DisableAccount(*call.tx, *account, call.Event("user.disable", user_id));
   if (!counts.ok()) return counts.error();
-  if (Status s = AppendInOrgs(*call.tx, call.Event("user.disable", user_id, *counts),
-                              OrgIdsOf(account->memberships));
-      !s.ok()) {
-    return s.error();
-  }
   (*counts)["id"] = user_id;
   (*counts)["disabled"] = true;
   return server::JsonResponse(200, std::move(*counts));
@@ -1605,10 +1546,7 @@ Result<Response> Api::Impl::EnableUser(Call& call) {
   const std::string& user_id = call.request.params.at("user");
   auto account = FindAccount(*call.tx, user_id);
   if (!account.ok()) return account.error();
-  if (Status s = call.tx->SetUserDisabled(user_id, false); !s.ok()) return s.error();
-  if (Status s = AppendInOrgs(*call.tx, call.Event("user.enable", user_id),
-                              OrgIdsOf(account->memberships));
-      !s.ok()) {
+  if (Status s = EnableAccount(*call.tx, *account, call.Event("user.enable", user_id)); !s.ok()) {
     return s.error();
   }
   return server::JsonResponse(200, object{{"id", user_id}, {"disabled", false}});
@@ -1640,10 +1578,10 @@ Result<Response> Api::Impl::DeleteUser(Call& call) {
   if (!counts.ok()) return counts.error();
   auto deleted = call.tx->DeleteUser(user_id);
   if (!deleted.ok()) return deleted.error();
-  if (!*deleted) return UserNotFound();
+  if (!*deleted) return MakeError(ErrorCode::kNotFound, "user not found");
   (*counts)["removed_memberships"] = static_cast<int64_t>(memberships.size());
   if (Status s = AppendInOrgs(*call.tx, call.Event("user.delete", user_id, *counts),
-                              OrgIdsOf(memberships));
+                              account->OrgIds());
       !s.ok()) {
     return s.error();
   }

@@ -58,6 +58,7 @@ class FakeTx final : public store::Tx {
   Status InsertUser(const store::User&) override { return Unsupported(); }
   Result<std::optional<store::User>> GetUser(std::string_view) override { return Unsupported(); }
   Result<std::optional<store::User>> GetUserByEmail(std::string_view) override { return Unsupported(); }
+  Result<std::vector<store::User>> ListUsers() override { return Unsupported(); }
   Status SetUserPassword(std::string_view, std::string_view, bool) override { return Unsupported(); }
   Status SetUserDisabled(std::string_view, bool) override { return Unsupported(); }
   Result<bool> DeleteUser(std::string_view) override { return Unsupported(); }

@@ -134,6 +134,27 @@ TEST_F(SqliteStoreTest, OrgsUsersAndMemberships) {
   EXPECT_EQ(ReadWith(store(), [](Tx& tx) { return tx.ListOrgsOfUser("usr_a"); })->size(), 1u);
 }
 
+TEST_F(SqliteStoreTest, ListUsersReturnsEveryUserByCreationThenId) {
+  EXPECT_TRUE(ReadWith(store(), [](Tx& tx) { return tx.ListUsers(); })->empty());
+  SeedTwoOrgs();  // usr_a and usr_b, both created at 1
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) {
+                return tx.InsertUser({.id = "usr_0", .email = "zero@example.com",
+                                      .password_hash = "h", .created_at = 0,
+                                      .must_change_password = true});
+              }).ok());
+  ASSERT_TRUE(WriteWith(store(), [](Tx& tx) { return tx.SetUserDisabled("usr_b", true); }).ok());
+  auto users = ReadWith(store(), [](Tx& tx) { return tx.ListUsers(); });
+  ASSERT_TRUE(users.ok());
+  ASSERT_EQ(users->size(), 3u);
+  EXPECT_EQ((*users)[0].id, "usr_0");
+  EXPECT_EQ((*users)[0].email, "zero@example.com");
+  EXPECT_TRUE((*users)[0].must_change_password);
+  EXPECT_FALSE((*users)[0].disabled);
+  EXPECT_EQ((*users)[1].id, "usr_a");
+  EXPECT_EQ((*users)[2].id, "usr_b");
+  EXPECT_TRUE((*users)[2].disabled);
+}
+
 // GetMemberOrg (auth::AuthorizeOrg's one read): the membership and its org together, and
 // nothing for a user of another org, an unknown org or a removed membership.
 TEST_F(SqliteStoreTest, MemberOrgReadsTheMembershipWithItsOrg) {

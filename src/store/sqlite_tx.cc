@@ -311,6 +311,13 @@ Result<std::optional<User>> SqliteTx::GetUserByEmail(std::string_view email) {
   return QueryOne<User>(s, ReadUser);
 }
 
+Result<std::vector<User>> SqliteTx::ListUsers() {
+  Stmt s(conn_,
+         "SELECT id, email, password_hash, created_at, must_change_password, disabled "
+         "FROM users ORDER BY created_at, id");
+  return QueryAll<User>(s, ReadUser);
+}
+
 Status SqliteTx::SetUserPassword(std::string_view user_id, std::string_view password_hash,
                                  bool must_change_password) {
   Stmt s(conn_, "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?");

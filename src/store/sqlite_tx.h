@@ -22,6 +22,7 @@ class SqliteTx final : public Tx {
   Status InsertUser(const User& user) override;
   Result<std::optional<User>> GetUser(std::string_view user_id) override;
   Result<std::optional<User>> GetUserByEmail(std::string_view email) override;
+  Result<std::vector<User>> ListUsers() override;
   Status SetUserPassword(std::string_view user_id, std::string_view password_hash,
                          bool must_change_password) override;
   Status SetUserDisabled(std::string_view user_id, bool disabled) override;

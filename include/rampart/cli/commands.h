@@ -127,6 +127,39 @@ struct RestoreOptions {
 // copy fails (nothing is left). Connector secrets need the same master key as before.
 int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err);
 
+struct UsersOptions {
+  std::string config{};    // YAML config file (its `data`), "" for none
+  std::string data_dir{};  // default: config `data`, else ./var
+  std::string email{};     // reset-password, enable, disable: the account (any case)
+  bool json = false;       // list: print one JSON object
+  bool password_stdin = false;  // reset-password: read the new password from `in`
+};
+
+// `rampart users`: the operator's break-glass for accounts (a lost owner password, the
+// only other owner disabled), for whoever can open the store in the data directory (the
+// same trust as reading the database file). Works while `rampart serve` runs (each change
+// is one SQLite write transaction beside the server's) and when it does not. Each change
+// goes through rampart/api/accounts.h, as the API's operator routes do, and its audit
+// events (actor "cli", target the user id, never a secret) commit in its transaction.
+// Exit codes: 0 done, 1 no such user, a password the policy refuses, or a store failure,
+// 2 usage (no --email) or no store (none is created).
+
+// `users list`: every user (id, email, disabled, must_change_password, created_at) with
+// their memberships (org id, slug, role); never a password hash.
+int UsersList(const UsersOptions& options, std::FILE* out, std::FILE* err);
+
+// `users reset-password --email E`: the new password is the first line of `in` with
+// --password-stdin (refused, 1, when it breaks the API's policy: 12..1024 bytes), else 24
+// random bytes (base64url) printed once, alone, on `out` (the summary then goes to `err`).
+// Hashed with the API's Argon2id parameters before the write; must_change_password is set
+// and every session of the user revoked, audited as `user.password_reset`.
+int UsersResetPassword(const UsersOptions& options, std::FILE* in, std::FILE* out,
+                       std::FILE* err);
+
+// `users disable|enable --email E`: as POST /v1/users/{user}/disable|enable (disabling
+// revokes every session and API key), audited as `user.disable` / `user.enable`.
+int UsersSetDisabled(const UsersOptions& options, bool disabled, std::FILE* out, std::FILE* err);
+
 // Version and build information.
 std::string VersionText();
 

@@ -342,6 +342,9 @@ class Tx {
   virtual Status InsertUser(const User& user) = 0;
   virtual Result<std::optional<User>> GetUser(std::string_view user_id) = 0;
   virtual Result<std::optional<User>> GetUserByEmail(std::string_view email) = 0;
+  // Every user of the server, by (created_at, id): for the operator's `rampart users list`
+  // (the rows carry the password hash: callers never print it).
+  virtual Result<std::vector<User>> ListUsers() = 0;
   // Replaces the user's password hash and must_change_password flag; kNotFound when
   // there is no such user.
   virtual Status SetUserPassword(std::string_view user_id, std::string_view password_hash,
