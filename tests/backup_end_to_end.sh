@@ -23,28 +23,8 @@ trap cleanup EXIT
 e2e_on_failure() { e2e_report_dead_server; }
 
 SECRET="BackupSuite-$(date +%s%N)"
-cat >"$TMP/upstream.py" <<'PY'
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-expected = 'Bearer ' + sys.argv[1]
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_GET(self):
-        ok = self.headers.get('Authorization', '') == expected
-        body = json.dumps({'ok': ok}).encode()
-        self.send_response(200 if ok else 401)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-s = HTTPServer(('127.0.0.1', 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-PY
-python3 "$TMP/upstream.py" "$SECRET" >"$TMP/upstream.port" &
-UP_PID=$!
-for _ in $(seq 1 50); do [[ -s "$TMP/upstream.port" ]] && break; sleep 0.1; done
-UP_PORT=$(head -1 "$TMP/upstream.port")
+python3 -c 'import json, sys; json.dump({"/x": "Bearer " + sys.argv[2]}, open(sys.argv[1], "w"))' "$TMP/expected.json" "$SECRET"
+e2e_auth_upstream "$TMP/expected.json"
 printf 'egress:\n  allow_http: true\n  allow_cidrs: ["127.0.0.1/32"]\n  allow_ports: [%s]\n' "$UP_PORT" >"$TMP/config.yaml"
 
 DATA="$TMP/data"

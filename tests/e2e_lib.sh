@@ -99,6 +99,35 @@ e2e_add_owner() {
   CSRF2=$(json "$TMP/login2.json" 'd["csrf_token"]')
 }
 
+# e2e_auth_upstream EXPECTED_JSON: starts a loopback HTTP server (python3) that answers a
+# GET of PATH with 200 {"ok": true} when its Authorization header is exactly the value
+# EXPECTED_JSON (a file: {"<path>": "<header value>"}) holds for PATH, else 401
+# {"ok": false}; it never prints what it receives. Sets UP_PID and UP_PORT (needs $TMP).
+e2e_auth_upstream() {
+  cat >"$TMP/upstream.py" <<'PY'
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+expected = json.load(open(sys.argv[1]))
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        ok = self.headers.get('Authorization', '') == expected.get(self.path)
+        body = json.dumps({'ok': ok}).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+s = HTTPServer(('127.0.0.1', 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+  python3 "$TMP/upstream.py" "$1" >"$TMP/upstream.port" &
+  UP_PID=$!
+  for _ in $(seq 1 50); do [[ -s "$TMP/upstream.port" ]] && break; sleep 0.1; done
+  UP_PORT=$(head -1 "$TMP/upstream.port")
+}
+
 summary() {  # summary SCRIPT-NAME: prints the counts; fails when a check failed
   echo "$1: $pass passed, $fail failed"
   [[ $fail == 0 ]]

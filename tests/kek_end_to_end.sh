@@ -48,29 +48,8 @@ json.dump({'/alpha': 'Bearer ' + sys.argv[2], '/beta': 'Bearer ' + sys.argv[3],
 PY
 
 # The upstream: 200 only when the Authorization header is exactly the one expected for
-# the path, 401 otherwise. It never prints what it receives.
-cat >"$TMP/upstream.py" <<'PY'
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-expected = json.load(open(sys.argv[1]))
-class H(BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_GET(self):
-        ok = self.headers.get('Authorization', '') == expected.get(self.path)
-        body = json.dumps({'ok': ok}).encode()
-        self.send_response(200 if ok else 401)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-s = HTTPServer(('127.0.0.1', 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-PY
-python3 "$TMP/upstream.py" "$TMP/expected.json" >"$TMP/upstream.port" &
-UP_PID=$!
-for _ in $(seq 1 50); do [[ -s "$TMP/upstream.port" ]] && break; sleep 0.1; done
-UP_PORT=$(head -1 "$TMP/upstream.port")
+# the path, 401 otherwise (e2e_lib.sh).
+e2e_auth_upstream "$TMP/expected.json"
 
 config() {  # config FILE [MASTER_KEY_FILE [PREVIOUS_KEY_FILE...]]
   local file="$1"
