@@ -443,13 +443,14 @@ Result<int> ReadUserVersion(sqlite3* db) {
 
 int LatestSchemaVersion() { return kLatestVersion; }
 
-Status ApplyMigrations(sqlite3* db) { return ApplyMigrationsUpToForTest(db, kLatestVersion); }
+namespace {
 
-Status ApplyMigrationsUpToForTest(sqlite3* db, int target) {
+Status ApplyMigrationsUpTo(sqlite3* db, int target,
+                           const std::function<Status(int version)>& before_first_step) {
   if (target < 0 || target > kLatestVersion) return DatabaseError();
   // BEGIN IMMEDIATE takes the write lock before reading the version, so two processes
   // opening the same new file cannot both apply step 1.
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
       return DatabaseError();
     }
@@ -467,6 +468,12 @@ Status ApplyMigrationsUpToForTest(sqlite3* db, int target) {
                  ? Status::Ok()
                  : Status(DatabaseError());
     }
+    if (first && before_first_step) {
+      if (Status allowed = before_first_step(*version); !allowed.ok()) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        return allowed;
+      }
+    }
     const int next = *version + 1;
     // The version number comes from this code, never from input: PRAGMA takes no
     // bound parameters.
@@ -478,6 +485,18 @@ Status ApplyMigrationsUpToForTest(sqlite3* db, int target) {
       return DatabaseError();
     }
   }
+}
+
+}  // namespace
+
+Status ApplyMigrations(sqlite3* db) { return ApplyMigrationsUpTo(db, kLatestVersion, nullptr); }
+
+Status ApplyMigrations(sqlite3* db, const std::function<Status(int version)>& before_first_step) {
+  return ApplyMigrationsUpTo(db, kLatestVersion, before_first_step);
+}
+
+Status ApplyMigrationsUpToForTest(sqlite3* db, int target) {
+  return ApplyMigrationsUpTo(db, target, nullptr);
 }
 
 }  // namespace rampart::store

@@ -7,6 +7,8 @@
 
 #include <sqlite3.h>
 
+#include <functional>
+
 #include "rampart/core/result.h"
 
 namespace rampart::store {
@@ -18,6 +20,11 @@ int LatestSchemaVersion();
 // step. kInternal "database schema is newer than this binary" when the file's version
 // is higher; kInternal "database error" when a step fails (that step is rolled back).
 Status ApplyMigrations(sqlite3* db);
+
+// Like ApplyMigrations; when the file's version is older, `before_first_step` (if set) is
+// called once with it, inside the first step's write transaction, before anything
+// changes: its error rolls back and is returned, the file as it was.
+Status ApplyMigrations(sqlite3* db, const std::function<Status(int version)>& before_first_step);
 
 // Like ApplyMigrations, but stops at `version` (<= LatestSchemaVersion()): builds the
 // database an older binary left, to test the steps after it.

@@ -317,7 +317,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   if (!created.ok()) return created.error();
   auto writer = SqliteConnection::Open(options.path, /*read_only=*/false, options.synchronous_full);
   if (!writer.ok()) return writer.error();
-  Status migrated = ApplyMigrations((*writer)->db());
+  Status migrated = ApplyMigrations((*writer)->db(), options.before_migrating);
   if (!migrated.ok()) return migrated.error();
 
   const int read_connections = std::clamp(options.read_connections, 1, kMaxReadConnections);

@@ -366,6 +366,65 @@ TEST_F(SqliteStoreTest, OrgEgressRulesAreStoredPerOrgAndSurviveReopen) {
   EXPECT_EQ((*b)->egress, "{}");
 }
 
+// SqliteOptions::before_migrating: asked once, with the file's version, before a store
+// older than this binary changes; its refusal leaves the file as it was (the CLI refuses to
+// migrate under a running older serve). Not asked for a store at this binary's version.
+TEST_F(SqliteStoreTest, BeforeMigratingIsAskedOnceAndItsRefusalChangesNothing) {
+  store_.reset();
+  for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {
+    std::remove(file.c_str());
+  }
+  const int older = LatestSchemaVersion() - 2;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_TRUE(ApplyMigrationsUpToForTest(db, older).ok());
+  sqlite3_close(db);
+  auto version = [&] {
+    sqlite3* conn = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path().c_str(), &conn, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    int v = -1;
+    if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      v = sqlite3_column_int(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(conn);
+    return v;
+  };
+  std::vector<int> asked;
+  SqliteOptions options;
+  options.path = path();
+  options.synchronous_full = false;
+  options.read_connections = 1;
+  options.before_migrating = [&](int from) -> Status {
+    asked.push_back(from);
+    return MakeError(ErrorCode::kConflict, "not now");
+  };
+  auto refused = OpenSqliteStore(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(refused.error().message, "not now");
+  EXPECT_EQ(asked, std::vector<int>{older});
+  EXPECT_EQ(version(), older);
+  // Allowed: every step is applied, and it is asked once, not once per step.
+  asked.clear();
+  options.before_migrating = [&](int from) -> Status {
+    asked.push_back(from);
+    return Status::Ok();
+  };
+  auto opened = OpenSqliteStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  opened->reset();
+  EXPECT_EQ(asked, std::vector<int>{older});
+  EXPECT_EQ(version(), LatestSchemaVersion());
+  // A current store is opened without asking.
+  asked.clear();
+  opened = OpenSqliteStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_TRUE(asked.empty());
+}
+
 TEST_F(SqliteStoreTest, OrgsFromBeforeTheEgressMigrationHaveNoRules) {
   store_.reset();
   for (const std::string& file : {path(), path() + "-wal", path() + "-shm"}) {

@@ -648,11 +648,16 @@ struct SqliteOptions {
   bool synchronous_full = true;
   int read_connections = 4;
   int max_group = 256;  // writers per group commit at most
+  // Asked, with the file's schema version, when it is older than this binary's: once,
+  // before the first migration step changes anything (inside that step's write
+  // transaction). An error aborts the open, the file unchanged, and is returned as is.
+  // Unset: the store is migrated (`rampart serve`; the CLI asks whether a serve runs).
+  std::function<Status(int version)> before_migrating = nullptr;
 };
 
 // Opens (creating and migrating if needed) the SQLite store: WAL journal, foreign keys,
 // busy timeout, versioned migrations in code. kInternal when the file cannot be opened or
-// its schema is newer than this binary.
+// its schema is newer than this binary; before_migrating's error when it refuses.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
 
 }  // namespace rampart::store
