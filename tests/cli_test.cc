@@ -12,14 +12,20 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
+#include <sqlite3.h>
+
+#include "cli/data_dir.h"
 #include "rampart/audit/checkpoint.h"
 #include "rampart/audit/retention.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/clock.h"
 #include "rampart/crypto/password.h"
+#include "rampart/store/sqlite_backup.h"
 #include "rampart/store/store.h"
+#include "store/migrations.h"
 
 namespace rampart::cli {
 namespace {
@@ -769,6 +775,138 @@ TEST_F(CliUsersTest, DisableAndEnableAsTheApiDoes) {
   EXPECT_EQ(SetDisabled({.data_dir = data_ + "/nothing", .email = "owner@example.com"}, true).code,
             kExitInvalid);
   ExpectVerifies();
+}
+
+// A store one schema step older than this binary, as an older `rampart serve` left it, with
+// one user in one org. The commands other than serve migrate it only when no serve holds the
+// data directory: an older serve would go on writing to a schema it does not know.
+class CliOlderStoreTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kRefusal =
+      "and a running rampart serve holds it; upgrade and restart serve first (it migrates at "
+      "start), then run this command";
+
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    ::unsetenv("RAMPART_PREVIOUS_MASTER_KEY");
+    ::setenv("RAMPART_MASTER_KEY", "the master key of this test, 32+ characters", 1);
+    data_ = tmp_.path().string();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    ASSERT_TRUE(store::ApplyMigrationsUpToForTest(db, older_).ok());
+    ASSERT_EQ(sqlite3_exec(db,
+                           "INSERT INTO orgs (id, slug, name, max_concurrent_runs, created_at) "
+                           "VALUES ('org_a', 'a', 'A', 10, 1);"
+                           "INSERT INTO users (id, email, password_hash, created_at) "
+                           "VALUES ('usr_a', 'a@example.com', 'x', 1);"
+                           "INSERT INTO memberships (org_id, user_id, role, created_at) "
+                           "VALUES ('org_a', 'usr_a', 'owner', 1);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  void TearDown() override { ::unsetenv("RAMPART_MASTER_KEY"); }
+
+  std::string db_path() const { return data_ + "/rampart.db"; }
+  // One integer from the store, read without migrating it.
+  int64_t Query(const char* sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    int64_t value = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+  }
+  int64_t Version() { return Query("PRAGMA user_version"); }
+  int64_t AuditEvents() { return Query("SELECT count(*) FROM audit_events"); }
+  int64_t Disabled() { return Query("SELECT disabled FROM users WHERE id = 'usr_a'"); }
+  // The flock a running `rampart serve` holds on the data directory.
+  void HoldAsServe() {
+    auto lock = DataDirLock::Take(data_);
+    ASSERT_TRUE(lock.ok()) << lock.error().message;
+    serve_.emplace(std::move(lock).value());
+  }
+  Captured Disable() {
+    return Capture([&](auto out, auto err) {
+      return UsersSetDisabled({.data_dir = data_, .email = "a@example.com"}, true, out, err);
+    });
+  }
+
+  TempDir tmp_;
+  std::string data_;
+  const int older_ = store::SqliteSchemaVersion() - 1;
+  std::optional<DataDirLock> serve_;
+};
+
+TEST_F(CliOlderStoreTest, BesideARunningServeNoCommandMigratesIt) {
+  HoldAsServe();
+  const int64_t events = AuditEvents();
+  const std::string refusal = "the store is at schema " + std::to_string(older_) + " " + kRefusal;
+  std::FILE* in = std::tmpfile();
+  std::fputs("a new password, long enough\n", in);
+  std::rewind(in);
+  const std::vector<std::pair<std::string, Captured>> runs = {
+      {"users list",
+       Capture([&](auto out, auto err) { return UsersList({.data_dir = data_}, out, err); })},
+      {"users disable", Disable()},
+      {"users reset-password", Capture([&](auto out, auto err) {
+         return UsersResetPassword(
+             {.data_dir = data_, .email = "a@example.com", .password_stdin = true}, in, out, err);
+       })},
+      {"keys rotate", Capture([&](auto out, auto err) {
+         return KeysRotate({.config = "", .data_dir = data_}, out, err);
+       })},
+      {"keys rewrap", Capture([&](auto out, auto err) {
+         return KeysRewrap({.config = "", .data_dir = data_}, out, err);
+       })},
+      {"audit verify",
+       Capture([&](auto out, auto err) { return AuditVerify({.data_dir = data_}, out, err); })}};
+  std::fclose(in);
+  for (const auto& [command, c] : runs) {
+    EXPECT_EQ(c.code, kExitInvalid) << command << ": " << c.out << c.err;
+    EXPECT_NE(c.err.find(refusal), std::string::npos) << command << ": " << c.err;
+    EXPECT_TRUE(c.out.empty()) << command << ": " << c.out;
+  }
+  EXPECT_EQ(Version(), older_);
+  EXPECT_EQ(AuditEvents(), events);
+  EXPECT_EQ(Disabled(), 0);
+  // A backup still copies it, and skips its audit event as before (it never migrates).
+  auto b = Capture([&](auto out, auto err) {
+    return cli::Backup({.data_dir = data_, .output = data_ + "/backup.db"}, out, err);
+  });
+  EXPECT_EQ(b.code, kExitOk) << b.out << b.err;
+  EXPECT_NE(b.err.find("no backup.create audit event"), std::string::npos) << b.err;
+  EXPECT_EQ(Version(), older_);
+  EXPECT_EQ(AuditEvents(), events);
+}
+
+TEST_F(CliOlderStoreTest, WithoutAServeACommandMigratesItAndWorks) {
+  const int64_t events = AuditEvents();
+  auto c = Disable();
+  EXPECT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_EQ(Version(), store::SqliteSchemaVersion());
+  EXPECT_EQ(Disabled(), 1);
+  EXPECT_EQ(AuditEvents(), events + 1);  // user.disable in org_a
+  // The command held the directory only while it migrated: a serve can start now.
+  EXPECT_TRUE(DataDirLock::Take(data_).ok());
+}
+
+TEST_F(CliOlderStoreTest, BesideARunningServeACurrentStoreIsOpened) {
+  ASSERT_TRUE(store::OpenSqliteStore({.path = db_path(), .read_connections = 1}).ok());
+  ASSERT_EQ(Version(), store::SqliteSchemaVersion());
+  HoldAsServe();
+  const int64_t events = AuditEvents();
+  auto c = Disable();
+  EXPECT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_EQ(Disabled(), 1);
+  EXPECT_EQ(AuditEvents(), events + 1);
+  auto v = Capture([&](auto out, auto err) { return AuditVerify({.data_dir = data_}, out, err); });
+  EXPECT_EQ(v.code, kExitOk) << v.out << v.err;
 }
 
 }  // namespace

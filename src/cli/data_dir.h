@@ -8,10 +8,12 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "rampart/core/result.h"
+#include "rampart/store/store.h"
 
 namespace rampart::cli {
 
@@ -29,8 +31,9 @@ inline Status EnsureDataDir(const std::string& data_dir) {
 // ends, kill -9 included). Two servers on one store would each run the queued runs and
 // fail the other's running ones as interrupted at start. `rampart restore` takes it too,
 // so that no server starts on a half-installed store. The other commands (audit verify,
-// keys, backup) do not take it: each of their writes is one SQLite transaction, safe
-// beside a server.
+// keys, users, backup) do not hold it: each of their writes is one SQLite transaction,
+// safe beside a server. They only try it before migrating an older store
+// (OpenStoreBesideServe).
 class DataDirLock {
  public:
   static Result<DataDirLock> Take(const std::string& data_dir) {
@@ -58,5 +61,16 @@ class DataDirLock {
   explicit DataDirLock(int fd) : fd_(fd) {}
   int fd_;
 };
+
+// The store <data_dir>/rampart.db for a command other than `rampart serve` (keys, users,
+// audit verify). A store at this binary's schema version is opened as is, beside a
+// running serve or not. An older one is migrated only when no serve holds the data
+// directory, and under its lock for the migration (no serve starts on it meanwhile; the
+// lock is released when this returns): migrated under a running serve of an older
+// binary, that server would go on writing with SQL of the schema it knows. When a serve
+// holds it (or whether one does cannot be told), kConflict saying so, the file unchanged.
+// A newer store is refused by OpenSqliteStore (kInternal).
+Result<std::unique_ptr<store::Store>> OpenStoreBesideServe(const std::string& data_dir,
+                                                           int read_connections = 4);
 
 }  // namespace rampart::cli

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/config.h"
+#include "cli/data_dir.h"
 #include "rampart/api/connectors.h"
 #include "rampart/cli/commands.h"
 #include "rampart/crypto/crypto.h"
@@ -97,7 +98,7 @@ Result<KeyTool> OpenKeyTool(const KeysRotateOptions& options) {
   }
   auto master = KeyringMasterKey(*configured, data_dir, /*generate=*/false);
   if (!master.ok()) return master.error();
-  auto store = store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
+  auto store = OpenStoreBesideServe(data_dir);
   if (!store.ok()) return store.error();
   KeyTool tool;
   tool.store = std::move(store).value();

@@ -86,11 +86,6 @@ Result<std::unique_ptr<store::Store>> OpenStoreIn(const std::string& data_dir) {
   return store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir) {
-  if (Status s = EnsureDataDir(data_dir); !s.ok()) return s.error();
-  return OpenStoreIn(data_dir);
-}
-
 int Fail(std::FILE* err, const Error& error) {
   std::fprintf(err, "rampart: %s: %s\n", std::string(error.code_name()).c_str(),
                error.message.c_str());
@@ -586,7 +581,9 @@ int AuditVerify(const AuditVerifyOptions& options, std::FILE* out, std::FILE* er
       key_problem = previous.error().message;
     }
   }
-  auto store = OpenStore(data_dir);
+  if (Status s = EnsureDataDir(data_dir); !s.ok()) return Fail(err, s.error());
+  // Migrating an older store is a write: refused beside a running serve.
+  auto store = OpenStoreBesideServe(data_dir);
   if (!store.ok()) return Fail(err, store.error());
   auto report = audit::Verify(**store, verify_options);
   if (!report.ok()) return Fail(err, report.error());

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/config.h"
+#include "cli/data_dir.h"
 #include "rampart/api/accounts.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/ascii.h"
@@ -31,8 +32,8 @@ int Fail(std::FILE* err, const std::string& message, int code) {
   return code;
 }
 
-// The store of the configured data directory; kInvalidArgument (exit 2) when there is no
-// configuration or no store (none is created).
+// The store of the configured data directory; an error (exit 2) when there is no
+// configuration or no store (none is created), or it is older and a serve holds it.
 Result<std::unique_ptr<store::Store>> OpenStore(const UsersOptions& options) {
   auto config = LoadConfig(options.config);
   if (!config.ok()) return config.error();
@@ -40,7 +41,7 @@ Result<std::unique_ptr<store::Store>> OpenStore(const UsersOptions& options) {
   if (::access((data_dir + "/rampart.db").c_str(), F_OK) != 0) {
     return MakeError(ErrorCode::kInvalidArgument, "no store in " + data_dir);
   }
-  return store::OpenSqliteStore({.path = data_dir + "/rampart.db", .read_connections = 1});
+  return OpenStoreBesideServe(data_dir, /*read_connections=*/1);
 }
 
 std::string Lowercase(std::string s) {

@@ -52,7 +52,9 @@ struct AuditVerifyOptions {
 };
 
 // Checks the audit hash chain of the store: 0 intact, 1 broken (the first bad event is
-// printed), 2 when there is no store or the config is invalid. When audit retention left
+// printed), 2 when there is no store or the config is invalid, or the store is of an older
+// schema while a `rampart serve` holds it (cli/data_dir.h OpenStoreBesideServe: migrated
+// only without a running serve). When audit retention left
 // a checkpoint, its MAC is checked with the master key, found as `rampart serve` finds it
 // (master_key_file, --master-key-stdin, RAMPART_MASTER_KEY, else <data>/master.key; and
 // previous_master_key_files / RAMPART_PREVIOUS_MASTER_KEY); without one: 1, saying the
@@ -82,7 +84,8 @@ struct KeysRotateOptions {
 // `rampart keys rotate`: adds a data key version for every org, then re-encrypts every
 // connector secret with its org's newest version (batches, each one transaction). Safe
 // to run again and while the server runs. 0 done, 1 failed (nothing lost: every secret
-// stays readable), 2 bad configuration, no store or wrong master key.
+// stays readable), 2 bad configuration, no store, wrong master key, or a store of an
+// older schema while a `rampart serve` holds it (migrated only without a running serve).
 int KeysRotate(const KeysRotateOptions& options, std::FILE* out, std::FILE* err);
 
 // `rampart keys rewrap` (same options; previous_master_key_files / RAMPART_PREVIOUS_MASTER_KEY
@@ -142,7 +145,8 @@ struct UsersOptions {
 // goes through rampart/api/accounts.h, as the API's operator routes do, and its audit
 // events (actor "cli", target the user id, never a secret) commit in its transaction.
 // Exit codes: 0 done, 1 no such user, a password the policy refuses, or a store failure,
-// 2 usage (no --email) or no store (none is created).
+// 2 usage (no --email), no store (none is created), or a store of an older schema while
+// a `rampart serve` holds it (migrated only without a running serve).
 
 // `users list`: every user (id, email, disabled, must_change_password, created_at) with
 // their memberships (org id, slug, role); never a password hash.
