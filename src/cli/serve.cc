@@ -368,6 +368,15 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // Audit forwarding (ASVS V16.4.3): the audit events, in seq order, to the operator's
   // collector through the SSRF guard (the process egress rules widened for that URL only),
   // at least once from the stored position; one log line per failed attempt.
+  // One sanitized warn line per failed attempt of an audit output (forwarding or syslog).
+  auto log_failures = [&log](const char* message) {
+    return [&log, message](const audit::ForwardFailure& f) {
+      log.Log("warn", message,
+              {{"error", f.error},
+               {"from_seq", f.from_seq},
+               {"retry_in_ms", static_cast<int64_t>(f.retry_in.count())}});
+    };
+  };
   std::unique_ptr<audit::AuditForwarder> forwarder;
   if (config->audit_forward) {
     audit::ForwarderOptions forward_options;
@@ -378,12 +387,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     forward_options.ca_pem = config->audit_forward->ca_pem;
     forwarder = std::make_unique<audit::AuditForwarder>(
         **store, outbound_client, AuditForwardPolicy(*config), SystemClock(),
-        std::move(forward_options), [&log](const audit::ForwardFailure& f) {
-          log.Log("warn", "audit forwarding failed; retrying",
-                  {{"error", f.error},
-                   {"from_seq", f.from_seq},
-                   {"retry_in_ms", static_cast<int64_t>(f.retry_in.count())}});
-        });
+        std::move(forward_options), log_failures("audit forwarding failed; retrying"));
     forwarder->Start();  // resumes after the last acknowledged seq
   }
   // Audit events to syslog (audit_syslog, RFC 5424): the same loop, seq order and stored
@@ -403,12 +407,7 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
     loop.metrics = audit::SyslogMetricNames();
     syslog_forwarder = std::make_unique<audit::AuditForwarder>(
         **store, SystemClock(), std::make_unique<audit::SyslogAuditSink>(std::move(syslog_options)),
-        std::move(loop), [&log](const audit::ForwardFailure& f) {
-          log.Log("warn", "audit syslog output failed; retrying",
-                  {{"error", f.error},
-                   {"from_seq", f.from_seq},
-                   {"retry_in_ms", static_cast<int64_t>(f.retry_in.count())}});
-        });
+        std::move(loop), log_failures("audit syslog output failed; retrying"));
     syslog_forwarder->Start();  // resumes after the last seq written
   }
   // With forwarding or syslog on, retention never purges an event that one of them has
