@@ -9,6 +9,7 @@
 #include "rampart/core/ascii.h"
 #include "rampart/core/keep_highest.h"
 #include "rampart/core/json.h"
+#include "rampart/core/utf8.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/crypto/tokens.h"
 #include "rampart/net/ip.h"
@@ -349,34 +350,10 @@ std::string AuditText(std::string_view text, size_t max_chars) {
   out.reserve(std::min(text.size(), max_chars * 4) + 3);
   size_t chars = 0;
   size_t i = 0;
-  auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
   while (i < text.size() && chars < max_chars) {
-    const uint8_t lead = byte(i);
-    // Length and smallest code point of the sequence (RFC 3629: no overlong forms, no
-    // surrogates, nothing above U+10FFFF).
-    size_t len = 0;
     uint32_t cp = 0;
-    if (lead < 0x80) {
-      len = 1;
-      cp = lead;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      len = 2;
-      cp = lead & 0x1F;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      len = 3;
-      cp = lead & 0x0F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      len = 4;
-      cp = lead & 0x07;
-    }
-    bool valid = len > 0 && i + len <= text.size();
-    for (size_t k = 1; valid && k < len; ++k) {
-      valid = (byte(i + k) & 0xC0) == 0x80;
-      cp = (cp << 6) | (byte(i + k) & 0x3F);
-    }
-    if (valid && len == 3) valid = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-    if (valid && len == 4) valid = cp >= 0x10000 && cp <= 0x10FFFF;
-    if (!valid) {
+    const size_t len = Utf8Decode(text, i, &cp);
+    if (len == 0) {
       out += kReplacement;  // one replacement per bad byte
       i += 1;
     } else {

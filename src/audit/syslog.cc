@@ -20,6 +20,7 @@
 #include "rampart/core/clock.h"
 #include "rampart/core/error.h"
 #include "rampart/core/json.h"
+#include "rampart/core/utf8.h"
 
 namespace rampart::audit {
 namespace {
@@ -47,35 +48,6 @@ std::string HeaderField(std::string_view value, size_t max) {
   return out;
 }
 
-// The length of the UTF-8 sequence at `s[i]` when it is well formed (no overlong forms,
-// no surrogates, at most U+10FFFF), else 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  if (b(1) < lo || b(1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    if (b(k) < 0x80 || b(k) > 0xBF) return 0;
-  }
-  return n;
-}
-
 // An SD-PARAM value (RFC 5424 6.3.3): '"', '\' and ']' escaped; control characters (C0,
 // DEL, C1) and bytes that are not UTF-8 become '?'; cut at kMaxParamValue bytes of the value (never
 // inside a character).
@@ -83,7 +55,7 @@ void AppendParamValue(std::string& out, std::string_view value) {
   size_t used = 0;
   for (size_t i = 0; i < value.size();) {
     const auto c = static_cast<unsigned char>(value[i]);
-    size_t n = Utf8Length(value, i);
+    size_t n = Utf8Decode(value, i);
     if (used + std::max<size_t>(n, 1) > kMaxParamValue) break;
     // C0, DEL and C1 (U+0080..U+009F, two bytes: NEL is a line break to many readers).
     const bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(value[i + 1]) < 0xA0;
@@ -105,7 +77,7 @@ void AppendParamValue(std::string& out, std::string_view value) {
 // characters but passes bytes through).
 void ScrubUtf8(std::string& s) {
   for (size_t i = 0; i < s.size();) {
-    const size_t n = Utf8Length(s, i);
+    const size_t n = Utf8Decode(s, i);
     if (n == 0) {
       s[i] = '?';
       ++i;

@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 
 #include "rampart/core/json.h"
+#include "rampart/core/utf8.h"
 #include "rampart/crypto/crypto.h"
 
 namespace rampart::actions::outbound {
@@ -32,38 +33,10 @@ constexpr std::string_view kHeaderAllowlist[] = {
 };
 
 bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = 0;
-    uint32_t cp = 0;
-    if ((c >> 5) == 0x6) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c >> 4) == 0xE) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c >> 3) == 0x1E) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8Decode(s, i);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }
