@@ -84,13 +84,6 @@ bool ValidEmail(std::string_view email) {
   return email.find('.', at) != std::string_view::npos;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 std::string SlugFrom(std::string_view name) {
   std::string slug;
   for (char c : name) {
@@ -1257,7 +1250,7 @@ Result<Response> Api::Impl::Setup(Call& call) {
   if (!org_name.ok()) return org_name.error();
   if (!email.ok()) return email.error();
   if (!password.ok()) return password.error();
-  std::string normalized = Lower(*email);
+  std::string normalized = AsciiLowered(*email);
   if (!ValidEmail(normalized)) return MakeError(ErrorCode::kInvalidArgument, "invalid email");
   if (Status s = CheckPasswordPolicy(*password); !s.ok()) return s.error();
   auto orgs = call.tx->CountOrgs();
@@ -1307,7 +1300,7 @@ Result<Response> Api::Impl::Login(Call& call) {
   auto password = RequiredString(call.body, "password", kMaxPasswordLength);
   std::optional<store::User> user;
   if (email.ok() && password.ok()) {
-    auto found = call.tx->GetUserByEmail(Lower(*email));
+    auto found = call.tx->GetUserByEmail(AsciiLowered(*email));
     if (!found.ok()) return found.error();
     user = std::move(*found);
   }
@@ -1716,7 +1709,7 @@ Result<Response> Api::Impl::AddMember(Call& call) {
   }
   auto password = OptionalString(call.body, "password", kMaxPasswordLength);
   if (!password.ok()) return password.error();
-  std::string normalized = Lower(*email);
+  std::string normalized = AsciiLowered(*email);
   if (!ValidEmail(normalized)) return MakeError(ErrorCode::kInvalidArgument, "invalid email");
   auto existing = call.tx->GetUserByEmail(normalized);
   if (!existing.ok()) return existing.error();

@@ -44,11 +44,6 @@ Result<std::unique_ptr<store::Store>> OpenStore(const UsersOptions& options) {
   return OpenStoreBesideServe(data_dir, /*read_connections=*/1);
 }
 
-std::string Lowercase(std::string s) {
-  for (char& c : s) c = AsciiLower(c);
-  return s;
-}
-
 // The account with this email, read in `tx`; kNotFound naming the email otherwise.
 Result<api::Account> AccountByEmail(store::Tx& tx, const std::string& email) {
   auto user = tx.GetUserByEmail(email);
@@ -137,7 +132,7 @@ int UsersResetPassword(const UsersOptions& options, std::FILE* in, std::FILE* ou
   if (options.email.empty()) return Fail(err, "--email EMAIL is required", kExitInvalid);
   auto opened = OpenStore(options);
   if (!opened.ok()) return Fail(err, opened.error().message, kExitInvalid);
-  const std::string email = Lowercase(options.email);
+  const std::string email = AsciiLowered(options.email);
   std::string password;
   if (options.password_stdin) {
     if (!ReadLine(in, &password)) {
@@ -207,7 +202,7 @@ int UsersSetDisabled(const UsersOptions& options, bool disabled, std::FILE* out,
   if (options.email.empty()) return Fail(err, "--email EMAIL is required", kExitInvalid);
   auto opened = OpenStore(options);
   if (!opened.ok()) return Fail(err, opened.error().message, kExitInvalid);
-  const std::string email = Lowercase(options.email);
+  const std::string email = AsciiLowered(options.email);
   std::string user_id;
   object counts;
   Status written = (*opened)->Write([&](store::Tx& tx) -> Status {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "rampart/core/ascii.h"
 #include "rampart/net/http_client.h"
 #include "rampart/net/url.h"
 
@@ -18,14 +19,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string LowerCopy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
 
 bool IsToken(std::string_view s) {
   if (s.empty() || s.size() > 256) return false;
@@ -127,7 +120,7 @@ size_t WriteHeader(char* data, size_t size, size_t nmemb, void* userdata) {
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  hop.headers.emplace_back(LowerCopy(line.substr(0, colon)), std::string(value));
+  hop.headers.emplace_back(AsciiLowered(line.substr(0, colon)), std::string(value));
   return n;
 }
 
@@ -177,7 +170,7 @@ Result<HttpResponse> CurlHttpClient::Fetch(const HttpRequest& request, const Egr
   bool send_client_cert = true;
   const std::string first_origin = url->Origin();
   std::vector<std::string> sensitive = {"authorization", "cookie", "proxy-authorization"};
-  for (const std::string& s : request.sensitive_headers) sensitive.push_back(LowerCopy(s));
+  for (const std::string& s : request.sensitive_headers) sensitive.push_back(AsciiLowered(s));
 
   for (int redirects = 0;; ++redirects) {
     // 1-2: the parsed URL against the scheme, port and name rules.
@@ -334,13 +327,13 @@ Result<HttpResponse> CurlHttpClient::Fetch(const HttpRequest& request, const Egr
       method = "GET";
       body.clear();
       std::erase_if(headers, [](const auto& kv) {
-        std::string n = LowerCopy(kv.first);
+        std::string n = AsciiLowered(kv.first);
         return n == "content-type" || n == "content-length";
       });
     }
     if (next->Origin() != first_origin) {
       std::erase_if(headers, [&](const auto& kv) {
-        return std::find(sensitive.begin(), sensitive.end(), LowerCopy(kv.first)) !=
+        return std::find(sensitive.begin(), sensitive.end(), AsciiLowered(kv.first)) !=
                sensitive.end();
       });
       send_client_cert = false;

@@ -1,5 +1,7 @@
 #include "rampart/net/url.h"
 
+#include "rampart/core/ascii.h"
+
 namespace rampart::net {
 namespace {
 
@@ -8,8 +10,6 @@ constexpr size_t kMaxUrl = 8192;
 Error Invalid(std::string message) {
   return MakeError(ErrorCode::kInvalidArgument, "invalid URL: " + std::move(message));
 }
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Length of a leading RFC 3986 scheme followed by ':' (0 when there is none).
 size_t SchemeLength(std::string_view s) {
@@ -32,7 +32,7 @@ Result<std::string> ParseHostName(std::string_view host) {
   out.reserve(host.size());
   size_t label = 0;
   for (char c : host) {
-    c = Lower(c);
+    c = AsciiLower(c);
     if (c == '.') {
       if (label == 0) return Invalid("empty label in host name");
       label = 0;
@@ -82,7 +82,7 @@ Result<Url> ParseUrl(std::string_view text) {
   size_t scheme_len = SchemeLength(text);
   if (scheme_len == 0) return Invalid("not an absolute URL (scheme://host/...)");
   Url url;
-  for (char c : text.substr(0, scheme_len)) url.scheme += Lower(c);
+  for (char c : text.substr(0, scheme_len)) url.scheme += AsciiLower(c);
   if (url.scheme != "https" && url.scheme != "http") {
     return MakeError(
         ErrorCode::kSsrfBlocked,

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rampart/core/ascii.h"
 #include "rampart/core/keep_highest.h"
 #include "rampart/crypto/crypto.h"
 
@@ -34,14 +35,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // Standard alphabet, '=' padding optional, unused bits ignored (as the reference
@@ -135,7 +128,7 @@ Result<Verified> VerifyGithub(const HeaderLookup& headers, std::string_view body
     return BadSignature();
   }
   const std::string expected = SignGithub(secret, body);
-  if (!crypto::ConstantTimeEqual(Lower(Trim(*signature)), expected)) return BadSignature();
+  if (!crypto::ConstantTimeEqual(AsciiLowered(Trim(*signature)), expected)) return BadSignature();
   return Verified{std::string(delivery_v), std::nullopt};
 }
 
@@ -151,7 +144,7 @@ Result<Verified> VerifyHmac(const AuthConfig& config, const HeaderLookup& header
     timestamp = ParseTimestamp(Trim(*ts_text));
     if (!timestamp) return BadSignature();
   }
-  std::string provided = Lower(Trim(*signature));
+  std::string provided = AsciiLowered(Trim(*signature));
   if (provided.rfind("sha256=", 0) == 0) provided.erase(0, 7);
   const std::string expected = SignHmacSha256(secret, timestamp, body);
   if (!crypto::ConstantTimeEqual(provided, expected)) return BadSignature();
@@ -165,7 +158,7 @@ Result<Verified> VerifyBearer(const HeaderLookup& headers, std::string_view toke
   auto authorization = headers("authorization");
   if (!authorization || token.empty()) return BadSignature();
   std::string_view v = Trim(*authorization);
-  if (v.size() < 7 || Lower(v.substr(0, 7)) != "bearer ") return BadSignature();
+  if (v.size() < 7 || AsciiLowered(v.substr(0, 7)) != "bearer ") return BadSignature();
   // Hashing both sides first makes the comparison independent of the token's length.
   if (!crypto::ConstantTimeEqual(crypto::DigestBytes(crypto::Sha256(Trim(v.substr(7)))),
                                  crypto::DigestBytes(crypto::Sha256(token)))) {

@@ -5,6 +5,7 @@
 
 #include "actions/http/oauth2.h"
 #include "actions/http/outbound.h"
+#include "rampart/core/ascii.h"
 #include "rampart/core/check.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
@@ -44,12 +45,6 @@ constexpr const char* kSchema = R"({
 constexpr std::string_view kForbiddenHeaders[] = {
     "host",    "content-length", "transfer-encoding",   "connection",       "upgrade",   "te",
     "trailer", "expect",         "proxy-authorization", "proxy-connection", "keep-alive"};
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 Error BadConnector(const ConnectorSecrets& c, std::string what) {
   return MakeError(ErrorCode::kInvalidArgument,
@@ -94,8 +89,8 @@ Result<std::string> Substitute(const ConnectorSecrets& c, std::string_view tmpl)
 }
 
 void SetHeader(net::HeaderPairs& headers, std::string name, std::string value) {
-  std::string lower = Lower(name);
-  std::erase_if(headers, [&](const auto& kv) { return Lower(kv.first) == lower; });
+  std::string lower = AsciiLowered(name);
+  std::erase_if(headers, [&](const auto& kv) { return AsciiLowered(kv.first) == lower; });
   headers.emplace_back(std::move(name), std::move(value));
 }
 
@@ -204,7 +199,7 @@ class HttpRequestAction final : public Action {
     }
     if (const bj::value* h = args.if_contains("headers")) {
       for (const auto& kv : h->get_object()) {
-        std::string lower = Lower(kv.key());
+        std::string lower = AsciiLowered(kv.key());
         for (std::string_view f : kForbiddenHeaders) {
           if (lower == f) {
             return MakeError(ErrorCode::kInvalidArgument,
@@ -217,7 +212,7 @@ class HttpRequestAction final : public Action {
     if (const bj::value* j = args.if_contains("json")) {
       req.body = json::Serialize(*j);
       bool has_ct = false;
-      for (const auto& [k, v] : req.headers) has_ct = has_ct || Lower(k) == "content-type";
+      for (const auto& [k, v] : req.headers) has_ct = has_ct || AsciiLowered(k) == "content-type";
       if (!has_ct) req.headers.emplace_back("Content-Type", "application/json");
     } else if (const bj::value* b = args.if_contains("body")) {
       req.body = b->get_string();

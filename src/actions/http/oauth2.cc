@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "actions/http/outbound.h"
+#include "rampart/core/ascii.h"
 #include "rampart/core/check.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/crypto.h"
@@ -59,12 +60,6 @@ bool HeaderSafe(std::string_view token) {
     if (u <= 0x20 || u >= 0x7F) return false;
   }
   return true;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
 }
 
 std::string Fingerprint(const ConnectorSecrets& c) {
@@ -211,7 +206,7 @@ Result<std::string> TokenCache::Fetch(const Context& ctx, const ConnectorSecrets
   // Registered before anything else happens with it (even a failure below).
   if (ctx.connectors != nullptr) ctx.connectors->AddDerivedSecret(access_token);
   if (const bj::value* type = o.if_contains("token_type")) {
-    if (!type->is_string() || Lower(type->get_string()) != "bearer") {
+    if (!type->is_string() || AsciiLowered(type->get_string()) != "bearer") {
       return Failed(c, "the token endpoint issued a token_type other than Bearer");
     }
   }
