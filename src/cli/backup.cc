@@ -13,6 +13,7 @@
 
 #include "cli/config.h"
 #include "cli/data_dir.h"
+#include "cli/report.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/clock.h"
 #include "rampart/core/json.h"
@@ -28,11 +29,6 @@ namespace fs = std::filesystem;
 constexpr const char* kMasterKeyNote =
     "the master key is not in the backup: connector secrets stay encrypted, and restoring "
     "needs the same master key (back it up separately)";
-
-int Fail(std::FILE* err, const std::string& message, int code) {
-  std::fprintf(err, "rampart: %s\n", message.c_str());
-  return code;
-}
 
 std::string Errno(int error) { return std::strerror(error); }
 

@@ -10,6 +10,7 @@
 
 #include "cli/config.h"
 #include "cli/data_dir.h"
+#include "cli/report.h"
 #include "rampart/api/connectors.h"
 #include "rampart/cli/commands.h"
 #include "rampart/crypto/crypto.h"
@@ -37,12 +38,6 @@ Result<std::string> GenerateKeyFile(const std::string& path) {
     return MakeError(ErrorCode::kInternal, "cannot write the master key file");
   }
   return key;
-}
-
-int Fail(std::FILE* err, const Error& error, int code = kExitInvalid) {
-  std::fprintf(err, "rampart: %s: %s\n", std::string(error.code_name()).c_str(),
-               error.message.c_str());
-  return code;
 }
 
 }  // namespace

@@ -39,6 +39,7 @@
 #include "cli/config.h"
 #include "cli/data_dir.h"
 #include "cli/json_log.h"
+#include "cli/report.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/json.h"
 #include "rampart/crypto/jwt.h"
@@ -84,12 +85,6 @@ Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen,
 // The store of a data directory that exists (EnsureDataDir).
 Result<std::unique_ptr<store::Store>> OpenStoreIn(const std::string& data_dir) {
   return store::OpenSqliteStore({.path = data_dir + "/rampart.db"});
-}
-
-int Fail(std::FILE* err, const Error& error) {
-  std::fprintf(err, "rampart: %s: %s\n", std::string(error.code_name()).c_str(),
-               error.message.c_str());
-  return kExitInvalid;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "cli/config.h"
 #include "cli/data_dir.h"
+#include "cli/report.h"
 #include "rampart/api/accounts.h"
 #include "rampart/cli/commands.h"
 #include "rampart/core/ascii.h"
@@ -26,11 +27,6 @@ using boost::json::array;
 using boost::json::object;
 
 constexpr size_t kGeneratedPasswordBytes = 24;  // 32 base64url characters
-
-int Fail(std::FILE* err, const std::string& message, int code) {
-  std::fprintf(err, "rampart: %s\n", message.c_str());
-  return code;
-}
 
 // The store of the configured data directory; an error (exit 2) when there is no
 // configuration or no store (none is created), or it is older and a serve holds it.
