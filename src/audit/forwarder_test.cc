@@ -5,7 +5,9 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -13,8 +15,10 @@
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -26,6 +30,7 @@
 #include "rampart/audit/syslog.h"
 #include "rampart/crypto/crypto.h"
 #include "rampart/net/resolver.h"
+#include "server/testing/self_signed_cert.h"
 #include "store/store_test_util.h"
 
 namespace rampart::audit {
@@ -733,8 +738,7 @@ TEST(SyslogAddressTest, UnixUdpOrTcpWithLiteralAddressesOnly) {
        {"", "/dev/log", "unix:", "unix:dev/log", "unix:./log", "udp://localhost:514",
         "udp://syslog.example.com:514", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:0",
         "tcp://127.0.0.1:65536", "tcp://127.0.0.1:51x", "udp://127.1:514", "udp://0x7f000001:514",
-        "udp://::1:514", "udp://[127.0.0.1]:514", "udp://[::1%lo]:514", "http://127.0.0.1:514",
-        "tls://127.0.0.1:6514"}) {
+        "udp://::1:514", "udp://[127.0.0.1]:514", "udp://[::1%lo]:514", "http://127.0.0.1:514"}) {
     auto a = ParseSyslogAddress(bad);
     ASSERT_FALSE(a.ok()) << bad;
     EXPECT_EQ(a.error().code, ErrorCode::kInvalidArgument) << bad;
@@ -857,11 +861,131 @@ class TcpListener {
   std::string buffer_;
 };
 
+// A loopback TLS syslog receiver (RFC 5425) on its own thread, with OpenSSL directly (not
+// the code under test): its certificate, optionally a required client certificate from
+// `client_ca_file`, optionally a highest TLS version. Reads octet-counted frames.
+class TlsReceiver {
+ public:
+  // client_ca_file "": no client certificate asked for; max_version 0: the library's highest.
+  TlsReceiver(const std::string& cert_file, const std::string& key_file,
+              const std::string& client_ca_file = "", int max_version = 0) {
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_use_certificate_file(ctx_, cert_file.c_str(), SSL_FILETYPE_PEM);
+    SSL_CTX_use_PrivateKey_file(ctx_, key_file.c_str(), SSL_FILETYPE_PEM);
+    if (!client_ca_file.empty()) {
+      SSL_CTX_load_verify_locations(ctx_, client_ca_file.c_str(), nullptr);
+      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
+    if (max_version != 0) SSL_CTX_set_max_proto_version(ctx_, max_version);
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 4);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~TlsReceiver() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+    SSL_CTX_free(ctx_);
+  }
+  std::string Address() const { return "tls://127.0.0.1:" + std::to_string(port_); }
+  // The frames received so far, waiting up to 5 s for `n`.
+  std::vector<std::string> Frames(size_t n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+      {
+        std::lock_guard lock(mu_);
+        if (frames_.size() >= n) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard lock(mu_);
+    return frames_;
+  }
+  int handshakes() const { return handshakes_.load(); }
+  int refused_handshakes() const { return refused_.load(); }
+
+ private:
+  void Loop() {
+    // Writes by OpenSSL's socket BIO to a client that went away raise SIGPIPE: blocked on
+    // this thread only (the code under test must not need it).
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      const int conn = ::accept(fd_, nullptr, nullptr);
+      if (conn < 0) continue;
+      timeval tv{0, 20000};  // SSL calls return WANT_READ every 20 ms to look at stop_
+      ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      SSL* ssl = SSL_new(ctx_);
+      SSL_set_fd(ssl, conn);
+      int rc = 0;
+      while (!stop_ && (rc = SSL_accept(ssl)) != 1 &&
+             SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ) {
+      }
+      if (rc == 1) {
+        ++handshakes_;
+        ReadFrames(ssl);
+      } else {
+        ++refused_;
+      }
+      SSL_free(ssl);
+      ::close(conn);
+    }
+  }
+  void ReadFrames(SSL* ssl) {
+    std::string buffer;
+    while (!stop_) {
+      char chunk[4096];
+      const int n = SSL_read(ssl, chunk, sizeof(chunk));
+      if (n <= 0) {
+        if (SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ) continue;
+        return;
+      }
+      buffer.append(chunk, static_cast<size_t>(n));
+      for (;;) {
+        const size_t space = buffer.find(' ');
+        if (space == std::string::npos) break;
+        const size_t len = std::stoul(buffer.substr(0, space));
+        if (buffer.size() < space + 1 + len) break;
+        std::lock_guard lock(mu_);
+        frames_.push_back(buffer.substr(space + 1, len));
+        buffer.erase(0, space + 1 + len);
+      }
+    }
+  }
+
+  SSL_CTX* ctx_ = nullptr;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> handshakes_{0}, refused_{0};
+  std::mutex mu_;
+  std::vector<std::string> frames_;
+  std::thread thread_;
+};
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 class SyslogSinkTest : public ForwarderTest {
  protected:
-  std::unique_ptr<AuditForwarder> Syslog(const std::string& address) {
+  std::unique_ptr<AuditForwarder> Syslog(const std::string& address,
+                                         const SyslogTlsOptions& tls = {}) {
     SyslogSinkOptions options;
     options.address = *ParseSyslogAddress(address);
+    options.tls = tls;
     options.format = SampleFormat();
     options.timeout = std::chrono::seconds(2);
     ForwardLoopOptions loop;
@@ -1064,6 +1188,200 @@ TEST_F(SyslogSinkTest, UdpSendsOneDatagramPerEvent) {
   }
   ::close(fd);
   EXPECT_EQ(Seqs(got), Range(1, 3));
+}
+
+using server::testing::SelfSignedCert;
+
+// RFC 5425: the same octet-counted frames as TCP inside TLS, the receiver's chain checked
+// against ca_file and its certificate against the address's IP; one session serves
+// batch after batch (a TLS 1.3 session ticket on the socket is not a closed connection).
+TEST_F(SyslogSinkTest, TlsSendsOctetCountedFramesToAVerifiedReceiver) {
+  SelfSignedCert cert;
+  TlsReceiver receiver(cert.cert_file(), cert.key_file());
+  SyslogTlsOptions tls;
+  tls.ca_pem = cert.pem();
+  AppendEvents(12);
+  auto forwarder = Syslog(receiver.Address(), tls);
+  auto first = forwarder->RunOnce();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the tickets arrive
+  auto second = forwarder->RunOnce();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(*second, 2);
+  auto frames = receiver.Frames(12);
+  EXPECT_EQ(Seqs(frames), Range(1, 12));
+  std::string prev = kGenesisHash;
+  for (const std::string& m : frames) {
+    auto parsed = ParseRfc5424(m);
+    ASSERT_TRUE(parsed.has_value()) << m;
+    EXPECT_EQ(SdParam(parsed->sd, "prev_hash"), prev);
+    prev = SdParam(parsed->sd, "hash");
+  }
+  EXPECT_EQ(receiver.handshakes(), 1);
+  EXPECT_EQ(SyslogPosition(receiver.Address()), 12);
+  // The name given as server_name instead of the IP (a DNS SAN of the certificate). The
+  // receiver takes one connection at a time.
+  forwarder.reset();
+  tls.server_name = "public.test";
+  AppendEvents(1);
+  auto named = Syslog(receiver.Address(), tls)->RunOnce();
+  ASSERT_TRUE(named.ok()) << named.error().message;
+  EXPECT_EQ(*named, 1);
+  EXPECT_EQ(Seqs(receiver.Frames(13)), Range(1, 13));
+}
+
+TEST_F(SyslogSinkTest, TlsReconnectsAfterTheReceiverClosedAndTLS12Works) {
+  SelfSignedCert cert;
+  SyslogTlsOptions tls;
+  tls.ca_pem = cert.pem();
+  AppendEvents(2);
+  std::string address;
+  std::unique_ptr<AuditForwarder> forwarder;
+  {
+    TlsReceiver receiver(cert.cert_file(), cert.key_file(), "", TLS1_2_VERSION);
+    address = receiver.Address();
+    forwarder = Syslog(address, tls);
+    EXPECT_EQ(*forwarder->RunOnce(), 2);
+    EXPECT_EQ(Seqs(receiver.Frames(2)), Range(1, 2));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  AppendEvents(1);
+  auto gone = forwarder->RunOnce();  // the receiver is gone: refused, nothing taken
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(SyslogPosition(address), 2);
+}
+
+// A receiver whose certificate is not from ca_file is refused at the handshake: nothing
+// written, nothing marked delivered, the attempt retried with backoff; once the right CA
+// is configured (a restart), delivery resumes from the stored position.
+TEST_F(SyslogSinkTest, TlsRefusesAReceiverFromAnotherCaUntilTheRightOneIsConfigured) {
+  SelfSignedCert cert;
+  SelfSignedCert other;
+  TlsReceiver receiver(cert.cert_file(), cert.key_file());
+  SyslogTlsOptions tls;
+  tls.ca_pem = other.pem();
+  AppendEvents(3);
+  auto forwarder = Syslog(receiver.Address(), tls);
+  auto refused = forwarder->RunOnce();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kActionFailed);
+  EXPECT_NE(refused.error().message.find("syslog TLS handshake with " + receiver.Address() +
+                                         " failed: certificate verification failed"),
+            std::string::npos)
+      << refused.error().message;
+  forwarder->Start();
+  ASSERT_TRUE(WaitFor([&] { return failures().size() >= 2; }));
+  forwarder->Stop();
+  EXPECT_EQ(failures()[0].from_seq, 1);
+  EXPECT_EQ(failures()[1].retry_in, std::chrono::milliseconds(20));
+  EXPECT_EQ(SyslogPosition(receiver.Address()), 0);
+  EXPECT_TRUE(receiver.Frames(0).empty());
+  EXPECT_EQ(receiver.handshakes(), 0);
+  tls.ca_pem = cert.pem();
+  auto resumed = Syslog(receiver.Address(), tls)->RunOnce();
+  ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+  EXPECT_EQ(*resumed, 3);
+  EXPECT_EQ(Seqs(receiver.Frames(3)), Range(1, 3));
+}
+
+TEST_F(SyslogSinkTest, TlsRefusesACertificateThatDoesNotNameTheReceiver) {
+  SelfSignedCert cert;
+  TlsReceiver receiver(cert.cert_file(), cert.key_file());
+  AppendEvents(1);
+  SyslogTlsOptions tls;
+  tls.ca_pem = cert.pem();
+  tls.server_name = "other.test";
+  auto wrong = Syslog(receiver.Address(), tls)->RunOnce();
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message.find("hostname mismatch"), std::string::npos)
+      << wrong.error().message;
+  // Without server_name the certificate must carry the address's IP.
+  SelfSignedCert no_ip("public.test", /*ip_san=*/false);
+  TlsReceiver named(no_ip.cert_file(), no_ip.key_file());
+  tls.ca_pem = no_ip.pem();
+  tls.server_name.clear();
+  auto no_ip_san = Syslog(named.Address(), tls)->RunOnce();
+  ASSERT_FALSE(no_ip_san.ok());
+  EXPECT_NE(no_ip_san.error().message.find("IP address mismatch"), std::string::npos)
+      << no_ip_san.error().message;
+  EXPECT_TRUE(receiver.Frames(0).empty());
+  EXPECT_TRUE(named.Frames(0).empty());
+  EXPECT_EQ(SyslogPosition(receiver.Address()), 0);
+  EXPECT_EQ(SyslogPosition(named.Address()), 0);
+}
+
+// Mutual TLS: a receiver that requires a client certificate gets ours; without one it
+// refuses the session, and under TLS 1.3 (where the client's handshake ends before the
+// receiver's verdict) nothing is counted as delivered either.
+TEST_F(SyslogSinkTest, TlsSendsTheClientCertificateAReceiverRequires) {
+  SelfSignedCert cert;
+  SelfSignedCert client("client.test");
+  AppendEvents(2);
+  for (int version : {0, TLS1_2_VERSION}) {
+    SCOPED_TRACE(version);
+    TlsReceiver receiver(cert.cert_file(), cert.key_file(), client.cert_file(), version);
+    SyslogTlsOptions tls;
+    tls.ca_pem = cert.pem();
+    auto without = Syslog(receiver.Address(), tls)->RunOnce();
+    ASSERT_FALSE(without.ok());
+    EXPECT_NE(without.error().message.find("syslog TLS handshake with"), std::string::npos)
+        << without.error().message;
+    EXPECT_EQ(SyslogPosition(receiver.Address()), 0);
+    EXPECT_TRUE(receiver.Frames(0).empty());
+    tls.cert_pem = client.pem();
+    tls.key_pem = ReadTextFile(client.key_file());
+    auto with = Syslog(receiver.Address(), tls)->RunOnce();
+    ASSERT_TRUE(with.ok()) << with.error().message;
+    EXPECT_EQ(*with, 2);
+    EXPECT_EQ(receiver.Frames(2).size(), 2u);
+    EXPECT_EQ(receiver.refused_handshakes(), 1);
+  }
+}
+
+TEST(SyslogTlsTest, CheckSyslogTlsRefusesWhatCannotMakeAContext) {
+  SelfSignedCert cert;
+  SelfSignedCert other;
+  SyslogTlsOptions tls;
+  tls.ca_pem = cert.pem();
+  EXPECT_TRUE(CheckSyslogTls(tls).ok());
+  tls.cert_pem = cert.pem();
+  tls.key_pem = ReadTextFile(cert.key_file());
+  EXPECT_TRUE(CheckSyslogTls(tls).ok());
+  tls.key_pem = ReadTextFile(other.key_file());
+  EXPECT_EQ(CheckSyslogTls(tls).error().message,
+            "key_file does not match the certificate of cert_file");
+  tls.key_pem = "not a key";
+  EXPECT_EQ(CheckSyslogTls(tls).error().message, "key_file: no unencrypted PEM private key in it");
+  tls.key_pem.clear();
+  EXPECT_EQ(CheckSyslogTls(tls).error().message,
+            "cert_file and key_file go together (both or neither)");
+  tls = {};
+  tls.ca_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  EXPECT_EQ(CheckSyslogTls(tls).error().message, "ca_file: no PEM certificate in it");
+  tls = {};
+  for (const char* bad : {"bad name", "a..b", ".a", "x\n", "*.example.com"}) {
+    tls.server_name = bad;
+    EXPECT_FALSE(CheckSyslogTls(tls).ok()) << bad;
+  }
+  tls.server_name = "10.0.0.1";  // an IP literal: matched as an IP SAN
+  EXPECT_TRUE(CheckSyslogTls(tls).ok());
+}
+
+TEST(SyslogAddressTest, TlsIsParsedAndCheckedLikeTcp) {
+  auto a = ParseSyslogAddress("tls://127.0.0.1:6514");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->transport, SyslogTransport::kTls);
+  EXPECT_EQ(a->port, 6514);
+  EXPECT_EQ(a->text, "tls://127.0.0.1:6514");
+  EXPECT_EQ(ParseSyslogAddress("tls://[::1]:6514")->text, "tls://[::1]:6514");
+  for (const char* bad : {"tls://127.0.0.1", "tls://127.0.0.1:0", "tls://localhost:6514",
+                          "tls:/127.0.0.1:6514", "ssl://127.0.0.1:6514", "tls://::1:6514"}) {
+    auto refused = ParseSyslogAddress(bad);  // a literal IP and a port, as for tcp://
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(CheckSyslogDestination(*ParseSyslogAddress("tls://8.8.8.8:6514"), {}).ok());
 }
 
 }  // namespace

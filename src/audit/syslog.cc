@@ -3,6 +3,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -95,13 +100,218 @@ std::string Errno(std::string_view what, int err) {
   return std::string(what) + ": " + std::strerror(err);
 }
 
+// Waits until `fd` has one of `events` or `deadline` passed; false on the deadline.
+bool WaitFor(int fd, short events, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc > 0) return true;  // ready, or an error the next TLS call reports
+    if (rc < 0 && errno != EINTR) return true;
+  }
+}
+
+// The socket under a TLS session: OpenSSL's own socket BIO writes with write(2), which
+// raises SIGPIPE on a connection the receiver closed (the process does not ignore it); this
+// one sends with MSG_NOSIGNAL. The descriptor is non-blocking; EAGAIN is a retry.
+int SocketBioWrite(BIO* bio, const char* data, size_t len, size_t* written) {
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
+  BIO_clear_retry_flags(bio);
+  ssize_t n = 0;
+  do {
+    n = ::send(fd, data, len, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+    return 0;
+  }
+  *written = static_cast<size_t>(n);
+  return 1;
+}
+
+int SocketBioRead(BIO* bio, char* data, size_t len, size_t* read) {
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
+  BIO_clear_retry_flags(bio);
+  ssize_t n = 0;
+  do {
+    n = ::recv(fd, data, len, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
+    return 0;
+  }
+  *read = static_cast<size_t>(n);
+  return n > 0 ? 1 : 0;  // 0 bytes: the receiver closed the connection
+}
+
+long SocketBioCtrl(BIO* /*bio*/, int cmd, long /*num*/, void* /*ptr*/) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+const BIO_METHOD* SocketBioMethod() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rampart syslog socket");
+    if (m == nullptr) return m;
+    BIO_meth_set_write_ex(m, SocketBioWrite);
+    BIO_meth_set_read_ex(m, SocketBioRead);
+    BIO_meth_set_ctrl(m, SocketBioCtrl);
+    return m;
+  }();
+  return method;
+}
+
+// The reason of the last OpenSSL error (a fixed library string, e.g. "tlsv13 alert
+// certificate required"; never peer data), and the queue cleared.
+std::string OpenSslReason(std::string_view fallback) {
+  const unsigned long e = ERR_peek_last_error();
+  const char* reason = e != 0 ? ERR_reason_error_string(e) : nullptr;
+  ERR_clear_error();
+  return reason != nullptr ? std::string(reason) : std::string(fallback);
+}
+
+int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
+  return -1;  // an encrypted key is refused, never a prompt on the terminal
+}
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct CtxDeleter {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+using CtxPtr = std::unique_ptr<SSL_CTX, CtxDeleter>;
+
+std::unique_ptr<BIO, BioDeleter> PemBio(const std::string& pem) {
+  return std::unique_ptr<BIO, BioDeleter>(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// What a handshake learned about the receiver, for the TLS 1.3 client certificate check.
+struct TlsSessionState {
+  bool certificate_requested = false;
+  bool ticket_received = false;
+};
+
+int OnCertificateRequest(SSL* ssl, void* /*arg*/) {
+  if (auto* state = static_cast<TlsSessionState*>(SSL_get_app_data(ssl))) {
+    state->certificate_requested = true;
+  }
+  return 1;
+}
+
+int OnNewSession(SSL* ssl, SSL_SESSION* /*session*/) {
+  if (auto* state = static_cast<TlsSessionState*>(SSL_get_app_data(ssl))) {
+    state->ticket_received = true;
+  }
+  return 0;  // not kept: every connection is a full handshake
+}
+
+bool ValidServerName(std::string_view name) {
+  if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.' ||
+      name.find("..") != std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
+  });
+}
+
+// The client context of a tls:// address: TLS 1.2 or later, the peer verified against
+// `tls.ca_pem` (else the system store), the client certificate when given.
+Result<CtxPtr> MakeTlsContext(const SyslogTlsOptions& tls) {
+  auto fail = [](std::string msg) {
+    ERR_clear_error();
+    return MakeError(ErrorCode::kInvalidArgument, std::move(msg));
+  };
+  if (!tls.server_name.empty() && !ValidServerName(tls.server_name)) {
+    return fail("server_name must be a DNS name (letters, digits, '-' and '.')");
+  }
+  if (tls.cert_pem.empty() != tls.key_pem.empty()) {
+    return fail("cert_file and key_file go together (both or neither)");
+  }
+  CtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return fail("cannot make a TLS context: " + OpenSslReason("out of memory"));
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_session_cache_mode(ctx.get(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx.get(), OnNewSession);
+  SSL_CTX_set_cert_cb(ctx.get(), OnCertificateRequest, nullptr);
+  SSL_CTX_set_default_passwd_cb(ctx.get(), NoPassphrase);
+  if (tls.ca_pem.empty()) {
+    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+      return fail("cannot load the system trust store: " + OpenSslReason("unknown error"));
+    }
+  } else {
+    auto bio = PemBio(tls.ca_pem);
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+    int added = 0;
+    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr)) {
+      if (X509_STORE_add_cert(store, cert) == 1) ++added;
+      X509_free(cert);
+    }
+    ERR_clear_error();  // the end of the text is an error in the queue
+    if (added == 0) return fail("ca_file: no PEM certificate in it");
+  }
+  if (!tls.cert_pem.empty()) {
+    auto bio = PemBio(tls.cert_pem);
+    std::unique_ptr<X509, X509Deleter> leaf(
+        PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
+    if (!leaf || SSL_CTX_use_certificate(ctx.get(), leaf.get()) != 1) {
+      return fail("cert_file: no usable PEM certificate in it");
+    }
+    // The rest of the file: intermediates sent with it.
+    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr)) {
+      if (SSL_CTX_add0_chain_cert(ctx.get(), cert) != 1) {
+        X509_free(cert);
+        return fail("cert_file: cannot use a certificate of its chain");
+      }
+    }
+    ERR_clear_error();
+    auto key_bio = PemBio(tls.key_pem);
+    std::unique_ptr<EVP_PKEY, KeyDeleter> key(
+        PEM_read_bio_PrivateKey(key_bio.get(), nullptr, NoPassphrase, nullptr));
+    if (!key) return fail("key_file: no unencrypted PEM private key in it");
+    if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 ||
+        SSL_CTX_check_private_key(ctx.get()) != 1) {
+      return fail("key_file does not match the certificate of cert_file");
+    }
+  }
+  ERR_clear_error();
+  return ctx;
+}
+
 }  // namespace
+
+struct SyslogAuditSink::TlsContext {
+  CtxPtr ctx;
+  Status error = Status::Ok();  // why ctx is null
+  TlsSessionState session;      // of the open connection
+};
+
+Status CheckSyslogTls(const SyslogTlsOptions& tls) {
+  auto ctx = MakeTlsContext(tls);
+  if (!ctx.ok()) return ctx.error();
+  return Status::Ok();
+}
 
 Result<SyslogAddress> ParseSyslogAddress(std::string_view text) {
   auto fail = [](std::string msg) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(msg));
   };
-  constexpr std::string_view kForms = "unix:/absolute/path, udp://IP:PORT or tcp://IP:PORT";
+  constexpr std::string_view kForms =
+      "unix:/absolute/path, udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT";
   SyslogAddress address;
   if (text.starts_with("unix:")) {
     address.transport = SyslogTransport::kUnix;
@@ -124,6 +334,9 @@ Result<SyslogAddress> ParseSyslogAddress(std::string_view text) {
     rest = text.substr(6);
   } else if (text.starts_with("tcp://")) {
     address.transport = SyslogTransport::kTcp;
+    rest = text.substr(6);
+  } else if (text.starts_with("tls://")) {
+    address.transport = SyslogTransport::kTls;
     rest = text.substr(6);
   } else {
     return fail("must be " + std::string(kForms));
@@ -154,7 +367,9 @@ Result<SyslogAddress> ParseSyslogAddress(std::string_view text) {
   }
   address.ip = *ip;
   address.port = static_cast<uint16_t>(value);
-  const std::string scheme = address.transport == SyslogTransport::kUdp ? "udp://" : "tcp://";
+  const std::string scheme = address.transport == SyslogTransport::kUdp   ? "udp://"
+                             : address.transport == SyslogTransport::kTcp ? "tcp://"
+                                                                          : "tls://";
   address.text = scheme + (ip->is_v4() ? ip->ToString() : "[" + ip->ToString() + "]") + ":" +
                  std::to_string(address.port);
   return address;
@@ -242,19 +457,171 @@ std::string FormatSyslog(const store::AuditEvent& event, const SyslogFormat& for
   return out;
 }
 
-SyslogAuditSink::SyslogAuditSink(SyslogSinkOptions options) : options_(std::move(options)) {}
+SyslogAuditSink::SyslogAuditSink(SyslogSinkOptions options) : options_(std::move(options)) {
+  if (options_.address.transport == SyslogTransport::kTls) {
+    tls_ = std::make_unique<TlsContext>();
+    auto ctx = MakeTlsContext(options_.tls);
+    if (ctx.ok()) {
+      tls_->ctx = std::move(ctx).value();
+    } else {
+      tls_->error = ctx.error();
+    }
+  }
+}
 
-SyslogAuditSink::~SyslogAuditSink() { Close(); }
+SyslogAuditSink::~SyslogAuditSink() {
+  // close_notify (RFC 5425 4.4) when it fits in the socket now; never a wait.
+  if (ssl_ != nullptr && TlsAlive()) (void)SSL_shutdown(ssl_);
+  ERR_clear_error();
+  Close();
+}
 
 std::string SyslogAuditSink::Destination() const { return "syslog:" + options_.address.text; }
 
 void SyslogAuditSink::Close() {
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);  // frees its BIO, never the descriptor
+    ssl_ = nullptr;
+    // A socket closed with unread bytes (TLS 1.3 session tickets the receiver sent) ends
+    // with a reset, not a FIN, and a reset makes the receiver's kernel drop what it has not
+    // read yet: the last frames written, already counted as delivered. Read them first.
+    char buf[4096];
+    for (int i = 0; i < 64 && ::recv(fd_, buf, sizeof(buf), MSG_DONTWAIT) > 0; ++i) {
+    }
+  }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
 
+Status SyslogAuditSink::Handshake(std::chrono::steady_clock::time_point deadline) {
+  const SyslogAddress& a = options_.address;
+  if (!tls_->ctx) return tls_->error;
+  tls_->session = TlsSessionState{};
+  ssl_ = SSL_new(tls_->ctx.get());
+  BIO* bio = ssl_ != nullptr ? BIO_new(SocketBioMethod()) : nullptr;
+  if (bio == nullptr) {
+    return MakeError(ErrorCode::kActionFailed,
+                     "syslog TLS to " + a.text + ": " + OpenSslReason("out of memory"));
+  }
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd_)));
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);
+  SSL_set_app_data(ssl_, &tls_->session);
+  // The name the certificate must carry: server_name (and SNI), else the address's IP.
+  const std::string& name = options_.tls.server_name;
+  auto ip = name.empty() ? std::optional<net::IpAddress>(a.ip) : net::ParseIp(name);
+  bool named = false;
+  if (ip) {
+    const std::string ip_text = ip->ToString();
+    named = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), ip_text.c_str()) == 1;
+  } else {
+    SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    named =
+        SSL_set1_host(ssl_, name.c_str()) == 1 && SSL_set_tlsext_host_name(ssl_, name.c_str()) == 1;
+  }
+  if (!named) {
+    return MakeError(ErrorCode::kActionFailed,
+                     "syslog TLS to " + a.text + ": " + OpenSslReason("cannot set the peer name"));
+  }
+  // A handshake failure is the reason's fixed text from OpenSSL (the verification error,
+  // or the alert): nothing the receiver chose goes into the log line.
+  auto failed = [&](int rc) {
+    const long verify = SSL_get_verify_result(ssl_);
+    std::string reason;
+    if (verify != X509_V_OK) {
+      reason =
+          std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
+      ERR_clear_error();
+    } else if (SSL_get_error(ssl_, rc) == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0) {
+      reason = errno != 0 ? std::strerror(errno) : "the receiver closed the connection";
+    } else {
+      reason = OpenSslReason("the receiver closed the connection");
+    }
+    return MakeError(ErrorCode::kActionFailed,
+                     "syslog TLS handshake with " + a.text + " failed: " + reason);
+  };
+  const auto timed_out = [&] {
+    ERR_clear_error();
+    return MakeError(ErrorCode::kTimeout, "syslog TLS handshake with " + a.text + " timed out");
+  };
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    const int rc = SSL_connect(ssl_);
+    if (rc == 1) break;
+    const int err = SSL_get_error(ssl_, rc);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return failed(rc);
+    if (!WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      return timed_out();
+    }
+  }
+  // TLS 1.3 ends the client's handshake before the receiver has checked its certificate:
+  // a receiver that requires one, and refuses ours (or its absence), says so after, and
+  // what was written meanwhile would be lost yet counted as delivered. When it asked for
+  // a certificate, wait for its verdict: a session ticket (sent after it accepted the
+  // handshake) or an alert. One that sends no ticket costs this wait once per connection.
+  if (SSL_version(ssl_) >= TLS1_3_VERSION && tls_->session.certificate_requested) {
+    while (!tls_->session.ticket_received) {
+      ERR_clear_error();
+      errno = 0;
+      char buf[512];
+      const int rc = SSL_read(ssl_, buf, sizeof(buf));
+      if (rc > 0) continue;  // a receiver never sends data; ignored
+      const int err = SSL_get_error(ssl_, rc);
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return failed(rc);
+      if (tls_->session.ticket_received) break;
+      if (!WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) break;
+    }
+  }
+  ERR_clear_error();
+  return Status::Ok();
+}
+
+bool SyslogAuditSink::TlsAlive() {
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, 0) == 0) return true;
+  // Readable: a TLS 1.3 session ticket (harmless), or close_notify, an alert, EOF. A
+  // receiver that keeps sending data is read a bounded amount per check.
+  for (int i = 0; i < 64; ++i) {
+    ERR_clear_error();
+    char buf[4096];
+    const int rc = SSL_read(ssl_, buf, sizeof(buf));
+    if (rc > 0) continue;
+    const int err = SSL_get_error(ssl_, rc);
+    ERR_clear_error();
+    return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
+  }
+  return true;
+}
+
+Status SyslogAuditSink::WriteTls(const std::string& frame,
+                                 std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    // Without SSL_MODE_ENABLE_PARTIAL_WRITE: all of the frame, or a retry with the same
+    // arguments.
+    const int rc = SSL_write(ssl_, frame.data(), static_cast<int>(frame.size()));
+    if (rc > 0) return Status::Ok();
+    const int err = SSL_get_error(ssl_, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      if (WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) continue;
+      ERR_clear_error();
+      return MakeError(ErrorCode::kActionFailed,
+                       "syslog write to " + options_.address.text + " timed out");
+    }
+    std::string reason = err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0 && errno != 0
+                             ? std::strerror(errno)
+                             : OpenSslReason("the receiver closed the connection");
+    ERR_clear_error();
+    return MakeError(ErrorCode::kActionFailed,
+                     "syslog write to " + options_.address.text + ": " + reason);
+  }
+}
+
 Status SyslogAuditSink::Connect() {
   const SyslogAddress& a = options_.address;
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
   sockaddr_storage storage{};
   socklen_t len = 0;
   int domain = AF_UNIX;
@@ -278,7 +645,8 @@ Status SyslogAuditSink::Connect() {
     std::memcpy(&in6->sin6_addr, a.ip.bytes().data(), 16);
     len = sizeof(sockaddr_in6);
   }
-  const int type = a.transport == SyslogTransport::kTcp ? SOCK_STREAM : SOCK_DGRAM;
+  const bool stream = a.transport == SyslogTransport::kTcp || a.transport == SyslogTransport::kTls;
+  const int type = stream ? SOCK_STREAM : SOCK_DGRAM;
   const int fd = ::socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return MakeError(ErrorCode::kActionFailed, Errno("syslog socket", errno));
   // Connected non-blocking (bounded by the timeout), then blocking writes bounded by
@@ -306,6 +674,16 @@ Status SyslogAuditSink::Connect() {
     ::close(fd);
     return MakeError(ErrorCode::kActionFailed, Errno("syslog connect to " + a.text, err));
   }
+  if (a.transport == SyslogTransport::kTls) {
+    // The descriptor stays non-blocking: the handshake and each write wait with poll, up
+    // to the connect's and the batch's deadline.
+    fd_ = fd;
+    if (Status s = Handshake(deadline); !s.ok()) {
+      Close();
+      return s;
+    }
+    return Status::Ok();
+  }
   const int flags = ::fcntl(fd, F_GETFL);
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(options_.timeout.count() / 1000);
@@ -322,12 +700,14 @@ Status SyslogAuditSink::Connect() {
 
 SinkResult SyslogAuditSink::Send(const std::vector<store::AuditEvent>& events) {
   const bool tcp = options_.address.transport == SyslogTransport::kTcp;
+  const bool tls = options_.address.transport == SyslogTransport::kTls;
   if (fd_ >= 0 && tcp) {
     // A receiver never sends: readable means it closed (or reset) the connection, and a
     // write now would be taken by our kernel and lost. Open a new one instead.
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, 0) != 0) Close();
   }
+  if (fd_ >= 0 && tls && !TlsAlive()) Close();
   if (fd_ < 0) {
     if (Status s = Connect(); !s.ok()) return {0, s};
   }
@@ -344,8 +724,15 @@ SinkResult SyslogAuditSink::Send(const std::vector<store::AuditEvent>& events) {
     // Between messages the connection stays usable (a TCP frame is never cut here).
     if (i > 0 && std::chrono::steady_clock::now() >= deadline) return {i, timed_out()};
     std::string message = FormatSyslog(events[i], options_.format);
-    // TCP: octet counting (RFC 6587 3.4.1), "MSG-LEN SP SYSLOG-MSG".
-    if (tcp) message = std::to_string(message.size()) + " " + message;
+    // TCP and TLS: octet counting (RFC 6587 3.4.1, RFC 5425 4.3), "MSG-LEN SP SYSLOG-MSG".
+    if (tcp || tls) message = std::to_string(message.size()) + " " + message;
+    if (tls) {
+      if (Status s = WriteTls(message, deadline); !s.ok()) {
+        Close();  // a record may be cut: the session is not usable any more
+        return {i, s};
+      }
+      continue;
+    }
     size_t written = 0;
     while (written < message.size()) {
       if (written > 0 && std::chrono::steady_clock::now() >= deadline) {

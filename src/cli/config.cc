@@ -188,7 +188,10 @@ Result<AuditSyslogConfig> ParseAuditSyslog(const boost::json::value& v) {
   };
   if (!v.is_object()) return fail(" must be a mapping");
   const auto& f = v.as_object();
-  if (Status s = Unknown(f, {"address", "facility", "app_name", "allow_cidrs"}, "audit_syslog");
+  if (Status s = Unknown(f,
+                         {"address", "facility", "app_name", "allow_cidrs", "ca_file",
+                          "server_name", "cert_file", "key_file"},
+                         "audit_syslog");
       !s.ok()) {
     return s.error();
   }
@@ -220,7 +223,8 @@ Result<AuditSyslogConfig> ParseAuditSyslog(const boost::json::value& v) {
     syslog.allow_cidrs.push_back(*parsed);
   }
   if (address.empty()) {
-    return fail(".address is required (unix:/dev/log, udp://IP:PORT or tcp://IP:PORT)");
+    return fail(
+        ".address is required (unix:/dev/log, udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT)");
   }
   auto parsed = audit::ParseSyslogAddress(address);
   if (!parsed.ok()) return fail(".address: " + parsed.error().message);
@@ -228,6 +232,44 @@ Result<AuditSyslogConfig> ParseAuditSyslog(const boost::json::value& v) {
     return fail(".address: " + s.error().message);
   }
   syslog.address = std::move(parsed).value();
+  // TLS (RFC 5425): the files are read now, so a missing or unreadable one, a key file
+  // others may read, or a certificate and key that do not match stop the start.
+  std::string ca_file, server_name, cert_file, key_file;
+  RAMPART_ASSIGN(ca_file, StringAt(f, "ca_file"));
+  RAMPART_ASSIGN(server_name, StringAt(f, "server_name"));
+  RAMPART_ASSIGN(cert_file, StringAt(f, "cert_file"));
+  RAMPART_ASSIGN(key_file, StringAt(f, "key_file"));
+  if (syslog.address.transport != audit::SyslogTransport::kTls) {
+    for (std::string_view key : {"ca_file", "server_name", "cert_file", "key_file"}) {
+      if (given(key)) return fail("." + std::string(key) + " is only for a tls:// address");
+    }
+    return syslog;
+  }
+  if (cert_file.empty() != key_file.empty()) {
+    return fail(cert_file.empty() ? ".key_file needs cert_file (both or neither)"
+                                  : ".cert_file needs key_file (both or neither)");
+  }
+  audit::SyslogTlsOptions& tls = syslog.tls;
+  if (!ca_file.empty()) {
+    auto pem = engine::ReadFileBounded(ca_file, kMaxCaFileBytes);
+    if (!pem.ok()) return fail(".ca_file: " + pem.error().message);
+    if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return fail(".ca_file: no PEM certificate in it");
+    }
+    tls.ca_pem = std::move(*pem);
+  }
+  tls.server_name = std::move(server_name);
+  if (!cert_file.empty()) {
+    auto pem = engine::ReadFileBounded(cert_file, kMaxCaFileBytes);
+    if (!pem.ok()) return fail(".cert_file: " + pem.error().message);
+    tls.cert_pem = std::move(*pem);
+    auto key = ReadPrivateFile(key_file, kMaxKeyFileBytes, "audit_syslog.key_file");
+    if (!key.ok()) return MakeError(ErrorCode::kInvalidArgument, "config: " + key.error().message);
+    tls.key_pem = std::move(*key);
+  }
+  if (Status s = audit::CheckSyslogTls(tls); !s.ok()) {
+    return fail("." + s.error().message);
+  }
   return syslog;
 }
 

@@ -32,16 +32,20 @@ struct AuditForwardConfig {
   std::string ca_pem;
 };
 
-// audit_syslog: {address, facility, app_name, allow_cidrs}: the audit events as RFC 5424
-// messages to a syslog receiver (audit/syslog.h), through the same loop and stored
-// position per destination as audit_forward.
+// audit_syslog: {address, facility, app_name, allow_cidrs, ca_file, server_name, cert_file,
+// key_file}: the audit events as RFC 5424 messages to a syslog receiver (audit/syslog.h),
+// through the same loop and stored position per destination as audit_forward.
 struct AuditSyslogConfig {
-  // unix:/absolute/path (a datagram socket, e.g. /dev/log), udp://IP:PORT or tcp://IP:PORT
-  // (a literal address: loopback, or inside allow_cidrs).
+  // unix:/absolute/path (a datagram socket, e.g. /dev/log), udp://IP:PORT, tcp://IP:PORT or
+  // tls://IP:PORT (a literal address: loopback, or inside allow_cidrs).
   audit::SyslogAddress address;
   int facility = audit::kSyslogFacilityAuthpriv;  // auth | authpriv | local0..local7
   std::string app_name = "rampart";                // 1..48 printable ASCII, no space
-  std::vector<net::Cidr> allow_cidrs;              // non-loopback UDP/TCP destinations
+  std::vector<net::Cidr> allow_cidrs;              // non-loopback UDP/TCP/TLS destinations
+  // tls:// only (any of them on another scheme is refused): ca_file (PEM CAs; absent: the
+  // system store), server_name (absent: the certificate must name the IP), cert_file and
+  // key_file (mode 0600/0400; both or neither) for mutual TLS. Read and checked at load.
+  audit::SyslogTlsOptions tls;
 };
 
 struct Config {

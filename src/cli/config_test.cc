@@ -8,8 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "server/testing/self_signed_cert.h"
 
 namespace rampart::cli {
 namespace {
@@ -370,8 +373,9 @@ TEST_F(ConfigTest, AuditSyslogRefusesBadValuesWithClearErrors) {
   const auto refusal = [&](const std::string& block) {
     return Refusal("audit_syslog: " + block + "\n");
   };
-  EXPECT_EQ(refusal("{}"), "config: audit_syslog.address is required (unix:/dev/log, "
-                           "udp://IP:PORT or tcp://IP:PORT)");
+  EXPECT_EQ(refusal("{}"),
+            "config: audit_syslog.address is required (unix:/dev/log, "
+            "udp://IP:PORT, tcp://IP:PORT or tls://IP:PORT)");
   EXPECT_EQ(refusal("[1]"), "config: audit_syslog must be a mapping");
   EXPECT_EQ(refusal("{address: \"unix:/dev/log\", url: x}"),
             "config: unknown key audit_syslog/url");
@@ -413,6 +417,88 @@ TEST_F(ConfigTest, AuditSyslogRefusesBadValuesWithClearErrors) {
               "config: audit_syslog.app_name must be 1..48 printable ASCII characters, no space")
         << app;
   }
+}
+
+// tls:// (RFC 5425): ca_file, server_name and the client certificate are read and checked
+// at load, so what cannot work stops the start (exit 2) instead of failing every attempt.
+TEST_F(ConfigTest, AuditSyslogTlsReadsItsFilesAtLoad) {
+  server::testing::SelfSignedCert cert;
+  ::chmod(cert.key_file().c_str(), 0600);
+  auto c = Load("audit_syslog: {address: \"tls://127.0.0.1:6514\"}\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->audit_syslog->address.transport, audit::SyslogTransport::kTls);
+  EXPECT_EQ(c->audit_syslog->address.text, "tls://127.0.0.1:6514");
+  EXPECT_TRUE(c->audit_syslog->tls.ca_pem.empty());  // the system trust store
+  EXPECT_TRUE(c->audit_syslog->tls.server_name.empty());
+  c = Load("audit_syslog:\n  address: tls://[::1]:6514\n  ca_file: " + cert.cert_file() +
+           "\n  server_name: syslog.example.com\n  cert_file: " + cert.cert_file() +
+           "\n  key_file: " + cert.key_file() + "\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->audit_syslog->tls.ca_pem, cert.pem());
+  EXPECT_EQ(c->audit_syslog->tls.server_name, "syslog.example.com");
+  EXPECT_EQ(c->audit_syslog->tls.cert_pem, cert.pem());
+  EXPECT_NE(c->audit_syslog->tls.key_pem.find("PRIVATE KEY"), std::string::npos);
+  ::chmod(cert.key_file().c_str(), 0400);
+  EXPECT_EQ(Refusal("audit_syslog: {address: \"tls://10.0.0.9:6514\", allow_cidrs: [10.0.0.0/8], "
+                    "cert_file: " +
+                    cert.cert_file() + ", key_file: " + cert.key_file() + "}\n"),
+            "");
+}
+
+TEST_F(ConfigTest, AuditSyslogTlsRefusesWhatCannotWork) {
+  server::testing::SelfSignedCert cert;
+  server::testing::SelfSignedCert other;
+  ::chmod(cert.key_file().c_str(), 0600);
+  ::chmod(other.key_file().c_str(), 0600);
+  const std::string certs_dir = std::filesystem::path(cert.cert_file()).parent_path();
+  const std::string not_pem = certs_dir + "/not.pem";
+  std::ofstream(not_pem) << "just text\n";
+  const auto refusal = [&](const std::string& keys) {
+    return Refusal("audit_syslog: {address: \"tls://127.0.0.1:6514\"" + keys + "}\n");
+  };
+  // The tls keys on another scheme.
+  for (const char* key : {"ca_file", "server_name", "cert_file", "key_file"}) {
+    for (const char* address : {"tcp://127.0.0.1:514", "udp://127.0.0.1:514", "unix:/dev/log"}) {
+      EXPECT_EQ(
+          Refusal(std::string("audit_syslog: {address: \"") + address + "\", " + key + ": x}\n"),
+          std::string("config: audit_syslog.") + key + " is only for a tls:// address")
+          << key << " " << address;
+    }
+  }
+  EXPECT_NE(
+      refusal(", ca_file: " + certs_dir + "/missing.pem").find("config: audit_syslog.ca_file: "),
+      std::string::npos);
+  EXPECT_EQ(refusal(", ca_file: " + not_pem),
+            "config: audit_syslog.ca_file: no PEM certificate in it");
+  EXPECT_EQ(refusal(", cert_file: " + cert.cert_file()),
+            "config: audit_syslog.cert_file needs key_file (both or neither)");
+  EXPECT_EQ(refusal(", key_file: " + cert.key_file()),
+            "config: audit_syslog.key_file needs cert_file (both or neither)");
+  EXPECT_NE(refusal(", cert_file: " + certs_dir + "/missing.pem, key_file: " + cert.key_file())
+                .find("config: audit_syslog.cert_file: "),
+            std::string::npos);
+  EXPECT_EQ(refusal(", cert_file: " + cert.cert_file() + ", key_file: " + certs_dir + "/missing"),
+            "config: cannot read audit_syslog.key_file");
+  EXPECT_EQ(refusal(", cert_file: " + cert.cert_file() + ", key_file: " + other.key_file()),
+            "config: audit_syslog.key_file does not match the certificate of cert_file");
+  EXPECT_EQ(refusal(", cert_file: " + not_pem + ", key_file: " + cert.key_file()),
+            "config: audit_syslog.cert_file: no usable PEM certificate in it");
+  // A key file others may read (or write) is refused, as the master key file is.
+  for (mode_t mode : {0644, 0640, 0604, 0700}) {
+    ::chmod(cert.key_file().c_str(), mode);
+    EXPECT_EQ(refusal(", cert_file: " + cert.cert_file() + ", key_file: " + cert.key_file()),
+              "config: audit_syslog.key_file must have mode 0600 or 0400 (chmod 600 it)")
+        << std::oct << mode;
+  }
+  EXPECT_EQ(refusal(", server_name: \"two words\""),
+            "config: audit_syslog.server_name must be a DNS name (letters, digits, '-' and '.')");
+  EXPECT_NE(refusal(", server_name: 1").find("server_name must be a string"), std::string::npos);
+  EXPECT_NE(Refusal("audit_syslog: {address: \"tls://8.8.8.8:6514\"}\n")
+                .find("list it in audit_syslog.allow_cidrs"),
+            std::string::npos);
+  EXPECT_NE(Refusal("audit_syslog: {address: \"tls://127.0.0.1\"}\n")
+                .find("audit_syslog.address: needs a port"),
+            std::string::npos);
 }
 
 }  // namespace

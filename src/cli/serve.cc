@@ -389,12 +389,15 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   // position (its own destination key) as forwarding, with a syslog sink; a socket that is
   // missing or refuses is retried with backoff, one log line per failed attempt, and never
   // holds a request or the store's writer (its own thread; writes bounded by a timeout).
+  // tls:// (RFC 5425) verifies the receiver's chain and name; a failed handshake is a
+  // failed attempt, retried the same way.
   std::unique_ptr<audit::AuditForwarder> syslog_forwarder;
   if (config->audit_syslog) {
     audit::SyslogSinkOptions syslog_options;
     syslog_options.address = config->audit_syslog->address;
     syslog_options.format.facility = config->audit_syslog->facility;
     syslog_options.format.app_name = config->audit_syslog->app_name;
+    syslog_options.tls = config->audit_syslog->tls;
     char host[256] = {};
     if (::gethostname(host, sizeof(host) - 1) == 0) syslog_options.format.hostname = host;
     syslog_options.format.procid = std::to_string(::getpid());

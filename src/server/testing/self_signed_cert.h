@@ -14,12 +14,13 @@
 
 namespace rampart::server::testing {
 
-// A self-signed P-256 certificate for CN=localhost (SAN DNS:localhost, IP:127.0.0.1 and
-// the extra DNS name), valid for an hour. Its PEM files live in a temp dir removed on
-// destruction. Aborts if OpenSSL or the file system fails (a broken test environment).
+// A self-signed P-256 certificate for CN=localhost (SAN DNS:localhost, IP:127.0.0.1 unless
+// `ip_san` is false, and the extra DNS name), valid for an hour. Its PEM files live in a
+// temp dir removed on destruction. Aborts if OpenSSL or the file system fails (a broken
+// test environment).
 class SelfSignedCert {
  public:
-  explicit SelfSignedCert(const std::string& extra_dns = "public.test") {
+  explicit SelfSignedCert(const std::string& extra_dns = "public.test", bool ip_san = true) {
     char tmpl[] = "/tmp/rampart_cert_test_XXXXXX";
     if (mkdtemp(tmpl) == nullptr) std::abort();
     dir_ = tmpl;
@@ -37,7 +38,8 @@ class SelfSignedCert {
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
     X509_set_issuer_name(x509, name);
-    std::string san = "DNS:localhost,IP:127.0.0.1,DNS:" + extra_dns;
+    std::string san =
+        std::string("DNS:localhost,") + (ip_san ? "IP:127.0.0.1," : "") + "DNS:" + extra_dns;
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, x509, x509, nullptr, nullptr, 0);
