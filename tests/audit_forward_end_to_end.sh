@@ -10,8 +10,9 @@
 # Then audit_syslog (RFC 5424) the same way: `rampart serve` starts while its unix datagram
 # socket does not exist yet (retried, one log line per attempt); once the test binds it
 # (python3), a login and a failed login arrive as parseable RFC 5424 lines, in seq order
-# with the right PRI, and a restart resumes without a gap or a duplicate. Talks only to
-# 127.0.0.1 and a socket in a temp dir.
+# with the right PRI, and a restart resumes without a gap or a duplicate. tls:// speaks TLS
+# (a receiver that does not fails the handshake, logged and retried) and its wrong
+# settings stop the start. Talks only to 127.0.0.1 and a socket in a temp dir.
 set -uo pipefail
 BIN="$1"
 SRC="$2"
@@ -252,5 +253,57 @@ refused "a relative syslog socket path" "must be absolute" "audit_syslog: {addre
 refused "a syslog host name" "literal IP" "audit_syslog: {address: \"udp://syslog.example.com:514\"}"
 refused "a private syslog address without allow_cidrs" "audit_syslog.allow_cidrs" \
   "audit_syslog: {address: \"tcp://10.20.30.40:514\"}"
+
+# ---- audit_syslog over tls:// (RFC 5425) ----
+# A plain TCP listener stands in for a receiver without a certificate we trust: serve sends
+# it a TLS ClientHello (never a clear-text syslog frame), the handshake fails, and that is
+# logged with why and retried like a refused connection.
+kill "$ECHO_PID" 2>/dev/null
+wait "$ECHO_PID" 2>/dev/null
+cat >"$TMP/plain.py" <<'PY'
+import socket, sys
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+with open(sys.argv[1], 'ab', buffering=0) as f:
+    while True:
+        c, _ = s.accept()
+        c.settimeout(2)
+        try:
+            f.write(c.recv(65536))
+        except OSError:
+            pass
+        c.close()
+PY
+: >"$TMP/plain.bin"
+python3 "$TMP/plain.py" "$TMP/plain.bin" >"$TMP/plain.port" &
+ECHO_PID=$!
+for _ in $(seq 1 100); do [[ -s "$TMP/plain.port" ]] && break; sleep 0.1; done
+TLS_PORT=$(head -1 "$TMP/plain.port")
+DATA="$TMP/tdata"
+cat >"$TMP/config.yaml" <<EOF
+audit_syslog:
+  address: tls://127.0.0.1:$TLS_PORT
+EOF
+: >"$TMP/serve.err"
+start
+failed_login  # an event to send
+for _ in $(seq 1 100); do grep -q 'audit syslog output failed' "$TMP/serve.err" && break; sleep 0.1; done
+stop
+grep 'audit syslog output failed' "$TMP/serve.err" | head -1 |
+  grep -q "syslog TLS handshake with tls://127.0.0.1:$TLS_PORT failed"
+check "tls://: a receiver that is not TLS fails the handshake, logged with why" 0 $?
+check "tls://: it got a TLS handshake record first" 16 "$(od -An -tx1 -N1 "$TMP/plain.bin" | tr -d ' ')"
+check "tls://: no clear-text syslog frame left the process" 0 "$(grep -c 'rampart@32473' "$TMP/plain.bin")"
+kill "$ECHO_PID" 2>/dev/null
+refused "tls-only keys on a tcp:// address" "audit_syslog.ca_file is only for a tls:// address" \
+  "audit_syslog: {address: \"tcp://127.0.0.1:514\", ca_file: $TMP/secret}"
+refused "a missing syslog ca_file" "audit_syslog.ca_file: " \
+  "audit_syslog: {address: \"tls://127.0.0.1:6514\", ca_file: $TMP/missing.pem}"
+refused "a syslog ca_file without a certificate" "no PEM certificate in it" \
+  "audit_syslog: {address: \"tls://127.0.0.1:6514\", ca_file: $TMP/config.yaml}"
+refused "a syslog cert_file without key_file" "cert_file needs key_file" \
+  "audit_syslog: {address: \"tls://127.0.0.1:6514\", cert_file: $TMP/config.yaml}"
 
 summary audit_forward_end_to_end
