@@ -19,6 +19,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -800,20 +801,38 @@ class UnixDatagramReceiver {
   bool bound_ = false;
 };
 
+// A listening TCP socket on 127.0.0.1, port 0; `port` is set to the one it got.
+int ListenOnLoopback(uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(fd, 4);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+// Moves the complete octet-counted frames ("LEN SP MSG", RFC 6587 3.4.1) at the front of
+// `buffer` to `out` until `out` holds `max`; a partial frame stays in `buffer`.
+void TakeFrames(std::string& buffer, std::vector<std::string>& out,
+                size_t max = std::numeric_limits<size_t>::max()) {
+  while (out.size() < max) {
+    const size_t space = buffer.find(' ');
+    if (space == std::string::npos) return;
+    const size_t len = std::stoul(buffer.substr(0, space));
+    if (buffer.size() < space + 1 + len) return;
+    out.push_back(buffer.substr(space + 1, len));
+    buffer.erase(0, space + 1 + len);
+  }
+}
+
 // A loopback TCP listener (port 0).
 class TcpListener {
  public:
-  TcpListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(fd_, 4);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
+  TcpListener() { fd_ = ListenOnLoopback(port_); }
   ~TcpListener() {
     if (conn_ >= 0) ::close(conn_);
     ::close(fd_);
@@ -834,16 +853,9 @@ class TcpListener {
   // Reads octet-counted frames until `n` were read (or 5 s): "LEN SP MSG".
   std::vector<std::string> Frames(size_t n) {
     std::vector<std::string> out;
-    while (out.size() < n) {
-      size_t space = buffer_.find(' ');
-      if (space != std::string::npos) {
-        const size_t len = std::stoul(buffer_.substr(0, space));
-        if (buffer_.size() >= space + 1 + len) {
-          out.push_back(buffer_.substr(space + 1, len));
-          buffer_.erase(0, space + 1 + len);
-          continue;
-        }
-      }
+    for (;;) {
+      TakeFrames(buffer_, out, n);
+      if (out.size() >= n) break;
       pollfd p{conn_, POLLIN, 0};
       if (::poll(&p, 1, 5000) <= 0) break;
       char chunk[4096];
@@ -877,15 +889,7 @@ class TlsReceiver {
       SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     }
     if (max_version != 0) SSL_CTX_set_max_proto_version(ctx_, max_version);
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    ::listen(fd_, 4);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    fd_ = ListenOnLoopback(port_);
     thread_ = std::thread([this] { Loop(); });
   }
   ~TlsReceiver() {
@@ -952,15 +956,8 @@ class TlsReceiver {
         return;
       }
       buffer.append(chunk, static_cast<size_t>(n));
-      for (;;) {
-        const size_t space = buffer.find(' ');
-        if (space == std::string::npos) break;
-        const size_t len = std::stoul(buffer.substr(0, space));
-        if (buffer.size() < space + 1 + len) break;
-        std::lock_guard lock(mu_);
-        frames_.push_back(buffer.substr(space + 1, len));
-        buffer.erase(0, space + 1 + len);
-      }
+      std::lock_guard lock(mu_);
+      TakeFrames(buffer, frames_);
     }
   }
 
