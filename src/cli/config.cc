@@ -24,6 +24,17 @@ constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 constexpr size_t kMaxCaFileBytes = 1024 * 1024;  // a CA bundle
 constexpr size_t kMinMasterKeyLength = 32;
 
+// The PEM text of a `ca_file` (trusted CAs of an audit output), or why not: ".ca_file: ..."
+// after the caller's key.
+Result<std::string> ReadCaFile(const std::string& path) {
+  auto pem = engine::ReadFileBounded(path, kMaxCaFileBytes);
+  if (!pem.ok()) return MakeError(ErrorCode::kInvalidArgument, ".ca_file: " + pem.error().message);
+  if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return MakeError(ErrorCode::kInvalidArgument, ".ca_file: no PEM certificate in it");
+  }
+  return pem;
+}
+
 Status Unknown(const boost::json::object& o, std::initializer_list<std::string_view> allowed,
                std::string_view where) {
   for (const auto& entry : o) {
@@ -155,11 +166,8 @@ Result<AuditForwardConfig> ParseAuditForward(const boost::json::value& v,
   std::string ca_file;
   RAMPART_ASSIGN(ca_file, StringAt(f, "ca_file"));
   if (!ca_file.empty()) {
-    auto pem = engine::ReadFileBounded(ca_file, kMaxCaFileBytes);
-    if (!pem.ok()) return fail(".ca_file: " + pem.error().message);
-    if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return fail(".ca_file: no PEM certificate in it");
-    }
+    auto pem = ReadCaFile(ca_file);
+    if (!pem.ok()) return fail(pem.error().message);
     fwd.ca_pem = std::move(*pem);
   }
   if (fwd.url.empty()) return fail(".url is required");
@@ -251,11 +259,8 @@ Result<AuditSyslogConfig> ParseAuditSyslog(const boost::json::value& v) {
   }
   audit::SyslogTlsOptions& tls = syslog.tls;
   if (!ca_file.empty()) {
-    auto pem = engine::ReadFileBounded(ca_file, kMaxCaFileBytes);
-    if (!pem.ok()) return fail(".ca_file: " + pem.error().message);
-    if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return fail(".ca_file: no PEM certificate in it");
-    }
+    auto pem = ReadCaFile(ca_file);
+    if (!pem.ok()) return fail(pem.error().message);
     tls.ca_pem = std::move(*pem);
   }
   tls.server_name = std::move(server_name);
