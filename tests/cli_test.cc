@@ -452,6 +452,72 @@ TEST_F(CliBackupTest, NeverOverwritesAndLeavesNothingOnFailure) {
   EXPECT_EQ(Names(dir), std::vector<std::string>{"existing.db"});
 }
 
+// What `rampart backup` killed mid-copy (SIGKILL: nothing could clean up) leaves: its
+// reservation of FILE (the mark and its pid, unlocked now that the process is gone), the
+// partial copy and its journal under temporary names. A rerun takes the reservation over,
+// removes those temporaries and writes a complete backup that restores.
+TEST_F(CliBackupTest, ARerunAfterAKilledBackupReplacesWhatItLeft) {
+  const std::string dir = NewDir("backups");
+  const std::string file = dir + "/b.db";
+  tmp_.Write("backups/b.db", "rampart backup in progress, pid 2147483646\n");
+  ::chmod(file.c_str(), 0600);
+  tmp_.Write("backups/.b.db.tmp-0123456789ab", "SQLite format 3 partial");
+  tmp_.Write("backups/.b.db.tmp-0123456789ab-journal", "journal");
+  tmp_.Write("backups/.b.db.tmp-ba9876543210", "rampart backup in progress, pid 2147483646\n");
+  tmp_.Write("backups/.other.db.tmp-0123456789ab", "another output's");
+  auto c = Backup({.output = file});
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_EQ(Names(dir), (std::vector<std::string>{".other.db.tmp-0123456789ab", "b.db"}));
+  EXPECT_EQ(Mode(file), 0600u);
+  const std::string target = (tmp_.path() / "restored").string();
+  auto r = Restore({.data_dir = target, .backup = file});
+  ASSERT_EQ(r.code, kExitOk) << r.out << r.err;
+  // The finished backup is a file like any other now: never overwritten.
+  c = Backup({.output = file});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_NE(c.err.find("exists"), std::string::npos) << c.err;
+}
+
+// A backup to the same FILE that is still running holds its reservation and its copy
+// locked (flock): a second one is refused and touches neither. A file that merely looks
+// empty or is not ours is never taken over.
+TEST_F(CliBackupTest, ALiveBackupToTheSameFileIsRefusedAndKeepsItsFiles) {
+  const std::string dir = NewDir("backups");
+  const std::string file = dir + "/b.db";
+  const std::string mark = "rampart backup in progress, pid " + std::to_string(::getpid()) + "\n";
+  tmp_.Write("backups/b.db", mark);
+  const std::string temp = tmp_.Write("backups/.b.db.tmp-0123456789ab", "SQLite format 3 partial");
+  const int held = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  const int held_temp = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_GE(held_temp, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+  ASSERT_EQ(::flock(held_temp, LOCK_EX | LOCK_NB), 0);
+  auto c = Backup({.output = file});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_NE(c.err.find("another rampart backup to " + file + " is in progress"),
+            std::string::npos)
+      << c.err;
+  EXPECT_EQ(Names(dir), (std::vector<std::string>{".b.db.tmp-0123456789ab", "b.db"}));
+  {
+    std::ifstream in(file);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), mark);
+  }
+  // Once that backup is gone (its locks with it), a rerun replaces what it left.
+  ::close(held_temp);
+  ::close(held);
+  c = Backup({.output = file});
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_EQ(Names(dir), std::vector<std::string>{"b.db"});
+  // An empty file (as an older rampart's killed backup left) or other text: exists.
+  const std::string empty = tmp_.Write("backups/empty.db", "");
+  ::chmod(empty.c_str(), 0600);
+  c = Backup({.output = empty});
+  EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
+  EXPECT_NE(c.err.find("exists"), std::string::npos) << c.err;
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+}
+
 TEST_F(CliBackupTest, RestoreInstallsAStoreThatVerifies) {
   const std::string file = NewDir("backups") + "/b.db";
   ASSERT_EQ(Backup({.output = file}).code, kExitOk);

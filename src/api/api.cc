@@ -315,6 +315,9 @@ struct Call {
   // without a write transaction use it, so it starts on the io thread (a write route's
   // completion runs on the store's writer thread, where nothing may block on a commit).
   std::function<void(Reply)> deferred;
+  // The request's Responder, for a deferred wait to end when the client goes away
+  // (EndWaitIfClientGone).
+  server::Responder client;
   // Runs once the transaction committed (in-memory effects of a durable change; on the
   // store's writer thread for write routes: it must not wait for a commit).
   std::function<void()> after_commit;
@@ -493,13 +496,16 @@ class Api::Impl {
                              std::string_view request_hash);
   // The answer for run `run_id` after a keyed start lost its commit to a concurrent one
   // (read outside any request transaction), through `reply`.
-  void ReplayAfterLostRace(const store::RunIdempotencyKey& mine, double wait_s, Reply reply);
+  void ReplayAfterLostRace(const store::RunIdempotencyKey& mine, double wait_s, Reply reply,
+                           const server::Responder& client);
   // Answers a replayed run: at once when final or without wait, else after WaitAsync.
-  void AnswerReplay(const store::Run& run, double wait_s, Reply reply);
+  void AnswerReplay(const store::Run& run, double wait_s, Reply reply,
+                    const server::Responder& client);
   // Waits up to `wait_s` (> 0) for `run` (queued or running) to settle, then answers: 200
   // with the record when it is final, else 202 {run_id, status}; `replayed` marks each
-  // answer Idempotent-Replayed.
-  void AnswerWhenSettled(const store::Run& run, double wait_s, bool replayed, Reply reply);
+  // answer Idempotent-Replayed. The wait ends early when `client` goes away.
+  void AnswerWhenSettled(const store::Run& run, double wait_s, bool replayed, Reply reply,
+                         const server::Responder& client);
   Result<Response> ListRuns(Call& call);
   Result<Response> GetRun(Call& call);
   Result<Response> CancelRun(Call& call);
@@ -918,6 +924,7 @@ void Api::Impl::Dispatch(const RouteSpec& spec, Request& request, server::Respon
   }
   auto call = std::make_shared<Call>(request);
   call->time_ms = Now();
+  call->client = responder;
   RunInStore(spec, call, [this, &spec, call, responder](Result<Response> response) {
     Finish(spec, call, std::move(response), responder);
   });
@@ -2355,8 +2362,8 @@ Result<Response> Api::Impl::StartRun(Call& call) {
   // own (group-committed with other requests).
   // Nothing blocks meanwhile: the answer comes from the commit's completion, or from the
   // run service when the run settles or the wait times out.
-  call.deferred = [this, submission = std::move(submission), wait_s,
-                   keyed = std::move(keyed)](Reply reply) mutable {
+  call.deferred = [this, submission = std::move(submission), wait_s, keyed = std::move(keyed),
+                   client = call.client](Reply reply) mutable {
     if (keyed) {
       std::lock_guard lock(idem_mu_);
       keyed->tracked = idem_in_flight_.insert(keyed->in_flight).second;
@@ -2364,7 +2371,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
       // must not execute a run first.
       if (!keyed->tracked) submission.may_run_inline = false;
     }
-    deps_.runs->SubmitAsync(std::move(submission), [this, wait_s, reply, keyed](
+    deps_.runs->SubmitAsync(std::move(submission), [this, wait_s, reply, keyed, client](
                                                        Result<store::Run> run) {
       if (keyed && keyed->tracked) {
         std::lock_guard lock(idem_mu_);
@@ -2372,7 +2379,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
       }
       if (!run.ok()) {
         if (keyed && keyed->lost_race.load()) {
-          return ReplayAfterLostRace(keyed->claim, wait_s, reply);
+          return ReplayAfterLostRace(keyed->claim, wait_s, reply, client);
         }
         return reply(RunRefusal(run.error()));
       }
@@ -2388,7 +2395,7 @@ Result<Response> Api::Impl::StartRun(Call& call) {
         return reply(
             server::JsonResponse(202, object{{"run_id", run->id}, {"status", run->status}}));
       }
-      AnswerWhenSettled(*run, wait_s, /*replayed=*/false, reply);
+      AnswerWhenSettled(*run, wait_s, /*replayed=*/false, reply, client);
     });
   };
   return Response{};
@@ -2406,14 +2413,15 @@ Result<Response> Api::Impl::ReplayRun(Call& call, const store::RunIdempotencyKey
   auto run = VisibleRun(call, stored.run_id);
   if (!run.ok()) return run.error();
   idempotent_replays_->fetch_add(1, std::memory_order_relaxed);
-  call.deferred = [this, run = std::move(*run), wait_s = *waited](Reply reply) {
-    AnswerReplay(run, wait_s, std::move(reply));
+  call.deferred = [this, run = std::move(*run), wait_s = *waited,
+                   client = call.client](Reply reply) {
+    AnswerReplay(run, wait_s, std::move(reply), client);
   };
   return Response{};
 }
 
 void Api::Impl::ReplayAfterLostRace(const store::RunIdempotencyKey& mine, double wait_s,
-                                    Reply reply) {
+                                    Reply reply, const server::Responder& client) {
   std::optional<store::RunIdempotencyKey> winner;
   std::optional<store::Run> run;
   Status read = deps_.store->Read([&](store::Tx& tx) -> Status {
@@ -2439,10 +2447,11 @@ void Api::Impl::ReplayAfterLostRace(const store::RunIdempotencyKey& mine, double
                            "retry"));
   }
   idempotent_replays_->fetch_add(1, std::memory_order_relaxed);
-  AnswerReplay(*run, wait_s, std::move(reply));
+  AnswerReplay(*run, wait_s, std::move(reply), client);
 }
 
-void Api::Impl::AnswerReplay(const store::Run& run, double wait_s, Reply reply) {
+void Api::Impl::AnswerReplay(const store::Run& run, double wait_s, Reply reply,
+                             const server::Responder& client) {
   if (wait_s > 0 && store::IsFinalRunStatus(run.status)) {
     return reply(Replayed(server::JsonResponse(200, RunRecordJson(run))));
   }
@@ -2450,17 +2459,17 @@ void Api::Impl::AnswerReplay(const store::Run& run, double wait_s, Reply reply) 
       Replayed(server::JsonResponse(202, object{{"run_id", run.id}, {"status", run.status}}));
   if (wait_s <= 0 || run.status == "awaiting_approval") return reply(std::move(accepted));
   // Still queued or running: waits as the first request would have.
-  AnswerWhenSettled(run, wait_s, /*replayed=*/true, std::move(reply));
+  AnswerWhenSettled(run, wait_s, /*replayed=*/true, std::move(reply), client);
 }
 
 void Api::Impl::AnswerWhenSettled(const store::Run& run, double wait_s, bool replayed,
-                                  Reply reply) {
+                                  Reply reply, const server::Responder& client) {
   auto answer = [replayed](int status, value body) {
     Response r = server::JsonResponse(status, std::move(body));
     return replayed ? Replayed(std::move(r)) : r;
   };
   Response accepted = answer(202, object{{"run_id", run.id}, {"status", run.status}});
-  deps_.runs->WaitAsync(
+  const uint64_t waiter = deps_.runs->WaitAsync(
       run.org_id, run.id, std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)),
       [reply, answer, accepted = std::move(accepted)](std::optional<store::Run> settled) mutable {
         if (!settled.has_value()) return reply(std::move(accepted));
@@ -2471,6 +2480,7 @@ void Api::Impl::AnswerWhenSettled(const store::Run& run, double wait_s, bool rep
         }
         reply(answer(200, RunRecordJson(*settled)));
       });
+  EndWaitIfClientGone(*deps_.runs, client, run, waiter);
 }
 
 Result<Response> Api::Impl::ListRuns(Call& call) {
@@ -2676,9 +2686,11 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
   // The caller waits for the outcome: a side-effect-free workflow runs inline.
   submission.workflow = *loaded;
   submission.may_run_inline = true;
-  call.deferred = [this, submission = std::move(submission)](Reply reply) mutable {
+  call.deferred = [this, submission = std::move(submission),
+                   client = call.client](Reply reply) mutable {
     std::string org_id = submission.org_id;
-    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, reply](Result<store::Run> run) {
+    deps_.runs->SubmitAsync(std::move(submission), [this, org_id, reply,
+                                                    client](Result<store::Run> run) {
       if (!run.ok()) return reply(PublicRunRefusal(run.error()));
       // Only the run id, status and output leave: never the record.
       auto answer = [reply, submitted = *run](const std::optional<store::Run>& finished) {
@@ -2691,7 +2703,8 @@ Result<Response> Api::Impl::RunPublic(Call& call) {
         reply(server::JsonResponse(finished.has_value() ? 200 : 202, body));
       };
       if (FinishedInline(*run)) return answer(*run);
-      deps_.runs->WaitAsync(org_id, run->id, std::chrono::seconds(10), answer);
+      const uint64_t waiter = deps_.runs->WaitAsync(org_id, run->id, std::chrono::seconds(10), answer);
+      EndWaitIfClientGone(*deps_.runs, client, *run, waiter);
     });
   };
   return Response{};
@@ -2823,7 +2836,7 @@ Result<Response> Api::Impl::DeleteWebhook(Call& call) {
   return WebhookRoute(call, &internal::DeleteWebhookHandler);
 }
 Result<Response> Api::Impl::ReceiveHook(Call& call) {
-  return internal::ReceiveWebhook(*webhooks_, call.request, &call.deferred);
+  return internal::ReceiveWebhook(*webhooks_, call.request, &call.deferred, call.client);
 }
 
 // ----- support grants and diagnostics -----

@@ -17,6 +17,14 @@
 namespace rampart::api {
 
 
+void EndWaitIfClientGone(runs::RunService& runs, const server::Responder& client,
+                         const store::Run& run, uint64_t waiter) {
+  if (waiter == 0) return;
+  client.OnClientGone([&runs, org_id = run.org_id, run_id = run.id, waiter] {
+    runs.EndWait(org_id, run_id, waiter);
+  });
+}
+
 boost::json::value TimeValue(store::Millis ms) {
   if (ms == 0) return nullptr;
   return boost::json::string(FormatRfc3339Millis(ms));

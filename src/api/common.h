@@ -20,11 +20,18 @@
 
 #include "rampart/core/clock.h"
 #include "rampart/core/result.h"
+#include "rampart/runs/runs.h"
 #include "rampart/server/http.h"
 #include "rampart/store/store.h"
 #include "rampart/webhooks/verify.h"
 
 namespace rampart::api {
+
+// A run's wait (RunService::WaitAsync's id, 0 when it already answered) that ends when
+// the client of `client` closes its connection first: its answer is dropped then, and the
+// run goes on. `runs` must outlive the server's io threads.
+void EndWaitIfClientGone(runs::RunService& runs, const server::Responder& client,
+                         const store::Run& run, uint64_t waiter);
 
 // RFC 3339 text of a stored time; null for 0 / nullopt.
 boost::json::value TimeValue(store::Millis ms);

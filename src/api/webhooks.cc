@@ -271,7 +271,8 @@ class WebhookReceiver {
   // The body limit of a request, from its head: the trigger's max_payload when the token
   // resolves. Leaves the lookup in request.route_state for Receive.
   size_t BodyLimit(Request& request);
-  Result<Response> Receive(Request& request, std::function<void(Reply)>* deferred);
+  Result<Response> Receive(Request& request, std::function<void(Reply)>* deferred,
+                           const server::Responder& client);
   void InvalidateOrg(std::string_view org_id) { cache_.InvalidateOrg(org_id); }
   // A request the server answered 413 itself (over the route's or the trigger's limit).
   void CountTooLarge() { counters_.Count(Outcome::kTooLarge); }
@@ -481,7 +482,8 @@ size_t WebhookReceiver::BodyLimit(Request& request) {
   return limit;
 }
 
-Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(Reply)>* deferred) {
+Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(Reply)>* deferred,
+                                          const server::Responder& client) {
   // The lookup the head decided on, unless an invalidation happened while the body was
   // read (then resolve again: the trigger may have been rotated or changed meanwhile).
   auto stashed = std::static_pointer_cast<const TriggerLookup>(request.route_state);
@@ -666,10 +668,10 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
     };
   }
   // Submitted (and, for a sync trigger, waited for) without holding the io thread.
-  *deferred = [this, &request, replayed, pending,
-               submission = std::move(submission)](Reply reply) mutable {
-    deps_.runs->SubmitAsync(std::move(submission), [this, &request, replayed, pending,
-                                                    reply](Result<store::Run> run) {
+  *deferred = [this, &request, replayed, pending, submission = std::move(submission),
+               client](Reply reply) mutable {
+    deps_.runs->SubmitAsync(std::move(submission), [this, &request, replayed, pending, reply,
+                                                    client](Result<store::Run> run) {
       if (!run.ok()) {
         if (!pending->fresh) return reply(Count(Outcome::kReplayed, replayed()));
         if (run.error().code == ErrorCode::kInvalidInput) {
@@ -693,11 +695,13 @@ Result<Response> WebhookReceiver::Receive(Request& request, std::function<void(R
       const int64_t timeout_ms = std::min<int64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_wait).count(),
           static_cast<int64_t>(trigger.workflow->timeout_s * 1000));
-      deps_.runs->WaitAsync(trigger.hook.org_id, run->id, std::chrono::milliseconds(timeout_ms),
-                            [reply, run_id = run->id](std::optional<store::Run> finished) {
-                              if (finished.has_value()) return reply(SyncAnswer(*finished));
-                              reply(server::JsonResponse(202, object{{"run_id", run_id}}));
-                            });
+      const uint64_t waiter = deps_.runs->WaitAsync(
+          trigger.hook.org_id, run->id, std::chrono::milliseconds(timeout_ms),
+          [reply, run_id = run->id](std::optional<store::Run> finished) {
+            if (finished.has_value()) return reply(SyncAnswer(*finished));
+            reply(server::JsonResponse(202, object{{"run_id", run_id}}));
+          });
+      EndWaitIfClientGone(*deps_.runs, client, *run, waiter);
     });
   };
   return Response{};
@@ -756,8 +760,9 @@ size_t WebhookBodyLimit(WebhookReceiver& receiver, Request& request) {
 }
 
 Result<Response> ReceiveWebhook(WebhookReceiver& receiver, Request& request,
-                                std::function<void(Reply)>* deferred) {
-  return receiver.Receive(request, deferred);
+                                std::function<void(Reply)>* deferred,
+                                const server::Responder& client) {
+  return receiver.Receive(request, deferred, client);
 }
 
 void WebhookTooLarge(WebhookReceiver& receiver) { receiver.CountTooLarge(); }

@@ -1,6 +1,8 @@
 // `rampart backup` and `rampart restore`: an online, consistent copy of the store, and
 // its installation into a new data directory.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +12,9 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cli/config.h"
 #include "cli/data_dir.h"
@@ -54,14 +59,50 @@ std::string DirectoryOf(const std::string& file) {
   return dir.empty() ? "." : dir;
 }
 
-// A new name in `dir`, created O_EXCL with mode 0600.
-Result<std::string> CreateTempFile(const std::string& dir, const std::string& stem) {
+// A file descriptor closed with its owner (and the flock it holds with it).
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+// A new name in `dir`, created O_EXCL with mode 0600. With `lock`, the file is flocked
+// (LOCK_EX) before its name is returned and `lock` keeps it locked: a leftover of a
+// process that died is the only kind another process can lock (RemoveDeadTemporaries).
+Result<std::string> CreateTempFile(const std::string& dir, const std::string& stem,
+                                   Fd* lock = nullptr) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::string path = dir + "/." + stem + ".tmp-" +
                        crypto::HexEncode(crypto::RandomBytes(SystemRandom(), 6));
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
-      ::close(fd);
+      if (lock == nullptr) {
+        ::close(fd);
+        return path;
+      }
+      *lock = Fd(fd);
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        ::unlink(path.c_str());
+        lock->Reset();
+        return MakeError(ErrorCode::kInternal, "cannot lock " + path + ": " + Errno(error));
+      }
       return path;
     }
     if (errno != EEXIST) {
@@ -74,6 +115,101 @@ Result<std::string> CreateTempFile(const std::string& dir, const std::string& st
 bool Exists(const std::string& path) {
   struct stat info {};
   return ::lstat(path.c_str(), &info) == 0;
+}
+
+// What a backup's reservation of its output name holds until the finished copy is
+// renamed over it: no backup (a SQLite file) starts so, and `restore` refuses it.
+constexpr std::string_view kReservationMark = "rampart backup in progress, pid ";
+
+enum class Reserved { kOk, kExists, kInProgress, kFailed };
+
+// Reserves `output` for this backup: a file of our own (kReservationMark and our pid,
+// mode 0600), flocked by `lock` for as long as the backup runs, and linked to the name
+// with link() (which, like O_EXCL, never replaces a file) only once locked, so that no
+// other process can see it unlocked while this one lives. When the name exists, it is
+// taken over only if it is such a reservation that nobody holds (its process was killed
+// mid-copy, which nothing could clean up): it is ours then, locked. kInProgress when a
+// live backup holds it; kExists for any other file (never touched).
+Reserved ReserveOutput(const std::string& dir, const std::string& output, Fd* lock,
+                       std::string* problem) {
+  Fd mine;
+  auto staged = CreateTempFile(dir, fs::path(output).filename().string(), &mine);
+  if (!staged.ok()) {
+    *problem = staged.error().message;
+    return Reserved::kFailed;
+  }
+  const std::string mark = std::string(kReservationMark) + std::to_string(::getpid()) + "\n";
+  const bool written = ::write(mine.get(), mark.data(), mark.size()) ==
+                       static_cast<ssize_t>(mark.size());
+  const bool linked = written && ::link(staged->c_str(), output.c_str()) == 0;
+  const int error = errno;
+  ::unlink(staged->c_str());
+  if (linked) {
+    *lock = std::move(mine);
+    return Reserved::kOk;
+  }
+  if (!written) {
+    *problem = "cannot write " + *staged + ": " + Errno(error);
+    return Reserved::kFailed;
+  }
+  if (error != EEXIST) {
+    *problem = "cannot create " + output + ": " + Errno(error);
+    return Reserved::kFailed;
+  }
+  // The name exists: a leftover reservation nobody holds is taken over.
+  Fd theirs(::open(output.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat held {};
+  if (theirs.get() < 0 || ::fstat(theirs.get(), &held) != 0 || !S_ISREG(held.st_mode) ||
+      held.st_uid != ::geteuid() || held.st_size > 64) {
+    return Reserved::kExists;
+  }
+  std::string text(static_cast<size_t>(held.st_size), '\0');
+  if (::pread(theirs.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+      text.rfind(kReservationMark, 0) != 0) {
+    return Reserved::kExists;
+  }
+  if (::flock(theirs.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return Reserved::kInProgress;
+    return Reserved::kExists;
+  }
+  // Locked: its process is gone. Still the file at that name (not replaced by a finished
+  // backup between the open and the lock)?
+  struct stat now {};
+  if (::lstat(output.c_str(), &now) != 0 || now.st_dev != held.st_dev ||
+      now.st_ino != held.st_ino || now.st_size != held.st_size) {
+    return Reserved::kExists;
+  }
+  *lock = std::move(theirs);
+  return Reserved::kOk;
+}
+
+// Removes the temporaries (the copy, its side files, a reservation not yet linked) that
+// backups to `output` left when they were killed: those nobody holds locked. Called
+// holding `output`'s reservation, so no live backup to it is starting one meanwhile.
+void RemoveDeadTemporaries(const std::string& dir, const std::string& output) {
+  const std::string prefix = "." + fs::path(output).filename().string() + ".tmp-";
+  DIR* listing = ::opendir(dir.c_str());
+  if (listing == nullptr) return;
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string_view name = entry->d_name;
+    if (name.size() != prefix.size() + 12 || name.substr(0, prefix.size()) != prefix) continue;
+    if (name.find_first_not_of("0123456789abcdef", prefix.size()) != std::string_view::npos) {
+      continue;
+    }
+    names.emplace_back(name);
+  }
+  ::closedir(listing);
+  for (const std::string& name : names) {
+    const std::string path = dir + "/" + name;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat info {};
+    if (fd.get() < 0 || ::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode) ||
+        info.st_uid != ::geteuid() || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      continue;  // held by a live backup, or not ours
+    }
+    RemoveWithSideFiles(path);
+  }
 }
 
 // Appends `backup.create` through the store (its own write transaction, chained like
@@ -127,20 +263,27 @@ int Backup(const BackupOptions& options, std::FILE* out, std::FILE* err) {
   std::error_code ec;
   const std::string output = fs::absolute(options.output, ec).lexically_normal().string();
   if (ec) return Fail(err, "cannot resolve " + options.output, kExitInvalid);
-  // The output's name, reserved O_EXCL (an existing path is never overwritten); the
-  // finished copy is renamed over this reservation, which goes on any failure.
-  const int reserved = ::open(output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (reserved < 0) {
-    const int error = errno;
-    if (error == EEXIST) {
+  // The output's name, reserved (an existing path is never overwritten; see
+  // ReserveOutput); the finished copy is renamed over this reservation, which goes on any
+  // failure. Both stay locked (flock) while this process lives: what a killed backup left
+  // is told apart from a live one's, and removed by the next backup to the same name.
+  const std::string dir = DirectoryOf(output);
+  Fd reservation;
+  std::string problem;
+  switch (ReserveOutput(dir, output, &reservation, &problem)) {
+    case Reserved::kOk:
+      break;
+    case Reserved::kExists:
       return Fail(err, output + " exists: a backup never overwrites a file; choose a new name",
                   kExitInvalid);
-    }
-    return Fail(err, "cannot create " + output + ": " + Errno(error), kExitRunFailed);
+    case Reserved::kInProgress:
+      return Fail(err, "another rampart backup to " + output + " is in progress", kExitInvalid);
+    case Reserved::kFailed:
+      return Fail(err, problem, kExitRunFailed);
   }
-  ::close(reserved);
-  const std::string dir = DirectoryOf(output);
-  auto temp = CreateTempFile(dir, fs::path(output).filename().string());
+  RemoveDeadTemporaries(dir, output);
+  Fd temp_lock;
+  auto temp = CreateTempFile(dir, fs::path(output).filename().string(), &temp_lock);
   if (!temp.ok()) {
     ::unlink(output.c_str());
     return Fail(err, temp.error().message, kExitRunFailed);

@@ -565,17 +565,18 @@ class RunService::Impl {
     if (--submits_in_flight_ == 0) idle_cv_.notify_all();
   }
 
-  void WaitAsync(std::string_view org_id, std::string_view run_id,
-                 std::chrono::milliseconds timeout, WaitDone done) {
+  uint64_t WaitAsync(std::string_view org_id, std::string_view run_id,
+                     std::chrono::milliseconds timeout, WaitDone done) {
     const SteadyTime deadline = DeadlineAfter(timeout);
     {
       std::unique_lock lock(mu_);
       if (EntryPtr e = FindEntry(org_id, run_id)) {
-        if (AddWaiter(e, deadline, done)) return;
+        if (const uint64_t id = AddWaiter(e, deadline, done)) return id;
         // Not registered: the deadline is already over (timeout 0), or Stop() ended
         // waiting for runs that never settled here.
         lock.unlock();
-        return Deliver(done, std::optional<store::Run>());
+        Deliver(done, std::optional<store::Run>());
+        return 0;
       }
     }
     std::optional<store::Run> stored;
@@ -585,15 +586,39 @@ class RunService::Impl {
       stored = std::move(*r);
       return Status::Ok();
     });
-    if (!read.ok() || !stored) return Deliver(done, std::optional<store::Run>());
+    if (!read.ok() || !stored) {
+      Deliver(done, std::optional<store::Run>());
+      return 0;
+    }
     if (store::IsFinalRunStatus(stored->status) || stored->status == "awaiting_approval") {
-      return Deliver(done, std::move(stored));
+      Deliver(done, std::move(stored));
+      return 0;
     }
     // Queued or running in the store but was not in memory a moment ago: recovery may
     // just have scheduled it. Anything else is not ours to wait for.
     {
       std::lock_guard lock(mu_);
-      if (EntryPtr e = FindEntry(org_id, run_id); e && AddWaiter(e, deadline, done)) return;
+      if (EntryPtr e = FindEntry(org_id, run_id)) {
+        if (const uint64_t id = AddWaiter(e, deadline, done)) return id;
+      }
+    }
+    Deliver(done, std::optional<store::Run>());
+    return 0;
+  }
+
+  void EndWait(std::string_view org_id, std::string_view run_id, uint64_t waiter_id) {
+    if (waiter_id == 0) return;
+    WaitDone done;
+    {
+      std::lock_guard lock(mu_);
+      EntryPtr e = FindEntry(org_id, run_id);
+      if (e == nullptr) return;  // settled (and delivered) meanwhile
+      auto it = std::find_if(e->waiters.begin(), e->waiters.end(),
+                             [&](const Waiter& w) { return w.id == waiter_id; });
+      if (it == e->waiters.end()) return;  // delivered meanwhile (settled, expired, Stop)
+      if (it->deadline != SteadyTime::max()) timers_.erase(std::make_pair(it->deadline, it->id));
+      done = std::move(it->done);
+      e->waiters.erase(it);
     }
     Deliver(done, std::optional<store::Run>());
   }
@@ -676,6 +701,7 @@ class RunService::Impl {
     RunStats stats = stats_;
     stats.queued = queued_;
     stats.running = running_;
+    for (const auto& [id, e] : runs_) stats.waiters += static_cast<int64_t>(e->waiters.size());
     return stats;
   }
 
@@ -771,9 +797,10 @@ class RunService::Impl {
   }
 
   // REQUIRES(mu_). Registers `done` on the entry (taking it) unless the wait is already
-  // over: its deadline passed, or Stop() completed the waiters. False: `done` untouched.
-  bool AddWaiter(const EntryPtr& e, SteadyTime deadline, WaitDone& done) {
-    if (waiters_closed_ || deadline <= std::chrono::steady_clock::now()) return false;
+  // over: its deadline passed, or Stop() completed the waiters. Returns the waiter's id
+  // (never 0), or 0 with `done` untouched.
+  uint64_t AddWaiter(const EntryPtr& e, SteadyTime deadline, WaitDone& done) {
+    if (waiters_closed_ || deadline <= std::chrono::steady_clock::now()) return 0;
     const uint64_t id = ++last_waiter_id_;
     if (deadline != SteadyTime::max()) {
       auto [it, inserted] = timers_.emplace(std::make_pair(deadline, id), e);
@@ -781,7 +808,7 @@ class RunService::Impl {
       if (it == timers_.begin()) timer_cv_.notify_one();  // a new earliest deadline
     }
     e->waiters.push_back(Waiter{id, deadline, std::move(done)});
-    return true;
+    return id;
   }
 
   // REQUIRES(mu_). Takes the entry's waiters (to be called outside mu_), and their timers.
@@ -1653,10 +1680,14 @@ void RunService::SubmitAsync(Submission submission,
   impl_->SubmitAsync(std::move(submission), std::move(done));
 }
 
-void RunService::WaitAsync(std::string_view org_id, std::string_view run_id,
-                           std::chrono::milliseconds timeout,
-                           std::function<void(std::optional<store::Run>)> done) {
-  impl_->WaitAsync(org_id, run_id, timeout, std::move(done));
+uint64_t RunService::WaitAsync(std::string_view org_id, std::string_view run_id,
+                               std::chrono::milliseconds timeout,
+                               std::function<void(std::optional<store::Run>)> done) {
+  return impl_->WaitAsync(org_id, run_id, timeout, std::move(done));
+}
+
+void RunService::EndWait(std::string_view org_id, std::string_view run_id, uint64_t waiter_id) {
+  impl_->EndWait(org_id, run_id, waiter_id);
 }
 
 std::optional<store::Run> RunService::Wait(std::string_view org_id, std::string_view run_id,

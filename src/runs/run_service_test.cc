@@ -1520,6 +1520,48 @@ TEST_F(RunServiceTest, ReleaseWaitersAnswersTheWaitsAndLeavesTheRunsAlone) {
   service->Stop(10s);
 }
 
+// The API ends the wait of a client that went away: only that waiter hears nullopt, at
+// once and once; the run, its other waiters and a later wait go on as usual.
+TEST_F(RunServiceTest, EndWaitAnswersOneWaiterNowAndLeavesTheRunAlone) {
+  testing::PutOrg(*store_, "org_a");
+  testing::PutVersion(*store_, "org_a", 1, kGated, 1);
+  WaitCalls gone, stays;
+  auto service = NewService();
+  ASSERT_TRUE(service->Start().ok());
+  auto run = service->Submit(Sub("org_a", "gated", 1));
+  ASSERT_TRUE(run.ok());
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  const uint64_t gone_id = service->WaitAsync("org_a", run->id, 30s, gone.Callback());
+  const uint64_t stays_id = service->WaitAsync("org_a", run->id, 30s, stays.Callback());
+  ASSERT_NE(gone_id, 0u);
+  ASSERT_NE(stays_id, gone_id);
+  EXPECT_EQ(service->Stats().waiters, 2);
+  service->EndWait("org_b", run->id, gone_id);  // another org's run: untouched
+  service->EndWait("org_a", run->id, 0);
+  EXPECT_EQ(gone.count(), 0u);
+  service->EndWait("org_a", run->id, gone_id);
+  ASSERT_EQ(gone.count(), 1u);  // on this thread, before EndWait returned
+  EXPECT_FALSE(gone.at(0).has_value());
+  EXPECT_EQ(service->Stats().waiters, 1);
+  service->EndWait("org_a", run->id, gone_id);  // again: nothing
+  EXPECT_EQ(gone.count(), 1u);
+  EXPECT_EQ(stays.count(), 0u);
+  gate_.Open();
+  ASSERT_TRUE(stays.WaitFor(1));
+  ASSERT_TRUE(stays.at(0).has_value());
+  EXPECT_EQ(stays.at(0)->status, "succeeded");
+  EXPECT_EQ(Stored("org_a", run->id)->status, "succeeded");
+  EXPECT_EQ(service->Stats().waiters, 0);
+  service->EndWait("org_a", run->id, stays_id);  // after the run settled: nothing
+  EXPECT_EQ(stays.count(), 1u);
+  EXPECT_EQ(gone.count(), 1u);
+  // On a final run the wait is answered at once: no id.
+  WaitCalls late;
+  EXPECT_EQ(service->WaitAsync("org_a", run->id, 30s, late.Callback()), 0u);
+  EXPECT_EQ(late.count(), 1u);
+  service->Stop(1s);
+}
+
 TEST_F(RunServiceTest, SubmissionErrorsReachDoneOnce) {
   testing::PutOrg(*store_, "org_a", 1);
   testing::PutVersion(*store_, "org_a", 1, kDouble, 1);

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <boost/json/object.hpp>
+#include <mutex>
 #include <string>
 
 #include "rampart/core/ascii.h"
@@ -52,6 +53,10 @@ struct Responder::State {
   std::function<void(Response)> deliver;
   std::string request_id;
   std::atomic<bool> sent{false};
+  // OnClientGone / Watch: touched only by requests whose answer waits (a run's `wait`).
+  std::mutex gone_mu;
+  bool gone = false;                  // guarded by gone_mu
+  std::function<void()> on_gone;      // guarded by gone_mu
 };
 
 Responder::Responder(std::function<void(Response)> deliver, std::string request_id)
@@ -60,6 +65,37 @@ Responder::Responder(std::function<void(Response)> deliver, std::string request_
 void Responder::Send(Response response) const {
   if (state_ == nullptr || state_->sent.exchange(true)) return;
   state_->deliver(std::move(response));
+}
+
+void Responder::OnClientGone(std::function<void()> on_gone) const {
+  if (state_ == nullptr) return;
+  {
+    std::lock_guard lock(state_->gone_mu);
+    if (!state_->gone) {
+      state_->on_gone = std::move(on_gone);
+      return;
+    }
+  }
+  if (!state_->sent.load() && on_gone) on_gone();
+}
+
+Responder::Watch Responder::MakeWatch() const {
+  Watch watch;
+  watch.state_ = state_;
+  return watch;
+}
+
+void Responder::Watch::ClientGone() const {
+  const std::shared_ptr<State> state = state_.lock();
+  if (state == nullptr) return;
+  std::function<void()> on_gone;
+  {
+    std::lock_guard lock(state->gone_mu);
+    if (state->gone) return;
+    state->gone = true;
+    on_gone.swap(state->on_gone);
+  }
+  if (!state->sent.load() && on_gone) on_gone();
 }
 
 int HttpStatusFor(ErrorCode code) {

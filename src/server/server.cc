@@ -1,6 +1,7 @@
 #include "rampart/server/server.h"
 
 #include <openssl/ssl.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
@@ -53,6 +54,11 @@ constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerBytes = 256 * 1024;
 // After Stop()'s at_drain_end callback: the time its answers have to be written.
 constexpr auto kDrainEndGrace = std::chrono::seconds(1);
+// While an asynchronous answer is pending (a run's `wait`), the socket is checked for the
+// client's close first after this long (most answers come sooner: nothing is checked for
+// them), then this often.
+constexpr auto kFirstPeerCheck = std::chrono::milliseconds(200);
+constexpr auto kPeerCheckEvery = std::chrono::milliseconds(500);
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::need_more).category() &&
@@ -335,8 +341,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // a later one is posted to this session's strand by the Responder (MakeDeliver).
   void HandleAsync() {
     auto pending = std::make_shared<PendingAnswer>();
+    Responder::Watch watch;
     {
       const Responder responder(MakeDeliver(pending), req_->request_id);
+      watch = responder.MakeWatch();
       try {
         decision_.route->async_handler(*req_, responder);
       } catch (...) {
@@ -349,16 +357,48 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return Respond(std::move(*pending->response), close_after_);
     }
     // Waiting for another thread's Send(). No asio operation is pending now, so the
-    // session keeps itself alive with a wait on a timer that never expires: its handler
+    // session keeps itself alive with a wait on a timer (re-armed by OnHold): its handler
     // holds the reference, so the session is destroyed on an io thread (when OnAnswer or
     // Close cancels the wait) or with the io_context's queue, never on the thread that
     // calls Send(), and never leaks (a self-reference member would, if nothing broke the
     // cycle). The socket's timeout covers reading and writing, not the handler's wait (a
-    // run's `wait` may be long): Respond arms it again for the write.
+    // run's `wait` may be long): Respond arms it again for the write. The same timer
+    // checks now and then whether the client is still there (OnHold).
     pending_ = pending;
+    watch_ = std::move(watch);
     beast::get_lowest_layer(stream_).expires_never();
-    hold_.expires_at(std::chrono::steady_clock::time_point::max());
-    hold_.async_wait([self = this->shared_from_this()](const beast::error_code&) {});
+    hold_.expires_after(kFirstPeerCheck);
+    hold_.async_wait([self = this->shared_from_this(), pending](const beast::error_code& ec) {
+      self->OnHold(ec, pending);
+    });
+  }
+
+  // A client that closes its connection (or resets it) while its answer is pending would
+  // otherwise hold the session (socket, buffers, a slot under max_connections) and the
+  // handler's wait until the wait's deadline. Nothing is read from the socket meanwhile:
+  // poll() with POLLRDHUP tells a peer's FIN (or reset) apart from bytes it sent early
+  // (a pipelined request, a TLS record), which stay in the socket for the next read. A
+  // client that half-closes its sending side while it waits for the answer looks gone.
+  void OnHold(const beast::error_code& ec, const std::shared_ptr<PendingAnswer>& pending) {
+    if (ec || pending != pending_) return;  // answered or closed meanwhile
+    if (PeerClosed()) {
+      const Responder::Watch watch = std::move(watch_);
+      Close();
+      watch.ClientGone();  // after Close(): an answer it causes is dropped
+      return;
+    }
+    hold_.expires_after(kPeerCheckEvery);
+    hold_.async_wait([self = this->shared_from_this(), pending](const beast::error_code& wec) {
+      self->OnHold(wec, pending);
+    });
+  }
+
+  bool PeerClosed() {
+    pollfd p{};
+    p.fd = beast::get_lowest_layer(stream_).socket().native_handle();
+    p.events = POLLIN | POLLRDHUP;
+    if (::poll(&p, 1, 0) <= 0) return false;  // nothing new (or EINTR: checked again later)
+    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
   }
 
   // The Responder's deliver function. It holds no strong reference to the session (a
@@ -387,6 +427,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void OnAnswer(const std::shared_ptr<PendingAnswer>& answer) {
     if (answer != pending_) return;  // closed (and so no longer waiting) meanwhile
     pending_.reset();
+    watch_ = Responder::Watch();
     hold_.cancel();
     Respond(std::move(*answer->response), close_after_);
   }
@@ -440,6 +481,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void Close() {
     pending_.reset();  // an answer that comes now is dropped
+    watch_ = Responder::Watch();
     hold_.cancel();
     auto& lowest = beast::get_lowest_layer(stream_);
     beast::error_code ec;
@@ -461,6 +503,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string body_;           // the response body being written
   bool close_after_ = false;  // the request asked to close the connection
   std::shared_ptr<PendingAnswer> pending_;  // set while waiting for an asynchronous answer
+  Responder::Watch watch_;                  // pending_'s Responder, told if the client goes
   Timer hold_{stream_.get_executor()};  // see HandleAsync
   internal::HeadDecision decision_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -626,6 +669,7 @@ HttpServer::HttpServer(ServerOptions options, const Router& router, Metrics* met
 HttpServer::~HttpServer() = default;
 Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port_.load(); }
+size_t HttpServer::connections() const { return impl_->connections_.load(); }
 void HttpServer::Stop(std::chrono::milliseconds drain, const std::function<void()>& at_drain_end) {
   impl_->Stop(drain, at_drain_end);
 }

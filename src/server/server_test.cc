@@ -1025,6 +1025,96 @@ TEST_F(ServerTest, StopClosesUnansweredAsyncRequestsAndLateAnswersAreHarmless) {
   by_n.clear();
 }
 
+// A client that closes its connection while its answer is pending is noticed within a
+// moment: the handler hears it (OnClientGone) and the session ends, freeing its slot under
+// max_connections, long before the handler would answer. A late answer is harmless.
+TEST_F(ServerTest, AClientGoneWhileItsAnswerIsPendingFreesItsConnectionAtOnce) {
+  ServerOptions options;
+  options.max_connections = 1;
+  StartServer(options);
+  std::atomic<int> gone{0};
+  auto client = Client();
+  ASSERT_TRUE(client->SendRaw("GET /v1/park/1 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  ASSERT_TRUE(WaitParked(1));
+  Parked parked = TakeParked(0);
+  parked.responder.OnClientGone([&gone] { ++gone; });
+  std::this_thread::sleep_for(500ms);  // past the first check: the client is still there
+  EXPECT_EQ(gone.load(), 0);
+  EXPECT_EQ(server_->connections(), 1u);
+  client->Close();
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while ((gone.load() == 0 || server_->connections() != 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(gone.load(), 1);
+  EXPECT_EQ(server_->connections(), 0u);
+  // The slot is free: a new connection is served.
+  auto next = Client();
+  auto res = next->Request("GET", "/healthz");
+  ASSERT_TRUE(res.ok()) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  // Registering after the client went: called at once. The late answer goes nowhere.
+  parked.responder.OnClientGone([&gone] { ++gone; });
+  EXPECT_EQ(gone.load(), 2);
+  parked.responder.Send(JsonResponse(200, boost::json::object{}));
+  EXPECT_EQ(parked.request->params.at("n"), "1");
+}
+
+// A reset (RST) is noticed the same way, and over TLS too.
+TEST_F(ServerTest, AClientGoneOverTlsWhileItsAnswerIsPendingIsNoticed) {
+  testing::SelfSignedCert cert;
+  ServerOptions options;
+  options.tls_cert_file = cert.cert_file();
+  options.tls_key_file = cert.key_file();
+  StartServer(options);
+  HttpClientOptions tls;
+  tls.tls = true;
+  std::atomic<int> gone{0};
+  auto client = Client(tls);
+  ASSERT_TRUE(client->SendRaw("GET /v1/park/2 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  ASSERT_TRUE(WaitParked(1));
+  Parked parked = TakeParked(0);
+  parked.responder.OnClientGone([&gone] { ++gone; });
+  client->Close();
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while ((gone.load() == 0 || server_->connections() != 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(gone.load(), 1);
+  EXPECT_EQ(server_->connections(), 0u);
+}
+
+// Bytes of a pipelined request that arrive while an answer is pending are not a close:
+// they stay for the next read, and the next request is answered after the first.
+TEST_F(ServerTest, APipelinedRequestBehindAPendingAnswerIsAnsweredAfterIt) {
+  StartServer();
+  std::atomic<int> gone{0};
+  auto client = Client();
+  ASSERT_TRUE(client
+                  ->SendRaw("GET /v1/park/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo")
+                  .ok());
+  ASSERT_TRUE(WaitParked(1));
+  Parked parked = TakeParked(0);
+  parked.responder.OnClientGone([&gone] { ++gone; });
+  std::this_thread::sleep_for(1200ms);  // several checks with the next request waiting
+  EXPECT_EQ(gone.load(), 0);
+  EXPECT_EQ(server_->connections(), 1u);
+  parked.responder.Send(JsonResponse(200, boost::json::object{{"parked", true}}));
+  auto first = client->ReadResponse();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(boost::json::parse(first->body).at("parked"), true);
+  auto second = client->ReadResponse();
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(boost::json::parse(second->body).at("body"), "two");
+  EXPECT_EQ(gone.load(), 0);  // answered: never told
+  client->Close();
+}
+
 TEST_F(ServerTest, TlsRoundTripWithHsts) {
   testing::SelfSignedCert cert;
   ServerOptions options;

@@ -4013,5 +4013,49 @@ TEST_F(IdempotencyTest, AWaitedReplayOfARunningRunAnswersWhenItFinishes) {
   EXPECT_EQ(Runs(org_a_, "slow").size(), 1u);
 }
 
+// A client that asks for `wait` and closes its connection before the answer (or resets
+// it) frees what it held within a moment, not at its deadline: its connection (a slot
+// under max_connections) and its waiter on the run. The run goes on and is stored.
+TEST_F(IdempotencyTest, AWaitWhoseClientLeftEndsAtOnceAndItsRunStillFinishes) {
+  const size_t idle_connections = s_->http().connections();  // the fixture's own client
+  const std::string body = R"({"input": {}, "wait": 30})";
+  testing::HttpClient client("127.0.0.1", s_->port());
+  const std::string raw = "POST /v1/orgs/" + org_a_ + "/workflows/slow/runs HTTP/1.1\r\n" +
+                          "Host: x\r\nAuthorization: Bearer " + key_ +
+                          "\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_TRUE(client.SendRaw(raw).ok());
+  ASSERT_TRUE(out_->WaitForCalls(1));  // the run is executing its step
+  const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  while (s_->runs().Stats().waiters == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(s_->runs().Stats().waiters, 1);
+  EXPECT_EQ(s_->http().connections(), idle_connections + 1);
+  client.Close();
+  const auto gone_by = std::chrono::steady_clock::now() + seconds(3);
+  while ((s_->runs().Stats().waiters != 0 || s_->http().connections() != idle_connections) &&
+         std::chrono::steady_clock::now() < gone_by) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(s_->runs().Stats().waiters, 0);
+  EXPECT_EQ(s_->http().connections(), idle_connections);
+  // Nothing was cancelled: the run finishes and is stored as usual.
+  std::vector<store::Run> runs = Runs(org_a_, "slow");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status, "running");
+  out_->Release();
+  const std::string url = "/v1/orgs/" + org_a_ + "/runs/" + runs[0].id;
+  std::string status;
+  for (int i = 0; i < 300 && status != "succeeded"; ++i) {
+    HttpResponse r = s_->Send("GET", url, Bearer(key_), "");
+    ASSERT_EQ(r.status, 200) << r.body;
+    status = Str(Json(r), "status");
+    if (status != "succeeded") std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(status, "succeeded");
+  EXPECT_EQ(out_->calls(), 1);
+}
+
 }  // namespace
 }  // namespace rampart

@@ -99,6 +99,8 @@ class ApiServer {
   cli::JsonLog& server_log() { return *server_log_; }
   const server::OrgLogRing& org_log() const { return org_log_; }
   const server::Router& router() const { return router_; }
+  runs::RunService& runs() { return *runs_; }
+  server::HttpServer& http() { return *http_; }
 
  private:
   ManualClock clock_;

@@ -180,8 +180,10 @@ using Reply = std::function<void(Result<server::Response>)>;
 // The handler, outside any transaction: every check, answered at once when one fails.
 // An accepted delivery sets `deferred` to its run's submission (and, for a sync trigger,
 // the wait for its outcome), which answers through the Reply it is given.
+// A sync trigger's wait ends early when `client` goes away (its connection closed).
 Result<server::Response> ReceiveWebhook(WebhookReceiver& receiver, server::Request& request,
-                                        std::function<void(Reply)>* deferred);
+                                        std::function<void(Reply)>* deferred,
+                                        const server::Responder& client);
 // Drops what the trigger cache holds for the org; called after every commit that can
 // change what a trigger URL resolves to (see src/api/trigger_cache.h).
 void InvalidateWebhookTriggers(WebhookReceiver& receiver, std::string_view org_id);

@@ -130,6 +130,7 @@ struct RunStats {
   int64_t failed = 0;
   int64_t cancelled = 0;
   int64_t handed_over = 0;  // inline runs that used up inline_budget and went to a worker
+  int64_t waiters = 0;      // WaitAsync callers waiting now (their `done` not called yet)
 };
 
 class RunService {
@@ -175,10 +176,18 @@ class RunService {
   // writer thread, a Cancel caller), the service's timer thread, the thread in Stop(), or
   // on the calling thread when the outcome is known at once. Never called while the
   // service holds its lock. Keep `done` short, with the same limits as SubmitAsync's.
-  // Every pending `done` is called before Stop() returns.
-  void WaitAsync(std::string_view org_id, std::string_view run_id,
-                 std::chrono::milliseconds timeout,
-                 std::function<void(std::optional<store::Run>)> done);
+  // Every pending `done` is called before Stop() returns. Returns the wait's id for
+  // EndWait (never 0) while `done` is pending, or 0 when it was already called.
+  uint64_t WaitAsync(std::string_view org_id, std::string_view run_id,
+                     std::chrono::milliseconds timeout,
+                     std::function<void(std::optional<store::Run>)> done);
+
+  // Ends the wait `waiter_id` (from WaitAsync on that run) now, as if its timeout passed:
+  // its `done` is called with nullopt on this thread, unless it was already called (the
+  // run settled, the timeout passed, Stop()), then nothing happens; 0 is ignored. The run
+  // goes on. The API calls it when the client that waits has gone (its connection closed),
+  // so an abandoned wait holds nothing until its deadline.
+  void EndWait(std::string_view org_id, std::string_view run_id, uint64_t waiter_id);
 
   // Calls every pending WaitAsync `done` now with nullopt (as if its timeout passed);
   // the runs go on, and later waits are served as usual. `serve` calls it when its

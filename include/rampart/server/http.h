@@ -65,6 +65,8 @@ struct Response {
 // (ErrorResponse(kInternal, request_id)): a lost completion never hangs a client. A
 // default-constructed Responder is empty: Send() does nothing.
 class Responder {
+  struct State;
+
  public:
   Responder() = default;
   // `deliver` receives the one answer (called at most once, on the thread that calls
@@ -74,8 +76,28 @@ class Responder {
   void Send(Response response) const;
   explicit operator bool() const { return state_ != nullptr; }
 
+  // Registers `on_gone`: called at most once, if the client closes its connection (or it
+  // is reset) while the answer is pending, so that the handler releases what its wait
+  // holds (a later Send() is dropped). Called at once, on this thread, when the client is
+  // already gone; else on the io thread that noticed it. A later registration replaces an
+  // earlier one; none is called after Send(). Keep it short (an io thread runs it).
+  void OnClientGone(std::function<void()> on_gone) const;
+
+  // The server's handle to a pending answer: tells its Responder that the client is gone.
+  // It does not keep the answer pending (the generic 500 of a lost completion still
+  // comes when the last Responder copy goes).
+  class Watch {
+   public:
+    // Calls the registered on_gone (once, if any and nothing was sent), on this thread.
+    void ClientGone() const;
+
+   private:
+    friend class Responder;
+    std::weak_ptr<State> state_;
+  };
+  Watch MakeWatch() const;
+
  private:
-  struct State;
   std::shared_ptr<State> state_;
 };
 

@@ -55,6 +55,10 @@ class HttpServer {
   // The bound port (the ephemeral one when options.port was 0); 0 before Start().
   uint16_t port() const;
 
+  // The connections open now (each holds a slot under max_connections until its session
+  // has ended).
+  size_t connections() const;
+
   // Stops accepting, closes idle keep-alive connections, lets in-flight requests finish
   // (their responses carry `Connection: close`) until `drain` has passed, then closes
   // everything and joins the worker threads. A request waiting for an asynchronous
