@@ -130,6 +130,10 @@ grep -q 'rampart_runs{status="succeeded"}' "$TMP/body"
 check "metrics list runs by status" 0 $?
 grep -q '^rampart_run_queue_depth ' "$TMP/body"
 check "metrics have the queue depth" 0 $?
+grep -q '^rampart_run_waiters 0$' "$TMP/body"
+check "metrics have the run waiters (none now)" 0 $?
+grep -Eq '^rampart_http_connections [1-9][0-9]*$' "$TMP/body"
+check "metrics count the open connections (this one at least)" 0 $?
 # The Prometheus text format (0.0.4), line by line: HELP/TYPE before a family's samples,
 # each family once and contiguous, escaped label values, numeric values.
 check "metrics are valid Prometheus text" ok "$(python3 - "$TMP/body" <<'PY'

@@ -452,6 +452,8 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
                        "Runs waiting for a worker"});
     samples.push_back({"rampart_runs_handed_over_total", {}, static_cast<double>(stats.handed_over),
                        "Runs started inline that used up their inline budget and went on on a worker"});
+    samples.push_back({"rampart_run_waiters", {}, static_cast<double>(stats.waiters),
+                       "Requests waiting for their run to finish (wait, sync webhooks)"});
     return samples;
   });
 
@@ -506,6 +508,11 @@ int Serve(const ServeOptions& options, std::FILE* out, std::FILE* err) {
   server_options.tls_key_file = config->tls_key;
   server_options.cors_origins = config->cors_origins;
   server::HttpServer http(server_options, router, &metrics);
+  metrics.AddGaugeProvider([&http] {
+    return std::vector<server::Sample>{{"rampart_http_connections", {},
+                                        static_cast<double>(http.connections()),
+                                        "HTTP connections open now (at most 1,024)"}};
+  });
   if (Status s = http.Start(); !s.ok()) return Fail(err, s.error());
 
   // A URL: an IPv6 literal goes in brackets (RFC 3986 3.2.2).
