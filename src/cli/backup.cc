@@ -305,15 +305,16 @@ int Backup(const BackupOptions& options, std::FILE* out, std::FILE* err) {
   struct stat st {};
   if (::stat(temp->c_str(), &st) != 0) return fail("cannot stat the copy");
   const auto bytes = static_cast<int64_t>(st.st_size);
-  if (::rename(temp->c_str(), output.c_str()) != 0) return fail("cannot rename the copy: " + Errno(errno));
-  if (Status s = FsyncPath(dir, O_RDONLY | O_DIRECTORY); !s.ok()) return fail(s.error().message);
-
+  // The event goes first: a process killed between the two leaves an event without its
+  // backup (a rerun makes another, with its own event), never a backup without its event.
   int64_t event_seq = 0;
   auto skipped = AppendBackupEvent(data_dir, db, output, bytes, *info, &event_seq);
   if (!skipped.ok()) {
     return fail("the backup.create audit event could not be appended (" +
                 skipped.error().message + "), so the backup was removed");
   }
+  if (::rename(temp->c_str(), output.c_str()) != 0) return fail("cannot rename the copy: " + Errno(errno));
+  if (Status s = FsyncPath(dir, O_RDONLY | O_DIRECTORY); !s.ok()) return fail(s.error().message);
   if (options.json) {
     boost::json::object o{
         {"path", output},
