@@ -82,6 +82,7 @@ DATA="$TMP/data"
 : >"$TMP/serve.out"
 : >"$TMP/serve.err"
 start() {
+  : >"$TMP/serve.now"  # not the last instance's port (e2e_lib.sh, wait_for_port)
   "$BIN" serve --config "$TMP/config.yaml" --data "$DATA" --listen 127.0.0.1:0 >"$TMP/serve.now" 2>>"$TMP/serve.err" &
   PID=$!
   wait_for_port "$TMP/serve.now" "$PID"
