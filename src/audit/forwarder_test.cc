@@ -1336,6 +1336,63 @@ TEST_F(SyslogSinkTest, TlsSendsTheClientCertificateAReceiverRequires) {
   }
 }
 
+// A malicious TLS 1.3 receiver that asks for a client certificate, never sends a session
+// ticket and streams application data instead (for 4 s, then closes): the wait for its
+// verdict is bounded by the connect's timeout, not by when the receiver stops talking.
+TEST_F(SyslogSinkTest, TlsAReceiverThatStreamsDataInsteadOfATicketCannotHoldASend) {
+  SelfSignedCert cert;
+  SelfSignedCert client("client.test");
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_use_certificate_file(ctx, cert.cert_file().c_str(), SSL_FILETYPE_PEM);
+  SSL_CTX_use_PrivateKey_file(ctx, cert.key_file().c_str(), SSL_FILETYPE_PEM);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  SSL_CTX_set_num_tickets(ctx, 0);
+  uint16_t port = 0;
+  const int listener = ListenOnLoopback(port);
+  std::atomic<bool> stop{false};
+  std::thread talker([&] {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return;
+    const int conn = ::accept(listener, nullptr, nullptr);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, conn);
+    if (SSL_accept(ssl) == 1) {
+      const std::string chunk(1024, 'x');
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+      while (!stop && std::chrono::steady_clock::now() < until &&
+             SSL_write(ssl, chunk.data(), static_cast<int>(chunk.size())) > 0) {
+      }
+    }
+    SSL_free(ssl);
+    ::close(conn);
+  });
+  SyslogSinkOptions options;
+  options.address = *ParseSyslogAddress("tls://127.0.0.1:" + std::to_string(port));
+  options.tls.ca_pem = cert.pem();
+  options.tls.cert_pem = client.pem();
+  options.tls.key_pem = ReadTextFile(client.key_file());
+  options.format = SampleFormat();
+  options.timeout = std::chrono::milliseconds(300);
+  AppendEvents(1);
+  auto events = ReadWith(*store_, [](store::Tx& tx) { return tx.ListAllAudit(0, 10); });
+  ASSERT_TRUE(events.ok());
+  const auto start = std::chrono::steady_clock::now();
+  {
+    SyslogAuditSink sink(std::move(options));
+    (void)sink.Send(*events);
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  stop = true;
+  talker.join();
+  ::close(listener);
+  SSL_CTX_free(ctx);
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+}
+
 TEST(SyslogTlsTest, CheckSyslogTlsRefusesWhatCannotMakeAContext) {
   SelfSignedCert cert;
   SelfSignedCert other;

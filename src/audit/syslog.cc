@@ -566,7 +566,12 @@ Status SyslogAuditSink::Handshake(std::chrono::steady_clock::time_point deadline
       errno = 0;
       char buf[512];
       const int rc = SSL_read(ssl_, buf, sizeof(buf));
-      if (rc > 0) continue;  // a receiver never sends data; ignored
+      // A receiver never sends data: ignored, but one that streams it instead of its
+      // verdict is waited for up to the deadline only.
+      if (rc > 0) {
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        continue;
+      }
       const int err = SSL_get_error(ssl_, rc);
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return failed(rc);
       if (tls_->session.ticket_received) break;

@@ -191,6 +191,15 @@ class ServerTest : public ::testing::Test {
     std::lock_guard lock(park_mu_);
     return std::exchange(parked_.at(i), Parked{});
   }
+  // Waits (up to 3 s) until the handler heard that its client went (`gone` counts the
+  // calls) and every connection ended.
+  void WaitClientGoneAndNoConnection(const std::atomic<int>& gone) {
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    while ((gone.load() == 0 || server_->connections() != 0) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
 
   void StartServer(ServerOptions options = {}) {
     options.port = 0;
@@ -1042,11 +1051,7 @@ TEST_F(ServerTest, AClientGoneWhileItsAnswerIsPendingFreesItsConnectionAtOnce) {
   EXPECT_EQ(gone.load(), 0);
   EXPECT_EQ(server_->connections(), 1u);
   client->Close();
-  const auto deadline = std::chrono::steady_clock::now() + 3s;
-  while ((gone.load() == 0 || server_->connections() != 0) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  WaitClientGoneAndNoConnection(gone);
   EXPECT_EQ(gone.load(), 1);
   EXPECT_EQ(server_->connections(), 0u);
   // The slot is free: a new connection is served.
@@ -1077,11 +1082,7 @@ TEST_F(ServerTest, AClientGoneOverTlsWhileItsAnswerIsPendingIsNoticed) {
   Parked parked = TakeParked(0);
   parked.responder.OnClientGone([&gone] { ++gone; });
   client->Close();
-  const auto deadline = std::chrono::steady_clock::now() + 3s;
-  while ((gone.load() == 0 || server_->connections() != 0) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  WaitClientGoneAndNoConnection(gone);
   EXPECT_EQ(gone.load(), 1);
   EXPECT_EQ(server_->connections(), 0u);
 }
