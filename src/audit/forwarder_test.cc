@@ -1418,8 +1418,12 @@ TEST(SyslogTlsTest, CheckSyslogTlsRefusesWhatCannotMakeAContext) {
     tls.server_name = bad;
     EXPECT_FALSE(CheckSyslogTls(tls).ok()) << bad;
   }
-  tls.server_name = "10.0.0.1";  // an IP literal: matched as an IP SAN
-  EXPECT_TRUE(CheckSyslogTls(tls).ok());
+  for (const char* ip : {"10.0.0.1", "::1", "fd00::5"}) {  // IP literals: matched as an IP SAN
+    tls.server_name = ip;
+    EXPECT_TRUE(CheckSyslogTls(tls).ok()) << ip;
+  }
+  tls.server_name = "[::1]";  // a URL's brackets are not part of the address
+  EXPECT_FALSE(CheckSyslogTls(tls).ok());
 }
 
 TEST(SyslogAddressTest, TlsIsParsedAndCheckedLikeTcp) {

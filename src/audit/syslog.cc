@@ -215,7 +215,9 @@ int OnNewSession(SSL* ssl, SSL_SESSION* /*session*/) {
   return 0;  // not kept: every connection is a full handshake
 }
 
+// A DNS name (letters, digits, '-' and '.') or an IP literal (IPv4 or IPv6).
 bool ValidServerName(std::string_view name) {
+  if (net::ParseIp(name)) return true;
   if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.' ||
       name.find("..") != std::string_view::npos) {
     return false;
