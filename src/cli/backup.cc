@@ -99,8 +99,11 @@ Result<std::string> CreateTempFile(const std::string& dir, const std::string& st
       *lock = Fd(fd);
       if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         const int error = errno;
-        ::unlink(path.c_str());
         lock->Reset();
+        // Another backup's clean-up (RemoveDeadTemporaries) locked it in the instant
+        // before our lock, taking it for a dead one, and removes it: take a new name.
+        if (error == EWOULDBLOCK) continue;
+        ::unlink(path.c_str());
         return MakeError(ErrorCode::kInternal, "cannot lock " + path + ": " + Errno(error));
       }
       return path;
@@ -133,17 +136,24 @@ enum class Reserved { kOk, kExists, kInProgress, kFailed };
 Reserved ReserveOutput(const std::string& dir, const std::string& output, Fd* lock,
                        std::string* problem) {
   Fd mine;
-  auto staged = CreateTempFile(dir, fs::path(output).filename().string(), &mine);
-  if (!staged.ok()) {
-    *problem = staged.error().message;
-    return Reserved::kFailed;
+  Result<std::string> staged = std::string();
+  bool written = false, linked = false;
+  int error = 0;
+  // A clean-up by another backup to `output` may remove the staged file in the instant
+  // between its creation and our lock (the link then finds no file): staged again.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    staged = CreateTempFile(dir, fs::path(output).filename().string(), &mine);
+    if (!staged.ok()) {
+      *problem = staged.error().message;
+      return Reserved::kFailed;
+    }
+    const std::string mark = std::string(kReservationMark) + std::to_string(::getpid()) + "\n";
+    written = ::write(mine.get(), mark.data(), mark.size()) == static_cast<ssize_t>(mark.size());
+    linked = written && ::link(staged->c_str(), output.c_str()) == 0;
+    error = errno;
+    ::unlink(staged->c_str());
+    if (linked || !written || error != ENOENT) break;
   }
-  const std::string mark = std::string(kReservationMark) + std::to_string(::getpid()) + "\n";
-  const bool written = ::write(mine.get(), mark.data(), mark.size()) ==
-                       static_cast<ssize_t>(mark.size());
-  const bool linked = written && ::link(staged->c_str(), output.c_str()) == 0;
-  const int error = errno;
-  ::unlink(staged->c_str());
   if (linked) {
     *lock = std::move(mine);
     return Reserved::kOk;
