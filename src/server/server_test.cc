@@ -214,6 +214,21 @@ class ServerTest : public ::testing::Test {
     return std::make_unique<HttpClient>("127.0.0.1", server_->port(), options);
   }
 
+  // Starts the server with TLS from a fresh self-signed certificate (kept in tls_cert_);
+  // its clients: Client(TlsClient()).
+  void StartTlsServer() {
+    tls_cert_ = std::make_unique<testing::SelfSignedCert>();
+    ServerOptions options;
+    options.tls_cert_file = tls_cert_->cert_file();
+    options.tls_key_file = tls_cert_->key_file();
+    StartServer(options);
+  }
+  static HttpClientOptions TlsClient() {
+    HttpClientOptions tls;
+    tls.tls = true;
+    return tls;
+  }
+
   void TearDown() override {
     if (server_) server_->Stop(2s);
     JoinBackground();
@@ -255,6 +270,7 @@ class ServerTest : public ::testing::Test {
 
   Router router_;
   Metrics metrics_;
+  std::unique_ptr<testing::SelfSignedCert> tls_cert_;  // StartTlsServer
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> slow_started_{false};
   std::atomic<int> sized_handled_{0};
@@ -1068,15 +1084,9 @@ TEST_F(ServerTest, AClientGoneWhileItsAnswerIsPendingFreesItsConnectionAtOnce) {
 
 // A reset (RST) is noticed the same way, and over TLS too.
 TEST_F(ServerTest, AClientGoneOverTlsWhileItsAnswerIsPendingIsNoticed) {
-  testing::SelfSignedCert cert;
-  ServerOptions options;
-  options.tls_cert_file = cert.cert_file();
-  options.tls_key_file = cert.key_file();
-  StartServer(options);
-  HttpClientOptions tls;
-  tls.tls = true;
+  StartTlsServer();
   std::atomic<int> gone{0};
-  auto client = Client(tls);
+  auto client = Client(TlsClient());
   ASSERT_TRUE(client->SendRaw("GET /v1/park/2 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
   ASSERT_TRUE(WaitParked(1));
   Parked parked = TakeParked(0);
@@ -1117,14 +1127,8 @@ TEST_F(ServerTest, APipelinedRequestBehindAPendingAnswerIsAnsweredAfterIt) {
 }
 
 TEST_F(ServerTest, TlsRoundTripWithHsts) {
-  testing::SelfSignedCert cert;
-  ServerOptions options;
-  options.tls_cert_file = cert.cert_file();
-  options.tls_key_file = cert.key_file();
-  StartServer(options);
-  HttpClientOptions tls;
-  tls.tls = true;
-  auto client = Client(tls);
+  StartTlsServer();
+  auto client = Client(TlsClient());
   auto res = client->Request("GET", "/v1/orgs/a/workflows/b");
   ASSERT_TRUE(res.ok()) << res.error().message;
   EXPECT_EQ(res->status, 200);
