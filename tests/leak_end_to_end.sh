@@ -7,6 +7,12 @@
 # same kind of exit: their payloads (received by the loopback upstream) carry the redacted
 # output only, are signed as Standard Webhooks, and a failing endpoint is retried on the
 # schedule of the config's `hooks.retry_schedule`, every attempt listed by the API.
+# Adversarial reflections (a workflow author probing for the token): upper-case hex,
+# unpadded base64, base64url, lower-case %xx, quote_plus, `\/` escapes, glued to other
+# text, in the ETag, Location and Set-Cookie headers and the status text; halves of the
+# token joined by an expression are caught once joined (set, log, respond, output, hook
+# payload). An `api_key` connector in the query string: an error answer, a timeout, a
+# redirect to a denied address and an oversized body name no part of the URL's key.
 # Then the policy `block` (config `redaction: block`), under `serve` and `rampart run`.
 # Talks only to 127.0.0.1.
 set -uo pipefail
@@ -18,37 +24,60 @@ ECHO_PID=""
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 trap e2e_cleanup EXIT
 
-SECRET="LeakSuite-$(date +%s%N)-Tok"
+SECRET="LeakSuite/+:@%!-$(date +%s%N)-Tok"
 # Every form the redactor promises to catch.
 FORMS=$(python3 - "$SECRET" <<'PY'
 import base64, sys, urllib.parse, json
 s = sys.argv[1]
 b = s.encode()
 for f in [s, base64.b64encode(b).decode(), base64.urlsafe_b64encode(b).decode().rstrip('='),
-          b.hex(), b.hex().upper(), urllib.parse.quote(s, safe=''), json.dumps(s)[1:-1]]:
+          base64.b64encode(b).decode().rstrip('='), base64.urlsafe_b64encode(b).decode(),
+          b.hex(), b.hex().upper(), urllib.parse.quote(s, safe=''),
+          ''.join('%%%02x' % c if not (chr(c).isalnum() or chr(c) in '-._~') else chr(c) for c in b),
+          urllib.parse.quote_plus(s), json.dumps(s)[1:-1], json.dumps(s)[1:-1].replace('/', '\\/')]:
     print(f)
 PY
 )
 
 # The upstream: echoes the Authorization header it received, in several encodings.
 cat >"$TMP/echo.py" <<'PY'
-import base64, json, sys, urllib.parse
+import base64, json, sys, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
         auth = self.headers.get('Authorization', '')
         tok = auth.split(' ', 1)[1] if ' ' in auth else auth
-        body = json.dumps({'you_sent': auth, 'b64': base64.b64encode(tok.encode()).decode(),
-                           'hex': tok.encode().hex(), 'url': urllib.parse.quote(tok, safe=''),
-                           'nested': [{tok: 'as a key'}]}).encode()
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        if 'k' in query: tok = query['k'][0]  # the api_key connector's query parameter
+        if self.path.startswith('/slow'): time.sleep(3)
+        b = tok.encode()
+        body = json.dumps({'you_sent': auth, 'b64': base64.b64encode(b).decode(),
+                           'hex': b.hex(), 'url': urllib.parse.quote(tok, safe=''),
+                           'nested': [{tok: 'as a key'}], 'HEX': b.hex().upper(),
+                           'b64np': base64.b64encode(b).decode().rstrip('='),
+                           'b64url': base64.urlsafe_b64encode(b).decode(),
+                           'urllow': ''.join('%%%02x' % c if not (chr(c).isalnum() or chr(c) in '-._~') else chr(c) for c in b),
+                           'plus': urllib.parse.quote_plus(tok), 'glued': 'xx' + tok + 'yy',
+                           'half1': tok[:len(tok) // 2], 'half2': tok[len(tok) // 2:]})
+        body = body.replace('/', '\\/').encode()  # \/ escapes, as some encoders write
+        if self.path.startswith('/big'): body = b'x' * 4096
         status = 500 if self.path.startswith('/fail') else 200
-        self.send_response(status)
+        if self.path.startswith('/deny'): status = 302
+        self.send_response(status, 'Bad ' + urllib.parse.quote(tok, safe=''))
         self.send_header('Content-Type', 'application/json')
         self.send_header('X-Echo', tok)
+        self.send_header('ETag', '"' + urllib.parse.quote(tok, safe='') + '"')
+        self.send_header('Set-Cookie', 's=' + urllib.parse.quote(tok, safe=''))
+        self.send_header('Location', ('http://10.1.2.3:%d/?k=' % self.server.server_address[1]
+                                      if self.path.startswith('/deny') else '/next?t=')
+                         + urllib.parse.quote(tok, safe=''))
         self.send_header('Content-Length', str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except OSError:  # /slow and /big: the client is gone
+            pass
     def do_POST(self):  # an execution hook delivery: recorded, 500 on /hookfail
         body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
         with open(sys.argv[1], 'a') as f:
@@ -146,11 +175,20 @@ steps:
     uses: http.request
     connector: acme
     with: { method: GET, url: "http://127.0.0.1:$ECHO_PORT/echo", allow_http: true }
-output: { echoed: "{{ steps.call.output.json }}" }
+  - id: joined
+    type: set
+    values: { v: "{{ steps.call.output.json.half1 }}{{ steps.call.output.json.half2 }}" }
+  - id: say
+    type: action
+    uses: log.write
+    with: { level: info, message: "joined {{ steps.joined.output.v }}" }
+  - { id: answer, type: respond, status: 200, body: { v: "{{ steps.joined.output.v }}" } }
+output: { echoed: "{{ steps.call.output.json }}", joined: "{{ steps.joined.output.v }}" }
 EOF
 check "create hooked workflow" 201 "$(api POST /v1/orgs/$ORG/workflows "$(cat "$TMP/hooked.yaml")" application/yaml)"
 check "publish hooked" 200 "$(api POST /v1/orgs/$ORG/workflows/hooked/publish '{"version":1}')"
 check "run hooked" 200 "$(api POST /v1/orgs/$ORG/workflows/hooked/runs '{"input":{},"wait":10}')"
+cp "$TMP/body" "$TMP/hooked.json"
 HOOKED=$(json "$TMP/body" 'd["run_id"]')
 # 1 delivery to /hook; 3 attempts (1 + the 2 configured retries, 1 s apart) to /hookfail.
 status=""
@@ -185,6 +223,33 @@ for l in lines:
 print('ok' if not bad else ' '.join(sorted(set(bad))))
 PY
 )"
+
+check "joined halves: redacted in the respond step's body" "***REDACTED***" \
+  "$(json "$TMP/hooked.json" '[s["output"]["body"]["v"] for s in d["steps"] if s["id"]=="answer"][0]')"
+api GET "/v1/orgs/$ORG/runs/$HOOKED" >/dev/null
+check "joined halves: redacted in the set step and the output" "***REDACTED*** ***REDACTED***" \
+  "$(json "$TMP/body" '[s["output"]["v"] for s in d["steps"] if s["id"]=="joined"][0] + " " + d["output"]["joined"]')"
+
+# An api_key connector puts the key in the query string; no failure names the URL.
+check "create query api_key connector" 201 "$(api POST /v1/orgs/$ORG/connectors "{\"id\":\"qk\",\"type\":\"api_key\",\"options\":{\"in\":\"query\",\"name\":\"k\"},\"secrets\":{\"key\":\"$SECRET\"}}")"
+for p in fail slow deny big; do
+  cat >"$TMP/q$p.yaml" <<EOF
+rampart: 1
+id: q$p
+steps:
+  - id: call
+    type: action
+    uses: http.request
+    connector: qk
+    timeout: 1
+    with: { method: GET, url: "http://127.0.0.1:$ECHO_PORT/$p", allow_http: true, fail_on_status: true, max_response_bytes: 1024 }
+EOF
+  check "create q$p" 201 "$(api POST /v1/orgs/$ORG/workflows "$(cat "$TMP/q$p.yaml")" application/yaml)"
+  check "publish q$p" 200 "$(api POST /v1/orgs/$ORG/workflows/q$p/publish '{"version":1}')"
+  check "run q$p" 200 "$(api POST /v1/orgs/$ORG/workflows/q$p/runs '{"input":{},"wait":10}')"
+  check "q$p failed at the call" "failed call" "$(json "$TMP/body" 'd["status"] + " " + d["error"]["step"]')"
+done
+check "audit after the probes" 200 "$(api GET "/v1/orgs/$ORG/audit?limit=500")"
 
 kill -TERM "$PID"; wait "$PID"; PID=""
 leaks=0
