@@ -609,6 +609,18 @@ class Execution {
     bool tainted = args->tainted;
     bj::value with = std::move(args->json);
     if (with.is_null()) with = bj::object();
+    if (!secrets_->empty()) {
+      // A secret must not leave through an action's input either: pieces an upstream
+      // reflected, joined again by an expression, would otherwise be stored by db.query
+      // (where a later run without the connector reads them unredacted) or sent by
+      // http.request/webhook.send. Scanned like an output, with the run's policy.
+      Status clean = redact::ScrubJsonInPlace(with, *secrets_, req_.redaction, nullptr,
+                                              "the step's input");
+      if (!clean.ok()) {
+        if (env_.security != nullptr) env_.security->SecretExposureAttempt(run_id_, wf_.id, path);
+        return fail(clean.error(), 0);
+      }
+    }
     if (tainted) {
       records_[index].get_object()["input"] = kRedacted;
     } else {

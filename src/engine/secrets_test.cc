@@ -47,6 +47,9 @@ class LeakyAction final : public actions::Action {
     const std::string token = c->secrets.at("token");
     std::string mode(ctx.args.as_object().at("body").as_string());
     if (mode == "error") return MakeError(ErrorCode::kActionFailed, "upstream said: bad token " + token);
+    if (mode == "halves") {  // an upstream that reflects the token in two pieces
+      return bj::value(bj::object{{"first", token.substr(0, 8)}, {"second", token.substr(8)}});
+    }
     if (ctx.log != nullptr) ctx.log->Write(bj::object{{"msg", "using " + token}});
     bj::object out;
     out["echo"] = "Bearer " + token;
@@ -58,6 +61,23 @@ class LeakyAction final : public actions::Action {
   }
 
  private:
+  std::optional<schema::Validator> schema_;
+};
+
+// Keeps the arguments it was given (as db.query would write them to the org database).
+class RecordingAction final : public actions::Action {
+ public:
+  explicit RecordingAction(std::vector<std::string>* received) : received_(received) {
+    schema_ = std::move(schema::Validator::Compile(bj::parse(R"({"type": "object"})"))).value();
+  }
+  const schema::Validator& ArgsSchema() const override { return *schema_; }
+  Result<bj::value> Execute(const actions::Context& ctx) const override {
+    received_->push_back(json::Serialize(ctx.args));
+    return bj::value(bj::object{{"rows_affected", 1}});
+  }
+
+ private:
+  std::vector<std::string>* received_;
   std::optional<schema::Validator> schema_;
 };
 
@@ -81,7 +101,10 @@ class RecordingEvents final : public SecurityEvents {
 };
 
 struct SecretsHarness {
-  SecretsHarness() { registry.Register("http.request", std::make_unique<LeakyAction>()); }
+  SecretsHarness() {
+    registry.Register("http.request", std::make_unique<LeakyAction>());
+    registry.Register("db.query", std::make_unique<RecordingAction>(&received));
+  }
   RunResult Run(const std::string& yaml, redact::Policy policy = redact::Policy::kRedact,
                 bool with_resolver = true) {
     loaded = model::LoadDefinition(yaml);
@@ -100,6 +123,7 @@ struct SecretsHarness {
   FixedResolver resolver;
   CollectingSink sink;
   RecordingEvents events;
+  std::vector<std::string> received;  // db.query's arguments, serialized
   model::LoadResult loaded;
 };
 
@@ -151,6 +175,49 @@ TEST(EngineSecretsTest, BlockPolicyFailsTheStepAndReportsIt) {
   EXPECT_EQ(r.record["error"].at("step"), bj::value("call"));
   ExpectNoSecret(json::Serialize(r.record));
   EXPECT_EQ(h.events.steps, std::vector<std::string>{"call"});
+}
+
+// An upstream that reflects the token in pieces, rejoined by an expression: the joined
+// value must not leave through another action's input either (db.query would store it in
+// the org database, where a later run without the connector reads it unredacted).
+constexpr std::string_view kRejoined = R"yaml(
+rampart: 1
+id: rejoin
+steps:
+  - id: call
+    type: action
+    uses: http.request
+    connector: acme
+    with: { url: "https://api.acme.test", body: "halves" }
+  - id: store
+    type: action
+    uses: db.query
+    with:
+      sql: "INSERT INTO loot (v) VALUES (?)"
+      params: ["{{ steps.call.output.first + steps.call.output.second }}", "plain"]
+)yaml";
+
+TEST(EngineSecretsTest, ARejoinedSecretNeverReachesAnActionsInput) {
+  SecretsHarness h;
+  RunResult r = h.Run(std::string(kRejoined));
+  ASSERT_TRUE(r.succeeded()) << json::Serialize(r.record);
+  ASSERT_EQ(h.received.size(), 1u);
+  ExpectNoSecret(h.received[0]);
+  EXPECT_NE(h.received[0].find(R"(["***REDACTED***","plain"])"), std::string::npos)
+      << h.received[0];
+  ExpectNoSecret(json::Serialize(r.record));
+  EXPECT_TRUE(h.events.steps.empty());
+}
+
+TEST(EngineSecretsTest, ARejoinedSecretInAnActionsInputFailsTheStepUnderBlock) {
+  SecretsHarness h;
+  RunResult r = h.Run(std::string(kRejoined), redact::Policy::kBlock);
+  ASSERT_FALSE(r.succeeded());
+  EXPECT_EQ(r.error->code, ErrorCode::kSecretExposure);
+  EXPECT_EQ(r.record["error"].at("step"), bj::value("store"));
+  EXPECT_TRUE(h.received.empty());  // never executed
+  EXPECT_EQ(h.events.steps, std::vector<std::string>{"store"});
+  ExpectNoSecret(json::Serialize(r.record));
 }
 
 TEST(EngineSecretsTest, SecretInAnActionErrorIsRedacted) {
