@@ -609,17 +609,21 @@ class Execution {
     bool tainted = args->tainted;
     bj::value with = std::move(args->json);
     if (with.is_null()) with = bj::object();
+    // The run's secrets scrubbed from what goes into and comes out of the action, with
+    // the run's policy (block: an error, and the attempt reported).
+    auto scrub = [&](bj::value& v, std::string_view subject) {
+      Status clean = redact::ScrubJsonInPlace(v, *secrets_, req_.redaction, nullptr, subject);
+      if (!clean.ok() && env_.security != nullptr) {
+        env_.security->SecretExposureAttempt(run_id_, wf_.id, path);
+      }
+      return clean;
+    };
     if (!secrets_->empty()) {
       // A secret must not leave through an action's input either: pieces an upstream
       // reflected, joined again by an expression, would otherwise be stored by db.query
       // (where a later run without the connector reads them unredacted) or sent by
-      // http.request/webhook.send. Scanned like an output, with the run's policy.
-      Status clean = redact::ScrubJsonInPlace(with, *secrets_, req_.redaction, nullptr,
-                                              "the step's input");
-      if (!clean.ok()) {
-        if (env_.security != nullptr) env_.security->SecretExposureAttempt(run_id_, wf_.id, path);
-        return fail(clean.error(), 0);
-      }
+      // http.request/webhook.send.
+      if (Status clean = scrub(with, "the step's input"); !clean.ok()) return fail(clean.error(), 0);
     }
     if (tainted) {
       records_[index].get_object()["input"] = kRedacted;
@@ -663,9 +667,7 @@ class Execution {
       if (r.ok() && !secrets_->empty()) {
         // A secret the action was given must not come back out in its output (an
         // upstream echoing a token, an action putting it in a URL).
-        Status clean = redact::ScrubJsonInPlace(r.value(), *secrets_, req_.redaction);
-        if (!clean.ok()) {
-          if (env_.security != nullptr) env_.security->SecretExposureAttempt(run_id_, wf_.id, path);
+        if (Status clean = scrub(r.value(), "a step output"); !clean.ok()) {
           return fail(clean.error(), attempt);
         }
       }
