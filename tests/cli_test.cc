@@ -553,6 +553,21 @@ TEST_F(CliBackupTest, RestoreInstallsAStoreThatVerifies) {
   EXPECT_EQ(c.code, kExitInvalid) << c.out << c.err;
 }
 
+// A restore killed mid-copy leaves its temporary copy in the data directory (nothing is
+// installed). The next restore into it (under the directory's flock, so no restore of its
+// own is alive) removes it; an unrelated file stays.
+TEST_F(CliBackupTest, ARestoreAfterAKilledOneRemovesWhatItLeft) {
+  const std::string file = NewDir("backups") + "/b.db";
+  ASSERT_EQ(Backup({.output = file}).code, kExitOk);
+  const std::string target = NewDir("target");
+  tmp_.Write("target/.rampart.db.restore.tmp-0123456789ab", "SQLite format 3 partial");
+  tmp_.Write("target/.rampart.db.restore.tmp-0123456789ab-journal", "journal");
+  tmp_.Write("target/notes.txt", "the operator's");
+  auto c = Restore({.data_dir = target, .backup = file});
+  ASSERT_EQ(c.code, kExitOk) << c.out << c.err;
+  EXPECT_EQ(Names(target), (std::vector<std::string>{"notes.txt", "rampart.db"}));
+}
+
 TEST_F(CliBackupTest, RestoreRefusesALockedDirectoryAndADamagedBackup) {
   const std::string file = NewDir("backups") + "/b.db";
   ASSERT_EQ(Backup({.output = file}).code, kExitOk);

@@ -390,6 +390,9 @@ int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err) {
                   kExitInvalid);
     }
   }
+  // A restore killed mid-copy left its temporary copy here: under the directory's flock
+  // no restore of it is alive, so what is there is dead.
+  RemoveDeadTemporaries(data_dir, data_dir + "/rampart.db.restore");
   auto temp = CreateTempFile(data_dir, "rampart.db.restore");
   if (!temp.ok()) return Fail(err, temp.error().message, kExitRunFailed);
   auto fail = [&](const std::string& message) {
