@@ -225,7 +225,18 @@ std::vector<Pattern> DerivedForms(std::string_view secret) {
   if (!plain) {
     for (std::string_view keep : kUrlKeep) {
       for (bool plus : {false, true}) {
-        for (bool upper : {false, true}) add(PercentEncode(secret, keep, plus, upper));
+        for (bool upper : {false, true}) {
+          std::string once = PercentEncode(secret, keep, plus, upper);
+          // Encoded twice (an encoded value put into a URL and encoded again): every
+          // encoder turns each '%' into %25 (what else the second pass changes, e.g. a
+          // '+' into %2B, depends on it and is not covered).
+          if (once.find('%') != std::string::npos) {
+            std::string twice;
+            for (char ch : once) twice += ch == '%' ? std::string_view("%25") : std::string_view(&ch, 1);
+            add(std::move(twice));
+          }
+          add(std::move(once));
+        }
       }
     }
   }

@@ -114,6 +114,18 @@ TEST(SecretSet, UrlEncodedForms) {
             R("https://h.test/cb?code=", "&state=1"));
 }
 
+// A value percent-encoded twice (a URL-encoded secret put into a query parameter and
+// encoded again, as an upstream may reflect it): the second pass turns each '%' into %25.
+TEST(SecretSet, UrlEncodedTwice) {
+  SecretSet set;
+  set.Add("p@ss w0rd/x");
+  ExpectCaught(set, "p%2540ss%2520w0rd%252Fx");  // RFC 3986 twice
+  ExpectCaught(set, "p%2540ss%2520w0rd%252fx");  // lower-case hex
+  ExpectCaught(set, "p%2540ss+w0rd%252Fx");     // form-encoded, then %-encoded again
+  EXPECT_EQ(set.Redact("https://h.test/r?next=%2Fcb%3Fcode%3Dp%2540ss%2520w0rd%252Fx"),
+            R("https://h.test/r?next=%2Fcb%3Fcode%3D", ""));
+}
+
 // The percent-encoders of the standard libraries people reach for first, beyond the three
 // above: Python's urllib.parse.quote with its default safe="/", PHP's urlencode (keeps
 // only -_. and encodes ~ and *) and JavaScript's encodeURI (keeps the URL delimiters).

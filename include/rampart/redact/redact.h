@@ -16,7 +16,8 @@
 //     encodeURIComponent (keeps A-Za-z0-9-_.!~*'()), Python urllib.parse.quote with its
 //     default safe="/" (keeps A-Za-z0-9-._~/), PHP urlencode (keeps A-Za-z0-9-._) and
 //     JavaScript encodeURI (keeps A-Za-z0-9-_.!~*'();,/?:@&=+$#), each with a space as
-//     `+` and as `%20`, with uppercase and lowercase hex digits;
+//     `+` and as `%20`, with uppercase and lowercase hex digits; and each of these
+//     encoded a second time when that pass only turns every `%` into `%25`;
 //   - JSON string escaping (the text between the quotes of a JSON string literal):
 //     short escapes (\n, \t ...) or \u00XX for control characters (either hex case),
 //     `/` raw or as `\/`, non-ASCII raw or as \uXXXX (surrogate pairs above U+FFFF),
