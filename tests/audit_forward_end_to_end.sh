@@ -63,10 +63,9 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 PY
 : >"$TMP/accepted.txt"
-python3 "$TMP/collector.py" "$TMP/secret" "$TMP/accepted.txt" "$TMP/collector.log" 2 >"$TMP/collector.port" &
-UP_PID=$!
-for _ in $(seq 1 50); do [[ -s "$TMP/collector.port" ]] && break; sleep 0.1; done
-UP_PORT=$(head -1 "$TMP/collector.port")
+e2e_python_server collector "$TMP/collector.py" "$TMP/secret" "$TMP/accepted.txt" "$TMP/collector.log" 2
+UP_PID=$PY_PID
+UP_PORT=$PY_PORT
 
 cat >"$TMP/config.yaml" <<EOF
 egress: { allow_http: true }
@@ -278,10 +277,9 @@ with open(sys.argv[1], 'ab', buffering=0) as f:
         c.close()
 PY
 : >"$TMP/plain.bin"
-python3 "$TMP/plain.py" "$TMP/plain.bin" >"$TMP/plain.port" &
-ECHO_PID=$!
-for _ in $(seq 1 100); do [[ -s "$TMP/plain.port" ]] && break; sleep 0.1; done
-TLS_PORT=$(head -1 "$TMP/plain.port")
+e2e_python_server plain "$TMP/plain.py" "$TMP/plain.bin"
+ECHO_PID=$PY_PID
+TLS_PORT=$PY_PORT
 DATA="$TMP/tdata"
 cat >"$TMP/config.yaml" <<EOF
 audit_syslog:

@@ -341,10 +341,9 @@ if __name__ == '__main__':
     elif cmd == 'check': checks(*sys.argv[2:7], int(sys.argv[7]), *sys.argv[8:10])
 PY
 
-python3 "$TMP/chaos.py" receiver "$TMP/receiver.jsonl" >"$TMP/receiver.port" &
-ECHO_PID=$!
-for _ in $(seq 1 50); do [[ -s "$TMP/receiver.port" ]] && break; sleep 0.1; done
-RP=$(head -1 "$TMP/receiver.port")
+e2e_python_server receiver "$TMP/chaos.py" receiver "$TMP/receiver.jsonl"
+ECHO_PID=$PY_PID
+RP=$PY_PORT
 check "receiver started" 1 "$([[ -n "$RP" ]] && echo 1 || echo 0)"
 
 cat >"$TMP/config.yaml" <<EOF

@@ -122,10 +122,23 @@ s = HTTPServer(('127.0.0.1', 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 PY
-  python3 "$TMP/upstream.py" "$1" >"$TMP/upstream.port" &
-  UP_PID=$!
-  for _ in $(seq 1 50); do [[ -s "$TMP/upstream.port" ]] && break; sleep 0.1; done
-  UP_PORT=$(head -1 "$TMP/upstream.port")
+  e2e_python_server upstream "$TMP/upstream.py" "$1"
+  UP_PID=$PY_PID
+  UP_PORT=$PY_PORT
+}
+
+# e2e_python_server NAME SCRIPT [ARGS...]: starts `python3 SCRIPT ARGS...` in the
+# background, a loopback server whose first output line is its port, and waits up to 10 s
+# for that line (in $TMP/NAME.port, emptied first). Sets PY_PID, and PY_PORT (empty when
+# the server never said its port).
+e2e_python_server() {
+  local name=$1
+  shift
+  : >"$TMP/$name.port"
+  python3 "$@" >"$TMP/$name.port" &
+  PY_PID=$!
+  for _ in $(seq 1 100); do [[ -s "$TMP/$name.port" ]] && break; sleep 0.1; done
+  PY_PORT=$(head -1 "$TMP/$name.port")
 }
 
 summary() {  # summary SCRIPT-NAME: prints the counts; fails when a check failed

@@ -90,10 +90,9 @@ s = HTTPServer(('127.0.0.1', 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 PY
-python3 "$TMP/echo.py" "$TMP/deliveries.jsonl" >"$TMP/echo.port" &
-ECHO_PID=$!
-for _ in $(seq 1 50); do [[ -s "$TMP/echo.port" ]] && break; sleep 0.1; done
-ECHO_PORT=$(head -1 "$TMP/echo.port")
+e2e_python_server echo "$TMP/echo.py" "$TMP/deliveries.jsonl"
+ECHO_PID=$PY_PID
+ECHO_PORT=$PY_PORT
 
 cat >"$TMP/config.yaml" <<EOF
 egress:
