@@ -608,19 +608,15 @@ class RunService::Impl {
 
   void EndWait(std::string_view org_id, std::string_view run_id, uint64_t waiter_id) {
     if (waiter_id == 0) return;
-    WaitDone done;
+    std::optional<WaitDone> done;
     {
       std::lock_guard lock(mu_);
       EntryPtr e = FindEntry(org_id, run_id);
       if (e == nullptr) return;  // settled (and delivered) meanwhile
-      auto it = std::find_if(e->waiters.begin(), e->waiters.end(),
-                             [&](const Waiter& w) { return w.id == waiter_id; });
-      if (it == e->waiters.end()) return;  // delivered meanwhile (settled, expired, Stop)
-      if (it->deadline != SteadyTime::max()) timers_.erase(std::make_pair(it->deadline, it->id));
-      done = std::move(it->done);
-      e->waiters.erase(it);
+      done = TakeWaiter(*e, waiter_id);
+      if (!done) return;  // delivered meanwhile (settled, expired, Stop)
     }
-    Deliver(done, std::optional<store::Run>());
+    Deliver(*done, std::optional<store::Run>());
   }
 
   Result<store::Run> Submit(Submission s) {
@@ -811,6 +807,18 @@ class RunService::Impl {
     return id;
   }
 
+  // REQUIRES(mu_). Takes waiter `id` of the entry (to be called outside mu_) and its
+  // timer; nullopt when the entry has no such waiter.
+  std::optional<WaitDone> TakeWaiter(RunEntry& e, uint64_t id) {
+    auto it = std::find_if(e.waiters.begin(), e.waiters.end(),
+                           [&](const Waiter& w) { return w.id == id; });
+    if (it == e.waiters.end()) return std::nullopt;
+    if (it->deadline != SteadyTime::max()) timers_.erase(std::make_pair(it->deadline, it->id));
+    WaitDone done = std::move(it->done);
+    e.waiters.erase(it);
+    return done;
+  }
+
   // REQUIRES(mu_). Takes the entry's waiters (to be called outside mu_), and their timers.
   std::vector<Waiter> TakeWaiters(RunEntry& e) {
     for (const Waiter& w : e.waiters) {
@@ -842,13 +850,10 @@ class RunService::Impl {
       std::vector<WaitDone> expired;
       const SteadyTime now = std::chrono::steady_clock::now();
       while (!timers_.empty() && timers_.begin()->first.first <= now) {
-        auto node = timers_.extract(timers_.begin());
-        std::vector<Waiter>& waiters = node.mapped()->waiters;
-        auto it = std::find_if(waiters.begin(), waiters.end(),
-                               [&](const Waiter& w) { return w.id == node.key().second; });
-        RAMPART_CHECK(it != waiters.end());  // a waiter and its timer leave together
-        expired.push_back(std::move(it->done));
-        waiters.erase(it);
+        const EntryPtr e = timers_.begin()->second;  // a copy: TakeWaiter erases the timer
+        std::optional<WaitDone> done = TakeWaiter(*e, timers_.begin()->first.second);
+        RAMPART_CHECK(done.has_value());  // a waiter and its timer leave together
+        expired.push_back(std::move(*done));
       }
       lock.unlock();
       for (WaitDone& done : expired) Deliver(done, std::optional<store::Run>());
