@@ -355,19 +355,14 @@ int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err) {
   auto config = LoadConfig(options.config);
   if (!config.ok()) return Fail(err, config.error().message, kExitInvalid);
   const std::string data_dir = DataDir(options.data_dir, *config);
-  const int in = ::open(options.backup.c_str(), O_RDONLY | O_CLOEXEC);
+  const Fd in(::open(options.backup.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat in_stat {};
-  if (in < 0 || ::fstat(in, &in_stat) != 0 || !S_ISREG(in_stat.st_mode)) {
+  if (in.get() < 0 || ::fstat(in.get(), &in_stat) != 0 || !S_ISREG(in_stat.st_mode)) {
     const int error = errno;
-    if (in >= 0) ::close(in);
     return Fail(err, "cannot read the backup file " + options.backup +
-                         (in < 0 ? ": " + Errno(error) : std::string(": not a regular file")),
+                         (in.get() < 0 ? ": " + Errno(error) : std::string(": not a regular file")),
                 kExitInvalid);
   }
-  std::unique_ptr<int, void (*)(int*)> in_closer(new int(in), [](int* fd) {
-    ::close(*fd);
-    delete fd;
-  });
   // A new directory is made owner-only now; an existing one only once the store is in
   // (a refusal changes nothing).
   if (!Exists(data_dir)) {
@@ -406,7 +401,7 @@ int Restore(const RestoreOptions& options, std::FILE* out, std::FILE* err) {
     bool ok = true;
     std::string problem;
     while (ok) {
-      const ssize_t n = ::read(in, buffer.data(), buffer.size());
+      const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
       if (n == 0) break;
       if (n < 0) {
         if (errno == EINTR) continue;
