@@ -172,6 +172,16 @@ std::string OpenSslReason(std::string_view fallback) {
   return reason != nullptr ? std::string(reason) : std::string(fallback);
 }
 
+// Why a TLS call failed with `ssl_error` (SSL_get_error's answer): the system error when
+// the socket failed, else OpenSSL's fixed reason (never peer data); the queue cleared.
+std::string TlsFailureReason(int ssl_error) {
+  const int sys = errno;
+  if (ssl_error == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0 && sys != 0) {
+    return std::strerror(sys);
+  }
+  return OpenSslReason("the receiver closed the connection");
+}
+
 int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
   return -1;  // an encrypted key is refused, never a prompt on the terminal
 }
@@ -534,10 +544,8 @@ Status SyslogAuditSink::Handshake(std::chrono::steady_clock::time_point deadline
       reason =
           std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
       ERR_clear_error();
-    } else if (SSL_get_error(ssl_, rc) == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0) {
-      reason = errno != 0 ? std::strerror(errno) : "the receiver closed the connection";
     } else {
-      reason = OpenSslReason("the receiver closed the connection");
+      reason = TlsFailureReason(SSL_get_error(ssl_, rc));
     }
     return MakeError(ErrorCode::kActionFailed,
                      "syslog TLS handshake with " + a.text + " failed: " + reason);
@@ -617,12 +625,8 @@ Status SyslogAuditSink::WriteTls(const std::string& frame,
       return MakeError(ErrorCode::kActionFailed,
                        "syslog write to " + options_.address.text + " timed out");
     }
-    std::string reason = err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0 && errno != 0
-                             ? std::strerror(errno)
-                             : OpenSslReason("the receiver closed the connection");
-    ERR_clear_error();
     return MakeError(ErrorCode::kActionFailed,
-                     "syslog write to " + options_.address.text + ": " + reason);
+                     "syslog write to " + options_.address.text + ": " + TlsFailureReason(err));
   }
 }
 
